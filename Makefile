@@ -1,0 +1,120 @@
+# mmfs top-level Makefile.
+#
+#   make            build bin/mmfsd and every bin/mm* command
+#   make check      unit + integration tests, ASan/UBSan and TSan runs, short fuzz runs
+#   make deps       apt-get what is missing (Debian)
+#   make bench      every benchmark under bench/
+#   make install    PREFIX=/usr/local
+#   make clean
+#
+# O= selects the object directory, so sanitizer builds live beside the
+# normal one (build/asan, build/tsan, build/fuzz) and never mix objects.
+
+CC       ?= gcc
+O        ?= build
+BINDIR   ?= bin
+PREFIX   ?= /usr/local
+OPT      ?= -O2
+SANFLAGS ?=
+
+CFLAGS   = -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
+           $(OPT) -g -D_GNU_SOURCE -I. -MMD -MP -fno-strict-aliasing -pthread $(SANFLAGS)
+LDFLAGS  = -pthread $(SANFLAGS)
+LDLIBS   = -laio -lssl -lcrypto -lconfig -lcurl -ljson-c -lm
+
+LIB_DIRS = common config net cluster mmfsd
+LIB_SRCS = $(filter-out mmfsd/main.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS)))) \
+           $(wildcard cmds/lib*.c)
+LIB_OBJS = $(LIB_SRCS:%.c=$(O)/%.o)
+LIB      = $(O)/libmmfs.a
+
+CMD_SRCS = $(wildcard cmds/mm*.c)
+CMDS     = $(CMD_SRCS:cmds/%.c=$(BINDIR)/%)
+BINS     = $(BINDIR)/mmfsd $(CMDS)
+
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+TOOL_SRCS = $(wildcard tests/tools/*.c)
+TOOL_BINS = $(TOOL_SRCS:tests/tools/%.c=$(O)/tools/%)
+BENCH_SRCS = $(wildcard bench/*.c)
+BENCH_BINS = $(BENCH_SRCS:bench/%.c=$(O)/bench/%)
+
+.PHONY: all check unit integration asan tsan fuzz deps bench install clean tests
+
+all: $(BINS) $(TOOL_BINS) $(BENCH_BINS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BINDIR)/mmfsd: $(O)/mmfsd/main.o $(LIB)
+	@mkdir -p $(BINDIR)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BINDIR)/mm%: $(O)/cmds/mm%.o $(LIB)
+	@mkdir -p $(BINDIR)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/tests/test_%: $(O)/tests/unit/test_%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit
+
+$(O)/tools/%: $(O)/tests/tools/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/bench/%: $(O)/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests: $(UNIT_BINS) $(TOOL_BINS)
+
+# The whole suite; tests/check prints one closing "N passed, N failed" line.
+check: all tests
+	tests/check
+
+unit: tests
+	tests/check unit
+
+integration: all tests
+	tests/check integration
+
+# Sanitizer builds of the unit tests (and the daemon, for the integration
+# smoke test under ASan). Called by tests/check.
+asan:
+	$(MAKE) O=build/asan BINDIR=build/asan/bin OPT=-O1 \
+	  SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  build/asan/bin/mmfsd $(subst $(O)/,build/asan/,$(UNIT_BINS))
+
+tsan:
+	$(MAKE) O=build/tsan BINDIR=build/tsan/bin OPT=-O1 SANFLAGS="-fsanitize=thread" \
+	  $(subst $(O)/,build/tsan/,$(UNIT_BINS))
+
+FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+fuzz:
+	$(MAKE) CC=clang O=build/fuzz BINDIR=build/fuzz/bin OPT=-O1 \
+	  SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+	  build/fuzz/libmmfs.a $(FUZZ_BINS)
+
+build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o build/fuzz/libmmfs.a
+	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+deps:
+	tools/deps
+
+bench: all
+	bench/run
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build bin
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,2 @@
+/* placeholder replaced by the daemon below */
+int main(void) { return 0; }
