@@ -78,18 +78,39 @@ int cfg_set_value(cfg_set *s, const char *name, const char *value,
 		  const char *source, char *err, size_t errsz);
 /* Copy of the canonical value into <buf>; MM_ENOENT if unknown. */
 int cfg_get(const cfg_set *s, const char *name, char *buf, size_t bufsz);
+/* Typed getters. An unknown name or the wrong type is a programming
+ * error: it is logged (mm_error) and 0 / false returned, never abort. */
 int64_t cfg_get_int(const cfg_set *s, const char *name);	/* CFG_INT */
 uint64_t cfg_get_size(const cfg_set *s, const char *name);	/* CFG_SIZE */
 bool cfg_get_bool(const cfg_set *s, const char *name);	/* CFG_BOOL */
+/* True if the value equals the default (also when set explicitly). */
 bool cfg_is_default(const cfg_set *s, const char *name);
+/* Cross-attribute rules that a single cfg_set_value cannot check because
+ * mmchconfig may change the attributes involved in either order:
+ *   ccrElectionTimeoutMs >= 5 x ccrHeartbeatMs
+ *   minMissedPingTimeout <= maxMissedPingTimeout
+ *   nsdMinWorkerThreads  <= nsdMaxWorkerThreads
+ * 0 if all hold, else MM_EINVAL and a message naming both attributes.
+ * cfg_load_file applies them itself (a file is loaded all or nothing). */
+int cfg_set_check(const cfg_set *s, char *err, size_t errsz);
 
 /* ---- local settings file (libconfig) ----
  *   attributes = { pagepool = "512M"; failureDetectionTime = 10; };
  * Other top-level settings are returned through cfg_local_get (string
  * settings only). Every attribute is validated; the first bad one fails
  * the load with "<path>:<line>: <attr>: <reason>".
+ * All or nothing: <s> changes only if the whole file is valid and the
+ * result passes cfg_set_check(). Attributes the file does not name keep
+ * their values. Values may be strings, integers (64-bit ones need an L
+ * suffix) or booleans; "@include" is refused. Unknown attributes and
+ * unknown top-level groups are errors, with a did-you-mean hint.
  */
 int cfg_load_file(cfg_set *s, const char *path, char *err, size_t errsz);
+/* A top-level string setting of the last loaded file(s), e.g.
+ *   nodeName = "gpfs01";
+ * copied into <buf>. MM_ENOENT if no file set it, MM_ETOOBIG if <buf> is
+ * too small. Names are case-sensitive (libconfig's). */
+int cfg_local_get(const cfg_set *s, const char *name, char *buf, size_t bufsz);
 
 /* ---- node descriptors ---- */
 
@@ -100,7 +121,12 @@ struct cfg_node_desc {
 	bool manager;
 };
 
-/* Parse "n1:quorum-manager,n2,n3:client" into a malloc'd array. */
+/* Parse "n1:quorum-manager,n2,n3:client" into a malloc'd array (free()).
+ * Designations: quorum|nonquorum and manager|client, '-'-joined in any
+ * order; default nonquorum client. IPv6 addresses go in brackets when a
+ * designation follows: "[fe80::1]:quorum". On failure *out = NULL, *n = 0
+ * and err names the item ("node list item 2 (\"x\"): ..."); duplicates
+ * give MM_EEXIST, more than CFG_MAX_NODES MM_ETOOBIG, else MM_EINVAL. */
 int cfg_parse_node_list(const char *spec, struct cfg_node_desc **out,
 			size_t *n, char *err, size_t errsz);
 /* Parse a node file; errors name "<path>:<line>". */
@@ -143,14 +169,23 @@ struct cfg_cluster {
 	char (*attr_values)[256];
 };
 
+/* Empty cluster with the default rsh, rcp and ports. */
 void cfg_cluster_init(struct cfg_cluster *c);
+/* Frees the arrays and re-initialises <c>. */
 void cfg_cluster_free(struct cfg_cluster *c);
 int cfg_cluster_load(struct cfg_cluster *c, const char *path, char *err, size_t errsz);
-/* Parse from a string (the CCR copy). */
+/* Parse from a string (the CCR copy). <c> must be initialised; on
+ * success its old contents are freed and replaced (nodes sorted by
+ * number), on failure it is unchanged and err reads
+ * "<source>:<line>: ...". Strict: every field is required except
+ * attributes; unknown fields, duplicate node numbers / names / IPs /
+ * admin names, no quorum node and out-of-range values are errors. */
 int cfg_cluster_parse(struct cfg_cluster *c, const char *text, const char *source,
 		      char *err, size_t errsz);
-/* Serialise to libconfig text; *out malloc'd. */
+/* Serialise to libconfig text; *out malloc'd (free()). cfg_cluster_parse
+ * of the text gives back an equal struct. */
 int cfg_cluster_format(const struct cfg_cluster *c, char **out);
+/* Atomically (tmp + fsync + rename), mode 0644. */
 int cfg_cluster_save(const struct cfg_cluster *c, const char *path);
 /* Find by number, name, IP or admin name; NULL if absent. */
 const struct cfg_node *cfg_cluster_node(const struct cfg_cluster *c, const char *key);
