@@ -48,13 +48,16 @@ struct net_config {
 	uint16_t port;		/* listen port; also the default peer port */
 	int io_threads;		/* epoll threads, >= 1 */
 	int worker_threads;	/* handler pool, >= 1 */
-	uint32_t max_payload;	/* frames larger than this close the connection */
+	uint32_t max_payload;	/* frames larger than this close the connection (0: 64 MiB) */
 	enum net_security security;
 	const char *ciphers;	/* OpenSSL TLS 1.3 ciphersuites for ENCRYPT */
 	const char *ca_file;	/* cluster CA certificate (PEM) */
 	const char *cert_file;	/* this node's certificate (PEM) */
 	const char *key_file;	/* this node's private key (PEM) */
-	int connect_timeout_ms;	/* TCP connect + handshake */
+	int connect_timeout_ms;	/* TCP connect + handshake (<= 0: 10 s) */
+	/* Added for net/: requests queued for the worker pool at most (0:
+	 * 1024); past it a request is answered MM_EBUSY. */
+	uint32_t worker_queue;
 };
 
 /* Map a cipherList attribute value ("AUTHONLY", "EMPTY", "AES128-GCM-SHA256",
@@ -65,6 +68,9 @@ int net_parse_cipherlist(const char *value, enum net_security *sec,
 			 char *ciphers, size_t ciphers_sz);
 
 int net_create(const struct net_config *cfg, net_ctx **out);
+/* The port the listener is bound to (cfg.port, or the kernel's choice
+ * when cfg.port is 0); 0 without a listener. */
+uint16_t net_listen_port(const net_ctx *ctx);
 /* Close every connection, fail outstanding calls with MM_ESHUTDOWN, join
  * threads, free. Must not be called from a net thread. */
 void net_destroy(net_ctx *ctx);
@@ -92,8 +98,8 @@ int net_reply(net_req *req, int status, const void *data, size_t len);
 
 /* --- connection manager ---------------------------------------------- */
 
-/* Tell the manager where node <node_id> listens. Changing the address of
- * a known node closes its connection. */
+/* Tell the manager where node <node_id> listens (<port> 0: cfg.port).
+ * Changing the address of a known node closes its connection. */
 int net_peer_set(net_ctx *ctx, uint32_t node_id, const char *addr, uint16_t port);
 /* Close the connection to <node_id> and forget its address; calls in
  * flight to it fail with MM_ECLOSED. */
@@ -113,6 +119,7 @@ void net_set_conn_event(net_ctx *ctx, net_conn_event_fn fn, void *arg);
 typedef void (*net_reply_fn)(int status, const void *data, size_t len, void *arg);
 
 /* Queue a request to <node>; connects first if needed. <data> is copied.
+ * <timeout_ms> <= 0: no deadline.
  * Replies may arrive in any order; each is matched by request id. Returns
  * MM_OK once queued (the callback reports the outcome) or an error without
  * calling back. */

@@ -1,0 +1,1208 @@
+/*
+ * net/conn.c - one connection's life: connect or accept, TLS handshake,
+ * hello exchange, reading frames, sending frames, closing.
+ *
+ * Principal entry points:
+ *   net_conn_get_for()   the connection calls to a node use (connects)
+ *   net_conn_accept()    a socket from the listener
+ *   net_conn_event()     epoll readiness, on the owning I/O thread
+ *   net_conn_send()      write one frame, from any thread
+ *   net_conn_close()     ask for a close, from any thread
+ *   net_conn_teardown()  the close itself, on the owning I/O thread
+ *
+ * Map of this file: references; creation; handshake and hello; the read
+ * path; the send path; close and teardown.
+ *
+ * States (net_int.h enum net_conn_state), see net/README.md:
+ *   outbound: CONNECTING -> [HANDSHAKE] -> HELLO -> UP -> CLOSED
+ *   inbound:                [HANDSHAKE] -> HELLO -> UP -> CLOSED
+ * Any state may go to CLOSED. Only the owning I/O thread changes state.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "net/net_int.h"
+
+_Thread_local bool net_nonblocking_thread;
+_Thread_local struct net_io *net_cur_io;
+
+static const char *const state_names[] = {
+	[CS_CONNECTING] = "connecting",
+	[CS_HANDSHAKE] = "handshake",
+	[CS_HELLO] = "handshake",
+	[CS_UP] = "up",
+	[CS_CLOSED] = "closed",
+};
+
+const char *net_conn_state_name(int state)
+{
+	if (state < CS_CONNECTING || state > CS_CLOSED)
+		return "?";
+	return state_names[state];
+}
+
+static const char *sec_name(enum net_security s)
+{
+	return s == NET_SEC_ENCRYPT ? "encrypted" : s == NET_SEC_AUTHONLY ? "authonly" : "plain";
+}
+
+static inline int conn_state(const struct net_conn *c)
+{
+	return __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
+}
+
+static inline int conn_closing(const struct net_conn *c)
+{
+	return __atomic_load_n(&c->close_rc, __ATOMIC_ACQUIRE);
+}
+
+/* What calls on a closing connection fail with: MM_ESHUTDOWN when the ctx
+ * stops, MM_ECLOSED once it was up, else why it never came up
+ * (MM_EAUTH, MM_ENOMEM, or MM_EUNREACH for everything else). */
+static int conn_end_rc(const struct net_conn *c)
+{
+	int rc = conn_closing(c);
+
+	if (rc == MM_ESHUTDOWN)
+		return rc;
+	if (__atomic_load_n(&c->was_up, __ATOMIC_ACQUIRE))
+		return MM_ECLOSED;
+	return rc == MM_EAUTH || rc == MM_ENOMEM ? rc : MM_EUNREACH;
+}
+
+/* Set state; the caller holds qlock where net_int.h says so. */
+static inline void conn_set_state(struct net_conn *c, int s)
+{
+	__atomic_store_n(&c->state, s, __ATOMIC_RELEASE);
+}
+
+/* "node 3 (127.0.9.3:1191)" or "127.0.0.1:40000" for unidentified peers. */
+static const char *conn_who(const struct net_conn *c, char *buf, size_t sz)
+{
+	if (c->outbound || conn_state(c) == CS_UP)
+		snprintf(buf, sz, "node %u (%s)", c->node_id, c->peer);
+	else
+		snprintf(buf, sz, "%s", c->peer);
+	return buf;
+}
+
+/* ---- references ------------------------------------------------------ */
+
+void net_conn_ref(struct net_conn *c)
+{
+	__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+}
+
+static void conn_free(struct net_conn *c)
+{
+	net_ctx *ctx = c->ctx;
+	struct net_outbuf *b, *nb;
+
+	if (c->xprt.ops)
+		c->xprt.ops->close(&c->xprt);
+	if (c->fd >= 0)
+		close(c->fd);
+	for (b = c->outq; b; b = nb) {
+		nb = b->next;
+		free(b);
+	}
+	free(c->rbuf);
+	free(c->rown);
+	pthread_mutex_destroy(&c->xprt.lock);
+	pthread_mutex_destroy(&c->wlock);
+	pthread_mutex_destroy(&c->qlock);
+	free(c);
+	net_ctx_put(ctx);
+}
+
+void net_conn_put(struct net_conn *c)
+{
+	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		conn_free(c);
+}
+
+/* ---- creation -------------------------------------------------------- */
+
+void net_sockaddr_str(const struct sockaddr *sa, char *buf, size_t sz)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)sa;
+
+		inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
+		port = ntohs(s->sin_port);
+		snprintf(buf, sz, "%s:%u", ip, port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)sa;
+
+		inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
+		port = ntohs(s->sin6_port);
+		snprintf(buf, sz, "[%s]:%u", ip, port);
+	} else {
+		snprintf(buf, sz, "?");
+	}
+}
+
+static void sock_tune(int fd)
+{
+	int one = 1;
+
+	/* Small frames go out at once; big ones are one writev anyway. Buffer
+	 * sizes are left to the kernel's autotuning, which grows them to
+	 * tcp_wmem/tcp_rmem max; a fixed SO_SNDBUF would cap it. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+}
+
+static struct net_conn *conn_new(net_ctx *ctx, int fd, bool outbound)
+{
+	struct net_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->rbuf = malloc(NET_RBUF);
+	if (!c->rbuf) {
+		free(c);
+		return NULL;
+	}
+	c->src.kind = NET_SRC_CONN;
+	c->ctx = ctx;
+	__atomic_add_fetch(&ctx->refs, 1, __ATOMIC_RELAXED);
+	c->refs = 1;		/* the I/O thread's (epoll registration) */
+	c->fd = fd;
+	c->outbound = outbound;
+	c->created_ns = mm_now_ns();
+	c->xprt.fd = fd;
+	c->xprt.ops = ctx->tls ? &net_xprt_tls : &net_xprt_tcp;
+	pthread_mutex_init(&c->xprt.lock, NULL);
+	pthread_mutex_init(&c->wlock, NULL);
+	pthread_mutex_init(&c->qlock, NULL);
+	c->hs_timer.idx = -1;
+	c->hs_timer.kind = NET_T_CONN;
+	c->io = net_io_pick(ctx);
+	return c;
+}
+
+/* Link <c> into ctx->conns (ctx->lock held) and arm its handshake deadline. */
+static void conn_link(net_ctx *ctx, struct net_conn *c)
+{
+	c->cnext = ctx->conns;
+	if (ctx->conns)
+		ctx->conns->cprev = c;
+	ctx->conns = c;
+	ctx->nconns++;
+
+	net_conn_ref(c);	/* the timer's */
+	pthread_mutex_lock(&ctx->calls_lock);
+	c->hs_timer.deadline_ns = mm_now_ns() + (uint64_t)ctx->cfg.connect_timeout_ms * 1000000u;
+	net_timer_add(ctx, &c->hs_timer);
+	pthread_mutex_unlock(&ctx->calls_lock);
+}
+
+/* ctx->lock held. Start a non-blocking connect to peer <p>. */
+int net_conn_connect(net_ctx *ctx, struct net_peer *p, struct net_conn **out)
+{
+	struct net_conn *c;
+	int fd, rc;
+
+	fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = mm_err_from_errno(errno);
+		mm_error("net", "socket for node %u: %s", p->node_id, strerror(errno));
+		return rc;
+	}
+	sock_tune(fd);
+	/* Leave from our own address, so peers (and their logs) see the
+	 * address of this node rather than the primary one of the host. */
+	if (ctx->cfg.listen_addr) {
+		struct addrinfo hints = {.ai_family = p->addr.ss_family,
+					 .ai_flags = AI_NUMERICHOST | AI_PASSIVE}, *ai;
+
+		if (getaddrinfo(ctx->cfg.listen_addr, "0", &hints, &ai) == 0) {
+			bool any = (ai->ai_family == AF_INET &&
+				    ((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr == INADDR_ANY) ||
+				   (ai->ai_family == AF_INET6 &&
+				    IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr));
+
+			if (!any && bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+				mm_debug("net", "bind to %s for node %u: %s", ctx->cfg.listen_addr,
+					 p->node_id, strerror(errno));
+			freeaddrinfo(ai);
+		}
+	}
+	if (connect(fd, (struct sockaddr *)&p->addr, p->addrlen) < 0 && errno != EINPROGRESS) {
+		rc = mm_err_from_errno(errno);
+		mm_warn("net", "connect to node %u (%s) failed: %s", p->node_id, p->addr_str,
+			strerror(errno));
+		close(fd);
+		return rc == MM_ENOMEM ? rc : MM_EUNREACH;
+	}
+	c = conn_new(ctx, fd, true);
+	if (!c) {
+		close(fd);
+		return MM_ENOMEM;
+	}
+	c->node_id = p->node_id;
+	snprintf(c->peer, sizeof(c->peer), "%s", p->addr_str);
+	c->state = CS_CONNECTING;
+	conn_link(ctx, c);
+	c->ev_mask = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
+	rc = net_io_add(c->io, c, c->ev_mask);
+	if (rc) {
+		net_conn_close(c, rc);
+		/* the close command finds it unregistered; teardown copes */
+	}
+	*out = c;
+	return MM_OK;
+}
+
+int net_conn_accept(net_ctx *ctx, int fd)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+	struct net_conn *c;
+	int rc;
+
+	sock_tune(fd);
+	c = conn_new(ctx, fd, false);
+	if (!c) {
+		close(fd);
+		return MM_ENOMEM;
+	}
+	if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0)
+		net_sockaddr_str((struct sockaddr *)&sa, c->peer, sizeof(c->peer));
+	if (ctx->tls) {
+		rc = c->xprt.ops->attach(&c->xprt, ctx->tls, true);
+		if (rc) {
+			mm_error("net", "connection from %s: %s", c->peer, net_xprt_why());
+			c->xprt.ops = NULL;
+			net_conn_put(c);
+			return rc;
+		}
+		c->state = CS_HANDSHAKE;
+	} else {
+		c->state = CS_HELLO;
+	}
+	pthread_mutex_lock(&ctx->lock);
+	if (ctx->stopping) {
+		pthread_mutex_unlock(&ctx->lock);
+		net_conn_put(c);
+		return MM_ESHUTDOWN;
+	}
+	conn_link(ctx, c);
+	pthread_mutex_unlock(&ctx->lock);
+	mm_debug("net", "connection from %s accepted", c->peer);
+	c->ev_mask = EPOLLIN | EPOLLRDHUP;
+	rc = net_io_add(c->io, c, c->ev_mask);
+	if (rc)
+		net_conn_close(c, rc);
+	return MM_OK;
+}
+
+struct net_conn *net_conn_get_for(net_ctx *ctx, uint32_t node, int *rc)
+{
+	struct net_peer *p;
+	struct net_conn *c = NULL;
+
+	pthread_mutex_lock(&ctx->lock);
+	if (ctx->stopping) {
+		*rc = MM_ESHUTDOWN;
+		goto out;
+	}
+	p = net_peer_find(ctx, node);
+	if (p && p->conn && !conn_closing(p->conn)) {
+		c = p->conn;
+		net_conn_ref(c);
+		goto out;
+	}
+	if (!p || !p->has_addr) {
+		*rc = MM_EUNREACH;
+		goto out;
+	}
+	*rc = net_conn_connect(ctx, p, &c);
+	if (*rc == MM_OK) {
+		p->conn = c;
+		net_conn_ref(c);
+	}
+out:
+	pthread_mutex_unlock(&ctx->lock);
+	return c;
+}
+
+/* epoll interest; qlock held. */
+static void conn_set_events_locked(struct net_conn *c, uint32_t mask)
+{
+	if (mask != c->ev_mask && conn_state(c) != CS_CLOSED) {
+		c->ev_mask = mask;
+		net_io_mod(c, mask);
+	}
+}
+
+static void conn_set_events(struct net_conn *c, uint32_t mask)
+{
+	pthread_mutex_lock(&c->qlock);
+	conn_set_events_locked(c, mask);
+	pthread_mutex_unlock(&c->qlock);
+}
+
+/* ---- handshake and hello --------------------------------------------- */
+
+static void conn_read(struct net_conn *c);
+static void conn_flush_queued(struct net_conn *c);
+
+/* A failure before the connection is up: calls on it see <rc>. */
+static void conn_fail(struct net_conn *c, int rc)
+{
+	net_conn_close(c, rc);
+}
+
+static void conn_proto_error(struct net_conn *c, const char *fmt, const char *arg)
+{
+	char who[96], what[160];
+
+	snprintf(what, sizeof(what), fmt, arg);
+	mm_warn("net", "closing connection %s %s: %s", c->outbound ? "to" : "from",
+		conn_who(c, who, sizeof(who)), what);
+	conn_fail(c, conn_state(c) == CS_UP ? MM_ECLOSED : MM_EPROTO);
+}
+
+/* Write hs_out; then go UP or close as the acceptor decided. */
+static void conn_hs_flush(struct net_conn *c);
+
+static void conn_send_hello(struct net_conn *c, uint8_t kind, int status, const char *reason)
+{
+	net_ctx *ctx = c->ctx;
+	struct net_hello h = {
+		.node_id = ctx->cfg.node_id,
+		.cluster_id = ctx->cfg.cluster_id,
+		.security = (uint8_t)ctx->cfg.security,
+	};
+	size_t n;
+
+	snprintf(h.reason, sizeof(h.reason), "%s", reason ? reason : "");
+	n = net_hello_encode(&h, c->hs_out + NET_FRAME_HDR_LEN,
+			     sizeof(c->hs_out) - NET_FRAME_HDR_LEN);
+	net_frame_build(c->hs_out, kind, 0, status, 0, c->hs_out + NET_FRAME_HDR_LEN, (uint32_t)n);
+	c->hs_len = NET_FRAME_HDR_LEN + n;
+	c->hs_off = 0;
+	conn_hs_flush(c);
+}
+
+static void conn_go_up(struct net_conn *c)
+{
+	net_ctx *ctx = c->ctx;
+	bool had_timer = false;
+	char who[96];
+
+	if (ctx->cfg.security == NET_SEC_AUTHONLY) {
+		/* Nothing may be left inside TLS: the next byte on the socket
+		 * is the first clear frame. See README "AUTHONLY". */
+		if (c->rhead != c->rtail || !net_tls_drained(&c->xprt)) {
+			conn_proto_error(c, "%s", "data after the hello inside TLS");
+			return;
+		}
+		c->xprt.ops->close(&c->xprt);
+		c->xprt.ops = &net_xprt_tcp;
+	}
+	pthread_mutex_lock(&ctx->calls_lock);
+	if (c->hs_timer.idx >= 0) {
+		net_timer_del(ctx, &c->hs_timer);
+		had_timer = true;
+	}
+	pthread_mutex_unlock(&ctx->calls_lock);
+	if (had_timer)
+		net_conn_put(c);
+
+	__atomic_store_n(&c->was_up, true, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&c->qlock);
+	conn_set_state(c, CS_UP);
+	conn_set_events_locked(c, EPOLLIN | EPOLLRDHUP);
+	pthread_mutex_unlock(&c->qlock);
+	net_peer_conn_up(ctx, c);
+	mm_info("net", "connection %s %s up (%s, %s)", c->outbound ? "to" : "from",
+		conn_who(c, who, sizeof(who)), sec_name(ctx->cfg.security), c->xprt.ops->name);
+	net_fire_conn_event(ctx, c->node_id, true);
+	conn_flush_queued(c);
+}
+
+static void conn_hs_flush(struct net_conn *c)
+{
+	char who[96];
+
+	while (c->hs_off < c->hs_len) {
+		struct iovec iov = {c->hs_out + c->hs_off, c->hs_len - c->hs_off};
+		ssize_t n = c->xprt.ops->writev(&c->xprt, &iov, 1);
+
+		if (n == NET_XPRT_WANT_WRITE || n == NET_XPRT_WANT_READ) {
+			conn_set_events(c, EPOLLIN | EPOLLRDHUP |
+					   (n == NET_XPRT_WANT_WRITE ? EPOLLOUT : 0));
+			return;
+		}
+		if (n < 0) {
+			mm_warn("net", "hello to %s failed: %s", conn_who(c, who, sizeof(who)),
+				net_xprt_why());
+			conn_fail(c, n == MM_EAUTH ? MM_EAUTH : MM_EUNREACH);
+			return;
+		}
+		c->hs_off += (size_t)n;
+		net_atomic_add(&c->bytes_sent, (uint64_t)n);
+	}
+	conn_set_events(c, EPOLLIN | EPOLLRDHUP);
+	if (c->hs_fail_rc) {
+		conn_fail(c, c->hs_fail_rc);
+	} else if (c->hs_up_after) {
+		c->hs_up_after = false;
+		conn_go_up(c);
+	}
+}
+
+static void conn_hello_in(struct net_conn *c, const struct net_frame_hdr *h, const uint8_t *p)
+{
+	net_ctx *ctx = c->ctx;
+	struct net_hello hello;
+	char reason[NET_HELLO_REASON_MAX] = "";
+	int rc = net_hello_decode(p, h->len, &hello);
+
+	if (c->outbound) {
+		if (h->kind != NET_K_HELLO_ACK || rc) {
+			conn_proto_error(c, "expected a hello-ack, got %s",
+					 rc ? "a malformed one" : net_frame_kind_name(h->kind));
+			return;
+		}
+		if (h->status != 0) {
+			mm_warn("net", "node %u (%s) refused our connection: %s", c->node_id,
+				c->peer, hello.reason[0] ? hello.reason : mm_strerror(h->status));
+			conn_fail(c, MM_EAUTH);
+			return;
+		}
+		if (hello.cluster_id != ctx->cfg.cluster_id)
+			snprintf(reason, sizeof(reason), "cluster id %016llx does not match ours (%016llx)",
+				 (unsigned long long)hello.cluster_id,
+				 (unsigned long long)ctx->cfg.cluster_id);
+		else if (hello.node_id != c->node_id)
+			snprintf(reason, sizeof(reason), "it answered as node %u", hello.node_id);
+		else if (hello.security != ctx->cfg.security)
+			snprintf(reason, sizeof(reason), "its security mode is %s, ours %s",
+				 sec_name(hello.security), sec_name(ctx->cfg.security));
+		if (reason[0]) {
+			mm_warn("net", "refusing connection to node %u (%s): %s", c->node_id,
+				c->peer, reason);
+			conn_fail(c, MM_EAUTH);
+			return;
+		}
+		conn_go_up(c);
+		return;
+	}
+	if (h->kind != NET_K_HELLO || rc || c->hs_len) {
+		conn_proto_error(c, "expected a hello, got %s",
+				 rc ? "a malformed one" : net_frame_kind_name(h->kind));
+		return;
+	}
+	if (hello.cluster_id != ctx->cfg.cluster_id)
+		snprintf(reason, sizeof(reason), "cluster id %016llx does not match ours (%016llx)",
+			 (unsigned long long)hello.cluster_id,
+			 (unsigned long long)ctx->cfg.cluster_id);
+	else if (hello.security != ctx->cfg.security)
+		snprintf(reason, sizeof(reason), "security mode %s does not match ours (%s)",
+			 sec_name(hello.security), sec_name(ctx->cfg.security));
+	pthread_mutex_lock(&c->qlock);	/* node_id is read by others once UP */
+	c->node_id = hello.node_id;
+	pthread_mutex_unlock(&c->qlock);
+	if (reason[0]) {
+		mm_warn("net", "refusing connection from %s (node %u): %s", c->peer,
+			hello.node_id, reason);
+		c->hs_fail_rc = MM_EAUTH;
+		conn_send_hello(c, NET_K_HELLO_ACK, MM_EAUTH, reason);
+	} else {
+		c->hs_up_after = true;
+		conn_send_hello(c, NET_K_HELLO_ACK, 0, NULL);
+	}
+}
+
+static void conn_handshake(struct net_conn *c)
+{
+	char who[96];
+	int rc = c->xprt.ops->handshake(&c->xprt);
+
+	if (rc == NET_XPRT_WANT_READ) {
+		conn_set_events(c, EPOLLIN | EPOLLRDHUP);
+		return;
+	}
+	if (rc == NET_XPRT_WANT_WRITE) {
+		conn_set_events(c, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+		return;
+	}
+	if (rc < 0) {
+		if (c->outbound)
+			snprintf(who, sizeof(who), " (node %u)", c->node_id);
+		else
+			who[0] = 0;
+		mm_warn("net", "TLS handshake with %s%s failed: %s", c->peer, who, net_xprt_why());
+		conn_fail(c, rc);
+		return;
+	}
+	conn_set_state(c, CS_HELLO);
+	conn_set_events(c, EPOLLIN | EPOLLRDHUP);
+	if (c->outbound)
+		conn_send_hello(c, NET_K_HELLO, 0, NULL);
+	if (!conn_closing(c))
+		conn_read(c);	/* records may already sit inside TLS */
+}
+
+static void conn_connected(struct net_conn *c)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(int);
+	int err = 0, rc;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		mm_warn("net", "connect to node %u (%s) failed: %s", c->node_id, c->peer,
+			strerror(err));
+		conn_fail(c, MM_EUNREACH);
+		return;
+	}
+	len = sizeof(sa);
+	if (getsockname(c->fd, (struct sockaddr *)&sa, &len) == 0)
+		net_sockaddr_str((struct sockaddr *)&sa, c->local, sizeof(c->local));
+	if (c->ctx->tls) {
+		rc = c->xprt.ops->attach(&c->xprt, c->ctx->tls, false);
+		if (rc) {
+			mm_error("net", "connection to node %u: %s", c->node_id, net_xprt_why());
+			c->xprt.ops = &net_xprt_tcp;
+			conn_fail(c, rc);
+			return;
+		}
+		conn_set_state(c, CS_HANDSHAKE);
+		conn_handshake(c);
+		return;
+	}
+	conn_set_state(c, CS_HELLO);
+	conn_set_events(c, EPOLLIN | EPOLLRDHUP);
+	conn_send_hello(c, NET_K_HELLO, 0, NULL);
+}
+
+/* ---- read path ------------------------------------------------------- */
+
+static void conn_bad_frame(struct net_conn *c, int rc)
+{
+	conn_proto_error(c, "%s", net_frame_strerror(rc));
+}
+
+/* One complete frame. <req> or <owned> hold a big payload that was read
+ * into them (then <payload> points into it); both NULL when <payload>
+ * lies in rbuf. Consumes <req> and <owned>. */
+static void conn_deliver(struct net_conn *c, const struct net_frame_hdr *h,
+			 const uint8_t *payload, net_req *req, void *owned)
+{
+	int rc = net_frame_payload_check(h, payload);
+
+	if (rc) {
+		conn_bad_frame(c, rc);
+		goto drop;
+	}
+	net_atomic_add(&c->msgs_recv, 1);
+	if (conn_state(c) != CS_UP) {
+		if (h->kind == NET_K_HELLO || h->kind == NET_K_HELLO_ACK)
+			conn_hello_in(c, h, payload);
+		else
+			conn_proto_error(c, "%s before the hello", net_frame_kind_name(h->kind));
+		goto drop;
+	}
+	switch (h->kind) {
+	case NET_K_REQUEST:
+	case NET_K_ONEWAY:
+		if (!req) {
+			req = net_req_alloc(c, h);
+			if (!req) {
+				mm_error("net", "out of memory for a request from node %u", c->node_id);
+				conn_fail(c, MM_ENOMEM);
+				goto drop;
+			}
+			memcpy(req->data, payload, h->len);
+		}
+		net_rpc_request_in(c, h, req);
+		free(owned);
+		return;
+	case NET_K_REPLY:
+		net_rpc_reply_in(c, h, payload, owned);
+		if (req)
+			net_req_free(req);
+		return;
+	default:
+		conn_proto_error(c, "unexpected %s", net_frame_kind_name(h->kind));
+		goto drop;
+	}
+drop:
+	if (req)
+		net_req_free(req);
+	free(owned);
+}
+
+/* A payload too big for rbuf: allocate its final home. */
+static int conn_big_start(struct net_conn *c, const struct net_frame_hdr *h)
+{
+	c->rh = *h;
+	c->rgot = 0;
+	if (h->kind == NET_K_REQUEST || h->kind == NET_K_ONEWAY) {
+		c->rreq = net_req_alloc(c, h);
+		if (!c->rreq)
+			return MM_ENOMEM;
+		c->rdst = c->rreq->data;
+	} else {
+		c->rown = malloc(h->len);
+		if (!c->rown)
+			return MM_ENOMEM;
+		c->rdst = c->rown;
+	}
+	c->rbig = true;
+	return MM_OK;
+}
+
+static void conn_big_done(struct net_conn *c)
+{
+	struct net_frame_hdr h = c->rh;
+	net_req *req = c->rreq;
+	void *own = c->rown;
+	const uint8_t *p = c->rdst;
+
+	c->rbig = false;
+	c->rreq = NULL;
+	c->rown = NULL;
+	c->rdst = NULL;
+	conn_deliver(c, &h, p, req, own);
+}
+
+/* Parse the complete frames in rbuf. */
+static void conn_parse(struct net_conn *c)
+{
+	while (!conn_closing(c) && !c->rbig && c->rtail - c->rhead >= NET_FRAME_HDR_LEN) {
+		uint32_t limit = conn_state(c) == CS_UP ? c->ctx->cfg.max_payload : NET_HELLO_MAX_LEN;
+		struct net_frame_hdr h;
+		size_t avail;
+		int rc = net_frame_hdr_decode(c->rbuf + c->rhead, NET_FRAME_HDR_LEN, limit, &h);
+
+		if (rc) {
+			conn_bad_frame(c, rc);
+			return;
+		}
+		avail = c->rtail - c->rhead - NET_FRAME_HDR_LEN;
+		if (avail >= h.len) {
+			const uint8_t *p = c->rbuf + c->rhead + NET_FRAME_HDR_LEN;
+
+			/* rbuf is not touched again until the next read */
+			c->rhead += NET_FRAME_HDR_LEN + h.len;
+			conn_deliver(c, &h, p, NULL, NULL);
+			continue;
+		}
+		if (h.len < NET_BIG_PAYLOAD)
+			break;	/* wait for the rest in rbuf */
+		if (conn_big_start(c, &h)) {
+			mm_error("net", "out of memory for a %u byte payload from %s", h.len, c->peer);
+			conn_fail(c, MM_ENOMEM);
+			return;
+		}
+		memcpy(c->rdst, c->rbuf + c->rhead + NET_FRAME_HDR_LEN, avail);
+		c->rgot = avail;
+		c->rhead = c->rtail = 0;
+	}
+	if (c->rhead == c->rtail)
+		c->rhead = c->rtail = 0;
+}
+
+static void conn_read_error(struct net_conn *c, ssize_t n)
+{
+	char who[96];
+	int st = conn_state(c);
+
+	if (st == CS_UP) {
+		if (n == MM_ECLOSED)
+			mm_info("net", "connection %s %s closed by peer", c->outbound ? "to" : "from",
+				conn_who(c, who, sizeof(who)));
+		else
+			mm_warn("net", "connection %s %s: %s", c->outbound ? "to" : "from",
+				conn_who(c, who, sizeof(who)), net_xprt_why());
+		conn_fail(c, MM_ECLOSED);
+		return;
+	}
+	if (n == MM_EAUTH) {
+		/* TLS 1.3: a client learns that the server refused its certificate
+		 * only when it reads the alert, after its side of the handshake. */
+		if (c->outbound)
+			snprintf(who, sizeof(who), " (node %u)", c->node_id);
+		else
+			who[0] = 0;
+		mm_warn("net", "TLS handshake with %s%s failed: %s", c->peer, who, net_xprt_why());
+		conn_fail(c, MM_EAUTH);
+		return;
+	}
+	mm_warn("net", "connection %s %s failed during the handshake: %s",
+		c->outbound ? "to" : "from", conn_who(c, who, sizeof(who)), net_xprt_why());
+	conn_fail(c, MM_EUNREACH);
+}
+
+static void conn_read(struct net_conn *c)
+{
+	const struct net_xprt_ops *ops = c->xprt.ops;
+	int budget = 64;
+
+	while (!conn_closing(c)) {
+		size_t want;
+		ssize_t n;
+
+		ops = c->xprt.ops;	/* AUTHONLY switches it mid-loop */
+		if (budget-- == 0) {
+			if (ops->pending(&c->xprt) && !c->on_rerun) {
+				c->on_rerun = true;
+				net_conn_ref(c);
+				c->rerun_next = c->io->rerun;
+				c->io->rerun = c;
+			}
+			return;
+		}
+		if (c->rbig) {
+			want = c->rh.len - c->rgot;
+			n = ops->read(&c->xprt, c->rdst + c->rgot, want);
+			if (n == NET_XPRT_WANT_READ || n == NET_XPRT_WANT_WRITE)
+				return;
+			if (n < 0) {
+				conn_read_error(c, n);
+				return;
+			}
+			c->rgot += (size_t)n;
+			net_atomic_add(&c->bytes_recv, (uint64_t)n);
+			if (c->rgot == c->rh.len) {
+				conn_big_done(c);
+				conn_parse(c);
+			}
+		} else {
+			if (c->rhead > 0) {
+				memmove(c->rbuf, c->rbuf + c->rhead, c->rtail - c->rhead);
+				c->rtail -= c->rhead;
+				c->rhead = 0;
+			}
+			want = NET_RBUF - c->rtail;
+			n = ops->read(&c->xprt, c->rbuf + c->rtail, want);
+			if (n == NET_XPRT_WANT_READ || n == NET_XPRT_WANT_WRITE)
+				return;
+			if (n < 0) {
+				conn_read_error(c, n);
+				return;
+			}
+			c->rtail += (size_t)n;
+			net_atomic_add(&c->bytes_recv, (uint64_t)n);
+			conn_parse(c);
+		}
+		/* A short read drained the socket; epoll reports the next bytes. */
+		if ((size_t)n < want && ops->exact_readiness && c->xprt.ops == ops)
+			return;
+	}
+}
+
+void net_conn_rerun(struct net_conn *c)
+{
+	if (!conn_closing(c) && conn_state(c) >= CS_HELLO)
+		conn_read(c);
+}
+
+/* ---- send path ------------------------------------------------------- *
+ *
+ * wlock is the send lock: its holder alone writes to the transport.
+ * Writers that must not block (I/O and timer threads) only trylock it;
+ * when it is busy they append a copy to outq, and whoever holds wlock
+ * flushes outq before writing anything of its own and re-checks outq
+ * after unlocking (conn_wunlock), so nothing queued is stranded. A
+ * non-blocking writer that meets a full socket leaves the rest in outq,
+ * sets wblocked and arms EPOLLOUT; the I/O thread flushes on EPOLLOUT.
+ * Blocking writers (user and worker threads) poll the socket themselves.
+ * A frame is never interleaved with another: bytes of a partly written
+ * frame are always at the head of outq.
+ */
+
+static int conn_send_error(struct net_conn *c, ssize_t n)
+{
+	char who[96];
+
+	if (!conn_closing(c))
+		mm_warn("net", "write to %s failed: %s", conn_who(c, who, sizeof(who)),
+			net_xprt_why());
+	(void)n;
+	net_conn_close(c, MM_ECLOSED);
+	return MM_ECLOSED;
+}
+
+/* Append the bytes of <iov> after the first <skip> to outq. <blocked>:
+ * the socket is full, arm EPOLLOUT. MM_ECLOSED if the connection closed. */
+static int conn_enqueue(struct net_conn *c, const struct iovec *iov, int cnt, size_t skip,
+			bool blocked)
+{
+	struct net_outbuf *b;
+	size_t total = 0, off = 0;
+
+	for (int i = 0; i < cnt; i++)
+		total += iov[i].iov_len;
+	b = malloc(sizeof(*b) + total - skip);
+	if (!b)
+		return MM_ENOMEM;
+	b->next = NULL;
+	b->len = total - skip;
+	b->off = 0;
+	for (int i = 0; i < cnt; i++) {
+		size_t l = iov[i].iov_len, s = 0;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		s = skip;
+		skip = 0;
+		memcpy(b->data + off, (const uint8_t *)iov[i].iov_base + s, l - s);
+		off += l - s;
+	}
+	pthread_mutex_lock(&c->qlock);
+	if (conn_state(c) == CS_CLOSED) {
+		pthread_mutex_unlock(&c->qlock);
+		free(b);
+		return conn_end_rc(c);
+	}
+	if (c->outq_tail)
+		c->outq_tail->next = b;
+	else
+		c->outq = b;
+	c->outq_tail = b;
+	c->outq_bytes += b->len;
+	if (blocked) {
+		c->wblocked = true;
+		conn_set_events_locked(c, c->ev_mask | EPOLLOUT);
+	}
+	pthread_mutex_unlock(&c->qlock);
+	return MM_OK;
+}
+
+/* Wait until the transport can make progress; wlock held. */
+static int conn_wait_writable(struct net_conn *c, ssize_t want, uint64_t deadline)
+{
+	struct pollfd pfd = {.fd = c->fd, .events = want == NET_XPRT_WANT_READ ? POLLIN : POLLOUT};
+	uint64_t now = mm_now_ns();
+	int ms;
+
+	if (conn_closing(c))
+		return MM_ECLOSED;
+	if (now >= deadline) {
+		char who[96];
+
+		mm_warn("net", "write to %s stalled for %d s, closing", conn_who(c, who, sizeof(who)),
+			NET_SEND_TIMEOUT_MS / 1000);
+		net_conn_close(c, MM_ECLOSED);
+		return MM_ECLOSED;
+	}
+	ms = (int)MM_MIN((deadline - now) / 1000000u + 1, 1000u);
+	if (want == NET_XPRT_WANT_READ)
+		ms = 1;	/* the I/O thread reads; just retry soon */
+	if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+		return conn_send_error(c, MM_ESYS);
+	return MM_OK;
+}
+
+/* Write all of <iov> minus the first <skip> bytes, blocking; wlock held. */
+static int conn_write_blocking(struct net_conn *c, const struct iovec *iov0, int cnt, size_t skip)
+{
+	struct iovec iov[4];
+	uint64_t deadline = mm_now_ns() + (uint64_t)NET_SEND_TIMEOUT_MS * 1000000u;
+	int i = 0, rc;
+
+	memcpy(iov, iov0, sizeof(*iov) * (size_t)cnt);
+	for (;;) {
+		ssize_t n;
+
+		while (i < cnt && skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			i++;
+		}
+		if (i == cnt)
+			return MM_OK;
+		iov[i].iov_base = (uint8_t *)iov[i].iov_base + skip;
+		iov[i].iov_len -= skip;
+		skip = 0;
+		n = c->xprt.ops->writev(&c->xprt, iov + i, cnt - i);
+		if (n == NET_XPRT_WANT_WRITE || n == NET_XPRT_WANT_READ) {
+			rc = conn_wait_writable(c, n, deadline);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (n < 0)
+			return conn_send_error(c, n);
+		net_atomic_add(&c->bytes_sent, (uint64_t)n);
+		skip = (size_t)n;
+	}
+}
+
+/* Flush outq without blocking; wlock held. */
+static int conn_flush_nb(struct net_conn *c)
+{
+	for (;;) {
+		struct net_outbuf *b;
+		struct iovec iov;
+		ssize_t n;
+
+		pthread_mutex_lock(&c->qlock);
+		b = c->outq;
+		if (conn_state(c) != CS_UP)
+			b = NULL;
+		pthread_mutex_unlock(&c->qlock);
+		if (!b)
+			return conn_state(c) == CS_CLOSED ? MM_ECLOSED : MM_OK;
+		iov.iov_base = b->data + b->off;
+		iov.iov_len = b->len - b->off;
+		n = c->xprt.ops->writev(&c->xprt, &iov, 1);
+		if (n == NET_XPRT_WANT_WRITE || n == NET_XPRT_WANT_READ) {
+			pthread_mutex_lock(&c->qlock);
+			c->wblocked = true;
+			conn_set_events_locked(c, c->ev_mask | EPOLLOUT);
+			pthread_mutex_unlock(&c->qlock);
+			return MM_OK;
+		}
+		if (n < 0)
+			return conn_send_error(c, n);
+		net_atomic_add(&c->bytes_sent, (uint64_t)n);
+		b->off += (size_t)n;
+		if (b->off == b->len) {
+			pthread_mutex_lock(&c->qlock);
+			c->outq = b->next;
+			if (!c->outq)
+				c->outq_tail = NULL;
+			c->outq_bytes -= b->len;
+			pthread_mutex_unlock(&c->qlock);
+			free(b);
+		}
+	}
+}
+
+/* Flush outq, blocking; wlock held. */
+static int conn_flush_blocking(struct net_conn *c)
+{
+	for (;;) {
+		struct net_outbuf *b;
+		struct iovec iov;
+		int rc;
+
+		pthread_mutex_lock(&c->qlock);
+		b = c->outq;
+		pthread_mutex_unlock(&c->qlock);
+		if (conn_state(c) == CS_CLOSED)
+			return MM_ECLOSED;
+		if (!b)
+			return MM_OK;
+		iov.iov_base = b->data;
+		iov.iov_len = b->len;
+		rc = conn_write_blocking(c, &iov, 1, b->off);
+		if (rc)
+			return rc;
+		pthread_mutex_lock(&c->qlock);
+		c->outq = b->next;
+		if (!c->outq)
+			c->outq_tail = NULL;
+		c->outq_bytes -= b->len;
+		pthread_mutex_unlock(&c->qlock);
+		free(b);
+	}
+}
+
+/* Release wlock; then flush what others queued meanwhile. */
+static void conn_wunlock(struct net_conn *c)
+{
+	for (;;) {
+		bool need;
+
+		pthread_mutex_unlock(&c->wlock);
+		pthread_mutex_lock(&c->qlock);
+		need = c->outq && !c->wblocked && conn_state(c) == CS_UP;
+		pthread_mutex_unlock(&c->qlock);
+		if (!need || pthread_mutex_trylock(&c->wlock) != 0)
+			return;
+		conn_flush_nb(c);
+	}
+}
+
+/* On the I/O thread: the connection went UP, or EPOLLOUT fired. */
+static void conn_flush_queued(struct net_conn *c)
+{
+	if (pthread_mutex_trylock(&c->wlock) != 0)
+		return;	/* the holder flushes in conn_wunlock() */
+	conn_flush_nb(c);
+	conn_wunlock(c);
+}
+
+static void conn_out_ready(struct net_conn *c)
+{
+	pthread_mutex_lock(&c->qlock);
+	c->wblocked = false;
+	conn_set_events_locked(c, c->ev_mask & ~(uint32_t)EPOLLOUT);
+	pthread_mutex_unlock(&c->qlock);
+	conn_flush_queued(c);
+}
+
+int net_conn_send(struct net_conn *c, const uint8_t *hdr, const void *data, size_t len)
+{
+	struct iovec iov[2] = {{(void *)hdr, NET_FRAME_HDR_LEN}, {(void *)data, len}};
+	int cnt = len ? 2 : 1, rc = MM_OK, st;
+	size_t total = NET_FRAME_HDR_LEN + len;
+	bool nb = net_nonblocking_thread, qempty;
+	ssize_t n;
+
+	if (nb) {
+		if (pthread_mutex_trylock(&c->wlock) != 0) {
+			rc = conn_enqueue(c, iov, cnt, 0, false);
+			if (rc == MM_OK && pthread_mutex_trylock(&c->wlock) == 0) {
+				conn_flush_nb(c);
+				conn_wunlock(c);
+			}
+			goto counted;
+		}
+	} else {
+		pthread_mutex_lock(&c->wlock);
+	}
+	pthread_mutex_lock(&c->qlock);
+	st = conn_state(c);
+	qempty = c->outq == NULL;
+	pthread_mutex_unlock(&c->qlock);
+	if (st == CS_CLOSED || conn_closing(c)) {
+		rc = conn_end_rc(c);
+		goto out;
+	}
+	if (st != CS_UP) {
+		/* flushed by the I/O thread when the connection comes up */
+		rc = conn_enqueue(c, iov, cnt, 0, false);
+		goto out;
+	}
+	if (!qempty) {
+		rc = nb ? conn_flush_nb(c) : conn_flush_blocking(c);
+		if (rc)
+			goto out;
+		pthread_mutex_lock(&c->qlock);
+		qempty = c->outq == NULL;
+		pthread_mutex_unlock(&c->qlock);
+		if (!qempty) {
+			rc = conn_enqueue(c, iov, cnt, 0, false);
+			goto out;
+		}
+	}
+	n = c->xprt.ops->writev(&c->xprt, iov, cnt);
+	if (n == NET_XPRT_WANT_WRITE || n == NET_XPRT_WANT_READ)
+		n = 0;
+	if (n < 0) {
+		rc = conn_send_error(c, n);
+		goto out;
+	}
+	net_atomic_add(&c->bytes_sent, (uint64_t)n);
+	if ((size_t)n < total)
+		rc = nb ? conn_enqueue(c, iov, cnt, (size_t)n, true)
+			: conn_write_blocking(c, iov, cnt, (size_t)n);
+out:
+	conn_wunlock(c);
+counted:
+	if (rc == MM_OK)
+		net_atomic_add(&c->msgs_sent, 1);
+	return rc;
+}
+
+/* ---- events, close, teardown ----------------------------------------- */
+
+void net_conn_event(struct net_conn *c, uint32_t ev)
+{
+	if (c->torn || conn_closing(c))
+		return;
+	switch (conn_state(c)) {
+	case CS_CONNECTING:
+		conn_connected(c);
+		break;
+	case CS_HANDSHAKE:
+		conn_handshake(c);
+		break;
+	case CS_HELLO:
+		if (c->hs_off < c->hs_len) {
+			conn_hs_flush(c);
+			if (conn_closing(c) || c->hs_off < c->hs_len)
+				break;
+		}
+		conn_read(c);
+		break;
+	case CS_UP:
+		if (ev & EPOLLOUT)
+			conn_out_ready(c);
+		if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+			conn_read(c);
+		break;
+	default:
+		break;
+	}
+}
+
+void net_conn_close(struct net_conn *c, int rc)
+{
+	int zero = 0;
+
+	if (rc == 0)
+		rc = MM_ECLOSED;
+	if (!__atomic_compare_exchange_n(&c->close_rc, &zero, rc, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return;
+	/* Wake a sender blocked in poll() and tell the peer at once. */
+	shutdown(c->fd, SHUT_RDWR);
+	net_conn_ref(c);
+	net_io_post(c->io, NET_CMD_CLOSE, c);
+}
+
+void net_conn_teardown(struct net_conn *c)
+{
+	net_ctx *ctx = c->ctx;
+	int rc = conn_closing(c), call_rc;
+	bool had_timer = false;
+
+	if (c->torn)
+		return;
+	c->torn = true;
+	pthread_mutex_lock(&c->qlock);
+	conn_set_state(c, CS_CLOSED);
+	pthread_mutex_unlock(&c->qlock);
+	net_io_del(c);
+	if (c->rreq) {
+		net_req_free(c->rreq);
+		c->rreq = NULL;
+	}
+	net_conn_unlink(ctx, c);
+
+	pthread_mutex_lock(&ctx->calls_lock);
+	if (c->hs_timer.idx >= 0) {
+		net_timer_del(ctx, &c->hs_timer);
+		had_timer = true;
+	}
+	pthread_mutex_unlock(&ctx->calls_lock);
+	if (had_timer)
+		net_conn_put(c);
+
+	call_rc = conn_end_rc(c);
+	net_conn_fail_calls(c, call_rc);
+	if (c->was_up) {
+		mm_info("net", "connection %s node %u (%s) closed (%s)", c->outbound ? "to" : "from",
+			c->node_id, c->peer, mm_errname(rc));
+		net_fire_conn_event(ctx, c->node_id, false);
+	}
+	net_conn_put(c);	/* the I/O thread's */
+}

@@ -1,0 +1,312 @@
+/*
+ * net/net_int.h - internals of net/ shared by its .c files. Callers use
+ * net/net.h only. net/README.md has the invariants and the lock order;
+ * the comments here say which lock guards which field.
+ *
+ * Files:
+ *   frame.c      wire codec (pure)          xprt_tcp.c, xprt_tls.c  transports
+ *   ctx.c        net_create/destroy, handlers, peers, diagnostics
+ *   conn.c       connections: connect, accept, handshake, hello, read
+ *                path, send path, close
+ *   io.c         epoll I/O threads and their command queues
+ *   rpc.c        calls: ids, table, timer thread, net_call*, net_reply
+ *   keys.c       cluster key and node certificates
+ */
+#ifndef MM_NET_NET_INT_H
+#define MM_NET_NET_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "common/thread.h"
+#include "net/frame.h"
+#include "net/net.h"
+#include "net/xprt.h"
+
+/* Read buffer per connection: small frames are parsed from it in place. */
+#define NET_RBUF 65536
+/* Payloads at least this large are read straight into their final buffer. */
+#define NET_BIG_PAYLOAD 16384
+/* A blocking sender gives up (and closes the connection) after this. */
+#define NET_SEND_TIMEOUT_MS 60000
+/* Default worker queue bound (net_config.worker_queue == 0). */
+#define NET_DEFAULT_WORKER_QUEUE 1024
+
+/* What an epoll event's data.ptr points at: first member of each source. */
+enum net_src_kind { NET_SRC_WAKE = 1, NET_SRC_LISTEN, NET_SRC_CONN };
+struct net_src {
+	enum net_src_kind kind;
+};
+
+/* A deadline in the ctx's timer heap (guarded by ctx->calls_lock). */
+enum net_timer_kind { NET_T_CALL = 1, NET_T_CONN };
+struct net_timer {
+	uint64_t deadline_ns;
+	int idx;		/* heap slot, -1 when not queued */
+	uint8_t kind;
+};
+
+/* Connection states; written only by the owning I/O thread (the first
+ * UP and CLOSED transitions under qlock), read by anyone atomically. */
+enum net_conn_state {
+	CS_CONNECTING = 0,	/* outbound TCP connect in progress */
+	CS_HANDSHAKE,		/* TLS handshake */
+	CS_HELLO,		/* hello / hello-ack exchange */
+	CS_UP,			/* frames flow */
+	CS_CLOSED,
+};
+
+struct net_outbuf {
+	struct net_outbuf *next;
+	size_t len, off;
+	uint8_t data[];
+};
+
+struct net_call;
+struct net_io;
+
+struct net_conn {
+	struct net_src src;		/* NET_SRC_CONN */
+	net_ctx *ctx;			/* holds a ctx reference */
+	int refs;			/* atomic */
+	struct net_io *io;		/* owning I/O thread (fixed) */
+	int fd;				/* closed when the last reference goes */
+	struct net_xprt xprt;		/* ops switch tcp<-tls at AUTHONLY; see xprt.h */
+	bool outbound;
+	uint32_t node_id;		/* outbound: target; inbound: from hello */
+	char peer[64];			/* "ip:port" */
+	char local[64];
+	uint64_t created_ns;
+
+	int state;			/* enum net_conn_state; see above */
+	int close_rc;			/* atomic; first closer's MM_E*, 0 = open */
+	bool torn;			/* owner I/O thread only: teardown done */
+	bool was_up;			/* atomic; set by the owner before UP */
+	bool registered;		/* peer table points here (ctx->lock) */
+
+	/* --- send side --- */
+	pthread_mutex_t wlock;		/* the send lock: held while writing */
+	pthread_mutex_t qlock;		/* guards outq*, wblocked, ev_mask, the
+					 * UP/CLOSED transitions */
+	struct net_outbuf *outq, *outq_tail;
+	size_t outq_bytes;
+	bool wblocked;			/* non-blocking send hit EAGAIN, EPOLLOUT armed */
+	uint32_t ev_mask;		/* current epoll interest */
+
+	/* handshake output (owner I/O thread only) */
+	uint8_t hs_out[NET_FRAME_HDR_LEN + NET_HELLO_MAX_LEN];
+	size_t hs_len, hs_off;
+	bool hs_up_after;		/* acceptor: go UP once hs_out is sent */
+	int hs_fail_rc;			/* acceptor: close with this once sent */
+
+	/* --- receive side (owner I/O thread only) --- */
+	uint8_t *rbuf;
+	size_t rhead, rtail;
+	bool rbig;			/* reading a big payload into rdst */
+	struct net_frame_hdr rh;	/* its header */
+	uint8_t *rdst;			/* final buffer (in rreq or rown) */
+	size_t rgot;
+	net_req *rreq;			/* request being filled */
+	void *rown;			/* reply buffer being filled (malloc) */
+	struct net_conn *rerun_next;	/* io->rerun list (TLS pending bytes) */
+	bool on_rerun;
+
+	/* --- calls (ctx->calls_lock) --- */
+	struct net_call *calls;		/* calls sent on this connection */
+	uint32_t ncalls;
+	bool calls_closed;		/* no more calls may be added */
+	int calls_rc;			/* ... and new ones fail with this */
+	struct net_timer hs_timer;	/* connect/handshake deadline; holds a ref */
+	struct net_conn *tnext;		/* timer thread's expired list (its own) */
+
+	/* --- ctx->conns list (ctx->lock) --- */
+	struct net_conn *cnext, *cprev;
+
+	/* counters: atomic */
+	uint64_t msgs_sent, msgs_recv, bytes_sent, bytes_recv;
+};
+
+struct net_req {
+	struct net_conn *conn;		/* holds a reference */
+	const struct net_handler *h;	/* set when dispatched */
+	uint64_t id;
+	uint32_t node;
+	uint32_t len;
+	uint16_t type;
+	uint8_t kind;
+	uint8_t data[];
+};
+
+/* Blocking net_call waiter (on the caller's stack). */
+struct net_sync {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+	int status;
+	void *data;
+	size_t len;
+};
+
+struct net_call {
+	struct net_timer t;		/* NET_T_CALL; ctx->calls_lock */
+	uint64_t id;
+	uint64_t start_ns;
+	uint32_t node;
+	uint16_t type;
+	net_reply_fn cb;
+	void *arg;
+	struct net_sync *sync;		/* net_call() waiter, else NULL */
+	struct net_conn *conn;		/* bound connection (no reference: the
+					 * connection completes its calls before
+					 * it goes away) */
+	struct net_call *hnext;		/* id hash chain   (calls_lock) */
+	struct net_call *cnext, *cprev;	/* conn->calls     (calls_lock) */
+};
+
+struct net_handler {
+	net_handler_fn fn;
+	void *arg;
+	unsigned flags;
+};
+
+struct net_tstats {			/* all atomic */
+	uint64_t calls_sent, replies_ok, replies_err, timeouts, total_rtt_us,
+		 requests_served;
+};
+
+struct net_peer {
+	uint32_t node_id;
+	bool has_addr;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char addr_str[64];
+	struct net_conn *conn;		/* the connection calls use; may be NULL
+					 * (holds no reference: cleared by the
+					 * connection's teardown) */
+	struct net_peer *next;
+};
+
+enum net_cmd_kind { NET_CMD_CLOSE = 1, NET_CMD_STOP };
+struct net_cmd {
+	enum net_cmd_kind kind;
+	struct net_conn *conn;		/* holds a reference */
+	struct net_cmd *next;
+};
+
+struct net_io {
+	net_ctx *ctx;
+	int idx;
+	pthread_t thread;
+	bool started;
+	int epfd;
+	int evfd;			/* eventfd: wakes epoll_wait for cmds */
+	struct net_src wake_src;
+	pthread_mutex_t lock;		/* guards cmds */
+	struct net_cmd *cmds, *cmds_tail;
+	struct net_conn *rerun;		/* owner thread only */
+};
+
+#define NET_PEER_BUCKETS 64
+
+struct net_ctx {
+	struct net_config cfg;		/* strings are owned copies */
+	int refs;			/* atomic: the user + one per connection */
+
+	pthread_mutex_t lock;		/* peers, conns, stopping, ev_fn */
+	pthread_cond_t cond;		/* conns list became empty */
+	struct net_peer *peers[NET_PEER_BUCKETS];
+	struct net_conn *conns;
+	size_t nconns;
+	bool stopping;
+	net_conn_event_fn ev_fn;
+	void *ev_arg;
+
+	/* handlers: pages of 256 types, pages and entries installed atomically */
+	struct net_handler **hpage[256];
+	struct net_tstats *spage[256];	/* stats pages, installed atomically */
+
+	void *tls;			/* SSL_CTX, NULL for PLAIN */
+	struct net_src listen_src;
+	int listen_fd;
+	uint16_t listen_port;
+	struct net_io *io;
+	int nio;
+	unsigned rr;			/* atomic: round robin over io[] */
+	mm_pool *pool;
+
+	/* calls and timers */
+	pthread_mutex_t calls_lock;
+	pthread_cond_t timer_cond;
+	struct net_call **cbuckets;	/* id hash */
+	size_t cmask, ncalls;
+	struct net_timer **heap;
+	size_t heap_n, heap_cap;
+	uint64_t timer_wake_ns;		/* when the timer thread plans to wake */
+	bool timer_stop;
+	pthread_t timer_thread;
+	bool timer_started;
+	uint64_t next_id;		/* atomic */
+	uint64_t busy_log_ns;		/* atomic: rate limit of EBUSY warnings */
+};
+
+/* True on net I/O and timer threads: they never block on a socket. */
+extern _Thread_local bool net_nonblocking_thread;
+/* The I/O thread running on this thread, if any. */
+extern _Thread_local struct net_io *net_cur_io;
+
+/* ctx.c */
+struct net_peer *net_peer_find(net_ctx *ctx, uint32_t node);
+void net_ctx_put(net_ctx *ctx);
+const struct net_handler *net_handler_get(net_ctx *ctx, uint16_t type);
+struct net_tstats *net_tstats_get(net_ctx *ctx, uint16_t type);
+void net_peer_conn_up(net_ctx *ctx, struct net_conn *c);
+void net_conn_unlink(net_ctx *ctx, struct net_conn *c);
+void net_fire_conn_event(net_ctx *ctx, uint32_t node, bool up);
+
+/* conn.c */
+void net_sockaddr_str(const struct sockaddr *sa, char *buf, size_t sz);
+struct net_conn *net_conn_get_for(net_ctx *ctx, uint32_t node, int *rc);
+int net_conn_connect(net_ctx *ctx, struct net_peer *p, struct net_conn **out);
+int net_conn_accept(net_ctx *ctx, int fd);
+void net_conn_ref(struct net_conn *c);
+void net_conn_put(struct net_conn *c);
+void net_conn_close(struct net_conn *c, int rc);
+void net_conn_teardown(struct net_conn *c);
+void net_conn_event(struct net_conn *c, uint32_t events);
+void net_conn_rerun(struct net_conn *c);
+int net_conn_send(struct net_conn *c, const uint8_t *hdr, const void *data, size_t len);
+const char *net_conn_state_name(int state);
+
+/* io.c */
+int net_io_start(net_ctx *ctx);
+void net_io_stop(net_ctx *ctx);
+int net_io_add(struct net_io *io, struct net_conn *c, uint32_t events);
+int net_io_mod(struct net_conn *c, uint32_t events);
+void net_io_del(struct net_conn *c);
+int net_io_listen(net_ctx *ctx);
+void net_io_free(net_ctx *ctx);
+void net_io_post(struct net_io *io, enum net_cmd_kind kind, struct net_conn *c);
+struct net_io *net_io_pick(net_ctx *ctx);
+
+/* rpc.c */
+int net_rpc_init(net_ctx *ctx);
+void net_rpc_stop(net_ctx *ctx);
+void net_rpc_free(net_ctx *ctx);
+void net_timer_add(net_ctx *ctx, struct net_timer *t);	/* calls_lock held */
+void net_timer_del(net_ctx *ctx, struct net_timer *t);	/* calls_lock held */
+void net_conn_fail_calls(struct net_conn *c, int rc);
+void net_rpc_reply_in(struct net_conn *c, const struct net_frame_hdr *h,
+		      const void *data, void *owned);
+void net_rpc_request_in(struct net_conn *c, const struct net_frame_hdr *h,
+			net_req *req);
+net_req *net_req_alloc(struct net_conn *c, const struct net_frame_hdr *h);
+void net_req_free(net_req *req);
+
+static inline uint64_t net_atomic_add(uint64_t *p, uint64_t v)
+{
+	return __atomic_add_fetch(p, v, __ATOMIC_RELAXED);
+}
+
+#endif
