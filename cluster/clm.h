@@ -1,0 +1,140 @@
+/*
+ * cluster/clm.h - cluster membership: quorum, lease, cluster manager, CCR.
+ *
+ * One clm per daemon. It keeps this node's etcd session: a lease whose TTL
+ * is failureDetectionTime, a membership key bound to it, and (on quorum
+ * nodes) a campaign for the cluster manager key, also bound to it. It
+ * watches the CCR and turns what it sees into node events.
+ *
+ * States (see cluster/README.md for the diagram):
+ *   CLM_ARBITRATING  no quorum or no valid lease: seeking one
+ *   CLM_ACTIVE       quorum reachable and lease valid
+ *   CLM_STOPPING     leaving the cluster (mmshutdown)
+ * The lease check never trusts the clm thread alone: clm_lease_valid()
+ * compares the clock with the lease deadline, which is the send time of
+ * the last successful renewal plus the TTL etcd granted, so a node frozen
+ * past its lease knows it lapsed the moment it runs again (self-fencing),
+ * before any thread could act on stale membership.
+ *
+ * CCR keys (prefix /mmfs/):
+ *   cluster              the cluster definition (config/config.h format)
+ *   configver            bumped by every config transaction (CAS anchor)
+ *   config/common/<attr> cluster-wide attribute values
+ *   config/node/<node>/<attr>  per-node values (mmchconfig -N)
+ *   members/<number>     lease-bound: this node is active ("leaving" on
+ *                        clean shutdown)
+ *   cm                   lease-bound: the cluster manager's node number
+ *
+ * Return convention: 0 or MM_E*. Threads: event callbacks run on the clm
+ * thread or the watch thread, never with clm's lock held; they must not
+ * block for long or call clm_stop().
+ */
+#ifndef MM_CLUSTER_CLM_H
+#define MM_CLUSTER_CLM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster/etcd.h"
+#include "config/config.h"
+
+typedef struct clm clm;
+
+enum clm_state {
+	CLM_ARBITRATING = 0,
+	CLM_ACTIVE = 1,
+	CLM_STOPPING = 2,
+};
+
+enum clm_event_type {
+	CLM_EV_NODE_JOINED,	/* node <node> became active */
+	CLM_EV_NODE_LEFT,	/* node <node> shut down cleanly */
+	CLM_EV_NODE_EXPELLED,	/* node <node>'s lease lapsed (may be us) */
+	CLM_EV_QUORUM_LOST,	/* this node lost quorum or its lease */
+	CLM_EV_QUORUM_REGAINED,	/* this node is active again */
+	CLM_EV_CM_CHANGED,	/* cluster manager is now <node> (0: none) */
+	CLM_EV_CONFIG_CHANGED,	/* attribute <attr> has a new effective value */
+	CLM_EV_CLUSTER_CHANGED,	/* the cluster definition changed */
+};
+
+struct clm_event {
+	enum clm_event_type type;
+	uint32_t node;
+	const char *attr;	/* CONFIG_CHANGED */
+	const char *value;	/* CONFIG_CHANGED */
+};
+
+typedef void (*clm_event_fn)(const struct clm_event *ev, void *arg);
+
+struct clm_config {
+	const struct cfg_cluster *cluster;	/* local copy; clm keeps its own */
+	uint32_t my_node;		/* this node's number */
+	cfg_set *cfg;			/* effective attributes; clm updates dynamic ones */
+	struct etcd_tls tls;		/* client TLS for etcd */
+	const char *sdrfs_path;		/* local cluster definition, rewritten on change */
+};
+
+int clm_create(const struct clm_config *cfg, clm **out);
+/* Start the clm thread: join the cluster as soon as quorum allows. */
+int clm_start(clm *c);
+/* Leave cleanly: mark the member key "leaving", revoke the lease (which
+ * also resigns cluster manager), stop threads. */
+void clm_stop(clm *c);
+void clm_destroy(clm *c);
+
+/* Subscribe before clm_start(). Up to 16 subscribers. */
+int clm_subscribe(clm *c, clm_event_fn fn, void *arg);
+
+enum clm_state clm_get_state(clm *c);
+const char *clm_state_name(enum clm_state s);
+/* True while this node holds an unexpired lease (checked against the clock). */
+bool clm_lease_valid(clm *c);
+/* Node number of the cluster manager as last seen, 0 if none. */
+uint32_t clm_cluster_manager(clm *c);
+bool clm_is_cluster_manager(clm *c);
+
+struct clm_status {
+	enum clm_state state;
+	uint32_t cm;			/* 0: unknown */
+	size_t quorum_nodes;		/* quorum nodes defined */
+	size_t quorum_needed;		/* floor(Q/2) + 1 */
+	size_t nodes_up;		/* members with a live lease, as seen here */
+	size_t total_nodes;
+	uint64_t lease_ms_left;		/* 0 if none */
+	int64_t lease_id;
+	unsigned joins;			/* times this daemon joined the cluster */
+	unsigned expels;		/* times this daemon found itself expelled */
+	char reason[128];		/* why arbitrating, if so */
+};
+void clm_get_status(clm *c, struct clm_status *st);
+/* Node numbers currently active (members with a live lease); *out malloc'd. */
+int clm_members(clm *c, uint32_t **out, size_t *n);
+
+/* The etcd client (valid between create and destroy). */
+etcd_client *clm_etcd(clm *c);
+
+/* Copy of the current cluster definition (CCR view, else local). */
+int clm_cluster_copy(clm *c, struct cfg_cluster *out);
+
+/*
+ * Change attributes in the CCR as one compare-and-swap transaction:
+ * read every config key and configver, validate the result as a whole,
+ * write if configver is unchanged, retry otherwise. <node> NULL sets the
+ * cluster-wide value, else a per-node value for each listed node name.
+ * <err> gets a user-facing message.
+ */
+int clm_config_change(clm *c, const char *const *names, const char *const *values,
+		      size_t n, const char *const *nodes, size_t nnodes,
+		      char *err, size_t errsz);
+
+/* Text of mmlsconfig (cluster name, id, non-default attributes,
+ * per-node sections); *out malloc'd. */
+int clm_config_list(clm *c, const char *only_attr, bool parseable, char **out);
+
+/* Replace the cluster definition in the CCR iff its mod revision is
+ * still <expect_rev> (from clm_cluster_read). */
+int clm_cluster_read(clm *c, struct cfg_cluster *out, int64_t *mod_rev);
+int clm_cluster_write(clm *c, const struct cfg_cluster *def, int64_t expect_rev);
+
+#endif

@@ -1,0 +1,320 @@
+/* cmds/libcmd.c - see libcmd.h. */
+#include "cmds/libcmd.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/util.h"
+#include "mmfsd/admin.h"
+
+void cmd_errf(const struct cmd_env *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", e->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cmd_timestamp(char *buf, size_t sz)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sz, "%a %b %e %H:%M:%S UTC %Y", &tm);
+}
+
+bool cmd_addr_is_local(const char *ip)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	int fd;
+	bool ok;
+	const char *assume = getenv("MMFS_ASSUME_LOCAL");
+
+	/* tests that put nodes in network namespaces share one file system */
+	if (assume && strcmp(assume, "1") == 0)
+		return true;
+	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+		len = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		ss.ss_family = AF_INET6;
+		len = sizeof(struct sockaddr_in6);
+	} else {
+		return false;
+	}
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	ok = bind(fd, (struct sockaddr *)&ss, len) == 0;
+	close(fd);
+	return ok;
+}
+
+void cmd_sock_path(const struct cmd_env *e, const char *node, char *buf, size_t sz)
+{
+	snprintf(buf, sz, "%s/%s/%s", e->root, node, ADM_SOCK_NAME);
+}
+
+void cmd_pid_path(const struct cmd_env *e, const char *node, char *buf, size_t sz)
+{
+	snprintf(buf, sz, "%s/%s/mmfsd.pid", e->root, node);
+}
+
+int cmd_daemon_pid(const struct cmd_env *e, const char *node)
+{
+	char path[PATH_MAX], *text = NULL;
+	int64_t pid;
+
+	cmd_pid_path(e, node, path, sizeof(path));
+	if (mm_read_file(path, 64, &text, NULL))
+		return 0;
+	text[strcspn(text, "\n")] = '\0';
+	if (mm_parse_i64(text, &pid) || pid <= 1 || kill((pid_t)pid, 0) < 0) {
+		free(text);
+		return 0;
+	}
+	free(text);
+	return (int)pid;
+}
+
+int cmd_admin(const struct cmd_env *e, const char *node, json_object *req,
+	      int timeout_ms, json_object **rep)
+{
+	char path[PATH_MAX];
+
+	cmd_sock_path(e, node, path, sizeof(path));
+	return adm_call(path, req, timeout_ms, rep);
+}
+
+static int load_def(struct cmd_env *e, const char *node)
+{
+	char path[PATH_MAX], err[512];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s/mmsdrfs.cfg", e->root, node);
+	if (access(path, R_OK) != 0)
+		return MM_ENOENT;
+	cfg_cluster_init(&e->def);
+	rc = cfg_cluster_load(&e->def, path, err, sizeof(err));
+	if (rc) {
+		cmd_errf(e, "%s", err);
+		cfg_cluster_free(&e->def);
+		return rc;
+	}
+	snprintf(e->def_node, sizeof(e->def_node), "%s", node);
+	e->have_def = true;
+	return MM_OK;
+}
+
+int cmd_env_init(struct cmd_env *e, const char *prog, bool need_cluster)
+{
+	const char *root = getenv("MMFS_ROOT"), *node = getenv("MMFS_NODE");
+	char self[PATH_MAX];
+	ssize_t n;
+
+	memset(e, 0, sizeof(*e));
+	e->prog = prog;
+	cfg_cluster_init(&e->def);
+	snprintf(e->root, sizeof(e->root), "%s", root && *root ? root : "/var/mmfs");
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		*strrchr(self, '/') = '\0';
+		snprintf(e->bindir, sizeof(e->bindir), "%s", self);
+	}
+	if (!need_cluster)
+		return MM_OK;
+	if (node && *node) {
+		if (load_def(e, node) == MM_OK)
+			return MM_OK;
+		cmd_errf(e, "node %s (from $MMFS_NODE) has no cluster definition under %s", node,
+			 e->root);
+		return MM_ENOENT;
+	}
+	/* prefer a node whose daemon runs: its copy follows the CCR */
+	for (int pass = 0; pass < 2; pass++) {
+		DIR *dir = opendir(e->root);
+		struct dirent *de;
+
+		if (!dir)
+			break;
+		while ((de = readdir(dir))) {
+			if (de->d_name[0] == '.')
+				continue;
+			if (pass == 0 && !cmd_daemon_pid(e, de->d_name))
+				continue;
+			if (load_def(e, de->d_name) == MM_OK) {
+				closedir(dir);
+				return MM_OK;
+			}
+		}
+		closedir(dir);
+	}
+	cmd_errf(e, "this node does not belong to a cluster (no definition under %s; "
+		    "set $MMFS_ROOT or run mmcrcluster)", e->root);
+	return MM_ENOENT;
+}
+
+void cmd_env_free(struct cmd_env *e)
+{
+	cfg_cluster_free(&e->def);
+}
+
+int cmd_select_nodes(struct cmd_env *e, bool all, const char *spec,
+		     const struct cfg_node ***out, size_t *n)
+{
+	const struct cfg_node **v = calloc(e->def.nnodes + 1, sizeof(*v));
+	size_t k = 0;
+
+	if (!v)
+		return MM_ENOMEM;
+	if (all || (spec && strcmp(spec, "all") == 0)) {
+		for (size_t i = 0; i < e->def.nnodes; i++)
+			v[k++] = &e->def.nodes[i];
+	} else if (spec) {
+		struct cfg_node_desc *d = NULL;
+		size_t nd = 0;
+		char err[512];
+		int rc = cfg_parse_nodes_arg(spec, &d, &nd, err, sizeof(err));
+
+		if (rc) {
+			cmd_errf(e, "%s", err);
+			free(v);
+			return rc;
+		}
+		for (size_t i = 0; i < nd; i++) {
+			const struct cfg_node *nn = cfg_cluster_node(&e->def, d[i].name);
+
+			if (!nn) {
+				cmd_errf(e, "node %s does not belong to cluster %s", d[i].name, e->def.name);
+				free(d);
+				free(v);
+				return MM_ENOENT;
+			}
+			bool dup = false;
+			for (size_t j = 0; j < k; j++)
+				dup |= v[j] == nn;
+			if (!dup)
+				v[k++] = nn;
+		}
+		free(d);
+	} else {
+		for (size_t i = 0; i < e->def.nnodes; i++)
+			if (cmd_addr_is_local(e->def.nodes[i].ip))
+				v[k++] = &e->def.nodes[i];
+		if (k == 0) {
+			cmd_errf(e, "no node of cluster %s is on this machine: use -a or -N", e->def.name);
+			free(v);
+			return MM_ENOENT;
+		}
+	}
+	*out = v;
+	*n = k;
+	return MM_OK;
+}
+
+int cmd_admin_local(struct cmd_env *e, json_object *req, int timeout_ms,
+		    json_object **rep, char *used, size_t usedsz)
+{
+	const char *node = getenv("MMFS_NODE");
+	int rc = MM_ENOENT;
+
+	if (node && *node) {
+		rc = cmd_admin(e, node, req, timeout_ms, rep);
+		if (rc == MM_OK && used)
+			snprintf(used, usedsz, "%s", node);
+		if (rc)
+			cmd_errf(e, "cannot reach the mmfsd of node %s: %s (is it started? see mmstartup)",
+				 node, rc == MM_ENOENT || rc == MM_EUNREACH ? "daemon not running"
+									    : mm_strerror(rc));
+		return rc;
+	}
+	for (size_t i = 0; e->have_def && i < e->def.nnodes; i++) {
+		const struct cfg_node *n = &e->def.nodes[i];
+
+		if (!cmd_addr_is_local(n->ip) || !cmd_daemon_pid(e, n->name))
+			continue;
+		rc = cmd_admin(e, n->name, req, timeout_ms, rep);
+		if (rc == MM_OK) {
+			if (used)
+				snprintf(used, usedsz, "%s", n->name);
+			return MM_OK;
+		}
+	}
+	cmd_errf(e, "no mmfsd is running on this machine%s%s", e->have_def ? " for cluster " : "",
+		 e->have_def ? e->def.name : "");
+	return rc ? rc : MM_ENOENT;
+}
+
+int cmd_reply_rc(const struct cmd_env *e, json_object *rep, int rc)
+{
+	if (rc)
+		return rc;
+	rc = adm_get_int(rep, "rc", MM_EPROTO);
+	if (rc) {
+		const char *msg = adm_get_str(rep, "msg", mm_strerror(rc));
+
+		/* daemon messages already name the command when it matters */
+		if (strncmp(msg, e->prog, strlen(e->prog)) == 0)
+			fprintf(stderr, "%s\n", msg);
+		else
+			cmd_errf(e, "%s", msg);
+	}
+	return rc;
+}
+
+int cmd_remote(const struct cmd_env *e, const struct cfg_node *n, const char *cmdline,
+	       char **out)
+{
+	char *full = NULL;
+	FILE *f;
+	size_t cap = 0, len = 0;
+	char buf[4096];
+	int st;
+
+	if (out)
+		*out = NULL;
+	/* the remote side runs the same installation under the same root */
+	if (asprintf(&full, "%s %s 'MMFS_ROOT=%s PATH=%s:$PATH %s' 2>&1",
+		     e->def.rsh[0] ? e->def.rsh : "/usr/bin/ssh", n->admin[0] ? n->admin : n->name,
+		     e->root, e->bindir, cmdline) < 0)
+		return MM_ENOMEM;
+	f = popen(full, "r");
+	free(full);
+	if (!f)
+		return mm_err_from_errno(errno);
+	while (fgets(buf, sizeof(buf), f)) {
+		size_t l = strlen(buf);
+
+		if (out) {
+			if (len + l + 1 > cap) {
+				cap = (len + l + 1) * 2;
+				char *np = realloc(*out, cap);
+				if (!np)
+					break;
+				*out = np;
+			}
+			memcpy(*out + len, buf, l + 1);
+			len += l;
+		}
+	}
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : MM_ESYS;
+}

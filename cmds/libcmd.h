@@ -1,0 +1,79 @@
+/*
+ * cmds/libcmd.h - what every mm* command shares: finding the state root
+ * and the cluster definition, choosing nodes (-a / -N), telling local
+ * nodes from remote ones, and talking to daemons.
+ *
+ * A node is local when its address can be bound on this machine (every
+ * 127.x.y.z can): its daemon runs here with state in $MMFS_ROOT/<name>.
+ * ($MMFS_ASSUME_LOCAL=1 makes every node local: for tests whose nodes
+ * live in network namespaces of this machine.)
+ * Remote nodes are reached with the cluster's remote shell, running the
+ * same command there with -N <node>.
+ *
+ * Messages go to stderr prefixed with the command name, as GPFS does.
+ */
+#ifndef MM_CMDS_LIBCMD_H
+#define MM_CMDS_LIBCMD_H
+
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/config.h"
+
+struct cmd_env {
+	const char *prog;		/* "mmgetstate" */
+	char root[PATH_MAX];		/* $MMFS_ROOT or /var/mmfs */
+	char bindir[PATH_MAX];		/* directory of this program */
+	struct cfg_cluster def;		/* valid when have_def */
+	bool have_def;
+	char def_node[256];		/* the node whose definition we read */
+};
+
+/* Fill <e>. With <need_cluster>, load a cluster definition from a local
+ * node (preferring $MMFS_NODE, then one with a running daemon) and fail
+ * with a message if there is none. */
+int cmd_env_init(struct cmd_env *e, const char *prog, bool need_cluster);
+void cmd_env_free(struct cmd_env *e);
+
+void cmd_errf(const struct cmd_env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* True if <ip> is an address of this machine. */
+bool cmd_addr_is_local(const char *ip);
+
+/* Path of node <name>'s admin socket / pid file. */
+void cmd_sock_path(const struct cmd_env *e, const char *node, char *buf, size_t sz);
+void cmd_pid_path(const struct cmd_env *e, const char *node, char *buf, size_t sz);
+/* Pid of a running daemon for <node> (pid file + process alive), or 0. */
+int cmd_daemon_pid(const struct cmd_env *e, const char *node);
+
+/*
+ * Select nodes: <all> (-a), or <spec> (-N: names, a node file, or "all"),
+ * or, if neither, the local nodes. *out is a malloc'd array of pointers
+ * into e->def. Unknown names fail with a message naming them.
+ */
+int cmd_select_nodes(struct cmd_env *e, bool all, const char *spec,
+		     const struct cfg_node ***out, size_t *n);
+
+/* Send <req> to node <node>'s daemon; reply in *rep. */
+int cmd_admin(const struct cmd_env *e, const char *node, json_object *req,
+	      int timeout_ms, json_object **rep);
+/* The same to the daemon this command speaks for: $MMFS_NODE if set,
+ * else any local node whose daemon answers. <used> (may be NULL) gets its
+ * name. Prints a message and fails if none runs. */
+int cmd_admin_local(struct cmd_env *e, json_object *req, int timeout_ms,
+		    json_object **rep, char *used, size_t usedsz);
+/* Print the reply's msg (or <what>: strerror) when rc != 0; returns rc. */
+int cmd_reply_rc(const struct cmd_env *e, json_object *rep, int rc);
+
+/* Run <argv> on remote node <n> with the cluster's remote shell; output
+ * captured into *out (malloc'd, may be NULL). Returns the exit status or
+ * a negative MM_E*. */
+int cmd_remote(const struct cmd_env *e, const struct cfg_node *n, const char *cmdline,
+	       char **out);
+
+/* "Sat Nov 21 18:32:20 UTC 2026" for messages. */
+void cmd_timestamp(char *buf, size_t sz);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * mmchconfig - change configuration attributes in the CCR.
+ *
+ *   mmchconfig Attribute=value[,Attribute=value...] [-i | -I] [-N {Node[,Node...] | all}]
+ *
+ * The change is one compare-and-swap transaction done by a local daemon;
+ * every daemon applies dynamic attributes as soon as it sees the change.
+ * -i / -I are accepted for compatibility: dynamic attributes always apply
+ * at once and are always stored.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmds/libcmd.h"
+#include "common/err.h"
+#include "mmfsd/admin.h"
+
+int main(int argc, char **argv)
+{
+	struct cmd_env e;
+	json_object *req, *names, *values, *nodes, *rep = NULL;
+	const char *spec = NULL;
+	char *list, *tok, *save;
+	int c, rc;
+
+	while ((c = getopt(argc, argv, "iIN:h")) != -1) {
+		switch (c) {
+		case 'i':
+		case 'I':
+			break;
+		case 'N':
+			spec = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: mmchconfig Attribute=value[,Attribute=value...] [-i | -I] "
+					"[-N {Node[,Node...] | NodeFile | all}]\n");
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "mmchconfig: expected one Attribute=value[,Attribute=value...] argument\n");
+		return 2;
+	}
+	if (cmd_env_init(&e, "mmchconfig", true))
+		return 1;
+	req = json_object_new_object();
+	names = json_object_new_array();
+	values = json_object_new_array();
+	nodes = json_object_new_array();
+	json_object_object_add(req, "cmd", json_object_new_string("chconfig"));
+	json_object_object_add(req, "names", names);
+	json_object_object_add(req, "values", values);
+	json_object_object_add(req, "nodes", nodes);
+	list = strdup(argv[optind]);
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq || eq == tok || !eq[1]) {
+			cmd_errf(&e, "\"%s\" is not of the form Attribute=value", tok);
+			return 1;
+		}
+		*eq = '\0';
+		json_object_array_add(names, json_object_new_string(tok));
+		json_object_array_add(values, json_object_new_string(eq + 1));
+	}
+	free(list);
+	if (spec && strcmp(spec, "all") != 0) {
+		const struct cfg_node **sel = NULL;
+		size_t n = 0;
+
+		if (cmd_select_nodes(&e, false, spec, &sel, &n))
+			return 1;
+		for (size_t i = 0; i < n; i++)
+			json_object_array_add(nodes, json_object_new_string(sel[i]->name));
+		free(sel);
+	}
+	rc = cmd_admin_local(&e, req, 30000, &rep, NULL, 0);
+	rc = cmd_reply_rc(&e, rep, rc);
+	json_object_put(req);
+	json_object_put(rep);
+	if (rc)
+		return 1;
+	printf("mmchconfig: Command successfully completed\n");
+	printf("mmchconfig: Propagating the cluster configuration data to all\n"
+	       "  affected nodes.  This is an asynchronous process.\n");
+	cmd_env_free(&e);
+	return 0;
+}

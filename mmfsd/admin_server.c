@@ -1,0 +1,512 @@
+/*
+ * mmfsd/admin_server.c - serves the admin socket (protocol: admin.h).
+ *
+ * One accept thread; each connection is handled on a small pool so that a
+ * slow command (a CCR transaction while quorum is being lost) never stops
+ * mmgetstate from answering. Every peer's credentials are checked before
+ * a byte of its request is read.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/thread.h"
+#include "common/util.h"
+#include "common/waiter.h"
+#include "mmfsd/admin.h"
+#include "mmfsd/daemon.h"
+
+#define SUB "admin"
+
+struct adm_server {
+	mmfsd *d;
+	int lfd;
+	int stop_pipe[2];
+	char path[PATH_MAX];
+	pthread_t thread;
+	mm_pool *pool;
+};
+
+struct adm_conn {
+	adm_server *s;
+	int fd;
+};
+
+/* ---- text building ------------------------------------------------- */
+
+struct text {
+	char *p;
+	size_t len, cap;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void tprintf(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (t->len + (size_t)n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 1024;
+		char *np;
+
+		while (cap < t->len + (size_t)n + 1)
+			cap *= 2;
+		np = realloc(t->p, cap);
+		if (!np)
+			return;
+		t->p = np;
+		t->cap = cap;
+	}
+	va_start(ap, fmt);
+	vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	t->len += (size_t)n;
+}
+
+static void reply_text(json_object *rep, struct text *t)
+{
+	json_object_object_add(rep, "text", json_object_new_string(t->p ? t->p : ""));
+	free(t->p);
+}
+
+static void set_rc(json_object *rep, int rc, const char *msg)
+{
+	json_object_object_add(rep, "rc", json_object_new_int(rc));
+	if (rc && msg)
+		json_object_object_add(rep, "msg", json_object_new_string(msg));
+}
+
+/* ---- commands ------------------------------------------------------ */
+
+static void cmd_getstate(mmfsd *d, json_object *req, json_object *rep)
+{
+	struct clm_status st;
+	const char *remarks;
+	(void)req;
+
+	clm_get_status(mmfsd_clm(d), &st);
+	json_object_object_add(rep, "node", json_object_new_string(mmfsd_node_name(d)));
+	json_object_object_add(rep, "number", json_object_new_int((int)mmfsd_node_number(d)));
+	json_object_object_add(rep, "state", json_object_new_string(clm_state_name(st.state)));
+	json_object_object_add(rep, "cm", json_object_new_int((int)st.cm));
+	json_object_object_add(rep, "quorum_nodes", json_object_new_int((int)st.quorum_nodes));
+	json_object_object_add(rep, "quorum_needed", json_object_new_int((int)st.quorum_needed));
+	json_object_object_add(rep, "nodes_up", json_object_new_int((int)st.nodes_up));
+	json_object_object_add(rep, "total_nodes", json_object_new_int((int)st.total_nodes));
+	json_object_object_add(rep, "lease_ms_left", json_object_new_int64((int64_t)st.lease_ms_left));
+	json_object_object_add(rep, "joins", json_object_new_int((int)st.joins));
+	json_object_object_add(rep, "expels", json_object_new_int((int)st.expels));
+	json_object_object_add(rep, "reason", json_object_new_string(st.reason));
+	json_object_object_add(rep, "pid", json_object_new_int((int)getpid()));
+	remarks = st.state != CLM_ACTIVE ? st.reason : "";
+	json_object_object_add(rep, "remarks", json_object_new_string(remarks));
+	set_rc(rep, MM_OK, NULL);
+}
+
+static void cmd_lscluster(mmfsd *d, json_object *req, json_object *rep)
+{
+	struct cfg_cluster def;
+	char *text = NULL;
+	int rc;
+	(void)req;
+
+	cfg_cluster_init(&def);
+	rc = clm_cluster_copy(mmfsd_clm(d), &def);
+	if (!rc)
+		rc = cfg_cluster_format(&def, &text);
+	cfg_cluster_free(&def);
+	if (!rc)
+		json_object_object_add(rep, "text", json_object_new_string(text));
+	free(text);
+	set_rc(rep, rc, mm_strerror(rc));
+}
+
+static size_t str_array(json_object *req, const char *key, const char ***out)
+{
+	json_object *a;
+	size_t n;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(req, key, &a) || !json_object_is_type(a, json_type_array))
+		return 0;
+	n = json_object_array_length(a);
+	*out = calloc(n + 1, sizeof(**out));
+	if (!*out)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(a, i);
+
+		(*out)[i] = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+	}
+	return n;
+}
+
+static void cmd_chconfig(mmfsd *d, json_object *req, json_object *rep)
+{
+	const char **names, **values, **nodes;
+	size_t n = str_array(req, "names", &names);
+	size_t nv = str_array(req, "values", &values);
+	size_t nn = str_array(req, "nodes", &nodes);
+	char err[512] = "";
+	int rc;
+
+	if (n == 0 || n != nv) {
+		set_rc(rep, MM_EINVAL, "mmchconfig: no attribute=value given");
+	} else if (clm_get_state(mmfsd_clm(d)) != CLM_ACTIVE) {
+		set_rc(rep, MM_ENOQUORUM, "mmchconfig: this node is not active (no quorum): "
+					  "the CCR cannot be changed now");
+	} else {
+		rc = clm_config_change(mmfsd_clm(d), names, values, n, nodes, nn, err, sizeof(err));
+		set_rc(rep, rc, err[0] ? err : mm_strerror(rc));
+	}
+	free(names);
+	free(values);
+	free(nodes);
+}
+
+static void cmd_lsconfig(mmfsd *d, json_object *req, json_object *rep)
+{
+	const char *attr = adm_get_str(req, "attr", NULL);
+	bool y = adm_get_int(req, "Y", 0) != 0;
+	char *text = NULL, msg[300];
+	int rc = clm_config_list(mmfsd_clm(d), attr && *attr ? attr : NULL, y, &text);
+
+	if (rc == MM_ENOENT && attr) {
+		snprintf(msg, sizeof(msg), "mmlsconfig: unknown attribute %s", attr);
+		set_rc(rep, rc, msg);
+		return;
+	}
+	if (rc) {
+		snprintf(msg, sizeof(msg), "mmlsconfig: cannot read the CCR: %s", mm_strerror(rc));
+		set_rc(rep, rc, msg);
+		return;
+	}
+	json_object_object_add(rep, "text", json_object_new_string(text));
+	free(text);
+	set_rc(rep, MM_OK, NULL);
+}
+
+static const char *sec_name(enum net_security s)
+{
+	return s == NET_SEC_PLAIN ? "plain" : s == NET_SEC_AUTHONLY ? "authonly" : "encrypted";
+}
+
+static void diag_network(mmfsd *d, struct text *t)
+{
+	struct net_conn_info *ci = NULL;
+	size_t n = 0;
+
+	tprintf(t, "=== mmdiag: network ===\n\n");
+	tprintf(t, "%-6s %-22s %-10s %-4s %-9s %10s %10s %14s %14s %7s\n", "node", "peer", "state",
+		"dir", "security", "msgs-sent", "msgs-recv", "bytes-sent", "bytes-recv", "pending");
+	if (net_conn_list(mmfsd_net(d), &ci, &n) == 0) {
+		for (size_t i = 0; i < n; i++)
+			tprintf(t, "%-6u %-22s %-10s %-4s %-9s %10" PRIu64 " %10" PRIu64 " %14" PRIu64
+				" %14" PRIu64 " %7u\n", ci[i].node_id, ci[i].peer, ci[i].state,
+				ci[i].outbound ? "out" : "in", sec_name(ci[i].security), ci[i].msgs_sent,
+				ci[i].msgs_recv, ci[i].bytes_sent, ci[i].bytes_recv, ci[i].calls_pending);
+		if (n == 0)
+			tprintf(t, "(no connections)\n");
+	}
+	free(ci);
+}
+
+static void diag_stats(mmfsd *d, struct text *t)
+{
+	struct net_type_stats *ts = NULL;
+	struct clm_status st;
+	size_t n = 0;
+
+	clm_get_status(mmfsd_clm(d), &st);
+	tprintf(t, "=== mmdiag: stats ===\n\n");
+	tprintf(t, "cluster: state %s, joins %u, expels %u, cluster manager %u, nodes up %zu\n",
+		clm_state_name(st.state), st.joins, st.expels, st.cm, st.nodes_up);
+	if (mmfsd_etcd_sup(d))
+		tprintf(t, "etcd: pid %d, restarts %u\n", etcd_sup_pid(mmfsd_etcd_sup(d)),
+			etcd_sup_restarts(mmfsd_etcd_sup(d)));
+	tprintf(t, "\nRPC counters by message type:\n");
+	tprintf(t, "%-8s %10s %10s %10s %10s %12s %10s\n", "type", "sent", "ok", "errors",
+		"timeouts", "avg-rtt-us", "served");
+	if (net_stats(mmfsd_net(d), &ts, &n) == 0)
+		for (size_t i = 0; i < n; i++) {
+			uint64_t replies = ts[i].replies_ok + ts[i].replies_err;
+
+			tprintf(t, "0x%04x   %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
+				" %12" PRIu64 " %10" PRIu64 "\n", ts[i].type, ts[i].calls_sent,
+				ts[i].replies_ok, ts[i].replies_err, ts[i].timeouts,
+				replies ? ts[i].total_rtt_us / replies : 0, ts[i].requests_served);
+		}
+	free(ts);
+}
+
+static void waiter_line(const char *thread, const char *what, uint64_t age_ms, void *arg)
+{
+	tprintf(arg, "Waiting %" PRIu64 ".%03" PRIu64 " sec since ..., thread %s: %s\n",
+		age_ms / 1000, age_ms % 1000, thread[0] ? thread : "-", what);
+}
+
+struct net_waiter_ctx {
+	struct text *t;
+};
+
+static void net_waiter_line(uint32_t node, uint16_t type, uint64_t age_ms, void *arg)
+{
+	struct net_waiter_ctx *w = arg;
+
+	tprintf(w->t, "Waiting %" PRIu64 ".%03" PRIu64 " sec: RPC 0x%04x to node %u\n",
+		age_ms / 1000, age_ms % 1000, type, node);
+}
+
+static void diag_waiters(mmfsd *d, json_object *req, struct text *t)
+{
+	int64_t thr = adm_get_int(req, "threshold_ms", -1);
+	struct net_waiter_ctx w = {t};
+
+	if (thr < 0)
+		thr = cfg_get_int(mmfsd_cfg(d), "waiterThresholdMs");
+	tprintf(t, "=== mmdiag: waiters (longer than %" PRId64 " ms) ===\n", thr);
+	mm_waiters_each((uint64_t)thr, waiter_line, t);
+	net_waiters(mmfsd_net(d), (uint64_t)thr, net_waiter_line, &w);
+}
+
+static void diag_config(mmfsd *d, struct text *t)
+{
+	cfg_set *cfg = mmfsd_cfg(d);
+
+	tprintf(t, "=== mmdiag: config ===\n");
+	for (size_t i = 0; i < cfg_attr_count(); i++) {
+		const struct cfg_attr *a = cfg_attr_at(i);
+		char v[256];
+
+		if (cfg_get(cfg, a->name, v, sizeof(v)))
+			continue;
+		/* GPFS marks values that differ from the default with '!' */
+		tprintf(t, "%s %s %s\n", cfg_is_default(cfg, a->name) ? " " : "!", a->name, v);
+	}
+}
+
+static void cmd_diag(mmfsd *d, json_object *req, json_object *rep)
+{
+	const char *what = adm_get_str(req, "what", "");
+	struct text t = {0};
+
+	if (!strcmp(what, "version")) {
+		tprintf(&t, "Current mmfs build: \"%s\" (built %s %s).\n", MMFS_VERSION, __DATE__,
+			__TIME__);
+		tprintf(&t, "Node %u (%s), daemon pid %d, up since %" PRIu64 " (epoch seconds).\n",
+			mmfsd_node_number(d), mmfsd_node_name(d), (int)getpid(), mmfsd_started_at(d));
+	} else if (!strcmp(what, "config")) {
+		diag_config(d, &t);
+	} else if (!strcmp(what, "network")) {
+		diag_network(d, &t);
+	} else if (!strcmp(what, "stats")) {
+		diag_stats(d, &t);
+	} else if (!strcmp(what, "waiters")) {
+		diag_waiters(d, req, &t);
+	} else {
+		set_rc(rep, MM_EINVAL, "mmdiag: unknown section (use --version, --config, "
+				       "--network, --stats or --waiters)");
+		free(t.p);
+		return;
+	}
+	reply_text(rep, &t);
+	set_rc(rep, MM_OK, NULL);
+}
+
+static void cmd_shutdown(mmfsd *d, json_object *req, json_object *rep)
+{
+	(void)req;
+	mm_notice(SUB, "shutdown requested by mmshutdown");
+	set_rc(rep, MM_OK, NULL);
+	mmfsd_request_stop(d);
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(mmfsd *d, json_object *req, json_object *rep);
+} commands[] = {
+	{"getstate", cmd_getstate},
+	{"shutdown", cmd_shutdown},
+	{"lscluster", cmd_lscluster},
+	{"chconfig", cmd_chconfig},
+	{"lsconfig", cmd_lsconfig},
+	{"diag", cmd_diag},
+};
+
+/* ---- connections --------------------------------------------------- */
+
+static bool peer_allowed(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+		mm_warn(SUB, "admin connection: cannot read peer credentials: %s", strerror(errno));
+		return false;
+	}
+	if (cr.uid == 0 || cr.uid == geteuid())
+		return true;
+	mm_warn(SUB, "admin connection from uid %u (pid %d) refused: only root or uid %u may "
+		"administer this daemon", cr.uid, cr.pid, geteuid());
+	return false;
+}
+
+static void conn_job(void *arg)
+{
+	struct adm_conn *c = arg;
+	json_object *req = NULL, *rep;
+	const char *name;
+	int rc, slot;
+	char what[96];
+
+	if (!peer_allowed(c->fd))
+		goto out;
+	rc = adm_recv(c->fd, 10000, &req);
+	if (rc) {
+		mm_warn(SUB, "bad admin request: %s", mm_strerror(rc));
+		goto out;
+	}
+	rep = json_object_new_object();
+	name = adm_get_str(req, "cmd", "");
+	snprintf(what, sizeof(what), "admin command %s", name);
+	slot = mm_waiter_begin(what);
+	rc = MM_ENOTSUP;
+	for (size_t i = 0; i < MM_ARRAY_SIZE(commands); i++)
+		if (strcmp(commands[i].name, name) == 0) {
+			commands[i].fn(c->s->d, req, rep);
+			rc = MM_OK;
+			break;
+		}
+	mm_waiter_end(slot);
+	if (rc) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "unknown admin command \"%.100s\"", name);
+		set_rc(rep, rc, msg);
+	}
+	adm_send(c->fd, rep);
+	json_object_put(rep);
+	json_object_put(req);
+out:
+	close(c->fd);
+	free(c);
+}
+
+static void *accept_main(void *arg)
+{
+	adm_server *s = arg;
+
+	for (;;) {
+		struct pollfd pfd[2] = {{s->lfd, POLLIN, 0}, {s->stop_pipe[0], POLLIN, 0}};
+		struct adm_conn *c;
+		int fd;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+		fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		c = malloc(sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->s = s;
+		c->fd = fd;
+		if (mm_pool_try_submit(s->pool, conn_job, c) != MM_OK) {
+			close(fd);
+			free(c);
+		}
+	}
+	return NULL;
+}
+
+int adm_server_start(mmfsd *d, const char *sock_path, adm_server **out)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	adm_server *s = calloc(1, sizeof(*s));
+	mode_t old;
+	int rc;
+
+	if (!s)
+		return MM_ENOMEM;
+	s->d = d;
+	s->lfd = -1;
+	s->stop_pipe[0] = s->stop_pipe[1] = -1;
+	snprintf(s->path, sizeof(s->path), "%s", sock_path);
+	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
+		free(s);
+		return MM_ETOOBIG;
+	}
+	strcpy(sa.sun_path, sock_path);
+	unlink(sock_path);	/* we hold the pid lock: any socket here is stale */
+	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->lfd < 0 || pipe2(s->stop_pipe, O_CLOEXEC) < 0) {
+		rc = mm_err_from_errno(errno);
+		goto fail;
+	}
+	/* the socket is created 0600 so no other user ever gets a window */
+	old = umask(0177);
+	rc = bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || chmod(sock_path, 0600) < 0 || listen(s->lfd, 64) < 0) {
+		rc = mm_err_from_errno(errno);
+		goto fail;
+	}
+	rc = mm_pool_create("admin", 4, 64, &s->pool);
+	if (rc)
+		goto fail;
+	rc = mm_thread_start(&s->thread, "adminaccept", accept_main, s);
+	if (rc)
+		goto fail;
+	*out = s;
+	return MM_OK;
+fail:
+	if (s->pool)
+		mm_pool_destroy(s->pool);
+	if (s->lfd >= 0)
+		close(s->lfd);
+	if (s->stop_pipe[0] >= 0) {
+		close(s->stop_pipe[0]);
+		close(s->stop_pipe[1]);
+	}
+	free(s);
+	return rc;
+}
+
+void adm_server_stop(adm_server *s)
+{
+	char c = 'x';
+
+	if (write(s->stop_pipe[1], &c, 1) < 0) {
+	}
+	pthread_join(s->thread, NULL);
+	mm_pool_destroy(s->pool);
+	close(s->lfd);
+	unlink(s->path);
+	close(s->stop_pipe[0]);
+	close(s->stop_pipe[1]);
+	free(s);
+}

@@ -1,0 +1,541 @@
+/*
+ * mmfsd/daemon.c - bring a node's daemon up and down (see daemon.h).
+ *
+ * Start order matters: the pid lock first (one daemon per state dir), the
+ * log, the definition and settings, keys, then the network (so peers can
+ * reach us), etcd on quorum nodes, membership, and the admin socket last:
+ * once `mmfsd.sock` answers, everything behind it exists. Stop runs the
+ * same list backwards, leaving the cluster before the network goes.
+ */
+#include "mmfsd/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/thread.h"
+#include "common/util.h"
+#include "common/wire.h"
+#include "net/keys.h"
+
+#define SUB "mmfsd"
+
+struct mmfsd {
+	struct mmfsd_paths paths;
+	struct mmfsd_options opt;
+	char node_name[256];
+	uint32_t node_num;
+	char node_ip[64];
+	bool quorum_node;
+	struct cfg_cluster def;
+	cfg_set *cfg;
+	int pid_fd;
+	int stop_pipe[2];
+	uint64_t started_at;
+
+	net_ctx *net;
+	etcd_sup *etcd;
+	clm *clm;
+	adm_server *adm;
+
+	pthread_t peer_thread;
+	bool peer_running;
+	pthread_mutex_t peer_lock;
+	pthread_cond_t peer_wake;
+	bool peer_stop;			/* protected by peer_lock */
+};
+
+int mmfsd_paths_init(struct mmfsd_paths *p, const char *root, const char *node)
+{
+	int rc = 0;
+
+	memset(p, 0, sizeof(*p));
+	rc |= mm_snprintf(p->root, sizeof(p->root), "%s", root);
+	rc |= mm_snprintf(p->state, sizeof(p->state), "%s/%s", root, node);
+	rc |= mm_snprintf(p->sdrfs, sizeof(p->sdrfs), "%s/mmsdrfs.cfg", p->state);
+	rc |= mm_snprintf(p->local_cfg, sizeof(p->local_cfg), "%s/mmfs.cfg", p->state);
+	rc |= mm_snprintf(p->log, sizeof(p->log), "%s/mmfs.log", p->state);
+	rc |= mm_snprintf(p->pid, sizeof(p->pid), "%s/mmfsd.pid", p->state);
+	rc |= mm_snprintf(p->sock, sizeof(p->sock), "%s/mmfsd.sock", p->state);
+	rc |= mm_snprintf(p->ssl, sizeof(p->ssl), "%s/ssl", p->state);
+	rc |= mm_snprintf(p->ca_crt, sizeof(p->ca_crt), "%s/ssl/cluster.crt", p->state);
+	rc |= mm_snprintf(p->ca_key, sizeof(p->ca_key), "%s/ssl/cluster.key", p->state);
+	rc |= mm_snprintf(p->node_crt, sizeof(p->node_crt), "%s/ssl/node.crt", p->state);
+	rc |= mm_snprintf(p->node_key, sizeof(p->node_key), "%s/ssl/node.key", p->state);
+	rc |= mm_snprintf(p->etcd_dir, sizeof(p->etcd_dir), "%s/etcd", p->state);
+	rc |= mm_snprintf(p->etcd_log, sizeof(p->etcd_log), "%s/etcd.log", p->state);
+	/* a Unix socket path is limited to 108 bytes */
+	if (strlen(p->sock) >= 108)
+		return MM_ETOOBIG;
+	return rc ? MM_ETOOBIG : MM_OK;
+}
+
+/* ---- pid lock ------------------------------------------------------ */
+
+static int pid_lock(mmfsd *d, char *err, size_t errsz)
+{
+	char buf[32];
+	int fd = open(d->paths.pid, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		snprintf(err, errsz, "cannot open %s: %s", d->paths.pid, strerror(errno));
+		return mm_err_from_errno(errno);
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		snprintf(err, errsz, "mmfsd is already running for node %s (pid %s, lock %s)",
+			 d->opt.node, buf[0] ? buf : "?", d->paths.pid);
+		close(fd);
+		return MM_EBUSY;
+	}
+	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, strlen(buf), 0) < 0) {
+		snprintf(err, errsz, "cannot write %s: %s", d->paths.pid, strerror(errno));
+		close(fd);
+		return MM_EIO;
+	}
+	d->pid_fd = fd;
+	return MM_OK;
+}
+
+/* ---- open ---------------------------------------------------------- */
+
+static int load_settings(mmfsd *d, char *err, size_t errsz)
+{
+	const struct cfg_node *me;
+	int rc;
+
+	cfg_cluster_init(&d->def);
+	rc = cfg_cluster_load(&d->def, d->paths.sdrfs, err, errsz);
+	if (rc)
+		return rc;
+	me = cfg_cluster_node(&d->def, d->opt.node);
+	if (!me) {
+		snprintf(err, errsz, "node %s is not defined in %s", d->opt.node, d->paths.sdrfs);
+		return MM_ENOENT;
+	}
+	snprintf(d->node_name, sizeof(d->node_name), "%s", me->name);
+	snprintf(d->node_ip, sizeof(d->node_ip), "%s", me->ip);
+	d->node_num = me->number;
+	d->quorum_node = me->quorum;
+
+	d->cfg = cfg_set_new();
+	if (!d->cfg)
+		return MM_ENOMEM;
+	/* defaults, then the cluster's values, then this node's own file */
+	for (size_t i = 0; i < d->def.nattrs; i++) {
+		rc = cfg_set_value(d->cfg, d->def.attr_names[i], d->def.attr_values[i],
+				   d->paths.sdrfs, err, errsz);
+		if (rc)
+			return rc;
+	}
+	if (access(d->paths.local_cfg, F_OK) == 0) {
+		rc = cfg_load_file(d->cfg, d->paths.local_cfg, err, errsz);
+		if (rc)
+			return rc;
+	}
+	return cfg_set_check(d->cfg, err, errsz);
+}
+
+static int log_level_of(cfg_set *cfg)
+{
+	char v[32];
+
+	if (cfg_get(cfg, "mmfsLogLevel", v, sizeof(v)))
+		return MM_LOG_INFO;
+	if (!strcasecmp(v, "debug"))
+		return MM_LOG_DEBUG;
+	if (!strcasecmp(v, "notice"))
+		return MM_LOG_NOTICE;
+	if (!strcasecmp(v, "warning"))
+		return MM_LOG_WARN;
+	if (!strcasecmp(v, "error"))
+		return MM_LOG_ERROR;
+	return MM_LOG_INFO;
+}
+
+int mmfsd_open(const struct mmfsd_options *opt, mmfsd **out, char *err, size_t errsz)
+{
+	mmfsd *d = calloc(1, sizeof(*d));
+	int rc;
+
+	if (!d)
+		return MM_ENOMEM;
+	d->opt = *opt;
+	d->pid_fd = -1;
+	d->stop_pipe[0] = d->stop_pipe[1] = -1;
+	pthread_mutex_init(&d->peer_lock, NULL);
+	pthread_cond_init(&d->peer_wake, NULL);
+	rc = mmfsd_paths_init(&d->paths, opt->root, opt->node);
+	if (rc) {
+		snprintf(err, errsz, "state directory path %s/%s is too long", opt->root, opt->node);
+		goto fail;
+	}
+	if (access(d->paths.sdrfs, R_OK) != 0) {
+		snprintf(err, errsz, "node %s does not belong to a cluster (%s: %s); run mmcrcluster first",
+			 opt->node, d->paths.sdrfs, strerror(errno));
+		rc = MM_ENOENT;
+		goto fail;
+	}
+	rc = pid_lock(d, err, errsz);
+	if (rc)
+		goto fail;
+	if (pipe2(d->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		rc = mm_err_from_errno(errno);
+		snprintf(err, errsz, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	rc = load_settings(d, err, errsz);
+	if (rc)
+		goto fail;
+	rc = mm_log_open(d->paths.log, opt->foreground, log_level_of(d->cfg));
+	if (rc) {
+		snprintf(err, errsz, "cannot open log %s: %s", d->paths.log, mm_strerror(rc));
+		goto fail;
+	}
+	mm_notice(SUB, "mmfsd %s starting for node %u (%s), pid %d, cluster %s",
+		  MMFS_VERSION, d->node_num, d->node_name, (int)getpid(), d->def.name);
+	*out = d;
+	return MM_OK;
+fail:
+	mmfsd_close(d);
+	return rc;
+}
+
+/* ---- start --------------------------------------------------------- */
+
+static int ensure_node_cert(mmfsd *d, char *err, size_t errsz)
+{
+	if (access(d->paths.ca_crt, R_OK) != 0 || access(d->paths.ca_key, R_OK) != 0) {
+		snprintf(err, errsz, "cluster key missing in %s: run mmauth genkey new and mmcrcluster",
+			 d->paths.ssl);
+		return MM_ENOENT;
+	}
+	if (net_keys_node_valid(d->paths.ca_crt, d->paths.node_crt, d->node_ip) == 1)
+		return MM_OK;
+	mm_info(SUB, "issuing this node's certificate for %s", d->node_ip);
+	return net_keys_issue_node(d->paths.ca_key, d->paths.ca_crt, d->node_ip,
+				   d->paths.node_key, d->paths.node_crt, err, errsz);
+}
+
+/* Ping: reply with our node number, state and cluster manager. */
+static void ping_handler(net_req *req, void *arg)
+{
+	mmfsd *d = arg;
+	uint8_t buf[16];
+
+	mm_be32_put(buf, d->node_num);
+	mm_be32_put(buf + 4, d->clm ? (uint32_t)clm_get_state(d->clm) : CLM_ARBITRATING);
+	mm_be32_put(buf + 8, d->clm ? clm_cluster_manager(d->clm) : 0);
+	mm_be32_put(buf + 12, 0);
+	net_reply(req, MM_OK, buf, sizeof(buf));
+}
+
+static int start_net(mmfsd *d, char *err, size_t errsz)
+{
+	struct net_config nc = {0};
+	char cl[256], ciphers[256];
+	enum net_security sec;
+	int rc;
+
+	cfg_get(d->cfg, "cipherList", cl, sizeof(cl));
+	rc = net_parse_cipherlist(cl, &sec, ciphers, sizeof(ciphers));
+	if (rc) {
+		snprintf(err, errsz, "cipherList %s is not supported", cl);
+		return rc;
+	}
+	nc.node_id = d->node_num;
+	nc.cluster_id = d->def.id;
+	nc.listen_addr = d->node_ip;
+	nc.port = d->def.port;
+	nc.io_threads = 1;
+	nc.worker_threads = 4;
+	nc.max_payload = 64u << 20;
+	nc.security = sec;
+	nc.ciphers = ciphers;
+	nc.ca_file = d->paths.ca_crt;
+	nc.cert_file = d->paths.node_crt;
+	nc.key_file = d->paths.node_key;
+	nc.connect_timeout_ms = 3000;
+	rc = net_create(&nc, &d->net);
+	if (rc) {
+		snprintf(err, errsz, "cannot listen on %s:%u: %s", d->node_ip, d->def.port,
+			 mm_strerror(rc));
+		return rc;
+	}
+	rc = net_register(d->net, MSG_CLUSTER_PING, ping_handler, d, NET_H_INLINE);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < d->def.nnodes; i++)
+		if (d->def.nodes[i].number != d->node_num)
+			net_peer_set(d->net, d->def.nodes[i].number, d->def.nodes[i].ip, d->def.port);
+	mm_info(SUB, "listening on %s:%u (%s)", d->node_ip, d->def.port, cl);
+	return MM_OK;
+}
+
+static int start_etcd(mmfsd *d, char *err, size_t errsz)
+{
+	struct etcd_sup_config ec = {0};
+	char initial[8192] = "", name[32], token[64];
+	size_t len = 0;
+	int rc;
+
+	for (size_t i = 0; i < d->def.nnodes; i++) {
+		const struct cfg_node *n = &d->def.nodes[i];
+
+		if (!n->quorum)
+			continue;
+		len += (size_t)snprintf(initial + len, sizeof(initial) - len, "%snode%u=https://%s:%u",
+					len ? "," : "", n->number, n->ip, d->def.etcd_peer_port);
+		if (len >= sizeof(initial)) {
+			snprintf(err, errsz, "too many quorum nodes for the etcd command line");
+			return MM_ETOOBIG;
+		}
+	}
+	snprintf(name, sizeof(name), "node%u", d->node_num);
+	snprintf(token, sizeof(token), "mmfs-%" PRIu64, d->def.id);
+	ec.name = name;
+	ec.data_dir = d->paths.etcd_dir;
+	ec.ip = d->node_ip;
+	ec.client_port = d->def.etcd_client_port;
+	ec.peer_port = d->def.etcd_peer_port;
+	ec.initial_cluster = initial;
+	ec.initial_existing = false;
+	ec.cluster_token = token;
+	ec.tls = (struct etcd_tls){d->paths.ca_crt, d->paths.node_crt, d->paths.node_key};
+	ec.heartbeat_ms = (int)cfg_get_int(d->cfg, "ccrHeartbeatMs");
+	ec.election_ms = (int)cfg_get_int(d->cfg, "ccrElectionTimeoutMs");
+	ec.log_path = d->paths.etcd_log;
+	ec.binary = d->opt.etcd_binary;
+	rc = etcd_sup_start(&ec, &d->etcd);
+	if (rc)
+		snprintf(err, errsz, "cannot start etcd: %s", mm_strerror(rc));
+	return rc;
+}
+
+/*
+ * The peer thread keeps a daemon connection to the cluster manager while
+ * active, and while arbitrating asks the quorum nodes who manages the
+ * cluster: a node that cannot join leaves a trace on both sides (a
+ * refused handshake is logged by both daemons).
+ */
+static void *peer_main(void *arg)
+{
+	mmfsd *d = arg;
+	size_t rr = 0;
+
+	pthread_mutex_lock(&d->peer_lock);
+	while (!d->peer_stop) {
+		struct timespec ts;
+		uint32_t target = 0;
+		int64_t fdt = cfg_get_int(d->cfg, "failureDetectionTime");
+		unsigned period = (unsigned)(fdt > 0 ? fdt : 35) * 1000 / 4;
+
+		pthread_mutex_unlock(&d->peer_lock);
+		if (clm_get_state(d->clm) == CLM_ACTIVE) {
+			uint32_t cm = clm_cluster_manager(d->clm);
+
+			if (cm && cm != d->node_num)
+				target = cm;
+		} else {
+			for (size_t k = 0; k < d->def.nnodes && !target; k++) {
+				const struct cfg_node *n = &d->def.nodes[rr++ % d->def.nnodes];
+
+				if (n->quorum && n->number != d->node_num)
+					target = n->number;
+			}
+		}
+		if (target) {
+			void *rep = NULL;
+			size_t len = 0;
+			int rc = net_call(d->net, target, MSG_CLUSTER_PING, NULL, 0, 2000, &rep, &len);
+
+			if (rc >= 0 && len >= 12)
+				mm_debug(SUB, "node %u answers: state %u, cluster manager %u", target,
+					 mm_be32_get((uint8_t *)rep + 4), mm_be32_get((uint8_t *)rep + 8));
+			else if (rc < 0)
+				mm_debug(SUB, "ping node %u: %s", target, mm_strerror(rc));
+			free(rep);
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += period / 1000;
+		ts.tv_nsec += (long)(period % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&d->peer_lock);
+		if (!d->peer_stop)
+			pthread_cond_timedwait(&d->peer_wake, &d->peer_lock, &ts);
+	}
+	pthread_mutex_unlock(&d->peer_lock);
+	return NULL;
+}
+
+static void cluster_event(const struct clm_event *ev, void *arg)
+{
+	mmfsd *d = arg;
+
+	switch (ev->type) {
+	case CLM_EV_CONFIG_CHANGED:
+		if (ev->attr && strcmp(ev->attr, "mmfsLogLevel") == 0)
+			mm_log_set_level(log_level_of(d->cfg));
+		break;
+	case CLM_EV_NODE_EXPELLED:
+		if (ev->node == d->node_num)
+			mm_warn(SUB, "lease-bound operations stopped until this node rejoins");
+		break;
+	default:
+		break;
+	}
+}
+
+int mmfsd_start(mmfsd *d, char *err, size_t errsz)
+{
+	struct clm_config cc;
+	int rc;
+
+	d->started_at = mm_wall_s();
+	rc = ensure_node_cert(d, err, errsz);
+	if (rc)
+		return rc;
+	rc = start_net(d, err, errsz);
+	if (rc)
+		return rc;
+	if (d->quorum_node) {
+		rc = start_etcd(d, err, errsz);
+		if (rc)
+			return rc;
+	}
+	cc = (struct clm_config){
+		.cluster = &d->def,
+		.my_node = d->node_num,
+		.cfg = d->cfg,
+		.tls = {d->paths.ca_crt, d->paths.node_crt, d->paths.node_key},
+		.sdrfs_path = d->paths.sdrfs,
+	};
+	rc = clm_create(&cc, &d->clm);
+	if (rc) {
+		snprintf(err, errsz, "cannot set up cluster membership: %s", mm_strerror(rc));
+		return rc;
+	}
+	clm_subscribe(d->clm, cluster_event, d);
+	rc = clm_start(d->clm);
+	if (rc)
+		return rc;
+	rc = mm_thread_start(&d->peer_thread, "peer", peer_main, d);
+	if (rc)
+		return rc;
+	d->peer_running = true;
+	rc = adm_server_start(d, d->paths.sock, &d->adm);
+	if (rc) {
+		snprintf(err, errsz, "cannot open admin socket %s: %s", d->paths.sock, mm_strerror(rc));
+		return rc;
+	}
+	mm_notice(SUB, "mmfsd ready");
+	return MM_OK;
+}
+
+/* ---- stop ---------------------------------------------------------- */
+
+void mmfsd_request_stop(mmfsd *d)
+{
+	char c = 's';
+
+	if (write(d->stop_pipe[1], &c, 1) < 0) {
+		/* the pipe is full: a stop is already pending */
+	}
+}
+
+void mmfsd_wait(mmfsd *d)
+{
+	for (;;) {
+		struct pollfd pfd = {d->stop_pipe[0], POLLIN, 0};
+		char c;
+
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return;
+		while (read(d->stop_pipe[0], &c, 1) == 1) {
+			if (c == 's')
+				return;
+			if (c == 'h')
+				mm_log_reopen();
+		}
+	}
+}
+
+void mmfsd_stop(mmfsd *d)
+{
+	mm_notice(SUB, "shutting down");
+	if (d->adm) {
+		adm_server_stop(d->adm);
+		d->adm = NULL;
+	}
+	if (d->peer_running) {
+		pthread_mutex_lock(&d->peer_lock);
+		d->peer_stop = true;
+		pthread_cond_signal(&d->peer_wake);
+		pthread_mutex_unlock(&d->peer_lock);
+		pthread_join(d->peer_thread, NULL);
+		d->peer_running = false;
+	}
+	if (d->clm)
+		clm_stop(d->clm);
+	if (d->net) {
+		net_destroy(d->net);
+		d->net = NULL;
+	}
+	if (d->etcd) {
+		etcd_sup_stop(d->etcd, 3000);
+		d->etcd = NULL;
+	}
+	if (d->clm) {
+		clm_destroy(d->clm);
+		d->clm = NULL;
+	}
+}
+
+void mmfsd_close(mmfsd *d)
+{
+	if (!d)
+		return;
+	mmfsd_stop(d);
+	cfg_set_free(d->cfg);
+	cfg_cluster_free(&d->def);
+	if (d->pid_fd >= 0) {
+		mm_notice(SUB, "mmfsd exiting");
+		unlink(d->paths.pid);
+		close(d->pid_fd);
+	}
+	if (d->stop_pipe[0] >= 0) {
+		close(d->stop_pipe[0]);
+		close(d->stop_pipe[1]);
+	}
+	pthread_mutex_destroy(&d->peer_lock);
+	pthread_cond_destroy(&d->peer_wake);
+	free(d);
+}
+
+/* ---- accessors ----------------------------------------------------- */
+
+const struct mmfsd_paths *mmfsd_get_paths(mmfsd *d) { return &d->paths; }
+clm *mmfsd_clm(mmfsd *d) { return d->clm; }
+net_ctx *mmfsd_net(mmfsd *d) { return d->net; }
+cfg_set *mmfsd_cfg(mmfsd *d) { return d->cfg; }
+uint32_t mmfsd_node_number(mmfsd *d) { return d->node_num; }
+const char *mmfsd_node_name(mmfsd *d) { return d->node_name; }
+etcd_sup *mmfsd_etcd_sup(mmfsd *d) { return d->etcd; }
+uint64_t mmfsd_started_at(mmfsd *d) { return d->started_at; }

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# A real network partition: three nodes in network namespaces of their own,
+# joined by veth pairs to a bridge in a fourth namespace (a private subnet
+# that exists only inside this test). Cutting one node's link leaves it in
+# a minority that must never report active while the majority stays active;
+# restoring the link heals it. Needs root (ip netns); otherwise SKIP.
+source "$(dirname "$0")/lib.sh"
+tag=mmpt$$
+NS=("$tag-1" "$tag-2" "$tag-3")
+BR=$tag-br
+SUBNET=10.213.7
+
+netns_cleanup() {
+	for ns in "${NS[@]}" "$BR"; do ip netns del "$ns" 2>/dev/null; done
+}
+if [[ $(id -u) -ne 0 ]] || ! command -v ip >/dev/null; then
+	skip "partition (needs root and iproute2 to create network namespaces)"; exit 0
+fi
+if ! err=$(ip netns add "$BR" 2>&1); then
+	skip "partition (cannot create network namespaces: $err)"; exit 0
+fi
+MM_EXTRA_CLEANUP=netns_cleanup
+mm_setup partition
+export MMFS_ASSUME_LOCAL=1
+
+ip -n "$BR" link add br0 type bridge && ip -n "$BR" link set br0 up || { fail "bridge"; exit 1; }
+for i in 1 2 3; do
+	ns=${NS[$((i - 1))]}
+	ip netns add "$ns" || { fail "netns $ns"; exit 1; }
+	ip link add "${tag}a$i" type veth peer name "${tag}b$i" &&
+	ip link set "${tag}a$i" netns "$ns" &&
+	ip link set "${tag}b$i" netns "$BR" &&
+	ip -n "$ns" addr add "$SUBNET.$i/24" dev "${tag}a$i" &&
+	ip -n "$ns" link set "${tag}a$i" up &&
+	ip -n "$ns" link set lo up &&
+	ip -n "$BR" link set "${tag}b$i" master br0 &&
+	ip -n "$BR" link set "${tag}b$i" up || { fail "veth for node $i"; exit 1; }
+done
+pass "three namespaces joined by a bridge on $SUBNET.0/24"
+
+mm_cluster $SUBNET 3 3 || { fail "mmcrcluster"; exit 1; }
+for i in 1 2 3; do
+	ip netns exec "${NS[$((i - 1))]}" "$MMFS_BIN/mmfsd" -R "$MMFS_ROOT" -N "$SUBNET.$i" ||
+		fail "start mmfsd in ${NS[$((i - 1))]}"
+done
+mm_wait_all active 40 "${MM_NODES[@]}" && pass "all 3 nodes active across namespaces" ||
+	{ fail "all active"; exit 1; }
+
+ip -n "${NS[2]}" link set "${tag}a3" down
+note "link of $SUBNET.3 cut"
+bad_minority=0 bad_majority=0
+end=$(($(date +%s) + 12))
+while [[ $(date +%s) -lt $end ]]; do
+	for n in $SUBNET.1 $SUBNET.2; do [[ $(mm_state $n) == active ]] || bad_majority=1; done
+	sleep 0.3
+done
+mm_wait_state $SUBNET.3 arbitrating 5 && pass "the cut-off node turned arbitrating" || fail "minority state"
+for _ in $(seq 1 20); do [[ $(mm_state $SUBNET.3) == active ]] && bad_minority=1; sleep 0.25; done
+[[ $bad_minority == 0 ]] && pass "the minority never reports active" || fail "minority reported active"
+[[ $bad_majority == 0 ]] && pass "the majority stayed active throughout" || fail "majority left active"
+up=$(mmgetstate -Y -N $SUBNET.1 | awk -F: '$3=="0"{print $11}')
+[[ $up == 2 ]] && pass "the majority sees 2 nodes up" || fail "majority nodes up: $up"
+
+ip -n "${NS[2]}" link set "${tag}a3" up
+note "link restored"
+mm_wait_all active 40 "${MM_NODES[@]}" && pass "partition healed: all 3 active" || fail "heal"
+mm_done
