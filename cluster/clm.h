@@ -137,4 +137,32 @@ int clm_config_list(clm *c, const char *only_attr, bool parseable, char **out);
 int clm_cluster_read(clm *c, struct cfg_cluster *out, int64_t *mod_rev);
 int clm_cluster_write(clm *c, const struct cfg_cluster *def, int64_t expect_rev);
 
+/* ---- membership changes (cluster/members.c) ----
+ *
+ * Each is one compare-and-swap of the cluster definition in the CCR,
+ * preceded by the etcd membership change it needs, done by an active
+ * node. On success *def_text (malloc'd) holds the new definition, so the
+ * caller can install it on nodes that are not running, and *join (malloc'd,
+ * may be NULL) the etcd initial-cluster string a newly made quorum node
+ * must start with. <err> gets a user-facing message.
+ */
+struct clm_new_node {
+	char name[256];
+	char ip[64];
+	char admin[256];
+	bool quorum;
+	bool manager;
+};
+int clm_node_add(clm *c, const struct clm_new_node *nodes, size_t n,
+		 char **def_text, char **join, char *err, size_t errsz);
+/* Nodes must not be active. */
+int clm_node_delete(clm *c, const char *const *names, size_t n,
+		    char **def_text, char *err, size_t errsz);
+/* <quorum>/<manager>: 1 set, 0 clear, -1 leave as is. */
+int clm_node_change(clm *c, const char *const *names, size_t n, int quorum,
+		    int manager, char **def_text, char **join, char *err, size_t errsz);
+/* The etcd initial-cluster string for the current members plus <extra>
+ * (name=url, may be NULL); *out malloc'd. */
+int clm_etcd_initial_cluster(clm *c, const char *extra, char **out);
+
 #endif

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -317,4 +319,138 @@ int cmd_remote(const struct cmd_env *e, const struct cfg_node *n, const char *cm
 	}
 	st = pclose(f);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : MM_ESYS;
+}
+
+int cmd_resolve(const char *name, char *ip, size_t ipsz)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
+	int rc = getaddrinfo(name, NULL, &hints, &res);
+
+	if (rc)
+		return rc;
+	/* prefer IPv4: loopback clusters use 127.x addresses */
+	for (struct addrinfo *a = res; a; a = a->ai_next)
+		if (a->ai_family == AF_INET) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)a->ai_addr)->sin_addr, ip, (socklen_t)ipsz);
+			freeaddrinfo(res);
+			return 0;
+		}
+	inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, ip, (socklen_t)ipsz);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int copy_file(const char *from, const char *to, unsigned mode)
+{
+	char *buf = NULL;
+	size_t len;
+	int rc = mm_read_file(from, 1 << 20, &buf, &len);
+
+	if (rc)
+		return rc;
+	rc = mm_write_file_atomic(to, buf, len, mode);
+	free(buf);
+	return rc;
+}
+
+static int install_local(const struct cmd_env *e, const struct cfg_cluster *def,
+			 const struct cfg_node *n, const char *keydir, const char *join)
+{
+	char dir[PATH_MAX], p[PATH_MAX], from[PATH_MAX];
+	static const char *const keys[] = {"cluster.key", "cluster.crt"};
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/%s/ssl", e->root, n->name);
+	rc = mm_mkdir_p(dir, 0700);
+	if (rc)
+		return rc;
+	chmod(dir, 0700);
+	for (size_t i = 0; keydir && i < 2; i++) {
+		snprintf(from, sizeof(from), "%s/%s", keydir, keys[i]);
+		snprintf(p, sizeof(p), "%s/%s", dir, keys[i]);
+		if ((rc = copy_file(from, p, 0600)))
+			return rc;
+	}
+	if (join) {
+		snprintf(p, sizeof(p), "%s/%s/etcd.join", e->root, n->name);
+		if ((rc = mm_write_file_atomic(p, join, strlen(join), 0600)))
+			return rc;
+	}
+	snprintf(p, sizeof(p), "%s/%s/mmsdrfs.cfg", e->root, n->name);
+	return cfg_cluster_save(def, p);
+}
+
+static int put_remote(const struct cmd_env *e, const struct cfg_cluster *def,
+		      const struct cfg_node *n, const char *text, const char *dest)
+{
+	char tmp[] = "/tmp/mmfs-install.XXXXXX", cmd[PATH_MAX * 3];
+	int fd = mkstemp(tmp), rc;
+
+	if (fd < 0)
+		return MM_EIO;
+	rc = mm_write_full(fd, text, strlen(text));
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "%s -q %s %s:%s/%s/%s", def->rcp[0] ? def->rcp : "/usr/bin/scp",
+		 tmp, n->admin[0] ? n->admin : n->name, e->root, n->name, dest);
+	if (!rc && system(cmd) != 0)
+		rc = MM_EUNREACH;
+	unlink(tmp);
+	return rc;
+}
+
+static int install_remote(const struct cmd_env *e, const struct cfg_cluster *def,
+			  const struct cfg_node *n, const char *keydir, const char *join)
+{
+	char cmd[PATH_MAX * 3], *text = NULL;
+	int rc;
+
+	snprintf(cmd, sizeof(cmd), "mkdir -p -m 0700 %s/%s/ssl", e->root, n->name);
+	if (cmd_remote(e, n, cmd, NULL) != 0)
+		return MM_EUNREACH;
+	if (keydir) {
+		snprintf(cmd, sizeof(cmd), "%s -q -p %s/cluster.key %s/cluster.crt %s:%s/%s/ssl/",
+			 def->rcp[0] ? def->rcp : "/usr/bin/scp", keydir, keydir,
+			 n->admin[0] ? n->admin : n->name, e->root, n->name);
+		if (system(cmd) != 0)
+			return MM_EUNREACH;
+	}
+	if (join && (rc = put_remote(e, def, n, join, "etcd.join")))
+		return rc;
+	rc = cfg_cluster_format(def, &text);
+	if (!rc)
+		rc = put_remote(e, def, n, text, "mmsdrfs.cfg");
+	free(text);
+	return rc;
+}
+
+int cmd_install_node(const struct cmd_env *e, const struct cfg_cluster *def,
+		     const struct cfg_node *n, const char *keydir, const char *join)
+{
+	return cmd_addr_is_local(n->ip) ? install_local(e, def, n, keydir, join)
+					: install_remote(e, def, n, keydir, join);
+}
+
+int cmd_parse_def(const struct cmd_env *e, const char *text, const struct cfg_cluster *attrs_from,
+		  struct cfg_cluster *out)
+{
+	char err[512];
+	int rc;
+
+	cfg_cluster_init(out);
+	rc = cfg_cluster_parse(out, text, "daemon reply", err, sizeof(err));
+	if (rc) {
+		cmd_errf(e, "%s", err);
+		return rc;
+	}
+	if (attrs_from && attrs_from->nattrs) {
+		out->attr_names = calloc(attrs_from->nattrs, sizeof(*out->attr_names));
+		out->attr_values = calloc(attrs_from->nattrs, sizeof(*out->attr_values));
+		if (!out->attr_names || !out->attr_values)
+			return MM_ENOMEM;
+		memcpy(out->attr_names, attrs_from->attr_names, attrs_from->nattrs * sizeof(*out->attr_names));
+		memcpy(out->attr_values, attrs_from->attr_values,
+		       attrs_from->nattrs * sizeof(*out->attr_values));
+		out->nattrs = attrs_from->nattrs;
+	}
+	return MM_OK;
 }

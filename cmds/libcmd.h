@@ -73,6 +73,21 @@ int cmd_reply_rc(const struct cmd_env *e, json_object *rep, int rc);
 int cmd_remote(const struct cmd_env *e, const struct cfg_node *n, const char *cmdline,
 	       char **out);
 
+/*
+ * Install cluster definition <def> on node <n> (local state dir, or through
+ * the remote shell and copy): mmsdrfs.cfg always; the cluster key files
+ * from <keydir> unless it is NULL; etcd.join with <join> unless NULL.
+ */
+int cmd_install_node(const struct cmd_env *e, const struct cfg_cluster *def,
+		     const struct cfg_node *n, const char *keydir, const char *join);
+
+/* Resolve a host name to an address (IPv4 preferred); 0 or a getaddrinfo code. */
+int cmd_resolve(const char *name, char *ip, size_t ipsz);
+
+/* Parse a definition sent by a daemon; attributes are taken from <attrs_from>. */
+int cmd_parse_def(const struct cmd_env *e, const char *text, const struct cfg_cluster *attrs_from,
+		  struct cfg_cluster *out);
+
 /* "Sat Nov 21 18:32:20 UTC 2026" for messages. */
 void cmd_timestamp(char *buf, size_t sz);
 

@@ -10,7 +10,6 @@
  * shell. Nothing is started: mmstartup does that, and the first quorum
  * node to reach etcd quorum seeds the CCR from this definition.
  */
-#include <arpa/inet.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -33,95 +32,6 @@ static void usage(void)
 			"                   [-c ConfigFile] [--port Port] [--etcd-ports Client:Peer]\n"
 			"  NodeDesc: NodeName:NodeDesignations[:AdminNodeName]\n"
 			"  NodeDesignations: quorum|nonquorum and manager|client, e.g. quorum-manager\n");
-}
-
-static int resolve(const char *name, char *ip, size_t ipsz)
-{
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
-	int rc = getaddrinfo(name, NULL, &hints, &res);
-
-	if (rc)
-		return rc;
-	/* prefer IPv4: loopback clusters use 127.x addresses */
-	for (struct addrinfo *a = res; a; a = a->ai_next)
-		if (a->ai_family == AF_INET) {
-			inet_ntop(AF_INET, &((struct sockaddr_in *)a->ai_addr)->sin_addr, ip, (socklen_t)ipsz);
-			freeaddrinfo(res);
-			return 0;
-		}
-	inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, ip, (socklen_t)ipsz);
-	freeaddrinfo(res);
-	return 0;
-}
-
-static int copy_file(const char *from, const char *to, unsigned mode)
-{
-	char *buf = NULL;
-	size_t len;
-	int rc = mm_read_file(from, 1 << 20, &buf, &len);
-
-	if (rc)
-		return rc;
-	rc = mm_write_file_atomic(to, buf, len, mode);
-	free(buf);
-	return rc;
-}
-
-static int install_local(struct cmd_env *e, const struct cfg_cluster *def, const struct cfg_node *n,
-			 const char *keydir)
-{
-	char dir[PATH_MAX], p[PATH_MAX], from[PATH_MAX];
-	int rc;
-
-	snprintf(dir, sizeof(dir), "%s/%s/ssl", e->root, n->name);
-	rc = mm_mkdir_p(dir, 0700);
-	if (rc)
-		return rc;
-	chmod(dir, 0700);
-	snprintf(from, sizeof(from), "%s/cluster.key", keydir);
-	snprintf(p, sizeof(p), "%s/cluster.key", dir);
-	if ((rc = copy_file(from, p, 0600)))
-		return rc;
-	snprintf(from, sizeof(from), "%s/cluster.crt", keydir);
-	snprintf(p, sizeof(p), "%s/cluster.crt", dir);
-	if ((rc = copy_file(from, p, 0600)))
-		return rc;
-	snprintf(p, sizeof(p), "%s/%s/mmsdrfs.cfg", e->root, n->name);
-	return cfg_cluster_save(def, p);
-}
-
-static int install_remote(struct cmd_env *e, const struct cfg_cluster *def, const struct cfg_node *n,
-			  const char *keydir)
-{
-	char tmp[] = "/tmp/mmcrcluster.XXXXXX", cmd[PATH_MAX * 3];
-	int fd = mkstemp(tmp), rc;
-	char *text = NULL;
-
-	if (fd < 0)
-		return MM_EIO;
-	rc = cfg_cluster_format(def, &text);
-	if (!rc)
-		rc = mm_write_full(fd, text, strlen(text));
-	close(fd);
-	free(text);
-	snprintf(cmd, sizeof(cmd), "mkdir -p -m 0700 %s/%s/ssl", e->root, n->name);
-	if (!rc && cmd_remote(e, n, cmd, NULL) != 0)
-		rc = MM_EUNREACH;
-	const char *host = n->admin[0] ? n->admin : n->name;
-	const char *rcp = def->rcp[0] ? def->rcp : "/usr/bin/scp";
-	if (!rc) {
-		snprintf(cmd, sizeof(cmd), "%s -p %s/cluster.key %s/cluster.crt %s:%s/%s/ssl/", rcp,
-			 keydir, keydir, host, e->root, n->name);
-		if (system(cmd) != 0)
-			rc = MM_EUNREACH;
-	}
-	if (!rc) {
-		snprintf(cmd, sizeof(cmd), "%s %s %s:%s/%s/mmsdrfs.cfg", rcp, tmp, host, e->root, n->name);
-		if (system(cmd) != 0)
-			rc = MM_EUNREACH;
-	}
-	unlink(tmp);
-	return rc;
 }
 
 int main(int argc, char **argv)
@@ -191,7 +101,7 @@ int main(int argc, char **argv)
 		snprintf(n->admin, sizeof(n->admin), "%s", nd[i].admin[0] ? nd[i].admin : nd[i].name);
 		n->quorum = nd[i].quorum;
 		n->manager = nd[i].manager;
-		rc = resolve(n->name, n->ip, sizeof(n->ip));
+		rc = cmd_resolve(n->name, n->ip, sizeof(n->ip));
 		if (rc) {
 			cmd_errf(&e, "cannot resolve node name %s: %s", n->name, gai_strerror(rc));
 			return 1;
@@ -286,9 +196,8 @@ int main(int argc, char **argv)
 	printf("mmcrcluster: Finalizing the cluster data structures ...\n");
 	for (size_t i = 0; i < nn; i++) {
 		const struct cfg_node *n = &def.nodes[i];
-		bool local = cmd_addr_is_local(n->ip);
 
-		rc = local ? install_local(&e, &def, n, keydir) : install_remote(&e, &def, n, keydir);
+		rc = cmd_install_node(&e, &def, n, keydir, NULL);
 		if (rc) {
 			cmd_errf(&e, "cannot install the cluster definition on node %s: %s", n->name,
 				 mm_strerror(rc));

@@ -203,6 +203,97 @@ static void cmd_lsconfig(mmfsd *d, json_object *req, json_object *rep)
 	set_rc(rep, MM_OK, NULL);
 }
 
+/* Reply of a membership change: the new definition, maybe a join string. */
+static void membership_reply(json_object *rep, int rc, const char *err, char *text, char *join)
+{
+	if (text)
+		json_object_object_add(rep, "text", json_object_new_string(text));
+	if (join)
+		json_object_object_add(rep, "join", json_object_new_string(join));
+	set_rc(rep, rc, err[0] ? err : mm_strerror(rc));
+	free(text);
+	free(join);
+}
+
+static bool require_active(mmfsd *d, json_object *rep, const char *prog)
+{
+	char msg[160];
+
+	if (clm_get_state(mmfsd_clm(d)) == CLM_ACTIVE)
+		return true;
+	snprintf(msg, sizeof(msg), "%s: this node is not active (no quorum): the cluster "
+		 "definition cannot be changed now", prog);
+	set_rc(rep, MM_ENOQUORUM, msg);
+	return false;
+}
+
+static void cmd_addnode(mmfsd *d, json_object *req, json_object *rep)
+{
+	json_object *a;
+	struct clm_new_node *nv;
+	size_t n;
+	char err[512] = "", *text = NULL, *join = NULL;
+	int rc;
+
+	if (!require_active(d, rep, "mmaddnode"))
+		return;
+	if (!json_object_object_get_ex(req, "nodes", &a) || !json_object_is_type(a, json_type_array) ||
+	    (n = json_object_array_length(a)) == 0) {
+		set_rc(rep, MM_EINVAL, "mmaddnode: no node given");
+		return;
+	}
+	nv = calloc(n, sizeof(*nv));
+	if (!nv) {
+		set_rc(rep, MM_ENOMEM, NULL);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_array_get_idx(a, i);
+
+		snprintf(nv[i].name, sizeof(nv[i].name), "%s", adm_get_str(o, "name", ""));
+		snprintf(nv[i].ip, sizeof(nv[i].ip), "%s", adm_get_str(o, "ip", ""));
+		snprintf(nv[i].admin, sizeof(nv[i].admin), "%s", adm_get_str(o, "admin", ""));
+		nv[i].quorum = adm_get_int(o, "quorum", 0) != 0;
+		nv[i].manager = adm_get_int(o, "manager", 0) != 0;
+	}
+	rc = clm_node_add(mmfsd_clm(d), nv, n, &text, &join, err, sizeof(err));
+	free(nv);
+	membership_reply(rep, rc, err, text, join);
+}
+
+static void cmd_delnode(mmfsd *d, json_object *req, json_object *rep)
+{
+	const char **names;
+	size_t n = str_array(req, "names", &names);
+	char err[512] = "", *text = NULL;
+	int rc;
+
+	if (!require_active(d, rep, "mmdelnode")) {
+		free(names);
+		return;
+	}
+	rc = clm_node_delete(mmfsd_clm(d), names, n, &text, err, sizeof(err));
+	free(names);
+	membership_reply(rep, rc, err, text, NULL);
+}
+
+static void cmd_chnode(mmfsd *d, json_object *req, json_object *rep)
+{
+	const char **names;
+	size_t n = str_array(req, "names", &names);
+	char err[512] = "", *text = NULL, *join = NULL;
+	int rc;
+
+	if (!require_active(d, rep, "mmchnode")) {
+		free(names);
+		return;
+	}
+	rc = clm_node_change(mmfsd_clm(d), names, n, adm_get_int(req, "quorum", -1),
+			     adm_get_int(req, "manager", -1), &text, &join, err, sizeof(err));
+	free(names);
+	membership_reply(rep, rc, err, text, join);
+}
+
 static const char *sec_name(enum net_security s)
 {
 	return s == NET_SEC_PLAIN ? "plain" : s == NET_SEC_AUTHONLY ? "authonly" : "encrypted";
@@ -238,9 +329,14 @@ static void diag_stats(mmfsd *d, struct text *t)
 	tprintf(t, "=== mmdiag: stats ===\n\n");
 	tprintf(t, "cluster: state %s, joins %u, expels %u, cluster manager %u, nodes up %zu\n",
 		clm_state_name(st.state), st.joins, st.expels, st.cm, st.nodes_up);
-	if (mmfsd_etcd_sup(d))
-		tprintf(t, "etcd: pid %d, restarts %u\n", etcd_sup_pid(mmfsd_etcd_sup(d)),
-			etcd_sup_restarts(mmfsd_etcd_sup(d)));
+	{
+		int pid;
+		unsigned restarts;
+
+		mmfsd_etcd_info(d, &pid, &restarts);
+		if (pid)
+			tprintf(t, "etcd: pid %d, restarts %u\n", pid, restarts);
+	}
 	tprintf(t, "\nRPC counters by message type:\n");
 	tprintf(t, "%-8s %10s %10s %10s %10s %12s %10s\n", "type", "sent", "ok", "errors",
 		"timeouts", "avg-rtt-us", "served");
@@ -348,6 +444,9 @@ static const struct {
 	{"chconfig", cmd_chconfig},
 	{"lsconfig", cmd_lsconfig},
 	{"diag", cmd_diag},
+	{"addnode", cmd_addnode},
+	{"delnode", cmd_delnode},
+	{"chnode", cmd_chnode},
 };
 
 /* ---- connections --------------------------------------------------- */

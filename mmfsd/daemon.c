@@ -53,6 +53,9 @@ struct mmfsd {
 	pthread_mutex_t peer_lock;
 	pthread_cond_t peer_wake;
 	bool peer_stop;			/* protected by peer_lock */
+	bool reconcile;			/* protected by peer_lock: definition changed */
+	/* d->etcd is replaced only by the peer thread, under peer_lock;
+	 * other threads read it under peer_lock (mmfsd_etcd_info) */
 };
 
 int mmfsd_paths_init(struct mmfsd_paths *p, const char *root, const char *node)
@@ -74,6 +77,7 @@ int mmfsd_paths_init(struct mmfsd_paths *p, const char *root, const char *node)
 	rc |= mm_snprintf(p->node_key, sizeof(p->node_key), "%s/ssl/node.key", p->state);
 	rc |= mm_snprintf(p->etcd_dir, sizeof(p->etcd_dir), "%s/etcd", p->state);
 	rc |= mm_snprintf(p->etcd_log, sizeof(p->etcd_log), "%s/etcd.log", p->state);
+	rc |= mm_snprintf(p->etcd_join, sizeof(p->etcd_join), "%s/etcd.join", p->state);
 	/* a Unix socket path is limited to 108 bytes */
 	if (strlen(p->sock) >= 108)
 		return MM_ETOOBIG;
@@ -305,6 +309,18 @@ static int start_etcd(mmfsd *d, char *err, size_t errsz)
 			return MM_ETOOBIG;
 		}
 	}
+	/* a quorum node added to a running cluster joins the existing members */
+	if (access(d->paths.etcd_dir, F_OK) != 0 && access(d->paths.etcd_join, R_OK) == 0) {
+		char *join = NULL;
+
+		if (mm_read_file(d->paths.etcd_join, sizeof(initial) - 1, &join, NULL) == 0) {
+			join[strcspn(join, "\n")] = '\0';
+			snprintf(initial, sizeof(initial), "%s", join);
+			ec.initial_existing = true;
+			mm_notice(SUB, "joining the existing etcd members: %s", initial);
+		}
+		free(join);
+	}
 	snprintf(name, sizeof(name), "node%u", d->node_num);
 	snprintf(token, sizeof(token), "mmfs-%" PRIu64, d->def.id);
 	ec.name = name;
@@ -313,17 +329,97 @@ static int start_etcd(mmfsd *d, char *err, size_t errsz)
 	ec.client_port = d->def.etcd_client_port;
 	ec.peer_port = d->def.etcd_peer_port;
 	ec.initial_cluster = initial;
-	ec.initial_existing = false;
 	ec.cluster_token = token;
 	ec.tls = (struct etcd_tls){d->paths.ca_crt, d->paths.node_crt, d->paths.node_key};
 	ec.heartbeat_ms = (int)cfg_get_int(d->cfg, "ccrHeartbeatMs");
 	ec.election_ms = (int)cfg_get_int(d->cfg, "ccrElectionTimeoutMs");
 	ec.log_path = d->paths.etcd_log;
 	ec.binary = d->opt.etcd_binary;
-	rc = etcd_sup_start(&ec, &d->etcd);
+	{
+		etcd_sup *sup = NULL;
+
+		rc = etcd_sup_start(&ec, &sup);
+		pthread_mutex_lock(&d->peer_lock);
+		d->etcd = sup;
+		pthread_mutex_unlock(&d->peer_lock);
+	}
 	if (rc)
 		snprintf(err, errsz, "cannot start etcd: %s", mm_strerror(rc));
 	return rc;
+}
+
+static int rm_rf(const char *path)
+{
+	char cmd[PATH_MAX + 32];
+
+	/* only ever our own etcd data directory */
+	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", path);
+	return system(cmd) == 0 ? MM_OK : MM_EIO;
+}
+
+/*
+ * The cluster definition changed (mmaddnode, mmdelnode, mmchnode): follow
+ * it. Peers come and go; if this node became a quorum node it starts an
+ * etcd member that joins the existing ones; if it stopped being one, its
+ * member was already removed from etcd, so the process and its data go.
+ * Runs on the peer thread, which alone replaces d->def and d->etcd.
+ */
+static void reconcile(mmfsd *d)
+{
+	struct cfg_cluster cur;
+	const struct cfg_node *me;
+	char err[256];
+
+	cfg_cluster_init(&cur);
+	if (clm_cluster_copy(d->clm, &cur))
+		return;
+	for (size_t i = 0; i < cur.nnodes; i++)
+		if (cur.nodes[i].number != d->node_num)
+			net_peer_set(d->net, cur.nodes[i].number, cur.nodes[i].ip, cur.port);
+	for (size_t i = 0; i < d->def.nnodes; i++)
+		if (!cfg_cluster_node_num(&cur, d->def.nodes[i].number))
+			net_peer_forget(d->net, d->def.nodes[i].number);
+	me = cfg_cluster_node_num(&cur, d->node_num);
+	if (!me) {
+		mm_warn(SUB, "this node was deleted from the cluster definition");
+	} else if (me->quorum && !d->quorum_node) {
+		char extra[192], *join = NULL;
+
+		snprintf(extra, sizeof(extra), "node%u=https://%s:%u", d->node_num, d->node_ip,
+			 cur.etcd_peer_port);
+		if (clm_etcd_initial_cluster(d->clm, extra, &join) == 0) {
+			mm_write_file_atomic(d->paths.etcd_join, join, strlen(join), 0600);
+			free(join);
+			rm_rf(d->paths.etcd_dir);
+			cfg_cluster_free(&d->def);
+			d->def = cur;
+			cfg_cluster_init(&cur);
+			d->quorum_node = true;
+			if (start_etcd(d, err, sizeof(err)))
+				mm_error(SUB, "cannot start etcd as a new quorum node: %s", err);
+			else
+				mm_notice(SUB, "this node is now a quorum node: etcd member started");
+		}
+	} else if (!me->quorum && d->quorum_node) {
+		etcd_sup *old;
+
+		pthread_mutex_lock(&d->peer_lock);
+		old = d->etcd;
+		d->etcd = NULL;
+		pthread_mutex_unlock(&d->peer_lock);
+		if (old)
+			etcd_sup_stop(old, 3000);
+		rm_rf(d->paths.etcd_dir);
+		unlink(d->paths.etcd_join);
+		d->quorum_node = false;
+		mm_notice(SUB, "this node is no longer a quorum node: etcd member stopped");
+	}
+	if (cur.nnodes) {
+		cfg_cluster_free(&d->def);
+		d->def = cur;
+	} else {
+		cfg_cluster_free(&cur);
+	}
 }
 
 /*
@@ -344,7 +440,12 @@ static void *peer_main(void *arg)
 		int64_t fdt = cfg_get_int(d->cfg, "failureDetectionTime");
 		unsigned period = (unsigned)(fdt > 0 ? fdt : 35) * 1000 / 4;
 
+		bool again = d->reconcile;
+
+		d->reconcile = false;
 		pthread_mutex_unlock(&d->peer_lock);
+		if (again)
+			reconcile(d);
 		if (clm_get_state(d->clm) == CLM_ACTIVE) {
 			uint32_t cm = clm_cluster_manager(d->clm);
 
@@ -394,6 +495,12 @@ static void cluster_event(const struct clm_event *ev, void *arg)
 		if (ev->attr && strcmp(ev->attr, "mmfsLogLevel") == 0)
 			mm_log_set_level(log_level_of(d->cfg));
 		break;
+	case CLM_EV_CLUSTER_CHANGED:
+		pthread_mutex_lock(&d->peer_lock);
+		d->reconcile = true;
+		pthread_cond_signal(&d->peer_wake);
+		pthread_mutex_unlock(&d->peer_lock);
+		break;
 	case CLM_EV_NODE_EXPELLED:
 		if (ev->node == d->node_num)
 			mm_warn(SUB, "lease-bound operations stopped until this node rejoins");
@@ -419,6 +526,11 @@ int mmfsd_start(mmfsd *d, char *err, size_t errsz)
 		rc = start_etcd(d, err, errsz);
 		if (rc)
 			return rc;
+	} else if (access(d->paths.etcd_dir, F_OK) == 0) {
+		mm_notice(SUB, "not a quorum node (any more): removing old etcd data %s",
+			  d->paths.etcd_dir);
+		rm_rf(d->paths.etcd_dir);
+		unlink(d->paths.etcd_join);
 	}
 	cc = (struct clm_config){
 		.cluster = &d->def,
@@ -537,5 +649,11 @@ net_ctx *mmfsd_net(mmfsd *d) { return d->net; }
 cfg_set *mmfsd_cfg(mmfsd *d) { return d->cfg; }
 uint32_t mmfsd_node_number(mmfsd *d) { return d->node_num; }
 const char *mmfsd_node_name(mmfsd *d) { return d->node_name; }
-etcd_sup *mmfsd_etcd_sup(mmfsd *d) { return d->etcd; }
+void mmfsd_etcd_info(mmfsd *d, int *pid, unsigned *restarts)
+{
+	pthread_mutex_lock(&d->peer_lock);
+	*pid = d->etcd ? etcd_sup_pid(d->etcd) : 0;
+	*restarts = d->etcd ? etcd_sup_restarts(d->etcd) : 0;
+	pthread_mutex_unlock(&d->peer_lock);
+}
 uint64_t mmfsd_started_at(mmfsd *d) { return d->started_at; }

@@ -40,6 +40,7 @@ struct mmfsd_paths {
 	char ssl[PATH_MAX];		/* <state>/ssl */
 	char ca_crt[PATH_MAX], ca_key[PATH_MAX], node_crt[PATH_MAX], node_key[PATH_MAX];
 	char etcd_dir[PATH_MAX], etcd_log[PATH_MAX];
+	char etcd_join[PATH_MAX];	/* initial-cluster of a member added later */
 };
 
 typedef struct mmfsd mmfsd;
@@ -73,7 +74,8 @@ net_ctx *mmfsd_net(mmfsd *d);
 cfg_set *mmfsd_cfg(mmfsd *d);
 uint32_t mmfsd_node_number(mmfsd *d);
 const char *mmfsd_node_name(mmfsd *d);
-etcd_sup *mmfsd_etcd_sup(mmfsd *d);
+/* etcd child pid (0 if none runs here) and restart count. */
+void mmfsd_etcd_info(mmfsd *d, int *pid, unsigned *restarts);
 uint64_t mmfsd_started_at(mmfsd *d);
 
 /* Admin server (admin_server.c). */
