@@ -125,6 +125,7 @@
 #include "common/log.h"
 #include "common/thread.h"
 #include "common/util.h"
+#include "common/waiter.h"
 
 #define SUB "etcd"
 #define POOL_MAX 16		/* idle curl handles kept per client */
@@ -1399,7 +1400,16 @@ static int etcd_post(etcd_client *c, const char *path, const char *body,
 				 (long)MM_MIN(remain, (long)connect_timeout_ms(c)));
 		out->len = 0;
 		out->toobig = false;
-		rc = curl_easy_perform(h);
+		{
+			int w;
+			char what[200];
+
+			/* slow CCR calls show up in mmdiag --waiters */
+			snprintf(what, sizeof(what), "etcd request %s", url);
+			w = mm_waiter_begin(what);
+			rc = curl_easy_perform(h);
+			mm_waiter_end(w);
+		}
 		if (rc == CURLE_OK) {
 			bool is_err, no_leader;
 

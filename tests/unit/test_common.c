@@ -6,6 +6,7 @@
 #include "common/err.h"
 #include "common/thread.h"
 #include "common/util.h"
+#include "common/waiter.h"
 #include "common/wire.h"
 #include "tests/unit/cunit_main.h"
 
@@ -144,6 +145,35 @@ static void test_pool(void)
 	mm_pool_destroy(p);
 }
 
+static int waiter_seen;
+
+static void waiter_cb(const char *thread, const char *what, uint64_t age_ms, void *arg)
+{
+	(void)thread;
+	if (strcmp(what, (const char *)arg) == 0 && age_ms >= 30)
+		waiter_seen++;
+}
+
+static void test_waiters(void)
+{
+	int a = mm_waiter_begin("disk read nsd1"), b = mm_waiter_begin("token revoke");
+
+	CU_ASSERT_TRUE(a >= 0 && b >= 0 && a != b);
+	usleep(40000);
+	waiter_seen = 0;
+	mm_waiters_each(30, waiter_cb, "disk read nsd1");
+	CU_ASSERT_EQUAL(waiter_seen, 1);
+	mm_waiter_end(a);
+	waiter_seen = 0;
+	mm_waiters_each(30, waiter_cb, "disk read nsd1");
+	CU_ASSERT_EQUAL(waiter_seen, 0);	/* ended waits are gone */
+	waiter_seen = 0;
+	mm_waiters_each(10000, waiter_cb, "token revoke");
+	CU_ASSERT_EQUAL(waiter_seen, 0);	/* younger than the threshold */
+	mm_waiter_end(b);
+	mm_waiter_end(-1);			/* a full table's -1 is harmless */
+}
+
 static void register_tests(void)
 {
 	static const struct mm_test tests[] = {
@@ -153,6 +183,7 @@ static void register_tests(void)
 		{"size parsing", test_sizes},
 		{"error messages", test_errors},
 		{"worker pool", test_pool},
+		{"waiter registry", test_waiters},
 	};
 	MM_ADD_SUITE("common", tests);
 }
