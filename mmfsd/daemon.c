@@ -591,6 +591,8 @@ void mmfsd_wait(mmfsd *d)
 
 void mmfsd_stop(mmfsd *d)
 {
+	if (!d->adm && !d->peer_running && !d->clm && !d->net && !d->etcd)
+		return;		/* never started: nothing to say or undo */
 	mm_notice(SUB, "shutting down");
 	if (d->adm) {
 		adm_server_stop(d->adm);

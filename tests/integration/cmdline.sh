@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Bad input to the commands and the daemon gets a clear error naming what
+# was wrong, and changes nothing. Also: mmfsd -f logs to stderr, refuses a
+# second instance, and exits cleanly on SIGTERM.
+source "$(dirname "$0")/lib.sh"
+mm_setup cmdline
+P=127.1.10
+
+expect_err() { # DESCRIPTION PATTERN COMMAND...
+	local d=$1 pat=$2 out rc; shift 2
+	out=$("$@" 2>&1); rc=$?
+	if [[ $rc -ne 0 && $out == *$pat* ]]; then pass "$d: $(head -1 <<<"$out")"; else fail "$d (rc $rc): $out"; fi
+}
+
+expect_err "mmcrcluster without -N" "usage" mmcrcluster -C x
+expect_err "bad designation" "quorom" mmcrcluster -N $P.1:quorom-manager
+expect_err "conflicting designations" "quorum" mmcrcluster -N $P.1:quorum-nonquorum
+expect_err "duplicate node" "$P.1" mmcrcluster -N $P.1:quorum,$P.1
+expect_err "no quorum node" "quorum" mmcrcluster -N $P.1,$P.2
+expect_err "unresolvable node name" "no-such-host.invalid" mmcrcluster -N no-such-host.invalid:quorum
+expect_err "bad --port" "--port" mmcrcluster -N $P.1:quorum --port 70000
+printf '%s\n' "# nodes" "$P.1:quorum-manager" "$P.2:managr" >"$MMFS_ROOT/nodes"
+expect_err "node file error names file and line" "nodes:3" mmcrcluster -N "$MMFS_ROOT/nodes"
+printf 'attributes = { pagepool = "12X"; };\n' >"$MMFS_ROOT/bad.cfg"
+expect_err "bad attribute in -c file" "pagepool" mmcrcluster -N $P.1:quorum -c "$MMFS_ROOT/bad.cfg"
+printf 'attributes = { pagepool = "1G" \n' >"$MMFS_ROOT/syntax.cfg"
+expect_err "syntax error in -c file names the line" "syntax.cfg:" mmcrcluster -N $P.1:quorum -c "$MMFS_ROOT/syntax.cfg"
+[[ -z $(ls "$MMFS_ROOT" | grep "^$P") ]] && pass "failed mmcrcluster calls wrote nothing" || fail "state written by a failed mmcrcluster"
+
+expect_err "commands without a cluster" "does not belong to a cluster" mmgetstate -a
+
+mm_cluster $P 1 1 || { fail "mmcrcluster"; exit 1; }
+expect_err "unknown node in -N" "no-such-node" mmgetstate -N no-such-node
+expect_err "mmchconfig without a daemon" "no mmfsd is running" mmchconfig pagepool=1G
+expect_err "malformed mmchconfig argument" "Attribute=value" mmchconfig pagepool
+
+# the daemon in the foreground: stderr log, single instance, SIGTERM
+"$MMFS_BIN/mmfsd" -f -N $P.1 >"$MMFS_ROOT/fg.out" 2>&1 &
+fg=$!
+mm_wait_state $P.1 active 30 && pass "mmfsd -f runs in the foreground and becomes active" || fail "foreground daemon"
+grep -q "\[N\] \[-\] mmfsd: mmfsd ready" "$MMFS_ROOT/fg.out" && pass "foreground mode logs to stderr" || fail "stderr log"
+expect_err "second daemon for the same node refused" "already running" "$MMFS_BIN/mmfsd" -f -N $P.1
+printf 'attributes = { pagepool = "12X"; };\n' >"$MMFS_ROOT/$P.1/mmfs.cfg"
+expect_err "a detaching start is refused too, with the holder's pid" "already running" "$MMFS_BIN/mmfsd" -N $P.1
+kill -TERM $fg
+wait $fg; rc=$?
+[[ $rc == 0 ]] && pass "SIGTERM: clean exit (status 0)" || fail "SIGTERM exit status $rc"
+[[ ! -e $MMFS_ROOT/$P.1/mmfsd.pid && ! -e $MMFS_ROOT/$P.1/mmfsd.sock ]] && pass "pid file and socket removed" ||
+	fail "pid file or socket left"
+grep -q "mmfsd exiting" "$MMFS_ROOT/$P.1/mmfs.log" && pass "exit logged in mmfs.log" || fail "exit log"
+expect_err "bad local mmfs.cfg names file, line and attribute" "mmfs.cfg:1: pagepool" "$MMFS_BIN/mmfsd" -N $P.1
+mm_done
