@@ -124,7 +124,8 @@ static int u32_cmp(const void *a, const void *b)
 
 static bool set_has(const uint32_t *v, size_t n, uint32_t x)
 {
-	return bsearch(&x, v, n, sizeof(*v), u32_cmp) != NULL;
+	/* an empty set may be NULL, which bsearch must not be given */
+	return n && bsearch(&x, v, n, sizeof(*v), u32_cmp) != NULL;
 }
 
 static int set_add(uint32_t **v, size_t *n, uint32_t x)
@@ -144,7 +145,7 @@ static int set_add(uint32_t **v, size_t *n, uint32_t x)
 
 static bool set_del(uint32_t *v, size_t *n, uint32_t x)
 {
-	uint32_t *p = bsearch(&x, v, *n, sizeof(*v), u32_cmp);
+	uint32_t *p = *n ? bsearch(&x, v, *n, sizeof(*v), u32_cmp) : NULL;
 
 	if (!p)
 		return false;

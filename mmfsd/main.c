@@ -159,15 +159,22 @@ int main(int argc, char **argv)
 			_exit(0);
 		ready_fd = pfd[1];
 		{
-			int nul = open("/dev/null", O_RDWR);
+			/* stderr keeps what only stderr gets (sanitizer and
+			 * library messages, a crash's last words) in the state dir */
+			char errpath[4096];
+			int nul = open("/dev/null", O_RDWR), efd;
 
+			snprintf(errpath, sizeof(errpath), "%s/%s/mmfsd.stderr", opt.root, opt.node);
+			efd = open(errpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 			if (nul >= 0) {
 				dup2(nul, 0);
 				dup2(nul, 1);
-				dup2(nul, 2);
+				dup2(efd >= 0 ? efd : nul, 2);
 				if (nul > 2)
 					close(nul);
 			}
+			if (efd > 2)
+				close(efd);
 		}
 		fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
 	}

@@ -27,9 +27,9 @@ mm_setup() {
 	unset MMFS_NODE
 	trap mm_cleanup EXIT
 	if [[ ${MMFS_TEST_ASAN:-0} == 1 ]]; then
-		# daemons detach and lose stderr: sanitizer reports go to files
-		export ASAN_OPTIONS="log_path=$MMFS_ROOT/asan:detect_leaks=0:abort_on_error=0"
-		export UBSAN_OPTIONS="log_path=$MMFS_ROOT/ubsan:print_stacktrace=1"
+		# detached daemons write stderr to <state>/mmfsd.stderr (mm_done reads it)
+		export ASAN_OPTIONS="detect_leaks=0"
+		export UBSAN_OPTIONS="print_stacktrace=1"
 	fi
 	# small timeouts so failures show within seconds
 	cat >"$MMFS_ROOT/test.cfg" <<CFG
@@ -129,9 +129,10 @@ mm_log() { cat "$MMFS_ROOT/$1/mmfs.log" 2>/dev/null; }
 
 mm_done() {
 	local f
-	for f in "$MMFS_ROOT"/asan.* "$MMFS_ROOT"/ubsan.*; do
+	for f in "$MMFS_ROOT"/*/mmfsd.stderr; do
 		[[ -f $f ]] || continue
-		fail "sanitizer report $(basename "$f")"
+		grep -qE "runtime error|ERROR: (Address|Leak|Thread|UndefinedBehavior)Sanitizer" "$f" || continue
+		fail "sanitizer report in $f"
 		head -40 "$f"
 	done
 	[[ $MM_FAILS -eq 0 ]]
