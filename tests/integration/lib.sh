@@ -46,8 +46,11 @@ CFG
 # all pids of daemons and etcd members under this test's root
 mm_pids() {
 	local f
+	local p
 	for f in "$MMFS_ROOT"/*/mmfsd.pid; do
-		[[ -f $f ]] && cat "$f"
+		[[ -f $f ]] || continue
+		p=$(cat "$f" 2>/dev/null)
+		[[ -n $p ]] && kill -0 "$p" 2>/dev/null && echo "$p"
 	done
 	pgrep -f "data-dir $MMFS_ROOT/" 2>/dev/null || true
 	pgrep -f "data-dir=$MMFS_ROOT/" 2>/dev/null || true
