@@ -781,6 +781,7 @@ static void *clm_main(void *arg)
 	for (;;) {
 		struct timespec ts;
 		uint64_t ns;
+		unsigned wait_ms;
 		bool stop;
 
 		pthread_mutex_lock(&c->lock);
@@ -790,7 +791,11 @@ static void *clm_main(void *arg)
 			break;
 		clm_step(c);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ns = (uint64_t)ts.tv_nsec + (uint64_t)renew_interval_ms(c) * 1000000u;
+		/* renew at the lease's pace, but seek quorum or a lease quickly */
+		wait_ms = renew_interval_ms(c);
+		if (clm_get_state(c) != CLM_ACTIVE && wait_ms > 500)
+			wait_ms = 500;
+		ns = (uint64_t)ts.tv_nsec + (uint64_t)wait_ms * 1000000u;
 		ts.tv_sec += (time_t)(ns / 1000000000u);
 		ts.tv_nsec = (long)(ns % 1000000000u);
 		pthread_mutex_lock(&c->lock);
