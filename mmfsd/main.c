@@ -179,6 +179,7 @@ int main(int argc, char **argv)
 		fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
 	}
 
+	mm_log_thread_name("main");
 	rc = mmfsd_open(&opt, &d, err, sizeof(err));
 	if (rc) {
 		if (opt.foreground)
