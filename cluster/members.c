@@ -79,6 +79,36 @@ static int find_member(clm *c, const struct cfg_cluster *def, const struct cfg_n
 	return rc;
 }
 
+/* The CCR's cluster definition and its revision, for a later CAS. */
+static int read_def(clm *c, struct cfg_cluster *def, int64_t *rev, char *err, size_t errsz)
+{
+	int rc;
+
+	cfg_cluster_init(def);
+	rc = clm_cluster_read(c, def, rev);
+	if (rc)
+		snprintf(err, errsz, "cannot read the cluster definition: %s", mm_strerror(rc));
+	return rc;
+}
+
+/* Remove node <n>'s etcd member, if it has one. */
+static int remove_member(clm *c, const struct cfg_cluster *def, const struct cfg_node *n,
+			 char *err, size_t errsz)
+{
+	uint64_t id;
+	int rc;
+
+	if (find_member(c, def, n, &id) != MM_OK)
+		return MM_OK;
+	rc = etcd_member_remove(clm_etcd(c), id);
+	if (rc)
+		snprintf(err, errsz, "etcd refused to remove the member of %s: %s", n->name,
+			 mm_strerror(rc));
+	else
+		mm_notice(SUB, "removed etcd member %" PRIx64 " of node %s", id, n->name);
+	return rc;
+}
+
 int clm_etcd_initial_cluster(clm *c, const char *extra, char **out)
 {
 	struct etcd_member *ms = NULL;
@@ -195,12 +225,9 @@ int clm_node_add(clm *c, const struct clm_new_node *nodes, size_t n,
 		snprintf(err, errsz, "give between 1 and 64 nodes");
 		return MM_EINVAL;
 	}
-	cfg_cluster_init(&def);
-	rc = clm_cluster_read(c, &def, &rev);
-	if (rc) {
-		snprintf(err, errsz, "cannot read the cluster definition: %s", mm_strerror(rc));
+	rc = read_def(c, &def, &rev, err, errsz);
+	if (rc)
 		return rc;
-	}
 	for (size_t i = 0; i < def.nnodes; i++)
 		if (def.nodes[i].number > next)
 			next = def.nodes[i].number;
@@ -277,12 +304,9 @@ int clm_node_delete(clm *c, const char *const *names, size_t n,
 	int rc;
 
 	*def_text = NULL;
-	cfg_cluster_init(&def);
-	rc = clm_cluster_read(c, &def, &rev);
-	if (rc) {
-		snprintf(err, errsz, "cannot read the cluster definition: %s", mm_strerror(rc));
+	rc = read_def(c, &def, &rev, err, errsz);
+	if (rc)
 		return rc;
-	}
 	drop = calloc(def.nnodes + 1, sizeof(*drop));
 	rc = drop ? clm_members(c, &m, &nm) : MM_ENOMEM;
 	if (rc)
@@ -307,19 +331,11 @@ int clm_node_delete(clm *c, const char *const *names, size_t n,
 	if (rc)
 		goto out;
 	for (size_t i = 0; i < def.nnodes; i++) {
-		uint64_t id;
-
 		if (!drop[i] || !def.nodes[i].quorum)
 			continue;
-		if (find_member(c, &def, &def.nodes[i], &id) == MM_OK) {
-			rc = etcd_member_remove(clm_etcd(c), id);
-			if (rc) {
-				snprintf(err, errsz, "etcd refused to remove member of %s: %s",
-					 def.nodes[i].name, mm_strerror(rc));
-				goto out;
-			}
-			mm_notice(SUB, "removed etcd member %" PRIx64 " of node %s", id, def.nodes[i].name);
-		}
+		rc = remove_member(c, &def, &def.nodes[i], err, errsz);
+		if (rc)
+			goto out;
 	}
 	for (size_t i = 0; i < def.nnodes; i++)
 		if (!drop[i])
@@ -348,12 +364,9 @@ int clm_node_change(clm *c, const char *const *names, size_t n, int quorum,
 	*def_text = NULL;
 	if (join)
 		*join = NULL;
-	cfg_cluster_init(&def);
-	rc = clm_cluster_read(c, &def, &rev);
-	if (rc) {
-		snprintf(err, errsz, "cannot read the cluster definition: %s", mm_strerror(rc));
+	rc = read_def(c, &def, &rev, err, errsz);
+	if (rc)
 		return rc;
-	}
 	drop = calloc(def.nnodes + 1, sizeof(*drop));
 	if (!drop) {
 		rc = MM_ENOMEM;
@@ -384,7 +397,6 @@ int clm_node_change(clm *c, const char *const *names, size_t n, int quorum,
 	for (size_t i = 0; i < n; i++) {
 		struct cfg_node *nd = (struct cfg_node *)cfg_cluster_node(&def, names[i]);
 		char url[128];
-		uint64_t id;
 
 		peer_url(&def, nd, url, sizeof(url));
 		if (quorum == 1 && !nd->quorum) {
@@ -402,13 +414,10 @@ int clm_node_change(clm *c, const char *const *names, size_t n, int quorum,
 				clm_etcd_initial_cluster(c, extra, join);
 			}
 			mm_notice(SUB, "node %s becomes a quorum node (etcd member %" PRIx64 ")", nd->name, added);
-		} else if (quorum == 0 && nd->quorum && find_member(c, &def, nd, &id) == MM_OK) {
-			rc = etcd_member_remove(clm_etcd(c), id);
-			if (rc) {
-				snprintf(err, errsz, "etcd refused to remove member of %s: %s", nd->name,
-					 mm_strerror(rc));
+		} else if (quorum == 0 && nd->quorum) {
+			rc = remove_member(c, &def, nd, err, errsz);
+			if (rc)
 				goto out;
-			}
 			mm_notice(SUB, "node %s is no longer a quorum node", nd->name);
 		}
 		if (quorum >= 0)
