@@ -6,12 +6,12 @@
  *   net_conn_get_for()   the connection calls to a node use (connects)
  *   net_conn_accept()    a socket from the listener
  *   net_conn_event()     epoll readiness, on the owning I/O thread
- *   net_conn_send()      write one frame, from any thread
  *   net_conn_close()     ask for a close, from any thread
  *   net_conn_teardown()  the close itself, on the owning I/O thread
  *
  * Map of this file: references; creation; handshake and hello; the read
- * path; the send path; close and teardown.
+ * path (receive token); a blocking caller reading its own reply
+ * (net_conn_sync_wait); close and teardown. The send path is in send.c.
  *
  * States (net_int.h enum net_conn_state), see net/README.md:
  *   outbound: CONNECTING -> [HANDSHAKE] -> HELLO -> UP -> CLOSED
@@ -58,22 +58,12 @@ static const char *sec_name(enum net_security s)
 	return s == NET_SEC_ENCRYPT ? "encrypted" : s == NET_SEC_AUTHONLY ? "authonly" : "plain";
 }
 
-static inline int conn_state(const struct net_conn *c)
-{
-	return __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
-}
-
-static inline int conn_closing(const struct net_conn *c)
-{
-	return __atomic_load_n(&c->close_rc, __ATOMIC_ACQUIRE);
-}
-
 /* What calls on a closing connection fail with: MM_ESHUTDOWN when the ctx
  * stops, MM_ECLOSED once it was up, else why it never came up
  * (MM_EAUTH, MM_ENOMEM, or MM_EUNREACH for everything else). */
-static int conn_end_rc(const struct net_conn *c)
+int net_conn_end_rc(const struct net_conn *c)
 {
-	int rc = conn_closing(c);
+	int rc = net_conn_closing(c);
 
 	if (rc == MM_ESHUTDOWN)
 		return rc;
@@ -82,16 +72,10 @@ static int conn_end_rc(const struct net_conn *c)
 	return rc == MM_EAUTH || rc == MM_ENOMEM ? rc : MM_EUNREACH;
 }
 
-/* Set state; the caller holds qlock where net_int.h says so. */
-static inline void conn_set_state(struct net_conn *c, int s)
-{
-	__atomic_store_n(&c->state, s, __ATOMIC_RELEASE);
-}
-
 /* "node 3 (127.0.9.3:1191)" or "127.0.0.1:40000" for unidentified peers. */
-static const char *conn_who(const struct net_conn *c, char *buf, size_t sz)
+const char *net_conn_who(const struct net_conn *c, char *buf, size_t sz)
 {
-	if (c->outbound || conn_state(c) == CS_UP)
+	if (c->outbound || net_conn_st(c) == CS_UP)
 		snprintf(buf, sz, "node %u (%s)", c->node_id, c->peer);
 	else
 		snprintf(buf, sz, "%s", c->peer);
@@ -188,6 +172,7 @@ static struct net_conn *conn_new(net_ctx *ctx, int fd, bool outbound)
 	c->created_ns = mm_now_ns();
 	c->xprt.fd = fd;
 	c->xprt.ops = ctx->tls ? &net_xprt_tls : &net_xprt_tcp;
+	c->crc_off = ctx->cfg.security == NET_SEC_ENCRYPT;
 	pthread_mutex_init(&c->xprt.lock, NULL);
 	pthread_mutex_init(&c->wlock, NULL);
 	pthread_mutex_init(&c->qlock, NULL);
@@ -324,7 +309,7 @@ struct net_conn *net_conn_get_for(net_ctx *ctx, uint32_t node, int *rc)
 		goto out;
 	}
 	p = net_peer_find(ctx, node);
-	if (p && p->conn && !conn_closing(p->conn)) {
+	if (p && p->conn && !net_conn_closing(p->conn)) {
 		c = p->conn;
 		net_conn_ref(c);
 		goto out;
@@ -344,9 +329,9 @@ out:
 }
 
 /* epoll interest; qlock held. */
-static void conn_set_events_locked(struct net_conn *c, uint32_t mask)
+void net_conn_set_events_locked(struct net_conn *c, uint32_t mask)
 {
-	if (mask != c->ev_mask && conn_state(c) != CS_CLOSED) {
+	if (mask != c->ev_mask && net_conn_st(c) != CS_CLOSED) {
 		c->ev_mask = mask;
 		net_io_mod(c, mask);
 	}
@@ -355,14 +340,13 @@ static void conn_set_events_locked(struct net_conn *c, uint32_t mask)
 static void conn_set_events(struct net_conn *c, uint32_t mask)
 {
 	pthread_mutex_lock(&c->qlock);
-	conn_set_events_locked(c, mask);
+	net_conn_set_events_locked(c, mask);
 	pthread_mutex_unlock(&c->qlock);
 }
 
 /* ---- handshake and hello --------------------------------------------- */
 
 static void conn_read(struct net_conn *c);
-static void conn_flush_queued(struct net_conn *c);
 
 /* A failure before the connection is up: calls on it see <rc>. */
 static void conn_fail(struct net_conn *c, int rc)
@@ -376,8 +360,8 @@ static void conn_proto_error(struct net_conn *c, const char *fmt, const char *ar
 
 	snprintf(what, sizeof(what), fmt, arg);
 	mm_warn("net", "closing connection %s %s: %s", c->outbound ? "to" : "from",
-		conn_who(c, who, sizeof(who)), what);
-	conn_fail(c, conn_state(c) == CS_UP ? MM_ECLOSED : MM_EPROTO);
+		net_conn_who(c, who, sizeof(who)), what);
+	conn_fail(c, net_conn_st(c) == CS_UP ? MM_ECLOSED : MM_EPROTO);
 }
 
 /* Write hs_out; then go UP or close as the acceptor decided. */
@@ -399,6 +383,7 @@ static void conn_send_hello(struct net_conn *c, uint8_t kind, int status, const 
 	net_frame_build(c->hs_out, kind, 0, status, 0, c->hs_out + NET_FRAME_HDR_LEN, (uint32_t)n);
 	c->hs_len = NET_FRAME_HDR_LEN + n;
 	c->hs_off = 0;
+	c->hs_busy = true;
 	conn_hs_flush(c);
 }
 
@@ -429,19 +414,20 @@ static void conn_go_up(struct net_conn *c)
 
 	__atomic_store_n(&c->was_up, true, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&c->qlock);
-	conn_set_state(c, CS_UP);
-	conn_set_events_locked(c, EPOLLIN | EPOLLRDHUP);
+	net_conn_set_st(c, CS_UP);
+	net_conn_set_events_locked(c, EPOLLIN | EPOLLRDHUP);
 	pthread_mutex_unlock(&c->qlock);
 	net_peer_conn_up(ctx, c);
 	mm_info("net", "connection %s %s up (%s, %s)", c->outbound ? "to" : "from",
-		conn_who(c, who, sizeof(who)), sec_name(ctx->cfg.security), c->xprt.ops->name);
+		net_conn_who(c, who, sizeof(who)), sec_name(ctx->cfg.security), c->xprt.ops->name);
 	net_fire_conn_event(ctx, c->node_id, true);
-	conn_flush_queued(c);
+	net_conn_flush_queued(c);
 }
 
 static void conn_hs_flush(struct net_conn *c)
 {
 	char who[96];
+	int rc;
 
 	while (c->hs_off < c->hs_len) {
 		struct iovec iov = {c->hs_out + c->hs_off, c->hs_len - c->hs_off};
@@ -453,7 +439,7 @@ static void conn_hs_flush(struct net_conn *c)
 			return;
 		}
 		if (n < 0) {
-			mm_warn("net", "hello to %s failed: %s", conn_who(c, who, sizeof(who)),
+			mm_warn("net", "hello to %s failed: %s", net_conn_who(c, who, sizeof(who)),
 				net_xprt_why());
 			conn_fail(c, n == MM_EAUTH ? MM_EAUTH : MM_EUNREACH);
 			return;
@@ -461,6 +447,18 @@ static void conn_hs_flush(struct net_conn *c)
 		c->hs_off += (size_t)n;
 		net_atomic_add(&c->bytes_sent, (uint64_t)n);
 	}
+	rc = c->xprt.ops->flush(&c->xprt);
+	if (rc == NET_XPRT_WANT_WRITE) {
+		conn_set_events(c, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+		return;
+	}
+	if (rc < 0) {
+		mm_warn("net", "hello to %s failed: %s", net_conn_who(c, who, sizeof(who)),
+			net_xprt_why());
+		conn_fail(c, MM_EUNREACH);
+		return;
+	}
+	c->hs_busy = false;
 	conn_set_events(c, EPOLLIN | EPOLLRDHUP);
 	if (c->hs_fail_rc) {
 		conn_fail(c, c->hs_fail_rc);
@@ -555,11 +553,11 @@ static void conn_handshake(struct net_conn *c)
 		conn_fail(c, rc);
 		return;
 	}
-	conn_set_state(c, CS_HELLO);
+	net_conn_set_st(c, CS_HELLO);
 	conn_set_events(c, EPOLLIN | EPOLLRDHUP);
 	if (c->outbound)
 		conn_send_hello(c, NET_K_HELLO, 0, NULL);
-	if (!conn_closing(c))
+	if (!net_conn_closing(c))
 		conn_read(c);	/* records may already sit inside TLS */
 }
 
@@ -588,11 +586,11 @@ static void conn_connected(struct net_conn *c)
 			conn_fail(c, rc);
 			return;
 		}
-		conn_set_state(c, CS_HANDSHAKE);
+		net_conn_set_st(c, CS_HANDSHAKE);
 		conn_handshake(c);
 		return;
 	}
-	conn_set_state(c, CS_HELLO);
+	net_conn_set_st(c, CS_HELLO);
 	conn_set_events(c, EPOLLIN | EPOLLRDHUP);
 	conn_send_hello(c, NET_K_HELLO, 0, NULL);
 }
@@ -608,16 +606,19 @@ static void conn_bad_frame(struct net_conn *c, int rc)
  * into them (then <payload> points into it); both NULL when <payload>
  * lies in rbuf. Consumes <req> and <owned>. */
 static void conn_deliver(struct net_conn *c, const struct net_frame_hdr *h,
-			 const uint8_t *payload, net_req *req, void *owned)
+			 const uint8_t *payload, net_req *req, void *owned, bool crc_done)
 {
-	int rc = net_frame_payload_check(h, payload);
+	bool hello = h->kind == NET_K_HELLO || h->kind == NET_K_HELLO_ACK;
+	int rc = crc_done || (c->crc_off && !hello) ? MM_OK : net_frame_payload_check(h, payload);
 
 	if (rc) {
 		conn_bad_frame(c, rc);
 		goto drop;
 	}
 	net_atomic_add(&c->msgs_recv, 1);
-	if (conn_state(c) != CS_UP) {
+	if (net_conn_st(c) == CS_CLOSED)
+		goto drop;	/* torn down meanwhile (a sync caller reading) */
+	if (net_conn_st(c) != CS_UP) {
 		if (h->kind == NET_K_HELLO || h->kind == NET_K_HELLO_ACK)
 			conn_hello_in(c, h, payload);
 		else
@@ -685,14 +686,21 @@ static void conn_big_done(struct net_conn *c)
 	c->rreq = NULL;
 	c->rown = NULL;
 	c->rdst = NULL;
-	conn_deliver(c, &h, p, req, own);
+	if (!c->crc_off && c->rcrc != h.payload_crc) {
+		conn_bad_frame(c, MM_EIO);
+		if (req)
+			net_req_free(req);
+		free(own);
+		return;
+	}
+	conn_deliver(c, &h, p, req, own, true);
 }
 
 /* Parse the complete frames in rbuf. */
 static void conn_parse(struct net_conn *c)
 {
-	while (!conn_closing(c) && !c->rbig && c->rtail - c->rhead >= NET_FRAME_HDR_LEN) {
-		uint32_t limit = conn_state(c) == CS_UP ? c->ctx->cfg.max_payload : NET_HELLO_MAX_LEN;
+	while (!net_conn_closing(c) && !c->rbig && c->rtail - c->rhead >= NET_FRAME_HDR_LEN) {
+		uint32_t limit = net_conn_st(c) == CS_UP ? c->ctx->cfg.max_payload : NET_HELLO_MAX_LEN;
 		struct net_frame_hdr h;
 		size_t avail;
 		int rc = net_frame_hdr_decode(c->rbuf + c->rhead, NET_FRAME_HDR_LEN, limit, &h);
@@ -707,7 +715,7 @@ static void conn_parse(struct net_conn *c)
 
 			/* rbuf is not touched again until the next read */
 			c->rhead += NET_FRAME_HDR_LEN + h.len;
-			conn_deliver(c, &h, p, NULL, NULL);
+			conn_deliver(c, &h, p, NULL, NULL, false);
 			continue;
 		}
 		if (h.len < NET_BIG_PAYLOAD)
@@ -719,6 +727,7 @@ static void conn_parse(struct net_conn *c)
 		}
 		memcpy(c->rdst, c->rbuf + c->rhead + NET_FRAME_HDR_LEN, avail);
 		c->rgot = avail;
+		c->rcrc = c->crc_off ? 0 : net_crc32c(0, c->rdst, avail);
 		c->rhead = c->rtail = 0;
 	}
 	if (c->rhead == c->rtail)
@@ -728,15 +737,15 @@ static void conn_parse(struct net_conn *c)
 static void conn_read_error(struct net_conn *c, ssize_t n)
 {
 	char who[96];
-	int st = conn_state(c);
+	int st = net_conn_st(c);
 
 	if (st == CS_UP) {
 		if (n == MM_ECLOSED)
 			mm_info("net", "connection %s %s closed by peer", c->outbound ? "to" : "from",
-				conn_who(c, who, sizeof(who)));
+				net_conn_who(c, who, sizeof(who)));
 		else
 			mm_warn("net", "connection %s %s: %s", c->outbound ? "to" : "from",
-				conn_who(c, who, sizeof(who)), net_xprt_why());
+				net_conn_who(c, who, sizeof(who)), net_xprt_why());
 		conn_fail(c, MM_ECLOSED);
 		return;
 	}
@@ -752,16 +761,37 @@ static void conn_read_error(struct net_conn *c, ssize_t n)
 		return;
 	}
 	mm_warn("net", "connection %s %s failed during the handshake: %s",
-		c->outbound ? "to" : "from", conn_who(c, who, sizeof(who)), net_xprt_why());
+		c->outbound ? "to" : "from", net_conn_who(c, who, sizeof(who)), net_xprt_why());
 	conn_fail(c, MM_EUNREACH);
 }
 
-static void conn_read(struct net_conn *c)
+/* The receive token: whoever holds it owns rbuf and every r* field. The
+ * I/O thread takes it for each read; a net_call() caller may take it to
+ * read its own reply (net_conn_sync_wait). Never waited for: a failed
+ * take means the holder reads. */
+enum { RT_FREE = 0, RT_IO = 1, RT_CALLER = 2 };
+
+static bool rtoken_take(struct net_conn *c, int who)
+{
+	int expect = RT_FREE;
+
+	return __atomic_compare_exchange_n(&c->rtoken, &expect, who, false, __ATOMIC_ACQUIRE,
+					   __ATOMIC_RELAXED);
+}
+
+static void rtoken_drop(struct net_conn *c)
+{
+	__atomic_store_n(&c->rtoken, RT_FREE, __ATOMIC_RELEASE);
+}
+
+static void conn_read_locked(struct net_conn *c)
 {
 	const struct net_xprt_ops *ops = c->xprt.ops;
 	int budget = 64;
 
-	while (!conn_closing(c)) {
+	/* frames a sync caller read but left to us (net_conn_sync_wait) */
+	conn_parse(c);
+	while (!net_conn_closing(c)) {
 		size_t want;
 		ssize_t n;
 
@@ -784,6 +814,9 @@ static void conn_read(struct net_conn *c)
 				conn_read_error(c, n);
 				return;
 			}
+			/* checksum while the bytes are still in the cache */
+			if (!c->crc_off)
+				c->rcrc = net_crc32c(c->rcrc, c->rdst + c->rgot, (size_t)n);
 			c->rgot += (size_t)n;
 			net_atomic_add(&c->bytes_recv, (uint64_t)n);
 			if (c->rgot == c->rh.len) {
@@ -814,321 +847,122 @@ static void conn_read(struct net_conn *c)
 	}
 }
 
+static void conn_read(struct net_conn *c)
+{
+	if (!rtoken_take(c, RT_IO))
+		return;	/* a caller is reading; it hands back what it cannot use */
+	conn_read_locked(c);
+	rtoken_drop(c);
+}
+
 void net_conn_rerun(struct net_conn *c)
 {
-	if (!conn_closing(c) && conn_state(c) >= CS_HELLO)
+	if (!c->torn && !net_conn_closing(c) && net_conn_st(c) >= CS_HELLO)
 		conn_read(c);
 }
 
-/* ---- send path ------------------------------------------------------- *
+/* ---- a sync caller reads its own reply ---------------------------------
  *
- * wlock is the send lock: its holder alone writes to the transport.
- * Writers that must not block (I/O and timer threads) only trylock it;
- * when it is busy they append a copy to outq, and whoever holds wlock
- * flushes outq before writing anything of its own and re-checks outq
- * after unlocking (conn_wunlock), so nothing queued is stranded. A
- * non-blocking writer that meets a full socket leaves the rest in outq,
- * sets wblocked and arms EPOLLOUT; the I/O thread flushes on EPOLLOUT.
- * Blocking writers (user and worker threads) poll the socket themselves.
- * A frame is never interleaved with another: bytes of a partly written
- * frame are always at the head of outq.
+ * On a plain TCP connection (PLAIN, or AUTHONLY once up) a net_call()
+ * caller waiting for its reply takes the receive token, turns EPOLLIN off
+ * and reads the socket itself: the reply then costs one wakeup (the
+ * caller's) instead of two (the I/O thread's, then the caller's). It only
+ * delivers small replies to blocking calls, which run no user code; at
+ * the first other frame (a request, a oneway, a reply to an async call, a
+ * big payload) it stops and hands everything back: EPOLLIN on again, the
+ * token dropped, and the I/O thread nudged if bytes wait in rbuf.
  */
+enum { SYNC_MORE, SYNC_STOP };
 
-static int conn_send_error(struct net_conn *c, ssize_t n)
+static int sync_parse(struct net_conn *c)
 {
-	char who[96];
+	net_ctx *ctx = c->ctx;
 
-	if (!conn_closing(c))
-		mm_warn("net", "write to %s failed: %s", conn_who(c, who, sizeof(who)),
-			net_xprt_why());
-	(void)n;
-	net_conn_close(c, MM_ECLOSED);
-	return MM_ECLOSED;
-}
+	while (c->rtail - c->rhead >= NET_FRAME_HDR_LEN) {
+		struct net_frame_hdr h;
+		const uint8_t *p;
+		int rc = net_frame_hdr_decode(c->rbuf + c->rhead, NET_FRAME_HDR_LEN,
+					      ctx->cfg.max_payload, &h);
 
-/* Append the bytes of <iov> after the first <skip> to outq. <blocked>:
- * the socket is full, arm EPOLLOUT. MM_ECLOSED if the connection closed. */
-static int conn_enqueue(struct net_conn *c, const struct iovec *iov, int cnt, size_t skip,
-			bool blocked)
-{
-	struct net_outbuf *b;
-	size_t total = 0, off = 0;
-
-	for (int i = 0; i < cnt; i++)
-		total += iov[i].iov_len;
-	b = malloc(sizeof(*b) + total - skip);
-	if (!b)
-		return MM_ENOMEM;
-	b->next = NULL;
-	b->len = total - skip;
-	b->off = 0;
-	for (int i = 0; i < cnt; i++) {
-		size_t l = iov[i].iov_len, s = 0;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
+		if (rc) {
+			conn_bad_frame(c, rc);
+			return SYNC_STOP;
 		}
-		s = skip;
-		skip = 0;
-		memcpy(b->data + off, (const uint8_t *)iov[i].iov_base + s, l - s);
-		off += l - s;
+		if (h.kind != NET_K_REPLY || h.len >= NET_BIG_PAYLOAD || !net_rpc_is_sync(ctx, h.id))
+			return SYNC_STOP;
+		if (c->rtail - c->rhead - NET_FRAME_HDR_LEN < h.len)
+			return SYNC_MORE;
+		p = c->rbuf + c->rhead + NET_FRAME_HDR_LEN;
+		c->rhead += NET_FRAME_HDR_LEN + h.len;
+		conn_deliver(c, &h, p, NULL, NULL, false);
 	}
+	if (c->rhead == c->rtail)
+		c->rhead = c->rtail = 0;
+	return SYNC_MORE;
+}
+
+void net_conn_sync_wait(struct net_conn *c, const int *done)
+{
+	bool pending;
+
+	if (net_conn_st(c) != CS_UP || c->xprt.ops != &net_xprt_tcp ||
+	    __atomic_load_n(done, __ATOMIC_ACQUIRE) || !rtoken_take(c, RT_CALLER))
+		return;
+	if (c->rbig || net_conn_closing(c)) {
+		rtoken_drop(c);
+		return;
+	}
+	/* Other interest changes derive from ev_mask, so EPOLLIN stays off
+	 * until we turn it on again. */
 	pthread_mutex_lock(&c->qlock);
-	if (conn_state(c) == CS_CLOSED) {
-		pthread_mutex_unlock(&c->qlock);
-		free(b);
-		return conn_end_rc(c);
-	}
-	if (c->outq_tail)
-		c->outq_tail->next = b;
-	else
-		c->outq = b;
-	c->outq_tail = b;
-	c->outq_bytes += b->len;
-	if (blocked) {
-		c->wblocked = true;
-		conn_set_events_locked(c, c->ev_mask | EPOLLOUT);
-	}
+	net_conn_set_events_locked(c, c->ev_mask & ~(uint32_t)(EPOLLIN | EPOLLRDHUP));
 	pthread_mutex_unlock(&c->qlock);
-	return MM_OK;
-}
 
-/* Wait until the transport can make progress; wlock held. */
-static int conn_wait_writable(struct net_conn *c, ssize_t want, uint64_t deadline)
-{
-	struct pollfd pfd = {.fd = c->fd, .events = want == NET_XPRT_WANT_READ ? POLLIN : POLLOUT};
-	uint64_t now = mm_now_ns();
-	int ms;
-
-	if (conn_closing(c))
-		return MM_ECLOSED;
-	if (now >= deadline) {
-		char who[96];
-
-		mm_warn("net", "write to %s stalled for %d s, closing", conn_who(c, who, sizeof(who)),
-			NET_SEND_TIMEOUT_MS / 1000);
-		net_conn_close(c, MM_ECLOSED);
-		return MM_ECLOSED;
-	}
-	ms = (int)MM_MIN((deadline - now) / 1000000u + 1, 1000u);
-	if (want == NET_XPRT_WANT_READ)
-		ms = 1;	/* the I/O thread reads; just retry soon */
-	if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
-		return conn_send_error(c, MM_ESYS);
-	return MM_OK;
-}
-
-/* Write all of <iov> minus the first <skip> bytes, blocking; wlock held. */
-static int conn_write_blocking(struct net_conn *c, const struct iovec *iov0, int cnt, size_t skip)
-{
-	struct iovec iov[4];
-	uint64_t deadline = mm_now_ns() + (uint64_t)NET_SEND_TIMEOUT_MS * 1000000u;
-	int i = 0, rc;
-
-	memcpy(iov, iov0, sizeof(*iov) * (size_t)cnt);
-	for (;;) {
+	while (!__atomic_load_n(done, __ATOMIC_ACQUIRE) && !net_conn_closing(c)) {
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
 		ssize_t n;
 
-		while (i < cnt && skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			i++;
+		if (sync_parse(c) == SYNC_STOP || __atomic_load_n(done, __ATOMIC_ACQUIRE))
+			break;
+		if (c->rhead > 0) {
+			memmove(c->rbuf, c->rbuf + c->rhead, c->rtail - c->rhead);
+			c->rtail -= c->rhead;
+			c->rhead = 0;
 		}
-		if (i == cnt)
-			return MM_OK;
-		iov[i].iov_base = (uint8_t *)iov[i].iov_base + skip;
-		iov[i].iov_len -= skip;
-		skip = 0;
-		n = c->xprt.ops->writev(&c->xprt, iov + i, cnt - i);
-		if (n == NET_XPRT_WANT_WRITE || n == NET_XPRT_WANT_READ) {
-			rc = conn_wait_writable(c, n, deadline);
-			if (rc)
-				return rc;
+		n = net_xprt_tcp.read(&c->xprt, c->rbuf + c->rtail, NET_RBUF - c->rtail);
+		if (n == NET_XPRT_WANT_READ) {
+			/* a timeout or a close elsewhere sets <done>: look again soon */
+			poll(&pfd, 1, 5);
 			continue;
 		}
-		if (n < 0)
-			return conn_send_error(c, n);
-		net_atomic_add(&c->bytes_sent, (uint64_t)n);
-		skip = (size_t)n;
-	}
-}
-
-/* Flush outq without blocking; wlock held. */
-static int conn_flush_nb(struct net_conn *c)
-{
-	for (;;) {
-		struct net_outbuf *b;
-		struct iovec iov;
-		ssize_t n;
-
-		pthread_mutex_lock(&c->qlock);
-		b = c->outq;
-		if (conn_state(c) != CS_UP)
-			b = NULL;
-		pthread_mutex_unlock(&c->qlock);
-		if (!b)
-			return conn_state(c) == CS_CLOSED ? MM_ECLOSED : MM_OK;
-		iov.iov_base = b->data + b->off;
-		iov.iov_len = b->len - b->off;
-		n = c->xprt.ops->writev(&c->xprt, &iov, 1);
-		if (n == NET_XPRT_WANT_WRITE || n == NET_XPRT_WANT_READ) {
-			pthread_mutex_lock(&c->qlock);
-			c->wblocked = true;
-			conn_set_events_locked(c, c->ev_mask | EPOLLOUT);
-			pthread_mutex_unlock(&c->qlock);
-			return MM_OK;
+		if (n < 0) {
+			if (!net_conn_closing(c))	/* else it is our own shutdown() */
+				conn_read_error(c, n);
+			break;
 		}
-		if (n < 0)
-			return conn_send_error(c, n);
-		net_atomic_add(&c->bytes_sent, (uint64_t)n);
-		b->off += (size_t)n;
-		if (b->off == b->len) {
-			pthread_mutex_lock(&c->qlock);
-			c->outq = b->next;
-			if (!c->outq)
-				c->outq_tail = NULL;
-			c->outq_bytes -= b->len;
-			pthread_mutex_unlock(&c->qlock);
-			free(b);
-		}
+		c->rtail += (size_t)n;
+		net_atomic_add(&c->bytes_recv, (uint64_t)n);
 	}
-}
 
-/* Flush outq, blocking; wlock held. */
-static int conn_flush_blocking(struct net_conn *c)
-{
-	for (;;) {
-		struct net_outbuf *b;
-		struct iovec iov;
-		int rc;
-
-		pthread_mutex_lock(&c->qlock);
-		b = c->outq;
-		pthread_mutex_unlock(&c->qlock);
-		if (conn_state(c) == CS_CLOSED)
-			return MM_ECLOSED;
-		if (!b)
-			return MM_OK;
-		iov.iov_base = b->data;
-		iov.iov_len = b->len;
-		rc = conn_write_blocking(c, &iov, 1, b->off);
-		if (rc)
-			return rc;
-		pthread_mutex_lock(&c->qlock);
-		c->outq = b->next;
-		if (!c->outq)
-			c->outq_tail = NULL;
-		c->outq_bytes -= b->len;
-		pthread_mutex_unlock(&c->qlock);
-		free(b);
-	}
-}
-
-/* Release wlock; then flush what others queued meanwhile. */
-static void conn_wunlock(struct net_conn *c)
-{
-	for (;;) {
-		bool need;
-
-		pthread_mutex_unlock(&c->wlock);
-		pthread_mutex_lock(&c->qlock);
-		need = c->outq && !c->wblocked && conn_state(c) == CS_UP;
-		pthread_mutex_unlock(&c->qlock);
-		if (!need || pthread_mutex_trylock(&c->wlock) != 0)
-			return;
-		conn_flush_nb(c);
-	}
-}
-
-/* On the I/O thread: the connection went UP, or EPOLLOUT fired. */
-static void conn_flush_queued(struct net_conn *c)
-{
-	if (pthread_mutex_trylock(&c->wlock) != 0)
-		return;	/* the holder flushes in conn_wunlock() */
-	conn_flush_nb(c);
-	conn_wunlock(c);
-}
-
-static void conn_out_ready(struct net_conn *c)
-{
 	pthread_mutex_lock(&c->qlock);
-	c->wblocked = false;
-	conn_set_events_locked(c, c->ev_mask & ~(uint32_t)EPOLLOUT);
+	net_conn_set_events_locked(c, c->ev_mask | EPOLLIN | EPOLLRDHUP);
 	pthread_mutex_unlock(&c->qlock);
-	conn_flush_queued(c);
-}
-
-int net_conn_send(struct net_conn *c, const uint8_t *hdr, const void *data, size_t len)
-{
-	struct iovec iov[2] = {{(void *)hdr, NET_FRAME_HDR_LEN}, {(void *)data, len}};
-	int cnt = len ? 2 : 1, rc = MM_OK, st;
-	size_t total = NET_FRAME_HDR_LEN + len;
-	bool nb = net_nonblocking_thread, qempty;
-	ssize_t n;
-
-	if (nb) {
-		if (pthread_mutex_trylock(&c->wlock) != 0) {
-			rc = conn_enqueue(c, iov, cnt, 0, false);
-			if (rc == MM_OK && pthread_mutex_trylock(&c->wlock) == 0) {
-				conn_flush_nb(c);
-				conn_wunlock(c);
-			}
-			goto counted;
-		}
-	} else {
-		pthread_mutex_lock(&c->wlock);
+	pending = c->rtail > c->rhead;
+	rtoken_drop(c);
+	/* Bytes already in rbuf raise no EPOLLIN: nudge the I/O thread. */
+	if (pending && !net_conn_closing(c)) {
+		net_conn_ref(c);
+		net_io_post(c->io, NET_CMD_READ, c);
 	}
-	pthread_mutex_lock(&c->qlock);
-	st = conn_state(c);
-	qempty = c->outq == NULL;
-	pthread_mutex_unlock(&c->qlock);
-	if (st == CS_CLOSED || conn_closing(c)) {
-		rc = conn_end_rc(c);
-		goto out;
-	}
-	if (st != CS_UP) {
-		/* flushed by the I/O thread when the connection comes up */
-		rc = conn_enqueue(c, iov, cnt, 0, false);
-		goto out;
-	}
-	if (!qempty) {
-		rc = nb ? conn_flush_nb(c) : conn_flush_blocking(c);
-		if (rc)
-			goto out;
-		pthread_mutex_lock(&c->qlock);
-		qempty = c->outq == NULL;
-		pthread_mutex_unlock(&c->qlock);
-		if (!qempty) {
-			rc = conn_enqueue(c, iov, cnt, 0, false);
-			goto out;
-		}
-	}
-	n = c->xprt.ops->writev(&c->xprt, iov, cnt);
-	if (n == NET_XPRT_WANT_WRITE || n == NET_XPRT_WANT_READ)
-		n = 0;
-	if (n < 0) {
-		rc = conn_send_error(c, n);
-		goto out;
-	}
-	net_atomic_add(&c->bytes_sent, (uint64_t)n);
-	if ((size_t)n < total)
-		rc = nb ? conn_enqueue(c, iov, cnt, (size_t)n, true)
-			: conn_write_blocking(c, iov, cnt, (size_t)n);
-out:
-	conn_wunlock(c);
-counted:
-	if (rc == MM_OK)
-		net_atomic_add(&c->msgs_sent, 1);
-	return rc;
 }
 
 /* ---- events, close, teardown ----------------------------------------- */
 
 void net_conn_event(struct net_conn *c, uint32_t ev)
 {
-	if (c->torn || conn_closing(c))
+	if (c->torn || net_conn_closing(c))
 		return;
-	switch (conn_state(c)) {
+	switch (net_conn_st(c)) {
 	case CS_CONNECTING:
 		conn_connected(c);
 		break;
@@ -1136,16 +970,16 @@ void net_conn_event(struct net_conn *c, uint32_t ev)
 		conn_handshake(c);
 		break;
 	case CS_HELLO:
-		if (c->hs_off < c->hs_len) {
+		if (c->hs_busy) {
 			conn_hs_flush(c);
-			if (conn_closing(c) || c->hs_off < c->hs_len)
+			if (net_conn_closing(c) || c->hs_busy)
 				break;
 		}
 		conn_read(c);
 		break;
 	case CS_UP:
 		if (ev & EPOLLOUT)
-			conn_out_ready(c);
+			net_conn_out_ready(c);
 		if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
 			conn_read(c);
 		break;
@@ -1172,14 +1006,14 @@ void net_conn_close(struct net_conn *c, int rc)
 void net_conn_teardown(struct net_conn *c)
 {
 	net_ctx *ctx = c->ctx;
-	int rc = conn_closing(c), call_rc;
+	int rc = net_conn_closing(c), call_rc;
 	bool had_timer = false;
 
 	if (c->torn)
 		return;
 	c->torn = true;
 	pthread_mutex_lock(&c->qlock);
-	conn_set_state(c, CS_CLOSED);
+	net_conn_set_st(c, CS_CLOSED);
 	pthread_mutex_unlock(&c->qlock);
 	net_io_del(c);
 	if (c->rreq) {
@@ -1197,7 +1031,7 @@ void net_conn_teardown(struct net_conn *c)
 	if (had_timer)
 		net_conn_put(c);
 
-	call_rc = conn_end_rc(c);
+	call_rc = net_conn_end_rc(c);
 	net_conn_fail_calls(c, call_rc);
 	if (c->was_up) {
 		mm_info("net", "connection %s node %u (%s) closed (%s)", c->outbound ? "to" : "from",

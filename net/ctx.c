@@ -171,12 +171,17 @@ int net_create(const struct net_config *cfg, net_ctx **out)
 		if (rc)
 			goto fail;
 	}
-	mm_info("net", "node %u ready%s%s port %u, %s, %d I/O threads, %d workers",
-		cfg->node_id, cfg->listen_addr ? ", listening on " : "",
-		cfg->listen_addr ? cfg->listen_addr : "", ctx->listen_port,
-		cfg->security == NET_SEC_ENCRYPT ? "encrypted"
-		: cfg->security == NET_SEC_AUTHONLY ? "authonly" : "plain",
-		cfg->io_threads, cfg->worker_threads);
+	{
+		char where[96] = ", outbound only";
+
+		if (cfg->listen_addr)
+			snprintf(where, sizeof(where), ", listening on %s port %u", cfg->listen_addr,
+				 ctx->listen_port);
+		mm_info("net", "node %u ready%s, %s, %d I/O threads, %d workers", cfg->node_id,
+			where, cfg->security == NET_SEC_ENCRYPT ? "encrypted"
+			: cfg->security == NET_SEC_AUTHONLY ? "authonly" : "plain",
+			cfg->io_threads, cfg->worker_threads);
+	}
 	*out = ctx;
 	return MM_OK;
 fail:

@@ -74,6 +74,15 @@ void net_io_post(struct net_io *io, enum net_cmd_kind kind, struct net_conn *c)
 	cmd->kind = kind;
 	cmd->conn = c;
 	pthread_mutex_lock(&io->lock);
+	if (io->stopped) {
+		/* net_destroy is past this thread (every connection is torn
+		 * down already): nothing left to do */
+		pthread_mutex_unlock(&io->lock);
+		free(cmd);
+		if (c)
+			net_conn_put(c);
+		return;
+	}
 	if (io->cmds_tail)
 		io->cmds_tail->next = cmd;
 	else
@@ -99,6 +108,9 @@ static bool io_run_cmds(struct net_io *io)
 		next = cmd->next;
 		if (cmd->kind == NET_CMD_CLOSE) {
 			net_conn_teardown(cmd->conn);
+			net_conn_put(cmd->conn);
+		} else if (cmd->kind == NET_CMD_READ) {
+			net_conn_rerun(cmd->conn);	/* skips torn connections */
 			net_conn_put(cmd->conn);
 		} else if (cmd->kind == NET_CMD_STOP) {
 			stop = true;
@@ -250,6 +262,9 @@ void net_io_stop(net_ctx *ctx)
 			pthread_join(io->thread, NULL);
 			io->started = false;
 		}
+		pthread_mutex_lock(&io->lock);
+		io->stopped = true;
+		pthread_mutex_unlock(&io->lock);
 		/* commands that raced with the stop */
 		io_run_cmds(io);
 		if (io->epfd >= 0)

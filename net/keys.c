@@ -7,7 +7,7 @@
  *   CA:   basicConstraints critical CA:TRUE; keyUsage critical
  *         keyCertSign, cRLSign, digitalSignature
  *   node: basicConstraints critical CA:FALSE; keyUsage critical
- *         digitalSignature, keyEncipherment; extendedKeyUsage serverAuth,
+ *         digitalSignature (the ECDSA key signs); extendedKeyUsage serverAuth,
  *         clientAuth (etcd uses one certificate for both); subjectAltName
  *         IP:<ip>, DNS:<ip> (only DNS: when <ip> is a host name)
  * notBefore is an hour back to tolerate clock skew between nodes.
@@ -264,7 +264,7 @@ int net_keys_issue_node(const char *ca_key, const char *ca_crt, const char *node
 	x = new_cert(key, node_ip, NODE_DAYS);
 	if (!x || !X509_set_issuer_name(x, X509_get_subject_name(ca)) ||
 	    !add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE") ||
-	    !add_ext(x, ca, NID_key_usage, "critical,digitalSignature,keyEncipherment") ||
+	    !add_ext(x, ca, NID_key_usage, "critical,digitalSignature") ||
 	    !add_ext(x, ca, NID_ext_key_usage, "serverAuth,clientAuth") ||
 	    !add_ext(x, ca, NID_subject_alt_name, san) ||
 	    !add_ext(x, ca, NID_subject_key_identifier, "hash") ||

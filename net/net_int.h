@@ -7,7 +7,7 @@
  *   frame.c      wire codec (pure)          xprt_tcp.c, xprt_tls.c  transports
  *   ctx.c        net_create/destroy, handlers, peers, diagnostics
  *   conn.c       connections: connect, accept, handshake, hello, read
- *                path, send path, close
+ *                path, close          send.c   the send path
  *   io.c         epoll I/O threads and their command queues
  *   rpc.c        calls: ids, table, timer thread, net_call*, net_reply
  *   keys.c       cluster key and node certificates
@@ -75,6 +75,7 @@ struct net_conn {
 	int fd;				/* closed when the last reference goes */
 	struct net_xprt xprt;		/* ops switch tcp<-tls at AUTHONLY; see xprt.h */
 	bool outbound;
+	bool crc_off;			/* ENCRYPT: data frames carry no payload CRC */
 	uint32_t node_id;		/* outbound: target; inbound: from hello */
 	char peer[64];			/* "ip:port" */
 	char local[64];
@@ -98,16 +99,20 @@ struct net_conn {
 	/* handshake output (owner I/O thread only) */
 	uint8_t hs_out[NET_FRAME_HDR_LEN + NET_HELLO_MAX_LEN];
 	size_t hs_len, hs_off;
+	bool hs_busy;			/* hs_out not yet all sent and flushed */
 	bool hs_up_after;		/* acceptor: go UP once hs_out is sent */
 	int hs_fail_rc;			/* acceptor: close with this once sent */
 
-	/* --- receive side (owner I/O thread only) --- */
+	/* --- receive side: whoever holds the receive token (rtoken): the
+	 * I/O thread, or a net_call() caller reading its own reply --- */
+	int rtoken;			/* atomic: 0 free, 1 I/O thread, 2 caller */
 	uint8_t *rbuf;
 	size_t rhead, rtail;
 	bool rbig;			/* reading a big payload into rdst */
 	struct net_frame_hdr rh;	/* its header */
 	uint8_t *rdst;			/* final buffer (in rreq or rown) */
 	size_t rgot;
+	uint32_t rcrc;			/* CRC32C of rdst[0 .. rgot) */
 	net_req *rreq;			/* request being filled */
 	void *rown;			/* reply buffer being filled (malloc) */
 	struct net_conn *rerun_next;	/* io->rerun list (TLS pending bytes) */
@@ -139,11 +144,13 @@ struct net_req {
 	uint8_t data[];
 };
 
-/* Blocking net_call waiter (on the caller's stack). */
+/* Blocking net_call waiter (on the caller's stack). The completer writes
+ * status/data/len, then stores done = 1 (release) and futex-wakes it; the
+ * caller may return as soon as it sees done, so the completer touches
+ * nothing after the store (a wake on a dead address is harmless: futex
+ * waiters always re-check their word). */
 struct net_sync {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool done;
+	int done;			/* futex word, atomic */
 	int status;
 	void *data;
 	size_t len;
@@ -188,7 +195,7 @@ struct net_peer {
 	struct net_peer *next;
 };
 
-enum net_cmd_kind { NET_CMD_CLOSE = 1, NET_CMD_STOP };
+enum net_cmd_kind { NET_CMD_CLOSE = 1, NET_CMD_STOP, NET_CMD_READ };
 struct net_cmd {
 	enum net_cmd_kind kind;
 	struct net_conn *conn;		/* holds a reference */
@@ -203,8 +210,9 @@ struct net_io {
 	int epfd;
 	int evfd;			/* eventfd: wakes epoll_wait for cmds */
 	struct net_src wake_src;
-	pthread_mutex_t lock;		/* guards cmds */
+	pthread_mutex_t lock;		/* guards cmds, stopped */
 	struct net_cmd *cmds, *cmds_tail;
+	bool stopped;			/* joined: commands are dropped */
 	struct net_conn *rerun;		/* owner thread only */
 };
 
@@ -265,8 +273,30 @@ void net_peer_conn_up(net_ctx *ctx, struct net_conn *c);
 void net_conn_unlink(net_ctx *ctx, struct net_conn *c);
 void net_fire_conn_event(net_ctx *ctx, uint32_t node, bool up);
 
+static inline int net_conn_st(const struct net_conn *c)
+{
+	return __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
+}
+
+static inline int net_conn_closing(const struct net_conn *c)
+{
+	return __atomic_load_n(&c->close_rc, __ATOMIC_ACQUIRE);
+}
+
+/* Set the state; the UP and CLOSED transitions with qlock held. */
+static inline void net_conn_set_st(struct net_conn *c, int s)
+{
+	__atomic_store_n(&c->state, s, __ATOMIC_RELEASE);
+}
+
 /* conn.c */
 void net_sockaddr_str(const struct sockaddr *sa, char *buf, size_t sz);
+/* What calls on a closing connection fail with (see conn.c). */
+int net_conn_end_rc(const struct net_conn *c);
+/* "node 3 (127.0.9.3:1191)", or "ip:port" for an unidentified peer. */
+const char *net_conn_who(const struct net_conn *c, char *buf, size_t sz);
+/* Change the epoll interest; qlock held. */
+void net_conn_set_events_locked(struct net_conn *c, uint32_t mask);
 struct net_conn *net_conn_get_for(net_ctx *ctx, uint32_t node, int *rc);
 int net_conn_connect(net_ctx *ctx, struct net_peer *p, struct net_conn **out);
 int net_conn_accept(net_ctx *ctx, int fd);
@@ -276,7 +306,19 @@ void net_conn_close(struct net_conn *c, int rc);
 void net_conn_teardown(struct net_conn *c);
 void net_conn_event(struct net_conn *c, uint32_t events);
 void net_conn_rerun(struct net_conn *c);
+/* A net_call() caller waits for <done> by reading the connection itself
+ * if it can (plain TCP, up, nobody else reading); returns when <done> is
+ * set or it has handed reading back to the I/O thread. */
+void net_conn_sync_wait(struct net_conn *c, const int *done);
+
+/* send.c */
 int net_conn_send(struct net_conn *c, const uint8_t *hdr, const void *data, size_t len);
+void net_conn_flush_queued(struct net_conn *c);	/* I/O thread: went UP */
+void net_conn_out_ready(struct net_conn *c);	/* I/O thread: EPOLLOUT */
+/* net_frame_build() for a data frame on <c>: no payload CRC on ENCRYPT
+ * connections (see README, "Checksums"). */
+void net_conn_frame(const struct net_conn *c, uint8_t *hdr, uint8_t kind, uint16_t type,
+		    int32_t status, uint64_t id, const void *data, uint32_t len);
 const char *net_conn_state_name(int state);
 
 /* io.c */
@@ -297,6 +339,8 @@ void net_rpc_free(net_ctx *ctx);
 void net_timer_add(net_ctx *ctx, struct net_timer *t);	/* calls_lock held */
 void net_timer_del(net_ctx *ctx, struct net_timer *t);	/* calls_lock held */
 void net_conn_fail_calls(struct net_conn *c, int rc);
+/* True if request <id> is a blocking net_call() still waiting. */
+bool net_rpc_is_sync(net_ctx *ctx, uint64_t id);
 void net_rpc_reply_in(struct net_conn *c, const struct net_frame_hdr *h,
 		      const void *data, void *owned);
 void net_rpc_request_in(struct net_conn *c, const struct net_frame_hdr *h,

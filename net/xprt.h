@@ -18,10 +18,12 @@
  * bytes), or an MM_E* code. On MM_E* the reason is in net_xprt_why() of
  * the calling thread (like OpenSSL's per-thread error queue).
  *
- * Threads: read() is called only by the connection's I/O thread;
- * writev() by whoever holds the connection's send lock; the two may run
- * at once, and the transport protects its own state (TLS takes x->lock
- * around each SSL call). attach/handshake/close are single-threaded.
+ * Threads: read() is called only by the holder of the connection's
+ * receive token (its I/O thread; on TCP also a blocking net_call() caller
+ * reading its own reply); writev() and flush() by whoever holds the
+ * connection's send lock; reading and writing may run at once, and the
+ * transport protects its own state (TLS takes x->lock around each SSL
+ * call). attach/handshake/close are single-threaded.
  */
 #ifndef MM_NET_XPRT_H
 #define MM_NET_XPRT_H
@@ -52,8 +54,13 @@ struct net_xprt_ops {
 	/* Read up to <len> bytes into <buf>: > 0 bytes read; MM_ECLOSED at the
 	 * peer's orderly close. */
 	ssize_t (*read)(struct net_xprt *x, void *buf, size_t len);
-	/* Write from <iovcnt> buffers; may be short (returns bytes taken). */
+	/* Write from <iovcnt> buffers; may be short (returns bytes taken).
+	 * Bytes taken may still sit in the transport (TLS coalesces records
+	 * into large sends): flush() pushes them out. */
 	ssize_t (*writev)(struct net_xprt *x, const struct iovec *iov, int iovcnt);
+	/* 0 once nothing written is left inside the transport, else
+	 * NET_XPRT_WANT_WRITE (call again when writable) or MM_E*. */
+	int (*flush)(struct net_xprt *x);
 	/* Bytes held inside the transport that socket readiness does not show. */
 	bool (*pending)(struct net_xprt *x);
 	/* Free transport state (never closes x->fd, never sends anything). */

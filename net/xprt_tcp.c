@@ -81,6 +81,12 @@ static ssize_t tcp_writev(struct net_xprt *x, const struct iovec *iov, int iovcn
 	}
 }
 
+static int tcp_flush(struct net_xprt *x)
+{
+	(void)x;
+	return MM_OK;
+}
+
 static bool tcp_pending(struct net_xprt *x)
 {
 	(void)x;
@@ -99,6 +105,7 @@ const struct net_xprt_ops net_xprt_tcp = {
 	.handshake = tcp_handshake,
 	.read = tcp_read,
 	.writev = tcp_writev,
+	.flush = tcp_flush,
 	.pending = tcp_pending,
 	.close = tcp_close,
 };

@@ -8,6 +8,17 @@
  * a short write's remainder may be retried from another buffer with the
  * same bytes (net/conn.c copies it to the connection's queue).
  *
+ * Records are not written to the socket one by one: the SSL object's
+ * write BIO is ours (tls_wbio), a buffer of TLS_WBUF bytes that is sent
+ * with one send(2) when full and when flushed (net_xprt_ops.flush, and
+ * OpenSSL's own BIO_flush after each handshake flight). A 16 KiB record
+ * per system call and per TCP segment costs more than the encryption.
+ * ENCRYPT reads through tls_rbio, which reads up to TLS_RBUF bytes per
+ * recv(2) and serves OpenSSL's exact-size record reads from it (OpenSSL's
+ * own read-ahead moves the unread rest of its buffer to the front for
+ * every record). AUTHONLY must read nothing past the hello-ack, so it
+ * uses a plain socket BIO without read-ahead.
+ *
  * An SSL object must not be used by two threads at once, while the I/O
  * thread reads and a sender writes concurrently: x->lock is held around
  * every SSL_* call on x->ssl (only for that call, never while waiting for
@@ -18,9 +29,11 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -32,8 +45,18 @@
 #include "net/net.h"
 
 #define TLS_REC 16384		/* max TLS plaintext record */
+#define TLS_WBUF (128 * 1024)	/* ciphertext coalesced per send(2) */
+#define TLS_RBUF (64 * 1024)	/* ciphertext read per recv(2) (ENCRYPT) */
 #define TLS_DEFAULT_SUITES \
 	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+
+/* SSL_get_error() needs an empty error queue before each SSL call. Our
+ * failure paths always empty it, so peek (cheap) before clearing (not). */
+static inline void tls_clear_errors(void)
+{
+	if (ERR_peek_error())
+		ERR_clear_error();
+}
 
 /* Turn the failed call's SSL error into net_xprt_why(); return its code. */
 static int tls_error(SSL *ssl, int err, const char *what)
@@ -67,24 +90,233 @@ static int tls_error(SSL *ssl, int err, const char *what)
 	return rc;
 }
 
+/* ---- the write BIO ----------------------------------------------------
+ * Called by OpenSSL with x->lock held (or single-threaded during the
+ * handshake), so its buffer needs no lock of its own. */
+
+struct tls_wbuf {
+	int fd;
+	size_t head, len;	/* unsent bytes are buf[head .. len) */
+	uint8_t buf[TLS_WBUF];
+};
+
+static BIO_METHOD *wbio_method;
+static pthread_once_t wbio_once = PTHREAD_ONCE_INIT;
+
+/* 1: all sent; 0: the socket is full (bytes remain); -1: error (errno). */
+static int wbuf_send(struct tls_wbuf *w)
+{
+	while (w->head < w->len) {
+		ssize_t n = send(w->fd, w->buf + w->head, w->len - w->head, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			w->head += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n == 0)
+			errno = EPIPE;
+		return -1;
+	}
+	w->head = w->len = 0;
+	return 1;
+}
+
+static int wbio_write(BIO *b, const char *in, size_t inl, size_t *written)
+{
+	struct tls_wbuf *w = BIO_get_data(b);
+
+	BIO_clear_retry_flags(b);
+	if (w->len + inl > TLS_WBUF) {
+		int r = wbuf_send(w);
+
+		if (r < 0)
+			return 0;
+		if (w->head > 0) {
+			memmove(w->buf, w->buf + w->head, w->len - w->head);
+			w->len -= w->head;
+			w->head = 0;
+		}
+		if (w->len + inl > TLS_WBUF) {
+			if (w->len > 0) {
+				BIO_set_retry_write(b);
+				return 0;
+			}
+			/* larger than the whole buffer (never for records): direct */
+			ssize_t n = send(w->fd, in, inl, MSG_NOSIGNAL);
+
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				BIO_set_retry_write(b);
+				return 0;
+			}
+			if (n <= 0)
+				return 0;
+			*written = (size_t)n;
+			return 1;
+		}
+	}
+	memcpy(w->buf + w->len, in, inl);
+	w->len += inl;
+	*written = inl;
+	return 1;
+}
+
+static long wbio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct tls_wbuf *w = BIO_get_data(b);
+	int r;
+
+	(void)num;
+	(void)ptr;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		BIO_clear_retry_flags(b);
+		r = wbuf_send(w);
+		if (r == 0)
+			BIO_set_retry_write(b);
+		return r > 0 ? 1 : 0;
+	case BIO_CTRL_WPENDING:
+		return (long)(w->len - w->head);
+	case BIO_CTRL_PENDING:
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* ---- the read BIO (ENCRYPT) ------------------------------------------- */
+
+struct tls_rbuf {
+	int fd;
+	size_t head, len;	/* unread bytes are buf[head .. len) */
+	uint8_t buf[TLS_RBUF];
+};
+
+static BIO_METHOD *rbio_method;
+
+static int rbio_read(BIO *b, char *out, size_t outl, size_t *readbytes)
+{
+	struct tls_rbuf *r = BIO_get_data(b);
+	size_t k;
+
+	BIO_clear_retry_flags(b);
+	if (r->head == r->len) {
+		ssize_t n;
+
+		r->head = r->len = 0;
+		do
+			n = recv(r->fd, r->buf, TLS_RBUF, 0);
+		while (n < 0 && errno == EINTR);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			BIO_set_retry_read(b);
+			return 0;
+		}
+		if (n <= 0)
+			return 0;	/* EOF or error (errno): SSL_ERROR_SYSCALL */
+		r->len = (size_t)n;
+	}
+	k = r->len - r->head;
+	if (k > outl)
+		k = outl;
+	memcpy(out, r->buf + r->head, k);
+	r->head += k;
+	*readbytes = k;
+	return 1;
+}
+
+static long rbio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct tls_rbuf *r = BIO_get_data(b);
+
+	(void)num;
+	(void)ptr;
+	switch (cmd) {
+	case BIO_CTRL_PENDING:
+		return (long)(r->len - r->head);
+	case BIO_CTRL_FLUSH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int wbio_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static int wbio_destroy(BIO *b)
+{
+	free(BIO_get_data(b));
+	BIO_set_data(b, NULL);
+	return 1;
+}
+
+static void wbio_init(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mmfs-tls-wbuf");
+
+	if (m && BIO_meth_set_write_ex(m, wbio_write) && BIO_meth_set_ctrl(m, wbio_ctrl) &&
+	    BIO_meth_set_create(m, wbio_create) && BIO_meth_set_destroy(m, wbio_destroy))
+		wbio_method = m;
+	else
+		BIO_meth_free(m);
+	m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mmfs-tls-rbuf");
+	if (m && BIO_meth_set_read_ex(m, rbio_read) && BIO_meth_set_ctrl(m, rbio_ctrl) &&
+	    BIO_meth_set_create(m, wbio_create) && BIO_meth_set_destroy(m, wbio_destroy))
+		rbio_method = m;
+	else
+		BIO_meth_free(m);
+}
+
 static int tls_attach(struct net_xprt *x, void *tls_ctx, bool server)
 {
-	SSL *ssl = SSL_new(tls_ctx);
+	SSL *ssl;
+	BIO *rb = NULL, *wb = NULL;
+	struct tls_wbuf *w;
 
-	if (!ssl) {
-		net_xprt_set_why("SSL_new failed");
-		ERR_clear_error();
-		return MM_ENOMEM;
-	}
+	pthread_once(&wbio_once, wbio_init);
+	ssl = SSL_new(tls_ctx);
+	w = malloc(sizeof(*w));
 	x->scratch = malloc(TLS_REC);
-	if (!x->scratch || SSL_set_fd(ssl, x->fd) != 1) {
+	if (ssl && w && x->scratch && wbio_method && rbio_method) {
+		/* SSL_CTX_get_read_ahead: set for ENCRYPT only (net_tls_ctx_create) */
+		if (SSL_CTX_get_read_ahead(tls_ctx)) {
+			struct tls_rbuf *r = malloc(sizeof(*r));
+
+			rb = r ? BIO_new(rbio_method) : NULL;
+			if (rb) {
+				r->fd = x->fd;
+				r->head = r->len = 0;
+				BIO_set_data(rb, r);
+			} else {
+				free(r);
+			}
+			SSL_set_read_ahead(ssl, 0);	/* exact reads from our buffer */
+		} else {
+			rb = BIO_new_socket(x->fd, BIO_NOCLOSE);
+		}
+		wb = BIO_new(wbio_method);
+	}
+	if (!rb || !wb) {
 		net_xprt_set_why("TLS setup failed");
+		BIO_free(rb);
+		BIO_free(wb);
 		SSL_free(ssl);
+		free(w);
 		free(x->scratch);
 		x->scratch = NULL;
 		ERR_clear_error();
 		return MM_ENOMEM;
 	}
+	w->fd = x->fd;
+	w->head = w->len = 0;
+	BIO_set_data(wb, w);
+	SSL_set_bio(ssl, rb, wb);
 	if (server)
 		SSL_set_accept_state(ssl);
 	else
@@ -93,11 +325,28 @@ static int tls_attach(struct net_xprt *x, void *tls_ctx, bool server)
 	return MM_OK;
 }
 
+static int tls_flush(struct net_xprt *x)
+{
+	struct tls_wbuf *w;
+	int r;
+
+	pthread_mutex_lock(&x->lock);
+	w = BIO_get_data(SSL_get_wbio(x->ssl));
+	r = wbuf_send(w);
+	pthread_mutex_unlock(&x->lock);
+	if (r > 0)
+		return MM_OK;
+	if (r == 0)
+		return NET_XPRT_WANT_WRITE;
+	net_xprt_set_why("write: %s", strerror(errno));
+	return MM_ECLOSED;
+}
+
 static int tls_handshake(struct net_xprt *x)
 {
 	int r, e;
 
-	ERR_clear_error();
+	tls_clear_errors();
 	errno = 0;
 	r = SSL_do_handshake(x->ssl);
 	if (r == 1)
@@ -118,7 +367,7 @@ static ssize_t tls_read(struct net_xprt *x, void *buf, size_t len)
 	if (len > INT_MAX)
 		len = INT_MAX;
 	pthread_mutex_lock(&x->lock);
-	ERR_clear_error();
+	tls_clear_errors();
 	errno = 0;
 	r = SSL_read(x->ssl, buf, (int)len);
 	if (r <= 0) {
@@ -181,7 +430,7 @@ static ssize_t tls_writev(struct net_xprt *x, const struct iovec *iov, int iovcn
 			p = x->scratch;
 		}
 		pthread_mutex_lock(&x->lock);
-		ERR_clear_error();
+		tls_clear_errors();
 		errno = 0;
 		r = SSL_write(x->ssl, p, (int)n);
 		if (r <= 0) {
@@ -222,14 +471,15 @@ static bool tls_pending(struct net_xprt *x)
 	bool p;
 
 	pthread_mutex_lock(&x->lock);
-	p = SSL_has_pending(x->ssl) != 0;
+	p = SSL_has_pending(x->ssl) != 0 || BIO_pending(SSL_get_rbio(x->ssl)) > 0;
 	pthread_mutex_unlock(&x->lock);
 	return p;
 }
 
 bool net_tls_drained(struct net_xprt *x)
 {
-	return SSL_pending(x->ssl) == 0 && SSL_has_pending(x->ssl) == 0;
+	return SSL_pending(x->ssl) == 0 && SSL_has_pending(x->ssl) == 0 &&
+	       BIO_pending(SSL_get_rbio(x->ssl)) == 0;
 }
 
 /* Never SSL_shutdown(): in AUTHONLY the socket carries clear frames after
@@ -249,6 +499,7 @@ const struct net_xprt_ops net_xprt_tls = {
 	.handshake = tls_handshake,
 	.read = tls_read,
 	.writev = tls_writev,
+	.flush = tls_flush,
 	.pending = tls_pending,
 	.close = tls_close,
 };
@@ -322,11 +573,13 @@ int net_tls_ctx_create(const struct net_config *cfg, void **out)
 	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(c, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF |
 			       SSL_OP_NO_RENEGOTIATION);
+	/* NO_AUTO_CHAIN: send our certificate only; peers hold the CA. */
 	SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE |
-			    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	/* AUTHONLY: read exactly one record at a time, so the clear bytes
-	 * behind the hello-ack record stay in the socket. ENCRYPT: read
-	 * ahead for fewer system calls. */
+			    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_NO_AUTO_CHAIN);
+	/* The ctx's read-ahead flag only selects the read BIO (tls_attach):
+	 * AUTHONLY reads exactly one record at a time from the socket, so the
+	 * clear bytes behind the hello-ack record stay in the socket; ENCRYPT
+	 * reads ahead through tls_rbio. */
 	SSL_CTX_set_read_ahead(c, cfg->security == NET_SEC_ENCRYPT);
 	ERR_clear_error();
 	*out = c;

@@ -52,12 +52,19 @@ static void test_crc_matches_common(void)
 		off = (seed >> 8) % 64;
 		seed = seed * 1103515245u + 12345u;
 		len = i < 50 ? (size_t)i * 17 : (seed >> 4) % (sizeof(buf) - 64);
-		CU_ASSERT_EQUAL(net_crc32c(0, buf + off, len), mm_crc32c(0, buf + off, len));
-		CU_ASSERT_EQUAL(net_crc32c(7, buf + off, len), mm_crc32c(7, buf + off, len));
+		for (int path = 0; path <= 2; path++) {
+			CU_ASSERT_EQUAL(net_crc32c_path(0, buf + off, len, path), mm_crc32c(0, buf + off, len));
+			CU_ASSERT_EQUAL(net_crc32c_path(7, buf + off, len, path), mm_crc32c(7, buf + off, len));
+		}
+		CU_ASSERT_EQUAL(net_crc32c(0xdeadbeef, buf + off, len), mm_crc32c(0xdeadbeef, buf + off, len));
 	}
-	/* three-stream boundaries */
+	/* boundaries of the three-stream and folding loops */
+	for (size_t len = 0; len < 1100; len++)
+		for (int path = 1; path <= 2; path++)
+			CU_ASSERT_EQUAL(net_crc32c_path(1, buf + 5, len, path), mm_crc32c(1, buf + 5, len));
 	for (size_t len = 3 * 8192 - 9; len < 3 * 8192 + 9; len++)
-		CU_ASSERT_EQUAL(net_crc32c(0, buf + 3, len), mm_crc32c(0, buf + 3, len));
+		for (int path = 1; path <= 2; path++)
+			CU_ASSERT_EQUAL(net_crc32c_path(0, buf + 3, len, path), mm_crc32c(0, buf + 3, len));
 }
 
 static void test_frame_roundtrip(void)

@@ -442,6 +442,97 @@ static void test_big_payload(void)
 	free(p);
 }
 
+/* Several threads, mixed sizes, both directions, inline and pool echo:
+ * frames must never interleave, whatever partial writes and queueing. */
+struct mixarg {
+	int t;
+	int ok, n;
+};
+
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 9));
+}
+
+static void *mix_caller(void *p)
+{
+	static const size_t sizes[] = {0, 100, 20000, 300000, 1u << 20, 65536, 17};
+	struct mixarg *a = p;
+	uint8_t *buf = malloc(1u << 20);
+
+	for (int i = 0; i < a->n; i++) {
+		size_t n = sizes[(size_t)(i + a->t) % MM_ARRAY_SIZE(sizes)], rl = 0;
+		net_ctx *from = (i + a->t) % 3 ? A : B;
+		uint32_t to = from == A ? 2 : 1;
+		void *r = NULL;
+
+		fill(buf, n, (unsigned)(a->t * 1000 + i));
+		if (net_call(from, to, i % 2 ? T_ECHO_INLINE : T_ECHO, buf, n, 20000, &r, &rl) == 0 &&
+		    rl == n && (n == 0 || memcmp(r, buf, n) == 0))
+			a->ok++;
+		free(r);
+	}
+	free(buf);
+	return NULL;
+}
+
+static int mix_async_ok;
+
+static void mix_async_cb(int status, const void *data, size_t len, void *arg)
+{
+	uintptr_t v = (uintptr_t)arg;
+
+	pthread_mutex_lock(&st_lock);
+	if (status == 0 && len == sizeof(v) && memcmp(data, &v, sizeof(v)) == 0)
+		mix_async_ok++;
+	pthread_mutex_unlock(&st_lock);
+}
+
+/* Async calls and oneways on the same connections, so that callers that
+ * read their own replies meet frames they must hand back. */
+static void *mix_async(void *p)
+{
+	int *n = p;
+
+	for (uintptr_t i = 0; i < (uintptr_t)*n; i++) {
+		net_ctx *from = i % 2 ? A : B;
+
+		if (net_call_async(from, from == A ? 2 : 1, T_ECHO_INLINE, &i, sizeof(i), 20000,
+				   mix_async_cb, (void *)i) != MM_OK)
+			CU_FAIL("net_call_async");
+		if (net_send_oneway(from, from == A ? 2 : 1, T_ONEWAY, "o", 1) != MM_OK)
+			CU_FAIL("net_send_oneway");
+		if (i % 8 == 0)
+			mm_sleep_ms(1);
+	}
+	return NULL;
+}
+
+static void test_concurrent_mixed(void)
+{
+	struct mixarg a[4];
+	pthread_t t[4], ta;
+	int nasync = 200;
+
+	pthread_mutex_lock(&st_lock);
+	mix_async_ok = 0;
+	oneways = 0;
+	pthread_mutex_unlock(&st_lock);
+	pthread_create(&ta, NULL, mix_async, &nasync);
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct mixarg){.t = i, .n = 14};
+		pthread_create(&t[i], NULL, mix_caller, &a[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		CU_ASSERT_EQUAL(a[i].ok, a[i].n);
+	}
+	pthread_join(ta, NULL);
+	CU_ASSERT_TRUE(wait_count(&mix_async_ok, nasync, 10000));
+	CU_ASSERT_TRUE(wait_count(&oneways, nasync, 10000));
+}
+
 static void test_status_and_unknown(void)
 {
 	uint8_t p[4];
@@ -919,6 +1010,7 @@ static void register_tests(void)
 		{"async, replies out of order", test_async_out_of_order},
 		{"timeout and late reply", test_timeout_late_reply},
 		{"1 MiB payload", test_big_payload},
+		{"concurrent callers, mixed sizes", test_concurrent_mixed},
 		{"status, unknown type, oneway", test_status_and_unknown},
 		{"garbage and malformed peers", test_garbage_peer},
 		{"refused peer", test_refused_peers},
