@@ -134,9 +134,11 @@ static int pool_push(mm_pool *p, mm_job_fn fn, void *arg, bool wait)
 	} else {
 		p->ring[(p->head + p->count) % p->qmax] = (struct job){fn, arg};
 		p->count++;
-		pthread_cond_signal(&p->nonempty);
 	}
 	pthread_mutex_unlock(&p->lock);
+	/* signalled after the unlock: a woken worker must not block on it at once */
+	if (rc == MM_OK)
+		pthread_cond_signal(&p->nonempty);
 	return rc;
 }
 
