@@ -402,6 +402,16 @@ static void conn_go_up(struct net_conn *c)
 		}
 		c->xprt.ops->close(&c->xprt);
 		c->xprt.ops = &net_xprt_tcp;
+	} else if (ctx->cfg.security == NET_SEC_ENCRYPT) {
+		/* Our own records from here on; the peer switches at the same
+		 * point of the stream. See README "records after the hello". */
+		int rc = c->rhead != c->rtail ? MM_EPROTO : net_aead_switch(&c->xprt, !c->outbound);
+
+		if (rc != MM_OK && rc != MM_ENOTSUP) {
+			conn_proto_error(c, "%s", c->rhead != c->rtail ? "data after the hello inside TLS"
+								     : net_xprt_why());
+			return;
+		}
 	}
 	pthread_mutex_lock(&ctx->calls_lock);
 	if (c->hs_timer.idx >= 0) {

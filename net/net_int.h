@@ -5,6 +5,7 @@
  *
  * Files:
  *   frame.c      wire codec (pure)          xprt_tcp.c, xprt_tls.c  transports
+ *                                           xprt_aead.c  ENCRYPT records
  *   ctx.c        net_create/destroy, handlers, peers, diagnostics
  *   conn.c       connections: connect, accept, handshake, hello, read
  *                path, close          send.c   the send path

@@ -299,7 +299,7 @@ void net_conn_frame(const struct net_conn *c, uint8_t *hdr, uint8_t kind, uint16
 		net_frame_build(hdr, kind, type, status, id, data, len);
 		return;
 	}
-	net_frame_hdr_encode(&h, hdr);	/* payload_crc 0: TLS authenticates it */
+	net_frame_hdr_encode(&h, hdr);	/* payload_crc 0: the AEAD tag authenticates it */
 }
 
 int net_conn_send(struct net_conn *c, const uint8_t *hdr, const void *data, size_t len)

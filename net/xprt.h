@@ -9,8 +9,10 @@
  * Types:
  *   net_xprt_tcp  plain TCP: recv/sendmsg on the socket
  *   net_xprt_tls  TLS 1.3 via OpenSSL (net/xprt_tls.c)
+ *   net_xprt_aead our AEAD records keyed from TLS (net/xprt_aead.c)
  * In NET_SEC_AUTHONLY a connection starts on net_xprt_tls and switches
- * x->ops to net_xprt_tcp after the hello exchange (see net/README.md).
+ * x->ops to net_xprt_tcp after the hello exchange; in NET_SEC_ENCRYPT to
+ * net_xprt_aead (GCM and ChaCha20 suites; see net/README.md).
  *
  * Return convention: >= 0 success (bytes for read/writev), else
  * NET_XPRT_WANT_READ / NET_XPRT_WANT_WRITE (would block: wait for the
@@ -23,7 +25,8 @@
  * reading its own reply); writev() and flush() by whoever holds the
  * connection's send lock; reading and writing may run at once, and the
  * transport protects its own state (TLS takes x->lock around each SSL
- * call). attach/handshake/close are single-threaded.
+ * call; aead keeps separate send and receive state and takes no lock).
+ * attach/handshake/close are single-threaded.
  */
 #ifndef MM_NET_XPRT_H
 #define MM_NET_XPRT_H
@@ -73,10 +76,12 @@ struct net_xprt {
 	void *ssl;		/* SSL *; TLS only */
 	pthread_mutex_t lock;	/* TLS: serializes SSL_* calls on ssl */
 	uint8_t *scratch;	/* TLS: record packing; send-lock holder only */
+	void *aead;		/* aead: struct aead (net/xprt_aead.c) */
 };
 
 extern const struct net_xprt_ops net_xprt_tcp;
 extern const struct net_xprt_ops net_xprt_tls;
+extern const struct net_xprt_ops net_xprt_aead;
 
 /* Why the calling thread's last transport call failed ("" if unknown). */
 const char *net_xprt_why(void);
@@ -93,5 +98,19 @@ int net_tls_ctx_create(const struct net_config *cfg, void **out);
 void net_tls_ctx_free(void *tls_ctx);
 /* AUTHONLY switch check: true if the SSL object holds no unread bytes. */
 bool net_tls_drained(struct net_xprt *x);
+/* ENCRYPT switch check: false if the SSL object holds undelivered
+ * plaintext; else <rest>/<len> are the ciphertext bytes its read buffer
+ * took from the socket beyond the last TLS record (valid until close). */
+bool net_tls_leftover(struct net_xprt *x, const uint8_t **rest, size_t *len);
+
+/* --- after the hello in ENCRYPT (net/xprt_aead.c) --------------------- */
+
+/* Derive the per-direction record keys from TLS connection <x> (<server>:
+ * the accepting side), free its TLS state and switch x->ops to
+ * net_xprt_aead. MM_ENOTSUP (nothing changed, stay on TLS) for suites
+ * without a record cipher here (CCM); MM_EPROTO if TLS still holds
+ * plaintext; MM_ENOMEM / MM_EAUTH (x unchanged). Single-threaded: the
+ * owning I/O thread before the connection goes UP. */
+int net_aead_switch(struct net_xprt *x, bool server);
 
 #endif

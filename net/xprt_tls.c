@@ -19,6 +19,10 @@
  * every record). AUTHONLY must read nothing past the hello-ack, so it
  * uses a plain socket BIO without read-ahead.
  *
+ * In ENCRYPT with a GCM or ChaCha20 suite, TLS carries only the
+ * handshake and the hello: net/xprt_aead.c takes over after the hello,
+ * with the read-ahead bytes of tls_rbio (net_tls_leftover()).
+ *
  * An SSL object must not be used by two threads at once, while the I/O
  * thread reads and a sender writes concurrently: x->lock is held around
  * every SSL_* call on x->ssl (only for that call, never while waiting for
@@ -196,6 +200,7 @@ struct tls_rbuf {
 };
 
 static BIO_METHOD *rbio_method;
+static int rbio_type;		/* BIO_method_type() of tls_rbio */
 
 static int rbio_read(BIO *b, char *out, size_t outl, size_t *readbytes)
 {
@@ -265,7 +270,8 @@ static void wbio_init(void)
 		wbio_method = m;
 	else
 		BIO_meth_free(m);
-	m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mmfs-tls-rbuf");
+	rbio_type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK;
+	m = BIO_meth_new(rbio_type, "mmfs-tls-rbuf");
 	if (m && BIO_meth_set_read_ex(m, rbio_read) && BIO_meth_set_ctrl(m, rbio_ctrl) &&
 	    BIO_meth_set_create(m, wbio_create) && BIO_meth_set_destroy(m, wbio_destroy))
 		rbio_method = m;
@@ -480,6 +486,24 @@ bool net_tls_drained(struct net_xprt *x)
 {
 	return SSL_pending(x->ssl) == 0 && SSL_has_pending(x->ssl) == 0 &&
 	       BIO_pending(SSL_get_rbio(x->ssl)) == 0;
+}
+
+bool net_tls_leftover(struct net_xprt *x, const uint8_t **rest, size_t *len)
+{
+	BIO *rb = SSL_get_rbio(x->ssl);
+
+	*rest = NULL;
+	*len = 0;
+	if (SSL_pending(x->ssl) != 0 || SSL_has_pending(x->ssl) != 0)
+		return false;
+	if (rbio_method && BIO_method_type(rb) == rbio_type) {
+		struct tls_rbuf *r = BIO_get_data(rb);
+
+		*rest = r->buf + r->head;
+		*len = r->len - r->head;
+		return true;
+	}
+	return BIO_pending(rb) == 0;
 }
 
 /* Never SSL_shutdown(): in AUTHONLY the socket carries clear frames after

@@ -92,6 +92,8 @@ static int make_keys(void)
 }
 
 static char ca1[320], ca2[320], keyf[5][320], crtf[5][320], badk[320], badc[320];
+static uint32_t mk_maxp = MAXP;	/* max_payload of the next mk() */
+static const char *mk_suites = "TLS_AES_128_GCM_SHA256";	/* ENCRYPT ciphers of mk() */
 
 static net_ctx *mk(uint32_t node, const char *ip, enum net_security sec, bool bad_ca,
 		   uint64_t cluster, int workers, uint32_t queue)
@@ -104,9 +106,9 @@ static net_ctx *mk(uint32_t node, const char *ip, enum net_security sec, bool ba
 		.io_threads = 2,
 		.worker_threads = workers,
 		.worker_queue = queue,
-		.max_payload = MAXP,
+		.max_payload = mk_maxp,
 		.security = sec,
-		.ciphers = sec == NET_SEC_ENCRYPT ? "TLS_AES_128_GCM_SHA256" : "",
+		.ciphers = sec == NET_SEC_ENCRYPT ? mk_suites : "",
 		.ca_file = bad_ca ? ca2 : ca1,
 		.cert_file = bad_ca ? badc : crtf[node],
 		.key_file = bad_ca ? badk : keyf[node],
@@ -951,6 +953,185 @@ static void test_simultaneous_connect(void)
 	net_destroy(E);
 }
 
+/* ENCRYPT records (net/xprt_aead.c): frames of every size class, one
+ * record, several, not a multiple of anything, up to 64 MiB - 1. */
+static void encrypt_sizes(const char *suites, size_t max, const char *xprt)
+{
+	static const size_t sizes[] = {0, 1, 16383, 16384, 16385, 65535, 65536, 65537,
+				       1u << 20, (64u << 20) - 1};
+	net_ctx *E, *F;
+	uint8_t *p = malloc(64u << 20);
+	char needle[64];
+
+	mk_maxp = 64u << 20;
+	mk_suites = suites;
+	E = mk(4, IP4, NET_SEC_ENCRYPT, false, CLUSTER, 2, 0);
+	F = mk(3, IP3, NET_SEC_ENCRYPT, false, CLUSTER, 2, 0);
+	mk_maxp = MAXP;
+	mk_suites = "TLS_AES_128_GCM_SHA256";
+	CU_ASSERT_PTR_NOT_NULL_FATAL(E);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(F);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(reg_all(E), 0);
+	CU_ASSERT_EQUAL(reg_all(F), 0);
+	CU_ASSERT_EQUAL(net_peer_set(F, 4, IP4, net_listen_port(E)), MM_OK);
+	CU_ASSERT_EQUAL(net_peer_set(E, 3, IP3, net_listen_port(F)), MM_OK);
+	for (size_t i = 0; i < MM_ARRAY_SIZE(sizes) && sizes[i] <= max; i++) {
+		size_t n = sizes[i], rl = 0;
+		void *r = NULL;
+
+		fill(p, n, (unsigned)i);
+		CU_ASSERT_EQUAL(net_call(F, 4, i % 2 ? T_ECHO_INLINE : T_ECHO, p, n, 60000, &r, &rl), 0);
+		CU_ASSERT_EQUAL(rl, n);
+		CU_ASSERT_TRUE(n == 0 || (r && memcmp(r, p, n) == 0));
+		free(r);
+		r = NULL;
+		if (n > (4u << 20))
+			continue;
+		CU_ASSERT_EQUAL(net_call(E, 3, T_ECHO, p, n, 60000, &r, &rl), 0);
+		CU_ASSERT_TRUE(rl == n && (n == 0 || (r && memcmp(r, p, n) == 0)));
+		free(r);
+	}
+	snprintf(needle, sizeof(needle), "to node 4 (%s:%u) up (encrypted, %s)", IP4,
+		 net_listen_port(E), xprt);
+	CU_ASSERT_TRUE(log_has(needle));
+	free(p);
+	net_destroy(F);
+	net_destroy(E);
+}
+
+/* ENCRYPT records (net/xprt_aead.c): frames of every size class, one
+ * record, several, not a multiple of anything, up to 64 MiB - 1; every
+ * suite (CCM stays on TLS records). */
+static void test_encrypt_sizes(void)
+{
+	encrypt_sizes("TLS_AES_128_GCM_SHA256", 64u << 20, "aead");
+	encrypt_sizes("TLS_AES_256_GCM_SHA384", 1u << 20, "aead");
+	encrypt_sizes("TLS_CHACHA20_POLY1305_SHA256", 1u << 20, "aead");
+	encrypt_sizes("TLS_AES_128_CCM_SHA256", 1u << 20, "tls");
+}
+
+/* A TCP relay that flips one byte going to the server when armed. */
+struct relay {
+	int lfd;
+	uint16_t port, dst_port;
+	int arm;	/* atomic: corrupt the next chunk */
+	int flipped;	/* atomic */
+	int stop;	/* atomic */
+	pthread_t t;
+};
+
+static void relay_pipe(struct relay *rl, int a, int b)
+{
+	uint8_t buf[65536];
+
+	while (!__atomic_load_n(&rl->stop, __ATOMIC_ACQUIRE)) {
+		struct pollfd pf[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
+
+		if (poll(pf, 2, 50) <= 0)
+			continue;
+		for (int k = 0; k < 2; k++) {
+			ssize_t n, off = 0;
+
+			if (!(pf[k].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			n = read(pf[k].fd, buf, sizeof(buf));
+			if (n <= 0)
+				return;
+			if (k == 0 && n > 64 && __atomic_exchange_n(&rl->arm, 0, __ATOMIC_ACQ_REL)) {
+				buf[n / 2] ^= 0x01;
+				__atomic_store_n(&rl->flipped, 1, __ATOMIC_RELEASE);
+			}
+			while (off < n) {
+				ssize_t w = write(k == 0 ? b : a, buf + off, (size_t)(n - off));
+
+				if (w <= 0)
+					return;
+				off += w;
+			}
+		}
+	}
+}
+
+static void *relay_main(void *arg)
+{
+	struct relay *rl = arg;
+
+	while (!__atomic_load_n(&rl->stop, __ATOMIC_ACQUIRE)) {
+		struct pollfd pf = {.fd = rl->lfd, .events = POLLIN};
+		int a, b;
+
+		if (poll(&pf, 1, 50) <= 0)
+			continue;
+		a = accept(rl->lfd, NULL, NULL);
+		if (a < 0)
+			continue;
+		b = raw_connect(IP4, rl->dst_port);
+		if (b >= 0) {
+			relay_pipe(rl, a, b);
+			close(b);
+		}
+		close(a);
+	}
+	return NULL;
+}
+
+static void test_encrypt_corrupt(void)
+{
+	struct relay rl = {0};
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sa);
+	net_ctx *E, *F, *G;
+	size_t n = 1u << 20, len = 0;
+	uint8_t *p = malloc(n);
+	void *r = NULL;
+
+	E = mk(4, IP4, NET_SEC_ENCRYPT, false, CLUSTER, 2, 0);
+	F = mk(3, IP3, NET_SEC_ENCRYPT, false, CLUSTER, 2, 0);
+	G = mk(2, IP2, NET_SEC_ENCRYPT, false, CLUSTER, 2, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(E);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(F);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(G);
+	CU_ASSERT_EQUAL(reg_all(E), 0);
+	rl.dst_port = net_listen_port(E);
+	rl.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	inet_pton(AF_INET, IP4, &sa.sin_addr);
+	CU_ASSERT_EQUAL_FATAL(bind(rl.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	CU_ASSERT_EQUAL_FATAL(listen(rl.lfd, 4), 0);
+	getsockname(rl.lfd, (struct sockaddr *)&sa, &sl);
+	rl.port = ntohs(sa.sin_port);
+	pthread_create(&rl.t, NULL, relay_main, &rl);
+	CU_ASSERT_EQUAL(net_peer_set(F, 4, IP4, rl.port), MM_OK);
+	CU_ASSERT_EQUAL(net_peer_set(G, 4, IP4, rl.dst_port), MM_OK);
+	fill(p, n, 77);
+
+	CU_ASSERT_EQUAL(net_call(F, 4, T_ECHO, "hi", 2, 5000, &r, &len), 0);
+	free(r);
+	r = NULL;
+	__atomic_store_n(&rl.arm, 1, __ATOMIC_RELEASE);
+	CU_ASSERT_NOT_EQUAL(net_call(F, 4, T_ECHO, p, n, 5000, &r, &len), 0);
+	free(r);
+	r = NULL;
+	CU_ASSERT_TRUE(__atomic_load_n(&rl.flipped, __ATOMIC_ACQUIRE));
+	mm_sleep_ms(50);
+	CU_ASSERT_TRUE(log_has("failed authentication"));
+	/* E keeps serving others, and F again once it reconnects */
+	CU_ASSERT_EQUAL(net_call(G, 4, T_ECHO, p, n, 5000, &r, &len), 0);
+	CU_ASSERT_TRUE(len == n && r && memcmp(r, p, n) == 0);
+	free(r);
+	r = NULL;
+	CU_ASSERT_EQUAL(net_call(F, 4, T_ECHO, p, n, 5000, &r, &len), 0);
+	CU_ASSERT_TRUE(len == n && r && memcmp(r, p, n) == 0);
+	free(r);
+	__atomic_store_n(&rl.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(rl.t, NULL);
+	close(rl.lfd);
+	net_destroy(G);
+	net_destroy(F);
+	net_destroy(E);
+	free(p);
+}
+
 static void test_bad_config(void)
 {
 	struct net_config cfg = {.node_id = 1, .io_threads = 1, .worker_threads = 1,
@@ -1021,6 +1202,8 @@ static void register_tests(void)
 		{"worker queue full -> MM_EBUSY", test_worker_queue_full},
 		{"simultaneous connect both ways", test_simultaneous_connect},
 		{"bad configurations", test_bad_config},
+		{"encrypt: frame sizes up to 64 MiB - 1", test_encrypt_sizes},
+		{"encrypt: corrupted record closes the connection", test_encrypt_corrupt},
 	};
 	static const struct {
 		const char *name;
