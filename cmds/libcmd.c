@@ -282,8 +282,9 @@ int cmd_reply_rc(const struct cmd_env *e, json_object *rep, int rc)
 	return rc;
 }
 
-int cmd_remote(const struct cmd_env *e, const struct cfg_node *n, const char *cmdline,
-	       char **out)
+/* Run <cmdline> on <n> with the remote shell of <def>. */
+static int remote_run(const struct cmd_env *e, const struct cfg_cluster *def,
+		      const struct cfg_node *n, const char *cmdline, char **out)
 {
 	char *full = NULL;
 	FILE *f;
@@ -295,7 +296,7 @@ int cmd_remote(const struct cmd_env *e, const struct cfg_node *n, const char *cm
 		*out = NULL;
 	/* the remote side runs the same installation under the same root */
 	if (asprintf(&full, "%s %s 'MMFS_ROOT=%s PATH=%s:$PATH %s' 2>&1",
-		     e->def.rsh[0] ? e->def.rsh : "/usr/bin/ssh", n->admin[0] ? n->admin : n->name,
+		     def->rsh[0] ? def->rsh : "/usr/bin/ssh", n->admin[0] ? n->admin : n->name,
 		     e->root, e->bindir, cmdline) < 0)
 		return MM_ENOMEM;
 	f = popen(full, "r");
@@ -319,6 +320,12 @@ int cmd_remote(const struct cmd_env *e, const struct cfg_node *n, const char *cm
 	}
 	st = pclose(f);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : MM_ESYS;
+}
+
+int cmd_remote(const struct cmd_env *e, const struct cfg_node *n, const char *cmdline,
+	       char **out)
+{
+	return remote_run(e, &e->def, n, cmdline, out);
 }
 
 int cmd_resolve(const char *name, char *ip, size_t ipsz)
@@ -405,7 +412,8 @@ static int install_remote(const struct cmd_env *e, const struct cfg_cluster *def
 	int rc;
 
 	snprintf(cmd, sizeof(cmd), "mkdir -p -m 0700 %s/%s/ssl", e->root, n->name);
-	if (cmd_remote(e, n, cmd, NULL) != 0)
+	/* the definition being installed names the remote shell, not e->def */
+	if (remote_run(e, def, n, cmd, NULL) != 0)
 		return MM_EUNREACH;
 	if (keydir) {
 		snprintf(cmd, sizeof(cmd), "%s -q -p %s/cluster.key %s/cluster.crt %s:%s/%s/ssl/",

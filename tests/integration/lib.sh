@@ -91,7 +91,8 @@ mm_cluster() {
 		MM_NODES+=("$prefix.$i")
 		if [[ $i -le $q ]]; then spec+="$prefix.$i:quorum-manager,"; else spec+="$prefix.$i,"; fi
 	done
-	mmcrcluster -N "${spec%,}" -C "$MM_TEST" -c "$MMFS_ROOT/test.cfg" >"$MMFS_ROOT/mmcrcluster.out" 2>&1 || {
+	# shellcheck disable=SC2086 # MM_CRFLAGS holds several options
+	mmcrcluster -N "${spec%,}" -C "$MM_TEST" -c "$MMFS_ROOT/test.cfg" ${MM_CRFLAGS:-} >"$MMFS_ROOT/mmcrcluster.out" 2>&1 || {
 		cat "$MMFS_ROOT/mmcrcluster.out"; return 1; }
 }
 

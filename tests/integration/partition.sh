@@ -4,6 +4,9 @@
 # that exists only inside this test). Cutting one node's link leaves it in
 # a minority that must never report active while the majority stays active;
 # restoring the link heals it. Needs root (ip netns); otherwise SKIP.
+# The namespaces are other hosts to the commands: their addresses are not
+# local here, so mmcrcluster, mmstartup, mmgetstate and mmshutdown reach
+# them through the cluster's remote shell and copy (netns-rsh/netns-rcp).
 source "$(dirname "$0")/lib.sh"
 tag=mmpt$$
 NS=("$tag-1" "$tag-2" "$tag-3")
@@ -21,7 +24,7 @@ if ! err=$(ip netns add "$BR" 2>&1); then
 fi
 MM_EXTRA_CLEANUP=netns_cleanup
 mm_setup partition
-export MMFS_ASSUME_LOCAL=1
+export MMFS_NETNS_MAP=$MMFS_ROOT/netns.map
 
 ip -n "$BR" link add br0 type bridge && ip -n "$BR" link set br0 up || { fail "bridge"; exit 1; }
 for i in 1 2 3; do
@@ -35,16 +38,22 @@ for i in 1 2 3; do
 	ip -n "$ns" link set lo up &&
 	ip -n "$BR" link set "${tag}b$i" master br0 &&
 	ip -n "$BR" link set "${tag}b$i" up || { fail "veth for node $i"; exit 1; }
+	echo "$SUBNET.$i $ns" >>"$MMFS_NETNS_MAP"
 done
 pass "three namespaces joined by a bridge on $SUBNET.0/24"
 
-mm_cluster $SUBNET 3 3 || { fail "mmcrcluster"; exit 1; }
-for i in 1 2 3; do
-	ip netns exec "${NS[$((i - 1))]}" "$MMFS_BIN/mmfsd" -R "$MMFS_ROOT" -N "$SUBNET.$i" ||
-		fail "start mmfsd in ${NS[$((i - 1))]}"
-done
-mm_wait_all active 40 "${MM_NODES[@]}" && pass "all 3 nodes active across namespaces" ||
+tools=$(cd "$(dirname "$0")/tools" && pwd)
+MM_CRFLAGS="-r $tools/netns-rsh -R $tools/netns-rcp" mm_cluster $SUBNET 3 3 || { fail "mmcrcluster"; exit 1; }
+[[ -f $MMFS_ROOT/$SUBNET.2/mmsdrfs.cfg && -f $MMFS_ROOT/$SUBNET.2/ssl/cluster.key ]] &&
+	pass "mmcrcluster installed the remote nodes through the remote shell and copy" ||
+	fail "remote install"
+out=$(mmstartup -a 2>&1) || { echo "$out"; fail "mmstartup -a through the remote shell"; }
+mm_wait_all active 40 "${MM_NODES[@]}" && pass "mmstartup -a started all 3 remote nodes; all active" ||
 	{ fail "all active"; exit 1; }
+out=$(mmgetstate -a)
+echo "$out"
+[[ $(grep -c ' active' <<<"$out") == 3 ]] && pass "mmgetstate -a asks the remote nodes" || fail "remote mmgetstate"
+
 
 ip -n "${NS[2]}" link set "${tag}a3" down
 note "link of $SUBNET.3 cut"
@@ -64,4 +73,7 @@ up=$(mmgetstate -Y -N $SUBNET.1 | awk -F: '$3=="0"{print $11}')
 ip -n "${NS[2]}" link set "${tag}a3" up
 note "link restored"
 mm_wait_all active 40 "${MM_NODES[@]}" && pass "partition healed: all 3 active" || fail "heal"
+mmshutdown -a >/dev/null 2>&1
+out=$(mmgetstate -a)
+[[ $(grep -c ' down' <<<"$out") == 3 ]] && pass "mmshutdown -a stopped the remote nodes" || { echo "$out"; fail "remote shutdown"; }
 mm_done
