@@ -38,7 +38,7 @@ expect_err "malformed mmchconfig argument" "Attribute=value" mmchconfig pagepool
 "$MMFS_BIN/mmfsd" -f -N $P.1 >"$MMFS_ROOT/fg.out" 2>&1 &
 fg=$!
 mm_wait_state $P.1 active 30 && pass "mmfsd -f runs in the foreground and becomes active" || fail "foreground daemon"
-grep -q "\[N\] \[-\] mmfsd: mmfsd ready" "$MMFS_ROOT/fg.out" && pass "foreground mode logs to stderr" || fail "stderr log"
+grep -q "\[N\] \[main\] mmfsd: mmfsd ready" "$MMFS_ROOT/fg.out" && pass "foreground mode logs to stderr" || fail "stderr log"
 expect_err "second daemon for the same node refused" "already running" "$MMFS_BIN/mmfsd" -f -N $P.1
 printf 'attributes = { pagepool = "12X"; };\n' >"$MMFS_ROOT/$P.1/mmfs.cfg"
 expect_err "a detaching start is refused too, with the holder's pid" "already running" "$MMFS_BIN/mmfsd" -N $P.1

@@ -38,9 +38,21 @@ MMFS_NODE=$P.1 mmdiag --config | grep -q '^  pagepool 1G' && pass "node $P.1 kep
 out=$(mmchconfig failureDetectionTime=1 2>&1)
 [[ $? -ne 0 && $out == *failureDetectionTime* ]] && pass "out-of-range value refused: $out" || fail "range: $out"
 
+# cipherList is not dynamic: it takes effect at the restart below
+out=$(mmchconfig cipherList=AES128-GCM-SHA256 2>&1) && pass "mmchconfig cipherList=AES128-GCM-SHA256" ||
+	fail "cipherList: $out"
+
 mmshutdown -a >/dev/null
 mmstartup -a >/dev/null || fail "restart"
 mm_wait_all active 40 "${MM_NODES[@]}" && pass "all active after full restart" || fail "active after restart"
+enc=0
+for _ in $(seq 1 50); do
+	net=$(for n in "${MM_NODES[@]}"; do MMFS_NODE=$n mmdiag --network; done)
+	grep -q " up .*encrypted" <<<"$net" && ! grep -q "authonly" <<<"$net" && { enc=1; break; }
+	sleep 0.2
+done
+[[ $enc == 1 ]] && pass "after the restart daemons talk over encrypted connections only" ||
+	{ echo "$net"; fail "encrypted connections"; }
 out=$(mmlsconfig)
 ok=1
 for pair in "${pairs[@]}"; do for kv in $pair; do grep -qx "${kv%=*} ${kv#*=}" <<<"$out" || ok=0; done; done
