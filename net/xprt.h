@@ -95,6 +95,13 @@ struct net_config;
  * our certificate and key, peers verified against cfg->ca_file, no session
  * tickets. Logs and returns MM_EINVAL / MM_EAUTH naming the bad file. */
 int net_tls_ctx_create(const struct net_config *cfg, void **out);
+
+/*
+ * Send buf[*head .. len) on non-blocking socket <fd>, advancing *head.
+ * 1: all sent; 0: the socket is full (bytes remain); -1: error (errno set,
+ * EPIPE for a zero-length send). Shared by transports that stage records.
+ */
+int net_sock_send_pending(int fd, const uint8_t *buf, size_t len, size_t *head);
 void net_tls_ctx_free(void *tls_ctx);
 /* AUTHONLY switch check: true if the SSL object holds no unread bytes. */
 bool net_tls_drained(struct net_xprt *x);

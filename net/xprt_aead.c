@@ -128,23 +128,11 @@ static int dir_next(struct aead_dir *d, bool enc, uint8_t iv[12])
 /* 1: all sent; 0: socket full; -1: error (errno). */
 static int obuf_send(struct aead *a)
 {
-	while (a->ohead < a->olen) {
-		ssize_t n = send(a->fd, a->obuf + a->ohead, a->olen - a->ohead, MSG_NOSIGNAL);
+	int r = net_sock_send_pending(a->fd, a->obuf, a->olen, &a->ohead);
 
-		if (n > 0) {
-			a->ohead += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n == 0)
-			errno = EPIPE;
-		return -1;
-	}
-	a->ohead = a->olen = 0;
-	return 1;
+	if (r == 1)
+		a->ohead = a->olen = 0;
+	return r;
 }
 
 /* Seal one record from iov[*i] + *off on into obuf; advance (*i, *off). */

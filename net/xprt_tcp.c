@@ -109,3 +109,23 @@ const struct net_xprt_ops net_xprt_tcp = {
 	.pending = tcp_pending,
 	.close = tcp_close,
 };
+
+int net_sock_send_pending(int fd, const uint8_t *buf, size_t len, size_t *head)
+{
+	while (*head < len) {
+		ssize_t n = send(fd, buf + *head, len - *head, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			*head += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n == 0)
+			errno = EPIPE;
+		return -1;
+	}
+	return 1;
+}

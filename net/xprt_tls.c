@@ -110,23 +110,11 @@ static pthread_once_t wbio_once = PTHREAD_ONCE_INIT;
 /* 1: all sent; 0: the socket is full (bytes remain); -1: error (errno). */
 static int wbuf_send(struct tls_wbuf *w)
 {
-	while (w->head < w->len) {
-		ssize_t n = send(w->fd, w->buf + w->head, w->len - w->head, MSG_NOSIGNAL);
+	int r = net_sock_send_pending(w->fd, w->buf, w->len, &w->head);
 
-		if (n > 0) {
-			w->head += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n == 0)
-			errno = EPIPE;
-		return -1;
-	}
-	w->head = w->len = 0;
-	return 1;
+	if (r == 1)
+		w->head = w->len = 0;
+	return r;
 }
 
 static int wbio_write(BIO *b, const char *in, size_t inl, size_t *written)
