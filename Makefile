@@ -43,6 +43,8 @@ BENCH_SRCS = $(wildcard bench/*.c)
 BENCH_BINS = $(BENCH_SRCS:bench/%.c=$(O)/bench/%)
 
 .PHONY: all check unit integration asan tsan fuzz deps bench install clean tests
+# objects reached through chained pattern rules are not throw-away intermediates
+.SECONDARY:
 
 all: $(BINS) $(TOOL_BINS) $(BENCH_BINS)
 
