@@ -1,0 +1,65 @@
+/*
+ * nsd/stanza.h - NSD stanza files, as mmcrnsd, mmcrfs and mmadddisk read
+ * them (GPFS syntax):
+ *
+ *   %nsd: device=/dev/sdb nsd=nsd1 servers=node1,node2
+ *         usage=dataAndMetadata failureGroup=1 pool=system   # comment
+ *
+ * A stanza starts with "%keyword:" as the first token of a line and goes
+ * on over following lines of Attr=value clauses; it ends at the next
+ * stanza, a blank line, or a non-comment line without '='. '#' starts a
+ * comment anywhere. Stanzas of other types (%pool, ...) are skipped.
+ *
+ * Every error names the source, the line and the field:
+ *   "disks.stanza:3: usage: \"dataAndMeta\" is not one of dataAndMetadata,
+ *    dataOnly, metadataOnly, descOnly, localCache"
+ * Return convention: 0 or MM_E*; nothing is returned on error.
+ */
+#ifndef MM_NSD_STANZA_H
+#define MM_NSD_STANZA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "nsd/desc.h"
+
+#define NSD_MAX_SERVERS 8
+
+enum nsd_usage {
+	NSD_USAGE_DATA_AND_METADATA = 0,
+	NSD_USAGE_DATA_ONLY,
+	NSD_USAGE_METADATA_ONLY,
+	NSD_USAGE_DESC_ONLY,
+	NSD_USAGE_LOCAL_CACHE,
+};
+
+struct nsd_stanza {
+	int line;				/* where the stanza starts */
+	char nsd[NSD_NAME_MAX + 1];		/* "" if not given */
+	char device[1024];
+	char servers[NSD_MAX_SERVERS][256];
+	int nservers;
+	enum nsd_usage usage;
+	bool usage_set;
+	int failure_group;			/* -1 .. 4000 */
+	bool failure_group_set;
+	char pool[256];				/* "system" unless given */
+};
+
+const char *nsd_usage_name(enum nsd_usage u);
+/* Case-insensitive; MM_EINVAL if unknown. */
+int nsd_usage_parse(const char *s, enum nsd_usage *u);
+/* True if NSDs of this usage hold metadata (only the system pool may). */
+bool nsd_usage_metadata(enum nsd_usage u);
+
+/* Parse the %nsd stanzas of <text>; *out is malloc'd (free()). <source>
+ * names the text in errors ("disks.stanza"). */
+int nsd_stanza_parse(const char *text, size_t len, const char *source,
+		     struct nsd_stanza **out, size_t *n, char *err, size_t errsz);
+int nsd_stanza_parse_file(const char *path, struct nsd_stanza **out, size_t *n,
+			  char *err, size_t errsz);
+
+/* One "%nsd: ..." line per stanza, every field written out; *out malloc'd. */
+int nsd_stanza_format(const struct nsd_stanza *s, size_t n, char **out);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * tests/fuzz/fuzz_stanza.c - NSD stanza files and NSD descriptors from
+ * arbitrary bytes: both come from outside (an operator's file, a disk that
+ * may hold anything). Whatever parses must format and parse back the same.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nsd/desc.h"
+#include "nsd/stanza.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct nsd_stanza *s = NULL, *t = NULL;
+	struct nsd_desc d;
+	size_t n = 0, m = 0;
+	char err[512], *text = NULL;
+
+	if (size >= NSD_DESC_BYTES && nsd_desc_decode(data, size, &d, err, sizeof(err)) == 0) {
+		uint8_t buf[NSD_DESC_BYTES];
+
+		if (nsd_desc_encode(&d, buf) != 0)
+			abort();	/* a descriptor that decodes must encode */
+	}
+	if (nsd_stanza_parse((const char *)data, size, "fuzz", &s, &n, err, sizeof(err)) != 0)
+		return 0;
+	if (nsd_stanza_format(s, n, &text) == 0) {
+		if (nsd_stanza_parse(text, strlen(text), "again", &t, &m, err, sizeof(err)) != 0 || m != n)
+			abort();	/* the rewritten file must parse back */
+		free(t);
+		free(text);
+	}
+	free(s);
+	return 0;
+}
