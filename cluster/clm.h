@@ -137,6 +137,19 @@ int clm_config_list(clm *c, const char *only_attr, bool parseable, char **out);
 int clm_cluster_read(clm *c, struct cfg_cluster *out, int64_t *mod_rev);
 int clm_cluster_write(clm *c, const struct cfg_cluster *def, int64_t expect_rev);
 
+/* ---- CCR objects (NSDs, later file systems) ----
+ *
+ * Keys below /mmfs/ whose value the caller owns (the clm does not parse
+ * them). clm_ccr_create writes all <n> keys in one transaction iff none of
+ * them exists; otherwise MM_EEXIST with <err> naming the first that does.
+ * clm_ccr_delete deletes <key> iff its mod revision is still <mod_rev>
+ * (from clm_ccr_list): MM_ECONFLICT if it changed meanwhile.
+ */
+int clm_ccr_create(clm *c, const char *const *keys, const char *const *values, size_t n,
+		   char *err, size_t errsz);
+int clm_ccr_list(clm *c, const char *prefix, struct etcd_kv **kvs, size_t *n);
+int clm_ccr_delete(clm *c, const char *key, int64_t mod_rev);
+
 /* ---- membership changes (cluster/members.c) ----
  *
  * Each is one compare-and-swap of the cluster definition in the CCR,

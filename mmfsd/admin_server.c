@@ -26,6 +26,7 @@
 #include "common/util.h"
 #include "common/waiter.h"
 #include "mmfsd/admin.h"
+#include "mmfsd/admin_int.h"
 #include "mmfsd/daemon.h"
 
 #define SUB "admin"
@@ -86,7 +87,7 @@ static void reply_text(json_object *rep, struct text *t)
 	free(t->p);
 }
 
-static void set_rc(json_object *rep, int rc, const char *msg)
+void adm_set_rc(json_object *rep, int rc, const char *msg)
 {
 	json_object_object_add(rep, "rc", json_object_new_int(rc));
 	if (rc && msg)
@@ -117,7 +118,7 @@ static void cmd_getstate(mmfsd *d, json_object *req, json_object *rep)
 	json_object_object_add(rep, "pid", json_object_new_int((int)getpid()));
 	remarks = st.state != CLM_ACTIVE ? st.reason : "";
 	json_object_object_add(rep, "remarks", json_object_new_string(remarks));
-	set_rc(rep, MM_OK, NULL);
+	adm_set_rc(rep, MM_OK, NULL);
 }
 
 static void cmd_lscluster(mmfsd *d, json_object *req, json_object *rep)
@@ -135,10 +136,10 @@ static void cmd_lscluster(mmfsd *d, json_object *req, json_object *rep)
 	if (!rc)
 		json_object_object_add(rep, "text", json_object_new_string(text));
 	free(text);
-	set_rc(rep, rc, mm_strerror(rc));
+	adm_set_rc(rep, rc, mm_strerror(rc));
 }
 
-static size_t str_array(json_object *req, const char *key, const char ***out)
+size_t adm_str_array(json_object *req, const char *key, const char ***out)
 {
 	json_object *a;
 	size_t n;
@@ -161,20 +162,20 @@ static size_t str_array(json_object *req, const char *key, const char ***out)
 static void cmd_chconfig(mmfsd *d, json_object *req, json_object *rep)
 {
 	const char **names, **values, **nodes;
-	size_t n = str_array(req, "names", &names);
-	size_t nv = str_array(req, "values", &values);
-	size_t nn = str_array(req, "nodes", &nodes);
+	size_t n = adm_str_array(req, "names", &names);
+	size_t nv = adm_str_array(req, "values", &values);
+	size_t nn = adm_str_array(req, "nodes", &nodes);
 	char err[512] = "";
 	int rc;
 
 	if (n == 0 || n != nv) {
-		set_rc(rep, MM_EINVAL, "mmchconfig: no attribute=value given");
+		adm_set_rc(rep, MM_EINVAL, "mmchconfig: no attribute=value given");
 	} else if (clm_get_state(mmfsd_clm(d)) != CLM_ACTIVE) {
-		set_rc(rep, MM_ENOQUORUM, "mmchconfig: this node is not active (no quorum): "
+		adm_set_rc(rep, MM_ENOQUORUM, "mmchconfig: this node is not active (no quorum): "
 					  "the CCR cannot be changed now");
 	} else {
 		rc = clm_config_change(mmfsd_clm(d), names, values, n, nodes, nn, err, sizeof(err));
-		set_rc(rep, rc, err[0] ? err : mm_strerror(rc));
+		adm_set_rc(rep, rc, err[0] ? err : mm_strerror(rc));
 	}
 	free(names);
 	free(values);
@@ -190,17 +191,17 @@ static void cmd_lsconfig(mmfsd *d, json_object *req, json_object *rep)
 
 	if (rc == MM_ENOENT && attr) {
 		snprintf(msg, sizeof(msg), "mmlsconfig: unknown attribute %s", attr);
-		set_rc(rep, rc, msg);
+		adm_set_rc(rep, rc, msg);
 		return;
 	}
 	if (rc) {
 		snprintf(msg, sizeof(msg), "mmlsconfig: cannot read the CCR: %s", mm_strerror(rc));
-		set_rc(rep, rc, msg);
+		adm_set_rc(rep, rc, msg);
 		return;
 	}
 	json_object_object_add(rep, "text", json_object_new_string(text));
 	free(text);
-	set_rc(rep, MM_OK, NULL);
+	adm_set_rc(rep, MM_OK, NULL);
 }
 
 /* Reply of a membership change: the new definition, maybe a join string. */
@@ -210,12 +211,12 @@ static void membership_reply(json_object *rep, int rc, const char *err, char *te
 		json_object_object_add(rep, "text", json_object_new_string(text));
 	if (join)
 		json_object_object_add(rep, "join", json_object_new_string(join));
-	set_rc(rep, rc, err[0] ? err : mm_strerror(rc));
+	adm_set_rc(rep, rc, err[0] ? err : mm_strerror(rc));
 	free(text);
 	free(join);
 }
 
-static bool require_active(mmfsd *d, json_object *rep, const char *prog)
+bool adm_require_active(mmfsd *d, json_object *rep, const char *prog)
 {
 	char msg[160];
 
@@ -223,7 +224,7 @@ static bool require_active(mmfsd *d, json_object *rep, const char *prog)
 		return true;
 	snprintf(msg, sizeof(msg), "%s: this node is not active (no quorum): the cluster "
 		 "definition cannot be changed now", prog);
-	set_rc(rep, MM_ENOQUORUM, msg);
+	adm_set_rc(rep, MM_ENOQUORUM, msg);
 	return false;
 }
 
@@ -235,16 +236,16 @@ static void cmd_addnode(mmfsd *d, json_object *req, json_object *rep)
 	char err[512] = "", *text = NULL, *join = NULL;
 	int rc;
 
-	if (!require_active(d, rep, "mmaddnode"))
+	if (!adm_require_active(d, rep, "mmaddnode"))
 		return;
 	if (!json_object_object_get_ex(req, "nodes", &a) || !json_object_is_type(a, json_type_array) ||
 	    (n = json_object_array_length(a)) == 0) {
-		set_rc(rep, MM_EINVAL, "mmaddnode: no node given");
+		adm_set_rc(rep, MM_EINVAL, "mmaddnode: no node given");
 		return;
 	}
 	nv = calloc(n, sizeof(*nv));
 	if (!nv) {
-		set_rc(rep, MM_ENOMEM, NULL);
+		adm_set_rc(rep, MM_ENOMEM, NULL);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -264,11 +265,11 @@ static void cmd_addnode(mmfsd *d, json_object *req, json_object *rep)
 static void cmd_delnode(mmfsd *d, json_object *req, json_object *rep)
 {
 	const char **names;
-	size_t n = str_array(req, "names", &names);
+	size_t n = adm_str_array(req, "names", &names);
 	char err[512] = "", *text = NULL;
 	int rc;
 
-	if (!require_active(d, rep, "mmdelnode")) {
+	if (!adm_require_active(d, rep, "mmdelnode")) {
 		free(names);
 		return;
 	}
@@ -280,11 +281,11 @@ static void cmd_delnode(mmfsd *d, json_object *req, json_object *rep)
 static void cmd_chnode(mmfsd *d, json_object *req, json_object *rep)
 {
 	const char **names;
-	size_t n = str_array(req, "names", &names);
+	size_t n = adm_str_array(req, "names", &names);
 	char err[512] = "", *text = NULL, *join = NULL;
 	int rc;
 
-	if (!require_active(d, rep, "mmchnode")) {
+	if (!adm_require_active(d, rep, "mmchnode")) {
 		free(names);
 		return;
 	}
@@ -417,20 +418,20 @@ static void cmd_diag(mmfsd *d, json_object *req, json_object *rep)
 	} else if (!strcmp(what, "waiters")) {
 		diag_waiters(d, req, &t);
 	} else {
-		set_rc(rep, MM_EINVAL, "mmdiag: unknown section (use --version, --config, "
+		adm_set_rc(rep, MM_EINVAL, "mmdiag: unknown section (use --version, --config, "
 				       "--network, --stats or --waiters)");
 		free(t.p);
 		return;
 	}
 	reply_text(rep, &t);
-	set_rc(rep, MM_OK, NULL);
+	adm_set_rc(rep, MM_OK, NULL);
 }
 
 static void cmd_shutdown(mmfsd *d, json_object *req, json_object *rep)
 {
 	(void)req;
 	mm_notice(SUB, "shutdown requested by mmshutdown");
-	set_rc(rep, MM_OK, NULL);
+	adm_set_rc(rep, MM_OK, NULL);
 	mmfsd_request_stop(d);
 }
 
@@ -447,6 +448,9 @@ static const struct {
 	{"addnode", cmd_addnode},
 	{"delnode", cmd_delnode},
 	{"chnode", cmd_chnode},
+	{"crnsd", adm_cmd_crnsd},
+	{"lsnsd", adm_cmd_lsnsd},
+	{"delnsd", adm_cmd_delnsd},
 };
 
 /* ---- connections --------------------------------------------------- */
@@ -498,7 +502,7 @@ static void conn_job(void *arg)
 		char msg[160];
 
 		snprintf(msg, sizeof(msg), "unknown admin command \"%.100s\"", name);
-		set_rc(rep, rc, msg);
+		adm_set_rc(rep, rc, msg);
 	}
 	adm_send(c->fd, rep);
 	json_object_put(rep);

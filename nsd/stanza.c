@@ -157,8 +157,8 @@ static int set_attr(struct parser *p, const char *key, const char *val)
 	case A_FG: {
 		int64_t fg;
 
-		if (mm_parse_i64(val, &fg) || fg < -1 || fg > 4000)
-			return perr(p, name, "\"%s\" is not a failure group (-1 to 4000)", val);
+		if (mm_parse_i64(val, &fg) || fg < -1 || fg > NSD_FG_MAX)
+			return perr(p, name, "\"%s\" is not a failure group (-1 to %d)", val, NSD_FG_MAX);
 		s->failure_group = (int)fg;
 		s->failure_group_set = true;
 		break;

@@ -24,6 +24,9 @@
 #include "nsd/desc.h"
 
 #define NSD_MAX_SERVERS 8
+/* Failure groups: -1 (none) .. 65535; mmcrnsd's default is 4000 + the
+ * first server's node number, so values above 4000 occur. */
+#define NSD_FG_MAX 65535
 
 enum nsd_usage {
 	NSD_USAGE_DATA_AND_METADATA = 0,
@@ -41,7 +44,7 @@ struct nsd_stanza {
 	int nservers;
 	enum nsd_usage usage;
 	bool usage_set;
-	int failure_group;			/* -1 .. 4000 */
+	int failure_group;			/* -1 .. NSD_FG_MAX */
 	bool failure_group_set;
 	char pool[256];				/* "system" unless given */
 };

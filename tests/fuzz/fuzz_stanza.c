@@ -1,5 +1,5 @@
 /*
- * tests/fuzz/fuzz_stanza.c - NSD stanza files and NSD descriptors from
+ * tests/fuzz/fuzz_stanza.c - NSD stanza files, CCR NSD records and NSD descriptors from
  * arbitrary bytes: both come from outside (an operator's file, a disk that
  * may hold anything). Whatever parses must format and parse back the same.
  */
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nsd/desc.h"
+#include "nsd/record.h"
 #include "nsd/stanza.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -22,6 +23,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (nsd_desc_encode(&d, buf) != 0)
 			abort();	/* a descriptor that decodes must encode */
+	}
+	{
+		struct nsd_record r;
+
+		/* the CCR's NSD records are shared input too */
+		if (nsd_record_decode((const char *)data, size, &r, err, sizeof(err)) == 0) {
+			char *t = NULL;
+
+			if (nsd_record_encode(&r, &t) != 0)
+				abort();
+			free(t);
+		}
 	}
 	if (nsd_stanza_parse((const char *)data, size, "fuzz", &s, &n, err, sizeof(err)) != 0)
 		return 0;

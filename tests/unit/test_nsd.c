@@ -1,9 +1,16 @@
 /* tests/unit/test_nsd.c - nsd/: descriptor format and stanza files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/crc32c.h"
 #include "common/err.h"
 #include "nsd/desc.h"
+#include "nsd/label.h"
+#include "nsd/record.h"
+#include "nsd/sys.h"
 #include "nsd/stanza.h"
 #include "tests/unit/cunit_main.h"
 
@@ -177,7 +184,7 @@ static void test_stanza_errors(void)
 {
 	expect_error("%nsd: nsd=a\n", "f:1: device: missing");
 	expect_error("%nsd: device=/d usage=dataAndMeta\n", "f:1: usage: \"dataAndMeta\" is not one of");
-	expect_error("\n%nsd: device=/d\n  failureGroup=4001\n", "f:3: failureGroup:");
+	expect_error("\n%nsd: device=/d\n  failureGroup=65536\n", "f:3: failureGroup:");
 	expect_error("%nsd: device=/d failureGroup=x\n", "failureGroup: \"x\" is not a failure group");
 	expect_error("%nsd: device=/d servrs=a\n", "f:1: servrs: unknown %nsd attribute");
 	expect_error("%nsd: device=/d device=/e\n", "device: given twice");
@@ -196,6 +203,80 @@ static void test_stanza_errors(void)
 	expect_error("%nsd: device=\n", "device: empty value");
 }
 
+static void test_record_roundtrip(void)
+{
+	struct nsd_record r = {0}, q;
+	char *text = NULL, err[256];
+
+	strcpy(r.name, "nsd1");
+	r.id = 0x1122334455667788ull;
+	strcpy(r.device, "/tmp/c1/disks/d1");
+	strcpy(r.servers[0], "127.0.0.1");
+	strcpy(r.servers[1], "127.0.0.2");
+	r.nservers = 2;
+	r.usage = NSD_USAGE_METADATA_ONLY;
+	r.failure_group = 4001;
+	strcpy(r.pool, "system");
+	r.created = 1795000000;
+	CU_ASSERT_EQUAL_FATAL(nsd_record_encode(&r, &text), MM_OK);
+	CU_ASSERT_EQUAL(nsd_record_decode(text, strlen(text), &q, err, sizeof(err)), MM_OK);
+	CU_ASSERT_EQUAL(memcmp(&q, &r, sizeof(r)), 0);
+	free(text);
+	/* shared input: every bad field is refused with a reason */
+	CU_ASSERT_EQUAL(nsd_record_decode("[]", 2, &q, err, sizeof(err)), MM_EPROTO);
+	CU_ASSERT_EQUAL(nsd_record_decode("{\"name\":\"nsd1\"}", 15, &q, err, sizeof(err)), MM_EPROTO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"id\" missing"));
+	{
+		const char *bad = "{\"name\":\"9x\",\"id\":\"1122334455667788\",\"device\":\"/d\","
+				  "\"pool\":\"system\",\"fs\":\"\",\"usage\":\"dataOnly\","
+				  "\"failureGroup\":1,\"servers\":[]}";
+
+		CU_ASSERT_EQUAL(nsd_record_decode(bad, strlen(bad), &q, err, sizeof(err)), MM_EPROTO);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "invalid name"));
+	}
+}
+
+static void test_label_io_and_faults(void)
+{
+	char path[] = "/tmp/test_nsd_label.XXXXXX", err[256];
+	int fd = mkstemp(path);
+	struct nsd_desc d = sample(), e;
+	uint64_t size = 0;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(ftruncate(fd, 8 << 20), 0);
+	close(fd);
+	CU_ASSERT_EQUAL(nsd_label_size(path, &size, err, sizeof(err)), MM_OK);
+	CU_ASSERT_EQUAL(size, 8 << 20);
+	CU_ASSERT_EQUAL(nsd_label_read(path, &e, err, sizeof(err)), MM_ENOENT);
+	CU_ASSERT_EQUAL(nsd_label_write(path, &d, err, sizeof(err)), MM_OK);
+	CU_ASSERT_EQUAL(nsd_label_read(path, &e, err, sizeof(err)), MM_OK);
+	CU_ASSERT_EQUAL(e.nsd_id, d.nsd_id);
+
+	/* a failing write or sync is reported, naming the device */
+	CU_ASSERT_EQUAL(nsd_sys_fail(NSD_SYS_PWRITE, 1, EIO, false), MM_OK);
+	CU_ASSERT_EQUAL(nsd_label_clear(path, err, sizeof(err)), MM_EIO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, path));
+	/* the failed write never reached the disk: the label is intact */
+	CU_ASSERT_EQUAL(nsd_label_read(path, &e, err, sizeof(err)), MM_OK);
+	CU_ASSERT_EQUAL(e.nsd_id, d.nsd_id);
+	CU_ASSERT_EQUAL(nsd_sys_fail(NSD_SYS_PREAD, 1, EIO, true), MM_OK);
+	CU_ASSERT_EQUAL(nsd_label_read(path, &e, err, sizeof(err)), MM_EIO);
+	CU_ASSERT_EQUAL(nsd_label_read(path, &e, err, sizeof(err)), MM_EIO);	/* persistent */
+	nsd_sys_reset();
+	/* a failed sync is an error too: the write's durability is unknown */
+	CU_ASSERT_EQUAL(nsd_sys_fail(NSD_SYS_FDATASYNC, 1, EIO, false), MM_OK);
+	CU_ASSERT_EQUAL(nsd_label_clear(path, err, sizeof(err)), MM_EIO);
+	nsd_sys_reset();
+	CU_ASSERT_EQUAL(nsd_label_clear(path, err, sizeof(err)), MM_OK);
+	CU_ASSERT_EQUAL(nsd_label_read(path, &e, err, sizeof(err)), MM_ENOENT);
+	/* too small for an NSD */
+	CU_ASSERT_EQUAL(truncate(path, NSD_RESERVED_BYTES), 0);
+	CU_ASSERT_EQUAL(nsd_label_write(path, &d, err, sizeof(err)), MM_ERANGE);
+	CU_ASSERT_EQUAL(nsd_label_read("/nonexistent/disk", &e, err, sizeof(err)), MM_ENOENT);
+	unlink(path);
+}
+
 static void register_tests(void)
 {
 	static const struct mm_test tests[] = {
@@ -205,6 +286,8 @@ static void register_tests(void)
 		{"stanzas of the issue", test_stanza_issue_example},
 		{"stanza syntax", test_stanza_syntax},
 		{"stanza errors name line and field", test_stanza_errors},
+		{"CCR record round trip and refusals", test_record_roundtrip},
+		{"label I/O and injected faults", test_label_io_and_faults},
 	};
 	MM_ADD_SUITE("nsd", tests);
 }

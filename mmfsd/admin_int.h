@@ -1,0 +1,26 @@
+/*
+ * mmfsd/admin_int.h - shared by the admin command handlers (admin_*.c);
+ * not for other modules.
+ */
+#ifndef MM_MMFSD_ADMIN_INT_H
+#define MM_MMFSD_ADMIN_INT_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mmfsd/daemon.h"
+
+/* Set "rc" (and "msg" when rc != 0) in <rep>. */
+void adm_set_rc(json_object *rep, int rc, const char *msg);
+/* False (and an error in <rep>) unless this node is active. */
+bool adm_require_active(mmfsd *d, json_object *rep, const char *prog);
+/* Strings of array <key> of <req>; *out malloc'd (pointers into req). */
+size_t adm_str_array(json_object *req, const char *key, const char ***out);
+
+/* admin_nsd.c */
+void adm_cmd_crnsd(mmfsd *d, json_object *req, json_object *rep);
+void adm_cmd_lsnsd(mmfsd *d, json_object *req, json_object *rep);
+void adm_cmd_delnsd(mmfsd *d, json_object *req, json_object *rep);
+
+#endif
