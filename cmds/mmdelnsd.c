@@ -1,0 +1,105 @@
+/*
+ * mmdelnsd - delete Network Shared Disks.
+ *
+ *   mmdelnsd {"DiskName[;DiskName...]" | -F StanzaFile}
+ *
+ * Only NSDs that belong to no file system. The CCR record goes first (so
+ * no node starts to use the disk meanwhile), then the descriptor on the
+ * disk is cleared where this node sees the device and it still holds that
+ * NSD.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmds/libcmd.h"
+#include "common/err.h"
+#include "mmfsd/admin.h"
+#include "nsd/label.h"
+#include "nsd/record.h"
+#include "nsd/stanza.h"
+
+int main(int argc, char **argv)
+{
+	struct cmd_env e;
+	json_object *req, *names, *rep = NULL, *gone;
+	const char *file = NULL;
+	char err[1024];
+	int c, rc, warn = 0;
+
+	while ((c = getopt(argc, argv, "F:h")) != -1) {
+		if (c == 'F') {
+			file = optarg;
+			continue;
+		}
+		fprintf(stderr, "usage: mmdelnsd {\"DiskName[;DiskName...]\" | -F StanzaFile}\n");
+		return c == 'h' ? 0 : 2;
+	}
+	if ((file && optind != argc) || (!file && optind != argc - 1)) {
+		fprintf(stderr, "usage: mmdelnsd {\"DiskName[;DiskName...]\" | -F StanzaFile}\n");
+		return 2;
+	}
+	if (cmd_env_init(&e, "mmdelnsd", true))
+		return 1;
+	req = json_object_new_object();
+	names = json_object_new_array();
+	json_object_object_add(req, "cmd", json_object_new_string("delnsd"));
+	json_object_object_add(req, "names", names);
+	if (file) {
+		struct nsd_stanza *st;
+		size_t n;
+
+		if (nsd_stanza_parse_file(file, &st, &n, err, sizeof(err))) {
+			cmd_errf(&e, "%s", err);
+			return 1;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (!st[i].nsd[0]) {
+				cmd_errf(&e, "%s:%d: the stanza names no NSD (nsd=)", file, st[i].line);
+				return 1;
+			}
+			json_object_array_add(names, json_object_new_string(st[i].nsd));
+		}
+		free(st);
+	} else {
+		char *list = strdup(argv[optind]), *tok, *save;
+
+		for (tok = strtok_r(list, ";, ", &save); tok; tok = strtok_r(NULL, ";, ", &save))
+			json_object_array_add(names, json_object_new_string(tok));
+		free(list);
+	}
+	rc = cmd_admin_local(&e, req, 30000, &rep, NULL, 0);
+	rc = cmd_reply_rc(&e, rep, rc);
+	json_object_put(req);
+	if (rc)
+		return 1;
+	json_object_object_get_ex(rep, "records", &gone);
+	for (size_t i = 0; gone && i < json_object_array_length(gone); i++) {
+		const char *t = json_object_get_string(json_object_array_get_idx(gone, i));
+		struct nsd_record r;
+		struct nsd_desc d;
+
+		if (nsd_record_decode(t, strlen(t), &r, err, sizeof(err)))
+			continue;
+		if (access(r.device, F_OK) != 0) {
+			printf("mmdelnsd: %s: device %s is not on this node: its descriptor stays\n",
+			       r.name, r.device);
+			warn++;
+		} else if (nsd_label_read(r.device, &d, err, sizeof(err)) != 0 || d.nsd_id != r.id) {
+			printf("mmdelnsd: %s: %s no longer holds this NSD: left alone\n", r.name, r.device);
+			warn++;
+		} else if (nsd_label_clear(r.device, err, sizeof(err)) != 0) {
+			cmd_errf(&e, "%s", err);
+			warn++;
+		} else {
+			printf("mmdelnsd: Processing disk %s\n", r.name);
+		}
+	}
+	printf("mmdelnsd: Propagating the cluster configuration data to all\n"
+	       "  affected nodes.  This is an asynchronous process.\n");
+	json_object_put(rep);
+	cmd_env_free(&e);
+	return warn ? 1 : 0;
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# NSDs (issue 3, first part): mmcrnsd --mkdisk, mmcrnsd -F with the issue's
+# stanzas, descriptors on the disks, the rewritten stanza file, mmlsnsd
+# (-m, -X, -L), reuse refused unless -v no, a damaged descriptor reported,
+# mmdelnsd clearing the descriptor, and concurrent mmcrnsd of one name.
+source "$(dirname "$0")/lib.sh"
+mm_setup nsd
+P=127.1.13
+mm_cluster $P 3 2 || { fail "mmcrcluster"; exit 1; }
+mmstartup -a >/dev/null || fail "mmstartup -a"
+mm_wait_all active 40 "${MM_NODES[@]}" && pass "cluster active" || { fail "cluster active"; exit 1; }
+D=$MMFS_ROOT/disks
+
+out=$(mmcrnsd --mkdisk $D/d1:4G,$D/d2:4G,$D/d3:4G 2>&1) && pass "mmcrnsd --mkdisk made three 4G sparse files" ||
+	{ echo "$out"; fail "mkdisk"; }
+[[ $(stat -c %s $D/d2) == $((4 << 30)) && $(du -k $D/d2 | cut -f1) -lt 1024 ]] && pass "the files are 4G and sparse" ||
+	fail "disk file size"
+out=$(mmcrnsd --mkdisk $D/d1:4G 2>&1)
+[[ $? -ne 0 && $out == *"exists: not touched"* ]] && pass "an existing path is refused plainly: $out" || fail "mkdisk existing: $out"
+
+cat >$MMFS_ROOT/disks.stanza <<STANZA
+%nsd: device=$D/d1 nsd=nsd1 servers=$P.1,$P.2 usage=dataAndMetadata failureGroup=1 pool=system
+%nsd: device=$D/d2 nsd=nsd2 servers=$P.2,$P.1 usage=dataAndMetadata failureGroup=2
+%nsd: device=$D/d3 nsd=nsd3 usage=dataOnly failureGroup=3
+STANZA
+out=$(mmcrnsd -F $MMFS_ROOT/disks.stanza 2>&1) && pass "mmcrnsd -F with the issue's stanzas" || { echo "$out"; fail "mmcrnsd"; }
+for i in 1 2 3; do
+	[[ $(head -c 8 $D/d$i) == MMFSNSD1 ]] || fail "no descriptor on d$i"
+done
+pass "each disk starts with an NSD descriptor"
+grep -q "^%nsd: nsd=nsd2 device=$D/d2 servers=$P.2,$P.1 usage=dataAndMetadata failureGroup=2 pool=system$" \
+	$MMFS_ROOT/disks.stanza && pass "the stanza file is rewritten with every field" || { cat $MMFS_ROOT/disks.stanza; fail "rewritten stanza"; }
+
+out=$(mmlsnsd)
+echo "$out"
+[[ $(grep -c "(free disk)" <<<"$out") == 3 ]] && grep -q "nsd1 *$P.1,$P.2" <<<"$out" &&
+	grep -q "nsd3 *(directly attached)" <<<"$out" && pass "mmlsnsd lists 3 free disks and their servers" || fail "mmlsnsd"
+out=$(mmlsnsd -m)
+[[ $(grep -c "server node" <<<"$out") == 4 && $(grep -c "directly attached" <<<"$out") == 1 ]] &&
+	pass "mmlsnsd -m maps disks to server nodes" || { echo "$out"; fail "mmlsnsd -m"; }
+mmlsnsd -X | grep -q "nsd3 .* file " && pass "mmlsnsd -X shows the device type" || fail "mmlsnsd -X"
+id=$(mmlsnsd -L | awk '$3=="nsd1"{print $4}')
+[[ $id =~ ^[0-9A-F]{16}$ ]] && pass "mmlsnsd -L shows the NSD volume id ($id)" || fail "mmlsnsd -L id '$id'"
+# the id on the disk is the id in the CCR
+disk_id=$(od -A n -t x1 -j 16 -N 8 $D/d1 | tr -d ' \n' | tr a-f A-F)
+[[ $disk_id == "$id" ]] && pass "descriptor on d1 holds the CCR's id" || fail "descriptor id $disk_id vs $id"
+# other nodes see the same table
+out=$(MMFS_NODE=$P.3 mmlsnsd)
+[[ $(grep -c "(free disk)" <<<"$out") == 3 ]] && pass "another node lists the same NSDs" || fail "lsnsd on $P.3"
+
+out=$(mmcrnsd -F $MMFS_ROOT/disks.stanza 2>&1)
+[[ $? -ne 0 && $out == *"NSD nsd1 already exists"* ]] && pass "an existing NSD name is refused: $(head -1 <<<"$out")" ||
+	fail "duplicate name: $out"
+printf '%%nsd: device=%s nsd=again\n' "$D/d1" >$MMFS_ROOT/again.stanza
+out=$(mmcrnsd -F $MMFS_ROOT/again.stanza 2>&1)
+[[ $? -ne 0 && $out == *"already holds the descriptor of NSD nsd1"* && $out == *"-v no"* ]] &&
+	pass "a disk holding a descriptor is refused: $out" || fail "reuse: $out"
+[[ $(mmlsnsd | grep -c again) == 0 ]] && pass "the refused call changed nothing" || fail "refused call left a record"
+
+out=$(mmdelnsd nsd3 2>&1) && pass "mmdelnsd nsd3" || { echo "$out"; fail "mmdelnsd"; }
+[[ $(head -c 8 $D/d3 | tr -d '\0') == "" ]] && pass "its descriptor is cleared" || fail "descriptor left on d3"
+[[ $(mmlsnsd | grep -c nsd3) == 0 ]] && pass "nsd3 is gone from mmlsnsd" || fail "nsd3 still listed"
+out=$(mmdelnsd nsd3 2>&1)
+[[ $? -ne 0 && $out == *"does not exist"* ]] && pass "deleting it again is refused: $out" || fail "double delete: $out"
+
+# a damaged descriptor is reported, and -v no overwrites it
+printf '\x55' | dd of=$D/d2 bs=1 seek=100 conv=notrunc status=none
+printf '%%nsd: device=%s nsd=fresh\n' "$D/d2" >$MMFS_ROOT/fresh.stanza
+out=$(mmcrnsd -F $MMFS_ROOT/fresh.stanza 2>&1)
+[[ $? -ne 0 && $out == *"checksum mismatch"* ]] && pass "a damaged descriptor is reported: $out" || fail "damaged: $out"
+printf '%%nsd: device=%s nsd=nsd4 usage=dataOnly pool=data\n' "$D/d3" >$MMFS_ROOT/d3.stanza
+out=$(mmcrnsd -F $MMFS_ROOT/d3.stanza 2>&1) && pass "a cleared disk is reusable (nsd4 in pool data)" ||
+	{ echo "$out"; fail "reuse cleared disk"; }
+
+# two mmcrnsd racing for one name: exactly one wins
+mmcrnsd --mkdisk $D/r1:2G,$D/r2:2G >/dev/null
+printf '%%nsd: device=%s nsd=race\n' "$D/r1" >$MMFS_ROOT/r1.stanza
+printf '%%nsd: device=%s nsd=race\n' "$D/r2" >$MMFS_ROOT/r2.stanza
+MMFS_NODE=$P.1 mmcrnsd -F $MMFS_ROOT/r1.stanza >/dev/null 2>&1 & a=$!
+MMFS_NODE=$P.2 mmcrnsd -F $MMFS_ROOT/r2.stanza >/dev/null 2>&1 & b=$!
+wait $a; ra=$?; wait $b; rb=$?
+[[ $((ra == 0)) -ne $((rb == 0)) && $(mmlsnsd | grep -c " race ") == 1 ]] &&
+	pass "two concurrent mmcrnsd of one name: exactly one succeeds" || fail "race: $ra $rb"
+
+out=$(printf '%%nsd: device=%s nsd=x servers=nosuchnode\n' "$D/r2" >$MMFS_ROOT/bad.stanza; mmcrnsd -F $MMFS_ROOT/bad.stanza 2>&1)
+[[ $? -ne 0 && $out == *"nosuchnode is not a node"* ]] && pass "an unknown server is refused: $out" || fail "unknown server: $out"
+out=$(printf '%%nsd: device=%s usage=dataAndMeta\n' "$D/r2" >$MMFS_ROOT/bad.stanza; mmcrnsd -F $MMFS_ROOT/bad.stanza 2>&1)
+[[ $? -ne 0 && $out == *"bad.stanza:1: usage:"* ]] && pass "a stanza error names the line and field: $out" || fail "stanza error: $out"
+mm_done
