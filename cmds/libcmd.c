@@ -328,6 +328,22 @@ int cmd_remote(const struct cmd_env *e, const struct cfg_node *n, const char *cm
 	return remote_run(e, &e->def, n, cmdline, out);
 }
 
+int cmd_request(struct cmd_env *e, json_object *req, int timeout_ms, json_object **rep)
+{
+	json_object *r = NULL;
+	int rc = cmd_admin_local(e, req, timeout_ms, &r, NULL, 0);
+
+	rc = cmd_reply_rc(e, r, rc);
+	json_object_put(req);
+	if (rc || !rep) {
+		json_object_put(r);
+		r = NULL;
+	}
+	if (rep)
+		*rep = r;
+	return rc;
+}
+
 int cmd_resolve(const char *name, char *ip, size_t ipsz)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;

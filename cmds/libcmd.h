@@ -66,6 +66,13 @@ int cmd_admin_local(struct cmd_env *e, json_object *req, int timeout_ms,
 		    json_object **rep, char *used, size_t usedsz);
 /* Print the reply's msg (or <what>: strerror) when rc != 0; returns rc. */
 int cmd_reply_rc(const struct cmd_env *e, json_object *rep, int rc);
+/*
+ * The usual round trip: cmd_admin_local(), then cmd_reply_rc(). Consumes
+ * <req>. On success *rep (if <rep> is not NULL) holds the reply, for the
+ * caller to json_object_put(); on failure the message was printed and
+ * nothing is left to free.
+ */
+int cmd_request(struct cmd_env *e, json_object *req, int timeout_ms, json_object **rep);
 
 /* Run <argv> on remote node <n> with the cluster's remote shell; output
  * captured into *out (malloc'd, may be NULL). Returns the exit status or

@@ -74,9 +74,7 @@ int main(int argc, char **argv)
 	}
 	printf("mmaddnode: Verifying GPFS is stopped on all affected nodes ...\n");
 	fflush(stdout);
-	rc = cmd_admin_local(&e, req, 60000, &rep, NULL, 0);
-	rc = cmd_reply_rc(&e, rep, rc);
-	json_object_put(req);
+	rc = cmd_request(&e, req, 60000, &rep);
 	if (rc)
 		return 1;
 	if (cmd_parse_def(&e, adm_get_str(rep, "text", ""), &e.def, &def))

@@ -20,7 +20,7 @@
 int main(int argc, char **argv)
 {
 	struct cmd_env e;
-	json_object *req, *names, *values, *nodes, *rep = NULL;
+	json_object *req, *names, *values, *nodes;
 	const char *spec = NULL;
 	char *list, *tok, *save;
 	int c, rc;
@@ -76,10 +76,7 @@ int main(int argc, char **argv)
 			json_object_array_add(nodes, json_object_new_string(sel[i]->name));
 		free(sel);
 	}
-	rc = cmd_admin_local(&e, req, 30000, &rep, NULL, 0);
-	rc = cmd_reply_rc(&e, rep, rc);
-	json_object_put(req);
-	json_object_put(rep);
+	rc = cmd_request(&e, req, 30000, NULL);
 	if (rc)
 		return 1;
 	printf("mmchconfig: Command successfully completed\n");

@@ -65,9 +65,7 @@ int main(int argc, char **argv)
 	json_object_object_add(req, "manager", json_object_new_int(manager));
 	for (size_t i = 0; i < n; i++)
 		json_object_array_add(names, json_object_new_string(sel[i]->name));
-	rc = cmd_admin_local(&e, req, 60000, &rep, NULL, 0);
-	rc = cmd_reply_rc(&e, rep, rc);
-	json_object_put(req);
+	rc = cmd_request(&e, req, 60000, &rep);
 	if (rc)
 		return 1;
 	/* nodes that are down learn the change from their own files */

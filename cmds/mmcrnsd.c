@@ -87,9 +87,7 @@ static int list_nsds(struct cmd_env *e, struct nsd_record **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	json_object_object_add(req, "cmd", json_object_new_string("lsnsd"));
-	rc = cmd_admin_local(e, req, 10000, &rep, NULL, 0);
-	rc = cmd_reply_rc(e, rep, rc);
-	json_object_put(req);
+	rc = cmd_request(e, req, 10000, &rep);
 	if (!rc && json_object_object_get_ex(rep, "records", &arr)) {
 		size_t cnt = json_object_array_length(arr);
 
@@ -119,7 +117,7 @@ int main(int argc, char **argv)
 	struct nsd_stanza *st = NULL;
 	struct nsd_record *old = NULL, *recs;
 	size_t n = 0, nold = 0;
-	json_object *req, *arr, *rep = NULL;
+	json_object *req, *arr;
 	char err[1024], *text = NULL;
 	unsigned next_gen = 1;
 	int c, rc;
@@ -247,10 +245,7 @@ int main(int argc, char **argv)
 		json_object_array_add(arr, json_object_new_string(t));
 		free(t);
 	}
-	rc = cmd_admin_local(&e, req, 30000, &rep, NULL, 0);
-	rc = cmd_reply_rc(&e, rep, rc);
-	json_object_put(req);
-	json_object_put(rep);
+	rc = cmd_request(&e, req, 30000, NULL);
 	if (rc)
 		return 1;
 	for (size_t i = 0; i < n; i++) {

@@ -20,7 +20,7 @@ int main(int argc, char **argv)
 {
 	struct cmd_env e;
 	const struct cfg_node **sel = NULL;
-	json_object *req, *names, *rep = NULL;
+	json_object *req, *names;
 	const char *spec = NULL;
 	size_t n = 0;
 	int c, rc;
@@ -57,10 +57,7 @@ int main(int argc, char **argv)
 		json_object_array_add(names, json_object_new_string(sel[i]->name));
 	printf("mmdelnode: Verifying GPFS is stopped on all affected nodes ...\n");
 	fflush(stdout);
-	rc = cmd_admin_local(&e, req, 60000, &rep, NULL, 0);
-	rc = cmd_reply_rc(&e, rep, rc);
-	json_object_put(req);
-	json_object_put(rep);
+	rc = cmd_request(&e, req, 60000, NULL);
 	if (rc)
 		return 1;
 	for (size_t i = 0; i < n; i++) {

@@ -70,9 +70,7 @@ int main(int argc, char **argv)
 			json_object_array_add(names, json_object_new_string(tok));
 		free(list);
 	}
-	rc = cmd_admin_local(&e, req, 30000, &rep, NULL, 0);
-	rc = cmd_reply_rc(&e, rep, rc);
-	json_object_put(req);
+	rc = cmd_request(&e, req, 30000, &rep);
 	if (rc)
 		return 1;
 	json_object_object_get_ex(rep, "records", &gone);

@@ -58,11 +58,9 @@ int main(int argc, char **argv)
 		json_object_object_add(req, "what", json_object_new_string(what[i]));
 		if (threshold >= 0)
 			json_object_object_add(req, "threshold_ms", json_object_new_int(threshold));
-		rc = cmd_admin_local(&e, req, 10000, &rep, NULL, 0);
-		rc = cmd_reply_rc(&e, rep, rc);
+		rc = cmd_request(&e, req, 10000, &rep);
 		if (!rc)
 			fputs(adm_get_str(rep, "text", ""), stdout);
-		json_object_put(req);
 		json_object_put(rep);
 	}
 	cmd_env_free(&e);

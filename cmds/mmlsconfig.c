@@ -20,8 +20,7 @@ static int list(struct cmd_env *e, const char *attr, bool Y, bool header)
 	if (attr)
 		json_object_object_add(req, "attr", json_object_new_string(attr));
 	json_object_object_add(req, "Y", json_object_new_int(Y));
-	rc = cmd_admin_local(e, req, 10000, &rep, NULL, 0);
-	rc = cmd_reply_rc(e, rep, rc);
+	rc = cmd_request(e, req, 10000, &rep);
 	if (!rc) {
 		const char *t = adm_get_str(rep, "text", "");
 
@@ -30,7 +29,6 @@ static int list(struct cmd_env *e, const char *attr, bool Y, bool header)
 			t = strchr(t, '\n') ? strchr(t, '\n') + 1 : t;
 		fputs(t, stdout);
 	}
-	json_object_put(req);
 	json_object_put(rep);
 	return rc;
 }

@@ -164,37 +164,27 @@ static int sys_posix_memalign(void **memptr, size_t alignment, size_t size)
 	return posix_memalign(memptr, alignment, size);
 }
 
-static const struct nsd_syscalls sys_default = {
-	.open = sys_open,
-	.close = sys_close,
-	.fstat = sys_fstat,
-	.pread = sys_pread,
-	.pwrite = sys_pwrite,
-	.fsync = sys_fsync,
-	.fdatasync = sys_fdatasync,
-	.io_setup = sys_io_setup,
-	.io_destroy = sys_io_destroy,
-	.io_submit = sys_io_submit,
-	.io_getevents = sys_io_getevents,
-	.ioctl = sys_ioctl,
-	.posix_memalign = sys_posix_memalign,
-};
+/* The real calls, each behind the fault check. */
+#define SYS_DEFAULTS                                    \
+	{                                               \
+		.open = sys_open,                       \
+		.close = sys_close,                     \
+		.fstat = sys_fstat,                     \
+		.pread = sys_pread,                     \
+		.pwrite = sys_pwrite,                   \
+		.fsync = sys_fsync,                     \
+		.fdatasync = sys_fdatasync,             \
+		.io_setup = sys_io_setup,               \
+		.io_destroy = sys_io_destroy,           \
+		.io_submit = sys_io_submit,             \
+		.io_getevents = sys_io_getevents,       \
+		.ioctl = sys_ioctl,                     \
+		.posix_memalign = sys_posix_memalign,   \
+	}
 
-struct nsd_syscalls nsd_sys = {
-	.open = sys_open,
-	.close = sys_close,
-	.fstat = sys_fstat,
-	.pread = sys_pread,
-	.pwrite = sys_pwrite,
-	.fsync = sys_fsync,
-	.fdatasync = sys_fdatasync,
-	.io_setup = sys_io_setup,
-	.io_destroy = sys_io_destroy,
-	.io_submit = sys_io_submit,
-	.io_getevents = sys_io_getevents,
-	.ioctl = sys_ioctl,
-	.posix_memalign = sys_posix_memalign,
-};
+static const struct nsd_syscalls sys_default = SYS_DEFAULTS;
+
+struct nsd_syscalls nsd_sys = SYS_DEFAULTS;
 
 void nsd_sys_restore(void)
 {
