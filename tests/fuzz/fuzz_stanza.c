@@ -29,11 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		/* the CCR's NSD records are shared input too */
 		if (nsd_record_decode((const char *)data, size, &r, err, sizeof(err)) == 0) {
-			char *t = NULL;
+			char *json = NULL;
 
-			if (nsd_record_encode(&r, &t) != 0)
+			if (nsd_record_encode(&r, &json) != 0)
 				abort();
-			free(t);
+			free(json);
 		}
 	}
 	if (nsd_stanza_parse((const char *)data, size, "fuzz", &s, &n, err, sizeof(err)) != 0)
