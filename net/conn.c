@@ -141,6 +141,21 @@ void net_sockaddr_str(const struct sockaddr *sa, char *buf, size_t sz)
 	}
 }
 
+/* Stop the handshake timer if armed, dropping the reference it held. */
+static void conn_cancel_hs_timer(net_ctx *ctx, struct net_conn *c)
+{
+	bool had_timer = false;
+
+	pthread_mutex_lock(&ctx->calls_lock);
+	if (c->hs_timer.idx >= 0) {
+		net_timer_del(ctx, &c->hs_timer);
+		had_timer = true;
+	}
+	pthread_mutex_unlock(&ctx->calls_lock);
+	if (had_timer)
+		net_conn_put(c);
+}
+
 static void sock_tune(int fd)
 {
 	int one = 1;
@@ -390,7 +405,6 @@ static void conn_send_hello(struct net_conn *c, uint8_t kind, int status, const 
 static void conn_go_up(struct net_conn *c)
 {
 	net_ctx *ctx = c->ctx;
-	bool had_timer = false;
 	char who[96];
 
 	if (ctx->cfg.security == NET_SEC_AUTHONLY) {
@@ -413,14 +427,7 @@ static void conn_go_up(struct net_conn *c)
 			return;
 		}
 	}
-	pthread_mutex_lock(&ctx->calls_lock);
-	if (c->hs_timer.idx >= 0) {
-		net_timer_del(ctx, &c->hs_timer);
-		had_timer = true;
-	}
-	pthread_mutex_unlock(&ctx->calls_lock);
-	if (had_timer)
-		net_conn_put(c);
+	conn_cancel_hs_timer(ctx, c);
 
 	__atomic_store_n(&c->was_up, true, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&c->qlock);
@@ -1017,7 +1024,6 @@ void net_conn_teardown(struct net_conn *c)
 {
 	net_ctx *ctx = c->ctx;
 	int rc = net_conn_closing(c), call_rc;
-	bool had_timer = false;
 
 	if (c->torn)
 		return;
@@ -1032,14 +1038,7 @@ void net_conn_teardown(struct net_conn *c)
 	}
 	net_conn_unlink(ctx, c);
 
-	pthread_mutex_lock(&ctx->calls_lock);
-	if (c->hs_timer.idx >= 0) {
-		net_timer_del(ctx, &c->hs_timer);
-		had_timer = true;
-	}
-	pthread_mutex_unlock(&ctx->calls_lock);
-	if (had_timer)
-		net_conn_put(c);
+	conn_cancel_hs_timer(ctx, c);
 
 	call_rc = net_conn_end_rc(c);
 	net_conn_fail_calls(c, call_rc);

@@ -176,6 +176,18 @@ static int conn_write_blocking(struct net_conn *c, const struct iovec *iov0, int
 	}
 }
 
+/* Remove the fully sent head buffer <b> of outq and free it; wlock held. */
+static void outq_pop(struct net_conn *c, struct net_outbuf *b)
+{
+	pthread_mutex_lock(&c->qlock);
+	c->outq = b->next;
+	if (!c->outq)
+		c->outq_tail = NULL;
+	c->outq_bytes -= b->len;
+	pthread_mutex_unlock(&c->qlock);
+	free(b);
+}
+
 /* Flush outq without blocking; wlock held. */
 static int conn_flush_nb(struct net_conn *c)
 {
@@ -209,13 +221,7 @@ static int conn_flush_nb(struct net_conn *c)
 		net_atomic_add(&c->bytes_sent, (uint64_t)n);
 		b->off += (size_t)n;
 		if (b->off == b->len) {
-			pthread_mutex_lock(&c->qlock);
-			c->outq = b->next;
-			if (!c->outq)
-				c->outq_tail = NULL;
-			c->outq_bytes -= b->len;
-			pthread_mutex_unlock(&c->qlock);
-			free(b);
+			outq_pop(c, b);
 		}
 	}
 }
@@ -240,13 +246,7 @@ static int conn_flush_blocking(struct net_conn *c)
 		rc = conn_write_blocking(c, &iov, 1, b->off);
 		if (rc)
 			return rc;
-		pthread_mutex_lock(&c->qlock);
-		c->outq = b->next;
-		if (!c->outq)
-			c->outq_tail = NULL;
-		c->outq_bytes -= b->len;
-		pthread_mutex_unlock(&c->qlock);
-		free(b);
+		outq_pop(c, b);
 	}
 }
 
