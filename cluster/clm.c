@@ -1390,6 +1390,21 @@ bool clm_lease_valid(clm *c)
 	return d && mm_now_ns() < d;
 }
 
+uint64_t clm_io_epoch(clm *c)
+{
+	int64_t id;
+	enum clm_state st;
+
+	if (!clm_lease_valid(c))
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	id = c->lease_id;
+	st = c->state;
+	pthread_mutex_unlock(&c->lock);
+	/* checked again: the lease may have run out while we waited */
+	return st == CLM_ACTIVE && id > 0 && clm_lease_valid(c) ? (uint64_t)id : 0;
+}
+
 enum clm_state clm_get_state(clm *c)
 {
 	enum clm_state st;
@@ -1452,6 +1467,16 @@ int clm_members(clm *c, uint32_t **out, size_t *n)
 		memcpy(*out, c->members, c->nmembers * sizeof(**out));
 	pthread_mutex_unlock(&c->lock);
 	return *out ? MM_OK : MM_ENOMEM;
+}
+
+bool clm_is_member(clm *c, uint32_t node)
+{
+	bool in;
+
+	pthread_mutex_lock(&c->lock);
+	in = set_has(c->members, c->nmembers, node);
+	pthread_mutex_unlock(&c->lock);
+	return in;
 }
 
 etcd_client *clm_etcd(clm *c)

@@ -90,6 +90,10 @@ enum clm_state clm_get_state(clm *c);
 const char *clm_state_name(enum clm_state s);
 /* True while this node holds an unexpired lease (checked against the clock). */
 bool clm_lease_valid(clm *c);
+/* Non-zero while this node is active with a valid lease: the lease id,
+ * which changes each time the node loses its lease and joins again. I/O
+ * started under one epoch must not continue under another (nsd/client.h). */
+uint64_t clm_io_epoch(clm *c);
 /* Node number of the cluster manager as last seen, 0 if none. */
 uint32_t clm_cluster_manager(clm *c);
 bool clm_is_cluster_manager(clm *c);
@@ -110,6 +114,9 @@ struct clm_status {
 void clm_get_status(clm *c, struct clm_status *st);
 /* Node numbers currently active (members with a live lease); *out malloc'd. */
 int clm_members(clm *c, uint32_t **out, size_t *n);
+/* True if <node> is an active member as seen here (no allocation: meant
+ * for per-request checks such as NSD server fencing). */
+bool clm_is_member(clm *c, uint32_t node);
 
 /* The etcd client (valid between create and destroy). */
 etcd_client *clm_etcd(clm *c);

@@ -478,3 +478,16 @@ int cmd_parse_def(const struct cmd_env *e, const char *text, const struct cfg_cl
 	}
 	return MM_OK;
 }
+
+void cmd_nsd_rediscover(struct cmd_env *e)
+{
+	json_object *req = json_object_new_object(), *rep = NULL;
+
+	json_object_object_add(req, "cmd", json_object_new_string("nsddiscover"));
+	json_object_object_add(req, "broadcast", json_object_new_boolean(1));
+	if (cmd_admin_local(e, req, 30000, &rep, NULL, 0) == 0 && adm_get_int(rep, "rc", 0) != 0)
+		fprintf(stderr, "%s: warning: NSD rediscovery: %s\n", e->prog,
+			adm_get_str(rep, "msg", "failed"));
+	json_object_put(req);
+	json_object_put(rep);
+}

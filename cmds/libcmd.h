@@ -73,6 +73,10 @@ int cmd_reply_rc(const struct cmd_env *e, json_object *rep, int rc);
  * nothing is left to free.
  */
 int cmd_request(struct cmd_env *e, json_object *req, int timeout_ms, json_object **rep);
+/* After NSDs were labelled or cleared: have the local daemon rescan and
+ * tell every active node to do the same (best effort, asynchronous on the
+ * other nodes; they also rescan when they meet an NSD they do not know). */
+void cmd_nsd_rediscover(struct cmd_env *e);
 
 /* Run <argv> on remote node <n> with the cluster's remote shell; output
  * captured into *out (malloc'd, may be NULL). Returns the exit status or

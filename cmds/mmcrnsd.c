@@ -285,6 +285,7 @@ int main(int argc, char **argv)
 		free(all);
 	}
 	free(text);
+	cmd_nsd_rediscover(&e);
 	printf("mmcrnsd: Propagating the cluster configuration data to all\n"
 	       "  affected nodes.  This is an asynchronous process.\n");
 	free(st);

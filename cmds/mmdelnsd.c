@@ -95,6 +95,7 @@ int main(int argc, char **argv)
 			printf("mmdelnsd: Processing disk %s\n", r.name);
 		}
 	}
+	cmd_nsd_rediscover(&e);
 	printf("mmdelnsd: Propagating the cluster configuration data to all\n"
 	       "  affected nodes.  This is an asynchronous process.\n");
 	json_object_put(rep);

@@ -1,7 +1,7 @@
 /*
  * mmdiag - daemon diagnostics.
  *
- *   mmdiag [--version] [--config] [--network] [--stats] [--waiters [ms]]
+ *   mmdiag [--version] [--config] [--network] [--stats] [--waiters [ms]] [--nsd]
  *
  * Speaks to the daemon of $MMFS_NODE, or of any local node.
  */
@@ -22,6 +22,7 @@ int main(int argc, char **argv)
 		{"network", no_argument, NULL, 'n'},
 		{"stats", no_argument, NULL, 's'},
 		{"waiters", optional_argument, NULL, 'w'},
+		{"nsd", no_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
 		case 'c': what[nwhat++] = "config"; break;
 		case 'n': what[nwhat++] = "network"; break;
 		case 's': what[nwhat++] = "stats"; break;
+		case 'd': what[nwhat++] = "nsd"; break;
 		case 'w':
 			what[nwhat++] = "waiters";
 			if (optarg)
@@ -42,7 +44,7 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: mmdiag [--version] [--config] [--network] [--stats] "
-					"[--waiters[=ms]]\n");
+					"[--waiters[=ms]] [--nsd]\n");
 			return c == 'h' ? 0 : 2;
 		}
 		if (nwhat == 8)

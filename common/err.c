@@ -30,6 +30,7 @@ static const struct {
 	[20] = {"MM_ESHUTDOWN", "shutting down"},
 	[21] = {"MM_ENOLEASE", "node holds no valid lease"},
 	[22] = {"MM_ESYS", "system error"},
+	[23] = {"MM_EFENCED", "node is not an active cluster member (fenced)"},
 };
 
 _Static_assert(sizeof(err_tab) / sizeof(err_tab[0]) == 1 - MM_ERR_MIN,

@@ -35,7 +35,8 @@ enum mm_err {
 	MM_ESHUTDOWN = -20,	/* shutting down */
 	MM_ENOLEASE = -21,	/* this node holds no valid lease */
 	MM_ESYS = -22,		/* other system error (see log) */
-	MM_ERR_MIN = -22
+	MM_EFENCED = -23,	/* requester is not an active cluster member */
+	MM_ERR_MIN = -23
 };
 
 /* Short, stable description of <rc>; never NULL. */

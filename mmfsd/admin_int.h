@@ -23,4 +23,11 @@ void adm_cmd_crnsd(mmfsd *d, json_object *req, json_object *rep);
 void adm_cmd_lsnsd(mmfsd *d, json_object *req, json_object *rep);
 void adm_cmd_delnsd(mmfsd *d, json_object *req, json_object *rep);
 
+/* admin_nsdio.c */
+void adm_cmd_nsddiscover(mmfsd *d, json_object *req, json_object *rep);
+void adm_cmd_nsdio(mmfsd *d, json_object *req, json_object *rep);
+void adm_cmd_nsdfault(mmfsd *d, json_object *req, json_object *rep);
+/* Text of mmdiag --nsd, malloc'd (NULL: out of memory). */
+char *adm_diag_nsd(mmfsd *d);
+
 #endif

@@ -417,9 +417,14 @@ static void cmd_diag(mmfsd *d, json_object *req, json_object *rep)
 		diag_stats(d, &t);
 	} else if (!strcmp(what, "waiters")) {
 		diag_waiters(d, req, &t);
+	} else if (!strcmp(what, "nsd")) {
+		char *s = adm_diag_nsd(d);
+
+		tprintf(&t, "%s", s ? s : "");
+		free(s);
 	} else {
 		adm_set_rc(rep, MM_EINVAL, "mmdiag: unknown section (use --version, --config, "
-				       "--network, --stats or --waiters)");
+				       "--network, --stats, --waiters or --nsd)");
 		free(t.p);
 		return;
 	}
@@ -451,6 +456,9 @@ static const struct {
 	{"crnsd", adm_cmd_crnsd},
 	{"lsnsd", adm_cmd_lsnsd},
 	{"delnsd", adm_cmd_delnsd},
+	{"nsddiscover", adm_cmd_nsddiscover},
+	{"nsdio", adm_cmd_nsdio},
+	{"nsdfault", adm_cmd_nsdfault},
 };
 
 /* ---- connections --------------------------------------------------- */

@@ -26,6 +26,7 @@
 #include "common/thread.h"
 #include "common/util.h"
 #include "common/wire.h"
+#include "mmfsd/nsdsvc.h"
 #include "net/keys.h"
 
 #define SUB "mmfsd"
@@ -46,6 +47,7 @@ struct mmfsd {
 	net_ctx *net;
 	etcd_sup *etcd;
 	clm *clm;
+	nsd_svc *nsd;
 	adm_server *adm;
 
 	pthread_t peer_thread;
@@ -283,6 +285,21 @@ static int start_net(mmfsd *d, char *err, size_t errsz)
 	rc = net_register(d->net, MSG_CLUSTER_PING, ping_handler, d, NET_H_INLINE);
 	if (rc)
 		return rc;
+	{
+		struct nsd_svc_config sc = {
+			.net = d->net,
+			.cfg = d->cfg,
+			.cluster_id = d->def.id,
+			.my_node = d->node_num,
+			.node_name = d->node_name,
+		};
+
+		rc = nsd_svc_create(&sc, &d->nsd);
+		if (rc) {
+			snprintf(err, errsz, "cannot set up the NSD service: %s", mm_strerror(rc));
+			return rc;
+		}
+	}
 	for (size_t i = 0; i < d->def.nnodes; i++)
 		if (d->def.nodes[i].number != d->node_num)
 			net_peer_set(d->net, d->def.nodes[i].number, d->def.nodes[i].ip, d->def.port);
@@ -490,6 +507,8 @@ static void cluster_event(const struct clm_event *ev, void *arg)
 {
 	mmfsd *d = arg;
 
+	if (d->nsd)
+		nsd_svc_event(d->nsd, ev);
 	switch (ev->type) {
 	case CLM_EV_CONFIG_CHANGED:
 		if (ev->attr && strcmp(ev->attr, "mmfsLogLevel") == 0)
@@ -545,6 +564,9 @@ int mmfsd_start(mmfsd *d, char *err, size_t errsz)
 		return rc;
 	}
 	clm_subscribe(d->clm, cluster_event, d);
+	rc = nsd_svc_start(d->nsd, d->clm);
+	if (rc)
+		return rc;
 	rc = clm_start(d->clm);
 	if (rc)
 		return rc;
@@ -591,7 +613,7 @@ void mmfsd_wait(mmfsd *d)
 
 void mmfsd_stop(mmfsd *d)
 {
-	if (!d->adm && !d->peer_running && !d->clm && !d->net && !d->etcd)
+	if (!d->adm && !d->peer_running && !d->clm && !d->net && !d->etcd && !d->nsd)
 		return;		/* never started: nothing to say or undo */
 	mm_notice(SUB, "shutting down");
 	if (d->adm) {
@@ -606,12 +628,16 @@ void mmfsd_stop(mmfsd *d)
 		pthread_join(d->peer_thread, NULL);
 		d->peer_running = false;
 	}
+	/* I/O drains while this node is still a member */
+	nsd_svc_stop(d->nsd);
 	if (d->clm)
 		clm_stop(d->clm);
 	if (d->net) {
 		net_destroy(d->net);
 		d->net = NULL;
 	}
+	nsd_svc_destroy(d->nsd);
+	d->nsd = NULL;
 	if (d->etcd) {
 		etcd_sup_stop(d->etcd, 3000);
 		d->etcd = NULL;
@@ -648,6 +674,7 @@ void mmfsd_close(mmfsd *d)
 const struct mmfsd_paths *mmfsd_get_paths(mmfsd *d) { return &d->paths; }
 clm *mmfsd_clm(mmfsd *d) { return d->clm; }
 net_ctx *mmfsd_net(mmfsd *d) { return d->net; }
+nsd_svc *mmfsd_nsd(mmfsd *d) { return d->nsd; }
 cfg_set *mmfsd_cfg(mmfsd *d) { return d->cfg; }
 uint32_t mmfsd_node_number(mmfsd *d) { return d->node_num; }
 const char *mmfsd_node_name(mmfsd *d) { return d->node_name; }

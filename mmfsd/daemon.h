@@ -71,6 +71,8 @@ void mmfsd_close(mmfsd *d);
 const struct mmfsd_paths *mmfsd_get_paths(mmfsd *d);
 clm *mmfsd_clm(mmfsd *d);
 net_ctx *mmfsd_net(mmfsd *d);
+/* The NSD service (mmfsd/nsdsvc.h); NULL before start. */
+struct nsd_svc *mmfsd_nsd(mmfsd *d);
 cfg_set *mmfsd_cfg(mmfsd *d);
 uint32_t mmfsd_node_number(mmfsd *d);
 const char *mmfsd_node_name(mmfsd *d);

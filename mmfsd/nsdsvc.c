@@ -1,0 +1,374 @@
+/* mmfsd/nsdsvc.c - see nsdsvc.h. */
+#include "mmfsd/nsdsvc.h"
+
+#include <glob.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/thread.h"
+#include "nsd/proto.h"
+
+#define SUB "nsd"
+
+struct nsd_svc {
+	struct nsd_svc_config cfg;
+	char name[300];
+	clm *clm;
+	nsd_table *tab;
+	nsd_server *srv;
+	nsd_client *cli;
+	pthread_mutex_t scan_lock;	/* one scan at a time */
+	pthread_mutex_t lock;		/* guards what follows */
+	pthread_cond_t wake;
+	bool want_scan, stop, thread_running;
+	pthread_t thread;
+};
+
+/* ---- fencing -------------------------------------------------------- */
+
+static int fence(uint32_t node, void *arg)
+{
+	nsd_svc *s = arg;
+	clm *c = __atomic_load_n(&s->clm, __ATOMIC_ACQUIRE);
+
+	if (!c || !clm_lease_valid(c))
+		return MM_ENOLEASE;
+	return clm_is_member(c, node) ? MM_OK : MM_EFENCED;
+}
+
+static uint64_t io_epoch(void *arg)
+{
+	nsd_svc *s = arg;
+	clm *c = __atomic_load_n(&s->clm, __ATOMIC_ACQUIRE);
+
+	return c ? clm_io_epoch(c) : 0;
+}
+
+/* ---- discovery ------------------------------------------------------ */
+
+/* The nsdDevices list, globs expanded; *out malloc'd strings. */
+static size_t scan_list(nsd_svc *s, char ***out)
+{
+	char v[4096], *save = NULL;
+	char **list = NULL;
+	size_t n = 0, cap = 0;
+
+	*out = NULL;
+	if (cfg_get(s->cfg.cfg, "nsdDevices", v, sizeof(v)) || !v[0])
+		return 0;
+	for (char *tok = strtok_r(v, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		glob_t g;
+
+		if (glob(tok, GLOB_NOCHECK, NULL, &g) != 0)
+			continue;
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			if (n == cap) {
+				char **nl = realloc(list, (cap = cap ? 2 * cap : 16) * sizeof(*nl));
+
+				if (!nl)
+					break;
+				list = nl;
+			}
+			list[n] = strdup(g.gl_pathv[i]);
+			if (list[n])
+				n++;
+		}
+		globfree(&g);
+	}
+	*out = list;
+	return n;
+}
+
+static int do_scan(nsd_svc *s, char *err, size_t errsz)
+{
+	clm *c = __atomic_load_n(&s->clm, __ATOMIC_ACQUIRE);
+	struct etcd_kv *kvs = NULL;
+	struct nsd_def *defs = NULL;
+	struct cfg_cluster def;
+	char **scan = NULL;
+	size_t nkv = 0, n = 0, nscan;
+	int rc;
+
+	if (!c) {
+		snprintf(err, errsz, "the NSD service is not started");
+		return MM_ESTATE;
+	}
+	cfg_cluster_init(&def);
+	rc = clm_cluster_copy(c, &def);
+	if (!rc)
+		rc = clm_ccr_list(c, NSD_CCR_PREFIX, &kvs, &nkv);
+	if (rc) {
+		snprintf(err, errsz, "cannot read the NSD table from the CCR: %s", mm_strerror(rc));
+		cfg_cluster_free(&def);
+		return rc;
+	}
+	defs = calloc(nkv + 1, sizeof(*defs));
+	if (!defs) {
+		etcd_kvs_free(kvs, nkv);
+		cfg_cluster_free(&def);
+		return MM_ENOMEM;
+	}
+	for (size_t i = 0; i < nkv; i++) {
+		struct nsd_def *d = &defs[n];
+		char e[256];
+		bool mine = false;
+
+		if (nsd_record_decode(kvs[i].value, kvs[i].value_len, &d->rec, e, sizeof(e))) {
+			mm_error(SUB, "CCR key %s: %s: ignored", kvs[i].key, e);
+			continue;
+		}
+		for (int k = 0; k < d->rec.nservers; k++) {
+			const struct cfg_node *node = cfg_cluster_node(&def, d->rec.servers[k]);
+
+			if (!node) {
+				mm_warn(SUB, "NSD %s: server %s is not a node of this cluster: ignored",
+					d->rec.name, d->rec.servers[k]);
+				continue;
+			}
+			d->servers[d->nservers++] = node->number;
+			if (node->number == s->cfg.my_node)
+				mine = true;
+		}
+		/* no servers: directly attached, every node should see it */
+		d->scan_device = mine || d->rec.nservers == 0;
+		n++;
+	}
+	nscan = scan_list(s, &scan);
+	rc = nsd_table_update(s->tab, defs, n, (const char *const *)scan, nscan);
+	if (rc >= 0)
+		mm_info(SUB, "discovery: %zu NSDs known, %d reached locally", n, rc);
+	else
+		snprintf(err, errsz, "discovery failed: %s", mm_strerror(rc));
+	for (size_t i = 0; i < nscan; i++)
+		free(scan[i]);
+	free(scan);
+	free(defs);
+	etcd_kvs_free(kvs, nkv);
+	cfg_cluster_free(&def);
+	return rc;
+}
+
+int nsd_svc_scan_now(nsd_svc *s, char *err, size_t errsz)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->scan_lock);
+	rc = do_scan(s, err, errsz);
+	pthread_mutex_unlock(&s->scan_lock);
+	return rc;
+}
+
+void nsd_svc_request_scan(nsd_svc *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->want_scan = true;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *scan_main(void *arg)
+{
+	nsd_svc *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stop) {
+		if (s->want_scan && clm_get_state(s->clm) == CLM_ACTIVE) {
+			char err[256];
+			int rc;
+
+			s->want_scan = false;
+			pthread_mutex_unlock(&s->lock);
+			rc = nsd_svc_scan_now(s, err, sizeof(err));
+			pthread_mutex_lock(&s->lock);
+			if (rc < 0) {
+				mm_warn(SUB, "%s: trying again", err);
+				s->want_scan = true;
+			}
+		}
+		{
+			struct timespec ts;
+
+			/* wake at least every second: a wanted scan waits for the
+			 * node to become active, and a failed one is retried */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			if (!s->stop)
+				pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static void rescan_handler(net_req *req, void *arg)
+{
+	nsd_svc *s = arg;
+
+	mm_debug(SUB, "node %u asks for an NSD rescan", net_req_node(req));
+	nsd_svc_request_scan(s);
+	if (!net_req_oneway(req))
+		net_reply(req, MM_OK, NULL, 0);
+}
+
+void nsd_svc_broadcast_rescan(nsd_svc *s)
+{
+	uint32_t *nodes = NULL;
+	size_t n = 0;
+
+	if (!s->clm || clm_members(s->clm, &nodes, &n))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (nodes[i] != s->cfg.my_node)
+			net_send_oneway(s->cfg.net, nodes[i], MSG_NSD_RESCAN, NULL, 0);
+	free(nodes);
+}
+
+/* ---- settings ------------------------------------------------------- */
+
+static void apply_settings(nsd_svc *s)
+{
+	char v[64];
+	enum nsd_path_policy p = NSD_PATH_ASNEEDED;
+
+	if (cfg_get(s->cfg.cfg, "useNSDserver", v, sizeof(v)) == 0 && nsd_path_policy_parse(v, &p))
+		mm_warn(SUB, "useNSDserver %s is not understood: using asneeded", v);
+	nsd_client_set_policy(s->cli, p);
+}
+
+void nsd_svc_event(nsd_svc *s, const struct clm_event *ev)
+{
+	switch (ev->type) {
+	case CLM_EV_QUORUM_REGAINED:
+		nsd_svc_request_scan(s);
+		break;
+	case CLM_EV_CONFIG_CHANGED:
+		if (!ev->attr)
+			break;
+		if (!strcmp(ev->attr, "useNSDserver"))
+			apply_settings(s);
+		else if (!strcmp(ev->attr, "nsdDevices"))
+			nsd_svc_request_scan(s);
+		break;
+	case CLM_EV_CLUSTER_CHANGED:
+		nsd_svc_request_scan(s);	/* server names may map to other nodes */
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- life cycle ----------------------------------------------------- */
+
+int nsd_svc_create(const struct nsd_svc_config *cfg, nsd_svc **out)
+{
+	nsd_svc *s = calloc(1, sizeof(*s));
+	struct nsd_table_config tc = {0};
+	struct nsd_server_config sc = {0};
+	struct nsd_client_config cc = {0};
+	int64_t fdt = cfg_get_int(cfg->cfg, "failureDetectionTime");
+	uint64_t pool = cfg_get_size(cfg->cfg, "pagepool");
+	int rc;
+
+	if (!s)
+		return MM_ENOMEM;
+	s->cfg = *cfg;
+	snprintf(s->name, sizeof(s->name), "node %u (%s)", cfg->my_node, cfg->node_name);
+	pthread_mutex_init(&s->scan_lock, NULL);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	tc.cluster_id = cfg->cluster_id;
+	rc = nsd_table_create(&tc, &s->tab);
+	if (rc)
+		goto fail;
+	sc.net = cfg->net;
+	sc.tab = s->tab;
+	sc.name = s->name;
+	sc.max_requests = (unsigned)cfg_get_int(cfg->cfg, "nsdMaxWorkerThreads");
+	sc.max_bytes = pool / 100 * (uint64_t)cfg_get_int(cfg->cfg, "nsdBufSpace");
+	sc.fence = fence;
+	sc.fence_arg = s;
+	rc = nsd_server_create(&sc, &s->srv);
+	if (rc)
+		goto fail;
+	rc = net_register(cfg->net, MSG_NSD_RESCAN, rescan_handler, s, NET_H_INLINE);
+	if (rc)
+		goto fail;
+	cc.net = cfg->net;
+	cc.tab = s->tab;
+	cc.my_node = cfg->my_node;
+	cc.may_io = io_epoch;
+	cc.may_io_arg = s;
+	/* a server that neither answers nor drops the connection is given
+	 * the time the cluster takes to expel it */
+	cc.timeout_ms = (int)(fdt > 0 ? fdt : 35) * 1000;
+	{
+		char v[16];
+
+		cc.checksum = cfg_get(cfg->cfg, "nsdChecksum", v, sizeof(v)) == 0 &&
+			      (!strcasecmp(v, "yes") || !strcmp(v, "1") || !strcasecmp(v, "true"));
+	}
+	rc = nsd_client_create(&cc, &s->cli);
+	if (rc)
+		goto fail;
+	apply_settings(s);
+	*out = s;
+	return MM_OK;
+fail:
+	nsd_svc_destroy(s);
+	return rc;
+}
+
+int nsd_svc_start(nsd_svc *s, clm *c)
+{
+	int rc;
+
+	__atomic_store_n(&s->clm, c, __ATOMIC_RELEASE);
+	rc = mm_thread_start(&s->thread, "nsd-scan", scan_main, s);
+	if (rc)
+		return rc;
+	s->thread_running = true;
+	nsd_svc_request_scan(s);
+	return MM_OK;
+}
+
+void nsd_svc_stop(nsd_svc *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	if (s->thread_running) {
+		pthread_join(s->thread, NULL);
+		s->thread_running = false;
+	}
+	if (s->cli) {
+		nsd_client_destroy(s->cli);
+		s->cli = NULL;
+	}
+	nsd_server_stop(s->srv);
+}
+
+void nsd_svc_destroy(nsd_svc *s)
+{
+	if (!s)
+		return;
+	nsd_svc_stop(s);
+	nsd_server_destroy(s->srv);
+	nsd_table_destroy(s->tab);
+	pthread_mutex_destroy(&s->scan_lock);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->wake);
+	free(s);
+}
+
+nsd_table *nsd_svc_table(nsd_svc *s) { return s->tab; }
+nsd_client *nsd_svc_client(nsd_svc *s) { return s->cli; }
+nsd_server *nsd_svc_server(nsd_svc *s) { return s->srv; }

@@ -1,0 +1,668 @@
+/* nsd/client.c - see client.h. */
+#include "nsd/client.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/crc32c.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/thread.h"
+#include "common/util.h"
+#include "nsd/proto.h"
+
+#define SUB "nsd"
+#define NDOWN 64
+
+struct nsd_client {
+	struct nsd_client_config cfg;
+	int policy;			/* atomic: enum nsd_path_policy */
+	int checksum;			/* atomic: bool */
+	pthread_mutex_t lock;		/* guards what follows */
+	pthread_cond_t cond;
+	struct nsd_io *retryq;		/* sorted by due_ns */
+	bool stopping;
+	uint64_t inflight;
+	pthread_t thread;
+	bool thread_running;
+	pthread_mutex_t down_lock;
+	struct {
+		uint32_t node;
+		uint64_t until_ns;
+	} down[NDOWN];
+};
+
+static void attempt(struct nsd_io *io);
+
+static uint64_t epoch_of(nsd_client *c)
+{
+	return c->cfg.may_io ? c->cfg.may_io(c->cfg.may_io_arg) : 1;
+}
+
+int nsd_path_policy_parse(const char *s, enum nsd_path_policy *p)
+{
+	if (!strcasecmp(s, "asneeded") || !strcasecmp(s, "asfound"))
+		*p = NSD_PATH_ASNEEDED;
+	else if (!strcasecmp(s, "always"))
+		*p = NSD_PATH_ALWAYS;
+	else if (!strcasecmp(s, "never"))
+		*p = NSD_PATH_NEVER;
+	else
+		return MM_EINVAL;
+	return MM_OK;
+}
+
+void *nsd_io_buf_alloc(size_t len)
+{
+	void *p = NULL;
+
+	if (len == 0 || posix_memalign(&p, NSD_IO_ALIGN, (len + NSD_IO_ALIGN - 1) /
+				       NSD_IO_ALIGN * NSD_IO_ALIGN) != 0)
+		return NULL;
+	return p;
+}
+
+/* ---- server health ---------------------------------------------------- */
+
+static bool is_down(nsd_client *c, uint32_t node, uint64_t now)
+{
+	bool down = false;
+
+	pthread_mutex_lock(&c->down_lock);
+	for (int i = 0; i < NDOWN; i++)
+		if (c->down[i].node == node && c->down[i].until_ns > now)
+			down = true;
+	pthread_mutex_unlock(&c->down_lock);
+	return down;
+}
+
+static void set_down(nsd_client *c, uint32_t node, bool down)
+{
+	uint64_t now = mm_now_ns();
+	int slot = -1;
+
+	pthread_mutex_lock(&c->down_lock);
+	for (int i = 0; i < NDOWN; i++) {
+		if (c->down[i].node == node) {
+			slot = i;
+			break;
+		}
+		if (slot < 0 && c->down[i].until_ns <= now)
+			slot = i;
+	}
+	if (slot >= 0) {
+		c->down[slot].node = node;
+		c->down[slot].until_ns = down ? now + (uint64_t)c->cfg.down_ms * 1000000u : 0;
+	}
+	pthread_mutex_unlock(&c->down_lock);
+}
+
+/* ---- completion ----------------------------------------------------- */
+
+static void add_cause(struct nsd_io *io, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_cause(struct nsd_io *io, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (io->cause_len >= sizeof(io->cause) - 1)
+		return;
+	if (io->cause_len) {
+		n = snprintf(io->cause + io->cause_len, sizeof(io->cause) - io->cause_len, "; ");
+		io->cause_len += (size_t)n;
+		if (io->cause_len >= sizeof(io->cause) - 1) {
+			io->cause_len = sizeof(io->cause) - 1;
+			return;
+		}
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(io->cause + io->cause_len, sizeof(io->cause) - io->cause_len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		io->cause_len += (size_t)n;
+	if (io->cause_len >= sizeof(io->cause))
+		io->cause_len = sizeof(io->cause) - 1;
+}
+
+static void describe(struct nsd_io *io, const char *what)
+{
+	char name[NSD_NAME_MAX + 1] = "?";
+
+	if (io->e)
+		nsd_entry_name(io->e, name, sizeof(name));
+	snprintf(io->err, sizeof(io->err), "NSD %s: %s of sectors %" PRIu64 "-%" PRIu64
+		 " (%zu bytes at offset %" PRIu64 ") failed: %s", name,
+		 io->op == NSD_WRITE ? "write" : "read", io->offset / 512,
+		 (io->offset + io->len) / 512 - 1, io->len, io->offset, what);
+}
+
+static void finish(struct nsd_io *io, int rc)
+{
+	nsd_client *c = io->c;
+	struct nsd_entry_stats *st = nsd_entry_counters(io->e);
+	uint64_t us = (mm_now_ns() - io->t_start_ns) / 1000, max;
+
+	if (rc) {
+		if (!io->cause_len)
+			add_cause(io, "%s", mm_strerror(rc));
+		describe(io, io->cause);
+		__atomic_add_fetch(&st->errors, 1, __ATOMIC_RELAXED);
+		mm_error(SUB, "%s", io->err);
+	} else if (io->op == NSD_READ) {
+		__atomic_add_fetch(&st->reads, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&st->bytes_read, io->len, __ATOMIC_RELAXED);
+	} else {
+		__atomic_add_fetch(&st->writes, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&st->bytes_written, io->len, __ATOMIC_RELAXED);
+	}
+	__atomic_add_fetch(&st->lat_total_us, us, __ATOMIC_RELAXED);
+	max = __atomic_load_n(&st->lat_max_us, __ATOMIC_RELAXED);
+	while (us > max && !__atomic_compare_exchange_n(&st->lat_max_us, &max, us, true,
+							  __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	__atomic_sub_fetch(&st->in_flight, 1, __ATOMIC_RELAXED);
+	nsd_ldisk_put(io->ld);
+	io->ld = NULL;
+	nsd_entry_put(io->e);
+	io->e = NULL;
+	io->done(io, rc);	/* may free io */
+	pthread_mutex_lock(&c->lock);
+	if (--c->inflight == 0)
+		pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- retries -------------------------------------------------------- */
+
+static void schedule(struct nsd_io *io, unsigned delay_ms)
+{
+	nsd_client *c = io->c;
+	struct nsd_io **pp;
+
+	__atomic_add_fetch(&nsd_entry_counters(io->e)->retries, 1, __ATOMIC_RELAXED);
+	io->due_ns = mm_now_ns() + (uint64_t)delay_ms * 1000000u;
+	pthread_mutex_lock(&c->lock);
+	for (pp = &c->retryq; *pp && (*pp)->due_ns <= io->due_ns; pp = &(*pp)->next)
+		;
+	io->next = *pp;
+	*pp = io;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void try_server(struct nsd_io *io, int idx);
+
+static void *retry_main(void *arg)
+{
+	nsd_client *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		struct nsd_io *io = c->retryq;
+		uint64_t now = mm_now_ns();
+
+		if (io && (c->stopping || io->due_ns <= now)) {
+			c->retryq = io->next;
+			pthread_mutex_unlock(&c->lock);
+			if (c->stopping) {
+				add_cause(io, "the NSD client is shutting down");
+				finish(io, MM_ESHUTDOWN);
+			} else {
+				try_server(io, io->cur);
+			}
+			pthread_mutex_lock(&c->lock);
+			continue;
+		}
+		if (c->stopping && c->inflight == 0)
+			break;
+		if (io) {
+			struct timespec ts;
+			uint64_t wait = io->due_ns - now;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += (time_t)(wait / 1000000000u);
+			ts.tv_nsec += (long)(wait % 1000000000u);
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+		} else {
+			pthread_cond_wait(&c->cond, &c->lock);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* ---- served path ---------------------------------------------------- */
+
+static bool conn_error(int rc)
+{
+	return rc == MM_ECLOSED || rc == MM_EUNREACH || rc == MM_ETIMEDOUT ||
+	       rc == MM_ESHUTDOWN || rc == MM_EAUTH;
+}
+
+static void server_failed(struct nsd_io *io, int rc, const char *msg, size_t len)
+{
+	uint32_t node = io->servers[io->cur];
+
+	if (len)
+		add_cause(io, "node %u: %.*s", node, (int)(len > 400 ? 400 : len), msg);
+	else
+		add_cause(io, "node %u: %s", node, mm_strerror(rc));
+	io->last_rc = rc;
+	if (conn_error(rc) || rc == MM_ENOLEASE)
+		set_down(io->c, node, true);
+	__atomic_add_fetch(&nsd_entry_counters(io->e)->failovers, 1, __ATOMIC_RELAXED);
+	mm_warn(SUB, "NSD id %016" PRIX64 ": %s at offset %" PRIu64 " via node %u failed (%s): "
+		"trying the next path", io->nsd_id, io->op == NSD_WRITE ? "write" : "read",
+		io->offset, node, mm_strerror(rc));
+	attempt(io);
+}
+
+/* On a net I/O or timer thread. */
+static void reply_cb(int status, const void *data, size_t len, void *arg)
+{
+	struct nsd_io *io = arg;
+	nsd_client *c = io->c;
+	uint64_t now = mm_now_ns();
+
+	if (status == MM_OK && io->op == NSD_READ) {
+		struct nsd_proto_rep rep;
+		char err[256];
+		int rc = nsd_proto_rep_decode(data, len, io->len, &rep, err, sizeof(err));
+
+		if (rc) {
+			server_failed(io, rc, err, strlen(err));
+			return;
+		}
+		memcpy(io->buf, rep.data, io->len);
+		if (__atomic_load_n(&c->checksum, __ATOMIC_RELAXED) || (rep.flags & NSD_PF_CHECKSUM)) {
+			if (!(rep.flags & NSD_PF_CHECKSUM) ||
+			    mm_crc32c(0, io->buf, io->len) != rep.crc) {
+				mm_warn(SUB, "NSD id %016" PRIX64 ": data read via node %u at offset %"
+					PRIu64 " failed its CRC32C check", io->nsd_id,
+					io->servers[io->cur], io->offset);
+				if (++io->crc_retries < 2) {
+					try_server(io, io->cur);
+					return;
+				}
+				server_failed(io, MM_ECHECKSUM, "read data failed its CRC32C check",
+					      strlen("read data failed its CRC32C check"));
+				return;
+			}
+		}
+		finish(io, MM_OK);
+		return;
+	}
+	if (status == MM_OK) {
+		finish(io, MM_OK);
+		return;
+	}
+	switch (status) {
+	case MM_EBUSY:
+		if (now < io->retry_until_ns) {
+			schedule(io, 2 + (unsigned)(now / 1000) % 8);
+			return;
+		}
+		break;
+	case MM_EFENCED:
+		/* a server may not have seen this node join yet: ask again
+		 * briefly, but never past this lease (epoch) */
+		if (epoch_of(c) == io->epoch && now < io->fence_until_ns) {
+			schedule(io, 100);
+			return;
+		}
+		if (len)
+			add_cause(io, "%.*s", (int)(len > 400 ? 400 : len), (const char *)data);
+		finish(io, MM_EFENCED);
+		return;
+	case MM_ECHECKSUM:
+		if (++io->crc_retries < 2) {
+			try_server(io, io->cur);
+			return;
+		}
+		break;
+	case MM_EINVAL:
+	case MM_EPERM:
+	case MM_EPROTO:
+		/* the request itself is wrong: another server would say the same */
+		if (len)
+			add_cause(io, "%.*s", (int)(len > 400 ? 400 : len), (const char *)data);
+		finish(io, status);
+		return;
+	default:
+		break;
+	}
+	server_failed(io, status, data, len);
+}
+
+static void try_server(struct nsd_io *io, int idx)
+{
+	nsd_client *c = io->c;
+	uint32_t node = io->servers[idx];
+	struct nsd_proto_req pr = {
+		.flags = __atomic_load_n(&c->checksum, __ATOMIC_RELAXED) ? NSD_PF_CHECKSUM : 0,
+		.len = (uint32_t)io->len,
+		.nsd_id = io->nsd_id,
+		.offset = io->offset,
+	};
+	uint8_t hdr[NSD_PROTO_REQ_LEN], *msg = hdr;
+	size_t mlen = sizeof(hdr);
+	int rc;
+
+	io->cur = idx;
+	if (epoch_of(c) != io->epoch) {
+		add_cause(io, "this node's lease lapsed while the request was in flight: it may not "
+			  "do I/O (fenced)");
+		finish(io, MM_ENOLEASE);
+		return;
+	}
+	if (io->op == NSD_WRITE) {
+		msg = malloc(NSD_PROTO_REQ_LEN + io->len);
+		if (!msg) {
+			add_cause(io, "out of memory");
+			finish(io, MM_ENOMEM);
+			return;
+		}
+		if (pr.flags & NSD_PF_CHECKSUM)
+			pr.crc = mm_crc32c(0, io->buf, io->len);
+		memcpy(msg + NSD_PROTO_REQ_LEN, io->buf, io->len);
+		mlen += io->len;
+	}
+	nsd_proto_req_encode(&pr, msg);
+	__atomic_store_n(&nsd_entry_counters(io->e)->last_server, node, __ATOMIC_RELAXED);
+	__atomic_store_n(&nsd_entry_counters(io->e)->last_local, false, __ATOMIC_RELAXED);
+	rc = net_call_async(c->cfg.net, node, io->op == NSD_WRITE ? MSG_NSD_WRITE : MSG_NSD_READ,
+			    msg, mlen, c->cfg.timeout_ms, reply_cb, io);
+	if (msg != hdr)
+		free(msg);
+	if (rc)
+		server_failed(io, rc, NULL, 0);
+}
+
+/* ---- local path ----------------------------------------------------- */
+
+static void local_done(struct nsd_req *r, int rc, void *arg)
+{
+	struct nsd_io *io = arg;
+	(void)r;
+
+	if (rc == MM_OK) {
+		finish(io, MM_OK);
+		return;
+	}
+	add_cause(io, "local disk %s: %s", nsd_disk_path(io->ldisk), mm_strerror(rc));
+	io->last_rc = rc;
+	nsd_ldisk_put(io->ld);
+	io->ld = NULL;
+	__atomic_add_fetch(&nsd_entry_counters(io->e)->failovers, 1, __ATOMIC_RELAXED);
+	attempt(io);
+}
+
+/* Pick the next path and start the request on it, or fail. */
+static void attempt(struct nsd_io *io)
+{
+	nsd_client *c = io->c;
+	enum nsd_path_policy pol = __atomic_load_n(&c->policy, __ATOMIC_RELAXED);
+	uint64_t now = mm_now_ns();
+
+	if (__atomic_load_n(&c->stopping, __ATOMIC_RELAXED)) {
+		add_cause(io, "the NSD client is shutting down");
+		finish(io, MM_ESHUTDOWN);
+		return;
+	}
+	if (epoch_of(c) != io->epoch) {
+		add_cause(io, "this node's lease lapsed while the request was in flight: it may not "
+			  "do I/O (fenced)");
+		finish(io, MM_ENOLEASE);
+		return;
+	}
+	if (!io->local_tried && pol != NSD_PATH_ALWAYS) {
+		nsd_disk *disk = nsd_entry_local(io->e, &io->ld);
+
+		io->local_tried = true;
+		io->ldisk = disk;
+		if (disk) {
+			int rc;
+
+			io->lreq = (struct nsd_req){
+				.offset = io->offset, .len = io->len, .buf = io->buf, .op = io->op,
+				.done = local_done, .arg = io,
+			};
+			__atomic_store_n(&nsd_entry_counters(io->e)->last_local, true, __ATOMIC_RELAXED);
+			rc = nsd_disk_submit(disk, &io->lreq);
+			if (rc == MM_OK)
+				return;
+			add_cause(io, "local disk %s: %s", nsd_disk_path(disk), mm_strerror(rc));
+			nsd_ldisk_put(io->ld);
+			io->ld = NULL;
+			if (rc == MM_EINVAL) {
+				finish(io, rc);	/* misaligned or out of range: no path would take it */
+				return;
+			}
+		} else if (pol == NSD_PATH_NEVER) {
+			char status[300];
+
+			nsd_entry_status(io->e, status, sizeof(status));
+			add_cause(io, "not reached locally (%s) and useNSDserver is never", status);
+		}
+	}
+	if (pol == NSD_PATH_NEVER || !c->cfg.net) {
+		finish(io, io->last_rc ? io->last_rc : MM_EUNREACH);
+		return;
+	}
+	/* servers in list order, passing over those that failed lately;
+	 * if only such are left, they get another chance */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < io->nservers; i++) {
+			uint32_t node = io->servers[i];
+
+			if (io->tried & (1u << i))
+				continue;
+			if (node == c->cfg.my_node) {
+				io->tried |= 1u << i;	/* we would serve ourselves from the local path */
+				continue;
+			}
+			if (pass == 0 && is_down(c, node, now))
+				continue;
+			io->tried |= 1u << i;
+			try_server(io, i);
+			return;
+		}
+	if (!io->cause_len) {
+		if (io->nservers == 0)
+			add_cause(io, "no local path and the NSD has no servers");
+		else
+			add_cause(io, "no local path and no other server");
+	}
+	finish(io, io->last_rc ? io->last_rc : MM_EUNREACH);
+}
+
+/* ---- API ------------------------------------------------------------ */
+
+int nsd_client_create(const struct nsd_client_config *cfg, nsd_client **out)
+{
+	nsd_client *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c)
+		return MM_ENOMEM;
+	c->cfg = *cfg;
+	if (c->cfg.timeout_ms <= 0)
+		c->cfg.timeout_ms = 30000;
+	if (c->cfg.retry_ms <= 0)
+		c->cfg.retry_ms = 10000;
+	if (c->cfg.down_ms <= 0)
+		c->cfg.down_ms = 5000;
+	c->policy = cfg->policy;
+	c->checksum = cfg->checksum;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	pthread_mutex_init(&c->down_lock, NULL);
+	rc = mm_thread_start(&c->thread, "nsd-retry", retry_main, c);
+	if (rc) {
+		pthread_mutex_destroy(&c->lock);
+		pthread_cond_destroy(&c->cond);
+		pthread_mutex_destroy(&c->down_lock);
+		free(c);
+		return rc;
+	}
+	c->thread_running = true;
+	*out = c;
+	return MM_OK;
+}
+
+void nsd_client_destroy(nsd_client *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	__atomic_store_n(&c->stopping, true, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&c->cond);
+	while (c->inflight > 0)
+		pthread_cond_wait(&c->cond, &c->lock);
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	if (c->thread_running)
+		pthread_join(c->thread, NULL);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->down_lock);
+	free(c);
+}
+
+void nsd_client_set_policy(nsd_client *c, enum nsd_path_policy p)
+{
+	__atomic_store_n(&c->policy, (int)p, __ATOMIC_RELAXED);
+}
+
+void nsd_client_set_checksum(nsd_client *c, bool on)
+{
+	__atomic_store_n(&c->checksum, on ? 1 : 0, __ATOMIC_RELAXED);
+}
+
+int nsd_client_submit(nsd_client *c, struct nsd_io *io)
+{
+	char idtxt[24];
+
+	io->err[0] = '\0';
+	io->cause[0] = '\0';
+	io->cause_len = 0;
+	io->c = c;
+	io->e = NULL;
+	io->ld = NULL;
+	io->tried = 0;
+	io->local_tried = false;
+	io->cur = -1;
+	io->crc_retries = 0;
+	io->last_rc = 0;
+	if (!io->done || !io->buf || io->len == 0 || io->len > NSD_IO_MAX ||
+	    io->offset % NSD_IO_ALIGN || io->len % NSD_IO_ALIGN ||
+	    (uintptr_t)io->buf % NSD_IO_ALIGN || io->offset > UINT64_MAX - io->len) {
+		describe(io, "offset, length and buffer must be multiples of 4096 and the length "
+			 "at most 16 MiB");
+		return MM_EINVAL;
+	}
+	io->e = nsd_table_get(c->cfg.tab, io->nsd_id);
+	if (!io->e) {
+		nsd_id_format(io->nsd_id, idtxt, sizeof(idtxt));
+		snprintf(io->err, sizeof(io->err), "no NSD with id %s is known on this node", idtxt);
+		return MM_ENOENT;
+	}
+	if (io->op == NSD_WRITE && io->offset < NSD_DESC_BYTES) {
+		describe(io, "the NSD descriptor (first 4 KiB) is not writable");
+		nsd_entry_put(io->e);
+		io->e = NULL;
+		return MM_EPERM;
+	}
+	io->epoch = epoch_of(c);
+	if (!io->epoch) {
+		describe(io, "this node holds no valid lease: it may not do I/O (fenced)");
+		nsd_entry_put(io->e);
+		io->e = NULL;
+		return MM_ENOLEASE;
+	}
+	pthread_mutex_lock(&c->lock);
+	if (c->stopping) {
+		pthread_mutex_unlock(&c->lock);
+		describe(io, "the NSD client is shutting down");
+		nsd_entry_put(io->e);
+		io->e = NULL;
+		return MM_ESHUTDOWN;
+	}
+	c->inflight++;
+	pthread_mutex_unlock(&c->lock);
+	io->nservers = nsd_entry_servers(io->e, io->servers);
+	io->t_start_ns = mm_now_ns();
+	io->retry_until_ns = io->t_start_ns + (uint64_t)c->cfg.retry_ms * 1000000u;
+	io->fence_until_ns = io->t_start_ns + 2000000000u;
+	__atomic_add_fetch(&nsd_entry_counters(io->e)->in_flight, 1, __ATOMIC_RELAXED);
+	attempt(io);
+	return MM_OK;
+}
+
+struct sync_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+	int rc;
+};
+
+static void sync_done(struct nsd_io *io, int rc)
+{
+	struct sync_wait *w = io->arg;
+
+	pthread_mutex_lock(&w->lock);
+	w->rc = rc;
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static int sync_io(nsd_client *c, enum nsd_op op, uint64_t id, uint64_t offset, void *buf,
+		   size_t len, char *err, size_t errsz)
+{
+	struct sync_wait w = {.done = false};
+	struct nsd_io *io = calloc(1, sizeof(*io));
+	int rc;
+
+	if (!io)
+		return MM_ENOMEM;
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	*io = (struct nsd_io){.nsd_id = id, .op = op, .offset = offset, .len = len, .buf = buf,
+			      .done = sync_done, .arg = &w};
+	rc = nsd_client_submit(c, io);
+	if (rc == MM_OK) {
+		pthread_mutex_lock(&w.lock);
+		while (!w.done)
+			pthread_cond_wait(&w.cond, &w.lock);
+		pthread_mutex_unlock(&w.lock);
+		rc = w.rc;
+	}
+	if (rc && err)
+		snprintf(err, errsz, "%s", io->err);
+	pthread_mutex_destroy(&w.lock);
+	pthread_cond_destroy(&w.cond);
+	free(io);
+	return rc;
+}
+
+int nsd_client_read(nsd_client *c, uint64_t nsd_id, uint64_t offset, void *buf, size_t len,
+		    char *err, size_t errsz)
+{
+	return sync_io(c, NSD_READ, nsd_id, offset, buf, len, err, errsz);
+}
+
+int nsd_client_write(nsd_client *c, uint64_t nsd_id, uint64_t offset, const void *buf,
+		     size_t len, char *err, size_t errsz)
+{
+	return sync_io(c, NSD_WRITE, nsd_id, offset, (void *)(uintptr_t)buf, len, err, errsz);
+}

@@ -1,0 +1,339 @@
+/* nsd/server.c - see server.h. */
+#include "nsd/server.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/crc32c.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "nsd/proto.h"
+
+#define SUB "nsd"
+/* data starts one page into each buffer: O_DIRECT alignment for the
+ * disk, and room just before it for the read reply's header, so the
+ * reply goes out as one contiguous piece without another copy */
+#define HEADROOM 4096u
+
+struct nsd_server {
+	struct nsd_server_config cfg;
+	char name[256];
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	bool stopping;
+	unsigned in_service, peak;
+	uint64_t bytes_held;
+	/* atomics */
+	uint64_t requests, bytes_read, bytes_written;
+	uint64_t refused_fenced, refused_nolease, refused_busy, refused_invalid, errors;
+};
+
+struct srv_op {
+	nsd_server *s;
+	net_req *req;
+	nsd_entry *e;
+	nsd_ldisk *ld;
+	uint8_t *mem;			/* HEADROOM + len */
+	struct nsd_req r;
+	bool checksum;
+};
+
+static void count(uint64_t *c)
+{
+	__atomic_add_fetch(c, 1, __ATOMIC_RELAXED);
+}
+
+static void refuse(net_req *req, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void refuse(net_req *req, int rc, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	net_reply(req, rc, msg, (size_t)n);
+}
+
+static void release(nsd_server *s, uint64_t len)
+{
+	pthread_mutex_lock(&s->lock);
+	s->in_service--;
+	s->bytes_held -= len;
+	if (s->in_service == 0)
+		pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Release last: once in_service drops to 0, nsd_server_stop() returns and
+ * the caller may destroy the table, so no reference may be dropped after. */
+static void op_free(struct srv_op *op)
+{
+	nsd_server *s = op->s;
+	uint64_t len = op->r.len;
+
+	free(op->mem);
+	nsd_ldisk_put(op->ld);
+	nsd_entry_put(op->e);
+	free(op);
+	release(s, len);
+}
+
+/* On the disk's completion thread. */
+static void op_done(struct nsd_req *r, int rc, void *arg)
+{
+	struct srv_op *op = arg;
+	nsd_server *s = op->s;
+	struct nsd_entry_stats *st = nsd_entry_counters(op->e);
+	char name[NSD_NAME_MAX + 1];
+
+	if (rc) {
+		count(&s->errors);
+		nsd_entry_name(op->e, name, sizeof(name));
+		refuse(op->req, MM_EIO, "%s: NSD %s: %s of %zu bytes at offset %" PRIu64 " failed on "
+		       "the local disk: %s", s->name, name, r->op == NSD_READ ? "read" : "write",
+		       r->len, r->offset, mm_strerror(rc));
+	} else if (r->op == NSD_READ) {
+		uint8_t *hdr = op->mem + HEADROOM - NSD_PROTO_REP_LEN;
+		uint32_t crc = op->checksum ? mm_crc32c(0, r->buf, r->len) : 0;
+
+		nsd_proto_rep_encode(op->checksum ? NSD_PF_CHECKSUM : 0, crc, hdr);
+		net_reply(op->req, MM_OK, hdr, NSD_PROTO_REP_LEN + r->len);
+		__atomic_add_fetch(&s->bytes_read, r->len, __ATOMIC_RELAXED);
+	} else {
+		net_reply(op->req, MM_OK, NULL, 0);
+		__atomic_add_fetch(&s->bytes_written, r->len, __ATOMIC_RELAXED);
+	}
+	if (!rc) {
+		count(&s->requests);
+		count(&st->srv_requests);
+		__atomic_add_fetch(&st->srv_bytes, r->len, __ATOMIC_RELAXED);
+	}
+	op_free(op);
+}
+
+static void handle(net_req *req, void *arg)
+{
+	nsd_server *s = arg;
+	uint16_t type = net_req_type(req);
+	uint32_t node = net_req_node(req);
+	struct nsd_proto_req pr;
+	struct srv_op *op;
+	nsd_entry *e;
+	nsd_disk *disk;
+	nsd_ldisk *ld = NULL;
+	char err[512], name[NSD_NAME_MAX + 1], idtxt[24];
+	const void *data;
+	size_t len;
+	int rc;
+
+	if (net_req_oneway(req))
+		return;		/* nothing to answer; a request without a reply is a bug of the sender */
+	data = net_req_data(req, &len);
+	rc = nsd_proto_req_decode(type, data, len, &pr, err, sizeof(err));
+	if (rc) {
+		count(&s->refused_invalid);
+		mm_warn(SUB, "bad NSD request from node %u: %s", node, err);
+		refuse(req, rc, "%s: %s", s->name, err);
+		return;
+	}
+	if (s->cfg.fence) {
+		rc = s->cfg.fence(node, s->cfg.fence_arg);
+		if (rc == MM_ENOLEASE) {
+			count(&s->refused_nolease);
+			refuse(req, rc, "%s does not serve NSD I/O: its own lease lapsed", s->name);
+			return;
+		}
+		if (rc) {
+			count(&s->refused_fenced);
+			mm_warn(SUB, "refused NSD %s from node %u: not an active cluster member",
+				type == MSG_NSD_WRITE ? "write" : "read", node);
+			refuse(req, MM_EFENCED, "%s refuses I/O from node %u: it is not an active "
+			       "cluster member (expelled or not joined)", s->name, node);
+			return;
+		}
+	}
+	nsd_id_format(pr.nsd_id, idtxt, sizeof(idtxt));
+	e = nsd_table_get(s->cfg.tab, pr.nsd_id);
+	disk = e ? nsd_entry_local(e, &ld) : NULL;
+	if (!disk) {
+		count(&s->refused_invalid);
+		if (e) {
+			char status[512];
+
+			nsd_entry_name(e, name, sizeof(name));
+			nsd_entry_status(e, status, sizeof(status));
+			refuse(req, MM_ENOENT, "%s does not reach NSD %s locally (%s)", s->name, name,
+			       status);
+		} else {
+			refuse(req, MM_ENOENT, "%s knows no NSD with id %s", s->name, idtxt);
+		}
+		nsd_entry_put(e);
+		return;
+	}
+	nsd_entry_name(e, name, sizeof(name));
+	if (type == MSG_NSD_WRITE && pr.offset < NSD_DESC_BYTES) {
+		count(&s->refused_invalid);
+		refuse(req, MM_EPERM, "%s: NSD %s: a write at offset %" PRIu64 " would overwrite the "
+		       "NSD descriptor", s->name, name, pr.offset);
+		goto drop;
+	}
+	{
+		struct nsd_req probe = {.offset = pr.offset, .len = pr.len,
+					.buf = (void *)(uintptr_t)HEADROOM,
+					.op = type == MSG_NSD_WRITE ? NSD_WRITE : NSD_READ,
+					.done = op_done};	/* checked, never called */
+
+		rc = nsd_disk_check(disk, &probe);
+		if (rc) {
+			count(&s->refused_invalid);
+			refuse(req, rc, "%s: NSD %s: %s of %" PRIu32 " bytes at offset %" PRIu64 " is %s "
+			       "(sector size %u, disk size %" PRIu64 ")", s->name, name,
+			       type == MSG_NSD_WRITE ? "write" : "read", pr.len, pr.offset,
+			       rc == MM_EPERM ? "not allowed (read-only disk)" : "misaligned or out of range",
+			       nsd_disk_sector_size(disk), nsd_disk_size(disk));
+			goto drop;
+		}
+	}
+	if (type == MSG_NSD_WRITE && (pr.flags & NSD_PF_CHECKSUM) &&
+	    mm_crc32c(0, pr.data, pr.len) != pr.crc) {
+		count(&s->refused_invalid);
+		mm_warn(SUB, "NSD %s: write from node %u at offset %" PRIu64 " arrived with a bad "
+			"data checksum: not written", name, node, pr.offset);
+		refuse(req, MM_ECHECKSUM, "%s: NSD %s: the data of a %" PRIu32 "-byte write at offset "
+		       "%" PRIu64 " arrived damaged (CRC32C mismatch): not written", s->name, name,
+		       pr.len, pr.offset);
+		goto drop;
+	}
+	pthread_mutex_lock(&s->lock);
+	if (s->stopping) {
+		pthread_mutex_unlock(&s->lock);
+		refuse(req, MM_ESHUTDOWN, "%s is shutting down", s->name);
+		goto drop;
+	}
+	if (s->in_service >= s->cfg.max_requests ||
+	    (s->in_service > 0 && s->bytes_held + pr.len > s->cfg.max_bytes)) {
+		pthread_mutex_unlock(&s->lock);
+		count(&s->refused_busy);
+		count(&nsd_entry_counters(e)->srv_busy);
+		refuse(req, MM_EBUSY, "%s is busy", s->name);
+		goto drop;
+	}
+	s->in_service++;
+	s->bytes_held += pr.len;
+	if (s->in_service > s->peak)
+		s->peak = s->in_service;
+	pthread_mutex_unlock(&s->lock);
+
+	op = calloc(1, sizeof(*op));
+	if (!op || posix_memalign((void **)&op->mem, HEADROOM, HEADROOM + pr.len) != 0) {
+		free(op);
+		refuse(req, MM_ENOMEM, "%s: out of memory for a %" PRIu32 "-byte buffer", s->name,
+		       pr.len);
+		nsd_ldisk_put(ld);
+		nsd_entry_put(e);
+		release(s, pr.len);	/* last: see op_free() */
+		return;
+	}
+	op->s = s;
+	op->req = req;
+	op->e = e;
+	op->ld = ld;
+	op->checksum = (pr.flags & NSD_PF_CHECKSUM) != 0;
+	op->r = (struct nsd_req){
+		.offset = pr.offset,
+		.len = pr.len,
+		.buf = op->mem + HEADROOM,
+		.op = type == MSG_NSD_WRITE ? NSD_WRITE : NSD_READ,
+		.done = op_done,
+		.arg = op,
+	};
+	if (type == MSG_NSD_WRITE)
+		memcpy(op->r.buf, pr.data, pr.len);
+	rc = nsd_disk_submit(disk, &op->r);
+	if (rc) {
+		refuse(req, rc, "%s: NSD %s: cannot queue the request: %s", s->name, name,
+		       mm_strerror(rc));
+		op_free(op);
+	}
+	return;
+drop:
+	nsd_ldisk_put(ld);
+	nsd_entry_put(e);
+}
+
+int nsd_server_create(const struct nsd_server_config *cfg, nsd_server **out)
+{
+	nsd_server *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s)
+		return MM_ENOMEM;
+	s->cfg = *cfg;
+	snprintf(s->name, sizeof(s->name), "NSD server %s", cfg->name ? cfg->name : "?");
+	s->cfg.name = s->name;
+	if (!s->cfg.max_requests)
+		s->cfg.max_requests = 512;
+	if (!s->cfg.max_bytes)
+		s->cfg.max_bytes = 256u << 20;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->idle, NULL);
+	rc = net_register(cfg->net, MSG_NSD_READ, handle, s, 0);
+	if (!rc)
+		rc = net_register(cfg->net, MSG_NSD_WRITE, handle, s, 0);
+	if (rc) {
+		nsd_server_destroy(s);
+		return rc;
+	}
+	*out = s;
+	return MM_OK;
+}
+
+void nsd_server_stop(nsd_server *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	while (s->in_service > 0)
+		pthread_cond_wait(&s->idle, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void nsd_server_destroy(nsd_server *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->idle);
+	free(s);
+}
+
+void nsd_server_get_stats(nsd_server *s, struct nsd_server_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->requests = __atomic_load_n(&s->requests, __ATOMIC_RELAXED);
+	st->bytes_read = __atomic_load_n(&s->bytes_read, __ATOMIC_RELAXED);
+	st->bytes_written = __atomic_load_n(&s->bytes_written, __ATOMIC_RELAXED);
+	st->refused_fenced = __atomic_load_n(&s->refused_fenced, __ATOMIC_RELAXED);
+	st->refused_nolease = __atomic_load_n(&s->refused_nolease, __ATOMIC_RELAXED);
+	st->refused_busy = __atomic_load_n(&s->refused_busy, __ATOMIC_RELAXED);
+	st->refused_invalid = __atomic_load_n(&s->refused_invalid, __ATOMIC_RELAXED);
+	st->errors = __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&s->lock);
+	st->in_service = s->in_service;
+	st->peak_in_service = s->peak;
+	st->bytes_held = s->bytes_held;
+	pthread_mutex_unlock(&s->lock);
+	st->max_bytes = s->cfg.max_bytes;
+	st->max_requests = s->cfg.max_requests;
+}
