@@ -9,7 +9,9 @@
  * Request: {"cmd": NAME, ...arguments}. Reply: {"rc": MM_E* code,
  * "msg": error text if rc != 0, ...results}.
  *
- * Commands: getstate, shutdown, lscluster, chconfig, lsconfig, diag.
+ * Commands: getstate, shutdown, lscluster, chconfig, lsconfig, diag,
+ * addnode, delnode, chnode, crnsd, lsnsd, delnsd, nsddiscover, nsdio,
+ * nsdfault.
  * Their arguments and results are listed in mmfsd/README.md.
  */
 #ifndef MM_MMFSD_ADMIN_H
