@@ -7,7 +7,9 @@
  * Each %nsd stanza's device gets an NSD descriptor and the cluster an NSD
  * record in the CCR; the stanza file is then rewritten with every field
  * filled in (generated names, failure groups) for mmcrfs and mmadddisk.
- * A disk that already holds a descriptor is refused unless -v no.
+ * A disk that already holds a descriptor is refused unless -v no. A disk
+ * with servers is probed and labelled on its first server (through the
+ * remote shell when that is another host: cmds/libnsdlabel.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "cmds/libcmd.h"
+#include "cmds/libnsdlabel.h"
 #include "common/err.h"
 #include "common/util.h"
 #include "mmfsd/admin.h"
@@ -122,6 +125,12 @@ int main(int argc, char **argv)
 	unsigned next_gen = 1;
 	int c, rc;
 
+	if (argc >= 2 && !strcmp(argv[1], "--label-op")) {
+		/* the server side of a remote probe, label or clear */
+		if (cmd_env_init(&e, "mmcrnsd", true))
+			return 1;
+		return cmd_label_serve(&e, argc - 2, argv + 2);
+	}
 	while ((c = getopt_long(argc, argv, "F:v:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'F': file = optarg; break;
@@ -167,9 +176,6 @@ int main(int argc, char **argv)
 		return 1;
 	/* check every disk before changing anything */
 	for (size_t i = 0; i < n; i++) {
-		struct nsd_desc d;
-		uint64_t size;
-
 		for (size_t k = 0; k < nold; k++)
 			if (strcmp(old[k].name, st[i].nsd) == 0) {
 				cmd_errf(&e, "%s:%d: NSD %s already exists", file, st[i].line, st[i].nsd);
@@ -199,33 +205,47 @@ int main(int argc, char **argv)
 
 			st[i].failure_group = s0 ? (int)(4000 + s0->number) : -1;
 		}
-		if (access(st[i].device, F_OK) != 0) {
-			cmd_errf(&e, "%s:%d: device %s is not found on this node: run mmcrnsd on a node "
-				     "that sees it", file, st[i].line, st[i].device);
-			return 1;
-		}
-		rc = nsd_label_size(st[i].device, &size, err, sizeof(err));
-		if (rc) {
-			cmd_errf(&e, "%s", err);
-			return 1;
-		}
-		if (size <= NSD_RESERVED_BYTES) {
-			cmd_errf(&e, "%s: %" PRIu64 " bytes is too small for an NSD", st[i].device, size);
-			return 1;
-		}
-		rc = nsd_label_read(st[i].device, &d, err, sizeof(err));
-		if (verify && rc == MM_OK) {
-			char id[32];
+		{
+			const struct cfg_node *host = cmd_label_host(&e, (const char (*)[256])st[i].servers,
+								     st[i].nservers);
+			struct cmd_probe p;
+			char where[300] = "";
 
-			nsd_id_format(d.nsd_id, id, sizeof(id));
-			cmd_errf(&e, "disk %s already holds the descriptor of NSD %s (id %s, cluster id %" PRIu64
-				     "); if it is no longer used, rerun with -v no", st[i].device, d.name, id,
-				 d.cluster_id);
-			return 1;
-		}
-		if (verify && rc != MM_ENOENT) {
-			cmd_errf(&e, "%s; rerun with -v no to overwrite it", err);
-			return 1;
+			if (host)
+				snprintf(where, sizeof(where), " on node %s", host->name);
+			rc = cmd_label_probe(&e, host, st[i].device, &p);
+			if (rc) {
+				cmd_errf(&e, "%s:%d: %s", file, st[i].line, p.err);
+				return 1;
+			}
+			if (p.size_rc == MM_ENOENT) {
+				cmd_errf(&e, "%s:%d: device %s is not found%s: %s", file, st[i].line,
+					 st[i].device, host ? where : " on this node (it has no servers, so "
+					 "run mmcrnsd where it is seen)", p.err);
+				return 1;
+			}
+			if (p.size_rc) {
+				cmd_errf(&e, "%s%s", p.err, where);
+				return 1;
+			}
+			if (p.size <= NSD_RESERVED_BYTES) {
+				cmd_errf(&e, "%s%s: %" PRIu64 " bytes is too small for an NSD", st[i].device,
+					 where, p.size);
+				return 1;
+			}
+			if (verify && p.rc == MM_OK) {
+				char id[32];
+
+				nsd_id_format(p.d.nsd_id, id, sizeof(id));
+				cmd_errf(&e, "disk %s%s already holds the descriptor of NSD %s (id %s, cluster "
+					     "id %" PRIu64 "); if it is no longer used, rerun with -v no",
+					 st[i].device, where, p.d.name, id, p.d.cluster_id);
+				return 1;
+			}
+			if (verify && p.rc != MM_ENOENT) {
+				cmd_errf(&e, "%s%s; rerun with -v no to overwrite it", p.err, where);
+				return 1;
+			}
 		}
 		nsd_record_from_stanza(&recs[i], &st[i]);
 		if (getrandom(&recs[i].id, sizeof(recs[i].id), 0) != sizeof(recs[i].id) || !recs[i].id)
@@ -255,11 +275,11 @@ int main(int argc, char **argv)
 		d.nsd_id = recs[i].id;
 		d.cluster_id = e.def.id;
 		d.created = recs[i].created;
-		nsd_label_size(st[i].device, &d.disk_size, err, sizeof(err));
 		d.sector_size = 512;
 		d.reserved_size = NSD_RESERVED_BYTES;
 		printf("mmcrnsd: Processing disk %s\n", st[i].device);
-		rc = nsd_label_write(st[i].device, &d, err, sizeof(err));
+		rc = cmd_label_write(&e, cmd_label_host(&e, (const char (*)[256])st[i].servers,
+							st[i].nservers), st[i].device, &d, err, sizeof(err));
 		if (rc) {
 			json_object *dreq = json_object_new_object(), *names = json_object_new_array(), *drep = NULL;
 

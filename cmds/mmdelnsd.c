@@ -5,8 +5,8 @@
  *
  * Only NSDs that belong to no file system. The CCR record goes first (so
  * no node starts to use the disk meanwhile), then the descriptor on the
- * disk is cleared where this node sees the device and it still holds that
- * NSD.
+ * disk is cleared if it still holds that NSD: on its first server (through
+ * the remote shell when that is another host), else here.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cmds/libcmd.h"
+#include "cmds/libnsdlabel.h"
 #include "common/err.h"
 #include "mmfsd/admin.h"
 #include "nsd/label.h"
@@ -77,22 +78,23 @@ int main(int argc, char **argv)
 	for (size_t i = 0; gone && i < json_object_array_length(gone); i++) {
 		const char *t = json_object_get_string(json_object_array_get_idx(gone, i));
 		struct nsd_record r;
-		struct nsd_desc d;
 
 		if (nsd_record_decode(t, strlen(t), &r, err, sizeof(err)))
 			continue;
-		if (access(r.device, F_OK) != 0) {
-			printf("mmdelnsd: %s: device %s is not on this node: its descriptor stays\n",
-			       r.name, r.device);
-			warn++;
-		} else if (nsd_label_read(r.device, &d, err, sizeof(err)) != 0 || d.nsd_id != r.id) {
-			printf("mmdelnsd: %s: %s no longer holds this NSD: left alone\n", r.name, r.device);
-			warn++;
-		} else if (nsd_label_clear(r.device, err, sizeof(err)) != 0) {
-			cmd_errf(&e, "%s", err);
-			warn++;
-		} else {
-			printf("mmdelnsd: Processing disk %s\n", r.name);
+		{
+			const struct cfg_node *host = cmd_label_host(&e, (const char (*)[256])r.servers,
+								     r.nservers);
+
+			rc = cmd_label_clear(&e, host, r.device, r.id, err, sizeof(err));
+			if (rc == MM_ENOENT) {
+				printf("mmdelnsd: %s: %s: its descriptor stays\n", r.name, err);
+				warn++;
+			} else if (rc) {
+				cmd_errf(&e, "%s: %s", r.name, err);
+				warn++;
+			} else {
+				printf("mmdelnsd: Processing disk %s\n", r.name);
+			}
 		}
 	}
 	cmd_nsd_rediscover(&e);

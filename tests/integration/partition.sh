@@ -73,6 +73,28 @@ up=$(mmgetstate -Y -N $SUBNET.1 | awk -F: '$3=="0"{print $11}')
 ip -n "${NS[2]}" link set "${tag}a3" up
 note "link restored"
 mm_wait_all active 40 "${MM_NODES[@]}" && pass "partition healed: all 3 active" || fail "heal"
+
+# mmcrnsd on node 1 for a disk served by node 2: the descriptor is probed
+# and written on node 2, through the remote shell, as GPFS prepares disks
+# on their NSD server; mmdelnsd clears it there too.
+on1() { "$tools/netns-rsh" $SUBNET.1 "MMFS_ROOT=$MMFS_ROOT PATH=$MMFS_BIN:\$PATH $*"; }
+D=$MMFS_ROOT/disks
+mmcrnsd --mkdisk $D/p1:256M >/dev/null
+printf '%%nsd: device=%s nsd=pnsd1 servers=%s\n' "$D/p1" "$SUBNET.2" >$MMFS_ROOT/p.stanza
+out=$(on1 mmcrnsd -F $MMFS_ROOT/p.stanza 2>&1) && [[ $(head -c 8 $D/p1) == MMFSNSD1 ]] &&
+	pass "mmcrnsd on node 1 labelled node 2's disk on node 2" || { echo "$out"; fail "remote label"; }
+out=$(on1 mmcrnsd -F $MMFS_ROOT/p.stanza 2>&1)
+[[ $? -ne 0 && $out == *"already exists"* ]] && pass "a second mmcrnsd is refused" || fail "second mmcrnsd: $out"
+printf '%%nsd: device=%s nsd=pnsd2 servers=%s\n' "$D/p1" "$SUBNET.2" >$MMFS_ROOT/p2.stanza
+out=$(on1 mmcrnsd -F $MMFS_ROOT/p2.stanza 2>&1)
+[[ $? -ne 0 && $out == *"on node $SUBNET.2"*"already holds the descriptor of NSD pnsd1"* ]] &&
+	pass "a labelled disk is refused, probed on its server: $out" || fail "remote probe: $out"
+out=$("$tools/netns-rsh" $SUBNET.2 "MMFS_ROOT=$MMFS_ROOT PATH=$MMFS_BIN:\$PATH mmnsddiscover" 2>&1)
+[[ $out == *"pnsd1"*"local $D/p1"* ]] && pass "node 2 finds pnsd1 locally" || fail "node 2 discovery: $out"
+out=$(on1 mmnsddiscover 2>&1)
+[[ $out == *"pnsd1"*"no local path"* ]] && pass "node 1 does not probe a disk it does not serve" || fail "node 1 discovery: $out"
+out=$(on1 mmdelnsd pnsd1 2>&1) && [[ $(head -c 8 $D/p1 | tr -d '\0') == "" ]] &&
+	pass "mmdelnsd on node 1 cleared the descriptor on node 2" || { echo "$out"; fail "remote clear"; }
 mmshutdown -a >/dev/null 2>&1
 out=$(mmgetstate -a)
 [[ $(grep -c ' down' <<<"$out") == 3 ]] && pass "mmshutdown -a stopped the remote nodes" || { echo "$out"; fail "remote shutdown"; }
