@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/crc32c.h"
+#include "net/frame.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/thread.h"
@@ -131,10 +131,12 @@ static void add_cause(struct nsd_io *io, const char *fmt, ...)
 
 static void describe(struct nsd_io *io, const char *what)
 {
-	char name[NSD_NAME_MAX + 1] = "?";
+	char name[NSD_NAME_MAX + 1];
 
 	if (io->e)
 		nsd_entry_name(io->e, name, sizeof(name));
+	else
+		nsd_id_format(io->nsd_id, name, sizeof(name));	/* refused before the lookup */
 	snprintf(io->err, sizeof(io->err), "NSD %s: %s of sectors %" PRIu64 "-%" PRIu64
 		 " (%zu bytes at offset %" PRIu64 ") failed: %s", name,
 		 io->op == NSD_WRITE ? "write" : "read", io->offset / 512,
@@ -285,7 +287,7 @@ static void reply_cb(int status, const void *data, size_t len, void *arg)
 		memcpy(io->buf, rep.data, io->len);
 		if (__atomic_load_n(&c->checksum, __ATOMIC_RELAXED) || (rep.flags & NSD_PF_CHECKSUM)) {
 			if (!(rep.flags & NSD_PF_CHECKSUM) ||
-			    mm_crc32c(0, io->buf, io->len) != rep.crc) {
+			    net_crc32c(0, io->buf, io->len) != rep.crc) {
 				mm_warn(SUB, "NSD id %016" PRIX64 ": data read via node %u at offset %"
 					PRIu64 " failed its CRC32C check", io->nsd_id,
 					io->servers[io->cur], io->offset);
@@ -372,7 +374,7 @@ static void try_server(struct nsd_io *io, int idx)
 			return;
 		}
 		if (pr.flags & NSD_PF_CHECKSUM)
-			pr.crc = mm_crc32c(0, io->buf, io->len);
+			pr.crc = net_crc32c(0, io->buf, io->len);
 		memcpy(msg + NSD_PROTO_REQ_LEN, io->buf, io->len);
 		mlen += io->len;
 	}
@@ -406,6 +408,7 @@ static void local_done(struct nsd_req *r, int rc, void *arg)
 	attempt(io);
 }
 
+
 /* Pick the next path and start the request on it, or fail. */
 static void attempt(struct nsd_io *io)
 {
@@ -425,7 +428,8 @@ static void attempt(struct nsd_io *io)
 		return;
 	}
 	if (!io->local_tried && pol != NSD_PATH_ALWAYS) {
-		nsd_disk *disk = nsd_entry_local(io->e, &io->ld);
+		nsd_ldisk *guard;
+		nsd_disk *disk = nsd_entry_local_pinned(io->e, &io->ld, &guard);
 
 		io->local_tried = true;
 		io->ldisk = disk;
@@ -438,8 +442,9 @@ static void attempt(struct nsd_io *io)
 			};
 			__atomic_store_n(&nsd_entry_counters(io->e)->last_local, true, __ATOMIC_RELAXED);
 			rc = nsd_disk_submit(disk, &io->lreq);
+			nsd_ldisk_put(guard);
 			if (rc == MM_OK)
-				return;
+				return;	/* <io> may be finished and gone already */
 			add_cause(io, "local disk %s: %s", nsd_disk_path(disk), mm_strerror(rc));
 			nsd_ldisk_put(io->ld);
 			io->ld = NULL;
@@ -455,6 +460,17 @@ static void attempt(struct nsd_io *io)
 		}
 	}
 	if (pol == NSD_PATH_NEVER || !c->cfg.net) {
+		if (!io->cause_len) {
+			char status[300];
+
+			nsd_entry_status(io->e, status, sizeof(status));
+			if (pol == NSD_PATH_ALWAYS)
+				add_cause(io, "useNSDserver is always, but this client has no network "
+					  "to reach NSD servers");
+			else
+				add_cause(io, "no local path (%s) and this client has no network to "
+					  "reach NSD servers", status);
+		}
 		finish(io, io->last_rc ? io->last_rc : MM_EUNREACH);
 		return;
 	}

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/crc32c.h"
+#include "net/frame.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "nsd/proto.h"
@@ -96,6 +96,14 @@ static void op_done(struct nsd_req *r, int rc, void *arg)
 	struct nsd_entry_stats *st = nsd_entry_counters(op->e);
 	char name[NSD_NAME_MAX + 1];
 
+	/* counters first: a client that has its reply sees them */
+	if (!rc) {
+		count(&s->requests);
+		count(&st->srv_requests);
+		__atomic_add_fetch(&st->srv_bytes, r->len, __ATOMIC_RELAXED);
+		__atomic_add_fetch(r->op == NSD_READ ? &s->bytes_read : &s->bytes_written, r->len,
+				   __ATOMIC_RELAXED);
+	}
 	if (rc) {
 		count(&s->errors);
 		nsd_entry_name(op->e, name, sizeof(name));
@@ -104,22 +112,16 @@ static void op_done(struct nsd_req *r, int rc, void *arg)
 		       r->len, r->offset, mm_strerror(rc));
 	} else if (r->op == NSD_READ) {
 		uint8_t *hdr = op->mem + HEADROOM - NSD_PROTO_REP_LEN;
-		uint32_t crc = op->checksum ? mm_crc32c(0, r->buf, r->len) : 0;
+		uint32_t crc = op->checksum ? net_crc32c(0, r->buf, r->len) : 0;
 
 		nsd_proto_rep_encode(op->checksum ? NSD_PF_CHECKSUM : 0, crc, hdr);
 		net_reply(op->req, MM_OK, hdr, NSD_PROTO_REP_LEN + r->len);
-		__atomic_add_fetch(&s->bytes_read, r->len, __ATOMIC_RELAXED);
 	} else {
 		net_reply(op->req, MM_OK, NULL, 0);
-		__atomic_add_fetch(&s->bytes_written, r->len, __ATOMIC_RELAXED);
-	}
-	if (!rc) {
-		count(&s->requests);
-		count(&st->srv_requests);
-		__atomic_add_fetch(&st->srv_bytes, r->len, __ATOMIC_RELAXED);
 	}
 	op_free(op);
 }
+
 
 static void handle(net_req *req, void *arg)
 {
@@ -130,7 +132,7 @@ static void handle(net_req *req, void *arg)
 	struct srv_op *op;
 	nsd_entry *e;
 	nsd_disk *disk;
-	nsd_ldisk *ld = NULL;
+	nsd_ldisk *ld = NULL, *guard = NULL;
 	char err[512], name[NSD_NAME_MAX + 1], idtxt[24];
 	const void *data;
 	size_t len;
@@ -164,7 +166,7 @@ static void handle(net_req *req, void *arg)
 	}
 	nsd_id_format(pr.nsd_id, idtxt, sizeof(idtxt));
 	e = nsd_table_get(s->cfg.tab, pr.nsd_id);
-	disk = e ? nsd_entry_local(e, &ld) : NULL;
+	disk = e ? nsd_entry_local_pinned(e, &ld, &guard) : NULL;
 	if (!disk) {
 		count(&s->refused_invalid);
 		if (e) {
@@ -205,7 +207,7 @@ static void handle(net_req *req, void *arg)
 		}
 	}
 	if (type == MSG_NSD_WRITE && (pr.flags & NSD_PF_CHECKSUM) &&
-	    mm_crc32c(0, pr.data, pr.len) != pr.crc) {
+	    net_crc32c(0, pr.data, pr.len) != pr.crc) {
 		count(&s->refused_invalid);
 		mm_warn(SUB, "NSD %s: write from node %u at offset %" PRIu64 " arrived with a bad "
 			"data checksum: not written", name, node, pr.offset);
@@ -239,6 +241,7 @@ static void handle(net_req *req, void *arg)
 		free(op);
 		refuse(req, MM_ENOMEM, "%s: out of memory for a %" PRIu32 "-byte buffer", s->name,
 		       pr.len);
+		nsd_ldisk_put(guard);
 		nsd_ldisk_put(ld);
 		nsd_entry_put(e);
 		release(s, pr.len);	/* last: see op_free() */
@@ -260,6 +263,7 @@ static void handle(net_req *req, void *arg)
 	if (type == MSG_NSD_WRITE)
 		memcpy(op->r.buf, pr.data, pr.len);
 	rc = nsd_disk_submit(disk, &op->r);
+	nsd_ldisk_put(guard);	/* <op> may be done and freed already if rc == 0 */
 	if (rc) {
 		refuse(req, rc, "%s: NSD %s: cannot queue the request: %s", s->name, name,
 		       mm_strerror(rc));
@@ -267,6 +271,7 @@ static void handle(net_req *req, void *arg)
 	}
 	return;
 drop:
+	nsd_ldisk_put(guard);
 	nsd_ldisk_put(ld);
 	nsd_entry_put(e);
 }

@@ -27,7 +27,8 @@ struct nsd_entry {
 	uint64_t id;
 	struct nsd_entry_stats st;	/* atomics */
 	pthread_mutex_t lock;		/* guards what follows */
-	char name[NSD_NAME_MAX + 1];
+	char name[NSD_NAME_MAX + 1];	/* written with t->lock held too (lock order:
+					 * t->lock, then e->lock): read under either */
 	uint32_t servers[NSD_MAX_SERVERS];
 	int nservers;
 	nsd_ldisk *ld;			/* one reference held by the entry */
@@ -135,6 +136,16 @@ nsd_disk *nsd_entry_local(nsd_entry *e, nsd_ldisk **ref)
 	return ld ? ld->disk : NULL;
 }
 
+nsd_disk *nsd_entry_local_pinned(nsd_entry *e, nsd_ldisk **ref, nsd_ldisk **guard)
+{
+	nsd_disk *disk = nsd_entry_local(e, ref);
+
+	*guard = *ref;
+	if (*guard)
+		ld_ref(*guard);
+	return disk;
+}
+
 void nsd_entry_status(nsd_entry *e, char *buf, size_t sz)
 {
 	pthread_mutex_lock(&e->lock);
@@ -238,8 +249,7 @@ nsd_entry *nsd_table_get_name(nsd_table *t, const char *name)
 
 	pthread_mutex_lock(&t->lock);
 	for (size_t i = 0; i < t->nents && !e; i++) {
-		/* the name is fixed for the entry's life: no entry lock needed
-		 * beyond the table lock that keeps updates out */
+		/* names change only under t->lock (nsd_table_update) */
 		if (strcmp(t->ents[i]->name, name) == 0)
 			e = t->ents[i];
 	}
@@ -267,8 +277,8 @@ int nsd_table_list(nsd_table *t, nsd_entry ***out, size_t *n)
 		nsd_entry_ref(t->ents[i]);
 	}
 	*n = t->nents;
+	qsort(*out, *n, sizeof(**out), name_cmp);	/* names are stable under t->lock */
 	pthread_mutex_unlock(&t->lock);
-	qsort(*out, *n, sizeof(**out), name_cmp);
 	return MM_OK;
 }
 
@@ -376,6 +386,16 @@ int nsd_table_update(nsd_table *t, const struct nsd_def *defs, size_t n,
 			e->refs = 1;
 			e->id = def->rec.id;
 			pthread_mutex_init(&e->lock, NULL);
+			/* unpublished yet: no lock needed */
+			snprintf(e->name, sizeof(e->name), "%s", def->rec.name);
+		} else if (strcmp(e->name, def->rec.name) != 0) {
+			/* readers of names hold t->lock (lookups, listing) or e->lock;
+			 * only updates write them, one at a time */
+			pthread_mutex_lock(&t->lock);
+			pthread_mutex_lock(&e->lock);
+			snprintf(e->name, sizeof(e->name), "%s", def->rec.name);
+			pthread_mutex_unlock(&e->lock);
+			pthread_mutex_unlock(&t->lock);
 		}
 		if (def->scan_device)
 			probe(&own, def->rec.device);
@@ -409,7 +429,6 @@ int nsd_table_update(nsd_table *t, const struct nsd_def *defs, size_t n,
 		else if (!ld && e->ld)
 			mm_notice(SUB, "NSD %s is no longer reached locally (was %s)", def->rec.name,
 				  e->ld->path);
-		snprintf(e->name, sizeof(e->name), "%s", def->rec.name);
 		memcpy(e->servers, def->servers, sizeof(e->servers));
 		e->nservers = def->nservers < 0 ? 0 : def->nservers > NSD_MAX_SERVERS ?
 			NSD_MAX_SERVERS : def->nservers;

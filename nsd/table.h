@@ -95,6 +95,13 @@ int nsd_entry_servers(nsd_entry *e, uint32_t *out);
  * once the I/O submitted to it has completed (may be called on a
  * completion thread). */
 nsd_disk *nsd_entry_local(nsd_entry *e, nsd_ldisk **ref);
+/*
+ * The same with a second reference, *guard, for whoever submits to the
+ * disk: a request may complete and drop *ref while nsd_disk_submit() is
+ * still running, and a rescan could then close the disk under it. Drop
+ * *guard once the submit call has returned.
+ */
+nsd_disk *nsd_entry_local_pinned(nsd_entry *e, nsd_ldisk **ref, nsd_ldisk **guard);
 void nsd_ldisk_put(nsd_ldisk *ld);
 /* Discovery outcome for diagnostics: "local /dev/x", "no local path", or
  * the reason a device was not used. */
