@@ -422,7 +422,7 @@ char *adm_diag_nsd(mmfsd *d)
 		struct nsd_entry_stats st;
 		struct nsd_disk_stats ds;
 		uint32_t srv[NSD_MAX_SERVERS];
-		char name[NSD_NAME_MAX + 1], id[24], path[300], status[600];
+		char name[NSD_NAME_MAX + 1], id[24], path[300], status[600], qd[16] = "-";
 		bool local = false;
 		uint64_t ops;
 		int ns;
@@ -441,9 +441,11 @@ char *adm_diag_nsd(mmfsd *d)
 		else
 			snprintf(path, sizeof(path), "none");
 		ops = st.reads + st.writes;
+		if (local)
+			snprintf(qd, sizeof(qd), "%u", ds.queue_depth);
 		fprintf(f, "%-12s %-16s %-34s %5s %5" PRIu64 " %9" PRIu64 " %9" PRIu64 " %10.1f %10.1f "
 			"%9" PRIu64 " %9" PRIu64 " %6" PRIu64 " %6" PRIu64 "\n", name, id, path,
-			local ? "" : "-", st.in_flight, st.reads, st.writes, st.bytes_read / 1e6,
+			qd, st.in_flight, st.reads, st.writes, st.bytes_read / 1e6,
 			st.bytes_written / 1e6, ops ? st.lat_total_us / ops : 0, st.lat_max_us,
 			st.errors, st.failovers);
 		if (local)
