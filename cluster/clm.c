@@ -82,6 +82,7 @@ struct clm {
 
 	/* atomic */
 	uint64_t lease_deadline_ns;	/* 0: no lease */
+	uint64_t lease_since_ns;	/* when the current lease was requested */
 };
 
 static char *endpoint_list(const struct cfg_cluster *def, uint32_t me, const struct etcd_tls *tls,
@@ -673,6 +674,7 @@ static int lease_acquire(clm *c)
 		etcd_lease_revoke(c->etcd, id);
 		return rc;
 	}
+	__atomic_store_n(&c->lease_since_ns, t0, __ATOMIC_RELEASE);
 	__atomic_store_n(&c->lease_deadline_ns, t0 + (uint64_t)ttl * 1000000000u, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&c->lock);
 	c->lease_id = id;
@@ -1388,6 +1390,11 @@ bool clm_lease_valid(clm *c)
 	uint64_t d = __atomic_load_n(&c->lease_deadline_ns, __ATOMIC_ACQUIRE);
 
 	return d && mm_now_ns() < d;
+}
+
+uint64_t clm_lease_since_ns(clm *c)
+{
+	return __atomic_load_n(&c->lease_since_ns, __ATOMIC_ACQUIRE);
 }
 
 uint64_t clm_io_epoch(clm *c)

@@ -94,6 +94,9 @@ bool clm_lease_valid(clm *c);
  * which changes each time the node loses its lease and joins again. I/O
  * started under one epoch must not continue under another (nsd/client.h). */
 uint64_t clm_io_epoch(clm *c);
+/* mm_now_ns() when the current lease was requested (0: none). Anything
+ * received before it belongs to an earlier lease of this node. */
+uint64_t clm_lease_since_ns(clm *c);
 /* Node number of the cluster manager as last seen, 0 if none. */
 uint32_t clm_cluster_manager(clm *c);
 bool clm_is_cluster_manager(clm *c);

@@ -93,6 +93,21 @@ int cmd_daemon_pid(const struct cmd_env *e, const char *node)
 		return 0;
 	}
 	free(text);
+	{
+		/* a killed daemon stays a zombie until reaped: not running */
+		char stat[64], buf[256];
+		FILE *f;
+
+		snprintf(stat, sizeof(stat), "/proc/%d/stat", (int)pid);
+		f = fopen(stat, "r");
+		if (f) {
+			char *p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+
+			fclose(f);
+			if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+				return 0;
+		}
+	}
 	return (int)pid;
 }
 

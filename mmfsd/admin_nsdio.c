@@ -252,9 +252,10 @@ void adm_cmd_nsdio(mmfsd *d, json_object *req, json_object *rep)
 		goto out;
 	}
 	if (bs == 0 || bs % NSD_IO_ALIGN || bs > NSD_IO_MAX || offset % NSD_IO_ALIGN ||
-	    length == 0 || length % NSD_IO_ALIGN || depth < 1 || depth > NSDIO_MAX_DEPTH) {
+	    length == 0 || length % NSD_IO_ALIGN || depth < 1 || depth > NSDIO_MAX_DEPTH ||
+	    (random && length < bs)) {
 		snprintf(msg, sizeof(msg), "nsdio: offset, length and bs must be multiples of %u "
-			 "(bs at most %u), depth 1..%d", NSD_IO_ALIGN, NSD_IO_MAX, NSDIO_MAX_DEPTH);
+			 "(bs at most %u, and at most the length in random mode), depth 1..%d", NSD_IO_ALIGN, NSD_IO_MAX, NSDIO_MAX_DEPTH);
 		rc = MM_EINVAL;
 		goto out;
 	}

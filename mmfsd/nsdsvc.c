@@ -32,14 +32,22 @@ struct nsd_svc {
 
 /* ---- fencing -------------------------------------------------------- */
 
-static int fence(uint32_t node, void *arg)
+static int fence(uint32_t node, uint64_t recv_ns, void *arg)
 {
 	nsd_svc *s = arg;
 	clm *c = __atomic_load_n(&s->clm, __ATOMIC_ACQUIRE);
 
-	if (!c || !clm_lease_valid(c))
+	if (!c || !clm_lease_valid(c) || recv_ns < clm_lease_since_ns(c))
 		return MM_ENOLEASE;
 	return clm_is_member(c, node) ? MM_OK : MM_EFENCED;
+}
+
+static bool is_member(uint32_t node, void *arg)
+{
+	nsd_svc *s = arg;
+	clm *c = __atomic_load_n(&s->clm, __ATOMIC_ACQUIRE);
+
+	return c && clm_is_member(c, node);
 }
 
 static uint64_t io_epoch(void *arg)
@@ -241,9 +249,37 @@ static void apply_settings(nsd_svc *s)
 	nsd_client_set_policy(s->cli, p);
 }
 
+/*
+ * This node lost its lease: drop every daemon connection, unread requests
+ * included. Called on the clm thread before it seeks a new lease, so no
+ * request sent to this node under its old lease can be read under the new
+ * one; what was already read is refused by its arrival time (fence()).
+ */
+static void drop_connections(nsd_svc *s)
+{
+	clm *c = __atomic_load_n(&s->clm, __ATOMIC_ACQUIRE);
+	struct cfg_cluster def;
+
+	cfg_cluster_init(&def);
+	if (!c || clm_cluster_copy(c, &def))
+		return;
+	for (size_t i = 0; i < def.nnodes; i++) {
+		if (def.nodes[i].number == s->cfg.my_node)
+			continue;
+		net_peer_forget(s->cfg.net, def.nodes[i].number);
+		net_peer_set(s->cfg.net, def.nodes[i].number, def.nodes[i].ip, def.port);
+	}
+	mm_notice(SUB, "lease lost: closed every daemon connection, so requests sent under the "
+		  "old lease are never served");
+	cfg_cluster_free(&def);
+}
+
 void nsd_svc_event(nsd_svc *s, const struct clm_event *ev)
 {
 	switch (ev->type) {
+	case CLM_EV_QUORUM_LOST:
+		drop_connections(s);
+		break;
 	case CLM_EV_QUORUM_REGAINED:
 		nsd_svc_request_scan(s);
 		break;
@@ -283,6 +319,10 @@ int nsd_svc_create(const struct nsd_svc_config *cfg, nsd_svc **out)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	tc.cluster_id = cfg->cluster_id;
+	/* no write reaches a disk from this node outside the lease it was
+	 * accepted under, whether it came from a client here or elsewhere */
+	tc.disk_opts.gate = io_epoch;
+	tc.disk_opts.gate_arg = s;
 	rc = nsd_table_create(&tc, &s->tab);
 	if (rc)
 		goto fail;
@@ -293,6 +333,8 @@ int nsd_svc_create(const struct nsd_svc_config *cfg, nsd_svc **out)
 	sc.max_bytes = pool / 100 * (uint64_t)cfg_get_int(cfg->cfg, "nsdBufSpace");
 	sc.fence = fence;
 	sc.fence_arg = s;
+	sc.epoch = io_epoch;
+	sc.epoch_arg = s;
 	rc = nsd_server_create(&sc, &s->srv);
 	if (rc)
 		goto fail;
@@ -304,6 +346,9 @@ int nsd_svc_create(const struct nsd_svc_config *cfg, nsd_svc **out)
 	cc.my_node = cfg->my_node;
 	cc.may_io = io_epoch;
 	cc.may_io_arg = s;
+	cc.is_member = is_member;
+	cc.is_member_arg = s;
+	cc.recovery_wait_ms = (int)cfg_get_int(cfg->cfg, "leaseRecoveryWait") * 1000;
 	/* a server that neither answers nor drops the connection is given
 	 * the time the cluster takes to expel it */
 	cc.timeout_ms = (int)(fdt > 0 ? fdt : 35) * 1000;

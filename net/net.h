@@ -89,6 +89,10 @@ int net_register(net_ctx *ctx, uint16_t type, net_handler_fn fn, void *arg,
 
 uint16_t net_req_type(const net_req *req);
 uint32_t net_req_node(const net_req *req);	/* authenticated peer node */
+/* When the request's header was read (mm_now_ns(), this node's monotonic
+ * clock): lets a handler refuse requests that arrived in an earlier epoch
+ * of something, such as its own lease (nsd/server.h). */
+uint64_t net_req_recv_ns(const net_req *req);
 bool net_req_oneway(const net_req *req);
 /* The payload; valid until net_reply() (or handler return for one-way). */
 const void *net_req_data(const net_req *req, size_t *len);

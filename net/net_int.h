@@ -138,6 +138,7 @@ struct net_req {
 	struct net_conn *conn;		/* holds a reference */
 	const struct net_handler *h;	/* set when dispatched */
 	uint64_t id;
+	uint64_t recv_ns;		/* mm_now_ns() when its header was read */
 	uint32_t node;
 	uint32_t len;
 	uint16_t type;

@@ -558,6 +558,7 @@ net_req *net_req_alloc(struct net_conn *c, const struct net_frame_hdr *h)
 	req->conn = c;
 	req->h = NULL;
 	req->id = h->id;
+	req->recv_ns = mm_now_ns();
 	req->node = c->node_id;
 	req->len = h->len;
 	req->type = h->type;
@@ -641,6 +642,11 @@ uint16_t net_req_type(const net_req *req)
 uint32_t net_req_node(const net_req *req)
 {
 	return req->node;
+}
+
+uint64_t net_req_recv_ns(const net_req *req)
+{
+	return req->recv_ns;
 }
 
 bool net_req_oneway(const net_req *req)

@@ -214,6 +214,9 @@ static void *retry_main(void *arg)
 			if (c->stopping) {
 				add_cause(io, "the NSD client is shutting down");
 				finish(io, MM_ESHUTDOWN);
+			} else if (io->go_next) {
+				io->go_next = false;
+				attempt(io);
 			} else {
 				try_server(io, io->cur);
 			}
@@ -259,13 +262,48 @@ static void server_failed(struct nsd_io *io, int rc, const char *msg, size_t len
 	else
 		add_cause(io, "node %u: %s", node, mm_strerror(rc));
 	io->last_rc = rc;
-	if (conn_error(rc) || rc == MM_ENOLEASE)
+	/* a connection this node dropped itself on losing its lease says
+	 * nothing about the server */
+	if ((conn_error(rc) || rc == MM_ENOLEASE) && epoch_of(io->c) == io->epoch)
 		set_down(io->c, node, true);
 	__atomic_add_fetch(&nsd_entry_counters(io->e)->failovers, 1, __ATOMIC_RELAXED);
 	mm_warn(SUB, "NSD id %016" PRIX64 ": %s at offset %" PRIu64 " via node %u failed (%s): "
 		"trying the next path", io->nsd_id, io->op == NSD_WRITE ? "write" : "read",
 		io->offset, node, mm_strerror(rc));
 	attempt(io);
+}
+
+/* A write got no answer: see "Silent servers" in client.h. */
+static void silent_server(struct nsd_io *io)
+{
+	nsd_client *c = io->c;
+	uint32_t node = io->servers[io->cur];
+
+	if (c->cfg.is_member && c->cfg.is_member(node, c->cfg.is_member_arg)) {
+		if (++io->timeouts <= 3) {
+			mm_warn(SUB, "NSD id %016" PRIX64 ": node %u did not answer a write at offset %"
+				PRIu64 " but is an active member: asking it again", io->nsd_id, node,
+				io->offset);
+			try_server(io, io->cur);
+			return;
+		}
+		add_cause(io, "node %u did not answer a write %d times and is still an active cluster "
+			  "member: the write is not sent elsewhere, where the pending one could overtake "
+			  "it", node, io->timeouts);
+		io->last_rc = MM_ETIMEDOUT;
+		finish(io, MM_ETIMEDOUT);
+		return;
+	}
+	add_cause(io, "node %u: no answer, and it has been expelled", node);
+	io->last_rc = MM_ETIMEDOUT;
+	set_down(c, node, true);
+	__atomic_add_fetch(&nsd_entry_counters(io->e)->failovers, 1, __ATOMIC_RELAXED);
+	mm_warn(SUB, "NSD id %016" PRIX64 ": write at offset %" PRIu64 " sent to expelled node %u: "
+		"waiting %d ms (leaseRecoveryWait) before the next server", io->nsd_id, io->offset, node,
+		c->cfg.recovery_wait_ms);
+	io->go_next = true;
+	io->timeouts = 0;
+	schedule(io, (unsigned)c->cfg.recovery_wait_ms);
 }
 
 /* On a net I/O or timer thread. */
@@ -308,6 +346,12 @@ static void reply_cb(int status, const void *data, size_t len, void *arg)
 		return;
 	}
 	switch (status) {
+	case MM_ETIMEDOUT:
+		if (io->op == NSD_WRITE) {
+			silent_server(io);
+			return;
+		}
+		break;
 	case MM_EBUSY:
 		if (now < io->retry_until_ns) {
 			schedule(io, 2 + (unsigned)(now / 1000) % 8);
@@ -439,6 +483,8 @@ static void attempt(struct nsd_io *io)
 			io->lreq = (struct nsd_req){
 				.offset = io->offset, .len = io->len, .buf = io->buf, .op = io->op,
 				.done = local_done, .arg = io,
+				/* the disk's gate drops it if this lease ends first */
+				.epoch = io->op == NSD_WRITE && c->cfg.may_io ? io->epoch : 0,
 			};
 			__atomic_store_n(&nsd_entry_counters(io->e)->last_local, true, __ATOMIC_RELAXED);
 			rc = nsd_disk_submit(disk, &io->lreq);
@@ -452,11 +498,14 @@ static void attempt(struct nsd_io *io)
 				finish(io, rc);	/* misaligned or out of range: no path would take it */
 				return;
 			}
-		} else if (pol == NSD_PATH_NEVER) {
+		} else {
 			char status[300];
 
 			nsd_entry_status(io->e, status, sizeof(status));
-			add_cause(io, "not reached locally (%s) and useNSDserver is never", status);
+			if (pol == NSD_PATH_NEVER)
+				add_cause(io, "not reached locally (%s) and useNSDserver is never", status);
+			else if (strncmp(status, "not used: ", 10) == 0)
+				add_cause(io, "no local path (%s)", status + 10);	/* a device found but refused */
 		}
 	}
 	if (pol == NSD_PATH_NEVER || !c->cfg.net) {
@@ -493,7 +542,9 @@ static void attempt(struct nsd_io *io)
 			return;
 		}
 	if (!io->cause_len) {
-		if (io->nservers == 0)
+		if (io->nservers == 0 && pol == NSD_PATH_ALWAYS)
+			add_cause(io, "useNSDserver is always and the NSD has no servers");
+		else if (io->nservers == 0)
 			add_cause(io, "no local path and the NSD has no servers");
 		else
 			add_cause(io, "no local path and no other server");
@@ -579,6 +630,8 @@ int nsd_client_submit(nsd_client *c, struct nsd_io *io)
 	io->cur = -1;
 	io->crc_retries = 0;
 	io->last_rc = 0;
+	io->timeouts = 0;
+	io->go_next = false;
 	if (!io->done || !io->buf || io->len == 0 || io->len > NSD_IO_MAX ||
 	    io->offset % NSD_IO_ALIGN || io->len % NSD_IO_ALIGN ||
 	    (uintptr_t)io->buf % NSD_IO_ALIGN || io->offset > UINT64_MAX - io->len) {

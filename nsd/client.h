@@ -17,6 +17,18 @@
  * not have seen this node join yet). A server that failed is passed over
  * by later requests for a few seconds (then tried again first).
  *
+ * Silent servers: a write whose server does not answer in timeout_ms may
+ * still be sitting in that server, and could land after a retry on
+ * another server has been overtaken by newer data. So it is not re-driven
+ * elsewhere while the server is an active member (it is asked again, at
+ * most three times, then the write fails with MM_ETIMEDOUT); once the
+ * server has been expelled, the write waits recovery_wait_ms
+ * (leaseRecoveryWait) for anything still in flight there, then goes to the
+ * next server. Servers re-check their lease right before each write, so
+ * this bound only has to cover the instant between that check and the
+ * disk. Reads, and servers whose connection closed (the process is gone),
+ * fail over at once.
+ *
  * Fencing: no request leaves this node unless may_io() says its lease is
  * valid and has been since the request was submitted (MM_ENOLEASE
  * otherwise): an expelled node stops itself, and servers refuse it anyway.
@@ -64,6 +76,9 @@ int nsd_path_policy_parse(const char *s, enum nsd_path_policy *p);
  */
 typedef uint64_t (*nsd_may_io_fn)(void *arg);
 
+/* True if <node> is an active cluster member as this node sees it. */
+typedef bool (*nsd_member_fn)(uint32_t node, void *arg);
+
 struct nsd_client_config {
 	net_ctx *net;			/* NULL: local disks only */
 	nsd_table *tab;
@@ -73,6 +88,9 @@ struct nsd_client_config {
 	int timeout_ms;			/* per attempt at a server (0: 30 s) */
 	int retry_ms;			/* how long EBUSY/EFENCED are retried (0: 10 s) */
 	int down_ms;			/* a failed server is passed over this long (0: 5 s) */
+	nsd_member_fn is_member;	/* NULL: a silent server counts as fenced at once */
+	void *is_member_arg;
+	int recovery_wait_ms;		/* leaseRecoveryWait: see "Silent servers" */
 	enum nsd_path_policy policy;
 	bool checksum;
 };
@@ -102,6 +120,8 @@ struct nsd_io {
 	int cur;			/* index of the server asked now, -1: none */
 	int crc_retries;
 	int last_rc;			/* error of the last path tried */
+	int timeouts;			/* silent answers from the current server */
+	bool go_next;			/* the retry thread moves on to the next path */
 	uint64_t t_start_ns, retry_until_ns, due_ns;
 	uint64_t epoch, fence_until_ns;
 	size_t cause_len;

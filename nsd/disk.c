@@ -53,6 +53,7 @@ struct nsd_grp {
 	enum nsd_op op;
 	enum grp_state state;		/* mu */
 	bool broken;			/* mu: io_getevents failed while submitted */
+	int fail_rc;			/* mu: for G_FAILED: MM_EIO, or MM_ENOLEASE (gate) */
 	struct nsd_grp *next;		/* mu: free list, failed list, sync queue */
 };
 
@@ -63,6 +64,8 @@ struct nsd_disk {
 	uint64_t size;
 	bool direct, aio, readonly;
 	unsigned qd;
+	uint64_t (*gate)(void *arg);
+	void *gate_arg;
 	io_context_t ctx;
 	pthread_t thr;
 	struct io_event *events;	/* completion thread only */
@@ -132,14 +135,30 @@ static void build_group(nsd_disk *d, struct nsd_grp *g)
 	g->iocb.data = g;
 }
 
-/* With mu held: <g> was refused by io_submit; hand it to the completion thread. */
-static void fail_group_locked(nsd_disk *d, struct nsd_grp *g)
+/* With mu held: <g> was refused (io_submit or the gate); hand it to the
+ * completion thread, to complete with <rc>. */
+static void fail_group_locked(nsd_disk *d, struct nsd_grp *g, int rc)
 {
 	if (g->state == G_SUBMITTED)
 		d->nsubmitted--;
+	g->fail_rc = rc;
 	g->state = G_FAILED;
 	g->next = d->failed;
 	d->failed = g;
+}
+
+/* True if <g> holds a gated write whose epoch is not the gate's now. */
+static bool gated_out(nsd_disk *d, const struct nsd_grp *g)
+{
+	uint64_t now_epoch;
+
+	if (!d->gate || g->op != NSD_WRITE)
+		return false;
+	now_epoch = d->gate(d->gate_arg);
+	for (const struct nsd_req *r = g->reqs; r; r = r->next)
+		if (r->epoch && r->epoch != now_epoch)
+			return true;
+	return false;
 }
 
 /*
@@ -181,6 +200,27 @@ static void dispatch(nsd_disk *d)
 		if (n == 0 || !d->aio)
 			break;
 
+		/* the gate, as late as can be: just before the system call */
+		if (d->gate) {
+			unsigned kept = 0;
+
+			for (unsigned i = 0; i < n; i++) {
+				if (gated_out(d, d->gs[i])) {
+					pthread_mutex_lock(&d->mu);
+					fail_group_locked(d, d->gs[i], MM_ENOLEASE);
+					pthread_cond_signal(&d->cv);
+					pthread_mutex_unlock(&d->mu);
+					mm_warn("nsd", "%s: write at offset %llu not issued: it belongs to a lease "
+						"this node no longer holds", d->path,
+						(unsigned long long)d->gs[i]->offset);
+					continue;
+				}
+				d->gs[kept] = d->gs[i];
+				d->cbs[kept] = d->cbs[i];
+				kept++;
+			}
+			n = kept;
+		}
 		while (done < n) {
 			int rc = nsd_sys.io_submit(d->ctx, (long)(n - done), d->cbs + done);
 
@@ -199,7 +239,7 @@ static void dispatch(nsd_disk *d)
 				 d->gs[done]->len, strerror(rc ? -rc : EAGAIN));
 			pthread_mutex_lock(&d->mu);
 			for (unsigned i = done; i < n; i++)
-				fail_group_locked(d, d->gs[i]);
+				fail_group_locked(d, d->gs[i], MM_EIO);
 			pthread_cond_signal(&d->cv);
 			pthread_mutex_unlock(&d->mu);
 			break;
@@ -323,10 +363,17 @@ static void reap(nsd_disk *d)
 	}
 }
 
-/* Sync backend: run <g> with pread/pwrite. Returns 0 or MM_EIO (logged). */
+/* Sync backend: run <g> with pread/pwrite. Returns 0, MM_EIO (logged) or
+ * MM_ENOLEASE (the gate refused it). */
 static int run_sync(nsd_disk *d, struct nsd_grp *g)
 {
 	uint64_t off = g->offset;
+
+	if (gated_out(d, g)) {
+		mm_warn("nsd", "%s: write at offset %llu not issued: it belongs to a lease this node "
+			"no longer holds", d->path, (unsigned long long)g->offset);
+		return MM_ENOLEASE;
+	}
 
 	for (unsigned i = 0; i < g->nreq; i++) {
 		char *p = g->iov[i].iov_base;
@@ -376,7 +423,7 @@ static void *completion_main(void *arg)
 		if ((g = d->failed) != NULL) {
 			d->failed = g->next;
 			pthread_mutex_unlock(&d->mu);
-			finish_group(d, g, MM_EIO);
+			finish_group(d, g, g->fail_rc ? g->fail_rc : MM_EIO);
 		} else if ((g = d->sq_head) != NULL) {
 			d->sq_head = g->next;
 			if (!d->sq_head)
@@ -466,6 +513,8 @@ int nsd_disk_open(const char *path, const struct nsd_disk_opts *opts, nsd_disk *
 	d->fd = -1;
 	d->qd = o.queue_depth;
 	d->readonly = o.readonly;
+	d->gate = o.gate;
+	d->gate_arg = o.gate_arg;
 	d->direct = !o.no_direct;
 	d->path = strdup(path);
 	d->grps = calloc(d->qd, sizeof(*d->grps));

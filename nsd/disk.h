@@ -37,6 +37,9 @@
  * Completion callbacks run on the disk's completion thread, without any
  * disk lock held, one at a time; they must not block (they may submit).
  *
+ * Gate: see nsd_disk_opts.gate. A gated write refused completes with
+ * MM_ENOLEASE, and so does every request merged into the same iocb.
+ *
  * Errors: a failed or short I/O completes each request it carried with
  * MM_EIO (the disk path, offset, length and errno are logged); a request
  * never completes with 0 unless its whole range was transferred (and, for
@@ -78,6 +81,7 @@ struct nsd_req {
 	enum nsd_op op;
 	nsd_done_fn done;
 	void *arg;
+	uint64_t epoch;		/* writes: the lease epoch they belong to (0: ungated) */
 	/* private */
 	struct nsd_req *next;
 	uint64_t t_submit_ns;
@@ -88,6 +92,14 @@ struct nsd_disk_opts {
 	bool readonly;		/* open O_RDONLY; writes are MM_EPERM */
 	bool no_direct;		/* never use O_DIRECT */
 	bool sync_backend;	/* pread/pwrite on the completion thread, no libaio */
+	/* The write gate: a write with a non-zero epoch reaches the disk only
+	 * if gate(gate_arg) returns that same epoch, checked right before its
+	 * io_submit (or pwrite); otherwise it completes with MM_ENOLEASE. A
+	 * node that lost its lease (gate 0) or got a new one since the write
+	 * was accepted thus never writes it, however long the write waited
+	 * in the queue or the process was stopped. NULL: no gate. */
+	uint64_t (*gate)(void *arg);
+	void *gate_arg;
 };
 
 /* For mmdiag --nsd. A snapshot, taken under the disk lock. */

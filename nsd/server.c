@@ -149,10 +149,14 @@ static void handle(net_req *req, void *arg)
 		return;
 	}
 	if (s->cfg.fence) {
-		rc = s->cfg.fence(node, s->cfg.fence_arg);
+		rc = s->cfg.fence(node, net_req_recv_ns(req), s->cfg.fence_arg);
 		if (rc == MM_ENOLEASE) {
 			count(&s->refused_nolease);
-			refuse(req, rc, "%s does not serve NSD I/O: its own lease lapsed", s->name);
+			mm_warn(SUB, "refused NSD %s from node %u: this node's lease lapsed, or the "
+				"request arrived under an earlier one", type == MSG_NSD_WRITE ? "write" :
+				"read", node);
+			refuse(req, rc, "%s does not serve NSD I/O: its own lease lapsed (or the request "
+			       "arrived under an earlier lease)", s->name);
 			return;
 		}
 		if (rc) {
@@ -260,8 +264,23 @@ static void handle(net_req *req, void *arg)
 		.done = op_done,
 		.arg = op,
 	};
-	if (type == MSG_NSD_WRITE)
+	if (type == MSG_NSD_WRITE) {
 		memcpy(op->r.buf, pr.data, pr.len);
+		if (s->cfg.epoch)
+			op->r.epoch = s->cfg.epoch(s->cfg.epoch_arg);
+	}
+	/* the lease again, right before the disk: this thread may have been
+	 * stopped since the check above, and a write of a server whose lease
+	 * lapsed can land on data the client has since written elsewhere */
+	if (type == MSG_NSD_WRITE && s->cfg.fence && (rc = s->cfg.fence(node, net_req_recv_ns(req), s->cfg.fence_arg))) {
+		count(rc == MM_ENOLEASE ? &s->refused_nolease : &s->refused_fenced);
+		nsd_ldisk_put(guard);
+		refuse(req, rc, "%s: NSD %s: write at offset %" PRIu64 " not done: %s", s->name, name,
+		       pr.offset, rc == MM_ENOLEASE ? "this server's own lease lapsed" :
+		       "the requester is no longer an active member");
+		op_free(op);
+		return;
+	}
 	rc = nsd_disk_submit(disk, &op->r);
 	nsd_ldisk_put(guard);	/* <op> may be done and freed already if rc == 0 */
 	if (rc) {

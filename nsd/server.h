@@ -15,7 +15,8 @@
  * MM_E* status and a message naming this server and the cause:
  *   1. the decoder (nsd/proto.h): MM_EPROTO
  *   2. fencing (config.fence): MM_ENOLEASE when this server's own lease
- *      lapsed (it must not write for anyone: the client fails over), or
+ *      lapsed, or the request arrived under an earlier lease (it must not
+ *      write for anyone: the client fails over), or
  *      MM_EFENCED when the requester is not an active member (expelled
  *      nodes get nothing, whatever they still believe)
  *   3. the NSD: MM_ENOENT unless this node reaches it locally
@@ -25,6 +26,8 @@
  *   5. with NSD_PF_CHECKSUM, a write whose data does not match its CRC32C:
  *      MM_ECHECKSUM (nothing is written)
  *   6. admission: MM_EBUSY; MM_ESHUTDOWN once nsd_server_stop() began.
+ *   7. writes: fencing again, right before the disk (the thread may have
+ *      been stopped since step 2).
  * A disk error is answered MM_EIO, never with data.
  *
  * Threads: handlers run on net's worker pool, replies are sent from the
@@ -41,8 +44,14 @@
 
 typedef struct nsd_server nsd_server;
 
-/* 0 to serve node <node> now, else MM_ENOLEASE or MM_EFENCED. */
-typedef int (*nsd_fence_fn)(uint32_t node, void *arg);
+/*
+ * 0 to serve now a request of node <node> that arrived at <recv_ns>
+ * (net_req_recv_ns), else MM_ENOLEASE (this server's lease lapsed, or the
+ * request arrived under an earlier lease of it: a server frozen past its
+ * lease must not act on what it received before, even once it has
+ * rejoined) or MM_EFENCED (the requester is not an active member).
+ */
+typedef int (*nsd_fence_fn)(uint32_t node, uint64_t recv_ns, void *arg);
 
 struct nsd_server_config {
 	net_ctx *net;
@@ -52,6 +61,11 @@ struct nsd_server_config {
 	uint64_t max_bytes;		/* data buffers held at once */
 	nsd_fence_fn fence;		/* NULL: serve everyone (tests) */
 	void *fence_arg;
+	/* This node's lease epoch (nsd/client.h nsd_may_io_fn): each write is
+	 * stamped with it at admission, so the disk's gate (nsd/disk.h) drops
+	 * it if the lease changes before it reaches the disk. NULL: unstamped. */
+	uint64_t (*epoch)(void *arg);
+	void *epoch_arg;
 };
 
 struct nsd_server_stats {

@@ -605,6 +605,83 @@ static void test_retry_eagain(void)
 	CU_ASSERT_STRING_EQUAL(nsd_sys_name(NSD_SYS_IO_GETEVENTS), "io_getevents");
 }
 
+/* ---- the write gate ---- */
+
+static uint64_t gate_epoch;
+
+static uint64_t gate_fn(void *arg)
+{
+	(void)arg;
+	return __atomic_load_n(&gate_epoch, __ATOMIC_SEQ_CST);
+}
+
+struct gate_wait {
+	atomic_int done;
+	int rc;
+};
+
+static void gate_cb(struct nsd_req *r, int rc, void *arg)
+{
+	struct gate_wait *w = arg;
+
+	(void)r;
+	w->rc = rc;
+	atomic_store(&w->done, 1);
+}
+
+/* Submit one write stamped <epoch>; its completion status. */
+static int gated_write(nsd_disk *d, uint64_t off, void *buf, size_t len, uint64_t epoch)
+{
+	struct gate_wait w = {.done = 0, .rc = 1};
+	struct nsd_req r = {.offset = off, .len = len, .buf = buf, .op = NSD_WRITE,
+			    .done = gate_cb, .arg = &w, .epoch = epoch};
+
+	CU_ASSERT_EQUAL_FATAL(nsd_disk_submit(d, &r), 0);
+	while (!atomic_load(&w.done))
+		mm_sleep_ms(1);
+	return w.rc;
+}
+
+static void gate_check(const char *path, bool sync_backend)
+{
+	struct nsd_disk_opts o = {.queue_depth = 4, .sync_backend = sync_backend,
+				  .gate = gate_fn};
+	size_t len = 64u << 10;
+	uint64_t off = 8u << 20;
+	nsd_disk *d = NULL;
+	void *buf = NULL, *back = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(nsd_disk_open(path, &o, &d), 0);
+	CU_ASSERT_EQUAL_FATAL(nsd_disk_buf_alloc(d, len, &buf), 0);
+	CU_ASSERT_EQUAL_FATAL(nsd_disk_buf_alloc(d, len, &back), 0);
+	__atomic_store_n(&gate_epoch, 5, __ATOMIC_SEQ_CST);
+	fill(buf, off, len, 1);
+	CU_ASSERT_EQUAL(gated_write(d, off, buf, len, 5), 0);		/* its own lease */
+	fill(buf, off, len, 2);
+	__atomic_store_n(&gate_epoch, 6, __ATOMIC_SEQ_CST);		/* a new lease */
+	CU_ASSERT_EQUAL(gated_write(d, off, buf, len, 5), MM_ENOLEASE);
+	__atomic_store_n(&gate_epoch, 0, __ATOMIC_SEQ_CST);		/* no lease */
+	CU_ASSERT_EQUAL(gated_write(d, off, buf, len, 5), MM_ENOLEASE);
+	/* neither refused write touched the disk; reads are not gated */
+	CU_ASSERT_EQUAL(nsd_disk_read(d, off, back, len), 0);
+	fill(buf, off, len, 1);
+	CU_ASSERT(memcmp(back, buf, len) == 0);
+	/* an unstamped write passes whatever the gate says */
+	fill(buf, off, len, 3);
+	CU_ASSERT_EQUAL(gated_write(d, off, buf, len, 0), 0);
+	CU_ASSERT_EQUAL(nsd_disk_read(d, off, back, len), 0);
+	CU_ASSERT(memcmp(back, buf, len) == 0);
+	nsd_disk_buf_free(buf);
+	nsd_disk_buf_free(back);
+	CU_ASSERT_EQUAL(nsd_disk_close(d), 0);
+}
+
+static void test_gate(void)
+{
+	gate_check(path_tmp, false);	/* libaio */
+	gate_check(path_shm, true);	/* pwrite on the completion thread */
+}
+
 static void test_cleanup(void)
 {
 	CU_ASSERT_EQUAL(unlink(path_tmp), 0);
@@ -628,6 +705,7 @@ static void register_tests(void)
 		{"fault_pwrite", test_fault_pwrite},
 		{"fault_fdatasync", test_fault_fdatasync},
 		{"retry_eagain", test_retry_eagain},
+		{"gate", test_gate},
 		{"cleanup", test_cleanup},
 	};
 

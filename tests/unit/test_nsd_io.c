@@ -1143,9 +1143,15 @@ struct cl_opts {
 static int fence_rc[5];
 static int fence_bad_node;
 
-static int fence_cb(uint32_t node, void *arg)
+static int fence_bad_recv;
+
+static int fence_cb(uint32_t node, uint64_t recv_ns, void *arg)
 {
 	int idx = (int)(intptr_t)arg;
+
+	/* the arrival time comes from net, on this process's monotonic clock */
+	if (recv_ns == 0 || recv_ns > mm_now_ns())
+		__atomic_store_n(&fence_bad_recv, 1, __ATOMIC_SEQ_CST);
 
 	if (node != 1 && node != 2)
 		__atomic_store_n(&fence_bad_node, (int)node, __ATOMIC_SEQ_CST);
@@ -1361,6 +1367,7 @@ static void test_served_rw(void)
 	CU_ASSERT_EQUAL(srv_stats(2).in_service, 0);
 	CU_ASSERT_EQUAL(srv_stats(2).bytes_held, 0);
 	CU_ASSERT_EQUAL(__atomic_load_n(&fence_bad_node, __ATOMIC_SEQ_CST), 0);
+	CU_ASSERT_EQUAL(__atomic_load_n(&fence_bad_recv, __ATOMIC_SEQ_CST), 0);
 	st = entry_stats(N[1].tab, ID_A, NULL, NULL);
 	CU_ASSERT_EQUAL(st.last_server, 2);
 	CU_ASSERT_FALSE(st.last_local);
