@@ -83,7 +83,7 @@ static const struct cfg_attr attrs[] = {
 	     "lowest severity written to mmfs.log"),
 	INT("nsdBufSpace", "30", 10, 70, false, NODE,
 	    "share of pagepool an NSD server may hold in I/O buffers, in percent"),
-	BOOL("nsdChecksum", "no", false, CLUSTER,
+	BOOL("nsdChecksum", "yes", false, CLUSTER,
 	     "checksum NSD data between clients and servers"),
 	STR("nsdDevices", "", true, NODE,
 	    "device paths or globs probed for NSD descriptors, besides each NSD's own device on its servers"),
