@@ -57,6 +57,21 @@ out=$(mmcrnsd -F $MMFS_ROOT/again.stanza 2>&1)
 	pass "a disk holding a descriptor is refused: $out" || fail "reuse: $out"
 [[ $(mmlsnsd | grep -c again) == 0 ]] && pass "the refused call changed nothing" || fail "refused call left a record"
 
+# an NSD in a file system is refused: mark nsd1 as used by fs1 in the CCR
+# (no mmcrfs yet), the way mmcrfs will record it
+S1=$MMFS_ROOT/$P.1/ssl
+ectl() { ETCDCTL_API=3 etcdctl --endpoints=https://$P.1:2379 --cacert $S1/cluster.crt \
+	--cert $S1/node.crt --key $S1/node.key "$@"; }
+rec=$(ectl get /mmfs/nsd/nsd1 --print-value-only 2>&1)
+if [[ $rec == *'"fs"'* ]]; then
+	ectl put /mmfs/nsd/nsd1 "$(sed -E 's/"fs": *""/"fs": "fs1"/' <<<"$rec")" >/dev/null
+	out=$(mmdelnsd nsd1 2>&1)
+	[[ $? -ne 0 && $out == *"NSD nsd1 belongs to file system fs1"* && $(head -c 8 $D/d1) == MMFSNSD1 ]] &&
+		pass "an NSD in a file system is refused and keeps its descriptor: $out" || fail "in-fs delete: $out"
+	ectl put /mmfs/nsd/nsd1 "$rec" >/dev/null
+else
+	fail "cannot read nsd1's record with etcdctl: $rec"
+fi
 out=$(mmdelnsd nsd3 2>&1) && pass "mmdelnsd nsd3" || { echo "$out"; fail "mmdelnsd"; }
 [[ $(head -c 8 $D/d3 | tr -d '\0') == "" ]] && pass "its descriptor is cleared" || fail "descriptor left on d3"
 [[ $(mmlsnsd | grep -c nsd3) == 0 ]] && pass "nsd3 is gone from mmlsnsd" || fail "nsd3 still listed"
