@@ -1,0 +1,1138 @@
+/*
+ * pagepool/pagepool.c - see pagepool.h and README.md (the numbered rules).
+ *
+ * Map of this file:
+ *   1. types: pool, buffer descriptor, file systems, inode errors
+ *   2. memory: descriptors and buddy runs, victim selection (clock)
+ *   3. disk I/O: synchronous waits over the async backend
+ *   4. write-back of one buffer (the write-ahead rule lives here)
+ *   5. pp_get / pp_mark_dirty / pp_release
+ *   6. flush, invalidate, drop
+ *   7. write-behind threads, throttling
+ *   8. create, destroy, registration, statistics
+ *
+ * Locks, in the order they may be taken:
+ *   alloc_mu (descriptor free list, buddy, victim hand)
+ *     -> part[i].mu (one hash partition: chains, and pins going up)
+ *   b->content (rwlock, the data) -> b->mu (masks, I/O state)
+ *   fs_mu, err_mu, wb_mu: leaves.
+ * A pin is taken only under the partition lock, so whoever holds that lock
+ * and sees pins == 0 may take the buffer out; pins go down atomically.
+ */
+#include "pagepool/pagepool.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/thread.h"
+#include "common/util.h"
+#include "pagepool/buddy.h"
+
+#define SUB "pagepool"
+#define NPART 64
+#define MAX_FS 64
+#define UNIT PP_MIN_BLOCK
+
+/* ---- 1. types ---- */
+
+struct pp_fs {
+	bool used;
+	uint32_t id;
+	uint32_t bsize, sub;		/* block and subblock size */
+	unsigned order;			/* buddy order of a block */
+	struct pp_fs_ops ops;
+	void *arg;
+};
+
+struct pp_buf {
+	struct pp_tag tag;		/* fixed while in the hash */
+	pp_pool *p;
+	struct pp_fs *fs;
+	uint8_t *data;
+	uint32_t unit;
+	uint8_t order;
+	bool hashed;			/* written under the home partition's lock */
+	uint8_t home;			/* partition it is hashed in (same) */
+	int pins;			/* atomic; up only under the part lock */
+	uint8_t usage;			/* clock usage count, atomic */
+	struct pp_buf *hnext;		/* part lock */
+	struct pp_buf *fnext;		/* alloc_mu: free descriptors */
+	pthread_rwlock_t content;
+	pthread_mutex_t mu;		/* guards what follows */
+	pthread_cond_t cv;
+	uint32_t valid, dirty;		/* subblock masks */
+	uint64_t lsn;			/* journal record the dirty data needs durable */
+	bool reading, writing;
+	bool marked;			/* the exclusive holder dirtied it */
+};
+
+struct part {
+	pthread_mutex_t mu;
+	struct pp_buf **bucket;
+};
+
+struct ino_err {
+	uint32_t fs;
+	uint64_t ino;
+	int rc;
+	struct ino_err *next;
+};
+
+struct pp_pool {
+	struct pp_config cfg;
+	uint8_t *mem;
+	size_t memsz;
+	bool locked;
+	uint32_t nunits;
+
+	pthread_mutex_t alloc_mu;
+	pthread_cond_t space;		/* memory may have been freed */
+	struct pp_buddy buddy;
+	struct pp_buf *descs;
+	uint32_t ndesc;
+	struct pp_buf *free_descs;
+	uint32_t hand;			/* clock */
+
+	struct part part[NPART];
+	uint32_t nbucket;		/* per partition, power of two */
+
+	pthread_mutex_t fs_mu;
+	struct pp_fs fs[MAX_FS];
+
+	pthread_mutex_t err_mu;
+	struct ino_err *errs;
+
+	pthread_mutex_t wb_mu;
+	pthread_cond_t wb_kick, wb_clean;
+	bool wb_stop;
+	pthread_t *writers;
+	unsigned nwriters;
+	uint32_t wb_hand;
+
+	/* atomics */
+	uint64_t used, dirty_bytes, buffers, buffers_dirty;
+	uint64_t hits, misses, reads, read_bytes, writes, write_bytes;
+	uint64_t write_errors, read_errors, evictions, throttle_waits, log_forces;
+};
+
+static void add(uint64_t *c, int64_t v)
+{
+	__atomic_add_fetch(c, (uint64_t)v, __ATOMIC_RELAXED);
+}
+
+static uint64_t ld(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+static uint32_t tag_hash(const struct pp_tag *t)
+{
+	uint64_t h = t->ino * 0x9E3779B97F4A7C15ull ^ (t->blk + 0x632BE59BD9B4E019ull) *
+		     0xBF58476D1CE4E5B9ull ^ t->fs;
+
+	h ^= h >> 31;
+	return (uint32_t)(h ^ (h >> 17));
+}
+
+/* A descriptor's tag changes only while it is out of the hash, under
+ * alloc_mu; it is read only with its home partition locked (lock_home) or
+ * alloc_mu held, so no reader sees it change. The stores are atomic only
+ * because scans may look at a descriptor that is being re-tagged before
+ * they find it unhashed. */
+static void tag_store(struct pp_buf *b, const struct pp_tag *t)
+{
+	__atomic_store_n(&b->tag.fs, t->fs, __ATOMIC_RELAXED);
+	__atomic_store_n(&b->tag.ino, t->ino, __ATOMIC_RELAXED);
+	__atomic_store_n(&b->tag.blk, t->blk, __ATOMIC_RELAXED);
+}
+
+static bool is_hashed(const struct pp_buf *b)
+{
+	return __atomic_load_n(&b->hashed, __ATOMIC_ACQUIRE);
+}
+
+static bool tag_eq(const struct pp_tag *a, const struct pp_tag *b)
+{
+	return a->fs == b->fs && a->ino == b->ino && a->blk == b->blk;
+}
+
+static struct pp_fs *fs_get(pp_pool *p, uint32_t id)
+{
+	struct pp_fs *f = NULL;
+
+	pthread_mutex_lock(&p->fs_mu);
+	for (int i = 0; i < MAX_FS && !f; i++)
+		if (p->fs[i].used && p->fs[i].id == id)
+			f = &p->fs[i];
+	pthread_mutex_unlock(&p->fs_mu);
+	return f;
+}
+
+/* Subblocks covering [off, off+len). */
+static uint32_t sub_mask(const struct pp_fs *f, uint32_t off, uint32_t len)
+{
+	uint32_t first = off / f->sub, last = (off + len - 1) / f->sub;
+
+	if (last - first + 1 >= 32)
+		return UINT32_MAX;
+	return ((1u << (last - first + 1)) - 1) << first;
+}
+
+static void record_error(pp_pool *p, uint32_t fs, uint64_t ino, int rc)
+{
+	struct ino_err *e;
+
+	pthread_mutex_lock(&p->err_mu);
+	for (e = p->errs; e; e = e->next)
+		if (e->fs == fs && e->ino == ino)
+			break;
+	if (!e && (e = calloc(1, sizeof(*e))) != NULL) {
+		e->fs = fs;
+		e->ino = ino;
+		e->next = p->errs;
+		p->errs = e;
+	}
+	if (e && !e->rc)
+		e->rc = rc;
+	pthread_mutex_unlock(&p->err_mu);
+}
+
+static int take_error(pp_pool *p, uint32_t fs, uint64_t ino)
+{
+	struct ino_err **pp, *e;
+	int rc = 0;
+
+	pthread_mutex_lock(&p->err_mu);
+	for (pp = &p->errs; (e = *pp) != NULL; pp = &e->next)
+		if (e->fs == fs && e->ino == ino) {
+			rc = e->rc;
+			*pp = e->next;
+			free(e);
+			break;
+		}
+	pthread_mutex_unlock(&p->err_mu);
+	return rc;
+}
+
+/* ---- 2. memory ---- */
+
+static struct part *part_of(pp_pool *p, const struct pp_tag *t, uint32_t *bucket)
+{
+	uint32_t h = tag_hash(t);
+
+	*bucket = (h / NPART) & (p->nbucket - 1);
+	return &p->part[h % NPART];
+}
+
+/* With the part lock: take <b> out of its chain. */
+static void unhash_locked(pp_pool *p, struct pp_buf *b)
+{
+	uint32_t bk;
+	struct part *pt = part_of(p, &b->tag, &bk);
+	struct pp_buf **pp;
+
+	for (pp = &pt->bucket[bk]; *pp; pp = &(*pp)->hnext)
+		if (*pp == b) {
+			*pp = b->hnext;
+			break;
+		}
+	b->hnext = NULL;
+	__atomic_store_n(&b->hashed, false, __ATOMIC_RELEASE);
+}
+
+/*
+ * Lock the partition <b> is hashed in and return it, or NULL if it is not
+ * hashed. <hashed> is read before <home> (acquire): hashing stores home
+ * first, so a buffer seen hashed is seen with its home, and while we hold
+ * that partition's lock it stays there with a stable tag.
+ */
+static struct part *lock_home(pp_pool *p, struct pp_buf *b)
+{
+	for (;;) {
+		struct part *pt;
+
+		if (!is_hashed(b))
+			return NULL;
+		pt = &p->part[__atomic_load_n(&b->home, __ATOMIC_RELAXED)];
+		pthread_mutex_lock(&pt->mu);
+		if (is_hashed(b) && &p->part[__atomic_load_n(&b->home, __ATOMIC_RELAXED)] == pt)
+			return pt;
+		pthread_mutex_unlock(&pt->mu);
+	}
+}
+
+/* With alloc_mu: give <b>'s memory and descriptor back. */
+static void free_buf_locked(pp_pool *p, struct pp_buf *b)
+{
+	pp_buddy_release(&p->buddy, b->unit, b->order);
+	add(&p->used, -(int64_t)((uint64_t)UNIT << b->order));
+	add(&p->buffers, -1);
+	b->data = NULL;
+	b->fs = NULL;
+	b->fnext = p->free_descs;
+	p->free_descs = b;
+}
+
+/*
+ * With alloc_mu: evict one clean, unpinned buffer chosen by the clock
+ * (pagepool/README.md, "Victims"). Returns false if a whole sweep found
+ * none. Buffers with a usage count get it lowered and are passed over once.
+ */
+static bool evict_one_locked(pp_pool *p)
+{
+	for (uint32_t n = 0; n < 6 * p->ndesc; n++) {
+		struct pp_buf *b = &p->descs[p->hand];
+		struct part *pt;
+		bool gone = false;
+
+		p->hand = (p->hand + 1) % p->ndesc;
+		if (!is_hashed(b) || __atomic_load_n(&b->pins, __ATOMIC_ACQUIRE) > 0)
+			continue;
+		if (__atomic_load_n(&b->usage, __ATOMIC_RELAXED) > 0) {
+			__atomic_sub_fetch(&b->usage, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		pt = lock_home(p, b);
+		if (!pt)
+			continue;
+		if (__atomic_load_n(&b->pins, __ATOMIC_ACQUIRE) == 0) {
+			pthread_mutex_lock(&b->mu);
+			if (!b->dirty && !b->reading && !b->writing) {
+				unhash_locked(p, b);
+				gone = true;
+			}
+			pthread_mutex_unlock(&b->mu);
+		}
+		pthread_mutex_unlock(&pt->mu);
+		if (gone) {
+			free_buf_locked(p, b);
+			add(&p->evictions, 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void wb_kick(pp_pool *p)
+{
+	pthread_mutex_lock(&p->wb_mu);
+	pthread_cond_broadcast(&p->wb_kick);
+	pthread_mutex_unlock(&p->wb_mu);
+}
+
+/* A descriptor with a block-sized run of memory for file system <f>,
+ * tagged <t>, not yet in the hash. */
+static struct pp_buf *alloc_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t)
+{
+	struct pp_buf *b = NULL;
+	int64_t unit;
+
+	pthread_mutex_lock(&p->alloc_mu);
+	for (;;) {
+		unit = p->free_descs ? pp_buddy_alloc(&p->buddy, f->order) : -1;
+		if (unit >= 0)
+			break;
+		if (evict_one_locked(p))
+			continue;
+		/* everything is pinned or dirty: let write-behind clean some */
+		{
+			struct timespec ts;
+
+			pthread_mutex_unlock(&p->alloc_mu);
+			wb_kick(p);
+			pthread_mutex_lock(&p->alloc_mu);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 10 * 1000000;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&p->space, &p->alloc_mu, &ts);
+		}
+	}
+	b = p->free_descs;
+	p->free_descs = b->fnext;
+	b->fnext = NULL;
+	b->unit = (uint32_t)unit;
+	b->order = (uint8_t)f->order;
+	b->data = p->mem + (size_t)unit * UNIT;
+	b->fs = f;
+	tag_store(b, t);
+	pthread_mutex_lock(&b->mu);
+	b->valid = b->dirty = 0;
+	b->lsn = 0;
+	b->reading = b->writing = false;
+	b->marked = false;
+	pthread_mutex_unlock(&b->mu);
+	__atomic_store_n(&b->usage, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&b->pins, 0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&p->alloc_mu);
+	add(&p->used, (int64_t)((uint64_t)UNIT << f->order));
+	add(&p->buffers, 1);
+	return b;
+}
+
+static void release_unused(pp_pool *p, struct pp_buf *b)
+{
+	pthread_mutex_lock(&p->alloc_mu);
+	free_buf_locked(p, b);
+	pthread_cond_broadcast(&p->space);
+	pthread_mutex_unlock(&p->alloc_mu);
+}
+
+/* ---- 3. disk I/O ---- */
+
+struct io_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned left;
+	int rc;
+};
+
+static void io_done(struct pp_io *io, int rc)
+{
+	struct io_wait *w = io->arg;
+
+	pthread_mutex_lock(&w->mu);
+	if (rc && !w->rc)
+		w->rc = rc;
+	if (--w->left == 0)
+		pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/*
+ * Move the subblocks of <mask> between <b> and replicas [r0, r1) of <m>.
+ * Runs of adjacent subblocks go in one request each. Blocks until all
+ * completed; the first error.
+ */
+static int transfer_reps(pp_pool *p, struct pp_buf *b, uint32_t mask, bool write,
+			 const struct pp_map *m, int r0, int r1)
+{
+	struct pp_fs *f = b->fs;
+	struct pp_io ios[PP_SUBBLOCKS * PP_MAX_REPLICAS];
+	struct io_wait w = {.left = 0, .rc = 0};
+	unsigned n = 0;
+	int rc;
+
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	for (int r = r0; r < r1; r++) {
+		for (unsigned s = 0; s < PP_SUBBLOCKS;) {
+			unsigned e = s;
+
+			if (!(mask & (1u << s))) {
+				s++;
+				continue;
+			}
+			while (e + 1 < PP_SUBBLOCKS && (mask & (1u << (e + 1))))
+				e++;
+			ios[n] = (struct pp_io){
+				.nsd_id = m->rep[r].nsd_id,
+				.offset = m->rep[r].offset + (uint64_t)s * f->sub,
+				.len = (size_t)(e - s + 1) * f->sub,
+				.buf = b->data + (size_t)s * f->sub,
+				.write = write,
+				.done = io_done,
+				.arg = &w,
+			};
+			n++;
+			s = e + 1;
+		}
+	}
+	pthread_mutex_lock(&w.mu);
+	w.left = n;
+	pthread_mutex_unlock(&w.mu);
+	for (unsigned i = 0; i < n; i++) {
+		rc = p->cfg.io.submit(p->cfg.io_arg, &ios[i]);
+		if (rc)
+			io_done(&ios[i], rc);
+	}
+	pthread_mutex_lock(&w.mu);
+	while (w.left > 0)
+		pthread_cond_wait(&w.cv, &w.mu);
+	rc = w.rc;
+	pthread_mutex_unlock(&w.mu);
+	pthread_mutex_destroy(&w.mu);
+	pthread_cond_destroy(&w.cv);
+	for (unsigned i = 0; i < n; i++) {
+		add(write ? &p->writes : &p->reads, 1);
+		add(write ? &p->write_bytes : &p->read_bytes, (int64_t)ios[i].len);
+	}
+	return rc;
+}
+
+/*
+ * Write the subblocks of <mask> to every replica of <b>'s block, or read
+ * them from the first replica that succeeds (in map order).
+ */
+static int transfer(pp_pool *p, struct pp_buf *b, uint32_t mask, bool write)
+{
+	struct pp_fs *f = b->fs;
+	struct pp_map m = {0};
+	int rc;
+
+	rc = f->ops.map(f->arg, &b->tag, &m);
+	if (rc == MM_ENOENT && !write) {
+		/* a hole reads as zeros */
+		for (unsigned s = 0; s < PP_SUBBLOCKS; s++)
+			if (mask & (1u << s))
+				memset(b->data + (size_t)s * f->sub, 0, f->sub);
+		return MM_OK;
+	}
+	if (rc)
+		return rc;
+	if (m.nrep < 1 || m.nrep > PP_MAX_REPLICAS)
+		return MM_EINVAL;
+	if (write)
+		return transfer_reps(p, b, mask, true, &m, 0, m.nrep);
+	for (int r = 0; r < m.nrep; r++) {
+		rc = transfer_reps(p, b, mask, false, &m, r, r + 1);
+		if (!rc)
+			break;
+	}
+	return rc;
+}
+
+/* ---- 4. write-back of one buffer ---- */
+
+/*
+ * Write the dirty subblocks of pinned buffer <b>. Takes the content lock
+ * shared, so the data cannot change under the write. The journal is forced
+ * to the buffer's LSN first (the write-ahead rule). An error is recorded
+ * on the inode; the buffer is clean either way (a failed write is not
+ * retried forever, it is reported).
+ */
+static int write_back(pp_pool *p, struct pp_buf *b)
+{
+	uint32_t mask;
+	uint64_t lsn;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&b->content);
+	pthread_mutex_lock(&b->mu);
+	while (b->writing)
+		pthread_cond_wait(&b->cv, &b->mu);
+	mask = b->dirty;
+	lsn = b->lsn;
+	if (mask) {
+		b->writing = true;
+		b->dirty = 0;
+	}
+	pthread_mutex_unlock(&b->mu);
+	if (mask) {
+		if (lsn && b->fs->ops.log_force) {
+			add(&p->log_forces, 1);
+			rc = b->fs->ops.log_force(b->fs->arg, lsn);
+		}
+		if (!rc)
+			rc = transfer(p, b, mask, true);
+		if (rc) {
+			add(&p->write_errors, 1);
+			record_error(p, b->tag.fs, b->tag.ino, rc);
+			mm_error(SUB, "write-behind of fs %u inode %" PRIu64 " block %" PRIu64 " failed: %s "
+				 "(reported to the next fsync)", b->tag.fs, b->tag.ino, b->tag.blk,
+				 mm_strerror(rc));
+		}
+		pthread_mutex_lock(&b->mu);
+		b->writing = false;
+		if (!b->dirty) {
+			add(&p->buffers_dirty, -1);
+		}
+		add(&p->dirty_bytes, -(int64_t)((uint64_t)__builtin_popcount(mask) * b->fs->sub));
+		pthread_cond_broadcast(&b->cv);
+		pthread_mutex_unlock(&b->mu);
+		pthread_mutex_lock(&p->wb_mu);
+		pthread_cond_broadcast(&p->wb_clean);
+		pthread_mutex_unlock(&p->wb_mu);
+		pthread_mutex_lock(&p->alloc_mu);
+		pthread_cond_broadcast(&p->space);
+		pthread_mutex_unlock(&p->alloc_mu);
+	}
+	pthread_rwlock_unlock(&b->content);
+	return rc;
+}
+
+/* ---- 5. get, dirty, release ---- */
+
+static void unpin(struct pp_buf *b)
+{
+	__atomic_sub_fetch(&b->pins, 1, __ATOMIC_RELEASE);
+}
+
+/* Pinned buffer for <t>, made if absent. */
+static struct pp_buf *pin_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, bool *hit)
+{
+	uint32_t bk;
+	struct part *pt = part_of(p, t, &bk);
+	struct pp_buf *b, *nb;
+
+	pthread_mutex_lock(&pt->mu);
+	for (b = pt->bucket[bk]; b && !tag_eq(&b->tag, t); b = b->hnext)
+		;
+	if (b) {
+		__atomic_add_fetch(&b->pins, 1, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&b->usage, __ATOMIC_RELAXED) < 5)
+			__atomic_add_fetch(&b->usage, 1, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&pt->mu);
+		*hit = true;
+		return b;
+	}
+	pthread_mutex_unlock(&pt->mu);
+	nb = alloc_buf(p, f, t);
+	pthread_mutex_lock(&pt->mu);
+	for (b = pt->bucket[bk]; b && !tag_eq(&b->tag, t); b = b->hnext)
+		;
+	if (b) {
+		/* another thread made it meanwhile */
+		__atomic_add_fetch(&b->pins, 1, __ATOMIC_ACQUIRE);
+		pthread_mutex_unlock(&pt->mu);
+		release_unused(p, nb);
+		*hit = true;
+		return b;
+	}
+	__atomic_store_n(&nb->pins, 1, __ATOMIC_RELAXED);
+	nb->hnext = pt->bucket[bk];
+	pt->bucket[bk] = nb;
+	__atomic_store_n(&nb->home, (uint8_t)(pt - p->part), __ATOMIC_RELAXED);
+	__atomic_store_n(&nb->hashed, true, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&pt->mu);
+	*hit = false;
+	return nb;
+}
+
+/* Make the subblocks of <need> valid, reading what is missing. The caller
+ * holds the content lock (either mode). */
+static int make_valid(pp_pool *p, struct pp_buf *b, uint32_t need)
+{
+	uint32_t missing;
+	int rc = 0;
+
+	pthread_mutex_lock(&b->mu);
+	for (;;) {
+		while (b->reading)
+			pthread_cond_wait(&b->cv, &b->mu);
+		missing = need & ~b->valid;
+		if (!missing)
+			break;
+		b->reading = true;
+		pthread_mutex_unlock(&b->mu);
+		rc = transfer(p, b, missing, false);
+		pthread_mutex_lock(&b->mu);
+		b->reading = false;
+		if (!rc)
+			b->valid |= missing;
+		pthread_cond_broadcast(&b->cv);
+		if (rc)
+			break;
+	}
+	pthread_mutex_unlock(&b->mu);
+	if (rc) {
+		add(&p->read_errors, 1);
+		mm_error(SUB, "read of fs %u inode %" PRIu64 " block %" PRIu64 " failed: %s",
+			 b->tag.fs, b->tag.ino, b->tag.blk, mm_strerror(rc));
+	}
+	return rc;
+}
+
+int pp_get(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t len, enum pp_mode mode,
+	   pp_buf **out, void **data)
+{
+	struct pp_fs *f = fs_get(p, t->fs);
+	struct pp_buf *b;
+	uint32_t need, edges = 0;
+	bool hit;
+	int rc;
+
+	*out = NULL;
+	*data = NULL;
+	if (!f)
+		return MM_ENOENT;
+	if (len == 0 || off >= f->bsize || len > f->bsize - off)
+		return MM_EINVAL;
+	b = pin_buf(p, f, t, &hit);
+	if (mode == PP_READ)
+		pthread_rwlock_rdlock(&b->content);
+	else
+		pthread_rwlock_wrlock(&b->content);
+	need = sub_mask(f, off, len);
+	if (mode == PP_OVERWRITE) {
+		/* only subblocks the caller covers partly need their old bytes */
+		if (off % f->sub)
+			edges |= sub_mask(f, off, 1);
+		if ((off + len) % f->sub)
+			edges |= sub_mask(f, off + len - 1, 1);
+		rc = edges ? make_valid(p, b, edges) : MM_OK;
+		if (!rc) {
+			pthread_mutex_lock(&b->mu);
+			b->valid |= need;
+			pthread_mutex_unlock(&b->mu);
+		}
+	} else {
+		pthread_mutex_lock(&b->mu);
+		hit = hit && (need & ~b->valid) == 0;
+		pthread_mutex_unlock(&b->mu);
+		rc = make_valid(p, b, need);
+	}
+	add(hit ? &p->hits : &p->misses, 1);
+	if (rc) {
+		pthread_rwlock_unlock(&b->content);
+		unpin(b);
+		return rc;
+	}
+	*out = b;
+	*data = b->data;
+	return MM_OK;
+}
+
+void pp_mark_dirty(pp_buf *b, uint32_t off, uint32_t len, uint64_t lsn)
+{
+	struct pp_fs *f = b->fs;
+	uint32_t mask, added;
+
+	if (len == 0 || off >= f->bsize || len > f->bsize - off)
+		return;
+	mask = sub_mask(f, off, len);
+	pthread_mutex_lock(&b->mu);
+	added = mask & ~b->dirty;
+	if (!b->dirty && added)
+		add(&b->p->buffers_dirty, 1);
+	b->dirty |= mask;
+	b->valid |= mask;
+	b->marked = true;
+	if (lsn > b->lsn)
+		b->lsn = lsn;
+	pthread_mutex_unlock(&b->mu);
+	add(&b->p->dirty_bytes, (int64_t)((uint64_t)__builtin_popcount(added) * f->sub));
+}
+
+static uint64_t dirty_limit(pp_pool *p)
+{
+	return p->memsz / 100 * p->cfg.dirty_pct;
+}
+
+void pp_release(pp_buf *b)
+{
+	pp_pool *p = b->p;
+	bool dirtied;
+
+	pthread_mutex_lock(&b->mu);
+	dirtied = b->marked;
+	b->marked = false;
+	pthread_mutex_unlock(&b->mu);
+	pthread_rwlock_unlock(&b->content);
+	unpin(b);
+	if (!dirtied)
+		return;
+	/* throttle writers past the dirty limit, holding nothing of this
+	 * buffer: write-behind can always clean what we dirtied */
+	if (ld(&p->dirty_bytes) > dirty_limit(p) / 2)
+		wb_kick(p);
+	if (ld(&p->dirty_bytes) > dirty_limit(p)) {
+		add(&p->throttle_waits, 1);
+		pthread_mutex_lock(&p->wb_mu);
+		while (ld(&p->dirty_bytes) > dirty_limit(p) && !p->wb_stop) {
+			struct timespec ts;
+
+			pthread_cond_broadcast(&p->wb_kick);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50 * 1000000;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&p->wb_clean, &p->wb_mu, &ts);
+		}
+		pthread_mutex_unlock(&p->wb_mu);
+	}
+}
+
+/* ---- 6. flush, invalidate, drop ---- */
+
+static bool in_range(const struct pp_tag *t, uint32_t fs, uint64_t ino, bool any_ino,
+		     uint64_t lo, uint64_t hi)
+{
+	return t->fs == fs && (any_ino || t->ino == ino) && t->blk >= lo && t->blk < hi;
+}
+
+/* Pin descriptor <b> if it is hashed, whatever its tag. */
+static bool pin_hashed(pp_pool *p, struct pp_buf *b)
+{
+	struct part *pt = lock_home(p, b);
+
+	if (!pt)
+		return false;
+	__atomic_add_fetch(&b->pins, 1, __ATOMIC_ACQUIRE);
+	pthread_mutex_unlock(&pt->mu);
+	return true;
+}
+
+/* Pin descriptor <b> if it is hashed and matches; false otherwise. */
+static bool pin_if(pp_pool *p, struct pp_buf *b, uint32_t fs, uint64_t ino, bool any_ino,
+		   uint64_t lo, uint64_t hi)
+{
+	struct part *pt = lock_home(p, b);
+	bool ok;
+
+	if (!pt)
+		return false;
+	ok = in_range(&b->tag, fs, ino, any_ino, lo, hi);
+	if (ok)
+		__atomic_add_fetch(&b->pins, 1, __ATOMIC_ACQUIRE);
+	pthread_mutex_unlock(&pt->mu);
+	return ok;
+}
+
+static void flush_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64_t lo,
+		       uint64_t hi)
+{
+	for (uint32_t i = 0; i < p->ndesc; i++) {
+		struct pp_buf *b = &p->descs[i];
+
+		if (!pin_if(p, b, fs, ino, any_ino, lo, hi))
+			continue;
+		write_back(p, b);
+		unpin(b);
+	}
+}
+
+int pp_flush(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t blk_hi)
+{
+	if (!fs_get(p, fs))
+		return MM_ENOENT;
+	flush_scan(p, fs, ino, false, blk_lo, blk_hi);
+	return take_error(p, fs, ino);
+}
+
+/* Flush, then take every matching buffer out once nobody pins it. */
+static int drop_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64_t lo,
+		     uint64_t hi)
+{
+	flush_scan(p, fs, ino, any_ino, lo, hi);
+	for (uint32_t i = 0; i < p->ndesc; i++) {
+		struct pp_buf *b = &p->descs[i];
+
+		for (;;) {
+			struct part *pt = lock_home(p, b);
+			bool gone = false, retry = false;
+
+			if (!pt)
+				break;
+			if (in_range(&b->tag, fs, ino, any_ino, lo, hi)) {
+				pthread_mutex_lock(&b->mu);
+				if (__atomic_load_n(&b->pins, __ATOMIC_ACQUIRE) == 0 && !b->dirty &&
+				    !b->reading && !b->writing) {
+					unhash_locked(p, b);
+					gone = true;
+				} else {
+					retry = true;
+				}
+				pthread_mutex_unlock(&b->mu);
+			}
+			pthread_mutex_unlock(&pt->mu);
+			if (gone) {
+				pthread_mutex_lock(&p->alloc_mu);
+				free_buf_locked(p, b);
+				pthread_cond_broadcast(&p->space);
+				pthread_mutex_unlock(&p->alloc_mu);
+				break;
+			}
+			if (!retry)
+				break;
+			/* pinned or dirtied again meanwhile: write it, wait a moment */
+			if (pin_if(p, b, fs, ino, any_ino, lo, hi)) {
+				write_back(p, b);
+				unpin(b);
+			}
+			mm_sleep_ms(1);
+		}
+	}
+	return MM_OK;
+}
+
+int pp_invalidate(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t blk_hi)
+{
+	if (!fs_get(p, fs))
+		return MM_ENOENT;
+	return drop_scan(p, fs, ino, false, blk_lo, blk_hi);
+}
+
+int pp_drop_inode(pp_pool *p, uint32_t fs, uint64_t ino)
+{
+	if (!fs_get(p, fs))
+		return MM_ENOENT;
+	return drop_scan(p, fs, ino, false, 0, UINT64_MAX);
+}
+
+int pp_drop_fs(pp_pool *p, uint32_t fs)
+{
+	if (!fs_get(p, fs))
+		return MM_ENOENT;
+	return drop_scan(p, fs, 0, true, 0, UINT64_MAX);
+}
+
+/* ---- 7. write-behind ---- */
+
+/*
+ * A write-behind thread: while dirty data is over half the dirty limit
+ * (or anyone waits for memory or for the limit), write dirty buffers in
+ * descriptor order from a shared hand; otherwise sleep, waking every
+ * 100 ms to write what has been dirty since the last pass anyway.
+ */
+static void *writer_main(void *arg)
+{
+	pp_pool *p = arg;
+
+	pthread_mutex_lock(&p->wb_mu);
+	while (!p->wb_stop) {
+		struct timespec ts;
+		uint32_t budget = p->ndesc, wrote = 0;
+
+		pthread_mutex_unlock(&p->wb_mu);
+		while (budget-- > 0 && ld(&p->dirty_bytes) > 0) {
+			uint32_t i = __atomic_fetch_add(&p->wb_hand, 1, __ATOMIC_RELAXED) % p->ndesc;
+			struct pp_buf *b = &p->descs[i];
+			bool dirty;
+
+			if (!pin_hashed(p, b))
+				continue;
+			pthread_mutex_lock(&b->mu);
+			dirty = b->dirty && !b->writing;
+			pthread_mutex_unlock(&b->mu);
+			if (!dirty) {
+				unpin(b);
+				continue;
+			}
+			/* a buffer held exclusively is being changed: come back */
+			if (pthread_rwlock_tryrdlock(&b->content) != 0) {
+				unpin(b);
+				continue;
+			}
+			pthread_rwlock_unlock(&b->content);
+			write_back(p, b);
+			unpin(b);
+			wrote++;
+			if (ld(&p->dirty_bytes) <= dirty_limit(p) / 4)
+				break;
+		}
+		pthread_mutex_lock(&p->wb_mu);
+		if (p->wb_stop)
+			break;
+		if (wrote && ld(&p->dirty_bytes) > dirty_limit(p) / 4)
+			continue;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->wb_kick, &p->wb_mu, &ts);
+	}
+	pthread_mutex_unlock(&p->wb_mu);
+	return NULL;
+}
+
+/* ---- 8. create, destroy, registration, statistics ---- */
+
+int pp_pool_create(const struct pp_config *cfg, pp_pool **out)
+{
+	pp_pool *p;
+	int rc;
+
+	if (!cfg->io.submit || cfg->size < PP_MIN_POOL || cfg->dirty_pct > 90)
+		return MM_EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return MM_ENOMEM;
+	p->cfg = *cfg;
+	if (!p->cfg.writers)
+		p->cfg.writers = 2;
+	if (!p->cfg.dirty_pct)
+		p->cfg.dirty_pct = 50;
+	p->nunits = (uint32_t)(cfg->size / UNIT);
+	p->memsz = (size_t)p->nunits * UNIT;
+	p->mem = mmap(NULL, p->memsz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p->mem == MAP_FAILED) {
+		free(p);
+		return MM_ENOMEM;
+	}
+	if (cfg->lock_memory) {
+		if (mlock(p->mem, p->memsz) == 0)
+			p->locked = true;
+		else
+			mm_warn(SUB, "cannot lock %zu bytes of pagepool in memory: %s (it may be paged)",
+				p->memsz, strerror(errno));
+	}
+	pthread_mutex_init(&p->alloc_mu, NULL);
+	pthread_cond_init(&p->space, NULL);
+	pthread_mutex_init(&p->fs_mu, NULL);
+	pthread_mutex_init(&p->err_mu, NULL);
+	pthread_mutex_init(&p->wb_mu, NULL);
+	pthread_cond_init(&p->wb_kick, NULL);
+	pthread_cond_init(&p->wb_clean, NULL);
+	rc = pp_buddy_init(&p->buddy, p->nunits);
+	p->ndesc = p->nunits;
+	p->descs = calloc(p->ndesc, sizeof(*p->descs));
+	for (p->nbucket = 1; p->nbucket * NPART < p->ndesc * 2; p->nbucket <<= 1)
+		;
+	for (int i = 0; i < NPART; i++) {
+		pthread_mutex_init(&p->part[i].mu, NULL);
+		p->part[i].bucket = calloc(p->nbucket, sizeof(*p->part[i].bucket));
+		if (!p->part[i].bucket)
+			rc = MM_ENOMEM;
+	}
+	if (rc || !p->descs) {
+		pp_pool_destroy(p);
+		return rc ? rc : MM_ENOMEM;
+	}
+	for (uint32_t i = p->ndesc; i-- > 0;) {
+		struct pp_buf *b = &p->descs[i];
+
+		b->p = p;
+		pthread_rwlock_init(&b->content, NULL);
+		pthread_mutex_init(&b->mu, NULL);
+		pthread_cond_init(&b->cv, NULL);
+		b->fnext = p->free_descs;
+		p->free_descs = b;
+	}
+	p->writers = calloc(p->cfg.writers, sizeof(*p->writers));
+	for (unsigned i = 0; p->writers && i < p->cfg.writers; i++) {
+		if (mm_thread_start(&p->writers[i], "pp-writer", writer_main, p))
+			break;
+		p->nwriters++;
+	}
+	if (p->nwriters == 0) {
+		pp_pool_destroy(p);
+		return MM_ESYS;
+	}
+	mm_info(SUB, "pagepool of %zu bytes (%u buffers of 64 KiB units%s), %u write-behind threads",
+		p->memsz, p->ndesc, p->locked ? ", locked in memory" : "", p->nwriters);
+	*out = p;
+	return MM_OK;
+}
+
+void pp_pool_destroy(pp_pool *p)
+{
+	if (!p)
+		return;
+	if (p->descs && p->nwriters) {
+		for (int i = 0; i < MAX_FS; i++)
+			if (p->fs[i].used)
+				flush_scan(p, p->fs[i].id, 0, true, 0, UINT64_MAX);
+	}
+	pthread_mutex_lock(&p->wb_mu);
+	p->wb_stop = true;
+	pthread_cond_broadcast(&p->wb_kick);
+	pthread_cond_broadcast(&p->wb_clean);
+	pthread_mutex_unlock(&p->wb_mu);
+	for (unsigned i = 0; i < p->nwriters; i++)
+		pthread_join(p->writers[i], NULL);
+	free(p->writers);
+	for (uint32_t i = 0; p->descs && i < p->ndesc; i++) {
+		pthread_rwlock_destroy(&p->descs[i].content);
+		pthread_mutex_destroy(&p->descs[i].mu);
+		pthread_cond_destroy(&p->descs[i].cv);
+	}
+	free(p->descs);
+	for (int i = 0; i < NPART; i++) {
+		pthread_mutex_destroy(&p->part[i].mu);
+		free(p->part[i].bucket);
+	}
+	while (p->errs) {
+		struct ino_err *e = p->errs;
+
+		p->errs = e->next;
+		free(e);
+	}
+	pp_buddy_free_all(&p->buddy);
+	if (p->locked)
+		munlock(p->mem, p->memsz);
+	munmap(p->mem, p->memsz);
+	pthread_mutex_destroy(&p->alloc_mu);
+	pthread_cond_destroy(&p->space);
+	pthread_mutex_destroy(&p->fs_mu);
+	pthread_mutex_destroy(&p->err_mu);
+	pthread_mutex_destroy(&p->wb_mu);
+	pthread_cond_destroy(&p->wb_kick);
+	pthread_cond_destroy(&p->wb_clean);
+	free(p);
+}
+
+int pp_fs_register(pp_pool *p, uint32_t fs, uint32_t block_size, const struct pp_fs_ops *ops,
+		   void *arg)
+{
+	int slot = -1, rc = MM_OK;
+	unsigned order = 0;
+
+	if (!ops || !ops->map || block_size < PP_MIN_BLOCK || block_size > PP_MAX_BLOCK ||
+	    (block_size & (block_size - 1)) || (uint64_t)block_size * 2 > p->memsz)
+		return MM_EINVAL;
+	while ((UNIT << order) < block_size)
+		order++;
+	pthread_mutex_lock(&p->fs_mu);
+	for (int i = 0; i < MAX_FS; i++) {
+		if (p->fs[i].used && p->fs[i].id == fs)
+			rc = MM_EEXIST;
+		if (!p->fs[i].used && slot < 0)
+			slot = i;
+	}
+	if (!rc && slot < 0)
+		rc = MM_ETOOBIG;
+	if (!rc) {
+		struct pp_fs *f = &p->fs[slot];
+
+		f->id = fs;
+		f->bsize = block_size;
+		/* 1/32 of a block, but never below 4 KiB: NSD I/O is 4 KiB aligned */
+		f->sub = block_size / PP_SUBBLOCKS < 4096 ? 4096 : block_size / PP_SUBBLOCKS;
+		f->order = order;
+		f->ops = *ops;
+		f->arg = arg;
+		f->used = true;
+	}
+	pthread_mutex_unlock(&p->fs_mu);
+	return rc;
+}
+
+int pp_fs_unregister(pp_pool *p, uint32_t fs)
+{
+	int rc = pp_drop_fs(p, fs);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&p->fs_mu);
+	for (int i = 0; i < MAX_FS; i++)
+		if (p->fs[i].used && p->fs[i].id == fs)
+			p->fs[i].used = false;
+	pthread_mutex_unlock(&p->fs_mu);
+	return MM_OK;
+}
+
+void pp_get_stats(pp_pool *p, struct pp_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->size = p->memsz;
+	st->used = ld(&p->used);
+	st->dirty_bytes = ld(&p->dirty_bytes);
+	st->buffers = ld(&p->buffers);
+	st->buffers_dirty = ld(&p->buffers_dirty);
+	st->hits = ld(&p->hits);
+	st->misses = ld(&p->misses);
+	st->reads = ld(&p->reads);
+	st->read_bytes = ld(&p->read_bytes);
+	st->writes = ld(&p->writes);
+	st->write_bytes = ld(&p->write_bytes);
+	st->write_errors = ld(&p->write_errors);
+	st->read_errors = ld(&p->read_errors);
+	st->evictions = ld(&p->evictions);
+	st->throttle_waits = ld(&p->throttle_waits);
+	st->log_forces = ld(&p->log_forces);
+}

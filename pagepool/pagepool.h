@@ -1,0 +1,157 @@
+/*
+ * pagepool/pagepool.h - the per-node block cache every block of every
+ * mounted file system passes through (issue 4, in progress).
+ *
+ * Blocks are named (fs, inode, block number): struct pp_tag. A file system
+ * registers itself with its block size and a mapper from tags to disk
+ * addresses (pp_fs_ops); the pool reads and writes blocks through an I/O
+ * backend (pp_io_ops: the NSD client in mmfsd, a memory disk in tests).
+ *
+ * Memory: one region of `size` bytes allocated at pp_pool_create (mlock'ed
+ * where permitted), never exceeded. A buffer holds one block: its memory is
+ * a contiguous run of the block's size from a buddy allocator, and its
+ * content is valid per subblock (block size / 32, at least 4 KiB), so a
+ * small read of a large block reads only the subblocks it needs.
+ *
+ * Rules (pagepool/README.md numbers them):
+ *   - A buffer returned by pp_get() is pinned and content-locked (shared for
+ *     PP_READ, exclusive otherwise) until pp_release(). A pinned buffer is
+ *     never evicted, and its memory never moves.
+ *   - Data is written to disk only by the pool (write-behind threads,
+ *     pp_flush, eviction never writes: it skips dirty buffers), and only
+ *     once the journal sequence given to pp_mark_dirty() is durable
+ *     (fs ops log_force): the write-ahead rule.
+ *   - A write-behind error is kept on the inode and returned by the next
+ *     pp_flush() of that inode (fsync/close), then cleared. Never dropped.
+ *
+ * Threads: every function may be called from any thread except the pool's
+ * own (I/O completion callbacks run on the backend's threads and only touch
+ * pool state). pp_get() may block (reading, waiting for memory); callers
+ * hold no pool buffer while calling it for another block of the same
+ * inode in a way that could wait on itself (documented per function).
+ *
+ * Return convention: 0 or a negative MM_E* code (common/err.h).
+ */
+#ifndef MM_PAGEPOOL_PAGEPOOL_H
+#define MM_PAGEPOOL_PAGEPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PP_MAX_REPLICAS 3
+#define PP_MIN_BLOCK (64u << 10)
+#define PP_MAX_BLOCK (16u << 20)
+#define PP_SUBBLOCKS 32		/* per block, each at least 4 KiB */
+#define PP_MIN_POOL (1u << 20)
+
+typedef struct pp_pool pp_pool;
+typedef struct pp_buf pp_buf;
+
+struct pp_tag {
+	uint32_t fs;
+	uint64_t ino;
+	uint64_t blk;
+};
+
+/* Where a block lives: one address per replica (NSD id, byte offset). */
+struct pp_map {
+	int nrep;
+	struct {
+		uint64_t nsd_id;
+		uint64_t offset;
+	} rep[PP_MAX_REPLICAS];
+};
+
+/* What a file system gives the pool. Called on pool threads and callers'
+ * threads, never with a pool lock held. */
+struct pp_fs_ops {
+	/* Disk addresses of block <t>. MM_ENOENT: a hole (reads give zeros,
+	 * the block must be mapped before it is written). */
+	int (*map)(void *arg, const struct pp_tag *t, struct pp_map *out);
+	/* Make journal records up to <lsn> durable (blocks). */
+	int (*log_force)(void *arg, uint64_t lsn);
+};
+
+/* One disk transfer of the I/O backend. */
+struct pp_io {
+	uint64_t nsd_id, offset;
+	size_t len;
+	void *buf;
+	bool write;
+	void (*done)(struct pp_io *io, int rc);	/* exactly once */
+	void *arg;
+};
+
+struct pp_io_ops {
+	/* Start <io>; 0 and io->done later, or an error and no callback. */
+	int (*submit)(void *arg, struct pp_io *io);
+};
+
+struct pp_config {
+	uint64_t size;			/* bytes of buffer memory (pagepool), >= PP_MIN_POOL;
+					 * a file system needs room for two of its blocks */
+	struct pp_io_ops io;
+	void *io_arg;
+	unsigned writers;		/* write-behind threads (0: 2) */
+	unsigned dirty_pct;		/* writers throttle past this share dirty, 1..90 (0: 50) */
+	bool lock_memory;		/* try mlock (logged if refused) */
+};
+
+enum pp_mode {
+	PP_READ,	/* read [off, off+len); content lock shared */
+	PP_OVERWRITE,	/* the caller overwrites all of [off, off+len): nothing read */
+	PP_MODIFY,	/* read [off, off+len), the caller changes part of it */
+};
+
+int pp_pool_create(const struct pp_config *cfg, pp_pool **out);
+/* Write back everything dirty (errors logged), free. No buffer may be held. */
+void pp_pool_destroy(pp_pool *p);
+
+/* Register file system <fs> (block size a power of two in
+ * [PP_MIN_BLOCK, PP_MAX_BLOCK]); MM_EEXIST if already there. */
+int pp_fs_register(pp_pool *p, uint32_t fs, uint32_t block_size, const struct pp_fs_ops *ops,
+		   void *arg);
+/* Drop every buffer of <fs> (pp_drop_fs) and forget it. */
+int pp_fs_unregister(pp_pool *p, uint32_t fs);
+
+/*
+ * Pin block <t> with [off, off+len) valid (read from disk if needed, except
+ * PP_OVERWRITE) and content-locked. *data points at the whole block (its
+ * block size); bytes outside the valid subblocks are undefined. Blocks
+ * while another thread holds the buffer's content lock in a conflicting
+ * mode, while its subblocks are read, and while the pool has no memory to
+ * give (then write-behind frees some). MM_EIO (read failed; nothing
+ * cached), MM_EINVAL (range), MM_ENOENT (unknown fs).
+ */
+int pp_get(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t len, enum pp_mode mode,
+	   pp_buf **out, void **data);
+/* [off, off+len) of a buffer held exclusively was changed: dirty, to be
+ * written after journal record <lsn> is durable (0: no constraint). */
+void pp_mark_dirty(pp_buf *b, uint32_t off, uint32_t len, uint64_t lsn);
+/* Unlock and unpin. A thread that dirtied the buffer (pp_mark_dirty) waits
+ * here, holding nothing of it, while dirty data is over the dirty limit. */
+void pp_release(pp_buf *b);
+
+/* Write every dirty block of inode <ino> with blk_lo <= blk < blk_hi and
+ * wait; returns the first write error seen for the inode since the last
+ * flush (and clears it). */
+int pp_flush(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t blk_hi);
+/* Flush, then drop the blocks of the range from the cache (a revoked read
+ * token): later pp_get() reads them again. Waits for pins to go. */
+int pp_invalidate(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t blk_hi);
+/* Flush and drop everything of an inode / a file system. */
+int pp_drop_inode(pp_pool *p, uint32_t fs, uint64_t ino);
+int pp_drop_fs(pp_pool *p, uint32_t fs);
+
+struct pp_stats {
+	uint64_t size, used, dirty_bytes;
+	uint64_t buffers, buffers_dirty;
+	uint64_t hits, misses;			/* pp_get: all subblocks valid or not */
+	uint64_t reads, read_bytes, writes, write_bytes;
+	uint64_t write_errors, read_errors;
+	uint64_t evictions, throttle_waits, log_forces;
+};
+void pp_get_stats(pp_pool *p, struct pp_stats *st);
+
+#endif

@@ -1,0 +1,2028 @@
+/*
+ * tests/unit/test_pagepool.c - pagepool/: the block cache, tested against
+ * the contract in pagepool/pagepool.h (and the numbered rules of
+ * pagepool/README.md where the header defers to them).
+ *
+ * The pool runs over an in-memory I/O backend (struct membe) written here:
+ * four sparse "disks" (NSD ids 0..3) of 64 KiB chunks allocated on first
+ * write (unwritten chunks read as zeros). submit() completes either inline
+ * (BE_INLINE: done() is called before submit returns, on the caller's
+ * thread) or on one backend thread (BE_ASYNC) that takes a random queued
+ * transfer (so transfers complete out of order) after a random small delay.
+ * Data moves at completion time. The backend counts transfers and bytes,
+ * checks every transfer (ids, bounds, 4 KiB alignment as the NSD disk
+ * layer needs), fails transfers that touch an injected range with MM_EIO
+ * (at completion, or refused at submit), scribbles on the buffer of a
+ * failed read, and logs every write with the journal's durable LSN at the
+ * time. With stamps on, it also checks the write-ahead rule exactly: test
+ * data carries its LSN in every word, and no written word may carry an
+ * LSN that is not yet durable.
+ *
+ * The fake file systems map (fs, ino, blk) round-robin over the four NSDs:
+ * key = ino * 1000 + blk, NSD key % 4, offset base + key / 4 * block size
+ * (a striped file). FS1: 256 KiB blocks, FS2: 1 MiB, FS3: 64 KiB (4 KiB
+ * subblocks, the minimum), FS4: 256 KiB with two replicas. Inode HOLE_INO
+ * is a hole (map gives MM_ENOENT). log_force() advances a fake journal's
+ * durable LSN (the max forced); the tests hand out LSNs from its counter.
+ *
+ * Threads other than CUnit's never call CU_ASSERT (CUnit is not thread
+ * safe): they count failures through TCHECK, and the test asserts the count.
+ * A SIGALRM watchdog turns a deadlock into a failed run naming the test.
+ * Seeds are fixed; timing is not, so the stress tests check invariants
+ * that hold for every interleaving. MMFS_TEST_VERBOSE=1 shows the log.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "pagepool/pagepool.h"
+#include "tests/unit/cunit_main.h"
+
+#define KIB (1u << 10)
+#define MIB (1u << 20)
+/* pp_pool_create() refuses less than PP_MAX_BLOCK (not in pagepool.h). */
+#define POOL_MIN ((uint64_t)PP_MAX_BLOCK)
+
+/* ---- small helpers ---- */
+
+static uint64_t rnd(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+static void fill_rand(void *buf, size_t len, uint64_t *s)
+{
+	uint8_t *p = buf;
+	size_t i = 0;
+	uint64_t w;
+
+	for (; i + 8 <= len; i += 8) {
+		w = rnd(s);
+		memcpy(p + i, &w, 8);
+	}
+	if (i < len) {
+		w = rnd(s);
+		memcpy(p + i, &w, len - i);
+	}
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint32_t sub_size(uint32_t bs)
+{
+	uint32_t s = bs / PP_SUBBLOCKS;
+
+	return s < 4096 ? 4096 : s;
+}
+
+/* 0 if equal, else prints where <got> first differs from <want>. */
+static int cmp_report(const char *what, const struct pp_tag *t, uint32_t base, const uint8_t *got,
+		      const uint8_t *want, size_t len)
+{
+	size_t i;
+
+	if (memcmp(got, want, len) == 0)
+		return 0;
+	for (i = 0; i < len && got[i] == want[i]; i++)
+		;
+	fprintf(stderr, "  %s: fs %u ino %" PRIu64 " blk %" PRIu64 ": byte %zu differs (got %02x want %02x)\n",
+		what, t->fs, t->ino, t->blk, base + i, got[i], want[i]);
+	return 1;
+}
+
+/* Failure checks off the CUnit thread. */
+static atomic_uint tfails;
+static pthread_mutex_t tfail_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void tfail(int line, const char *cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (atomic_fetch_add(&tfails, 1) >= 10)
+		return;
+	pthread_mutex_lock(&tfail_mu);
+	fprintf(stderr, "  line %d: check failed: %s: ", line, cond);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	pthread_mutex_unlock(&tfail_mu);
+}
+
+#define TCHECK(cond, ...)                                      \
+	do {                                                   \
+		if (!(cond))                                   \
+			tfail(__LINE__, #cond, __VA_ARGS__);   \
+	} while (0)
+
+#define ASSERT_NO_TFAILS() CU_ASSERT_EQUAL(atomic_exchange(&tfails, 0), 0)
+
+/* Watchdog: a hang fails the whole program, naming the test. */
+static const char *volatile wd_name = "";
+
+static void wd_fire(int sig)
+{
+	static const char m[] = "\ntest_pagepool: TIMEOUT (deadlock?) in test ";
+	const char *n = wd_name;
+
+	(void)sig;
+	if (write(2, m, sizeof(m) - 1) < 0 || write(2, n, strlen(n)) < 0 || write(2, "\n", 1) < 0)
+		_exit(3);
+	_exit(3);
+}
+
+static uint64_t now_us(void);
+static uint64_t wd_t0;
+
+static void wd_arm(const char *name, unsigned secs)
+{
+	wd_t0 = now_us();
+	wd_name = name;
+	signal(SIGALRM, wd_fire);
+	alarm(secs);
+}
+
+static void wd_disarm(void)
+{
+	alarm(0);
+	if (getenv("MMFS_TEST_VERBOSE"))
+		fprintf(stderr, "  [%s: %.2f s]\n", wd_name, (double)(now_us() - wd_t0) / 1e6);
+}
+
+/* ---- the fake journal ---- */
+
+static struct {
+	pthread_mutex_t mu;
+	uint64_t next;		/* last LSN handed out */
+	uint64_t durable;	/* max LSN forced */
+	uint64_t forces, beyond;	/* log_force calls; of which for an LSN never handed out */
+	unsigned slow_us;	/* log_force sleeps this long before it is durable */
+} journal = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static uint64_t jn_append(void)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&journal.mu);
+	v = ++journal.next;
+	pthread_mutex_unlock(&journal.mu);
+	return v;
+}
+
+static uint64_t jn_durable(void)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&journal.mu);
+	v = journal.durable;
+	pthread_mutex_unlock(&journal.mu);
+	return v;
+}
+
+/* ---- the fake file systems ---- */
+
+#define NDISK 4
+#define HOLE_INO 15
+#define MAX_INO 16
+#define MAX_BLK 1000
+
+struct fakefs {
+	uint32_t fs, bs;
+	uint64_t base, rep_base;
+	int nrep;
+	atomic_uint bad;	/* map() asked about a tag it cannot be asked about */
+};
+
+static struct fakefs FS1 = {.fs = 1, .bs = 256 * KIB, .base = 0, .nrep = 1};
+static struct fakefs FS2 = {.fs = 2, .bs = 1 * MIB, .base = 1ull << 30, .nrep = 1};
+static struct fakefs FS3 = {.fs = 3, .bs = 64 * KIB, .base = 5ull << 30, .nrep = 1};
+static struct fakefs FS4 = {.fs = 4, .bs = 256 * KIB, .base = 6ull << 30, .rep_base = 1ull << 30,
+			    .nrep = 2};
+
+static int ff_map(void *arg, const struct pp_tag *t, struct pp_map *out)
+{
+	struct fakefs *f = arg;
+	uint64_t key;
+
+	if (t->fs != f->fs || t->ino >= MAX_INO || t->blk >= MAX_BLK) {
+		atomic_fetch_add(&f->bad, 1);
+		return MM_EINVAL;
+	}
+	if (t->ino == HOLE_INO)
+		return MM_ENOENT;
+	key = t->ino * 1000 + t->blk;
+	memset(out, 0, sizeof(*out));
+	out->nrep = f->nrep;
+	for (int r = 0; r < f->nrep; r++) {
+		out->rep[r].nsd_id = (key + (uint64_t)r) % NDISK;
+		out->rep[r].offset = f->base + (uint64_t)r * f->rep_base + key / NDISK * f->bs;
+	}
+	return 0;
+}
+
+static int ff_log_force(void *arg, uint64_t lsn)
+{
+	unsigned slow;
+
+	(void)arg;
+	pthread_mutex_lock(&journal.mu);
+	slow = journal.slow_us;
+	pthread_mutex_unlock(&journal.mu);
+	if (slow)
+		usleep(slow);
+	pthread_mutex_lock(&journal.mu);
+	journal.forces++;
+	if (lsn > journal.next)
+		journal.beyond++;
+	if (lsn > journal.durable)
+		journal.durable = lsn;
+	pthread_mutex_unlock(&journal.mu);
+	return 0;
+}
+
+static const struct pp_fs_ops ff_ops = {.map = ff_map, .log_force = ff_log_force};
+
+/* ---- the in-memory I/O backend ---- */
+
+#define CHUNK (64u * KIB)
+#define DISK_VSIZE (8ull << 30)
+#define NCHUNK (DISK_VSIZE / CHUNK)
+#define IO_ALIGN 4096u
+#define STAMP_MAGIC 0x57A3F00Du
+
+enum be_mode { BE_INLINE, BE_ASYNC };
+
+struct fail_rule {
+	uint64_t nsd, lo, hi;
+	bool write;
+	bool at_submit;		/* submit() refuses it (no callback) */
+};
+
+struct wrec {
+	uint64_t nsd, off, len, durable;
+};
+
+struct membe {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint8_t **chunk[NDISK];
+	enum be_mode mode;
+	unsigned delay_us;	/* async: up to this long before a transfer (1 in 4) */
+	struct pp_io **q;
+	size_t qn, qcap;
+	pthread_t thr;
+	bool stop;
+	uint64_t rng;
+	uint64_t reads, read_bytes, writes, write_bytes, rd_fail, wr_fail;
+	uint64_t bad_io, misaligned, pending;
+	struct fail_rule fail[32];
+	int nfail;
+	struct wrec *wlog;
+	size_t wn, wcap;
+	bool stamps;
+	uint64_t stamp_viol, stamp_max;
+	bool hold_writes;	/* async: writes wait in the queue while set */
+};
+
+/* Caller holds be->mu. */
+static void disk_copy(struct membe *be, uint64_t nsd, uint64_t off, void *buf, size_t len, bool write)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		uint64_t ci = off / CHUNK;
+		size_t co = off % CHUNK, n = CHUNK - co;
+		uint8_t *c;
+
+		if (n > len)
+			n = len;
+		c = be->chunk[nsd][ci];
+		if (write) {
+			if (!c) {
+				c = calloc(1, CHUNK);
+				if (!c)
+					abort();
+				be->chunk[nsd][ci] = c;
+			}
+			memcpy(c + co, p, n);
+		} else if (c) {
+			memcpy(p, c + co, n);
+		} else {
+			memset(p, 0, n);
+		}
+		p += n;
+		off += n;
+		len -= n;
+	}
+}
+
+/* Direct access to replica <rep> of a block's disk copy (test side). */
+static void blk_disk(struct membe *be, struct fakefs *f, uint64_t ino, uint64_t blk, int rep,
+		     uint32_t off, void *buf, uint32_t len, bool write)
+{
+	struct pp_tag t = {f->fs, ino, blk};
+	struct pp_map m;
+
+	if (ff_map(f, &t, &m) != 0)
+		abort();
+	pthread_mutex_lock(&be->mu);
+	disk_copy(be, m.rep[rep].nsd_id, m.rep[rep].offset + off, buf, len, write);
+	pthread_mutex_unlock(&be->mu);
+}
+
+/* Fail transfers in direction <write> touching the disk copy of a block. */
+static void be_fail_block(struct membe *be, struct fakefs *f, uint64_t ino, uint64_t blk, bool write,
+			  bool at_submit)
+{
+	struct pp_tag t = {f->fs, ino, blk};
+	struct pp_map m;
+
+	if (ff_map(f, &t, &m) != 0)
+		abort();
+	pthread_mutex_lock(&be->mu);
+	for (int r = 0; r < m.nrep && be->nfail < 32; r++)
+		be->fail[be->nfail++] = (struct fail_rule){m.rep[r].nsd_id, m.rep[r].offset,
+							   m.rep[r].offset + f->bs, write, at_submit};
+	pthread_mutex_unlock(&be->mu);
+}
+
+static void be_fail_clear(struct membe *be)
+{
+	pthread_mutex_lock(&be->mu);
+	be->nfail = 0;
+	pthread_mutex_unlock(&be->mu);
+}
+
+static const struct fail_rule *be_match(struct membe *be, const struct pp_io *io)
+{
+	for (int i = 0; i < be->nfail; i++) {
+		const struct fail_rule *r = &be->fail[i];
+
+		if (r->write == io->write && r->nsd == io->nsd_id && io->offset < r->hi &&
+		    io->offset + io->len > r->lo)
+			return r;
+	}
+	return NULL;
+}
+
+/* Highest LSN stamped in <buf>; caller holds be->mu. */
+static void be_stamp_check(struct membe *be, const void *buf, size_t len)
+{
+	uint64_t max = 0, w, dur = jn_durable();
+
+	for (size_t i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, (const uint8_t *)buf + i, 8);
+		if ((w >> 32) == STAMP_MAGIC && (w & 0xFFFFFFFFu) > max)
+			max = w & 0xFFFFFFFFu;
+	}
+	if (max > be->stamp_max)
+		be->stamp_max = max;
+	if (max > dur) {
+		if (be->stamp_viol++ < 5)
+			fprintf(stderr, "  write-ahead violated: data of LSN %" PRIu64 " written, durable %" PRIu64 "\n",
+				max, dur);
+	}
+}
+
+static void be_complete(struct membe *be, struct pp_io *io)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&be->mu);
+	if (be_match(be, io)) {
+		rc = MM_EIO;
+		if (io->write) {
+			be->wr_fail++;
+		} else {
+			be->rd_fail++;
+			memset(io->buf, 0xEE, io->len);	/* a failed read leaves garbage */
+		}
+	} else {
+		if (io->write && be->stamps)
+			be_stamp_check(be, io->buf, io->len);
+		disk_copy(be, io->nsd_id, io->offset, io->buf, io->len, io->write);
+	}
+	pthread_mutex_unlock(&be->mu);
+	io->done(io, rc);	/* <io> may be gone after this */
+	pthread_mutex_lock(&be->mu);
+	be->pending--;
+	pthread_cond_broadcast(&be->cv);
+	pthread_mutex_unlock(&be->mu);
+}
+
+static int be_submit(void *arg, struct pp_io *io)
+{
+	struct membe *be = arg;
+	const struct fail_rule *r;
+
+	pthread_mutex_lock(&be->mu);
+	if (!io || !io->done || !io->buf || io->len == 0 || io->nsd_id >= NDISK ||
+	    io->offset + io->len > DISK_VSIZE || io->offset + io->len < io->offset) {
+		be->bad_io++;
+		pthread_mutex_unlock(&be->mu);
+		return MM_EINVAL;
+	}
+	if (io->offset % IO_ALIGN || io->len % IO_ALIGN || (uintptr_t)io->buf % IO_ALIGN)
+		be->misaligned++;
+	r = be_match(be, io);
+	if (r && r->at_submit) {
+		if (io->write)
+			be->wr_fail++;
+		else
+			be->rd_fail++;
+		pthread_mutex_unlock(&be->mu);
+		return MM_EIO;
+	}
+	if (io->write) {
+		be->writes++;
+		be->write_bytes += io->len;
+		if (be->wn == be->wcap) {
+			be->wcap = be->wcap ? be->wcap * 2 : 1024;
+			be->wlog = realloc(be->wlog, be->wcap * sizeof(*be->wlog));
+			if (!be->wlog)
+				abort();
+		}
+		be->wlog[be->wn++] = (struct wrec){io->nsd_id, io->offset, io->len, jn_durable()};
+		if (be->stamps)
+			be_stamp_check(be, io->buf, io->len);
+	} else {
+		be->reads++;
+		be->read_bytes += io->len;
+	}
+	be->pending++;
+	if (be->mode == BE_INLINE) {
+		pthread_mutex_unlock(&be->mu);
+		be_complete(be, io);
+		return 0;
+	}
+	if (be->qn == be->qcap) {
+		be->qcap = be->qcap ? be->qcap * 2 : 64;
+		be->q = realloc(be->q, be->qcap * sizeof(*be->q));
+		if (!be->q)
+			abort();
+	}
+	be->q[be->qn++] = io;
+	pthread_cond_broadcast(&be->cv);
+	pthread_mutex_unlock(&be->mu);
+	return 0;
+}
+
+static void *be_thread(void *arg)
+{
+	struct membe *be = arg;
+
+	pthread_mutex_lock(&be->mu);
+	for (;;) {
+		struct pp_io *io;
+		size_t i;
+		unsigned d = 0;
+
+		size_t ready;
+
+		for (;;) {
+			ready = be->qn;
+			if (be->hold_writes) {	/* only reads may complete */
+				ready = 0;
+				for (size_t k = 0; k < be->qn; k++)
+					ready += !be->q[k]->write;
+			}
+			if (ready || (be->stop && be->qn == 0))
+				break;
+			pthread_cond_wait(&be->cv, &be->mu);
+		}
+		if (be->qn == 0)
+			break;
+		i = rnd(&be->rng) % be->qn;
+		while (be->hold_writes && be->q[i]->write)
+			i = (i + 1) % be->qn;
+		io = be->q[i];
+		be->q[i] = be->q[--be->qn];
+		if (be->delay_us && rnd(&be->rng) % 4 == 0)
+			d = (unsigned)(rnd(&be->rng) % be->delay_us) + 1;
+		pthread_mutex_unlock(&be->mu);
+		if (d)
+			usleep(d);
+		be_complete(be, io);
+		pthread_mutex_lock(&be->mu);
+	}
+	pthread_mutex_unlock(&be->mu);
+	return NULL;
+}
+
+static void be_init(struct membe *be, enum be_mode mode, unsigned delay_us)
+{
+	memset(be, 0, sizeof(*be));
+	pthread_mutex_init(&be->mu, NULL);
+	pthread_cond_init(&be->cv, NULL);
+	for (int i = 0; i < NDISK; i++) {
+		be->chunk[i] = calloc(NCHUNK, sizeof(uint8_t *));
+		if (!be->chunk[i])
+			abort();
+	}
+	be->mode = mode;
+	be->delay_us = delay_us;
+	be->rng = 0x243F6A8885A308D3ull;
+	if (mode == BE_ASYNC && pthread_create(&be->thr, NULL, be_thread, be) != 0)
+		abort();
+}
+
+static void be_fini(struct membe *be)
+{
+	uint64_t t0 = now_us();
+
+	pthread_mutex_lock(&be->mu);
+	/* The pool is gone: nothing may be in flight (it would complete into
+	 * freed memory). A completion counts down just after its done()
+	 * returned, so give the last ones a moment. */
+	while (be->pending && now_us() - t0 < 1000000) {
+		pthread_mutex_unlock(&be->mu);
+		usleep(1000);
+		pthread_mutex_lock(&be->mu);
+	}
+	CU_ASSERT_EQUAL(be->pending, 0);
+	be->stop = true;
+	pthread_cond_broadcast(&be->cv);
+	pthread_mutex_unlock(&be->mu);
+	if (be->mode == BE_ASYNC)
+		pthread_join(be->thr, NULL);
+	CU_ASSERT_EQUAL(be->bad_io, 0);
+	CU_ASSERT_EQUAL(be->misaligned, 0);
+	for (int i = 0; i < NDISK; i++) {
+		for (uint64_t c = 0; c < NCHUNK; c++)
+			free(be->chunk[i][c]);
+		free(be->chunk[i]);
+	}
+	free(be->q);
+	free(be->wlog);
+	pthread_cond_destroy(&be->cv);
+	pthread_mutex_destroy(&be->mu);
+}
+
+static uint64_t be_get(struct membe *be, const uint64_t *field)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&be->mu);
+	v = *field;
+	pthread_mutex_unlock(&be->mu);
+	return v;
+}
+
+static void be_hold_writes(struct membe *be, bool hold)
+{
+	pthread_mutex_lock(&be->mu);
+	be->hold_writes = hold;
+	pthread_cond_broadcast(&be->cv);
+	pthread_mutex_unlock(&be->mu);
+}
+
+/* Open the write gate after <ms> milliseconds. */
+struct gate_timer {
+	struct membe *be;
+	unsigned ms;
+	pthread_t th;
+};
+
+static void *gate_timer_main(void *arg)
+{
+	struct gate_timer *g = arg;
+
+	usleep(g->ms * 1000);
+	be_hold_writes(g->be, false);
+	return NULL;
+}
+
+static void be_open_later(struct gate_timer *g, struct membe *be, unsigned ms)
+{
+	g->be = be;
+	g->ms = ms;
+	pthread_create(&g->th, NULL, gate_timer_main, g);
+}
+
+/* ---- pool set-up ---- */
+
+static pp_pool *pool_up(struct membe *be, enum be_mode mode, unsigned delay_us, uint64_t size,
+			unsigned writers, unsigned dirty_pct)
+{
+	struct pp_config c = {.size = size,
+			      .io = {.submit = be_submit},
+			      .io_arg = be,
+			      .writers = writers,
+			      .dirty_pct = dirty_pct};
+	pp_pool *p = NULL;
+
+	be_init(be, mode, delay_us);
+	pthread_mutex_lock(&journal.mu);
+	journal.slow_us = 0;
+	pthread_mutex_unlock(&journal.mu);
+	if (pp_pool_create(&c, &p) != 0 || !p) {
+		CU_FAIL("pp_pool_create");
+		return NULL;
+	}
+	CU_ASSERT_EQUAL(pp_fs_register(p, FS1.fs, FS1.bs, &ff_ops, &FS1), 0);
+	CU_ASSERT_EQUAL(pp_fs_register(p, FS2.fs, FS2.bs, &ff_ops, &FS2), 0);
+	CU_ASSERT_EQUAL(pp_fs_register(p, FS3.fs, FS3.bs, &ff_ops, &FS3), 0);
+	CU_ASSERT_EQUAL(pp_fs_register(p, FS4.fs, FS4.bs, &ff_ops, &FS4), 0);
+	return p;
+}
+
+static void pool_down(pp_pool *p, struct membe *be)
+{
+	pp_pool_destroy(p);
+	be_fini(be);
+	CU_ASSERT_EQUAL(atomic_exchange(&FS1.bad, 0), 0);
+	CU_ASSERT_EQUAL(atomic_exchange(&FS2.bad, 0), 0);
+	CU_ASSERT_EQUAL(atomic_exchange(&FS3.bad, 0), 0);
+	CU_ASSERT_EQUAL(atomic_exchange(&FS4.bad, 0), 0);
+	ASSERT_NO_TFAILS();
+}
+
+static struct pp_stats stats(pp_pool *p)
+{
+	struct pp_stats st;
+
+	memset(&st, 0, sizeof(st));
+	pp_get_stats(p, &st);
+	return st;
+}
+
+/* Overwrite [off, off+len) of a block with <src> and mark it dirty. */
+static int put(pp_pool *p, struct fakefs *f, uint64_t ino, uint64_t blk, uint32_t off, uint32_t len,
+	       const void *src, uint64_t lsn)
+{
+	struct pp_tag t = {f->fs, ino, blk};
+	pp_buf *b = NULL;
+	void *d = NULL;
+	int rc = pp_get(p, &t, off, len, PP_OVERWRITE, &b, &d);
+
+	if (rc != 0)
+		return rc;
+	memcpy((uint8_t *)d + off, src, len);
+	pp_mark_dirty(b, off, len, lsn);
+	pp_release(b);
+	return 0;
+}
+
+/* Read [off, off+len) through the pool into <dst>. */
+static int get(pp_pool *p, struct fakefs *f, uint64_t ino, uint64_t blk, uint32_t off, uint32_t len,
+	       void *dst)
+{
+	struct pp_tag t = {f->fs, ino, blk};
+	pp_buf *b = NULL;
+	void *d = NULL;
+	int rc = pp_get(p, &t, off, len, PP_READ, &b, &d);
+
+	if (rc != 0)
+		return rc;
+	memcpy(dst, (uint8_t *)d + off, len);
+	pp_release(b);
+	return 0;
+}
+
+static void expect_get_rc(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk, uint32_t off, uint32_t len,
+			  enum pp_mode mode, int want)
+{
+	struct pp_tag t = {fs, ino, blk};
+	pp_buf *b = NULL;
+	void *d = NULL;
+	int rc = pp_get(p, &t, off, len, mode, &b, &d);
+
+	CU_ASSERT_EQUAL(rc, want);
+	if (rc != want)
+		fprintf(stderr, "  pp_get(fs %u, off %u, len %u, mode %d) = %d, want %d\n", fs, off, len,
+			(int)mode, rc, want);
+	if (rc == 0)
+		pp_release(b);
+}
+
+/* ==== 1. basic: write, hit, flush, miss, errors ==== */
+
+static void test_basic(void)
+{
+	struct membe be;
+	pp_pool *p = pool_up(&be, BE_INLINE, 0, POOL_MIN, 0, 0);
+	const uint32_t bs = FS1.bs, off = 3 * sub_size(bs), len = 64 * KIB;
+	uint8_t *pat = malloc(bs), *tmp = malloc(bs), *zero = calloc(1, bs);
+	uint64_t seed = 1, r0;
+	struct pp_stats s0, s1;
+
+	CU_ASSERT_FATAL(p && pat && tmp && zero);
+	wd_arm("basic", 30);
+	fill_rand(pat, bs, &seed);
+
+	CU_ASSERT_EQUAL(put(p, &FS1, 3, 5, off, len, pat + off, 0), 0);
+	s0 = stats(p);
+	CU_ASSERT(s0.buffers_dirty >= 1);
+	CU_ASSERT(s0.dirty_bytes >= len);
+	CU_ASSERT(s0.used >= bs && s0.used <= POOL_MIN);
+	CU_ASSERT_EQUAL(s0.size, POOL_MIN);
+
+	/* A hit: same bytes, nothing read. */
+	r0 = be_get(&be, &be.reads);
+	memset(tmp, 0, bs);
+	CU_ASSERT_EQUAL(get(p, &FS1, 3, 5, off, len, tmp), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp, pat + off, len), 0);
+	s1 = stats(p);
+	CU_ASSERT_EQUAL(s1.hits, s0.hits + 1);
+	CU_ASSERT_EQUAL(s1.misses, s0.misses);
+	CU_ASSERT_EQUAL(be_get(&be, &be.reads), r0);
+
+	/* Flush: on disk, clean. */
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 3, 5, 6), 0);
+	blk_disk(&be, &FS1, 3, 5, 0, 0, tmp, bs, false);
+	CU_ASSERT_EQUAL(memcmp(tmp + off, pat + off, len), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp, zero, off), 0);	/* nothing else written over */
+	CU_ASSERT_EQUAL(memcmp(tmp + off + len, zero, bs - off - len), 0);
+	s1 = stats(p);
+	CU_ASSERT_EQUAL(s1.buffers_dirty, 0);
+	CU_ASSERT_EQUAL(s1.dirty_bytes, 0);
+	CU_ASSERT(s1.writes >= 1 && s1.write_bytes >= len);
+
+	/* Drop, then a miss reads it back. */
+	CU_ASSERT_EQUAL(pp_drop_inode(p, FS1.fs, 3), 0);
+	s0 = stats(p);
+	CU_ASSERT_EQUAL(s0.buffers, 0);
+	CU_ASSERT_EQUAL(s0.used, 0);
+	r0 = be_get(&be, &be.reads);
+	memset(tmp, 0, bs);
+	CU_ASSERT_EQUAL(get(p, &FS1, 3, 5, off, len, tmp), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp, pat + off, len), 0);
+	s1 = stats(p);
+	CU_ASSERT_EQUAL(s1.misses, s0.misses + 1);
+	CU_ASSERT(be_get(&be, &be.reads) > r0);
+	CU_ASSERT(s1.reads > s0.reads);
+	/* The whole block: the rest is what the disk had (zeros). */
+	CU_ASSERT_EQUAL(get(p, &FS1, 3, 5, 0, bs, tmp), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp + off, pat + off, len), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp, zero, off), 0);
+
+	/* Errors. */
+	expect_get_rc(p, 99, 3, 5, 0, 4096, PP_READ, MM_ENOENT);
+	expect_get_rc(p, 99, 3, 5, 0, 4096, PP_OVERWRITE, MM_ENOENT);
+	expect_get_rc(p, FS1.fs, 3, 5, bs, 1, PP_READ, MM_EINVAL);
+	expect_get_rc(p, FS1.fs, 3, 5, bs - 4096, 8192, PP_READ, MM_EINVAL);
+	expect_get_rc(p, FS1.fs, 3, 5, 0, bs + 1, PP_MODIFY, MM_EINVAL);
+	expect_get_rc(p, FS1.fs, 3, 5, 0xFFFFF000u, 0x2000u, PP_OVERWRITE, MM_EINVAL);	/* wraps */
+	expect_get_rc(p, FS1.fs, 3, 5, 4096, 0xFFFFFFFFu, PP_READ, MM_EINVAL);
+	expect_get_rc(p, FS2.fs, 3, 5, MIB - 1, 2, PP_READ, MM_EINVAL);
+	expect_get_rc(p, FS2.fs, 3, 5, MIB - 1, 1, PP_READ, 0);
+	CU_ASSERT_EQUAL(pp_fs_register(p, FS1.fs, FS1.bs, &ff_ops, &FS1), MM_EEXIST);
+	CU_ASSERT(pp_fs_register(p, 50, 3 * 64 * KIB, &ff_ops, &FS1) < 0);	/* not a power of two */
+	CU_ASSERT(pp_fs_register(p, 51, 32 * KIB, &ff_ops, &FS1) < 0);		/* too small */
+	CU_ASSERT(pp_fs_register(p, 52, 32 * MIB, &ff_ops, &FS1) < 0);		/* too large */
+	expect_get_rc(p, 50, 1, 1, 0, 4096, PP_READ, MM_ENOENT);
+
+	/* A hole reads as zeros and reads nothing. */
+	r0 = be_get(&be, &be.reads);
+	memset(tmp, 0x5A, bs);
+	CU_ASSERT_EQUAL(get(p, &FS1, HOLE_INO, 2, 0, bs, tmp), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp, zero, bs), 0);
+	CU_ASSERT_EQUAL(be_get(&be, &be.reads), r0);
+
+	/* Unregister writes dirty data, then the fs is unknown. */
+	CU_ASSERT_EQUAL(put(p, &FS3, 2, 9, 0, FS3.bs, pat, 0), 0);
+	CU_ASSERT_EQUAL(pp_fs_unregister(p, FS3.fs), 0);
+	blk_disk(&be, &FS3, 2, 9, 0, 0, tmp, FS3.bs, false);
+	CU_ASSERT_EQUAL(memcmp(tmp, pat, FS3.bs), 0);
+	expect_get_rc(p, FS3.fs, 2, 9, 0, 4096, PP_READ, MM_ENOENT);
+	CU_ASSERT_EQUAL(pp_fs_register(p, FS3.fs, FS3.bs, &ff_ops, &FS3), 0);
+
+	/* Replicas: a flush writes every copy. */
+	CU_ASSERT_EQUAL(put(p, &FS4, 1, 2, 0, FS4.bs, pat, 0), 0);
+	CU_ASSERT_EQUAL(pp_flush(p, FS4.fs, 1, 0, UINT64_MAX), 0);
+	for (int r = 0; r < 2; r++) {
+		blk_disk(&be, &FS4, 1, 2, r, 0, tmp, FS4.bs, false);
+		CU_ASSERT_EQUAL(memcmp(tmp, pat, FS4.bs), 0);
+	}
+
+	/* Destroy writes back what is dirty. */
+	CU_ASSERT_EQUAL(put(p, &FS1, 4, 7, 0, bs, pat, 0), 0);
+	pp_pool_destroy(p);
+	blk_disk(&be, &FS1, 4, 7, 0, 0, tmp, bs, false);
+	CU_ASSERT_EQUAL(memcmp(tmp, pat, bs), 0);
+	be_fini(&be);
+	ASSERT_NO_TFAILS();
+	wd_disarm();
+	free(pat);
+	free(tmp);
+	free(zero);
+}
+
+/* ==== 2. sub-block reads ==== */
+
+static void test_subblock_reads(void)
+{
+	struct membe be;
+	pp_pool *p = pool_up(&be, BE_ASYNC, 50, POOL_MIN, 0, 0);
+	uint8_t *a = malloc(MIB), *bpat = malloc(MIB), *tmp = malloc(MIB);
+	uint64_t seed = 2, r0, dr, total = 0;
+	const uint32_t sb2 = sub_size(FS2.bs);	/* 32 KiB */
+
+	CU_ASSERT_FATAL(p && a && bpat && tmp);
+	wd_arm("subblock_reads", 30);
+	fill_rand(a, MIB, &seed);
+	fill_rand(bpat, MIB, &seed);
+	blk_disk(&be, &FS2, 2, 7, 0, 0, a, MIB, true);
+	blk_disk(&be, &FS2, 2, 8, 0, 0, a, MIB, true);
+	blk_disk(&be, &FS1, 2, 7, 0, 0, a, FS1.bs, true);
+	blk_disk(&be, &FS3, 2, 7, 0, 0, a, FS3.bs, true);
+
+	/* 4 KiB inside subblock 1 of a 1 MiB block: that subblock only. */
+	r0 = be_get(&be, &be.read_bytes);
+	CU_ASSERT_EQUAL(get(p, &FS2, 2, 7, 9 * 4096, 4096, tmp), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp, a + 9 * 4096, 4096), 0);
+	dr = be_get(&be, &be.read_bytes) - r0;
+	total += dr;
+	CU_ASSERT(dr < MIB);
+	CU_ASSERT_EQUAL(dr, sb2);
+	if (dr > sb2)
+		fprintf(stderr, "  4 KiB read of a 1 MiB block read %" PRIu64 " bytes\n", dr);
+
+	/* 4 KiB across subblocks 4 and 5: those two. */
+	r0 = be_get(&be, &be.read_bytes);
+	CU_ASSERT_EQUAL(get(p, &FS2, 2, 7, 5 * sb2 - 2048, 4096, tmp), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp, a + 5 * sb2 - 2048, 4096), 0);
+	dr = be_get(&be, &be.read_bytes) - r0;
+	total += dr;
+	CU_ASSERT_EQUAL(dr, 2 * sb2);
+
+	/* Valid subblocks are not read again: the whole block costs the rest. */
+	r0 = be_get(&be, &be.read_bytes);
+	CU_ASSERT_EQUAL(get(p, &FS2, 2, 7, 0, MIB, tmp), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp, a, MIB), 0);
+	total += be_get(&be, &be.read_bytes) - r0;
+	CU_ASSERT(total <= MIB);
+	r0 = be_get(&be, &be.read_bytes);
+	CU_ASSERT_EQUAL(get(p, &FS2, 2, 7, 0, MIB, tmp), 0);
+	CU_ASSERT_EQUAL(be_get(&be, &be.read_bytes), r0);
+
+	/* 256 KiB blocks: 8 KiB subblocks; 64 KiB blocks: 4 KiB (the minimum). */
+	r0 = be_get(&be, &be.read_bytes);
+	CU_ASSERT_EQUAL(get(p, &FS1, 2, 7, 7 * 8192 + 5, 1, tmp), 0);
+	CU_ASSERT_EQUAL(tmp[0], a[7 * 8192 + 5]);
+	dr = be_get(&be, &be.read_bytes) - r0;
+	CU_ASSERT_EQUAL(dr, 8192);
+	r0 = be_get(&be, &be.read_bytes);
+	CU_ASSERT_EQUAL(get(p, &FS3, 2, 7, 100, 100, tmp), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp, a + 100, 100), 0);
+	dr = be_get(&be, &be.read_bytes) - r0;
+	CU_ASSERT_EQUAL(dr, 4096);	/* subblocks are at least 4 KiB */
+	if (dr != 4096)
+		fprintf(stderr, "  100 bytes of a 64 KiB block read %" PRIu64 " bytes\n", dr);
+
+	/* A dirty subblock is not read over when the rest of the block is. */
+	CU_ASSERT_EQUAL(put(p, &FS2, 2, 8, 3 * sb2, sb2, bpat, 0), 0);
+	CU_ASSERT_EQUAL(get(p, &FS2, 2, 8, 0, MIB, tmp), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp, a, 3 * sb2), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp + 3 * sb2, bpat, sb2), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp + 4 * sb2, a + 4 * sb2, MIB - 4 * sb2), 0);
+	CU_ASSERT_EQUAL(pp_flush(p, FS2.fs, 2, 8, 9), 0);
+	blk_disk(&be, &FS2, 2, 8, 0, 0, tmp, MIB, false);
+	CU_ASSERT_EQUAL(memcmp(tmp, a, 3 * sb2), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp + 3 * sb2, bpat, sb2), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp + 4 * sb2, a + 4 * sb2, MIB - 4 * sb2), 0);
+
+	pool_down(p, &be);
+	wd_disarm();
+	free(a);
+	free(bpat);
+	free(tmp);
+}
+
+/* ==== 3. PP_MODIFY keeps the unchanged part ==== */
+
+static void modify_one(enum be_mode mode)
+{
+	struct membe be;
+	pp_pool *p = pool_up(&be, mode, 50, POOL_MIN, 0, 0);
+	const uint32_t bs = FS1.bs;
+	uint8_t *a = malloc(bs), *want = malloc(bs), *tmp = malloc(bs);
+	uint64_t seed = 3;
+	struct pp_tag t = {FS1.fs, 4, 2};
+	pp_buf *b;
+	void *d;
+	uint32_t off;
+
+	CU_ASSERT_FATAL(p && a && want && tmp);
+	fill_rand(a, bs, &seed);
+	blk_disk(&be, &FS1, 4, 2, 0, 0, a, bs, true);
+	memcpy(want, a, bs);
+
+	/* Read 50 bytes inside subblock 1, change 20 of them. */
+	off = 8192 + 100;
+	CU_ASSERT_EQUAL_FATAL(pp_get(p, &t, off, 50, PP_MODIFY, &b, &d), 0);
+	CU_ASSERT_EQUAL(memcmp((uint8_t *)d + off, a + off, 50), 0);
+	fill_rand((uint8_t *)d + off + 10, 20, &seed);
+	memcpy(want + off + 10, (uint8_t *)d + off + 10, 20);
+	pp_mark_dirty(b, off + 10, 20, 0);
+	pp_release(b);
+
+	/* At the end of the block, across two subblocks: change all of it. */
+	off = bs - 5000;
+	CU_ASSERT_EQUAL_FATAL(pp_get(p, &t, off, 5000, PP_MODIFY, &b, &d), 0);
+	CU_ASSERT_EQUAL(memcmp((uint8_t *)d + off, a + off, 5000), 0);
+	fill_rand((uint8_t *)d + off, 5000, &seed);
+	memcpy(want + off, (uint8_t *)d + off, 5000);
+	pp_mark_dirty(b, off, 5000, 0);
+	pp_release(b);
+
+	CU_ASSERT_EQUAL(get(p, &FS1, 4, 2, 0, bs, tmp), 0);
+	CU_ASSERT_EQUAL(cmp_report("cached after modify", &t, 0, tmp, want, bs), 0);
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 4, 0, UINT64_MAX), 0);
+	blk_disk(&be, &FS1, 4, 2, 0, 0, tmp, bs, false);
+	CU_ASSERT_EQUAL(cmp_report("disk after modify", &t, 0, tmp, want, bs), 0);
+	CU_ASSERT_EQUAL(pp_drop_inode(p, FS1.fs, 4), 0);
+	CU_ASSERT_EQUAL(get(p, &FS1, 4, 2, 0, bs, tmp), 0);
+	CU_ASSERT_EQUAL(cmp_report("re-read after modify", &t, 0, tmp, want, bs), 0);
+
+	pool_down(p, &be);
+	free(a);
+	free(want);
+	free(tmp);
+}
+
+static void test_modify(void)
+{
+	wd_arm("modify", 30);
+	modify_one(BE_INLINE);
+	modify_one(BE_ASYNC);
+	wd_disarm();
+}
+
+/*
+ * PP_OVERWRITE of a range that does not cover whole subblocks: "the caller
+ * overwrites all of [off, off+len)" promises nothing about the rest of the
+ * subblock, so the pool must not lose it (read the edges, or write only the
+ * bytes marked dirty): the rest of the block is the disk's data.
+ */
+static void test_overwrite_partial(void)
+{
+	struct membe be;
+	pp_pool *p = pool_up(&be, BE_INLINE, 0, POOL_MIN, 0, 0);
+	const uint32_t bs = FS1.bs, off = 8192 + 1000, len = 100;
+	uint8_t *a = malloc(bs), *want = malloc(bs), *tmp = malloc(bs);
+	uint64_t seed = 33;
+	struct pp_tag t = {FS1.fs, 4, 3};
+
+	CU_ASSERT_FATAL(p && a && want && tmp);
+	wd_arm("overwrite_partial", 30);
+	fill_rand(a, bs, &seed);
+	blk_disk(&be, &FS1, 4, 3, 0, 0, a, bs, true);
+	memcpy(want, a, bs);
+	fill_rand(want + off, len, &seed);
+	CU_ASSERT_EQUAL(put(p, &FS1, 4, 3, off, len, want + off, 0), 0);
+	CU_ASSERT_EQUAL(get(p, &FS1, 4, 3, 0, bs, tmp), 0);
+	CU_ASSERT_EQUAL(cmp_report("cached after partial overwrite", &t, 0, tmp, want, bs), 0);
+	CU_ASSERT_EQUAL(pp_drop_inode(p, FS1.fs, 4), 0);
+	blk_disk(&be, &FS1, 4, 3, 0, 0, tmp, bs, false);
+	CU_ASSERT_EQUAL(cmp_report("disk after partial overwrite", &t, 0, tmp, want, bs), 0);
+	pool_down(p, &be);
+	wd_disarm();
+	free(a);
+	free(want);
+	free(tmp);
+}
+
+/* ==== content locks: exclusive excludes, shared shares ==== */
+
+struct lockarg {
+	pp_pool *p;
+	struct pp_tag t;
+	enum pp_mode mode;
+	atomic_int state;	/* 1: holding, 2: about to release */
+	atomic_int go;		/* main says: release */
+	bool saw_go;
+};
+
+/* Take the block in <mode>; exclusive: write 0x77 and hold 100 ms; shared:
+ * hold until main says go (at most 0.5 s). */
+static void *lock_holder(void *arg)
+{
+	struct lockarg *la = arg;
+	pp_buf *b;
+	void *d;
+	int rc = pp_get(la->p, &la->t, 0, 4096, la->mode, &b, &d);
+	uint64_t t0 = now_us();
+
+	TCHECK(rc == 0, "holder pp_get %d", rc);
+	if (rc != 0) {
+		atomic_store(&la->state, 2);
+		return NULL;
+	}
+	if (la->mode != PP_READ) {
+		memset(d, 0x77, 4096);
+		pp_mark_dirty(b, 0, 4096, 0);
+	}
+	atomic_store(&la->state, 1);
+	if (la->mode != PP_READ) {
+		usleep(100 * 1000);
+	} else {
+		while (!atomic_load(&la->go) && now_us() - t0 < 500000)
+			usleep(1000);
+		la->saw_go = atomic_load(&la->go);
+	}
+	atomic_store(&la->state, 2);
+	pp_release(b);
+	return NULL;
+}
+
+static void test_content_locks(void)
+{
+	struct membe be;
+	pp_pool *p = pool_up(&be, BE_ASYNC, 20, POOL_MIN, 0, 0);
+	struct lockarg la = {.p = p, .t = {FS1.fs, 5, 1}, .mode = PP_OVERWRITE};
+	pthread_t th;
+	pp_buf *b;
+	void *d;
+
+	CU_ASSERT_FATAL(p != NULL);
+	wd_arm("content_locks", 30);
+	/* A reader waits for an exclusive holder, then sees its data. */
+	pthread_create(&th, NULL, lock_holder, &la);
+	while (atomic_load(&la.state) == 0)
+		usleep(100);
+	CU_ASSERT_EQUAL_FATAL(pp_get(p, &la.t, 0, 4096, PP_READ, &b, &d), 0);
+	CU_ASSERT_EQUAL(atomic_load(&la.state), 2);
+	CU_ASSERT_EQUAL(((uint8_t *)d)[0], 0x77);
+	CU_ASSERT_EQUAL(((uint8_t *)d)[4095], 0x77);
+	pp_release(b);
+	pthread_join(th, NULL);
+
+	/* Two readers hold it at once. */
+	la.mode = PP_READ;
+	atomic_store(&la.state, 0);
+	atomic_store(&la.go, 0);
+	pthread_create(&th, NULL, lock_holder, &la);
+	while (atomic_load(&la.state) == 0)
+		usleep(100);
+	CU_ASSERT_EQUAL_FATAL(pp_get(p, &la.t, 0, 4096, PP_READ, &b, &d), 0);
+	CU_ASSERT_EQUAL(atomic_load(&la.state), 1);
+	atomic_store(&la.go, 1);
+	pp_release(b);
+	pthread_join(th, NULL);
+	CU_ASSERT(la.saw_go);
+
+	/* A writer waits for a reader. */
+	atomic_store(&la.state, 0);
+	atomic_store(&la.go, 0);
+	pthread_create(&th, NULL, lock_holder, &la);
+	while (atomic_load(&la.state) == 0)
+		usleep(100);
+	{
+		struct lockarg *lp = &la;
+		uint64_t t0 = now_us();
+
+		/* the holder gives up after 0.5 s without go: we must not get it before */
+		CU_ASSERT_EQUAL_FATAL(pp_get(p, &lp->t, 0, 4096, PP_MODIFY, &b, &d), 0);
+		CU_ASSERT_EQUAL(atomic_load(&lp->state), 2);
+		CU_ASSERT(now_us() - t0 >= 300000);
+		pp_release(b);
+	}
+	pthread_join(th, NULL);
+	CU_ASSERT(!la.saw_go);
+	pool_down(p, &be);
+	wd_disarm();
+}
+
+/* ==== 4. model-checked stress ==== */
+
+#define ST_THREADS 4
+#if defined(__SANITIZE_THREAD__)
+#define ST_ROUNDS 3	/* ThreadSanitizer runs this ~20 times slower */
+#define ST_OPS 150
+#else
+#define ST_ROUNDS 12
+#define ST_OPS 400
+#endif
+
+struct sblock {
+	pthread_rwlock_t lk;	/* taken before the pool buffer; guards model */
+	struct pp_tag tag;
+	uint32_t bs;
+	uint8_t *model;
+};
+
+struct sinode {
+	struct fakefs *f;
+	uint64_t ino;
+	unsigned first, nblk;
+};
+
+struct stress {
+	pp_pool *p;
+	struct sblock *blk;
+	unsigned nblk;
+	struct sinode ino[8];
+	unsigned nino;
+	unsigned ops;
+};
+
+struct sthread {
+	struct stress *s;
+	uint64_t rng;
+	pthread_t th;
+	uint8_t *tmp;
+};
+
+static void st_range(uint64_t *rng, uint32_t bs, uint32_t *off, uint32_t *len)
+{
+	uint32_t sub = sub_size(bs), max;
+
+	if (rnd(rng) % 8 == 0) {
+		*off = 0;
+		*len = bs;
+		return;
+	}
+	*off = (uint32_t)(rnd(rng) % bs);
+	max = bs - *off;
+	if (max > 3 * sub)
+		max = 3 * sub;
+	*len = 1 + (uint32_t)(rnd(rng) % max);
+}
+
+static void st_op(struct sthread *th)
+{
+	struct stress *s = th->s;
+	uint64_t r = rnd(&th->rng) % 100;
+	pp_buf *b;
+	void *d;
+	int rc;
+
+	if (r < 88) {
+		struct sblock *sb = &s->blk[rnd(&th->rng) % s->nblk];
+		uint32_t bs = sb->bs, sub = sub_size(bs), nsub = bs / sub, off, len;
+
+		if (r < 35) {
+			st_range(&th->rng, bs, &off, &len);
+			pthread_rwlock_rdlock(&sb->lk);
+			rc = pp_get(s->p, &sb->tag, off, len, PP_READ, &b, &d);
+			TCHECK(rc == 0, "read rc %d", rc);
+			if (rc == 0) {
+				TCHECK(cmp_report("stress read", &sb->tag, off, (uint8_t *)d + off,
+						  sb->model + off, len) == 0,
+				       "read [%u,+%u)", off, len);
+				pp_release(b);
+			}
+			pthread_rwlock_unlock(&sb->lk);
+		} else if (r < 58) {
+			uint32_t s0 = (uint32_t)(rnd(&th->rng) % nsub), n, lim = nsub - s0;
+
+			n = 1 + (uint32_t)(rnd(&th->rng) % (lim < 6 ? lim : 6));
+			if (rnd(&th->rng) % 8 == 0) {
+				s0 = 0;
+				n = nsub;
+			}
+			off = s0 * sub;
+			len = n * sub;
+			pthread_rwlock_wrlock(&sb->lk);
+			rc = pp_get(s->p, &sb->tag, off, len, PP_OVERWRITE, &b, &d);
+			TCHECK(rc == 0, "overwrite rc %d", rc);
+			if (rc == 0) {
+				fill_rand((uint8_t *)d + off, len, &th->rng);
+				memcpy(sb->model + off, (uint8_t *)d + off, len);
+				if (n > 1 && rnd(&th->rng) % 2) {	/* marked in two parts */
+					pp_mark_dirty(b, off, sub, jn_append());
+					pp_mark_dirty(b, off + sub, len - sub, jn_append());
+				} else {
+					pp_mark_dirty(b, off, len, jn_append());
+				}
+				pp_release(b);
+			}
+			pthread_rwlock_unlock(&sb->lk);
+		} else {
+			uint32_t a, e;
+
+			st_range(&th->rng, bs, &off, &len);
+			a = off + (uint32_t)(rnd(&th->rng) % len);
+			e = a + 1 + (uint32_t)(rnd(&th->rng) % (off + len - a));
+			pthread_rwlock_wrlock(&sb->lk);
+			rc = pp_get(s->p, &sb->tag, off, len, PP_MODIFY, &b, &d);
+			TCHECK(rc == 0, "modify rc %d", rc);
+			if (rc == 0) {
+				TCHECK(cmp_report("stress modify-read", &sb->tag, off, (uint8_t *)d + off,
+						  sb->model + off, len) == 0,
+				       "modify [%u,+%u)", off, len);
+				fill_rand((uint8_t *)d + a, e - a, &th->rng);
+				memcpy(sb->model + a, (uint8_t *)d + a, e - a);
+				pp_mark_dirty(b, a, e - a, jn_append());
+				pp_release(b);
+			}
+			pthread_rwlock_unlock(&sb->lk);
+		}
+	} else {
+		struct sinode *in = &s->ino[rnd(&th->rng) % s->nino];
+		uint64_t lo = rnd(&th->rng) % in->nblk, hi = lo + 1 + rnd(&th->rng) % (in->nblk - lo);
+
+		if (rnd(&th->rng) % 4 == 0)
+			hi = UINT64_MAX;
+		if (r < 94) {
+			rc = pp_flush(s->p, in->f->fs, in->ino, lo, hi);
+			TCHECK(rc == 0, "flush rc %d", rc);
+		} else if (r < 99) {
+			rc = pp_invalidate(s->p, in->f->fs, in->ino, lo, hi);
+			TCHECK(rc == 0, "invalidate rc %d", rc);
+		} else {
+			rc = pp_drop_inode(s->p, in->f->fs, in->ino);
+			TCHECK(rc == 0, "drop_inode rc %d", rc);
+		}
+	}
+}
+
+static void *st_thread(void *arg)
+{
+	struct sthread *th = arg;
+
+	for (unsigned i = 0; i < th->s->ops; i++)
+		st_op(th);
+	return NULL;
+}
+
+static void stress_one(enum be_mode mode, unsigned writers, unsigned rounds, unsigned ops)
+{
+	struct membe be;
+	const uint64_t psize = POOL_MIN;
+	pp_pool *p = pool_up(&be, mode, 30, psize, writers, 0);
+	struct stress s = {.p = p, .ops = ops};
+	struct sthread th[ST_THREADS];
+	uint64_t seed = 4 + (uint64_t)mode, data = 0;
+	unsigned bad = 0;
+
+	CU_ASSERT_FATAL(p != NULL);
+	/* FS1: 3 inodes x 16 blocks of 256 KiB; FS2: 5 x 14 of 1 MiB: 82 MiB,
+	 * five times the pool. */
+	for (unsigned i = 0; i < 3; i++)
+		s.ino[s.nino++] = (struct sinode){&FS1, 1 + i, 0, 16};
+	for (unsigned i = 0; i < 5; i++)
+		s.ino[s.nino++] = (struct sinode){&FS2, 1 + i, 0, 14};
+	for (unsigned i = 0; i < s.nino; i++) {
+		s.ino[i].first = s.nblk;
+		s.nblk += s.ino[i].nblk;
+	}
+	s.blk = calloc(s.nblk, sizeof(*s.blk));
+	CU_ASSERT_FATAL(s.blk != NULL);
+	for (unsigned i = 0; i < s.nino; i++) {
+		for (unsigned j = 0; j < s.ino[i].nblk; j++) {
+			struct sblock *sb = &s.blk[s.ino[i].first + j];
+
+			pthread_rwlock_init(&sb->lk, NULL);
+			sb->tag = (struct pp_tag){s.ino[i].f->fs, s.ino[i].ino, j};
+			sb->bs = s.ino[i].f->bs;
+			sb->model = malloc(sb->bs);
+			CU_ASSERT_FATAL(sb->model != NULL);
+			fill_rand(sb->model, sb->bs, &seed);
+			blk_disk(&be, s.ino[i].f, s.ino[i].ino, j, 0, 0, sb->model, sb->bs, true);
+			data += sb->bs;
+		}
+	}
+	CU_ASSERT(data > 5 * psize);
+
+	for (unsigned round = 0; round < rounds && !bad; round++) {
+		struct pp_stats st;
+
+		for (unsigned i = 0; i < ST_THREADS; i++) {
+			th[i].s = &s;
+			th[i].rng = 0x9E3779B97F4A7C15ull * (round * ST_THREADS + i + 1) + (uint64_t)mode;
+			pthread_create(&th[i].th, NULL, st_thread, &th[i]);
+		}
+		for (unsigned i = 0; i < ST_THREADS; i++)
+			pthread_join(th[i].th, NULL);
+		/* Every block through the pool equals the model. */
+		for (unsigned i = 0; i < s.nblk; i++) {
+			struct sblock *sb = &s.blk[i];
+			pp_buf *b;
+			void *d;
+			int rc = pp_get(p, &sb->tag, 0, sb->bs, PP_READ, &b, &d);
+
+			CU_ASSERT_EQUAL(rc, 0);
+			if (rc != 0) {
+				bad++;
+				continue;
+			}
+			if (cmp_report("stress verify", &sb->tag, 0, d, sb->model, sb->bs)) {
+				fprintf(stderr, "  (round %u, %s backend)\n", round,
+					mode == BE_INLINE ? "inline" : "async");
+				bad++;
+			}
+			pp_release(b);
+		}
+		CU_ASSERT_EQUAL(bad, 0);
+		st = stats(p);
+		CU_ASSERT(st.used <= psize);
+		CU_ASSERT_EQUAL(atomic_load(&tfails), 0);
+		if (atomic_load(&tfails))
+			bad++;
+	}
+	{
+		struct pp_stats st = stats(p);
+
+		if (getenv("MMFS_TEST_VERBOSE"))
+			fprintf(stderr, "  hits %" PRIu64 " misses %" PRIu64 " evictions %" PRIu64
+				" writes %" PRIu64 " throttled %" PRIu64 " log forces %" PRIu64 "\n",
+				st.hits, st.misses, st.evictions, st.writes, st.throttle_waits, st.log_forces);
+		CU_ASSERT(st.evictions > 0);	/* the pool was much smaller than the data */
+		CU_ASSERT(st.hits > 0 && st.misses > 0);
+	}
+	CU_ASSERT_EQUAL(pp_drop_fs(p, FS1.fs), 0);
+	CU_ASSERT_EQUAL(pp_drop_fs(p, FS2.fs), 0);
+	{
+		struct pp_stats st = stats(p);
+
+		CU_ASSERT_EQUAL(st.buffers, 0);
+		CU_ASSERT_EQUAL(st.buffers_dirty, 0);
+		CU_ASSERT_EQUAL(st.dirty_bytes, 0);
+	}
+	/* The disks equal the model. */
+	bad = 0;
+	for (unsigned i = 0; i < s.nino; i++) {
+		for (unsigned j = 0; j < s.ino[i].nblk; j++) {
+			struct sblock *sb = &s.blk[s.ino[i].first + j];
+			uint8_t *tmp = malloc(sb->bs);
+
+			CU_ASSERT_FATAL(tmp != NULL);
+			blk_disk(&be, s.ino[i].f, s.ino[i].ino, j, 0, 0, tmp, sb->bs, false);
+			if (cmp_report("stress disk", &sb->tag, 0, tmp, sb->model, sb->bs))
+				bad++;
+			free(tmp);
+		}
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	pool_down(p, &be);
+	for (unsigned i = 0; i < s.nblk; i++) {
+		pthread_rwlock_destroy(&s.blk[i].lk);
+		free(s.blk[i].model);
+	}
+	free(s.blk);
+}
+
+static void test_stress_inline(void)
+{
+	wd_arm("stress_inline", 90);
+	stress_one(BE_INLINE, 0, ST_ROUNDS, ST_OPS);
+	wd_disarm();
+}
+
+static void test_stress_async(void)
+{
+	wd_arm("stress_async", 90);
+	stress_one(BE_ASYNC, 1, ST_ROUNDS, ST_OPS);
+	wd_disarm();
+}
+
+/* ==== 5. invalidate writes dirty data first, waits for pins ==== */
+
+struct pinarg {
+	pp_pool *p;
+	struct pp_tag t;
+	const uint8_t *want;
+	uint32_t len;
+	atomic_int pinned, released;
+};
+
+static void *pin_holder(void *arg)
+{
+	struct pinarg *pa = arg;
+	pp_buf *b;
+	void *d;
+	int rc = pp_get(pa->p, &pa->t, 0, pa->len, PP_READ, &b, &d);
+
+	TCHECK(rc == 0, "pin pp_get %d", rc);
+	atomic_store(&pa->pinned, 1);
+	if (rc != 0) {
+		atomic_store(&pa->released, 1);
+		return NULL;
+	}
+	usleep(150 * 1000);
+	/* Pinned memory never moves, nor changes under a shared lock. */
+	TCHECK(memcmp(d, pa->want, pa->len) == 0, "pinned data changed");
+	atomic_store(&pa->released, 1);
+	pp_release(b);
+	return NULL;
+}
+
+static void test_invalidate(void)
+{
+	struct membe be;
+	pp_pool *p = pool_up(&be, BE_ASYNC, 100, POOL_MIN, 0, 0);
+	const uint32_t bs = FS1.bs;
+	uint8_t *pat[8], *tmp = malloc(bs);
+	uint64_t seed = 5, r0;
+	struct pp_stats s0, s1;
+	struct pinarg pa;
+	pthread_t th;
+
+	CU_ASSERT_FATAL(p && tmp);
+	wd_arm("invalidate", 30);
+	for (int i = 0; i < 8; i++) {
+		pat[i] = malloc(bs);
+		CU_ASSERT_FATAL(pat[i] != NULL);
+		fill_rand(pat[i], bs, &seed);
+		CU_ASSERT_EQUAL(put(p, &FS1, 6, (uint64_t)i, 0, bs, pat[i], 0), 0);
+	}
+	CU_ASSERT_EQUAL(pp_invalidate(p, FS1.fs, 6, 0, 8), 0);
+	for (int i = 0; i < 8; i++) {
+		blk_disk(&be, &FS1, 6, (uint64_t)i, 0, 0, tmp, bs, false);
+		CU_ASSERT_EQUAL(memcmp(tmp, pat[i], bs), 0);
+	}
+	s0 = stats(p);
+	CU_ASSERT_EQUAL(s0.buffers, 0);
+	CU_ASSERT_EQUAL(s0.dirty_bytes, 0);
+	r0 = be_get(&be, &be.reads);
+	for (int i = 0; i < 8; i++) {
+		CU_ASSERT_EQUAL(get(p, &FS1, 6, (uint64_t)i, 0, bs, tmp), 0);
+		CU_ASSERT_EQUAL(memcmp(tmp, pat[i], bs), 0);
+	}
+	s1 = stats(p);
+	CU_ASSERT_EQUAL(s1.misses, s0.misses + 8);
+	CU_ASSERT(be_get(&be, &be.reads) >= r0 + 8);
+
+	/* A partial range: [2,5) goes, the others stay cached. */
+	for (int i = 0; i < 8; i++) {
+		fill_rand(pat[i], bs, &seed);
+		CU_ASSERT_EQUAL(put(p, &FS1, 6, (uint64_t)i, 0, bs, pat[i], 0), 0);
+	}
+	CU_ASSERT_EQUAL(pp_invalidate(p, FS1.fs, 6, 2, 5), 0);
+	for (int i = 2; i < 5; i++) {
+		blk_disk(&be, &FS1, 6, (uint64_t)i, 0, 0, tmp, bs, false);
+		CU_ASSERT_EQUAL(memcmp(tmp, pat[i], bs), 0);
+	}
+	s0 = stats(p);
+	CU_ASSERT_EQUAL(s0.buffers, 5);
+	r0 = be_get(&be, &be.reads);
+	CU_ASSERT_EQUAL(get(p, &FS1, 6, 0, 0, bs, tmp), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp, pat[0], bs), 0);
+	CU_ASSERT_EQUAL(get(p, &FS1, 6, 7, 0, bs, tmp), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp, pat[7], bs), 0);
+	s1 = stats(p);
+	CU_ASSERT_EQUAL(s1.hits, s0.hits + 2);
+	CU_ASSERT_EQUAL(be_get(&be, &be.reads), r0);
+	CU_ASSERT_EQUAL(get(p, &FS1, 6, 3, 0, bs, tmp), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp, pat[3], bs), 0);
+	CU_ASSERT(be_get(&be, &be.reads) > r0);
+
+	/* Invalidate waits for a pin to go. */
+	memset(&pa, 0, sizeof(pa));
+	pa.p = p;
+	pa.t = (struct pp_tag){FS1.fs, 6, 3};
+	pa.want = pat[3];
+	pa.len = bs;
+	pthread_create(&th, NULL, pin_holder, &pa);
+	while (!atomic_load(&pa.pinned))
+		usleep(100);
+	CU_ASSERT_EQUAL(pp_invalidate(p, FS1.fs, 6, 0, 8), 0);
+	CU_ASSERT_EQUAL(atomic_load(&pa.released), 1);
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(get(p, &FS1, 6, 3, 0, bs, tmp), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp, pat[3], bs), 0);
+
+	pool_down(p, &be);
+	wd_disarm();
+	for (int i = 0; i < 8; i++)
+		free(pat[i]);
+	free(tmp);
+}
+
+/* ==== 6. dirty limit throttles writers; used never exceeds size ==== */
+
+struct dlarg {
+	pp_pool *p;
+	uint64_t ino;
+	unsigned nblk;
+	atomic_int *stop;
+	uint64_t max_used, max_dirty, over, samples;
+	uint64_t size;
+};
+
+static void *dl_writer(void *arg)
+{
+	struct dlarg *a = arg;
+	uint8_t *buf = malloc(FS1.bs);
+	uint64_t seed = 600 + a->ino;
+
+	TCHECK(buf != NULL, "malloc");
+	if (!buf)
+		return NULL;
+	for (unsigned i = 0; i < a->nblk; i++) {
+		int rc;
+
+		fill_rand(buf, FS1.bs, &seed);
+		rc = put(a->p, &FS1, a->ino, i, 0, FS1.bs, buf, jn_append());
+		TCHECK(rc == 0, "put rc %d", rc);
+	}
+	free(buf);
+	return NULL;
+}
+
+static void *dl_monitor(void *arg)
+{
+	struct dlarg *a = arg;
+
+	while (!atomic_load(a->stop)) {
+		struct pp_stats st = stats(a->p);
+
+		a->samples++;
+		if (st.used > a->max_used)
+			a->max_used = st.used;
+		if (st.dirty_bytes > a->max_dirty)
+			a->max_dirty = st.dirty_bytes;
+		if (st.used > a->size)
+			a->over++;
+		usleep(20);
+	}
+	return NULL;
+}
+
+static void test_dirty_limit(void)
+{
+	struct membe be;
+	const uint64_t size = POOL_MIN;
+	const unsigned pct = 10, nw = 4, nblk = 40;
+	pp_pool *p = pool_up(&be, BE_ASYNC, 300, size, 1, pct);
+	pthread_t wt[4], mt;
+	struct dlarg wa[4], ma;
+	atomic_int stop = 0;
+	struct pp_stats st;
+
+	CU_ASSERT_FATAL(p != NULL);
+	wd_arm("dirty_limit", 60);
+	memset(&ma, 0, sizeof(ma));
+	ma.p = p;
+	ma.stop = &stop;
+	ma.size = size;
+	pthread_create(&mt, NULL, dl_monitor, &ma);
+	for (unsigned i = 0; i < nw; i++) {
+		memset(&wa[i], 0, sizeof(wa[i]));
+		wa[i].p = p;
+		wa[i].ino = 1 + i;
+		wa[i].nblk = nblk;
+		pthread_create(&wt[i], NULL, dl_writer, &wa[i]);
+	}
+	for (unsigned i = 0; i < nw; i++)
+		pthread_join(wt[i], NULL);
+	atomic_store(&stop, 1);
+	pthread_join(mt, NULL);
+	st = stats(p);
+	CU_ASSERT(st.throttle_waits > 0);
+	CU_ASSERT_EQUAL(ma.over, 0);
+	CU_ASSERT(ma.max_used <= size);
+	CU_ASSERT(ma.samples > 10);
+	/* Writers are throttled after releasing, so the limit can be passed by
+	 * about a block per writer; not by the whole pool. */
+	CU_ASSERT(ma.max_dirty <= size * pct / 100 + 2 * nw * FS1.bs);
+	if (st.throttle_waits == 0 || ma.max_dirty > size * pct / 100 + 2 * nw * FS1.bs)
+		fprintf(stderr, "  throttle_waits %" PRIu64 ", max dirty %" PRIu64 " (limit %" PRIu64 ")\n",
+			st.throttle_waits, ma.max_dirty, size * pct / 100);
+	/* Everything reached the disk. */
+	for (unsigned i = 0; i < nw; i++)
+		CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 1 + i, 0, UINT64_MAX), 0);
+	{
+		uint8_t *buf = malloc(FS1.bs), *tmp = malloc(FS1.bs);
+
+		for (unsigned i = 0; i < nw && buf && tmp; i++) {
+			uint64_t seed = 600 + 1 + i;
+
+			for (unsigned j = 0; j < nblk; j++) {
+				fill_rand(buf, FS1.bs, &seed);
+				blk_disk(&be, &FS1, 1 + i, j, 0, 0, tmp, FS1.bs, false);
+				CU_ASSERT_EQUAL(memcmp(tmp, buf, FS1.bs), 0);
+			}
+		}
+		free(buf);
+		free(tmp);
+	}
+	pool_down(p, &be);
+	wd_disarm();
+}
+
+/* ==== 7. write-ahead: no data written before its LSN is durable ==== */
+
+struct waarg {
+	pp_pool *p;
+	uint64_t ino;
+	unsigned ops;
+	uint64_t rng;
+};
+
+/* Overwrite a random run of subblocks with words (STAMP_MAGIC, lsn). */
+static void *wa_thread(void *arg)
+{
+	struct waarg *a = arg;
+	const uint32_t bs = FS1.bs, sub = sub_size(bs);
+
+	for (unsigned i = 0; i < a->ops; i++) {
+		struct pp_tag t = {FS1.fs, a->ino, rnd(&a->rng) % 16};
+		uint32_t s0 = (uint32_t)(rnd(&a->rng) % 32), n = 1 + (uint32_t)(rnd(&a->rng) % (32 - s0));
+		pp_buf *b;
+		void *d;
+		int rc = pp_get(a->p, &t, s0 * sub, n * sub, PP_OVERWRITE, &b, &d);
+
+		TCHECK(rc == 0, "pp_get %d", rc);
+		if (rc != 0)
+			continue;
+		/* The LSN is taken with the buffer held, as a journal would. */
+		{
+			uint64_t lsn = jn_append(), w = ((uint64_t)STAMP_MAGIC << 32) | lsn;
+
+			for (uint32_t o = s0 * sub; o < (s0 + n) * sub; o += 8)
+				memcpy((uint8_t *)d + o, &w, 8);
+			pp_mark_dirty(b, s0 * sub, n * sub, lsn);
+		}
+		pp_release(b);
+		if (rnd(&a->rng) % 40 == 0) {
+			rc = pp_flush(a->p, FS1.fs, a->ino, 0, UINT64_MAX);
+			TCHECK(rc == 0, "pp_flush %d", rc);
+		}
+	}
+	return NULL;
+}
+
+static void write_ahead_one(enum be_mode mode)
+{
+	struct membe be;
+	pp_pool *p = pool_up(&be, mode, 100, POOL_MIN, 2, 20);
+	struct waarg a[2];
+	pthread_t th[2];
+	uint64_t lsn, forces0;
+	uint8_t *buf = malloc(FS1.bs), *tmp = malloc(FS1.bs);
+	uint64_t seed = 7;
+
+	CU_ASSERT_FATAL(p && buf && tmp);
+	pthread_mutex_lock(&be.mu);
+	be.stamps = true;
+	pthread_mutex_unlock(&be.mu);
+	pthread_mutex_lock(&journal.mu);
+	journal.slow_us = 200;
+	pthread_mutex_unlock(&journal.mu);
+	for (int i = 0; i < 2; i++) {
+		a[i] = (struct waarg){p, 7 + (uint64_t)i, 400, 0x1234567ull * (uint64_t)(i + 1) + (uint64_t)mode};
+		pthread_create(&th[i], NULL, wa_thread, &a[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 7, 0, UINT64_MAX), 0);
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 8, 0, UINT64_MAX), 0);
+	CU_ASSERT_EQUAL(be_get(&be, &be.stamp_viol), 0);
+	CU_ASSERT(be_get(&be, &be.stamp_max) > 0);
+	CU_ASSERT(stats(p).log_forces > 0);
+
+	/* One block, one LSN: pp_flush forces the journal to it first. */
+	fill_rand(buf, FS1.bs, &seed);
+	lsn = jn_append();
+	CU_ASSERT(jn_durable() < lsn);
+	forces0 = stats(p).log_forces;
+	CU_ASSERT_EQUAL(put(p, &FS1, 9, 0, 0, FS1.bs, buf, lsn), 0);
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 9, 0, 1), 0);
+	CU_ASSERT(jn_durable() >= lsn);
+	CU_ASSERT(stats(p).log_forces > forces0);
+	blk_disk(&be, &FS1, 9, 0, 0, 0, tmp, FS1.bs, false);
+	CU_ASSERT_EQUAL(memcmp(tmp, buf, FS1.bs), 0);
+	/* Every logged write happened with the durable LSN at least that of
+	 * the block's last mark before it: for this block, the last write. */
+	pthread_mutex_lock(&be.mu);
+	{
+		struct pp_tag t = {FS1.fs, 9, 0};
+		struct pp_map m;
+		bool found = false;
+
+		ff_map(&FS1, &t, &m);
+		for (size_t i = 0; i < be.wn; i++) {
+			if (be.wlog[i].nsd == m.rep[0].nsd_id && be.wlog[i].off >= m.rep[0].offset &&
+			    be.wlog[i].off < m.rep[0].offset + FS1.bs) {
+				found = true;
+				CU_ASSERT(be.wlog[i].durable >= lsn);
+			}
+		}
+		CU_ASSERT(found);
+	}
+	pthread_mutex_unlock(&be.mu);
+	pthread_mutex_lock(&journal.mu);
+	CU_ASSERT_EQUAL(journal.beyond, 0);
+	journal.slow_us = 0;
+	pthread_mutex_unlock(&journal.mu);
+	pool_down(p, &be);
+	free(buf);
+	free(tmp);
+}
+
+static void test_write_ahead(void)
+{
+	wd_arm("write_ahead", 60);
+	write_ahead_one(BE_INLINE);
+	write_ahead_one(BE_ASYNC);
+	wd_disarm();
+}
+
+/* ==== 8. write errors: returned by the next flush, once ==== */
+
+static void write_error_one(bool at_submit)
+{
+	struct membe be;
+	pp_pool *p = pool_up(&be, BE_ASYNC, 50, POOL_MIN, 1, 10);
+	const uint32_t bs = FS1.bs;
+	uint8_t *x = malloc(bs), *y = malloc(bs), *tmp = malloc(bs);
+	uint64_t seed = 8, t0;
+	struct pp_stats st;
+	int rc;
+
+	CU_ASSERT_FATAL(p && x && y && tmp);
+	fill_rand(x, bs, &seed);
+	fill_rand(y, bs, &seed);
+	for (uint64_t blk = 0; blk < 2; blk++)
+		be_fail_block(&be, &FS1, 9, blk, true, at_submit);
+
+	/* Ino 9 fails, ino 10 does not. */
+	for (uint64_t blk = 0; blk < 2; blk++) {
+		CU_ASSERT_EQUAL(put(p, &FS1, 9, blk, 0, bs, x, 0), 0);
+		CU_ASSERT_EQUAL(put(p, &FS1, 10, blk, 0, bs, y, 0), 0);
+	}
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 9, 0, UINT64_MAX), MM_EIO);
+	st = stats(p);
+	CU_ASSERT(st.write_errors > 0);
+	CU_ASSERT(be_get(&be, &be.wr_fail) > 0);
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 10, 0, UINT64_MAX), 0);
+	for (uint64_t blk = 0; blk < 2; blk++) {
+		blk_disk(&be, &FS1, 10, blk, 0, 0, tmp, bs, false);
+		CU_ASSERT_EQUAL(memcmp(tmp, y, bs), 0);
+	}
+	/*
+	 * The second flush, writes still failing: the header promises the
+	 * error is returned by the next flush "then cleared", and README rule 7
+	 * says the buffer is clean after the failed write (not retried), so
+	 * there is nothing left to write and no new error: 0.
+	 */
+	rc = pp_flush(p, FS1.fs, 9, 0, UINT64_MAX);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 9, 0, UINT64_MAX), 0);
+
+	/* A write-behind failure (nobody flushing) is kept for the next flush,
+	 * even when the disk has recovered by then. */
+	be_fail_block(&be, &FS1, 11, 0, true, at_submit);
+	CU_ASSERT_EQUAL(put(p, &FS1, 11, 0, 0, bs, x, 0), 0);
+	for (uint64_t blk = 0; blk < 12; blk++)	/* past the dirty limit: write-behind runs */
+		CU_ASSERT_EQUAL(put(p, &FS1, 12, blk, 0, bs, y, 0), 0);
+	t0 = now_us();
+	while (stats(p).write_errors == st.write_errors && now_us() - t0 < 5000000)
+		usleep(1000);
+	CU_ASSERT(stats(p).write_errors > st.write_errors);	/* write-behind tried it */
+	be_fail_clear(&be);
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 12, 0, UINT64_MAX), 0);
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 11, 0, UINT64_MAX), MM_EIO);
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 11, 0, UINT64_MAX), 0);
+	/* The disk works again: new data of ino 9 gets there. */
+	CU_ASSERT_EQUAL(put(p, &FS1, 9, 0, 0, bs, y, 0), 0);
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 9, 0, UINT64_MAX), 0);
+	blk_disk(&be, &FS1, 9, 0, 0, 0, tmp, bs, false);
+	CU_ASSERT_EQUAL(memcmp(tmp, y, bs), 0);
+	pool_down(p, &be);
+	free(x);
+	free(y);
+	free(tmp);
+}
+
+static void test_write_error(void)
+{
+	wd_arm("write_error", 60);
+	write_error_one(false);
+	write_error_one(true);
+	wd_disarm();
+}
+
+/* Read errors: MM_EIO, nothing cached, the next read works. */
+static void read_error_one(bool at_submit, enum pp_mode mode)
+{
+	struct membe be;
+	pp_pool *p = pool_up(&be, BE_ASYNC, 50, POOL_MIN, 0, 0);
+	const uint32_t bs = FS1.bs;
+	uint8_t *a = malloc(bs), *tmp = malloc(bs);
+	uint64_t seed = 9;
+	struct pp_stats s0, s1;
+	struct pp_tag t = {FS1.fs, 13, 0};
+	pp_buf *b;
+	void *d;
+
+	CU_ASSERT_FATAL(p && a && tmp);
+	fill_rand(a, bs, &seed);
+	blk_disk(&be, &FS1, 13, 0, 0, 0, a, bs, true);
+	be_fail_block(&be, &FS1, 13, 0, false, at_submit);
+	s0 = stats(p);
+	expect_get_rc(p, FS1.fs, 13, 0, 0, bs, mode, MM_EIO);
+	expect_get_rc(p, FS1.fs, 13, 0, 4096, 100, mode, MM_EIO);
+	s1 = stats(p);
+	CU_ASSERT(s1.read_errors > s0.read_errors);
+	be_fail_clear(&be);
+	CU_ASSERT_EQUAL_FATAL(pp_get(p, &t, 0, bs, mode, &b, &d), 0);
+	CU_ASSERT_EQUAL(memcmp(d, a, bs), 0);
+	pp_release(b);
+	CU_ASSERT_EQUAL(pp_drop_inode(p, FS1.fs, 13), 0);
+	blk_disk(&be, &FS1, 13, 0, 0, 0, tmp, bs, false);
+	CU_ASSERT_EQUAL(memcmp(tmp, a, bs), 0);	/* no garbage written back */
+	pool_down(p, &be);
+	free(a);
+	free(tmp);
+}
+
+static void test_read_error(void)
+{
+	wd_arm("read_error", 30);
+	read_error_one(false, PP_READ);
+	read_error_one(true, PP_READ);
+	read_error_one(false, PP_MODIFY);
+	read_error_one(true, PP_MODIFY);
+	wd_disarm();
+}
+
+/* pp_flush waits for a write of the block already in flight (started by
+ * another flush or write-behind), not only for the writes it starts. */
+struct flusharg {
+	pp_pool *p;
+	uint64_t ino;
+	int rc;
+};
+
+static void *flusher(void *arg)
+{
+	struct flusharg *a = arg;
+
+	a->rc = pp_flush(a->p, FS1.fs, a->ino, 0, UINT64_MAX);
+	return NULL;
+}
+
+static void test_flush_waits_inflight(void)
+{
+	struct membe be;
+	pp_pool *p = pool_up(&be, BE_ASYNC, 0, POOL_MIN, 0, 0);
+	const uint32_t bs = FS1.bs;
+	uint8_t *x = malloc(bs), *tmp = malloc(bs);
+	uint64_t seed = 11, t0;
+	struct flusharg fa;
+	struct gate_timer g;
+	pthread_t th;
+
+	CU_ASSERT_FATAL(p && x && tmp);
+	wd_arm("flush_waits_inflight", 30);
+	fill_rand(x, bs, &seed);
+	CU_ASSERT_EQUAL(put(p, &FS1, 3, 0, 0, bs, x, 0), 0);
+	be_hold_writes(&be, true);
+	fa = (struct flusharg){p, 3, -100};
+	pthread_create(&th, NULL, flusher, &fa);
+	t0 = now_us();
+	while (be_get(&be, &be.writes) == 0 && now_us() - t0 < 5000000)
+		usleep(1000);
+	CU_ASSERT(be_get(&be, &be.writes) > 0);	/* the first flush's write is queued */
+	be_open_later(&g, &be, 200);
+	t0 = now_us();
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 3, 0, UINT64_MAX), 0);
+	blk_disk(&be, &FS1, 3, 0, 0, 0, tmp, bs, false);
+	CU_ASSERT_EQUAL(memcmp(tmp, x, bs), 0);	/* on disk when pp_flush returned */
+	CU_ASSERT(now_us() - t0 >= 100000);
+	pthread_join(g.th, NULL);
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(fa.rc, 0);
+	pool_down(p, &be);
+	wd_disarm();
+	free(x);
+	free(tmp);
+}
+
+/* README rule 9: "A thread that made a buffer dirty is throttled in
+ * pp_release()". A reader that dirtied nothing is not, even when the block
+ * it read is dirty and the pool is past its dirty limit. */
+struct dirtier {
+	pp_pool *p;
+	unsigned n;
+	pthread_t th;
+};
+
+static void *dirtier_main(void *arg)
+{
+	struct dirtier *a = arg;
+	uint8_t *buf = malloc(FS1.bs);
+	uint64_t seed = 12;
+
+	for (unsigned i = 0; buf && i < a->n; i++) {
+		fill_rand(buf, FS1.bs, &seed);
+		TCHECK(put(a->p, &FS1, 4, i, 0, FS1.bs, buf, 0) == 0, "put %u", i);
+	}
+	free(buf);
+	return NULL;
+}
+
+static void test_reader_not_throttled(void)
+{
+	struct membe be;
+	pp_pool *p = pool_up(&be, BE_ASYNC, 0, POOL_MIN, 1, 10);
+	struct dirtier w = {.p = p, .n = 10};	/* 2.5 MiB dirty, limit 1.6 MiB */
+	struct gate_timer g;
+	uint8_t tmp[64];
+	uint64_t t0, waits;
+
+	CU_ASSERT_FATAL(p != NULL);
+	wd_arm("reader_not_throttled", 30);
+	be_hold_writes(&be, true);
+	pthread_create(&w.th, NULL, dirtier_main, &w);
+	t0 = now_us();
+	while (stats(p).throttle_waits == 0 && now_us() - t0 < 5000000)
+		usleep(1000);
+	CU_ASSERT(stats(p).throttle_waits > 0);	/* the writer is held */
+	be_open_later(&g, &be, 300);
+	waits = stats(p).throttle_waits;
+	t0 = now_us();
+	/* blocks 0..6 are cached, one is being written (held), the rest dirty */
+	for (uint64_t blk = 0; blk < 7; blk++)
+		CU_ASSERT_EQUAL(get(p, &FS1, 4, blk, 0, sizeof(tmp), tmp), 0);
+	CU_ASSERT(now_us() - t0 < 150000);
+	CU_ASSERT_EQUAL(stats(p).throttle_waits, waits);
+	pthread_join(g.th, NULL);
+	pthread_join(w.th, NULL);
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 4, 0, UINT64_MAX), 0);
+	pool_down(p, &be);
+	wd_disarm();
+}
+
+/* ==== 9. a pool full of dirty blocks does not deadlock ==== */
+
+static void full_dirty_one(enum be_mode mode, unsigned pct)
+{
+	struct membe be;
+	const uint32_t bs = FS2.bs;
+	const unsigned n = (unsigned)(POOL_MIN / bs);	/* blocks the pool holds */
+	pp_pool *p = pool_up(&be, mode, 100, POOL_MIN, 1, pct);
+	uint8_t *buf = malloc(bs), *tmp = malloc(bs);
+	uint64_t seed;
+
+	CU_ASSERT_FATAL(p && buf && tmp);
+	seed = 90;
+	for (unsigned i = 0; i < 4 * n; i++) {
+		fill_rand(buf, bs, &seed);
+		CU_ASSERT_EQUAL(put(p, &FS2, 14, i, 0, bs, buf, jn_append()), 0);
+	}
+	CU_ASSERT(stats(p).used <= POOL_MIN);
+	CU_ASSERT_EQUAL(pp_flush(p, FS2.fs, 14, 0, UINT64_MAX), 0);
+	seed = 90;
+	for (unsigned i = 0; i < 4 * n; i++) {
+		fill_rand(buf, bs, &seed);
+		blk_disk(&be, &FS2, 14, i, 0, 0, tmp, bs, false);
+		CU_ASSERT_EQUAL(memcmp(tmp, buf, bs), 0);
+	}
+	pool_down(p, &be);
+	free(buf);
+	free(tmp);
+}
+
+/* dirty_pct above 90 is taken as 50 by pp_pool_create (not in the header):
+ * 90 is the fullest the pool can be made to get. */
+static void test_full_dirty(void)
+{
+	wd_arm("full_dirty", 60);
+	full_dirty_one(BE_INLINE, 90);
+	full_dirty_one(BE_ASYNC, 90);
+	full_dirty_one(BE_ASYNC, 0);
+	wd_disarm();
+}
+
+static void register_tests(void)
+{
+	static const struct mm_test tests[] = {
+		{"basic", test_basic},
+		{"subblock_reads", test_subblock_reads},
+		{"modify", test_modify},
+		{"overwrite_partial", test_overwrite_partial},
+		{"content_locks", test_content_locks},
+		{"stress_inline", test_stress_inline},
+		{"stress_async", test_stress_async},
+		{"invalidate", test_invalidate},
+		{"flush_waits_inflight", test_flush_waits_inflight},
+		{"dirty_limit", test_dirty_limit},
+		{"write_ahead", test_write_ahead},
+		{"write_error", test_write_error},
+		{"read_error", test_read_error},
+		{"reader_not_throttled", test_reader_not_throttled},
+		{"full_dirty", test_full_dirty},
+	};
+
+	if (!getenv("MMFS_TEST_VERBOSE"))
+		mm_log_set_level(MM_LOG_FATAL);	/* injected faults log errors by design */
+	MM_ADD_SUITE("pagepool", tests);
+}
+
+MM_CUNIT_MAIN(register_tests)
