@@ -23,6 +23,7 @@ int main(int argc, char **argv)
 		{"stats", no_argument, NULL, 's'},
 		{"waiters", optional_argument, NULL, 'w'},
 		{"nsd", no_argument, NULL, 'd'},
+		{"pagepool", no_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -37,6 +38,7 @@ int main(int argc, char **argv)
 		case 'n': what[nwhat++] = "network"; break;
 		case 's': what[nwhat++] = "stats"; break;
 		case 'd': what[nwhat++] = "nsd"; break;
+		case 'p': what[nwhat++] = "pagepool"; break;
 		case 'w':
 			what[nwhat++] = "waiters";
 			if (optarg)
@@ -44,7 +46,7 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: mmdiag [--version] [--config] [--network] [--stats] "
-					"[--waiters[=ms]] [--nsd]\n");
+					"[--waiters[=ms]] [--nsd] [--pagepool]\n");
 			return c == 'h' ? 0 : 2;
 		}
 		if (nwhat == 8)

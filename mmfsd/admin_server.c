@@ -27,6 +27,7 @@
 #include "common/waiter.h"
 #include "mmfsd/admin.h"
 #include "mmfsd/admin_int.h"
+#include "pagepool/pagepool.h"
 #include "mmfsd/daemon.h"
 
 #define SUB "admin"
@@ -399,6 +400,31 @@ static void diag_config(mmfsd *d, struct text *t)
 	}
 }
 
+static void diag_pagepool(mmfsd *d, struct text *t)
+{
+	struct pp_stats st;
+
+	tprintf(t, "=== mmdiag: pagepool ===\n\n");
+	if (!mmfsd_pool(d)) {
+		tprintf(t, "(no pagepool)\n");
+		return;
+	}
+	pp_get_stats(mmfsd_pool(d), &st);
+	tprintf(t, "size %" PRIu64 " bytes, in use %" PRIu64 " (%" PRIu64 " buffers), dirty %" PRIu64
+		" bytes (%" PRIu64 " buffers)\n", st.size, st.used, st.buffers, st.dirty_bytes,
+		st.buffers_dirty);
+	tprintf(t, "hits %" PRIu64 ", misses %" PRIu64 ", evictions %" PRIu64 "\n", st.hits, st.misses,
+		st.evictions);
+	tprintf(t, "prefetch: issued %" PRIu64 ", used %" PRIu64 ", wasted %" PRIu64
+		", reader waits %" PRIu64 "\n", st.prefetch_issued, st.prefetch_used,
+		st.prefetch_wasted, st.reader_waits);
+	tprintf(t, "disk reads %" PRIu64 " (%" PRIu64 " bytes, %" PRIu64 " errors), writes %" PRIu64
+		" (%" PRIu64 " bytes, %" PRIu64 " errors)\n", st.reads, st.read_bytes, st.read_errors,
+		st.writes, st.write_bytes, st.write_errors);
+	tprintf(t, "write-behind: journal forces %" PRIu64 ", throttle waits %" PRIu64 "\n",
+		st.log_forces, st.throttle_waits);
+}
+
 static void cmd_diag(mmfsd *d, json_object *req, json_object *rep)
 {
 	const char *what = adm_get_str(req, "what", "");
@@ -417,6 +443,8 @@ static void cmd_diag(mmfsd *d, json_object *req, json_object *rep)
 		diag_stats(d, &t);
 	} else if (!strcmp(what, "waiters")) {
 		diag_waiters(d, req, &t);
+	} else if (!strcmp(what, "pagepool")) {
+		diag_pagepool(d, &t);
 	} else if (!strcmp(what, "nsd")) {
 		char *s = adm_diag_nsd(d);
 
@@ -424,7 +452,7 @@ static void cmd_diag(mmfsd *d, json_object *req, json_object *rep)
 		free(s);
 	} else {
 		adm_set_rc(rep, MM_EINVAL, "mmdiag: unknown section (use --version, --config, "
-				       "--network, --stats, --waiters or --nsd)");
+				       "--network, --stats, --waiters, --nsd or --pagepool)");
 		free(t.p);
 		return;
 	}

@@ -28,6 +28,8 @@
 #include "common/wire.h"
 #include "mmfsd/nsdsvc.h"
 #include "net/keys.h"
+#include "pagepool/nsdio.h"
+#include "pagepool/pagepool.h"
 
 #define SUB "mmfsd"
 
@@ -48,6 +50,7 @@ struct mmfsd {
 	etcd_sup *etcd;
 	clm *clm;
 	nsd_svc *nsd;
+	pp_pool *pool;
 	adm_server *adm;
 
 	pthread_t peer_thread;
@@ -513,6 +516,9 @@ static void cluster_event(const struct clm_event *ev, void *arg)
 	case CLM_EV_CONFIG_CHANGED:
 		if (ev->attr && strcmp(ev->attr, "mmfsLogLevel") == 0)
 			mm_log_set_level(log_level_of(d->cfg));
+		if (ev->attr && strcmp(ev->attr, "pagepool") == 0)
+			mm_notice(SUB, "pagepool is now %s: the pool is resized at the next start",
+				  ev->value ? ev->value : "?");
 		break;
 	case CLM_EV_CLUSTER_CHANGED:
 		pthread_mutex_lock(&d->peer_lock);
@@ -529,6 +535,41 @@ static void cluster_event(const struct clm_event *ev, void *arg)
 	}
 }
 
+/*
+ * The pagepool: allocated (and locked in memory where permitted) once, at
+ * start, of the size the pagepool attribute has then, within
+ * pagepoolMaxPhysMemPct of physical memory. A later mmchconfig pagepool
+ * takes effect at the next start.
+ */
+static int start_pool(mmfsd *d, char *err, size_t errsz)
+{
+	struct pp_config pc = {0};
+	uint64_t want = cfg_get_size(d->cfg, "pagepool");
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+	int rc;
+
+	if (pages > 0 && psz > 0) {
+		uint64_t cap = (uint64_t)pages * (uint64_t)psz / 100 *
+			       (uint64_t)cfg_get_int(d->cfg, "pagepoolMaxPhysMemPct");
+
+		if (want > cap) {
+			mm_warn(SUB, "pagepool %" PRIu64 " bytes is over pagepoolMaxPhysMemPct of physical "
+				"memory: using %" PRIu64, want, cap);
+			want = cap;
+		}
+	}
+	pc.size = want;
+	pc.lock_memory = true;
+	pc.prefetch_threads = (unsigned)cfg_get_int(d->cfg, "prefetchThreads");
+	pc.prefetch_pct = (unsigned)cfg_get_int(d->cfg, "prefetchPct");
+	pp_nsd_backend(&pc, nsd_svc_client(d->nsd));
+	rc = pp_pool_create(&pc, &d->pool);
+	if (rc)
+		snprintf(err, errsz, "cannot allocate a pagepool of %" PRIu64 " bytes: %s", want,
+			 mm_strerror(rc));
+	return rc;
+}
+
 int mmfsd_start(mmfsd *d, char *err, size_t errsz)
 {
 	struct clm_config cc;
@@ -539,6 +580,9 @@ int mmfsd_start(mmfsd *d, char *err, size_t errsz)
 	if (rc)
 		return rc;
 	rc = start_net(d, err, errsz);
+	if (rc)
+		return rc;
+	rc = start_pool(d, err, errsz);
 	if (rc)
 		return rc;
 	if (d->quorum_node) {
@@ -613,7 +657,7 @@ void mmfsd_wait(mmfsd *d)
 
 void mmfsd_stop(mmfsd *d)
 {
-	if (!d->adm && !d->peer_running && !d->clm && !d->net && !d->etcd && !d->nsd)
+	if (!d->adm && !d->peer_running && !d->clm && !d->net && !d->etcd && !d->nsd && !d->pool)
 		return;		/* never started: nothing to say or undo */
 	mm_notice(SUB, "shutting down");
 	if (d->adm) {
@@ -628,7 +672,9 @@ void mmfsd_stop(mmfsd *d)
 		pthread_join(d->peer_thread, NULL);
 		d->peer_running = false;
 	}
-	/* I/O drains while this node is still a member */
+	/* dirty data goes out, and I/O drains, while this node is still a member */
+	pp_pool_destroy(d->pool);
+	d->pool = NULL;
 	nsd_svc_stop(d->nsd);
 	if (d->clm)
 		clm_stop(d->clm);
@@ -675,6 +721,7 @@ const struct mmfsd_paths *mmfsd_get_paths(mmfsd *d) { return &d->paths; }
 clm *mmfsd_clm(mmfsd *d) { return d->clm; }
 net_ctx *mmfsd_net(mmfsd *d) { return d->net; }
 nsd_svc *mmfsd_nsd(mmfsd *d) { return d->nsd; }
+pp_pool *mmfsd_pool(mmfsd *d) { return d->pool; }
 cfg_set *mmfsd_cfg(mmfsd *d) { return d->cfg; }
 uint32_t mmfsd_node_number(mmfsd *d) { return d->node_num; }
 const char *mmfsd_node_name(mmfsd *d) { return d->node_name; }

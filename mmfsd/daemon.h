@@ -73,6 +73,8 @@ clm *mmfsd_clm(mmfsd *d);
 net_ctx *mmfsd_net(mmfsd *d);
 /* The NSD service (mmfsd/nsdsvc.h); NULL before start. */
 struct nsd_svc *mmfsd_nsd(mmfsd *d);
+/* The pagepool (pagepool/pagepool.h); NULL before start. */
+struct pp_pool *mmfsd_pool(mmfsd *d);
 cfg_set *mmfsd_cfg(mmfsd *d);
 uint32_t mmfsd_node_number(mmfsd *d);
 const char *mmfsd_node_name(mmfsd *d);

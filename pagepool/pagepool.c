@@ -72,6 +72,7 @@ struct pp_buf {
 	uint64_t lsn;			/* journal record the dirty data needs durable */
 	bool reading, writing;
 	bool marked;			/* the exclusive holder dirtied it */
+	uint32_t pf_id;			/* stream that prefetched it, until first read */
 };
 
 struct part {
@@ -117,7 +118,13 @@ struct pp_pool {
 	unsigned nwriters;
 	uint32_t wb_hand;
 
+	mm_pool *pf_pool;		/* prefetch threads */
+	pthread_mutex_t st_mu;		/* guards the stream list (a leaf but for s->mu) */
+	struct pp_stream *streams;
+	uint32_t next_stream_id;
+
 	/* atomics */
+	uint64_t prefetch_issued, prefetch_used, prefetch_wasted, reader_waits;
 	uint64_t used, dirty_bytes, buffers, buffers_dirty;
 	uint64_t hits, misses, reads, read_bytes, writes, write_bytes;
 	uint64_t write_errors, read_errors, evictions, throttle_waits, log_forces;
@@ -222,6 +229,54 @@ static int take_error(pp_pool *p, uint32_t fs, uint64_t ino)
 	return rc;
 }
 
+
+struct pp_stream {
+	pp_pool *p;
+	struct pp_fs *f;
+	uint32_t fs, id;
+	uint64_t ino;
+	struct pp_stream *next;		/* st_mu */
+	pthread_mutex_t mu;		/* guards what follows */
+	pthread_cond_t idle;
+	uint64_t size;
+	bool have_last;
+	uint64_t last_off, last_len;
+	int64_t last_delta;
+	enum pp_pattern pat, cand;
+	int agree;
+	unsigned depth, max_depth;
+	uint64_t fwd_hi, bwd_lo;	/* read-ahead frontiers, bytes */
+	int64_t str_next;		/* next strided position not yet queued */
+	unsigned inflight;
+	uint64_t issued, used, wasted, waits;
+	uint64_t svc_ns, gap_ns, last_ns;	/* moving averages */
+};
+
+/* The stream <id> is told one of its prefetched blocks was read (used) or
+ * evicted unread (wasted: it reads ahead less). Called with no pool lock
+ * but possibly alloc_mu (eviction): st_mu and s->mu are leaves. */
+static void stream_note(pp_pool *p, uint32_t id, bool used)
+{
+	struct pp_stream *s;
+
+	add(used ? &p->prefetch_used : &p->prefetch_wasted, 1);
+	pthread_mutex_lock(&p->st_mu);
+	for (s = p->streams; s && s->id != id; s = s->next)
+		;
+	if (s) {
+		pthread_mutex_lock(&s->mu);
+		if (used) {
+			s->used++;
+		} else {
+			s->wasted++;
+			if (s->depth > 1)
+				s->depth /= 2;
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+	pthread_mutex_unlock(&p->st_mu);
+}
+
 /* ---- 2. memory ---- */
 
 static struct part *part_of(pp_pool *p, const struct pp_tag *t, uint32_t *bucket)
@@ -286,12 +341,52 @@ static void free_buf_locked(pp_pool *p, struct pp_buf *b)
  * (pagepool/README.md, "Victims"). Returns false if a whole sweep found
  * none. Buffers with a usage count get it lowered and are passed over once.
  */
+/* With alloc_mu: take <b> out if it is unpinned, clean and idle. */
+static bool try_evict_locked(pp_pool *p, struct pp_buf *b)
+{
+	struct part *pt = lock_home(p, b);
+	uint32_t pf = 0;
+	bool gone = false;
+
+	if (!pt)
+		return false;
+	if (__atomic_load_n(&b->pins, __ATOMIC_ACQUIRE) == 0) {
+		pthread_mutex_lock(&b->mu);
+		if (!b->dirty && !b->reading && !b->writing) {
+			unhash_locked(p, b);
+			gone = true;
+			pf = b->pf_id;
+			b->pf_id = 0;
+		}
+		pthread_mutex_unlock(&b->mu);
+	}
+	pthread_mutex_unlock(&pt->mu);
+	if (!gone)
+		return false;
+	free_buf_locked(p, b);
+	add(&p->evictions, 1);
+	if (pf)
+		stream_note(p, pf, false);
+	return true;
+}
+
 static bool evict_one_locked(pp_pool *p)
 {
+	/* First one lap for a buffer nobody uses (usage 0: what sequential
+	 * readers and prefetch left behind), aging nothing on the way: while
+	 * a scan supplies such buffers, the working set keeps its usage counts
+	 * however long the scan. The lap is of descriptors (one per 64 KiB
+	 * unit), most of them idle with large blocks: cheap atomic loads. */
+	for (uint32_t n = 0; n < p->ndesc; n++) {
+		struct pp_buf *b = &p->descs[p->hand];
+
+		p->hand = (p->hand + 1) % p->ndesc;
+		if (is_hashed(b) && __atomic_load_n(&b->pins, __ATOMIC_ACQUIRE) == 0 &&
+		    __atomic_load_n(&b->usage, __ATOMIC_RELAXED) == 0 && try_evict_locked(p, b))
+			return true;
+	}
 	for (uint32_t n = 0; n < 6 * p->ndesc; n++) {
 		struct pp_buf *b = &p->descs[p->hand];
-		struct part *pt;
-		bool gone = false;
 
 		p->hand = (p->hand + 1) % p->ndesc;
 		if (!is_hashed(b) || __atomic_load_n(&b->pins, __ATOMIC_ACQUIRE) > 0)
@@ -300,23 +395,8 @@ static bool evict_one_locked(pp_pool *p)
 			__atomic_sub_fetch(&b->usage, 1, __ATOMIC_RELAXED);
 			continue;
 		}
-		pt = lock_home(p, b);
-		if (!pt)
-			continue;
-		if (__atomic_load_n(&b->pins, __ATOMIC_ACQUIRE) == 0) {
-			pthread_mutex_lock(&b->mu);
-			if (!b->dirty && !b->reading && !b->writing) {
-				unhash_locked(p, b);
-				gone = true;
-			}
-			pthread_mutex_unlock(&b->mu);
-		}
-		pthread_mutex_unlock(&pt->mu);
-		if (gone) {
-			free_buf_locked(p, b);
-			add(&p->evictions, 1);
+		if (try_evict_locked(p, b))
 			return true;
-		}
 	}
 	return false;
 }
@@ -330,7 +410,8 @@ static void wb_kick(pp_pool *p)
 
 /* A descriptor with a block-sized run of memory for file system <f>,
  * tagged <t>, not yet in the hash. */
-static struct pp_buf *alloc_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t)
+static struct pp_buf *alloc_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t,
+			       uint8_t usage)
 {
 	struct pp_buf *b = NULL;
 	int64_t unit;
@@ -371,8 +452,9 @@ static struct pp_buf *alloc_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag
 	b->lsn = 0;
 	b->reading = b->writing = false;
 	b->marked = false;
+	b->pf_id = 0;
 	pthread_mutex_unlock(&b->mu);
-	__atomic_store_n(&b->usage, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&b->usage, usage, __ATOMIC_RELAXED);
 	__atomic_store_n(&b->pins, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&p->alloc_mu);
 	add(&p->used, (int64_t)((uint64_t)UNIT << f->order));
@@ -569,7 +651,8 @@ static void unpin(struct pp_buf *b)
 }
 
 /* Pinned buffer for <t>, made if absent. */
-static struct pp_buf *pin_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, bool *hit)
+static struct pp_buf *pin_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, bool bump,
+			      uint8_t new_usage, bool *hit)
 {
 	uint32_t bk;
 	struct part *pt = part_of(p, t, &bk);
@@ -580,14 +663,14 @@ static struct pp_buf *pin_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *
 		;
 	if (b) {
 		__atomic_add_fetch(&b->pins, 1, __ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&b->usage, __ATOMIC_RELAXED) < 5)
+		if (bump && __atomic_load_n(&b->usage, __ATOMIC_RELAXED) < 5)
 			__atomic_add_fetch(&b->usage, 1, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&pt->mu);
 		*hit = true;
 		return b;
 	}
 	pthread_mutex_unlock(&pt->mu);
-	nb = alloc_buf(p, f, t);
+	nb = alloc_buf(p, f, t, new_usage);
 	pthread_mutex_lock(&pt->mu);
 	for (b = pt->bucket[bk]; b && !tag_eq(&b->tag, t); b = b->hnext)
 		;
@@ -611,19 +694,25 @@ static struct pp_buf *pin_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *
 
 /* Make the subblocks of <need> valid, reading what is missing. The caller
  * holds the content lock (either mode). */
-static int make_valid(pp_pool *p, struct pp_buf *b, uint32_t need)
+static int make_valid(pp_pool *p, struct pp_buf *b, uint32_t need, uint32_t pf_id, bool *waited)
 {
 	uint32_t missing;
 	int rc = 0;
 
 	pthread_mutex_lock(&b->mu);
 	for (;;) {
-		while (b->reading)
+		while (b->reading) {
+			*waited = true;
 			pthread_cond_wait(&b->cv, &b->mu);
+		}
 		missing = need & ~b->valid;
 		if (!missing)
 			break;
+		*waited = true;
 		b->reading = true;
+		if (pf_id && !b->pf_id)
+			b->pf_id = pf_id;	/* marked before the data lands: a reader
+						 * that waits for it sees the mark */
 		pthread_mutex_unlock(&b->mu);
 		rc = transfer(p, b, missing, false);
 		pthread_mutex_lock(&b->mu);
@@ -643,22 +732,32 @@ static int make_valid(pp_pool *p, struct pp_buf *b, uint32_t need)
 	return rc;
 }
 
-int pp_get(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t len, enum pp_mode mode,
-	   pp_buf **out, void **data)
+/*
+ * pp_get with the prefetch details: <bump> raises the clock usage on a hit
+ * (not for sequential readers), <pf_id> marks a prefetch load (the buffer
+ * remembers the stream until its first real read), *waited says the
+ * caller had to wait for a read.
+ */
+static int get_buf(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t len,
+		   enum pp_mode mode, bool bump, uint32_t pf_id, pp_buf **out, void **data,
+		   bool *waited)
 {
 	struct pp_fs *f = fs_get(p, t->fs);
 	struct pp_buf *b;
-	uint32_t need, edges = 0;
+	uint32_t need, edges = 0, was_pf = 0;
 	bool hit;
 	int rc;
 
 	*out = NULL;
 	*data = NULL;
+	*waited = false;
 	if (!f)
 		return MM_ENOENT;
 	if (len == 0 || off >= f->bsize || len > f->bsize - off)
 		return MM_EINVAL;
-	b = pin_buf(p, f, t, &hit);
+	/* scan resistance: what a sequential reader brings in goes first; a
+	 * prefetched block is kept one sweep of the clock until it is read */
+	b = pin_buf(p, f, t, bump && !pf_id, bump || pf_id ? 1 : 0, &hit);
 	if (mode == PP_READ)
 		pthread_rwlock_rdlock(&b->content);
 	else
@@ -670,7 +769,7 @@ int pp_get(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t len, enum 
 			edges |= sub_mask(f, off, 1);
 		if ((off + len) % f->sub)
 			edges |= sub_mask(f, off + len - 1, 1);
-		rc = edges ? make_valid(p, b, edges) : MM_OK;
+		rc = edges ? make_valid(p, b, edges, pf_id, waited) : MM_OK;
 		if (!rc) {
 			pthread_mutex_lock(&b->mu);
 			b->valid |= need;
@@ -680,17 +779,37 @@ int pp_get(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t len, enum 
 		pthread_mutex_lock(&b->mu);
 		hit = hit && (need & ~b->valid) == 0;
 		pthread_mutex_unlock(&b->mu);
-		rc = make_valid(p, b, need);
+		rc = make_valid(p, b, need, pf_id, waited);
 	}
-	add(hit ? &p->hits : &p->misses, 1);
+	if (!pf_id)
+		add(hit ? &p->hits : &p->misses, 1);
 	if (rc) {
 		pthread_rwlock_unlock(&b->content);
 		unpin(b);
 		return rc;
 	}
+	if (!pf_id) {
+		pthread_mutex_lock(&b->mu);
+		was_pf = b->pf_id;
+		b->pf_id = 0;
+		pthread_mutex_unlock(&b->mu);
+		/* read once by a sequential reader: first to go now */
+		if (was_pf && !bump)
+			__atomic_store_n(&b->usage, 0, __ATOMIC_RELAXED);
+	}
+	if (was_pf)
+		stream_note(p, was_pf, true);
 	*out = b;
 	*data = b->data;
 	return MM_OK;
+}
+
+int pp_get(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t len, enum pp_mode mode,
+	   pp_buf **out, void **data)
+{
+	bool waited;
+
+	return get_buf(p, t, off, len, mode, true, 0, out, data, &waited);
 }
 
 void pp_mark_dirty(pp_buf *b, uint32_t off, uint32_t len, uint64_t lsn)
@@ -753,6 +872,301 @@ void pp_release(pp_buf *b)
 		}
 		pthread_mutex_unlock(&p->wb_mu);
 	}
+}
+
+/* ---- 5b. prefetch streams ---- */
+
+struct pf_job {
+	struct pp_stream *s;
+	uint64_t blk;
+	uint32_t off, len;
+};
+
+static void pf_run(void *arg)
+{
+	struct pf_job *j = arg;
+	struct pp_stream *s = j->s;
+	struct pp_tag t = {s->fs, s->ino, j->blk};
+	uint64_t t0 = mm_now_ns();
+	pp_buf *b;
+	void *data;
+	bool waited;
+
+	if (get_buf(s->p, &t, j->off, j->len, PP_READ, false, s->id, &b, &data, &waited) == 0)
+		pp_release(b);
+	pthread_mutex_lock(&s->mu);
+	if (waited) {
+		uint64_t ns = mm_now_ns() - t0;
+
+		s->svc_ns = s->svc_ns ? (7 * s->svc_ns + ns) / 8 : ns;
+	}
+	if (--s->inflight == 0)
+		pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->mu);
+	free(j);
+}
+
+/* With s->mu: queue a prefetch of [off, off+len) of block <blk>; false if
+ * it could not be queued now (the caller tries again at the next access). */
+static bool pf_queue(struct pp_stream *s, uint64_t blk, uint32_t off, uint32_t len)
+{
+	struct pf_job *j;
+
+	if (len == 0)
+		return true;
+	if (s->inflight >= 2 * s->max_depth + 2)
+		return false;
+	j = malloc(sizeof(*j));
+	if (!j)
+		return false;
+	*j = (struct pf_job){s, blk, off, len};
+	s->inflight++;
+	if (mm_pool_try_submit(s->p->pf_pool, pf_run, j) != MM_OK) {
+		s->inflight--;
+		free(j);
+		return false;
+	}
+	s->issued++;
+	add(&s->p->prefetch_issued, 1);
+	return true;
+}
+
+/* With s->mu: queue the bytes [pos, pos+len) of the file, split by block;
+ * false if some could not be queued. */
+static bool pf_range(struct pp_stream *s, uint64_t pos, uint64_t len)
+{
+	uint32_t bs = s->f->bsize;
+
+	if (pos >= s->size)
+		return true;
+	if (len > s->size - pos)
+		len = s->size - pos;
+	while (len > 0) {
+		uint32_t in = (uint32_t)(pos % bs);
+		uint32_t n = len < (uint64_t)(bs - in) ? (uint32_t)len : bs - in;
+
+		if (!pf_queue(s, pos / bs, in, n))
+			return false;
+		pos += n;
+		len -= n;
+	}
+	return true;
+}
+
+/* With s->mu: what the access at [off, off+len) says about the pattern. */
+static void classify(struct pp_stream *s, uint64_t off, uint64_t len)
+{
+	enum pp_pattern cand;
+	int64_t delta = (int64_t)(off - s->last_off);
+
+	if (!s->have_last) {
+		s->have_last = true;
+		s->last_off = off;
+		s->last_len = len;
+		return;
+	}
+	if (off >= s->last_off && off <= s->last_off + s->last_len)
+		cand = PP_PAT_FORWARD;
+	else if (off < s->last_off && off + len >= s->last_off)
+		cand = PP_PAT_BACKWARD;
+	else if (delta == s->last_delta && delta != 0 &&
+		 (uint64_t)(delta < 0 ? -delta : delta) > len)
+		cand = PP_PAT_STRIDED;
+	else
+		cand = PP_PAT_RANDOM;
+	s->agree = cand == s->cand ? s->agree + 1 : 1;
+	s->cand = cand;
+	if (cand == PP_PAT_RANDOM) {
+		s->pat = PP_PAT_RANDOM;	/* stop at once */
+	} else if (cand != s->pat && (s->agree >= 2 || cand == PP_PAT_STRIDED)) {
+		/* strided needs three accesses to be seen at all: enough */
+		s->pat = cand;
+		s->fwd_hi = 0;
+		s->bwd_lo = UINT64_MAX;
+		s->str_next = 0;
+		if (s->depth < 2)
+			s->depth = 2;
+	}
+	s->last_delta = delta;
+	s->last_off = off;
+	s->last_len = len;
+}
+
+/* With s->mu: read ahead from the access at [off, off+len). */
+static void read_ahead(struct pp_stream *s, uint64_t off, uint64_t len)
+{
+	uint64_t bs = s->f->bsize, depth = s->depth;
+
+	if (s->svc_ns && s->gap_ns) {
+		/* cover one read's service time at the reader's pace */
+		uint64_t want = s->svc_ns / s->gap_ns + 1;
+
+		if (want > depth)
+			depth = want < s->max_depth ? want : s->max_depth;
+	}
+	switch (s->pat) {
+	case PP_PAT_FORWARD: {
+		uint64_t from = (off + len + bs - 1) / bs * bs, to = from + depth * bs;
+
+		uint64_t q;
+
+		if (from < s->fwd_hi)
+			from = s->fwd_hi;
+		/* the frontier moves only over what was queued */
+		for (q = from; q < to && q < s->size; q += bs)
+			if (!pf_range(s, q, bs))
+				break;
+		if (q > s->fwd_hi)
+			s->fwd_hi = q;
+		break;
+	}
+	case PP_PAT_BACKWARD: {
+		uint64_t cur = off / bs * bs, lo = cur > depth * bs ? cur - depth * bs : 0;
+		uint64_t from = cur < s->bwd_lo ? cur : s->bwd_lo;
+
+		uint64_t q;
+
+		for (q = from; q > lo; q -= bs)
+			if (!pf_range(s, q - bs, bs))
+				break;
+		if (q < s->bwd_lo)
+			s->bwd_lo = q;
+		break;
+	}
+	case PP_PAT_STRIDED: {
+		int64_t stride = s->last_delta;
+
+		for (uint64_t k = 1; k <= depth; k++) {
+			int64_t pos = (int64_t)off + (int64_t)k * stride;
+
+			if (pos < 0 || (uint64_t)pos >= s->size)
+				break;
+			if (stride > 0 ? pos < s->str_next : (s->str_next && pos > s->str_next))
+				continue;
+			if (!pf_range(s, (uint64_t)pos, len))
+				break;
+			s->str_next = stride > 0 ? pos + 1 : pos - 1;
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+int pp_stream_open(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t file_size, pp_stream **out)
+{
+	struct pp_fs *f = fs_get(p, fs);
+	struct pp_stream *s;
+	uint64_t max;
+
+	if (!f)
+		return MM_ENOENT;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return MM_ENOMEM;
+	s->p = p;
+	s->f = f;
+	s->fs = fs;
+	s->ino = ino;
+	s->size = file_size;
+	s->depth = 2;
+	max = p->memsz / 100 * p->cfg.prefetch_pct / f->bsize;
+	s->max_depth = max < 1 ? 1 : max > 1024 ? 1024 : (unsigned)max;
+	if (s->depth > s->max_depth)
+		s->depth = s->max_depth;
+	s->bwd_lo = UINT64_MAX;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->idle, NULL);
+	pthread_mutex_lock(&p->st_mu);
+	s->id = ++p->next_stream_id ? p->next_stream_id : ++p->next_stream_id;
+	s->next = p->streams;
+	p->streams = s;
+	pthread_mutex_unlock(&p->st_mu);
+	*out = s;
+	return MM_OK;
+}
+
+void pp_stream_close(pp_stream *s)
+{
+	pp_pool *p;
+	struct pp_stream **pp;
+
+	if (!s)
+		return;
+	p = s->p;
+	pthread_mutex_lock(&p->st_mu);
+	for (pp = &p->streams; *pp && *pp != s; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = s->next;
+	pthread_mutex_unlock(&p->st_mu);
+	pthread_mutex_lock(&s->mu);
+	while (s->inflight > 0)
+		pthread_cond_wait(&s->idle, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->idle);
+	free(s);
+}
+
+void pp_stream_set_size(pp_stream *s, uint64_t file_size)
+{
+	pthread_mutex_lock(&s->mu);
+	s->size = file_size;
+	pthread_mutex_unlock(&s->mu);
+}
+
+int pp_stream_get(pp_stream *s, uint64_t blk, uint32_t off, uint32_t len, pp_buf **out,
+		  void **data)
+{
+	struct pp_tag t = {s->fs, s->ino, blk};
+	uint64_t pos = blk * s->f->bsize + off, now = mm_now_ns();
+	enum pp_pattern pat;
+	bool seq, waited;
+	int rc;
+
+	if (len == 0 || off >= s->f->bsize || len > s->f->bsize - off)
+		return MM_EINVAL;	/* before it can move the stream */
+	pthread_mutex_lock(&s->mu);
+	if (s->last_ns) {
+		uint64_t gap = now - s->last_ns;
+
+		s->gap_ns = s->gap_ns ? (7 * s->gap_ns + gap) / 8 : gap;
+	}
+	s->last_ns = now;
+	classify(s, pos, len);
+	read_ahead(s, pos, len);
+	pat = s->pat;
+	seq = pat == PP_PAT_FORWARD || pat == PP_PAT_BACKWARD;
+	pthread_mutex_unlock(&s->mu);
+
+	rc = get_buf(s->p, &t, off, len, PP_READ, !seq, 0, out, data, &waited);
+	if (rc == 0 && waited) {
+		add(&s->p->reader_waits, 1);
+		pthread_mutex_lock(&s->mu);
+		s->waits++;
+		/* the reader waited on a pattern: read further ahead */
+		if (pat != PP_PAT_RANDOM && pat != PP_PAT_NONE)
+			s->depth = s->depth * 2 < s->max_depth ? s->depth * 2 : s->max_depth;
+		pthread_mutex_unlock(&s->mu);
+	}
+	return rc;
+}
+
+void pp_stream_get_info(pp_stream *s, struct pp_stream_info *out)
+{
+	pthread_mutex_lock(&s->mu);
+	*out = (struct pp_stream_info){
+		.pattern = s->pat,
+		.stride = s->pat == PP_PAT_STRIDED ? s->last_delta : 0,
+		.depth = s->depth,
+		.issued = s->issued,
+		.used = s->used,
+		.wasted = s->wasted,
+		.waits = s->waits,
+	};
+	pthread_mutex_unlock(&s->mu);
 }
 
 /* ---- 6. flush, invalidate, drop ---- */
@@ -954,9 +1368,15 @@ int pp_pool_create(const struct pp_config *cfg, pp_pool **out)
 		return MM_ENOMEM;
 	p->cfg = *cfg;
 	if (!p->cfg.writers)
-		p->cfg.writers = 2;
+		p->cfg.writers = 8;	/* each writes one block at a time: 8 in flight */
 	if (!p->cfg.dirty_pct)
 		p->cfg.dirty_pct = 50;
+	if (!p->cfg.prefetch_threads)
+		p->cfg.prefetch_threads = 16;
+	if (!p->cfg.prefetch_pct)
+		p->cfg.prefetch_pct = 20;
+	if (p->cfg.prefetch_pct > 90)
+		p->cfg.prefetch_pct = 90;
 	p->nunits = (uint32_t)(cfg->size / UNIT);
 	p->memsz = (size_t)p->nunits * UNIT;
 	p->mem = mmap(NULL, p->memsz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -978,7 +1398,10 @@ int pp_pool_create(const struct pp_config *cfg, pp_pool **out)
 	pthread_mutex_init(&p->wb_mu, NULL);
 	pthread_cond_init(&p->wb_kick, NULL);
 	pthread_cond_init(&p->wb_clean, NULL);
+	pthread_mutex_init(&p->st_mu, NULL);
 	rc = pp_buddy_init(&p->buddy, p->nunits);
+	if (!rc)
+		rc = mm_pool_create("pp-prefetch", (int)p->cfg.prefetch_threads, 4096, &p->pf_pool);
 	p->ndesc = p->nunits;
 	p->descs = calloc(p->ndesc, sizeof(*p->descs));
 	for (p->nbucket = 1; p->nbucket * NPART < p->ndesc * 2; p->nbucket <<= 1)
@@ -1036,6 +1459,8 @@ void pp_pool_destroy(pp_pool *p)
 	for (unsigned i = 0; i < p->nwriters; i++)
 		pthread_join(p->writers[i], NULL);
 	free(p->writers);
+	if (p->pf_pool)
+		mm_pool_destroy(p->pf_pool);	/* streams were closed: nothing queued */
 	for (uint32_t i = 0; p->descs && i < p->ndesc; i++) {
 		pthread_rwlock_destroy(&p->descs[i].content);
 		pthread_mutex_destroy(&p->descs[i].mu);
@@ -1063,6 +1488,7 @@ void pp_pool_destroy(pp_pool *p)
 	pthread_mutex_destroy(&p->wb_mu);
 	pthread_cond_destroy(&p->wb_kick);
 	pthread_cond_destroy(&p->wb_clean);
+	pthread_mutex_destroy(&p->st_mu);
 	free(p);
 }
 
@@ -1135,4 +1561,8 @@ void pp_get_stats(pp_pool *p, struct pp_stats *st)
 	st->evictions = ld(&p->evictions);
 	st->throttle_waits = ld(&p->throttle_waits);
 	st->log_forces = ld(&p->log_forces);
+	st->prefetch_issued = ld(&p->prefetch_issued);
+	st->prefetch_used = ld(&p->prefetch_used);
+	st->prefetch_wasted = ld(&p->prefetch_wasted);
+	st->reader_waits = ld(&p->reader_waits);
 }

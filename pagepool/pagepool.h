@@ -93,9 +93,12 @@ struct pp_config {
 					 * a file system needs room for two of its blocks */
 	struct pp_io_ops io;
 	void *io_arg;
-	unsigned writers;		/* write-behind threads (0: 2) */
+	unsigned writers;		/* write-behind threads, one block each in flight (0: 8) */
 	unsigned dirty_pct;		/* writers throttle past this share dirty, 1..90 (0: 50) */
 	bool lock_memory;		/* try mlock (logged if refused) */
+	unsigned prefetch_threads;	/* prefetchThreads (0: 16) */
+	unsigned prefetch_pct;		/* prefetchPct: most of the pool one stream
+					 * may read ahead, in percent (0: 20, at most 90) */
 };
 
 enum pp_mode {
@@ -144,6 +147,55 @@ int pp_invalidate(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64
 int pp_drop_inode(pp_pool *p, uint32_t fs, uint64_t ino);
 int pp_drop_fs(pp_pool *p, uint32_t fs);
 
+/* ---- prefetch ----------------------------------------------------------
+ *
+ * A stream is one reader of one inode (an open file). pp_stream_get() is
+ * pp_get(PP_READ) that also tells the stream where the reader is: the
+ * stream classifies the access pattern and reads ahead on the prefetch
+ * threads:
+ *   forward   each access starts where the last ended (or inside it)
+ *   backward  each access ends where the last started
+ *   strided   the same size at a constant distance larger than the size
+ *   random    anything else: prefetch stops until a pattern shows again
+ * Two accesses in a row must agree before a pattern is acted on. The depth
+ * (blocks, or strides, ahead) starts at 2, doubles when the reader had to
+ * wait for a block, halves when a prefetched block is evicted unused, is
+ * raised to cover the measured read time at the reader's pace, and is
+ * capped by prefetch_pct of the pool. Blocks read by a sequential stream
+ * are the first the clock evicts, so a large scan does not flush out the
+ * working set. A stream's file size bounds what it reads ahead.
+ */
+typedef struct pp_stream pp_stream;
+
+enum pp_pattern {
+	PP_PAT_NONE = 0,	/* too few accesses yet */
+	PP_PAT_FORWARD,
+	PP_PAT_BACKWARD,
+	PP_PAT_STRIDED,
+	PP_PAT_RANDOM,
+};
+
+struct pp_stream_info {
+	enum pp_pattern pattern;
+	int64_t stride;		/* bytes between accesses (strided) */
+	unsigned depth;		/* current read-ahead depth */
+	uint64_t issued;	/* prefetch reads queued */
+	uint64_t used;		/* prefetched blocks later read by the reader */
+	uint64_t wasted;	/* prefetched blocks evicted unread */
+	uint64_t waits;		/* reader accesses that missed or waited */
+};
+
+int pp_stream_open(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t file_size,
+		   pp_stream **out);
+/* Wait for the stream's prefetches in flight, free it. */
+void pp_stream_close(pp_stream *s);
+/* The file grew or shrank (bounds read-ahead). */
+void pp_stream_set_size(pp_stream *s, uint64_t file_size);
+/* pp_get(PP_READ) of [off, off+len) of block <blk>, as the stream's reader. */
+int pp_stream_get(pp_stream *s, uint64_t blk, uint32_t off, uint32_t len, pp_buf **out,
+		  void **data);
+void pp_stream_get_info(pp_stream *s, struct pp_stream_info *out);
+
 struct pp_stats {
 	uint64_t size, used, dirty_bytes;
 	uint64_t buffers, buffers_dirty;
@@ -151,6 +203,7 @@ struct pp_stats {
 	uint64_t reads, read_bytes, writes, write_bytes;
 	uint64_t write_errors, read_errors;
 	uint64_t evictions, throttle_waits, log_forces;
+	uint64_t prefetch_issued, prefetch_used, prefetch_wasted, reader_waits;
 };
 void pp_get_stats(pp_pool *p, struct pp_stats *st);
 

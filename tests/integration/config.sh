@@ -27,13 +27,13 @@ done
 races=$(cat "$MMFS_ROOT"/*/mmfs.log | grep -c "raced with another" || true)
 note "compare-and-swap retries seen: $races"
 
-mmchconfig pagepool=2G -N $P.2 >/dev/null 2>&1 && pass "mmchconfig -N $P.2 pagepool=2G" || fail "per-node mmchconfig"
+mmchconfig pagepool=256M -N $P.2 >/dev/null 2>&1 && pass "mmchconfig -N $P.2 pagepool=256M" || fail "per-node mmchconfig"
 out=$(mmlsconfig)
-grep -A1 "^\[$P.2\]" <<<"$out" | grep -q "pagepool 2G" && pass "mmlsconfig shows the [$P.2] section" ||
+grep -A1 "^\[$P.2\]" <<<"$out" | grep -q "pagepool 256M" && pass "mmlsconfig shows the [$P.2] section" ||
 	{ echo "$out"; fail "per-node section"; }
-for _ in $(seq 1 25); do MMFS_NODE=$P.2 mmdiag --config | grep -q '^! pagepool 2G' && break; sleep 0.2; done
-MMFS_NODE=$P.2 mmdiag --config | grep -q '^! pagepool 2G' && pass "node $P.2 applied its own pagepool" || fail "per-node apply"
-MMFS_NODE=$P.1 mmdiag --config | grep -q '^  pagepool 1G' && pass "node $P.1 kept the default pagepool" || fail "other node pagepool"
+for _ in $(seq 1 25); do MMFS_NODE=$P.2 mmdiag --config | grep -q '^! pagepool 256M' && break; sleep 0.2; done
+MMFS_NODE=$P.2 mmdiag --config | grep -q '^! pagepool 256M' && pass "node $P.2 applied its own pagepool" || fail "per-node apply"
+MMFS_NODE=$P.1 mmdiag --config | grep -q '^! pagepool 64M' && pass "node $P.1 kept the cluster-wide pagepool" || fail "other node pagepool"
 
 out=$(mmchconfig failureDetectionTime=1 2>&1)
 [[ $? -ne 0 && $out == *failureDetectionTime* ]] && pass "out-of-range value refused: $out" || fail "range: $out"
@@ -57,6 +57,6 @@ out=$(mmlsconfig)
 ok=1
 for pair in "${pairs[@]}"; do for kv in $pair; do grep -qx "${kv%=*} ${kv#*=}" <<<"$out" || ok=0; done; done
 [[ $ok == 1 ]] && pass "configuration survived a full restart" || { echo "$out"; fail "config after restart"; }
-MMFS_NODE=$P.2 mmdiag --config | grep -q '^! pagepool 2G' && pass "per-node value survived the restart" ||
+MMFS_NODE=$P.2 mmdiag --config | grep -q '^! pagepool 256M' && pass "per-node value survived the restart" ||
 	fail "per-node value after restart"
 mm_done

@@ -38,6 +38,8 @@ attributes = {
   leaseRecoveryWait = ${MM_LRW:-4};
   ccrHeartbeatMs = 50;
   ccrElectionTimeoutMs = 500;
+  pagepool = "64M";
+  prefetchThreads = 4;
   ${MM_EXTRA_ATTRS:-}
 };
 CFG

@@ -59,6 +59,11 @@ for n in "${MM_NODES[@]}"; do
 	MMFS_NODE=$n mmdiag --config | grep -q '^! pagepool 512M' || { ok=0; note "$n did not apply pagepool"; }
 done
 [[ $ok == 1 ]] && pass "every running daemon applied pagepool=512M" || fail "pagepool push"
+# the pool itself was allocated at start (64M from test.cfg) and keeps its
+# size until the next start
+out=$(mmdiag --pagepool)
+[[ $out == *"size 67108864 bytes"* && $out == *"prefetch: issued"* ]] &&
+	pass "mmdiag --pagepool: the pool allocated at start, resized at the next" || { echo "$out"; fail "mmdiag --pagepool"; }
 
 out=$(mmchconfig pagepool=12X 2>&1)
 [[ $? -ne 0 && $out == *pagepool* && $out == *12X* ]] && pass "bad value refused: $out" ||
