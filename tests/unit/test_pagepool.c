@@ -46,24 +46,14 @@
 #include "common/log.h"
 #include "pagepool/pagepool.h"
 #include "tests/unit/cunit_main.h"
+#include "tests/unit/testkit.h"
 
 #define KIB (1u << 10)
 #define MIB (1u << 20)
-/* pp_pool_create() refuses less than PP_MAX_BLOCK (not in pagepool.h). */
+/* the tests' smallest pool: room for one 16 MiB block's worth of buffers */
 #define POOL_MIN ((uint64_t)PP_MAX_BLOCK)
 
 /* ---- small helpers ---- */
-
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
-}
 
 static void fill_rand(void *buf, size_t len, uint64_t *s)
 {
@@ -79,14 +69,6 @@ static void fill_rand(void *buf, size_t len, uint64_t *s)
 		w = rnd(s);
 		memcpy(p + i, &w, len - i);
 	}
-}
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static uint32_t sub_size(uint32_t bs)
@@ -111,64 +93,6 @@ static int cmp_report(const char *what, const struct pp_tag *t, uint32_t base, c
 	return 1;
 }
 
-/* Failure checks off the CUnit thread. */
-static atomic_uint tfails;
-static pthread_mutex_t tfail_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static void tfail(int line, const char *cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (atomic_fetch_add(&tfails, 1) >= 10)
-		return;
-	pthread_mutex_lock(&tfail_mu);
-	fprintf(stderr, "  line %d: check failed: %s: ", line, cond);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	pthread_mutex_unlock(&tfail_mu);
-}
-
-#define TCHECK(cond, ...)                                      \
-	do {                                                   \
-		if (!(cond))                                   \
-			tfail(__LINE__, #cond, __VA_ARGS__);   \
-	} while (0)
-
-#define ASSERT_NO_TFAILS() CU_ASSERT_EQUAL(atomic_exchange(&tfails, 0), 0)
-
-/* Watchdog: a hang fails the whole program, naming the test. */
-static const char *volatile wd_name = "";
-
-static void wd_fire(int sig)
-{
-	static const char m[] = "\ntest_pagepool: TIMEOUT (deadlock?) in test ";
-	const char *n = wd_name;
-
-	(void)sig;
-	if (write(2, m, sizeof(m) - 1) < 0 || write(2, n, strlen(n)) < 0 || write(2, "\n", 1) < 0)
-		_exit(3);
-	_exit(3);
-}
-
-static uint64_t now_us(void);
-static uint64_t wd_t0;
-
-static void wd_arm(const char *name, unsigned secs)
-{
-	wd_t0 = now_us();
-	wd_name = name;
-	signal(SIGALRM, wd_fire);
-	alarm(secs);
-}
-
-static void wd_disarm(void)
-{
-	alarm(0);
-	if (getenv("MMFS_TEST_VERBOSE"))
-		fprintf(stderr, "  [%s: %.2f s]\n", wd_name, (double)(now_us() - wd_t0) / 1e6);
-}
 
 /* ---- the fake journal ---- */
 
