@@ -72,6 +72,7 @@
 #include "nsd/pattern.h"
 #include "nsd/server.h"
 #include "nsd/table.h"
+#include "bench/benchkit.h"
 
 #define CLUSTER_ID 0x00BE4C4A0015F00Dull
 #define NSD_ID 0x4E5344B3AC400001ull
@@ -118,34 +119,6 @@ static void usage(void)
 		"                 [-c CIPHERLIST] [-s SIZE] [-d DEPTH] [-t SECS] [-w SECS] [-r REGION]\n"
 		"                 [-I callback|main]\n");
 	exit(2);
-}
-
-/* utime + stime of process <pid> (0: self), in seconds. */
-static double cpu_secs(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut, st;
-	ssize_t n;
-	int fd;
-
-	if (pid == 0)
-		snprintf(path, sizeof(path), "/proc/self/stat");
-	else
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	/* fields after "(comm)": state is field 3, utime 14, stime 15 */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
-			 &st) != 2)
-		return 0;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static void sleep_until(uint64_t t)
@@ -477,8 +450,8 @@ static void snap_take(struct snap *s)
 {
 	s->ns = mm_now_ns();
 	s->done = __atomic_load_n(&n_done, __ATOMIC_ACQUIRE);
-	s->cpu_c = cpu_secs(0);
-	s->cpu_s = o.server_pid > 0 ? cpu_secs(o.server_pid) : 0;
+	s->cpu_c = bench_cpu_secs(0);
+	s->cpu_s = o.server_pid > 0 ? bench_cpu_secs(o.server_pid) : 0;
 }
 
 static const char *mode_name(enum mode m)

@@ -72,6 +72,7 @@
 #include "nsd/table.h"
 #include "pagepool/nsdio.h"
 #include "pagepool/pagepool.h"
+#include "bench/benchkit.h"
 
 #define CLUSTER_ID 0x00BE4C4A0015F00Dull
 #define NSD_ID0 0x4E5344B3AC410000ull
@@ -111,28 +112,6 @@ static void usage(void)
 		"       pagepool_bench run -D DIR -m seqread|seqread-np|strided|strided-np|seqwrite|reread|memcpy\n"
 		"                 [-n N] [-P POOL] [-F FILESIZE] [-T PREFETCH_THREADS] [-W WRITERS] [-i INO] [-r ROUNDS]\n");
 	exit(2);
-}
-
-/* utime + stime of this process, in seconds. */
-static double cpu_secs(void)
-{
-	char buf[1024], *p;
-	unsigned long ut, st;
-	ssize_t n;
-	int fd = open("/proc/self/stat", O_RDONLY);
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
-			 &st) != 2)
-		return 0;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static void disk_path(int i, char *buf, size_t sz)
@@ -267,14 +246,14 @@ static const char *verdict = "-";
 static void window_start(uint64_t *t0, double *c0)
 {
 	pp_get_stats(pool, &st0);
-	*c0 = cpu_secs();
+	*c0 = bench_cpu_secs(0);
 	*t0 = mm_now_ns();
 }
 
 static void window_end(uint64_t t0, double c0)
 {
 	t_sec = (double)(mm_now_ns() - t0) / 1e9;
-	cpu_s = cpu_secs() - c0;
+	cpu_s = bench_cpu_secs(0) - c0;
 	pp_get_stats(pool, &st1);
 }
 
@@ -470,7 +449,7 @@ static int test_memcpy(void)
 	memset(dst, 0, PIECE);
 	for (int r = 0; r < o.rounds + 1; r++) {	/* the first pass warms up */
 		uint64_t t0 = mm_now_ns();
-		double c0 = cpu_secs(), el;
+		double c0 = bench_cpu_secs(0), el;
 
 		for (int k = 0; k < PASSES; k++)
 			for (uint64_t pos = 0; pos + PIECE <= o.fsize; pos += PIECE) {
@@ -480,7 +459,7 @@ static int test_memcpy(void)
 		el = (double)(mm_now_ns() - t0) / 1e9;
 		if (r > 0 && (best == 0 || el < best)) {
 			best = el;
-			bc = cpu_secs() - c0;
+			bc = bench_cpu_secs(0) - c0;
 		}
 	}
 	moved = o.fsize / PIECE * PIECE * PASSES;

@@ -52,6 +52,7 @@
 #include "common/util.h"
 #include "net/keys.h"
 #include "net/net.h"
+#include "bench/benchkit.h"
 
 #define CLUSTER_ID 0x00BE4C4A12345678ull
 #define CLIENT_NODE 1
@@ -203,34 +204,6 @@ static void server_main(int in, int out)
 
 /* ---- CPU accounting --------------------------------------------------- */
 
-/* utime + stime of process <pid> (0: self), in seconds. */
-static double cpu_secs(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut, st;
-	ssize_t n;
-	int fd;
-
-	if (pid == 0)
-		snprintf(path, sizeof(path), "/proc/self/stat");
-	else
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	/* fields after "(comm)": state is field 3, utime 14, stime 15 */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
-			 &st) != 2)
-		return 0;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* ---- client ----------------------------------------------------------- */
 
 static net_ctx *cl;
@@ -290,8 +263,8 @@ static void snap_take(struct snap *s, pid_t server, uint64_t done)
 {
 	s->ns = mm_now_ns();
 	s->done = done;
-	s->cpu_c = cpu_secs(0);
-	s->cpu_s = cpu_secs(server);
+	s->cpu_c = bench_cpu_secs(0);
+	s->cpu_s = bench_cpu_secs(server);
 }
 
 static uint64_t secs_ns(double s)
