@@ -54,26 +54,8 @@ out=$(mmgetstate -a)
 echo "$out"
 [[ $(grep -c ' active' <<<"$out") == 3 ]] && pass "mmgetstate -a asks the remote nodes" || fail "remote mmgetstate"
 
-
-ip -n "${NS[2]}" link set "${tag}a3" down
-note "link of $SUBNET.3 cut"
-bad_minority=0 bad_majority=0
-end=$(($(date +%s) + 12))
-while [[ $(date +%s) -lt $end ]]; do
-	for n in $SUBNET.1 $SUBNET.2; do [[ $(mm_state $n) == active ]] || bad_majority=1; done
-	sleep 0.3
-done
-mm_wait_state $SUBNET.3 arbitrating 5 && pass "the cut-off node turned arbitrating" || fail "minority state"
-for _ in $(seq 1 20); do [[ $(mm_state $SUBNET.3) == active ]] && bad_minority=1; sleep 0.25; done
-[[ $bad_minority == 0 ]] && pass "the minority never reports active" || fail "minority reported active"
-[[ $bad_majority == 0 ]] && pass "the majority stayed active throughout" || fail "majority left active"
-up=$(mmgetstate -Y -N $SUBNET.1 | awk -F: '$3=="0"{print $11}')
-[[ $up == 2 ]] && pass "the majority sees 2 nodes up" || fail "majority nodes up: $up"
-
-ip -n "${NS[2]}" link set "${tag}a3" up
-note "link restored"
-mm_wait_all active 40 "${MM_NODES[@]}" && pass "partition healed: all 3 active" || fail "heal"
-
+# (before the partition: right after a heal etcd may still be electing a
+# leader, and commands that read the CCR would time out)
 # mmcrnsd on node 1 for a disk served by node 2: the descriptor is probed
 # and written on node 2, through the remote shell, as GPFS prepares disks
 # on their NSD server; mmdelnsd clears it there too.
@@ -95,6 +77,27 @@ out=$(on1 mmnsddiscover 2>&1)
 [[ $out == *"pnsd1"*"no local path"* ]] && pass "node 1 does not probe a disk it does not serve" || fail "node 1 discovery: $out"
 out=$(on1 mmdelnsd pnsd1 2>&1) && [[ $(head -c 8 $D/p1 | tr -d '\0') == "" ]] &&
 	pass "mmdelnsd on node 1 cleared the descriptor on node 2" || { echo "$out"; fail "remote clear"; }
+
+
+ip -n "${NS[2]}" link set "${tag}a3" down
+note "link of $SUBNET.3 cut"
+bad_minority=0 bad_majority=0
+end=$(($(date +%s) + 12))
+while [[ $(date +%s) -lt $end ]]; do
+	for n in $SUBNET.1 $SUBNET.2; do [[ $(mm_state $n) == active ]] || bad_majority=1; done
+	sleep 0.3
+done
+mm_wait_state $SUBNET.3 arbitrating 5 && pass "the cut-off node turned arbitrating" || fail "minority state"
+for _ in $(seq 1 20); do [[ $(mm_state $SUBNET.3) == active ]] && bad_minority=1; sleep 0.25; done
+[[ $bad_minority == 0 ]] && pass "the minority never reports active" || fail "minority reported active"
+[[ $bad_majority == 0 ]] && pass "the majority stayed active throughout" || fail "majority left active"
+up=$(mmgetstate -Y -N $SUBNET.1 | awk -F: '$3=="0"{print $11}')
+[[ $up == 2 ]] && pass "the majority sees 2 nodes up" || fail "majority nodes up: $up"
+
+ip -n "${NS[2]}" link set "${tag}a3" up
+note "link restored"
+mm_wait_all active 40 "${MM_NODES[@]}" && pass "partition healed: all 3 active" || fail "heal"
+
 mmshutdown -a >/dev/null 2>&1
 out=$(mmgetstate -a)
 [[ $(grep -c ' down' <<<"$out") == 3 ]] && pass "mmshutdown -a stopped the remote nodes" || { echo "$out"; fail "remote shutdown"; }
