@@ -5,11 +5,15 @@
 #ifndef MM_BENCH_BENCHKIT_H
 #define MM_BENCH_BENCHKIT_H
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#include "common/err.h"
 
 /* utime + stime of process <pid> (0: self), in seconds; 0 if unknown. */
 static inline double bench_cpu_secs(pid_t pid)
@@ -37,6 +41,15 @@ static inline double bench_cpu_secs(pid_t pid)
 			 &st) != 2)
 		return 0;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Print "<program>: <what>: <cause>[: <msg>]" and exit 1; the cause is
+ * mm_strerror(rc), or errno's text when rc is 0. */
+static inline void bench_die(const char *what, int rc, const char *msg)
+{
+	fprintf(stderr, "%s: %s: %s%s%s\n", program_invocation_short_name, what,
+		rc ? mm_strerror(rc) : strerror(errno), msg && *msg ? ": " : "", msg ? msg : "");
+	exit(1);
 }
 
 #endif

@@ -100,13 +100,6 @@ static struct opts {
 	bool main_issuer;	/* -I main */
 } o;
 
-static void die(const char *what, int rc, const char *msg)
-{
-	fprintf(stderr, "nsd_bench: %s: %s%s%s\n", what, rc ? mm_strerror(rc) : strerror(errno),
-		msg && *msg ? ": " : "", msg ? msg : "");
-	exit(1);
-}
-
 static void usage(void)
 {
 	fprintf(stderr,
@@ -154,10 +147,10 @@ static nsd_table *table_make(const char *device)
 	def.scan_device = device != NULL;
 	rc = nsd_table_create(&tc, &t);
 	if (rc)
-		die("nsd_table_create", rc, NULL);
+		bench_die("nsd_table_create", rc, NULL);
 	rc = nsd_table_update(t, &def, 1, NULL, 0);
 	if (rc < 0)
-		die("nsd_table_update", rc, NULL);
+		bench_die("nsd_table_update", rc, NULL);
 	if (device && rc != 1) {
 		nsd_entry *e = nsd_table_get(t, NSD_ID);
 		char status[600] = "?";
@@ -166,7 +159,7 @@ static nsd_table *table_make(const char *device)
 			nsd_entry_status(e, status, sizeof(status));
 			nsd_entry_put(e);
 		}
-		die("NSD not found locally", MM_ENOENT, status);
+		bench_die("NSD not found locally", MM_ENOENT, status);
 	}
 	return t;
 }
@@ -200,15 +193,15 @@ static int cmd_label(void)
 	if (stat(o.file, &st) != 0) {
 		fd = open(o.file, O_CREAT | O_EXCL | O_WRONLY, 0600);
 		if (fd < 0)
-			die(o.file, 0, NULL);
+			bench_die(o.file, 0, NULL);
 		if (posix_fallocate(fd, 0, (off_t)o.file_size) != 0 &&
 		    ftruncate(fd, (off_t)o.file_size) != 0)
-			die("fallocate/ftruncate", 0, o.file);
+			bench_die("fallocate/ftruncate", 0, o.file);
 		close(fd);
 	}
 	rc = nsd_label_size(o.file, &d.disk_size, err, sizeof(err));
 	if (rc)
-		die("size", rc, err);
+		bench_die("size", rc, err);
 	d.version = NSD_DESC_VERSION;
 	d.nsd_id = NSD_ID;
 	d.cluster_id = CLUSTER_ID;
@@ -218,10 +211,10 @@ static int cmd_label(void)
 	d.reserved_size = NSD_RESERVED_BYTES;
 	rc = nsd_label_write(o.file, &d, err, sizeof(err));
 	if (rc)
-		die("nsd_label_write", rc, err);
+		bench_die("nsd_label_write", rc, err);
 	rc = nsd_disk_open(o.file, NULL, &disk);
 	if (rc)
-		die("nsd_disk_open", rc, o.file);
+		bench_die("nsd_disk_open", rc, o.file);
 	printf("direct=%d sector=%u size=%" PRIu64 "\n", nsd_disk_direct(disk) ? 1 : 0,
 	       nsd_disk_sector_size(disk), nsd_disk_size(disk));
 	nsd_disk_close(disk);
@@ -246,14 +239,14 @@ static int cmd_keys(void)
 		usage();
 	rc = net_keys_gen_cluster(o.keydir, "nsdbench", err, sizeof(err));
 	if (rc)
-		die("cluster key", rc, err);
+		bench_die("cluster key", rc, err);
 	snprintf(ca_key, sizeof(ca_key), "%s/cluster.key", o.keydir);
 	snprintf(ca_crt, sizeof(ca_crt), "%s/cluster.crt", o.keydir);
 	for (int n = 1; n <= 2; n++) {
 		key_paths(n, key, crt, sizeof(key));
 		rc = net_keys_issue_node(ca_key, ca_crt, ips[n], key, crt, err, sizeof(err));
 		if (rc)
-			die("node certificate", rc, err);
+			bench_die("node certificate", rc, err);
 	}
 	return 0;
 }
@@ -268,7 +261,7 @@ static net_ctx *ctx_make(uint32_t node, const char *ip)
 
 	rc = net_parse_cipherlist(o.cipherlist, &sec, ciphers, sizeof(ciphers));
 	if (rc)
-		die("cipherList", rc, o.cipherlist);
+		bench_die("cipherList", rc, o.cipherlist);
 	snprintf(ca_crt, sizeof(ca_crt), "%s/cluster.crt", o.keydir);
 	key_paths((int)node, key, crt, sizeof(key));
 	/* like mmfsd: 1 I/O thread, 4 workers */
@@ -287,7 +280,7 @@ static net_ctx *ctx_make(uint32_t node, const char *ip)
 	cfg.connect_timeout_ms = 5000;
 	rc = net_create(&cfg, &ctx);
 	if (rc)
-		die("net_create", rc, NULL);
+		bench_die("net_create", rc, NULL);
 	return ctx;
 }
 
@@ -319,16 +312,16 @@ static int cmd_serve(void)
 	sc.name = "node 2 (nsdbench)";
 	rc = nsd_server_create(&sc, &srv);
 	if (rc)
-		die("nsd_server_create", rc, NULL);
+		bench_die("nsd_server_create", rc, NULL);
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", o.portfile);
 	fd = open(tmp, O_CREAT | O_TRUNC | O_WRONLY, 0600);
 	if (fd < 0)
-		die(tmp, 0, NULL);
+		bench_die(tmp, 0, NULL);
 	n = snprintf(buf, sizeof(buf), "%u direct=%d\n", net_listen_port(ctx),
 		     table_direct(t) ? 1 : 0);
 	if (write(fd, buf, (size_t)n) != n || close(fd) != 0 || rename(tmp, o.portfile) != 0)
-		die(o.portfile, 0, NULL);
+		bench_die(o.portfile, 0, NULL);
 
 	while (sigwait(&set, &sig) != 0)
 		;
@@ -419,7 +412,7 @@ static const char *verify(void)
 	int rc;
 
 	if (!w || !r)
-		die("malloc", MM_ENOMEM, NULL);
+		bench_die("malloc", MM_ENOMEM, NULL);
 	nsd_pattern_fill(w, VERIFY_BYTES, DATA_START, VERIFY_SEED);
 	memset(r, 0xA5, VERIFY_BYTES);
 	for (uint64_t off = 0; off < VERIFY_BYTES; off += 1u << 20) {
@@ -468,7 +461,7 @@ static int run_io(const char *path, bool direct)
 	double el, gib;
 
 	if (!slots)
-		die("calloc", MM_ENOMEM, NULL);
+		bench_die("calloc", MM_ENOMEM, NULL);
 	vfail = verify();
 	if (vfail) {
 		fprintf(stderr, "nsd_bench: %s %s: verification failed: %s\n", path,
@@ -477,9 +470,9 @@ static int run_io(const char *path, bool direct)
 	}
 	nblocks = o.region / o.bs;
 	if (nblocks == 0)
-		die("region smaller than one request", MM_EINVAL, NULL);
+		bench_die("region smaller than one request", MM_EINVAL, NULL);
 	if (o.depth > (int)MM_ARRAY_SIZE(free_slots))
-		die("depth", MM_EINVAL, "at most 1024");
+		bench_die("depth", MM_EINVAL, "at most 1024");
 	sem_init(&window, 0, o.main_issuer ? (unsigned)o.depth : 0);
 	t0 = mm_now_ns();
 	__atomic_store_n(&n_out, (uint64_t)o.depth, __ATOMIC_RELEASE);
@@ -495,7 +488,7 @@ static int run_io(const char *path, bool direct)
 		s->io.len = o.bs;
 		s->io.buf = nsd_io_buf_alloc(o.bs);
 		if (!s->io.buf)
-			die("malloc", MM_ENOMEM, NULL);
+			bench_die("malloc", MM_ENOMEM, NULL);
 		nsd_pattern_fill(s->io.buf, o.bs, (uint64_t)i * o.bs, 7);
 		s->io.done = io_done;
 		s->io.arg = s;
@@ -603,7 +596,7 @@ static int cmd_local(void)
 		usage();
 	rc = nsd_label_size(o.file, &size, err, sizeof(err));
 	if (rc)
-		die("size", rc, err);
+		bench_die("size", rc, err);
 	o.region = region_default(size);
 	t = table_make(o.file);
 	cc.net = NULL;
@@ -613,7 +606,7 @@ static int cmd_local(void)
 	cc.policy = NSD_PATH_ASNEEDED;
 	rc = nsd_client_create(&cc, &cli);
 	if (rc)
-		die("nsd_client_create", rc, NULL);
+		bench_die("nsd_client_create", rc, NULL);
 	ret = run_io("local", table_direct(t));
 	nsd_client_destroy(cli);
 	nsd_table_destroy(t);
@@ -645,7 +638,7 @@ static int cmd_client(void)
 	ctx = ctx_make(CLIENT_NODE, o.client_ip);
 	rc = net_peer_set(ctx, SERVER_NODE, o.server_ip, o.port);
 	if (rc)
-		die("net_peer_set", rc, NULL);
+		bench_die("net_peer_set", rc, NULL);
 	cc.net = ctx;
 	cc.tab = t;
 	cc.my_node = CLIENT_NODE;
@@ -653,7 +646,7 @@ static int cmd_client(void)
 	cc.checksum = false;
 	rc = nsd_client_create(&cc, &cli);
 	if (rc)
-		die("nsd_client_create", rc, NULL);
+		bench_die("nsd_client_create", rc, NULL);
 	nsd_client_set_checksum(cli, o.checksum);
 	/* region: the server's disk size is not known here; -r is required
 	 * unless the default (2 GiB disk) fits */

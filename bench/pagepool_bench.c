@@ -98,13 +98,6 @@ static struct opts {
 
 static uint64_t disk_blocks;	/* data blocks per NSD */
 
-static void die(const char *what, int rc, const char *msg)
-{
-	fprintf(stderr, "pagepool_bench: %s: %s%s%s\n", what, rc ? mm_strerror(rc) : strerror(errno),
-		msg && *msg ? ": " : "", msg ? msg : "");
-	exit(1);
-}
-
 static void usage(void)
 {
 	fprintf(stderr,
@@ -138,15 +131,15 @@ static int cmd_label(void)
 		if (stat(path, &st) != 0) {
 			fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600);
 			if (fd < 0)
-				die(path, 0, NULL);
+				bench_die(path, 0, NULL);
 			if (posix_fallocate(fd, 0, (off_t)o.disk_size) != 0 &&
 			    ftruncate(fd, (off_t)o.disk_size) != 0)
-				die("fallocate/ftruncate", 0, path);
+				bench_die("fallocate/ftruncate", 0, path);
 			close(fd);
 		}
 		rc = nsd_label_size(path, &d.disk_size, err, sizeof(err));
 		if (rc)
-			die("size", rc, err);
+			bench_die("size", rc, err);
 		d.version = NSD_DESC_VERSION;
 		d.nsd_id = NSD_ID0 + (uint64_t)i;
 		d.cluster_id = CLUSTER_ID;
@@ -156,10 +149,10 @@ static int cmd_label(void)
 		d.reserved_size = NSD_RESERVED_BYTES;
 		rc = nsd_label_write(path, &d, err, sizeof(err));
 		if (rc)
-			die("nsd_label_write", rc, err);
+			bench_die("nsd_label_write", rc, err);
 		rc = nsd_disk_open(path, NULL, &disk);
 		if (rc)
-			die("nsd_disk_open", rc, path);
+			bench_die("nsd_disk_open", rc, path);
 		direct = direct && nsd_disk_direct(disk);
 		if (nsd_disk_sector_size(disk) > sector)
 			sector = nsd_disk_sector_size(disk);
@@ -181,7 +174,7 @@ static nsd_table *table_make(bool *direct)
 	int rc;
 
 	if (!defs)
-		die("calloc", MM_ENOMEM, NULL);
+		bench_die("calloc", MM_ENOMEM, NULL);
 	for (int i = 0; i < o.n; i++) {
 		snprintf(defs[i].rec.name, sizeof(defs[i].rec.name), "ppbench%d", i);
 		defs[i].rec.id = NSD_ID0 + (uint64_t)i;
@@ -192,12 +185,12 @@ static nsd_table *table_make(bool *direct)
 	}
 	rc = nsd_table_create(&tc, &t);
 	if (rc)
-		die("nsd_table_create", rc, NULL);
+		bench_die("nsd_table_create", rc, NULL);
 	rc = nsd_table_update(t, defs, (size_t)o.n, NULL, 0);
 	if (rc < 0)
-		die("nsd_table_update", rc, NULL);
+		bench_die("nsd_table_update", rc, NULL);
 	if (rc != o.n)
-		die("NSDs not all found locally", MM_ENOENT, o.dir);
+		bench_die("NSDs not all found locally", MM_ENOENT, o.dir);
 	*direct = true;
 	for (int i = 0; i < o.n; i++) {
 		nsd_entry *e = nsd_table_get(t, NSD_ID0 + (uint64_t)i);
@@ -206,7 +199,7 @@ static nsd_table *table_make(bool *direct)
 		bool has = false;
 
 		if (!e)
-			die("nsd_table_get", MM_ENOENT, NULL);
+			bench_die("nsd_table_get", MM_ENOENT, NULL);
 		nsd_entry_stats(e, &st, &ds, &has);
 		nsd_entry_put(e);
 		*direct = *direct && has && ds.direct;
@@ -266,7 +259,7 @@ static int read_pass(uint64_t ino, uint64_t size, uint64_t step, bool stream, ui
 	if (stream) {
 		rc = pp_stream_open(pool, FS_ID, ino, size, &s);
 		if (rc)
-			die("pp_stream_open", rc, NULL);
+			bench_die("pp_stream_open", rc, NULL);
 	}
 	for (uint64_t pos = 0; pos + PIECE <= size; pos += step) {
 		struct pp_tag t = {FS_ID, ino, pos / BSIZE};
@@ -303,7 +296,7 @@ static int test_read(bool stream, uint64_t step, int passes)
 	int rc = 0;
 
 	if (!dst)
-		die("malloc", MM_ENOMEM, NULL);
+		bench_die("malloc", MM_ENOMEM, NULL);
 	for (int i = 0; i < passes && !rc; i++) {
 		struct pp_stats a;
 		uint64_t t0;
@@ -345,7 +338,7 @@ static int test_seqwrite(void)
 	int rc = 0, frc;
 
 	if (!src || !chk)
-		die("malloc", MM_ENOMEM, NULL);
+		bench_die("malloc", MM_ENOMEM, NULL);
 	nsd_pattern_fill(src, SRC_BYTES, 0, SRC_SEED);
 	pp_drop_fs(pool, FS_ID);
 	window_start(&t0, &c0);
@@ -415,7 +408,7 @@ static int test_reread(void)
 	int rc;
 
 	if (!dst)
-		die("malloc", MM_ENOMEM, NULL);
+		bench_die("malloc", MM_ENOMEM, NULL);
 	pp_drop_fs(pool, FS_ID);
 	rc = read_pass(o.ino, o.fsize, PIECE, true, dst);	/* loads the cache */
 	for (int r = 0; !rc && r < o.rounds; r++) {
@@ -444,7 +437,7 @@ static int test_memcpy(void)
 	double best = 0, bc = 0;
 
 	if (!src || !dst)
-		die("malloc", MM_ENOMEM, NULL);
+		bench_die("malloc", MM_ENOMEM, NULL);
 	memset(src, 0x5A, o.fsize);	/* fault it in */
 	memset(dst, 0, PIECE);
 	for (int r = 0; r < o.rounds + 1; r++) {	/* the first pass warms up */
@@ -494,7 +487,7 @@ static int cmd_run(void)
 		disk_path(i, path, sizeof(path));
 		rc = nsd_label_size(path, &sz, err, sizeof(err));
 		if (rc)
-			die("size", rc, err);
+			bench_die("size", rc, err);
 		if (sz < dsize)
 			dsize = sz;
 	}
@@ -513,7 +506,7 @@ static int cmd_run(void)
 	if (!is_memcpy && o.fsize > max_file)
 		o.fsize = max_file;
 	if (o.fsize < PIECE)
-		die("file size", MM_EINVAL, "smaller than 64 KiB");
+		bench_die("file size", MM_EINVAL, "smaller than 64 KiB");
 
 	if (is_memcpy) {
 		rc = test_memcpy();
@@ -525,7 +518,7 @@ static int cmd_run(void)
 		cc.policy = NSD_PATH_ASNEEDED;
 		rc = nsd_client_create(&cc, &cli);
 		if (rc)
-			die("nsd_client_create", rc, NULL);
+			bench_die("nsd_client_create", rc, NULL);
 		pc.size = o.pool;
 		pc.prefetch_threads = o.pf_threads;
 		pc.writers = o.writers;
@@ -533,10 +526,10 @@ static int cmd_run(void)
 		pp_nsd_backend(&pc, cli);
 		rc = pp_pool_create(&pc, &pool);
 		if (rc)
-			die("pp_pool_create", rc, NULL);
+			bench_die("pp_pool_create", rc, NULL);
 		rc = pp_fs_register(pool, FS_ID, BSIZE, &ops, NULL);
 		if (rc)
-			die("pp_fs_register", rc, NULL);
+			bench_die("pp_fs_register", rc, NULL);
 		/* the pool's memory is mmap'ed lazily: touch it once, untimed, as a
 		 * long-running mmfsd would have */
 		{
@@ -548,7 +541,7 @@ static int cmd_run(void)
 			moved = 0;
 			have_sinfo = false;
 			if (rc)
-				die("warm-up read", rc, NULL);
+				bench_die("warm-up read", rc, NULL);
 		}
 		if (!strcmp(o.test, "seqread"))
 			rc = test_read(true, PIECE, 1);

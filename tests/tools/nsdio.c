@@ -54,6 +54,7 @@
 
 #include "cmds/libcmd.h"
 #include "common/err.h"
+#include "common/util.h"
 #include "mmfsd/admin.h"
 
 #define BLK 4096u
@@ -82,33 +83,6 @@ static void usage(void)
 		"  common options: -q (quiet on success), --timeout SECONDS (600)\n");
 }
 
-/* "64M" -> 67108864; false if not a number */
-static bool parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s || *s == '-')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno)
-		return false;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	case 't': case 'T': v <<= 40; end++; break;
-	default: break;
-	}
-	if (*end == 'i' || *end == 'B')
-		end++;
-	if (*end)
-		return false;
-	*out = v;
-	return true;
-}
-
 static int parse_errno(const char *s)
 {
 	static const struct {
@@ -124,7 +98,7 @@ static int parse_errno(const char *s)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcasecmp(s, names[i].name))
 			return names[i].val;
-	if (parse_size(s, &v) && v > 0 && v < 4096)
+	if (!mm_parse_size(s, &v) && v > 0 && v < 4096)
 		return (int)v;
 	return -1;
 }
@@ -615,13 +589,13 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'n': node = optarg; break;
 		case 'b':
-			if (!parse_size(optarg, &bs) || bs == 0) {
+			if (mm_parse_size(optarg, &bs) || bs == 0) {
 				fprintf(stderr, "%s: -b %s: not a size\n", prog, optarg);
 				return 2;
 			}
 			break;
 		case 'd':
-			if (!parse_size(optarg, &depth) || depth == 0) {
+			if (mm_parse_size(optarg, &depth) || depth == 0) {
 				fprintf(stderr, "%s: -d %s: not a number\n", prog, optarg);
 				return 2;
 			}
@@ -630,21 +604,21 @@ int main(int argc, char **argv)
 		case 'e': expect = optarg; break;
 		case 'V': verify = false; break;
 		case 'r':
-			if (!parse_size(optarg, &count) || count == 0) {
+			if (mm_parse_size(optarg, &count) || count == 0) {
 				fprintf(stderr, "%s: --random %s: not a count\n", prog, optarg);
 				return 2;
 			}
 			random = true;
 			break;
 		case 'R':
-			if (!parse_size(optarg, &rseed)) {
+			if (mm_parse_size(optarg, &rseed)) {
 				fprintf(stderr, "%s: --rseed %s: not a number\n", prog, optarg);
 				return 2;
 			}
 			break;
 		case 'p': persistent = true; break;
 		case 't':
-			if (!parse_size(optarg, &v) || v == 0 || v > 86400) {
+			if (mm_parse_size(optarg, &v) || v == 0 || v > 86400) {
 				fprintf(stderr, "%s: --timeout %s: seconds expected\n", prog, optarg);
 				return 2;
 			}
@@ -665,7 +639,7 @@ int main(int argc, char **argv)
 
 #define NUM(i, var)                                                                      \
 	do {                                                                             \
-		if (!parse_size(pos[i], &(var))) {                                       \
+		if (mm_parse_size(pos[i], &(var))) {                                       \
 			fprintf(stderr, "%s: %s: \"%s\" is not a number\n", prog, pos[0], pos[i]); \
 			rc = 2;                                                          \
 			goto done;                                                       \

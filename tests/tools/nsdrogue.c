@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/util.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "net/net.h"
@@ -80,29 +81,6 @@ static void reply_cb(int status, const void *data, size_t len, void *arg)
 	pthread_mutex_unlock(&w->lock);
 }
 
-static bool parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s || *s == '-')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno)
-		return false;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	default: break;
-	}
-	if (*end)
-		return false;
-	*out = v;
-	return true;
-}
-
 int main(int argc, char **argv)
 {
 	const char *root = getenv("MMFS_ROOT"), *cipher_opt = NULL;
@@ -125,19 +103,19 @@ int main(int argc, char **argv)
 	while ((c = getopt(argc, argv, "o:l:s:rc:t:h")) != -1) {
 		switch (c) {
 		case 'o':
-			if (!parse_size(optarg, &offset)) {
+			if (mm_parse_size(optarg, &offset)) {
 				usage();
 				return 2;
 			}
 			break;
 		case 'l':
-			if (!parse_size(optarg, &length) || length == 0 || length > NSD_PROTO_MAX_IO) {
+			if (mm_parse_size(optarg, &length) || length == 0 || length > NSD_PROTO_MAX_IO) {
 				usage();
 				return 2;
 			}
 			break;
 		case 's':
-			if (!parse_size(optarg, &seed)) {
+			if (mm_parse_size(optarg, &seed)) {
 				usage();
 				return 2;
 			}
@@ -145,7 +123,7 @@ int main(int argc, char **argv)
 		case 'r': read_op = true; break;
 		case 'c': cipher_opt = optarg; break;
 		case 't':
-			if (!parse_size(optarg, &timeout) || timeout == 0 || timeout > 600000) {
+			if (mm_parse_size(optarg, &timeout) || timeout == 0 || timeout > 600000) {
 				usage();
 				return 2;
 			}
