@@ -12,8 +12,8 @@
 # fio runs --direct=0 (writes --fdatasync=1), and a note says so.
 #
 # The file system: block size 1 MiB; block b of a file lives on NSD b % 4
-# at offset 1 MiB + (b / 4) MiB. Pool 256 MiB, default settings (2
-# write-behind threads, dirty limit 50%, 4 prefetch threads, prefetchPct
+# at offset 1 MiB + (b / 4) MiB. Pool 256 MiB, default settings (4
+# write-behind threads, dirty limit 50%, 16 prefetch threads, prefetchPct
 # 20). Every measured pass starts with pp_drop_fs (cold reads; O_DIRECT, so
 # no page cache below), and each pagepool_bench process first reads
 # pool-size bytes of another file, untimed, so the pool's memory is faulted
@@ -41,7 +41,7 @@
 #       stream, then 8 more times timed (best of 3 windows), 64 KiB pieces
 #       copied out; GiB/s. Baseline: memcpy of the same 8 x 128 MiB in
 #       64 KiB pieces into one 64 KiB buffer (best of 3 windows)
-#   Diagnostics (info lines): seqread with 16 prefetch threads, seqwrite
+#   Diagnostics (info lines): seqread with 4 prefetch threads, seqwrite
 #   with 8 write-behind threads (pagepool_bench -T / -W).
 #
 # Every figure is the mean of ROUNDS (default 3) runs, with pool and
@@ -164,8 +164,8 @@ one() { # key: one measurement into v[key.$round]
 		pp_run memcpy -F 128M && v[$key.$round]=$(kv gibps "$out") ;;
 	reread)
 		pp_run reread -F 128M && v[$key.$round]=$(kv gibps "$out") ;;
-	seqread.pf16)
-		pp_run seqread -T 16 && v[$key.$round]=$(kv mbps "$out") ;;
+	seqread.pf4)
+		pp_run seqread -T 4 && v[$key.$round]=$(kv mbps "$out") ;;
 	seqwrite.w8)
 		pp_run seqwrite -W 8 && v[$key.$round]=$(kv mbps "$out") ;;
 	*)
@@ -176,8 +176,8 @@ one() { # key: one measurement into v[key.$round]
 		fi ;;
 	esac
 }
-order_a=(fio.read seqread seqread-np strided strided-np fio.write seqwrite memcpy reread seqread.pf16 seqwrite.w8)
-order_b=(seqread fio.read strided-np strided seqread-np seqwrite fio.write reread memcpy seqwrite.w8 seqread.pf16)
+order_a=(fio.read seqread seqread-np strided strided-np fio.write seqwrite memcpy reread seqread.pf4 seqwrite.w8)
+order_b=(seqread fio.read strided-np strided seqread-np seqwrite fio.write reread memcpy seqwrite.w8 seqread.pf4)
 for round in $(seq 1 "$rounds"); do
 	echo "round $round (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 	if ((round % 2)); then keys=("${order_a[@]}"); else keys=("${order_b[@]}"); fi
@@ -193,7 +193,7 @@ m() { # mean over rounds of v[KEY.r]
 }
 runs() { local k=$1 r s=""; for r in $(seq 1 "$rounds"); do s+="${v[$k.$r]:--} "; done; echo "${s% }"; }
 sr=$(m seqread) fr=$(m fio.read) np=$(m seqread-np) st=$(m strided) stn=$(m strided-np)
-sw=$(m seqwrite) fw=$(m fio.write) rr=$(m reread) mc=$(m memcpy) pf16=$(m seqread.pf16)
+sw=$(m seqwrite) fw=$(m fio.write) rr=$(m reread) mc=$(m memcpy) pf4=$(m seqread.pf4)
 w8=$(m seqwrite.w8)
 [[ -n $sr && -n $fr ]] &&
 	printf 'result: pagepool.seqread.64k %.0f MB/s ratio %s vs fio=%.0fMB/s\n' "$sr" "$(ratio "$sr" "$fr")" "$fr"
@@ -210,9 +210,9 @@ w8=$(m seqwrite.w8)
 
 [[ -n $np && -n $fr ]] &&
 	printf 'info: pagepool.seqread.64k.noprefetch vs fio: ratio %s\n' "$(ratio "$np" "$fr")"
-[[ -n $pf16 && -n $fr ]] &&
-	printf 'info: pagepool.seqread.64k with prefetch_threads=16: %.0f MB/s, ratio %s vs fio\n' \
-		"$pf16" "$(ratio "$pf16" "$fr")"
+[[ -n $pf4 && -n $fr ]] &&
+	printf 'info: pagepool.seqread.64k with prefetch_threads=4: %.0f MB/s, ratio %s vs fio\n' \
+		"$pf4" "$(ratio "$pf4" "$fr")"
 [[ -n $w8 && -n $fw ]] &&
 	printf 'info: pagepool.seqwrite.64k with 8 write-behind threads: %.0f MB/s, ratio %s vs fio\n' \
 		"$w8" "$(ratio "$w8" "$fw")"
@@ -224,7 +224,7 @@ for k in fio.read fio.write; do
 	c=$(m "$k.cpu")
 	[[ -n $c ]] && printf 'info: %s.cpu %.3f s/GiB\n' "$k" "$c"
 done
-for k in seqread fio.read seqread-np strided strided-np seqwrite fio.write reread memcpy seqread.pf16 seqwrite.w8; do
+for k in seqread fio.read seqread-np strided strided-np seqwrite fio.write reread memcpy seqread.pf4 seqwrite.w8; do
 	echo "info: runs $k: $(runs "$k")"
 done
 for k in seqread strided seqwrite; do

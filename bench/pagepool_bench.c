@@ -563,7 +563,7 @@ static int cmd_run(void)
 	printf("pagepool_bench: test=%s pool=%" PRIu64 " file=%" PRIu64 " nsds=%d pf_threads=%u"
 	       " writers=%u bytes=%" PRIu64 " seconds=%.3f mbps=%.1f gibps=%.3f cpu_s=%.3f cpu_s_gib=%.3f"
 	       " direct=%d",
-	       o.test, o.pool, o.fsize, o.n, o.pf_threads ? o.pf_threads : 4, o.writers ? o.writers : 2, moved, t_sec,
+	       o.test, o.pool, o.fsize, o.n, st1.prefetch_threads, st1.writers, moved, t_sec,
 	       t_sec > 0 ? (double)moved / t_sec / 1e6 : 0.0, t_sec > 0 ? gib / t_sec : 0.0,
 	       cpu_s, gib > 0 ? cpu_s / gib : 0.0, direct ? 1 : 0);
 	if (!is_memcpy)

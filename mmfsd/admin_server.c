@@ -421,8 +421,10 @@ static void diag_pagepool(mmfsd *d, struct text *t)
 	tprintf(t, "disk reads %" PRIu64 " (%" PRIu64 " bytes, %" PRIu64 " errors), writes %" PRIu64
 		" (%" PRIu64 " bytes, %" PRIu64 " errors)\n", st.reads, st.read_bytes, st.read_errors,
 		st.writes, st.write_bytes, st.write_errors);
-	tprintf(t, "write-behind: journal forces %" PRIu64 ", throttle waits %" PRIu64 "\n",
-		st.log_forces, st.throttle_waits);
+	tprintf(t, "write-behind: %u threads, flush rate %" PRIu64 " bytes/s (last second), flushes %"
+		PRIu64 ", journal forces %" PRIu64 ", throttle waits %" PRIu64 "\n", st.writers,
+		st.flush_rate, st.flushes, st.log_forces, st.throttle_waits);
+	tprintf(t, "prefetch threads %u\n", st.prefetch_threads);
 }
 
 static void cmd_diag(mmfsd *d, json_object *req, json_object *rep)

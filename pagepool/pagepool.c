@@ -15,6 +15,7 @@
  *   alloc_mu (descriptor free list, buddy, victim hand)
  *     -> part[i].mu (one hash partition: chains, and pins going up)
  *   b->content (rwlock, the data) -> b->mu (masks, I/O state)
+ *   alloc_mu -> st_mu -> s->mu (a stream) -> part[i].mu (prefetch lookups)
  *   fs_mu, err_mu, wb_mu: leaves.
  * A pin is taken only under the partition lock, so whoever holds that lock
  * and sees pins == 0 may take the buffer out; pins go down atomically.
@@ -48,6 +49,7 @@ struct pp_fs {
 	uint32_t id;
 	uint32_t bsize, sub;		/* block and subblock size */
 	unsigned order;			/* buddy order of a block */
+	uint32_t full;			/* subblock mask of a whole block */
 	struct pp_fs_ops ops;
 	void *arg;
 };
@@ -71,7 +73,8 @@ struct pp_buf {
 	uint32_t valid, dirty;		/* subblock masks */
 	uint64_t lsn;			/* journal record the dirty data needs durable */
 	bool reading, writing;
-	bool marked;			/* the exclusive holder dirtied it */
+	bool marked;			/* the exclusive holder dirtied it (content lock) */
+	bool wb_seen;			/* partly dirty, passed over once by write-behind */
 	uint32_t pf_id;			/* stream that prefetched it, until first read */
 };
 
@@ -105,8 +108,9 @@ struct pp_pool {
 	struct part part[NPART];
 	uint32_t nbucket;		/* per partition, power of two */
 
-	pthread_mutex_t fs_mu;
+	pthread_mutex_t fs_mu;		/* registration; lookups take none */
 	struct pp_fs fs[MAX_FS];
+	uint32_t nfs;			/* slots ever used (atomic) */
 
 	pthread_mutex_t err_mu;
 	struct ino_err *errs;
@@ -117,6 +121,7 @@ struct pp_pool {
 	pthread_t *writers;
 	unsigned nwriters;
 	uint32_t wb_hand;
+	uint64_t wb_sec, wb_sec_bytes, wb_last_rate;	/* flush rate, under wb_mu */
 
 	mm_pool *pf_pool;		/* prefetch threads */
 	pthread_mutex_t st_mu;		/* guards the stream list (a leaf but for s->mu) */
@@ -127,7 +132,7 @@ struct pp_pool {
 	uint64_t prefetch_issued, prefetch_used, prefetch_wasted, reader_waits;
 	uint64_t used, dirty_bytes, buffers, buffers_dirty;
 	uint64_t hits, misses, reads, read_bytes, writes, write_bytes;
-	uint64_t write_errors, read_errors, evictions, throttle_waits, log_forces;
+	uint64_t write_errors, read_errors, evictions, throttle_waits, log_forces, flushes;
 };
 
 static void add(uint64_t *c, int64_t v)
@@ -171,16 +176,21 @@ static bool tag_eq(const struct pp_tag *a, const struct pp_tag *b)
 	return a->fs == b->fs && a->ino == b->ino && a->blk == b->blk;
 }
 
+/* No lock: pp_get() calls this, and the hit path takes no global lock. A
+ * slot's fields are written before its <used> is set (release), and stay
+ * until the file system is unregistered, which its users must not race. */
 static struct pp_fs *fs_get(pp_pool *p, uint32_t id)
 {
-	struct pp_fs *f = NULL;
+	uint32_t n = __atomic_load_n(&p->nfs, __ATOMIC_ACQUIRE);
 
-	pthread_mutex_lock(&p->fs_mu);
-	for (int i = 0; i < MAX_FS && !f; i++)
-		if (p->fs[i].used && p->fs[i].id == id)
-			f = &p->fs[i];
-	pthread_mutex_unlock(&p->fs_mu);
-	return f;
+	for (uint32_t i = 0; i < n; i++) {
+		struct pp_fs *f = &p->fs[i];
+
+		if (__atomic_load_n(&f->used, __ATOMIC_ACQUIRE) &&
+		    __atomic_load_n(&f->id, __ATOMIC_RELAXED) == id)
+			return f;
+	}
+	return NULL;
 }
 
 /* Subblocks covering [off, off+len). */
@@ -452,6 +462,7 @@ static struct pp_buf *alloc_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag
 	b->lsn = 0;
 	b->reading = b->writing = false;
 	b->marked = false;
+	b->wb_seen = false;
 	b->pf_id = 0;
 	pthread_mutex_unlock(&b->mu);
 	__atomic_store_n(&b->usage, usage, __ATOMIC_RELAXED);
@@ -491,45 +502,52 @@ static void io_done(struct pp_io *io, int rc)
 	pthread_mutex_unlock(&w->mu);
 }
 
-/*
- * Move the subblocks of <mask> between <b> and replicas [r0, r1) of <m>.
- * Runs of adjacent subblocks go in one request each. Blocks until all
- * completed; the first error.
- */
-static int transfer_reps(pp_pool *p, struct pp_buf *b, uint32_t mask, bool write,
-			 const struct pp_map *m, int r0, int r1)
+/* Requests for the subblocks of <mask> of <b> on replica <r> of <m>, one
+ * per run of adjacent subblocks, into <ios> (room for PP_SUBBLOCKS / 2 + 1:
+ * the most runs a mask has); their number. */
+static unsigned build_ios(struct pp_buf *b, uint32_t mask, bool write, const struct pp_map *m,
+			  int r, struct pp_io *ios, void (*done)(struct pp_io *, int), void *arg)
 {
 	struct pp_fs *f = b->fs;
-	struct pp_io ios[PP_SUBBLOCKS * PP_MAX_REPLICAS];
-	struct io_wait w = {.left = 0, .rc = 0};
 	unsigned n = 0;
+
+	for (unsigned s = 0; s < PP_SUBBLOCKS;) {
+		unsigned e = s;
+
+		if (!(mask & (1u << s))) {
+			s++;
+			continue;
+		}
+		while (e + 1 < PP_SUBBLOCKS && (mask & (1u << (e + 1))))
+			e++;
+		ios[n++] = (struct pp_io){
+			.nsd_id = m->rep[r].nsd_id,
+			.offset = m->rep[r].offset + (uint64_t)s * f->sub,
+			.len = (size_t)(e - s + 1) * f->sub,
+			.buf = b->data + (size_t)s * f->sub,
+			.write = write,
+			.done = done,
+			.arg = arg,
+		};
+		s = e + 1;
+	}
+	return n;
+}
+
+#define RUNS_MAX (PP_SUBBLOCKS / 2 + 1)
+
+/* Read the subblocks of <mask> of <b> from replica <r> of <m>; blocks
+ * until all completed; the first error. */
+static int read_rep(pp_pool *p, struct pp_buf *b, uint32_t mask, const struct pp_map *m, int r)
+{
+	struct pp_io ios[RUNS_MAX];
+	struct io_wait w = {.left = 0, .rc = 0};
+	unsigned n;
 	int rc;
 
 	pthread_mutex_init(&w.mu, NULL);
 	pthread_cond_init(&w.cv, NULL);
-	for (int r = r0; r < r1; r++) {
-		for (unsigned s = 0; s < PP_SUBBLOCKS;) {
-			unsigned e = s;
-
-			if (!(mask & (1u << s))) {
-				s++;
-				continue;
-			}
-			while (e + 1 < PP_SUBBLOCKS && (mask & (1u << (e + 1))))
-				e++;
-			ios[n] = (struct pp_io){
-				.nsd_id = m->rep[r].nsd_id,
-				.offset = m->rep[r].offset + (uint64_t)s * f->sub,
-				.len = (size_t)(e - s + 1) * f->sub,
-				.buf = b->data + (size_t)s * f->sub,
-				.write = write,
-				.done = io_done,
-				.arg = &w,
-			};
-			n++;
-			s = e + 1;
-		}
-	}
+	n = build_ios(b, mask, false, m, r, ios, io_done, &w);
 	pthread_mutex_lock(&w.mu);
 	w.left = n;
 	pthread_mutex_unlock(&w.mu);
@@ -546,25 +564,22 @@ static int transfer_reps(pp_pool *p, struct pp_buf *b, uint32_t mask, bool write
 	pthread_mutex_destroy(&w.mu);
 	pthread_cond_destroy(&w.cv);
 	for (unsigned i = 0; i < n; i++) {
-		add(write ? &p->writes : &p->reads, 1);
-		add(write ? &p->write_bytes : &p->read_bytes, (int64_t)ios[i].len);
+		add(&p->reads, 1);
+		add(&p->read_bytes, (int64_t)ios[i].len);
 	}
 	return rc;
 }
 
-/*
- * Write the subblocks of <mask> to every replica of <b>'s block, or read
- * them from the first replica that succeeds (in map order).
- */
-static int transfer(pp_pool *p, struct pp_buf *b, uint32_t mask, bool write)
+/* Read the subblocks of <mask> of <b> from the first replica that succeeds
+ * (in map order); a hole reads as zeros. */
+static int read_subblocks(pp_pool *p, struct pp_buf *b, uint32_t mask)
 {
 	struct pp_fs *f = b->fs;
 	struct pp_map m = {0};
 	int rc;
 
 	rc = f->ops.map(f->arg, &b->tag, &m);
-	if (rc == MM_ENOENT && !write) {
-		/* a hole reads as zeros */
+	if (rc == MM_ENOENT) {
 		for (unsigned s = 0; s < PP_SUBBLOCKS; s++)
 			if (mask & (1u << s))
 				memset(b->data + (size_t)s * f->sub, 0, f->sub);
@@ -574,81 +589,283 @@ static int transfer(pp_pool *p, struct pp_buf *b, uint32_t mask, bool write)
 		return rc;
 	if (m.nrep < 1 || m.nrep > PP_MAX_REPLICAS)
 		return MM_EINVAL;
-	if (write)
-		return transfer_reps(p, b, mask, true, &m, 0, m.nrep);
 	for (int r = 0; r < m.nrep; r++) {
-		rc = transfer_reps(p, b, mask, false, &m, r, r + 1);
+		rc = read_rep(p, b, mask, &m, r);
 		if (!rc)
 			break;
 	}
 	return rc;
 }
 
-/* ---- 4. write-back of one buffer ---- */
-
-/*
- * Write the dirty subblocks of pinned buffer <b>. Takes the content lock
- * shared, so the data cannot change under the write. The journal is forced
- * to the buffer's LSN first (the write-ahead rule). An error is recorded
- * on the inode; the buffer is clean either way (a failed write is not
- * retried forever, it is reported).
- */
-static int write_back(pp_pool *p, struct pp_buf *b)
-{
-	uint32_t mask;
-	uint64_t lsn;
-	int rc = 0;
-
-	pthread_rwlock_rdlock(&b->content);
-	pthread_mutex_lock(&b->mu);
-	while (b->writing)
-		pthread_cond_wait(&b->cv, &b->mu);
-	mask = b->dirty;
-	lsn = b->lsn;
-	if (mask) {
-		b->writing = true;
-		b->dirty = 0;
-	}
-	pthread_mutex_unlock(&b->mu);
-	if (mask) {
-		if (lsn && b->fs->ops.log_force) {
-			add(&p->log_forces, 1);
-			rc = b->fs->ops.log_force(b->fs->arg, lsn);
-		}
-		if (!rc)
-			rc = transfer(p, b, mask, true);
-		if (rc) {
-			add(&p->write_errors, 1);
-			record_error(p, b->tag.fs, b->tag.ino, rc);
-			mm_error(SUB, "write-behind of fs %u inode %" PRIu64 " block %" PRIu64 " failed: %s "
-				 "(reported to the next fsync)", b->tag.fs, b->tag.ino, b->tag.blk,
-				 mm_strerror(rc));
-		}
-		pthread_mutex_lock(&b->mu);
-		b->writing = false;
-		if (!b->dirty) {
-			add(&p->buffers_dirty, -1);
-		}
-		add(&p->dirty_bytes, -(int64_t)((uint64_t)__builtin_popcount(mask) * b->fs->sub));
-		pthread_cond_broadcast(&b->cv);
-		pthread_mutex_unlock(&b->mu);
-		pthread_mutex_lock(&p->wb_mu);
-		pthread_cond_broadcast(&p->wb_clean);
-		pthread_mutex_unlock(&p->wb_mu);
-		pthread_mutex_lock(&p->alloc_mu);
-		pthread_cond_broadcast(&p->space);
-		pthread_mutex_unlock(&p->alloc_mu);
-	}
-	pthread_rwlock_unlock(&b->content);
-	return rc;
-}
-
-/* ---- 5. get, dirty, release ---- */
-
 static void unpin(struct pp_buf *b)
 {
 	__atomic_sub_fetch(&b->pins, 1, __ATOMIC_RELEASE);
 }
+
+/* ---- 4. write-back, in ordered batches ----
+ *
+ * A batch is a set of dirty buffers one thread (a write-behind thread, or
+ * one doing a flush) holds pinned and content-locked shared (rule 6). It
+ * is sorted by tag, so each disk sees a file's blocks in order; the
+ * journal is forced once per file system to the highest LSN in it (rule
+ * 5); then every request of every buffer is submitted and the thread
+ * waits for all, and lets the buffers go. Locking shared and unlocking
+ * happen on that one thread, as pthread rwlocks require.
+ */
+#define WB_BATCH 16		/* buffers a batch holds at most */
+
+struct wb_batch;
+
+struct wb_item {
+	struct pp_buf *b;
+	struct wb_batch *bt;
+	uint32_t mask;			/* the subblocks being written */
+	uint64_t lsn;
+	int rc;				/* first error, under bt->mu once submitted */
+	unsigned nio;
+	struct pp_io io[RUNS_MAX * PP_MAX_REPLICAS];
+};
+
+struct wb_batch {
+	pp_pool *p;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned left;			/* requests not completed */
+	unsigned n, cap;
+	uint64_t bytes;			/* of the buffers in it */
+	struct wb_item item[];
+};
+
+enum wb_claim { WB_ADDED, WB_SKIPPED, WB_BUSY };
+
+static struct wb_batch *wb_batch_new(pp_pool *p, unsigned cap)
+{
+	struct wb_batch *bt = NULL;
+
+	for (; cap > 0 && !bt; cap /= 2)
+		bt = calloc(1, sizeof(*bt) + cap * sizeof(bt->item[0]));
+	if (!bt)
+		return NULL;
+	bt->p = p;
+	bt->cap = cap * 2;
+	pthread_mutex_init(&bt->mu, NULL);
+	pthread_cond_init(&bt->cv, NULL);
+	return bt;
+}
+
+static void wb_batch_free(struct wb_batch *bt)
+{
+	if (!bt)
+		return;
+	pthread_mutex_destroy(&bt->mu);
+	pthread_cond_destroy(&bt->cv);
+	free(bt);
+}
+
+/*
+ * Put pinned buffer <b> into batch <bt>, which must have room. WB_ADDED:
+ * the batch now owns the pin and a shared content lock. Otherwise the
+ * caller keeps its pin: WB_SKIPPED (nothing dirty and no write of it in
+ * flight, or left for later as <partial> says) or WB_BUSY (held exclusively, or being written by someone else;
+ * never returned with <wait>, which blocks for both instead: only with an
+ * empty batch, so the thread holds no other buffer while it waits).
+ * <partial> false leaves out a buffer only partly dirty that was not
+ * already passed over once (its writer is probably still filling it).
+ */
+static enum wb_claim wb_add(struct wb_batch *bt, struct pp_buf *b, bool wait, bool partial)
+{
+	struct wb_item *it = &bt->item[bt->n];
+	struct pp_fs *f = b->fs;
+
+	if (wait)
+		pthread_rwlock_rdlock(&b->content);
+	else if (pthread_rwlock_tryrdlock(&b->content) != 0)
+		return WB_BUSY;
+	pthread_mutex_lock(&b->mu);
+	while (wait && b->writing)
+		pthread_cond_wait(&b->cv, &b->mu);
+	if (b->writing || !b->dirty || (!partial && b->dirty != f->full && !b->wb_seen)) {
+		enum wb_claim c = b->writing ? WB_BUSY : WB_SKIPPED;
+
+		if (b->dirty && !b->writing)
+			b->wb_seen = true;	/* written at the next pass if still partial */
+		pthread_mutex_unlock(&b->mu);
+		pthread_rwlock_unlock(&b->content);
+		return c;
+	}
+	*it = (struct wb_item){.b = b, .bt = bt, .mask = b->dirty, .lsn = b->lsn};
+	b->writing = true;
+	b->dirty = 0;
+	b->lsn = 0;
+	b->wb_seen = false;
+	pthread_mutex_unlock(&b->mu);
+	bt->n++;
+	bt->bytes += f->bsize;
+	return WB_ADDED;
+}
+
+static void wb_io_done(struct pp_io *io, int rc)
+{
+	struct wb_item *it = io->arg;
+	struct wb_batch *bt = it->bt;
+
+	pthread_mutex_lock(&bt->mu);
+	if (rc && !it->rc)
+		it->rc = rc;
+	if (--bt->left == 0)
+		pthread_cond_signal(&bt->cv);
+	pthread_mutex_unlock(&bt->mu);
+}
+
+/* With wb_mu: <bytes> were written now. The rate shown is what the last
+ * whole second wrote: one bucket per second, no history to keep. */
+static void rate_add(pp_pool *p, uint64_t bytes)
+{
+	uint64_t sec = mm_now_ns() / 1000000000ull;
+
+	if (sec != p->wb_sec) {
+		p->wb_last_rate = sec == p->wb_sec + 1 ? p->wb_sec_bytes : 0;
+		p->wb_sec = sec;
+		p->wb_sec_bytes = 0;
+	}
+	p->wb_sec_bytes += bytes;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+	const struct pp_tag *x = &((const struct wb_item *)a)->b->tag;
+	const struct pp_tag *y = &((const struct wb_item *)b)->b->tag;
+
+	if (x->fs != y->fs)
+		return x->fs < y->fs ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->blk < y->blk ? -1 : x->blk > y->blk;
+}
+
+/* A buffer of the batch was written (or failed): account, report, let go. */
+static void wb_finish(pp_pool *p, struct wb_item *it)
+{
+	struct pp_buf *b = it->b;
+
+	for (unsigned i = 0; i < it->nio; i++) {
+		add(&p->writes, 1);
+		add(&p->write_bytes, (int64_t)it->io[i].len);
+	}
+	if (it->rc) {
+		add(&p->write_errors, 1);
+		record_error(p, b->tag.fs, b->tag.ino, it->rc);
+		mm_error(SUB, "write-behind of fs %u inode %" PRIu64 " block %" PRIu64 " failed: %s "
+			 "(reported to the next fsync)", b->tag.fs, b->tag.ino, b->tag.blk,
+			 mm_strerror(it->rc));
+	}
+	pthread_mutex_lock(&b->mu);
+	b->writing = false;
+	if (!b->dirty)
+		add(&p->buffers_dirty, -1);
+	add(&p->dirty_bytes, -(int64_t)((uint64_t)__builtin_popcount(it->mask) * b->fs->sub));
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	pthread_rwlock_unlock(&b->content);
+	unpin(b);
+}
+
+/* Write batch <bt> and empty it (see above). Errors are recorded on the
+ * inodes (rule 7): a flush returns them. */
+static void wb_write(struct wb_batch *bt)
+{
+	pp_pool *p = bt->p;
+	unsigned n = bt->n, total = 0;
+	uint64_t written = 0;
+
+	if (n == 0)
+		return;
+	qsort(bt->item, n, sizeof(bt->item[0]), item_cmp);
+	for (unsigned i = 0, j; i < n; i = j) {
+		struct pp_fs *f = bt->item[i].b->fs;
+		uint64_t lsn = 0;
+		int rc = 0;
+
+		for (j = i; j < n && bt->item[j].b->fs == f; j++)
+			if (bt->item[j].lsn > lsn)
+				lsn = bt->item[j].lsn;
+		if (lsn && f->ops.log_force) {
+			add(&p->log_forces, 1);
+			rc = f->ops.log_force(f->arg, lsn);
+		}
+		for (unsigned k = i; k < j; k++)
+			bt->item[k].rc = rc;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct wb_item *it = &bt->item[i];
+		struct pp_fs *f = it->b->fs;
+		struct pp_map m = {0};
+
+		it->nio = 0;
+		if (it->rc)
+			continue;
+		it->rc = f->ops.map(f->arg, &it->b->tag, &m);
+		if (!it->rc && (m.nrep < 1 || m.nrep > PP_MAX_REPLICAS))
+			it->rc = MM_EINVAL;
+		for (int r = 0; !it->rc && r < m.nrep; r++)
+			it->nio += build_ios(it->b, it->mask, true, &m, r, it->io + it->nio,
+					     wb_io_done, it);
+		total += it->nio;
+	}
+	/* count every request before the first can complete */
+	pthread_mutex_lock(&bt->mu);
+	bt->left = total;
+	pthread_mutex_unlock(&bt->mu);
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned k = 0; k < bt->item[i].nio; k++) {
+			struct pp_io *io = &bt->item[i].io[k];
+			int rc = p->cfg.io.submit(p->cfg.io_arg, io);
+
+			if (rc)
+				wb_io_done(io, rc);
+		}
+	pthread_mutex_lock(&bt->mu);
+	while (bt->left > 0)
+		pthread_cond_wait(&bt->cv, &bt->mu);
+	pthread_mutex_unlock(&bt->mu);
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned k = 0; k < bt->item[i].nio; k++)
+			written += bt->item[i].io[k].len;
+	for (unsigned i = 0; i < n; i++)
+		wb_finish(p, &bt->item[i]);
+	bt->n = 0;
+	bt->bytes = 0;
+	pthread_mutex_lock(&p->wb_mu);
+	rate_add(p, written);
+	pthread_cond_broadcast(&p->wb_clean);
+	pthread_mutex_unlock(&p->wb_mu);
+	pthread_mutex_lock(&p->alloc_mu);
+	pthread_cond_broadcast(&p->space);
+	pthread_mutex_unlock(&p->alloc_mu);
+}
+
+/* Write pinned buffer <b> if it is dirty, waiting for its content lock and
+ * for a write of it in flight, and unpin it: a batch of one, for a thread
+ * that holds no other buffer. */
+static void write_back(pp_pool *p, struct pp_buf *b)
+{
+	struct wb_batch *bt = wb_batch_new(p, 1);
+
+	if (!bt) {
+		mm_error(SUB, "out of memory writing fs %u inode %" PRIu64 " block %" PRIu64,
+			 b->tag.fs, b->tag.ino, b->tag.blk);
+		record_error(p, b->tag.fs, b->tag.ino, MM_ENOMEM);
+		unpin(b);
+		return;
+	}
+	if (wb_add(bt, b, true, true) == WB_ADDED)
+		wb_write(bt);
+	else
+		unpin(b);
+	wb_batch_free(bt);
+}
+
+/* ---- 5. get, dirty, release ---- */
 
 /* Pinned buffer for <t>, made if absent. */
 static struct pp_buf *pin_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, bool bump,
@@ -693,8 +910,11 @@ static struct pp_buf *pin_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *
 }
 
 /* Make the subblocks of <need> valid, reading what is missing. The caller
- * holds the content lock (either mode). */
-static int make_valid(pp_pool *p, struct pp_buf *b, uint32_t need, uint32_t pf_id, bool *waited)
+ * holds the content lock (either mode). With <take_pf>, a real read: hand
+ * back and clear the prefetch mark in the same critical section (the hit
+ * path takes b->mu once). */
+static int make_valid(pp_pool *p, struct pp_buf *b, uint32_t need, uint32_t pf_id, bool *waited,
+		      uint32_t *take_pf)
 {
 	uint32_t missing;
 	int rc = 0;
@@ -714,7 +934,7 @@ static int make_valid(pp_pool *p, struct pp_buf *b, uint32_t need, uint32_t pf_i
 			b->pf_id = pf_id;	/* marked before the data lands: a reader
 						 * that waits for it sees the mark */
 		pthread_mutex_unlock(&b->mu);
-		rc = transfer(p, b, missing, false);
+		rc = read_subblocks(p, b, missing);
 		pthread_mutex_lock(&b->mu);
 		b->reading = false;
 		if (!rc)
@@ -722,6 +942,10 @@ static int make_valid(pp_pool *p, struct pp_buf *b, uint32_t need, uint32_t pf_i
 		pthread_cond_broadcast(&b->cv);
 		if (rc)
 			break;
+	}
+	if (!rc && take_pf) {
+		*take_pf = b->pf_id;
+		b->pf_id = 0;
 	}
 	pthread_mutex_unlock(&b->mu);
 	if (rc) {
@@ -769,17 +993,19 @@ static int get_buf(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t le
 			edges |= sub_mask(f, off, 1);
 		if ((off + len) % f->sub)
 			edges |= sub_mask(f, off + len - 1, 1);
-		rc = edges ? make_valid(p, b, edges, pf_id, waited) : MM_OK;
+		rc = edges ? make_valid(p, b, edges, pf_id, waited, NULL) : MM_OK;
 		if (!rc) {
 			pthread_mutex_lock(&b->mu);
 			b->valid |= need;
+			if (!pf_id) {
+				was_pf = b->pf_id;
+				b->pf_id = 0;
+			}
 			pthread_mutex_unlock(&b->mu);
 		}
 	} else {
-		pthread_mutex_lock(&b->mu);
-		hit = hit && (need & ~b->valid) == 0;
-		pthread_mutex_unlock(&b->mu);
-		rc = make_valid(p, b, need, pf_id, waited);
+		rc = make_valid(p, b, need, pf_id, waited, pf_id ? NULL : &was_pf);
+		hit = hit && !*waited;
 	}
 	if (!pf_id)
 		add(hit ? &p->hits : &p->misses, 1);
@@ -788,15 +1014,9 @@ static int get_buf(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t le
 		unpin(b);
 		return rc;
 	}
-	if (!pf_id) {
-		pthread_mutex_lock(&b->mu);
-		was_pf = b->pf_id;
-		b->pf_id = 0;
-		pthread_mutex_unlock(&b->mu);
-		/* read once by a sequential reader: first to go now */
-		if (was_pf && !bump)
-			__atomic_store_n(&b->usage, 0, __ATOMIC_RELAXED);
-	}
+	/* read once by a sequential reader: first to go now */
+	if (was_pf && !bump)
+		__atomic_store_n(&b->usage, 0, __ATOMIC_RELAXED);
 	if (was_pf)
 		stream_note(p, was_pf, true);
 	*out = b;
@@ -843,10 +1063,10 @@ void pp_release(pp_buf *b)
 	pp_pool *p = b->p;
 	bool dirtied;
 
-	pthread_mutex_lock(&b->mu);
+	/* only an exclusive holder sets it, so a shared holder reads false */
 	dirtied = b->marked;
-	b->marked = false;
-	pthread_mutex_unlock(&b->mu);
+	if (dirtied)
+		b->marked = false;
 	pthread_rwlock_unlock(&b->content);
 	unpin(b);
 	if (!dirtied)
@@ -906,13 +1126,36 @@ static void pf_run(void *arg)
 	free(j);
 }
 
+/* [off, off+len) of block <t> is in the pool already, or being read. */
+static bool is_cached(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, uint32_t off,
+		      uint32_t len)
+{
+	uint32_t bk, need = sub_mask(f, off, len);
+	struct part *pt = part_of(p, t, &bk);
+	struct pp_buf *b;
+	bool in = false;
+
+	pthread_mutex_lock(&pt->mu);
+	for (b = pt->bucket[bk]; b && !tag_eq(&b->tag, t); b = b->hnext)
+		;
+	if (b) {
+		pthread_mutex_lock(&b->mu);
+		in = b->reading || (need & ~b->valid) == 0;
+		pthread_mutex_unlock(&b->mu);
+	}
+	pthread_mutex_unlock(&pt->mu);
+	return in;
+}
+
 /* With s->mu: queue a prefetch of [off, off+len) of block <blk>; false if
- * it could not be queued now (the caller tries again at the next access). */
+ * it could not be queued now (the caller tries again at the next access).
+ * What the pool has already costs a lookup, not a job. */
 static bool pf_queue(struct pp_stream *s, uint64_t blk, uint32_t off, uint32_t len)
 {
+	struct pp_tag t = {s->fs, s->ino, blk};
 	struct pf_job *j;
 
-	if (len == 0)
+	if (len == 0 || is_cached(s->p, s->f, &t, off, len))
 		return true;
 	if (s->inflight >= 2 * s->max_depth + 2)
 		return false;
@@ -1205,16 +1448,41 @@ static bool pin_if(pp_pool *p, struct pp_buf *b, uint32_t fs, uint64_t ino, bool
 	return ok;
 }
 
+/* Write every dirty buffer in the range, in batches, and wait. */
 static void flush_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64_t lo,
 		       uint64_t hi)
 {
+	struct wb_batch *bt = wb_batch_new(p, WB_BATCH);
+
 	for (uint32_t i = 0; i < p->ndesc; i++) {
 		struct pp_buf *b = &p->descs[i];
 
 		if (!pin_if(p, b, fs, ino, any_ino, lo, hi))
 			continue;
-		write_back(p, b);
-		unpin(b);
+		if (!bt) {
+			write_back(p, b);
+			continue;
+		}
+		switch (wb_add(bt, b, false, true)) {
+		case WB_ADDED:
+			break;
+		case WB_SKIPPED:
+			unpin(b);
+			break;
+		case WB_BUSY:
+			/* held exclusively, or being written: wait for it
+			 * holding no other buffer */
+			wb_write(bt);
+			if (wb_add(bt, b, true, true) != WB_ADDED)
+				unpin(b);
+			break;
+		}
+		if (bt->n == bt->cap)
+			wb_write(bt);
+	}
+	if (bt) {
+		wb_write(bt);
+		wb_batch_free(bt);
 	}
 }
 
@@ -1222,6 +1490,7 @@ int pp_flush(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t bl
 {
 	if (!fs_get(p, fs))
 		return MM_ENOENT;
+	add(&p->flushes, 1);
 	flush_scan(p, fs, ino, false, blk_lo, blk_hi);
 	return take_error(p, fs, ino);
 }
@@ -1262,10 +1531,8 @@ static int drop_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64
 			if (!retry)
 				break;
 			/* pinned or dirtied again meanwhile: write it, wait a moment */
-			if (pin_if(p, b, fs, ino, any_ino, lo, hi)) {
+			if (pin_if(p, b, fs, ino, any_ino, lo, hi))
 				write_back(p, b);
-				unpin(b);
-			}
 			mm_sleep_ms(1);
 		}
 	}
@@ -1295,52 +1562,71 @@ int pp_drop_fs(pp_pool *p, uint32_t fs)
 
 /* ---- 7. write-behind ---- */
 
+#define WB_CHUNK 64	/* descriptors a writer takes from the shared hand at once */
+
 /*
- * A write-behind thread: while dirty data is over half the dirty limit
- * (or anyone waits for memory or for the limit), write dirty buffers in
- * descriptor order from a shared hand; otherwise sleep, waking every
- * 100 ms to write what has been dirty since the last pass anyway.
+ * One lap of a write-behind thread over the descriptors, from the shared
+ * hand in chunks (so a batch gathers neighbours, which are mostly blocks
+ * allocated one after another), writing batches of at most <cap> bytes.
+ * Whole dirty blocks go at once; a partly dirty one waits a lap (its
+ * writer is probably still filling it) unless dirty data is over the
+ * limit. The number of buffers written.
+ */
+static unsigned wb_lap(pp_pool *p, struct wb_batch *bt, uint64_t cap)
+{
+	uint32_t chunk = p->ndesc < WB_CHUNK ? p->ndesc : WB_CHUNK;
+	unsigned wrote = 0;
+
+	for (uint32_t seen = 0; seen < p->ndesc && ld(&p->dirty_bytes) > 0; seen += chunk) {
+		uint32_t i0 = __atomic_fetch_add(&p->wb_hand, chunk, __ATOMIC_RELAXED);
+		bool partial = ld(&p->dirty_bytes) > dirty_limit(p);
+
+		for (uint32_t k = 0; k < chunk; k++) {
+			struct pp_buf *b = &p->descs[(i0 + k) % p->ndesc];
+
+			if (!pin_hashed(p, b))
+				continue;
+			if (wb_add(bt, b, false, partial) != WB_ADDED) {
+				unpin(b);
+				continue;
+			}
+			if (bt->n == bt->cap || bt->bytes >= cap) {
+				wrote += bt->n;
+				wb_write(bt);
+			}
+		}
+	}
+	wrote += bt->n;
+	wb_write(bt);
+	return wrote;
+}
+
+/*
+ * A write-behind thread: laps while they find work, then sleeps until
+ * kicked (dirty data past half the limit, someone waiting for memory or
+ * for the limit) or 100 ms passed. Each thread has one batch in flight;
+ * a batch is at most a quarter of the dirty limit shared by the threads.
  */
 static void *writer_main(void *arg)
 {
 	pp_pool *p = arg;
+	struct wb_batch *bt = NULL;
+	uint64_t cap = dirty_limit(p) / 4 / p->cfg.writers;
 
 	pthread_mutex_lock(&p->wb_mu);
 	while (!p->wb_stop) {
 		struct timespec ts;
-		uint32_t budget = p->ndesc, wrote = 0;
+		unsigned wrote = 0;
 
 		pthread_mutex_unlock(&p->wb_mu);
-		while (budget-- > 0 && ld(&p->dirty_bytes) > 0) {
-			uint32_t i = __atomic_fetch_add(&p->wb_hand, 1, __ATOMIC_RELAXED) % p->ndesc;
-			struct pp_buf *b = &p->descs[i];
-			bool dirty;
-
-			if (!pin_hashed(p, b))
-				continue;
-			pthread_mutex_lock(&b->mu);
-			dirty = b->dirty && !b->writing;
-			pthread_mutex_unlock(&b->mu);
-			if (!dirty) {
-				unpin(b);
-				continue;
-			}
-			/* a buffer held exclusively is being changed: come back */
-			if (pthread_rwlock_tryrdlock(&b->content) != 0) {
-				unpin(b);
-				continue;
-			}
-			pthread_rwlock_unlock(&b->content);
-			write_back(p, b);
-			unpin(b);
-			wrote++;
-			if (ld(&p->dirty_bytes) <= dirty_limit(p) / 4)
-				break;
-		}
+		if (!bt && !(bt = wb_batch_new(p, WB_BATCH)))
+			mm_error(SUB, "write-behind thread: out of memory for a batch; retrying");
+		if (bt)
+			wrote = wb_lap(p, bt, cap);
 		pthread_mutex_lock(&p->wb_mu);
 		if (p->wb_stop)
 			break;
-		if (wrote && ld(&p->dirty_bytes) > dirty_limit(p) / 4)
+		if (wrote && ld(&p->dirty_bytes) > 0)
 			continue;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 100 * 1000000;
@@ -1351,6 +1637,7 @@ static void *writer_main(void *arg)
 		pthread_cond_timedwait(&p->wb_kick, &p->wb_mu, &ts);
 	}
 	pthread_mutex_unlock(&p->wb_mu);
+	wb_batch_free(bt);
 	return NULL;
 }
 
@@ -1368,7 +1655,7 @@ int pp_pool_create(const struct pp_config *cfg, pp_pool **out)
 		return MM_ENOMEM;
 	p->cfg = *cfg;
 	if (!p->cfg.writers)
-		p->cfg.writers = 8;	/* each writes one block at a time: 8 in flight */
+		p->cfg.writers = 4;	/* each with one batch in flight */
 	if (!p->cfg.dirty_pct)
 		p->cfg.dirty_pct = 50;
 	if (!p->cfg.prefetch_threads)
@@ -1505,9 +1792,11 @@ int pp_fs_register(pp_pool *p, uint32_t fs, uint32_t block_size, const struct pp
 		order++;
 	pthread_mutex_lock(&p->fs_mu);
 	for (int i = 0; i < MAX_FS; i++) {
-		if (p->fs[i].used && p->fs[i].id == fs)
+		bool used = __atomic_load_n(&p->fs[i].used, __ATOMIC_RELAXED);
+
+		if (used && p->fs[i].id == fs)
 			rc = MM_EEXIST;
-		if (!p->fs[i].used && slot < 0)
+		if (!used && slot < 0)
 			slot = i;
 	}
 	if (!rc && slot < 0)
@@ -1515,14 +1804,17 @@ int pp_fs_register(pp_pool *p, uint32_t fs, uint32_t block_size, const struct pp
 	if (!rc) {
 		struct pp_fs *f = &p->fs[slot];
 
-		f->id = fs;
+		__atomic_store_n(&f->id, fs, __ATOMIC_RELAXED);
 		f->bsize = block_size;
 		/* 1/32 of a block, but never below 4 KiB: NSD I/O is 4 KiB aligned */
 		f->sub = block_size / PP_SUBBLOCKS < 4096 ? 4096 : block_size / PP_SUBBLOCKS;
 		f->order = order;
+		f->full = block_size / f->sub >= 32 ? UINT32_MAX : (1u << (block_size / f->sub)) - 1;
 		f->ops = *ops;
 		f->arg = arg;
-		f->used = true;
+		__atomic_store_n(&f->used, true, __ATOMIC_RELEASE);
+		if ((uint32_t)slot >= p->nfs)
+			__atomic_store_n(&p->nfs, (uint32_t)slot + 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&p->fs_mu);
 	return rc;
@@ -1536,8 +1828,8 @@ int pp_fs_unregister(pp_pool *p, uint32_t fs)
 		return rc;
 	pthread_mutex_lock(&p->fs_mu);
 	for (int i = 0; i < MAX_FS; i++)
-		if (p->fs[i].used && p->fs[i].id == fs)
-			p->fs[i].used = false;
+		if (__atomic_load_n(&p->fs[i].used, __ATOMIC_RELAXED) && p->fs[i].id == fs)
+			__atomic_store_n(&p->fs[i].used, false, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&p->fs_mu);
 	return MM_OK;
 }
@@ -1565,4 +1857,11 @@ void pp_get_stats(pp_pool *p, struct pp_stats *st)
 	st->prefetch_used = ld(&p->prefetch_used);
 	st->prefetch_wasted = ld(&p->prefetch_wasted);
 	st->reader_waits = ld(&p->reader_waits);
+	st->flushes = ld(&p->flushes);
+	st->writers = p->nwriters;
+	st->prefetch_threads = p->cfg.prefetch_threads;
+	pthread_mutex_lock(&p->wb_mu);
+	rate_add(p, 0);
+	st->flush_rate = p->wb_last_rate;
+	pthread_mutex_unlock(&p->wb_mu);
 }

@@ -93,7 +93,8 @@ struct pp_config {
 					 * a file system needs room for two of its blocks */
 	struct pp_io_ops io;
 	void *io_arg;
-	unsigned writers;		/* write-behind threads, one block each in flight (0: 8) */
+	unsigned writers;		/* write-behind threads, each with one batch of up to
+					 * 16 blocks in flight (0: 4) */
 	unsigned dirty_pct;		/* writers throttle past this share dirty, 1..90 (0: 50) */
 	bool lock_memory;		/* try mlock (logged if refused) */
 	unsigned prefetch_threads;	/* prefetchThreads (0: 16) */
@@ -204,6 +205,9 @@ struct pp_stats {
 	uint64_t write_errors, read_errors;
 	uint64_t evictions, throttle_waits, log_forces;
 	uint64_t prefetch_issued, prefetch_used, prefetch_wasted, reader_waits;
+	uint64_t flushes;			/* pp_flush calls (fsync, revokes) */
+	uint64_t flush_rate;			/* bytes written in the last whole second */
+	unsigned writers, prefetch_threads;	/* threads, as configured */
 };
 void pp_get_stats(pp_pool *p, struct pp_stats *st);
 

@@ -834,6 +834,41 @@ static void test_forward_prefetch(void)
 	pool_down(p, &be);
 }
 
+/* A stream over blocks the pool already holds queues no prefetch: what is
+ * cached costs a lookup, not a job on a prefetch thread. Half the file is
+ * loaded by plain gets; a stream then reads it all: only the other half is
+ * prefetched, and every block was read from disk once. */
+static void test_prefetch_skips_cached(void)
+{
+	struct slowbe be;
+	pp_pool *p = pool_up(&be, 64 * MIB, 0, 0, 500);
+	const uint64_t nblk = 32;
+	pp_stream *s;
+	struct pp_stream_info in;
+
+	CU_ASSERT_FATAL(p != NULL);
+	wd_arm("prefetch_skips_cached", 30);
+	for (uint64_t b = 0; b < nblk / 2; b++)
+		CU_ASSERT_EQUAL(pget(p, &FSA, 2, b), 0);
+	quiesce(&be, 20);
+	s = sopen(p, &FSA, 2, nblk * FSA.bs);
+	CU_ASSERT_FATAL(s != NULL);
+	for (uint64_t b = 0; b < nblk; b++)
+		CU_ASSERT_EQUAL(sget(s, &FSA, 2, b, 0, FSA.bs), 0);
+	quiesce(&be, 20);
+	in = info(s);
+	vinfo("over a half-cached file", s);
+	/* the stream is sequential after two accesses and reads ahead from
+	 * there; nothing of the cached first half is queued */
+	CHECK_U64(in.issued, <=, nblk / 2);
+	CHECK_U64(in.issued, >=, nblk / 2 - 4);
+	CHECK_U64(range_reads(&be, &FSA, 2, 0, nblk), ==, nblk);
+	pp_stream_close(s);
+	ASSERT_DATA_OK();
+	wd_disarm();
+	pool_down(p, &be);
+}
+
 /* The stream's file size bounds the read-ahead, also when it changes. */
 static void test_file_size(void)
 {
@@ -1451,6 +1486,7 @@ static void register_tests(void)
 		{"pattern_strided", test_pattern_strided},
 		{"pattern_random", test_pattern_random},
 		{"forward_prefetch", test_forward_prefetch},
+		{"prefetch_skips_cached", test_prefetch_skips_cached},
 		{"file_size", test_file_size},
 		{"backward_prefetch", test_backward_prefetch},
 		{"strided_prefetch", test_strided_prefetch},
