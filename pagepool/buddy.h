@@ -1,8 +1,9 @@
 /*
  * pagepool/buddy.h - a binary buddy allocator over the pool's memory, in
- * units of PP_MIN_BLOCK. Buffers are block-sized runs of units, so a
- * freed run merges with its buddy and one eviction of a block-sized
- * buffer makes room for another of the same size.
+ * units of PP_MIN_BLOCK. Buffers are power-of-two runs of units (a
+ * block, or the start of one: a fragment), so a freed run merges with its
+ * buddy and one eviction of a block-sized buffer makes room for another
+ * of the same size.
  *
  * Not thread-safe: the pool calls it under its allocation lock.
  */

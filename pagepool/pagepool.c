@@ -49,7 +49,6 @@ struct pp_fs {
 	uint32_t id;
 	uint32_t bsize, sub;		/* block and subblock size */
 	unsigned order;			/* buddy order of a block */
-	uint32_t full;			/* subblock mask of a whole block */
 	struct pp_fs_ops ops;
 	void *arg;
 };
@@ -58,9 +57,10 @@ struct pp_buf {
 	struct pp_tag tag;		/* fixed while in the hash */
 	pp_pool *p;
 	struct pp_fs *fs;
-	uint8_t *data;
+	uint8_t *data;			/* moves only under an exclusive content lock */
 	uint32_t unit;
-	uint8_t order;
+	uint8_t order;			/* of its memory run: a prefix of the block, or all
+					 * of it (atomic: read without the content lock) */
 	bool hashed;			/* written under the home partition's lock */
 	uint8_t home;			/* partition it is hashed in (same) */
 	int pins;			/* atomic; up only under the part lock */
@@ -132,7 +132,7 @@ struct pp_pool {
 	uint64_t prefetch_issued, prefetch_used, prefetch_wasted, reader_waits;
 	uint64_t used, dirty_bytes, buffers, buffers_dirty;
 	uint64_t hits, misses, reads, read_bytes, writes, write_bytes;
-	uint64_t write_errors, read_errors, evictions, throttle_waits, log_forces, flushes;
+	uint64_t write_errors, read_errors, evictions, throttle_waits, log_forces, flushes, grows;
 };
 
 static void add(uint64_t *c, int64_t v)
@@ -337,8 +337,10 @@ static struct part *lock_home(pp_pool *p, struct pp_buf *b)
 /* With alloc_mu: give <b>'s memory and descriptor back. */
 static void free_buf_locked(pp_pool *p, struct pp_buf *b)
 {
-	pp_buddy_release(&p->buddy, b->unit, b->order);
-	add(&p->used, -(int64_t)((uint64_t)UNIT << b->order));
+	unsigned order = __atomic_load_n(&b->order, __ATOMIC_RELAXED);
+
+	pp_buddy_release(&p->buddy, b->unit, order);
+	add(&p->used, -(int64_t)((uint64_t)UNIT << order));
 	add(&p->buffers, -1);
 	b->data = NULL;
 	b->fs = NULL;
@@ -418,17 +420,15 @@ static void wb_kick(pp_pool *p)
 	pthread_mutex_unlock(&p->wb_mu);
 }
 
-/* A descriptor with a block-sized run of memory for file system <f>,
- * tagged <t>, not yet in the hash. */
-static struct pp_buf *alloc_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t,
-			       uint8_t usage)
+/* With alloc_mu: the first unit of a free run of 2^<order> units (and a
+ * free descriptor too if <desc>), evicting and waiting for write-behind
+ * as needed. */
+static uint32_t take_run_locked(pp_pool *p, unsigned order, bool desc)
 {
-	struct pp_buf *b = NULL;
 	int64_t unit;
 
-	pthread_mutex_lock(&p->alloc_mu);
 	for (;;) {
-		unit = p->free_descs ? pp_buddy_alloc(&p->buddy, f->order) : -1;
+		unit = !desc || p->free_descs ? pp_buddy_alloc(&p->buddy, order) : -1;
 		if (unit >= 0)
 			break;
 		if (evict_one_locked(p))
@@ -449,11 +449,25 @@ static struct pp_buf *alloc_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag
 			pthread_cond_timedwait(&p->space, &p->alloc_mu, &ts);
 		}
 	}
+	add(&p->used, (int64_t)((uint64_t)UNIT << order));
+	return (uint32_t)unit;
+}
+
+/* A descriptor with a run of 2^<order> units of memory (all of a block of
+ * <f>, or a prefix of it) tagged <t>, not yet in the hash. */
+static struct pp_buf *alloc_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t,
+			       uint8_t usage, unsigned order)
+{
+	struct pp_buf *b = NULL;
+	uint32_t unit;
+
+	pthread_mutex_lock(&p->alloc_mu);
+	unit = take_run_locked(p, order, true);
 	b = p->free_descs;
 	p->free_descs = b->fnext;
 	b->fnext = NULL;
-	b->unit = (uint32_t)unit;
-	b->order = (uint8_t)f->order;
+	b->unit = unit;
+	__atomic_store_n(&b->order, (uint8_t)order, __ATOMIC_RELAXED);
 	b->data = p->mem + (size_t)unit * UNIT;
 	b->fs = f;
 	tag_store(b, t);
@@ -468,9 +482,70 @@ static struct pp_buf *alloc_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag
 	__atomic_store_n(&b->usage, usage, __ATOMIC_RELAXED);
 	__atomic_store_n(&b->pins, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&p->alloc_mu);
-	add(&p->used, (int64_t)((uint64_t)UNIT << f->order));
 	add(&p->buffers, 1);
 	return b;
+}
+
+/* Bytes of the block <b>'s memory holds (from the block's start). */
+static uint32_t cap_of(const struct pp_buf *b)
+{
+	return UNIT << __atomic_load_n(&b->order, __ATOMIC_RELAXED);
+}
+
+/* Subblocks that lie in <b>'s memory. */
+static uint32_t cap_mask(const struct pp_buf *b)
+{
+	uint32_t n = cap_of(b) / b->fs->sub;
+
+	return n >= 32 ? UINT32_MAX : (1u << n) - 1;
+}
+
+/* The buddy order of a buffer of <f> holding at least [0, bytes). */
+static unsigned order_for(const struct pp_fs *f, uint32_t bytes)
+{
+	unsigned order = 0;
+
+	if (bytes < f->sub)
+		bytes = f->sub;
+	while (order < f->order && (UNIT << order) < bytes)
+		order++;
+	return order;
+}
+
+/*
+ * Give pinned buffer <b> memory for at least [0, end) of its block: a
+ * larger run, the old bytes copied over (README rule 10). Exclusive
+ * content lock for the move: whoever looks at b->data holds the content
+ * lock, so nobody sees it change.
+ */
+static void grow_buf(pp_pool *p, struct pp_buf *b, uint32_t end)
+{
+	unsigned order = order_for(b->fs, end), old_order;
+	uint32_t unit, old_unit;
+
+	pthread_mutex_lock(&p->alloc_mu);
+	unit = take_run_locked(p, order, false);
+	pthread_mutex_unlock(&p->alloc_mu);
+	pthread_rwlock_wrlock(&b->content);
+	old_order = __atomic_load_n(&b->order, __ATOMIC_RELAXED);
+	if (old_order >= order) {
+		/* another thread grew it meanwhile: ours goes back */
+		old_unit = unit;
+		old_order = order;
+	} else {
+		old_unit = b->unit;
+		memcpy(p->mem + (size_t)unit * UNIT, b->data, (size_t)UNIT << old_order);
+		b->data = p->mem + (size_t)unit * UNIT;
+		b->unit = unit;
+		__atomic_store_n(&b->order, (uint8_t)order, __ATOMIC_RELAXED);
+		add(&p->grows, 1);
+	}
+	pthread_mutex_lock(&p->alloc_mu);
+	pp_buddy_release(&p->buddy, old_unit, old_order);
+	add(&p->used, -(int64_t)((uint64_t)UNIT << old_order));
+	pthread_cond_broadcast(&p->space);
+	pthread_mutex_unlock(&p->alloc_mu);
+	pthread_rwlock_unlock(&b->content);
 }
 
 static void release_unused(pp_pool *p, struct pp_buf *b)
@@ -675,7 +750,6 @@ static void wb_batch_free(struct wb_batch *bt)
 static enum wb_claim wb_add(struct wb_batch *bt, struct pp_buf *b, bool wait, bool partial)
 {
 	struct wb_item *it = &bt->item[bt->n];
-	struct pp_fs *f = b->fs;
 
 	if (wait)
 		pthread_rwlock_rdlock(&b->content);
@@ -684,7 +758,7 @@ static enum wb_claim wb_add(struct wb_batch *bt, struct pp_buf *b, bool wait, bo
 	pthread_mutex_lock(&b->mu);
 	while (wait && b->writing)
 		pthread_cond_wait(&b->cv, &b->mu);
-	if (b->writing || !b->dirty || (!partial && b->dirty != f->full && !b->wb_seen)) {
+	if (b->writing || !b->dirty || (!partial && b->dirty != cap_mask(b) && !b->wb_seen)) {
 		enum wb_claim c = b->writing ? WB_BUSY : WB_SKIPPED;
 
 		if (b->dirty && !b->writing)
@@ -700,7 +774,7 @@ static enum wb_claim wb_add(struct wb_batch *bt, struct pp_buf *b, bool wait, bo
 	b->wb_seen = false;
 	pthread_mutex_unlock(&b->mu);
 	bt->n++;
-	bt->bytes += f->bsize;
+	bt->bytes += cap_of(b);
 	return WB_ADDED;
 }
 
@@ -867,13 +941,17 @@ static void write_back(pp_pool *p, struct pp_buf *b)
 
 /* ---- 5. get, dirty, release ---- */
 
-/* Pinned buffer for <t>, made if absent. */
+/* Pinned buffer for <t>, made if absent: then as large as the block, or
+ * as the part of it the file uses (pp_map.len) if that is less, but at
+ * least [0, end). */
 static struct pp_buf *pin_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, bool bump,
-			      uint8_t new_usage, bool *hit)
+			      uint8_t new_usage, uint32_t end, bool *hit)
 {
-	uint32_t bk;
+	uint32_t bk, want = f->bsize;
 	struct part *pt = part_of(p, t, &bk);
 	struct pp_buf *b, *nb;
+	struct pp_map m = {0};
+	int rc;
 
 	pthread_mutex_lock(&pt->mu);
 	for (b = pt->bucket[bk]; b && !tag_eq(&b->tag, t); b = b->hnext)
@@ -887,7 +965,10 @@ static struct pp_buf *pin_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *
 		return b;
 	}
 	pthread_mutex_unlock(&pt->mu);
-	nb = alloc_buf(p, f, t, new_usage);
+	rc = f->ops.map(f->arg, t, &m);
+	if ((rc == MM_OK || rc == MM_ENOENT) && m.len > 0 && m.len < f->bsize)
+		want = m.len < end ? end : m.len;
+	nb = alloc_buf(p, f, t, new_usage, order_for(f, want));
 	pthread_mutex_lock(&pt->mu);
 	for (b = pt->bucket[bk]; b && !tag_eq(&b->tag, t); b = b->hnext)
 		;
@@ -981,11 +1062,18 @@ static int get_buf(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t le
 		return MM_EINVAL;
 	/* scan resistance: what a sequential reader brings in goes first; a
 	 * prefetched block is kept one sweep of the clock until it is read */
-	b = pin_buf(p, f, t, bump && !pf_id, bump || pf_id ? 1 : 0, &hit);
-	if (mode == PP_READ)
-		pthread_rwlock_rdlock(&b->content);
-	else
-		pthread_rwlock_wrlock(&b->content);
+	b = pin_buf(p, f, t, bump && !pf_id, bump || pf_id ? 1 : 0, off + len, &hit);
+	for (;;) {
+		if (cap_of(b) < off + len)
+			grow_buf(p, b, off + len);
+		if (mode == PP_READ)
+			pthread_rwlock_rdlock(&b->content);
+		else
+			pthread_rwlock_wrlock(&b->content);
+		if (cap_of(b) >= off + len)
+			break;
+		pthread_rwlock_unlock(&b->content);
+	}
 	need = sub_mask(f, off, len);
 	if (mode == PP_OVERWRITE) {
 		/* only subblocks the caller covers partly need their old bytes */
@@ -1039,6 +1127,15 @@ void pp_mark_dirty(pp_buf *b, uint32_t off, uint32_t len, uint64_t lsn)
 
 	if (len == 0 || off >= f->bsize || len > f->bsize - off)
 		return;
+	if (off + len > cap_of(b)) {
+		/* the caller wrote past what it asked pp_get for */
+		mm_error(SUB, "pp_mark_dirty of fs %u inode %" PRIu64 " block %" PRIu64 " bytes %u-%u: "
+			 "past the %u bytes held (ignored beyond)", b->tag.fs, b->tag.ino, b->tag.blk,
+			 off, off + len, cap_of(b));
+		if (off >= cap_of(b))
+			return;
+		len = cap_of(b) - off;
+	}
 	mask = sub_mask(f, off, len);
 	pthread_mutex_lock(&b->mu);
 	added = mask & ~b->dirty;
@@ -1809,7 +1906,6 @@ int pp_fs_register(pp_pool *p, uint32_t fs, uint32_t block_size, const struct pp
 		/* 1/32 of a block, but never below 4 KiB: NSD I/O is 4 KiB aligned */
 		f->sub = block_size / PP_SUBBLOCKS < 4096 ? 4096 : block_size / PP_SUBBLOCKS;
 		f->order = order;
-		f->full = block_size / f->sub >= 32 ? UINT32_MAX : (1u << (block_size / f->sub)) - 1;
 		f->ops = *ops;
 		f->arg = arg;
 		__atomic_store_n(&f->used, true, __ATOMIC_RELEASE);
@@ -1858,6 +1954,7 @@ void pp_get_stats(pp_pool *p, struct pp_stats *st)
 	st->prefetch_wasted = ld(&p->prefetch_wasted);
 	st->reader_waits = ld(&p->reader_waits);
 	st->flushes = ld(&p->flushes);
+	st->grows = ld(&p->grows);
 	st->writers = p->nwriters;
 	st->prefetch_threads = p->cfg.prefetch_threads;
 	pthread_mutex_lock(&p->wb_mu);

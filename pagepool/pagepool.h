@@ -1,6 +1,6 @@
 /*
  * pagepool/pagepool.h - the per-node block cache every block of every
- * mounted file system passes through (issue 4, in progress).
+ * mounted file system passes through.
  *
  * Blocks are named (fs, inode, block number): struct pp_tag. A file system
  * registers itself with its block size and a mapper from tags to disk
@@ -8,10 +8,12 @@
  * backend (pp_io_ops: the NSD client in mmfsd, a memory disk in tests).
  *
  * Memory: one region of `size` bytes allocated at pp_pool_create (mlock'ed
- * where permitted), never exceeded. A buffer holds one block: its memory is
- * a contiguous run of the block's size from a buddy allocator, and its
- * content is valid per subblock (block size / 32, at least 4 KiB), so a
- * small read of a large block reads only the subblocks it needs.
+ * where permitted), never exceeded. A buffer holds one block, or the first
+ * part of one (a fragment: pp_map.len): its memory is a contiguous run
+ * from a buddy allocator, of the block's size or the power of two of 64
+ * KiB units that covers the fragment, and its content is valid per
+ * subblock (block size / 32, at least 4 KiB), so a small read of a large
+ * block reads only the subblocks it needs.
  *
  * Rules (pagepool/README.md numbers them):
  *   - A buffer returned by pp_get() is pinned and content-locked (shared for
@@ -56,6 +58,12 @@ struct pp_tag {
 
 /* Where a block lives: one address per replica (NSD id, byte offset). */
 struct pp_map {
+	/* Bytes of the block the file uses, from its start: less than the
+	 * block size for a fragment (a small file, a file's last block); 0:
+	 * all of it. A hint, also with MM_ENOENT: a new buffer for the block
+	 * gets only as much memory as that (64 KiB units, at least a
+	 * subblock), and grows if a later pp_get() reaches past it. */
+	uint32_t len;
 	int nrep;
 	struct {
 		uint64_t nsd_id;
@@ -121,8 +129,11 @@ int pp_fs_unregister(pp_pool *p, uint32_t fs);
 
 /*
  * Pin block <t> with [off, off+len) valid (read from disk if needed, except
- * PP_OVERWRITE) and content-locked. *data points at the whole block (its
- * block size); bytes outside the valid subblocks are undefined. Blocks
+ * PP_OVERWRITE) and content-locked. *data points at the block's byte 0;
+ * the buffer holds at least [0, off+len) of the block (all of it, or a
+ * prefix where pp_map.len says the file uses only that), and the caller
+ * touches only [off, off+len). Bytes outside the valid subblocks are
+ * undefined. Blocks
  * while another thread holds the buffer's content lock in a conflicting
  * mode, while its subblocks are read, and while the pool has no memory to
  * give (then write-behind frees some). MM_EIO (read failed; nothing
@@ -206,6 +217,7 @@ struct pp_stats {
 	uint64_t evictions, throttle_waits, log_forces;
 	uint64_t prefetch_issued, prefetch_used, prefetch_wasted, reader_waits;
 	uint64_t flushes;			/* pp_flush calls (fsync, revokes) */
+	uint64_t grows;				/* prefix buffers moved to a larger run */
 	uint64_t flush_rate;			/* bytes written in the last whole second */
 	unsigned writers, prefetch_threads;	/* threads, as configured */
 };

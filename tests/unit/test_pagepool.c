@@ -21,7 +21,10 @@
  * The fake file systems map (fs, ino, blk) round-robin over the four NSDs:
  * key = ino * 1000 + blk, NSD key % 4, offset base + key / 4 * block size
  * (a striped file). FS1: 256 KiB blocks, FS2: 1 MiB, FS3: 64 KiB (4 KiB
- * subblocks, the minimum), FS4: 256 KiB with two replicas. Inode HOLE_INO
+ * subblocks, the minimum), FS4: 256 KiB with two replicas. FS1 inode 2
+ * and FS2 inode 5 are "fragments": map() gives a pp_map.len of 16 and 40
+ * KiB, so their buffers start small and grow (every test that uses them,
+ * the stress test too, goes through that path). Inode HOLE_INO
  * is a hole (map gives MM_ENOENT). log_force() advances a fake journal's
  * durable LSN (the max forced); the tests hand out LSNs from its counter.
  *
@@ -136,10 +139,14 @@ struct fakefs {
 	uint64_t base, rep_base;
 	int nrep;
 	atomic_uint bad;	/* map() asked about a tag it cannot be asked about */
+	uint64_t frag_ino;	/* map() says this inode's blocks are fragments... */
+	uint32_t frag_len;	/* ...of this many bytes (pp_map.len) */
 };
 
-static struct fakefs FS1 = {.fs = 1, .bs = 256 * KIB, .base = 0, .nrep = 1};
-static struct fakefs FS2 = {.fs = 2, .bs = 1 * MIB, .base = 1ull << 30, .nrep = 1};
+static struct fakefs FS1 = {.fs = 1, .bs = 256 * KIB, .base = 0, .nrep = 1,
+			    .frag_ino = 2, .frag_len = 16 * KIB};
+static struct fakefs FS2 = {.fs = 2, .bs = 1 * MIB, .base = 1ull << 30, .nrep = 1,
+			    .frag_ino = 5, .frag_len = 40 * KIB};
 static struct fakefs FS3 = {.fs = 3, .bs = 64 * KIB, .base = 5ull << 30, .nrep = 1};
 static struct fakefs FS4 = {.fs = 4, .bs = 256 * KIB, .base = 6ull << 30, .rep_base = 1ull << 30,
 			    .nrep = 2};
@@ -157,6 +164,8 @@ static int ff_map(void *arg, const struct pp_tag *t, struct pp_map *out)
 		return MM_ENOENT;
 	key = t->ino * 1000 + t->blk;
 	memset(out, 0, sizeof(*out));
+	if (f->frag_ino && t->ino == f->frag_ino)
+		out->len = f->frag_len;
 	out->nrep = f->nrep;
 	for (int r = 0; r < f->nrep; r++) {
 		out->rep[r].nsd_id = (key + (uint64_t)r) % NDISK;
@@ -1262,9 +1271,11 @@ static void stress_one(enum be_mode mode, unsigned writers, unsigned rounds, uns
 
 		if (getenv("MMFS_TEST_VERBOSE"))
 			fprintf(stderr, "  hits %" PRIu64 " misses %" PRIu64 " evictions %" PRIu64
-				" writes %" PRIu64 " throttled %" PRIu64 " log forces %" PRIu64 "\n",
-				st.hits, st.misses, st.evictions, st.writes, st.throttle_waits, st.log_forces);
+				" writes %" PRIu64 " throttled %" PRIu64 " log forces %" PRIu64
+				" grows %" PRIu64 "\n", st.hits, st.misses, st.evictions, st.writes,
+				st.throttle_waits, st.log_forces, st.grows);
 		CU_ASSERT(st.evictions > 0);	/* the pool was much smaller than the data */
+		CU_ASSERT(st.grows > 0);	/* fragment buffers grew under the load */
 		CU_ASSERT(st.hits > 0 && st.misses > 0);
 	}
 	CU_ASSERT_EQUAL(pp_drop_fs(p, FS1.fs), 0);
@@ -1915,6 +1926,112 @@ static void full_dirty_one(enum be_mode mode, unsigned pct)
 
 /* dirty_pct above 90 is taken as 50 by pp_pool_create (not in the header):
  * 90 is the fullest the pool can be made to get. */
+/* ==== fragments: buffers that hold only the start of a block ==== */
+
+struct fragholder {
+	pp_pool *p;
+	const uint8_t *want;
+	atomic_int state;	/* 1: holding, 2: done */
+	bool same;		/* what it held stayed the same while held */
+};
+
+static void *frag_holder(void *arg)
+{
+	struct fragholder *h = arg;
+	struct pp_tag t = {FS2.fs, 5, 1};
+	pp_buf *b;
+	void *d;
+
+	if (pp_get(h->p, &t, 0, 8 * KIB, PP_READ, &b, &d) != 0) {
+		atomic_store(&h->state, 2);
+		return NULL;
+	}
+	atomic_store(&h->state, 1);
+	usleep(300000);
+	h->same = memcmp(d, h->want, 8 * KIB) == 0;
+	pp_release(b);
+	atomic_store(&h->state, 2);
+	return NULL;
+}
+
+/*
+ * pp_map.len: 200 blocks of an inode whose blocks are 40 KiB fragments of
+ * 1 MiB blocks fit a 16 MiB pool (64 KiB each; as whole blocks they would
+ * need 200 MiB) and are all read back without a disk read. A write past a
+ * fragment grows its buffer, keeping what it held; the move waits for a
+ * thread holding the buffer shared, whose bytes stay put meanwhile.
+ */
+static void test_fragments(void)
+{
+	struct membe be;
+	pp_pool *p = pool_up(&be, BE_ASYNC, 0, POOL_MIN, 2, 0);
+	const unsigned n = 200;
+	uint8_t *x = malloc(64 * KIB), *y = malloc(64 * KIB), *tmp = malloc(64 * KIB);
+	uint64_t seed = 31, reads0;
+	struct pp_stats st;
+	struct fragholder h;
+	pthread_t th;
+	pp_buf *b;
+	void *d;
+	struct pp_tag t1 = {FS2.fs, 5, 1};
+
+	CU_ASSERT_FATAL(p && x && y && tmp);
+	wd_arm("fragments", 60);
+	fill_rand(x, 64 * KIB, &seed);
+	fill_rand(y, 64 * KIB, &seed);
+	for (unsigned i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(put(p, &FS2, 5, i, 0, 8 * KIB, x, 0), 0);
+	pp_get_stats(p, &st);
+	CHECK_U64(st.used, <=, (uint64_t)n * 64 * KIB);
+	CHECK_U64(st.buffers, ==, n);
+	reads0 = be_get(&be, &be.reads);
+	for (unsigned i = 0; i < n; i++) {
+		CU_ASSERT_EQUAL(get(p, &FS2, 5, i, 0, 8 * KIB, tmp), 0);
+		CU_ASSERT_EQUAL(memcmp(tmp, x, 8 * KIB), 0);
+	}
+	CHECK_U64(be_get(&be, &be.reads), ==, reads0);	/* all were still there */
+	pp_get_stats(p, &st);
+	CHECK_U64(st.evictions, ==, 0);
+
+	/* grow block 0 by writing at 512 KiB: the first 8 KiB stay */
+	CU_ASSERT_EQUAL(put(p, &FS2, 5, 0, 512 * KIB, 64 * KIB, y, 0), 0);
+	pp_get_stats(p, &st);
+	CHECK_U64(st.grows, >=, 1);
+	CU_ASSERT_EQUAL(get(p, &FS2, 5, 0, 0, 8 * KIB, tmp), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp, x, 8 * KIB), 0);
+	CU_ASSERT_EQUAL(get(p, &FS2, 5, 0, 512 * KIB, 64 * KIB, tmp), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp, y, 64 * KIB), 0);
+	CU_ASSERT_EQUAL(pp_flush(p, FS2.fs, 5, 0, UINT64_MAX), 0);
+	blk_disk(&be, &FS2, 5, 0, 0, 0, tmp, 8 * KIB, false);
+	CU_ASSERT_EQUAL(memcmp(tmp, x, 8 * KIB), 0);
+	blk_disk(&be, &FS2, 5, 0, 0, 512 * KIB, tmp, 64 * KIB, false);
+	CU_ASSERT_EQUAL(memcmp(tmp, y, 64 * KIB), 0);
+
+	/* a grow waits for a shared holder, whose bytes do not move */
+	h = (struct fragholder){.p = p, .want = x};
+	pthread_create(&th, NULL, frag_holder, &h);
+	while (atomic_load(&h.state) == 0)
+		usleep(1000);
+	CU_ASSERT_EQUAL_FATAL(pp_get(p, &t1, 0, FS2.bs, PP_MODIFY, &b, &d), 0);
+	CU_ASSERT_EQUAL(atomic_load(&h.state), 2);
+	CU_ASSERT_EQUAL(memcmp(d, x, 8 * KIB), 0);
+	memcpy((uint8_t *)d + FS2.bs - 64 * KIB, y, 64 * KIB);
+	pp_mark_dirty(b, FS2.bs - 64 * KIB, 64 * KIB, 0);
+	pp_release(b);
+	pthread_join(th, NULL);
+	CU_ASSERT(h.same);
+	CU_ASSERT_EQUAL(pp_flush(p, FS2.fs, 5, 0, UINT64_MAX), 0);
+	blk_disk(&be, &FS2, 5, 1, 0, FS2.bs - 64 * KIB, tmp, 64 * KIB, false);
+	CU_ASSERT_EQUAL(memcmp(tmp, y, 64 * KIB), 0);
+	pp_get_stats(p, &st);
+	CHECK_U64(st.used, <=, st.size);
+	pool_down(p, &be);
+	wd_disarm();
+	free(x);
+	free(y);
+	free(tmp);
+}
+
 /* Write-behind (README "Write-behind"): one thread keeps a whole batch in
  * flight, sorted by block, and a partly dirty block is written too, a lap
  * later. Sixteen whole blocks are dirtied in reverse order while held (so
@@ -2034,6 +2151,7 @@ static void register_tests(void)
 		{"reader_not_throttled", test_reader_not_throttled},
 		{"full_dirty", test_full_dirty},
 		{"write_behind_batches", test_write_behind_batches},
+		{"fragments", test_fragments},
 	};
 
 	if (!getenv("MMFS_TEST_VERBOSE"))
