@@ -62,7 +62,8 @@ done
 # the pool itself was allocated at start (64M from test.cfg) and keeps its
 # size until the next start
 out=$(mmdiag --pagepool)
-[[ $out == *"size 67108864 bytes"* && $out == *"prefetch: issued"* ]] &&
+[[ $out == *"size 67108864 bytes"* && $out == *"prefetch: issued"* && $out == *"flush rate"* &&
+	$out == *"write-behind: 4 threads"* ]] &&
 	pass "mmdiag --pagepool: the pool allocated at start, resized at the next" || { echo "$out"; fail "mmdiag --pagepool"; }
 
 out=$(mmchconfig pagepool=12X 2>&1)
