@@ -1037,6 +1037,9 @@ static int make_valid(pp_pool *p, struct pp_buf *b, uint32_t need, uint32_t pf_i
 	return rc;
 }
 
+static int lock_buf(pp_pool *p, struct pp_buf *b, uint32_t off, uint32_t len, enum pp_mode mode,
+		    bool bump, uint32_t pf_id, bool hit, void **data, bool *waited);
+
 /*
  * pp_get with the prefetch details: <bump> raises the clock usage on a hit
  * (not for sequential readers), <pf_id> marks a prefetch load (the buffer
@@ -1049,7 +1052,6 @@ static int get_buf(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t le
 {
 	struct pp_fs *f = fs_get(p, t->fs);
 	struct pp_buf *b;
-	uint32_t need, edges = 0, was_pf = 0;
 	bool hit;
 	int rc;
 
@@ -1063,6 +1065,28 @@ static int get_buf(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t le
 	/* scan resistance: what a sequential reader brings in goes first; a
 	 * prefetched block is kept one sweep of the clock until it is read */
 	b = pin_buf(p, f, t, bump && !pf_id, bump || pf_id ? 1 : 0, off + len, &hit);
+	rc = lock_buf(p, b, off, len, mode, bump, pf_id, hit, data, waited);
+	if (rc) {
+		unpin(b);
+		return rc;
+	}
+	*out = b;
+	return MM_OK;
+}
+
+/*
+ * Content-lock pinned buffer <b> in <mode> with [off, off+len) valid (the
+ * rest of get_buf; <hit>: the buffer was found, not made). On an error
+ * the lock is dropped and the pin kept.
+ */
+static int lock_buf(pp_pool *p, struct pp_buf *b, uint32_t off, uint32_t len, enum pp_mode mode,
+		    bool bump, uint32_t pf_id, bool hit, void **data, bool *waited)
+{
+	struct pp_fs *f = b->fs;
+	uint32_t need, edges = 0, was_pf = 0;
+	int rc;
+
+	*waited = false;
 	for (;;) {
 		if (cap_of(b) < off + len)
 			grow_buf(p, b, off + len);
@@ -1099,7 +1123,6 @@ static int get_buf(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t le
 		add(hit ? &p->hits : &p->misses, 1);
 	if (rc) {
 		pthread_rwlock_unlock(&b->content);
-		unpin(b);
 		return rc;
 	}
 	/* read once by a sequential reader: first to go now */
@@ -1107,7 +1130,6 @@ static int get_buf(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t le
 		__atomic_store_n(&b->usage, 0, __ATOMIC_RELAXED);
 	if (was_pf)
 		stream_note(p, was_pf, true);
-	*out = b;
 	*data = b->data;
 	return MM_OK;
 }
@@ -1155,7 +1177,24 @@ static uint64_t dirty_limit(pp_pool *p)
 	return p->memsz / 100 * p->cfg.dirty_pct;
 }
 
-void pp_release(pp_buf *b)
+int pp_lock(pp_buf *b, uint32_t off, uint32_t len, enum pp_mode mode, void **data)
+{
+	bool waited;
+
+	*data = NULL;
+	if (len == 0 || off >= b->fs->bsize || len > b->fs->bsize - off)
+		return MM_EINVAL;
+	return lock_buf(b->p, b, off, len, mode, true, 0, true, data, &waited);
+}
+
+void pp_unpin(pp_buf *b)
+{
+	unpin(b);
+}
+
+/* Drop the content lock of <b> (and its pin if <drop_pin>), then throttle
+ * a thread that dirtied it. */
+static void unlock_buf(pp_buf *b, bool drop_pin)
 {
 	pp_pool *p = b->p;
 	bool dirtied;
@@ -1165,11 +1204,12 @@ void pp_release(pp_buf *b)
 	if (dirtied)
 		b->marked = false;
 	pthread_rwlock_unlock(&b->content);
-	unpin(b);
+	if (drop_pin)
+		unpin(b);
 	if (!dirtied)
 		return;
-	/* throttle writers past the dirty limit, holding nothing of this
-	 * buffer: write-behind can always clean what we dirtied */
+	/* throttle writers past the dirty limit, holding no content lock: a
+	 * pin does not stop write-behind, so it can clean what we dirtied */
 	if (ld(&p->dirty_bytes) > dirty_limit(p) / 2)
 		wb_kick(p);
 	if (ld(&p->dirty_bytes) > dirty_limit(p)) {
@@ -1189,6 +1229,16 @@ void pp_release(pp_buf *b)
 		}
 		pthread_mutex_unlock(&p->wb_mu);
 	}
+}
+
+void pp_release(pp_buf *b)
+{
+	unlock_buf(b, true);
+}
+
+void pp_unlock(pp_buf *b)
+{
+	unlock_buf(b, false);
 }
 
 /* ---- 5b. prefetch streams ---- */

@@ -148,6 +148,21 @@ void pp_mark_dirty(pp_buf *b, uint32_t off, uint32_t len, uint64_t lsn);
  * here, holding nothing of it, while dirty data is over the dirty limit. */
 void pp_release(pp_buf *b);
 
+/*
+ * Pins apart from content locks (pagepool/README.md, rule 2): pp_get() +
+ * pp_unlock() leaves a buffer pinned but unlocked, so it stays cached and
+ * is found again without a lookup; pp_lock() takes the content lock again
+ * (and reads what [off, off+len) lacks, as pp_get); pp_unpin() lets it go.
+ * pp_release() is pp_unlock() + pp_unpin(). Data may be touched only under
+ * the content lock: while a buffer is only pinned, its memory may move (a
+ * fragment growing) and other threads may change its bytes. pp_invalidate()
+ * and the drops wait for every pin to go, so hold such pins briefly and
+ * drop them when a token is revoked.
+ */
+void pp_unlock(pp_buf *b);
+int pp_lock(pp_buf *b, uint32_t off, uint32_t len, enum pp_mode mode, void **data);
+void pp_unpin(pp_buf *b);
+
 /* Write every dirty block of inode <ino> with blk_lo <= blk < blk_hi and
  * wait; returns the first write error seen for the inode since the last
  * flush (and clears it). */

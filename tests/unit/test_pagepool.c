@@ -1926,6 +1926,63 @@ static void full_dirty_one(enum be_mode mode, unsigned pct)
 
 /* dirty_pct above 90 is taken as 50 by pp_pool_create (not in the header):
  * 90 is the fullest the pool can be made to get. */
+/* Pins apart from content locks: a buffer left pinned but unlocked
+ * (pp_unlock) is not evicted while the pool churns through eight times
+ * its size, pp_lock finds it without a disk read (also exclusively, and
+ * growing a fragment), and pp_unpin lets it go. */
+static void test_pin_apart(void)
+{
+	struct membe be;
+	pp_pool *p = pool_up(&be, BE_ASYNC, 0, POOL_MIN, 2, 0);
+	const uint32_t bs = FS1.bs;
+	uint8_t *x = malloc(bs), *tmp = malloc(bs);
+	struct pp_tag ta = {FS1.fs, 7, 0}, tf = {FS2.fs, 5, 3};
+	uint64_t seed = 41, r0;
+	pp_buf *a, *fr;
+	void *d;
+
+	CU_ASSERT_FATAL(p && x && tmp);
+	wd_arm("pin_apart", 60);
+	fill_rand(x, bs, &seed);
+	blk_disk(&be, &FS1, 7, 0, 0, 0, x, bs, true);
+	CU_ASSERT_EQUAL_FATAL(pp_get(p, &ta, 0, bs, PP_READ, &a, &d), 0);
+	pp_unlock(a);
+	CU_ASSERT_EQUAL_FATAL(pp_get(p, &tf, 0, 8 * KIB, PP_READ, &fr, &d), 0);
+	pp_unlock(fr);
+	for (unsigned i = 0; i < 8 * POOL_MIN / bs; i++)
+		CU_ASSERT_EQUAL(get(p, &FS1, 8, i, 0, bs, tmp), 0);
+	CHECK_U64(stats(p).evictions, >, 0);
+	r0 = be_get(&be, &be.reads);
+	CU_ASSERT_EQUAL_FATAL(pp_lock(a, 0, bs, PP_READ, &d), 0);
+	CHECK_U64(be_get(&be, &be.reads), ==, r0);	/* still there */
+	CU_ASSERT_EQUAL(memcmp(d, x, bs), 0);
+	pp_unlock(a);
+	/* exclusively: change it while pinned across the lock */
+	CU_ASSERT_EQUAL_FATAL(pp_lock(a, 4096, 4096, PP_MODIFY, &d), 0);
+	memset((uint8_t *)d + 4096, 0x5A, 4096);
+	pp_mark_dirty(a, 4096, 4096, 0);
+	pp_unlock(a);
+	pp_unpin(a);
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 7, 0, 1), 0);
+	memset(x + 4096, 0x5A, 4096);
+	blk_disk(&be, &FS1, 7, 0, 0, 0, tmp, bs, false);
+	CU_ASSERT_EQUAL(memcmp(tmp, x, bs), 0);
+	/* a pinned fragment grows when locked for more */
+	CU_ASSERT_EQUAL_FATAL(pp_lock(fr, 0, FS2.bs, PP_READ, &d), 0);
+	CHECK_U64(stats(p).grows, >=, 1);
+	pp_unlock(fr);
+	CU_ASSERT_EQUAL(pp_lock(fr, 0, 0, PP_READ, &d), MM_EINVAL);	/* no lock taken */
+	pp_unpin(fr);
+	/* nothing pinned is left: the whole file system can go */
+	CU_ASSERT_EQUAL(pp_drop_fs(p, FS1.fs), 0);
+	CU_ASSERT_EQUAL(pp_drop_fs(p, FS2.fs), 0);
+	CHECK_U64(stats(p).buffers, ==, 0);
+	pool_down(p, &be);
+	wd_disarm();
+	free(x);
+	free(tmp);
+}
+
 /* ==== fragments: buffers that hold only the start of a block ==== */
 
 struct fragholder {
@@ -2152,6 +2209,7 @@ static void register_tests(void)
 		{"full_dirty", test_full_dirty},
 		{"write_behind_batches", test_write_behind_batches},
 		{"fragments", test_fragments},
+		{"pin_apart", test_pin_apart},
 	};
 
 	if (!getenv("MMFS_TEST_VERBOSE"))
