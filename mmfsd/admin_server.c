@@ -410,9 +410,9 @@ static void diag_pagepool(mmfsd *d, struct text *t)
 		return;
 	}
 	pp_get_stats(mmfsd_pool(d), &st);
-	tprintf(t, "size %" PRIu64 " bytes, in use %" PRIu64 " (%" PRIu64 " buffers), dirty %" PRIu64
-		" bytes (%" PRIu64 " buffers)\n", st.size, st.used, st.buffers, st.dirty_bytes,
-		st.buffers_dirty);
+	tprintf(t, "size %" PRIu64 " bytes (online up to %" PRIu64 "), in use %" PRIu64 " (%" PRIu64
+		" buffers), dirty %" PRIu64 " bytes (%" PRIu64 " buffers)\n", st.size, st.max_size,
+		st.used, st.buffers, st.dirty_bytes, st.buffers_dirty);
 	tprintf(t, "hits %" PRIu64 ", misses %" PRIu64 ", evictions %" PRIu64 "\n", st.hits, st.misses,
 		st.evictions);
 	tprintf(t, "prefetch: issued %" PRIu64 ", used %" PRIu64 ", wasted %" PRIu64

@@ -53,6 +53,15 @@ struct mmfsd {
 	pp_pool *pool;
 	adm_server *adm;
 
+	/* pagepool resizes (mmchconfig pagepool) run on their own thread: a
+	 * shrink may write dirty data and wait for pinned buffers */
+	pthread_t pool_thread;
+	bool pool_running;
+	pthread_mutex_t pool_lock;
+	pthread_cond_t pool_wake;
+	bool pool_stop;			/* protected by pool_lock */
+	bool pool_resize;		/* protected by pool_lock: pagepool changed */
+
 	pthread_t peer_thread;
 	bool peer_running;
 	pthread_mutex_t peer_lock;
@@ -188,6 +197,8 @@ int mmfsd_open(const struct mmfsd_options *opt, mmfsd **out, char *err, size_t e
 	d->stop_pipe[0] = d->stop_pipe[1] = -1;
 	pthread_mutex_init(&d->peer_lock, NULL);
 	pthread_cond_init(&d->peer_wake, NULL);
+	pthread_mutex_init(&d->pool_lock, NULL);
+	pthread_cond_init(&d->pool_wake, NULL);
 	rc = mmfsd_paths_init(&d->paths, opt->root, opt->node);
 	if (rc) {
 		snprintf(err, errsz, "state directory path %s/%s is too long", opt->root, opt->node);
@@ -516,9 +527,12 @@ static void cluster_event(const struct clm_event *ev, void *arg)
 	case CLM_EV_CONFIG_CHANGED:
 		if (ev->attr && strcmp(ev->attr, "mmfsLogLevel") == 0)
 			mm_log_set_level(log_level_of(d->cfg));
-		if (ev->attr && strcmp(ev->attr, "pagepool") == 0)
-			mm_notice(SUB, "pagepool is now %s: the pool is resized at the next start",
-				  ev->value ? ev->value : "?");
+		if (ev->attr && strcmp(ev->attr, "pagepool") == 0) {
+			pthread_mutex_lock(&d->pool_lock);
+			d->pool_resize = true;	/* the pool thread, if any, resizes */
+			pthread_cond_signal(&d->pool_wake);
+			pthread_mutex_unlock(&d->pool_lock);
+		}
 		break;
 	case CLM_EV_CLUSTER_CHANGED:
 		pthread_mutex_lock(&d->peer_lock);
@@ -536,38 +550,81 @@ static void cluster_event(const struct clm_event *ev, void *arg)
 }
 
 /*
- * The pagepool: allocated (and locked in memory where permitted) once, at
- * start, of the size the pagepool attribute has then, within
- * pagepoolMaxPhysMemPct of physical memory. A later mmchconfig pagepool
- * takes effect at the next start.
+ * The pagepool: allocated (and locked in memory where permitted) at start,
+ * of the size the pagepool attribute has then, within pagepoolMaxPhysMemPct
+ * of physical memory, which is also how far a later mmchconfig pagepool
+ * may grow it online (the pool thread resizes it; address space for that
+ * is reserved, not memory).
  */
-static int start_pool(mmfsd *d, char *err, size_t errsz)
+static uint64_t pool_cap(mmfsd *d)
 {
-	struct pp_config pc = {0};
-	uint64_t want = cfg_get_size(d->cfg, "pagepool");
 	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-	int rc;
 
-	if (pages > 0 && psz > 0) {
-		uint64_t cap = (uint64_t)pages * (uint64_t)psz / 100 *
-			       (uint64_t)cfg_get_int(d->cfg, "pagepoolMaxPhysMemPct");
+	if (pages <= 0 || psz <= 0)
+		return 0;
+	return (uint64_t)pages * (uint64_t)psz / 100 *
+	       (uint64_t)cfg_get_int(d->cfg, "pagepoolMaxPhysMemPct");
+}
 
-		if (want > cap) {
+static void *pool_main(void *arg)
+{
+	mmfsd *d = arg;
+
+	pthread_mutex_lock(&d->pool_lock);
+	for (;;) {
+		uint64_t want, cap;
+
+		while (!d->pool_stop && !d->pool_resize)
+			pthread_cond_wait(&d->pool_wake, &d->pool_lock);
+		if (d->pool_stop)
+			break;
+		d->pool_resize = false;
+		pthread_mutex_unlock(&d->pool_lock);
+		want = cfg_get_size(d->cfg, "pagepool");
+		cap = pool_cap(d);
+		if (cap && want > cap) {
 			mm_warn(SUB, "pagepool %" PRIu64 " bytes is over pagepoolMaxPhysMemPct of physical "
 				"memory: using %" PRIu64, want, cap);
 			want = cap;
 		}
+		/* logs what it did, or why not */
+		pp_pool_resize(d->pool, want, 30000);
+		pthread_mutex_lock(&d->pool_lock);
+	}
+	pthread_mutex_unlock(&d->pool_lock);
+	return NULL;
+}
+
+static int start_pool(mmfsd *d, char *err, size_t errsz)
+{
+	struct pp_config pc = {0};
+	uint64_t want = cfg_get_size(d->cfg, "pagepool"), cap = pool_cap(d);
+	int rc;
+
+	if (cap && want > cap) {
+		mm_warn(SUB, "pagepool %" PRIu64 " bytes is over pagepoolMaxPhysMemPct of physical "
+			"memory: using %" PRIu64, want, cap);
+		want = cap;
 	}
 	pc.size = want;
+	pc.max_size = cap > want ? cap : want;
 	pc.lock_memory = true;
 	pc.prefetch_threads = (unsigned)cfg_get_int(d->cfg, "prefetchThreads");
 	pc.prefetch_pct = (unsigned)cfg_get_int(d->cfg, "prefetchPct");
 	pp_nsd_backend(&pc, nsd_svc_client(d->nsd));
 	rc = pp_pool_create(&pc, &d->pool);
-	if (rc)
+	if (rc) {
 		snprintf(err, errsz, "cannot allocate a pagepool of %" PRIu64 " bytes: %s", want,
 			 mm_strerror(rc));
-	return rc;
+		return rc;
+	}
+	rc = mm_thread_start(&d->pool_thread, "pp-resize", pool_main, d);
+	if (rc) {
+		snprintf(err, errsz, "cannot start the pagepool resize thread");
+		return rc;
+	}
+	d->pool_running = true;
+	return MM_OK;
 }
 
 int mmfsd_start(mmfsd *d, char *err, size_t errsz)
@@ -672,6 +729,14 @@ void mmfsd_stop(mmfsd *d)
 		pthread_join(d->peer_thread, NULL);
 		d->peer_running = false;
 	}
+	if (d->pool_running) {
+		pthread_mutex_lock(&d->pool_lock);
+		d->pool_stop = true;
+		pthread_cond_signal(&d->pool_wake);
+		pthread_mutex_unlock(&d->pool_lock);
+		pthread_join(d->pool_thread, NULL);
+		d->pool_running = false;
+	}
 	/* dirty data goes out, and I/O drains, while this node is still a member */
 	pp_pool_destroy(d->pool);
 	d->pool = NULL;
@@ -712,6 +777,8 @@ void mmfsd_close(mmfsd *d)
 	}
 	pthread_mutex_destroy(&d->peer_lock);
 	pthread_cond_destroy(&d->peer_wake);
+	pthread_mutex_destroy(&d->pool_lock);
+	pthread_cond_destroy(&d->pool_wake);
 	free(d);
 }
 

@@ -10,6 +10,7 @@
  *   6. flush, invalidate, drop
  *   7. write-behind threads, throttling
  *   8. create, destroy, registration, statistics
+ *   9. resizing online
  *
  * Locks, in the order they may be taken:
  *   alloc_mu (descriptor free list, buddy, victim hand)
@@ -92,16 +93,19 @@ struct ino_err {
 
 struct pp_pool {
 	struct pp_config cfg;
-	uint8_t *mem;
-	size_t memsz;
+	uint8_t *mem;			/* maxsz reserved, [0, memsz) usable */
+	size_t memsz;			/* atomic: pp_pool_resize moves it */
+	size_t maxsz;
 	bool locked;
-	uint32_t nunits;
+	uint32_t max_units;
+	pthread_mutex_t resize_mu;	/* one resize at a time; before alloc_mu */
 
 	pthread_mutex_t alloc_mu;
 	pthread_cond_t space;		/* memory may have been freed */
 	struct pp_buddy buddy;
-	struct pp_buf *descs;
-	uint32_t ndesc;
+	struct pp_buf **dchunk;		/* descriptors, DCHUNK per chunk, max_units in all */
+	uint32_t ndesc;			/* made so far (atomic; grows with the pool) */
+	uint32_t loose;			/* runs taken for a grow, not yet attached */
 	struct pp_buf *free_descs;
 	uint32_t hand;			/* clock */
 
@@ -143,6 +147,23 @@ static void add(uint64_t *c, int64_t v)
 static uint64_t ld(const uint64_t *c)
 {
 	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+#define DCHUNK 1024u
+
+static struct pp_buf *desc_at(pp_pool *p, uint32_t i)
+{
+	return &p->dchunk[i / DCHUNK][i % DCHUNK];
+}
+
+static uint32_t ndesc_of(pp_pool *p)
+{
+	return __atomic_load_n(&p->ndesc, __ATOMIC_ACQUIRE);
+}
+
+static size_t pool_bytes(pp_pool *p)
+{
+	return __atomic_load_n(&p->memsz, __ATOMIC_RELAXED);
 }
 
 static uint32_t tag_hash(const struct pp_tag *t)
@@ -390,7 +411,7 @@ static bool evict_one_locked(pp_pool *p)
 	 * however long the scan. The lap is of descriptors (one per 64 KiB
 	 * unit), most of them idle with large blocks: cheap atomic loads. */
 	for (uint32_t n = 0; n < p->ndesc; n++) {
-		struct pp_buf *b = &p->descs[p->hand];
+		struct pp_buf *b = desc_at(p, p->hand);
 
 		p->hand = (p->hand + 1) % p->ndesc;
 		if (is_hashed(b) && __atomic_load_n(&b->pins, __ATOMIC_ACQUIRE) == 0 &&
@@ -398,7 +419,7 @@ static bool evict_one_locked(pp_pool *p)
 			return true;
 	}
 	for (uint32_t n = 0; n < 6 * p->ndesc; n++) {
-		struct pp_buf *b = &p->descs[p->hand];
+		struct pp_buf *b = desc_at(p, p->hand);
 
 		p->hand = (p->hand + 1) % p->ndesc;
 		if (!is_hashed(b) || __atomic_load_n(&b->pins, __ATOMIC_ACQUIRE) > 0)
@@ -525,22 +546,25 @@ static void grow_buf(pp_pool *p, struct pp_buf *b, uint32_t end)
 
 	pthread_mutex_lock(&p->alloc_mu);
 	unit = take_run_locked(p, order, false);
+	p->loose++;	/* a shrinking pool waits for it to be attached */
 	pthread_mutex_unlock(&p->alloc_mu);
 	pthread_rwlock_wrlock(&b->content);
 	old_order = __atomic_load_n(&b->order, __ATOMIC_RELAXED);
+	if (old_order < order)
+		memcpy(p->mem + (size_t)unit * UNIT, b->data, (size_t)UNIT << old_order);
+	pthread_mutex_lock(&p->alloc_mu);
 	if (old_order >= order) {
 		/* another thread grew it meanwhile: ours goes back */
 		old_unit = unit;
 		old_order = order;
 	} else {
 		old_unit = b->unit;
-		memcpy(p->mem + (size_t)unit * UNIT, b->data, (size_t)UNIT << old_order);
 		b->data = p->mem + (size_t)unit * UNIT;
 		b->unit = unit;
 		__atomic_store_n(&b->order, (uint8_t)order, __ATOMIC_RELAXED);
 		add(&p->grows, 1);
 	}
-	pthread_mutex_lock(&p->alloc_mu);
+	p->loose--;
 	pp_buddy_release(&p->buddy, old_unit, old_order);
 	add(&p->used, -(int64_t)((uint64_t)UNIT << old_order));
 	pthread_cond_broadcast(&p->space);
@@ -1174,7 +1198,7 @@ void pp_mark_dirty(pp_buf *b, uint32_t off, uint32_t len, uint64_t lsn)
 
 static uint64_t dirty_limit(pp_pool *p)
 {
-	return p->memsz / 100 * p->cfg.dirty_pct;
+	return pool_bytes(p) / 100 * p->cfg.dirty_pct;
 }
 
 int pp_lock(pp_buf *b, uint32_t off, uint32_t len, enum pp_mode mode, void **data)
@@ -1461,7 +1485,7 @@ int pp_stream_open(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t file_size, pp
 	s->ino = ino;
 	s->size = file_size;
 	s->depth = 2;
-	max = p->memsz / 100 * p->cfg.prefetch_pct / f->bsize;
+	max = pool_bytes(p) / 100 * p->cfg.prefetch_pct / f->bsize;
 	s->max_depth = max < 1 ? 1 : max > 1024 ? 1024 : (unsigned)max;
 	if (s->depth > s->max_depth)
 		s->depth = s->max_depth;
@@ -1601,8 +1625,8 @@ static void flush_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint
 {
 	struct wb_batch *bt = wb_batch_new(p, WB_BATCH);
 
-	for (uint32_t i = 0; i < p->ndesc; i++) {
-		struct pp_buf *b = &p->descs[i];
+	for (uint32_t i = 0, n = ndesc_of(p); i < n; i++) {
+		struct pp_buf *b = desc_at(p, i);
 
 		if (!pin_if(p, b, fs, ino, any_ino, lo, hi))
 			continue;
@@ -1647,8 +1671,8 @@ static int drop_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64
 		     uint64_t hi)
 {
 	flush_scan(p, fs, ino, any_ino, lo, hi);
-	for (uint32_t i = 0; i < p->ndesc; i++) {
-		struct pp_buf *b = &p->descs[i];
+	for (uint32_t i = 0, n = ndesc_of(p); i < n; i++) {
+		struct pp_buf *b = desc_at(p, i);
 
 		for (;;) {
 			struct part *pt = lock_home(p, b);
@@ -1721,15 +1745,15 @@ int pp_drop_fs(pp_pool *p, uint32_t fs)
  */
 static unsigned wb_lap(pp_pool *p, struct wb_batch *bt, uint64_t cap)
 {
-	uint32_t chunk = p->ndesc < WB_CHUNK ? p->ndesc : WB_CHUNK;
+	uint32_t nd = ndesc_of(p), chunk = nd < WB_CHUNK ? nd : WB_CHUNK;
 	unsigned wrote = 0;
 
-	for (uint32_t seen = 0; seen < p->ndesc && ld(&p->dirty_bytes) > 0; seen += chunk) {
+	for (uint32_t seen = 0; seen < nd && ld(&p->dirty_bytes) > 0; seen += chunk) {
 		uint32_t i0 = __atomic_fetch_add(&p->wb_hand, chunk, __ATOMIC_RELAXED);
 		bool partial = ld(&p->dirty_bytes) > dirty_limit(p);
 
 		for (uint32_t k = 0; k < chunk; k++) {
-			struct pp_buf *b = &p->descs[(i0 + k) % p->ndesc];
+			struct pp_buf *b = desc_at(p, (i0 + k) % nd);
 
 			if (!pin_hashed(p, b))
 				continue;
@@ -1790,9 +1814,39 @@ static void *writer_main(void *arg)
 
 /* ---- 8. create, destroy, registration, statistics ---- */
 
+/* Descriptors for at least <n> units: whole chunks, made and initialised
+ * first, then linked and published under alloc_mu (scans read ndesc with
+ * acquire, so they see the chunk). Callers serialise (create, resize_mu). */
+static int add_descs(pp_pool *p, uint32_t n)
+{
+	while (ndesc_of(p) < n) {
+		uint32_t c = ndesc_of(p) / DCHUNK;
+		struct pp_buf *chunk = calloc(DCHUNK, sizeof(*chunk));
+
+		if (!chunk)
+			return MM_ENOMEM;
+		for (uint32_t i = 0; i < DCHUNK; i++) {
+			chunk[i].p = p;
+			pthread_rwlock_init(&chunk[i].content, NULL);
+			pthread_mutex_init(&chunk[i].mu, NULL);
+			pthread_cond_init(&chunk[i].cv, NULL);
+		}
+		pthread_mutex_lock(&p->alloc_mu);
+		p->dchunk[c] = chunk;
+		for (uint32_t i = DCHUNK; i-- > 0;) {
+			chunk[i].fnext = p->free_descs;
+			p->free_descs = &chunk[i];
+		}
+		__atomic_store_n(&p->ndesc, p->ndesc + DCHUNK, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&p->alloc_mu);
+	}
+	return MM_OK;
+}
+
 int pp_pool_create(const struct pp_config *cfg, pp_pool **out)
 {
 	pp_pool *p;
+	uint32_t nunits;
 	int rc;
 
 	if (!cfg->io.submit || cfg->size < PP_MIN_POOL || cfg->dirty_pct > 90)
@@ -1811,10 +1865,23 @@ int pp_pool_create(const struct pp_config *cfg, pp_pool **out)
 		p->cfg.prefetch_pct = 20;
 	if (p->cfg.prefetch_pct > 90)
 		p->cfg.prefetch_pct = 90;
-	p->nunits = (uint32_t)(cfg->size / UNIT);
-	p->memsz = (size_t)p->nunits * UNIT;
-	p->mem = mmap(NULL, p->memsz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	{
+		uint64_t max = cfg->max_size > cfg->size ? cfg->max_size : cfg->size;
+
+		p->max_units = (uint32_t)(max / UNIT);
+		nunits = (uint32_t)(cfg->size / UNIT);
+	}
+	p->memsz = (size_t)nunits * UNIT;
+	p->maxsz = (size_t)p->max_units * UNIT;
+	/* the most it may grow to is reserved, only the pool is usable */
+	p->mem = mmap(NULL, p->maxsz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+		      0);
 	if (p->mem == MAP_FAILED) {
+		free(p);
+		return MM_ENOMEM;
+	}
+	if (mprotect(p->mem, p->memsz, PROT_READ | PROT_WRITE) != 0) {
+		munmap(p->mem, p->maxsz);
 		free(p);
 		return MM_ENOMEM;
 	}
@@ -1825,6 +1892,7 @@ int pp_pool_create(const struct pp_config *cfg, pp_pool **out)
 			mm_warn(SUB, "cannot lock %zu bytes of pagepool in memory: %s (it may be paged)",
 				p->memsz, strerror(errno));
 	}
+	pthread_mutex_init(&p->resize_mu, NULL);
 	pthread_mutex_init(&p->alloc_mu, NULL);
 	pthread_cond_init(&p->space, NULL);
 	pthread_mutex_init(&p->fs_mu, NULL);
@@ -1833,12 +1901,13 @@ int pp_pool_create(const struct pp_config *cfg, pp_pool **out)
 	pthread_cond_init(&p->wb_kick, NULL);
 	pthread_cond_init(&p->wb_clean, NULL);
 	pthread_mutex_init(&p->st_mu, NULL);
-	rc = pp_buddy_init(&p->buddy, p->nunits);
+	rc = pp_buddy_init(&p->buddy, nunits, p->max_units);
 	if (!rc)
 		rc = mm_pool_create("pp-prefetch", (int)p->cfg.prefetch_threads, 4096, &p->pf_pool);
-	p->ndesc = p->nunits;
-	p->descs = calloc(p->ndesc, sizeof(*p->descs));
-	for (p->nbucket = 1; p->nbucket * NPART < p->ndesc * 2; p->nbucket <<= 1)
+	p->dchunk = calloc((p->max_units + DCHUNK - 1) / DCHUNK, sizeof(*p->dchunk));
+	/* chains of about one buffer at the largest size it may grow to */
+	for (p->nbucket = 1; p->nbucket * NPART < p->max_units || p->nbucket * NPART < 2 * nunits;
+	     p->nbucket <<= 1)
 		;
 	for (int i = 0; i < NPART; i++) {
 		pthread_mutex_init(&p->part[i].mu, NULL);
@@ -1846,19 +1915,11 @@ int pp_pool_create(const struct pp_config *cfg, pp_pool **out)
 		if (!p->part[i].bucket)
 			rc = MM_ENOMEM;
 	}
-	if (rc || !p->descs) {
+	if (!rc && p->dchunk)
+		rc = add_descs(p, nunits);
+	if (rc || !p->dchunk) {
 		pp_pool_destroy(p);
 		return rc ? rc : MM_ENOMEM;
-	}
-	for (uint32_t i = p->ndesc; i-- > 0;) {
-		struct pp_buf *b = &p->descs[i];
-
-		b->p = p;
-		pthread_rwlock_init(&b->content, NULL);
-		pthread_mutex_init(&b->mu, NULL);
-		pthread_cond_init(&b->cv, NULL);
-		b->fnext = p->free_descs;
-		p->free_descs = b;
 	}
 	p->writers = calloc(p->cfg.writers, sizeof(*p->writers));
 	for (unsigned i = 0; p->writers && i < p->cfg.writers; i++) {
@@ -1870,8 +1931,9 @@ int pp_pool_create(const struct pp_config *cfg, pp_pool **out)
 		pp_pool_destroy(p);
 		return MM_ESYS;
 	}
-	mm_info(SUB, "pagepool of %zu bytes (%u buffers of 64 KiB units%s), %u write-behind threads",
-		p->memsz, p->ndesc, p->locked ? ", locked in memory" : "", p->nwriters);
+	mm_info(SUB, "pagepool of %zu bytes (%u units of 64 KiB%s, up to %zu bytes online), %u "
+		"write-behind threads", p->memsz, nunits, p->locked ? ", locked in memory" : "",
+		p->maxsz, p->nwriters);
 	*out = p;
 	return MM_OK;
 }
@@ -1880,7 +1942,7 @@ void pp_pool_destroy(pp_pool *p)
 {
 	if (!p)
 		return;
-	if (p->descs && p->nwriters) {
+	if (p->dchunk && p->nwriters) {
 		for (int i = 0; i < MAX_FS; i++)
 			if (p->fs[i].used)
 				flush_scan(p, p->fs[i].id, 0, true, 0, UINT64_MAX);
@@ -1895,12 +1957,15 @@ void pp_pool_destroy(pp_pool *p)
 	free(p->writers);
 	if (p->pf_pool)
 		mm_pool_destroy(p->pf_pool);	/* streams were closed: nothing queued */
-	for (uint32_t i = 0; p->descs && i < p->ndesc; i++) {
-		pthread_rwlock_destroy(&p->descs[i].content);
-		pthread_mutex_destroy(&p->descs[i].mu);
-		pthread_cond_destroy(&p->descs[i].cv);
+	for (uint32_t c = 0; p->dchunk && c < p->ndesc / DCHUNK; c++) {
+		for (uint32_t i = 0; i < DCHUNK; i++) {
+			pthread_rwlock_destroy(&p->dchunk[c][i].content);
+			pthread_mutex_destroy(&p->dchunk[c][i].mu);
+			pthread_cond_destroy(&p->dchunk[c][i].cv);
+		}
+		free(p->dchunk[c]);
 	}
-	free(p->descs);
+	free(p->dchunk);
 	for (int i = 0; i < NPART; i++) {
 		pthread_mutex_destroy(&p->part[i].mu);
 		free(p->part[i].bucket);
@@ -1914,7 +1979,8 @@ void pp_pool_destroy(pp_pool *p)
 	pp_buddy_free_all(&p->buddy);
 	if (p->locked)
 		munlock(p->mem, p->memsz);
-	munmap(p->mem, p->memsz);
+	munmap(p->mem, p->maxsz);
+	pthread_mutex_destroy(&p->resize_mu);
 	pthread_mutex_destroy(&p->alloc_mu);
 	pthread_cond_destroy(&p->space);
 	pthread_mutex_destroy(&p->fs_mu);
@@ -1933,7 +1999,7 @@ int pp_fs_register(pp_pool *p, uint32_t fs, uint32_t block_size, const struct pp
 	unsigned order = 0;
 
 	if (!ops || !ops->map || block_size < PP_MIN_BLOCK || block_size > PP_MAX_BLOCK ||
-	    (block_size & (block_size - 1)) || (uint64_t)block_size * 2 > p->memsz)
+	    (block_size & (block_size - 1)) || (uint64_t)block_size * 2 > pool_bytes(p))
 		return MM_EINVAL;
 	while ((UNIT << order) < block_size)
 		order++;
@@ -1983,7 +2049,8 @@ int pp_fs_unregister(pp_pool *p, uint32_t fs)
 void pp_get_stats(pp_pool *p, struct pp_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->size = p->memsz;
+	st->size = pool_bytes(p);
+	st->max_size = p->maxsz;
 	st->used = ld(&p->used);
 	st->dirty_bytes = ld(&p->dirty_bytes);
 	st->buffers = ld(&p->buffers);
@@ -2011,4 +2078,127 @@ void pp_get_stats(pp_pool *p, struct pp_stats *st)
 	rate_add(p, 0);
 	st->flush_rate = p->wb_last_rate;
 	pthread_mutex_unlock(&p->wb_mu);
+}
+
+/* ---- 9. resizing online ---- */
+
+static int pool_grow(pp_pool *p, uint32_t old, uint32_t n)
+{
+	uint8_t *lo = p->mem + (size_t)old * UNIT;
+	size_t len = (size_t)(n - old) * UNIT;
+	int rc;
+
+	if (mprotect(lo, len, PROT_READ | PROT_WRITE) != 0) {
+		mm_error(SUB, "cannot grow the pagepool by %zu bytes: %s", len, strerror(errno));
+		return MM_ENOMEM;
+	}
+	if (p->locked && mlock(lo, len) != 0)
+		mm_warn(SUB, "cannot lock the %zu bytes the pagepool grew by: %s (they may be paged)",
+			len, strerror(errno));
+	rc = add_descs(p, n);
+	if (rc) {
+		if (p->locked)
+			munlock(lo, len);
+		mprotect(lo, len, PROT_NONE);
+		return rc;
+	}
+	pthread_mutex_lock(&p->alloc_mu);
+	pp_buddy_set_limit(&p->buddy, n);
+	__atomic_store_n(&p->memsz, (size_t)n * UNIT, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&p->space);
+	pthread_mutex_unlock(&p->alloc_mu);
+	return MM_OK;
+}
+
+/*
+ * Lower the limit first, so nothing new lands past it, then empty the
+ * units past it: evict what is clean and idle, write what is dirty (in
+ * batches, never waiting for a content lock, so the deadline holds), and
+ * go round until no run is held there. Only then is the memory given back.
+ * At the deadline the limit goes back up and MM_EBUSY says why.
+ */
+static int pool_shrink(pp_pool *p, uint32_t old, uint32_t n, unsigned timeout_ms)
+{
+	uint64_t deadline = mm_now_ns() + (uint64_t)timeout_ms * 1000000;
+	struct wb_batch *bt = wb_batch_new(p, WB_BATCH);
+	uint8_t *lo = p->mem + (size_t)n * UNIT;
+	size_t len = (size_t)(old - n) * UNIT;
+	bool held;
+
+	if (!bt)
+		return MM_ENOMEM;
+	pthread_mutex_lock(&p->alloc_mu);
+	pp_buddy_set_limit(&p->buddy, n);
+	__atomic_store_n(&p->memsz, (size_t)n * UNIT, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&p->alloc_mu);
+	for (;;) {
+		for (uint32_t i = 0, nd = ndesc_of(p); i < nd; i++) {
+			struct pp_buf *b = desc_at(p, i);
+			bool in;
+
+			pthread_mutex_lock(&p->alloc_mu);
+			in = b->data && b->unit >= n && !try_evict_locked(p, b);
+			pthread_mutex_unlock(&p->alloc_mu);
+			if (!in || !pin_hashed(p, b))
+				continue;
+			if (wb_add(bt, b, false, true) != WB_ADDED)
+				unpin(b);
+			else if (bt->n == bt->cap)
+				wb_write(bt);
+		}
+		wb_write(bt);
+		pthread_mutex_lock(&p->alloc_mu);
+		held = pp_buddy_held_in(&p->buddy, n, old);
+		if (held && mm_now_ns() > deadline) {
+			pp_buddy_set_limit(&p->buddy, old);
+			__atomic_store_n(&p->memsz, (size_t)old * UNIT, __ATOMIC_RELAXED);
+			pthread_cond_broadcast(&p->space);
+		}
+		pthread_mutex_unlock(&p->alloc_mu);
+		if (!held)
+			break;
+		if (mm_now_ns() > deadline) {
+			wb_batch_free(bt);
+			return MM_EBUSY;
+		}
+		mm_sleep_ms(2);
+	}
+	wb_batch_free(bt);
+	if (p->locked)
+		munlock(lo, len);
+	madvise(lo, len, MADV_DONTNEED);
+	mprotect(lo, len, PROT_NONE);
+	return MM_OK;
+}
+
+int pp_pool_resize(pp_pool *p, uint64_t size, unsigned timeout_ms)
+{
+	uint64_t step = (uint64_t)UNIT << PP_BUDDY_MAX_ORDER, need = 0;
+	uint32_t old, n;
+	int rc = MM_OK;
+
+	size = size / step * step;
+	if (size > p->maxsz)
+		return MM_ETOOBIG;
+	for (int i = 0; i < MAX_FS; i++)
+		if (__atomic_load_n(&p->fs[i].used, __ATOMIC_ACQUIRE) &&
+		    2ull * p->fs[i].bsize > need)
+			need = 2ull * p->fs[i].bsize;
+	if (size < step || size < need)
+		return MM_EINVAL;
+	n = (uint32_t)(size / UNIT);
+	pthread_mutex_lock(&p->resize_mu);
+	old = (uint32_t)(pool_bytes(p) / UNIT);
+	if (n > old)
+		rc = pool_grow(p, old, n);
+	else if (n < old)
+		rc = pool_shrink(p, old, n, timeout_ms);
+	pthread_mutex_unlock(&p->resize_mu);
+	if (rc)
+		mm_warn(SUB, "pagepool stays %zu bytes, not %" PRIu64 ": %s", (size_t)old * UNIT, size,
+			rc == MM_EBUSY ? "buffers past the new size stayed pinned" : mm_strerror(rc));
+	else if (n != old)
+		mm_notice(SUB, "pagepool resized from %zu to %" PRIu64 " bytes", (size_t)old * UNIT,
+			  size);
+	return rc;
 }

@@ -8,7 +8,7 @@
  * backend (pp_io_ops: the NSD client in mmfsd, a memory disk in tests).
  *
  * Memory: one region of `size` bytes allocated at pp_pool_create (mlock'ed
- * where permitted), never exceeded. A buffer holds one block, or the first
+ * where permitted), never exceeded; pp_pool_resize moves its end online. A buffer holds one block, or the first
  * part of one (a fragment: pp_map.len): its memory is a contiguous run
  * from a buddy allocator, of the block's size or the power of two of 64
  * KiB units that covers the fragment, and its content is valid per
@@ -99,6 +99,8 @@ struct pp_io_ops {
 struct pp_config {
 	uint64_t size;			/* bytes of buffer memory (pagepool), >= PP_MIN_POOL;
 					 * a file system needs room for two of its blocks */
+	uint64_t max_size;		/* the most pp_pool_resize may grow it to: address
+					 * space reserved, not memory (0: size) */
 	struct pp_io_ops io;
 	void *io_arg;
 	unsigned writers;		/* write-behind threads, each with one batch of up to
@@ -117,6 +119,18 @@ enum pp_mode {
 };
 
 int pp_pool_create(const struct pp_config *cfg, pp_pool **out);
+/*
+ * Make the pool <size> bytes, rounded down to a multiple of 16 MiB, while
+ * it is in use (mmchconfig pagepool=... -i). Growing maps, locks and
+ * describes more memory at once. Shrinking first stops handing out memory
+ * past the new size, then evicts what lies there and writes what is dirty
+ * there, and gives the memory back once none of it is held; if pinned
+ * buffers still hold some after <timeout_ms>, the pool keeps its size and
+ * MM_EBUSY says so. MM_ETOOBIG past max_size, MM_EINVAL under 16 MiB or
+ * under two blocks of a registered file system. May block (writes): call
+ * it holding no buffer.
+ */
+int pp_pool_resize(pp_pool *p, uint64_t size, unsigned timeout_ms);
 /* Write back everything dirty (errors logged), free. No buffer may be held. */
 void pp_pool_destroy(pp_pool *p);
 
@@ -235,6 +249,7 @@ struct pp_stats {
 	uint64_t grows;				/* prefix buffers moved to a larger run */
 	uint64_t flush_rate;			/* bytes written in the last whole second */
 	unsigned writers, prefetch_threads;	/* threads, as configured */
+	uint64_t max_size;			/* pp_pool_resize may grow it to */
 };
 void pp_get_stats(pp_pool *p, struct pp_stats *st);
 

@@ -45,26 +45,39 @@ echo "$out"
 [[ $out == *"GPFS cluster name:         smoke.$P.1"* && $(grep -c quorum-manager <<<"$out") -eq 3 ]] &&
 	pass "mmlscluster shows the cluster and 3 quorum-manager nodes" || fail "mmlscluster"
 
-out=$(mmchconfig pagepool=512M 2>&1) && pass "mmchconfig pagepool=512M" || fail "mmchconfig: $out"
+out=$(mmchconfig pagepool=128M 2>&1) && pass "mmchconfig pagepool=128M" || fail "mmchconfig: $out"
 out=$(mmlsconfig)
 echo "$out"
-grep -q '^pagepool 512M$' <<<"$out" && pass "mmlsconfig shows pagepool 512M" || fail "mmlsconfig"
+grep -q '^pagepool 128M$' <<<"$out" && pass "mmlsconfig shows pagepool 128M" || fail "mmlsconfig"
 # dynamic: every daemon applies it (give the watch a moment)
 ok=1
 for n in "${MM_NODES[@]}"; do
 	for _ in $(seq 1 25); do
-		MMFS_NODE=$n mmdiag --config | grep -q '^! pagepool 512M' && break
+		MMFS_NODE=$n mmdiag --config | grep -q '^! pagepool 128M' && break
 		sleep 0.2
 	done
-	MMFS_NODE=$n mmdiag --config | grep -q '^! pagepool 512M' || { ok=0; note "$n did not apply pagepool"; }
+	MMFS_NODE=$n mmdiag --config | grep -q '^! pagepool 128M' || { ok=0; note "$n did not apply pagepool"; }
 done
-[[ $ok == 1 ]] && pass "every running daemon applied pagepool=512M" || fail "pagepool push"
-# the pool itself was allocated at start (64M from test.cfg) and keeps its
-# size until the next start
-out=$(mmdiag --pagepool)
-[[ $out == *"size 67108864 bytes"* && $out == *"prefetch: issued"* && $out == *"flush rate"* &&
-	$out == *"write-behind: 4 threads"* ]] &&
-	pass "mmdiag --pagepool: the pool allocated at start, resized at the next" || { echo "$out"; fail "mmdiag --pagepool"; }
+[[ $ok == 1 ]] && pass "every running daemon applied pagepool=128M" || fail "pagepool push"
+# and resizes its pool online, from the 64M of test.cfg
+ok=1
+for n in "${MM_NODES[@]}"; do
+	for _ in $(seq 1 50); do
+		out=$(MMFS_NODE=$n mmdiag --pagepool)
+		[[ $out == *"size 134217728 bytes"* ]] && break
+		sleep 0.2
+	done
+	[[ $out == *"size 134217728 bytes"* && $out == *"prefetch: issued"* && $out == *"flush rate"* &&
+		$out == *"write-behind: 4 threads"* ]] || { ok=0; echo "$out"; note "$n: pool not resized"; }
+done
+[[ $ok == 1 ]] && pass "mmdiag --pagepool: every daemon resized its pool to 128M online" || fail "mmdiag --pagepool"
+out=$(mmchconfig pagepool=64M 2>&1) || fail "mmchconfig pagepool=64M: $out"
+for _ in $(seq 1 50); do
+	out=$(mmdiag --pagepool)
+	[[ $out == *"size 67108864 bytes"* ]] && break
+	sleep 0.2
+done
+[[ $out == *"size 67108864 bytes"* ]] && pass "and shrank it back to 64M" || { echo "$out"; fail "pagepool shrink"; }
 
 out=$(mmchconfig pagepool=12X 2>&1)
 [[ $? -ne 0 && $out == *pagepool* && $out == *12X* ]] && pass "bad value refused: $out" ||

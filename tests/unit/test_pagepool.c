@@ -47,6 +47,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "pagepool/buddy.h"
 #include "pagepool/pagepool.h"
 #include "tests/unit/cunit_main.h"
 #include "tests/unit/testkit.h"
@@ -555,10 +556,14 @@ static void be_open_later(struct gate_timer *g, struct membe *be, unsigned ms)
 
 /* ---- pool set-up ---- */
 
+/* pp_config.max_size of the next pool_up (0: none) */
+static uint64_t pool_max_size;
+
 static pp_pool *pool_up(struct membe *be, enum be_mode mode, unsigned delay_us, uint64_t size,
 			unsigned writers, unsigned dirty_pct)
 {
 	struct pp_config c = {.size = size,
+			      .max_size = pool_max_size,
 			      .io = {.submit = be_submit},
 			      .io_arg = be,
 			      .writers = writers,
@@ -1191,11 +1196,52 @@ static void *st_thread(void *arg)
 	return NULL;
 }
 
-static void stress_one(enum be_mode mode, unsigned writers, unsigned rounds, unsigned ops)
+/* A thread that moves the pool between its size and twice that while the
+ * stress threads run, and leaves it at its size. */
+struct resizer {
+	pp_pool *p;
+	uint64_t size;
+	atomic_int stop;
+	unsigned grows, shrinks, busy;
+	pthread_t th;
+};
+
+static void *resizer_main(void *arg)
+{
+	struct resizer *r = arg;
+	bool big = false;
+	int rc;
+
+	while (!atomic_load(&r->stop)) {
+		rc = pp_pool_resize(r->p, big ? r->size : 2 * r->size, 500);
+		TCHECK(rc == 0 || rc == MM_EBUSY, "pp_pool_resize: %d", rc);
+		if (rc == 0) {
+			big = !big;
+			if (big)
+				r->grows++;
+			else
+				r->shrinks++;
+		} else {
+			r->busy++;
+		}
+		usleep(3000);
+	}
+	while (big && (rc = pp_pool_resize(r->p, r->size, 500)) != 0)
+		TCHECK(rc == MM_EBUSY, "pp_pool_resize back: %d", rc);
+	return NULL;
+}
+
+static void stress_one(enum be_mode mode, unsigned writers, unsigned rounds, unsigned ops,
+		       bool resize)
 {
 	struct membe be;
 	const uint64_t psize = POOL_MIN;
-	pp_pool *p = pool_up(&be, mode, 30, psize, writers, 0);
+	pp_pool *p;
+	struct resizer rz = {0};
+
+	pool_max_size = resize ? 2 * psize : 0;
+	p = pool_up(&be, mode, 30, psize, writers, 0);
+	pool_max_size = 0;
 	struct stress s = {.p = p, .ops = ops};
 	struct sthread th[ST_THREADS];
 	uint64_t seed = 4 + (uint64_t)mode, data = 0;
@@ -1233,6 +1279,12 @@ static void stress_one(enum be_mode mode, unsigned writers, unsigned rounds, uns
 	for (unsigned round = 0; round < rounds && !bad; round++) {
 		struct pp_stats st;
 
+		if (resize) {
+			rz.p = p;
+			rz.size = psize;
+			atomic_store(&rz.stop, 0);
+			pthread_create(&rz.th, NULL, resizer_main, &rz);
+		}
 		for (unsigned i = 0; i < ST_THREADS; i++) {
 			th[i].s = &s;
 			th[i].rng = 0x9E3779B97F4A7C15ull * (round * ST_THREADS + i + 1) + (uint64_t)mode;
@@ -1240,6 +1292,11 @@ static void stress_one(enum be_mode mode, unsigned writers, unsigned rounds, uns
 		}
 		for (unsigned i = 0; i < ST_THREADS; i++)
 			pthread_join(th[i].th, NULL);
+		if (resize) {
+			atomic_store(&rz.stop, 1);
+			pthread_join(rz.th, NULL);
+			CU_ASSERT_EQUAL(stats(p).size, psize);
+		}
 		/* Every block through the pool equals the model. */
 		for (unsigned i = 0; i < s.nblk; i++) {
 			struct sblock *sb = &s.blk[i];
@@ -1275,6 +1332,12 @@ static void stress_one(enum be_mode mode, unsigned writers, unsigned rounds, uns
 				" grows %" PRIu64 "\n", st.hits, st.misses, st.evictions, st.writes,
 				st.throttle_waits, st.log_forces, st.grows);
 		CU_ASSERT(st.evictions > 0);	/* the pool was much smaller than the data */
+		if (resize) {
+			if (getenv("MMFS_TEST_VERBOSE"))
+				fprintf(stderr, "  resizes: %u grows, %u shrinks, %u refused (pinned)\n",
+					rz.grows, rz.shrinks, rz.busy);
+			CU_ASSERT(rz.grows > 0 && rz.shrinks > 0);
+		}
 		CU_ASSERT(st.grows > 0);	/* fragment buffers grew under the load */
 		CU_ASSERT(st.hits > 0 && st.misses > 0);
 	}
@@ -1313,14 +1376,23 @@ static void stress_one(enum be_mode mode, unsigned writers, unsigned rounds, uns
 static void test_stress_inline(void)
 {
 	wd_arm("stress_inline", 90);
-	stress_one(BE_INLINE, 0, ST_ROUNDS, ST_OPS);
+	stress_one(BE_INLINE, 0, ST_ROUNDS, ST_OPS, false);
 	wd_disarm();
 }
 
 static void test_stress_async(void)
 {
 	wd_arm("stress_async", 90);
-	stress_one(BE_ASYNC, 1, ST_ROUNDS, ST_OPS);
+	stress_one(BE_ASYNC, 1, ST_ROUNDS, ST_OPS, false);
+	wd_disarm();
+}
+
+/* The same while another thread grows and shrinks the pool (2x) all along:
+ * the model still holds, and the pool ends at its size. */
+static void test_stress_resize(void)
+{
+	wd_arm("stress_resize", 120);
+	stress_one(BE_ASYNC, 2, ST_ROUNDS, ST_OPS, true);
 	wd_disarm();
 }
 
@@ -1983,6 +2055,165 @@ static void test_pin_apart(void)
 	free(tmp);
 }
 
+/* ==== resizing online (mmchconfig pagepool -i) ==== */
+
+/* The buddy allocator's moving limit (pagepool/buddy.h): runs handed out
+ * never overlap and never pass the limit; a run released past a lowered
+ * limit is dropped; raising the limit frees exactly what nobody holds and
+ * merges it back into whole 16 MiB runs. */
+static void test_buddy_limit(void)
+{
+	struct pp_buddy bd;
+	uint8_t *own = calloc(2048, 1);
+	struct {
+		uint32_t u;
+		unsigned o;
+	} runs[2048];
+	unsigned nr = 0, bad = 0;
+	uint64_t seed = 61;
+	int64_t u;
+
+	CU_ASSERT_FATAL(own && pp_buddy_init(&bd, 1000, 2048) == 0);
+	CU_ASSERT_EQUAL(bd.free_units, 1000);
+	pp_buddy_set_limit(&bd, 512);
+	CU_ASSERT_EQUAL(bd.free_units, 512);
+	for (;;) {
+		unsigned o = (unsigned)(rnd(&seed) % 4);
+
+		if ((u = pp_buddy_alloc(&bd, o)) < 0 && (u = pp_buddy_alloc(&bd, 0)) < 0)
+			break;
+		if (u < 0)
+			break;
+		o = bd.held[u] >= 0 ? (unsigned)bd.held[u] : 99;
+		for (uint32_t k = (uint32_t)u; k < (uint32_t)u + (1u << o); k++)
+			bad += k >= 512 || own[k]++;
+		runs[nr].u = (uint32_t)u;
+		runs[nr++].o = o;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(bd.free_units, 0);
+	CU_ASSERT(pp_buddy_held_in(&bd, 0, 512));
+	CU_ASSERT(!pp_buddy_held_in(&bd, 512, 2048));
+	/* raise the limit with everything below held: exactly [512, 2048) frees */
+	pp_buddy_set_limit(&bd, 2048);
+	CU_ASSERT_EQUAL(bd.free_units, 1536);
+	/* lower it again with a run held past it, release that run: dropped */
+	u = pp_buddy_alloc(&bd, 8);
+	CU_ASSERT(u >= 512);
+	pp_buddy_set_limit(&bd, 512);
+	CU_ASSERT_EQUAL(bd.free_units, 0);
+	CU_ASSERT(pp_buddy_held_in(&bd, 512, 2048));
+	if (u >= 0)
+		pp_buddy_release(&bd, (uint32_t)u, 8);
+	CU_ASSERT(!pp_buddy_held_in(&bd, 512, 2048));
+	CU_ASSERT_EQUAL(bd.free_units, 0);
+	for (unsigned i = 0; i < nr; i++)
+		pp_buddy_release(&bd, runs[i].u, runs[i].o);
+	CU_ASSERT_EQUAL(bd.free_units, 512);
+	pp_buddy_set_limit(&bd, 2048);
+	CU_ASSERT_EQUAL(bd.free_units, 2048);
+	for (unsigned k = 0; k < 8; k++)	/* all merged: eight 16 MiB runs */
+		CU_ASSERT(pp_buddy_alloc(&bd, 8) >= 0);
+	CU_ASSERT_EQUAL(bd.free_units, 0);
+	pp_buddy_free_all(&bd);
+	free(own);
+}
+
+/*
+ * pp_pool_resize: a grown pool holds more without evicting; a shrink
+ * writes the dirty data past the new size and keeps every byte readable;
+ * a shrink that meets buffers pinned past the new size gives up at its
+ * deadline with MM_EBUSY and leaves the pool as it was, and succeeds once
+ * they are unpinned; sizes out of bounds are refused.
+ */
+static void test_resize(void)
+{
+	struct membe be;
+	pp_pool *p;
+	const uint32_t bs = FS1.bs;
+	const unsigned n = 200;
+	uint8_t *x = malloc(bs), *tmp = malloc(bs);
+	uint64_t seed = 51;
+	pp_buf **held = calloc(n, sizeof(*held));
+	struct pp_stats st;
+	void *d;
+
+	pool_max_size = 64 * MIB;
+	p = pool_up(&be, BE_ASYNC, 0, POOL_MIN, 2, 0);
+	pool_max_size = 0;
+	CU_ASSERT_FATAL(p && x && tmp && held);
+	wd_arm("resize", 60);
+	st = stats(p);
+	CHECK_U64(st.size, ==, POOL_MIN);
+	CHECK_U64(st.max_size, ==, 64 * MIB);
+	CU_ASSERT_EQUAL(pp_pool_resize(p, 128 * MIB, 100), MM_ETOOBIG);
+	CU_ASSERT_EQUAL(pp_pool_resize(p, 8 * MIB, 100), MM_EINVAL);
+
+	/* grown: 50 MiB of blocks stay without an eviction */
+	CU_ASSERT_EQUAL_FATAL(pp_pool_resize(p, 64 * MIB, 1000), 0);
+	CHECK_U64(stats(p).size, ==, 64 * MIB);
+	for (unsigned i = 0; i < n; i++) {
+		fill_rand(x, bs, &seed);
+		CU_ASSERT_EQUAL(put(p, &FS1, 9, i, 0, bs, x, 0), 0);
+	}
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 9, 0, UINT64_MAX), 0);
+	for (unsigned i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(get(p, &FS1, 9, i, 0, bs, tmp), 0);
+	st = stats(p);
+	CHECK_U64(st.evictions, ==, 0);
+	CHECK_U64(st.used, >, 32 * MIB);
+
+	/* dirty again, then shrunk: every byte still there */
+	seed = 52;
+	for (unsigned i = 0; i < n; i++) {
+		fill_rand(x, bs, &seed);
+		CU_ASSERT_EQUAL(put(p, &FS1, 9, i, 0, bs, x, 0), 0);
+	}
+	CU_ASSERT_EQUAL(pp_pool_resize(p, POOL_MIN, 5000), 0);
+	st = stats(p);
+	CHECK_U64(st.size, ==, POOL_MIN);
+	CHECK_U64(st.used, <=, POOL_MIN);
+	seed = 52;
+	for (unsigned i = 0; i < n; i++) {
+		fill_rand(x, bs, &seed);
+		CU_ASSERT_EQUAL(get(p, &FS1, 9, i, 0, bs, tmp), 0);
+		if (memcmp(tmp, x, bs) != 0) {
+			CU_FAIL("block changed by the shrink");
+			break;
+		}
+	}
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 9, 0, UINT64_MAX), 0);
+
+	/* pinned past the new size: refused at the deadline, nothing lost */
+	CU_ASSERT_EQUAL_FATAL(pp_pool_resize(p, 32 * MIB, 1000), 0);
+	for (unsigned i = 0; i < 120; i++) {
+		struct pp_tag t = {FS1.fs, 9, i};
+
+		CU_ASSERT_EQUAL_FATAL(pp_get(p, &t, 0, bs, PP_READ, &held[i], &d), 0);
+		pp_unlock(held[i]);
+	}
+	CU_ASSERT_EQUAL(pp_pool_resize(p, POOL_MIN, 300), MM_EBUSY);
+	CHECK_U64(stats(p).size, ==, 32 * MIB);
+	for (unsigned i = 0; i < 120; i++)
+		pp_unpin(held[i]);
+	CU_ASSERT_EQUAL(pp_pool_resize(p, POOL_MIN, 5000), 0);
+	CHECK_U64(stats(p).size, ==, POOL_MIN);
+	seed = 52;
+	for (unsigned i = 0; i < n; i++) {
+		fill_rand(x, bs, &seed);
+		CU_ASSERT_EQUAL(get(p, &FS1, 9, i, 0, bs, tmp), 0);
+		if (memcmp(tmp, x, bs) != 0) {
+			CU_FAIL("block changed by a refused shrink");
+			break;
+		}
+	}
+	pool_down(p, &be);
+	wd_disarm();
+	free(held);
+	free(x);
+	free(tmp);
+}
+
 /* ==== fragments: buffers that hold only the start of a block ==== */
 
 struct fragholder {
@@ -2199,6 +2430,7 @@ static void register_tests(void)
 		{"content_locks", test_content_locks},
 		{"stress_inline", test_stress_inline},
 		{"stress_async", test_stress_async},
+		{"stress_resize", test_stress_resize},
 		{"invalidate", test_invalidate},
 		{"flush_waits_inflight", test_flush_waits_inflight},
 		{"dirty_limit", test_dirty_limit},
@@ -2210,6 +2442,8 @@ static void register_tests(void)
 		{"write_behind_batches", test_write_behind_batches},
 		{"fragments", test_fragments},
 		{"pin_apart", test_pin_apart},
+		{"resize", test_resize},
+		{"buddy_limit", test_buddy_limit},
 	};
 
 	if (!getenv("MMFS_TEST_VERBOSE"))
