@@ -2193,13 +2193,7 @@ int etcd_watch_start(etcd_client *c, const char *prefix, int64_t start_rev,
 			w->start_rc = MM_ETIMEDOUT;
 			break;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (time_t)((deadline - now) / 1000);
-		ts.tv_nsec += (long)((deadline - now) % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts = mm_deadline_ts(CLOCK_MONOTONIC, (uint64_t)(deadline - now) * 1000000u);
 		pthread_cond_timedwait(&w->cond, &w->lock, &ts);
 	}
 	rc = w->start_rc;

@@ -227,16 +227,9 @@ static pid_t spawn(etcd_sup *s)
 /* Wait up to <ms> on the condition variable; false once stopping. */
 static bool sleep_unless_stopping(etcd_sup *s, unsigned ms)
 {
-	struct timespec ts;
+	struct timespec ts = mm_deadline_ts(CLOCK_MONOTONIC, (uint64_t)ms * 1000000u);
 	bool stopping;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&s->lock);
 	while (!s->stopping) {
 		if (pthread_cond_timedwait(&s->cond, &s->lock, &ts) == ETIMEDOUT)
@@ -402,13 +395,7 @@ void etcd_sup_stop(etcd_sup *s, int grace_ms)
 			break;
 		}
 		ms = (unsigned)(deadline - now);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += ms / 1000;
-		ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts = mm_deadline_ts(CLOCK_MONOTONIC, (uint64_t)ms * 1000000u);
 		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define MM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MM_MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -18,6 +19,10 @@ static inline uint64_t mm_now_ms(void) { return mm_now_ns() / 1000000u; }
 /* Wall clock, seconds since the epoch. */
 uint64_t mm_wall_s(void);
 void mm_sleep_ms(unsigned ms);
+/* <ns> from now on clock <clk>, as pthread_cond_timedwait wants it:
+ * CLOCK_REALTIME for default condition variables, CLOCK_MONOTONIC for
+ * those made with that clock. */
+struct timespec mm_deadline_ts(clockid_t clk, uint64_t ns);
 
 /*
  * Parse a size such as "512M", "4G", "64K", "1048576" (K/M/G/T are powers

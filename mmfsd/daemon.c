@@ -502,13 +502,7 @@ static void *peer_main(void *arg)
 				mm_debug(SUB, "ping node %u: %s", target, mm_strerror(rc));
 			free(rep);
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += period / 1000;
-		ts.tv_nsec += (long)(period % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts = mm_deadline_ts(CLOCK_REALTIME, (uint64_t)period * 1000000u);
 		pthread_mutex_lock(&d->peer_lock);
 		if (!d->peer_stop)
 			pthread_cond_timedwait(&d->peer_wake, &d->peer_lock, &ts);

@@ -226,16 +226,8 @@ static void *retry_main(void *arg)
 		if (c->stopping && c->inflight == 0)
 			break;
 		if (io) {
-			struct timespec ts;
-			uint64_t wait = io->due_ns - now;
+			struct timespec ts = mm_deadline_ts(CLOCK_REALTIME, io->due_ns - now);
 
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += (time_t)(wait / 1000000000u);
-			ts.tv_nsec += (long)(wait % 1000000000u);
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
 			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 		} else {
 			pthread_cond_wait(&c->cond, &c->lock);

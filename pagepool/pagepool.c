@@ -461,12 +461,7 @@ static uint32_t take_run_locked(pp_pool *p, unsigned order, bool desc)
 			pthread_mutex_unlock(&p->alloc_mu);
 			wb_kick(p);
 			pthread_mutex_lock(&p->alloc_mu);
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 10 * 1000000;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			ts = mm_deadline_ts(CLOCK_REALTIME, 10 * 1000000);
 			pthread_cond_timedwait(&p->space, &p->alloc_mu, &ts);
 		}
 	}
@@ -1240,15 +1235,9 @@ static void unlock_buf(pp_buf *b, bool drop_pin)
 		add(&p->throttle_waits, 1);
 		pthread_mutex_lock(&p->wb_mu);
 		while (ld(&p->dirty_bytes) > dirty_limit(p) && !p->wb_stop) {
-			struct timespec ts;
+			struct timespec ts = mm_deadline_ts(CLOCK_REALTIME, 50 * 1000000);
 
 			pthread_cond_broadcast(&p->wb_kick);
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 50 * 1000000;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
 			pthread_cond_timedwait(&p->wb_clean, &p->wb_mu, &ts);
 		}
 		pthread_mutex_unlock(&p->wb_mu);
@@ -1799,12 +1788,7 @@ static void *writer_main(void *arg)
 			break;
 		if (wrote && ld(&p->dirty_bytes) > 0)
 			continue;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000000;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts = mm_deadline_ts(CLOCK_REALTIME, 100 * 1000000);
 		pthread_cond_timedwait(&p->wb_kick, &p->wb_mu, &ts);
 	}
 	pthread_mutex_unlock(&p->wb_mu);

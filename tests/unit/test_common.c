@@ -71,6 +71,31 @@ static void test_wire_embedded_nul(void)
 	CU_ASSERT_FALSE(mm_rbuf_ok(&r));
 }
 
+/* mm_deadline_ts: the sum carries into seconds, never leaves tv_nsec at or
+ * past a second, and lands <ns> after now on the clock asked for. */
+static void test_deadline_ts(void)
+{
+	static const clockid_t clk[] = {CLOCK_REALTIME, CLOCK_MONOTONIC};
+
+	for (unsigned i = 0; i < 2; i++) {
+		static const uint64_t ns[] = {0, 1, 999999999, 1000000000, 1500000000, 3999999999u};
+
+		for (unsigned k = 0; k < sizeof(ns) / sizeof(ns[0]); k++) {
+			struct timespec before, after, d;
+			int64_t lo, hi, at;
+
+			clock_gettime(clk[i], &before);
+			d = mm_deadline_ts(clk[i], ns[k]);
+			clock_gettime(clk[i], &after);
+			CU_ASSERT(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+			lo = (int64_t)before.tv_sec * 1000000000 + before.tv_nsec + (int64_t)ns[k];
+			hi = (int64_t)after.tv_sec * 1000000000 + after.tv_nsec + (int64_t)ns[k];
+			at = (int64_t)d.tv_sec * 1000000000 + d.tv_nsec;
+			CU_ASSERT(at >= lo && at <= hi);
+		}
+	}
+}
+
 static void test_sizes(void)
 {
 	uint64_t v;
@@ -181,6 +206,7 @@ static void register_tests(void)
 		{"wire round trip", test_wire_roundtrip},
 		{"wire rejects embedded NUL", test_wire_embedded_nul},
 		{"size parsing", test_sizes},
+		{"deadline timespec", test_deadline_ts},
 		{"error messages", test_errors},
 		{"worker pool", test_pool},
 		{"waiter registry", test_waiters},

@@ -321,14 +321,8 @@ static bool batch_wait(struct batch *b, int max_inflight, int ms)
 
 	pthread_mutex_lock(&b->mu);
 	while (b->inflight > max_inflight && mm_now_ms() < end) {
-		struct timespec ts;
+		struct timespec ts = mm_deadline_ts(CLOCK_REALTIME, 20 * 1000000u);
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 20 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
 		pthread_cond_timedwait(&b->cv, &b->mu, &ts);
 	}
 	ok = b->inflight <= max_inflight;
