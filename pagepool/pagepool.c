@@ -577,10 +577,65 @@ static void release_unused(pp_pool *p, struct pp_buf *b)
 
 /* ---- 3. disk I/O ---- */
 
-struct io_wait {
+/* Requests in flight for one waiting thread (a read, a write-behind
+ * batch): set to their number before the first is submitted, counted
+ * down by the completions, which keep the first error in a slot of the
+ * caller's under the latch's lock. */
+struct latch {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	unsigned left;
+};
+
+static void latch_init(struct latch *l)
+{
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->cv, NULL);
+	l->left = 0;
+}
+
+static void latch_destroy(struct latch *l)
+{
+	pthread_mutex_destroy(&l->mu);
+	pthread_cond_destroy(&l->cv);
+}
+
+static void latch_set(struct latch *l, unsigned n)
+{
+	pthread_mutex_lock(&l->mu);
+	l->left = n;
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void latch_down(struct latch *l, int *slot, int rc)
+{
+	pthread_mutex_lock(&l->mu);
+	if (rc && !*slot)
+		*slot = rc;
+	if (--l->left == 0)
+		pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void latch_wait(struct latch *l)
+{
+	pthread_mutex_lock(&l->mu);
+	while (l->left > 0)
+		pthread_cond_wait(&l->cv, &l->mu);
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* Submit <io>; a refusal completes it at once with the error. */
+static void submit_io(pp_pool *p, struct pp_io *io)
+{
+	int rc = p->cfg.io.submit(p->cfg.io_arg, io);
+
+	if (rc)
+		io->done(io, rc);
+}
+
+struct io_wait {
+	struct latch l;
 	int rc;
 };
 
@@ -588,12 +643,7 @@ static void io_done(struct pp_io *io, int rc)
 {
 	struct io_wait *w = io->arg;
 
-	pthread_mutex_lock(&w->mu);
-	if (rc && !w->rc)
-		w->rc = rc;
-	if (--w->left == 0)
-		pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	latch_down(&w->l, &w->rc, rc);
 }
 
 /* Requests for the subblocks of <mask> of <b> on replica <r> of <m>, one
@@ -635,33 +685,21 @@ static unsigned build_ios(struct pp_buf *b, uint32_t mask, bool write, const str
 static int read_rep(pp_pool *p, struct pp_buf *b, uint32_t mask, const struct pp_map *m, int r)
 {
 	struct pp_io ios[RUNS_MAX];
-	struct io_wait w = {.left = 0, .rc = 0};
+	struct io_wait w = {.rc = 0};
 	unsigned n;
-	int rc;
 
-	pthread_mutex_init(&w.mu, NULL);
-	pthread_cond_init(&w.cv, NULL);
+	latch_init(&w.l);
 	n = build_ios(b, mask, false, m, r, ios, io_done, &w);
-	pthread_mutex_lock(&w.mu);
-	w.left = n;
-	pthread_mutex_unlock(&w.mu);
-	for (unsigned i = 0; i < n; i++) {
-		rc = p->cfg.io.submit(p->cfg.io_arg, &ios[i]);
-		if (rc)
-			io_done(&ios[i], rc);
-	}
-	pthread_mutex_lock(&w.mu);
-	while (w.left > 0)
-		pthread_cond_wait(&w.cv, &w.mu);
-	rc = w.rc;
-	pthread_mutex_unlock(&w.mu);
-	pthread_mutex_destroy(&w.mu);
-	pthread_cond_destroy(&w.cv);
+	latch_set(&w.l, n);
+	for (unsigned i = 0; i < n; i++)
+		submit_io(p, &ios[i]);
+	latch_wait(&w.l);
+	latch_destroy(&w.l);
 	for (unsigned i = 0; i < n; i++) {
 		add(&p->reads, 1);
 		add(&p->read_bytes, (int64_t)ios[i].len);
 	}
-	return rc;
+	return w.rc;
 }
 
 /* Read the subblocks of <mask> of <b> from the first replica that succeeds
@@ -715,16 +753,14 @@ struct wb_item {
 	struct wb_batch *bt;
 	uint32_t mask;			/* the subblocks being written */
 	uint64_t lsn;
-	int rc;				/* first error, under bt->mu once submitted */
+	int rc;				/* first error, under bt->l.mu once submitted */
 	unsigned nio;
 	struct pp_io io[RUNS_MAX * PP_MAX_REPLICAS];
 };
 
 struct wb_batch {
 	pp_pool *p;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	unsigned left;			/* requests not completed */
+	struct latch l;			/* its requests in flight */
 	unsigned n, cap;
 	uint64_t bytes;			/* of the buffers in it */
 	struct wb_item item[];
@@ -742,8 +778,7 @@ static struct wb_batch *wb_batch_new(pp_pool *p, unsigned cap)
 		return NULL;
 	bt->p = p;
 	bt->cap = cap * 2;
-	pthread_mutex_init(&bt->mu, NULL);
-	pthread_cond_init(&bt->cv, NULL);
+	latch_init(&bt->l);
 	return bt;
 }
 
@@ -751,8 +786,7 @@ static void wb_batch_free(struct wb_batch *bt)
 {
 	if (!bt)
 		return;
-	pthread_mutex_destroy(&bt->mu);
-	pthread_cond_destroy(&bt->cv);
+	latch_destroy(&bt->l);
 	free(bt);
 }
 
@@ -800,14 +834,8 @@ static enum wb_claim wb_add(struct wb_batch *bt, struct pp_buf *b, bool wait, bo
 static void wb_io_done(struct pp_io *io, int rc)
 {
 	struct wb_item *it = io->arg;
-	struct wb_batch *bt = it->bt;
 
-	pthread_mutex_lock(&bt->mu);
-	if (rc && !it->rc)
-		it->rc = rc;
-	if (--bt->left == 0)
-		pthread_cond_signal(&bt->cv);
-	pthread_mutex_unlock(&bt->mu);
+	latch_down(&it->bt->l, &it->rc, rc);
 }
 
 /* With wb_mu: <bytes> were written now. The rate shown is what the last
@@ -906,21 +934,11 @@ static void wb_write(struct wb_batch *bt)
 		total += it->nio;
 	}
 	/* count every request before the first can complete */
-	pthread_mutex_lock(&bt->mu);
-	bt->left = total;
-	pthread_mutex_unlock(&bt->mu);
+	latch_set(&bt->l, total);
 	for (unsigned i = 0; i < n; i++)
-		for (unsigned k = 0; k < bt->item[i].nio; k++) {
-			struct pp_io *io = &bt->item[i].io[k];
-			int rc = p->cfg.io.submit(p->cfg.io_arg, io);
-
-			if (rc)
-				wb_io_done(io, rc);
-		}
-	pthread_mutex_lock(&bt->mu);
-	while (bt->left > 0)
-		pthread_cond_wait(&bt->cv, &bt->mu);
-	pthread_mutex_unlock(&bt->mu);
+		for (unsigned k = 0; k < bt->item[i].nio; k++)
+			submit_io(p, &bt->item[i].io[k]);
+	latch_wait(&bt->l);
 	for (unsigned i = 0; i < n; i++)
 		for (unsigned k = 0; k < bt->item[i].nio; k++)
 			written += bt->item[i].io[k].len;
