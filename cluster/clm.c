@@ -69,6 +69,7 @@ struct clm {
 	size_t nleaving;
 	char reason[128];
 	bool stop;
+	bool quorum_check;		/* a quorum node left cleanly: is quorum still there? */
 	unsigned joins, expels;
 	char *local_attrs;		/* names set by the local file, "|a|b|" */
 
@@ -114,6 +115,54 @@ static bool is_quorum_node(clm *c)
 	q = n && n->quorum;
 	pthread_mutex_unlock(&c->lock);
 	return q;
+}
+
+static bool set_has(const uint32_t *v, size_t n, uint32_t x);
+
+/*
+ * Quorum nodes that are active members and have not announced a clean
+ * exit, as this node sees them. A quorum node that leaves cleanly stops
+ * its etcd member with it, so when this falls below a majority etcd has
+ * lost (or is about to lose) its quorum: no need to wait for our lease.
+ */
+static size_t quorum_up_locked(clm *c, size_t *needed)
+{
+	size_t up = 0, nq = 0;
+
+	for (size_t i = 0; i < c->cluster.nnodes; i++) {
+		const struct cfg_node *n = &c->cluster.nodes[i];
+
+		if (!n->quorum)
+			continue;
+		nq++;
+		if (set_has(c->members, c->nmembers, n->number) &&
+		    !set_has(c->leaving, c->nleaving, n->number))
+			up++;
+	}
+	*needed = nq / 2 + 1;
+	return up;
+}
+
+static bool is_quorum_num_locked(clm *c, uint32_t num)
+{
+	const struct cfg_node *n = cfg_cluster_node_num(&c->cluster, num);
+
+	return n && n->quorum;
+}
+
+/* Called with the lock held after a quorum node announced or finished a
+ * clean exit: have the clm thread check quorum at once. */
+static void quorum_check_locked(clm *c, uint32_t num)
+{
+	size_t needed, up;
+
+	if (!is_quorum_num_locked(c, num))
+		return;
+	up = quorum_up_locked(c, &needed);
+	if (up >= needed)
+		return;
+	c->quorum_check = true;	/* tells the clm thread's wait it was woken on purpose */
+	pthread_cond_signal(&c->wake);
 }
 
 static int u32_cmp(const void *a, const void *b)
@@ -460,6 +509,7 @@ static void member_put(clm *c, uint32_t num, const char *val)
 	snprintf(name, sizeof(name), "%s", node_name_locked(c, num));
 	if (val && strncmp(val, "leaving", 7) == 0) {
 		set_add(&c->leaving, &c->nleaving, num);
+		quorum_check_locked(c, num);
 	} else {
 		set_del(c->leaving, &c->nleaving, num);
 		joined = set_add(&c->members, &c->nmembers, num) == 1;
@@ -481,6 +531,8 @@ static void member_delete(clm *c, uint32_t num)
 	was = set_del(c->members, &c->nmembers, num);
 	left = set_del(c->leaving, &c->nleaving, num);
 	cm_here = c->cm == c->me && c->state == CLM_ACTIVE;
+	if (was && left)
+		quorum_check_locked(c, num);
 	pthread_mutex_unlock(&c->lock);
 	if (!was)
 		return;
@@ -699,6 +751,56 @@ static int lease_renew(clm *c)
 	return MM_OK;
 }
 
+/*
+ * Fewer than a majority of the quorum nodes are up as we see them (some
+ * left cleanly, taking their etcd members with them): confirm with a
+ * linearizable read, which needs etcd's quorum. A read that succeeds says
+ * quorum is still there (a leaving member's etcd may not have stopped
+ * yet); the clm thread asks again at a short interval while the view
+ * stays short. Failures are retried for about two election timeouts, so
+ * a leader change alone does not count. When they persist, drop the lease
+ * now rather than report active until it lapses.
+ */
+static void quorum_probe(clm *c)
+{
+	int64_t el = cfg_get_int(c->cfg, "ccrElectionTimeoutMs");
+	uint64_t end = mm_now_ms() + (uint64_t)(el * 2 + 500 < 3000 ? el * 2 + 500 : 3000);
+	size_t up, needed;
+	char why[160];
+	int rc;
+
+	do {
+		struct etcd_kv kv = {0};
+
+		rc = etcd_get(c->etcd, KEY_CLUSTER, &kv, NULL);
+		etcd_kv_clear(&kv);
+		if (rc == MM_OK)
+			return;
+		pthread_mutex_lock(&c->lock);
+		up = quorum_up_locked(c, &needed);
+		pthread_mutex_unlock(&c->lock);
+		if (up >= needed)
+			return;	/* a quorum node came back meanwhile */
+		mm_sleep_ms(100);
+	} while (mm_now_ms() < end);
+	snprintf(why, sizeof(why), "quorum lost: %zu of the quorum nodes up, %zu needed (%s)",
+		 up, needed, mm_strerror(rc));
+	mm_warn(SUB, "%s: stopping lease-bound work", why);
+	lease_lost(c, why);
+}
+
+/* True while the view shows fewer than a majority of quorum nodes up. */
+static bool quorum_short(clm *c)
+{
+	size_t up, needed;
+
+	pthread_mutex_lock(&c->lock);
+	up = quorum_up_locked(c, &needed);
+	c->quorum_check = false;
+	pthread_mutex_unlock(&c->lock);
+	return up < needed;
+}
+
 static void campaign(clm *c)
 {
 	char key_val[16];
@@ -706,11 +808,14 @@ static void campaign(clm *c)
 	struct etcd_op op;
 	bool won = false;
 	uint32_t cm;
+	size_t up, needed;
 
 	pthread_mutex_lock(&c->lock);
 	cm = c->cm;
+	up = quorum_up_locked(c, &needed);
 	pthread_mutex_unlock(&c->lock);
-	if (cm)
+	/* never take the role while quorum nodes are leaving and quorum goes */
+	if (cm || up < needed)
 		return;
 	snprintf(key_val, sizeof(key_val), "%u", c->me);
 	op = (struct etcd_op){ETCD_OP_PUT, KEY_CM, key_val, strlen(key_val), c->lease_id};
@@ -733,6 +838,8 @@ static void clm_step(clm *c)
 		lease_lost(c, "lease lapsed; rejoining");
 		emit(c, CLM_EV_NODE_EXPELLED, c->me, NULL, NULL);
 	}
+	if (c->lease_id && c->bootstrapped && quorum_short(c))
+		quorum_probe(c);
 	if (!c->bootstrapped) {
 		rc = ccr_bootstrap(c);
 		if (rc) {
@@ -797,6 +904,14 @@ static void *clm_main(void *arg)
 		wait_ms = renew_interval_ms(c);
 		if (clm_get_state(c) != CLM_ACTIVE && wait_ms > 500)
 			wait_ms = 500;
+		pthread_mutex_lock(&c->lock);
+		if (c->lease_id && wait_ms > 250) {
+			size_t needed;
+
+			if (quorum_up_locked(c, &needed) < needed)
+				wait_ms = 250;	/* quorum may be going: look again soon */
+		}
+		pthread_mutex_unlock(&c->lock);
 		ns = (uint64_t)ts.tv_nsec + (uint64_t)wait_ms * 1000000u;
 		ts.tv_sec += (time_t)(ns / 1000000000u);
 		ts.tv_nsec = (long)(ns % 1000000000u);
