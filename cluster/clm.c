@@ -17,6 +17,7 @@
  * See cluster/README.md for the state diagram and the invariants.
  */
 #include "cluster/clm.h"
+#include "cluster/clm_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -49,6 +50,7 @@
 struct clm {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;		/* clm thread sleeps on it */
+	pthread_cond_t fix_wake;	/* ccr-fix thread sleeps on it */
 
 	/* set at create, read-only afterwards */
 	uint32_t me;
@@ -70,6 +72,8 @@ struct clm {
 	char reason[128];
 	bool stop;
 	bool quorum_check;		/* a quorum node left cleanly: is quorum still there? */
+	int64_t change_rev;		/* CLM_KEY_CHANGE's mod revision, 0: none */
+	uint64_t change_seen_ms;	/* when this node first saw that revision */
 	unsigned joins, expels;
 	char *local_attrs;		/* names set by the local file, "|a|b|" */
 
@@ -80,6 +84,8 @@ struct clm {
 	bool watch_resync;		/* set by the watch on a broken stream */
 	pthread_t thread;
 	bool thread_running;
+	pthread_t fix_thread;		/* "ccr-fix": settles membership changes left over */
+	bool fix_running;
 
 	/* atomic */
 	uint64_t lease_deadline_ns;	/* 0: no lease */
@@ -573,6 +579,16 @@ static void cm_set(clm *c, uint32_t num)
 	emit(c, CLM_EV_CM_CHANGED, num, NULL, NULL);
 }
 
+static void change_seen(clm *c, int64_t rev)
+{
+	pthread_mutex_lock(&c->lock);
+	if (rev != c->change_rev) {
+		c->change_rev = rev;
+		c->change_seen_ms = mm_now_ms();
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 static void watch_fn(const struct etcd_event *ev, size_t n, int err, void *arg)
 {
 	clm *c = arg;
@@ -600,6 +616,8 @@ static void watch_fn(const struct etcd_event *ev, size_t n, int err, void *arg)
 			config = true;
 		} else if (strcmp(key, KEY_CLUSTER) == 0 && ev[i].type == ETCD_EV_PUT) {
 			cluster_adopt(c, ev[i].kv.value, true);
+		} else if (strcmp(key, CLM_KEY_CHANGE) == 0) {
+			change_seen(c, ev[i].type == ETCD_EV_PUT ? ev[i].kv.mod_rev : 0);
 		}
 	}
 	if (config) {
@@ -647,6 +665,11 @@ static int view_resync(clm *c, int64_t *rev)
 	}
 	free(now);
 	etcd_kvs_free(kvs, n);
+	rc = etcd_get(c->etcd, CLM_KEY_CHANGE, &cm, NULL);
+	if (rc && rc != MM_ENOENT)
+		return rc;
+	change_seen(c, rc ? 0 : cm.mod_rev);
+	etcd_kv_clear(&cm);
 	rc = etcd_get(c->etcd, KEY_CM, &cm, NULL);
 	if (rc == MM_ENOENT) {
 		cm_set(c, 0);
@@ -920,6 +943,36 @@ static void *clm_main(void *arg)
 			pthread_cond_timedwait(&c->wake, &c->lock, &ts);
 		pthread_mutex_unlock(&c->lock);
 	}
+	return NULL;
+}
+
+/*
+ * The "ccr-fix" thread: on the cluster manager, a membership change left
+ * recorded in the CCR (its owner died or froze midway) is handed to
+ * members.c to finish or undo. Separate from the clm thread because etcd
+ * membership calls may take seconds, which lease renewal cannot wait for.
+ */
+static void *fix_main(void *arg)
+{
+	clm *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->stop) {
+		struct timespec ts;
+		int64_t rev = c->change_rev;
+		uint64_t age = mm_now_ms() - c->change_seen_ms;
+		bool mine = c->cm == c->me && c->state == CLM_ACTIVE;
+
+		if (rev && mine) {
+			pthread_mutex_unlock(&c->lock);
+			clm_change_resolve(c, rev, age);
+			pthread_mutex_lock(&c->lock);
+		}
+		ts = mm_deadline_ts(CLOCK_MONOTONIC, 1000000000u);
+		if (!c->stop)
+			pthread_cond_timedwait(&c->fix_wake, &c->lock, &ts);
+	}
+	pthread_mutex_unlock(&c->lock);
 	return NULL;
 }
 
@@ -1356,6 +1409,7 @@ int clm_create(const struct clm_config *cfg, clm **out)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->wake, &ca);
+	pthread_cond_init(&c->fix_wake, &ca);
 	pthread_condattr_destroy(&ca);
 	c->me = cfg->my_node;
 	c->cfg = cfg->cfg;
@@ -1431,8 +1485,12 @@ int clm_start(clm *c)
 {
 	int rc = mm_thread_start(&c->thread, "clm", clm_main, c);
 
+	if (rc)
+		return rc;
+	c->thread_running = true;
+	rc = mm_thread_start(&c->fix_thread, "ccr-fix", fix_main, c);
 	if (rc == 0)
-		c->thread_running = true;
+		c->fix_running = true;
 	return rc;
 }
 
@@ -1445,9 +1503,14 @@ void clm_stop(clm *c)
 	pthread_mutex_lock(&c->lock);
 	c->stop = true;
 	pthread_cond_signal(&c->wake);
+	pthread_cond_signal(&c->fix_wake);
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->thread, NULL);
 	c->thread_running = false;
+	if (c->fix_running) {
+		pthread_join(c->fix_thread, NULL);
+		c->fix_running = false;
+	}
 	pthread_mutex_lock(&c->lock);
 	c->state = CLM_STOPPING;
 	lease = c->lease_id;
@@ -1484,6 +1547,7 @@ void clm_destroy(clm *c)
 	free(c->local_attrs);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->wake);
+	pthread_cond_destroy(&c->fix_wake);
 	free(c);
 }
 
@@ -1604,6 +1668,26 @@ bool clm_is_member(clm *c, uint32_t node)
 etcd_client *clm_etcd(clm *c)
 {
 	return c->etcd;
+}
+
+uint32_t clm_my_node(clm *c)
+{
+	return c->me;
+}
+
+int clm_use_endpoints(clm *c, const struct cfg_cluster *def)
+{
+	struct etcd_tls tls = {c->tls_ca, c->tls_cert, c->tls_key};
+	char **eps = NULL;
+	size_t neps = 0;
+	int rc = MM_ENOMEM;
+
+	if (endpoint_list(def, c->me, &tls, &eps, &neps))
+		rc = neps ? etcd_client_set_endpoints(c->etcd, (const char *const *)eps, neps) : MM_EINVAL;
+	for (size_t i = 0; i < neps; i++)
+		free(eps[i]);
+	free(eps);
+	return rc;
 }
 
 int clm_cluster_copy(clm *c, struct cfg_cluster *out)

@@ -162,9 +162,11 @@ int clm_ccr_delete(clm *c, const char *key, int64_t mod_rev);
 
 /* ---- membership changes (cluster/members.c) ----
  *
- * Each is one compare-and-swap of the cluster definition in the CCR,
- * preceded by the etcd membership change it needs, done by an active
- * node. On success *def_text (malloc'd) holds the new definition, so the
+ * Each is recorded in the CCR, then etcd's membership is changed, then the
+ * new definition is committed; whatever fails midway, etcd's members and
+ * the definition's quorum nodes are brought back into agreement (removals
+ * finished, additions undone), by this node or else by the cluster
+ * manager (members.c explains). Done by an active node. On success *def_text (malloc'd) holds the new definition, so the
  * caller can install it on nodes that are not running, and *join (malloc'd,
  * may be NULL) the etcd initial-cluster string a newly made quorum node
  * must start with. <err> gets a user-facing message.
@@ -184,6 +186,15 @@ int clm_node_delete(clm *c, const char *const *names, size_t n,
 /* <quorum>/<manager>: 1 set, 0 clear, -1 leave as is. */
 int clm_node_change(clm *c, const char *const *names, size_t n, int quorum,
 		    int manager, char **def_text, char **join, char *err, size_t errsz);
+/*
+ * Test hook (process-wide): make the next membership change misbehave at
+ * <point>: "intent" (just after the change is recorded), "etcd" (before
+ * its <nth> etcd membership operation) or "commit" (the write of the new
+ * definition). <action>: "fail" (the step fails with MM_EIO, not done),
+ * "pause" (wait <secs> first), "stop" (SIGSTOP this process). Fires once;
+ * <point> "" disarms. MM_EINVAL for an unknown point or action.
+ */
+int clm_change_fault(const char *point, unsigned nth, const char *action, unsigned secs);
 /* The etcd initial-cluster string for the current members plus <extra>
  * (name=url, may be NULL); *out malloc'd. */
 int clm_etcd_initial_cluster(clm *c, const char *extra, char **out);

@@ -296,6 +296,21 @@ static void cmd_chnode(mmfsd *d, json_object *req, json_object *rep)
 	membership_reply(rep, rc, err, text, join);
 }
 
+/* Test hook: arm a fault in this daemon's next membership change. */
+static void cmd_memberfault(mmfsd *d, json_object *req, json_object *rep)
+{
+	const char *point = adm_get_str(req, "point", ""), *action = adm_get_str(req, "action", "fail");
+	int rc;
+
+	(void)d;
+	rc = clm_change_fault(point, (unsigned)adm_get_int(req, "nth", 1), action,
+			      (unsigned)adm_get_int(req, "secs", 0));
+	if (rc == MM_OK)
+		mm_notice(SUB, "test: membership change fault armed: %s %s", point[0] ? point : "(none)",
+			  action);
+	adm_set_rc(rep, rc, rc ? "memberfault: point is intent|etcd|commit, action fail|pause|stop" : NULL);
+}
+
 static const char *sec_name(enum net_security s)
 {
 	return s == NET_SEC_PLAIN ? "plain" : s == NET_SEC_AUTHONLY ? "authonly" : "encrypted";
@@ -483,6 +498,7 @@ static const struct {
 	{"addnode", cmd_addnode},
 	{"delnode", cmd_delnode},
 	{"chnode", cmd_chnode},
+	{"memberfault", cmd_memberfault},
 	{"crnsd", adm_cmd_crnsd},
 	{"lsnsd", adm_cmd_lsnsd},
 	{"delnsd", adm_cmd_delnsd},
