@@ -7,7 +7,9 @@
  * Each %nsd stanza's device gets an NSD descriptor and the cluster an NSD
  * record in the CCR; the stanza file is then rewritten with every field
  * filled in (generated names, failure groups) for mmcrfs and mmadddisk.
- * A disk that already holds a descriptor is refused unless -v no. A disk
+ * A disk that already holds a descriptor is refused unless -v no, and
+ * always when that descriptor is of an NSD this cluster still defines
+ * (mmdelnsd it first). A disk
  * with servers is probed and labelled on its first server (through the
  * remote shell when that is another host: cmds/libnsdlabel.h).
  */
@@ -232,6 +234,16 @@ int main(int argc, char **argv)
 				cmd_errf(&e, "%s%s: %" PRIu64 " bytes is too small for an NSD", st[i].device,
 					 where, p.size);
 				return 1;
+			}
+			if (p.rc == MM_OK && p.d.cluster_id == e.def.id) {
+				/* -v no may overwrite a leftover, never a live NSD of ours */
+				for (size_t k = 0; k < nold; k++)
+					if (old[k].id == p.d.nsd_id) {
+						cmd_errf(&e, "%s:%d: disk %s%s holds NSD %s of this cluster: "
+							     "mmdelnsd %s first", file, st[i].line, st[i].device,
+							 where, old[k].name, old[k].name);
+						return 1;
+					}
 			}
 			if (verify && p.rc == MM_OK) {
 				char id[32];

@@ -86,11 +86,12 @@ int main(int argc, char **argv)
 								     r.nservers);
 
 			rc = cmd_label_clear(&e, host, r.device, r.id, err, sizeof(err));
-			if (rc == MM_ENOENT) {
-				printf("mmdelnsd: %s: %s: its descriptor stays\n", r.name, err);
-				warn++;
+			if (rc == MM_ESTATE) {
+				/* nothing of this NSD on the disk: nothing left to do */
+				printf("mmdelnsd: NSD %s deleted; %s: left alone\n", r.name, err);
 			} else if (rc) {
-				cmd_errf(&e, "%s: %s", r.name, err);
+				cmd_errf(&e, "NSD %s is deleted, but its descriptor could not be cleared: %s "
+					     "(a leftover that mmcrnsd -v no may overwrite)", r.name, err);
 				warn++;
 			} else {
 				printf("mmdelnsd: Processing disk %s\n", r.name);

@@ -53,8 +53,8 @@ out=$(mmcrnsd -F $MMFS_ROOT/disks.stanza 2>&1)
 	fail "duplicate name: $out"
 printf '%%nsd: device=%s nsd=again\n' "$D/d1" >$MMFS_ROOT/again.stanza
 out=$(mmcrnsd -F $MMFS_ROOT/again.stanza 2>&1)
-[[ $? -ne 0 && $out == *"already holds the descriptor of NSD nsd1"* && $out == *"-v no"* ]] &&
-	pass "a disk holding a descriptor is refused: $out" || fail "reuse: $out"
+[[ $? -ne 0 && $out == *"holds NSD nsd1 of this cluster: mmdelnsd nsd1 first"* ]] &&
+	pass "a disk holding an NSD of this cluster is refused: $out" || fail "reuse: $out"
 [[ $(mmlsnsd | grep -c again) == 0 ]] && pass "the refused call changed nothing" || fail "refused call left a record"
 
 # an NSD in a file system is refused: mark nsd1 as used by fs1 in the CCR
@@ -101,4 +101,40 @@ out=$(printf '%%nsd: device=%s nsd=x servers=nosuchnode\n' "$D/r2" >$MMFS_ROOT/b
 [[ $? -ne 0 && $out == *"nosuchnode is not a node"* ]] && pass "an unknown server is refused: $out" || fail "unknown server: $out"
 out=$(printf '%%nsd: device=%s usage=dataAndMeta\n' "$D/r2" >$MMFS_ROOT/bad.stanza; mmcrnsd -F $MMFS_ROOT/bad.stanza 2>&1)
 [[ $? -ne 0 && $out == *"bad.stanza:1: usage:"* ]] && pass "a stanza error names the line and field: $out" || fail "stanza error: $out"
+# issue 9: -v no never relabels a disk that holds a live NSD of this cluster
+mmcrnsd --mkdisk $D/x1:2G,$D/x2:2G >/dev/null
+printf '%%nsd: device=%s nsd=g1\n' "$D/x1" >$MMFS_ROOT/s1.stanza
+printf '%%nsd: device=%s nsd=v1\n' "$D/x1" >$MMFS_ROOT/s2.stanza
+mmcrnsd -F $MMFS_ROOT/s1.stanza >/dev/null 2>&1 || fail "mmcrnsd g1"
+out=$(mmcrnsd -F $MMFS_ROOT/s2.stanza 2>&1)
+[[ $? -ne 0 && $out == *"disk $D/x1 holds NSD g1 of this cluster: mmdelnsd g1 first"* && $out != *"-v no"* ]] &&
+	pass "a live NSD's disk is refused without suggesting -v no: $out" || fail "live NSD reuse: $out"
+out=$(mmcrnsd -F $MMFS_ROOT/s2.stanza -v no 2>&1); rc=$?
+[[ $rc -ne 0 && $out == *"holds NSD g1 of this cluster: mmdelnsd g1 first"* && $(mmlsnsd | grep -c " v1 ") == 0 &&
+	$(head -c 34 $D/x1 | tail -c 2) == g1 ]] &&
+	pass "-v no does not relabel a live NSD either, and changes nothing: $out" || fail "-v no over live g1 (rc $rc): $out"
+# mmdelnsd's exit status says what was done: g1's disk now holds another
+# NSD's descriptor (copied there), so deleting g1 has nothing to clear
+printf '%%nsd: device=%s nsd=v1\n' "$D/x2" >$MMFS_ROOT/s3.stanza
+mmcrnsd -F $MMFS_ROOT/s3.stanza >/dev/null 2>&1 || fail "mmcrnsd v1"
+dd if=$D/x2 of=$D/x1 bs=4096 count=1 conv=notrunc status=none
+out=$(mmdelnsd g1 2>&1); rc=$?
+[[ $rc -eq 0 && $out == *"holds NSD v1 now"* && $(mmlsnsd | grep -c " g1 ") == 0 && $(head -c 34 $D/x1 | tail -c 2) == v1 ]] &&
+	pass "mmdelnsd of an NSD whose disk holds another NSD exits 0 and leaves that label: $out" ||
+	fail "mmdelnsd g1 (rc $rc): $out"
+mmdelnsd v1 >/dev/null 2>&1 || fail "mmdelnsd v1"
+# x1 still holds v1's label: a deleted NSD's leftover, which -v no may overwrite
+printf '%%nsd: device=%s nsd=w1\n' "$D/x1" >$MMFS_ROOT/s4.stanza
+out=$(mmcrnsd -F $MMFS_ROOT/s4.stanza 2>&1)
+[[ $? -ne 0 && $out == *"already holds the descriptor of NSD v1"* && $out == *"-v no"* ]] &&
+	pass "a deleted NSD's leftover label is refused with a hint to -v no" || fail "leftover: $out"
+out=$(mmcrnsd -F $MMFS_ROOT/s4.stanza -v no 2>&1) && [[ $(head -c 34 $D/x1 | tail -c 2) == w1 ]] &&
+	pass "-v no overwrites a deleted NSD's leftover label" || fail "-v no over leftover: $out"
+dd if=/dev/zero of=$D/x2 bs=4096 count=1 conv=notrunc status=none
+printf '%%nsd: device=%s nsd=z1\n' "$D/x2" >$MMFS_ROOT/s5.stanza
+mmcrnsd -F $MMFS_ROOT/s5.stanza >/dev/null 2>&1 || fail "mmcrnsd z1"
+dd if=/dev/zero of=$D/x2 bs=4096 count=1 conv=notrunc status=none
+out=$(mmdelnsd z1 2>&1) && [[ $out == *"holds no NSD descriptor"* ]] &&
+	pass "mmdelnsd of an NSD whose disk was wiped exits 0" || fail "mmdelnsd wiped z1: $out"
+
 mm_done
