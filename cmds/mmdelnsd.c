@@ -22,6 +22,15 @@
 #include "nsd/record.h"
 #include "nsd/stanza.h"
 
+/* Add <name> to <names> once ("nsd1;nsd1" deletes nsd1). */
+static void add_name(json_object *names, const char *name)
+{
+	for (size_t i = 0; i < json_object_array_length(names); i++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(names, i)), name) == 0)
+			return;
+	json_object_array_add(names, json_object_new_string(name));
+}
+
 int main(int argc, char **argv)
 {
 	struct cmd_env e;
@@ -42,8 +51,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: mmdelnsd {\"DiskName[;DiskName...]\" | -F StanzaFile}\n");
 		return 2;
 	}
-	if (cmd_env_init(&e, "mmdelnsd", true))
-		return 1;
 	req = json_object_new_object();
 	names = json_object_new_array();
 	json_object_object_add(req, "cmd", json_object_new_string("delnsd"));
@@ -53,24 +60,37 @@ int main(int argc, char **argv)
 		size_t n;
 
 		if (nsd_stanza_parse_file(file, &st, &n, err, sizeof(err))) {
-			cmd_errf(&e, "%s", err);
+			fprintf(stderr, "mmdelnsd: %s\n", err);
 			return 1;
 		}
 		for (size_t i = 0; i < n; i++) {
 			if (!st[i].nsd[0]) {
-				cmd_errf(&e, "%s:%d: the stanza names no NSD (nsd=)", file, st[i].line);
+				fprintf(stderr, "mmdelnsd: %s:%d: the stanza names no NSD (nsd=)\n", file,
+					st[i].line);
 				return 1;
 			}
-			json_object_array_add(names, json_object_new_string(st[i].nsd));
+			add_name(names, st[i].nsd);
 		}
 		free(st);
 	} else {
 		char *list = strdup(argv[optind]), *tok, *save;
 
-		for (tok = strtok_r(list, ";, ", &save); tok; tok = strtok_r(NULL, ";, ", &save))
-			json_object_array_add(names, json_object_new_string(tok));
+		for (tok = strtok_r(list, ";, ", &save); tok; tok = strtok_r(NULL, ";, ", &save)) {
+			if (!nsd_name_valid(tok)) {
+				fprintf(stderr, "mmdelnsd: \"%s\" is not a valid NSD name\n", tok);
+				return 2;
+			}
+			add_name(names, tok);
+		}
 		free(list);
 	}
+	if (json_object_array_length(names) == 0) {
+		fprintf(stderr, "mmdelnsd: no NSD named%s%s\n", file ? " in " : "", file ? file : "");
+		fprintf(stderr, "usage: mmdelnsd {\"DiskName[;DiskName...]\" | -F StanzaFile}\n");
+		return 2;
+	}
+	if (cmd_env_init(&e, "mmdelnsd", true))
+		return 1;
 	rc = cmd_request(&e, req, 30000, &rep);
 	if (rc)
 		return 1;

@@ -137,4 +137,16 @@ dd if=/dev/zero of=$D/x2 bs=4096 count=1 conv=notrunc status=none
 out=$(mmdelnsd z1 2>&1) && [[ $out == *"holds no NSD descriptor"* ]] &&
 	pass "mmdelnsd of an NSD whose disk was wiped exits 0" || fail "mmdelnsd wiped z1: $out"
 
+# issue 9: an empty NSD list is a usage error that changes nothing
+before=$(mmlsnsd)
+for a in "" ";;" " ; , "; do
+	out=$(mmdelnsd "$a" 2>&1); rc=$?
+	[[ $rc -eq 2 && $out == *"usage: mmdelnsd"* && $out != *Propagating* ]] ||
+		fail "mmdelnsd '$a' (rc $rc): $out"
+done
+out=$(mmdelnsd "w1;9bad" 2>&1); rc=$?
+[[ $rc -eq 2 && $out == *'"9bad" is not a valid NSD name'* && $(mmlsnsd) == "$before" ]] &&
+	pass "mmdelnsd with no or bad names is a usage error (exit 2) and deletes nothing" ||
+	fail "mmdelnsd bad names (rc $rc): $out"
+
 mm_done
