@@ -221,9 +221,19 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			if (p.size_rc == MM_ENOENT) {
+				char why[400];
+
+				/* say where it was looked for, and why there */
+				if (host)
+					snprintf(why, sizeof(why), " on node %s, its first NSD server", host->name);
+				else if (st[i].nservers)
+					snprintf(why, sizeof(why), " on its first NSD server %s (this node), "
+						 "where mmcrnsd looks for it", st[i].servers[0]);
+				else
+					snprintf(why, sizeof(why), " on this node (it has no servers, so run "
+						 "mmcrnsd where it is seen, or give it servers=)");
 				cmd_errf(&e, "%s:%d: device %s is not found%s: %s", file, st[i].line,
-					 st[i].device, host ? where : " on this node (it has no servers, so "
-					 "run mmcrnsd where it is seen)", p.err);
+					 st[i].device, why, p.err);
 				return 1;
 			}
 			if (p.size_rc) {

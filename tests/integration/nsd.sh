@@ -149,4 +149,13 @@ out=$(mmdelnsd "w1;9bad" 2>&1); rc=$?
 	pass "mmdelnsd with no or bad names is a usage error (exit 2) and deletes nothing" ||
 	fail "mmdelnsd bad names (rc $rc): $out"
 
+# issue 9: a missing device's message says where it was looked for, and why
+printf '%%nsd: device=%s nsd=m1 servers=%s\n' "$D/nosuch" "$P.2" >$MMFS_ROOT/m1.stanza
+out=$(mmcrnsd -F $MMFS_ROOT/m1.stanza 2>&1)
+[[ $? -ne 0 && $out == *"not found on its first NSD server $P.2"* && $out != *"no servers"* ]] &&
+	pass "a missing device of an NSD with servers names its first server: $out" || fail "missing served device: $out"
+printf '%%nsd: device=%s nsd=m1\n' "$D/nosuch" >$MMFS_ROOT/m1.stanza
+out=$(mmcrnsd -F $MMFS_ROOT/m1.stanza 2>&1)
+[[ $? -ne 0 && $out == *"not found on this node (it has no servers"* ]] &&
+	pass "a missing directly attached device says it has no servers" || fail "missing direct device: $out"
 mm_done
