@@ -19,7 +19,8 @@ out=$(mmcrnsd --mkdisk $D/d1:4G 2>&1)
 [[ $? -ne 0 && $out == *"exists: not touched"* ]] && pass "an existing path is refused plainly: $out" || fail "mkdisk existing: $out"
 
 cat >$MMFS_ROOT/disks.stanza <<STANZA
-%nsd: device=$D/d1 nsd=nsd1 servers=$P.1,$P.2 usage=dataAndMetadata failureGroup=1 pool=system
+# shelf A, the operator's note
+%nsd: device=$D/d1 nsd=nsd1 servers=$P.1,$P.2 usage=dataAndMetadata failureGroup=1 pool=system  # left slot
 %nsd: device=$D/d2 nsd=nsd2 servers=$P.2,$P.1 usage=dataAndMetadata failureGroup=2
 %nsd: device=$D/d3 nsd=nsd3 usage=dataOnly failureGroup=3
 STANZA
@@ -30,6 +31,9 @@ done
 pass "each disk starts with an NSD descriptor"
 grep -q "^%nsd: nsd=nsd2 device=$D/d2 servers=$P.2,$P.1 usage=dataAndMetadata failureGroup=2 pool=system$" \
 	$MMFS_ROOT/disks.stanza && pass "the stanza file is rewritten with every field" || { cat $MMFS_ROOT/disks.stanza; fail "rewritten stanza"; }
+grep -q "^# shelf A, the operator's note$" $MMFS_ROOT/disks.stanza && grep -q "^%nsd: nsd=nsd1 .*pool=system   # left slot$" \
+	$MMFS_ROOT/disks.stanza && [[ $(grep -c "^# Rewritten by mmcrnsd" $MMFS_ROOT/disks.stanza) == 1 ]] &&
+	pass "the rewritten stanza file keeps the operator's comments" || { cat $MMFS_ROOT/disks.stanza; fail "comments dropped"; }
 
 out=$(mmlsnsd)
 echo "$out"
