@@ -162,4 +162,29 @@ printf '%%nsd: device=%s nsd=m1\n' "$D/nosuch" >$MMFS_ROOT/m1.stanza
 out=$(mmcrnsd -F $MMFS_ROOT/m1.stanza 2>&1)
 [[ $? -ne 0 && $out == *"not found on this node (it has no servers"* ]] &&
 	pass "a missing directly attached device says it has no servers" || fail "missing direct device: $out"
+# issue 9: mmnsddiscover -d reports only the NSDs named; an unknown one is an error
+out=$(mmnsddiscover -d "nsd1;nsd4" 2>&1); rc=$?
+[[ $rc -eq 0 && $(grep -c '^  nsd1 ' <<<"$out") == 1 && $(grep -c '^  nsd4 ' <<<"$out") == 1 &&
+	$(grep -c '^  ' <<<"$out") == 2 ]] && pass "mmnsddiscover -d reports only the NSDs named" ||
+	{ echo "$out"; fail "mmnsddiscover -d (rc $rc)"; }
+out=$(mmnsddiscover -a -d nsd4 2>&1); rc=$?
+[[ $rc -eq 0 && $(grep -c '^  nsd4 ' <<<"$out") == 3 && $(grep -c '^  ' <<<"$out") == 3 ]] &&
+	pass "mmnsddiscover -a -d nsd4: one line per node" || { echo "$out"; fail "mmnsddiscover -a -d (rc $rc)"; }
+out=$(mmnsddiscover -d "nsd1;nosuch" 2>&1); rc=$?
+[[ $rc -eq 1 && $out == *"NSD nosuch does not exist"* && $out != *"reached locally"* ]] &&
+	pass "mmnsddiscover -d with an unknown NSD names it: $out" || fail "mmnsddiscover -d nosuch (rc $rc): $out"
+out=$(mmnsddiscover -d ";" 2>&1); rc=$?
+[[ $rc -eq 2 && $out == *usage* ]] && pass "mmnsddiscover -d with no name is a usage error" || fail "-d ';' (rc $rc): $out"
+
+# issue 9: a frozen node does not hold up mmnsddiscover -a
+pid3=$(cat $MMFS_ROOT/$P.3/mmfsd.pid)
+kill -STOP $pid3
+t0=$(date +%s%N)
+out=$(timeout 60 mmnsddiscover -a 2>&1); rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+kill -CONT $pid3
+[[ $rc -eq 1 && $ms -lt 8000 && $out == *"$P.1: "*"reached locally"* && $out == *"$P.2: "*"reached locally"* &&
+	$out == *"$P.3: unreachable"* ]] &&
+	pass "mmnsddiscover -a with node .3 frozen answers in ${ms} ms, reporting it unreachable" ||
+	{ echo "$out"; fail "mmnsddiscover -a with a frozen node (rc $rc, ${ms} ms)"; }
 mm_done
