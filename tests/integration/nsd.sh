@@ -11,6 +11,10 @@ mmstartup -a >/dev/null || fail "mmstartup -a"
 mm_wait_all active 40 "${MM_NODES[@]}" && pass "cluster active" || { fail "cluster active"; exit 1; }
 D=$MMFS_ROOT/disks
 
+# issue 9: no NSDs yet: said as GPFS says it
+out=$(mmlsnsd 2>&1) && [[ $out == "mmlsnsd: No disks were found." ]] &&
+	pass "mmlsnsd with no NSDs: $out" || fail "mmlsnsd with no NSDs: $out"
+
 out=$(mmcrnsd --mkdisk $D/d1:4G,$D/d2:4G,$D/d3:4G 2>&1) && pass "mmcrnsd --mkdisk made three 4G sparse files" ||
 	{ echo "$out"; fail "mkdisk"; }
 [[ $(stat -c %s $D/d2) == $((4 << 30)) && $(du -k $D/d2 | cut -f1) -lt 1024 ]] && pass "the files are 4G and sparse" ||
@@ -175,6 +179,41 @@ out=$(mmnsddiscover -d "nsd1;nosuch" 2>&1); rc=$?
 	pass "mmnsddiscover -d with an unknown NSD names it: $out" || fail "mmnsddiscover -d nosuch (rc $rc): $out"
 out=$(mmnsddiscover -d ";" 2>&1); rc=$?
 [[ $rc -eq 2 && $out == *usage* ]] && pass "mmnsddiscover -d with no name is a usage error" || fail "-d ';' (rc $rc): $out"
+
+# issue 9: mmlsnsd -d, -m -Y, and columns as wide as their contents
+out=$(mmlsnsd -d "nsd4;nsd1" 2>&1); rc=$?
+[[ $rc -eq 0 && $(grep -c "(free disk)" <<<"$out") == 2 && $out == *" nsd1 "* && $out == *" nsd4 "* ]] &&
+	pass "mmlsnsd -d lists only the NSDs named" || { echo "$out"; fail "mmlsnsd -d (rc $rc)"; }
+out=$(mmlsnsd -d "nsd1;nosuch" 2>&1); rc=$?
+[[ $rc -eq 1 && $out == *"NSD nosuch does not exist"* && $out != *nsd1* ]] &&
+	pass "mmlsnsd -d with an unknown NSD names it: $out" || fail "mmlsnsd -d nosuch (rc $rc): $out"
+out=$(mmlsnsd -m -Y -d nsd1 2>&1)
+[[ $(head -1 <<<"$out") == "mmlsnsd::HEADER:version:reserved:reserved:diskName:volumeId:localDiskName:nodeName:remarks:" &&
+	$(grep -c "^mmlsnsd::0:1:::nsd1:[0-9A-F]\{16\}:$D/d1:$P.[12]:server node:$" <<<"$out") == 2 ]] &&
+	pass "mmlsnsd -m -Y: the -m fields, one line per server" || { echo "$out"; fail "mmlsnsd -m -Y"; }
+out=$(mmlsnsd -X -Y -d nsd4 2>&1)
+[[ $(head -1 <<<"$out") == *":localDiskName:deviceType:nodeName:remarks:" && $out == *":$D/d3:file:(any node):directly attached:"* ]] &&
+	pass "mmlsnsd -X -Y adds the device type" || { echo "$out"; fail "mmlsnsd -X -Y"; }
+long=an_nsd_name_much_longer_than_the_old_twelve_columns
+LD=$D/a/rather/long/directory/path/for/the/device/column
+mmcrnsd --mkdisk $LD/disk1:2G >/dev/null
+printf '%%nsd: device=%s nsd=%s servers=%s,%s,%s\n' "$LD/disk1" $long $P.3 $P.1 $P.2 >$MMFS_ROOT/long.stanza
+mmcrnsd -F $MMFS_ROOT/long.stanza >/dev/null 2>&1 || fail "mmcrnsd $long"
+aligned() { # $1 = output, $2 = a header word: every row has a column start there
+	local col; col=$(awk -v h="$2" 'index($0, h) {print index($0, h); exit}' <<<"$1")
+	[[ -n $col ]] && awk -v c="$col" 'NR > 3 && NF { if (substr($0, c - 1, 1) != " " || substr($0, c, 1) == " ") bad = 1 }
+		END { exit bad }' <<<"$1"
+}
+ok=1
+for v in "" -L -m -X; do
+	out=$(mmlsnsd $v)
+	case $v in
+	-m | -X) aligned "$out" "Device" && aligned "$out" "Node name" && aligned "$out" "Remarks" || ok=0 ;;
+	*) aligned "$out" "Disk name" && aligned "$out" "NSD servers" || ok=0 ;;
+	esac
+	[[ $ok == 1 ]] || { echo "$out"; break; }
+done
+[[ $ok == 1 ]] && pass "mmlsnsd's columns fit a long NSD name, device and server list" || fail "mmlsnsd columns"
 
 # issue 9: a frozen node does not hold up mmnsddiscover -a
 pid3=$(cat $MMFS_ROOT/$P.3/mmfsd.pid)
