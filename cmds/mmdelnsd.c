@@ -7,6 +7,12 @@
  * no node starts to use the disk meanwhile), then the descriptor on the
  * disk is cleared if it still holds that NSD: on its first server (through
  * the remote shell when that is another host), else here.
+ *
+ * Exit 0: every NSD named is deleted, and its descriptor cleared or found
+ * not to be there any more (blank, damaged, or another NSD's: left
+ * alone). 1: nothing deleted (a name refused), or an NSD deleted whose
+ * descriptor could not be cleared (device absent, I/O error, server
+ * unreachable). 2: usage, including an empty or invalid name list.
  */
 #include <getopt.h>
 #include <stdio.h>
