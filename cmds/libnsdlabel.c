@@ -121,10 +121,21 @@ int cmd_label_clear(struct cmd_env *e, const struct cfg_node *host, const char *
 			snprintf(err, errsz, "device %s is not on this node", dev);
 			return MM_ENOENT;
 		}
-		if (nsd_label_read(dev, &d, err, errsz) != 0 || d.nsd_id != id) {
-			snprintf(err, errsz, "%s no longer holds this NSD", dev);
-			return MM_ENOENT;
+		rc = nsd_label_read(dev, &d, err, errsz);
+		if (rc == MM_OK && d.nsd_id != id) {
+			snprintf(err, errsz, "%s holds NSD %s now, not this NSD", dev, d.name);
+			return MM_ESTATE;
 		}
+		if (rc == MM_ENOENT) {
+			snprintf(err, errsz, "%s holds no NSD descriptor", dev);
+			return MM_ESTATE;
+		}
+		if (rc == MM_ECHECKSUM || rc == MM_EPROTO || rc == MM_ENOTSUP) {
+			snprintf(err, errsz, "%s holds a damaged descriptor, not one of this NSD", dev);
+			return MM_ESTATE;
+		}
+		if (rc)
+			return rc;
 		return nsd_label_clear(dev, err, errsz);
 	}
 	if (!plain(dev)) {

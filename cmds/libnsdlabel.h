@@ -37,8 +37,10 @@ int cmd_label_probe(struct cmd_env *e, const struct cfg_node *host, const char *
 /* Write <d> (disk_size filled in here or there). */
 int cmd_label_write(struct cmd_env *e, const struct cfg_node *host, const char *dev,
 		    const struct nsd_desc *d, char *err, size_t errsz);
-/* Clear the descriptor if it still holds NSD <id>; MM_ENOENT (left alone)
- * if the device is absent or holds something else. */
+/* Clear the descriptor if it still holds NSD <id>. MM_ESTATE (left alone,
+ * nothing of this NSD is there): the device is blank, damaged or holds
+ * another NSD; MM_ENOENT: the device is absent; other MM_E*: it could not
+ * be read or cleared. */
 int cmd_label_clear(struct cmd_env *e, const struct cfg_node *host, const char *dev,
 		    uint64_t id, char *err, size_t errsz);
 

@@ -6,8 +6,11 @@
  *
  * Each %nsd stanza's device gets an NSD descriptor and the cluster an NSD
  * record in the CCR; the stanza file is then rewritten with every field
- * filled in (generated names, failure groups) for mmcrfs and mmadddisk.
- * A disk that already holds a descriptor is refused unless -v no. A disk
+ * filled in (generated names, failure groups) for mmcrfs and mmadddisk,
+ * keeping the operator's comments and other lines.
+ * A disk that already holds a descriptor is refused unless -v no, and
+ * always when that descriptor is of an NSD this cluster still defines
+ * (mmdelnsd it first). A disk
  * with servers is probed and labelled on its first server (through the
  * remote shell when that is another host: cmds/libnsdlabel.h).
  */
@@ -30,6 +33,8 @@
 #include "nsd/label.h"
 #include "nsd/record.h"
 #include "nsd/stanza.h"
+
+#define REWRITTEN "# Rewritten by mmcrnsd on "
 
 static int mkdisks(struct cmd_env *e, const char *spec)
 {
@@ -121,7 +126,8 @@ int main(int argc, char **argv)
 	struct nsd_record *old = NULL, *recs;
 	size_t n = 0, nold = 0;
 	json_object *req, *arr;
-	char err[1024], *text = NULL;
+	char err[1024], *text = NULL, *orig = NULL;
+	size_t orig_len = 0;
 	unsigned next_gen = 1;
 	int c, rc;
 
@@ -158,7 +164,13 @@ int main(int argc, char **argv)
 	}
 	if (cmd_env_init(&e, "mmcrnsd", true))
 		return 1;
-	rc = nsd_stanza_parse_file(file, &st, &n, err, sizeof(err));
+	/* the text is kept: the rewrite keeps its comments */
+	rc = mm_read_file(file, 16u << 20, &orig, &orig_len);
+	if (rc) {
+		cmd_errf(&e, "cannot read stanza file %s: %s", file, mm_strerror(rc));
+		return 1;
+	}
+	rc = nsd_stanza_parse(orig, orig_len, file, &st, &n, err, sizeof(err));
 	if (rc) {
 		cmd_errf(&e, "%s", err);
 		return 1;
@@ -219,9 +231,19 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			if (p.size_rc == MM_ENOENT) {
+				char why[400];
+
+				/* say where it was looked for, and why there */
+				if (host)
+					snprintf(why, sizeof(why), " on node %s, its first NSD server", host->name);
+				else if (st[i].nservers)
+					snprintf(why, sizeof(why), " on its first NSD server %s (this node), "
+						 "where mmcrnsd looks for it", st[i].servers[0]);
+				else
+					snprintf(why, sizeof(why), " on this node (it has no servers, so run "
+						 "mmcrnsd where it is seen, or give it servers=)");
 				cmd_errf(&e, "%s:%d: device %s is not found%s: %s", file, st[i].line,
-					 st[i].device, host ? where : " on this node (it has no servers, so "
-					 "run mmcrnsd where it is seen)", p.err);
+					 st[i].device, why, p.err);
 				return 1;
 			}
 			if (p.size_rc) {
@@ -232,6 +254,16 @@ int main(int argc, char **argv)
 				cmd_errf(&e, "%s%s: %" PRIu64 " bytes is too small for an NSD", st[i].device,
 					 where, p.size);
 				return 1;
+			}
+			if (p.rc == MM_OK && p.d.cluster_id == e.def.id) {
+				/* -v no may overwrite a leftover, never a live NSD of ours */
+				for (size_t k = 0; k < nold; k++)
+					if (old[k].id == p.d.nsd_id) {
+						cmd_errf(&e, "%s:%d: disk %s%s holds NSD %s of this cluster: "
+							     "mmdelnsd %s first", file, st[i].line, st[i].device,
+							 where, old[k].name, old[k].name);
+						return 1;
+					}
 			}
 			if (verify && p.rc == MM_OK) {
 				char id[32];
@@ -293,18 +325,24 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	rc = nsd_stanza_format(st, n, &text);
+	rc = nsd_stanza_rewrite(orig, orig_len, st, n, &text);
 	if (!rc) {
-		char hdr[256], ts[64], *all = NULL;
+		char hdr[256], ts[64], *all = NULL, *body = text;
 
+		/* one header: an earlier run's goes */
+		if (strncmp(body, REWRITTEN, strlen(REWRITTEN)) == 0)
+			body += strcspn(body, "\n") + (body[strcspn(body, "\n")] ? 1 : 0);
 		cmd_timestamp(ts, sizeof(ts));
-		snprintf(hdr, sizeof(hdr), "# Rewritten by mmcrnsd on %s for mmcrfs and mmadddisk.\n", ts);
-		if (asprintf(&all, "%s%s", hdr, text) < 0 ||
+		snprintf(hdr, sizeof(hdr), REWRITTEN "%s for mmcrfs and mmadddisk.\n", ts);
+		if (asprintf(&all, "%s%s", hdr, body) < 0 ||
 		    mm_write_file_atomic(file, all, strlen(all), 0644))
 			cmd_errf(&e, "NSDs created, but %s could not be rewritten", file);
 		free(all);
+	} else {
+		cmd_errf(&e, "NSDs created, but %s could not be rewritten: %s", file, mm_strerror(rc));
 	}
 	free(text);
+	free(orig);
 	cmd_nsd_rediscover(&e);
 	printf("mmcrnsd: Propagating the cluster configuration data to all\n"
 	       "  affected nodes.  This is an asynchronous process.\n");

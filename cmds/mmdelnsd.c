@@ -7,6 +7,12 @@
  * no node starts to use the disk meanwhile), then the descriptor on the
  * disk is cleared if it still holds that NSD: on its first server (through
  * the remote shell when that is another host), else here.
+ *
+ * Exit 0: every NSD named is deleted, and its descriptor cleared or found
+ * not to be there any more (blank, damaged, or another NSD's: left
+ * alone). 1: nothing deleted (a name refused), or an NSD deleted whose
+ * descriptor could not be cleared (device absent, I/O error, server
+ * unreachable). 2: usage, including an empty or invalid name list.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -21,6 +27,15 @@
 #include "nsd/label.h"
 #include "nsd/record.h"
 #include "nsd/stanza.h"
+
+/* Add <name> to <names> once ("nsd1;nsd1" deletes nsd1). */
+static void add_name(json_object *names, const char *name)
+{
+	for (size_t i = 0; i < json_object_array_length(names); i++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(names, i)), name) == 0)
+			return;
+	json_object_array_add(names, json_object_new_string(name));
+}
 
 int main(int argc, char **argv)
 {
@@ -42,8 +57,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: mmdelnsd {\"DiskName[;DiskName...]\" | -F StanzaFile}\n");
 		return 2;
 	}
-	if (cmd_env_init(&e, "mmdelnsd", true))
-		return 1;
 	req = json_object_new_object();
 	names = json_object_new_array();
 	json_object_object_add(req, "cmd", json_object_new_string("delnsd"));
@@ -53,24 +66,37 @@ int main(int argc, char **argv)
 		size_t n;
 
 		if (nsd_stanza_parse_file(file, &st, &n, err, sizeof(err))) {
-			cmd_errf(&e, "%s", err);
+			fprintf(stderr, "mmdelnsd: %s\n", err);
 			return 1;
 		}
 		for (size_t i = 0; i < n; i++) {
 			if (!st[i].nsd[0]) {
-				cmd_errf(&e, "%s:%d: the stanza names no NSD (nsd=)", file, st[i].line);
+				fprintf(stderr, "mmdelnsd: %s:%d: the stanza names no NSD (nsd=)\n", file,
+					st[i].line);
 				return 1;
 			}
-			json_object_array_add(names, json_object_new_string(st[i].nsd));
+			add_name(names, st[i].nsd);
 		}
 		free(st);
 	} else {
 		char *list = strdup(argv[optind]), *tok, *save;
 
-		for (tok = strtok_r(list, ";, ", &save); tok; tok = strtok_r(NULL, ";, ", &save))
-			json_object_array_add(names, json_object_new_string(tok));
+		for (tok = strtok_r(list, ";, ", &save); tok; tok = strtok_r(NULL, ";, ", &save)) {
+			if (!nsd_name_valid(tok)) {
+				fprintf(stderr, "mmdelnsd: \"%s\" is not a valid NSD name\n", tok);
+				return 2;
+			}
+			add_name(names, tok);
+		}
 		free(list);
 	}
+	if (json_object_array_length(names) == 0) {
+		fprintf(stderr, "mmdelnsd: no NSD named%s%s\n", file ? " in " : "", file ? file : "");
+		fprintf(stderr, "usage: mmdelnsd {\"DiskName[;DiskName...]\" | -F StanzaFile}\n");
+		return 2;
+	}
+	if (cmd_env_init(&e, "mmdelnsd", true))
+		return 1;
 	rc = cmd_request(&e, req, 30000, &rep);
 	if (rc)
 		return 1;
@@ -86,11 +112,12 @@ int main(int argc, char **argv)
 								     r.nservers);
 
 			rc = cmd_label_clear(&e, host, r.device, r.id, err, sizeof(err));
-			if (rc == MM_ENOENT) {
-				printf("mmdelnsd: %s: %s: its descriptor stays\n", r.name, err);
-				warn++;
+			if (rc == MM_ESTATE) {
+				/* nothing of this NSD on the disk: nothing left to do */
+				printf("mmdelnsd: NSD %s deleted; %s: left alone\n", r.name, err);
 			} else if (rc) {
-				cmd_errf(&e, "%s: %s", r.name, err);
+				cmd_errf(&e, "NSD %s is deleted, but its descriptor could not be cleared: %s "
+					     "(a leftover that mmcrnsd -v no may overwrite)", r.name, err);
 				warn++;
 			} else {
 				printf("mmdelnsd: Processing disk %s\n", r.name);

@@ -1,11 +1,15 @@
 /*
  * mmlsnsd - list Network Shared Disks.
  *
- *   mmlsnsd [-F] [-L | -m | -X] [-Y]
+ *   mmlsnsd [-F | -d "DiskName[;DiskName...]"] [-L | -m | -X] [-Y]
  *
  * Default: file system, disk name, NSD servers. -L adds the NSD volume id;
  * -m maps each NSD to its device and the nodes that serve it; -X adds the
- * device type. -F lists free disks only (not in a file system).
+ * device type. -F lists free disks only (not in a file system); -d only
+ * the NSDs named (each must exist). -Y: colon-separated lines with a
+ * HEADER line, for the view chosen (-m/-X: one line per NSD and node),
+ * ':' inside a field written %3A as GPFS does. Columns are as wide as
+ * their longest entry. With no NSD to list: "No disks were found.".
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -15,7 +19,9 @@
 
 #include "cmds/libcmd.h"
 #include "common/err.h"
+#include "common/util.h"
 #include "mmfsd/admin.h"
+#include "nsd/desc.h"
 #include "nsd/record.h"
 
 static int by_name(const void *a, const void *b)
@@ -32,25 +38,208 @@ static const char *devtype(const char *path)
 	return S_ISBLK(st.st_mode) ? "generic" : S_ISREG(st.st_mode) ? "file" : "-";
 }
 
+#define USAGE "usage: mmlsnsd [-F | -d \"DiskName[;DiskName...]\"] [-L | -m | -X] [-Y]\n"
+
+/* A -Y field: ':' would split it, so it is written %3A (as GPFS does). */
+static void yfield(const char *s)
+{
+	for (; *s; s++)
+		if (*s == ':')
+			fputs("%3A", stdout);
+		else
+			putchar(*s);
+	putchar(':');
+}
+
+static int maxw(int w, const char *s)
+{
+	int l = (int)strlen(s);
+
+	return l > w ? l : w;
+}
+
+static void servers_of(const struct nsd_record *r, char sep, char *buf, size_t sz)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int k = 0; k < r->nservers && len < sz; k++)
+		len += (size_t)snprintf(buf + len, sz - len, "%s%s", k ? (char[]){sep, 0} : "", r->servers[k]);
+}
+
+/* One row of the -m / -X view: an NSD and a node that reaches it. */
+static void map_row(const struct nsd_record *r, int k, const char **node, const char **remark)
+{
+	*node = r->nservers ? r->servers[k] : "(any node)";
+	*remark = r->nservers ? "server node" : "directly attached";
+}
+
+static void print_map(const struct nsd_record *r, size_t n, bool X, bool Y)
+{
+	int wn = (int)strlen("Disk name"), wi = (int)strlen("NSD volume ID"), wd = (int)strlen("Device");
+	int wt = (int)strlen("Devtype"), wo = (int)strlen("Node name");
+
+	if (Y) {
+		printf("mmlsnsd::HEADER:version:reserved:reserved:diskName:volumeId:localDiskName:%s"
+		       "nodeName:remarks:\n", X ? "deviceType:" : "");
+		for (size_t i = 0; i < n; i++)
+			for (int k = 0; k < (r[i].nservers ? r[i].nservers : 1); k++) {
+				const char *node, *remark;
+				char id[32];
+
+				map_row(&r[i], k, &node, &remark);
+				nsd_id_format(r[i].id, id, sizeof(id));
+				fputs("mmlsnsd::0:1:::", stdout);
+				yfield(r[i].name);
+				yfield(id);
+				yfield(r[i].device);
+				if (X)
+					yfield(devtype(r[i].device));
+				yfield(node);
+				yfield(remark);
+				putchar('\n');
+			}
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		wn = maxw(wn, r[i].name);
+		wi = maxw(wi, "0000000000000000");
+		wd = maxw(wd, r[i].device);
+		wt = maxw(wt, devtype(r[i].device));
+		for (int k = 0; k < r[i].nservers; k++)
+			wo = maxw(wo, r[i].servers[k]);
+		wo = maxw(wo, r[i].nservers ? "" : "(any node)");
+	}
+	printf("\n %-*s  %-*s  %-*s  ", wn, "Disk name", wi, "NSD volume ID", wd, "Device");
+	if (X)
+		printf("%-*s  ", wt, "Devtype");
+	printf("%-*s  %s\n", wo, "Node name", "Remarks");
+	{
+		int total = 1 + wn + 2 + wi + 2 + wd + 2 + (X ? wt + 2 : 0) + wo + 2 + (int)strlen("directly attached");
+
+		for (int c = 0; c < total; c++)
+			putchar('-');
+		putchar('\n');
+	}
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < (r[i].nservers ? r[i].nservers : 1); k++) {
+			const char *node, *remark;
+			char id[32];
+
+			map_row(&r[i], k, &node, &remark);
+			nsd_id_format(r[i].id, id, sizeof(id));
+			printf(" %-*s  %-*s  %-*s  ", wn, r[i].name, wi, id, wd, r[i].device);
+			if (X)
+				printf("%-*s  ", wt, devtype(r[i].device));
+			printf("%-*s  %s\n", wo, node, remark);
+		}
+}
+
+static void print_list(const struct nsd_record *r, size_t n, bool L, bool Y)
+{
+	int wf = (int)strlen("File system"), wn = (int)strlen("Disk name"), wi = (int)strlen("NSD volume ID");
+	int ws = (int)strlen("NSD servers");
+	char sv[NSD_MAX_SERVERS * 257], id[32];
+
+	if (Y) {
+		printf("mmlsnsd::HEADER:version:reserved:reserved:fileSystem:diskName:volumeId:device:"
+		       "servers:usage:failureGroup:pool:\n");
+		for (size_t i = 0; i < n; i++) {
+			char fg[16];
+
+			nsd_id_format(r[i].id, id, sizeof(id));
+			servers_of(&r[i], ';', sv, sizeof(sv));
+			snprintf(fg, sizeof(fg), "%d", r[i].failure_group);
+			fputs("mmlsnsd::0:1:::", stdout);
+			yfield(r[i].fs);
+			yfield(r[i].name);
+			yfield(id);
+			yfield(r[i].device);
+			yfield(sv);
+			yfield(nsd_usage_name(r[i].usage));
+			yfield(fg);
+			yfield(r[i].pool);
+			putchar('\n');
+		}
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		servers_of(&r[i], ',', sv, sizeof(sv));
+		wf = maxw(wf, r[i].fs[0] ? r[i].fs : "(free disk)");
+		wn = maxw(wn, r[i].name);
+		wi = maxw(wi, "0000000000000000");
+		ws = maxw(ws, r[i].nservers ? sv : "(directly attached)");
+	}
+	printf("\n %-*s  %-*s  ", wf, "File system", wn, "Disk name");
+	if (L)
+		printf("%-*s  ", wi, "NSD volume ID");
+	printf("%s\n", "NSD servers");
+	{
+		int total = 1 + wf + 2 + wn + 2 + (L ? wi + 2 : 0) + ws;
+
+		for (int c = 0; c < total; c++)
+			putchar('-');
+		putchar('\n');
+	}
+	for (size_t i = 0; i < n; i++) {
+		nsd_id_format(r[i].id, id, sizeof(id));
+		servers_of(&r[i], ',', sv, sizeof(sv));
+		printf(" %-*s  %-*s  ", wf, r[i].fs[0] ? r[i].fs : "(free disk)", wn, r[i].name);
+		if (L)
+			printf("%-*s  ", wi, id);
+		printf("%s\n", r[i].nservers ? sv : "(directly attached)");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct cmd_env e;
-	json_object *req, *rep = NULL, *arr;
+	json_object *req, *rep = NULL, *arr = NULL;
 	struct nsd_record *r;
-	size_t n = 0, cnt;
+	size_t n = 0, cnt, nwant = 0;
+	char *want[256];
+	const char *dlist = NULL;
 	bool L = false, m = false, X = false, Y = false, F = false;
-	int c, rc;
+	int c, rc, bad = 0;
 
-	while ((c = getopt(argc, argv, "FLmMXYh")) != -1) {
+	while ((c = getopt(argc, argv, "d:FLmMXYh")) != -1) {
 		switch (c) {
+		case 'd': dlist = optarg; break;
 		case 'F': F = true; break;
 		case 'L': L = true; break;
 		case 'm': case 'M': m = true; break;
 		case 'X': X = true; break;
 		case 'Y': Y = true; break;
 		default:
-			fprintf(stderr, "usage: mmlsnsd [-F] [-L | -m | -X] [-Y]\n");
+			fputs(USAGE, stderr);
 			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "mmlsnsd: unexpected argument %s\n" USAGE, argv[optind]);
+		return 2;
+	}
+	if (dlist && F) {
+		fprintf(stderr, "mmlsnsd: -d and -F cannot be combined\n" USAGE);
+		return 2;
+	}
+	if (dlist) {
+		char *list = strdup(dlist), *tok, *save;
+
+		for (tok = strtok_r(list, ";, ", &save); tok; tok = strtok_r(NULL, ";, ", &save)) {
+			if (!nsd_name_valid(tok)) {
+				fprintf(stderr, "mmlsnsd: -d: \"%s\" is not a valid NSD name\n", tok);
+				return 2;
+			}
+			if (nwant == MM_ARRAY_SIZE(want)) {
+				fprintf(stderr, "mmlsnsd: -d: at most %zu names\n", MM_ARRAY_SIZE(want));
+				return 2;
+			}
+			want[nwant++] = tok;
+		}
+		if (nwant == 0) {
+			fprintf(stderr, "mmlsnsd: -d names no NSD\n" USAGE);
+			return 2;
 		}
 	}
 	if (cmd_env_init(&e, "mmlsnsd", true))
@@ -66,56 +255,38 @@ int main(int argc, char **argv)
 	for (size_t i = 0; r && i < cnt; i++) {
 		const char *t = json_object_get_string(json_object_array_get_idx(arr, i));
 		char err[256];
+		bool keep = !nwant;
 
-		if (nsd_record_decode(t, strlen(t), &r[n], err, sizeof(err)) == 0 && (!F || !r[n].fs[0]))
+		if (nsd_record_decode(t, strlen(t), &r[n], err, sizeof(err)) != 0)
+			continue;
+		for (size_t k = 0; k < nwant && !keep; k++)
+			keep = strcmp(want[k], r[n].name) == 0;
+		if (keep && (!F || !r[n].fs[0]))
 			n++;
 	}
-	qsort(r, n, sizeof(*r), by_name);
-	if (Y) {
-		printf("mmlsnsd::HEADER:version:reserved:reserved:fileSystem:diskName:volumeId:device:"
-		       "servers:usage:failureGroup:pool:\n");
-		for (size_t i = 0; i < n; i++) {
-			char id[32], sv[NSD_MAX_SERVERS * 257] = "";
+	for (size_t k = 0; k < nwant; k++) {
+		bool found = false;
 
-			nsd_id_format(r[i].id, id, sizeof(id));
-			for (int k = 0; k < r[i].nservers; k++)
-				strcat(strcat(sv, k ? ";" : ""), r[i].servers[k]);
-			printf("mmlsnsd::0:1:::%s:%s:%s:%s:%s:%s:%d:%s:\n", r[i].fs, r[i].name, id,
-			       r[i].device, sv, nsd_usage_name(r[i].usage), r[i].failure_group, r[i].pool);
-		}
-	} else if (m || X) {
-		printf("\n %-12s %-18s %-24s %s%-20s %s\n", "Disk name", "NSD volume ID", "Device",
-		       X ? "Devtype  " : "", "Node name", "Remarks");
-		printf("------------------------------------------------------------------------------------------\n");
-		for (size_t i = 0; i < n; i++) {
-			char id[32];
-
-			nsd_id_format(r[i].id, id, sizeof(id));
-			char dt[16] = "";
-
-			if (X)
-				snprintf(dt, sizeof(dt), "%-9s", devtype(r[i].device));
-			if (r[i].nservers == 0)
-				printf(" %-12s %-18s %-24s %s%-20s %s\n", r[i].name, id, r[i].device, dt,
-				       "(any node)", "directly attached");
-			for (int k = 0; k < r[i].nservers; k++)
-				printf(" %-12s %-18s %-24s %s%-20s %s\n", r[i].name, id, r[i].device, dt,
-				       r[i].servers[k], "server node");
-		}
-	} else {
-		printf("\n %-13s %-12s %s%s\n", "File system", "Disk name", L ? "NSD volume ID      " : "",
-		       "NSD servers");
-		printf("---------------------------------------------------------------------------\n");
-		for (size_t i = 0; i < n; i++) {
-			char id[32], sv[NSD_MAX_SERVERS * 257] = "";
-
-			nsd_id_format(r[i].id, id, sizeof(id));
-			for (int k = 0; k < r[i].nservers; k++)
-				strcat(strcat(sv, k ? "," : ""), r[i].servers[k]);
-			printf(" %-13s %-12s %s%s%s\n", r[i].fs[0] ? r[i].fs : "(free disk)", r[i].name,
-			       L ? id : "", L ? "   " : "", r[i].nservers ? sv : "(directly attached)");
+		for (size_t i = 0; i < n && !found; i++)
+			found = strcmp(want[k], r[i].name) == 0;
+		if (!found) {
+			cmd_errf(&e, "NSD %s does not exist", want[k]);
+			bad++;
 		}
 	}
+	if (bad) {
+		free(r);
+		json_object_put(rep);
+		cmd_env_free(&e);
+		return 1;
+	}
+	qsort(r, n, sizeof(*r), by_name);
+	if (n == 0 && !Y)
+		printf("mmlsnsd: No %sdisks were found.\n", F ? "free " : "");
+	else if (m || X)
+		print_map(r, n, X, Y);
+	else
+		print_list(r, n, L, Y);
 	free(r);
 	json_object_put(rep);
 	cmd_env_free(&e);

@@ -170,6 +170,10 @@ void adm_cmd_delnsd(mmfsd *d, json_object *req, json_object *rep)
 		return;
 	}
 	rc = load_all(d, &all, &revs, &nall, err, sizeof(err));
+	if (!rc && n == 0) {
+		snprintf(err, sizeof(err), "mmdelnsd: no NSD named");
+		rc = MM_EINVAL;
+	}
 	/* check all first: a refused name deletes nothing */
 	for (size_t i = 0; !rc && i < n; i++) {
 		size_t k;

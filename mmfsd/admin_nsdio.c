@@ -64,17 +64,31 @@ static bool get_bool(json_object *o, const char *key, bool def)
 
 /* ---- nsddiscover ---------------------------------------------------- */
 
+/* Is <name> in the request's "names" array? */
+static bool wanted(json_object *names, const char *name)
+{
+	for (size_t i = 0; i < json_object_array_length(names); i++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(names, i)), name) == 0)
+			return true;
+	return false;
+}
+
 void adm_cmd_nsddiscover(mmfsd *d, json_object *req, json_object *rep)
 {
 	nsd_svc *s = mmfsd_nsd(d);
 	nsd_entry **ents = NULL;
+	json_object *want = NULL;
 	size_t n = 0;
+	int local = 0;
 	char err[256] = "";
 	json_object *arr;
 	int rc;
 
 	if (!adm_require_active(d, rep, "mmnsddiscover"))
 		return;
+	/* -d: report only these (the rescan is of every NSD: it is cheap) */
+	if (json_object_object_get_ex(req, "names", &want) && !json_object_is_type(want, json_type_array))
+		want = NULL;
 	rc = nsd_svc_scan_now(s, err, sizeof(err));
 	if (rc < 0) {
 		adm_set_rc(rep, rc, err);
@@ -82,14 +96,26 @@ void adm_cmd_nsddiscover(mmfsd *d, json_object *req, json_object *rep)
 	}
 	if (get_bool(req, "broadcast", false))
 		nsd_svc_broadcast_rescan(s);
-	json_object_object_add(rep, "local", json_object_new_int(rc));
 	if (nsd_table_list(nsd_svc_table(s), &ents, &n) == 0) {
 		arr = json_object_new_array();
 		for (size_t i = 0; i < n; i++) {
-			json_object *o = json_object_new_object();
+			json_object *o;
 			char name[NSD_NAME_MAX + 1], id[24], status[600];
 
 			nsd_entry_name(ents[i], name, sizeof(name));
+			if (want && !wanted(want, name)) {
+				nsd_entry_put(ents[i]);
+				continue;
+			}
+			if (want) {
+				/* -d: count the named NSDs only */
+				struct nsd_entry_stats st;
+				bool has_local = false;
+
+				nsd_entry_stats(ents[i], &st, NULL, &has_local);
+				local += has_local;
+			}
+			o = json_object_new_object();
 			nsd_id_format(nsd_entry_id(ents[i]), id, sizeof(id));
 			nsd_entry_status(ents[i], status, sizeof(status));
 			json_object_object_add(o, "name", json_object_new_string(name));
@@ -101,6 +127,7 @@ void adm_cmd_nsddiscover(mmfsd *d, json_object *req, json_object *rep)
 		free(ents);
 		json_object_object_add(rep, "nsds", arr);
 	}
+	json_object_object_add(rep, "local", json_object_new_int(want ? local : rc));
 	adm_set_rc(rep, MM_OK, NULL);
 }
 

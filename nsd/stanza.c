@@ -217,6 +217,7 @@ static int start_nsd(struct parser *p)
 	p->cur = &p->v[p->n++];
 	memset(p->cur, 0, sizeof(*p->cur));
 	p->cur->line = p->line;
+	p->cur->last_line = p->line;
 	p->cur->failure_group = -1;
 	p->seen = 0;
 	return MM_OK;
@@ -259,7 +260,7 @@ int nsd_stanza_parse(const char *text, size_t len, const char *source,
 	while (pos < end && !rc) {
 		const char *nl = memchr(pos, '\n', (size_t)(end - pos));
 		size_t ll = nl ? (size_t)(nl - pos) : (size_t)(end - pos);
-		char line[8192], *s, *hash;
+		char line[NSD_STANZA_LINE_MAX + 1], *s, *hash;
 
 		p.line++;
 		if (ll >= sizeof(line)) {
@@ -300,15 +301,18 @@ int nsd_stanza_parse(const char *text, size_t len, const char *source,
 			continue;
 		}
 		if (!strchr(s, '=')) {
-			/* a line without '=' ends the stanza and is not ours */
-			rc = finish(&p);
-			p.in_other = false;
-			continue;
+			/* GPFS's old colon format, a stray word, a lost '#': never
+			 * skipped in silence */
+			rc = perr(&p, NULL, "\"%s\" is neither a stanza (%%nsd: ...), an Attribute=value "
+					    "continuation nor a comment (#)", s);
+			break;
 		}
 		if (!p.cur && !p.in_other) {
 			rc = perr(&p, NULL, "\"%s\" is outside any stanza (start one with %%nsd:)", s);
 			break;
 		}
+		if (p.cur)
+			p.cur->last_line = p.line;
 		rc = clauses(&p, s);
 	}
 	if (!rc)
@@ -343,34 +347,130 @@ int nsd_stanza_parse_file(const char *path, struct nsd_stanza **out, size_t *n,
 	return rc;
 }
 
+/* The one-line form of <s>, without the newline; snprintf's result. */
+static int format_one(const struct nsd_stanza *s, char *buf, size_t cap)
+{
+	char servers[NSD_MAX_SERVERS * 257] = "";
+
+	for (int k = 0; k < s->nservers; k++) {
+		if (k)
+			strcat(servers, ",");
+		strcat(servers, s->servers[k]);
+	}
+	/* an unnamed stanza stays unnamed: "nsd=" alone would not parse */
+	return snprintf(buf, cap, "%%nsd: %s%s%sdevice=%s%s%s usage=%s failureGroup=%d pool=%s",
+			s->nsd[0] ? "nsd=" : "", s->nsd, s->nsd[0] ? " " : "", s->device,
+			s->nservers ? " servers=" : "", servers, nsd_usage_name(s->usage),
+			s->failure_group, s->pool);
+}
+
 int nsd_stanza_format(const struct nsd_stanza *s, size_t n, char **out)
 {
-	size_t cap = n * 2048 + 1, len = 0;
+	size_t cap = n * 4096 + 1, len = 0;
 	char *buf = malloc(cap);
 
 	if (!buf)
 		return MM_ENOMEM;
 	buf[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
-		char servers[NSD_MAX_SERVERS * 257] = "";
-		int w;
+		int w = format_one(&s[i], buf + len, cap - len - 1);
 
-		for (int k = 0; k < s[i].nservers; k++) {
-			if (k)
-				strcat(servers, ",");
-			strcat(servers, s[i].servers[k]);
-		}
-		/* an unnamed stanza stays unnamed: "nsd=" alone would not parse */
-		w = snprintf(buf + len, cap - len, "%%nsd: %s%s%sdevice=%s%s%s usage=%s failureGroup=%d pool=%s\n",
-			     s[i].nsd[0] ? "nsd=" : "", s[i].nsd, s[i].nsd[0] ? " " : "",
-			     s[i].device, s[i].nservers ? " servers=" : "", servers,
-			     nsd_usage_name(s[i].usage), s[i].failure_group, s[i].pool);
-		if (w < 0 || (size_t)w >= cap - len) {
+		if (w < 0 || (size_t)w >= cap - len - 1) {
 			free(buf);
 			return MM_ETOOBIG;
 		}
 		len += (size_t)w;
+		buf[len++] = '\n';
+		buf[len] = '\0';
 	}
 	*out = buf;
+	return MM_OK;
+}
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	int rc;
+};
+
+static void put(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->rc)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *np = realloc(b->p, cap);
+
+		if (!np) {
+			b->rc = MM_ENOMEM;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+int nsd_stanza_rewrite(const char *text, size_t len, const struct nsd_stanza *s, size_t n,
+		       char **out)
+{
+	struct sbuf b = {0};
+	const char *pos = text, *end = text + len;
+	char one[NSD_STANZA_LINE_MAX + 1];
+	size_t k = 0;
+	int line = 0;
+
+	*out = NULL;
+	put(&b, "", 0);
+	while (pos < end && !b.rc) {
+		const char *nl = memchr(pos, '\n', (size_t)(end - pos));
+		size_t ll = nl ? (size_t)(nl - pos) : (size_t)(end - pos);
+		const char *hash = memchr(pos, '#', ll);
+		size_t hl = hash ? ll - (size_t)(hash - pos) : 0;
+
+		line++;
+		if (k < n && line >= s[k].line && line <= s[k].last_line) {
+			if (line == s[k].line) {
+				int w = format_one(&s[k], one, sizeof(one));
+
+				if (w < 0 || (size_t)w >= sizeof(one)) {
+					b.rc = MM_ETOOBIG;
+					break;
+				}
+				put(&b, one, (size_t)w);
+				/* the stanza line's own comment stays on it if it fits */
+				if (hash && (size_t)w + 3 + hl <= NSD_STANZA_LINE_MAX)
+					put(&b, "   ", 3), put(&b, hash, hl), hash = NULL;
+				put(&b, "\n", 1);
+			}
+			if (hash) {
+				/* a comment within the stanza, on its own line (a
+				 * comment-only line as it was) */
+				const char *from = hash;
+
+				while (from > pos && (from[-1] == ' ' || from[-1] == '\t'))
+					from--;
+				if (from != pos)
+					from = hash;
+				put(&b, from, ll - (size_t)(from - pos));
+				put(&b, "\n", 1);
+			}
+			if (line == s[k].last_line)
+				k++;
+		} else {
+			put(&b, pos, ll);
+			put(&b, "\n", 1);
+		}
+		pos += ll + (nl ? 1 : 0);
+	}
+	if (!b.rc && k != n)
+		b.rc = MM_EINVAL;	/* <s> is not what <text> parses to */
+	if (b.rc) {
+		free(b.p);
+		return b.rc;
+	}
+	*out = b.p;
 	return MM_OK;
 }

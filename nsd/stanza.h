@@ -7,8 +7,9 @@
  *
  * A stanza starts with "%keyword:" as the first token of a line and goes
  * on over following lines of Attr=value clauses; it ends at the next
- * stanza, a blank line, or a non-comment line without '='. '#' starts a
- * comment anywhere. Stanzas of other types (%pool, ...) are skipped.
+ * stanza or a blank line. '#' starts a comment anywhere; a comment-only
+ * line does not end a stanza. Any other line (no '=', not a stanza, not
+ * a comment) is an error. Stanzas of other types (%pool, ...) are skipped.
  *
  * Every error names the source, the line and the field:
  *   "disks.stanza:3: usage: \"dataAndMeta\" is not one of dataAndMetadata,
@@ -36,8 +37,12 @@ enum nsd_usage {
 	NSD_USAGE_LOCAL_CACHE,
 };
 
+/* Longest line of a stanza file. */
+#define NSD_STANZA_LINE_MAX 8191
+
 struct nsd_stanza {
 	int line;				/* where the stanza starts */
+	int last_line;				/* its last Attr=value line */
 	char nsd[NSD_NAME_MAX + 1];		/* "" if not given */
 	char device[1024];
 	char servers[NSD_MAX_SERVERS][256];
@@ -64,5 +69,15 @@ int nsd_stanza_parse_file(const char *path, struct nsd_stanza **out, size_t *n,
 
 /* One "%nsd: ..." line per stanza, every field written out; *out malloc'd. */
 int nsd_stanza_format(const struct nsd_stanza *s, size_t n, char **out);
+/*
+ * <text> with each %nsd stanza replaced by its one-line form from <s>
+ * (what nsd_stanza_parse returned for <text>, possibly with fields filled
+ * in): comments, blank lines and other stanza types stay as they were;
+ * a comment on a stanza's first line stays on it (if the line does not
+ * grow past NSD_STANZA_LINE_MAX), one on a continuation line goes on a
+ * line of its own. *out malloc'd. MM_EINVAL if <s> does not match <text>.
+ */
+int nsd_stanza_rewrite(const char *text, size_t len, const struct nsd_stanza *s, size_t n,
+		       char **out);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * tests/fuzz/fuzz_stanza.c - NSD stanza files, CCR NSD records and NSD descriptors from
  * arbitrary bytes: both come from outside (an operator's file, a disk that
- * may hold anything). Whatever parses must format and parse back the same.
+ * may hold anything). Whatever parses must format and parse back the same,
+ * and so must mmcrnsd's rewrite of the text (comments kept).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,6 +44,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();	/* the rewritten file must parse back */
 		free(t);
 		free(text);
+	}
+	/* mmcrnsd's rewrite (comments kept) must parse back to as many stanzas */
+	if (nsd_stanza_rewrite((const char *)data, size, s, n, &text) == 0) {
+		if (nsd_stanza_parse(text, strlen(text), "rewritten", &t, &m, err, sizeof(err)) != 0 ||
+		    m != n)
+			abort();
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(t[i].device, s[i].device) || strcmp(t[i].nsd, s[i].nsd))
+				abort();
+		free(t);
+		free(text);
+	} else {
+		abort();	/* it takes what nsd_stanza_parse returned for the text */
 	}
 	free(s);
 	return 0;

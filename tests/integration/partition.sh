@@ -69,7 +69,7 @@ out=$(on1 mmcrnsd -F $MMFS_ROOT/p.stanza 2>&1)
 [[ $? -ne 0 && $out == *"already exists"* ]] && pass "a second mmcrnsd is refused" || fail "second mmcrnsd: $out"
 printf '%%nsd: device=%s nsd=pnsd2 servers=%s\n' "$D/p1" "$SUBNET.2" >$MMFS_ROOT/p2.stanza
 out=$(on1 mmcrnsd -F $MMFS_ROOT/p2.stanza 2>&1)
-[[ $? -ne 0 && $out == *"on node $SUBNET.2"*"already holds the descriptor of NSD pnsd1"* ]] &&
+[[ $? -ne 0 && $out == *"on node $SUBNET.2 holds NSD pnsd1 of this cluster: mmdelnsd pnsd1 first"* ]] &&
 	pass "a labelled disk is refused, probed on its server: $out" || fail "remote probe: $out"
 out=$("$tools/netns-rsh" $SUBNET.2 "MMFS_ROOT=$MMFS_ROOT PATH=$MMFS_BIN:\$PATH mmnsddiscover" 2>&1)
 [[ $out == *"pnsd1"*"local $D/p1"* ]] && pass "node 2 finds pnsd1 locally" || fail "node 2 discovery: $out"

@@ -131,6 +131,7 @@ static void test_stanza_issue_example(void)
 		CU_ASSERT_EQUAL(m, n);
 		for (size_t i = 0; i < n && i < m; i++) {
 			t[i].line = s[i].line;
+			t[i].last_line = s[i].last_line;
 			t[i].usage_set = s[i].usage_set;
 			CU_ASSERT_EQUAL(memcmp(&t[i], &s[i], sizeof(s[i])), 0);
 		}
@@ -150,7 +151,6 @@ static void test_stanza_syntax(void)
 		"  # a comment line does not end the stanza\n"
 		"      device=/dev/sdb\n"
 		"      servers=node1 usage=dataOnly pool=data\n"
-		"this line has no equals sign and ends the stanza\n"
 		"%NSD: device=/dev/sdc\n";
 	struct nsd_stanza *s;
 	size_t n;
@@ -158,6 +158,8 @@ static void test_stanza_syntax(void)
 
 	CU_ASSERT_EQUAL_FATAL(nsd_stanza_parse(text, strlen(text), "t", &s, &n, err, sizeof(err)), MM_OK);
 	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_EQUAL(s[0].line, 4);
+	CU_ASSERT_EQUAL(s[0].last_line, 7);
 	CU_ASSERT_STRING_EQUAL(s[0].device, "/dev/sdb");
 	CU_ASSERT_STRING_EQUAL(s[0].pool, "data");
 	CU_ASSERT_STRING_EQUAL(s[1].nsd, "");		/* mmcrnsd names it */
@@ -201,6 +203,67 @@ static void test_stanza_errors(void)
 	expect_error("%nsd: device=/d junk\n", "\"junk\" is not an Attribute=value clause");
 	expect_error("# nothing\n", "no %nsd stanza");
 	expect_error("%nsd: device=\n", "device: empty value");
+	/* a line that is no stanza, clause or comment is never skipped in silence */
+	expect_error("%nsd: device=/d\nthis line has no equals sign\n",
+		     "f:2: \"this line has no equals sign\" is neither a stanza");
+	expect_error("# disks\n%nsd: device=/d\n\n/dev/sdc:node1::dataOnly:1\n",
+		     "f:4: \"/dev/sdc:node1::dataOnly:1\" is neither");
+	expect_error("%pool: pool=data\n  blockSize\n", "f:2: \"blockSize\" is neither");
+}
+
+/* mmcrnsd's rewrite keeps the operator's comments and other lines */
+static void test_stanza_rewrite_keeps_comments(void)
+{
+	static const char text[] =
+		"# disks for fs1\n"
+		"%pool: pool=data blockSize=4M   # the data pool\n"
+		"\n"
+		"%nsd: device=/dev/sdb   # first shelf\n"
+		"  # servers follow\n"
+		"  servers=node1 usage=dataOnly pool=data   # two paths later\n"
+		"\n"
+		"%nsd: device=/dev/sdc nsd=meta1\n"
+		"# trailing note\n";
+	static const char want[] =
+		"# disks for fs1\n"
+		"%pool: pool=data blockSize=4M   # the data pool\n"
+		"\n"
+		"%nsd: nsd=gpfs7nsd device=/dev/sdb servers=node1 usage=dataOnly failureGroup=4001 pool=data"
+		"   # first shelf\n"
+		"  # servers follow\n"
+		"# two paths later\n"
+		"\n"
+		"%nsd: nsd=meta1 device=/dev/sdc usage=dataAndMetadata failureGroup=-1 pool=system\n"
+		"# trailing note\n";
+	struct nsd_stanza *s, *t;
+	size_t n, m;
+	char err[256], *out = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(nsd_stanza_parse(text, strlen(text), "t", &s, &n, err, sizeof(err)), MM_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	strcpy(s[0].nsd, "gpfs7nsd");		/* what mmcrnsd fills in */
+	s[0].failure_group = 4001;
+	CU_ASSERT_EQUAL_FATAL(nsd_stanza_rewrite(text, strlen(text), s, n, &out), MM_OK);
+	if (strcmp(out, want) != 0)
+		printf("\n  rewrite gave:\n%s", out);
+	CU_ASSERT_STRING_EQUAL(out, want);
+	CU_ASSERT_EQUAL_FATAL(nsd_stanza_parse(out, strlen(out), "again", &t, &m, err, sizeof(err)), MM_OK);
+	CU_ASSERT_EQUAL(m, 2);
+	if (m == 2) {
+		CU_ASSERT_STRING_EQUAL(t[0].nsd, "gpfs7nsd");
+		CU_ASSERT_EQUAL(t[0].failure_group, 4001);
+		CU_ASSERT_STRING_EQUAL(t[1].device, "/dev/sdc");
+	}
+	free(t);
+	free(out);
+	/* no trailing newline: one is added */
+	CU_ASSERT_EQUAL_FATAL(nsd_stanza_rewrite(text, strlen(text) - 1, s, n, &out), MM_OK);
+	CU_ASSERT_STRING_EQUAL(out, want);
+	free(out);
+	/* stanzas that do not match the text are refused */
+	CU_ASSERT_EQUAL(nsd_stanza_rewrite("# none\n", 7, s, n, &out), MM_EINVAL);
+	CU_ASSERT_PTR_NULL(out);
+	free(s);
 }
 
 static void test_record_roundtrip(void)
@@ -286,6 +349,7 @@ static void register_tests(void)
 		{"stanzas of the issue", test_stanza_issue_example},
 		{"stanza syntax", test_stanza_syntax},
 		{"stanza errors name line and field", test_stanza_errors},
+		{"stanza rewrite keeps comments", test_stanza_rewrite_keeps_comments},
 		{"CCR record round trip and refusals", test_record_roundtrip},
 		{"label I/O and injected faults", test_label_io_and_faults},
 	};
