@@ -16,6 +16,10 @@ BINDIR   ?= bin
 PREFIX   ?= /usr/local
 OPT      ?= -O2
 SANFLAGS ?=
+# DEBUG=1 turns on MM_ASSERT (common/bug.h), as the sanitizer builds do
+ifeq ($(DEBUG),1)
+SANFLAGS += -DMM_DEBUG
+endif
 
 CFLAGS   = -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
            $(OPT) -g -D_GNU_SOURCE -I. -MMD -MP -fno-strict-aliasing -pthread $(SANFLAGS)
@@ -93,17 +97,17 @@ integration: all tests
 # smoke test under ASan). Called by tests/check.
 asan:
 	$(MAKE) O=build/asan BINDIR=build/asan/bin OPT=-O1 \
-	  SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DMM_DEBUG" \
 	  all tests
 
 tsan:
-	$(MAKE) O=build/tsan BINDIR=build/tsan/bin OPT=-O1 SANFLAGS="-fsanitize=thread" tests
+	$(MAKE) O=build/tsan BINDIR=build/tsan/bin OPT=-O1 SANFLAGS="-fsanitize=thread -DMM_DEBUG" tests
 
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 fuzz:
 	$(MAKE) CC=clang O=build/fuzz BINDIR=build/fuzz/bin OPT=-O1 \
-	  SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+	  SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -DMM_DEBUG" \
 	  build/fuzz/libmmfs.a $(FUZZ_BINS)
 
 build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o build/fuzz/libmmfs.a

@@ -1,7 +1,12 @@
 /* tests/unit/test_common.c - common/: crc32c, wire codec, sizes, errors, pool. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/bug.h"
 #include "common/crc32c.h"
 #include "common/err.h"
 #include "common/thread.h"
@@ -199,6 +204,51 @@ static void test_waiters(void)
 	mm_waiter_end(-1);			/* a full table's -1 is harmless */
 }
 
+static void *held_elsewhere(void *arg)
+{
+	return (void *)(uintptr_t)mm_mutex_held(arg);
+}
+
+static void test_bug(void)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	pthread_t t;
+	void *other = NULL;
+	int fds[2], status = 0, x = 7;
+	char out[512] = "";
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	CU_ASSERT_FALSE(mm_mutex_held(&m));
+	pthread_mutex_lock(&m);
+	CU_ASSERT_TRUE(mm_mutex_held(&m));
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, held_elsewhere, &m), 0);
+	pthread_join(t, &other);
+	CU_ASSERT_PTR_NULL(other);	/* held, but not by that thread */
+	pthread_mutex_unlock(&m);
+	CU_ASSERT_FALSE(mm_mutex_held(&m));
+
+	/* a false condition passes; a true one logs the dump and aborts */
+	MM_BUG_ON(&x, x != 7);
+	CU_ASSERT_EQUAL_FATAL(pipe(fds), 0);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		MM_BUG_ON(&x, x == 7);
+		_exit(0);
+	}
+	close(fds[1]);
+	while ((n = read(fds[0], out + got, sizeof(out) - 1 - (size_t)got)) > 0)
+		got += n;
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	CU_ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "BUG: x == 7"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "test_bug"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "no dump hook"));
+}
+
 static void register_tests(void)
 {
 	static const struct mm_test tests[] = {
@@ -210,6 +260,7 @@ static void register_tests(void)
 		{"error messages", test_errors},
 		{"worker pool", test_pool},
 		{"waiter registry", test_waiters},
+		{"MM_BUG_ON and mutex ownership", test_bug},
 	};
 	MM_ADD_SUITE("common", tests);
 }
