@@ -45,20 +45,20 @@ struct net_conn;
 void net_conn_dump(const void *conn, char *buf, size_t sz);		/* net/conn.c */
 struct clm;
 void clm_dump(const void *clm, char *buf, size_t sz);			/* cluster/clm.c */
-struct pp_desc;
-void pp_desc_dump(const void *desc, char *buf, size_t sz);		/* pagepool/ */
-struct nsd_req;
-void nsd_req_dump(const void *req, char *buf, size_t sz);		/* nsd/client.c */
+struct pp_buf;
+void pp_buf_dump(const void *buf_, char *buf, size_t sz);		/* pagepool/ */
+struct nsd_io;
+void nsd_io_dump(const void *io, char *buf, size_t sz);		/* nsd/client.c */
 
 #define MM_BUG_DUMP(obj) _Generic((obj),				\
 	struct net_conn *: net_conn_dump,				\
 	const struct net_conn *: net_conn_dump,				\
 	struct clm *: clm_dump,						\
 	const struct clm *: clm_dump,					\
-	struct pp_desc *: pp_desc_dump,					\
-	const struct pp_desc *: pp_desc_dump,				\
-	struct nsd_req *: nsd_req_dump,					\
-	const struct nsd_req *: nsd_req_dump,				\
+	struct pp_buf *: pp_buf_dump,					\
+	const struct pp_buf *: pp_buf_dump,				\
+	struct nsd_io *: nsd_io_dump,					\
+	const struct nsd_io *: nsd_io_dump,				\
 	default: mm_dump_ptr)
 
 #define MM_BUG_ON(obj, cond)						\
