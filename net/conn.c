@@ -46,6 +46,22 @@ static const char *const state_names[] = {
 	[CS_CLOSED] = "closed",
 };
 
+/* MM_BUG_ON's dump (common/bug.h): fields read without locks. */
+void net_conn_dump(const void *obj, char *buf, size_t sz)
+{
+	const struct net_conn *c = obj;
+	int st = __atomic_load_n(&c->state, __ATOMIC_RELAXED);
+
+	snprintf(buf, sz, "net_conn %p: state %d (%s), %s node %u peer %s local %s, refs %d, "
+		 "close_rc %d, torn %d, was_up %d, registered %d, outq %zu bytes, calls %u%s",
+		 obj, st, st >= CS_CONNECTING && st <= CS_CLOSED ? state_names[st] : "?",
+		 c->outbound ? "outbound to" : "inbound from", c->node_id, c->peer, c->local,
+		 __atomic_load_n(&c->refs, __ATOMIC_RELAXED),
+		 __atomic_load_n(&c->close_rc, __ATOMIC_RELAXED), c->torn,
+		 __atomic_load_n(&c->was_up, __ATOMIC_RELAXED), c->registered, c->outq_bytes,
+		 c->ncalls, c->calls_closed ? " (closed to calls)" : "");
+}
+
 const char *net_conn_state_name(int state)
 {
 	if (state < CS_CONNECTING || state > CS_CLOSED)

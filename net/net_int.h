@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/bug.h"
 #include "common/thread.h"
 #include "net/frame.h"
 #include "net/net.h"
@@ -285,9 +286,30 @@ static inline int net_conn_closing(const struct net_conn *c)
 	return __atomic_load_n(&c->close_rc, __ATOMIC_ACQUIRE);
 }
 
-/* Set the state; the UP and CLOSED transitions with qlock held. */
+/* May a connection go from state <from> to <to>? (README, "A connection's
+ * state path"; CLOSED is reached from anywhere, and left never.) */
+static inline bool net_conn_st_ok(int from, int to)
+{
+	switch (to) {
+	case CS_HANDSHAKE:
+		return from == CS_CONNECTING;
+	case CS_HELLO:
+		return from == CS_CONNECTING || from == CS_HANDSHAKE;
+	case CS_UP:
+		return from == CS_HELLO;
+	case CS_CLOSED:
+		return from != CS_CLOSED;
+	}
+	return false;
+}
+
+/* Set the state: only along the state path, by the owning I/O thread, and
+ * the UP and CLOSED transitions with qlock held. */
 static inline void net_conn_set_st(struct net_conn *c, int s)
 {
+	MM_BUG_ON(c, !net_conn_st_ok(c->state, s));
+	if (s == CS_UP || s == CS_CLOSED)
+		MM_ASSERT_HELD(&c->qlock);
 	__atomic_store_n(&c->state, s, __ATOMIC_RELEASE);
 }
 
