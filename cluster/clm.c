@@ -29,6 +29,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/bug.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/thread.h"
@@ -245,12 +246,18 @@ static unsigned renew_interval_ms(clm *c)
 	return ms < 100 ? 100 : ms > 5000 ? 5000 : ms;
 }
 
+/*
+ * The clm thread's transitions: ARBITRATING <-> ACTIVE. STOPPING is set by
+ * clm_stop() alone and never left; set_state() leaves it as it is.
+ */
 static void set_state(clm *c, enum clm_state st, const char *why)
 {
 	enum clm_state old;
 
+	MM_BUG_ON(c, st != CLM_ARBITRATING && st != CLM_ACTIVE);
 	pthread_mutex_lock(&c->lock);
 	old = c->state;
+	MM_BUG_ON(c, old != CLM_ARBITRATING && old != CLM_ACTIVE && old != CLM_STOPPING);
 	if (c->state != CLM_STOPPING)
 		c->state = st;
 	snprintf(c->reason, sizeof(c->reason), "%s", why ? why : "");
@@ -1668,6 +1675,17 @@ bool clm_is_member(clm *c, uint32_t node)
 etcd_client *clm_etcd(clm *c)
 {
 	return c->etcd;
+}
+
+/* MM_BUG_ON's dump (common/bug.h): read without the lock. */
+void clm_dump(const void *obj, char *buf, size_t sz)
+{
+	const struct clm *c = obj;
+
+	snprintf(buf, sz, "clm %p: node %u, state %d (%s), cluster manager %u, %zu members, "
+		 "%zu leaving, lease %" PRIx64 ", joins %u, expels %u, stop %d, reason \"%s\"",
+		 obj, c->me, (int)c->state, clm_state_name(c->state), c->cm, c->nmembers,
+		 c->nleaving, (uint64_t)c->lease_id, c->joins, c->expels, c->stop, c->reason);
 }
 
 uint32_t clm_my_node(clm *c)
