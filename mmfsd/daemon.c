@@ -45,6 +45,7 @@ struct mmfsd {
 	int pid_fd;
 	int stop_pipe[2];
 	uint64_t started_at;
+	uint64_t lease_stopped_ms;	/* atomic: when lease-bound work stopped, 0 = running */
 
 	net_ctx *net;
 	etcd_sup *etcd;
@@ -221,7 +222,10 @@ int mmfsd_open(const struct mmfsd_options *opt, mmfsd **out, char *err, size_t e
 	rc = load_settings(d, err, errsz);
 	if (rc)
 		goto fail;
-	rc = mm_log_open(d->paths.log, opt->foreground, log_level_of(d->cfg));
+	/* a new mmfs.log.<date>.<node> per start; mmfs.log, mmfs.log.latest
+	 * and mmfs.log.previous are symlinks (common/log.h) */
+	rc = mm_log_open_run(d->paths.state, opt->node, MM_LOG_KEEP_RUNS, opt->foreground,
+			     log_level_of(d->cfg), NULL, 0);
 	if (rc) {
 		snprintf(err, errsz, "cannot open log %s: %s", d->paths.log, mm_strerror(rc));
 		goto fail;
@@ -535,8 +539,22 @@ static void cluster_event(const struct clm_event *ev, void *arg)
 		pthread_mutex_unlock(&d->peer_lock);
 		break;
 	case CLM_EV_NODE_EXPELLED:
-		if (ev->node == d->node_num)
-			mm_warn(SUB, "lease-bound operations stopped until this node rejoins");
+		if (ev->node == d->node_num) {
+			uint64_t zero = 0;
+
+			if (__atomic_compare_exchange_n(&d->lease_stopped_ms, &zero, mm_now_ms() | 1,
+							false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				mm_warn(SUB, "lease-bound operations stopped until this node rejoins");
+		}
+		break;
+	case CLM_EV_QUORUM_REGAINED:
+		if (ev->node == d->node_num) {
+			uint64_t since = __atomic_exchange_n(&d->lease_stopped_ms, 0, __ATOMIC_ACQ_REL);
+
+			if (since)
+				mm_notice(SUB, "lease-bound operations resumed: this node rejoined "
+					  "after %llu s", (unsigned long long)((mm_now_ms() - since + 500) / 1000));
+		}
 		break;
 	default:
 		break;
@@ -695,8 +713,10 @@ void mmfsd_wait(mmfsd *d)
 		struct pollfd pfd = {d->stop_pipe[0], POLLIN, 0};
 		char c;
 
-		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+		/* once a second: "message repeated" lines of floods that stopped */
+		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
 			return;
+		mm_log_flush_repeats();
 		while (read(d->stop_pipe[0], &c, 1) == 1) {
 			if (c == 's')
 				return;
