@@ -367,8 +367,9 @@ int net_peer_set(net_ctx *ctx, uint32_t node_id, const char *addr, uint16_t port
 	pthread_mutex_unlock(&ctx->lock);
 	freeaddrinfo(ai);
 	if (old) {
-		mm_info("net", "node %u moved to %s:%s, closing its connection", node_id, addr, portstr);
-		net_conn_close(old, MM_ECLOSED);
+		/* logged once, at teardown */
+		net_conn_close_why(old, MM_ECLOSED, MM_LOG_INFO, "the node moved to %s:%s", addr,
+				   portstr);
 		net_conn_put(old);
 	}
 	return MM_OK;
