@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -189,6 +190,7 @@ static int log_level_of(cfg_set *cfg)
 int mmfsd_open(const struct mmfsd_options *opt, mmfsd **out, char *err, size_t errsz)
 {
 	mmfsd *d = calloc(1, sizeof(*d));
+	char runlog[4096];
 	int rc;
 
 	if (!d)
@@ -225,10 +227,24 @@ int mmfsd_open(const struct mmfsd_options *opt, mmfsd **out, char *err, size_t e
 	/* a new mmfs.log.<date>.<node> per start; mmfs.log, mmfs.log.latest
 	 * and mmfs.log.previous are symlinks (common/log.h) */
 	rc = mm_log_open_run(d->paths.state, opt->node, MM_LOG_KEEP_RUNS, opt->foreground,
-			     log_level_of(d->cfg), NULL, 0);
+			     log_level_of(d->cfg), runlog, sizeof(runlog));
 	if (rc) {
 		snprintf(err, errsz, "cannot open log %s: %s", d->paths.log, mm_strerror(rc));
 		goto fail;
+	}
+	if (!opt->foreground) {
+		/* a detached daemon's stderr (mmfsd.stderr, appended by every
+		 * run) gets only what bypasses the log: sanitizer reports,
+		 * library messages, a crash's last words. Mark where each run
+		 * begins, and which log file is that run's. */
+		time_t now = time(NULL);
+		struct tm tm;
+		char ts[32];
+
+		gmtime_r(&now, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%d_%H:%M:%S+0000", &tm);
+		dprintf(STDERR_FILENO, "%s: mmfsd pid %d started; its log is %s\n", ts, (int)getpid(),
+			runlog);
 	}
 	mm_notice(SUB, "mmfsd %s starting for node %u (%s), pid %d, cluster %s",
 		  MMFS_VERSION, d->node_num, d->node_name, (int)getpid(), d->def.name);

@@ -39,6 +39,9 @@ grep -q "mmfsd exiting" "$d/mmfs.log.previous" && ! grep -q "mmfsd exiting" "$d/
 	fail "content of latest/previous"
 [[ $(grep -c "starting for node 3" <(mm_log_all $P.3)) == 2 ]] && pass "mm_log_all reads both runs" ||
 	fail "mm_log_all"
+grep -q "mmfsd pid [0-9]* started; its log is $d/$first\$" "$d/mmfsd.stderr" &&
+	grep -q "mmfsd pid [0-9]* started; its log is $d/$second\$" "$d/mmfsd.stderr" &&
+	pass "mmfsd.stderr marks each run with its log file" || { cat "$d/mmfsd.stderr"; fail "mmfsd.stderr run marks"; }
 
 # ---- a disconnect is logged once, with the peer and the cause ----------
 l1=$(mm_log $P.1 | grep -E "connection (to|from) node 3 .*closed")
