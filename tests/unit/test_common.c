@@ -1,4 +1,5 @@
 /* tests/unit/test_common.c - common/: crc32c, wire codec, sizes, errors, pool, log. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,6 +368,33 @@ static void test_log_trouble(void)
 	free(s);
 }
 
+static void *log_flood(void *arg)
+{
+	for (int i = 0; i < 1000; i++)
+		mm_warn("t", "flood from %s after %d ms", (const char *)arg, i);
+	return NULL;
+}
+
+static void test_log_threads(void)
+{
+	pthread_t t[4];
+	char *s;
+
+	log_start();
+	for (int i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL(pthread_create(&t[i], NULL, log_flood, i % 2 ? "odd" : "even"), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	s = log_stop();
+	/* two messages, each written 3 times, 1997 repeats counted at close */
+	CU_ASSERT_EQUAL(count_of(s, "] t: flood from even after"), 3);
+	CU_ASSERT_EQUAL(count_of(s, "] t: flood from odd after"), 3);
+	CU_ASSERT_EQUAL(count_of(s, "message repeated 1997 times in the last 1 s: [flood from even after"), 1);
+	CU_ASSERT_EQUAL(count_of(s, "message repeated 1997 times in the last 1 s: [flood from odd after"), 1);
+	CU_ASSERT_EQUAL(lines_of(s), 8);
+	free(s);
+}
+
 static int runs_in(const char *dir, const char *node)
 {
 	char cmd[256], buf[32] = "";
@@ -476,6 +504,7 @@ static void register_tests(void)
 		{"waiter registry", test_waiters},
 		{"log: repeated lines", test_log_repeats},
 		{"log: troubles and their end", test_log_trouble},
+		{"log: repeats from several threads", test_log_threads},
 		{"log: one file per run", test_log_runs},
 	};
 	MM_ADD_SUITE("common", tests);
