@@ -99,7 +99,13 @@ static int conn_wait_writable(struct net_conn *c, ssize_t want, uint64_t deadlin
 	if (net_conn_closing(c))
 		return MM_ECLOSED;
 	if (now >= deadline) {
-		/* logged once, at teardown */
+		/* an up connection's end is logged once, at teardown */
+		if (!__atomic_load_n(&c->was_up, __ATOMIC_ACQUIRE)) {
+			char who[96];
+
+			mm_warn("net", "write to %s stalled for %d s, closing",
+				net_conn_who(c, who, sizeof(who)), NET_SEND_TIMEOUT_MS / 1000);
+		}
 		net_conn_close_why(c, MM_ECLOSED, MM_LOG_WARN, "write stalled for %d s",
 				   NET_SEND_TIMEOUT_MS / 1000);
 		return MM_ECLOSED;
