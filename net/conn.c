@@ -441,9 +441,6 @@ static void conn_go_up(struct net_conn *c)
 	net_conn_set_events_locked(c, EPOLLIN | EPOLLRDHUP);
 	pthread_mutex_unlock(&c->qlock);
 	net_peer_conn_up(ctx, c);
-	if (c->outbound)
-		mm_log_cleared(c->peer, MM_LOG_INFO, "net", "node %u (%s) reachable again",
-			       c->node_id, c->peer);
 	mm_info("net", "connection %s %s up (%s, %s)", c->outbound ? "to" : "from",
 		net_conn_who(c, who, sizeof(who)), sec_name(ctx->cfg.security), c->xprt.ops->name);
 	net_fire_conn_event(ctx, c->node_id, true);

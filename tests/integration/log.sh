@@ -74,6 +74,10 @@ mm_wait_all active 40 "${MM_NODES[@]}" && pass "quorum back: all active" || fail
 mm_log $P.1 | grep -qE "etcd: https://$P\.[123]:2379 answers again \(after [0-9]+ s, [0-9]+ failures?\)" &&
 	pass "the etcd endpoint's recovery was logged once it answered" ||
 	{ mm_log $P.1 | grep etcd | tail; fail "etcd answers-again line"; }
+for _ in $(seq 1 25); do mm_log $P.1 | grep -q "net: node 2 ($P.2:1191) reachable again" && break; sleep 0.2; done
+mm_log $P.1 | grep -qE "net: node 2 \($P.2:1191\) reachable again \(after [0-9]+ s, [0-9]+ failures?\)" &&
+	pass "the connect failures to node 2 ended with one 'reachable again' line" ||
+	{ mm_log $P.1 | grep "node 2" | tail; fail "net reachable-again line"; }
 grep -q "lease-bound operations stopped until this node rejoins" <(mm_log $P.1) &&
 	grep -qE "lease-bound operations resumed: this node rejoined after [0-9]+ s" <(mm_log $P.1) &&
 	pass "lease-bound operations: stopped, then resumed" ||
