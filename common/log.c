@@ -115,6 +115,7 @@ struct tr_entry {
 	bool used;
 	uint64_t hash;		/* of the key */
 	uint64_t since_ms;	/* first failure */
+	uint64_t last_ms;	/* latest failure */
 	unsigned count;		/* failures reported */
 	char key[128];
 };
@@ -376,6 +377,12 @@ void mm_log_trouble(const char *key, int level, const char *subsys, const char *
 	pthread_mutex_lock(&log_lock);
 	now = rl_now();
 	t = tr_find(h, key);
+	if (t && now - t->last_ms > 2 * (uint64_t)rl_interval_ms) {
+		/* quiet for long (it may have recovered unseen: nothing asked
+		 * it): a new trouble, so "after T s" measures this one */
+		t->since_ms = now;
+		t->count = 0;
+	}
 	if (!t) {
 		struct tr_entry *victim = &tr[0];
 
@@ -395,6 +402,7 @@ void mm_log_trouble(const char *key, int level, const char *subsys, const char *
 		snprintf(t->key, sizeof(t->key), "%s", key);
 	}
 	t->count++;
+	t->last_ms = now;
 	pthread_mutex_unlock(&log_lock);
 	if (level >= __atomic_load_n(&log_min, __ATOMIC_RELAXED)) {
 		va_start(ap, fmt);

@@ -98,6 +98,9 @@ void mm_logf(int level, const char *subsys, const char *fmt, ...)
  * cause) is written. It notes when the condition began and how often it
  * was reported.
  *
+ * A trouble not reported for two intervals (60 s) starts afresh: what is
+ * no longer asked may have recovered unseen.
+ *
  * mm_log_cleared() logs its line only if <key> is in trouble, with
  * " (after <T> s, <N> failures)" appended, first writing the pending
  * "message repeated" line of that trouble; then forgets <key>. Called on
