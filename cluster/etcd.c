@@ -2047,10 +2047,11 @@ static int watch_once(etcd_watch *w, const char *url)
 			else
 				result = classify_curl(w->h, msg->data.result, errbuf,
 						       w->c->ca != NULL, &next, &maybe_sent);
+			/* a reconnect loop: each cause once while it lasts */
 			if (!w->stream_err)
-				mm_info(SUB, "watch on %s ended: %s (%s)", url,
-					errbuf[0] ? errbuf : curl_easy_strerror(msg->data.result),
-					mm_errname(result));
+				mm_log_trouble(url, MM_LOG_INFO, SUB, "watch on %s ended: %s (%s)", url,
+					       errbuf[0] ? errbuf : curl_easy_strerror(msg->data.result),
+					       mm_errname(result));
 			running = 0;
 		}
 		if (!running)

@@ -6,14 +6,26 @@
 source "$(dirname "$0")/lib.sh"
 mm_setup log
 P=127.1.18
-# lines a node that lost quorum may write in 10 s (from 2 s after it turned
-# arbitrating). Measured on 2026-12-06: 2 (before this change: 75, three
-# etcd URL lines per 0.5 s retry plus watch and connect retries). The
-# bound leaves room for a few first-time messages.
+# lines a node without quorum may write in 10 s (3 s after it started
+# alone, or 2 s after it lost quorum). Measured on 2026-12-06: 0 and 1-3
+# (before this change: 40 and 75: three etcd URL lines per retry, every
+# 0.5-1 s, plus watch and connect retries). The bound leaves room for a
+# few first-time messages and a slow machine.
 MAX_LINES_10S=${MAX_LINES_10S:-15}
 
 mm_cluster $P 3 3 || { fail "mmcrcluster"; exit 1; }
-mmstartup -a >/dev/null || fail "mmstartup -a"
+
+# ---- a node that starts alone never has quorum: a bounded number of lines
+# (before this change: 40 lines in 10 s, three etcd URL lines per retry)
+mmstartup -N $P.1 >/dev/null || fail "mmstartup -N $P.1"
+sleep 3
+a=$(mm_log $P.1 | wc -l)
+sleep 10
+b=$(mm_log $P.1 | wc -l)
+[[ $((b - a)) -le $MAX_LINES_10S ]] && pass "started alone: $((b - a)) lines in 10 s (bound $MAX_LINES_10S)" ||
+	{ mm_log $P.1 | tail -n +$((a + 1)); fail "started alone: $((b - a)) lines in 10 s, more than $MAX_LINES_10S"; }
+
+mmstartup -N $P.2,$P.3 >/dev/null || fail "mmstartup -N $P.2,$P.3"
 mm_wait_all active 40 "${MM_NODES[@]}" && pass "3 nodes active" || { fail "3 nodes active"; exit 1; }
 
 d=$MMFS_ROOT/$P.3
