@@ -1421,14 +1421,19 @@ static int etcd_post(etcd_client *c, const char *path, const char *body,
 					    (out->len >= 8 && !memcmp(out->p, "{\"error\"", 8)));
 			no_leader = is_err && memmem(out->p, out->len, "etcdserver: no leader", 21);
 			if (no_leader || (is_err && status == 503 && idempotent)) {
-				mm_info(SUB, "%s%s: %s member unavailable, trying the next endpoint",
-					l->url[i], path, no_leader ? "no leader:" : "");
+				/* once while it lasts; "answers again" when it ends */
+				mm_log_trouble(l->url[i], MM_LOG_INFO, SUB,
+					       "%s: %s member unavailable, trying the next endpoint",
+					       l->url[i], no_leader ? "no leader:" : "");
+				mm_debug(SUB, "%s%s: member unavailable", l->url[i], path);
 				err = worse(err, MM_ENOQUORUM);
 				if (k + 1 < l->n)
 					continue;
 			}
-			if (!no_leader)
+			if (!no_leader) {
+				mm_log_cleared(l->url[i], MM_LOG_INFO, SUB, "%s answers again", l->url[i]);
 				ep_list_answered(c, l, i);
+			}
 			err = MM_OK;	/* the parser maps an error answer */
 			break;
 		}
@@ -1440,8 +1445,11 @@ static int etcd_post(etcd_client *c, const char *path, const char *body,
 		}
 		one = classify_curl(h, rc, errbuf, c->ca != NULL, &next, &maybe_sent);
 		err = worse(err, one);
-		mm_info(SUB, "%s%s: %s (%s)", l->url[i], path,
-			errbuf[0] ? errbuf : curl_easy_strerror(rc), mm_errname(one));
+		/* each retry of an unreachable endpoint: once while it lasts,
+		 * "answers again" when it ends (common/log.h) */
+		mm_log_trouble(l->url[i], MM_LOG_INFO, SUB, "%s: %s (%s)", l->url[i],
+			       errbuf[0] ? errbuf : curl_easy_strerror(rc), mm_errname(one));
+		mm_debug(SUB, "%s%s: %s", l->url[i], path, mm_errname(one));
 		if (!next || (maybe_sent && !idempotent))
 			break;
 	}
@@ -2039,10 +2047,11 @@ static int watch_once(etcd_watch *w, const char *url)
 			else
 				result = classify_curl(w->h, msg->data.result, errbuf,
 						       w->c->ca != NULL, &next, &maybe_sent);
+			/* a reconnect loop: each cause once while it lasts */
 			if (!w->stream_err)
-				mm_info(SUB, "watch on %s ended: %s (%s)", url,
-					errbuf[0] ? errbuf : curl_easy_strerror(msg->data.result),
-					mm_errname(result));
+				mm_log_trouble(url, MM_LOG_INFO, SUB, "watch on %s ended: %s (%s)", url,
+					       errbuf[0] ? errbuf : curl_easy_strerror(msg->data.result),
+					       mm_errname(result));
 			running = 0;
 		}
 		if (!running)

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -45,6 +46,7 @@ struct mmfsd {
 	int pid_fd;
 	int stop_pipe[2];
 	uint64_t started_at;
+	uint64_t lease_stopped_ms;	/* atomic: when lease-bound work stopped, 0 = running */
 
 	net_ctx *net;
 	etcd_sup *etcd;
@@ -188,6 +190,7 @@ static int log_level_of(cfg_set *cfg)
 int mmfsd_open(const struct mmfsd_options *opt, mmfsd **out, char *err, size_t errsz)
 {
 	mmfsd *d = calloc(1, sizeof(*d));
+	char runlog[4096];
 	int rc;
 
 	if (!d)
@@ -221,10 +224,27 @@ int mmfsd_open(const struct mmfsd_options *opt, mmfsd **out, char *err, size_t e
 	rc = load_settings(d, err, errsz);
 	if (rc)
 		goto fail;
-	rc = mm_log_open(d->paths.log, opt->foreground, log_level_of(d->cfg));
+	/* a new mmfs.log.<date>.<node> per start; mmfs.log, mmfs.log.latest
+	 * and mmfs.log.previous are symlinks (common/log.h) */
+	rc = mm_log_open_run(d->paths.state, opt->node, MM_LOG_KEEP_RUNS, opt->foreground,
+			     log_level_of(d->cfg), runlog, sizeof(runlog));
 	if (rc) {
 		snprintf(err, errsz, "cannot open log %s: %s", d->paths.log, mm_strerror(rc));
 		goto fail;
+	}
+	if (!opt->foreground) {
+		/* a detached daemon's stderr (mmfsd.stderr, appended by every
+		 * run) gets only what bypasses the log: sanitizer reports,
+		 * library messages, a crash's last words. Mark where each run
+		 * begins, and which log file is that run's. */
+		time_t now = time(NULL);
+		struct tm tm;
+		char ts[32];
+
+		gmtime_r(&now, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%d_%H:%M:%S+0000", &tm);
+		dprintf(STDERR_FILENO, "%s: mmfsd pid %d started; its log is %s\n", ts, (int)getpid(),
+			runlog);
 	}
 	mm_notice(SUB, "mmfsd %s starting for node %u (%s), pid %d, cluster %s",
 		  MMFS_VERSION, d->node_num, d->node_name, (int)getpid(), d->def.name);
@@ -535,8 +555,22 @@ static void cluster_event(const struct clm_event *ev, void *arg)
 		pthread_mutex_unlock(&d->peer_lock);
 		break;
 	case CLM_EV_NODE_EXPELLED:
-		if (ev->node == d->node_num)
-			mm_warn(SUB, "lease-bound operations stopped until this node rejoins");
+		if (ev->node == d->node_num) {
+			uint64_t zero = 0;
+
+			if (__atomic_compare_exchange_n(&d->lease_stopped_ms, &zero, mm_now_ms() | 1,
+							false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				mm_warn(SUB, "lease-bound operations stopped until this node rejoins");
+		}
+		break;
+	case CLM_EV_QUORUM_REGAINED:
+		if (ev->node == d->node_num) {
+			uint64_t since = __atomic_exchange_n(&d->lease_stopped_ms, 0, __ATOMIC_ACQ_REL);
+
+			if (since)
+				mm_notice(SUB, "lease-bound operations resumed: this node rejoined "
+					  "after %llu s", (unsigned long long)((mm_now_ms() - since + 500) / 1000));
+		}
 		break;
 	default:
 		break;
@@ -695,8 +729,10 @@ void mmfsd_wait(mmfsd *d)
 		struct pollfd pfd = {d->stop_pipe[0], POLLIN, 0};
 		char c;
 
-		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+		/* once a second: "message repeated" lines of floods that stopped */
+		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
 			return;
+		mm_log_flush_repeats();
 		while (read(d->stop_pipe[0], &c, 1) == 1) {
 			if (c == 's')
 				return;

@@ -24,6 +24,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,8 +263,8 @@ int net_conn_connect(net_ctx *ctx, struct net_peer *p, struct net_conn **out)
 	}
 	if (connect(fd, (struct sockaddr *)&p->addr, p->addrlen) < 0 && errno != EINPROGRESS) {
 		rc = mm_err_from_errno(errno);
-		mm_warn("net", "connect to node %u (%s) failed: %s", p->node_id, p->addr_str,
-			strerror(errno));
+		mm_log_trouble(p->addr_str, MM_LOG_WARN, "net", "connect to node %u (%s) failed: %s",
+			       p->node_id, p->addr_str, strerror(errno));
 		close(fd);
 		return rc == MM_ENOMEM ? rc : MM_EUNREACH;
 	}
@@ -390,9 +391,14 @@ static void conn_proto_error(struct net_conn *c, const char *fmt, const char *ar
 	char who[96], what[160];
 
 	snprintf(what, sizeof(what), fmt, arg);
+	if (net_conn_st(c) == CS_UP) {
+		/* logged once, at teardown */
+		net_conn_close_why(c, MM_ECLOSED, MM_LOG_WARN, "protocol error: %s", what);
+		return;
+	}
 	mm_warn("net", "closing connection %s %s: %s", c->outbound ? "to" : "from",
 		net_conn_who(c, who, sizeof(who)), what);
-	conn_fail(c, net_conn_st(c) == CS_UP ? MM_ECLOSED : MM_EPROTO);
+	conn_fail(c, MM_EPROTO);
 }
 
 /* Write hs_out; then go UP or close as the acceptor decided. */
@@ -603,8 +609,8 @@ static void conn_connected(struct net_conn *c)
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err) {
-		mm_warn("net", "connect to node %u (%s) failed: %s", c->node_id, c->peer,
-			strerror(err));
+		mm_log_trouble(c->peer, MM_LOG_WARN, "net", "connect to node %u (%s) failed: %s",
+			       c->node_id, c->peer, strerror(err));
 		conn_fail(c, MM_EUNREACH);
 		return;
 	}
@@ -773,13 +779,11 @@ static void conn_read_error(struct net_conn *c, ssize_t n)
 	int st = net_conn_st(c);
 
 	if (st == CS_UP) {
+		/* logged once, at teardown */
 		if (n == MM_ECLOSED)
-			mm_info("net", "connection %s %s closed by peer", c->outbound ? "to" : "from",
-				net_conn_who(c, who, sizeof(who)));
+			net_conn_close_why(c, MM_ECLOSED, MM_LOG_INFO, "by the peer");
 		else
-			mm_warn("net", "connection %s %s: %s", c->outbound ? "to" : "from",
-				net_conn_who(c, who, sizeof(who)), net_xprt_why());
-		conn_fail(c, MM_ECLOSED);
+			net_conn_close_why(c, MM_ECLOSED, MM_LOG_WARN, "%s", net_xprt_why());
 		return;
 	}
 	if (n == MM_EAUTH) {
@@ -1021,7 +1025,7 @@ void net_conn_event(struct net_conn *c, uint32_t ev)
 	}
 }
 
-void net_conn_close(struct net_conn *c, int rc)
+static void conn_close_as(struct net_conn *c, int rc, int level, const char *why)
 {
 	int zero = 0;
 
@@ -1030,10 +1034,30 @@ void net_conn_close(struct net_conn *c, int rc)
 	if (!__atomic_compare_exchange_n(&c->close_rc, &zero, rc, false, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE))
 		return;
+	/* the close command below orders this before teardown reads it */
+	if (why)
+		snprintf(c->close_why, sizeof(c->close_why), "%s", why);
+	c->close_level = why ? level : MM_LOG_INFO;
 	/* Wake a sender blocked in poll() and tell the peer at once. */
 	shutdown(c->fd, SHUT_RDWR);
 	net_conn_ref(c);
 	net_io_post(c->io, NET_CMD_CLOSE, c);
+}
+
+void net_conn_close(struct net_conn *c, int rc)
+{
+	conn_close_as(c, rc, MM_LOG_INFO, NULL);
+}
+
+void net_conn_close_why(struct net_conn *c, int rc, int level, const char *fmt, ...)
+{
+	char why[sizeof(c->close_why)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	conn_close_as(c, rc, level, why);
 }
 
 void net_conn_teardown(struct net_conn *c)
@@ -1059,8 +1083,12 @@ void net_conn_teardown(struct net_conn *c)
 	call_rc = net_conn_end_rc(c);
 	net_conn_fail_calls(c, call_rc);
 	if (c->was_up) {
-		mm_info("net", "connection %s node %u (%s) closed (%s)", c->outbound ? "to" : "from",
-			c->node_id, c->peer, mm_errname(rc));
+		/* the one line for the end of a connection that was up, with
+		 * its cause (net_conn_close_why) */
+		mm_logf(c->close_why[0] ? c->close_level : MM_LOG_INFO, "net",
+			"connection %s node %u (%s) closed: %s (%s)", c->outbound ? "to" : "from",
+			c->node_id, c->peer, c->close_why[0] ? c->close_why : mm_strerror(rc),
+			mm_errname(rc));
 		net_fire_conn_event(ctx, c->node_id, false);
 	}
 	net_conn_put(c);	/* the I/O thread's */

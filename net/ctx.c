@@ -367,8 +367,9 @@ int net_peer_set(net_ctx *ctx, uint32_t node_id, const char *addr, uint16_t port
 	pthread_mutex_unlock(&ctx->lock);
 	freeaddrinfo(ai);
 	if (old) {
-		mm_info("net", "node %u moved to %s:%s, closing its connection", node_id, addr, portstr);
-		net_conn_close(old, MM_ECLOSED);
+		/* logged once, at teardown */
+		net_conn_close_why(old, MM_ECLOSED, MM_LOG_INFO, "the node moved to %s:%s", addr,
+				   portstr);
 		net_conn_put(old);
 	}
 	return MM_OK;
@@ -417,6 +418,7 @@ void net_peer_forget(net_ctx *ctx, uint32_t node_id)
 void net_peer_conn_up(net_ctx *ctx, struct net_conn *c)
 {
 	struct net_peer *p;
+	char addr[sizeof(p->addr_str)] = "";
 
 	pthread_mutex_lock(&ctx->lock);
 	p = net_peer_find(ctx, c->node_id);
@@ -424,7 +426,14 @@ void net_peer_conn_up(net_ctx *ctx, struct net_conn *c)
 		p = peer_add(ctx, c->node_id);
 	if (p && (!p->conn || __atomic_load_n(&p->conn->close_rc, __ATOMIC_ACQUIRE)))
 		p->conn = c;
+	if (p && p->has_addr)
+		snprintf(addr, sizeof(addr), "%s", p->addr_str);
 	pthread_mutex_unlock(&ctx->lock);
+	/* connect failures to it (logged by address) are over, whichever
+	 * side connected */
+	if (addr[0])
+		mm_log_cleared(addr, MM_LOG_INFO, "net", "node %u (%s) reachable again", c->node_id,
+			       addr);
 }
 
 void net_conn_unlink(net_ctx *ctx, struct net_conn *c)

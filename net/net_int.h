@@ -85,6 +85,8 @@ struct net_conn {
 
 	int state;			/* enum net_conn_state; see above */
 	int close_rc;			/* atomic; first closer's MM_E*, 0 = open */
+	char close_why[160];		/* written once by the first closer, read at teardown */
+	int close_level;		/* its log level (MM_LOG_*), likewise */
 	bool torn;			/* owner I/O thread only: teardown done */
 	bool was_up;			/* atomic; set by the owner before UP */
 	bool registered;		/* peer table points here (ctx->lock) */
@@ -327,6 +329,14 @@ int net_conn_accept(net_ctx *ctx, int fd);
 void net_conn_ref(struct net_conn *c);
 void net_conn_put(struct net_conn *c);
 void net_conn_close(struct net_conn *c, int rc);
+/*
+ * As net_conn_close, and if this is the first close, <why> (printf) is
+ * the cause logged, at <level>, in the one line that reports the end of
+ * a connection that was up ("connection to node 2 (...) closed: <why>").
+ * Closers of an up connection say why here instead of logging it.
+ */
+void net_conn_close_why(struct net_conn *c, int rc, int level, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 void net_conn_teardown(struct net_conn *c);
 void net_conn_event(struct net_conn *c, uint32_t events);
 void net_conn_rerun(struct net_conn *c);

@@ -32,11 +32,12 @@ static int conn_send_error(struct net_conn *c, ssize_t n)
 {
 	char who[96];
 
-	if (!net_conn_closing(c))
+	(void)n;
+	/* an up connection's end is logged once, at teardown */
+	if (!net_conn_closing(c) && !__atomic_load_n(&c->was_up, __ATOMIC_ACQUIRE))
 		mm_warn("net", "write to %s failed: %s", net_conn_who(c, who, sizeof(who)),
 			net_xprt_why());
-	(void)n;
-	net_conn_close(c, MM_ECLOSED);
+	net_conn_close_why(c, MM_ECLOSED, MM_LOG_WARN, "write failed: %s", net_xprt_why());
 	return MM_ECLOSED;
 }
 
@@ -98,11 +99,15 @@ static int conn_wait_writable(struct net_conn *c, ssize_t want, uint64_t deadlin
 	if (net_conn_closing(c))
 		return MM_ECLOSED;
 	if (now >= deadline) {
-		char who[96];
+		/* an up connection's end is logged once, at teardown */
+		if (!__atomic_load_n(&c->was_up, __ATOMIC_ACQUIRE)) {
+			char who[96];
 
-		mm_warn("net", "write to %s stalled for %d s, closing", net_conn_who(c, who, sizeof(who)),
-			NET_SEND_TIMEOUT_MS / 1000);
-		net_conn_close(c, MM_ECLOSED);
+			mm_warn("net", "write to %s stalled for %d s, closing",
+				net_conn_who(c, who, sizeof(who)), NET_SEND_TIMEOUT_MS / 1000);
+		}
+		net_conn_close_why(c, MM_ECLOSED, MM_LOG_WARN, "write stalled for %d s",
+				   NET_SEND_TIMEOUT_MS / 1000);
 		return MM_ECLOSED;
 	}
 	ms = (int)MM_MIN((deadline - now) / 1000000u + 1, 1000u);

@@ -24,6 +24,8 @@ s=$(mm_state $victim)
 kill -CONT "$pid"
 mm_wait_state $victim active 30 && pass "after SIGCONT the node rejoined" || fail "rejoin"
 grep -qE "lease lapsed|expelled" <(mm_log $victim) && pass "the node logged its own expel" || fail "self expel log"
+grep -qE "lease-bound operations resumed: this node rejoined after [0-9]+ s" <(mm_log $victim) &&
+	pass "the node logged that lease-bound operations resumed" || fail "resume log line"
 joins=$(MMFS_NODE=$victim mmdiag --stats | sed -n 's/.*joins \([0-9]*\).*/\1/p')
 [[ ${joins:-0} -ge 2 ]] && pass "node joined twice ($joins)" || fail "joins=$joins"
 up=$(mmgetstate -Y -N $P.1 | awk -F: '$3=="0"{print $11}')

@@ -75,6 +75,10 @@ mm_cleanup() {
 		for d in "$MMFS_ROOT"/*/; do
 			local n; n=$(basename "$d")
 			[[ -f $d/mmfs.log ]] && cp "$d/mmfs.log" "$logdir/$n.mmfs.log"
+			# every run's log (mmfs.log is this run's), and stderr
+			local f
+			for f in "$d"/mmfs.log.2*; do [[ -f $f ]] && cp "$f" "$logdir/$n.${f##*/}"; done
+			[[ -s $d/mmfsd.stderr ]] && cp "$d/mmfsd.stderr" "$logdir/$n.mmfsd.stderr"
 			[[ -f $d/etcd.log ]] && tail -200 "$d/etcd.log" >"$logdir/$n.etcd.log"
 		done
 		echo "  .. logs kept in $logdir"
@@ -131,7 +135,9 @@ mm_cm() {
 	MMFS_NODE=$1 mmdiag --stats 2>/dev/null | sed -n 's/.*cluster manager \([0-9]*\).*/\1/p'
 }
 
+# mmfs.log of NODE's current (or last) run; mm_log_all: of all its runs, oldest first
 mm_log() { cat "$MMFS_ROOT/$1/mmfs.log" 2>/dev/null; }
+mm_log_all() { ls -tr "$MMFS_ROOT/$1"/mmfs.log.2* 2>/dev/null | xargs -r cat; }
 
 mm_done() {
 	local f

@@ -1,14 +1,18 @@
-/* tests/unit/test_common.c - common/: crc32c, wire codec, sizes, errors, pool. */
+/* tests/unit/test_common.c - common/: crc32c, wire codec, sizes, errors, pool, log, bug. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/bug.h"
 #include "common/crc32c.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "common/thread.h"
 #include "common/util.h"
 #include "common/waiter.h"
@@ -249,6 +253,301 @@ static void test_bug(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "no dump hook"));
 }
 
+/* ---- log: repeated lines, troubles, one file per run ---- */
+
+static uint64_t fake_ms;
+
+static uint64_t fake_clock(void)
+{
+	return fake_ms;
+}
+
+static char log_dir[64];
+
+static void log_dir_make(void)
+{
+	snprintf(log_dir, sizeof(log_dir), "/tmp/mmfs-test-log.XXXXXX");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(log_dir));
+}
+
+static void log_dir_remove(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", log_dir);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
+/* The file <path> as a string (caller frees). */
+static char *slurp(const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0;
+
+	CU_ASSERT_EQUAL(mm_read_file(path, 1 << 20, &buf, &len), MM_OK);
+	return buf ? buf : strdup("");
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+static int lines_of(const char *hay)
+{
+	return count_of(hay, "\n");
+}
+
+static void log_start(void)
+{
+	char p[128];
+
+	log_dir_make();
+	snprintf(p, sizeof(p), "%s/t.log", log_dir);
+	fake_ms = 1000000;
+	mm_log_set_clock(fake_clock);
+	mm_log_set_ratelimit(30000, 3);
+	CU_ASSERT_EQUAL_FATAL(mm_log_open(p, false, MM_LOG_INFO), MM_OK);
+}
+
+static char *log_stop(void)
+{
+	char p[128], *s;
+
+	mm_log_close();		/* writes what is still held back */
+	snprintf(p, sizeof(p), "%s/t.log", log_dir);
+	s = slurp(p);
+	mm_log_set_clock(NULL);
+	mm_log_set_ratelimit(30000, 3);
+	mm_log_set_level(MM_LOG_INFO);
+	log_dir_remove();
+	return s;
+}
+
+static void test_log_repeats(void)
+{
+	char *s;
+
+	log_start();
+	for (int i = 0; i < 10; i++) {
+		mm_warn("t", "cannot renew lease: unreachable; lease valid %d ms more", 4000 - i * 100);
+		if (i == 5)
+			mm_info("t", "node 3 joined");	/* a different message in between */
+		fake_ms += 100;
+	}
+	/* different in anything but a duration: never held back */
+	for (int i = 1; i <= 12; i++)
+		mm_info("t", "connect to 10.0.0.%d failed", i);
+	mm_info("t", "node 12 down");
+	mm_info("t", "node 13 down");
+	mm_warn("t", "node 3 joined");		/* same text, other level */
+	/* and the first occurrence of anything new is always written */
+	mm_info("t", "same text at first");
+	mm_log_flush_repeats();			/* nothing due yet */
+	fake_ms += 30000;
+	mm_log_flush_repeats();			/* the window is over: one summary */
+	mm_warn("t", "cannot renew lease: unreachable; lease valid %d ms more", 1);
+	fake_ms += 30000;
+	mm_log_flush_repeats();			/* still noisy: held, then summarised */
+	fake_ms += 30000;
+	mm_log_flush_repeats();			/* a quiet window: forgotten */
+	mm_warn("t", "cannot renew lease: unreachable; lease valid %d ms more", 2);
+	mm_log_set_level(MM_LOG_DEBUG);
+	for (int i = 0; i < 5; i++)
+		mm_debug("t", "debug line");
+	s = log_stop();
+
+	CU_ASSERT_EQUAL(count_of(s, "] t: cannot renew lease"), 3 + 1);
+	CU_ASSERT_EQUAL(count_of(s, "message repeated 7 times in the last 31 s: [cannot renew lease: "
+				    "unreachable; lease valid 3100 ms more]"), 1);
+	CU_ASSERT_EQUAL(count_of(s, "message repeated 1 time in the last 30 s: [cannot renew lease: "
+				    "unreachable; lease valid 1 ms more]"), 1);
+	CU_ASSERT_EQUAL(count_of(s, "[W] [-] t: message repeated"), 2);
+	CU_ASSERT_EQUAL(count_of(s, "lease valid 2 ms more\n"), 1);	/* fresh after a quiet window */
+	CU_ASSERT_EQUAL(count_of(s, "[I] [-] t: node 3 joined\n"), 1);
+	CU_ASSERT_EQUAL(count_of(s, "[W] [-] t: node 3 joined\n"), 1);
+	CU_ASSERT_EQUAL(count_of(s, " failed\n"), 12);
+	CU_ASSERT_EQUAL(count_of(s, "node 12 down\n"), 1);
+	CU_ASSERT_EQUAL(count_of(s, "node 13 down\n"), 1);
+	CU_ASSERT_EQUAL(count_of(s, "same text at first\n"), 1);
+	CU_ASSERT_EQUAL(count_of(s, "debug line\n"), 5);
+	CU_ASSERT_EQUAL(lines_of(s), 4 + 2 + 2 + 12 + 2 + 1 + 5);
+	free(s);
+
+	/* held-back lines are accounted for when the log closes */
+	log_start();
+	for (int i = 0; i < 5; i++)
+		mm_error("t", "disk gone after %d.5 s", i);
+	s = log_stop();
+	CU_ASSERT_EQUAL(count_of(s, "disk gone after"), 3 + 1);
+	CU_ASSERT_EQUAL(count_of(s, "message repeated 2 times in the last 1 s: [disk gone after 4.5 s]"), 1);
+	free(s);
+}
+
+static void test_log_trouble(void)
+{
+	char *s;
+
+	log_start();
+	mm_log_cleared("http://a:2379", MM_LOG_INFO, "etcd", "a answers");	/* not in trouble */
+	for (int i = 0; i < 5; i++) {
+		mm_log_trouble("http://a:2379", MM_LOG_INFO, "etcd", "http://a:2379: refused after %d ms", i);
+		mm_log_trouble("http://b:2379", MM_LOG_INFO, "etcd", "http://b:2379: refused after %d ms", i);
+		fake_ms += 1000;
+	}
+	mm_log_trouble("http://a:2379", MM_LOG_INFO, "etcd", "http://a:2379: TLS handshake failed");
+	fake_ms += 7000;
+	mm_log_cleared("http://a:2379", MM_LOG_INFO, "etcd", "http://a:2379 answers again");
+	mm_log_cleared("http://a:2379", MM_LOG_INFO, "etcd", "http://a:2379 answers again");
+	/* c fails, is not asked for long, fails again: the trouble restarts */
+	mm_log_trouble("http://c:2379", MM_LOG_INFO, "etcd", "http://c:2379: refused");
+	fake_ms += 61000;
+	mm_log_trouble("http://c:2379", MM_LOG_INFO, "etcd", "http://c:2379: refused");
+	fake_ms += 2000;
+	mm_log_cleared("http://c:2379", MM_LOG_INFO, "etcd", "http://c:2379 answers again");
+	s = log_stop();
+	CU_ASSERT_EQUAL(count_of(s, "http://c:2379: refused\n"), 2);
+	CU_ASSERT_EQUAL(count_of(s, "http://c:2379 answers again (after 2 s, 1 failure)\n"), 1);
+	CU_ASSERT_EQUAL(count_of(s, "http://a:2379: refused after 0 ms\n"), 1);
+	CU_ASSERT_EQUAL(count_of(s, "http://b:2379: refused after 0 ms\n"), 1);
+	CU_ASSERT_EQUAL(count_of(s, "http://a:2379: TLS handshake failed\n"), 1);
+	CU_ASSERT_EQUAL(count_of(s, "message repeated 4 times in the last 12 s: [http://a:2379: refused after 4 ms]"), 1);
+	CU_ASSERT_EQUAL(count_of(s, "http://a:2379 answers again (after 12 s, 6 failures)\n"), 1);
+	CU_ASSERT_EQUAL(count_of(s, "a answers"), 0);
+	/* b's repeats are held until the window ends, then accounted for */
+	CU_ASSERT_EQUAL(count_of(s, "message repeated 4 times in the last 73 s: [http://b:2379: refused after 4 ms]"), 1);
+	CU_ASSERT_TRUE(strstr(s, "[http://a:2379: refused after 4 ms]") < strstr(s, "answers again"));
+	CU_ASSERT_EQUAL(lines_of(s), 3 + 1 + 1 + 1 + 2 + 1);
+	free(s);
+}
+
+static void *log_flood(void *arg)
+{
+	for (int i = 0; i < 1000; i++)
+		mm_warn("t", "flood from %s after %d ms", (const char *)arg, i);
+	return NULL;
+}
+
+static void test_log_threads(void)
+{
+	pthread_t t[4];
+	char *s;
+
+	log_start();
+	for (int i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL(pthread_create(&t[i], NULL, log_flood, i % 2 ? "odd" : "even"), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	s = log_stop();
+	/* two messages, each written 3 times, 1997 repeats counted at close */
+	CU_ASSERT_EQUAL(count_of(s, "] t: flood from even after"), 3);
+	CU_ASSERT_EQUAL(count_of(s, "] t: flood from odd after"), 3);
+	CU_ASSERT_EQUAL(count_of(s, "message repeated 1997 times in the last 1 s: [flood from even after"), 1);
+	CU_ASSERT_EQUAL(count_of(s, "message repeated 1997 times in the last 1 s: [flood from odd after"), 1);
+	CU_ASSERT_EQUAL(lines_of(s), 8);
+	free(s);
+}
+
+static int runs_in(const char *dir, const char *node)
+{
+	char cmd[256], buf[32] = "";
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ls %s | grep -c '^mmfs\\.log\\.2[0-9.]*\\.%s\\(\\.[0-9]*\\)\\?$'", dir, node);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	pclose(f);
+	return atoi(buf);
+}
+
+static void link_of(const char *dir, const char *name, char *out, size_t sz)
+{
+	char p[256];
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	n = readlink(p, out, sz - 1);
+	out[n > 0 ? n : 0] = 0;
+}
+
+static void test_log_runs(void)
+{
+	char p[256], path[256], latest[256], prev[256], first[256] = "", last[256] = "", *s;
+	const char *node = "10.0.0.1";
+
+	log_dir_make();
+	/* an old single mmfs.log becomes the previous run's log */
+	snprintf(p, sizeof(p), "%s/mmfs.log", log_dir);
+	CU_ASSERT_EQUAL(mm_write_file_atomic(p, "old run\n", 8, 0640), MM_OK);
+	/* old runs of this node and one of another node */
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/mmfs.log.2020.01.01.00.00.0%d.%s", log_dir, i, node);
+		CU_ASSERT_EQUAL(mm_write_file_atomic(p, "x\n", 2, 0640), MM_OK);
+	}
+	snprintf(p, sizeof(p), "%s/mmfs.log.2020.01.01.00.00.00.10.0.0.2", log_dir);
+	CU_ASSERT_EQUAL(mm_write_file_atomic(p, "x\n", 2, 0640), MM_OK);
+
+	CU_ASSERT_EQUAL_FATAL(mm_log_open_run(log_dir, node, 10, false, MM_LOG_INFO, path, sizeof(path)), MM_OK);
+	mm_log_set_clock(fake_clock);	/* fresh limiter */
+	mm_notice("t", "run %d", 0);
+	link_of(log_dir, "mmfs.log.latest", latest, sizeof(latest));
+	link_of(log_dir, "mmfs.log.previous", prev, sizeof(prev));
+	link_of(log_dir, "mmfs.log", p, sizeof(p));
+	CU_ASSERT_STRING_EQUAL(p, latest);
+	CU_ASSERT_PTR_NOT_NULL(strstr(path, latest));
+	CU_ASSERT_EQUAL(strncmp(latest, "mmfs.log.2", 10), 0);
+	snprintf(p, sizeof(p), "%s/mmfs.log.previous", log_dir);
+	s = slurp(p);
+	CU_ASSERT_STRING_EQUAL(s, "old run\n");
+	free(s);
+	snprintf(p, sizeof(p), "%s/mmfs.log", log_dir);
+	s = slurp(p);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "] t: run 0\n"));
+	free(s);
+	CU_ASSERT_EQUAL(runs_in(log_dir, node), 5);
+
+	/* twelve more starts (within a second or two): ten files kept */
+	for (int i = 1; i <= 12; i++) {
+		snprintf(last, sizeof(last), "%s", latest);
+		CU_ASSERT_EQUAL_FATAL(mm_log_open_run(log_dir, node, 10, false, MM_LOG_INFO, NULL, 0), MM_OK);
+		mm_notice("t", "run %d", i);
+		link_of(log_dir, "mmfs.log.latest", latest, sizeof(latest));
+		link_of(log_dir, "mmfs.log.previous", prev, sizeof(prev));
+		CU_ASSERT_STRING_EQUAL(prev, last);
+		CU_ASSERT_STRING_NOT_EQUAL(latest, last);
+		if (i == 3)
+			snprintf(first, sizeof(first), "%s/%s", log_dir, latest);
+	}
+	CU_ASSERT_EQUAL(runs_in(log_dir, node), 10);
+	if (runs_in(log_dir, node) != 10) {
+		snprintf(p, sizeof(p), "ls -la %s", log_dir);
+		CU_ASSERT_EQUAL(system(p), 0);
+	}
+	CU_ASSERT_EQUAL(runs_in(log_dir, "10.0.0.2"), 1);	/* not ours: kept */
+	snprintf(p, sizeof(p), "%s/mmfs.log.2020.01.01.00.00.02.%s", log_dir, node);
+	CU_ASSERT_NOT_EQUAL(access(p, F_OK), 0);		/* the oldest went first */
+	CU_ASSERT_EQUAL(access(first, F_OK), 0);		/* run 3 is one of the last 10 */
+	snprintf(p, sizeof(p), "%s/mmfs.log", log_dir);
+	s = slurp(p);
+	CU_ASSERT_STRING_EQUAL(strstr(s, "] t: ") ? strstr(s, "] t: ") : "", "] t: run 12\n");
+	free(s);
+	snprintf(p, sizeof(p), "%s/mmfs.log.previous", log_dir);
+	s = slurp(p);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "] t: run 11\n"));
+	free(s);
+	CU_ASSERT_EQUAL(mm_log_open_run(log_dir, "a/b", 10, false, MM_LOG_INFO, NULL, 0), MM_EINVAL);
+	mm_log_close();
+	mm_log_set_clock(NULL);
+	log_dir_remove();
+}
+
 static void register_tests(void)
 {
 	static const struct mm_test tests[] = {
@@ -261,6 +560,10 @@ static void register_tests(void)
 		{"worker pool", test_pool},
 		{"waiter registry", test_waiters},
 		{"MM_BUG_ON and mutex ownership", test_bug},
+		{"log: repeated lines", test_log_repeats},
+		{"log: troubles and their end", test_log_trouble},
+		{"log: repeats from several threads", test_log_threads},
+		{"log: one file per run", test_log_runs},
 	};
 	MM_ADD_SUITE("common", tests);
 }
