@@ -33,6 +33,9 @@ mm_cluster $P 1 1 || { fail "mmcrcluster"; exit 1; }
 expect_err "unknown node in -N" "no-such-node" mmgetstate -N no-such-node
 expect_err "mmchconfig without a daemon" "no mmfsd is running" mmchconfig pagepool=1G
 expect_err "malformed mmchconfig argument" "Attribute=value" mmchconfig pagepool
+expect_err "mmchnode --quorum --nonquorum refused" "--quorum and --nonquorum" mmchnode --quorum --nonquorum -N $P.1
+expect_err "mmchnode --client --manager refused" "--client and --manager" mmchnode --client --manager -N $P.1
+expect_err "mmchnode --nonquorum --quorum refused" "--nonquorum and --quorum" mmchnode --nonquorum --manager --quorum -N $P.1
 
 # the daemon in the foreground: stderr log, single instance, SIGTERM
 "$MMFS_BIN/mmfsd" -f -N $P.1 >"$MMFS_ROOT/fg.out" 2>&1 &
