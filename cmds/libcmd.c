@@ -4,8 +4,10 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -297,50 +299,170 @@ int cmd_reply_rc(const struct cmd_env *e, json_object *rep, int rc)
 	return rc;
 }
 
-/* Run <cmdline> on <n> with the remote shell of <def>. */
+int cmd_remote_timeout_s(void)
+{
+	const char *v = getenv("MMFS_REMOTE_TIMEOUT");
+	int64_t t;
+
+	if (v && *v && mm_parse_i64(v, &t) == MM_OK && t >= 1 && t <= 3600)
+		return (int)t;
+	return CMD_REMOTE_TIMEOUT_S;
+}
+
+/* Append <n> bytes to the malloc'd string *out (NULL: discard). */
+static void out_append(char **out, size_t *len, const char *buf, size_t n)
+{
+	char *np;
+
+	if (!out)
+		return;
+	np = realloc(*out, *len + n + 1);
+	if (!np)
+		return;
+	memcpy(np + *len, buf, n);
+	*len += n;
+	np[*len] = '\0';
+	*out = np;
+}
+
+int cmd_run_bounded(const char *shcmd, int timeout_s, char **out)
+{
+	uint64_t deadline = mm_now_ms() + (uint64_t)timeout_s * 1000u;
+	int fds[2], st = 0, devnull;
+	bool eof = false, exited = false;
+	size_t len = 0;
+	pid_t pid;
+
+	if (out)
+		*out = NULL;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return mm_err_from_errno(errno);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return mm_err_from_errno(errno);
+	}
+	if (pid == 0) {
+		/* own process group, so a timeout kills the shell and all it started */
+		setpgid(0, 0);
+		devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		execl("/bin/sh", "sh", "-c", shcmd, (char *)NULL);
+		_exit(127);
+	}
+	setpgid(pid, pid);	/* also here: whichever runs first */
+	close(fds[1]);
+	while (!exited || !eof) {
+		uint64_t now = mm_now_ms();
+		struct pollfd pfd = {fds[0], POLLIN, 0};
+		char buf[4096];
+
+		if (now >= deadline) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			close(fds[0]);
+			return MM_ETIMEDOUT;
+		}
+		if (!exited && waitpid(pid, &st, WNOHANG) == pid)
+			exited = true;
+		if (eof) {
+			mm_sleep_ms(20);
+			continue;
+		}
+		/* once the shell is gone, take what is buffered and stop: a
+		 * process it left behind may hold the pipe open for good */
+		int pr = poll(&pfd, 1, exited ? 0 : (int)(deadline - now < 100 ? deadline - now : 100));
+
+		if (pr > 0) {
+			ssize_t r = read(fds[0], buf, sizeof(buf));
+
+			if (r > 0)
+				out_append(out, &len, buf, (size_t)r);
+			else if (r == 0 || errno != EINTR)
+				eof = true;
+		} else if (pr == 0 && exited) {
+			eof = true;
+		}
+	}
+	close(fds[0]);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : MM_ESYS;
+}
+
+/* "-o ConnectTimeout=.. -o BatchMode=yes " if <prog> is ssh or scp: they
+ * would otherwise wait for a password or a dead host without bound. */
+static const char *ssh_opts(const char *prog, char *buf, size_t sz)
+{
+	size_t n = strcspn(prog, " \t");
+	const char *base = prog;
+
+	for (size_t i = 0; i < n; i++)
+		if (prog[i] == '/')
+			base = prog + i + 1;
+	n -= (size_t)(base - prog);
+	if ((n == 3 && (strncmp(base, "ssh", 3) == 0 || strncmp(base, "scp", 3) == 0))) {
+		int t = cmd_remote_timeout_s();
+
+		snprintf(buf, sz, "-o ConnectTimeout=%d -o BatchMode=yes ",
+			 t < CMD_CONNECT_TIMEOUT_S ? t : CMD_CONNECT_TIMEOUT_S);
+	} else {
+		buf[0] = '\0';
+	}
+	return buf;
+}
+
+/* Run <cmdline> on <n> with the remote shell of <def>, bounded in time. */
 static int remote_run(const struct cmd_env *e, const struct cfg_cluster *def,
 		      const struct cfg_node *n, const char *cmdline, char **out)
 {
-	char *full = NULL;
-	FILE *f;
-	size_t cap = 0, len = 0;
-	char buf[4096];
-	int st;
+	const char *rsh = def->rsh[0] ? def->rsh : "/usr/bin/ssh";
+	char *full = NULL, opts[96];
+	int rc;
 
 	if (out)
 		*out = NULL;
 	/* the remote side runs the same installation under the same root */
-	if (asprintf(&full, "%s %s 'MMFS_ROOT=%s PATH=%s:$PATH %s' 2>&1",
-		     def->rsh[0] ? def->rsh : "/usr/bin/ssh", n->admin[0] ? n->admin : n->name,
+	if (asprintf(&full, "%s %s%s 'MMFS_ROOT=%s PATH=%s:$PATH %s'", rsh,
+		     ssh_opts(rsh, opts, sizeof(opts)), n->admin[0] ? n->admin : n->name,
 		     e->root, e->bindir, cmdline) < 0)
 		return MM_ENOMEM;
-	f = popen(full, "r");
+	rc = cmd_run_bounded(full, cmd_remote_timeout_s(), out);
 	free(full);
-	if (!f)
-		return mm_err_from_errno(errno);
-	while (fgets(buf, sizeof(buf), f)) {
-		size_t l = strlen(buf);
+	return rc;
+}
 
-		if (out) {
-			if (len + l + 1 > cap) {
-				cap = (len + l + 1) * 2;
-				char *np = realloc(*out, cap);
-				if (!np)
-					break;
-				*out = np;
-			}
-			memcpy(*out + len, buf, l + 1);
-			len += l;
-		}
-	}
-	st = pclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : MM_ESYS;
+/* Copy local files <from> (space-separated) to <n>:<dest> with the remote
+ * copy command of <def>, bounded in time. */
+static int remote_copy(const struct cmd_env *e, const struct cfg_cluster *def,
+		       const struct cfg_node *n, const char *from, const char *dest)
+{
+	const char *rcp = def->rcp[0] ? def->rcp : "/usr/bin/scp";
+	char *full = NULL, opts[96];
+	int rc;
+
+	if (asprintf(&full, "%s %s-q -p %s %s:%s/%s/%s", rcp, ssh_opts(rcp, opts, sizeof(opts)),
+		     from, n->admin[0] ? n->admin : n->name, e->root, n->name, dest) < 0)
+		return MM_ENOMEM;
+	rc = cmd_run_bounded(full, cmd_remote_timeout_s(), NULL);
+	free(full);
+	return rc == 0 ? MM_OK : rc == MM_ETIMEDOUT ? MM_ETIMEDOUT : MM_EUNREACH;
 }
 
 int cmd_remote(const struct cmd_env *e, const struct cfg_node *n, const char *cmdline,
 	       char **out)
 {
 	return remote_run(e, &e->def, n, cmdline, out);
+}
+
+int cmd_remote_def(const struct cmd_env *e, const struct cfg_cluster *def,
+		   const struct cfg_node *n, const char *cmdline, char **out)
+{
+	return remote_run(e, def, n, cmdline, out);
 }
 
 int cmd_request(struct cmd_env *e, json_object *req, int timeout_ms, json_object **rep)
@@ -421,17 +543,15 @@ static int install_local(const struct cmd_env *e, const struct cfg_cluster *def,
 static int put_remote(const struct cmd_env *e, const struct cfg_cluster *def,
 		      const struct cfg_node *n, const char *text, const char *dest)
 {
-	char tmp[] = "/tmp/mmfs-install.XXXXXX", cmd[PATH_MAX * 3];
+	char tmp[] = "/tmp/mmfs-install.XXXXXX";
 	int fd = mkstemp(tmp), rc;
 
 	if (fd < 0)
 		return MM_EIO;
 	rc = mm_write_full(fd, text, strlen(text));
 	close(fd);
-	snprintf(cmd, sizeof(cmd), "%s -q %s %s:%s/%s/%s", def->rcp[0] ? def->rcp : "/usr/bin/scp",
-		 tmp, n->admin[0] ? n->admin : n->name, e->root, n->name, dest);
-	if (!rc && system(cmd) != 0)
-		rc = MM_EUNREACH;
+	if (!rc)
+		rc = remote_copy(e, def, n, tmp, dest);
 	unlink(tmp);
 	return rc;
 }
@@ -444,14 +564,13 @@ static int install_remote(const struct cmd_env *e, const struct cfg_cluster *def
 
 	snprintf(cmd, sizeof(cmd), "mkdir -p -m 0700 %s/%s/ssl", e->root, n->name);
 	/* the definition being installed names the remote shell, not e->def */
-	if (remote_run(e, def, n, cmd, NULL) != 0)
-		return MM_EUNREACH;
+	rc = remote_run(e, def, n, cmd, NULL);
+	if (rc)
+		return rc == MM_ETIMEDOUT ? rc : MM_EUNREACH;
 	if (keydir) {
-		snprintf(cmd, sizeof(cmd), "%s -q -p %s/cluster.key %s/cluster.crt %s:%s/%s/ssl/",
-			 def->rcp[0] ? def->rcp : "/usr/bin/scp", keydir, keydir,
-			 n->admin[0] ? n->admin : n->name, e->root, n->name);
-		if (system(cmd) != 0)
-			return MM_EUNREACH;
+		snprintf(cmd, sizeof(cmd), "%s/cluster.key %s/cluster.crt", keydir, keydir);
+		if ((rc = remote_copy(e, def, n, cmd, "ssl/")))
+			return rc;
 	}
 	if (join && (rc = put_remote(e, def, n, join, "etcd.join")))
 		return rc;

@@ -78,16 +78,41 @@ int cmd_request(struct cmd_env *e, json_object *req, int timeout_ms, json_object
  * other nodes; they also rescan when they meet an NSD they do not know). */
 void cmd_nsd_rediscover(struct cmd_env *e);
 
-/* Run <argv> on remote node <n> with the cluster's remote shell; output
- * captured into *out (malloc'd, may be NULL). Returns the exit status or
- * a negative MM_E*. */
+/*
+ * Remote steps are bounded: ssh and scp (the default remote shell and
+ * copy) get "-o ConnectTimeout=10 -o BatchMode=yes" (never a password
+ * prompt), and every remote step, whatever the remote shell, is killed
+ * with its whole process group after cmd_remote_timeout_s() seconds
+ * (CMD_REMOTE_TIMEOUT_S, or $MMFS_REMOTE_TIMEOUT from 1 to 3600), which
+ * then fails with MM_ETIMEDOUT.
+ */
+#define CMD_REMOTE_TIMEOUT_S 60
+#define CMD_CONNECT_TIMEOUT_S 10
+int cmd_remote_timeout_s(void);
+
+/* Run "/bin/sh -c <shcmd>" with stdin from /dev/null, stdout and stderr
+ * captured into *out (malloc'd, may stay NULL; <out> may be NULL), in its
+ * own process group, killed after <timeout_s> seconds. Returns the exit
+ * status, MM_ETIMEDOUT, or another negative MM_E*. Output that the shell's
+ * leftover children write after it exited is not waited for. */
+int cmd_run_bounded(const char *shcmd, int timeout_s, char **out);
+
+/* Run <cmdline> on remote node <n> with the cluster's remote shell
+ * (bounded as above); output captured into *out (malloc'd, may be NULL).
+ * Returns the exit status or a negative MM_E* (MM_ETIMEDOUT: no answer in
+ * time). */
 int cmd_remote(const struct cmd_env *e, const struct cfg_node *n, const char *cmdline,
 	       char **out);
+/* The same with the remote shell of definition <def> (not yet e->def). */
+int cmd_remote_def(const struct cmd_env *e, const struct cfg_cluster *def,
+		   const struct cfg_node *n, const char *cmdline, char **out);
 
 /*
  * Install cluster definition <def> on node <n> (local state dir, or through
- * the remote shell and copy): mmsdrfs.cfg always; the cluster key files
- * from <keydir> unless it is NULL; etcd.join with <join> unless NULL.
+ * the remote shell and copy, each step bounded as above): mmsdrfs.cfg
+ * always; the cluster key files from <keydir> unless it is NULL; etcd.join
+ * with <join> unless NULL. A remote node that does not answer in time
+ * gives MM_ETIMEDOUT, one that refuses MM_EUNREACH.
  */
 int cmd_install_node(const struct cmd_env *e, const struct cfg_cluster *def,
 		     const struct cfg_node *n, const char *keydir, const char *join);

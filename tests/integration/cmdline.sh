@@ -9,7 +9,7 @@ P=127.1.10
 expect_err() { # DESCRIPTION PATTERN COMMAND...
 	local d=$1 pat=$2 out rc; shift 2
 	out=$("$@" 2>&1); rc=$?
-	if [[ $rc -ne 0 && $out == *$pat* ]]; then pass "$d: $(head -1 <<<"$out")"; else fail "$d (rc $rc): $out"; fi
+	if [[ $rc -ne 0 && $out == *$pat* ]]; then pass "$d: $(tail -1 <<<"$out")"; else fail "$d (rc $rc): $out"; fi
 }
 
 expect_err "mmcrcluster without -N" "usage" mmcrcluster -C x
@@ -25,7 +25,30 @@ printf 'attributes = { pagepool = "12X"; };\n' >"$MMFS_ROOT/bad.cfg"
 expect_err "bad attribute in -c file" "pagepool" mmcrcluster -N $P.1:quorum -c "$MMFS_ROOT/bad.cfg"
 printf 'attributes = { pagepool = "1G" \n' >"$MMFS_ROOT/syntax.cfg"
 expect_err "syntax error in -c file names the line" "syntax.cfg:" mmcrcluster -N $P.1:quorum -c "$MMFS_ROOT/syntax.cfg"
+expect_err "cluster name with a blank" '"bad name" contains an invalid character' mmcrcluster -N $P.1:quorum -C "bad name"
+expect_err "empty cluster name" "empty cluster name" mmcrcluster -N $P.1:quorum -C ""
+expect_err "cluster name with a slash" "invalid character '/'" mmcrcluster -N $P.1:quorum -C a/b
+long=$(printf 'c%.0s' $(seq 1 60))
+expect_err "cluster name too long once the node name is appended" "at most 64" mmcrcluster -N $P.1:quorum -C "$long"
+expect_err "cluster name over 64 characters" "at most 64" mmcrcluster -N $P.1:quorum -C "$long.example.com"
+expect_err "unresolvable admin node name" "nosuch.invalid" mmcrcluster -N $P.1:quorum:nosuch.invalid
+# a remote node whose remote shell never answers: bounded, reported, nothing written
+mkdir -p "$MMFS_ROOT/fake"
+printf '#!/bin/sh\necho "$@" >>"%s/fake/ssh.args"\nexec sleep 100000\n' "$MMFS_ROOT" >"$MMFS_ROOT/fake/ssh"
+printf '#!/bin/sh\necho "Permission denied (publickey)." >&2\nexit 255\n' >"$MMFS_ROOT/fake/rsh-refuses"
+chmod +x "$MMFS_ROOT/fake/ssh" "$MMFS_ROOT/fake/rsh-refuses"
+t0=$(date +%s)
+MMFS_REMOTE_TIMEOUT=2 expect_err "remote shell that hangs: node reported unreachable" "node 192.0.2.1 is unreachable" \
+	timeout 60 mmcrcluster -N $P.1:quorum,192.0.2.1 -r "$MMFS_ROOT/fake/ssh"
+[[ $(($(date +%s) - t0)) -le 10 ]] && pass "... within the remote timeout ($(($(date +%s) - t0))s)" ||
+	fail "mmcrcluster took $(($(date +%s) - t0))s with MMFS_REMOTE_TIMEOUT=2"
+grep -q -- "-o ConnectTimeout=2 -o BatchMode=yes" "$MMFS_ROOT/fake/ssh.args" 2>/dev/null &&
+	pass "ssh gets ConnectTimeout and BatchMode" || fail "ssh options: $(cat "$MMFS_ROOT/fake/ssh.args" 2>&1)"
+pgrep -f "sleep 100000" >/dev/null && fail "the hung remote shell was left running" || pass "the hung remote shell was killed"
+expect_err "remote shell that refuses: node reported unreachable" "node 192.0.2.1 is unreachable" \
+	mmcrcluster -N $P.1:quorum,192.0.2.1 -r "$MMFS_ROOT/fake/rsh-refuses"
 [[ -z $(ls "$MMFS_ROOT" | grep "^$P") ]] && pass "failed mmcrcluster calls wrote nothing" || fail "state written by a failed mmcrcluster"
+[[ ! -e $MMFS_ROOT/ssl ]] && pass "failed mmcrcluster calls left no cluster key" || fail "cluster key left: $(ls -R "$MMFS_ROOT/ssl")"
 
 expect_err "commands without a cluster" "does not belong to a cluster" mmgetstate -a
 
@@ -33,6 +56,7 @@ mm_cluster $P 1 1 || { fail "mmcrcluster"; exit 1; }
 expect_err "unknown node in -N" "no-such-node" mmgetstate -N no-such-node
 expect_err "mmchconfig without a daemon" "no mmfsd is running" mmchconfig pagepool=1G
 expect_err "malformed mmchconfig argument" "Attribute=value" mmchconfig pagepool
+expect_err "mmaddnode: unresolvable admin node name" "nosuch.invalid" mmaddnode -N $P.2:client:nosuch.invalid
 expect_err "mmchnode --quorum --nonquorum refused" "--quorum and --nonquorum" mmchnode --quorum --nonquorum -N $P.1
 expect_err "mmchnode --client --manager refused" "--client and --manager" mmchnode --client --manager -N $P.1
 expect_err "mmchnode --nonquorum --quorum refused" "--nonquorum and --quorum" mmchnode --nonquorum --manager --quorum -N $P.1
