@@ -465,6 +465,36 @@ int cmd_remote_def(const struct cmd_env *e, const struct cfg_cluster *def,
 	return remote_run(e, def, n, cmdline, out);
 }
 
+int cmd_check_new_remote(const struct cmd_env *e, const struct cfg_cluster *def,
+			 const struct cfg_node *n)
+{
+	char cmd[PATH_MAX + 128], *out = NULL;
+	int rc;
+
+	snprintf(cmd, sizeof(cmd), "echo mmfs-reachable; test -e %s/%s/mmsdrfs.cfg && echo mmfs-has-cluster",
+		 e->root, n->name);
+	rc = cmd_remote_def(e, def, n, cmd, &out);
+	if (out)
+		out[strcspn(out, "\n")] = '\0';	/* first line: the reason */
+	if (rc == MM_ETIMEDOUT) {
+		cmd_errf(e, "node %s is unreachable: %s %s did not answer within %d seconds", n->name,
+			 def->rsh, n->admin, cmd_remote_timeout_s());
+	} else if (!out || !strstr(out, "mmfs-reachable")) {
+		cmd_errf(e, "node %s is unreachable: %s %s failed (%s %d)%s%.200s", n->name, def->rsh,
+			 n->admin, rc < 0 ? mm_strerror(rc) : "exit", rc, out && *out ? ": " : "",
+			 out ? out : "");
+		rc = MM_EUNREACH;
+	} else if (strstr(out, "mmfs-has-cluster")) {
+		cmd_errf(e, "node %s already belongs to a cluster (%s/%s/mmsdrfs.cfg exists there)",
+			 n->name, e->root, n->name);
+		rc = MM_EEXIST;
+	} else {
+		rc = MM_OK;
+	}
+	free(out);
+	return rc;
+}
+
 int cmd_request(struct cmd_env *e, json_object *req, int timeout_ms, json_object **rep)
 {
 	json_object *r = NULL;

@@ -108,6 +108,16 @@ int cmd_remote_def(const struct cmd_env *e, const struct cfg_cluster *def,
 		   const struct cfg_node *n, const char *cmdline, char **out);
 
 /*
+ * Before anything is written for a new node <n> that is not on this
+ * machine: it answers through the remote shell of <def> within the remote
+ * timeout, and has no cluster definition yet. Prints the reason (naming
+ * the node as unreachable, or as already in a cluster) and returns
+ * non-zero otherwise.
+ */
+int cmd_check_new_remote(const struct cmd_env *e, const struct cfg_cluster *def,
+			 const struct cfg_node *n);
+
+/*
  * Install cluster definition <def> on node <n> (local state dir, or through
  * the remote shell and copy, each step bounded as above): mmsdrfs.cfg
  * always; the cluster key files from <keydir> unless it is NULL; etcd.join

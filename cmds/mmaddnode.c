@@ -72,6 +72,16 @@ int main(int argc, char **argv)
 			cmd_errf(&e, "node %s already belongs to a cluster (%s exists)", nd[i].name, path);
 			return 1;
 		}
+		if (!cmd_addr_is_local(ip)) {
+			struct cfg_node probe = {0};
+
+			snprintf(probe.name, sizeof(probe.name), "%s", nd[i].name);
+			snprintf(probe.ip, sizeof(probe.ip), "%s", ip);
+			snprintf(probe.admin, sizeof(probe.admin), "%s",
+				 nd[i].admin[0] ? nd[i].admin : nd[i].name);
+			if (cmd_check_new_remote(&e, &e.def, &probe))
+				return 1;
+		}
 		json_object_object_add(o, "name", json_object_new_string(nd[i].name));
 		json_object_object_add(o, "ip", json_object_new_string(ip));
 		json_object_object_add(o, "admin", json_object_new_string(nd[i].admin));

@@ -34,41 +34,6 @@ static void usage(void)
 			"  NodeDesignations: quorum|nonquorum and manager|client, e.g. quorum-manager\n");
 }
 
-/*
- * Before anything is written: remote node <n> answers through the remote
- * shell of <def> within the remote timeout, and has no cluster definition
- * yet. Prints the reason and returns non-zero otherwise.
- */
-static int check_remote_node(const struct cmd_env *e, const struct cfg_cluster *def,
-			     const struct cfg_node *n)
-{
-	char cmd[PATH_MAX + 128], *out = NULL;
-	int rc;
-
-	snprintf(cmd, sizeof(cmd), "echo mmfs-reachable; test -e %s/%s/mmsdrfs.cfg && echo mmfs-has-cluster",
-		 e->root, n->name);
-	rc = cmd_remote_def(e, def, n, cmd, &out);
-	if (out)
-		out[strcspn(out, "\n")] = '\0';	/* first line: the reason */
-	if (rc == MM_ETIMEDOUT) {
-		cmd_errf(e, "node %s is unreachable: %s %s did not answer within %d seconds", n->name,
-			 def->rsh, n->admin, cmd_remote_timeout_s());
-	} else if (!out || !strstr(out, "mmfs-reachable")) {
-		cmd_errf(e, "node %s is unreachable: %s %s failed (%s %d)%s%.200s", n->name, def->rsh,
-			 n->admin, rc < 0 ? mm_strerror(rc) : "exit", rc, out && *out ? ": " : "",
-			 out ? out : "");
-		rc = MM_EUNREACH;
-	} else if (strstr(out, "mmfs-has-cluster")) {
-		cmd_errf(e, "node %s already belongs to a cluster (%s/%s/mmsdrfs.cfg exists there)",
-			 n->name, e->root, n->name);
-		rc = MM_EEXIST;
-	} else {
-		rc = MM_OK;
-	}
-	free(out);
-	return rc;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -236,7 +201,7 @@ int main(int argc, char **argv)
 	/* remote nodes: answer through the remote shell, and have no cluster yet */
 	for (size_t i = 0; i < nn; i++) {
 		if (!cmd_addr_is_local(def.nodes[i].ip) &&
-		    check_remote_node(&e, &def, &def.nodes[i]))
+		    cmd_check_new_remote(&e, &def, &def.nodes[i]))
 			return 1;
 	}
 	printf("mmcrcluster: Processing quorum and other critical nodes ...\n");

@@ -57,6 +57,8 @@ expect_err "unknown node in -N" "no-such-node" mmgetstate -N no-such-node
 expect_err "mmchconfig without a daemon" "no mmfsd is running" mmchconfig pagepool=1G
 expect_err "malformed mmchconfig argument" "Attribute=value" mmchconfig pagepool
 expect_err "mmaddnode: unresolvable admin node name" "nosuch.invalid" mmaddnode -N $P.2:client:nosuch.invalid
+MMFS_REMOTE_TIMEOUT=2 expect_err "mmaddnode: unreachable remote node refused before any change" \
+	"node 192.0.2.1 is unreachable" timeout 30 mmaddnode -N 192.0.2.1
 expect_err "mmchnode --quorum --nonquorum refused" "--quorum and --nonquorum" mmchnode --quorum --nonquorum -N $P.1
 expect_err "mmchnode --client --manager refused" "--client and --manager" mmchnode --client --manager -N $P.1
 expect_err "mmchnode --nonquorum --quorum refused" "--nonquorum and --quorum" mmchnode --nonquorum --manager --quorum -N $P.1
