@@ -38,9 +38,20 @@ MMFS_NODE=$P.1 mmdiag --config | grep -q '^! pagepool 64M' && pass "node $P.1 ke
 out=$(mmchconfig failureDetectionTime=1 2>&1)
 [[ $? -ne 0 && $out == *failureDetectionTime* ]] && pass "out-of-range value refused: $out" || fail "range: $out"
 
-# cipherList is not dynamic: it takes effect at the restart below
+# cipherList is not dynamic: it takes effect at the restart below, and the command says so
 out=$(mmchconfig cipherList=AES128-GCM-SHA256 2>&1) && pass "mmchconfig cipherList=AES128-GCM-SHA256" ||
 	fail "cipherList: $out"
+grep -q "^mmchconfig: attribute cipherList takes effect at the next mmstartup of the daemons$" <<<"$out" &&
+	pass "mmchconfig says cipherList takes effect at the next mmstartup" || fail "no restart note: $out"
+out=$(mmchconfig pagepoolmaxphysmempct=80 2>&1)
+grep -q "attribute pagepoolMaxPhysMemPct takes effect at the next mmstartup" <<<"$out" &&
+	pass "... and so for pagepoolMaxPhysMemPct (in table spelling)" || fail "no restart note: $out"
+out=$(mmchconfig maxMBpS=4001 2>&1)
+! grep -q "takes effect" <<<"$out" && pass "no restart note for a dynamic attribute" || fail "dynamic: $out"
+out=$(mmchconfig verbsRdma=ENABLE 2>&1)
+[[ $? == 0 && $out == *"warning: verbsRdma enable is stored, but this build has no RDMA transport"* ]] &&
+	pass "verbsRdma=enable is stored with a warning" || fail "verbsRdma: $out"
+mmlsconfig verbsRdma | grep -qx "verbsRdma enable" && pass "mmlsconfig shows verbsRdma enable" || fail "verbsRdma not stored"
 
 mmshutdown -a >/dev/null
 mmstartup -a >/dev/null || fail "restart"
