@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -435,8 +436,17 @@ static void cmd_diag(mmfsd *d, json_object *req, json_object *rep)
 	if (!strcmp(what, "version")) {
 		tprintf(&t, "Current mmfs build: \"%s\" (built %s %s).\n", MMFS_VERSION, __DATE__,
 			__TIME__);
-		tprintf(&t, "Node %u (%s), daemon pid %d, up since %" PRIu64 " (epoch seconds).\n",
-			mmfsd_node_number(d), mmfsd_node_name(d), (int)getpid(), mmfsd_started_at(d));
+		/* a date as the commands print one (cmd_timestamp), and how long ago */
+		time_t since = (time_t)mmfsd_started_at(d), now = time(NULL);
+		int64_t up = now > since ? (int64_t)(now - since) : 0;
+		char date[64];
+		struct tm tm;
+
+		gmtime_r(&since, &tm);
+		strftime(date, sizeof(date), "%a %b %e %H:%M:%S UTC %Y", &tm);
+		tprintf(&t, "Node %u (%s), daemon pid %d, up since %s (%" PRId64 "d %" PRId64 "h %"
+			PRId64 "m %" PRId64 "s).\n", mmfsd_node_number(d), mmfsd_node_name(d),
+			(int)getpid(), date, up / 86400, up / 3600 % 24, up / 60 % 60, up % 60);
 	} else if (!strcmp(what, "config")) {
 		diag_config(d, &t);
 	} else if (!strcmp(what, "network")) {

@@ -67,6 +67,9 @@ expect_err "mmchnode --nonquorum --quorum refused" "--nonquorum and --quorum" mm
 "$MMFS_BIN/mmfsd" -f -N $P.1 >"$MMFS_ROOT/fg.out" 2>&1 &
 fg=$!
 mm_wait_state $P.1 active 30 && pass "mmfsd -f runs in the foreground and becomes active" || fail "foreground daemon"
+out=$(MMFS_NODE=$P.1 mmdiag --version)
+grep -Eq "up since (Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} UTC 20[0-9]{2} \(0d 0h [0-9]+m [0-9]+s\)" <<<"$out" &&
+	pass "mmdiag --version shows the start as a date: $(grep -o 'up since.*' <<<"$out")" || fail "mmdiag --version: $out"
 grep -q "\[N\] \[main\] mmfsd: mmfsd ready" "$MMFS_ROOT/fg.out" && pass "foreground mode logs to stderr" || fail "stderr log"
 expect_err "second daemon for the same node refused" "already running" "$MMFS_BIN/mmfsd" -f -N $P.1
 printf 'attributes = { pagepool = "12X"; };\n' >"$MMFS_ROOT/$P.1/mmfs.cfg"
