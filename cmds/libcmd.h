@@ -73,6 +73,25 @@ int cmd_reply_rc(const struct cmd_env *e, json_object *rep, int rc);
  * nothing is left to free.
  */
 int cmd_request(struct cmd_env *e, json_object *req, int timeout_ms, json_object **rep);
+/*
+ * Read-only requests (lsconfig, lscluster, lsnsd), which GPFS answers with
+ * the daemon down. cmd_admin_any sends <req> (not consumed) to the first
+ * daemon that answers: this node's ($MMFS_NODE), any local node's, then
+ * a quorum node's on another machine through the remote shell (running
+ * "mmremote admin", bounded by cmd_remote_timeout_s()). When the answer
+ * is not from this node's own daemon it says which on stderr. *rep is
+ * the reply (its "rc" may be an error); MM_ENOENT if no daemon answered,
+ * with nothing printed: the caller then answers from the local copy
+ * (e->def) and says so with cmd_note_local_copy().
+ */
+#define CMD_REMOTE_REPLY "mmremote-reply: "
+bool cmd_readonly_request(json_object *req);
+int cmd_admin_any(struct cmd_env *e, json_object *req, int timeout_ms, json_object **rep);
+void cmd_note_local_copy(const struct cmd_env *e);
+/* cmd_request() for read-only requests, through cmd_admin_any(): for a
+ * command that has no local copy to fall back on (mmlsnsd). */
+int cmd_request_readonly(struct cmd_env *e, json_object *req, int timeout_ms, json_object **rep);
+
 /* After NSDs were labelled or cleared: have the local daemon rescan and
  * tell every active node to do the same (best effort, asynchronous on the
  * other nodes; they also rescan when they meet an NSD they do not know). */
