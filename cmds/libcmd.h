@@ -6,7 +6,9 @@
  * A node is local when its address can be bound on this machine (every
  * 127.x.y.z can): its daemon runs here with state in $MMFS_ROOT/<name>.
  * ($MMFS_ASSUME_LOCAL=1 makes every node local: for tests whose nodes
- * live in network namespaces of this machine.)
+ * live in network namespaces of this machine. $MMFS_ASSUME_REMOTE, a
+ * comma-separated list of addresses, makes those remote: for tests of
+ * the remote-shell paths.)
  * Remote nodes are reached with the cluster's remote shell, running the
  * same command there with -N <node>.
  *
