@@ -423,9 +423,9 @@ static const char *ssh_opts(const char *prog, char *buf, size_t sz)
 	return buf;
 }
 
-/* Run <cmdline> on <n> with the remote shell of <def>, bounded in time. */
-static int remote_run(const struct cmd_env *e, const struct cfg_cluster *def,
-		      const struct cfg_node *n, const char *cmdline, char **out)
+/* Run <cmdline> on <n> with the remote shell of <def>, killed after <timeout_s>. */
+static int remote_run_timed(const struct cmd_env *e, const struct cfg_cluster *def,
+			    const struct cfg_node *n, const char *cmdline, int timeout_s, char **out)
 {
 	const char *rsh = def->rsh[0] ? def->rsh : "/usr/bin/ssh";
 	char *full = NULL, opts[96];
@@ -438,9 +438,15 @@ static int remote_run(const struct cmd_env *e, const struct cfg_cluster *def,
 		     ssh_opts(rsh, opts, sizeof(opts)), n->admin[0] ? n->admin : n->name,
 		     e->root, e->bindir, cmdline) < 0)
 		return MM_ENOMEM;
-	rc = cmd_run_bounded(full, cmd_remote_timeout_s(), out);
+	rc = cmd_run_bounded(full, timeout_s, out);
 	free(full);
 	return rc;
+}
+
+static int remote_run(const struct cmd_env *e, const struct cfg_cluster *def,
+		      const struct cfg_node *n, const char *cmdline, char **out)
+{
+	return remote_run_timed(e, def, n, cmdline, cmd_remote_timeout_s(), out);
 }
 
 /* Copy local files <from> (space-separated) to <n>:<dest> with the remote
@@ -464,6 +470,12 @@ int cmd_remote(const struct cmd_env *e, const struct cfg_node *n, const char *cm
 	       char **out)
 {
 	return remote_run(e, &e->def, n, cmdline, out);
+}
+
+int cmd_remote_timed(const struct cmd_env *e, const struct cfg_node *n, const char *cmdline,
+		     int timeout_s, char **out)
+{
+	return remote_run_timed(e, &e->def, n, cmdline, timeout_s, out);
 }
 
 int cmd_remote_def(const struct cmd_env *e, const struct cfg_cluster *def,

@@ -124,6 +124,10 @@ int cmd_run_bounded(const char *shcmd, int timeout_s, char **out);
  * time). */
 int cmd_remote(const struct cmd_env *e, const struct cfg_node *n, const char *cmdline,
 	       char **out);
+/* The same with another bound, for a remote step that itself waits
+ * (mmshutdown -t): <timeout_s> seconds. */
+int cmd_remote_timed(const struct cmd_env *e, const struct cfg_node *n, const char *cmdline,
+		     int timeout_s, char **out);
 /* The same with the remote shell of definition <def> (not yet e->def). */
 int cmd_remote_def(const struct cmd_env *e, const struct cfg_cluster *def,
 		   const struct cfg_node *n, const char *cmdline, char **out);

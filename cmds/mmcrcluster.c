@@ -34,6 +34,29 @@ static void usage(void)
 			"  NodeDesignations: quorum|nonquorum and manager|client, e.g. quorum-manager\n");
 }
 
+/* -r / -R: a full path to an executable (GPFS wants it fully qualified),
+ * which may be followed by options. */
+static int check_prog(const struct cmd_env *e, char opt, const char *cmd, size_t max)
+{
+	char path[PATH_MAX];
+	size_t n = strcspn(cmd, " \t");
+
+	if (strlen(cmd) >= max) {
+		cmd_errf(e, "-%c: longer than %zu characters", opt, max - 1);
+		return MM_ETOOBIG;
+	}
+	if (cmd[0] != '/') {
+		cmd_errf(e, "-%c %s: give the full path name of the command", opt, cmd);
+		return MM_EINVAL;
+	}
+	snprintf(path, sizeof(path), "%.*s", (int)n, cmd);
+	if (access(path, X_OK) != 0) {
+		cmd_errf(e, "-%c %s: %s is not an executable file", opt, cmd, path);
+		return MM_ENOENT;
+	}
+	return MM_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -84,6 +107,8 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
+	if (check_prog(&e, 'r', rsh, sizeof(def.rsh)) || check_prog(&e, 'R', rcp, sizeof(def.rcp)))
+		return 1;
 	if (name && cfg_cluster_name_check(name, err, sizeof(err))) {
 		cmd_errf(&e, "-C: %s", err);
 		return 1;

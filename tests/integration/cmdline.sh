@@ -32,6 +32,8 @@ long=$(printf 'c%.0s' $(seq 1 60))
 expect_err "cluster name too long once the node name is appended" "at most 64" mmcrcluster -N $P.1:quorum -C "$long"
 expect_err "cluster name over 64 characters" "at most 64" mmcrcluster -N $P.1:quorum -C "$long.example.com"
 expect_err "unresolvable admin node name" "nosuch.invalid" mmcrcluster -N $P.1:quorum:nosuch.invalid
+expect_err "remote shell without a full path" "-r ssh: give the full path" mmcrcluster -N $P.1:quorum -r ssh
+expect_err "remote copy that does not exist" "/no/such/scp is not an executable" mmcrcluster -N $P.1:quorum -R /no/such/scp
 # a remote node whose remote shell never answers: bounded, reported, nothing written
 mkdir -p "$MMFS_ROOT/fake"
 printf '#!/bin/sh\necho "$@" >>"%s/fake/ssh.args"\nexec sleep 100000\n' "$MMFS_ROOT" >"$MMFS_ROOT/fake/ssh"
