@@ -449,20 +449,36 @@ static int remote_run(const struct cmd_env *e, const struct cfg_cluster *def,
 	return remote_run_timed(e, def, n, cmdline, cmd_remote_timeout_s(), out);
 }
 
+/* Say why remote step <prog> on <n> failed: its exit and first output line. */
+static void remote_failed(const struct cmd_env *e, const struct cfg_node *n, const char *prog,
+			  int rc, const char *out)
+{
+	if (rc == MM_ETIMEDOUT)
+		cmd_errf(e, "node %s: %s did not finish within %d seconds", n->name, prog,
+			 cmd_remote_timeout_s());
+	else
+		cmd_errf(e, "node %s: %s failed (%s %d)%s%.*s", n->name, prog,
+			 rc < 0 ? mm_strerror(rc) : "exit", rc, out && *out ? ": " : "",
+			 out ? (int)strcspn(out, "\n") : 0, out ? out : "");
+}
+
 /* Copy local files <from> (space-separated) to <n>:<dest> with the remote
  * copy command of <def>, bounded in time. */
 static int remote_copy(const struct cmd_env *e, const struct cfg_cluster *def,
 		       const struct cfg_node *n, const char *from, const char *dest)
 {
 	const char *rcp = def->rcp[0] ? def->rcp : "/usr/bin/scp";
-	char *full = NULL, opts[96];
+	char *full = NULL, *out = NULL, opts[96];
 	int rc;
 
 	if (asprintf(&full, "%s %s-q -p %s %s:%s/%s/%s", rcp, ssh_opts(rcp, opts, sizeof(opts)),
 		     from, n->admin[0] ? n->admin : n->name, e->root, n->name, dest) < 0)
 		return MM_ENOMEM;
-	rc = cmd_run_bounded(full, cmd_remote_timeout_s(), NULL);
+	rc = cmd_run_bounded(full, cmd_remote_timeout_s(), &out);
+	if (rc != 0)
+		remote_failed(e, n, rcp, rc, out);
 	free(full);
+	free(out);
 	return rc == 0 ? MM_OK : rc == MM_ETIMEDOUT ? MM_ETIMEDOUT : MM_EUNREACH;
 }
 
@@ -613,7 +629,11 @@ static int install_remote(const struct cmd_env *e, const struct cfg_cluster *def
 
 	snprintf(cmd, sizeof(cmd), "mkdir -p -m 0700 %s/%s/ssl", e->root, n->name);
 	/* the definition being installed names the remote shell, not e->def */
-	rc = remote_run(e, def, n, cmd, NULL);
+	rc = remote_run(e, def, n, cmd, &text);
+	if (rc)
+		remote_failed(e, n, def->rsh, rc, text);
+	free(text);
+	text = NULL;
 	if (rc)
 		return rc == MM_ETIMEDOUT ? rc : MM_EUNREACH;
 	if (keydir) {

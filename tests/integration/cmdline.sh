@@ -49,6 +49,12 @@ grep -q -- "-o ConnectTimeout=2 -o BatchMode=yes" "$MMFS_ROOT/fake/ssh.args" 2>/
 pgrep -f "sleep 100000" >/dev/null && fail "the hung remote shell was left running" || pass "the hung remote shell was killed"
 expect_err "remote shell that refuses: node reported unreachable" "node 192.0.2.1 is unreachable" \
 	mmcrcluster -N $P.1:quorum,192.0.2.1 -r "$MMFS_ROOT/fake/rsh-refuses"
+# the node answers, but installing on it fails: what was made here is removed again
+printf '#!/bin/sh\ncase "$*" in *mmfs-reachable*) echo mmfs-reachable ;; *) echo "No space left on device" >&2; exit 1 ;; esac\n' \
+	>"$MMFS_ROOT/fake/rsh-fails-later"
+chmod +x "$MMFS_ROOT/fake/rsh-fails-later"
+expect_err "install fails on a remote node, saying why" "node 192.0.2.1: $MMFS_ROOT/fake/rsh-fails-later failed (exit 1): No space left on device" \
+	mmcrcluster -N $P.1:quorum,192.0.2.1 -r "$MMFS_ROOT/fake/rsh-fails-later"
 [[ -z $(ls "$MMFS_ROOT" | grep "^$P") ]] && pass "failed mmcrcluster calls wrote nothing" || fail "state written by a failed mmcrcluster"
 [[ ! -e $MMFS_ROOT/ssl ]] && pass "failed mmcrcluster calls left no cluster key" || fail "cluster key left: $(ls -R "$MMFS_ROOT/ssl")"
 
