@@ -355,8 +355,8 @@ int cmd_run_bounded(const char *shcmd, int timeout_s, char **out)
 		/* own process group, so a timeout kills the shell and all it started */
 		setpgid(0, 0);
 		devnull = open("/dev/null", O_RDONLY);
-		if (devnull >= 0)
-			dup2(devnull, 0);
+		if (devnull >= 0 && dup2(devnull, 0) == 0 && devnull != 0)
+			close(devnull);
 		dup2(fds[1], 1);
 		dup2(fds[1], 2);
 		execl("/bin/sh", "sh", "-c", shcmd, (char *)NULL);

@@ -6,8 +6,9 @@
  * The values come from a daemon (this node's, another local node's, or a
  * quorum node's through the remote shell: cmd_admin_any), else from this
  * node's local copy of the cluster definition, which holds the values
- * effective on this node and may be stale; stderr says which when it is
- * not this node's daemon. One formatter prints both (libcfglist.c).
+ * effective on this node and may be stale (also when the daemon that
+ * answered cannot read the CCR, having no quorum); stderr says which when
+ * it is not this node's daemon. One formatter prints both (libcfglist.c).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -31,8 +32,14 @@ static int load(struct cmd_env *e, struct cmd_cfg_list *l)
 		cmd_note_local_copy(e);
 		return cmd_cfg_list_from_def(&e->def, l);
 	}
-	rc = cmd_reply_rc(e, rep, rc);
-	if (!rc && (rc = cmd_cfg_list_from_reply(rep, l)))
+	if (adm_get_int(rep, "rc", MM_EPROTO) != MM_OK) {
+		/* a daemon without quorum cannot read the CCR: GPFS still answers */
+		cmd_reply_rc(e, rep, 0);
+		json_object_put(rep);
+		cmd_errf(e, "answering from the local copy of the cluster definition (may be stale)");
+		return cmd_cfg_list_from_def(&e->def, l);
+	}
+	if ((rc = cmd_cfg_list_from_reply(rep, l)))
 		cmd_errf(e, "malformed reply from the daemon");
 	json_object_put(rep);
 	return rc;

@@ -45,4 +45,14 @@ out=$(MMFS_REMOTE_TIMEOUT=2 MMFS_NODE=$P.2 timeout 60 mmlsnsd 2>&1); rc=$?
 	fail "mmlsnsd with a hanging remote shell (rc $rc): $out"
 pgrep -f "sleep 100002" >/dev/null && fail "the hung remote shell was left running" || pass "the hung remote shell was killed"
 unset MMFS_ASSUME_REMOTE
+
+# a daemon without quorum cannot read the CCR: the local copy answers
+mmshutdown -N $P.1 >/dev/null
+mmstartup -N $P.2 >/dev/null
+mm_wait_state $P.2 arbitrating 30 || note "node $P.2 is '$(mm_state $P.2)'"
+out=$(MMFS_NODE=$P.2 timeout 60 mmlsconfig 2>"$MMFS_ROOT/err"); rc=$?
+[[ $rc == 0 ]] && grep -qx "maxMBpS 4321" <<<"$out" && grep -q "cannot read the CCR" "$MMFS_ROOT/err" &&
+	grep -q "answering from the local copy" "$MMFS_ROOT/err" &&
+	pass "mmlsconfig on a node without quorum answers from the local copy: $(tr '\n' ' ' <"$MMFS_ROOT/err")" ||
+	{ echo "$out"; cat "$MMFS_ROOT/err"; fail "mmlsconfig without quorum (rc $rc)"; }
 mm_done
