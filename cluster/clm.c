@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1134,154 +1133,57 @@ out:
 	return rc;
 }
 
-struct strbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-__attribute__((format(printf, 2, 3)))
-static void sb_printf(struct strbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->oom)
-		return;
-	for (;;) {
-		size_t room = b->cap - b->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = true;
-			return;
-		}
-		if ((size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t cap = b->cap ? b->cap * 2 : 1024;
-		while (cap < b->len + (size_t)n + 1)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-}
-
-static bool shown_always(const char *name)
-{
-	return strcmp(name, "cipherList") == 0 || strcmp(name, "autoload") == 0;
-}
-
-int clm_config_list(clm *c, const char *only_attr, bool parseable, char **out)
+int clm_config_list(clm *c, struct cfg_cluster *def, struct clm_config_value **vals, size_t *nvals)
 {
 	struct etcd_kv *kvs = NULL;
-	size_t n = 0;
-	struct strbuf b = {0};
-	struct cfg_cluster def;
-	const struct cfg_attr *only = NULL;
+	struct clm_config_value *v;
+	size_t n = 0, k = 0;
 	int rc;
 
-	if (only_attr && !(only = cfg_attr_find(only_attr)))
-		return MM_ENOENT;
+	*vals = NULL;
+	*nvals = 0;
 	rc = etcd_get_prefix(c->etcd, KEY_CONFIG, &kvs, &n, NULL);
 	if (rc)
 		return rc;
-	cfg_cluster_init(&def);
-	rc = clm_cluster_copy(c, &def);
+	rc = clm_cluster_copy(c, def);
+	v = rc ? NULL : calloc(n + 1, sizeof(*v));
+	if (!rc && !v)
+		rc = MM_ENOMEM;
 	if (rc) {
 		etcd_kvs_free(kvs, n);
 		return rc;
 	}
-	if (parseable)
-		sb_printf(&b, "mmlsconfig::HEADER:version:reserved:reserved:configParameter:value:nodeList:\n");
-	if (only) {
-		const char *v = effective_value(kvs, n, NULL, only->name);
-
-		if (parseable)
-			sb_printf(&b, "mmlsconfig::0:1:::%s:%s::\n", only->name, v ? v : only->def);
-		else
-			sb_printf(&b, "%s %s\n", only->name, v ? v : only->def);
-		for (size_t k = 0; k < def.nnodes; k++) {
-			char key[512];
-
-			config_key(key, sizeof(key), def.nodes[k].name, only->name);
-			for (size_t i = 0; i < n; i++)
-				if (strcmp(kvs[i].key, key) == 0)
-					sb_printf(&b, parseable ? "mmlsconfig::0:1:::%s:%s:%s:\n"
-								: "%s %s [%s]\n",
-						  only->name, kvs[i].value, def.nodes[k].name);
-		}
-		goto done;
-	}
-	if (parseable) {
-		sb_printf(&b, "mmlsconfig::0:1:::clusterName:%s::\n", def.name);
-		sb_printf(&b, "mmlsconfig::0:1:::clusterId:%" PRIu64 "::\n", def.id);
-	} else {
-		sb_printf(&b, "Configuration data for cluster %s:\n", def.name);
-		size_t dash = strlen(def.name) + 28;
-		for (size_t i = 0; i < dash; i++)
-			sb_printf(&b, "-");
-		sb_printf(&b, "\nclusterName %s\nclusterId %" PRIu64 "\n", def.name, def.id);
-	}
+	/* cluster-wide values, in attribute table order */
 	for (size_t i = 0; i < cfg_attr_count(); i++) {
 		const char *name = cfg_attr_at(i)->name;
-		const char *v = effective_value(kvs, n, NULL, name);
+		const char *val = effective_value(kvs, n, NULL, name);
 
-		if (!v && !shown_always(name))
+		if (!val)
 			continue;
-		if (!v)
-			v = cfg_attr_at(i)->def;
-		sb_printf(&b, parseable ? "mmlsconfig::0:1:::%s:%s::\n" : "%s %s\n", name, v);
+		snprintf(v[k].name, sizeof(v[k].name), "%s", name);
+		snprintf(v[k].value, sizeof(v[k].value), "%s", val);
+		k++;
 	}
-	/* per-node values, grouped as GPFS prints them: "[n1,n2]" then lines */
-	for (size_t k = 0; k < def.nnodes; k++) {
-		bool header = false;
+	/* per-node values: by node number, then in key (attribute name) order */
+	for (size_t j = 0; j < def->nnodes; j++) {
+		char prefix[512];
+		size_t pl;
 
-		for (size_t i = 0; i < n; i++) {
-			char prefix[512];
-			size_t pl;
-
-			snprintf(prefix, sizeof(prefix), KEY_CONFIG_NODE "%s/", def.nodes[k].name);
-			pl = strlen(prefix);
+		snprintf(prefix, sizeof(prefix), KEY_CONFIG_NODE "%s/", def->nodes[j].name);
+		pl = strlen(prefix);
+		for (size_t i = 0; i < n && k < n; i++) {
 			if (strncmp(kvs[i].key, prefix, pl) != 0)
 				continue;
-			if (parseable) {
-				sb_printf(&b, "mmlsconfig::0:1:::%s:%s:%s:\n", kvs[i].key + pl,
-					  kvs[i].value, def.nodes[k].name);
-				continue;
-			}
-			if (!header)
-				sb_printf(&b, "[%s]\n", def.nodes[k].name);
-			header = true;
-			sb_printf(&b, "%s %s\n", kvs[i].key + pl, kvs[i].value);
+			snprintf(v[k].node, sizeof(v[k].node), "%s", def->nodes[j].name);
+			snprintf(v[k].name, sizeof(v[k].name), "%s", kvs[i].key + pl);
+			snprintf(v[k].value, sizeof(v[k].value), "%s", kvs[i].value);
+			k++;
 		}
-		if (header)
-			sb_printf(&b, "[common]\n");
 	}
-	if (!parseable)
-		sb_printf(&b, "\nFile systems in cluster %s:\n%.*s\n(none)\n", def.name,
-			  (int)strlen(def.name) + 24,
-			  "--------------------------------------------------------------------"
-			  "--------------------------------------------------------------------"
-			  "--------------------------------------------------------------------"
-			  "--------------------------------------------------------------------");
-done:
 	etcd_kvs_free(kvs, n);
-	cfg_cluster_free(&def);
-	if (b.oom) {
-		free(b.p);
-		return MM_ENOMEM;
-	}
-	*out = b.p ? b.p : strdup("");
-	return *out ? MM_OK : MM_ENOMEM;
+	*vals = v;
+	*nvals = k;
+	return MM_OK;
 }
 
 int clm_cluster_read(clm *c, struct cfg_cluster *out, int64_t *mod_rev)

@@ -138,9 +138,23 @@ int clm_config_change(clm *c, const char *const *names, const char *const *value
 		      size_t n, const char *const *nodes, size_t nnodes,
 		      char *err, size_t errsz);
 
-/* Text of mmlsconfig (cluster name, id, non-default attributes,
- * per-node sections); *out malloc'd. */
-int clm_config_list(clm *c, const char *only_attr, bool parseable, char **out);
+/* One configuration value of the CCR: <node> "" for the cluster-wide
+ * value, else a value for that node only. */
+struct clm_config_value {
+	char node[256];
+	char name[64];
+	char value[256];
+};
+/*
+ * The configuration in the CCR, for mmlsconfig (the command formats it):
+ * every cluster-wide value in attribute table order, then every per-node
+ * value grouped by node in node-number order, by attribute name within a
+ * node. *vals is malloc'd (free()); <def> (initialised, emptied by the
+ * caller with cfg_cluster_free) gets the definition the node names come
+ * from. 0 or a negative MM_E* (the CCR could not be read).
+ */
+int clm_config_list(clm *c, struct cfg_cluster *def, struct clm_config_value **vals,
+		    size_t *nvals);
 
 /* Replace the cluster definition in the CCR iff its mod revision is
  * still <expect_rev> (from clm_cluster_read). */

@@ -4,8 +4,10 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,11 +49,18 @@ bool cmd_addr_is_local(const char *ip)
 	socklen_t len;
 	int fd;
 	bool ok;
-	const char *assume = getenv("MMFS_ASSUME_LOCAL");
+	const char *assume = getenv("MMFS_ASSUME_LOCAL"), *remote = getenv("MMFS_ASSUME_REMOTE");
 
 	/* tests that put nodes in network namespaces share one file system */
 	if (assume && strcmp(assume, "1") == 0)
 		return true;
+	/* tests of the remote-shell paths: these loopback addresses are "elsewhere" */
+	for (const char *p = remote; p && *p; p += strcspn(p, ","), p += *p == ',') {
+		size_t l = strcspn(p, ",");
+
+		if (l == strlen(ip) && strncmp(p, ip, l) == 0)
+			return false;
+	}
 	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		ss.ss_family = AF_INET;
 		len = sizeof(struct sockaddr_in);
@@ -297,50 +306,228 @@ int cmd_reply_rc(const struct cmd_env *e, json_object *rep, int rc)
 	return rc;
 }
 
-/* Run <cmdline> on <n> with the remote shell of <def>. */
-static int remote_run(const struct cmd_env *e, const struct cfg_cluster *def,
-		      const struct cfg_node *n, const char *cmdline, char **out)
+int cmd_remote_timeout_s(void)
 {
-	char *full = NULL;
-	FILE *f;
-	size_t cap = 0, len = 0;
-	char buf[4096];
-	int st;
+	const char *v = getenv("MMFS_REMOTE_TIMEOUT");
+	int64_t t;
+
+	if (v && *v && mm_parse_i64(v, &t) == MM_OK && t >= 1 && t <= 3600)
+		return (int)t;
+	return CMD_REMOTE_TIMEOUT_S;
+}
+
+/* Append <n> bytes to the malloc'd string *out (NULL: discard). */
+static void out_append(char **out, size_t *len, const char *buf, size_t n)
+{
+	char *np;
+
+	if (!out)
+		return;
+	np = realloc(*out, *len + n + 1);
+	if (!np)
+		return;
+	memcpy(np + *len, buf, n);
+	*len += n;
+	np[*len] = '\0';
+	*out = np;
+}
+
+int cmd_run_bounded(const char *shcmd, int timeout_s, char **out)
+{
+	uint64_t deadline = mm_now_ms() + (uint64_t)timeout_s * 1000u;
+	int fds[2], st = 0, devnull;
+	bool eof = false, exited = false;
+	size_t len = 0;
+	pid_t pid;
+
+	if (out)
+		*out = NULL;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return mm_err_from_errno(errno);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return mm_err_from_errno(errno);
+	}
+	if (pid == 0) {
+		/* own process group, so a timeout kills the shell and all it started */
+		setpgid(0, 0);
+		devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0 && dup2(devnull, 0) == 0 && devnull != 0)
+			close(devnull);
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		execl("/bin/sh", "sh", "-c", shcmd, (char *)NULL);
+		_exit(127);
+	}
+	setpgid(pid, pid);	/* also here: whichever runs first */
+	close(fds[1]);
+	while (!exited || !eof) {
+		uint64_t now = mm_now_ms();
+		struct pollfd pfd = {fds[0], POLLIN, 0};
+		char buf[4096];
+
+		if (now >= deadline) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			close(fds[0]);
+			return MM_ETIMEDOUT;
+		}
+		if (!exited && waitpid(pid, &st, WNOHANG) == pid)
+			exited = true;
+		if (eof) {
+			mm_sleep_ms(20);
+			continue;
+		}
+		/* once the shell is gone, take what is buffered and stop: a
+		 * process it left behind may hold the pipe open for good */
+		int pr = poll(&pfd, 1, exited ? 0 : (int)(deadline - now < 100 ? deadline - now : 100));
+
+		if (pr > 0) {
+			ssize_t r = read(fds[0], buf, sizeof(buf));
+
+			if (r > 0)
+				out_append(out, &len, buf, (size_t)r);
+			else if (r == 0 || errno != EINTR)
+				eof = true;
+		} else if (pr == 0 && exited) {
+			eof = true;
+		}
+	}
+	close(fds[0]);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : MM_ESYS;
+}
+
+/* "-o ConnectTimeout=.. -o BatchMode=yes " if <prog> is ssh or scp: they
+ * would otherwise wait for a password or a dead host without bound. */
+static const char *ssh_opts(const char *prog, char *buf, size_t sz)
+{
+	size_t n = strcspn(prog, " \t");
+	const char *base = prog;
+
+	for (size_t i = 0; i < n; i++)
+		if (prog[i] == '/')
+			base = prog + i + 1;
+	n -= (size_t)(base - prog);
+	if ((n == 3 && (strncmp(base, "ssh", 3) == 0 || strncmp(base, "scp", 3) == 0))) {
+		int t = cmd_remote_timeout_s();
+
+		snprintf(buf, sz, "-o ConnectTimeout=%d -o BatchMode=yes ",
+			 t < CMD_CONNECT_TIMEOUT_S ? t : CMD_CONNECT_TIMEOUT_S);
+	} else {
+		buf[0] = '\0';
+	}
+	return buf;
+}
+
+/* Run <cmdline> on <n> with the remote shell of <def>, killed after <timeout_s>. */
+static int remote_run_timed(const struct cmd_env *e, const struct cfg_cluster *def,
+			    const struct cfg_node *n, const char *cmdline, int timeout_s, char **out)
+{
+	const char *rsh = def->rsh[0] ? def->rsh : "/usr/bin/ssh";
+	char *full = NULL, opts[96];
+	int rc;
 
 	if (out)
 		*out = NULL;
 	/* the remote side runs the same installation under the same root */
-	if (asprintf(&full, "%s %s 'MMFS_ROOT=%s PATH=%s:$PATH %s' 2>&1",
-		     def->rsh[0] ? def->rsh : "/usr/bin/ssh", n->admin[0] ? n->admin : n->name,
+	if (asprintf(&full, "%s %s%s 'MMFS_ROOT=%s PATH=%s:$PATH %s'", rsh,
+		     ssh_opts(rsh, opts, sizeof(opts)), n->admin[0] ? n->admin : n->name,
 		     e->root, e->bindir, cmdline) < 0)
 		return MM_ENOMEM;
-	f = popen(full, "r");
+	rc = cmd_run_bounded(full, timeout_s, out);
 	free(full);
-	if (!f)
-		return mm_err_from_errno(errno);
-	while (fgets(buf, sizeof(buf), f)) {
-		size_t l = strlen(buf);
+	return rc;
+}
 
-		if (out) {
-			if (len + l + 1 > cap) {
-				cap = (len + l + 1) * 2;
-				char *np = realloc(*out, cap);
-				if (!np)
-					break;
-				*out = np;
-			}
-			memcpy(*out + len, buf, l + 1);
-			len += l;
-		}
-	}
-	st = pclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : MM_ESYS;
+static int remote_run(const struct cmd_env *e, const struct cfg_cluster *def,
+		      const struct cfg_node *n, const char *cmdline, char **out)
+{
+	return remote_run_timed(e, def, n, cmdline, cmd_remote_timeout_s(), out);
+}
+
+/* Say why remote step <prog> on <n> failed: its exit and first output line. */
+static void remote_failed(const struct cmd_env *e, const struct cfg_node *n, const char *prog,
+			  int rc, const char *out)
+{
+	if (rc == MM_ETIMEDOUT)
+		cmd_errf(e, "node %s: %s did not finish within %d seconds", n->name, prog,
+			 cmd_remote_timeout_s());
+	else
+		cmd_errf(e, "node %s: %s failed (%s %d)%s%.*s", n->name, prog,
+			 rc < 0 ? mm_strerror(rc) : "exit", rc, out && *out ? ": " : "",
+			 out ? (int)strcspn(out, "\n") : 0, out ? out : "");
+}
+
+/* Copy local files <from> (space-separated) to <n>:<dest> with the remote
+ * copy command of <def>, bounded in time. */
+static int remote_copy(const struct cmd_env *e, const struct cfg_cluster *def,
+		       const struct cfg_node *n, const char *from, const char *dest)
+{
+	const char *rcp = def->rcp[0] ? def->rcp : "/usr/bin/scp";
+	char *full = NULL, *out = NULL, opts[96];
+	int rc;
+
+	if (asprintf(&full, "%s %s-q -p %s %s:%s/%s/%s", rcp, ssh_opts(rcp, opts, sizeof(opts)),
+		     from, n->admin[0] ? n->admin : n->name, e->root, n->name, dest) < 0)
+		return MM_ENOMEM;
+	rc = cmd_run_bounded(full, cmd_remote_timeout_s(), &out);
+	if (rc != 0)
+		remote_failed(e, n, rcp, rc, out);
+	free(full);
+	free(out);
+	return rc == 0 ? MM_OK : rc == MM_ETIMEDOUT ? MM_ETIMEDOUT : MM_EUNREACH;
 }
 
 int cmd_remote(const struct cmd_env *e, const struct cfg_node *n, const char *cmdline,
 	       char **out)
 {
 	return remote_run(e, &e->def, n, cmdline, out);
+}
+
+int cmd_remote_timed(const struct cmd_env *e, const struct cfg_node *n, const char *cmdline,
+		     int timeout_s, char **out)
+{
+	return remote_run_timed(e, &e->def, n, cmdline, timeout_s, out);
+}
+
+int cmd_remote_def(const struct cmd_env *e, const struct cfg_cluster *def,
+		   const struct cfg_node *n, const char *cmdline, char **out)
+{
+	return remote_run(e, def, n, cmdline, out);
+}
+
+int cmd_check_new_remote(const struct cmd_env *e, const struct cfg_cluster *def,
+			 const struct cfg_node *n)
+{
+	char cmd[PATH_MAX + 128], *out = NULL;
+	int rc;
+
+	snprintf(cmd, sizeof(cmd), "echo mmfs-reachable; test -e %s/%s/mmsdrfs.cfg && echo mmfs-has-cluster",
+		 e->root, n->name);
+	rc = cmd_remote_def(e, def, n, cmd, &out);
+	if (out)
+		out[strcspn(out, "\n")] = '\0';	/* first line: the reason */
+	if (rc == MM_ETIMEDOUT) {
+		cmd_errf(e, "node %s is unreachable: %s %s did not answer within %d seconds", n->name,
+			 def->rsh, n->admin, cmd_remote_timeout_s());
+	} else if (!out || !strstr(out, "mmfs-reachable")) {
+		cmd_errf(e, "node %s is unreachable: %s %s failed (%s %d)%s%.200s", n->name, def->rsh,
+			 n->admin, rc < 0 ? mm_strerror(rc) : "exit", rc, out && *out ? ": " : "",
+			 out ? out : "");
+		rc = MM_EUNREACH;
+	} else if (strstr(out, "mmfs-has-cluster")) {
+		cmd_errf(e, "node %s already belongs to a cluster (%s/%s/mmsdrfs.cfg exists there)",
+			 n->name, e->root, n->name);
+		rc = MM_EEXIST;
+	} else {
+		rc = MM_OK;
+	}
+	free(out);
+	return rc;
 }
 
 int cmd_request(struct cmd_env *e, json_object *req, int timeout_ms, json_object **rep)
@@ -421,17 +608,15 @@ static int install_local(const struct cmd_env *e, const struct cfg_cluster *def,
 static int put_remote(const struct cmd_env *e, const struct cfg_cluster *def,
 		      const struct cfg_node *n, const char *text, const char *dest)
 {
-	char tmp[] = "/tmp/mmfs-install.XXXXXX", cmd[PATH_MAX * 3];
+	char tmp[] = "/tmp/mmfs-install.XXXXXX";
 	int fd = mkstemp(tmp), rc;
 
 	if (fd < 0)
 		return MM_EIO;
 	rc = mm_write_full(fd, text, strlen(text));
 	close(fd);
-	snprintf(cmd, sizeof(cmd), "%s -q %s %s:%s/%s/%s", def->rcp[0] ? def->rcp : "/usr/bin/scp",
-		 tmp, n->admin[0] ? n->admin : n->name, e->root, n->name, dest);
-	if (!rc && system(cmd) != 0)
-		rc = MM_EUNREACH;
+	if (!rc)
+		rc = remote_copy(e, def, n, tmp, dest);
 	unlink(tmp);
 	return rc;
 }
@@ -444,14 +629,17 @@ static int install_remote(const struct cmd_env *e, const struct cfg_cluster *def
 
 	snprintf(cmd, sizeof(cmd), "mkdir -p -m 0700 %s/%s/ssl", e->root, n->name);
 	/* the definition being installed names the remote shell, not e->def */
-	if (remote_run(e, def, n, cmd, NULL) != 0)
-		return MM_EUNREACH;
+	rc = remote_run(e, def, n, cmd, &text);
+	if (rc)
+		remote_failed(e, n, def->rsh, rc, text);
+	free(text);
+	text = NULL;
+	if (rc)
+		return rc == MM_ETIMEDOUT ? rc : MM_EUNREACH;
 	if (keydir) {
-		snprintf(cmd, sizeof(cmd), "%s -q -p %s/cluster.key %s/cluster.crt %s:%s/%s/ssl/",
-			 def->rcp[0] ? def->rcp : "/usr/bin/scp", keydir, keydir,
-			 n->admin[0] ? n->admin : n->name, e->root, n->name);
-		if (system(cmd) != 0)
-			return MM_EUNREACH;
+		snprintf(cmd, sizeof(cmd), "%s/cluster.key %s/cluster.crt", keydir, keydir);
+		if ((rc = remote_copy(e, def, n, cmd, "ssl/")))
+			return rc;
 	}
 	if (join && (rc = put_remote(e, def, n, join, "etcd.join")))
 		return rc;
@@ -492,6 +680,117 @@ int cmd_parse_def(const struct cmd_env *e, const char *text, const struct cfg_cl
 		out->nattrs = attrs_from->nattrs;
 	}
 	return MM_OK;
+}
+
+/* ---- read-only requests with this node's daemon down ---- */
+
+static const char *const readonly_cmds[] = {"lsconfig", "lscluster", "lsnsd", NULL};
+
+bool cmd_readonly_request(json_object *req)
+{
+	const char *c = adm_get_str(req, "cmd", "");
+
+	for (size_t i = 0; readonly_cmds[i]; i++)
+		if (strcmp(c, readonly_cmds[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Ask node <n>'s daemon through the remote shell (mmremote admin). */
+static int admin_remote(const struct cmd_env *e, const struct cfg_node *n, json_object *req,
+			json_object **rep)
+{
+	const char *js = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	size_t len = strlen(js);
+	char *cmd = malloc(len * 2 + 64), *out = NULL, *line;
+	int rc;
+
+	if (!cmd)
+		return MM_ENOMEM;
+	/* hex: the request goes through two shells unharmed */
+	strcpy(cmd, "mmremote admin ");
+	for (size_t i = 0; i < len; i++)
+		sprintf(cmd + 15 + 2 * i, "%02x", (unsigned char)js[i]);
+	rc = cmd_remote(e, n, cmd, &out);
+	free(cmd);
+	line = out ? strstr(out, CMD_REMOTE_REPLY) : NULL;
+	if (line && (line == out || line[-1] == '\n')) {
+		line += strlen(CMD_REMOTE_REPLY);
+		line[strcspn(line, "\n")] = '\0';
+		*rep = json_tokener_parse(line);
+		rc = *rep ? MM_OK : MM_EPROTO;
+	} else if (rc >= 0) {
+		rc = MM_EUNREACH;
+	}
+	free(out);
+	return rc;
+}
+
+int cmd_admin_any(struct cmd_env *e, json_object *req, int timeout_ms, json_object **rep)
+{
+	const char *self = getenv("MMFS_NODE");
+	bool have_self = self && *self;
+
+	*rep = NULL;
+	if (have_self && cmd_daemon_pid(e, self) && cmd_admin(e, self, req, timeout_ms, rep) == MM_OK)
+		return MM_OK;
+	json_object_put(*rep);
+	*rep = NULL;
+	for (size_t i = 0; e->have_def && i < e->def.nnodes; i++) {
+		const struct cfg_node *n = &e->def.nodes[i];
+
+		if ((have_self && strcmp(n->name, self) == 0) || !cmd_addr_is_local(n->ip) ||
+		    !cmd_daemon_pid(e, n->name))
+			continue;
+		if (cmd_admin(e, n->name, req, timeout_ms, rep) == MM_OK) {
+			if (have_self)
+				cmd_errf(e, "the daemon of node %s is down; answering from the daemon "
+					    "of node %s", self, n->name);
+			return MM_OK;
+		}
+		json_object_put(*rep);
+		*rep = NULL;
+	}
+	/* a quorum node elsewhere, through the remote shell (bounded) */
+	for (size_t i = 0; e->have_def && cmd_readonly_request(req) && i < e->def.nnodes; i++) {
+		const struct cfg_node *n = &e->def.nodes[i];
+
+		if (!n->quorum || cmd_addr_is_local(n->ip))
+			continue;
+		if (admin_remote(e, n, req, rep) == MM_OK) {
+			cmd_errf(e, "the daemon on this node is down; answering from the daemon of "
+				    "quorum node %s (through %s)", n->name, e->def.rsh);
+			return MM_OK;
+		}
+		json_object_put(*rep);
+		*rep = NULL;
+	}
+	return MM_ENOENT;
+}
+
+void cmd_note_local_copy(const struct cmd_env *e)
+{
+	cmd_errf(e, "the daemon on this node is down; answering from the local copy of the "
+		    "cluster definition (may be stale)");
+}
+
+int cmd_request_readonly(struct cmd_env *e, json_object *req, int timeout_ms, json_object **rep)
+{
+	json_object *r = NULL;
+	int rc = cmd_admin_any(e, req, timeout_ms, &r);
+
+	if (rc == MM_ENOENT)
+		cmd_errf(e, "no daemon answered: none runs on this machine%s, and no quorum node "
+			    "answered through the remote shell", e->have_def ? " for this cluster" : "");
+	rc = cmd_reply_rc(e, r, rc);
+	json_object_put(req);
+	if (rc || !rep) {
+		json_object_put(r);
+		r = NULL;
+	}
+	if (rep)
+		*rep = r;
+	return rc;
 }
 
 void cmd_nsd_rediscover(struct cmd_env *e)

@@ -9,6 +9,7 @@
  * mmstartup -N.
  */
 #include <getopt.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,7 @@ int main(int argc, char **argv)
 	struct cfg_cluster def;
 	json_object *req, *arr, *rep = NULL;
 	const char *spec = NULL;
-	char err[512], ip[64], keydir[PATH_MAX], path[PATH_MAX];
+	char err[512], ip[64], aip[64], keydir[PATH_MAX], path[PATH_MAX];
 	size_t nn = 0;
 	int c, rc;
 
@@ -57,13 +58,29 @@ int main(int argc, char **argv)
 
 		rc = cmd_resolve(nd[i].name, ip, sizeof(ip));
 		if (rc) {
-			cmd_errf(&e, "cannot resolve node name %s", nd[i].name);
+			cmd_errf(&e, "cannot resolve node name %s: %s", nd[i].name, gai_strerror(rc));
+			return 1;
+		}
+		if (nd[i].admin[0] && strcmp(nd[i].admin, nd[i].name) != 0 &&
+		    (rc = cmd_resolve(nd[i].admin, aip, sizeof(aip)))) {
+			cmd_errf(&e, "cannot resolve admin node name %s (of node %s): %s", nd[i].admin,
+				 nd[i].name, gai_strerror(rc));
 			return 1;
 		}
 		snprintf(path, sizeof(path), "%s/%s/mmsdrfs.cfg", e.root, nd[i].name);
 		if (cmd_addr_is_local(ip) && access(path, F_OK) == 0) {
 			cmd_errf(&e, "node %s already belongs to a cluster (%s exists)", nd[i].name, path);
 			return 1;
+		}
+		if (!cmd_addr_is_local(ip)) {
+			struct cfg_node probe = {0};
+
+			snprintf(probe.name, sizeof(probe.name), "%s", nd[i].name);
+			snprintf(probe.ip, sizeof(probe.ip), "%s", ip);
+			snprintf(probe.admin, sizeof(probe.admin), "%s",
+				 nd[i].admin[0] ? nd[i].admin : nd[i].name);
+			if (cmd_check_new_remote(&e, &e.def, &probe))
+				return 1;
 		}
 		json_object_object_add(o, "name", json_object_new_string(nd[i].name));
 		json_object_object_add(o, "ip", json_object_new_string(ip));

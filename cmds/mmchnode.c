@@ -3,6 +3,9 @@
  *
  *   mmchnode {--quorum | --nonquorum} [--manager | --client] -N {Node[,Node...] | NodeFile}
  *
+ * At most one of each pair: --quorum with --nonquorum, or --manager with
+ * --client, is a usage error naming both (repeating the same one is fine).
+ *
  * --quorum adds an etcd member for the node (one node at a time), which
  * its daemon starts, joining the others; --nonquorum removes it. A node
  * that is down gets the new definition in its state directory now.
@@ -18,7 +21,7 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: mmchnode {--quorum | --nonquorum | --manager | --client}... "
+	fprintf(stderr, "usage: mmchnode [--quorum | --nonquorum] [--manager | --client] "
 			"-N {Node[,Node...] | NodeFile}\n");
 }
 
@@ -37,14 +40,34 @@ int main(int argc, char **argv)
 	json_object *req, *names, *rep = NULL;
 	const char *spec = NULL;
 	int c, rc, quorum = -1, manager = -1;
+	const char *qopt = NULL, *mopt = NULL;	/* the option that set each */
 	size_t n = 0;
 
 	while ((c = getopt_long(argc, argv, "N:h", lopts, NULL)) != -1) {
 		switch (c) {
-		case 'q': quorum = 1; break;
-		case 'Q': quorum = 0; break;
-		case 'm': manager = 1; break;
-		case 'c': manager = 0; break;
+		case 'q':
+		case 'Q':
+			/* one designation per axis: refuse a contradiction, not "last wins" */
+			if (qopt && quorum != (c == 'q')) {
+				fprintf(stderr, "mmchnode: %s and %s contradict each other: give one\n",
+					qopt, c == 'q' ? "--quorum" : "--nonquorum");
+				usage();
+				return 2;
+			}
+			quorum = c == 'q';
+			qopt = c == 'q' ? "--quorum" : "--nonquorum";
+			break;
+		case 'm':
+		case 'c':
+			if (mopt && manager != (c == 'm')) {
+				fprintf(stderr, "mmchnode: %s and %s contradict each other: give one\n",
+					mopt, c == 'm' ? "--manager" : "--client");
+				usage();
+				return 2;
+			}
+			manager = c == 'm';
+			mopt = c == 'm' ? "--manager" : "--client";
+			break;
 		case 'N': spec = optarg; break;
 		default:
 			usage();

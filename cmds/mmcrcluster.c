@@ -34,6 +34,29 @@ static void usage(void)
 			"  NodeDesignations: quorum|nonquorum and manager|client, e.g. quorum-manager\n");
 }
 
+/* -r / -R: a full path to an executable (GPFS wants it fully qualified),
+ * which may be followed by options. */
+static int check_prog(const struct cmd_env *e, char opt, const char *cmd, size_t max)
+{
+	char path[PATH_MAX];
+	size_t n = strcspn(cmd, " \t");
+
+	if (strlen(cmd) >= max) {
+		cmd_errf(e, "-%c: longer than %zu characters", opt, max - 1);
+		return MM_ETOOBIG;
+	}
+	if (cmd[0] != '/') {
+		cmd_errf(e, "-%c %s: give the full path name of the command", opt, cmd);
+		return MM_EINVAL;
+	}
+	snprintf(path, sizeof(path), "%.*s", (int)n, cmd);
+	if (access(path, X_OK) != 0) {
+		cmd_errf(e, "-%c %s: %s is not an executable file", opt, cmd, path);
+		return MM_ENOENT;
+	}
+	return MM_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -48,7 +71,8 @@ int main(int argc, char **argv)
 	struct cfg_cluster def;
 	struct cfg_node_desc *nd = NULL;
 	size_t nn = 0, nq = 0;
-	char err[1024], keydir[PATH_MAX], path[PATH_MAX];
+	char err[1024], keydir[PATH_MAX], path[PATH_MAX], aip[64];
+	bool made_key = false;
 	unsigned port = 1191, ecp = 2379, epp = 2380;
 	int c, rc;
 
@@ -83,12 +107,19 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
+	if (check_prog(&e, 'r', rsh, sizeof(def.rsh)) || check_prog(&e, 'R', rcp, sizeof(def.rcp)))
+		return 1;
+	if (name && cfg_cluster_name_check(name, err, sizeof(err))) {
+		cmd_errf(&e, "-C: %s", err);
+		return 1;
+	}
 	rc = cfg_parse_nodes_arg(nspec, &nd, &nn, err, sizeof(err));
 	if (rc) {
 		cmd_errf(&e, "%s", err);
 		return 1;
 	}
 	printf("mmcrcluster: Performing preliminary node verification ...\n");
+	fflush(stdout);
 	cfg_cluster_init(&def);
 	def.nodes = calloc(nn, sizeof(*def.nodes));
 	if (!def.nodes)
@@ -104,6 +135,12 @@ int main(int argc, char **argv)
 		rc = cmd_resolve(n->name, n->ip, sizeof(n->ip));
 		if (rc) {
 			cmd_errf(&e, "cannot resolve node name %s: %s", n->name, gai_strerror(rc));
+			return 1;
+		}
+		if (strcmp(n->admin, n->name) != 0 &&
+		    (rc = cmd_resolve(n->admin, aip, sizeof(aip)))) {
+			cmd_errf(&e, "cannot resolve admin node name %s (of node %s): %s", n->admin,
+				 n->name, gai_strerror(rc));
 			return 1;
 		}
 		for (size_t j = 0; j < i; j++)
@@ -132,6 +169,12 @@ int main(int argc, char **argv)
 		snprintf(def.name, sizeof(def.name), "%s", name);
 	else
 		snprintf(def.name, sizeof(def.name), "%s.%s", name, def.nodes[0].name);
+	if (cfg_cluster_name_check(def.name, err, sizeof(err))) {
+		cmd_errf(&e, "%s%s", err, strcmp(def.name, name) == 0 ? ": give a cluster name with -C"
+				 : " (a -C name without a dot gets the first node's name appended): "
+				   "give a shorter -C name, or one with a dot");
+		return 1;
+	}
 	if (getrandom(&def.id, sizeof(def.id), 0) != sizeof(def.id)) {
 		cmd_errf(&e, "cannot make a cluster id");
 		return 1;
@@ -180,18 +223,32 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* remote nodes: answer through the remote shell, and have no cluster yet */
+	for (size_t i = 0; i < nn; i++) {
+		if (!cmd_addr_is_local(def.nodes[i].ip) &&
+		    cmd_check_new_remote(&e, &def, &def.nodes[i]))
+			return 1;
+	}
 	printf("mmcrcluster: Processing quorum and other critical nodes ...\n");
 	snprintf(keydir, sizeof(keydir), "%s/ssl", e.root);
 	snprintf(path, sizeof(path), "%s/cluster.key", keydir);
 	if (access(path, R_OK) != 0) {
+		struct stat st;
+		bool had_dir = stat(keydir, &st) == 0;
+
 		printf("mmcrcluster: No cluster key in %s: generating one (mmauth genkey new)\n", keydir);
 		rc = mm_mkdir_p(keydir, 0700);
-		if (!rc)
+		if (rc)
+			snprintf(err, sizeof(err), "%s: %s", keydir, mm_strerror(rc));
+		else
 			rc = net_keys_gen_cluster(keydir, def.name, err, sizeof(err));
 		if (rc) {
-			cmd_errf(&e, "cannot generate the cluster key: %s", rc == MM_OK ? "" : err);
+			cmd_errf(&e, "cannot generate the cluster key: %s", err);
+			if (!had_dir)
+				rmdir(keydir);
 			return 1;
 		}
+		made_key = true;
 	}
 	printf("mmcrcluster: Finalizing the cluster data structures ...\n");
 	for (size_t i = 0; i < nn; i++) {
@@ -200,7 +257,25 @@ int main(int argc, char **argv)
 		rc = cmd_install_node(&e, &def, n, keydir, NULL);
 		if (rc) {
 			cmd_errf(&e, "cannot install the cluster definition on node %s: %s", n->name,
-				 mm_strerror(rc));
+				 rc == MM_ETIMEDOUT ? "node unreachable (no answer in time)"
+						    : mm_strerror(rc));
+			/* leave no half-made cluster behind on this machine */
+			for (size_t j = 0; j <= i; j++) {
+				char cmd[PATH_MAX + 32];
+
+				if (!cmd_addr_is_local(def.nodes[j].ip))
+					continue;
+				snprintf(cmd, sizeof(cmd), "rm -rf -- '%s/%s'", e.root, def.nodes[j].name);
+				if (system(cmd) != 0)
+					cmd_errf(&e, "could not remove %s/%s", e.root, def.nodes[j].name);
+			}
+			if (made_key) {
+				snprintf(path, sizeof(path), "%s/cluster.key", keydir);
+				unlink(path);
+				snprintf(path, sizeof(path), "%s/cluster.crt", keydir);
+				unlink(path);
+				rmdir(keydir);
+			}
 			return 1;
 		}
 	}

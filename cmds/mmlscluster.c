@@ -3,8 +3,10 @@
  *
  *   mmlscluster [-Y]
  *
- * Read from a running daemon (the CCR's current copy) when there is one,
- * else from the local definition.
+ * Read from a daemon (the CCR's current copy): this node's, another local
+ * node's, or a quorum node's through the remote shell (cmd_admin_any),
+ * else from the local definition; stderr says which when it is not this
+ * node's own daemon.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -37,21 +39,18 @@ int main(int argc, char **argv)
 	cfg_cluster_init(&def);
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("lscluster"));
-	for (size_t i = 0; i < e.def.nnodes; i++) {
+	if (cmd_admin_any(&e, req, 3000, &rep) == MM_OK) {
 		char err[256];
 
-		if (!cmd_addr_is_local(e.def.nodes[i].ip) || !cmd_daemon_pid(&e, e.def.nodes[i].name))
-			continue;
-		if (cmd_admin(&e, e.def.nodes[i].name, req, 3000, &rep) == 0 &&
-		    adm_get_int(rep, "rc", -1) == 0 &&
-		    cfg_cluster_parse(&def, adm_get_str(rep, "text", ""), "mmfsd", err, sizeof(err)) == 0)
-			break;
-		json_object_put(rep);
-		rep = NULL;
+		if (adm_get_int(rep, "rc", -1) != 0 ||
+		    cfg_cluster_parse(&def, adm_get_str(rep, "text", ""), "mmfsd", err, sizeof(err)))
+			cmd_errf(&e, "the daemon's reply is not usable: %s",
+				 adm_get_int(rep, "rc", -1) != 0 ? adm_get_str(rep, "msg", "error") : err);
 	}
 	json_object_put(req);
 	json_object_put(rep);
 	if (!def.nnodes) {
+		cmd_note_local_copy(&e);
 		cfg_cluster_free(&def);
 		def = e.def;
 		cfg_cluster_init(&e.def);

@@ -246,7 +246,7 @@ int main(int argc, char **argv)
 		return 1;
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("lsnsd"));
-	rc = cmd_request(&e, req, 10000, &rep);
+	rc = cmd_request_readonly(&e, req, 10000, &rep);
 	if (rc)
 		return 1;
 	json_object_object_get_ex(rep, "records", &arr);

@@ -59,7 +59,8 @@ int main(int argc, char **argv)
 			char cmd[600];
 
 			snprintf(cmd, sizeof(cmd), "mmshutdown -t %d -N %s", timeout, nodes[i]->name);
-			if (cmd_remote(&e, nodes[i], cmd, NULL) != 0)
+			/* the remote side waits up to <timeout> itself */
+			if (cmd_remote_timed(&e, nodes[i], cmd, timeout + cmd_remote_timeout_s(), NULL) != 0)
 				failed++;
 			continue;
 		}

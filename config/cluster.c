@@ -186,6 +186,41 @@ static bool cluster_name_ok(const char *s)
 	return true;
 }
 
+int cfg_cluster_name_check(const char *name, char *why, size_t whysz)
+{
+	size_t len = strlen(name);
+	char q[80];
+
+	cfg_quote(name, len, q, sizeof(q));
+	if (len == 0) {
+		cfg_errf(why, whysz, "empty cluster name");
+		return MM_EINVAL;
+	}
+	if (len > CFG_CLUSTER_NAME_MAX) {
+		cfg_errf(why, whysz, "cluster name %s is %zu characters long: at most %d", q, len,
+			 CFG_CLUSTER_NAME_MAX);
+		return MM_EINVAL;
+	}
+	if (!isalnum((unsigned char)name[0])) {
+		cfg_errf(why, whysz, "cluster name %s must start with a letter or a digit", q);
+		return MM_EINVAL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (isalnum(c) || c == '.' || c == '_' || c == '-')
+			continue;
+		if (c < 0x20 || c >= 0x7f)
+			cfg_errf(why, whysz, "cluster name %s contains an invalid character (0x%02x): "
+				 "use letters, digits, '.', '_' and '-'", q, c);
+		else
+			cfg_errf(why, whysz, "cluster name %s contains an invalid character '%c': "
+				 "use letters, digits, '.', '_' and '-'", q, c);
+		return MM_EINVAL;
+	}
+	return MM_OK;
+}
+
 static int parse_id(const char *s, uint64_t *out)
 {
 	uint64_t v = 0;

@@ -194,4 +194,19 @@ size_t cfg_cluster_quorum_count(const struct cfg_cluster *c);
 /* "quorum-manager", "quorum", "manager" or "". */
 const char *cfg_designation(bool quorum, bool manager);
 
+/*
+ * Longest cluster name mmcrcluster gives a new cluster: the name is the
+ * common name of the cluster certificate, which X.509 bounds at 64
+ * (ub-common-name), and a longer one makes the key generation fail.
+ */
+#define CFG_CLUSTER_NAME_MAX 64
+/*
+ * A name mmcrcluster may give a new cluster (GPFS's set): 1 to
+ * CFG_CLUSTER_NAME_MAX characters, letters, digits, '.', '_' and '-',
+ * starting with a letter or digit. 0, or MM_EINVAL with <why> saying
+ * what is wrong with it (quoting the name). The parser of existing
+ * definitions (cfg_cluster_parse) is more lenient and also takes ':'.
+ */
+int cfg_cluster_name_check(const char *name, char *why, size_t whysz);
+
 #endif

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -183,25 +184,41 @@ static void cmd_chconfig(mmfsd *d, json_object *req, json_object *rep)
 	free(nodes);
 }
 
+/* The CCR's configuration values; the command formats them (cmds/libcfglist.c). */
 static void cmd_lsconfig(mmfsd *d, json_object *req, json_object *rep)
 {
-	const char *attr = adm_get_str(req, "attr", NULL);
-	bool y = adm_get_int(req, "Y", 0) != 0;
-	char *text = NULL, msg[300];
-	int rc = clm_config_list(mmfsd_clm(d), attr && *attr ? attr : NULL, y, &text);
+	struct clm_config_value *v = NULL;
+	struct cfg_cluster def;
+	json_object *arr;
+	size_t n = 0;
+	char msg[300], id[32];
+	int rc;
 
-	if (rc == MM_ENOENT && attr) {
-		snprintf(msg, sizeof(msg), "mmlsconfig: unknown attribute %s", attr);
-		adm_set_rc(rep, rc, msg);
-		return;
-	}
+	(void)req;
+	cfg_cluster_init(&def);
+	rc = clm_config_list(mmfsd_clm(d), &def, &v, &n);
 	if (rc) {
 		snprintf(msg, sizeof(msg), "mmlsconfig: cannot read the CCR: %s", mm_strerror(rc));
 		adm_set_rc(rep, rc, msg);
+		cfg_cluster_free(&def);
 		return;
 	}
-	json_object_object_add(rep, "text", json_object_new_string(text));
-	free(text);
+	snprintf(id, sizeof(id), "%" PRIu64, def.id);
+	json_object_object_add(rep, "clusterName", json_object_new_string(def.name));
+	json_object_object_add(rep, "clusterId", json_object_new_string(id));
+	arr = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(v[i].name));
+		json_object_object_add(o, "value", json_object_new_string(v[i].value));
+		if (v[i].node[0])
+			json_object_object_add(o, "node", json_object_new_string(v[i].node));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(rep, "values", arr);
+	free(v);
+	cfg_cluster_free(&def);
 	adm_set_rc(rep, MM_OK, NULL);
 }
 
@@ -450,8 +467,17 @@ static void cmd_diag(mmfsd *d, json_object *req, json_object *rep)
 	if (!strcmp(what, "version")) {
 		tprintf(&t, "Current mmfs build: \"%s\" (built %s %s).\n", MMFS_VERSION, __DATE__,
 			__TIME__);
-		tprintf(&t, "Node %u (%s), daemon pid %d, up since %" PRIu64 " (epoch seconds).\n",
-			mmfsd_node_number(d), mmfsd_node_name(d), (int)getpid(), mmfsd_started_at(d));
+		/* a date as the commands print one (cmd_timestamp), and how long ago */
+		time_t since = (time_t)mmfsd_started_at(d), now = time(NULL);
+		int64_t up = now > since ? (int64_t)(now - since) : 0;
+		char date[64];
+		struct tm tm;
+
+		gmtime_r(&since, &tm);
+		strftime(date, sizeof(date), "%a %b %e %H:%M:%S UTC %Y", &tm);
+		tprintf(&t, "Node %u (%s), daemon pid %d, up since %s (%" PRId64 "d %" PRId64 "h %"
+			PRId64 "m %" PRId64 "s).\n", mmfsd_node_number(d), mmfsd_node_name(d),
+			(int)getpid(), date, up / 86400, up / 3600 % 24, up / 60 % 60, up % 60);
 	} else if (!strcmp(what, "config")) {
 		diag_config(d, &t);
 	} else if (!strcmp(what, "network")) {

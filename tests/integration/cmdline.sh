@@ -9,7 +9,7 @@ P=127.1.10
 expect_err() { # DESCRIPTION PATTERN COMMAND...
 	local d=$1 pat=$2 out rc; shift 2
 	out=$("$@" 2>&1); rc=$?
-	if [[ $rc -ne 0 && $out == *$pat* ]]; then pass "$d: $(head -1 <<<"$out")"; else fail "$d (rc $rc): $out"; fi
+	if [[ $rc -ne 0 && $out == *$pat* ]]; then pass "$d: $(tail -1 <<<"$out")"; else fail "$d (rc $rc): $out"; fi
 }
 
 expect_err "mmcrcluster without -N" "usage" mmcrcluster -C x
@@ -25,7 +25,38 @@ printf 'attributes = { pagepool = "12X"; };\n' >"$MMFS_ROOT/bad.cfg"
 expect_err "bad attribute in -c file" "pagepool" mmcrcluster -N $P.1:quorum -c "$MMFS_ROOT/bad.cfg"
 printf 'attributes = { pagepool = "1G" \n' >"$MMFS_ROOT/syntax.cfg"
 expect_err "syntax error in -c file names the line" "syntax.cfg:" mmcrcluster -N $P.1:quorum -c "$MMFS_ROOT/syntax.cfg"
+expect_err "cluster name with a blank" '"bad name" contains an invalid character' mmcrcluster -N $P.1:quorum -C "bad name"
+expect_err "empty cluster name" "empty cluster name" mmcrcluster -N $P.1:quorum -C ""
+expect_err "cluster name with a slash" "invalid character '/'" mmcrcluster -N $P.1:quorum -C a/b
+long=$(printf 'c%.0s' $(seq 1 60))
+expect_err "cluster name too long once the node name is appended" "at most 64" mmcrcluster -N $P.1:quorum -C "$long"
+expect_err "cluster name over 64 characters" "at most 64" mmcrcluster -N $P.1:quorum -C "$long.example.com"
+expect_err "unresolvable admin node name" "nosuch.invalid" mmcrcluster -N $P.1:quorum:nosuch.invalid
+expect_err "remote shell without a full path" "-r ssh: give the full path" mmcrcluster -N $P.1:quorum -r ssh
+expect_err "remote copy that does not exist" "/no/such/scp is not an executable" mmcrcluster -N $P.1:quorum -R /no/such/scp
+# a remote node whose remote shell never answers: bounded, reported, nothing written
+mkdir -p "$MMFS_ROOT/fake"
+printf '#!/bin/sh\necho "$@" >>"%s/fake/ssh.args"\nexec sleep 100000\n' "$MMFS_ROOT" >"$MMFS_ROOT/fake/ssh"
+printf '#!/bin/sh\necho "Permission denied (publickey)." >&2\nexit 255\n' >"$MMFS_ROOT/fake/rsh-refuses"
+chmod +x "$MMFS_ROOT/fake/ssh" "$MMFS_ROOT/fake/rsh-refuses"
+t0=$(date +%s)
+MMFS_REMOTE_TIMEOUT=2 expect_err "remote shell that hangs: node reported unreachable" "node 192.0.2.1 is unreachable" \
+	timeout 60 mmcrcluster -N $P.1:quorum,192.0.2.1 -r "$MMFS_ROOT/fake/ssh"
+[[ $(($(date +%s) - t0)) -le 10 ]] && pass "... within the remote timeout ($(($(date +%s) - t0))s)" ||
+	fail "mmcrcluster took $(($(date +%s) - t0))s with MMFS_REMOTE_TIMEOUT=2"
+grep -q -- "-o ConnectTimeout=2 -o BatchMode=yes" "$MMFS_ROOT/fake/ssh.args" 2>/dev/null &&
+	pass "ssh gets ConnectTimeout and BatchMode" || fail "ssh options: $(cat "$MMFS_ROOT/fake/ssh.args" 2>&1)"
+pgrep -f "sleep 100000" >/dev/null && fail "the hung remote shell was left running" || pass "the hung remote shell was killed"
+expect_err "remote shell that refuses: node reported unreachable" "node 192.0.2.1 is unreachable" \
+	mmcrcluster -N $P.1:quorum,192.0.2.1 -r "$MMFS_ROOT/fake/rsh-refuses"
+# the node answers, but installing on it fails: what was made here is removed again
+printf '#!/bin/sh\ncase "$*" in *mmfs-reachable*) echo mmfs-reachable ;; *) echo "No space left on device" >&2; exit 1 ;; esac\n' \
+	>"$MMFS_ROOT/fake/rsh-fails-later"
+chmod +x "$MMFS_ROOT/fake/rsh-fails-later"
+expect_err "install fails on a remote node, saying why" "node 192.0.2.1: $MMFS_ROOT/fake/rsh-fails-later failed (exit 1): No space left on device" \
+	mmcrcluster -N $P.1:quorum,192.0.2.1 -r "$MMFS_ROOT/fake/rsh-fails-later"
 [[ -z $(ls "$MMFS_ROOT" | grep "^$P") ]] && pass "failed mmcrcluster calls wrote nothing" || fail "state written by a failed mmcrcluster"
+[[ ! -e $MMFS_ROOT/ssl ]] && pass "failed mmcrcluster calls left no cluster key" || fail "cluster key left: $(ls -R "$MMFS_ROOT/ssl")"
 
 expect_err "commands without a cluster" "does not belong to a cluster" mmgetstate -a
 
@@ -33,11 +64,20 @@ mm_cluster $P 1 1 || { fail "mmcrcluster"; exit 1; }
 expect_err "unknown node in -N" "no-such-node" mmgetstate -N no-such-node
 expect_err "mmchconfig without a daemon" "no mmfsd is running" mmchconfig pagepool=1G
 expect_err "malformed mmchconfig argument" "Attribute=value" mmchconfig pagepool
+expect_err "mmaddnode: unresolvable admin node name" "nosuch.invalid" mmaddnode -N $P.2:client:nosuch.invalid
+MMFS_REMOTE_TIMEOUT=2 expect_err "mmaddnode: unreachable remote node refused before any change" \
+	"node 192.0.2.1 is unreachable" timeout 30 mmaddnode -N 192.0.2.1
+expect_err "mmchnode --quorum --nonquorum refused" "--quorum and --nonquorum" mmchnode --quorum --nonquorum -N $P.1
+expect_err "mmchnode --client --manager refused" "--client and --manager" mmchnode --client --manager -N $P.1
+expect_err "mmchnode --nonquorum --quorum refused" "--nonquorum and --quorum" mmchnode --nonquorum --manager --quorum -N $P.1
 
 # the daemon in the foreground: stderr log, single instance, SIGTERM
 "$MMFS_BIN/mmfsd" -f -N $P.1 >"$MMFS_ROOT/fg.out" 2>&1 &
 fg=$!
 mm_wait_state $P.1 active 30 && pass "mmfsd -f runs in the foreground and becomes active" || fail "foreground daemon"
+out=$(MMFS_NODE=$P.1 mmdiag --version)
+grep -Eq "up since (Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} UTC 20[0-9]{2} \(0d 0h [0-9]+m [0-9]+s\)" <<<"$out" &&
+	pass "mmdiag --version shows the start as a date: $(grep -o 'up since.*' <<<"$out")" || fail "mmdiag --version: $out"
 grep -q "\[N\] \[main\] mmfsd: mmfsd ready" "$MMFS_ROOT/fg.out" && pass "foreground mode logs to stderr" || fail "stderr log"
 expect_err "second daemon for the same node refused" "already running" "$MMFS_BIN/mmfsd" -f -N $P.1
 printf 'attributes = { pagepool = "12X"; };\n' >"$MMFS_ROOT/$P.1/mmfs.cfg"

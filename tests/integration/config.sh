@@ -38,11 +38,38 @@ MMFS_NODE=$P.1 mmdiag --config | grep -q '^! pagepool 64M' && pass "node $P.1 ke
 out=$(mmchconfig failureDetectionTime=1 2>&1)
 [[ $? -ne 0 && $out == *failureDetectionTime* ]] && pass "out-of-range value refused: $out" || fail "range: $out"
 
-# cipherList is not dynamic: it takes effect at the restart below
+# cipherList is not dynamic: it takes effect at the restart below, and the command says so
 out=$(mmchconfig cipherList=AES128-GCM-SHA256 2>&1) && pass "mmchconfig cipherList=AES128-GCM-SHA256" ||
 	fail "cipherList: $out"
+grep -q "^mmchconfig: attribute cipherList takes effect at the next mmstartup of the daemons$" <<<"$out" &&
+	pass "mmchconfig says cipherList takes effect at the next mmstartup" || fail "no restart note: $out"
+out=$(mmchconfig pagepoolmaxphysmempct=80 2>&1)
+grep -q "attribute pagepoolMaxPhysMemPct takes effect at the next mmstartup" <<<"$out" &&
+	pass "... and so for pagepoolMaxPhysMemPct (in table spelling)" || fail "no restart note: $out"
+out=$(mmchconfig maxMBpS=4001 2>&1)
+! grep -q "takes effect" <<<"$out" && pass "no restart note for a dynamic attribute" || fail "dynamic: $out"
+out=$(mmchconfig verbsRdma=ENABLE 2>&1)
+[[ $? == 0 && $out == *"warning: verbsRdma enable is stored, but this build has no RDMA transport"* ]] &&
+	pass "verbsRdma=enable is stored with a warning" || fail "verbsRdma: $out"
+mmlsconfig verbsRdma | grep -qx "verbsRdma enable" && pass "mmlsconfig shows verbsRdma enable" || fail "verbsRdma not stored"
 
 mmshutdown -a >/dev/null
+# every daemon down: the listing commands answer from the local copy, and say so
+out=$(mmlsconfig 2>"$MMFS_ROOT/err"); rc=$?
+[[ $rc == 0 ]] && grep -qx "maxMBpS 4001" <<<"$out" && grep -qx "verbsRdma enable" <<<"$out" &&
+	grep -q "^Configuration data for cluster config.$P.1:" <<<"$out" &&
+	grep -qx "mmlsconfig: the daemon on this node is down; answering from the local copy of the cluster definition (may be stale)" "$MMFS_ROOT/err" &&
+	pass "mmlsconfig with the daemons down answers from the local copy, saying so" ||
+	{ echo "$out"; cat "$MMFS_ROOT/err"; fail "mmlsconfig with the daemons down (rc $rc)"; }
+out=$(mmlsconfig -Y pagepool 2>/dev/null)
+grep -q "^mmlsconfig::0:1:::pagepool:" <<<"$out" && pass "mmlsconfig -Y pagepool from the local copy" || fail "-Y offline: $out"
+out=$(mmlscluster 2>"$MMFS_ROOT/err"); rc=$?
+[[ $rc == 0 && $(grep -c "^ *[0-9]  *$P" <<<"$out") == 3 ]] && grep -q "mmlscluster: .*local copy" "$MMFS_ROOT/err" &&
+	pass "mmlscluster with the daemons down answers from the local copy, saying so" ||
+	{ echo "$out"; cat "$MMFS_ROOT/err"; fail "mmlscluster offline (rc $rc)"; }
+out=$(mmlsnsd 2>&1)
+[[ $? -ne 0 && $out == *"no daemon answered"* ]] && pass "mmlsnsd with no daemon anywhere says so: $out" ||
+	fail "mmlsnsd offline: $out"
 mmstartup -a >/dev/null || fail "restart"
 mm_wait_all active 40 "${MM_NODES[@]}" && pass "all active after full restart" || fail "active after restart"
 enc=0
@@ -59,4 +86,26 @@ for pair in "${pairs[@]}"; do for kv in $pair; do grep -qx "${kv%=*} ${kv#*=}" <
 [[ $ok == 1 ]] && pass "configuration survived a full restart" || { echo "$out"; fail "config after restart"; }
 MMFS_NODE=$P.2 mmdiag --config | grep -q '^! pagepool 256M' && pass "per-node value survived the restart" ||
 	fail "per-node value after restart"
+
+# an internal relay for other machines: read-only requests only
+hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+out=$(MMFS_NODE=$P.1 mmremote admin "$(hex '{"cmd":"lsconfig"}')")
+[[ $out == "mmremote-reply: {"*'"clusterName":"config.'$P.1'"'* && $out == *'"rc":0'* ]] && pass "mmremote admin relays lsconfig" ||
+	fail "mmremote: $out"
+out=$(MMFS_NODE=$P.1 mmremote admin "$(hex '{"cmd":"chconfig","names":["maxMBpS"],"values":["1"]}')" 2>&1)
+[[ $? == 2 && $out == *"only read-only requests"* ]] && pass "mmremote refuses a change" || fail "mmremote chconfig: $out"
+
+# this node's daemon down, another node's up: answered by that one, saying so
+mmshutdown -N $P.3 >/dev/null
+want=$(MMFS_NODE=$P.1 mmlsconfig)
+out=$(MMFS_NODE=$P.3 mmlsconfig 2>"$MMFS_ROOT/err")
+[[ $out == "$want" ]] && grep -q "mmlsconfig: the daemon of node $P.3 is down; answering from the daemon of node $P.1" "$MMFS_ROOT/err" &&
+	pass "mmlsconfig on a node whose daemon is down: another node's daemon answers, and it says so" ||
+	{ echo "$out"; cat "$MMFS_ROOT/err"; fail "mmlsconfig via another daemon"; }
+out=$(MMFS_NODE=$P.3 mmlscluster 2>"$MMFS_ROOT/err")
+[[ $(grep -c "^ *[0-9]  *$P" <<<"$out") == 3 ]] && grep -q "answering from the daemon of node $P.1" "$MMFS_ROOT/err" &&
+	pass "mmlscluster likewise" || { echo "$out"; cat "$MMFS_ROOT/err"; fail "mmlscluster via another daemon"; }
+out=$(MMFS_NODE=$P.3 mmlsnsd 2>"$MMFS_ROOT/err")
+[[ $? == 0 && $out == *"Disk name"* ]] && grep -q "answering from the daemon of node $P.1" "$MMFS_ROOT/err" &&
+	pass "mmlsnsd likewise" || { echo "$out"; cat "$MMFS_ROOT/err"; fail "mmlsnsd via another daemon"; }
 mm_done

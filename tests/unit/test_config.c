@@ -1027,6 +1027,49 @@ static void test_cluster_errors2(void)
 	CU_ASSERT_CONTAINS(e, "x:1: @include is not supported");
 }
 
+static void test_cluster_name_check(void)
+{
+	char why[256], longest[CFG_CLUSTER_NAME_MAX + 2];
+
+	CU_ASSERT_EQUAL(cfg_cluster_name_check("gpfs.example.com", why, sizeof(why)), MM_OK);
+	CU_ASSERT_EQUAL(cfg_cluster_name_check("test.127.0.0.1", why, sizeof(why)), MM_OK);
+	CU_ASSERT_EQUAL(cfg_cluster_name_check("a_b-c.1", why, sizeof(why)), MM_OK);
+	CU_ASSERT_EQUAL(cfg_cluster_name_check("9lives", why, sizeof(why)), MM_OK);
+	memset(longest, 'a', CFG_CLUSTER_NAME_MAX);
+	longest[CFG_CLUSTER_NAME_MAX] = '\0';
+	CU_ASSERT_EQUAL(cfg_cluster_name_check(longest, why, sizeof(why)), MM_OK);
+	strcat(longest, "b");
+	CU_ASSERT_EQUAL(cfg_cluster_name_check(longest, why, sizeof(why)), MM_EINVAL);
+	CU_ASSERT_CONTAINS(why, "65 characters long: at most 64");
+	CU_ASSERT_EQUAL(cfg_cluster_name_check("", why, sizeof(why)), MM_EINVAL);
+	CU_ASSERT_CONTAINS(why, "empty cluster name");
+	CU_ASSERT_EQUAL(cfg_cluster_name_check("bad name", why, sizeof(why)), MM_EINVAL);
+	CU_ASSERT_CONTAINS(why, "\"bad name\" contains an invalid character ' '");
+	CU_ASSERT_EQUAL(cfg_cluster_name_check("a/b", why, sizeof(why)), MM_EINVAL);
+	CU_ASSERT_CONTAINS(why, "invalid character '/'");
+	CU_ASSERT_EQUAL(cfg_cluster_name_check("fe80::1", why, sizeof(why)), MM_EINVAL);
+	CU_ASSERT_CONTAINS(why, "invalid character ':'");
+	CU_ASSERT_EQUAL(cfg_cluster_name_check("a\tb", why, sizeof(why)), MM_EINVAL);
+	CU_ASSERT_CONTAINS(why, "(0x09)");
+	CU_ASSERT_EQUAL(cfg_cluster_name_check(".hidden", why, sizeof(why)), MM_EINVAL);
+	CU_ASSERT_CONTAINS(why, "must start with a letter or a digit");
+	CU_ASSERT_EQUAL(cfg_cluster_name_check("-x", why, sizeof(why)), MM_EINVAL);
+	/* every name it accepts is one the cluster definition parser takes back */
+	{
+		struct cfg_cluster c;
+		char text[512], e[512];
+
+		cfg_cluster_init(&c);
+		snprintf(text, sizeof(text),
+			 "cluster = { name = \"%s\"; id = \"1\"; rsh = \"/s\"; rcp = \"/c\"; port = 1;"
+			 " etcdClientPort = 2; etcdPeerPort = 3; generation = 0; };\nnodes = ("
+			 "{ number = 1; name = \"a\"; ip = \"1.1.1.1\"; admin = \"a\"; designation = \"quorum\"; });",
+			 "a_b-c.1");
+		CU_ASSERT_EQUAL(cfg_cluster_parse(&c, text, "x", e, sizeof(e)), MM_OK);
+		cfg_cluster_free(&c);
+	}
+}
+
 static int suite_init(void)
 {
 	return mkdtemp(tmpdir) ? 0 : 1;
@@ -1062,6 +1105,7 @@ static void register_tests(void)
 		{"cluster round trip", test_cluster_roundtrip},
 		{"cluster errors", test_cluster_errors},
 		{"cluster errors, whole file", test_cluster_errors2},
+		{"cluster name check", test_cluster_name_check},
 	};
 	CU_pSuite s = CU_add_suite("config", suite_init, suite_clean);
 
