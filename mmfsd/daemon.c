@@ -554,6 +554,7 @@ static void cluster_event(const struct clm_event *ev, void *arg)
 		pthread_cond_signal(&d->peer_wake);
 		pthread_mutex_unlock(&d->peer_lock);
 		break;
+	case CLM_EV_QUORUM_LOST:	/* quorum gone, or our lease dropped */
 	case CLM_EV_NODE_EXPELLED:
 		if (ev->node == d->node_num) {
 			uint64_t zero = 0;
