@@ -29,7 +29,7 @@ out=$(MMFS_NODE=$P.2 mmlscluster 2>"$MMFS_ROOT/err")
 [[ $out == "$wantc" ]] && grep -q "answering from the daemon of quorum node $P.1" "$MMFS_ROOT/err" &&
 	pass "mmlscluster likewise" || { echo "$out"; cat "$MMFS_ROOT/err"; fail "mmlscluster through the remote shell"; }
 out=$(MMFS_NODE=$P.2 mmlsnsd 2>"$MMFS_ROOT/err")
-[[ $? == 0 && $out == *"Disk name"* ]] && grep -q "answering from the daemon of quorum node $P.1" "$MMFS_ROOT/err" &&
+[[ $? == 0 && $out == *"No disks were found"* ]] && grep -q "answering from the daemon of quorum node $P.1" "$MMFS_ROOT/err" &&
 	pass "mmlsnsd likewise" || { echo "$out"; cat "$MMFS_ROOT/err"; fail "mmlsnsd through the remote shell"; }
 
 # the remote shell hangs: bounded, then the local copy

@@ -35,26 +35,29 @@ expect_err "unresolvable admin node name" "nosuch.invalid" mmcrcluster -N $P.1:q
 expect_err "remote shell without a full path" "-r ssh: give the full path" mmcrcluster -N $P.1:quorum -r ssh
 expect_err "remote copy that does not exist" "/no/such/scp is not an executable" mmcrcluster -N $P.1:quorum -R /no/such/scp
 # a remote node whose remote shell never answers: bounded, reported, nothing written
+# ($P.9 stands for another host: MMFS_ASSUME_REMOTE; no traffic leaves this machine)
+export MMFS_ASSUME_REMOTE=$P.9
 mkdir -p "$MMFS_ROOT/fake"
 printf '#!/bin/sh\necho "$@" >>"%s/fake/ssh.args"\nexec sleep 100000\n' "$MMFS_ROOT" >"$MMFS_ROOT/fake/ssh"
 printf '#!/bin/sh\necho "Permission denied (publickey)." >&2\nexit 255\n' >"$MMFS_ROOT/fake/rsh-refuses"
 chmod +x "$MMFS_ROOT/fake/ssh" "$MMFS_ROOT/fake/rsh-refuses"
 t0=$(date +%s)
-MMFS_REMOTE_TIMEOUT=2 expect_err "remote shell that hangs: node reported unreachable" "node 192.0.2.1 is unreachable" \
-	timeout 60 mmcrcluster -N $P.1:quorum,192.0.2.1 -r "$MMFS_ROOT/fake/ssh"
+MMFS_REMOTE_TIMEOUT=2 expect_err "remote shell that hangs: node reported unreachable" "node $P.9 is unreachable" \
+	timeout 60 mmcrcluster -N $P.1:quorum,$P.9 -r "$MMFS_ROOT/fake/ssh"
 [[ $(($(date +%s) - t0)) -le 10 ]] && pass "... within the remote timeout ($(($(date +%s) - t0))s)" ||
 	fail "mmcrcluster took $(($(date +%s) - t0))s with MMFS_REMOTE_TIMEOUT=2"
 grep -q -- "-o ConnectTimeout=2 -o BatchMode=yes" "$MMFS_ROOT/fake/ssh.args" 2>/dev/null &&
 	pass "ssh gets ConnectTimeout and BatchMode" || fail "ssh options: $(cat "$MMFS_ROOT/fake/ssh.args" 2>&1)"
 pgrep -f "sleep 100000" >/dev/null && fail "the hung remote shell was left running" || pass "the hung remote shell was killed"
-expect_err "remote shell that refuses: node reported unreachable" "node 192.0.2.1 is unreachable" \
-	mmcrcluster -N $P.1:quorum,192.0.2.1 -r "$MMFS_ROOT/fake/rsh-refuses"
+expect_err "remote shell that refuses: node reported unreachable" "node $P.9 is unreachable" \
+	mmcrcluster -N $P.1:quorum,$P.9 -r "$MMFS_ROOT/fake/rsh-refuses"
 # the node answers, but installing on it fails: what was made here is removed again
 printf '#!/bin/sh\ncase "$*" in *mmfs-reachable*) echo mmfs-reachable ;; *) echo "No space left on device" >&2; exit 1 ;; esac\n' \
 	>"$MMFS_ROOT/fake/rsh-fails-later"
 chmod +x "$MMFS_ROOT/fake/rsh-fails-later"
-expect_err "install fails on a remote node, saying why" "node 192.0.2.1: $MMFS_ROOT/fake/rsh-fails-later failed (exit 1): No space left on device" \
-	mmcrcluster -N $P.1:quorum,192.0.2.1 -r "$MMFS_ROOT/fake/rsh-fails-later"
+expect_err "install fails on a remote node, saying why" "node $P.9: $MMFS_ROOT/fake/rsh-fails-later failed (exit 1): No space left on device" \
+	mmcrcluster -N $P.1:quorum,$P.9 -r "$MMFS_ROOT/fake/rsh-fails-later"
+unset MMFS_ASSUME_REMOTE
 [[ -z $(ls "$MMFS_ROOT" | grep "^$P") ]] && pass "failed mmcrcluster calls wrote nothing" || fail "state written by a failed mmcrcluster"
 [[ ! -e $MMFS_ROOT/ssl ]] && pass "failed mmcrcluster calls left no cluster key" || fail "cluster key left: $(ls -R "$MMFS_ROOT/ssl")"
 
@@ -65,8 +68,10 @@ expect_err "unknown node in -N" "no-such-node" mmgetstate -N no-such-node
 expect_err "mmchconfig without a daemon" "no mmfsd is running" mmchconfig pagepool=1G
 expect_err "malformed mmchconfig argument" "Attribute=value" mmchconfig pagepool
 expect_err "mmaddnode: unresolvable admin node name" "nosuch.invalid" mmaddnode -N $P.2:client:nosuch.invalid
-MMFS_REMOTE_TIMEOUT=2 expect_err "mmaddnode: unreachable remote node refused before any change" \
-	"node 192.0.2.1 is unreachable" timeout 30 mmaddnode -N 192.0.2.1
+# a loopback address taken as another host's: the real ssh finds no sshd
+# there (tests send traffic to this machine's addresses only)
+MMFS_ASSUME_REMOTE=$P.9 MMFS_REMOTE_TIMEOUT=2 expect_err "mmaddnode: unreachable remote node refused before any change" \
+	"node $P.9 is unreachable" timeout 30 mmaddnode -N $P.9
 expect_err "mmchnode --quorum --nonquorum refused" "--quorum and --nonquorum" mmchnode --quorum --nonquorum -N $P.1
 expect_err "mmchnode --client --manager refused" "--client and --manager" mmchnode --client --manager -N $P.1
 expect_err "mmchnode --nonquorum --quorum refused" "--nonquorum and --quorum" mmchnode --nonquorum --manager --quorum -N $P.1

@@ -106,6 +106,6 @@ out=$(MMFS_NODE=$P.3 mmlscluster 2>"$MMFS_ROOT/err")
 [[ $(grep -c "^ *[0-9]  *$P" <<<"$out") == 3 ]] && grep -q "answering from the daemon of node $P.1" "$MMFS_ROOT/err" &&
 	pass "mmlscluster likewise" || { echo "$out"; cat "$MMFS_ROOT/err"; fail "mmlscluster via another daemon"; }
 out=$(MMFS_NODE=$P.3 mmlsnsd 2>"$MMFS_ROOT/err")
-[[ $? == 0 && $out == *"Disk name"* ]] && grep -q "answering from the daemon of node $P.1" "$MMFS_ROOT/err" &&
+[[ $? == 0 && $out == *"No disks were found"* ]] && grep -q "answering from the daemon of node $P.1" "$MMFS_ROOT/err" &&
 	pass "mmlsnsd likewise" || { echo "$out"; cat "$MMFS_ROOT/err"; fail "mmlsnsd via another daemon"; }
 mm_done
