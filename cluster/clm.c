@@ -917,8 +917,6 @@ static void *clm_main(void *arg)
 	clm *c = arg;
 
 	for (;;) {
-		struct timespec ts;
-		uint64_t ns;
 		unsigned wait_ms;
 		bool stop;
 
@@ -928,7 +926,6 @@ static void *clm_main(void *arg)
 		if (stop)
 			break;
 		clm_step(c);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
 		/* renew at the lease's pace, but seek quorum or a lease quickly */
 		wait_ms = renew_interval_ms(c);
 		if (clm_get_state(c) != CLM_ACTIVE && wait_ms > 500)
@@ -941,12 +938,10 @@ static void *clm_main(void *arg)
 				wait_ms = 250;	/* quorum may be going: look again soon */
 		}
 		pthread_mutex_unlock(&c->lock);
-		ns = (uint64_t)ts.tv_nsec + (uint64_t)wait_ms * 1000000u;
-		ts.tv_sec += (time_t)(ns / 1000000000u);
-		ts.tv_nsec = (long)(ns % 1000000000u);
 		pthread_mutex_lock(&c->lock);
-		if (!c->stop)
-			pthread_cond_timedwait(&c->wake, &c->lock, &ts);
+		if (!c->stop && !c->quorum_check)
+			mm_cond_wait_ms(&c->wake, &c->lock, wait_ms);
+		c->quorum_check = false;
 		pthread_mutex_unlock(&c->lock);
 	}
 	return NULL;
@@ -964,7 +959,6 @@ static void *fix_main(void *arg)
 
 	pthread_mutex_lock(&c->lock);
 	while (!c->stop) {
-		struct timespec ts;
 		int64_t rev = c->change_rev;
 		uint64_t age = mm_now_ms() - c->change_seen_ms;
 		bool mine = c->cm == c->me && c->state == CLM_ACTIVE;
@@ -974,9 +968,8 @@ static void *fix_main(void *arg)
 			clm_change_resolve(c, rev, age);
 			pthread_mutex_lock(&c->lock);
 		}
-		ts = mm_deadline_ts(CLOCK_MONOTONIC, 1000000000u);
 		if (!c->stop)
-			pthread_cond_timedwait(&c->fix_wake, &c->lock, &ts);
+			mm_cond_wait_ms(&c->fix_wake, &c->lock, 1000);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -1314,12 +1307,8 @@ int clm_create(const struct clm_config *cfg, clm **out)
 	if (!c)
 		return MM_ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->wake, &ca);
-	pthread_cond_init(&c->fix_wake, &ca);
-	pthread_condattr_destroy(&ca);
+	mm_cond_init(&c->wake);
+	mm_cond_init(&c->fix_wake);
 	c->me = cfg->my_node;
 	c->cfg = cfg->cfg;
 	c->state = CLM_ARBITRATING;

@@ -123,6 +123,7 @@
 #include "cluster/etcd_internal.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/thread.h"
 #include "common/util.h"
 #include "common/waiter.h"
@@ -1213,8 +1214,7 @@ static void handle_put(etcd_client *c, CURL *h)
 
 /* Response body being collected. */
 struct rbuf {
-	char *p;
-	size_t len, cap;
+	struct mm_sb sb;
 	bool toobig;
 };
 
@@ -1223,23 +1223,12 @@ static size_t rbuf_write(char *data, size_t sz, size_t nmemb, void *arg)
 	struct rbuf *b = arg;
 	size_t n = sz * nmemb;
 
-	if (b->len + n > ETCD_MAX_BODY) {
+	if (b->sb.len + n > ETCD_MAX_BODY) {
 		b->toobig = true;
 		return 0;
 	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = MM_MAX(b->cap * 2, b->len + n + 1);
-		char *p = realloc(b->p, MM_MAX(cap, (size_t)1024));
-
-		if (!p)
-			return 0;
-		b->p = p;
-		b->cap = MM_MAX(cap, (size_t)1024);
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return n;
+	mm_sb_put(&b->sb, data, n);
+	return b->sb.oom ? 0 : n;
 }
 
 static int connect_timeout_ms(const etcd_client *c)
@@ -1398,7 +1387,7 @@ static int etcd_post(etcd_client *c, const char *path, const char *body,
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, remain);
 		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 				 (long)MM_MIN(remain, (long)connect_timeout_ms(c)));
-		out->len = 0;
+		out->sb.len = 0;
 		out->toobig = false;
 		{
 			int w;
@@ -1417,9 +1406,9 @@ static int etcd_post(etcd_client *c, const char *path, const char *body,
 			/* "no leader" is refused before anything is proposed: any
 			 * call may go elsewhere; other Unavailable answers only
 			 * if a second attempt cannot apply it twice */
-			is_err = out->p && (status >= 400 ||
-					    (out->len >= 8 && !memcmp(out->p, "{\"error\"", 8)));
-			no_leader = is_err && memmem(out->p, out->len, "etcdserver: no leader", 21);
+			is_err = out->sb.p && (status >= 400 ||
+					    (out->sb.len >= 8 && !memcmp(out->sb.p, "{\"error\"", 8)));
+			no_leader = is_err && memmem(out->sb.p, out->sb.len, "etcdserver: no leader", 21);
 			if (no_leader || (is_err && status == 503 && idempotent)) {
 				/* once while it lasts; "answers again" when it ends */
 				mm_log_trouble(l->url[i], MM_LOG_INFO, SUB,
@@ -1456,11 +1445,11 @@ static int etcd_post(etcd_client *c, const char *path, const char *body,
 	ep_list_unref(c, l);
 	handle_put(c, h);
 	if (err) {
-		free(out->p);
+		mm_sb_free(&out->sb);
 		memset(out, 0, sizeof(*out));
-	} else if (!out->p) {
-		out->p = strdup("");	/* parsers report the empty body */
-		if (!out->p)
+	} else if (!out->sb.p) {
+		out->sb.p = strdup("");	/* parsers report the empty body */
+		if (!out->sb.p)
 			err = MM_ENOMEM;
 	}
 	return err;
@@ -1555,8 +1544,8 @@ int etcd_get(etcd_client *c, const char *key, struct etcd_kv *out, int64_t *rev)
 	rc = call(c, "/v3/kv/range", req, req && jadd_range(req, key, false), true, &b);
 	if (rc)
 		return rc;
-	rc = etcd_parse_range(b.p, b.len, &kvs, &n, rev);
-	free(b.p);
+	rc = etcd_parse_range(b.sb.p, b.sb.len, &kvs, &n, rev);
+	mm_sb_free(&b.sb);
 	if (rc)
 		return rc;
 	if (n == 0)
@@ -1583,8 +1572,8 @@ int etcd_get_prefix(etcd_client *c, const char *prefix, struct etcd_kv **out,
 	rc = call(c, "/v3/kv/range", req, req && jadd_range(req, prefix, true), true, &b);
 	if (rc)
 		return rc;
-	rc = etcd_parse_range(b.p, b.len, out, n, rev);
-	free(b.p);
+	rc = etcd_parse_range(b.sb.p, b.sb.len, out, n, rev);
+	mm_sb_free(&b.sb);
 	return rc;
 }
 
@@ -1606,8 +1595,8 @@ int etcd_put(etcd_client *c, const char *key, const void *val, size_t len,
 	rc = call(c, "/v3/kv/put", req, ok, true, &b);
 	if (rc)
 		return rc;
-	rc = etcd_parse_header_only(b.p, b.len, NULL);
-	free(b.p);
+	rc = etcd_parse_header_only(b.sb.p, b.sb.len, NULL);
+	mm_sb_free(&b.sb);
 	return rc;
 }
 
@@ -1627,8 +1616,8 @@ int etcd_delete(etcd_client *c, const char *key, bool prefix, int64_t *deleted)
 	rc = call(c, "/v3/kv/deleterange", req, req && jadd_range(req, key, prefix), true, &b);
 	if (rc)
 		return rc;
-	rc = etcd_parse_deleterange(b.p, b.len, &d);
-	free(b.p);
+	rc = etcd_parse_deleterange(b.sb.p, b.sb.len, &d);
+	mm_sb_free(&b.sb);
 	if (rc == MM_OK && deleted)
 		*deleted = d;
 	return rc;
@@ -1755,8 +1744,8 @@ int etcd_txn(etcd_client *c, const struct etcd_cmp *cmp, size_t ncmp,
 	rc = call(c, "/v3/kv/txn", req, ok, false, &b);
 	if (rc)
 		return rc;
-	rc = etcd_parse_txn(b.p, b.len, succeeded, NULL);
-	free(b.p);
+	rc = etcd_parse_txn(b.sb.p, b.sb.len, succeeded, NULL);
+	mm_sb_free(&b.sb);
 	return rc;
 }
 
@@ -1774,8 +1763,8 @@ int etcd_lease_grant(etcd_client *c, int ttl_s, int64_t *id)
 	rc = call(c, "/v3/lease/grant", req, req && jadd_i64(req, "TTL", ttl_s), true, &b);
 	if (rc)
 		return rc;
-	rc = etcd_parse_lease_grant(b.p, b.len, id, &ttl);
-	free(b.p);
+	rc = etcd_parse_lease_grant(b.sb.p, b.sb.len, id, &ttl);
+	mm_sb_free(&b.sb);
 	return rc;
 }
 
@@ -1791,8 +1780,8 @@ int etcd_lease_keepalive(etcd_client *c, int64_t id, int64_t *ttl)
 	rc = call(c, "/v3/lease/keepalive", req, req && jadd_i64(req, "ID", id), true, &b);
 	if (rc)
 		return rc;
-	rc = etcd_parse_lease_keepalive(b.p, b.len, &t);
-	free(b.p);
+	rc = etcd_parse_lease_keepalive(b.sb.p, b.sb.len, &t);
+	mm_sb_free(&b.sb);
 	if (rc == MM_OK && ttl)
 		*ttl = t;
 	return rc;
@@ -1807,8 +1796,8 @@ int etcd_lease_revoke(etcd_client *c, int64_t id)
 	rc = call(c, "/v3/lease/revoke", req, req && jadd_i64(req, "ID", id), true, &b);
 	if (rc)
 		return rc;
-	rc = etcd_parse_header_only(b.p, b.len, NULL);
-	free(b.p);
+	rc = etcd_parse_header_only(b.sb.p, b.sb.len, NULL);
+	mm_sb_free(&b.sb);
 	return rc;
 }
 
@@ -1823,8 +1812,8 @@ int etcd_member_list(etcd_client *c, struct etcd_member **out, size_t *n)
 	rc = call(c, "/v3/cluster/member/list", req, req != NULL, true, &b);
 	if (rc)
 		return rc;
-	rc = etcd_parse_member_list(b.p, b.len, out, n);
-	free(b.p);
+	rc = etcd_parse_member_list(b.sb.p, b.sb.len, out, n);
+	mm_sb_free(&b.sb);
 	return rc;
 }
 
@@ -1845,8 +1834,8 @@ int etcd_member_add(etcd_client *c, const char *peer_url, uint64_t *id)
 	rc = call(c, "/v3/cluster/member/add", req, ok, false, &b);
 	if (rc)
 		return rc;
-	rc = etcd_parse_member_add(b.p, b.len, id);
-	free(b.p);
+	rc = etcd_parse_member_add(b.sb.p, b.sb.len, id);
+	mm_sb_free(&b.sb);
 	return rc;
 }
 
@@ -1859,8 +1848,8 @@ int etcd_member_remove(etcd_client *c, uint64_t id)
 	rc = call(c, "/v3/cluster/member/remove", req, req && jadd_u64(req, "ID", id), true, &b);
 	if (rc)
 		return rc;
-	rc = etcd_parse_header_only(b.p, b.len, NULL);
-	free(b.p);
+	rc = etcd_parse_header_only(b.sb.p, b.sb.len, NULL);
+	mm_sb_free(&b.sb);
 	return rc;
 }
 
@@ -2164,14 +2153,7 @@ int etcd_watch_start(etcd_client *c, const char *prefix, int64_t start_rev,
 	w->healthy = true;
 	atomic_init(&w->stop, false);
 	pthread_mutex_init(&w->lock, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&w->cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	mm_cond_init(&w->cond);
 	etcd_jsplit_init(&w->split);
 	w->klen = strlen(prefix);
 	w->key = malloc(w->klen ? w->klen : 1);
@@ -2196,14 +2178,12 @@ int etcd_watch_start(etcd_client *c, const char *prefix, int64_t start_rev,
 	pthread_mutex_lock(&w->lock);
 	while (w->start_rc == 1) {
 		uint64_t now = mm_now_ms();
-		struct timespec ts;
 
 		if (now >= deadline) {
 			w->start_rc = MM_ETIMEDOUT;
 			break;
 		}
-		ts = mm_deadline_ts(CLOCK_MONOTONIC, (uint64_t)(deadline - now) * 1000000u);
-		pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+		mm_cond_wait_ms(&w->cond, &w->lock, deadline - now);
 	}
 	rc = w->start_rc;
 	pthread_mutex_unlock(&w->lock);

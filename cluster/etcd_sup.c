@@ -227,12 +227,12 @@ static pid_t spawn(etcd_sup *s)
 /* Wait up to <ms> on the condition variable; false once stopping. */
 static bool sleep_unless_stopping(etcd_sup *s, unsigned ms)
 {
-	struct timespec ts = mm_deadline_ts(CLOCK_MONOTONIC, (uint64_t)ms * 1000000u);
+	uint64_t deadline = mm_now_ns() + (uint64_t)ms * 1000000u;
 	bool stopping;
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->stopping) {
-		if (pthread_cond_timedwait(&s->cond, &s->lock, &ts) == ETIMEDOUT)
+		if (mm_cond_wait_until(&s->cond, &s->lock, deadline) == MM_ETIMEDOUT)
 			break;
 	}
 	stopping = s->stopping;
@@ -317,7 +317,6 @@ static void sup_free(etcd_sup *s)
 
 int etcd_sup_start(const struct etcd_sup_config *cfg, etcd_sup **out)
 {
-	pthread_condattr_t ca;
 	etcd_sup *s;
 	int rc;
 
@@ -330,10 +329,7 @@ int etcd_sup_start(const struct etcd_sup_config *cfg, etcd_sup **out)
 	if (!s)
 		return MM_ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	mm_cond_init(&s->cond);
 	s->pid = -1;
 	s->started = 1;
 	s->path = resolve_binary(cfg->binary ? cfg->binary : "etcd");
@@ -385,7 +381,6 @@ void etcd_sup_stop(etcd_sup *s, int grace_ms)
 	deadline = mm_now_ms() + (uint64_t)MM_MAX(grace_ms, 0);
 	while (s->pid > 0) {
 		uint64_t now = mm_now_ms();
-		struct timespec ts;
 		unsigned ms;
 
 		if (now >= deadline) {
@@ -395,8 +390,7 @@ void etcd_sup_stop(etcd_sup *s, int grace_ms)
 			break;
 		}
 		ms = (unsigned)(deadline - now);
-		ts = mm_deadline_ts(CLOCK_MONOTONIC, (uint64_t)ms * 1000000u);
-		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+		mm_cond_wait_ms(&s->cond, &s->lock, ms);
 	}
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thr, NULL);

@@ -46,6 +46,7 @@
 #include "cluster/clm_internal.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 
 #define SUB "cluster"
@@ -119,54 +120,23 @@ static int read_def(clm *c, struct cfg_cluster *def, int64_t *rev, char *err, si
 int clm_etcd_initial_cluster(clm *c, const char *extra, char **out)
 {
 	struct etcd_member *ms = NULL;
-	size_t nms = 0, len = 0, cap = 256;
-	char *s;
+	struct mm_sb b = MM_SB_INIT;
+	size_t nms = 0;
 	int rc = etcd_member_list(clm_etcd(c), &ms, &nms);
 
 	if (rc)
 		return rc;
-	s = malloc(cap);
-	if (!s) {
-		free(ms);
-		return MM_ENOMEM;
+	for (size_t i = 0; i < nms; i++) {
+		/* a member added but not started yet has no name: skip it,
+		 * <extra> names the one being started */
+		if (ms[i].name[0])
+			mm_sb_printf(&b, "%s%s=%s", b.len ? "," : "", ms[i].name, ms[i].peer_url);
 	}
-	s[0] = '\0';
-	for (size_t i = 0; i <= nms; i++) {
-		char item[320];
-		size_t il;
-
-		if (i < nms) {
-			/* a member added but not started yet has no name: skip it,
-			 * <extra> names the one being started */
-			if (!ms[i].name[0])
-				continue;
-			snprintf(item, sizeof(item), "%s=%s", ms[i].name, ms[i].peer_url);
-		} else if (extra) {
-			snprintf(item, sizeof(item), "%s", extra);
-		} else {
-			break;
-		}
-		il = strlen(item);
-		if (len + il + 2 > cap) {
-			char *ns;
-
-			cap = (len + il + 2) * 2;
-			ns = realloc(s, cap);
-			if (!ns) {
-				free(s);
-				free(ms);
-				return MM_ENOMEM;
-			}
-			s = ns;
-		}
-		if (len)
-			s[len++] = ',';
-		memcpy(s + len, item, il + 1);
-		len += il;
-	}
+	if (extra)
+		mm_sb_printf(&b, "%s%s", b.len ? "," : "", extra);
 	free(ms);
-	*out = s;
-	return MM_OK;
+	*out = mm_sb_steal(&b);
+	return *out ? MM_OK : MM_ENOMEM;
 }
 
 /* ---- test faults -------------------------------------------------- */

@@ -24,6 +24,8 @@
 
 #include "cmds/libcmd.h"
 #include "common/err.h"
+#include "common/thread.h"
+#include "common/util.h"
 #include "mmfsd/admin.h"
 #include "nsd/desc.h"
 #include "nsd/record.h"
@@ -177,15 +179,16 @@ static int check_names(struct cmd_env *e, json_object *want)
 int main(int argc, char **argv)
 {
 	struct cmd_env e;
-	struct run run = {.e = &e, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+	struct run run = {.e = &e, .lock = PTHREAD_MUTEX_INITIALIZER};
 	const struct cfg_node **sel = NULL;
 	const char *nodes = NULL;
 	struct query *qs;
-	struct timespec deadline;
+	uint64_t deadline;
 	bool all = false, any_remote = false;
 	size_t n = 0, left = 0;
 	int c, bad = 0;
 
+	mm_cond_init(&run.cond);
 	while ((c = getopt(argc, argv, "ad:N:h")) != -1) {
 		switch (c) {
 		case 'a': all = true; break;
@@ -269,11 +272,10 @@ int main(int argc, char **argv)
 	/* a backstop past each query's own timeout: a node that still has
 	 * not answered (a connect stuck on a frozen daemon's full backlog, a
 	 * hung remote shell) is reported and left behind */
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += (any_remote ? REMOTE_MS : QUERY_MS) / 1000 + 1;
+	deadline = mm_now_ns() + ((any_remote ? REMOTE_MS : QUERY_MS) + 1000) * 1000000ull;
 	pthread_mutex_lock(&run.lock);
 	for (size_t i = 0; i < n; i++) {
-		while (!qs[i].done && pthread_cond_timedwait(&run.cond, &run.lock, &deadline) == 0)
+		while (!qs[i].done && mm_cond_wait_until(&run.cond, &run.lock, deadline) == MM_OK)
 			;
 		if (!qs[i].done) {
 			qs[i].late = true;

@@ -8,6 +8,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/util.h"
 
 struct thread_start {
 	char name[16];
@@ -179,4 +180,79 @@ void mm_pool_destroy(mm_pool *p)
 	free(p->ring);
 	free(p->threads);
 	free(p);
+}
+
+/* ---- monotonic condition variables and workers -------------------- */
+
+int mm_cond_init(pthread_cond_t *c)
+{
+	pthread_condattr_t ca;
+	int e;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	e = pthread_cond_init(c, &ca);
+	pthread_condattr_destroy(&ca);
+	return e ? mm_err_from_errno(e) : MM_OK;
+}
+
+int mm_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, uint64_t deadline_ns)
+{
+	struct timespec ts = {(time_t)(deadline_ns / 1000000000u), (long)(deadline_ns % 1000000000u)};
+
+	return pthread_cond_timedwait(c, m, &ts) == ETIMEDOUT ? MM_ETIMEDOUT : MM_OK;
+}
+
+int mm_cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *m, uint64_t ms)
+{
+	return mm_cond_wait_until(c, m, mm_now_ns() + ms * 1000000u);
+}
+
+int mm_worker_init(struct mm_worker *w)
+{
+	memset(w, 0, sizeof(*w));
+	pthread_mutex_init(&w->lock, NULL);
+	return mm_cond_init(&w->wake);
+}
+
+int mm_worker_start(struct mm_worker *w, const char *name, void *(*fn)(void *), void *arg)
+{
+	int rc = mm_thread_start(&w->thread, name, fn, arg);
+
+	w->running = rc == MM_OK;
+	return rc;
+}
+
+bool mm_worker_wait(struct mm_worker *w, uint64_t ms)
+{
+	if (!w->kicked && !w->stop)
+		mm_cond_wait_ms(&w->wake, &w->lock, ms);
+	w->kicked = false;
+	return !w->stop;
+}
+
+void mm_worker_kick(struct mm_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->kicked = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void mm_worker_stop(struct mm_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_broadcast(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	if (w->running) {
+		pthread_join(w->thread, NULL);
+		w->running = false;
+	}
+}
+
+void mm_worker_destroy(struct mm_worker *w)
+{
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
 }

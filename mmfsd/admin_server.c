@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/strbuf.h"
 #include "common/log.h"
 #include "common/thread.h"
 #include "common/util.h"
@@ -47,46 +48,12 @@ struct adm_conn {
 	int fd;
 };
 
-/* ---- text building ------------------------------------------------- */
+/* ---- text replies --------------------------------------------------- */
 
-struct text {
-	char *p;
-	size_t len, cap;
-};
-
-__attribute__((format(printf, 2, 3)))
-static void tprintf(struct text *t, const char *fmt, ...)
+static void reply_text(json_object *rep, struct mm_sb *t)
 {
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if (t->len + (size_t)n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 1024;
-		char *np;
-
-		while (cap < t->len + (size_t)n + 1)
-			cap *= 2;
-		np = realloc(t->p, cap);
-		if (!np)
-			return;
-		t->p = np;
-		t->cap = cap;
-	}
-	va_start(ap, fmt);
-	vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
-	va_end(ap);
-	t->len += (size_t)n;
-}
-
-static void reply_text(json_object *rep, struct text *t)
-{
-	json_object_object_add(rep, "text", json_object_new_string(t->p ? t->p : ""));
-	free(t->p);
+	json_object_object_add(rep, "text", json_object_new_string(t->p && !t->oom ? t->p : ""));
+	mm_sb_free(t);
 }
 
 void adm_set_rc(json_object *rep, int rc, const char *msg)
@@ -333,35 +300,35 @@ static const char *sec_name(enum net_security s)
 	return s == NET_SEC_PLAIN ? "plain" : s == NET_SEC_AUTHONLY ? "authonly" : "encrypted";
 }
 
-static void diag_network(mmfsd *d, struct text *t)
+static void diag_network(mmfsd *d, struct mm_sb *t)
 {
 	struct net_conn_info *ci = NULL;
 	size_t n = 0;
 
-	tprintf(t, "=== mmdiag: network ===\n\n");
-	tprintf(t, "%-6s %-22s %-10s %-4s %-9s %10s %10s %14s %14s %7s\n", "node", "peer", "state",
+	mm_sb_printf(t, "=== mmdiag: network ===\n\n");
+	mm_sb_printf(t, "%-6s %-22s %-10s %-4s %-9s %10s %10s %14s %14s %7s\n", "node", "peer", "state",
 		"dir", "security", "msgs-sent", "msgs-recv", "bytes-sent", "bytes-recv", "pending");
 	if (net_conn_list(mmfsd_net(d), &ci, &n) == 0) {
 		for (size_t i = 0; i < n; i++)
-			tprintf(t, "%-6u %-22s %-10s %-4s %-9s %10" PRIu64 " %10" PRIu64 " %14" PRIu64
+			mm_sb_printf(t, "%-6u %-22s %-10s %-4s %-9s %10" PRIu64 " %10" PRIu64 " %14" PRIu64
 				" %14" PRIu64 " %7u\n", ci[i].node_id, ci[i].peer, ci[i].state,
 				ci[i].outbound ? "out" : "in", sec_name(ci[i].security), ci[i].msgs_sent,
 				ci[i].msgs_recv, ci[i].bytes_sent, ci[i].bytes_recv, ci[i].calls_pending);
 		if (n == 0)
-			tprintf(t, "(no connections)\n");
+			mm_sb_printf(t, "(no connections)\n");
 	}
 	free(ci);
 }
 
-static void diag_stats(mmfsd *d, struct text *t)
+static void diag_stats(mmfsd *d, struct mm_sb *t)
 {
 	struct net_type_stats *ts = NULL;
 	struct clm_status st;
 	size_t n = 0;
 
 	clm_get_status(mmfsd_clm(d), &st);
-	tprintf(t, "=== mmdiag: stats ===\n\n");
-	tprintf(t, "cluster: state %s, joins %u, expels %u, cluster manager %u, nodes up %zu\n",
+	mm_sb_printf(t, "=== mmdiag: stats ===\n\n");
+	mm_sb_printf(t, "cluster: state %s, joins %u, expels %u, cluster manager %u, nodes up %zu\n",
 		clm_state_name(st.state), st.joins, st.expels, st.cm, st.nodes_up);
 	{
 		int pid;
@@ -369,16 +336,16 @@ static void diag_stats(mmfsd *d, struct text *t)
 
 		mmfsd_etcd_info(d, &pid, &restarts);
 		if (pid)
-			tprintf(t, "etcd: pid %d, restarts %u\n", pid, restarts);
+			mm_sb_printf(t, "etcd: pid %d, restarts %u\n", pid, restarts);
 	}
-	tprintf(t, "\nRPC counters by message type:\n");
-	tprintf(t, "%-8s %10s %10s %10s %10s %12s %10s\n", "type", "sent", "ok", "errors",
+	mm_sb_printf(t, "\nRPC counters by message type:\n");
+	mm_sb_printf(t, "%-8s %10s %10s %10s %10s %12s %10s\n", "type", "sent", "ok", "errors",
 		"timeouts", "avg-rtt-us", "served");
 	if (net_stats(mmfsd_net(d), &ts, &n) == 0)
 		for (size_t i = 0; i < n; i++) {
 			uint64_t replies = ts[i].replies_ok + ts[i].replies_err;
 
-			tprintf(t, "0x%04x   %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
+			mm_sb_printf(t, "0x%04x   %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
 				" %12" PRIu64 " %10" PRIu64 "\n", ts[i].type, ts[i].calls_sent,
 				ts[i].replies_ok, ts[i].replies_err, ts[i].timeouts,
 				replies ? ts[i].total_rtt_us / replies : 0, ts[i].requests_served);
@@ -388,39 +355,39 @@ static void diag_stats(mmfsd *d, struct text *t)
 
 static void waiter_line(const char *thread, const char *what, uint64_t age_ms, void *arg)
 {
-	tprintf(arg, "Waiting %" PRIu64 ".%03" PRIu64 " sec since ..., thread %s: %s\n",
+	mm_sb_printf(arg, "Waiting %" PRIu64 ".%03" PRIu64 " sec since ..., thread %s: %s\n",
 		age_ms / 1000, age_ms % 1000, thread[0] ? thread : "-", what);
 }
 
 struct net_waiter_ctx {
-	struct text *t;
+	struct mm_sb *t;
 };
 
 static void net_waiter_line(uint32_t node, uint16_t type, uint64_t age_ms, void *arg)
 {
 	struct net_waiter_ctx *w = arg;
 
-	tprintf(w->t, "Waiting %" PRIu64 ".%03" PRIu64 " sec: RPC 0x%04x to node %u\n",
+	mm_sb_printf(w->t, "Waiting %" PRIu64 ".%03" PRIu64 " sec: RPC 0x%04x to node %u\n",
 		age_ms / 1000, age_ms % 1000, type, node);
 }
 
-static void diag_waiters(mmfsd *d, json_object *req, struct text *t)
+static void diag_waiters(mmfsd *d, json_object *req, struct mm_sb *t)
 {
 	int64_t thr = adm_get_int(req, "threshold_ms", -1);
 	struct net_waiter_ctx w = {t};
 
 	if (thr < 0)
 		thr = cfg_get_int(mmfsd_cfg(d), "waiterThresholdMs");
-	tprintf(t, "=== mmdiag: waiters (longer than %" PRId64 " ms) ===\n", thr);
+	mm_sb_printf(t, "=== mmdiag: waiters (longer than %" PRId64 " ms) ===\n", thr);
 	mm_waiters_each((uint64_t)thr, waiter_line, t);
 	net_waiters(mmfsd_net(d), (uint64_t)thr, net_waiter_line, &w);
 }
 
-static void diag_config(mmfsd *d, struct text *t)
+static void diag_config(mmfsd *d, struct mm_sb *t)
 {
 	cfg_set *cfg = mmfsd_cfg(d);
 
-	tprintf(t, "=== mmdiag: config ===\n");
+	mm_sb_printf(t, "=== mmdiag: config ===\n");
 	for (size_t i = 0; i < cfg_attr_count(); i++) {
 		const struct cfg_attr *a = cfg_attr_at(i);
 		char v[256];
@@ -428,44 +395,44 @@ static void diag_config(mmfsd *d, struct text *t)
 		if (cfg_get(cfg, a->name, v, sizeof(v)))
 			continue;
 		/* GPFS marks values that differ from the default with '!' */
-		tprintf(t, "%s %s %s\n", cfg_is_default(cfg, a->name) ? " " : "!", a->name, v);
+		mm_sb_printf(t, "%s %s %s\n", cfg_is_default(cfg, a->name) ? " " : "!", a->name, v);
 	}
 }
 
-static void diag_pagepool(mmfsd *d, struct text *t)
+static void diag_pagepool(mmfsd *d, struct mm_sb *t)
 {
 	struct pp_stats st;
 
-	tprintf(t, "=== mmdiag: pagepool ===\n\n");
+	mm_sb_printf(t, "=== mmdiag: pagepool ===\n\n");
 	if (!mmfsd_pool(d)) {
-		tprintf(t, "(no pagepool)\n");
+		mm_sb_printf(t, "(no pagepool)\n");
 		return;
 	}
 	pp_get_stats(mmfsd_pool(d), &st);
-	tprintf(t, "size %" PRIu64 " bytes (online up to %" PRIu64 "), in use %" PRIu64 " (%" PRIu64
+	mm_sb_printf(t, "size %" PRIu64 " bytes (online up to %" PRIu64 "), in use %" PRIu64 " (%" PRIu64
 		" buffers), dirty %" PRIu64 " bytes (%" PRIu64 " buffers)\n", st.size, st.max_size,
 		st.used, st.buffers, st.dirty_bytes, st.buffers_dirty);
-	tprintf(t, "hits %" PRIu64 ", misses %" PRIu64 ", evictions %" PRIu64 "\n", st.hits, st.misses,
+	mm_sb_printf(t, "hits %" PRIu64 ", misses %" PRIu64 ", evictions %" PRIu64 "\n", st.hits, st.misses,
 		st.evictions);
-	tprintf(t, "prefetch: issued %" PRIu64 ", used %" PRIu64 ", wasted %" PRIu64
+	mm_sb_printf(t, "prefetch: issued %" PRIu64 ", used %" PRIu64 ", wasted %" PRIu64
 		", reader waits %" PRIu64 "\n", st.prefetch_issued, st.prefetch_used,
 		st.prefetch_wasted, st.reader_waits);
-	tprintf(t, "disk reads %" PRIu64 " (%" PRIu64 " bytes, %" PRIu64 " errors), writes %" PRIu64
+	mm_sb_printf(t, "disk reads %" PRIu64 " (%" PRIu64 " bytes, %" PRIu64 " errors), writes %" PRIu64
 		" (%" PRIu64 " bytes, %" PRIu64 " errors)\n", st.reads, st.read_bytes, st.read_errors,
 		st.writes, st.write_bytes, st.write_errors);
-	tprintf(t, "write-behind: %u threads, flush rate %" PRIu64 " bytes/s (last second), flushes %"
+	mm_sb_printf(t, "write-behind: %u threads, flush rate %" PRIu64 " bytes/s (last second), flushes %"
 		PRIu64 ", journal forces %" PRIu64 ", throttle waits %" PRIu64 "\n", st.writers,
 		st.flush_rate, st.flushes, st.log_forces, st.throttle_waits);
-	tprintf(t, "prefetch threads %u\n", st.prefetch_threads);
+	mm_sb_printf(t, "prefetch threads %u\n", st.prefetch_threads);
 }
 
 static void cmd_diag(mmfsd *d, json_object *req, json_object *rep)
 {
 	const char *what = adm_get_str(req, "what", "");
-	struct text t = {0};
+	struct mm_sb t = MM_SB_INIT;
 
 	if (!strcmp(what, "version")) {
-		tprintf(&t, "Current mmfs build: \"%s\" (built %s %s).\n", MMFS_VERSION, __DATE__,
+		mm_sb_printf(&t, "Current mmfs build: \"%s\" (built %s %s).\n", MMFS_VERSION, __DATE__,
 			__TIME__);
 		/* a date as the commands print one (cmd_timestamp), and how long ago */
 		time_t since = (time_t)mmfsd_started_at(d), now = time(NULL);
@@ -475,7 +442,7 @@ static void cmd_diag(mmfsd *d, json_object *req, json_object *rep)
 
 		gmtime_r(&since, &tm);
 		strftime(date, sizeof(date), "%a %b %e %H:%M:%S UTC %Y", &tm);
-		tprintf(&t, "Node %u (%s), daemon pid %d, up since %s (%" PRId64 "d %" PRId64 "h %"
+		mm_sb_printf(&t, "Node %u (%s), daemon pid %d, up since %s (%" PRId64 "d %" PRId64 "h %"
 			PRId64 "m %" PRId64 "s).\n", mmfsd_node_number(d), mmfsd_node_name(d),
 			(int)getpid(), date, up / 86400, up / 3600 % 24, up / 60 % 60, up % 60);
 	} else if (!strcmp(what, "config")) {
@@ -491,7 +458,7 @@ static void cmd_diag(mmfsd *d, json_object *req, json_object *rep)
 	} else if (!strcmp(what, "nsd")) {
 		char *s = adm_diag_nsd(d);
 
-		tprintf(&t, "%s", s ? s : "");
+		mm_sb_printf(&t, "%s", s ? s : "");
 		free(s);
 	} else {
 		adm_set_rc(rep, MM_EINVAL, "mmdiag: unknown section (use --version, --config, "

@@ -199,9 +199,9 @@ int mmfsd_open(const struct mmfsd_options *opt, mmfsd **out, char *err, size_t e
 	d->pid_fd = -1;
 	d->stop_pipe[0] = d->stop_pipe[1] = -1;
 	pthread_mutex_init(&d->peer_lock, NULL);
-	pthread_cond_init(&d->peer_wake, NULL);
+	mm_cond_init(&d->peer_wake);
 	pthread_mutex_init(&d->pool_lock, NULL);
-	pthread_cond_init(&d->pool_wake, NULL);
+	mm_cond_init(&d->pool_wake);
 	rc = mmfsd_paths_init(&d->paths, opt->root, opt->node);
 	if (rc) {
 		snprintf(err, errsz, "state directory path %s/%s is too long", opt->root, opt->node);
@@ -486,7 +486,6 @@ static void *peer_main(void *arg)
 
 	pthread_mutex_lock(&d->peer_lock);
 	while (!d->peer_stop) {
-		struct timespec ts;
 		uint32_t target = 0;
 		int64_t fdt = cfg_get_int(d->cfg, "failureDetectionTime");
 		unsigned period = (unsigned)(fdt > 0 ? fdt : 35) * 1000 / 4;
@@ -522,10 +521,9 @@ static void *peer_main(void *arg)
 				mm_debug(SUB, "ping node %u: %s", target, mm_strerror(rc));
 			free(rep);
 		}
-		ts = mm_deadline_ts(CLOCK_REALTIME, (uint64_t)period * 1000000u);
 		pthread_mutex_lock(&d->peer_lock);
 		if (!d->peer_stop)
-			pthread_cond_timedwait(&d->peer_wake, &d->peer_lock, &ts);
+			mm_cond_wait_ms(&d->peer_wake, &d->peer_lock, (uint64_t)period);
 	}
 	pthread_mutex_unlock(&d->peer_lock);
 	return NULL;

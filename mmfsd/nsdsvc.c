@@ -199,16 +199,10 @@ static void *scan_main(void *arg)
 				s->want_scan = true;
 			}
 		}
-		{
-			struct timespec ts;
-
-			/* wake at least every second: a wanted scan waits for the
-			 * node to become active, and a failed one is retried */
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
-			if (!s->stop)
-				pthread_cond_timedwait(&s->wake, &s->lock, &ts);
-		}
+		/* wake at least every second: a wanted scan waits for the
+		 * node to become active, and a failed one is retried */
+		if (!s->stop)
+			mm_cond_wait_ms(&s->wake, &s->lock, 1000);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
@@ -317,7 +311,7 @@ int nsd_svc_create(const struct nsd_svc_config *cfg, nsd_svc **out)
 	snprintf(s->name, sizeof(s->name), "node %u (%s)", cfg->my_node, cfg->node_name);
 	pthread_mutex_init(&s->scan_lock, NULL);
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->wake, NULL);
+	mm_cond_init(&s->wake);
 	tc.cluster_id = cfg->cluster_id;
 	/* no write reaches a disk from this node outside the lease it was
 	 * accepted under, whether it came from a client here or elsewhere */

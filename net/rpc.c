@@ -23,6 +23,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "common/util.h"
 #include "net/net_int.h"
 
@@ -282,7 +283,6 @@ static void *timer_main(void *arg)
 		uint64_t now = mm_now_ns();
 		struct net_call *calls = NULL;
 		struct net_conn *conns = NULL;
-		struct timespec ts;
 
 		while (ctx->heap_n && ctx->heap[0]->deadline_ns <= now) {
 			struct net_timer *t = ctx->heap[0];
@@ -328,9 +328,7 @@ static void *timer_main(void *arg)
 			continue;
 		}
 		ctx->timer_wake_ns = ctx->heap_n ? ctx->heap[0]->deadline_ns : now + 1000000000u;
-		ts.tv_sec = (time_t)(ctx->timer_wake_ns / 1000000000u);
-		ts.tv_nsec = (long)(ctx->timer_wake_ns % 1000000000u);
-		pthread_cond_timedwait(&ctx->timer_cond, &ctx->calls_lock, &ts);
+		mm_cond_wait_until(&ctx->timer_cond, &ctx->calls_lock, ctx->timer_wake_ns);
 		ctx->timer_wake_ns = 0;
 	}
 	pthread_mutex_unlock(&ctx->calls_lock);
@@ -339,14 +337,10 @@ static void *timer_main(void *arg)
 
 int net_rpc_init(net_ctx *ctx)
 {
-	pthread_condattr_t ca;
 	int rc;
 
 	pthread_mutex_init(&ctx->calls_lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&ctx->timer_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	mm_cond_init(&ctx->timer_cond);
 	ctx->cbuckets = calloc(1024, sizeof(*ctx->cbuckets));
 	if (!ctx->cbuckets)
 		return MM_ENOMEM;

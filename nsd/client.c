@@ -226,9 +226,7 @@ static void *retry_main(void *arg)
 		if (c->stopping && c->inflight == 0)
 			break;
 		if (io) {
-			struct timespec ts = mm_deadline_ts(CLOCK_REALTIME, io->due_ns - now);
-
-			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+			mm_cond_wait_until(&c->cond, &c->lock, io->due_ns);
 		} else {
 			pthread_cond_wait(&c->cond, &c->lock);
 		}
@@ -563,7 +561,7 @@ int nsd_client_create(const struct nsd_client_config *cfg, nsd_client **out)
 	c->policy = cfg->policy;
 	c->checksum = cfg->checksum;
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->cond, NULL);
+	mm_cond_init(&c->cond);
 	pthread_mutex_init(&c->down_lock, NULL);
 	rc = mm_thread_start(&c->thread, "nsd-retry", retry_main, c);
 	if (rc) {

@@ -1,6 +1,7 @@
 /* tests/unit/test_common.c - common/: crc32c, wire codec, sizes, errors, pool, log, bug. */
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,10 @@
 #include "common/bug.h"
 #include "common/crc32c.h"
 #include "common/err.h"
+#include "common/hash.h"
+#include "common/list.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "common/thread.h"
 #include "common/util.h"
 #include "common/waiter.h"
@@ -548,6 +552,197 @@ static void test_log_runs(void)
 	log_dir_remove();
 }
 
+/* ---- list, hash table, string buffer ---- */
+
+struct item {
+	struct mm_list link;
+	struct mm_hnode hn;
+	uint64_t key;
+};
+
+static void test_list(void)
+{
+	MM_LIST_HEAD(head);
+	struct item it[5];
+	struct mm_list *pos, *tmp;
+	uint64_t order = 0;
+
+	CU_ASSERT_TRUE(mm_list_empty(&head));
+	CU_ASSERT_PTR_NULL(mm_list_first(&head));
+	for (int i = 0; i < 5; i++) {
+		it[i].key = (uint64_t)i;
+		mm_list_init(&it[i].link);
+		CU_ASSERT_FALSE(mm_list_linked(&it[i].link));
+		if (i % 2)
+			mm_list_add_tail(&head, &it[i].link);
+		else
+			mm_list_add_head(&head, &it[i].link);
+	}
+	mm_list_for_each(pos, &head)	/* 4 2 0 1 3 */
+		order = order * 10 + mm_list_entry(pos, struct item, link)->key;
+	CU_ASSERT_EQUAL(order, 42013u);
+	mm_list_move_tail(&head, &it[4].link);
+	mm_list_for_each_safe(pos, tmp, &head)
+		if (mm_list_entry(pos, struct item, link)->key % 2 == 0 &&
+		    mm_list_entry(pos, struct item, link)->key != 4)
+			mm_list_del(pos);
+	order = 0;
+	mm_list_for_each(pos, &head)
+		order = order * 10 + mm_list_entry(pos, struct item, link)->key;
+	CU_ASSERT_EQUAL(order, 134u);
+	CU_ASSERT_FALSE(mm_list_linked(&it[2].link));
+}
+
+static bool item_eq(const struct mm_hnode *n, const void *key)
+{
+	const struct item *it = (const struct item *)((const char *)n - offsetof(struct item, hn));
+
+	return it->key == *(const uint64_t *)key;
+}
+
+static void count_node(struct mm_hnode *n, void *arg)
+{
+	(void)n;
+	(*(size_t *)arg)++;
+}
+
+static void test_hash(void)
+{
+	enum { N = 5000 };
+	struct item *it = calloc(N, sizeof(*it));
+	struct mm_htab t;
+	size_t seen = 0;
+
+	CU_ASSERT_EQUAL_FATAL(mm_htab_init(&t, 4), MM_OK);
+	CU_ASSERT_EQUAL(t.nbuckets, 16u);
+	for (uint64_t i = 0; i < N; i++) {
+		it[i].key = i * 7919;
+		CU_ASSERT_EQUAL(mm_htab_insert(&t, &it[i].hn, mm_hash_u64(it[i].key)), MM_OK);
+	}
+	CU_ASSERT_EQUAL(t.count, (size_t)N);
+	CU_ASSERT_TRUE(t.nbuckets >= N);	/* grew */
+	for (uint64_t i = 0; i < N; i++) {
+		uint64_t k = i * 7919, missing = k + 1;
+
+		CU_ASSERT_PTR_EQUAL(mm_htab_find(&t, mm_hash_u64(k), item_eq, &k), &it[i].hn);
+		CU_ASSERT_PTR_NULL(mm_htab_find(&t, mm_hash_u64(missing), item_eq, &missing));
+	}
+	for (uint64_t i = 0; i < N; i += 2)
+		mm_htab_remove(&t, &it[i].hn);
+	CU_ASSERT_EQUAL(t.count, (size_t)N / 2);
+	mm_htab_each(&t, count_node, &seen);
+	CU_ASSERT_EQUAL(seen, (size_t)N / 2);
+	{
+		uint64_t k = 2 * 7919, k3 = 3 * 7919;
+
+		CU_ASSERT_PTR_NULL(mm_htab_find(&t, mm_hash_u64(k), item_eq, &k));
+		CU_ASSERT_PTR_EQUAL(mm_htab_find(&t, mm_hash_u64(k3), item_eq, &k3), &it[3].hn);
+	}
+	mm_htab_free(&t);
+	free(it);
+}
+
+static void test_strbuf(void)
+{
+	struct mm_sb b = MM_SB_INIT;
+	char *s;
+
+	s = mm_sb_steal(&b);
+	CU_ASSERT_STRING_EQUAL(s, "");
+	free(s);
+	for (int i = 0; i < 1000; i++)
+		mm_sb_printf(&b, "%d,", i);
+	mm_sb_put(&b, "end", 3);
+	CU_ASSERT_FALSE(b.oom);
+	CU_ASSERT_EQUAL(b.len, strlen(b.p));
+	CU_ASSERT_EQUAL(strncmp(b.p, "0,1,2,", 6), 0);
+	CU_ASSERT_STRING_EQUAL(b.p + b.len - 8, "998,999,end" + 3);
+	s = mm_sb_steal(&b);
+	CU_ASSERT_PTR_NULL(b.p);
+	CU_ASSERT_EQUAL(b.len, 0u);
+	free(s);
+}
+
+/* ---- timed waits against a wall clock that jumps ----
+ * test_common is linked with --wrap=clock_gettime: every clock_gettime in
+ * mmfs goes through here, and CLOCK_REALTIME can be made to jump. */
+int __real_clock_gettime(clockid_t clk, struct timespec *ts);
+static _Atomic long wall_shift_s;
+
+int __wrap_clock_gettime(clockid_t clk, struct timespec *ts)
+{
+	int rc = __real_clock_gettime(clk, ts);
+
+	if (rc == 0 && clk == CLOCK_REALTIME)
+		ts->tv_sec += wall_shift_s;
+	return rc;
+}
+
+static uint64_t real_mono_ms(void)
+{
+	struct timespec ts;
+
+	__real_clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void *worker_main(void *arg)
+{
+	struct mm_worker *w = arg;
+	int *rounds = (int *)((char *)w + sizeof(*w));
+
+	pthread_mutex_lock(&w->lock);
+	while (mm_worker_wait(w, 50))
+		(*rounds)++;
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static void test_waits_ignore_wall_clock(void)
+{
+	static const long shifts[] = {3600, -3600, 86400 * 365};
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t c;
+	struct {
+		struct mm_worker w;
+		int rounds;
+	} wk;
+
+	CU_ASSERT_EQUAL_FATAL(mm_cond_init(&c), MM_OK);
+	for (size_t i = 0; i < MM_ARRAY_SIZE(shifts); i++) {
+		uint64_t t0, dt, u0;
+		int rc;
+
+		wall_shift_s = 0;
+		pthread_mutex_lock(&m);
+		t0 = real_mono_ms();
+		u0 = mm_now_ns();
+		wall_shift_s = shifts[i];	/* the wall clock jumps mid-wait */
+		rc = mm_cond_wait_ms(&c, &m, 100);
+		dt = real_mono_ms() - t0;
+		pthread_mutex_unlock(&m);
+		CU_ASSERT_EQUAL(rc, MM_ETIMEDOUT);
+		CU_ASSERT_TRUE(dt >= 95 && dt < 2000);	/* neither cut nor stretched */
+		CU_ASSERT_TRUE(mm_now_ns() - u0 < 2000000000u);
+	}
+	wall_shift_s = 0;
+	pthread_cond_destroy(&c);
+
+	/* a worker's periodic wake keeps its pace across a jump */
+	memset(&wk, 0, sizeof(wk));
+	CU_ASSERT_EQUAL_FATAL(mm_worker_init(&wk.w), MM_OK);
+	CU_ASSERT_EQUAL_FATAL(mm_worker_start(&wk.w, "t-worker", worker_main, &wk.w), MM_OK);
+	usleep(120000);
+	wall_shift_s = -7200;
+	usleep(300000);
+	mm_worker_kick(&wk.w);
+	usleep(20000);
+	mm_worker_stop(&wk.w);
+	mm_worker_destroy(&wk.w);
+	wall_shift_s = 0;
+	CU_ASSERT_TRUE(wk.rounds >= 5 && wk.rounds <= 12);
+}
+
 static void register_tests(void)
 {
 	static const struct mm_test tests[] = {
@@ -560,6 +755,10 @@ static void register_tests(void)
 		{"worker pool", test_pool},
 		{"waiter registry", test_waiters},
 		{"MM_BUG_ON and mutex ownership", test_bug},
+		{"intrusive list", test_list},
+		{"hash table", test_hash},
+		{"string buffer", test_strbuf},
+		{"timed waits ignore wall clock jumps", test_waits_ignore_wall_clock},
 		{"log: repeated lines", test_log_repeats},
 		{"log: troubles and their end", test_log_trouble},
 		{"log: repeats from several threads", test_log_threads},
