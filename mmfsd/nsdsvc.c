@@ -24,10 +24,8 @@ struct nsd_svc {
 	nsd_server *srv;
 	nsd_client *cli;
 	pthread_mutex_t scan_lock;	/* one scan at a time */
-	pthread_mutex_t lock;		/* guards what follows */
-	pthread_cond_t wake;
-	bool want_scan, stop, thread_running;
-	pthread_t thread;
+	struct mm_worker scan;		/* "nsd-scan"; its lock guards want_scan */
+	bool want_scan;
 };
 
 /* ---- fencing -------------------------------------------------------- */
@@ -174,37 +172,35 @@ int nsd_svc_scan_now(nsd_svc *s, char *err, size_t errsz)
 
 void nsd_svc_request_scan(nsd_svc *s)
 {
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->scan.lock);
 	s->want_scan = true;
-	pthread_cond_signal(&s->wake);
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->scan.lock);
+	mm_worker_kick(&s->scan);
 }
 
 static void *scan_main(void *arg)
 {
 	nsd_svc *s = arg;
 
-	pthread_mutex_lock(&s->lock);
-	while (!s->stop) {
+	/* wake at least every second: a wanted scan waits for the node to
+	 * become active, and a failed one is retried */
+	pthread_mutex_lock(&s->scan.lock);
+	while (mm_worker_wait(&s->scan, 1000)) {
 		if (s->want_scan && clm_get_state(s->clm) == CLM_ACTIVE) {
 			char err[256];
 			int rc;
 
 			s->want_scan = false;
-			pthread_mutex_unlock(&s->lock);
+			pthread_mutex_unlock(&s->scan.lock);
 			rc = nsd_svc_scan_now(s, err, sizeof(err));
-			pthread_mutex_lock(&s->lock);
+			pthread_mutex_lock(&s->scan.lock);
 			if (rc < 0) {
 				mm_warn(SUB, "%s: trying again", err);
 				s->want_scan = true;
 			}
 		}
-		/* wake at least every second: a wanted scan waits for the
-		 * node to become active, and a failed one is retried */
-		if (!s->stop)
-			mm_cond_wait_ms(&s->wake, &s->lock, 1000);
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->scan.lock);
 	return NULL;
 }
 
@@ -310,8 +306,7 @@ int nsd_svc_create(const struct nsd_svc_config *cfg, nsd_svc **out)
 	s->cfg = *cfg;
 	snprintf(s->name, sizeof(s->name), "node %u (%s)", cfg->my_node, cfg->node_name);
 	pthread_mutex_init(&s->scan_lock, NULL);
-	pthread_mutex_init(&s->lock, NULL);
-	mm_cond_init(&s->wake);
+	mm_worker_init(&s->scan);
 	tc.cluster_id = cfg->cluster_id;
 	/* no write reaches a disk from this node outside the lease it was
 	 * accepted under, whether it came from a client here or elsewhere */
@@ -368,10 +363,9 @@ int nsd_svc_start(nsd_svc *s, clm *c)
 	int rc;
 
 	__atomic_store_n(&s->clm, c, __ATOMIC_RELEASE);
-	rc = mm_thread_start(&s->thread, "nsd-scan", scan_main, s);
+	rc = mm_worker_start(&s->scan, "nsd-scan", scan_main, s);
 	if (rc)
 		return rc;
-	s->thread_running = true;
 	nsd_svc_request_scan(s);
 	return MM_OK;
 }
@@ -380,14 +374,7 @@ void nsd_svc_stop(nsd_svc *s)
 {
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->lock);
-	s->stop = true;
-	pthread_cond_signal(&s->wake);
-	pthread_mutex_unlock(&s->lock);
-	if (s->thread_running) {
-		pthread_join(s->thread, NULL);
-		s->thread_running = false;
-	}
+	mm_worker_stop(&s->scan);
 	if (s->cli) {
 		nsd_client_destroy(s->cli);
 		s->cli = NULL;
@@ -403,8 +390,7 @@ void nsd_svc_destroy(nsd_svc *s)
 	nsd_server_destroy(s->srv);
 	nsd_table_destroy(s->tab);
 	pthread_mutex_destroy(&s->scan_lock);
-	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->wake);
+	mm_worker_destroy(&s->scan);
 	free(s);
 }
 
