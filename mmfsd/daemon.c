@@ -1,11 +1,11 @@
 /*
  * mmfsd/daemon.c - bring a node's daemon up and down (see daemon.h).
  *
- * Start order matters: the pid lock first (one daemon per state dir), the
- * log, the definition and settings, keys, then the network (so peers can
- * reach us), etcd on quorum nodes, membership, and the admin socket last:
- * once `mmfsd.sock` answers, everything behind it exists. Stop runs the
- * same list backwards, leaving the cluster before the network goes.
+ * mmfsd_open takes the pid lock (one daemon per state dir), opens the log
+ * and reads the definition and settings; mmfsd_start then starts the
+ * subsystems of the table `subsystems[]` in its order, and mmfsd_stop
+ * stops them in reverse. Each entry also names the dynamic attributes it
+ * applies and handles cluster events: adding a subsystem is one entry.
  */
 #include "mmfsd/daemon.h"
 
@@ -55,23 +55,17 @@ struct mmfsd {
 	pp_pool *pool;
 	adm_server *adm;
 
+	size_t nstarted;		/* subsystems[0 .. nstarted) were started */
+
 	/* pagepool resizes (mmchconfig pagepool) run on their own thread: a
 	 * shrink may write dirty data and wait for pinned buffers */
-	pthread_t pool_thread;
-	bool pool_running;
-	pthread_mutex_t pool_lock;
-	pthread_cond_t pool_wake;
-	bool pool_stop;			/* protected by pool_lock */
-	bool pool_resize;		/* protected by pool_lock: pagepool changed */
+	struct mm_worker pool_worker;	/* "pp-resize" */
+	bool pool_resize;		/* protected by pool_worker.lock: pagepool changed */
 
-	pthread_t peer_thread;
-	bool peer_running;
-	pthread_mutex_t peer_lock;
-	pthread_cond_t peer_wake;
-	bool peer_stop;			/* protected by peer_lock */
-	bool reconcile;			/* protected by peer_lock: definition changed */
-	/* d->etcd is replaced only by the peer thread, under peer_lock;
-	 * other threads read it under peer_lock (mmfsd_etcd_info) */
+	struct mm_worker peer;		/* "peer" */
+	bool reconcile;			/* protected by peer.lock: definition changed */
+	/* d->etcd is replaced only by the peer thread, under peer.lock;
+	 * other threads read it under peer.lock (mmfsd_etcd_info) */
 };
 
 int mmfsd_paths_init(struct mmfsd_paths *p, const char *root, const char *node)
@@ -198,10 +192,8 @@ int mmfsd_open(const struct mmfsd_options *opt, mmfsd **out, char *err, size_t e
 	d->opt = *opt;
 	d->pid_fd = -1;
 	d->stop_pipe[0] = d->stop_pipe[1] = -1;
-	pthread_mutex_init(&d->peer_lock, NULL);
-	mm_cond_init(&d->peer_wake);
-	pthread_mutex_init(&d->pool_lock, NULL);
-	mm_cond_init(&d->pool_wake);
+	mm_worker_init(&d->peer);
+	mm_worker_init(&d->pool_worker);
 	rc = mmfsd_paths_init(&d->paths, opt->root, opt->node);
 	if (rc) {
 		snprintf(err, errsz, "state directory path %s/%s is too long", opt->root, opt->node);
@@ -390,9 +382,9 @@ static int start_etcd(mmfsd *d, char *err, size_t errsz)
 		etcd_sup *sup = NULL;
 
 		rc = etcd_sup_start(&ec, &sup);
-		pthread_mutex_lock(&d->peer_lock);
+		pthread_mutex_lock(&d->peer.lock);
 		d->etcd = sup;
-		pthread_mutex_unlock(&d->peer_lock);
+		pthread_mutex_unlock(&d->peer.lock);
 	}
 	if (rc)
 		snprintf(err, errsz, "cannot start etcd: %s", mm_strerror(rc));
@@ -454,10 +446,10 @@ static void reconcile(mmfsd *d)
 	} else if (!me->quorum && d->quorum_node) {
 		etcd_sup *old;
 
-		pthread_mutex_lock(&d->peer_lock);
+		pthread_mutex_lock(&d->peer.lock);
 		old = d->etcd;
 		d->etcd = NULL;
-		pthread_mutex_unlock(&d->peer_lock);
+		pthread_mutex_unlock(&d->peer.lock);
 		if (old)
 			etcd_sup_stop(old, 3000);
 		rm_rf(d->paths.etcd_dir);
@@ -484,16 +476,17 @@ static void *peer_main(void *arg)
 	mmfsd *d = arg;
 	size_t rr = 0;
 
-	pthread_mutex_lock(&d->peer_lock);
-	while (!d->peer_stop) {
+	uint64_t period = 0;
+
+	pthread_mutex_lock(&d->peer.lock);
+	while (mm_worker_wait(&d->peer, period)) {
 		uint32_t target = 0;
 		int64_t fdt = cfg_get_int(d->cfg, "failureDetectionTime");
-		unsigned period = (unsigned)(fdt > 0 ? fdt : 35) * 1000 / 4;
-
 		bool again = d->reconcile;
 
+		period = (uint64_t)(fdt > 0 ? fdt : 35) * 1000 / 4;
 		d->reconcile = false;
-		pthread_mutex_unlock(&d->peer_lock);
+		pthread_mutex_unlock(&d->peer.lock);
 		if (again)
 			reconcile(d);
 		if (clm_get_state(d->clm) == CLM_ACTIVE) {
@@ -521,37 +514,16 @@ static void *peer_main(void *arg)
 				mm_debug(SUB, "ping node %u: %s", target, mm_strerror(rc));
 			free(rep);
 		}
-		pthread_mutex_lock(&d->peer_lock);
-		if (!d->peer_stop)
-			mm_cond_wait_ms(&d->peer_wake, &d->peer_lock, (uint64_t)period);
+		pthread_mutex_lock(&d->peer.lock);
 	}
-	pthread_mutex_unlock(&d->peer_lock);
+	pthread_mutex_unlock(&d->peer.lock);
 	return NULL;
 }
 
-static void cluster_event(const struct clm_event *ev, void *arg)
+/* The daemon's own: lease-bound work stopping and resuming, the log level. */
+static void daemon_event(mmfsd *d, const struct clm_event *ev)
 {
-	mmfsd *d = arg;
-
-	if (d->nsd)
-		nsd_svc_event(d->nsd, ev);
 	switch (ev->type) {
-	case CLM_EV_CONFIG_CHANGED:
-		if (ev->attr && strcmp(ev->attr, "mmfsLogLevel") == 0)
-			mm_log_set_level(log_level_of(d->cfg));
-		if (ev->attr && strcmp(ev->attr, "pagepool") == 0) {
-			pthread_mutex_lock(&d->pool_lock);
-			d->pool_resize = true;	/* the pool thread, if any, resizes */
-			pthread_cond_signal(&d->pool_wake);
-			pthread_mutex_unlock(&d->pool_lock);
-		}
-		break;
-	case CLM_EV_CLUSTER_CHANGED:
-		pthread_mutex_lock(&d->peer_lock);
-		d->reconcile = true;
-		pthread_cond_signal(&d->peer_wake);
-		pthread_mutex_unlock(&d->peer_lock);
-		break;
 	case CLM_EV_QUORUM_LOST:	/* quorum gone, or our lease dropped */
 	case CLM_EV_NODE_EXPELLED:
 		if (ev->node == d->node_num) {
@@ -576,6 +548,12 @@ static void cluster_event(const struct clm_event *ev, void *arg)
 	}
 }
 
+static void daemon_attr(mmfsd *d, const char *name)
+{
+	(void)name;	/* mmfsLogLevel */
+	mm_log_set_level(log_level_of(d->cfg));
+}
+
 /*
  * The pagepool: allocated (and locked in memory where permitted) at start,
  * of the size the pagepool attribute has then, within pagepoolMaxPhysMemPct
@@ -597,16 +575,14 @@ static void *pool_main(void *arg)
 {
 	mmfsd *d = arg;
 
-	pthread_mutex_lock(&d->pool_lock);
-	for (;;) {
+	pthread_mutex_lock(&d->pool_worker.lock);
+	while (mm_worker_wait(&d->pool_worker, 60000)) {
 		uint64_t want, cap;
 
-		while (!d->pool_stop && !d->pool_resize)
-			pthread_cond_wait(&d->pool_wake, &d->pool_lock);
-		if (d->pool_stop)
-			break;
+		if (!d->pool_resize)
+			continue;
 		d->pool_resize = false;
-		pthread_mutex_unlock(&d->pool_lock);
+		pthread_mutex_unlock(&d->pool_worker.lock);
 		want = cfg_get_size(d->cfg, "pagepool");
 		cap = pool_cap(d);
 		if (cap && want > cap) {
@@ -616,9 +592,9 @@ static void *pool_main(void *arg)
 		}
 		/* logs what it did, or why not */
 		pp_pool_resize(d->pool, want, 30000);
-		pthread_mutex_lock(&d->pool_lock);
+		pthread_mutex_lock(&d->pool_worker.lock);
 	}
-	pthread_mutex_unlock(&d->pool_lock);
+	pthread_mutex_unlock(&d->pool_worker.lock);
 	return NULL;
 }
 
@@ -645,67 +621,228 @@ static int start_pool(mmfsd *d, char *err, size_t errsz)
 			 mm_strerror(rc));
 		return rc;
 	}
-	rc = mm_thread_start(&d->pool_thread, "pp-resize", pool_main, d);
-	if (rc) {
+	rc = mm_worker_start(&d->pool_worker, "pp-resize", pool_main, d);
+	if (rc)
 		snprintf(err, errsz, "cannot start the pagepool resize thread");
-		return rc;
-	}
-	d->pool_running = true;
-	return MM_OK;
+	return rc;
 }
 
-int mmfsd_start(mmfsd *d, char *err, size_t errsz)
+static void stop_pool(mmfsd *d)
 {
-	struct clm_config cc;
-	int rc;
+	mm_worker_stop(&d->pool_worker);
+	/* dirty data goes out, and I/O drains, while this node is still a member */
+	pp_pool_destroy(d->pool);
+	d->pool = NULL;
+}
 
-	d->started_at = mm_wall_s();
-	rc = ensure_node_cert(d, err, errsz);
+static void pool_attr(mmfsd *d, const char *name)
+{
+	(void)name;
+	pthread_mutex_lock(&d->pool_worker.lock);
+	d->pool_resize = true;	/* the pool thread, if any, resizes */
+	pthread_mutex_unlock(&d->pool_worker.lock);
+	mm_worker_kick(&d->pool_worker);
+}
+
+static int start_peer(mmfsd *d, char *err, size_t errsz)
+{
+	int rc = mm_worker_start(&d->peer, "peer", peer_main, d);
+
 	if (rc)
-		return rc;
-	rc = start_net(d, err, errsz);
-	if (rc)
-		return rc;
-	rc = start_pool(d, err, errsz);
-	if (rc)
-		return rc;
-	if (d->quorum_node) {
-		rc = start_etcd(d, err, errsz);
-		if (rc)
-			return rc;
-	} else if (access(d->paths.etcd_dir, F_OK) == 0) {
+		snprintf(err, errsz, "cannot start the peer thread");
+	return rc;
+}
+
+static void stop_peer(mmfsd *d)
+{
+	mm_worker_stop(&d->peer);
+}
+
+static void peer_event(mmfsd *d, const struct clm_event *ev)
+{
+	if (ev->type != CLM_EV_CLUSTER_CHANGED)
+		return;
+	pthread_mutex_lock(&d->peer.lock);
+	d->reconcile = true;
+	pthread_mutex_unlock(&d->peer.lock);
+	mm_worker_kick(&d->peer);
+}
+
+static void stop_net(mmfsd *d)
+{
+	if (d->net) {
+		net_destroy(d->net);
+		d->net = NULL;
+	}
+}
+
+static int start_etcd_role(mmfsd *d, char *err, size_t errsz)
+{
+	if (d->quorum_node)
+		return start_etcd(d, err, errsz);
+	if (access(d->paths.etcd_dir, F_OK) == 0) {
 		mm_notice(SUB, "not a quorum node (any more): removing old etcd data %s",
 			  d->paths.etcd_dir);
 		rm_rf(d->paths.etcd_dir);
 		unlink(d->paths.etcd_join);
 	}
-	cc = (struct clm_config){
+	return MM_OK;
+}
+
+static void stop_etcd(mmfsd *d)
+{
+	etcd_sup *old;
+
+	pthread_mutex_lock(&d->peer.lock);
+	old = d->etcd;
+	d->etcd = NULL;
+	pthread_mutex_unlock(&d->peer.lock);
+	if (old)
+		etcd_sup_stop(old, 3000);
+}
+
+static void cluster_event(const struct clm_event *ev, void *arg);
+
+static int start_cluster(mmfsd *d, char *err, size_t errsz)
+{
+	struct clm_config cc = {
 		.cluster = &d->def,
 		.my_node = d->node_num,
 		.cfg = d->cfg,
 		.tls = {d->paths.ca_crt, d->paths.node_crt, d->paths.node_key},
 		.sdrfs_path = d->paths.sdrfs,
 	};
-	rc = clm_create(&cc, &d->clm);
+	int rc = clm_create(&cc, &d->clm);
+
 	if (rc) {
 		snprintf(err, errsz, "cannot set up cluster membership: %s", mm_strerror(rc));
 		return rc;
 	}
 	clm_subscribe(d->clm, cluster_event, d);
-	rc = nsd_svc_start(d->nsd, d->clm);
-	if (rc)
-		return rc;
 	rc = clm_start(d->clm);
 	if (rc)
-		return rc;
-	rc = mm_thread_start(&d->peer_thread, "peer", peer_main, d);
+		snprintf(err, errsz, "cannot start the cluster membership threads: %s", mm_strerror(rc));
+	return rc;
+}
+
+/* Leave the cluster (lease revoked); the clm itself goes in mmfsd_close. */
+static void stop_cluster(mmfsd *d)
+{
+	if (d->clm)
+		clm_stop(d->clm);
+}
+
+static int start_nsd(mmfsd *d, char *err, size_t errsz)
+{
+	int rc = nsd_svc_start(d->nsd, d->clm);
+
+	if (rc)
+		snprintf(err, errsz, "cannot start the NSD service: %s", mm_strerror(rc));
+	return rc;
+}
+
+/* Drain the NSD client and server while still a member. */
+static void stop_nsd(mmfsd *d)
+{
+	nsd_svc_stop(d->nsd);
+}
+
+static void nsd_event(mmfsd *d, const struct clm_event *ev)
+{
+	if (d->nsd)
+		nsd_svc_event(d->nsd, ev);
+}
+
+static void nsd_attr(mmfsd *d, const char *name)
+{
+	if (d->nsd)
+		nsd_svc_attr_changed(d->nsd, name);
+}
+
+static int start_admin(mmfsd *d, char *err, size_t errsz)
+{
+	int rc = adm_server_start(d, d->paths.sock, &d->adm);
+
+	if (rc)
+		snprintf(err, errsz, "cannot open admin socket %s: %s", d->paths.sock, mm_strerror(rc));
+	return rc;
+}
+
+static void stop_admin(mmfsd *d)
+{
+	if (d->adm) {
+		adm_server_stop(d->adm);
+		d->adm = NULL;
+	}
+}
+
+/*
+ * The subsystems, in start order; mmfsd_stop runs them backwards. Each
+ * names the dynamic attributes it applies (its <attr> is called when the
+ * CCR changes one of them) and gets every cluster event through <event>,
+ * in table order, also before it started (handlers check what exists).
+ * Why this order: the network first, so peers reach us and the NSD
+ * handlers exist (start_net); etcd before membership, which runs on it;
+ * the NSD service needs the clm; the pagepool reads and writes through
+ * the NSD client and must flush while this node is still a member; the
+ * admin socket last, since once it answers everything behind it exists.
+ */
+static const char *const daemon_attrs[] = {"mmfsLogLevel", NULL};
+static const char *const nsd_attrs[] = {"useNSDserver", "nsdDevices", NULL};
+static const char *const pool_attrs[] = {"pagepool", NULL};
+
+static const struct subsystem {
+	const char *name;
+	int (*start)(mmfsd *d, char *err, size_t errsz);
+	void (*stop)(mmfsd *d);		/* also after a failed start */
+	void (*event)(mmfsd *d, const struct clm_event *ev);
+	const char *const *attrs;
+	void (*attr)(mmfsd *d, const char *name);
+} subsystems[] = {
+	{"daemon", NULL, NULL, daemon_event, daemon_attrs, daemon_attr},
+	{"net", start_net, stop_net, NULL, NULL, NULL},
+	{"etcd", start_etcd_role, stop_etcd, NULL, NULL, NULL},
+	{"cluster", start_cluster, stop_cluster, NULL, NULL, NULL},
+	{"nsd", start_nsd, stop_nsd, nsd_event, nsd_attrs, nsd_attr},
+	{"pagepool", start_pool, stop_pool, NULL, pool_attrs, pool_attr},
+	{"peer", start_peer, stop_peer, peer_event, NULL, NULL},
+	{"admin", start_admin, stop_admin, NULL, NULL, NULL},
+};
+
+static void cluster_event(const struct clm_event *ev, void *arg)
+{
+	mmfsd *d = arg;
+
+	for (size_t i = 0; i < MM_ARRAY_SIZE(subsystems); i++) {
+		const struct subsystem *s = &subsystems[i];
+
+		if (s->event)
+			s->event(d, ev);
+		if (ev->type != CLM_EV_CONFIG_CHANGED || !ev->attr || !s->attrs)
+			continue;
+		for (const char *const *a = s->attrs; *a; a++)
+			if (strcmp(*a, ev->attr) == 0)
+				s->attr(d, ev->attr);
+	}
+}
+
+int mmfsd_start(mmfsd *d, char *err, size_t errsz)
+{
+	int rc;
+
+	d->started_at = mm_wall_s();
+	rc = ensure_node_cert(d, err, errsz);
 	if (rc)
 		return rc;
-	d->peer_running = true;
-	rc = adm_server_start(d, d->paths.sock, &d->adm);
-	if (rc) {
-		snprintf(err, errsz, "cannot open admin socket %s: %s", d->paths.sock, mm_strerror(rc));
-		return rc;
+	for (size_t i = 0; i < MM_ARRAY_SIZE(subsystems); i++) {
+		if (!subsystems[i].start)
+			continue;
+		d->nstarted = i + 1;	/* a failed start is stopped too */
+		rc = subsystems[i].start(d, err, errsz);
+		if (rc) {
+			mm_error(SUB, "starting %s failed: %s", subsystems[i].name, err);
+			return rc;
+		}
 	}
 	mm_notice(SUB, "mmfsd ready");
 	return MM_OK;
@@ -743,48 +880,14 @@ void mmfsd_wait(mmfsd *d)
 
 void mmfsd_stop(mmfsd *d)
 {
-	if (!d->adm && !d->peer_running && !d->clm && !d->net && !d->etcd && !d->nsd && !d->pool)
+	if (!d->nstarted)
 		return;		/* never started: nothing to say or undo */
 	mm_notice(SUB, "shutting down");
-	if (d->adm) {
-		adm_server_stop(d->adm);
-		d->adm = NULL;
-	}
-	if (d->peer_running) {
-		pthread_mutex_lock(&d->peer_lock);
-		d->peer_stop = true;
-		pthread_cond_signal(&d->peer_wake);
-		pthread_mutex_unlock(&d->peer_lock);
-		pthread_join(d->peer_thread, NULL);
-		d->peer_running = false;
-	}
-	if (d->pool_running) {
-		pthread_mutex_lock(&d->pool_lock);
-		d->pool_stop = true;
-		pthread_cond_signal(&d->pool_wake);
-		pthread_mutex_unlock(&d->pool_lock);
-		pthread_join(d->pool_thread, NULL);
-		d->pool_running = false;
-	}
-	/* dirty data goes out, and I/O drains, while this node is still a member */
-	pp_pool_destroy(d->pool);
-	d->pool = NULL;
-	nsd_svc_stop(d->nsd);
-	if (d->clm)
-		clm_stop(d->clm);
-	if (d->net) {
-		net_destroy(d->net);
-		d->net = NULL;
-	}
-	nsd_svc_destroy(d->nsd);
-	d->nsd = NULL;
-	if (d->etcd) {
-		etcd_sup_stop(d->etcd, 3000);
-		d->etcd = NULL;
-	}
-	if (d->clm) {
-		clm_destroy(d->clm);
-		d->clm = NULL;
+	while (d->nstarted > 0) {
+		const struct subsystem *s = &subsystems[--d->nstarted];
+
+		if (s->stop)
+			s->stop(d);
 	}
 }
 
@@ -793,6 +896,14 @@ void mmfsd_close(mmfsd *d)
 	if (!d)
 		return;
 	mmfsd_stop(d);
+	/* after every stop: the NSD service's handlers went with the network,
+	 * and clm's etcd client outlived etcd's own stop */
+	nsd_svc_destroy(d->nsd);
+	d->nsd = NULL;
+	if (d->clm) {
+		clm_destroy(d->clm);
+		d->clm = NULL;
+	}
 	cfg_set_free(d->cfg);
 	cfg_cluster_free(&d->def);
 	if (d->pid_fd >= 0) {
@@ -804,10 +915,8 @@ void mmfsd_close(mmfsd *d)
 		close(d->stop_pipe[0]);
 		close(d->stop_pipe[1]);
 	}
-	pthread_mutex_destroy(&d->peer_lock);
-	pthread_cond_destroy(&d->peer_wake);
-	pthread_mutex_destroy(&d->pool_lock);
-	pthread_cond_destroy(&d->pool_wake);
+	mm_worker_destroy(&d->peer);
+	mm_worker_destroy(&d->pool_worker);
 	free(d);
 }
 
@@ -823,9 +932,9 @@ uint32_t mmfsd_node_number(mmfsd *d) { return d->node_num; }
 const char *mmfsd_node_name(mmfsd *d) { return d->node_name; }
 void mmfsd_etcd_info(mmfsd *d, int *pid, unsigned *restarts)
 {
-	pthread_mutex_lock(&d->peer_lock);
+	pthread_mutex_lock(&d->peer.lock);
 	*pid = d->etcd ? etcd_sup_pid(d->etcd) : 0;
 	*restarts = d->etcd ? etcd_sup_restarts(d->etcd) : 0;
-	pthread_mutex_unlock(&d->peer_lock);
+	pthread_mutex_unlock(&d->peer.lock);
 }
 uint64_t mmfsd_started_at(mmfsd *d) { return d->started_at; }

@@ -264,6 +264,14 @@ static void drop_connections(nsd_svc *s)
 	cfg_cluster_free(&def);
 }
 
+void nsd_svc_attr_changed(nsd_svc *s, const char *name)
+{
+	if (strcmp(name, "useNSDserver") == 0)
+		apply_settings(s);
+	else if (strcmp(name, "nsdDevices") == 0)
+		nsd_svc_request_scan(s);
+}
+
 void nsd_svc_event(nsd_svc *s, const struct clm_event *ev)
 {
 	switch (ev->type) {
@@ -272,14 +280,6 @@ void nsd_svc_event(nsd_svc *s, const struct clm_event *ev)
 		break;
 	case CLM_EV_QUORUM_REGAINED:
 		nsd_svc_request_scan(s);
-		break;
-	case CLM_EV_CONFIG_CHANGED:
-		if (!ev->attr)
-			break;
-		if (!strcmp(ev->attr, "useNSDserver"))
-			apply_settings(s);
-		else if (!strcmp(ev->attr, "nsdDevices"))
-			nsd_svc_request_scan(s);
 		break;
 	case CLM_EV_CLUSTER_CHANGED:
 		nsd_svc_request_scan(s);	/* server names may map to other nodes */

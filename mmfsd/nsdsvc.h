@@ -46,6 +46,9 @@ void nsd_svc_destroy(nsd_svc *s);
 
 /* Forwarded cluster events (joins, config changes). */
 void nsd_svc_event(nsd_svc *s, const struct clm_event *ev);
+/* Dynamic attribute <name> (useNSDserver, nsdDevices) has a new value in
+ * the effective settings: apply it. */
+void nsd_svc_attr_changed(nsd_svc *s, const char *name);
 /* Ask for a rescan soon (any thread, never blocks). */
 void nsd_svc_request_scan(nsd_svc *s);
 /* Rescan now and wait; returns the number of NSDs reached locally or MM_E*. */
