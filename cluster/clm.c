@@ -17,7 +17,7 @@
  * See cluster/README.md for the state diagram and the invariants.
  */
 #include "cluster/clm.h"
-#include "cluster/clm_internal.h"
+#include "cluster/clm_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -8,7 +8,7 @@
  *   4. Transport: endpoints, curl handle pool, one request with failover
  *   5. KV, txn, lease and member calls
  *   6. Watch (its own thread, curl multi handle, stream splitter)
- * Related: cluster/etcd_sup.c (runs etcd), cluster/etcd_internal.h.
+ * Related: cluster/etcd_sup.c (runs etcd), cluster/etcd_int.h.
  *
  * ---- 1. The JSON gateway (2026-11-21, etcd 3.4.23 from Debian) ----
  *
@@ -120,7 +120,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cluster/etcd_internal.h"
+#include "cluster/etcd_int.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/strbuf.h"

@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cluster/etcd_internal.h"
+#include "cluster/etcd_int.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/thread.h"

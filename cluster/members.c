@@ -43,7 +43,7 @@
 #include <string.h>
 
 #include "cluster/clm.h"
-#include "cluster/clm_internal.h"
+#include "cluster/clm_int.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/strbuf.h"

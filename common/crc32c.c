@@ -55,7 +55,7 @@ static uint32_t crc_hw_run(uint32_t crc, const uint8_t *p, size_t len)
 	uint64_t c = crc;
 
 	/* one dependent stream: ~3 bytes/cycle (about 6 GB/s here); bulk data uses
-	 * net_crc32c (net/crc.c), which folds with AVX-512 or runs three streams. */
+	 * mm_crc32c_bulk (crc32c_bulk.c), which folds with AVX-512 or runs three streams. */
 	while (len >= 8) {
 		uint64_t v;
 

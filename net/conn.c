@@ -766,7 +766,7 @@ static void conn_parse(struct net_conn *c)
 		}
 		memcpy(c->rdst, c->rbuf + c->rhead + NET_FRAME_HDR_LEN, avail);
 		c->rgot = avail;
-		c->rcrc = c->crc_off ? 0 : net_crc32c(0, c->rdst, avail);
+		c->rcrc = c->crc_off ? 0 : mm_crc32c_bulk(0, c->rdst, avail);
 		c->rhead = c->rtail = 0;
 	}
 	if (c->rhead == c->rtail)
@@ -853,7 +853,7 @@ static void conn_read_locked(struct net_conn *c)
 			}
 			/* checksum while the bytes are still in the cache */
 			if (!c->crc_off)
-				c->rcrc = net_crc32c(c->rcrc, c->rdst + c->rgot, (size_t)n);
+				c->rcrc = mm_crc32c_bulk(c->rcrc, c->rdst + c->rgot, (size_t)n);
 			c->rgot += (size_t)n;
 			net_atomic_add(&c->bytes_recv, (uint64_t)n);
 			if (c->rgot == c->rh.len) {

@@ -1,5 +1,5 @@
 /*
- * net/frame.c - frame and hello codec (see frame.h). net_crc32c() is in crc.c.
+ * net/frame.c - frame and hello codec (see frame.h). mm_crc32c_bulk() is in common/crc32c_bulk.c.
  *
  * Pure functions only: no I/O, no allocation, no logging.
  */
@@ -35,7 +35,7 @@ void net_frame_build(uint8_t out[NET_FRAME_HDR_LEN], uint8_t kind, uint16_t type
 		.status = status,
 		.id = id,
 		.len = len,
-		.payload_crc = len ? net_crc32c(0, payload, len) : 0,
+		.payload_crc = len ? mm_crc32c_bulk(0, payload, len) : 0,
 	};
 
 	net_frame_hdr_encode(&h, out);
@@ -69,7 +69,7 @@ int net_frame_hdr_decode(const void *buf, size_t len, uint32_t max_payload,
 
 int net_frame_payload_check(const struct net_frame_hdr *h, const void *payload)
 {
-	uint32_t crc = h->len ? net_crc32c(0, payload, h->len) : 0;
+	uint32_t crc = h->len ? mm_crc32c_bulk(0, payload, h->len) : 0;
 
 	return crc == h->payload_crc ? MM_OK : MM_EIO;
 }

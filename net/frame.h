@@ -41,6 +41,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/crc32c.h"
+
 #define NET_FRAME_MAGIC 0x4D4D4E54u	/* "MMNT" */
 #define NET_FRAME_VERSION 1
 #define NET_FRAME_HDR_LEN 32
@@ -63,13 +65,6 @@ struct net_frame_hdr {
 	uint32_t len;
 	uint32_t payload_crc;
 };
-
-/* CRC32C, identical results to common/crc32c.h mm_crc32c() but several
- * times faster on large buffers (net/crc.c). */
-uint32_t net_crc32c(uint32_t crc, const void *buf, size_t len);
-/* The same through a given path, for tests: 0 = mm_crc32c, 1 = three
- * crc32 streams, 2 = AVX-512 folding (each falls back if the CPU lacks it). */
-uint32_t net_crc32c_path(uint32_t crc, const void *buf, size_t len, int path);
 
 /* Encode <h> (magic, version and header CRC are filled in; h->payload_crc
  * is taken as given) into <out>. */

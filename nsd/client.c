@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "net/frame.h"
+#include "common/crc32c.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/thread.h"
@@ -315,7 +315,7 @@ static void reply_cb(int status, const void *data, size_t len, void *arg)
 		memcpy(io->buf, rep.data, io->len);
 		if (__atomic_load_n(&c->checksum, __ATOMIC_RELAXED) || (rep.flags & NSD_PF_CHECKSUM)) {
 			if (!(rep.flags & NSD_PF_CHECKSUM) ||
-			    net_crc32c(0, io->buf, io->len) != rep.crc) {
+			    mm_crc32c_bulk(0, io->buf, io->len) != rep.crc) {
 				mm_warn(SUB, "NSD id %016" PRIX64 ": data read via node %u at offset %"
 					PRIu64 " failed its CRC32C check", io->nsd_id,
 					io->servers[io->cur], io->offset);
@@ -408,7 +408,7 @@ static void try_server(struct nsd_io *io, int idx)
 			return;
 		}
 		if (pr.flags & NSD_PF_CHECKSUM)
-			pr.crc = net_crc32c(0, io->buf, io->len);
+			pr.crc = mm_crc32c_bulk(0, io->buf, io->len);
 		memcpy(msg + NSD_PROTO_REQ_LEN, io->buf, io->len);
 		mlen += io->len;
 	}

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/frame.h"
+#include "common/crc32c.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "nsd/proto.h"
@@ -112,7 +112,7 @@ static void op_done(struct nsd_req *r, int rc, void *arg)
 		       r->len, r->offset, mm_strerror(rc));
 	} else if (r->op == NSD_READ) {
 		uint8_t *hdr = op->mem + HEADROOM - NSD_PROTO_REP_LEN;
-		uint32_t crc = op->checksum ? net_crc32c(0, r->buf, r->len) : 0;
+		uint32_t crc = op->checksum ? mm_crc32c_bulk(0, r->buf, r->len) : 0;
 
 		nsd_proto_rep_encode(op->checksum ? NSD_PF_CHECKSUM : 0, crc, hdr);
 		net_reply(op->req, MM_OK, hdr, NSD_PROTO_REP_LEN + r->len);
@@ -211,7 +211,7 @@ static void handle(net_req *req, void *arg)
 		}
 	}
 	if (type == MSG_NSD_WRITE && (pr.flags & NSD_PF_CHECKSUM) &&
-	    net_crc32c(0, pr.data, pr.len) != pr.crc) {
+	    mm_crc32c_bulk(0, pr.data, pr.len) != pr.crc) {
 		count(&s->refused_invalid);
 		mm_warn(SUB, "NSD %s: write from node %u at offset %" PRIu64 " arrived with a bad "
 			"data checksum: not written", name, node, pr.offset);

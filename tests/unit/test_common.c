@@ -36,6 +36,38 @@ static void test_crc32c_vectors(void)
 	CU_ASSERT_EQUAL(mm_crc32c(mm_crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
 }
 
+static void test_crc_bulk(void)
+{
+	static uint8_t buf[300000];
+	unsigned seed = 12345;
+
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		seed = seed * 1103515245u + 12345u;
+		buf[i] = (uint8_t)(seed >> 16);
+	}
+	CU_ASSERT_EQUAL(mm_crc32c_bulk(0, "123456789", 9), 0xE3069283u);
+	for (int i = 0; i < 200; i++) {
+		size_t off, len;
+
+		seed = seed * 1103515245u + 12345u;
+		off = (seed >> 8) % 64;
+		seed = seed * 1103515245u + 12345u;
+		len = i < 50 ? (size_t)i * 17 : (seed >> 4) % (sizeof(buf) - 64);
+		for (int path = 0; path <= 2; path++) {
+			CU_ASSERT_EQUAL(mm_crc32c_path(0, buf + off, len, path), mm_crc32c(0, buf + off, len));
+			CU_ASSERT_EQUAL(mm_crc32c_path(7, buf + off, len, path), mm_crc32c(7, buf + off, len));
+		}
+		CU_ASSERT_EQUAL(mm_crc32c_bulk(0xdeadbeef, buf + off, len), mm_crc32c(0xdeadbeef, buf + off, len));
+	}
+	/* boundaries of the three-stream and folding loops */
+	for (size_t len = 0; len < 1100; len++)
+		for (int path = 1; path <= 2; path++)
+			CU_ASSERT_EQUAL(mm_crc32c_path(1, buf + 5, len, path), mm_crc32c(1, buf + 5, len));
+	for (size_t len = 3 * 8192 - 9; len < 3 * 8192 + 9; len++)
+		for (int path = 1; path <= 2; path++)
+			CU_ASSERT_EQUAL(mm_crc32c_path(0, buf + 3, len, path), mm_crc32c(0, buf + 3, len));
+}
+
 static void test_wire_roundtrip(void)
 {
 	mm_wbuf w;
@@ -747,6 +779,7 @@ static void register_tests(void)
 {
 	static const struct mm_test tests[] = {
 		{"crc32c vectors", test_crc32c_vectors},
+		{"crc32c bulk paths equal the plain one", test_crc_bulk},
 		{"wire round trip", test_wire_roundtrip},
 		{"wire rejects embedded NUL", test_wire_embedded_nul},
 		{"size parsing", test_sizes},

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "cluster/etcd.h"
-#include "cluster/etcd_internal.h"
+#include "cluster/etcd_int.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"

@@ -35,38 +35,6 @@ static void reseal(uint8_t *buf)
 	mm_be32_put(buf + 28, mm_crc32c(0, buf, 28));
 }
 
-static void test_crc_matches_common(void)
-{
-	static uint8_t buf[300000];
-	unsigned seed = 12345;
-
-	for (size_t i = 0; i < sizeof(buf); i++) {
-		seed = seed * 1103515245u + 12345u;
-		buf[i] = (uint8_t)(seed >> 16);
-	}
-	CU_ASSERT_EQUAL(net_crc32c(0, "123456789", 9), 0xE3069283u);
-	for (int i = 0; i < 200; i++) {
-		size_t off, len;
-
-		seed = seed * 1103515245u + 12345u;
-		off = (seed >> 8) % 64;
-		seed = seed * 1103515245u + 12345u;
-		len = i < 50 ? (size_t)i * 17 : (seed >> 4) % (sizeof(buf) - 64);
-		for (int path = 0; path <= 2; path++) {
-			CU_ASSERT_EQUAL(net_crc32c_path(0, buf + off, len, path), mm_crc32c(0, buf + off, len));
-			CU_ASSERT_EQUAL(net_crc32c_path(7, buf + off, len, path), mm_crc32c(7, buf + off, len));
-		}
-		CU_ASSERT_EQUAL(net_crc32c(0xdeadbeef, buf + off, len), mm_crc32c(0xdeadbeef, buf + off, len));
-	}
-	/* boundaries of the three-stream and folding loops */
-	for (size_t len = 0; len < 1100; len++)
-		for (int path = 1; path <= 2; path++)
-			CU_ASSERT_EQUAL(net_crc32c_path(1, buf + 5, len, path), mm_crc32c(1, buf + 5, len));
-	for (size_t len = 3 * 8192 - 9; len < 3 * 8192 + 9; len++)
-		for (int path = 1; path <= 2; path++)
-			CU_ASSERT_EQUAL(net_crc32c_path(0, buf + 3, len, path), mm_crc32c(0, buf + 3, len));
-}
-
 static void test_frame_roundtrip(void)
 {
 	static uint8_t buf[NET_FRAME_HDR_LEN + 70000], payload[70000];
@@ -325,7 +293,6 @@ static void test_keys(void)
 static void register_tests(void)
 {
 	static const struct mm_test frame_tests[] = {
-		{"crc32c three-stream equals common", test_crc_matches_common},
 		{"frame round trip", test_frame_roundtrip},
 		{"frame rejects malformed", test_frame_rejects},
 		{"hello codec", test_hello_codec},

@@ -1,9 +1,9 @@
 /*
- * cluster/clm_internal.h - what clm.c lends members.c. Not for other
+ * cluster/clm_int.h - what clm.c lends members.c. Not for other
  * callers: use cluster/clm.h.
  */
-#ifndef MM_CLUSTER_CLM_INTERNAL_H
-#define MM_CLUSTER_CLM_INTERNAL_H
+#ifndef MM_CLUSTER_CLM_INT_H
+#define MM_CLUSTER_CLM_INT_H
 
 #include <stdint.h>
 

@@ -1,5 +1,5 @@
 /*
- * cluster/etcd_internal.h - internals of the etcd client shared by
+ * cluster/etcd_int.h - internals of the etcd client shared by
  * etcd.c, etcd_sup.c, tests/unit/test_etcd.c and the fuzz target
  * tests/fuzz/fuzz_etcd_json.c. Not for other callers: use cluster/etcd.h.
  *
@@ -9,8 +9,8 @@
  * MM_EPROTO (logged) for anything malformed. On error the outputs are left
  * empty (nothing to free).
  */
-#ifndef MM_CLUSTER_ETCD_INTERNAL_H
-#define MM_CLUSTER_ETCD_INTERNAL_H
+#ifndef MM_CLUSTER_ETCD_INT_H
+#define MM_CLUSTER_ETCD_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,8 +1,9 @@
 /*
- * net/crc.c - net_crc32c(): CRC32C for payloads, bit-identical to
- * common/crc32c.h mm_crc32c() but several times faster on large buffers,
- * because every byte of a 1 MiB message is checksummed twice (sender and
- * receiver) and the checksum would otherwise cost more than the copies.
+ * common/crc32c_bulk.c - mm_crc32c_bulk(): CRC32C for payloads and disk
+ * blocks, bit-identical to mm_crc32c() but several times faster on large
+ * buffers, because every byte of a 1 MiB message is checksummed twice
+ * (sender and receiver) and the checksum would otherwise cost more than
+ * the copies.
  *
  * Three paths, chosen per call:
  *   avx512  VPCLMULQDQ folding, 256 bytes per step (CPUs with AVX-512 and
@@ -10,7 +11,7 @@
  *   hw3     three interleaved crc32-instruction streams merged with
  *           "append n zero bytes" tables (as in Mark Adler's crc32c.c)
  *   common  mm_crc32c() for short buffers and other CPUs
- * tests/unit/test_net.c compares all of them against mm_crc32c().
+ * tests/unit/test_common.c compares all of them against mm_crc32c().
  *
  * Folding (reflected CRC, see Intel's "Fast CRC Computation for Generic
  * Polynomials Using PCLMULQDQ"): a 128-bit block X = L*x^64 + H that is
@@ -27,7 +28,6 @@
 #include <string.h>
 
 #include "common/crc32c.h"
-#include "net/frame.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -292,7 +292,7 @@ static uint32_t crc_avx512_run(uint32_t crc, const uint8_t *p, size_t len)
 }
 #endif
 
-uint32_t net_crc32c_path(uint32_t crc, const void *buf, size_t len, int path)
+uint32_t mm_crc32c_path(uint32_t crc, const void *buf, size_t len, int path)
 {
 #if defined(__x86_64__)
 	pthread_once(&crc_once, crc_init);
@@ -305,9 +305,9 @@ uint32_t net_crc32c_path(uint32_t crc, const void *buf, size_t len, int path)
 	return mm_crc32c(crc, buf, len);
 }
 
-uint32_t net_crc32c(uint32_t crc, const void *buf, size_t len)
+uint32_t mm_crc32c_bulk(uint32_t crc, const void *buf, size_t len)
 {
 	if (len < 3 * CRC_SHORT)
 		return mm_crc32c(crc, buf, len);
-	return net_crc32c_path(crc, buf, len, 2);
+	return mm_crc32c_path(crc, buf, len, 2);
 }
