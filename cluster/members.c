@@ -61,6 +61,9 @@ static int peer_url(const struct cfg_cluster *def, const struct cfg_node *n, cha
  * etcd refuses a new voting member ("unhealthy cluster", which we see as
  * MM_ENOQUORUM) until every member has been connected for its health
  * interval (5 s): right after a start or a member change, wait that out.
+ * It also derives a member's id from its peer URL and the current second,
+ * so re-adding a URL removed within the same second collides with the
+ * removed id ("member not found", MM_ENOENT): wait for the next second.
  */
 static int member_add(clm *c, const char *url, uint64_t *id)
 {
@@ -69,7 +72,7 @@ static int member_add(clm *c, const char *url, uint64_t *id)
 
 	for (;;) {
 		rc = etcd_member_add(clm_etcd(c), url, id);
-		if (rc != MM_ENOQUORUM || mm_now_ms() >= end)
+		if ((rc != MM_ENOQUORUM && rc != MM_ENOENT) || mm_now_ms() >= end)
 			return rc;
 		mm_info(SUB, "etcd not ready to add member %s yet: retrying", url);
 		mm_sleep_ms(500);
