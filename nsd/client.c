@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/bug.h"
 #include "common/crc32c.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -143,11 +144,29 @@ static void describe(struct nsd_io *io, const char *what)
 		 (io->offset + io->len) / 512 - 1, io->len, io->offset, what);
 }
 
+static const char *const stage_names[] = {"idle", "in flight", "queued for retry", "done"};
+
+/* MM_BUG_ON's dump (common/bug.h). */
+void nsd_io_dump(const void *obj, char *buf, size_t sz)
+{
+	const struct nsd_io *io = obj;
+
+	snprintf(buf, sz, "nsd_io %p: stage %u (%s), nsd %016" PRIx64 ", %s of %zu bytes at %" PRIu64
+		 ", servers %d tried %#x local_tried %d cur %d, last_rc %d, timeouts %d, epoch %" PRIx64
+		 ", cause \"%.*s\"", obj, io->stage, io->stage < 4 ? stage_names[io->stage] : "?",
+		 io->nsd_id, io->op == NSD_READ ? "read" : "write", io->len, io->offset, io->nservers,
+		 io->tried, io->local_tried, io->cur, io->last_rc, io->timeouts, io->epoch,
+		 (int)MM_MIN(io->cause_len, (size_t)200), io->cause);
+}
+
 static void finish(struct nsd_io *io, int rc)
 {
 	nsd_client *c = io->c;
 	struct nsd_entry_stats *st = nsd_entry_counters(io->e);
 	uint64_t us = (mm_now_ns() - io->t_start_ns) / 1000, max;
+
+	MM_BUG_ON(io, io->stage != NSD_IO_IN_FLIGHT);	/* completes exactly once */
+	io->stage = NSD_IO_DONE;
 
 	if (rc) {
 		if (!io->cause_len)
@@ -188,6 +207,8 @@ static void schedule(struct nsd_io *io, unsigned delay_ms)
 
 	__atomic_add_fetch(&nsd_entry_counters(io->e)->retries, 1, __ATOMIC_RELAXED);
 	io->due_ns = mm_now_ns() + (uint64_t)delay_ms * 1000000u;
+	MM_BUG_ON(io, io->stage != NSD_IO_IN_FLIGHT);
+	io->stage = NSD_IO_QUEUED;
 	pthread_mutex_lock(&c->lock);
 	for (pp = &c->retryq; *pp && (*pp)->due_ns <= io->due_ns; pp = &(*pp)->next)
 		;
@@ -210,6 +231,8 @@ static void *retry_main(void *arg)
 
 		if (io && (c->stopping || io->due_ns <= now)) {
 			c->retryq = io->next;
+			MM_BUG_ON(io, io->stage != NSD_IO_QUEUED);
+			io->stage = NSD_IO_IN_FLIGHT;
 			pthread_mutex_unlock(&c->lock);
 			if (c->stopping) {
 				add_cause(io, "the NSD client is shutting down");
@@ -622,6 +645,9 @@ int nsd_client_submit(nsd_client *c, struct nsd_io *io)
 	io->last_rc = 0;
 	io->timeouts = 0;
 	io->go_next = false;
+	/* a request may be submitted again once done (or never submitted) */
+	MM_BUG_ON(io, io->stage != NSD_IO_IDLE && io->stage != NSD_IO_DONE);
+	io->stage = NSD_IO_IDLE;
 	if (!io->done || !io->buf || io->len == 0 || io->len > NSD_IO_MAX ||
 	    io->offset % NSD_IO_ALIGN || io->len % NSD_IO_ALIGN ||
 	    (uintptr_t)io->buf % NSD_IO_ALIGN || io->offset > UINT64_MAX - io->len) {
@@ -658,6 +684,7 @@ int nsd_client_submit(nsd_client *c, struct nsd_io *io)
 	}
 	c->inflight++;
 	pthread_mutex_unlock(&c->lock);
+	io->stage = NSD_IO_IN_FLIGHT;
 	io->nservers = nsd_entry_servers(io->e, io->servers);
 	io->t_start_ns = mm_now_ns();
 	io->retry_until_ns = io->t_start_ns + (uint64_t)c->cfg.retry_ms * 1000000u;

@@ -127,7 +127,13 @@ struct nsd_io {
 	size_t cause_len;
 	char cause[512];
 	struct nsd_io *next;
+	uint8_t stage;			/* NSD_IO_*: see client.c */
 };
+
+/* A request's life cycle (private): submitted requests are IN_FLIGHT on
+ * a path, or QUEUED for the retry thread, until finish() makes them DONE,
+ * exactly once. Any other move is a bug (MM_BUG_ON, nsd_io_dump). */
+enum { NSD_IO_IDLE = 0, NSD_IO_IN_FLIGHT, NSD_IO_QUEUED, NSD_IO_DONE };
 
 int nsd_client_create(const struct nsd_client_config *cfg, nsd_client **out);
 /* Refuse new requests, wait for the ones in flight, free. */
