@@ -27,8 +27,8 @@ struct nsd_entry {
 	uint64_t id;
 	struct nsd_entry_stats st;	/* atomics */
 	pthread_mutex_t lock;		/* guards what follows */
-	char name[NSD_NAME_MAX + 1];	/* written with t->lock held too (lock order:
-					 * t->lock, then e->lock): read under either */
+	char name[NSD_NAME_MAX + 1];	/* written with t->lock held too (nsd/README.md,
+					 * "Lock order"): read under either */
 	uint32_t servers[NSD_MAX_SERVERS];
 	int nservers;
 	nsd_ldisk *ld;			/* one reference held by the entry */
