@@ -822,6 +822,18 @@ void clm_change_resolve(clm *c, int64_t rev, uint64_t age_ms)
 
 /* ---- the three commands ------------------------------------------------ */
 
+/* The CCR's definition (*from, at *rev) and a copy of it to change (*to). */
+static int change_begin(clm *c, struct cfg_cluster *from, int64_t *rev, struct cfg_cluster *to,
+			char *err, size_t errsz)
+{
+	int rc = read_def(c, from, rev, err, errsz);
+
+	cfg_cluster_init(to);
+	if (!rc)
+		rc = merge_defs(from, from, NULL, 0, to);
+	return rc;
+}
+
 int clm_node_add(clm *c, const struct clm_new_node *nodes, size_t n,
 		 char **def_text, char **join, char *err, size_t errsz)
 {
@@ -838,11 +850,7 @@ int clm_node_add(clm *c, const struct clm_new_node *nodes, size_t n,
 		snprintf(err, errsz, "give between 1 and 64 nodes");
 		return MM_EINVAL;
 	}
-	rc = read_def(c, &def, &rev, err, errsz);
-	if (rc)
-		return rc;
-	cfg_cluster_init(&to);
-	rc = merge_defs(&def, &def, NULL, 0, &to);
+	rc = change_begin(c, &def, &rev, &to, err, errsz);
 	if (rc)
 		goto out;
 	for (size_t i = 0; i < def.nnodes; i++)
@@ -897,11 +905,7 @@ int clm_node_delete(clm *c, const char *const *names, size_t n,
 		snprintf(err, errsz, "no node given");
 		return MM_EINVAL;
 	}
-	rc = read_def(c, &def, &rev, err, errsz);
-	if (rc)
-		return rc;
-	cfg_cluster_init(&to);
-	rc = merge_defs(&def, &def, NULL, 0, &to);
+	rc = change_begin(c, &def, &rev, &to, err, errsz);
 	if (!rc)
 		rc = clm_members(c, &m, &nm);
 	if (rc)
@@ -956,11 +960,7 @@ int clm_node_change(clm *c, const char *const *names, size_t n, int quorum,
 		snprintf(err, errsz, "no node given");
 		return MM_EINVAL;
 	}
-	rc = read_def(c, &def, &rev, err, errsz);
-	if (rc)
-		return rc;
-	cfg_cluster_init(&to);
-	rc = merge_defs(&def, &def, NULL, 0, &to);
+	rc = change_begin(c, &def, &rev, &to, err, errsz);
 	if (rc)
 		goto out;
 	if (quorum == 1 && n != 1) {

@@ -400,6 +400,8 @@ static int rm_rf(const char *path)
 	return system(cmd) == 0 ? MM_OK : MM_EIO;
 }
 
+static void stop_etcd(mmfsd *d);
+
 /*
  * The cluster definition changed (mmaddnode, mmdelnode, mmchnode): follow
  * it. Peers come and go; if this node became a quorum node it starts an
@@ -444,14 +446,7 @@ static void reconcile(mmfsd *d)
 				mm_notice(SUB, "this node is now a quorum node: etcd member started");
 		}
 	} else if (!me->quorum && d->quorum_node) {
-		etcd_sup *old;
-
-		pthread_mutex_lock(&d->peer.lock);
-		old = d->etcd;
-		d->etcd = NULL;
-		pthread_mutex_unlock(&d->peer.lock);
-		if (old)
-			etcd_sup_stop(old, 3000);
+		stop_etcd(d);
 		rm_rf(d->paths.etcd_dir);
 		unlink(d->paths.etcd_join);
 		d->quorum_node = false;
