@@ -84,10 +84,12 @@ out=$(MMFS_NODE=$P.1 mmdiag --version)
 grep -Eq "up since (Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} UTC 20[0-9]{2} \(0d 0h [0-9]+m [0-9]+s\)" <<<"$out" &&
 	pass "mmdiag --version shows the start as a date: $(grep -o 'up since.*' <<<"$out")" || fail "mmdiag --version: $out"
 grep -q "\[N\] \[main\] mmfsd: mmfsd ready" "$MMFS_ROOT/fg.out" && pass "foreground mode logs to stderr" || fail "stderr log"
-expect_err "second daemon for the same node refused" "already running" "$MMFS_BIN/mmfsd" -f -N $P.1
+# bounded: if the first daemon is not up, this one would run for ever
+expect_err "second daemon for the same node refused" "already running" timeout 20 "$MMFS_BIN/mmfsd" -f -N $P.1
 printf 'attributes = { pagepool = "12X"; };\n' >"$MMFS_ROOT/$P.1/mmfs.cfg"
 expect_err "a detaching start is refused too, with the holder's pid" "already running" "$MMFS_BIN/mmfsd" -N $P.1
 kill -TERM $fg
+timeout 30 tail --pid=$fg -f /dev/null || { kill -KILL $fg; fail "the foreground daemon ignored SIGTERM for 30 s"; }
 wait $fg; rc=$?
 [[ $rc == 0 ]] && pass "SIGTERM: clean exit (status 0)" || fail "SIGTERM exit status $rc"
 [[ ! -e $MMFS_ROOT/$P.1/mmfsd.pid && ! -e $MMFS_ROOT/$P.1/mmfsd.sock ]] && pass "pid file and socket removed" ||
