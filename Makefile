@@ -1,7 +1,7 @@
 # mmfs top-level Makefile.
 #
 #   make            build bin/mmfsd and every bin/mm* command
-#   make check      unit + integration tests, ASan/UBSan and TSan runs, short fuzz runs
+#   make check      lint, unit + integration tests, ASan/UBSan and TSan runs, short fuzz runs
 #   make deps       apt-get what is missing (Debian)
 #   make bench      every benchmark under bench/
 #   make install    PREFIX=/usr/local

@@ -52,6 +52,7 @@
 #include <semaphore.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,10 +343,10 @@ static int cmd_serve(void)
 
 static nsd_client *cli;
 static uint64_t nblocks;			/* bs-sized blocks in the region */
-static uint64_t next_blk;			/* atomic: sequential cursor */
-static uint64_t n_done, n_err, n_out;		/* atomic */
-static bool stopping;				/* atomic */
-static int first_err;
+static _Atomic uint64_t next_blk;		/* sequential cursor */
+static _Atomic uint64_t n_done, n_err, n_out;
+static atomic_bool stopping;
+static atomic_int first_err;
 static char first_msg[768];
 static sem_t window;				/* -I main: free slots */
 static struct slot *free_slots[1024];	/* -I main: guarded by free_mu */
@@ -368,7 +369,7 @@ static uint64_t next_offset(struct slot *s)
 		s->rng ^= s->rng >> 27;
 		b = (s->rng * 0x2545F4914F6CDD1Dull) % nblocks;
 	} else {
-		b = __atomic_fetch_add(&next_blk, 1, __ATOMIC_RELAXED) % nblocks;
+		b = atomic_fetch_add_explicit(&next_blk, 1, memory_order_relaxed) % nblocks;
 	}
 	return DATA_START + b * o.bs;
 }
@@ -380,12 +381,12 @@ static void io_done(struct nsd_io *io, int rc)
 	if (rc) {
 		int zero = 0;
 
-		if (__atomic_compare_exchange_n(&first_err, &zero, rc, false, __ATOMIC_RELAXED,
-						__ATOMIC_RELAXED))
+		if (atomic_compare_exchange_strong_explicit(&first_err, &zero, rc,
+							    memory_order_relaxed, memory_order_relaxed))
 			snprintf(first_msg, sizeof(first_msg), "%s", io->err);
-		__atomic_add_fetch(&n_err, 1, __ATOMIC_RELAXED);
+		atomic_fetch_add_explicit(&n_err, 1, memory_order_relaxed);
 	}
-	__atomic_add_fetch(&n_done, 1, __ATOMIC_RELEASE);
+	atomic_fetch_add_explicit(&n_done, 1, memory_order_release);
 	if (o.main_issuer) {
 		pthread_mutex_lock(&free_mu);
 		free_slots[nfree++] = s;
@@ -393,14 +394,14 @@ static void io_done(struct nsd_io *io, int rc)
 		sem_post(&window);
 		return;
 	}
-	if (!__atomic_load_n(&stopping, __ATOMIC_ACQUIRE)) {
+	if (!atomic_load_explicit(&stopping, memory_order_acquire)) {
 		io->offset = next_offset(s);
 		rc = nsd_client_submit(cli, io);
 		if (rc == MM_OK)
 			return;
-		__atomic_add_fetch(&n_err, 1, __ATOMIC_RELAXED);
+		atomic_fetch_add_explicit(&n_err, 1, memory_order_relaxed);
 	}
-	__atomic_sub_fetch(&n_out, 1, __ATOMIC_RELEASE);
+	atomic_fetch_sub_explicit(&n_out, 1, memory_order_release);
 }
 
 /* Write VERIFY_BYTES of pattern at the region's start, read it back, check. */
@@ -442,7 +443,7 @@ struct snap {
 static void snap_take(struct snap *s)
 {
 	s->ns = mm_now_ns();
-	s->done = __atomic_load_n(&n_done, __ATOMIC_ACQUIRE);
+	s->done = atomic_load_explicit(&n_done, memory_order_acquire);
 	s->cpu_c = bench_cpu_secs(0);
 	s->cpu_s = o.server_pid > 0 ? bench_cpu_secs(o.server_pid) : 0;
 }
@@ -475,7 +476,7 @@ static int run_io(const char *path, bool direct)
 		bench_die("depth", MM_EINVAL, "at most 1024");
 	sem_init(&window, 0, o.main_issuer ? (unsigned)o.depth : 0);
 	t0 = mm_now_ns();
-	__atomic_store_n(&n_out, (uint64_t)o.depth, __ATOMIC_RELEASE);
+	atomic_store_explicit(&n_out, (uint64_t)o.depth, memory_order_release);
 	for (int i = 0; i < o.depth; i++) {
 		struct slot *s = &slots[i];
 		int rc;
@@ -500,8 +501,8 @@ static int run_io(const char *path, bool direct)
 		rc = nsd_client_submit(cli, &s->io);
 		if (rc) {
 			fprintf(stderr, "nsd_bench: submit: %s\n", s->io.err);
-			__atomic_add_fetch(&n_err, 1, __ATOMIC_RELAXED);
-			__atomic_sub_fetch(&n_out, 1, __ATOMIC_RELEASE);
+			atomic_fetch_add_explicit(&n_err, 1, memory_order_relaxed);
+			atomic_fetch_sub_explicit(&n_out, 1, memory_order_release);
 		}
 	}
 	if (o.main_issuer) {
@@ -532,7 +533,7 @@ static int run_io(const char *path, bool direct)
 			s->io.offset = next_offset(s);
 			rc = nsd_client_submit(cli, &s->io);
 			if (rc) {
-				__atomic_add_fetch(&n_err, 1, __ATOMIC_RELAXED);
+				atomic_fetch_add_explicit(&n_err, 1, memory_order_relaxed);
 				pthread_mutex_lock(&free_mu);
 				free_slots[nfree++] = s;
 				pthread_mutex_unlock(&free_mu);
@@ -547,15 +548,15 @@ static int run_io(const char *path, bool direct)
 		snap_take(&a);
 		sleep_until(a.ns + (uint64_t)(o.secs * 1e9));
 		snap_take(&b);
-		__atomic_store_n(&stopping, true, __ATOMIC_RELEASE);
-		while (__atomic_load_n(&n_out, __ATOMIC_ACQUIRE))
+		atomic_store_explicit(&stopping, true, memory_order_release);
+		while (atomic_load_explicit(&n_out, memory_order_acquire))
 			mm_sleep_ms(1);
 	}
 
 	el = (double)(b.ns - a.ns) / 1e9;
 	ios = b.done - a.done;
 	gib = (double)ios * (double)o.bs / (double)(1u << 30);
-	e = __atomic_load_n(&n_err, __ATOMIC_RELAXED);
+	e = atomic_load_explicit(&n_err, memory_order_relaxed);
 	printf("nsd_bench: test=%s path=%s issuer=%s bs=%zu depth=%d seconds=%.3f ios=%" PRIu64
 	       " bytes=%" PRIu64 " iops=%.0f mbps=%.1f lat_us=%.1f cpu_client_s=%.3f"
 	       " cpu_server_s=%.3f cpu_client_s_gib=%.3f cpu_server_s_gib=%.3f direct=%d"
@@ -571,7 +572,8 @@ static int run_io(const char *path, bool direct)
 	free(slots);
 	if (e) {
 		fprintf(stderr, "nsd_bench: %" PRIu64 " requests failed (first: %s: %s)\n", e,
-			mm_strerror(first_err), first_msg);
+			mm_strerror(atomic_load_explicit(&first_err, memory_order_relaxed)),
+			first_msg);
 		return 1;
 	}
 	return ios ? 0 : 1;

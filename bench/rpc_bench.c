@@ -39,6 +39,7 @@
 #include <getopt.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,22 +211,22 @@ static net_ctx *cl;
 static uint16_t call_type;
 static uint8_t *payload;
 static sem_t window;
-static uint64_t n_done, n_err, n_bad, n_out;	/* atomic */
-static bool stopping;				/* atomic */
-static int first_err;
+static _Atomic uint64_t n_done, n_err, n_bad, n_out;
+static atomic_bool stopping;
+static atomic_int first_err;
 
 static void count_reply(int status, size_t len)
 {
 	if (status < 0) {
 		int zero = 0;
 
-		__atomic_compare_exchange_n(&first_err, &zero, status, false, __ATOMIC_RELAXED,
-					    __ATOMIC_RELAXED);
-		__atomic_add_fetch(&n_err, 1, __ATOMIC_RELAXED);
+		atomic_compare_exchange_strong_explicit(&first_err, &zero, status,
+							memory_order_relaxed, memory_order_relaxed);
+		atomic_fetch_add_explicit(&n_err, 1, memory_order_relaxed);
 	} else if (len != (o.bulk ? 0 : o.size)) {
-		__atomic_add_fetch(&n_bad, 1, __ATOMIC_RELAXED);
+		atomic_fetch_add_explicit(&n_bad, 1, memory_order_relaxed);
 	}
-	__atomic_add_fetch(&n_done, 1, __ATOMIC_RELEASE);
+	atomic_fetch_add_explicit(&n_done, 1, memory_order_release);
 }
 
 /* -I main: the main thread waits for a free slot in the window. */
@@ -243,7 +244,7 @@ static void cb_chain(int status, const void *data, size_t len, void *arg)
 	(void)data;
 	(void)arg;
 	count_reply(status, len);
-	if (!__atomic_load_n(&stopping, __ATOMIC_ACQUIRE)) {
+	if (!atomic_load_explicit(&stopping, memory_order_acquire)) {
 		int rc = net_call_async(cl, SERVER_NODE, call_type, payload, o.size,
 					CALL_TIMEOUT_MS, cb_chain, NULL);
 
@@ -251,7 +252,7 @@ static void cb_chain(int status, const void *data, size_t len, void *arg)
 			return;
 		count_reply(rc, 0);
 	}
-	__atomic_sub_fetch(&n_out, 1, __ATOMIC_RELEASE);
+	atomic_fetch_sub_explicit(&n_out, 1, memory_order_release);
 }
 
 struct snap {
@@ -295,16 +296,16 @@ static void run_sync(pid_t server, struct snap *a, struct snap *b)
 		rc = net_call(cl, SERVER_NODE, call_type, payload, o.size, CALL_TIMEOUT_MS, &rep,
 			      &rlen);
 		if (rc < 0) {
-			if (!first_err)
-				first_err = rc;
-			n_err++;
+			if (!atomic_load_explicit(&first_err, memory_order_relaxed))
+				atomic_store_explicit(&first_err, rc, memory_order_relaxed);
+			atomic_fetch_add_explicit(&n_err, 1, memory_order_relaxed);
 		} else if (rlen != (o.bulk ? 0 : o.size) ||
 			   (rlen && memcmp(rep, payload, rlen) != 0)) {
-			n_bad++;
+			atomic_fetch_add_explicit(&n_bad, 1, memory_order_relaxed);
 		}
 		free(rep);
 		done++;
-		n_done = done;
+		atomic_store_explicit(&n_done, done, memory_order_relaxed);
 	}
 }
 
@@ -322,11 +323,11 @@ static void run_window(pid_t server, struct snap *a, struct snap *b)
 			;
 		now = mm_now_ns();
 		if (!meas && now >= t_meas) {
-			snap_take(a, server, __atomic_load_n(&n_done, __ATOMIC_ACQUIRE));
+			snap_take(a, server, atomic_load_explicit(&n_done, memory_order_acquire));
 			t_end = a->ns + secs_ns(o.secs);
 			meas = true;
 		} else if (meas && now >= t_end) {
-			snap_take(b, server, __atomic_load_n(&n_done, __ATOMIC_ACQUIRE));
+			snap_take(b, server, atomic_load_explicit(&n_done, memory_order_acquire));
 			sem_post(&window);
 			break;
 		}
@@ -359,23 +360,23 @@ static void run_chain(pid_t server, struct snap *a, struct snap *b)
 {
 	uint64_t t0 = mm_now_ns(), deadline;
 
-	__atomic_store_n(&n_out, (uint64_t)o.depth, __ATOMIC_RELEASE);
+	atomic_store_explicit(&n_out, (uint64_t)o.depth, memory_order_release);
 	for (int i = 0; i < o.depth; i++) {
 		int rc = net_call_async(cl, SERVER_NODE, call_type, payload, o.size,
 					CALL_TIMEOUT_MS, cb_chain, NULL);
 
 		if (rc) {
 			count_reply(rc, 0);
-			__atomic_sub_fetch(&n_out, 1, __ATOMIC_RELEASE);
+			atomic_fetch_sub_explicit(&n_out, 1, memory_order_release);
 		}
 	}
 	sleep_until(t0 + secs_ns(o.warm));
-	snap_take(a, server, __atomic_load_n(&n_done, __ATOMIC_ACQUIRE));
+	snap_take(a, server, atomic_load_explicit(&n_done, memory_order_acquire));
 	sleep_until(a->ns + secs_ns(o.secs));
-	snap_take(b, server, __atomic_load_n(&n_done, __ATOMIC_ACQUIRE));
-	__atomic_store_n(&stopping, true, __ATOMIC_RELEASE);
+	snap_take(b, server, atomic_load_explicit(&n_done, memory_order_acquire));
+	atomic_store_explicit(&stopping, true, memory_order_release);
 	deadline = mm_now_ns() + (uint64_t)CALL_TIMEOUT_MS * 2000000u;
-	while (__atomic_load_n(&n_out, __ATOMIC_ACQUIRE) && mm_now_ns() < deadline)
+	while (atomic_load_explicit(&n_out, memory_order_acquire) && mm_now_ns() < deadline)
 		mm_sleep_ms(1);
 }
 
@@ -395,7 +396,7 @@ int main(int argc, char **argv)
 	uint16_t port;
 	pid_t pid;
 	double el, mbps;
-	uint64_t calls, e;
+	uint64_t calls, e, bad;
 	const char *issuer;
 
 	if (argc < 2 || (strcmp(argv[1], "bulk") && strcmp(argv[1], "rtt")))
@@ -496,7 +497,8 @@ int main(int argc, char **argv)
 	el = (double)(b.ns - a.ns) / 1e9;
 	calls = b.done - a.done;
 	mbps = (double)calls * (double)o.size / el / 1e6;
-	e = __atomic_load_n(&n_err, __ATOMIC_RELAXED);
+	e = atomic_load_explicit(&n_err, memory_order_relaxed);
+	bad = atomic_load_explicit(&n_bad, memory_order_relaxed);
 	printf("rpc_bench: test=%s sec=%s size=%zu depth=%d handler=%s issuer=%s seconds=%.3f "
 	       "calls=%llu bytes=%llu rate=%.0f mbps=%.1f lat_us=%.1f cpu_client=%.0f "
 	       "cpu_server=%.0f cpu_us=%.1f errors=%llu\n",
@@ -506,10 +508,12 @@ int main(int argc, char **argv)
 	       calls ? el * 1e6 * o.depth / (double)calls : 0.0,
 	       100 * (b.cpu_c - a.cpu_c) / el, 100 * (b.cpu_s - a.cpu_s) / el,
 	       calls ? 1e6 * (b.cpu_c - a.cpu_c + b.cpu_s - a.cpu_s) / (double)calls : 0.0,
-	       (unsigned long long)(e + n_bad));
-	if (e || n_bad) {
+	       (unsigned long long)(e + bad));
+	if (e || bad) {
 		fprintf(stderr, "rpc_bench: %llu calls failed (first: %s), %llu bad replies\n",
-			(unsigned long long)e, mm_strerror(first_err), (unsigned long long)n_bad);
+			(unsigned long long)e,
+			mm_strerror(atomic_load_explicit(&first_err, memory_order_relaxed)),
+			(unsigned long long)bad);
 		return 1;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {

@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = -1;		/* protected by log_lock */
 static char *log_path;		/* protected by log_lock */
 static bool log_stderr = true;	/* protected by log_lock */
-static int log_min = MM_LOG_INFO;
+static atomic_int log_min = MM_LOG_INFO;
 static _Thread_local char thread_name[16] = "";
 
 static const char level_letter[] = "DINWEX";
@@ -359,7 +360,7 @@ void mm_logf(int level, const char *subsys, const char *fmt, ...)
 	va_list ap;
 	int saved = errno;
 
-	if (level < __atomic_load_n(&log_min, __ATOMIC_RELAXED))
+	if (level < atomic_load_explicit(&log_min, memory_order_relaxed))
 		return;
 	va_start(ap, fmt);
 	vlog(level, subsys, 0, 0, NULL, fmt, ap);
@@ -404,7 +405,7 @@ void mm_log_trouble(const char *key, int level, const char *subsys, const char *
 	t->count++;
 	t->last_ms = now;
 	pthread_mutex_unlock(&log_lock);
-	if (level >= __atomic_load_n(&log_min, __ATOMIC_RELAXED)) {
+	if (level >= atomic_load_explicit(&log_min, memory_order_relaxed)) {
 		va_start(ap, fmt);
 		vlog(level, subsys, h, 1, NULL, fmt, ap);
 		va_end(ap);
@@ -440,7 +441,7 @@ void mm_log_cleared(const char *key, int level, const char *subsys, const char *
 		}
 	}
 	pthread_mutex_unlock(&log_lock);
-	if (level >= __atomic_load_n(&log_min, __ATOMIC_RELAXED)) {
+	if (level >= atomic_load_explicit(&log_min, memory_order_relaxed)) {
 		snprintf(suffix, sizeof(suffix), " (after %llu s, %u failure%s)",
 			 (unsigned long long)secs, count, count == 1 ? "" : "s");
 		va_start(ap, fmt);
@@ -480,7 +481,7 @@ void mm_log_set_clock(uint64_t (*now_ms)(void))
 
 void mm_log_set_level(int min_level)
 {
-	__atomic_store_n(&log_min, min_level, __ATOMIC_RELAXED);
+	atomic_store_explicit(&log_min, min_level, memory_order_relaxed);
 }
 
 void mm_log_thread_name(const char *name)
@@ -501,7 +502,7 @@ static void log_install(int fd, const char *path, bool to_stderr, int min_level)
 	free(log_path);
 	log_path = strdup(path);
 	log_stderr = to_stderr;
-	log_min = min_level;
+	atomic_store_explicit(&log_min, min_level, memory_order_relaxed);
 	pthread_mutex_unlock(&log_lock);
 }
 

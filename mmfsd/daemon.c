@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ struct mmfsd {
 	int pid_fd;
 	int stop_pipe[2];
 	uint64_t started_at;
-	uint64_t lease_stopped_ms;	/* atomic: when lease-bound work stopped, 0 = running */
+	_Atomic uint64_t lease_stopped_ms;	/* when lease-bound work stopped, 0 = running */
 
 	net_ctx *net;
 	etcd_sup *etcd;
@@ -524,14 +525,16 @@ static void daemon_event(mmfsd *d, const struct clm_event *ev)
 		if (ev->node == d->node_num) {
 			uint64_t zero = 0;
 
-			if (__atomic_compare_exchange_n(&d->lease_stopped_ms, &zero, mm_now_ms() | 1,
-							false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			if (atomic_compare_exchange_strong_explicit(&d->lease_stopped_ms, &zero,
+								    mm_now_ms() | 1, memory_order_acq_rel,
+								    memory_order_acquire))
 				mm_warn(SUB, "lease-bound operations stopped until this node rejoins");
 		}
 		break;
 	case CLM_EV_QUORUM_REGAINED:
 		if (ev->node == d->node_num) {
-			uint64_t since = __atomic_exchange_n(&d->lease_stopped_ms, 0, __ATOMIC_ACQ_REL);
+			uint64_t since = atomic_exchange_explicit(&d->lease_stopped_ms, 0,
+								  memory_order_acq_rel);
 
 			if (since)
 				mm_notice(SUB, "lease-bound operations resumed: this node rejoined "

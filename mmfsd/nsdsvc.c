@@ -3,6 +3,7 @@
 
 #include <glob.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@
 struct nsd_svc {
 	struct nsd_svc_config cfg;
 	char name[300];
-	clm *clm;
+	_Atomic(clm *) clm;		/* set by nsd_svc_start (release) */
 	nsd_table *tab;
 	nsd_server *srv;
 	nsd_client *cli;
@@ -33,7 +34,7 @@ struct nsd_svc {
 static int fence(uint32_t node, uint64_t recv_ns, void *arg)
 {
 	nsd_svc *s = arg;
-	clm *c = __atomic_load_n(&s->clm, __ATOMIC_ACQUIRE);
+	clm *c = atomic_load_explicit(&s->clm, memory_order_acquire);
 
 	if (!c || !clm_lease_valid(c) || recv_ns < clm_lease_since_ns(c))
 		return MM_ENOLEASE;
@@ -43,7 +44,7 @@ static int fence(uint32_t node, uint64_t recv_ns, void *arg)
 static bool is_member(uint32_t node, void *arg)
 {
 	nsd_svc *s = arg;
-	clm *c = __atomic_load_n(&s->clm, __ATOMIC_ACQUIRE);
+	clm *c = atomic_load_explicit(&s->clm, memory_order_acquire);
 
 	return c && clm_is_member(c, node);
 }
@@ -51,7 +52,7 @@ static bool is_member(uint32_t node, void *arg)
 static uint64_t io_epoch(void *arg)
 {
 	nsd_svc *s = arg;
-	clm *c = __atomic_load_n(&s->clm, __ATOMIC_ACQUIRE);
+	clm *c = atomic_load_explicit(&s->clm, memory_order_acquire);
 
 	return c ? clm_io_epoch(c) : 0;
 }
@@ -93,7 +94,7 @@ static size_t scan_list(nsd_svc *s, char ***out)
 
 static int do_scan(nsd_svc *s, char *err, size_t errsz)
 {
-	clm *c = __atomic_load_n(&s->clm, __ATOMIC_ACQUIRE);
+	clm *c = atomic_load_explicit(&s->clm, memory_order_acquire);
 	struct etcd_kv *kvs = NULL;
 	struct nsd_def *defs = NULL;
 	struct cfg_cluster def;
@@ -186,7 +187,9 @@ static void *scan_main(void *arg)
 	 * become active, and a failed one is retried */
 	pthread_mutex_lock(&s->scan.lock);
 	while (mm_worker_wait(&s->scan, 1000)) {
-		if (s->want_scan && clm_get_state(s->clm) == CLM_ACTIVE) {
+		clm *c = atomic_load_explicit(&s->clm, memory_order_relaxed);
+
+		if (s->want_scan && clm_get_state(c) == CLM_ACTIVE) {
 			char err[256];
 			int rc;
 
@@ -216,10 +219,11 @@ static void rescan_handler(net_req *req, void *arg)
 
 void nsd_svc_broadcast_rescan(nsd_svc *s)
 {
+	clm *c = atomic_load_explicit(&s->clm, memory_order_relaxed);
 	uint32_t *nodes = NULL;
 	size_t n = 0;
 
-	if (!s->clm || clm_members(s->clm, &nodes, &n))
+	if (!c || clm_members(c, &nodes, &n))
 		return;
 	for (size_t i = 0; i < n; i++)
 		if (nodes[i] != s->cfg.my_node)
@@ -247,7 +251,7 @@ static void apply_settings(nsd_svc *s)
  */
 static void drop_connections(nsd_svc *s)
 {
-	clm *c = __atomic_load_n(&s->clm, __ATOMIC_ACQUIRE);
+	clm *c = atomic_load_explicit(&s->clm, memory_order_acquire);
 	struct cfg_cluster def;
 
 	cfg_cluster_init(&def);
@@ -362,7 +366,7 @@ int nsd_svc_start(nsd_svc *s, clm *c)
 {
 	int rc;
 
-	__atomic_store_n(&s->clm, c, __ATOMIC_RELEASE);
+	atomic_store_explicit(&s->clm, c, memory_order_release);
 	rc = mm_worker_start(&s->scan, "nsd-scan", scan_main, s);
 	if (rc)
 		return rc;

@@ -51,16 +51,17 @@ static const char *const state_names[] = {
 void net_conn_dump(const void *obj, char *buf, size_t sz)
 {
 	const struct net_conn *c = obj;
-	int st = __atomic_load_n(&c->state, __ATOMIC_RELAXED);
+	int st = atomic_load_explicit(&c->state, memory_order_relaxed);
 
 	snprintf(buf, sz, "net_conn %p: state %d (%s), %s node %u peer %s local %s, refs %d, "
 		 "close_rc %d, torn %d, was_up %d, registered %d, outq %zu bytes, calls %u%s",
 		 obj, st, st >= CS_CONNECTING && st <= CS_CLOSED ? state_names[st] : "?",
 		 c->outbound ? "outbound to" : "inbound from", c->node_id, c->peer, c->local,
-		 __atomic_load_n(&c->refs, __ATOMIC_RELAXED),
-		 __atomic_load_n(&c->close_rc, __ATOMIC_RELAXED), c->torn,
-		 __atomic_load_n(&c->was_up, __ATOMIC_RELAXED), c->registered, c->outq_bytes,
-		 c->ncalls, c->calls_closed ? " (closed to calls)" : "");
+		 atomic_load_explicit(&c->refs, memory_order_relaxed),
+		 atomic_load_explicit(&c->close_rc, memory_order_relaxed), c->torn,
+		 atomic_load_explicit(&c->was_up, memory_order_relaxed), c->registered,
+		 c->outq_bytes,
+		 atomic_load_explicit(&c->ncalls, memory_order_relaxed), c->calls_closed ? " (closed to calls)" : "");
 }
 
 const char *net_conn_state_name(int state)
@@ -84,7 +85,7 @@ int net_conn_end_rc(const struct net_conn *c)
 
 	if (rc == MM_ESHUTDOWN)
 		return rc;
-	if (__atomic_load_n(&c->was_up, __ATOMIC_ACQUIRE))
+	if (atomic_load_explicit(&c->was_up, memory_order_acquire))
 		return MM_ECLOSED;
 	return rc == MM_EAUTH || rc == MM_ENOMEM ? rc : MM_EUNREACH;
 }
@@ -103,7 +104,7 @@ const char *net_conn_who(const struct net_conn *c, char *buf, size_t sz)
 
 void net_conn_ref(struct net_conn *c)
 {
-	__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 }
 
 static void conn_free(struct net_conn *c)
@@ -130,7 +131,7 @@ static void conn_free(struct net_conn *c)
 
 void net_conn_put(struct net_conn *c)
 {
-	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
+	if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
 		conn_free(c);
 }
 
@@ -197,8 +198,8 @@ static struct net_conn *conn_new(net_ctx *ctx, int fd, bool outbound)
 	}
 	c->src.kind = NET_SRC_CONN;
 	c->ctx = ctx;
-	__atomic_add_fetch(&ctx->refs, 1, __ATOMIC_RELAXED);
-	c->refs = 1;		/* the I/O thread's (epoll registration) */
+	atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed);
+	atomic_init(&c->refs, 1);	/* the I/O thread's (epoll registration) */
 	c->fd = fd;
 	c->outbound = outbound;
 	c->created_ns = mm_now_ns();
@@ -275,7 +276,7 @@ int net_conn_connect(net_ctx *ctx, struct net_peer *p, struct net_conn **out)
 	}
 	c->node_id = p->node_id;
 	snprintf(c->peer, sizeof(c->peer), "%s", p->addr_str);
-	c->state = CS_CONNECTING;
+	atomic_init(&c->state, CS_CONNECTING);
 	conn_link(ctx, c);
 	c->ev_mask = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
 	rc = net_io_add(c->io, c, c->ev_mask);
@@ -310,9 +311,9 @@ int net_conn_accept(net_ctx *ctx, int fd)
 			net_conn_put(c);
 			return rc;
 		}
-		c->state = CS_HANDSHAKE;
+		atomic_init(&c->state, CS_HANDSHAKE);
 	} else {
-		c->state = CS_HELLO;
+		atomic_init(&c->state, CS_HELLO);
 	}
 	pthread_mutex_lock(&ctx->lock);
 	if (ctx->stopping) {
@@ -451,7 +452,7 @@ static void conn_go_up(struct net_conn *c)
 	}
 	conn_cancel_hs_timer(ctx, c);
 
-	__atomic_store_n(&c->was_up, true, __ATOMIC_RELEASE);
+	atomic_store_explicit(&c->was_up, true, memory_order_release);
 	pthread_mutex_lock(&c->qlock);
 	net_conn_set_st(c, CS_UP);
 	net_conn_set_events_locked(c, EPOLLIN | EPOLLRDHUP);
@@ -812,13 +813,13 @@ static bool rtoken_take(struct net_conn *c, int who)
 {
 	int expect = RT_FREE;
 
-	return __atomic_compare_exchange_n(&c->rtoken, &expect, who, false, __ATOMIC_ACQUIRE,
-					   __ATOMIC_RELAXED);
+	return atomic_compare_exchange_strong_explicit(&c->rtoken, &expect, who,
+						       memory_order_acquire, memory_order_relaxed);
 }
 
 static void rtoken_drop(struct net_conn *c)
 {
-	__atomic_store_n(&c->rtoken, RT_FREE, __ATOMIC_RELEASE);
+	atomic_store_explicit(&c->rtoken, RT_FREE, memory_order_release);
 }
 
 static void conn_read_locked(struct net_conn *c)
@@ -938,12 +939,12 @@ static int sync_parse(struct net_conn *c)
 	return SYNC_MORE;
 }
 
-void net_conn_sync_wait(struct net_conn *c, const int *done)
+void net_conn_sync_wait(struct net_conn *c, const atomic_int *done)
 {
 	bool pending;
 
 	if (net_conn_st(c) != CS_UP || c->xprt.ops != &net_xprt_tcp ||
-	    __atomic_load_n(done, __ATOMIC_ACQUIRE) || !rtoken_take(c, RT_CALLER))
+	    atomic_load_explicit(done, memory_order_acquire) || !rtoken_take(c, RT_CALLER))
 		return;
 	if (c->rbig || net_conn_closing(c)) {
 		rtoken_drop(c);
@@ -955,11 +956,11 @@ void net_conn_sync_wait(struct net_conn *c, const int *done)
 	net_conn_set_events_locked(c, c->ev_mask & ~(uint32_t)(EPOLLIN | EPOLLRDHUP));
 	pthread_mutex_unlock(&c->qlock);
 
-	while (!__atomic_load_n(done, __ATOMIC_ACQUIRE) && !net_conn_closing(c)) {
+	while (!atomic_load_explicit(done, memory_order_acquire) && !net_conn_closing(c)) {
 		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
 		ssize_t n;
 
-		if (sync_parse(c) == SYNC_STOP || __atomic_load_n(done, __ATOMIC_ACQUIRE))
+		if (sync_parse(c) == SYNC_STOP || atomic_load_explicit(done, memory_order_acquire))
 			break;
 		if (c->rhead > 0) {
 			memmove(c->rbuf, c->rbuf + c->rhead, c->rtail - c->rhead);
@@ -1031,8 +1032,8 @@ static void conn_close_as(struct net_conn *c, int rc, int level, const char *why
 
 	if (rc == 0)
 		rc = MM_ECLOSED;
-	if (!__atomic_compare_exchange_n(&c->close_rc, &zero, rc, false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE))
+	if (!atomic_compare_exchange_strong_explicit(&c->close_rc, &zero, rc, memory_order_acq_rel,
+						     memory_order_acquire))
 		return;
 	/* the close command below orders this before teardown reads it */
 	if (why)
@@ -1082,7 +1083,7 @@ void net_conn_teardown(struct net_conn *c)
 
 	call_rc = net_conn_end_rc(c);
 	net_conn_fail_calls(c, call_rc);
-	if (c->was_up) {
+	if (atomic_load_explicit(&c->was_up, memory_order_relaxed)) {
 		/* the one line for the end of a connection that was up, with
 		 * its cause (net_conn_close_why) */
 		mm_logf(c->close_why[0] ? c->close_level : MM_LOG_INFO, "net",

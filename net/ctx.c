@@ -41,12 +41,14 @@ static void ctx_free(net_ctx *ctx)
 		}
 	}
 	for (size_t i = 0; i < 256; i++) {
-		if (ctx->hpage[i]) {
+		net_handler_slot *hp = atomic_load_explicit(&ctx->hpage[i], memory_order_relaxed);
+
+		if (hp) {
 			for (size_t j = 0; j < 256; j++)
-				free(ctx->hpage[i][j]);
-			free(ctx->hpage[i]);
+				free(atomic_load_explicit(&hp[j], memory_order_relaxed));
+			free(hp);
 		}
-		free(ctx->spage[i]);
+		free(atomic_load_explicit(&ctx->spage[i], memory_order_relaxed));
 	}
 	if (ctx->tls)
 		net_tls_ctx_free(ctx->tls);
@@ -64,7 +66,7 @@ static void ctx_free(net_ctx *ctx)
 
 void net_ctx_put(net_ctx *ctx)
 {
-	if (__atomic_sub_fetch(&ctx->refs, 1, __ATOMIC_ACQ_REL) == 0)
+	if (atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) == 1)
 		ctx_free(ctx);
 }
 
@@ -148,7 +150,7 @@ int net_create(const struct net_config *cfg, net_ctx **out)
 		ctx->cfg.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
 	if (!ctx->cfg.worker_queue)
 		ctx->cfg.worker_queue = NET_DEFAULT_WORKER_QUEUE;
-	ctx->refs = 1;
+	atomic_init(&ctx->refs, 1);
 	ctx->listen_fd = -1;
 	pthread_mutex_init(&ctx->lock, NULL);
 	pthread_cond_init(&ctx->cond, NULL);
@@ -246,18 +248,19 @@ uint16_t net_listen_port(const net_ctx *ctx)
 
 int net_register(net_ctx *ctx, uint16_t type, net_handler_fn fn, void *arg, unsigned flags)
 {
-	struct net_handler **page, *h, *expect = NULL;
+	net_handler_slot *page;
+	struct net_handler *h, *expect = NULL;
 
 	if (!ctx || !fn || (flags & ~(unsigned)NET_H_INLINE))
 		return MM_EINVAL;
-	page = __atomic_load_n(&ctx->hpage[type >> 8], __ATOMIC_ACQUIRE);
+	page = atomic_load_explicit(&ctx->hpage[type >> 8], memory_order_acquire);
 	if (!page) {
-		struct net_handler **np = calloc(256, sizeof(*np)), **none = NULL;
+		net_handler_slot *np = calloc(256, sizeof(*np)), *none = NULL;
 
 		if (!np)
 			return MM_ENOMEM;
-		if (__atomic_compare_exchange_n(&ctx->hpage[type >> 8], &none, np, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		if (atomic_compare_exchange_strong_explicit(&ctx->hpage[type >> 8], &none, np,
+							    memory_order_acq_rel, memory_order_acquire)) {
 			page = np;
 		} else {
 			free(np);
@@ -270,8 +273,8 @@ int net_register(net_ctx *ctx, uint16_t type, net_handler_fn fn, void *arg, unsi
 	h->fn = fn;
 	h->arg = arg;
 	h->flags = flags;
-	if (!__atomic_compare_exchange_n(&page[type & 255], &expect, h, false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE)) {
+	if (!atomic_compare_exchange_strong_explicit(&page[type & 255], &expect, h,
+						     memory_order_acq_rel, memory_order_acquire)) {
 		free(h);
 		return MM_EEXIST;
 	}
@@ -280,22 +283,23 @@ int net_register(net_ctx *ctx, uint16_t type, net_handler_fn fn, void *arg, unsi
 
 const struct net_handler *net_handler_get(net_ctx *ctx, uint16_t type)
 {
-	struct net_handler **page = __atomic_load_n(&ctx->hpage[type >> 8], __ATOMIC_ACQUIRE);
+	net_handler_slot *page = atomic_load_explicit(&ctx->hpage[type >> 8], memory_order_acquire);
 
-	return page ? __atomic_load_n(&page[type & 255], __ATOMIC_ACQUIRE) : NULL;
+	return page ? atomic_load_explicit(&page[type & 255], memory_order_acquire) : NULL;
 }
 
 struct net_tstats *net_tstats_get(net_ctx *ctx, uint16_t type)
 {
-	struct net_tstats *page = __atomic_load_n(&ctx->spage[type >> 8], __ATOMIC_ACQUIRE);
+	struct net_tstats *page = atomic_load_explicit(&ctx->spage[type >> 8],
+						       memory_order_acquire);
 
 	if (!page) {
 		struct net_tstats *np = calloc(256, sizeof(*np)), *none = NULL;
 
 		if (!np)
 			return NULL;
-		if (__atomic_compare_exchange_n(&ctx->spage[type >> 8], &none, np, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		if (atomic_compare_exchange_strong_explicit(&ctx->spage[type >> 8], &none, np,
+							    memory_order_acq_rel, memory_order_acquire)) {
 			page = np;
 		} else {
 			free(np);
@@ -398,7 +402,7 @@ void net_peer_forget(net_ctx *ctx, uint32_t node_id)
 
 		pthread_mutex_lock(&c->qlock);
 		match = c->node_id == node_id &&
-			(c->outbound || __atomic_load_n(&c->state, __ATOMIC_ACQUIRE) == CS_UP);
+			(c->outbound || net_conn_st(c) == CS_UP);
 		pthread_mutex_unlock(&c->qlock);
 		if (match) {
 			net_conn_ref(c);
@@ -424,7 +428,7 @@ void net_peer_conn_up(net_ctx *ctx, struct net_conn *c)
 	p = net_peer_find(ctx, c->node_id);
 	if (!p && !c->outbound)
 		p = peer_add(ctx, c->node_id);
-	if (p && (!p->conn || __atomic_load_n(&p->conn->close_rc, __ATOMIC_ACQUIRE)))
+	if (p && (!p->conn || net_conn_closing(p->conn)))
 		p->conn = c;
 	if (p && p->has_addr)
 		snprintf(addr, sizeof(addr), "%s", p->addr_str);
@@ -500,16 +504,16 @@ int net_conn_list(net_ctx *ctx, struct net_conn_info **out, size_t *n)
 		pthread_mutex_lock(&c->qlock);
 		e->node_id = c->node_id;
 		snprintf(e->state, sizeof(e->state), "%s",
-			 net_conn_state_name(__atomic_load_n(&c->state, __ATOMIC_ACQUIRE)));
+			 net_conn_state_name(net_conn_st(c)));
 		pthread_mutex_unlock(&c->qlock);
 		snprintf(e->peer, sizeof(e->peer), "%s", c->peer);
 		e->outbound = c->outbound;
 		e->security = ctx->cfg.security;
-		e->msgs_sent = __atomic_load_n(&c->msgs_sent, __ATOMIC_RELAXED);
-		e->msgs_recv = __atomic_load_n(&c->msgs_recv, __ATOMIC_RELAXED);
-		e->bytes_sent = __atomic_load_n(&c->bytes_sent, __ATOMIC_RELAXED);
-		e->bytes_recv = __atomic_load_n(&c->bytes_recv, __ATOMIC_RELAXED);
-		e->calls_pending = __atomic_load_n(&c->ncalls, __ATOMIC_RELAXED);
+		e->msgs_sent = net_atomic_get(&c->msgs_sent);
+		e->msgs_recv = net_atomic_get(&c->msgs_recv);
+		e->bytes_sent = net_atomic_get(&c->bytes_sent);
+		e->bytes_recv = net_atomic_get(&c->bytes_recv);
+		e->calls_pending = atomic_load_explicit(&c->ncalls, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&ctx->lock);
 	*out = v;
@@ -525,17 +529,18 @@ int net_stats(net_ctx *ctx, struct net_type_stats **out, size_t *n)
 	if (!ctx || !out || !n)
 		return MM_EINVAL;
 	for (unsigned pg = 0; pg < 256; pg++) {
-		struct net_tstats *page = __atomic_load_n(&ctx->spage[pg], __ATOMIC_ACQUIRE);
+		struct net_tstats *page = atomic_load_explicit(&ctx->spage[pg],
+							       memory_order_acquire);
 
 		for (unsigned j = 0; page && j < 256; j++) {
 			struct net_type_stats s = {
 				.type = (uint16_t)(pg << 8 | j),
-				.calls_sent = __atomic_load_n(&page[j].calls_sent, __ATOMIC_RELAXED),
-				.replies_ok = __atomic_load_n(&page[j].replies_ok, __ATOMIC_RELAXED),
-				.replies_err = __atomic_load_n(&page[j].replies_err, __ATOMIC_RELAXED),
-				.timeouts = __atomic_load_n(&page[j].timeouts, __ATOMIC_RELAXED),
-				.total_rtt_us = __atomic_load_n(&page[j].total_rtt_us, __ATOMIC_RELAXED),
-				.requests_served = __atomic_load_n(&page[j].requests_served, __ATOMIC_RELAXED),
+				.calls_sent = net_atomic_get(&page[j].calls_sent),
+				.replies_ok = net_atomic_get(&page[j].replies_ok),
+				.replies_err = net_atomic_get(&page[j].replies_err),
+				.timeouts = net_atomic_get(&page[j].timeouts),
+				.total_rtt_us = net_atomic_get(&page[j].total_rtt_us),
+				.requests_served = net_atomic_get(&page[j].requests_served),
 			};
 
 			if (!s.calls_sent && !s.replies_ok && !s.replies_err && !s.timeouts &&

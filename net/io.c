@@ -30,7 +30,7 @@
 
 struct net_io *net_io_pick(net_ctx *ctx)
 {
-	unsigned i = __atomic_fetch_add(&ctx->rr, 1, __ATOMIC_RELAXED);
+	unsigned i = atomic_fetch_add_explicit(&ctx->rr, 1, memory_order_relaxed);
 
 	return &ctx->io[i % (unsigned)ctx->nio];
 }

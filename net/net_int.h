@@ -17,6 +17,7 @@
 #define MM_NET_NET_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -72,7 +73,7 @@ struct net_io;
 struct net_conn {
 	struct net_src src;		/* NET_SRC_CONN */
 	net_ctx *ctx;			/* holds a ctx reference */
-	int refs;			/* atomic */
+	atomic_int refs;
 	struct net_io *io;		/* owning I/O thread (fixed) */
 	int fd;				/* closed when the last reference goes */
 	struct net_xprt xprt;		/* ops switch tcp<-tls at AUTHONLY; see xprt.h */
@@ -83,12 +84,12 @@ struct net_conn {
 	char local[64];
 	uint64_t created_ns;
 
-	int state;			/* enum net_conn_state; see above */
-	int close_rc;			/* atomic; first closer's MM_E*, 0 = open */
+	atomic_int state;		/* enum net_conn_state; see above */
+	atomic_int close_rc;		/* first closer's MM_E*, 0 = open */
 	char close_why[160];		/* written once by the first closer, read at teardown */
 	int close_level;		/* its log level (MM_LOG_*), likewise */
 	bool torn;			/* owner I/O thread only: teardown done */
-	bool was_up;			/* atomic; set by the owner before UP */
+	atomic_bool was_up;		/* set by the owner before UP */
 	bool registered;		/* peer table points here (ctx->lock) */
 
 	/* --- send side --- */
@@ -109,7 +110,7 @@ struct net_conn {
 
 	/* --- receive side: whoever holds the receive token (rtoken): the
 	 * I/O thread, or a net_call() caller reading its own reply --- */
-	int rtoken;			/* atomic: 0 free, 1 I/O thread, 2 caller */
+	atomic_int rtoken;		/* 0 free, 1 I/O thread, 2 caller */
 	uint8_t *rbuf;
 	size_t rhead, rtail;
 	bool rbig;			/* reading a big payload into rdst */
@@ -124,7 +125,7 @@ struct net_conn {
 
 	/* --- calls (ctx->calls_lock) --- */
 	struct net_call *calls;		/* calls sent on this connection */
-	uint32_t ncalls;
+	_Atomic uint32_t ncalls;	/* written under calls_lock, read by anyone */
 	bool calls_closed;		/* no more calls may be added */
 	int calls_rc;			/* ... and new ones fail with this */
 	struct net_timer hs_timer;	/* connect/handshake deadline; holds a ref */
@@ -133,8 +134,8 @@ struct net_conn {
 	/* --- ctx->conns list (ctx->lock) --- */
 	struct net_conn *cnext, *cprev;
 
-	/* counters: atomic */
-	uint64_t msgs_sent, msgs_recv, bytes_sent, bytes_recv;
+	/* counters */
+	_Atomic uint64_t msgs_sent, msgs_recv, bytes_sent, bytes_recv;
 };
 
 struct net_req {
@@ -155,7 +156,7 @@ struct net_req {
  * nothing after the store (a wake on a dead address is harmless: futex
  * waiters always re-check their word). */
 struct net_sync {
-	int done;			/* futex word, atomic */
+	atomic_int done;		/* futex word */
 	int status;
 	void *data;
 	size_t len;
@@ -182,9 +183,11 @@ struct net_handler {
 	void *arg;
 	unsigned flags;
 };
+/* An entry of a handler page: installed once by compare-and-swap. */
+typedef _Atomic(struct net_handler *) net_handler_slot;
 
-struct net_tstats {			/* all atomic */
-	uint64_t calls_sent, replies_ok, replies_err, timeouts, total_rtt_us,
+struct net_tstats {
+	_Atomic uint64_t calls_sent, replies_ok, replies_err, timeouts, total_rtt_us,
 		 requests_served;
 };
 
@@ -225,7 +228,7 @@ struct net_io {
 
 struct net_ctx {
 	struct net_config cfg;		/* strings are owned copies */
-	int refs;			/* atomic: the user + one per connection */
+	atomic_int refs;		/* the user + one per connection */
 
 	pthread_mutex_t lock;		/* peers, conns, stopping, ev_fn */
 	pthread_cond_t cond;		/* conns list became empty */
@@ -237,8 +240,8 @@ struct net_ctx {
 	void *ev_arg;
 
 	/* handlers: pages of 256 types, pages and entries installed atomically */
-	struct net_handler **hpage[256];
-	struct net_tstats *spage[256];	/* stats pages, installed atomically */
+	_Atomic(net_handler_slot *) hpage[256];
+	_Atomic(struct net_tstats *) spage[256];	/* stats pages, installed atomically */
 
 	void *tls;			/* SSL_CTX, NULL for PLAIN */
 	struct net_src listen_src;
@@ -246,7 +249,7 @@ struct net_ctx {
 	uint16_t listen_port;
 	struct net_io *io;
 	int nio;
-	unsigned rr;			/* atomic: round robin over io[] */
+	atomic_uint rr;			/* round robin over io[] */
 	mm_pool *pool;
 
 	/* calls and timers */
@@ -260,8 +263,8 @@ struct net_ctx {
 	bool timer_stop;
 	pthread_t timer_thread;
 	bool timer_started;
-	uint64_t next_id;		/* atomic */
-	uint64_t busy_log_ns;		/* atomic: rate limit of EBUSY warnings */
+	_Atomic uint64_t next_id;
+	_Atomic uint64_t busy_log_ns;	/* rate limit of EBUSY warnings */
 };
 
 /* True on net I/O and timer threads: they never block on a socket. */
@@ -280,12 +283,12 @@ void net_fire_conn_event(net_ctx *ctx, uint32_t node, bool up);
 
 static inline int net_conn_st(const struct net_conn *c)
 {
-	return __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
+	return atomic_load_explicit(&c->state, memory_order_acquire);
 }
 
 static inline int net_conn_closing(const struct net_conn *c)
 {
-	return __atomic_load_n(&c->close_rc, __ATOMIC_ACQUIRE);
+	return atomic_load_explicit(&c->close_rc, memory_order_acquire);
 }
 
 /* May a connection go from state <from> to <to>? (README, "A connection's
@@ -309,10 +312,10 @@ static inline bool net_conn_st_ok(int from, int to)
  * the UP and CLOSED transitions with qlock held. */
 static inline void net_conn_set_st(struct net_conn *c, int s)
 {
-	MM_BUG_ON(c, !net_conn_st_ok(c->state, s));
+	MM_BUG_ON(c, !net_conn_st_ok(atomic_load_explicit(&c->state, memory_order_relaxed), s));
 	if (s == CS_UP || s == CS_CLOSED)
 		MM_ASSERT_HELD(&c->qlock);
-	__atomic_store_n(&c->state, s, __ATOMIC_RELEASE);
+	atomic_store_explicit(&c->state, s, memory_order_release);
 }
 
 /* conn.c */
@@ -343,7 +346,7 @@ void net_conn_rerun(struct net_conn *c);
 /* A net_call() caller waits for <done> by reading the connection itself
  * if it can (plain TCP, up, nobody else reading); returns when <done> is
  * set or it has handed reading back to the I/O thread. */
-void net_conn_sync_wait(struct net_conn *c, const int *done);
+void net_conn_sync_wait(struct net_conn *c, const atomic_int *done);
 
 /* send.c */
 int net_conn_send(struct net_conn *c, const uint8_t *hdr, const void *data, size_t len);
@@ -382,9 +385,15 @@ void net_rpc_request_in(struct net_conn *c, const struct net_frame_hdr *h,
 net_req *net_req_alloc(struct net_conn *c, const struct net_frame_hdr *h);
 void net_req_free(net_req *req);
 
-static inline uint64_t net_atomic_add(uint64_t *p, uint64_t v)
+/* Counters (msgs_*, bytes_*, struct net_tstats): relaxed, read for statistics. */
+static inline uint64_t net_atomic_add(_Atomic uint64_t *p, uint64_t v)
 {
-	return __atomic_add_fetch(p, v, __ATOMIC_RELAXED);
+	return atomic_fetch_add_explicit(p, v, memory_order_relaxed) + v;
+}
+
+static inline uint64_t net_atomic_get(const _Atomic uint64_t *p)
+{
+	return atomic_load_explicit(p, memory_order_relaxed);
 }
 
 #endif

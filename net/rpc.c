@@ -157,7 +157,9 @@ static void call_link(net_ctx *ctx, struct net_call *call, struct net_conn *conn
 	if (conn->calls)
 		conn->calls->cprev = call;
 	conn->calls = call;
-	__atomic_store_n(&conn->ncalls, conn->ncalls + 1, __ATOMIC_RELAXED);
+	atomic_store_explicit(&conn->ncalls,
+			      atomic_load_explicit(&conn->ncalls, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	if (call->t.deadline_ns)
 		net_timer_add(ctx, &call->t);
 }
@@ -177,7 +179,9 @@ static void call_unlink(net_ctx *ctx, struct net_call *call)
 		conn->calls = call->cnext;
 	if (call->cnext)
 		call->cnext->cprev = call->cprev;
-	__atomic_store_n(&conn->ncalls, conn->ncalls - 1, __ATOMIC_RELAXED);
+	atomic_store_explicit(&conn->ncalls,
+			      atomic_load_explicit(&conn->ncalls, memory_order_relaxed) - 1,
+			      memory_order_relaxed);
 	net_timer_del(ctx, &call->t);
 }
 
@@ -215,7 +219,7 @@ static void call_finish(net_ctx *ctx, struct net_call *call, int status, const v
 		s->status = status;
 		s->data = buf;
 		s->len = buf ? len : 0;
-		__atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
+		atomic_store_explicit(&s->done, 1, memory_order_release);
 		syscall(SYS_futex, &s->done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 		/* <s> may be gone now */
 	} else {
@@ -314,11 +318,11 @@ static void *timer_main(void *arg)
 				struct net_conn *c = conns;
 
 				conns = c->tnext;
-				if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) < CS_UP) {
+				if (net_conn_st(c) < CS_UP) {
 					mm_warn("net", "connection %s %s%s timed out in state %s after %d ms",
 						c->outbound ? "to" : "from", c->peer,
 						c->outbound ? "" : " (inbound)",
-						net_conn_state_name(__atomic_load_n(&c->state, __ATOMIC_ACQUIRE)),
+						net_conn_state_name(net_conn_st(c)),
 						ctx->cfg.connect_timeout_ms);
 					net_conn_close(c, MM_EUNREACH);
 				}
@@ -345,7 +349,7 @@ int net_rpc_init(net_ctx *ctx)
 	if (!ctx->cbuckets)
 		return MM_ENOMEM;
 	ctx->cmask = 1023;
-	ctx->next_id = 1;
+	atomic_init(&ctx->next_id, 1);
 	rc = mm_thread_start(&ctx->timer_thread, "nettimer", timer_main, ctx);
 	if (rc)
 		return rc;
@@ -400,7 +404,7 @@ static int call_start(net_ctx *ctx, uint32_t node, uint16_t type, const void *da
 		net_conn_put(c);
 		return MM_ENOMEM;
 	}
-	id = __atomic_fetch_add(&ctx->next_id, 1, __ATOMIC_RELAXED);
+	id = atomic_fetch_add_explicit(&ctx->next_id, 1, memory_order_relaxed);
 	*call = (struct net_call){
 		.t = {.idx = -1, .kind = NET_T_CALL},
 		.id = id,
@@ -501,7 +505,7 @@ int net_call(net_ctx *ctx, uint32_t node, uint16_t type, const void *data, size_
 		 * thread still holds (one context switch less per call). No
 		 * spinning first: on two cores the spinner takes the CPU that
 		 * the reply path needs (measured slower). */
-		while (!__atomic_load_n(&s.done, __ATOMIC_ACQUIRE))
+		while (!atomic_load_explicit(&s.done, memory_order_acquire))
 			syscall(SYS_futex, &s.done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
 		rc = s.status;
 		if (reply) {
@@ -613,11 +617,12 @@ void net_rpc_request_in(struct net_conn *c, const struct net_frame_hdr *h, net_r
 	if (rc == MM_OK)
 		return;
 	{
-		uint64_t now = mm_now_ns(), last = __atomic_load_n(&ctx->busy_log_ns, __ATOMIC_RELAXED);
+		uint64_t now = mm_now_ns();
+		uint64_t last = atomic_load_explicit(&ctx->busy_log_ns, memory_order_relaxed);
 
 		if (now - last > 1000000000u &&
-		    __atomic_compare_exchange_n(&ctx->busy_log_ns, &last, now, false,
-						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		    atomic_compare_exchange_strong_explicit(&ctx->busy_log_ns, &last, now,
+							    memory_order_relaxed, memory_order_relaxed))
 			mm_warn("net", "worker queue full (%s): %s type %u from node %u %s",
 				mm_errname(rc), net_frame_kind_name(h->kind), h->type, c->node_id,
 				h->kind == NET_K_REQUEST ? "answered MM_EBUSY" : "dropped");

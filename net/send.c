@@ -34,7 +34,7 @@ static int conn_send_error(struct net_conn *c, ssize_t n)
 
 	(void)n;
 	/* an up connection's end is logged once, at teardown */
-	if (!net_conn_closing(c) && !__atomic_load_n(&c->was_up, __ATOMIC_ACQUIRE))
+	if (!net_conn_closing(c) && !atomic_load_explicit(&c->was_up, memory_order_acquire))
 		mm_warn("net", "write to %s failed: %s", net_conn_who(c, who, sizeof(who)),
 			net_xprt_why());
 	net_conn_close_why(c, MM_ECLOSED, MM_LOG_WARN, "write failed: %s", net_xprt_why());
@@ -100,7 +100,7 @@ static int conn_wait_writable(struct net_conn *c, ssize_t want, uint64_t deadlin
 		return MM_ECLOSED;
 	if (now >= deadline) {
 		/* an up connection's end is logged once, at teardown */
-		if (!__atomic_load_n(&c->was_up, __ATOMIC_ACQUIRE)) {
+		if (!atomic_load_explicit(&c->was_up, memory_order_acquire)) {
 			char who[96];
 
 			mm_warn("net", "write to %s stalled for %d s, closing",

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +23,12 @@
 
 struct nsd_client {
 	struct nsd_client_config cfg;
-	int policy;			/* atomic: enum nsd_path_policy */
-	int checksum;			/* atomic: bool */
+	atomic_int policy;		/* enum nsd_path_policy */
+	atomic_bool checksum;
 	pthread_mutex_t lock;		/* guards what follows */
 	pthread_cond_t cond;
 	struct nsd_io *retryq;		/* sorted by due_ns */
-	bool stopping;
+	atomic_bool stopping;		/* written under lock, read anywhere */
 	uint64_t inflight;
 	pthread_t thread;
 	bool thread_running;
@@ -162,7 +163,7 @@ void nsd_io_dump(const void *obj, char *buf, size_t sz)
 static void finish(struct nsd_io *io, int rc)
 {
 	nsd_client *c = io->c;
-	struct nsd_entry_stats *st = nsd_entry_counters(io->e);
+	struct nsd_entry_counts *st = nsd_entry_counters(io->e);
 	uint64_t us = (mm_now_ns() - io->t_start_ns) / 1000, max;
 
 	MM_BUG_ON(io, io->stage != NSD_IO_IN_FLIGHT);	/* completes exactly once */
@@ -172,21 +173,21 @@ static void finish(struct nsd_io *io, int rc)
 		if (!io->cause_len)
 			add_cause(io, "%s", mm_strerror(rc));
 		describe(io, io->cause);
-		__atomic_add_fetch(&st->errors, 1, __ATOMIC_RELAXED);
+		atomic_fetch_add_explicit(&st->errors, 1, memory_order_relaxed);
 		mm_error(SUB, "%s", io->err);
 	} else if (io->op == NSD_READ) {
-		__atomic_add_fetch(&st->reads, 1, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&st->bytes_read, io->len, __ATOMIC_RELAXED);
+		atomic_fetch_add_explicit(&st->reads, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&st->bytes_read, io->len, memory_order_relaxed);
 	} else {
-		__atomic_add_fetch(&st->writes, 1, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&st->bytes_written, io->len, __ATOMIC_RELAXED);
+		atomic_fetch_add_explicit(&st->writes, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&st->bytes_written, io->len, memory_order_relaxed);
 	}
-	__atomic_add_fetch(&st->lat_total_us, us, __ATOMIC_RELAXED);
-	max = __atomic_load_n(&st->lat_max_us, __ATOMIC_RELAXED);
-	while (us > max && !__atomic_compare_exchange_n(&st->lat_max_us, &max, us, true,
-							  __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	atomic_fetch_add_explicit(&st->lat_total_us, us, memory_order_relaxed);
+	max = atomic_load_explicit(&st->lat_max_us, memory_order_relaxed);
+	while (us > max && !atomic_compare_exchange_weak_explicit(&st->lat_max_us, &max, us,
+								  memory_order_relaxed, memory_order_relaxed))
 		;
-	__atomic_sub_fetch(&st->in_flight, 1, __ATOMIC_RELAXED);
+	atomic_fetch_sub_explicit(&st->in_flight, 1, memory_order_relaxed);
 	nsd_ldisk_put(io->ld);
 	io->ld = NULL;
 	nsd_entry_put(io->e);
@@ -205,7 +206,7 @@ static void schedule(struct nsd_io *io, unsigned delay_ms)
 	nsd_client *c = io->c;
 	struct nsd_io **pp;
 
-	__atomic_add_fetch(&nsd_entry_counters(io->e)->retries, 1, __ATOMIC_RELAXED);
+	atomic_fetch_add_explicit(&nsd_entry_counters(io->e)->retries, 1, memory_order_relaxed);
 	io->due_ns = mm_now_ns() + (uint64_t)delay_ms * 1000000u;
 	MM_BUG_ON(io, io->stage != NSD_IO_IN_FLIGHT);
 	io->stage = NSD_IO_QUEUED;
@@ -229,12 +230,13 @@ static void *retry_main(void *arg)
 		struct nsd_io *io = c->retryq;
 		uint64_t now = mm_now_ns();
 
-		if (io && (c->stopping || io->due_ns <= now)) {
+		if (io && (atomic_load_explicit(&c->stopping, memory_order_relaxed) ||
+			   io->due_ns <= now)) {
 			c->retryq = io->next;
 			MM_BUG_ON(io, io->stage != NSD_IO_QUEUED);
 			io->stage = NSD_IO_IN_FLIGHT;
 			pthread_mutex_unlock(&c->lock);
-			if (c->stopping) {
+			if (atomic_load_explicit(&c->stopping, memory_order_relaxed)) {
 				add_cause(io, "the NSD client is shutting down");
 				finish(io, MM_ESHUTDOWN);
 			} else if (io->go_next) {
@@ -246,7 +248,7 @@ static void *retry_main(void *arg)
 			pthread_mutex_lock(&c->lock);
 			continue;
 		}
-		if (c->stopping && c->inflight == 0)
+		if (atomic_load_explicit(&c->stopping, memory_order_relaxed) && c->inflight == 0)
 			break;
 		if (io) {
 			mm_cond_wait_until(&c->cond, &c->lock, io->due_ns);
@@ -279,7 +281,7 @@ static void server_failed(struct nsd_io *io, int rc, const char *msg, size_t len
 	 * nothing about the server */
 	if ((conn_error(rc) || rc == MM_ENOLEASE) && epoch_of(io->c) == io->epoch)
 		set_down(io->c, node, true);
-	__atomic_add_fetch(&nsd_entry_counters(io->e)->failovers, 1, __ATOMIC_RELAXED);
+	atomic_fetch_add_explicit(&nsd_entry_counters(io->e)->failovers, 1, memory_order_relaxed);
 	mm_warn(SUB, "NSD id %016" PRIX64 ": %s at offset %" PRIu64 " via node %u failed (%s): "
 		"trying the next path", io->nsd_id, io->op == NSD_WRITE ? "write" : "read",
 		io->offset, node, mm_strerror(rc));
@@ -310,7 +312,7 @@ static void silent_server(struct nsd_io *io)
 	add_cause(io, "node %u: no answer, and it has been expelled", node);
 	io->last_rc = MM_ETIMEDOUT;
 	set_down(c, node, true);
-	__atomic_add_fetch(&nsd_entry_counters(io->e)->failovers, 1, __ATOMIC_RELAXED);
+	atomic_fetch_add_explicit(&nsd_entry_counters(io->e)->failovers, 1, memory_order_relaxed);
 	mm_warn(SUB, "NSD id %016" PRIX64 ": write at offset %" PRIu64 " sent to expelled node %u: "
 		"waiting %d ms (leaseRecoveryWait) before the next server", io->nsd_id, io->offset, node,
 		c->cfg.recovery_wait_ms);
@@ -336,7 +338,8 @@ static void reply_cb(int status, const void *data, size_t len, void *arg)
 			return;
 		}
 		memcpy(io->buf, rep.data, io->len);
-		if (__atomic_load_n(&c->checksum, __ATOMIC_RELAXED) || (rep.flags & NSD_PF_CHECKSUM)) {
+		if (atomic_load_explicit(&c->checksum, memory_order_relaxed) ||
+		    (rep.flags & NSD_PF_CHECKSUM)) {
 			if (!(rep.flags & NSD_PF_CHECKSUM) ||
 			    mm_crc32c_bulk(0, io->buf, io->len) != rep.crc) {
 				mm_warn(SUB, "NSD id %016" PRIX64 ": data read via node %u at offset %"
@@ -407,7 +410,8 @@ static void try_server(struct nsd_io *io, int idx)
 	nsd_client *c = io->c;
 	uint32_t node = io->servers[idx];
 	struct nsd_proto_req pr = {
-		.flags = __atomic_load_n(&c->checksum, __ATOMIC_RELAXED) ? NSD_PF_CHECKSUM : 0,
+		.flags = atomic_load_explicit(&c->checksum, memory_order_relaxed) ?
+			 NSD_PF_CHECKSUM : 0,
 		.len = (uint32_t)io->len,
 		.nsd_id = io->nsd_id,
 		.offset = io->offset,
@@ -436,8 +440,8 @@ static void try_server(struct nsd_io *io, int idx)
 		mlen += io->len;
 	}
 	nsd_proto_req_encode(&pr, msg);
-	__atomic_store_n(&nsd_entry_counters(io->e)->last_server, node, __ATOMIC_RELAXED);
-	__atomic_store_n(&nsd_entry_counters(io->e)->last_local, false, __ATOMIC_RELAXED);
+	atomic_store_explicit(&nsd_entry_counters(io->e)->last_server, node, memory_order_relaxed);
+	atomic_store_explicit(&nsd_entry_counters(io->e)->last_local, false, memory_order_relaxed);
 	rc = net_call_async(c->cfg.net, node, io->op == NSD_WRITE ? MSG_NSD_WRITE : MSG_NSD_READ,
 			    msg, mlen, c->cfg.timeout_ms, reply_cb, io);
 	if (msg != hdr)
@@ -461,7 +465,7 @@ static void local_done(struct nsd_req *r, int rc, void *arg)
 	io->last_rc = rc;
 	nsd_ldisk_put(io->ld);
 	io->ld = NULL;
-	__atomic_add_fetch(&nsd_entry_counters(io->e)->failovers, 1, __ATOMIC_RELAXED);
+	atomic_fetch_add_explicit(&nsd_entry_counters(io->e)->failovers, 1, memory_order_relaxed);
 	attempt(io);
 }
 
@@ -470,10 +474,10 @@ static void local_done(struct nsd_req *r, int rc, void *arg)
 static void attempt(struct nsd_io *io)
 {
 	nsd_client *c = io->c;
-	enum nsd_path_policy pol = __atomic_load_n(&c->policy, __ATOMIC_RELAXED);
+	enum nsd_path_policy pol = atomic_load_explicit(&c->policy, memory_order_relaxed);
 	uint64_t now = mm_now_ns();
 
-	if (__atomic_load_n(&c->stopping, __ATOMIC_RELAXED)) {
+	if (atomic_load_explicit(&c->stopping, memory_order_relaxed)) {
 		add_cause(io, "the NSD client is shutting down");
 		finish(io, MM_ESHUTDOWN);
 		return;
@@ -499,7 +503,8 @@ static void attempt(struct nsd_io *io)
 				/* the disk's gate drops it if this lease ends first */
 				.epoch = io->op == NSD_WRITE && c->cfg.may_io ? io->epoch : 0,
 			};
-			__atomic_store_n(&nsd_entry_counters(io->e)->last_local, true, __ATOMIC_RELAXED);
+			atomic_store_explicit(&nsd_entry_counters(io->e)->last_local, true,
+					      memory_order_relaxed);
 			rc = nsd_disk_submit(disk, &io->lreq);
 			nsd_ldisk_put(guard);
 			if (rc == MM_OK)
@@ -581,8 +586,8 @@ int nsd_client_create(const struct nsd_client_config *cfg, nsd_client **out)
 		c->cfg.retry_ms = 10000;
 	if (c->cfg.down_ms <= 0)
 		c->cfg.down_ms = 5000;
-	c->policy = cfg->policy;
-	c->checksum = cfg->checksum;
+	atomic_init(&c->policy, cfg->policy);
+	atomic_init(&c->checksum, cfg->checksum);
 	pthread_mutex_init(&c->lock, NULL);
 	mm_cond_init(&c->cond);
 	pthread_mutex_init(&c->down_lock, NULL);
@@ -604,7 +609,7 @@ void nsd_client_destroy(nsd_client *c)
 	if (!c)
 		return;
 	pthread_mutex_lock(&c->lock);
-	__atomic_store_n(&c->stopping, true, __ATOMIC_RELAXED);
+	atomic_store_explicit(&c->stopping, true, memory_order_relaxed);
 	pthread_cond_broadcast(&c->cond);
 	while (c->inflight > 0)
 		pthread_cond_wait(&c->cond, &c->lock);
@@ -620,12 +625,12 @@ void nsd_client_destroy(nsd_client *c)
 
 void nsd_client_set_policy(nsd_client *c, enum nsd_path_policy p)
 {
-	__atomic_store_n(&c->policy, (int)p, __ATOMIC_RELAXED);
+	atomic_store_explicit(&c->policy, (int)p, memory_order_relaxed);
 }
 
 void nsd_client_set_checksum(nsd_client *c, bool on)
 {
-	__atomic_store_n(&c->checksum, on ? 1 : 0, __ATOMIC_RELAXED);
+	atomic_store_explicit(&c->checksum, on, memory_order_relaxed);
 }
 
 int nsd_client_submit(nsd_client *c, struct nsd_io *io)
@@ -675,7 +680,7 @@ int nsd_client_submit(nsd_client *c, struct nsd_io *io)
 		return MM_ENOLEASE;
 	}
 	pthread_mutex_lock(&c->lock);
-	if (c->stopping) {
+	if (atomic_load_explicit(&c->stopping, memory_order_relaxed)) {
 		pthread_mutex_unlock(&c->lock);
 		describe(io, "the NSD client is shutting down");
 		nsd_entry_put(io->e);
@@ -689,7 +694,7 @@ int nsd_client_submit(nsd_client *c, struct nsd_io *io)
 	io->t_start_ns = mm_now_ns();
 	io->retry_until_ns = io->t_start_ns + (uint64_t)c->cfg.retry_ms * 1000000u;
 	io->fence_until_ns = io->t_start_ns + 2000000000u;
-	__atomic_add_fetch(&nsd_entry_counters(io->e)->in_flight, 1, __ATOMIC_RELAXED);
+	atomic_fetch_add_explicit(&nsd_entry_counters(io->e)->in_flight, 1, memory_order_relaxed);
 	attempt(io);
 	return MM_OK;
 }

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +28,9 @@ struct nsd_server {
 	bool stopping;
 	unsigned in_service, peak;
 	uint64_t bytes_held;
-	/* atomics */
-	uint64_t requests, bytes_read, bytes_written;
-	uint64_t refused_fenced, refused_nolease, refused_busy, refused_invalid, errors;
+	/* counters (relaxed) */
+	_Atomic uint64_t requests, bytes_read, bytes_written;
+	_Atomic uint64_t refused_fenced, refused_nolease, refused_busy, refused_invalid, errors;
 };
 
 struct srv_op {
@@ -42,9 +43,9 @@ struct srv_op {
 	bool checksum;
 };
 
-static void count(uint64_t *c)
+static void count(_Atomic uint64_t *c)
 {
-	__atomic_add_fetch(c, 1, __ATOMIC_RELAXED);
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
 
 static void refuse(net_req *req, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -93,16 +94,16 @@ static void op_done(struct nsd_req *r, int rc, void *arg)
 {
 	struct srv_op *op = arg;
 	nsd_server *s = op->s;
-	struct nsd_entry_stats *st = nsd_entry_counters(op->e);
+	struct nsd_entry_counts *st = nsd_entry_counters(op->e);
 	char name[NSD_NAME_MAX + 1];
 
 	/* counters first: a client that has its reply sees them */
 	if (!rc) {
 		count(&s->requests);
 		count(&st->srv_requests);
-		__atomic_add_fetch(&st->srv_bytes, r->len, __ATOMIC_RELAXED);
-		__atomic_add_fetch(r->op == NSD_READ ? &s->bytes_read : &s->bytes_written, r->len,
-				   __ATOMIC_RELAXED);
+		atomic_fetch_add_explicit(&st->srv_bytes, r->len, memory_order_relaxed);
+		atomic_fetch_add_explicit(r->op == NSD_READ ? &s->bytes_read : &s->bytes_written,
+					  r->len, memory_order_relaxed);
 	}
 	if (rc) {
 		count(&s->errors);
@@ -345,14 +346,14 @@ void nsd_server_destroy(nsd_server *s)
 void nsd_server_get_stats(nsd_server *s, struct nsd_server_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->requests = __atomic_load_n(&s->requests, __ATOMIC_RELAXED);
-	st->bytes_read = __atomic_load_n(&s->bytes_read, __ATOMIC_RELAXED);
-	st->bytes_written = __atomic_load_n(&s->bytes_written, __ATOMIC_RELAXED);
-	st->refused_fenced = __atomic_load_n(&s->refused_fenced, __ATOMIC_RELAXED);
-	st->refused_nolease = __atomic_load_n(&s->refused_nolease, __ATOMIC_RELAXED);
-	st->refused_busy = __atomic_load_n(&s->refused_busy, __ATOMIC_RELAXED);
-	st->refused_invalid = __atomic_load_n(&s->refused_invalid, __ATOMIC_RELAXED);
-	st->errors = __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
+	st->requests = atomic_load_explicit(&s->requests, memory_order_relaxed);
+	st->bytes_read = atomic_load_explicit(&s->bytes_read, memory_order_relaxed);
+	st->bytes_written = atomic_load_explicit(&s->bytes_written, memory_order_relaxed);
+	st->refused_fenced = atomic_load_explicit(&s->refused_fenced, memory_order_relaxed);
+	st->refused_nolease = atomic_load_explicit(&s->refused_nolease, memory_order_relaxed);
+	st->refused_busy = atomic_load_explicit(&s->refused_busy, memory_order_relaxed);
+	st->refused_invalid = atomic_load_explicit(&s->refused_invalid, memory_order_relaxed);
+	st->errors = atomic_load_explicit(&s->errors, memory_order_relaxed);
 	pthread_mutex_lock(&s->lock);
 	st->in_service = s->in_service;
 	st->peak_in_service = s->peak;

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 #define SUB "nsd"
 
 struct nsd_ldisk {
-	int refs;			/* atomic */
+	atomic_int refs;
 	nsd_table *t;
 	nsd_disk *disk;
 	uint64_t id;
@@ -23,9 +24,9 @@ struct nsd_ldisk {
 };
 
 struct nsd_entry {
-	int refs;			/* atomic */
+	atomic_int refs;
 	uint64_t id;
-	struct nsd_entry_stats st;	/* atomics */
+	struct nsd_entry_counts st;
 	pthread_mutex_t lock;		/* guards what follows */
 	char name[NSD_NAME_MAX + 1];	/* written with t->lock held too (nsd/README.md,
 					 * "Lock order"): read under either */
@@ -49,14 +50,14 @@ struct nsd_table {
 
 static void ld_ref(nsd_ldisk *ld)
 {
-	__atomic_add_fetch(&ld->refs, 1, __ATOMIC_RELAXED);
+	atomic_fetch_add_explicit(&ld->refs, 1, memory_order_relaxed);
 }
 
 void nsd_ldisk_put(nsd_ldisk *ld)
 {
 	nsd_table *t;
 
-	if (!ld || __atomic_sub_fetch(&ld->refs, 1, __ATOMIC_ACQ_REL) != 0)
+	if (!ld || atomic_fetch_sub_explicit(&ld->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	/* maybe on a completion thread: closing would wait for itself */
 	t = ld->t;
@@ -88,12 +89,12 @@ static void bury(nsd_table *t)
 
 void nsd_entry_ref(nsd_entry *e)
 {
-	__atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
+	atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
 }
 
 void nsd_entry_put(nsd_entry *e)
 {
-	if (!e || __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) != 0)
+	if (!e || atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	nsd_ldisk_put(e->ld);
 	pthread_mutex_destroy(&e->lock);
@@ -153,7 +154,7 @@ void nsd_entry_status(nsd_entry *e, char *buf, size_t sz)
 	pthread_mutex_unlock(&e->lock);
 }
 
-struct nsd_entry_stats *nsd_entry_counters(nsd_entry *e)
+struct nsd_entry_counts *nsd_entry_counters(nsd_entry *e)
 {
 	return &e->st;
 }
@@ -165,22 +166,22 @@ void nsd_entry_stats(nsd_entry *e, struct nsd_entry_stats *st,
 	nsd_disk *disk;
 
 	memset(st, 0, sizeof(*st));
-	st->reads = __atomic_load_n(&e->st.reads, __ATOMIC_RELAXED);
-	st->writes = __atomic_load_n(&e->st.writes, __ATOMIC_RELAXED);
-	st->bytes_read = __atomic_load_n(&e->st.bytes_read, __ATOMIC_RELAXED);
-	st->bytes_written = __atomic_load_n(&e->st.bytes_written, __ATOMIC_RELAXED);
-	st->errors = __atomic_load_n(&e->st.errors, __ATOMIC_RELAXED);
-	st->failovers = __atomic_load_n(&e->st.failovers, __ATOMIC_RELAXED);
-	st->retries = __atomic_load_n(&e->st.retries, __ATOMIC_RELAXED);
-	st->lat_total_us = __atomic_load_n(&e->st.lat_total_us, __ATOMIC_RELAXED);
-	st->lat_max_us = __atomic_load_n(&e->st.lat_max_us, __ATOMIC_RELAXED);
-	st->in_flight = __atomic_load_n(&e->st.in_flight, __ATOMIC_RELAXED);
-	st->last_server = __atomic_load_n(&e->st.last_server, __ATOMIC_RELAXED);
-	st->last_local = __atomic_load_n(&e->st.last_local, __ATOMIC_RELAXED);
-	st->srv_requests = __atomic_load_n(&e->st.srv_requests, __ATOMIC_RELAXED);
-	st->srv_bytes = __atomic_load_n(&e->st.srv_bytes, __ATOMIC_RELAXED);
-	st->srv_refused = __atomic_load_n(&e->st.srv_refused, __ATOMIC_RELAXED);
-	st->srv_busy = __atomic_load_n(&e->st.srv_busy, __ATOMIC_RELAXED);
+	st->reads = atomic_load_explicit(&e->st.reads, memory_order_relaxed);
+	st->writes = atomic_load_explicit(&e->st.writes, memory_order_relaxed);
+	st->bytes_read = atomic_load_explicit(&e->st.bytes_read, memory_order_relaxed);
+	st->bytes_written = atomic_load_explicit(&e->st.bytes_written, memory_order_relaxed);
+	st->errors = atomic_load_explicit(&e->st.errors, memory_order_relaxed);
+	st->failovers = atomic_load_explicit(&e->st.failovers, memory_order_relaxed);
+	st->retries = atomic_load_explicit(&e->st.retries, memory_order_relaxed);
+	st->lat_total_us = atomic_load_explicit(&e->st.lat_total_us, memory_order_relaxed);
+	st->lat_max_us = atomic_load_explicit(&e->st.lat_max_us, memory_order_relaxed);
+	st->in_flight = atomic_load_explicit(&e->st.in_flight, memory_order_relaxed);
+	st->last_server = atomic_load_explicit(&e->st.last_server, memory_order_relaxed);
+	st->last_local = atomic_load_explicit(&e->st.last_local, memory_order_relaxed);
+	st->srv_requests = atomic_load_explicit(&e->st.srv_requests, memory_order_relaxed);
+	st->srv_bytes = atomic_load_explicit(&e->st.srv_bytes, memory_order_relaxed);
+	st->srv_refused = atomic_load_explicit(&e->st.srv_refused, memory_order_relaxed);
+	st->srv_busy = atomic_load_explicit(&e->st.srv_busy, memory_order_relaxed);
 	disk = nsd_entry_local(e, &ld);
 	if (has_local)
 		*has_local = disk != NULL;
@@ -349,7 +350,7 @@ static nsd_ldisk *ld_open(nsd_table *t, const char *path, uint64_t id, char *err
 		free(ld);
 		return NULL;
 	}
-	ld->refs = 1;
+	atomic_init(&ld->refs, 1);
 	ld->t = t;
 	ld->id = id;
 	snprintf(ld->path, sizeof(ld->path), "%s", path);
@@ -383,7 +384,7 @@ int nsd_table_update(nsd_table *t, const struct nsd_def *defs, size_t n,
 			e = calloc(1, sizeof(*e));
 			if (!e)
 				continue;
-			e->refs = 1;
+			atomic_init(&e->refs, 1);
 			e->id = def->rec.id;
 			pthread_mutex_init(&e->lock, NULL);
 			/* unpublished yet: no lock needed */

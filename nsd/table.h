@@ -25,6 +25,7 @@
 #ifndef MM_NSD_TABLE_H
 #define MM_NSD_TABLE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,7 +44,7 @@ struct nsd_def {
 	bool scan_device;	/* probe rec.device on this node */
 };
 
-/* Counters of one NSD on this node (atomics; read with nsd_entry_stats). */
+/* Counters of one NSD on this node: a copy (nsd_entry_stats). */
 struct nsd_entry_stats {
 	/* client side: I/O issued by this node, any path */
 	uint64_t reads, writes, bytes_read, bytes_written;
@@ -111,7 +112,19 @@ void nsd_entry_status(nsd_entry *e, char *buf, size_t sz);
 void nsd_entry_stats(nsd_entry *e, struct nsd_entry_stats *st,
 		     struct nsd_disk_stats *local, bool *has_local);
 
+/* The live counters behind struct nsd_entry_stats (same meanings): relaxed
+ * atomics, updated by client.c and server.c. */
+struct nsd_entry_counts {
+	_Atomic uint64_t reads, writes, bytes_read, bytes_written;
+	_Atomic uint64_t errors, failovers, retries;
+	_Atomic uint64_t lat_total_us, lat_max_us;
+	_Atomic uint64_t in_flight;
+	_Atomic uint32_t last_server;
+	atomic_bool last_local;
+	_Atomic uint64_t srv_requests, srv_bytes, srv_refused, srv_busy;
+};
+
 /* Counter updates (client.c, server.c). */
-struct nsd_entry_stats *nsd_entry_counters(nsd_entry *e);
+struct nsd_entry_counts *nsd_entry_counters(nsd_entry *e);
 
 #endif

@@ -607,12 +607,12 @@ static void test_retry_eagain(void)
 
 /* ---- the write gate ---- */
 
-static uint64_t gate_epoch;
+static _Atomic uint64_t gate_epoch;
 
 static uint64_t gate_fn(void *arg)
 {
 	(void)arg;
-	return __atomic_load_n(&gate_epoch, __ATOMIC_SEQ_CST);
+	return atomic_load_explicit(&gate_epoch, memory_order_seq_cst);
 }
 
 struct gate_wait {
@@ -654,13 +654,13 @@ static void gate_check(const char *path, bool sync_backend)
 	CU_ASSERT_EQUAL_FATAL(nsd_disk_open(path, &o, &d), 0);
 	CU_ASSERT_EQUAL_FATAL(nsd_disk_buf_alloc(d, len, &buf), 0);
 	CU_ASSERT_EQUAL_FATAL(nsd_disk_buf_alloc(d, len, &back), 0);
-	__atomic_store_n(&gate_epoch, 5, __ATOMIC_SEQ_CST);
+	atomic_store_explicit(&gate_epoch, 5, memory_order_seq_cst);
 	fill(buf, off, len, 1);
 	CU_ASSERT_EQUAL(gated_write(d, off, buf, len, 5), 0);		/* its own lease */
 	fill(buf, off, len, 2);
-	__atomic_store_n(&gate_epoch, 6, __ATOMIC_SEQ_CST);		/* a new lease */
+	atomic_store_explicit(&gate_epoch, 6, memory_order_seq_cst);		/* a new lease */
 	CU_ASSERT_EQUAL(gated_write(d, off, buf, len, 5), MM_ENOLEASE);
-	__atomic_store_n(&gate_epoch, 0, __ATOMIC_SEQ_CST);		/* no lease */
+	atomic_store_explicit(&gate_epoch, 0, memory_order_seq_cst);		/* no lease */
 	CU_ASSERT_EQUAL(gated_write(d, off, buf, len, 5), MM_ENOLEASE);
 	/* neither refused write touched the disk; reads are not gated */
 	CU_ASSERT_EQUAL(nsd_disk_read(d, off, back, len), 0);

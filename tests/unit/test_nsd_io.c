@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,17 +218,17 @@ static struct nsd_entry_stats entry_stats(nsd_table *t, uint64_t id, struct nsd_
 }
 
 /* the lease epoch every client of this file reports */
-static uint64_t g_epoch = 1;
+static _Atomic uint64_t g_epoch = 1;
 
 static uint64_t test_may_io(void *arg)
 {
 	(void)arg;
-	return __atomic_load_n(&g_epoch, __ATOMIC_SEQ_CST);
+	return atomic_load_explicit(&g_epoch, memory_order_seq_cst);
 }
 
 static void set_epoch(uint64_t e)
 {
-	__atomic_store_n(&g_epoch, e, __ATOMIC_SEQ_CST);
+	atomic_store_explicit(&g_epoch, e, memory_order_seq_cst);
 }
 
 /* Write <len> bytes of pattern <seed> at <off> and read them back. */
@@ -785,7 +786,7 @@ static void test_table_rescan(void)
 struct churn {
 	nsd_table *t;
 	nsd_client *c;
-	int stop;
+	atomic_int stop;
 	int ok, unreach, other, bad_data, lists;
 };
 
@@ -797,7 +798,7 @@ static void *churn_io(void *arg)
 
 	if (!buf)
 		return NULL;
-	for (uint64_t i = 0; !__atomic_load_n(&ch->stop, __ATOMIC_SEQ_CST); i++) {
+	for (uint64_t i = 0; !atomic_load_explicit(&ch->stop, memory_order_seq_cst); i++) {
 		uint64_t off = 12 * MIB + (i % 16) * 8192;
 		int rc;
 
@@ -832,7 +833,7 @@ static void *churn_lookups(void *arg)
 {
 	struct churn *ch = arg;
 
-	while (!__atomic_load_n(&ch->stop, __ATOMIC_SEQ_CST)) {
+	while (!atomic_load_explicit(&ch->stop, memory_order_seq_cst)) {
 		nsd_entry **list = NULL, *e;
 		struct nsd_entry_stats st;
 		struct nsd_disk_stats ds;
@@ -878,7 +879,7 @@ static void test_table_churn(void)
 		if (i == 7)
 			nsd_table_update(t, NULL, 0, NULL, 0);	/* gone altogether for a moment */
 	}
-	__atomic_store_n(&ch.stop, 1, __ATOMIC_SEQ_CST);
+	atomic_store_explicit(&ch.stop, 1, memory_order_seq_cst);
 	pthread_join(io_thr, NULL);
 	pthread_join(lk_thr, NULL);
 	CU_ASSERT(ch.ok > 0);
@@ -997,13 +998,13 @@ static void test_local_rw(void)
 	}
 }
 
-static int n_async_calls;
+static atomic_int n_async_calls;
 
 static void count_done(struct nsd_io *io, int rc)
 {
 	(void)io;
 	(void)rc;
-	__atomic_add_fetch(&n_async_calls, 1, __ATOMIC_SEQ_CST);
+	atomic_fetch_add_explicit(&n_async_calls, 1, memory_order_seq_cst);
 }
 
 static void test_local_invalid(void)
@@ -1058,7 +1059,7 @@ static void test_local_invalid(void)
 	io.done = NULL;
 	CU_ASSERT_EQUAL(nsd_client_submit(loc_cli, &io), MM_EINVAL);
 	mm_sleep_ms(20);
-	CU_ASSERT_EQUAL(__atomic_load_n(&n_async_calls, __ATOMIC_SEQ_CST), 0);
+	CU_ASSERT_EQUAL(atomic_load_explicit(&n_async_calls, memory_order_seq_cst), 0);
 	st = entry_stats(loc_tab, ID_A, NULL, NULL);
 	CU_ASSERT_EQUAL(st.writes, st0.writes);
 	CU_ASSERT_EQUAL(st.in_flight, 0);
@@ -1134,10 +1135,10 @@ struct cl_opts {
 };
 
 /* fencing answers of the servers (index = node) and the nodes they saw */
-static int fence_rc[5];
-static int fence_bad_node;
+static atomic_int fence_rc[5];
+static atomic_int fence_bad_node;
 
-static int fence_bad_recv;
+static atomic_int fence_bad_recv;
 
 static int fence_cb(uint32_t node, uint64_t recv_ns, void *arg)
 {
@@ -1145,21 +1146,21 @@ static int fence_cb(uint32_t node, uint64_t recv_ns, void *arg)
 
 	/* the arrival time comes from net, on this process's monotonic clock */
 	if (recv_ns == 0 || recv_ns > mm_now_ns())
-		__atomic_store_n(&fence_bad_recv, 1, __ATOMIC_SEQ_CST);
+		atomic_store_explicit(&fence_bad_recv, 1, memory_order_seq_cst);
 
 	if (node != 1 && node != 2)
-		__atomic_store_n(&fence_bad_node, (int)node, __ATOMIC_SEQ_CST);
-	return __atomic_load_n(&fence_rc[idx], __ATOMIC_SEQ_CST);
+		atomic_store_explicit(&fence_bad_node, (int)node, memory_order_seq_cst);
+	return atomic_load_explicit(&fence_rc[idx], memory_order_seq_cst);
 }
 
 /* the fake server */
 enum { FAKE_BUSY = 1, FAKE_BADCRC, FAKE_SHORT };
-static int fake_mode, fake_calls, fake_bump_at;
+static atomic_int fake_mode, fake_calls, fake_bump_at;
 
 static void fake_handle(net_req *req, void *arg)
 {
-	int mode = __atomic_load_n(&fake_mode, __ATOMIC_SEQ_CST);
-	int n = __atomic_add_fetch(&fake_calls, 1, __ATOMIC_SEQ_CST);
+	int mode = atomic_load_explicit(&fake_mode, memory_order_seq_cst);
+	int n = atomic_fetch_add_explicit(&fake_calls, 1, memory_order_seq_cst) + 1;
 	struct nsd_proto_req pr;
 	char err[256];
 	size_t len;
@@ -1171,8 +1172,9 @@ static void fake_handle(net_req *req, void *arg)
 		return;
 	}
 	if (mode == FAKE_BUSY) {
-		if (n == __atomic_load_n(&fake_bump_at, __ATOMIC_SEQ_CST))
-			__atomic_add_fetch(&g_epoch, 1, __ATOMIC_SEQ_CST);	/* the node was expelled and rejoined */
+		if (n == atomic_load_explicit(&fake_bump_at, memory_order_seq_cst))
+			/* the node was expelled and rejoined */
+			atomic_fetch_add_explicit(&g_epoch, 1, memory_order_seq_cst);
 		net_reply(req, MM_EBUSY, "fake server is busy", 19);
 		return;
 	}
@@ -1253,11 +1255,12 @@ static bool cluster_up(struct cl_opts o)
 	struct nsd_def def;
 
 	memset(N, 0, sizeof(N));
-	memset(fence_rc, 0, sizeof(fence_rc));
-	__atomic_store_n(&fence_bad_node, 0, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&fake_mode, 0, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&fake_calls, 0, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&fake_bump_at, 0, __ATOMIC_SEQ_CST);
+	for (size_t i = 0; i < MM_ARRAY_SIZE(fence_rc); i++)
+		atomic_store_explicit(&fence_rc[i], 0, memory_order_seq_cst);
+	atomic_store_explicit(&fence_bad_node, 0, memory_order_seq_cst);
+	atomic_store_explicit(&fake_mode, 0, memory_order_seq_cst);
+	atomic_store_explicit(&fake_calls, 0, memory_order_seq_cst);
+	atomic_store_explicit(&fake_bump_at, 0, memory_order_seq_cst);
 	set_epoch(1);
 	if (!o.nservers) {
 		o.servers[0] = 2;
@@ -1360,8 +1363,8 @@ static void test_served_rw(void)
 		mm_sleep_ms(5);
 	CU_ASSERT_EQUAL(srv_stats(2).in_service, 0);
 	CU_ASSERT_EQUAL(srv_stats(2).bytes_held, 0);
-	CU_ASSERT_EQUAL(__atomic_load_n(&fence_bad_node, __ATOMIC_SEQ_CST), 0);
-	CU_ASSERT_EQUAL(__atomic_load_n(&fence_bad_recv, __ATOMIC_SEQ_CST), 0);
+	CU_ASSERT_EQUAL(atomic_load_explicit(&fence_bad_node, memory_order_seq_cst), 0);
+	CU_ASSERT_EQUAL(atomic_load_explicit(&fence_bad_recv, memory_order_seq_cst), 0);
 	st = entry_stats(N[1].tab, ID_A, NULL, NULL);
 	CU_ASSERT_EQUAL(st.last_server, 2);
 	CU_ASSERT_FALSE(st.last_local);
@@ -1474,27 +1477,27 @@ static void test_served_checksum(void)
 	 * request moves on to node 2 */
 	CU_ASSERT_EQUAL(nsd_table_update(N[1].tab, &def, 1, NULL, 0), 0);
 	CU_ASSERT_EQUAL(write_verify(N[1].cli, ID_A, 4 * MIB, 8192, 50, err, sizeof(err)), MM_OK);
-	CU_ASSERT_EQUAL(__atomic_load_n(&fake_calls, __ATOMIC_SEQ_CST), 2);
+	CU_ASSERT_EQUAL(atomic_load_explicit(&fake_calls, memory_order_seq_cst), 2);
 	CU_ASSERT_EQUAL(entry_stats(N[1].tab, ID_A, NULL, NULL).failovers, 2);
 	/* it sends damaged data with a CRC: asked twice, then node 2 */
-	__atomic_store_n(&fake_mode, FAKE_BADCRC, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&fake_calls, 0, __ATOMIC_SEQ_CST);
+	atomic_store_explicit(&fake_mode, FAKE_BADCRC, memory_order_seq_cst);
+	atomic_store_explicit(&fake_calls, 0, memory_order_seq_cst);
 	CU_ASSERT_EQUAL(read_check(N[1].cli, ID_A, 4 * MIB, 8192, 50), -1);
-	CU_ASSERT_EQUAL(__atomic_load_n(&fake_calls, __ATOMIC_SEQ_CST), 2);
+	CU_ASSERT_EQUAL(atomic_load_explicit(&fake_calls, memory_order_seq_cst), 2);
 	/* without checksums configured, a reply that carries one is still checked */
 	nsd_client_set_checksum(N[1].cli, false);
-	__atomic_store_n(&fake_calls, 0, __ATOMIC_SEQ_CST);
+	atomic_store_explicit(&fake_calls, 0, memory_order_seq_cst);
 	CU_ASSERT_EQUAL(read_check(N[1].cli, ID_A, 4 * MIB, 8192, 50), -1);
-	CU_ASSERT_EQUAL(__atomic_load_n(&fake_calls, __ATOMIC_SEQ_CST), 2);
+	CU_ASSERT_EQUAL(atomic_load_explicit(&fake_calls, memory_order_seq_cst), 2);
 	/* a reply of the wrong size is a protocol error: next server at once */
-	__atomic_store_n(&fake_mode, FAKE_SHORT, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&fake_calls, 0, __ATOMIC_SEQ_CST);
+	atomic_store_explicit(&fake_mode, FAKE_SHORT, memory_order_seq_cst);
+	atomic_store_explicit(&fake_calls, 0, memory_order_seq_cst);
 	CU_ASSERT_EQUAL(read_check(N[1].cli, ID_A, 4 * MIB, 8192, 50), -1);
-	CU_ASSERT_EQUAL(__atomic_load_n(&fake_calls, __ATOMIC_SEQ_CST), 1);
+	CU_ASSERT_EQUAL(atomic_load_explicit(&fake_calls, memory_order_seq_cst), 1);
 	/* the fake alone: the damaged data is never returned */
 	def.nservers = 1;
 	CU_ASSERT_EQUAL(nsd_table_update(N[1].tab, &def, 1, NULL, 0), 0);
-	__atomic_store_n(&fake_mode, FAKE_BADCRC, __ATOMIC_SEQ_CST);
+	atomic_store_explicit(&fake_mode, FAKE_BADCRC, memory_order_seq_cst);
 	{
 		uint8_t *buf = nsd_io_buf_alloc(8192);
 
@@ -1517,7 +1520,7 @@ static void test_served_fenced(void)
 	UP(0);
 	CU_ASSERT_FATAL(buf != NULL);
 	nsd_pattern_fill(buf, 4096, 6 * MIB, 5);
-	__atomic_store_n(&fence_rc[2], MM_EFENCED, __ATOMIC_SEQ_CST);
+	atomic_store_explicit(&fence_rc[2], MM_EFENCED, memory_order_seq_cst);
 	t0 = mm_now_ms();
 	rc = nsd_client_write(N[1].cli, ID_A, 6 * MIB, buf, 4096, err, sizeof(err));
 	CU_ASSERT_EQUAL(rc, MM_EFENCED);
@@ -1530,7 +1533,7 @@ static void test_served_fenced(void)
 	CU_ASSERT_EQUAL(srv_stats(3).requests, 0);	/* an expelled node gets nothing anywhere */
 	CU_ASSERT(entry_stats(N[1].tab, ID_A, NULL, NULL).retries >= 1);
 	/* readmitted: the same client goes through */
-	__atomic_store_n(&fence_rc[2], 0, __ATOMIC_SEQ_CST);
+	atomic_store_explicit(&fence_rc[2], 0, memory_order_seq_cst);
 	CU_ASSERT_EQUAL(nsd_client_write(N[1].cli, ID_A, 6 * MIB, buf, 4096, err, sizeof(err)), MM_OK);
 	free(buf);
 	cluster_down();
@@ -1543,7 +1546,7 @@ static void test_served_nolease(void)
 
 	UP(0);
 	/* server 2's own lease lapsed: it serves nobody, node 3 does */
-	__atomic_store_n(&fence_rc[2], MM_ENOLEASE, __ATOMIC_SEQ_CST);
+	atomic_store_explicit(&fence_rc[2], MM_ENOLEASE, memory_order_seq_cst);
 	CU_ASSERT_EQUAL(write_verify(N[1].cli, ID_A, 7 * MIB, 32768, 6, err, sizeof(err)), MM_OK);
 	CU_ASSERT_EQUAL(srv_stats(2).refused_nolease, 1);
 	CU_ASSERT_EQUAL(srv_stats(3).requests, 2);	/* the read skipped node 2 (down-listed) */
@@ -1563,12 +1566,12 @@ static void test_served_epoch_change(void)
 
 	UP(.servers = {4}, .nservers = 1);
 	CU_ASSERT_FATAL(buf != NULL);
-	__atomic_store_n(&fake_mode, FAKE_BUSY, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&fake_bump_at, 3, __ATOMIC_SEQ_CST);
+	atomic_store_explicit(&fake_mode, FAKE_BUSY, memory_order_seq_cst);
+	atomic_store_explicit(&fake_bump_at, 3, memory_order_seq_cst);
 	CU_ASSERT_EQUAL(nsd_client_write(N[1].cli, ID_A, 8 * MIB, buf, 4096, err, sizeof(err)),
 			MM_ENOLEASE);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "lease"));
-	CU_ASSERT_EQUAL(__atomic_load_n(&fake_calls, __ATOMIC_SEQ_CST), 3);
+	CU_ASSERT_EQUAL(atomic_load_explicit(&fake_calls, memory_order_seq_cst), 3);
 	CU_ASSERT_EQUAL(test_may_io(NULL), 2);
 	/* a new request in the new epoch is fine (the fake stays busy: with a
 	 * short retry window it gives up with the server's words) */
@@ -1576,9 +1579,9 @@ static void test_served_epoch_change(void)
 	cluster_down();
 
 	UP(.servers = {4, 2}, .nservers = 2, .retry_ms = 300);
-	__atomic_store_n(&fake_mode, FAKE_BUSY, __ATOMIC_SEQ_CST);
+	atomic_store_explicit(&fake_mode, FAKE_BUSY, memory_order_seq_cst);
 	CU_ASSERT_EQUAL(write_verify(N[1].cli, ID_A, 8 * MIB, 4096, 9, err, sizeof(err)), MM_OK);
-	CU_ASSERT(__atomic_load_n(&fake_calls, __ATOMIC_SEQ_CST) >= 4);
+	CU_ASSERT(atomic_load_explicit(&fake_calls, memory_order_seq_cst) >= 4);
 	CU_ASSERT_EQUAL(srv_stats(2).requests, 2);
 	CU_ASSERT(entry_stats(N[1].tab, ID_A, NULL, NULL).retries >= 2);
 	cluster_down();
@@ -1802,7 +1805,8 @@ static void test_served_disk_error(void)
  * stream: requests it cannot take move on to node 3, none fails, and the
  * data verifies. */
 struct srv_churn {
-	int stop, ok, failed;
+	atomic_int stop;
+	int ok, failed;
 	char err[768];
 };
 
@@ -1811,7 +1815,7 @@ static void *srv_churn_io(void *arg)
 	struct srv_churn *ch = arg;
 	char err[768];
 
-	for (uint64_t i = 0; !__atomic_load_n(&ch->stop, __ATOMIC_SEQ_CST); i++) {
+	for (uint64_t i = 0; !atomic_load_explicit(&ch->stop, memory_order_seq_cst); i++) {
 		uint64_t off = 14 * MIB + (i % 32) * 16384;
 
 		if (write_verify(N[1].cli, ID_A, off, 16384, 70 + i, err, sizeof(err)) == MM_OK) {
@@ -1838,7 +1842,7 @@ static void test_served_rescan(void)
 		nsd_table_update(N[2].tab, i % 2 ? &on : &off, 1, NULL, 0);
 	}
 	mm_sleep_ms(15);
-	__atomic_store_n(&ch.stop, 1, __ATOMIC_SEQ_CST);
+	atomic_store_explicit(&ch.stop, 1, memory_order_seq_cst);
 	pthread_join(thr, NULL);
 	CU_ASSERT(ch.ok > 0);
 	CU_ASSERT_EQUAL(ch.failed, 0);

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1015,9 +1016,9 @@ static void test_encrypt_sizes(void)
 struct relay {
 	int lfd;
 	uint16_t port, dst_port;
-	int arm;	/* atomic: corrupt the next chunk */
-	int flipped;	/* atomic */
-	int stop;	/* atomic */
+	atomic_int arm;		/* corrupt the next chunk */
+	atomic_int flipped;
+	atomic_int stop;
 	pthread_t t;
 };
 
@@ -1025,7 +1026,7 @@ static void relay_pipe(struct relay *rl, int a, int b)
 {
 	uint8_t buf[65536];
 
-	while (!__atomic_load_n(&rl->stop, __ATOMIC_ACQUIRE)) {
+	while (!atomic_load_explicit(&rl->stop, memory_order_acquire)) {
 		struct pollfd pf[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
 
 		if (poll(pf, 2, 50) <= 0)
@@ -1038,9 +1039,10 @@ static void relay_pipe(struct relay *rl, int a, int b)
 			n = read(pf[k].fd, buf, sizeof(buf));
 			if (n <= 0)
 				return;
-			if (k == 0 && n > 64 && __atomic_exchange_n(&rl->arm, 0, __ATOMIC_ACQ_REL)) {
+			if (k == 0 && n > 64 && atomic_exchange_explicit(&rl->arm, 0,
+									 memory_order_acq_rel)) {
 				buf[n / 2] ^= 0x01;
-				__atomic_store_n(&rl->flipped, 1, __ATOMIC_RELEASE);
+				atomic_store_explicit(&rl->flipped, 1, memory_order_release);
 			}
 			while (off < n) {
 				ssize_t w = write(k == 0 ? b : a, buf + off, (size_t)(n - off));
@@ -1057,7 +1059,7 @@ static void *relay_main(void *arg)
 {
 	struct relay *rl = arg;
 
-	while (!__atomic_load_n(&rl->stop, __ATOMIC_ACQUIRE)) {
+	while (!atomic_load_explicit(&rl->stop, memory_order_acquire)) {
 		struct pollfd pf = {.fd = rl->lfd, .events = POLLIN};
 		int a, b;
 
@@ -1108,11 +1110,11 @@ static void test_encrypt_corrupt(void)
 	CU_ASSERT_EQUAL(net_call(F, 4, T_ECHO, "hi", 2, 5000, &r, &len), 0);
 	free(r);
 	r = NULL;
-	__atomic_store_n(&rl.arm, 1, __ATOMIC_RELEASE);
+	atomic_store_explicit(&rl.arm, 1, memory_order_release);
 	CU_ASSERT_NOT_EQUAL(net_call(F, 4, T_ECHO, p, n, 5000, &r, &len), 0);
 	free(r);
 	r = NULL;
-	CU_ASSERT_TRUE(__atomic_load_n(&rl.flipped, __ATOMIC_ACQUIRE));
+	CU_ASSERT_TRUE(atomic_load_explicit(&rl.flipped, memory_order_acquire));
 	mm_sleep_ms(50);
 	CU_ASSERT_TRUE(log_has("failed authentication"));
 	/* E keeps serving others, and F again once it reconnects */
@@ -1123,7 +1125,7 @@ static void test_encrypt_corrupt(void)
 	CU_ASSERT_EQUAL(net_call(F, 4, T_ECHO, p, n, 5000, &r, &len), 0);
 	CU_ASSERT_TRUE(len == n && r && memcmp(r, p, n) == 0);
 	free(r);
-	__atomic_store_n(&rl.stop, 1, __ATOMIC_RELEASE);
+	atomic_store_explicit(&rl.stop, 1, memory_order_release);
 	pthread_join(rl.t, NULL);
 	close(rl.lfd);
 	net_destroy(G);
