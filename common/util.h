@@ -19,7 +19,7 @@ static inline uint64_t mm_now_ms(void) { return mm_now_ns() / 1000000u; }
 /* Wall clock, seconds since the epoch. */
 uint64_t mm_wall_s(void);
 void mm_sleep_ms(unsigned ms);
-/* <ns> from now on clock <clk>, as pthread_cond_timedwait wants it:
+/* <ns> from now on clock <clk>, as a timed condition wait wants it:
  * CLOCK_REALTIME for default condition variables, CLOCK_MONOTONIC for
  * those made with that clock. */
 struct timespec mm_deadline_ts(clockid_t clk, uint64_t ns);
