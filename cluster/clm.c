@@ -1,19 +1,24 @@
 /*
- * cluster/clm.c - cluster membership on etcd: lease, quorum, cluster
- * manager election, CCR bootstrap and configuration transactions.
+ * cluster/clm.c - one node's membership session on etcd: state, lease,
+ * quorum, cluster manager election, CCR bootstrap, and what the watch of
+ * the CCR shows (members, cluster manager, definition, config changes).
  *
- * Entry points: clm_create/start/stop/destroy, status getters,
- * clm_config_change (mmchconfig), clm_config_list (mmlsconfig),
- * clm_cluster_read/write (membership changes).
+ * Entry points: clm_create/start/stop/destroy, clm_subscribe, status
+ * getters (clm_get_state, clm_lease_valid, clm_io_epoch, clm_members, ...),
+ * clm_cluster_copy; for the other files of the clm (cluster/clm_int.h):
+ * clm_emit, clm_node_name_locked, clm_my_node, clm_use_endpoints.
  *
  * Map of this file:
  *   1. state and helpers
- *   2. CCR bootstrap and effective configuration
+ *   2. CCR bootstrap and the cluster definition
  *   3. the watch: members, cluster manager, config, cluster definition
- *   4. the clm thread: lease, membership key, campaign
- *   5. configuration transactions and listing
- *   6. life cycle and getters
+ *   4. the clm thread (lease, membership key, campaign, quorum probe) and
+ *      the ccr-fix thread
+ *   5. life cycle and getters
  *
+ * Related: cluster/clm_config.c (configuration: reload, transactions,
+ * listing), cluster/clm_ccr.c (CCR records for callers), cluster/members.c
+ * (membership changes), cluster/clm_int.h (struct clm).
  * See cluster/README.md for the state diagram and the invariants.
  */
 #include "cluster/clm.h"
@@ -25,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "common/bug.h"
@@ -35,68 +39,17 @@
 #include "common/util.h"
 
 #define SUB "cluster"
-#define KEY_CLUSTER "/mmfs/cluster"
-#define KEY_CONFIGVER "/mmfs/configver"
-#define KEY_CONFIG "/mmfs/config/"
-#define KEY_CONFIG_COMMON "/mmfs/config/common/"
-#define KEY_CONFIG_NODE "/mmfs/config/node/"
 #define KEY_MEMBERS "/mmfs/members/"
 #define KEY_CM "/mmfs/cm"
 #define KEY_PREFIX "/mmfs/"
-#define MAX_SUBS 16
 
 /* ---- 1. state and helpers ---------------------------------------- */
-
-struct clm {
-	pthread_mutex_t lock;
-	pthread_cond_t wake;		/* clm thread sleeps on it */
-	pthread_cond_t fix_wake;	/* ccr-fix thread sleeps on it */
-
-	/* set at create, read-only afterwards */
-	uint32_t me;
-	cfg_set *cfg;
-	etcd_client *etcd;
-	char *sdrfs_path;
-	char *tls_ca, *tls_cert, *tls_key;
-	struct { clm_event_fn fn; void *arg; } subs[MAX_SUBS];
-	int nsubs;
-
-	/* protected by lock */
-	struct cfg_cluster cluster;
-	enum clm_state state;
-	uint32_t cm;
-	uint32_t *members;		/* active node numbers, sorted */
-	size_t nmembers;
-	uint32_t *leaving;		/* members that announced a clean exit */
-	size_t nleaving;
-	char reason[128];
-	bool stop;
-	bool quorum_check;		/* a quorum node left cleanly: is quorum still there? */
-	int64_t change_rev;		/* CLM_KEY_CHANGE's mod revision, 0: none */
-	uint64_t change_seen_ms;	/* when this node first saw that revision */
-	unsigned joins, expels;
-	char *local_attrs;		/* names set by the local file, "|a|b|" */
-
-	/* clm thread only (lease_id also read under lock for status) */
-	int64_t lease_id;
-	bool bootstrapped;
-	etcd_watch *watch;
-	bool watch_resync;		/* set by the watch on a broken stream */
-	pthread_t thread;
-	bool thread_running;
-	pthread_t fix_thread;		/* "ccr-fix": settles membership changes left over */
-	bool fix_running;
-
-	/* atomic */
-	uint64_t lease_deadline_ns;	/* 0: no lease */
-	uint64_t lease_since_ns;	/* when the current lease was requested */
-};
 
 static char *endpoint_list(const struct cfg_cluster *def, uint32_t me, const struct etcd_tls *tls,
 			   char ***eps, size_t *neps);
 
-static void emit(clm *c, enum clm_event_type type, uint32_t node,
-		 const char *attr, const char *value)
+void clm_emit(clm *c, enum clm_event_type type, uint32_t node,
+	      const char *attr, const char *value)
 {
 	struct clm_event ev = {type, node, attr, value};
 
@@ -104,7 +57,7 @@ static void emit(clm *c, enum clm_event_type type, uint32_t node,
 		c->subs[i].fn(&ev, c->subs[i].arg);
 }
 
-static const char *node_name_locked(clm *c, uint32_t num)
+const char *clm_node_name_locked(clm *c, uint32_t num)
 {
 	const struct cfg_node *n = cfg_cluster_node_num(&c->cluster, num);
 
@@ -265,149 +218,14 @@ static void set_state(clm *c, enum clm_state st, const char *why)
 		return;
 	if (st == CLM_ACTIVE) {
 		mm_notice(SUB, "node is active: quorum reached and lease held");
-		emit(c, CLM_EV_QUORUM_REGAINED, c->me, NULL, NULL);
+		clm_emit(c, CLM_EV_QUORUM_REGAINED, c->me, NULL, NULL);
 	} else if (st == CLM_ARBITRATING) {
 		mm_warn(SUB, "node is arbitrating: %s", why ? why : "");
-		emit(c, CLM_EV_QUORUM_LOST, c->me, NULL, NULL);
+		clm_emit(c, CLM_EV_QUORUM_LOST, c->me, NULL, NULL);
 	}
 }
 
-/* ---- 2. CCR bootstrap and effective configuration ----------------- */
-
-static bool attr_set_locally(clm *c, const char *name)
-{
-	char pat[80];
-
-	if (!c->local_attrs)
-		return false;
-	snprintf(pat, sizeof(pat), "|%s|", name);
-	return strcasestr(c->local_attrs, pat) != NULL;
-}
-
-/*
- * Apply one CCR value (NULL: back to default) of attribute <name> that is
- * effective for this node. Dynamic attributes change now; others are noted
- * for the next start (the local definition file carries them).
- */
-static void apply_attr(clm *c, const char *name, const char *value, bool at_start)
-{
-	const struct cfg_attr *a = cfg_attr_find(name);
-	char cur[256], canon[256], err[256];
-
-	if (!a) {
-		mm_warn(SUB, "CCR holds unknown attribute %s: ignored", name);
-		return;
-	}
-	if (attr_set_locally(c, a->name))
-		return;
-	if (!value)
-		value = a->def;
-	if (cfg_attr_validate(a, value, canon, sizeof(canon), "CCR", err, sizeof(err))) {
-		mm_error(SUB, "%s", err);
-		return;
-	}
-	if (cfg_get(c->cfg, a->name, cur, sizeof(cur)) == 0 && strcmp(cur, canon) == 0)
-		return;
-	if (a->dynamic || at_start) {
-		if (cfg_set_value(c->cfg, a->name, canon, "CCR", err, sizeof(err))) {
-			mm_error(SUB, "%s", err);
-			return;
-		}
-		if (!at_start)
-			mm_notice(SUB, "configuration change applied: %s %s", a->name, canon);
-		emit(c, CLM_EV_CONFIG_CHANGED, 0, a->name, canon);
-	} else {
-		mm_notice(SUB, "configuration change %s %s takes effect when the daemon restarts",
-			  a->name, canon);
-	}
-}
-
-/* Key of attribute <name> for node <node> (NULL: common) into <buf>. */
-static void config_key(char *buf, size_t sz, const char *node, const char *name)
-{
-	if (node)
-		snprintf(buf, sz, KEY_CONFIG_NODE "%s/%s", node, name);
-	else
-		snprintf(buf, sz, KEY_CONFIG_COMMON "%s", name);
-}
-
-/*
- * Effective CCR value of <name> for node <node> among <kvs>, or NULL:
- * a per-node value beats the common one.
- */
-static const char *effective_value(const struct etcd_kv *kvs, size_t n,
-				   const char *node, const char *name)
-{
-	char kn[512], kc[512];
-	const char *common = NULL;
-
-	config_key(kn, sizeof(kn), node, name);
-	config_key(kc, sizeof(kc), NULL, name);
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(kvs[i].key, kn) == 0)
-			return kvs[i].value;
-		if (strcmp(kvs[i].key, kc) == 0)
-			common = kvs[i].value;
-	}
-	return common;
-}
-
-/* Save the CCR's values effective for this node into the local definition,
- * so a restart uses them before etcd is reachable. */
-static void save_local_definition(clm *c, const struct etcd_kv *kvs, size_t n,
-				  const char *myname)
-{
-	struct cfg_cluster *d = &c->cluster;
-	size_t cnt = 0;
-	int rc;
-
-	pthread_mutex_lock(&c->lock);
-	free(d->attr_names);
-	free(d->attr_values);
-	d->attr_names = calloc(cfg_attr_count() + 1, sizeof(*d->attr_names));
-	d->attr_values = calloc(cfg_attr_count() + 1, sizeof(*d->attr_values));
-	if (d->attr_names && d->attr_values) {
-		for (size_t i = 0; i < cfg_attr_count(); i++) {
-			const char *name = cfg_attr_at(i)->name;
-			const char *v = effective_value(kvs, n, myname, name);
-
-			if (!v)
-				continue;
-			snprintf(d->attr_names[cnt], sizeof(d->attr_names[cnt]), "%s", name);
-			snprintf(d->attr_values[cnt], sizeof(d->attr_values[cnt]), "%s", v);
-			cnt++;
-		}
-	}
-	d->nattrs = cnt;
-	rc = c->sdrfs_path ? cfg_cluster_save(d, c->sdrfs_path) : 0;
-	pthread_mutex_unlock(&c->lock);
-	if (rc)
-		mm_warn(SUB, "cannot save %s: %s", c->sdrfs_path, mm_strerror(rc));
-}
-
-/* Read every config key and apply what is effective for this node. */
-static int config_reload(clm *c, bool at_start)
-{
-	struct etcd_kv *kvs = NULL;
-	size_t n = 0;
-	char myname[256];
-	int rc;
-
-	rc = etcd_get_prefix(c->etcd, KEY_CONFIG, &kvs, &n, NULL);
-	if (rc)
-		return rc;
-	pthread_mutex_lock(&c->lock);
-	snprintf(myname, sizeof(myname), "%s", node_name_locked(c, c->me));
-	pthread_mutex_unlock(&c->lock);
-	for (size_t i = 0; i < cfg_attr_count(); i++) {
-		const char *name = cfg_attr_at(i)->name;
-
-		apply_attr(c, name, effective_value(kvs, n, myname, name), at_start);
-	}
-	save_local_definition(c, kvs, n, myname);
-	etcd_kvs_free(kvs, n);
-	return MM_OK;
-}
+/* ---- 2. CCR bootstrap and the cluster definition ----------------- */
 
 /* Adopt a cluster definition read from the CCR. */
 static void cluster_adopt(clm *c, const char *text, bool announce)
@@ -417,7 +235,7 @@ static void cluster_adopt(clm *c, const char *text, bool announce)
 	int rc;
 
 	cfg_cluster_init(&def);
-	rc = cfg_cluster_parse(&def, text, "CCR " KEY_CLUSTER, err, sizeof(err));
+	rc = cfg_cluster_parse(&def, text, "CCR " CLM_KEY_CLUSTER, err, sizeof(err));
 	if (rc) {
 		mm_error(SUB, "cannot use the cluster definition in the CCR: %s", err);
 		cfg_cluster_free(&def);
@@ -460,7 +278,7 @@ static void cluster_adopt(clm *c, const char *text, bool announce)
 	if (announce) {
 		mm_notice(SUB, "cluster definition changed (generation %" PRIu64 ")",
 			  def.generation);
-		emit(c, CLM_EV_CLUSTER_CHANGED, 0, NULL, NULL);
+		clm_emit(c, CLM_EV_CLUSTER_CHANGED, 0, NULL, NULL);
 	}
 }
 
@@ -481,16 +299,16 @@ static int ccr_bootstrap(clm *c)
 	if (rc)
 		return rc;
 	{
-		struct etcd_cmp cmp = {KEY_CLUSTER, ETCD_CMP_CREATE, ETCD_EQUAL, 0, NULL};
+		struct etcd_cmp cmp = {CLM_KEY_CLUSTER, ETCD_CMP_CREATE, ETCD_EQUAL, 0, NULL};
 		struct etcd_op ops[2 + 64];
 		char keys[64][128];
 		size_t nops = 0;
 
-		ops[nops++] = (struct etcd_op){ETCD_OP_PUT, KEY_CLUSTER, text, strlen(text), 0};
-		ops[nops++] = (struct etcd_op){ETCD_OP_PUT, KEY_CONFIGVER, "1", 1, 0};
+		ops[nops++] = (struct etcd_op){ETCD_OP_PUT, CLM_KEY_CLUSTER, text, strlen(text), 0};
+		ops[nops++] = (struct etcd_op){ETCD_OP_PUT, CLM_KEY_CONFIGVER, "1", 1, 0};
 		pthread_mutex_lock(&c->lock);
 		for (size_t i = 0; i < c->cluster.nattrs && i < 64; i++) {
-			config_key(keys[i], sizeof(keys[i]), NULL, c->cluster.attr_names[i]);
+			clm_config_key(keys[i], sizeof(keys[i]), NULL, c->cluster.attr_names[i]);
 			ops[nops++] = (struct etcd_op){ETCD_OP_PUT, keys[i], c->cluster.attr_values[i],
 						       strlen(c->cluster.attr_values[i]), 0};
 		}
@@ -502,12 +320,12 @@ static int ccr_bootstrap(clm *c)
 		return rc;
 	if (created)
 		mm_notice(SUB, "CCR initialised from the local cluster definition");
-	rc = etcd_get(c->etcd, KEY_CLUSTER, &kv, NULL);
+	rc = etcd_get(c->etcd, CLM_KEY_CLUSTER, &kv, NULL);
 	if (rc)
 		return rc;
 	cluster_adopt(c, kv.value, false);
 	etcd_kv_clear(&kv);
-	return config_reload(c, true);
+	return clm_config_reload(c, true);
 }
 
 /* ---- 3. the watch ------------------------------------------------- */
@@ -518,7 +336,7 @@ static void member_put(clm *c, uint32_t num, const char *val)
 	char name[256];
 
 	pthread_mutex_lock(&c->lock);
-	snprintf(name, sizeof(name), "%s", node_name_locked(c, num));
+	snprintf(name, sizeof(name), "%s", clm_node_name_locked(c, num));
 	if (val && strncmp(val, "leaving", 7) == 0) {
 		set_add(&c->leaving, &c->nleaving, num);
 		quorum_check_locked(c, num);
@@ -529,7 +347,7 @@ static void member_put(clm *c, uint32_t num, const char *val)
 	pthread_mutex_unlock(&c->lock);
 	if (joined) {
 		mm_info(SUB, "node %u (%s) joined the cluster", num, name);
-		emit(c, CLM_EV_NODE_JOINED, num, NULL, NULL);
+		clm_emit(c, CLM_EV_NODE_JOINED, num, NULL, NULL);
 	}
 }
 
@@ -539,7 +357,7 @@ static void member_delete(clm *c, uint32_t num)
 	char name[256];
 
 	pthread_mutex_lock(&c->lock);
-	snprintf(name, sizeof(name), "%s", node_name_locked(c, num));
+	snprintf(name, sizeof(name), "%s", clm_node_name_locked(c, num));
 	was = set_del(c->members, &c->nmembers, num);
 	left = set_del(c->leaving, &c->nleaving, num);
 	cm_here = c->cm == c->me && c->state == CLM_ACTIVE;
@@ -550,7 +368,7 @@ static void member_delete(clm *c, uint32_t num)
 		return;
 	if (left) {
 		mm_info(SUB, "node %u (%s) left the cluster", num, name);
-		emit(c, CLM_EV_NODE_LEFT, num, NULL, NULL);
+		clm_emit(c, CLM_EV_NODE_LEFT, num, NULL, NULL);
 		return;
 	}
 	if (cm_here)
@@ -559,7 +377,7 @@ static void member_delete(clm *c, uint32_t num)
 			  num, name, lease_ttl_s(c), cfg_get_int(c->cfg, "leaseRecoveryWait"));
 	else
 		mm_info(SUB, "node %u (%s) was expelled: its lease lapsed", num, name);
-	emit(c, CLM_EV_NODE_EXPELLED, num, NULL, NULL);
+	clm_emit(c, CLM_EV_NODE_EXPELLED, num, NULL, NULL);
 }
 
 static void cm_set(clm *c, uint32_t num)
@@ -570,7 +388,7 @@ static void cm_set(clm *c, uint32_t num)
 	pthread_mutex_lock(&c->lock);
 	old = c->cm;
 	c->cm = num;
-	snprintf(name, sizeof(name), "%s", node_name_locked(c, num));
+	snprintf(name, sizeof(name), "%s", clm_node_name_locked(c, num));
 	if (num == 0)
 		pthread_cond_signal(&c->wake);	/* campaign now */
 	pthread_mutex_unlock(&c->lock);
@@ -582,7 +400,7 @@ static void cm_set(clm *c, uint32_t num)
 		mm_info(SUB, "cluster manager is node %u (%s)", num, name);
 	else
 		mm_warn(SUB, "cluster manager node %u resigned or failed: electing a new one", old);
-	emit(c, CLM_EV_CM_CHANGED, num, NULL, NULL);
+	clm_emit(c, CLM_EV_CM_CHANGED, num, NULL, NULL);
 }
 
 static void change_seen(clm *c, int64_t rev)
@@ -618,16 +436,16 @@ static void watch_fn(const struct etcd_event *ev, size_t n, int err, void *arg)
 				member_delete(c, num);
 		} else if (strcmp(key, KEY_CM) == 0) {
 			cm_set(c, ev[i].type == ETCD_EV_PUT ? parse_node_value(ev[i].kv.value) : 0);
-		} else if (strncmp(key, KEY_CONFIG, strlen(KEY_CONFIG)) == 0) {
+		} else if (strncmp(key, CLM_KEY_CONFIG, strlen(CLM_KEY_CONFIG)) == 0) {
 			config = true;
-		} else if (strcmp(key, KEY_CLUSTER) == 0 && ev[i].type == ETCD_EV_PUT) {
+		} else if (strcmp(key, CLM_KEY_CLUSTER) == 0 && ev[i].type == ETCD_EV_PUT) {
 			cluster_adopt(c, ev[i].kv.value, true);
 		} else if (strcmp(key, CLM_KEY_CHANGE) == 0) {
 			change_seen(c, ev[i].type == ETCD_EV_PUT ? ev[i].kv.mod_rev : 0);
 		}
 	}
 	if (config) {
-		int rc = config_reload(c, false);
+		int rc = clm_config_reload(c, false);
 
 		if (rc)
 			mm_warn(SUB, "cannot reload configuration from the CCR: %s", mm_strerror(rc));
@@ -801,7 +619,7 @@ static void quorum_probe(clm *c)
 	do {
 		struct etcd_kv kv = {0};
 
-		rc = etcd_get(c->etcd, KEY_CLUSTER, &kv, NULL);
+		rc = etcd_get(c->etcd, CLM_KEY_CLUSTER, &kv, NULL);
 		etcd_kv_clear(&kv);
 		if (rc == MM_OK)
 			return;
@@ -865,7 +683,7 @@ static void clm_step(clm *c)
 		c->expels++;
 		pthread_mutex_unlock(&c->lock);
 		lease_lost(c, "lease lapsed; rejoining");
-		emit(c, CLM_EV_NODE_EXPELLED, c->me, NULL, NULL);
+		clm_emit(c, CLM_EV_NODE_EXPELLED, c->me, NULL, NULL);
 	}
 	if (c->lease_id && c->bootstrapped && quorum_short(c))
 		quorum_probe(c);
@@ -894,7 +712,7 @@ static void clm_step(clm *c)
 			c->expels++;
 			pthread_mutex_unlock(&c->lock);
 			lease_lost(c, "expelled; rejoining");
-			emit(c, CLM_EV_NODE_EXPELLED, c->me, NULL, NULL);
+			clm_emit(c, CLM_EV_NODE_EXPELLED, c->me, NULL, NULL);
 			return;
 		}
 		if (rc) {
@@ -975,300 +793,7 @@ static void *fix_main(void *arg)
 	return NULL;
 }
 
-/* ---- 5. configuration transactions and listing -------------------- */
-
-static int config_snapshot(clm *c, struct etcd_kv **kvs, size_t *n, int64_t *ver_rev,
-			   int64_t *ver)
-{
-	struct etcd_kv v = {0};
-	int rc;
-
-	rc = etcd_get(c->etcd, KEY_CONFIGVER, &v, NULL);
-	if (rc == MM_ENOENT) {
-		*ver_rev = 0;
-		*ver = 0;
-	} else if (rc) {
-		return rc;
-	} else {
-		*ver_rev = v.mod_rev;
-		if (mm_parse_i64(v.value, ver))
-			*ver = 0;
-		etcd_kv_clear(&v);
-	}
-	return etcd_get_prefix(c->etcd, KEY_CONFIG, kvs, n, NULL);
-}
-
-int clm_config_change(clm *c, const char *const *names, const char *const *values,
-		      size_t n, const char *const *nodes, size_t nnodes,
-		      char *err, size_t errsz)
-{
-	size_t nkeys = n * (nnodes ? nnodes : 1);
-	char (*keys)[512] = NULL, (*canon)[256] = NULL, verbuf[32];
-	struct etcd_op *ops = NULL;
-	int rc = MM_OK;
-
-	err[0] = '\0';
-	if (n == 0) {
-		snprintf(err, errsz, "no attribute given");
-		return MM_EINVAL;
-	}
-	for (size_t j = 0; j < nnodes; j++) {
-		pthread_mutex_lock(&c->lock);
-		bool known = cfg_cluster_node(&c->cluster, nodes[j]) != NULL;
-		pthread_mutex_unlock(&c->lock);
-		if (!known) {
-			snprintf(err, errsz, "node %s does not belong to this cluster", nodes[j]);
-			return MM_ENOENT;
-		}
-	}
-	keys = calloc(nkeys, sizeof(*keys));
-	canon = calloc(n, sizeof(*canon));
-	ops = calloc(nkeys + 1, sizeof(*ops));
-	if (!keys || !canon || !ops) {
-		rc = MM_ENOMEM;
-		goto out;
-	}
-	/* validate every value first: nothing is written if one is bad */
-	for (size_t i = 0; i < n; i++) {
-		const struct cfg_attr *a = cfg_attr_find(names[i]);
-
-		if (!a) {
-			cfg_set *tmp = cfg_set_new();
-
-			rc = tmp ? cfg_set_value(tmp, names[i], values[i], "mmchconfig", err, errsz)
-				 : MM_ENOMEM;
-			cfg_set_free(tmp);
-			if (!rc)
-				rc = MM_ENOENT;
-			goto out;
-		}
-		if (nnodes && a->scope != CFG_SCOPE_NODE) {
-			snprintf(err, errsz, "mmchconfig: %s is a cluster-wide attribute: -N is not allowed",
-				 a->name);
-			rc = MM_EINVAL;
-			goto out;
-		}
-		rc = cfg_attr_validate(a, values[i], canon[i], sizeof(canon[i]), "mmchconfig", err, errsz);
-		if (rc)
-			goto out;
-		if (strcasecmp(values[i], "DEFAULT") == 0)
-			canon[i][0] = '\0';	/* delete: back to the default */
-		for (size_t j = 0; j < (nnodes ? nnodes : 1); j++)
-			config_key(keys[i * (nnodes ? nnodes : 1) + j], sizeof(keys[0]),
-				   nnodes ? nodes[j] : NULL, a->name);
-	}
-	for (int attempt = 0; attempt < 20; attempt++) {
-		struct etcd_kv *kvs = NULL;
-		size_t nkv = 0;
-		int64_t ver_rev, ver;
-		bool ok = false;
-		struct etcd_cmp cmp;
-		cfg_set *check;
-
-		rc = config_snapshot(c, &kvs, &nkv, &ver_rev, &ver);
-		if (rc) {
-			snprintf(err, errsz, "cannot read the CCR: %s", mm_strerror(rc));
-			goto out;
-		}
-		/* the result as a whole must be valid (cross-attribute rules) */
-		check = cfg_set_new();
-		if (!check) {
-			etcd_kvs_free(kvs, nkv);
-			rc = MM_ENOMEM;
-			goto out;
-		}
-		for (size_t i = 0; i < cfg_attr_count() && !rc; i++) {
-			const char *name = cfg_attr_at(i)->name;
-			const char *v = effective_value(kvs, nkv, NULL, name);
-
-			for (size_t k = 0; k < n; k++)
-				if (!nnodes && strcasecmp(names[k], name) == 0)
-					v = canon[k][0] ? canon[k] : NULL;
-			if (v)
-				rc = cfg_set_value(check, name, v, "CCR", err, errsz);
-		}
-		if (!rc)
-			rc = cfg_set_check(check, err, errsz);
-		cfg_set_free(check);
-		etcd_kvs_free(kvs, nkv);
-		if (rc)
-			goto out;
-
-		for (size_t k = 0; k < nkeys; k++) {
-			const char *v = canon[k / (nnodes ? nnodes : 1)];
-
-			ops[k] = (struct etcd_op){v[0] ? ETCD_OP_PUT : ETCD_OP_DELETE, keys[k], v,
-						  strlen(v), 0};
-		}
-		snprintf(verbuf, sizeof(verbuf), "%" PRId64, ver + 1);
-		ops[nkeys] = (struct etcd_op){ETCD_OP_PUT, KEY_CONFIGVER, verbuf, strlen(verbuf), 0};
-		cmp = (struct etcd_cmp){KEY_CONFIGVER, ver_rev ? ETCD_CMP_MOD : ETCD_CMP_CREATE,
-					ETCD_EQUAL, ver_rev, NULL};
-		rc = etcd_txn(c->etcd, &cmp, 1, ops, nkeys + 1, NULL, 0, &ok);
-		if (rc) {
-			snprintf(err, errsz, "cannot update the CCR: %s", mm_strerror(rc));
-			goto out;
-		}
-		if (ok) {
-			mm_notice(SUB, "configuration version %s committed (%zu attribute%s)",
-				  verbuf, n, n == 1 ? "" : "s");
-			goto out;
-		}
-		mm_info(SUB, "configuration update raced with another one: retrying");
-		mm_sleep_ms((unsigned)(rand() % 20 + 1));
-	}
-	snprintf(err, errsz, "too many concurrent configuration changes; try again");
-	rc = MM_ECONFLICT;
-out:
-	free(keys);
-	free(canon);
-	free(ops);
-	return rc;
-}
-
-int clm_config_list(clm *c, struct cfg_cluster *def, struct clm_config_value **vals, size_t *nvals)
-{
-	struct etcd_kv *kvs = NULL;
-	struct clm_config_value *v;
-	size_t n = 0, k = 0;
-	int rc;
-
-	*vals = NULL;
-	*nvals = 0;
-	rc = etcd_get_prefix(c->etcd, KEY_CONFIG, &kvs, &n, NULL);
-	if (rc)
-		return rc;
-	rc = clm_cluster_copy(c, def);
-	v = rc ? NULL : calloc(n + 1, sizeof(*v));
-	if (!rc && !v)
-		rc = MM_ENOMEM;
-	if (rc) {
-		etcd_kvs_free(kvs, n);
-		return rc;
-	}
-	/* cluster-wide values, in attribute table order */
-	for (size_t i = 0; i < cfg_attr_count(); i++) {
-		const char *name = cfg_attr_at(i)->name;
-		const char *val = effective_value(kvs, n, NULL, name);
-
-		if (!val)
-			continue;
-		snprintf(v[k].name, sizeof(v[k].name), "%s", name);
-		snprintf(v[k].value, sizeof(v[k].value), "%s", val);
-		k++;
-	}
-	/* per-node values: by node number, then in key (attribute name) order */
-	for (size_t j = 0; j < def->nnodes; j++) {
-		char prefix[512];
-		size_t pl;
-
-		snprintf(prefix, sizeof(prefix), KEY_CONFIG_NODE "%s/", def->nodes[j].name);
-		pl = strlen(prefix);
-		for (size_t i = 0; i < n && k < n; i++) {
-			if (strncmp(kvs[i].key, prefix, pl) != 0)
-				continue;
-			snprintf(v[k].node, sizeof(v[k].node), "%s", def->nodes[j].name);
-			snprintf(v[k].name, sizeof(v[k].name), "%s", kvs[i].key + pl);
-			snprintf(v[k].value, sizeof(v[k].value), "%s", kvs[i].value);
-			k++;
-		}
-	}
-	etcd_kvs_free(kvs, n);
-	*vals = v;
-	*nvals = k;
-	return MM_OK;
-}
-
-int clm_cluster_read(clm *c, struct cfg_cluster *out, int64_t *mod_rev)
-{
-	struct etcd_kv kv = {0};
-	char err[256];
-	int rc = etcd_get(c->etcd, KEY_CLUSTER, &kv, NULL);
-
-	if (rc)
-		return rc;
-	rc = cfg_cluster_parse(out, kv.value, "CCR " KEY_CLUSTER, err, sizeof(err));
-	if (rc)
-		mm_error(SUB, "%s", err);
-	if (mod_rev)
-		*mod_rev = kv.mod_rev;
-	etcd_kv_clear(&kv);
-	return rc;
-}
-
-int clm_cluster_write(clm *c, const struct cfg_cluster *def, int64_t expect_rev)
-{
-	struct etcd_cmp cmp = {KEY_CLUSTER, ETCD_CMP_MOD, ETCD_EQUAL, expect_rev, NULL};
-	struct etcd_op op;
-	char *text = NULL;
-	bool ok = false;
-	int rc = cfg_cluster_format(def, &text);
-
-	if (rc)
-		return rc;
-	op = (struct etcd_op){ETCD_OP_PUT, KEY_CLUSTER, text, strlen(text), 0};
-	rc = etcd_txn(c->etcd, &cmp, 1, &op, 1, NULL, 0, &ok);
-	free(text);
-	if (rc)
-		return rc;
-	return ok ? MM_OK : MM_ECONFLICT;
-}
-
-int clm_ccr_create(clm *c, const char *const *keys, const char *const *values, size_t n,
-		   char *err, size_t errsz)
-{
-	struct etcd_cmp *cmp = calloc(n + 1, sizeof(*cmp));
-	struct etcd_op *ops = calloc(n + 1, sizeof(*ops));
-	bool ok = false;
-	int rc;
-
-	if (!cmp || !ops) {
-		free(cmp);
-		free(ops);
-		return MM_ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		cmp[i] = (struct etcd_cmp){keys[i], ETCD_CMP_CREATE, ETCD_EQUAL, 0, NULL};
-		ops[i] = (struct etcd_op){ETCD_OP_PUT, keys[i], values[i], strlen(values[i]), 0};
-	}
-	rc = etcd_txn(c->etcd, cmp, n, ops, n, NULL, 0, &ok);
-	free(cmp);
-	free(ops);
-	if (rc) {
-		snprintf(err, errsz, "cannot update the CCR: %s", mm_strerror(rc));
-		return rc;
-	}
-	if (ok)
-		return MM_OK;
-	for (size_t i = 0; i < n; i++) {
-		struct etcd_kv kv = {0};
-
-		if (etcd_get(c->etcd, keys[i], &kv, NULL) == MM_OK) {
-			etcd_kv_clear(&kv);
-			snprintf(err, errsz, "%s already exists", keys[i]);
-			return MM_EEXIST;
-		}
-	}
-	snprintf(err, errsz, "the CCR changed meanwhile; try again");
-	return MM_ECONFLICT;
-}
-
-int clm_ccr_list(clm *c, const char *prefix, struct etcd_kv **kvs, size_t *n)
-{
-	return etcd_get_prefix(c->etcd, prefix, kvs, n, NULL);
-}
-
-int clm_ccr_delete(clm *c, const char *key, int64_t mod_rev)
-{
-	struct etcd_cmp cmp = {key, ETCD_CMP_MOD, ETCD_EQUAL, mod_rev, NULL};
-	struct etcd_op op = {ETCD_OP_DELETE, key, NULL, 0, 0};
-	bool ok = false;
-	int rc = etcd_txn(c->etcd, &cmp, 1, &op, 1, NULL, 0, &ok);
-
-	return rc ? rc : ok ? MM_OK : MM_ECONFLICT;
-}
-
-/* ---- 6. life cycle and getters ------------------------------------ */
+/* ---- 5. life cycle and getters ------------------------------------ */
 
 static char *endpoint_list(const struct cfg_cluster *def, uint32_t me, const struct etcd_tls *tls,
 			   char ***eps, size_t *neps)
@@ -1300,7 +825,6 @@ int clm_create(const struct clm_config *cfg, clm **out)
 	clm *c = calloc(1, sizeof(*c));
 	char **eps = NULL;
 	size_t neps = 0;
-	char buf[4096] = "|";
 	struct etcd_tls tls;
 	int rc, timeout;
 
@@ -1333,21 +857,7 @@ int clm_create(const struct clm_config *cfg, clm **out)
 	c->tls_ca = cfg->tls.ca_file ? strdup(cfg->tls.ca_file) : NULL;
 	c->tls_cert = cfg->tls.cert_file ? strdup(cfg->tls.cert_file) : NULL;
 	c->tls_key = cfg->tls.key_file ? strdup(cfg->tls.key_file) : NULL;
-	/* which attributes the local settings file pinned (never overridden) */
-	for (size_t i = 0; i < cfg_attr_count(); i++) {
-		const char *name = cfg_attr_at(i)->name;
-		bool in_def = false;
-
-		for (size_t k = 0; k < c->cluster.nattrs; k++)
-			if (strcasecmp(c->cluster.attr_names[k], name) == 0)
-				in_def = true;
-		if (!cfg_is_default(c->cfg, name) && !in_def &&
-		    strlen(buf) + strlen(name) + 2 < sizeof(buf)) {
-			strcat(buf, name);
-			strcat(buf, "|");
-		}
-	}
-	c->local_attrs = strdup(buf);
+	clm_config_local_init(c);
 	tls = (struct etcd_tls){c->tls_ca, c->tls_cert, c->tls_key};
 	if (!endpoint_list(&c->cluster, c->me, &tls, &eps, &neps)) {
 		rc = MM_ENOMEM;
@@ -1371,7 +881,7 @@ fail:
 
 int clm_subscribe(clm *c, clm_event_fn fn, void *arg)
 {
-	if (c->nsubs >= MAX_SUBS || c->thread_running)
+	if (c->nsubs >= CLM_MAX_SUBS || c->thread_running)
 		return MM_EBUSY;
 	c->subs[c->nsubs].fn = fn;
 	c->subs[c->nsubs].arg = arg;
