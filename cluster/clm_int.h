@@ -59,6 +59,7 @@ struct clm {
 	bool quorum_check;		/* a quorum node left cleanly: is quorum still there? */
 	int64_t change_rev;		/* CLM_KEY_CHANGE's mod revision, 0: none */
 	uint64_t change_seen_ms;	/* when this node first saw that revision */
+	unsigned changes_running;	/* members.c's change_run calls in progress here */
 	unsigned joins, expels;
 	char *local_attrs;		/* names set by the local file, "|a|b|" */
 

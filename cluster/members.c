@@ -561,8 +561,28 @@ static int check_quorum(clm *c, const struct cfg_cluster *from, const struct cfg
  * it, change etcd's membership, commit; on any failure settle it. <err>
  * names the step that failed, why, and what was done about it.
  */
+static int change_run_(clm *c, const char *op, const struct cfg_cluster *from, int64_t rev,
+		       struct cfg_cluster *to, char **join, char *err, size_t errsz);
+
+/* change_run_, counted: the ccr-fix thread must not take over a change
+ * that a command is still carrying out on this very node. */
 static int change_run(clm *c, const char *op, const struct cfg_cluster *from, int64_t rev,
 		      struct cfg_cluster *to, char **join, char *err, size_t errsz)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	c->changes_running++;
+	pthread_mutex_unlock(&c->lock);
+	rc = change_run_(c, op, from, rev, to, join, err, errsz);
+	pthread_mutex_lock(&c->lock);
+	c->changes_running--;
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+static int change_run_(clm *c, const char *op, const struct cfg_cluster *from, int64_t rev,
+		       struct cfg_cluster *to, char **join, char *err, size_t errsz)
 {
 	struct clm_status st;
 	struct change cur;
@@ -783,6 +803,14 @@ void clm_change_resolve(clm *c, int64_t rev, uint64_t age_ms)
 	owner_alive = etcd_get(clm_etcd(c), key, &mk, NULL) == MM_OK && mk.lease == ch.lease &&
 		      strncmp(mk.value, "leaving", 7) != 0;
 	etcd_kv_clear(&mk);
+	if (owner_alive && ch.owner == clm_my_node(c)) {
+		/* ours: carried out by a command here, or taken over earlier by
+		 * this thread and not settled yet (etcd was electing a leader, say):
+		 * then settle it again now rather than wait for it to age */
+		pthread_mutex_lock(&c->lock);
+		owner_alive = c->changes_running > 0;
+		pthread_mutex_unlock(&c->lock);
+	}
 	if (owner_alive && age_ms < TAKEOVER_AGE_MS) {
 		cfg_cluster_free(&ch.target);
 		return;
@@ -808,8 +836,11 @@ void clm_change_resolve(clm *c, int64_t rev, uint64_t age_ms)
 		cfg_cluster_free(&ch.target);
 		return;
 	}
-	mm_notice(SUB, "taking over the membership change (%s) of node %u, %s: settling it",
-		  ch.op, ch.owner, owner_alive ? "which has not finished it in time" : "which is gone");
+	if (ch.owner == clm_my_node(c))
+		mm_notice(SUB, "settling the membership change (%s) this node holds again", ch.op);
+	else
+		mm_notice(SUB, "taking over the membership change (%s) of node %u, %s: settling it",
+			  ch.op, ch.owner, owner_alive ? "which has not finished it in time" : "which is gone");
 	cfg_cluster_init(&from);
 	rc = clm_cluster_read(c, &from, &frev);
 	if (!rc)
