@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/fuzz_etcd_json.c - libFuzzer target for the etcd answer
- * parsers of cluster/etcd.c (declared in cluster/etcd_int.h).
+ * parsers of cluster/etcd_json.c (declared in cluster/etcd_int.h).
  *
  * The input is given, as one HTTP body, to every response parser (range,
  * header-only, deleterange, txn, lease grant, lease keepalive, member list,
