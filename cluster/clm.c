@@ -540,7 +540,7 @@ static void lease_lost(clm *c, const char *why)
 	if (c->cm == c->me)
 		c->cm = 0;
 	pthread_mutex_unlock(&c->lock);
-	__atomic_store_n(&c->lease_deadline_ns, 0, __ATOMIC_RELEASE);
+	atomic_store_explicit(&c->lease_deadline_ns, 0, memory_order_release);
 	set_state(c, CLM_ARBITRATING, why);
 	/* Best effort: if etcd is reachable, let others see us gone now. */
 	if (old)
@@ -573,8 +573,8 @@ static int lease_acquire(clm *c)
 		etcd_lease_revoke(c->etcd, id);
 		return rc;
 	}
-	__atomic_store_n(&c->lease_since_ns, t0, __ATOMIC_RELEASE);
-	__atomic_store_n(&c->lease_deadline_ns, t0 + (uint64_t)ttl * 1000000000u, __ATOMIC_RELEASE);
+	atomic_store_explicit(&c->lease_since_ns, t0, memory_order_release);
+	atomic_store_explicit(&c->lease_deadline_ns, t0 + (uint64_t)ttl * 1000000000u, memory_order_release);
 	pthread_mutex_lock(&c->lock);
 	c->lease_id = id;
 	c->joins++;
@@ -594,7 +594,7 @@ static int lease_renew(clm *c)
 		rc = MM_ENOENT;
 	if (rc)
 		return rc;
-	__atomic_store_n(&c->lease_deadline_ns, t0 + (uint64_t)ttl * 1000000000u, __ATOMIC_RELEASE);
+	atomic_store_explicit(&c->lease_deadline_ns, t0 + (uint64_t)ttl * 1000000000u, memory_order_release);
 	return MM_OK;
 }
 
@@ -672,7 +672,7 @@ static void campaign(clm *c)
 
 static void clm_step(clm *c)
 {
-	uint64_t deadline = __atomic_load_n(&c->lease_deadline_ns, __ATOMIC_ACQUIRE);
+	uint64_t deadline = atomic_load_explicit(&c->lease_deadline_ns, memory_order_acquire);
 	char why[160];
 	int rc;
 
@@ -931,7 +931,7 @@ void clm_stop(clm *c)
 		etcd_lease_revoke(c->etcd, lease);
 		mm_notice(SUB, "left the cluster");
 	}
-	__atomic_store_n(&c->lease_deadline_ns, 0, __ATOMIC_RELEASE);
+	atomic_store_explicit(&c->lease_deadline_ns, 0, memory_order_release);
 	if (c->watch) {
 		etcd_watch_stop(c->watch);
 		c->watch = NULL;
@@ -974,14 +974,14 @@ const char *clm_state_name(enum clm_state s)
 
 bool clm_lease_valid(clm *c)
 {
-	uint64_t d = __atomic_load_n(&c->lease_deadline_ns, __ATOMIC_ACQUIRE);
+	uint64_t d = atomic_load_explicit(&c->lease_deadline_ns, memory_order_acquire);
 
 	return d && mm_now_ns() < d;
 }
 
 uint64_t clm_lease_since_ns(clm *c)
 {
-	return __atomic_load_n(&c->lease_since_ns, __ATOMIC_ACQUIRE);
+	return atomic_load_explicit(&c->lease_since_ns, memory_order_acquire);
 }
 
 uint64_t clm_io_epoch(clm *c)
@@ -1029,7 +1029,7 @@ bool clm_is_cluster_manager(clm *c)
 
 void clm_get_status(clm *c, struct clm_status *st)
 {
-	uint64_t d = __atomic_load_n(&c->lease_deadline_ns, __ATOMIC_ACQUIRE), now = mm_now_ns();
+	uint64_t d = atomic_load_explicit(&c->lease_deadline_ns, memory_order_acquire), now = mm_now_ns();
 
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&c->lock);

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "cluster/clm.h"
@@ -73,9 +74,9 @@ struct clm {
 	pthread_t fix_thread;		/* "ccr-fix": settles membership changes left over */
 	bool fix_running;
 
-	/* atomic */
-	uint64_t lease_deadline_ns;	/* 0: no lease */
-	uint64_t lease_since_ns;	/* when the current lease was requested */
+	/* atomic (release stores, acquire loads) */
+	_Atomic uint64_t lease_deadline_ns;	/* 0: no lease */
+	_Atomic uint64_t lease_since_ns;	/* when the current lease was requested */
 };
 
 /* ---- clm.c, for the other files ---- */
