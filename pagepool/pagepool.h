@@ -72,7 +72,8 @@ struct pp_map {
 };
 
 /* What a file system gives the pool. Called on pool threads and callers'
- * threads, never with a pool lock held. */
+ * threads, never with a pool mutex held (a buffer's content lock may be:
+ * pagepool/README.md, "Lock order"). */
 struct pp_fs_ops {
 	/* Disk addresses of block <t>. MM_ENOENT: a hole (reads give zeros,
 	 * the block must be mapped before it is written). */
@@ -92,7 +93,9 @@ struct pp_io {
 };
 
 struct pp_io_ops {
-	/* Start <io>; 0 and io->done later, or an error and no callback. */
+	/* Start <io>; 0 and io->done later, or an error and no callback.
+	 * Called with no pool mutex held; io->done may run on any thread,
+	 * also inside submit before it returns, and must not block. */
 	int (*submit)(void *arg, struct pp_io *io);
 };
 

@@ -109,7 +109,7 @@ struct pp_pool {
 	size_t maxsz;
 	bool locked;
 	uint32_t max_units;
-	pthread_mutex_t resize_mu;	/* one resize at a time */
+	pthread_mutex_t resize_mu;	/* one resize at a time (first in the lock order) */
 
 	pthread_mutex_t alloc_mu;
 	pthread_cond_t space;		/* memory may have been freed */

@@ -19,8 +19,9 @@
 #include "common/util.h"
 
 /* The stream <id> is told one of its prefetched blocks was read (used) or
- * evicted unread (wasted: it reads ahead less). Called with no pool lock
- * but possibly alloc_mu (eviction): st_mu and s->mu are leaves. */
+ * evicted unread (wasted: it reads ahead less). Takes st_mu, then s->mu:
+ * callers may hold alloc_mu (an eviction) or a content lock (a first read),
+ * nothing later in the lock order (README.md, "Lock order", row 4). */
 void pp_stream_note(pp_pool *p, uint32_t id, bool used)
 {
 	struct pp_stream *s;
@@ -75,7 +76,8 @@ static void pf_run(void *arg)
 
 /* With s->mu: queue a prefetch of [off, off+len) of block <blk>; false if
  * it could not be queued now (the caller tries again at the next access).
- * What the pool has already costs a lookup, not a job. */
+ * What the pool has already costs a lookup, not a job: a partition lock
+ * and a buffer's mu under s->mu (README.md, "Lock order", row 5). */
 static bool pf_queue(struct pp_stream *s, uint64_t blk, uint32_t off, uint32_t len)
 {
 	struct pp_tag t = {s->fs, s->ino, blk};
