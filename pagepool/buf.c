@@ -19,13 +19,15 @@
 #include "common/log.h"
 #include "common/util.h"
 
-/* Make the subblocks of <need> valid, reading what is missing. The caller
- * holds the content lock (either mode). With <take_pf>, a real read: hand
- * back and clear the prefetch mark in the same critical section (the hit
- * path takes b->mu once). */
-static int make_valid(pp_pool *p, struct pp_buf *b, uint32_t need, uint32_t pf_id, bool *waited,
+/* Make the subblocks of <need> valid, reading what is missing, and wait
+ * for a read in flight (someone else's, or a prefetch's without a content
+ * lock: rule 11). The caller holds the content lock (either mode). With
+ * <take_pf>, a real read: hand back and clear the prefetch mark in the
+ * same critical section (the hit path takes b->mu once). */
+static int make_valid(pp_pool *p, struct pp_buf *b, uint32_t need, bool *waited,
 		      uint32_t *take_pf)
 {
+	struct pp_read rd;
 	uint32_t missing;
 	int rc = 0;
 
@@ -40,16 +42,13 @@ static int make_valid(pp_pool *p, struct pp_buf *b, uint32_t need, uint32_t pf_i
 			break;
 		*waited = true;
 		b->reading = true;
-		if (pf_id && !b->pf_id)
-			b->pf_id = pf_id;	/* marked before the data lands: a reader
-						 * that waits for it sees the mark */
 		pthread_mutex_unlock(&b->mu);
-		rc = pp_read_subblocks(p, b, missing);
+		rd = (struct pp_read){.p = p, .b = b, .mask = missing};
+		pp_read_start(&rd);
 		pthread_mutex_lock(&b->mu);
-		b->reading = false;
-		if (!rc)
-			b->valid |= missing;
-		pthread_cond_broadcast(&b->cv);
+		while (!rd.done)
+			pthread_cond_wait(&b->cv, &b->mu);
+		rc = rd.rc;
 		if (rc)
 			break;
 	}
@@ -58,26 +57,19 @@ static int make_valid(pp_pool *p, struct pp_buf *b, uint32_t need, uint32_t pf_i
 		b->pf_id = 0;
 	}
 	pthread_mutex_unlock(&b->mu);
-	if (rc) {
-		add(&p->read_errors, 1);
-		mm_error(SUB, "read of fs %u inode %" PRIu64 " block %" PRIu64 " failed: %s",
-			 b->tag.fs, b->tag.ino, b->tag.blk, mm_strerror(rc));
-	}
 	return rc;
 }
 
 static int lock_buf(pp_pool *p, struct pp_buf *b, uint32_t off, uint32_t len, enum pp_mode mode,
-		    bool bump, uint32_t pf_id, bool hit, void **data, bool *waited);
+		    bool bump, bool hit, void **data, bool *waited);
 
 /*
- * pp_get with the prefetch details: <bump> raises the clock usage on a hit
- * (not for sequential readers), <pf_id> marks a prefetch load (the buffer
- * remembers the stream until its first real read), *waited says the
- * caller had to wait for a read.
+ * pp_get with the stream's details: <bump> raises the clock usage on a
+ * hit (not for sequential readers), *waited says the caller had to wait
+ * for a read.
  */
 int pp_get_buf(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t len,
-	       enum pp_mode mode, bool bump, uint32_t pf_id, pp_buf **out, void **data,
-	       bool *waited)
+	       enum pp_mode mode, bool bump, pp_buf **out, void **data, bool *waited)
 {
 	struct pp_fs *f = fs_get(p, t->fs);
 	struct pp_buf *b;
@@ -91,10 +83,9 @@ int pp_get_buf(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t len,
 		return MM_ENOENT;
 	if (len == 0 || off >= f->bsize || len > f->bsize - off)
 		return MM_EINVAL;
-	/* scan resistance: what a sequential reader brings in goes first; a
-	 * prefetched block is kept one sweep of the clock until it is read */
-	b = pp_pin_buf(p, f, t, bump && !pf_id, bump || pf_id ? 1 : 0, off + len, &hit);
-	rc = lock_buf(p, b, off, len, mode, bump, pf_id, hit, data, waited);
+	/* scan resistance: what a sequential reader brings in goes first */
+	b = pp_pin_buf(p, f, t, bump, bump ? 1 : 0, off + len, &hit);
+	rc = lock_buf(p, b, off, len, mode, bump, hit, data, waited);
 	if (rc) {
 		unpin(b);
 		return rc;
@@ -109,7 +100,7 @@ int pp_get_buf(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t len,
  * the lock is dropped and the pin kept.
  */
 static int lock_buf(pp_pool *p, struct pp_buf *b, uint32_t off, uint32_t len, enum pp_mode mode,
-		    bool bump, uint32_t pf_id, bool hit, void **data, bool *waited)
+		    bool bump, bool hit, void **data, bool *waited)
 {
 	struct pp_fs *f = b->fs;
 	uint32_t need, edges = 0, was_pf = 0;
@@ -134,22 +125,23 @@ static int lock_buf(pp_pool *p, struct pp_buf *b, uint32_t off, uint32_t len, en
 			edges |= sub_mask(f, off, 1);
 		if ((off + len) % f->sub)
 			edges |= sub_mask(f, off + len - 1, 1);
-		rc = edges ? make_valid(p, b, edges, pf_id, waited, NULL) : MM_OK;
+		rc = edges ? make_valid(p, b, edges, waited, NULL) : MM_OK;
 		if (!rc) {
 			pthread_mutex_lock(&b->mu);
+			/* a prefetch read in flight lands in the same memory
+			 * (rule 11); none starts while we hold the lock */
+			while (b->reading)
+				pthread_cond_wait(&b->cv, &b->mu);
 			b->valid |= need;
-			if (!pf_id) {
-				was_pf = b->pf_id;
-				b->pf_id = 0;
-			}
+			was_pf = b->pf_id;
+			b->pf_id = 0;
 			pthread_mutex_unlock(&b->mu);
 		}
 	} else {
-		rc = make_valid(p, b, need, pf_id, waited, pf_id ? NULL : &was_pf);
+		rc = make_valid(p, b, need, waited, &was_pf);
 		hit = hit && !*waited;
 	}
-	if (!pf_id)
-		add(hit ? &p->hits : &p->misses, 1);
+	add(hit ? &p->hits : &p->misses, 1);
 	if (rc) {
 		pthread_rwlock_unlock(&b->content);
 		return rc;
@@ -168,7 +160,7 @@ int pp_get(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t len, enum 
 {
 	bool waited;
 
-	return pp_get_buf(p, t, off, len, mode, true, 0, out, data, &waited);
+	return pp_get_buf(p, t, off, len, mode, true, out, data, &waited);
 }
 
 void pp_mark_dirty(pp_buf *b, uint32_t off, uint32_t len, uint64_t lsn)
@@ -208,7 +200,7 @@ int pp_lock(pp_buf *b, uint32_t off, uint32_t len, enum pp_mode mode, void **dat
 	*data = NULL;
 	if (len == 0 || off >= b->fs->bsize || len > b->fs->bsize - off)
 		return MM_EINVAL;
-	return lock_buf(b->p, b, off, len, mode, true, 0, true, data, &waited);
+	return lock_buf(b->p, b, off, len, mode, true, true, data, &waited);
 }
 
 void pp_unpin(pp_buf *b)

@@ -189,6 +189,11 @@ void pp_grow_buf(pp_pool *p, struct pp_buf *b, uint32_t end)
 	p->loose++;	/* a shrinking pool waits for it to be attached */
 	pthread_mutex_unlock(&p->alloc_mu);
 	pthread_rwlock_wrlock(&b->content);
+	/* a prefetch read in flight writes into the old run (rule 11) */
+	pthread_mutex_lock(&b->mu);
+	while (b->reading)
+		pthread_cond_wait(&b->cv, &b->mu);
+	pthread_mutex_unlock(&b->mu);
 	old_order = __atomic_load_n(&b->order, __ATOMIC_RELAXED);
 	if (old_order < order)
 		memcpy(p->mem + (size_t)unit * UNIT, b->data, (size_t)UNIT << old_order);

@@ -1,16 +1,18 @@
 /*
  * pagepool/io.c - disk requests through the backend (struct pp_io_ops):
- * the latch a thread waits on for its requests, the requests for runs of
- * subblocks, and reads of missing subblocks from the first replica that
- * answers.
+ * the latch a thread waits on for its requests (a write batch), the
+ * requests for runs of subblocks, and asynchronous reads of missing
+ * subblocks from the first replica that answers.
  *
  * Map of this file:
  *   1. latches: pp_latch_init/destroy/set/down/wait
  *   2. requests: pp_submit_io, pp_build_ios
- *   3. reads: read_rep, pp_read_subblocks
+ *   3. reads: read_rep_start, read_finish, read_rep_done, read_io_done,
+ *      pp_read_start
  */
 #include "pagepool/pagepool_int.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -68,18 +70,6 @@ void pp_submit_io(pp_pool *p, struct pp_io *io)
 		io->done(io, rc);
 }
 
-struct io_wait {
-	struct latch l;
-	int rc;
-};
-
-static void io_done(struct pp_io *io, int rc)
-{
-	struct io_wait *w = io->arg;
-
-	pp_latch_down(&w->l, &w->rc, rc);
-}
-
 /* Requests for the subblocks of <mask> of <b> on replica <r> of <m>, one
  * per run of adjacent subblocks, into <ios> (room for PP_SUBBLOCKS / 2 + 1:
  * the most runs a mask has); their number. */
@@ -111,51 +101,118 @@ unsigned pp_build_ios(struct pp_buf *b, uint32_t mask, bool write, const struct 
 	}
 	return n;
 }
-/* Read the subblocks of <mask> of <b> from replica <r> of <m>; blocks
- * until all completed; the first error. */
-static int read_rep(pp_pool *p, struct pp_buf *b, uint32_t mask, const struct pp_map *m, int r)
+
+/* ---- 3. reads ----
+ *
+ * A read (struct pp_read) fetches subblocks a buffer lacks: the requests
+ * of one replica at a time, in map order, until one replica gave them all.
+ * Whoever starts it has set b->reading under b->mu while holding the
+ * content lock (README.md rule 11), and hands its pin to the read if it
+ * does not wait. The last request's completion (read_rep_done, on a
+ * backend thread, or inside submit for a backend that completes inline)
+ * moves on to the next replica or ends the read (read_finish): the
+ * subblocks become valid, <reading> drops, the buffer's waiters wake, and
+ * then rd->fini runs if set (prefetch: unpin, tell the stream, free).
+ */
+
+static void read_io_done(struct pp_io *io, int rc);
+
+/* Submit the requests of replica rd->r. Touches <rd> only before the last
+ * submit: the read may end (and <rd> go) inside it. */
+static void read_rep_start(struct pp_read *rd)
 {
-	struct pp_io ios[RUNS_MAX];
-	struct io_wait w = {.rc = 0};
+	pp_pool *p = rd->p;
 	unsigned n;
 
-	pp_latch_init(&w.l);
-	n = pp_build_ios(b, mask, false, m, r, ios, io_done, &w);
-	pp_latch_set(&w.l, n);
+	rd->err = 0;
+	n = pp_build_ios(rd->b, rd->mask, false, &rd->m, rd->r, rd->io, read_io_done, rd);
+	rd->nio = n;
+	__atomic_store_n(&rd->left, n, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < n; i++)
-		pp_submit_io(p, &ios[i]);
-	pp_latch_wait(&w.l);
-	pp_latch_destroy(&w.l);
-	for (unsigned i = 0; i < n; i++) {
-		add(&p->reads, 1);
-		add(&p->read_bytes, (int64_t)ios[i].len);
-	}
-	return w.rc;
+		pp_submit_io(p, &rd->io[i]);
 }
 
-/* Read the subblocks of <mask> of <b> from the first replica that succeeds
- * (in map order); a hole reads as zeros. */
-int pp_read_subblocks(pp_pool *p, struct pp_buf *b, uint32_t mask)
+/* The read is over: mark, wake, then rd->fini. <rd> is not touched after
+ * rd->done is set unless rd->fini owns it. */
+static void read_finish(struct pp_read *rd, int rc)
 {
+	pp_pool *p = rd->p;
+	struct pp_buf *b = rd->b;
+	uint32_t mask = rd->mask;
+	void (*fini)(struct pp_read *, int) = rd->fini;
+
+	if (rc) {
+		add(&p->read_errors, 1);
+		mm_error(SUB, "read of fs %u inode %" PRIu64 " block %" PRIu64 " failed: %s",
+			 b->tag.fs, b->tag.ino, b->tag.blk, mm_strerror(rc));
+	}
+	pthread_mutex_lock(&b->mu);
+	b->reading = false;
+	if (!rc)
+		b->valid |= mask;
+	rd->rc = rc;
+	rd->done = true;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	if (fini)
+		fini(rd, rc);
+}
+
+/* All requests of replica rd->r completed. */
+static void read_rep_done(struct pp_read *rd)
+{
+	pp_pool *p = rd->p;
+	int rc = __atomic_load_n(&rd->err, __ATOMIC_ACQUIRE);
+
+	for (unsigned i = 0; i < rd->nio; i++) {
+		add(&p->reads, 1);
+		add(&p->read_bytes, (int64_t)rd->io[i].len);
+	}
+	if (rc && ++rd->r < rd->m.nrep) {
+		read_rep_start(rd);	/* the next replica */
+		return;
+	}
+	read_finish(rd, rc);
+}
+
+static void read_io_done(struct pp_io *io, int rc)
+{
+	struct pp_read *rd = io->arg;
+
+	if (rc) {
+		int none = 0;
+
+		__atomic_compare_exchange_n(&rd->err, &none, rc, false, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED);
+	}
+	if (__atomic_sub_fetch(&rd->left, 1, __ATOMIC_ACQ_REL) == 0)
+		read_rep_done(rd);
+}
+
+void pp_read_start(struct pp_read *rd)
+{
+	struct pp_buf *b = rd->b;
 	struct pp_fs *f = b->fs;
-	struct pp_map m = {0};
 	int rc;
 
-	rc = f->ops.map(f->arg, &b->tag, &m);
+	rd->done = false;
+	rd->rc = 0;
+	memset(&rd->m, 0, sizeof(rd->m));
+	rc = f->ops.map(f->arg, &b->tag, &rd->m);
 	if (rc == MM_ENOENT) {
+		/* a hole reads as zeros */
 		for (unsigned s = 0; s < PP_SUBBLOCKS; s++)
-			if (mask & (1u << s))
+			if (rd->mask & (1u << s))
 				memset(b->data + (size_t)s * f->sub, 0, f->sub);
-		return MM_OK;
+		read_finish(rd, MM_OK);
+		return;
 	}
-	if (rc)
-		return rc;
-	if (m.nrep < 1 || m.nrep > PP_MAX_REPLICAS)
-		return MM_EINVAL;
-	for (int r = 0; r < m.nrep; r++) {
-		rc = read_rep(p, b, mask, &m, r);
-		if (!rc)
-			break;
+	if (!rc && (rd->m.nrep < 1 || rd->m.nrep > PP_MAX_REPLICAS))
+		rc = MM_EINVAL;
+	if (rc) {
+		read_finish(rd, rc);
+		return;
 	}
-	return rc;
+	rd->r = 0;
+	read_rep_start(rd);
 }

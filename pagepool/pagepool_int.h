@@ -297,12 +297,35 @@ void pp_latch_wait(struct latch *l);
 void pp_submit_io(pp_pool *p, struct pp_io *io);
 unsigned pp_build_ios(struct pp_buf *b, uint32_t mask, bool write, const struct pp_map *m, int r,
 		      struct pp_io *ios, void (*done)(struct pp_io *, int), void *arg);
-int pp_read_subblocks(pp_pool *p, struct pp_buf *b, uint32_t mask);
+/*
+ * One read of the subblocks <mask> of buffer <b>, set up by the caller
+ * (p, b, mask, fini), who has set b->reading under b->mu while holding
+ * b's content lock (rule 11). It ends exactly once, maybe before
+ * pp_read_start returns: the subblocks valid (or not, rc != 0, logged),
+ * b->reading false, rc and done set under b->mu, b->cv broadcast; then
+ * fini(rd, rc) if not NULL, which owns <rd> from there. With fini NULL
+ * the starter waits on b->cv for rd->done and must keep <rd> until then.
+ */
+struct pp_read {
+	pp_pool *p;
+	struct pp_buf *b;
+	uint32_t mask;
+	void (*fini)(struct pp_read *rd, int rc);	/* on the completing thread */
+	bool done;			/* under b->mu */
+	int rc;				/* set with done */
+	/* io.c's */
+	struct pp_map m;
+	int r;				/* the replica being read */
+	unsigned left;			/* its requests in flight (atomic) */
+	int err;			/* its first error (atomic) */
+	unsigned nio;
+	struct pp_io io[RUNS_MAX];
+};
+void pp_read_start(struct pp_read *rd);
 
 /* buf.c: get, dirty, release */
 int pp_get_buf(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t len,
-	       enum pp_mode mode, bool bump, uint32_t pf_id, pp_buf **out, void **data,
-	       bool *waited);
+	       enum pp_mode mode, bool bump, pp_buf **out, void **data, bool *waited);
 
 /* writeback.c: batches and write-behind threads */
 #define WB_BATCH 16		/* buffers a batch holds at most */

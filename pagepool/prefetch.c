@@ -5,13 +5,15 @@
  *
  * Map of this file:
  *   1. marks: pp_stream_note (a prefetched block used or wasted)
- *   2. prefetch jobs: pf_run, pf_queue, pf_range
+ *   2. prefetch jobs: pf_job_end, pf_read_done, pf_run (asynchronous
+ *      reads), pf_queue, pf_range
  *   3. pattern and read-ahead: classify, read_ahead
  *   4. the stream calls: pp_stream_open, pp_stream_close,
  *      pp_stream_set_size, pp_stream_get, pp_stream_get_info
  */
 #include "pagepool/pagepool_int.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "common/err.h"
@@ -44,27 +46,26 @@ void pp_stream_note(pp_pool *p, uint32_t id, bool used)
 	pthread_mutex_unlock(&p->st_mu);
 }
 
+/* A prefetch of [off, off+len) of block <blk>: queued by pf_queue, run by
+ * pf_run on a prefetch thread, which starts the read and returns; the
+ * read's completion (pf_read_done) ends the job. */
 struct pf_job {
 	struct pp_stream *s;
 	uint64_t blk;
 	uint32_t off, len;
+	uint64_t t0;			/* when the job started */
+	struct pp_read rd;
 };
 
-static void pf_run(void *arg)
+/* The job is over: the stream has one prefetch less in flight (a close
+ * waits for none), and a read's service time feeds the depth. */
+static void pf_job_end(struct pf_job *j, bool read)
 {
-	struct pf_job *j = arg;
 	struct pp_stream *s = j->s;
-	struct pp_tag t = {s->fs, s->ino, j->blk};
-	uint64_t t0 = mm_now_ns();
-	pp_buf *b;
-	void *data;
-	bool waited;
 
-	if (pp_get_buf(s->p, &t, j->off, j->len, PP_READ, false, s->id, &b, &data, &waited) == 0)
-		pp_release(b);
 	pthread_mutex_lock(&s->mu);
-	if (waited) {
-		uint64_t ns = mm_now_ns() - t0;
+	if (read) {
+		uint64_t ns = mm_now_ns() - j->t0;
 
 		s->svc_ns = s->svc_ns ? (7 * s->svc_ns + ns) / 8 : ns;
 	}
@@ -72,6 +73,68 @@ static void pf_run(void *arg)
 		pthread_cond_broadcast(&s->idle);
 	pthread_mutex_unlock(&s->mu);
 	free(j);
+}
+
+/* Completion of a prefetch read, on the backend's thread: the buffer is
+ * valid (or the read failed, logged) and its waiters woken; drop the pin
+ * the read held. */
+static void pf_read_done(struct pp_read *rd, int rc)
+{
+	struct pf_job *j = (struct pf_job *)((char *)rd - offsetof(struct pf_job, rd));
+
+	(void)rc;
+	unpin(rd->b);
+	pf_job_end(j, true);
+}
+
+/*
+ * On a prefetch thread: pin the block (making its buffer, which may wait
+ * for memory), and if subblocks of the range are missing, mark the buffer
+ * as the stream's, start reading them and return: the read holds the pin
+ * and b->reading, not the content lock (rule 11), so one thread keeps as
+ * many reads in flight as the streams queue.
+ */
+static void pf_run(void *arg)
+{
+	struct pf_job *j = arg;
+	struct pp_stream *s = j->s;
+	pp_pool *p = s->p;
+	struct pp_tag t = {s->fs, s->ino, j->blk};
+	uint32_t end = j->off + j->len, missing;
+	struct pp_buf *b;
+	bool hit;
+
+	j->t0 = mm_now_ns();
+	/* usage 1: a prefetched block is kept one sweep of the clock until it
+	 * is read (scan resistance) */
+	b = pp_pin_buf(p, s->f, &t, false, 1, end, &hit);
+	for (;;) {
+		if (cap_of(b) < end)
+			pp_grow_buf(p, b, end);
+		pthread_rwlock_rdlock(&b->content);
+		if (cap_of(b) >= end)
+			break;
+		pthread_rwlock_unlock(&b->content);
+	}
+	pthread_mutex_lock(&b->mu);
+	while (b->reading)	/* someone's read: then read what it left */
+		pthread_cond_wait(&b->cv, &b->mu);
+	missing = sub_mask(s->f, j->off, j->len) & ~b->valid;
+	if (missing) {
+		b->reading = true;
+		if (!b->pf_id)
+			b->pf_id = s->id;	/* marked before the data lands: a reader
+						 * that waits for it sees the mark */
+	}
+	pthread_mutex_unlock(&b->mu);
+	pthread_rwlock_unlock(&b->content);
+	if (!missing) {
+		unpin(b);
+		pf_job_end(j, false);
+		return;
+	}
+	j->rd = (struct pp_read){.p = p, .b = b, .mask = missing, .fini = pf_read_done};
+	pp_read_start(&j->rd);	/* <j> may be gone when it returns */
 }
 
 /* With s->mu: queue a prefetch of [off, off+len) of block <blk>; false if
@@ -312,7 +375,7 @@ int pp_stream_get(pp_stream *s, uint64_t blk, uint32_t off, uint32_t len, pp_buf
 	seq = pat == PP_PAT_FORWARD || pat == PP_PAT_BACKWARD;
 	pthread_mutex_unlock(&s->mu);
 
-	rc = pp_get_buf(s->p, &t, off, len, PP_READ, !seq, 0, out, data, &waited);
+	rc = pp_get_buf(s->p, &t, off, len, PP_READ, !seq, out, data, &waited);
 	if (rc == 0 && waited) {
 		add(&s->p->reader_waits, 1);
 		pthread_mutex_lock(&s->mu);
