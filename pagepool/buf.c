@@ -31,6 +31,7 @@ static int make_valid(pp_pool *p, struct pp_buf *b, uint32_t need, bool *waited,
 	uint32_t missing;
 	int rc = 0;
 
+	MM_ASSERT(content_locked(b));
 	pthread_mutex_lock(&b->mu);
 	for (;;) {
 		while (b->reading) {
@@ -106,6 +107,7 @@ static int lock_buf(pp_pool *p, struct pp_buf *b, uint32_t off, uint32_t len, en
 	uint32_t need, edges = 0, was_pf = 0;
 	int rc;
 
+	MM_BUG_ON(b, pins_of(b) <= 0);	/* rule 2: a pin before the content lock */
 	*waited = false;
 	for (;;) {
 		if (cap_of(b) < off + len)
@@ -180,7 +182,9 @@ void pp_mark_dirty(pp_buf *b, uint32_t off, uint32_t len, uint64_t lsn)
 		len = cap_of(b) - off;
 	}
 	mask = sub_mask(f, off, len);
+	MM_ASSERT(content_held_excl(b));	/* rule 2 */
 	pthread_mutex_lock(&b->mu);
+	MM_BUG_ON(b, b->reading);	/* changed under a read in flight (rule 11) */
 	added = mask & ~b->dirty;
 	if (!b->dirty && added)
 		add(&b->p->buffers_dirty, 1);
@@ -189,6 +193,7 @@ void pp_mark_dirty(pp_buf *b, uint32_t off, uint32_t len, uint64_t lsn)
 	b->marked = true;
 	if (lsn > b->lsn)
 		b->lsn = lsn;
+	MM_ASSERT(buf_ok_locked(b));
 	pthread_mutex_unlock(&b->mu);
 	add(&b->p->dirty_bytes, (int64_t)((uint64_t)__builtin_popcount(added) * f->sub));
 }

@@ -33,11 +33,14 @@ static void tag_store(struct pp_buf *b, const struct pp_tag *t)
 	__atomic_store_n(&b->tag.blk, t->blk, __ATOMIC_RELAXED);
 }
 
-/* With alloc_mu: give <b>'s memory and descriptor back. */
+/* With alloc_mu: give <b>'s memory and descriptor back; it is out of the
+ * table (or never went in) and unpinned. */
 void pp_free_buf_locked(pp_pool *p, struct pp_buf *b)
 {
 	unsigned order = __atomic_load_n(&b->order, __ATOMIC_RELAXED);
 
+	MM_ASSERT_HELD(&p->alloc_mu);
+	MM_BUG_ON(b, is_hashed(b) || pins_of(b) != 0 || !b->data);
 	pp_buddy_release(&p->buddy, b->unit, order);
 	add(&p->used, -(int64_t)((uint64_t)UNIT << order));
 	add(&p->buffers, -1);
@@ -50,10 +53,12 @@ void pp_free_buf_locked(pp_pool *p, struct pp_buf *b)
 /* With alloc_mu: take <b> out if it is unpinned, clean and idle. */
 bool pp_try_evict_locked(pp_pool *p, struct pp_buf *b)
 {
-	struct part *pt = pp_lock_home(p, b);
+	struct part *pt;
 	uint32_t pf = 0;
 	bool gone = false;
 
+	MM_ASSERT_HELD(&p->alloc_mu);
+	pt = pp_lock_home(p, b);
 	if (!pt)
 		return false;
 	if (__atomic_load_n(&b->pins, __ATOMIC_ACQUIRE) == 0) {
@@ -83,6 +88,7 @@ bool pp_try_evict_locked(pp_pool *p, struct pp_buf *b)
  */
 static bool evict_one_locked(pp_pool *p)
 {
+	MM_ASSERT_HELD(&p->alloc_mu);
 	/* First one lap for a buffer nobody uses (usage 0: what sequential
 	 * readers and prefetch left behind), aging nothing on the way: while
 	 * a scan supplies such buffers, the working set keeps its usage counts
@@ -119,6 +125,7 @@ static uint32_t take_run_locked(pp_pool *p, unsigned order, bool desc)
 {
 	int64_t unit;
 
+	MM_ASSERT_HELD(&p->alloc_mu);
 	for (;;) {
 		unit = !desc || p->free_descs ? pp_buddy_alloc(&p->buddy, order) : -1;
 		if (unit >= 0)
@@ -151,6 +158,8 @@ struct pp_buf *pp_alloc_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t,
 	pthread_mutex_lock(&p->alloc_mu);
 	unit = take_run_locked(p, order, true);
 	b = p->free_descs;
+	/* a free descriptor is out of the table, unpinned, with no memory */
+	MM_BUG_ON(b, is_hashed(b) || pins_of(b) != 0 || b->data);
 	p->free_descs = b->fnext;
 	b->fnext = NULL;
 	b->unit = unit;
@@ -159,6 +168,7 @@ struct pp_buf *pp_alloc_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t,
 	b->fs = f;
 	tag_store(b, t);
 	pthread_mutex_lock(&b->mu);
+	MM_BUG_ON(b, b->dirty || b->reading || b->writing);	/* rule 4 */
 	b->valid = b->dirty = 0;
 	b->lsn = 0;
 	b->reading = b->writing = false;
@@ -184,6 +194,7 @@ void pp_grow_buf(pp_pool *p, struct pp_buf *b, uint32_t end)
 	unsigned order = order_for(b->fs, end), old_order;
 	uint32_t unit, old_unit;
 
+	MM_BUG_ON(b, pins_of(b) <= 0);	/* only a pinned buffer grows */
 	pthread_mutex_lock(&p->alloc_mu);
 	unit = take_run_locked(p, order, false);
 	p->loose++;	/* a shrinking pool waits for it to be attached */
@@ -193,6 +204,7 @@ void pp_grow_buf(pp_pool *p, struct pp_buf *b, uint32_t end)
 	pthread_mutex_lock(&b->mu);
 	while (b->reading)
 		pthread_cond_wait(&b->cv, &b->mu);
+	MM_BUG_ON(b, b->writing);	/* a write holds the lock shared (rule 6) */
 	pthread_mutex_unlock(&b->mu);
 	old_order = __atomic_load_n(&b->order, __ATOMIC_RELAXED);
 	if (old_order < order)

@@ -147,9 +147,13 @@ static void read_finish(struct pp_read *rd, int rc)
 			 b->tag.fs, b->tag.ino, b->tag.blk, mm_strerror(rc));
 	}
 	pthread_mutex_lock(&b->mu);
+	/* the read was marked, and nothing it fills became valid or dirty
+	 * meanwhile: exclusive holders wait for it (rule 11) */
+	MM_BUG_ON(b, !b->reading || (b->valid & mask) || pins_of(b) <= 0);
 	b->reading = false;
 	if (!rc)
 		b->valid |= mask;
+	MM_ASSERT(buf_ok_locked(b));
 	rd->rc = rc;
 	rd->done = true;
 	pthread_cond_broadcast(&b->cv);
@@ -189,12 +193,24 @@ static void read_io_done(struct pp_io *io, int rc)
 		read_rep_done(rd);
 }
 
+/* For MM_ASSERT: the starter marked the read (rule 11). */
+static bool read_marked(struct pp_buf *b, uint32_t mask)
+{
+	bool ok;
+
+	pthread_mutex_lock(&b->mu);
+	ok = b->reading && !(b->valid & mask) && mask;
+	pthread_mutex_unlock(&b->mu);
+	return ok;
+}
+
 void pp_read_start(struct pp_read *rd)
 {
 	struct pp_buf *b = rd->b;
 	struct pp_fs *f = b->fs;
 	int rc;
 
+	MM_ASSERT(read_marked(b, rd->mask));
 	rd->done = false;
 	rd->rc = 0;
 	memset(&rd->m, 0, sizeof(rd->m));

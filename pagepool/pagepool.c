@@ -5,15 +5,17 @@
  * pagepool_int.h what the files share.
  *
  * Map of this file:
- *   1. inode write errors: pp_error_record, pp_error_take
- *   2. pp_pool_create, pp_pool_destroy
- *   3. pp_fs_register, pp_fs_unregister
- *   4. pp_get_stats
+ *   1. the buffer dump of MM_BUG_ON: pp_buf_dump
+ *   2. inode write errors: pp_error_record, pp_error_take
+ *   3. pp_pool_create, pp_pool_destroy
+ *   4. pp_fs_register, pp_fs_unregister
+ *   5. pp_get_stats
  */
 #include "pagepool/pagepool_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -21,6 +23,48 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+
+/*
+ * The dump hook of MM_BUG_ON(b, ...) (common/bug.h): a buffer's tag, its
+ * state in the table, pins and usage, its content lock as glibc's rwlock
+ * shows it, the valid and dirty subblock masks, journal record, flags and
+ * prefetch mark, memory run. It may run with any lock held, b->mu too, so
+ * it takes none and allocates nothing: the fields are read as they are
+ * (relaxed), which is what a dying process can get.
+ */
+void pp_buf_dump(const void *buf_, char *buf, size_t sz)
+{
+	struct pp_buf *b = (struct pp_buf *)buf_;
+	unsigned readers = __atomic_load_n(&b->content.__data.__readers, __ATOMIC_RELAXED);
+	int writer = __atomic_load_n(&b->content.__data.__cur_writer, __ATOMIC_RELAXED);
+	struct pp_fs *f = __atomic_load_n(&b->fs, __ATOMIC_RELAXED);
+	bool hashed = __atomic_load_n(&b->hashed, __ATOMIC_RELAXED);
+
+	snprintf(buf, sz,
+		 "pp_buf %p: tag fs %u inode %" PRIu64 " block %" PRIu64 "; %s (partition %u); "
+		 "pins %d, usage %u; content lock: %u reader(s)%s, writer tid %d; "
+		 "valid 0x%08x dirty 0x%08x (subblock %u bytes) lsn %" PRIu64 "; "
+		 "flags%s%s%s%s; prefetch mark %u; memory unit %u order %u (%u bytes) at %p",
+		 buf_, __atomic_load_n(&b->tag.fs, __ATOMIC_RELAXED),
+		 __atomic_load_n(&b->tag.ino, __ATOMIC_RELAXED),
+		 __atomic_load_n(&b->tag.blk, __ATOMIC_RELAXED),
+		 hashed ? "in the table" : f ? "out of the table" : "free",
+		 __atomic_load_n(&b->home, __ATOMIC_RELAXED),
+		 __atomic_load_n(&b->pins, __ATOMIC_RELAXED),
+		 __atomic_load_n(&b->usage, __ATOMIC_RELAXED), readers >> 3,
+		 (readers & 2) ? ", write-locked" : "", writer,
+		 __atomic_load_n(&b->valid, __ATOMIC_RELAXED),
+		 __atomic_load_n(&b->dirty, __ATOMIC_RELAXED), f ? f->sub : 0,
+		 __atomic_load_n(&b->lsn, __ATOMIC_RELAXED),
+		 __atomic_load_n(&b->reading, __ATOMIC_RELAXED) ? " reading" : "",
+		 __atomic_load_n(&b->writing, __ATOMIC_RELAXED) ? " writing" : "",
+		 __atomic_load_n(&b->marked, __ATOMIC_RELAXED) ? " marked" : "",
+		 __atomic_load_n(&b->wb_seen, __ATOMIC_RELAXED) ? " wb_seen" : "",
+		 __atomic_load_n(&b->pf_id, __ATOMIC_RELAXED), b->unit,
+		 __atomic_load_n(&b->order, __ATOMIC_RELAXED),
+		 UNIT << __atomic_load_n(&b->order, __ATOMIC_RELAXED),
+		 (void *)__atomic_load_n(&b->data, __ATOMIC_RELAXED));
+}
 
 void pp_error_record(pp_pool *p, uint32_t fs, uint64_t ino, int rc)
 {
@@ -174,6 +218,10 @@ void pp_pool_destroy(pp_pool *p)
 		mm_pool_destroy(p->pf_pool);	/* streams were closed: nothing queued */
 	for (uint32_t c = 0; p->dchunk && c < p->ndesc / DCHUNK; c++) {
 		for (uint32_t i = 0; i < DCHUNK; i++) {
+			/* nobody holds a buffer, no I/O is in flight (streams
+			 * are closed): the memory is about to go */
+			MM_BUG_ON(&p->dchunk[c][i], pins_of(&p->dchunk[c][i]) != 0 ||
+				  p->dchunk[c][i].reading || p->dchunk[c][i].writing);
 			pthread_rwlock_destroy(&p->dchunk[c][i].content);
 			pthread_mutex_destroy(&p->dchunk[c][i].mu);
 			pthread_cond_destroy(&p->dchunk[c][i].cv);

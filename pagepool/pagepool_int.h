@@ -6,12 +6,21 @@
  *
  * Locks: which lock guards which field is said beside each field; the
  * order they are taken in is stated once, in pagepool/README.md, "Lock
- * order". A routine named *_locked is called with the lock it names.
+ * order". A routine named *_locked is called with the lock it names
+ * (MM_ASSERT_HELD says so in debug builds).
+ *
+ * Assertions (common/bug.h): MM_BUG_ON(b, ...) catches a buffer state
+ * change README.md says cannot happen (a pin dropped below zero, a pinned
+ * or dirty or busy buffer leaving the table, a write or read finishing
+ * that never started, memory moving under a read) and dumps the buffer
+ * with pp_buf_dump (pagepool.c); MM_ASSERT checks what costs more (whole
+ * invariants: buf_ok_locked, lock ownership) in debug builds only.
  *
  * Map of this header:
  *   1. constants and types: file system slot, buffer descriptor, hash
  *      partition, inode error, stream, pool
- *   2. small helpers (counters, descriptors, tags, subblock masks)
+ *   2. small helpers (counters, descriptors, tags, subblock masks, pins,
+ *      invariants)
  *   3. routines by the file that defines them
  */
 #ifndef MM_PAGEPOOL_PAGEPOOL_INT_H
@@ -20,7 +29,10 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include "common/bug.h"
 #include "common/thread.h"
 #include "pagepool/buddy.h"
 #include "pagepool/pagepool.h"
@@ -251,10 +263,53 @@ static inline unsigned order_for(const struct pp_fs *f, uint32_t bytes)
 	return order;
 }
 
+static inline int pins_of(const struct pp_buf *b)
+{
+	return __atomic_load_n(&b->pins, __ATOMIC_ACQUIRE);
+}
+
+/* Pin <b>, hashed in partition <pt> whose lock is held (rule 3). */
+static inline void pin_locked(struct part *pt, struct pp_buf *b)
+{
+	MM_ASSERT_HELD(&pt->mu);
+	(void)pt;
+	__atomic_add_fetch(&b->pins, 1, __ATOMIC_ACQUIRE);
+}
+
 /* Drop a pin (rule 3: without the partition lock). */
 static inline void unpin(struct pp_buf *b)
 {
-	__atomic_sub_fetch(&b->pins, 1, __ATOMIC_RELEASE);
+	MM_BUG_ON(b, __atomic_sub_fetch(&b->pins, 1, __ATOMIC_RELEASE) < 0);
+}
+
+/* For MM_ASSERT only (glibc's rwlock internals, as mm_mutex_held reads
+ * the mutex owner): someone holds <b>'s content lock; the caller holds
+ * it exclusively. */
+static inline bool content_locked(struct pp_buf *b)
+{
+	return (__atomic_load_n(&b->content.__data.__readers, __ATOMIC_RELAXED) >> 3) > 0 ||
+	       __atomic_load_n(&b->content.__data.__cur_writer, __ATOMIC_RELAXED) != 0;
+}
+
+static inline bool content_held_excl(struct pp_buf *b)
+{
+	return __atomic_load_n(&b->content.__data.__cur_writer, __ATOMIC_RELAXED) ==
+	       (int)syscall(SYS_gettid);
+}
+
+/*
+ * With b->mu: the invariants of a hashed buffer's state (README.md
+ * "Rules"), for MM_ASSERT: dirty subblocks are valid, both lie in its
+ * memory, dirty data has no journal record without dirty subblocks, a
+ * buffer being read or written is pinned (by the I/O), the usage count
+ * is at most 5.
+ */
+static inline bool buf_ok_locked(struct pp_buf *b)
+{
+	MM_ASSERT_HELD(&b->mu);
+	return (b->dirty & ~b->valid) == 0 && (b->valid & ~cap_mask(b)) == 0 &&
+	       (b->dirty || !b->lsn) && (!(b->reading || b->writing) || pins_of(b) > 0) &&
+	       __atomic_load_n(&b->usage, __ATOMIC_RELAXED) <= 5;
 }
 
 /* ---- 3. routines shared between the files ---- */

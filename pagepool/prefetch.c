@@ -120,6 +120,7 @@ static void pf_run(void *arg)
 	while (b->reading)	/* someone's read: then read what it left */
 		pthread_cond_wait(&b->cv, &b->mu);
 	missing = sub_mask(s->f, j->off, j->len) & ~b->valid;
+	MM_ASSERT(buf_ok_locked(b));
 	if (missing) {
 		b->reading = true;
 		if (!b->pf_id)
@@ -146,6 +147,7 @@ static bool pf_queue(struct pp_stream *s, uint64_t blk, uint32_t off, uint32_t l
 	struct pp_tag t = {s->fs, s->ino, blk};
 	struct pf_job *j;
 
+	MM_ASSERT_HELD(&s->mu);
 	if (len == 0 || pp_is_cached(s->p, s->f, &t, off, len))
 		return true;
 	if (s->inflight >= 2 * s->max_depth + 2)
@@ -171,6 +173,7 @@ static bool pf_range(struct pp_stream *s, uint64_t pos, uint64_t len)
 {
 	uint32_t bs = s->f->bsize;
 
+	MM_ASSERT_HELD(&s->mu);
 	if (pos >= s->size)
 		return true;
 	if (len > s->size - pos)
@@ -193,6 +196,7 @@ static void classify(struct pp_stream *s, uint64_t off, uint64_t len)
 	enum pp_pattern cand;
 	int64_t delta = (int64_t)(off - s->last_off);
 
+	MM_ASSERT_HELD(&s->mu);
 	if (!s->have_last) {
 		s->have_last = true;
 		s->last_off = off;
@@ -231,6 +235,7 @@ static void read_ahead(struct pp_stream *s, uint64_t off, uint64_t len)
 {
 	uint64_t bs = s->f->bsize, depth = s->depth;
 
+	MM_ASSERT_HELD(&s->mu);
 	if (s->svc_ns && s->gap_ns) {
 		/* cover one read's service time at the reader's pace */
 		uint64_t want = s->svc_ns / s->gap_ns + 1;

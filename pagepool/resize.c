@@ -23,6 +23,7 @@ static int pool_grow(pp_pool *p, uint32_t old, uint32_t n)
 	size_t len = (size_t)(n - old) * UNIT;
 	int rc;
 
+	MM_ASSERT_HELD(&p->resize_mu);
 	if (mprotect(lo, len, PROT_READ | PROT_WRITE) != 0) {
 		mm_error(SUB, "cannot grow the pagepool by %zu bytes: %s", len, strerror(errno));
 		return MM_ENOMEM;
@@ -60,6 +61,7 @@ static int pool_shrink(pp_pool *p, uint32_t old, uint32_t n, unsigned timeout_ms
 	size_t len = (size_t)(old - n) * UNIT;
 	bool held;
 
+	MM_ASSERT_HELD(&p->resize_mu);
 	if (!bt)
 		return MM_ENOMEM;
 	pthread_mutex_lock(&p->alloc_mu);

@@ -37,18 +37,21 @@ static struct part *part_of(pp_pool *p, const struct pp_tag *t, uint32_t *bucket
 	return &p->part[h % NPART];
 }
 
-/* With the part lock: take <b> out of its chain. */
+/* With the part lock and b->mu: take <b> out of its chain. Only an
+ * unpinned, clean, idle buffer leaves the table (rules 3 and 4). */
 void pp_unhash_locked(pp_pool *p, struct pp_buf *b)
 {
 	uint32_t bk;
 	struct part *pt = part_of(p, &b->tag, &bk);
 	struct pp_buf **pp;
 
-	for (pp = &pt->bucket[bk]; *pp; pp = &(*pp)->hnext)
-		if (*pp == b) {
-			*pp = b->hnext;
-			break;
-		}
+	MM_ASSERT_HELD(&pt->mu);
+	MM_ASSERT_HELD(&b->mu);
+	MM_BUG_ON(b, !is_hashed(b) || pins_of(b) != 0 || b->dirty || b->reading || b->writing);
+	for (pp = &pt->bucket[bk]; *pp && *pp != b; pp = &(*pp)->hnext)
+		;
+	MM_BUG_ON(b, *pp != b);		/* hashed, yet not in its chain */
+	*pp = b->hnext;
 	b->hnext = NULL;
 	__atomic_store_n(&b->hashed, false, __ATOMIC_RELEASE);
 }
@@ -90,7 +93,7 @@ struct pp_buf *pp_pin_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, b
 	for (b = pt->bucket[bk]; b && !tag_eq(&b->tag, t); b = b->hnext)
 		;
 	if (b) {
-		__atomic_add_fetch(&b->pins, 1, __ATOMIC_ACQUIRE);
+		pin_locked(pt, b);
 		if (bump && __atomic_load_n(&b->usage, __ATOMIC_RELAXED) < 5)
 			__atomic_add_fetch(&b->usage, 1, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&pt->mu);
@@ -107,12 +110,13 @@ struct pp_buf *pp_pin_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, b
 		;
 	if (b) {
 		/* another thread made it meanwhile */
-		__atomic_add_fetch(&b->pins, 1, __ATOMIC_ACQUIRE);
+		pin_locked(pt, b);
 		pthread_mutex_unlock(&pt->mu);
 		pp_release_unused(p, nb);
 		*hit = true;
 		return b;
 	}
+	MM_BUG_ON(nb, is_hashed(nb) || pins_of(nb) != 0);
 	__atomic_store_n(&nb->pins, 1, __ATOMIC_RELAXED);
 	nb->hnext = pt->bucket[bk];
 	pt->bucket[bk] = nb;
@@ -151,7 +155,7 @@ bool pp_pin_hashed(pp_pool *p, struct pp_buf *b)
 
 	if (!pt)
 		return false;
-	__atomic_add_fetch(&b->pins, 1, __ATOMIC_ACQUIRE);
+	pin_locked(pt, b);
 	pthread_mutex_unlock(&pt->mu);
 	return true;
 }
@@ -167,7 +171,7 @@ bool pp_pin_if(pp_pool *p, struct pp_buf *b, uint32_t fs, uint64_t ino, bool any
 		return false;
 	ok = in_range(&b->tag, fs, ino, any_ino, lo, hi);
 	if (ok)
-		__atomic_add_fetch(&b->pins, 1, __ATOMIC_ACQUIRE);
+		pin_locked(pt, b);
 	pthread_mutex_unlock(&pt->mu);
 	return ok;
 }

@@ -90,6 +90,7 @@ enum wb_claim pp_wb_add(struct wb_batch *bt, struct pp_buf *b, bool wait, bool p
 		pthread_rwlock_unlock(&b->content);
 		return c;
 	}
+	MM_ASSERT(buf_ok_locked(b));
 	*it = (struct wb_item){.b = b, .bt = bt, .mask = b->dirty, .lsn = b->lsn};
 	b->writing = true;
 	b->dirty = 0;
@@ -114,6 +115,7 @@ void pp_wb_rate_add_locked(pp_pool *p, uint64_t bytes)
 {
 	uint64_t sec = mm_now_ns() / 1000000000ull;
 
+	MM_ASSERT_HELD(&p->wb_mu);
 	if (sec != p->wb_sec) {
 		p->wb_last_rate = sec == p->wb_sec + 1 ? p->wb_sec_bytes : 0;
 		p->wb_sec = sec;
@@ -151,6 +153,7 @@ static void wb_finish(pp_pool *p, struct wb_item *it)
 			 mm_strerror(it->rc));
 	}
 	pthread_mutex_lock(&b->mu);
+	MM_BUG_ON(b, !b->writing);	/* rule 6: a write ends only once */
 	b->writing = false;
 	if (!b->dirty)
 		add(&p->buffers_dirty, -1);
