@@ -110,7 +110,9 @@ struct pp_config {
 					 * 16 blocks in flight (0: 4) */
 	unsigned dirty_pct;		/* writers throttle past this share dirty, 1..90 (0: 50) */
 	bool lock_memory;		/* try mlock (logged if refused) */
-	unsigned prefetch_threads;	/* prefetchThreads (0: 16) */
+	unsigned prefetch_threads;	/* prefetchThreads (0: 16): they make buffers and
+					 * start reads, which complete on the backend's
+					 * threads, so one keeps many reads in flight */
 	unsigned prefetch_pct;		/* prefetchPct: most of the pool one stream
 					 * may read ahead, in percent (0: 20, at most 90) */
 };
