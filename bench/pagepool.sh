@@ -41,8 +41,10 @@
 #       stream, then 8 more times timed (best of 3 windows), 64 KiB pieces
 #       copied out; GiB/s. Baseline: memcpy of the same 8 x 128 MiB in
 #       64 KiB pieces into one 64 KiB buffer (best of 3 windows)
-#   Diagnostics (info lines): seqread with 4 prefetch threads, seqwrite
-#   with 8 write-behind threads (pagepool_bench -T / -W).
+#   Diagnostics (info lines): seqread with 4 and with 1 prefetch threads
+#   (prefetch reads are asynchronous: one thread keeps the stream's depth
+#   in flight), seqwrite with 8 write-behind threads (pagepool_bench -T /
+#   -W).
 #
 # Every figure is the mean of ROUNDS (default 3) runs, with pool and
 # baseline runs alternating in order (fio first, then pool first, ...) so
@@ -166,6 +168,8 @@ one() { # key: one measurement into v[key.$round]
 		pp_run reread -F 128M && v[$key.$round]=$(kv gibps "$out") ;;
 	seqread.pf4)
 		pp_run seqread -T 4 && v[$key.$round]=$(kv mbps "$out") ;;
+	seqread.pf1)
+		pp_run seqread -T 1 && v[$key.$round]=$(kv mbps "$out") ;;
 	seqwrite.w8)
 		pp_run seqwrite -W 8 && v[$key.$round]=$(kv mbps "$out") ;;
 	*)
@@ -176,8 +180,8 @@ one() { # key: one measurement into v[key.$round]
 		fi ;;
 	esac
 }
-order_a=(fio.read seqread seqread-np strided strided-np fio.write seqwrite memcpy reread seqread.pf4 seqwrite.w8)
-order_b=(seqread fio.read strided-np strided seqread-np seqwrite fio.write reread memcpy seqwrite.w8 seqread.pf4)
+order_a=(fio.read seqread seqread-np strided strided-np fio.write seqwrite memcpy reread seqread.pf4 seqread.pf1 seqwrite.w8)
+order_b=(seqread fio.read strided-np strided seqread-np seqwrite fio.write reread memcpy seqwrite.w8 seqread.pf1 seqread.pf4)
 for round in $(seq 1 "$rounds"); do
 	echo "round $round (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 	if ((round % 2)); then keys=("${order_a[@]}"); else keys=("${order_b[@]}"); fi
@@ -194,6 +198,7 @@ m() { # mean over rounds of v[KEY.r]
 runs() { local k=$1 r s=""; for r in $(seq 1 "$rounds"); do s+="${v[$k.$r]:--} "; done; echo "${s% }"; }
 sr=$(m seqread) fr=$(m fio.read) np=$(m seqread-np) st=$(m strided) stn=$(m strided-np)
 sw=$(m seqwrite) fw=$(m fio.write) rr=$(m reread) mc=$(m memcpy) pf4=$(m seqread.pf4)
+pf1=$(m seqread.pf1)
 w8=$(m seqwrite.w8)
 [[ -n $sr && -n $fr ]] &&
 	printf 'result: pagepool.seqread.64k %.0f MB/s ratio %s vs fio=%.0fMB/s\n' "$sr" "$(ratio "$sr" "$fr")" "$fr"
@@ -213,6 +218,9 @@ w8=$(m seqwrite.w8)
 [[ -n $pf4 && -n $fr ]] &&
 	printf 'info: pagepool.seqread.64k with prefetch_threads=4: %.0f MB/s, ratio %s vs fio\n' \
 		"$pf4" "$(ratio "$pf4" "$fr")"
+[[ -n $pf1 && -n $fr ]] &&
+	printf 'info: pagepool.seqread.64k with prefetch_threads=1: %.0f MB/s, ratio %s vs fio\n' \
+		"$pf1" "$(ratio "$pf1" "$fr")"
 [[ -n $w8 && -n $fw ]] &&
 	printf 'info: pagepool.seqwrite.64k with 8 write-behind threads: %.0f MB/s, ratio %s vs fio\n' \
 		"$w8" "$(ratio "$w8" "$fw")"
@@ -224,7 +232,7 @@ for k in fio.read fio.write; do
 	c=$(m "$k.cpu")
 	[[ -n $c ]] && printf 'info: %s.cpu %.3f s/GiB\n' "$k" "$c"
 done
-for k in seqread fio.read seqread-np strided strided-np seqwrite fio.write reread memcpy seqread.pf4 seqwrite.w8; do
+for k in seqread fio.read seqread-np strided strided-np seqwrite fio.write reread memcpy seqread.pf4 seqread.pf1 seqwrite.w8; do
 	echo "info: runs $k: $(runs "$k")"
 done
 for k in seqread strided seqwrite; do

@@ -72,7 +72,8 @@ struct pp_map {
 };
 
 /* What a file system gives the pool. Called on pool threads and callers'
- * threads, never with a pool lock held. */
+ * threads, never with a pool mutex held (a buffer's content lock may be:
+ * pagepool/README.md, "Lock order"). */
 struct pp_fs_ops {
 	/* Disk addresses of block <t>. MM_ENOENT: a hole (reads give zeros,
 	 * the block must be mapped before it is written). */
@@ -92,7 +93,9 @@ struct pp_io {
 };
 
 struct pp_io_ops {
-	/* Start <io>; 0 and io->done later, or an error and no callback. */
+	/* Start <io>; 0 and io->done later, or an error and no callback.
+	 * Called with no pool mutex held; io->done may run on any thread,
+	 * also inside submit before it returns, and must not block. */
 	int (*submit)(void *arg, struct pp_io *io);
 };
 
@@ -107,7 +110,9 @@ struct pp_config {
 					 * 16 blocks in flight (0: 4) */
 	unsigned dirty_pct;		/* writers throttle past this share dirty, 1..90 (0: 50) */
 	bool lock_memory;		/* try mlock (logged if refused) */
-	unsigned prefetch_threads;	/* prefetchThreads (0: 16) */
+	unsigned prefetch_threads;	/* prefetchThreads (0: 16): they make buffers and
+					 * start reads, which complete on the backend's
+					 * threads, so one keeps many reads in flight */
 	unsigned prefetch_pct;		/* prefetchPct: most of the pool one stream
 					 * may read ahead, in percent (0: 20, at most 90) */
 };

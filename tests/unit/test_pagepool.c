@@ -45,6 +45,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
+#include "common/bug.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "pagepool/buddy.h"
@@ -2420,6 +2423,95 @@ static void test_full_dirty(void)
 	wd_disarm();
 }
 
+/* ==== assertions: the buffer dump, and MM_BUG_ON on an impossible pin ==== */
+
+static bool has(const char *text, const char *what)
+{
+	if (strstr(text, what))
+		return true;
+	fprintf(stderr, "  \"%s\" not in: %s\n", what, text);
+	return false;
+}
+
+/* In a forked child (one thread at the fork: CUnit's; the child makes its
+ * own pool): release a buffer twice. The second unpin takes the pin count
+ * below zero, which MM_BUG_ON catches: the child aborts, and its log
+ * (stderr, read through a pipe) carries the dump. */
+static void bug_child(int fd)
+{
+	struct membe be;
+	pp_pool *p;
+	pp_buf *b = NULL;
+	void *d = NULL;
+	struct pp_tag t = {FS1.fs, 6, 4};
+
+	dup2(fd, 2);
+	alarm(20);
+	mm_log_set_level(MM_LOG_FATAL);
+	p = pool_up(&be, BE_INLINE, 0, POOL_MIN, 0, 0);
+	if (!p || pp_get(p, &t, 0, 4096, PP_READ, &b, &d) != 0)
+		_exit(2);
+	pp_release(b);
+	pp_release(b);	/* dies here */
+	_exit(3);
+}
+
+static void test_bug_on_dump(void)
+{
+	struct membe be;
+	pp_pool *p = pool_up(&be, BE_INLINE, 0, POOL_MIN, 0, 0);
+	struct pp_tag t = {FS1.fs, 7, 3};
+	pp_buf *b = NULL;
+	void *d = NULL;
+	char text[2048], out[8192];
+	int fds[2], status = 0;
+	size_t n = 0;
+	ssize_t r;
+	pid_t pid;
+
+	CU_ASSERT_FATAL(p != NULL);
+	wd_arm("bug_on_dump", 30);
+	/* the dump of a buffer held exclusively, partly dirty */
+	CU_ASSERT_EQUAL_FATAL(pp_get(p, &t, 0, 2 * sub_size(FS1.bs), PP_OVERWRITE, &b, &d), 0);
+	memset(d, 0x5A, 2 * sub_size(FS1.bs));
+	pp_mark_dirty(b, 0, 2 * sub_size(FS1.bs), 0);
+	pp_buf_dump(b, text, sizeof(text));
+	if (getenv("MMFS_TEST_VERBOSE"))
+		fprintf(stderr, "  dump: %s\n", text);
+	CU_ASSERT(has(text, "tag fs 1 inode 7 block 3"));
+	CU_ASSERT(has(text, "in the table"));
+	CU_ASSERT(has(text, "pins 1"));
+	CU_ASSERT(has(text, "write-locked"));
+	CU_ASSERT(has(text, "valid 0x00000003 dirty 0x00000003"));
+	CU_ASSERT(has(text, "flags marked"));
+	pp_release(b);
+	CU_ASSERT_EQUAL(pp_drop_fs(p, FS1.fs), 0);
+	pool_down(p, &be);
+
+	/* MM_BUG_ON fires on a pin count below zero, with the dump */
+	CU_ASSERT_FATAL(pipe(fds) == 0);
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		bug_child(fds[1]);
+	}
+	close(fds[1]);
+	while (n < sizeof(out) - 1 && (r = read(fds[0], out + n, sizeof(out) - 1 - n)) > 0)
+		n += (size_t)r;
+	out[n] = 0;
+	close(fds[0]);
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+	if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT))
+		fprintf(stderr, "  child status 0x%x, output: %s\n", status, out);
+	CU_ASSERT(has(out, "BUG:"));
+	CU_ASSERT(has(out, "tag fs 1 inode 6 block 4"));
+	CU_ASSERT(has(out, "pins -1"));
+	wd_disarm();
+}
+
 static void register_tests(void)
 {
 	static const struct mm_test tests[] = {
@@ -2444,6 +2536,7 @@ static void register_tests(void)
 		{"pin_apart", test_pin_apart},
 		{"resize", test_resize},
 		{"buddy_limit", test_buddy_limit},
+		{"bug_on_dump", test_bug_on_dump},
 	};
 
 	if (!getenv("MMFS_TEST_VERBOSE"))

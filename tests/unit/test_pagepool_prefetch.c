@@ -923,6 +923,103 @@ static void test_file_size(void)
 	pool_down(p, &be);
 }
 
+/*
+ * Prefetch reads are asynchronous: with ONE prefetch thread and the
+ * backend holding every read, a stream that asks for several blocks ahead
+ * has all of them submitted at once (a thread that read synchronously
+ * would sit in the first). When the reads complete, a plain reader that
+ * was waiting on one of them gets its data without reading it again.
+ */
+struct getter {
+	pp_pool *p;
+	uint64_t blk;
+	atomic_bool done;
+	int rc;
+};
+
+static void *getter_main(void *arg)
+{
+	struct getter *g = arg;
+
+	g->rc = pget(g->p, &FSA, 1, g->blk);
+	atomic_store(&g->done, true);
+	return NULL;
+}
+
+static void test_prefetch_async(void)
+{
+	struct slowbe be;
+	pp_pool *p = pool_up(&be, 64 * MIB, 0, 1, 0);	/* one prefetch thread */
+	pp_stream *s;
+	struct pp_stream_info i0, i1;
+	uint64_t queued = 0, issued = 0, t0;
+	struct getter g;
+	pthread_t th;
+
+	CU_ASSERT_FATAL(p != NULL);
+	wd_arm("prefetch_async", 30);
+	/* a 4-block file read in order: the pattern is forward, nothing can
+	 * be read past the end, and the reader waited (depth doubled) */
+	s = sopen(p, &FSA, 1, 4ull * FSA.bs);
+	CU_ASSERT_FATAL(s != NULL);
+	for (uint64_t b = 0; b < 4; b++)
+		CU_ASSERT_EQUAL(sget(s, &FSA, 1, b, 0, FSA.bs), 0);
+	quiesce(&be, 20);
+	i0 = info(s);
+	vinfo("after 4 blocks", s);
+	CU_ASSERT_EQUAL(i0.pattern, PP_PAT_FORWARD);
+	CHECK_U64(i0.depth, >=, 4);
+	/* Reads now stay queued in the backend. The file grows; the reader
+	 * reads block 3 again (cached: it does not block), which queues a
+	 * read-ahead of <depth> blocks from block 4. */
+	be_hold(&be, true);
+	pp_stream_set_size(s, 64ull * FSA.bs);
+	CU_ASSERT_EQUAL(sget(s, &FSA, 1, 3, 0, FSA.bs), 0);
+	i1 = info(s);
+	issued = i1.issued - i0.issued;
+	VLOG("  read-ahead queued %" PRIu64 " blocks at depth %u\n", issued, i1.depth);
+	CHECK_U64(issued, >=, 4);
+	/* every one of them reaches the backend, though one thread runs the
+	 * jobs and none has completed */
+	t0 = now_us();
+	while (now_us() - t0 < 3000000) {
+		pthread_mutex_lock(&be.mu);
+		queued = be.qn;
+		pthread_mutex_unlock(&be.mu);
+		if (queued >= issued)
+			break;
+		sleep_ms(1);
+	}
+	VLOG("  %" PRIu64 " reads in flight at once with one prefetch thread\n", queued);
+	CHECK_U64(queued, ==, issued);
+	CHECK_U64(be_val(&be, &be.done_called), ==, be_val(&be, &be.submitted) - queued);
+	/* a plain reader of block 4 waits for the prefetch read in flight */
+	g = (struct getter){.p = p, .blk = 4};
+	atomic_store(&g.done, false);
+	pthread_create(&th, NULL, getter_main, &g);
+	sleep_ms(50);
+	CU_ASSERT(!atomic_load(&g.done));
+	be_hold(&be, false);
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(g.rc, 0);
+	quiesce(&be, 20);
+	/* the completion made the block valid: read once, by the prefetch */
+	CU_ASSERT_EQUAL(blk_reads(&be, &FSA, 1, 4), 1);
+	for (uint64_t b = 4; b < 4 + issued; b++)
+		CHECK_U64(blk_bytes(&be, &FSA, 1, b), ==, FSA.bs);
+	/* the stream reads on from the cache */
+	for (uint64_t b = 4; b < 4 + issued; b++)
+		CU_ASSERT_EQUAL(sget(s, &FSA, 1, b, 0, FSA.bs), 0);
+	quiesce(&be, 20);
+	CU_ASSERT_EQUAL(blk_reads(&be, &FSA, 1, 4 + issued - 1), 1);
+	vinfo("at the end", s);
+	CU_ASSERT(info(s).used >= issued - 1);	/* block 4 went to the plain reader first */
+	pp_stream_close(s);
+	ASSERT_DATA_OK();
+	wd_disarm();
+	pool_down(p, &be);
+}
+
 /* ==== 3. backward and strided prefetch ==== */
 
 static void test_backward_prefetch(void)
@@ -1487,6 +1584,7 @@ static void register_tests(void)
 		{"pattern_random", test_pattern_random},
 		{"forward_prefetch", test_forward_prefetch},
 		{"prefetch_skips_cached", test_prefetch_skips_cached},
+		{"prefetch_async", test_prefetch_async},
 		{"file_size", test_file_size},
 		{"backward_prefetch", test_backward_prefetch},
 		{"strided_prefetch", test_strided_prefetch},

@@ -1,0 +1,126 @@
+/*
+ * pagepool/flush.c - pp_flush, pp_invalidate, pp_drop_inode, pp_drop_fs
+ * (README.md rules 7 and 8): scans over the descriptors that write a
+ * range in batches, then take its buffers out once nobody pins them.
+ *
+ * Map of this file:
+ *   1. flush: pp_flush_scan, pp_flush
+ *   2. drop: drop_scan, pp_invalidate, pp_drop_inode, pp_drop_fs
+ */
+#include "pagepool/pagepool_int.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+
+/* Write every dirty buffer in the range, in batches, and wait. */
+void pp_flush_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64_t lo,
+		   uint64_t hi)
+{
+	struct wb_batch *bt = pp_wb_batch_new(p, WB_BATCH);
+
+	for (uint32_t i = 0, n = ndesc_of(p); i < n; i++) {
+		struct pp_buf *b = desc_at(p, i);
+
+		if (!pp_pin_if(p, b, fs, ino, any_ino, lo, hi))
+			continue;
+		if (!bt) {
+			pp_write_back(p, b);
+			continue;
+		}
+		switch (pp_wb_add(bt, b, false, true)) {
+		case WB_ADDED:
+			break;
+		case WB_SKIPPED:
+			unpin(b);
+			break;
+		case WB_BUSY:
+			/* held exclusively, or being written: wait for it
+			 * holding no other buffer */
+			pp_wb_write(bt);
+			if (pp_wb_add(bt, b, true, true) != WB_ADDED)
+				unpin(b);
+			break;
+		}
+		if (bt->n == bt->cap)
+			pp_wb_write(bt);
+	}
+	if (bt) {
+		pp_wb_write(bt);
+		pp_wb_batch_free(bt);
+	}
+}
+
+int pp_flush(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t blk_hi)
+{
+	if (!fs_get(p, fs))
+		return MM_ENOENT;
+	add(&p->flushes, 1);
+	pp_flush_scan(p, fs, ino, false, blk_lo, blk_hi);
+	return pp_error_take(p, fs, ino);
+}
+
+/* Flush, then take every matching buffer out once nobody pins it. */
+static int drop_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64_t lo,
+		     uint64_t hi)
+{
+	pp_flush_scan(p, fs, ino, any_ino, lo, hi);
+	for (uint32_t i = 0, n = ndesc_of(p); i < n; i++) {
+		struct pp_buf *b = desc_at(p, i);
+
+		for (;;) {
+			struct part *pt = pp_lock_home(p, b);
+			bool gone = false, retry = false;
+
+			if (!pt)
+				break;
+			if (in_range(&b->tag, fs, ino, any_ino, lo, hi)) {
+				pthread_mutex_lock(&b->mu);
+				if (__atomic_load_n(&b->pins, __ATOMIC_ACQUIRE) == 0 && !b->dirty &&
+				    !b->reading && !b->writing) {
+					pp_unhash_locked(p, b);
+					gone = true;
+				} else {
+					retry = true;
+				}
+				pthread_mutex_unlock(&b->mu);
+			}
+			pthread_mutex_unlock(&pt->mu);
+			if (gone) {
+				pthread_mutex_lock(&p->alloc_mu);
+				pp_free_buf_locked(p, b);
+				pthread_cond_broadcast(&p->space);
+				pthread_mutex_unlock(&p->alloc_mu);
+				break;
+			}
+			if (!retry)
+				break;
+			/* pinned or dirtied again meanwhile: write it, wait a moment */
+			if (pp_pin_if(p, b, fs, ino, any_ino, lo, hi))
+				pp_write_back(p, b);
+			mm_sleep_ms(1);
+		}
+	}
+	return MM_OK;
+}
+
+int pp_invalidate(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t blk_hi)
+{
+	if (!fs_get(p, fs))
+		return MM_ENOENT;
+	return drop_scan(p, fs, ino, false, blk_lo, blk_hi);
+}
+
+int pp_drop_inode(pp_pool *p, uint32_t fs, uint64_t ino)
+{
+	if (!fs_get(p, fs))
+		return MM_ENOENT;
+	return drop_scan(p, fs, ino, false, 0, UINT64_MAX);
+}
+
+int pp_drop_fs(pp_pool *p, uint32_t fs)
+{
+	if (!fs_get(p, fs))
+		return MM_ENOENT;
+	return drop_scan(p, fs, 0, true, 0, UINT64_MAX);
+}

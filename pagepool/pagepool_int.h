@@ -1,0 +1,421 @@
+/*
+ * pagepool/pagepool_int.h - what the files of pagepool/ share: the pool,
+ * the buffer descriptor, file system slots, streams, and the internal
+ * routines one file calls in another. Only the .c files of pagepool/ include it;
+ * callers use pagepool.h. (Named like net/net_int.h and config/config_int.h.)
+ *
+ * Locks: which lock guards which field is said beside each field; the
+ * order they are taken in is stated once, in pagepool/README.md, "Lock
+ * order". A routine named *_locked is called with the lock it names
+ * (MM_ASSERT_HELD says so in debug builds).
+ *
+ * Assertions (common/bug.h): MM_BUG_ON(b, ...) catches a buffer state
+ * change README.md says cannot happen (a pin dropped below zero, a pinned
+ * or dirty or busy buffer leaving the table, a write or read finishing
+ * that never started, memory moving under a read) and dumps the buffer
+ * with pp_buf_dump (pagepool.c); MM_ASSERT checks what costs more (whole
+ * invariants: buf_ok_locked, lock ownership) in debug builds only.
+ *
+ * Map of this header:
+ *   1. constants and types: file system slot, buffer descriptor, hash
+ *      partition, inode error, stream, pool
+ *   2. small helpers (counters, descriptors, tags, subblock masks, pins,
+ *      invariants)
+ *   3. routines by the file that defines them
+ */
+#ifndef MM_PAGEPOOL_PAGEPOOL_INT_H
+#define MM_PAGEPOOL_PAGEPOOL_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/bug.h"
+#include "common/thread.h"
+#include "pagepool/buddy.h"
+#include "pagepool/pagepool.h"
+
+#define SUB "pagepool"		/* log subsystem */
+#define NPART 64		/* hash partitions */
+#define MAX_FS 64		/* file systems registered at once */
+#define UNIT PP_MIN_BLOCK	/* buddy unit: 64 KiB */
+#define DCHUNK 1024u		/* descriptors made at once */
+#define RUNS_MAX (PP_SUBBLOCKS / 2 + 1)	/* most runs of adjacent subblocks in a mask */
+
+/* ---- 1. types ---- */
+
+struct pp_fs {
+	bool used;
+	uint32_t id;
+	uint32_t bsize, sub;		/* block and subblock size */
+	unsigned order;			/* buddy order of a block */
+	struct pp_fs_ops ops;
+	void *arg;
+};
+
+struct pp_buf {
+	struct pp_tag tag;		/* fixed while in the hash */
+	pp_pool *p;
+	struct pp_fs *fs;
+	uint8_t *data;			/* moves only under an exclusive content lock */
+	uint32_t unit;
+	uint8_t order;			/* of its memory run: a prefix of the block, or all
+					 * of it (atomic: read without the content lock) */
+	bool hashed;			/* written under the home partition's lock */
+	uint8_t home;			/* partition it is hashed in (same) */
+	int pins;			/* atomic; up only under the part lock */
+	uint8_t usage;			/* clock usage count, atomic */
+	struct pp_buf *hnext;		/* part lock */
+	struct pp_buf *fnext;		/* alloc_mu: free descriptors */
+	pthread_rwlock_t content;
+	pthread_mutex_t mu;		/* guards what follows */
+	pthread_cond_t cv;
+	uint32_t valid, dirty;		/* subblock masks */
+	uint64_t lsn;			/* journal record the dirty data needs durable */
+	bool reading, writing;
+	bool marked;			/* the exclusive holder dirtied it (content lock) */
+	bool wb_seen;			/* partly dirty, passed over once by write-behind */
+	uint32_t pf_id;			/* stream that prefetched it, until first read */
+};
+
+struct part {
+	pthread_mutex_t mu;
+	struct pp_buf **bucket;
+};
+
+struct ino_err {
+	uint32_t fs;
+	uint64_t ino;
+	int rc;
+	struct ino_err *next;
+};
+
+struct pp_stream {
+	pp_pool *p;
+	struct pp_fs *f;
+	uint32_t fs, id;
+	uint64_t ino;
+	struct pp_stream *next;		/* st_mu */
+	pthread_mutex_t mu;		/* guards what follows */
+	pthread_cond_t idle;
+	uint64_t size;
+	bool have_last;
+	uint64_t last_off, last_len;
+	int64_t last_delta;
+	enum pp_pattern pat, cand;
+	int agree;
+	unsigned depth, max_depth;
+	uint64_t fwd_hi, bwd_lo;	/* read-ahead frontiers, bytes */
+	int64_t str_next;		/* next strided position not yet queued */
+	unsigned inflight;
+	uint64_t issued, used, wasted, waits;
+	uint64_t svc_ns, gap_ns, last_ns;	/* moving averages */
+};
+
+struct pp_pool {
+	struct pp_config cfg;
+	uint8_t *mem;			/* maxsz reserved, [0, memsz) usable */
+	size_t memsz;			/* atomic: pp_pool_resize moves it */
+	size_t maxsz;
+	bool locked;
+	uint32_t max_units;
+	pthread_mutex_t resize_mu;	/* one resize at a time (first in the lock order) */
+
+	pthread_mutex_t alloc_mu;
+	pthread_cond_t space;		/* memory may have been freed */
+	struct pp_buddy buddy;
+	struct pp_buf **dchunk;		/* descriptors, DCHUNK per chunk, max_units in all */
+	uint32_t ndesc;			/* made so far (atomic; grows with the pool) */
+	uint32_t loose;			/* runs taken for a grow, not yet attached */
+	struct pp_buf *free_descs;
+	uint32_t hand;			/* clock */
+
+	struct part part[NPART];
+	uint32_t nbucket;		/* per partition, power of two */
+
+	pthread_mutex_t fs_mu;		/* registration; lookups take none */
+	struct pp_fs fs[MAX_FS];
+	uint32_t nfs;			/* slots ever used (atomic) */
+
+	pthread_mutex_t err_mu;
+	struct ino_err *errs;
+
+	pthread_mutex_t wb_mu;
+	pthread_cond_t wb_kick, wb_clean;
+	bool wb_stop;
+	pthread_t *writers;
+	unsigned nwriters;
+	uint32_t wb_hand;
+	uint64_t wb_sec, wb_sec_bytes, wb_last_rate;	/* flush rate, under wb_mu */
+
+	mm_pool *pf_pool;		/* prefetch threads */
+	pthread_mutex_t st_mu;		/* guards the stream list */
+	struct pp_stream *streams;
+	uint32_t next_stream_id;
+
+	/* atomics */
+	uint64_t prefetch_issued, prefetch_used, prefetch_wasted, reader_waits;
+	uint64_t used, dirty_bytes, buffers, buffers_dirty;
+	uint64_t hits, misses, reads, read_bytes, writes, write_bytes;
+	uint64_t write_errors, read_errors, evictions, throttle_waits, log_forces, flushes, grows;
+};
+
+/* ---- 2. small helpers ---- */
+
+static inline void add(uint64_t *c, int64_t v)
+{
+	__atomic_add_fetch(c, (uint64_t)v, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t ld(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+static inline struct pp_buf *desc_at(pp_pool *p, uint32_t i)
+{
+	return &p->dchunk[i / DCHUNK][i % DCHUNK];
+}
+
+static inline uint32_t ndesc_of(pp_pool *p)
+{
+	return __atomic_load_n(&p->ndesc, __ATOMIC_ACQUIRE);
+}
+
+static inline size_t pool_bytes(pp_pool *p)
+{
+	return __atomic_load_n(&p->memsz, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t dirty_limit(pp_pool *p)
+{
+	return pool_bytes(p) / 100 * p->cfg.dirty_pct;
+}
+
+static inline bool is_hashed(const struct pp_buf *b)
+{
+	return __atomic_load_n(&b->hashed, __ATOMIC_ACQUIRE);
+}
+
+static inline bool tag_eq(const struct pp_tag *a, const struct pp_tag *b)
+{
+	return a->fs == b->fs && a->ino == b->ino && a->blk == b->blk;
+}
+
+static inline bool in_range(const struct pp_tag *t, uint32_t fs, uint64_t ino, bool any_ino,
+			    uint64_t lo, uint64_t hi)
+{
+	return t->fs == fs && (any_ino || t->ino == ino) && t->blk >= lo && t->blk < hi;
+}
+
+/* No lock: pp_get() calls this, and the hit path takes no global lock. A
+ * slot's fields are written before its <used> is set (release), and stay
+ * until the file system is unregistered, which its users must not race. */
+static inline struct pp_fs *fs_get(pp_pool *p, uint32_t id)
+{
+	uint32_t n = __atomic_load_n(&p->nfs, __ATOMIC_ACQUIRE);
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct pp_fs *f = &p->fs[i];
+
+		if (__atomic_load_n(&f->used, __ATOMIC_ACQUIRE) &&
+		    __atomic_load_n(&f->id, __ATOMIC_RELAXED) == id)
+			return f;
+	}
+	return NULL;
+}
+
+/* Subblocks covering [off, off+len). */
+static inline uint32_t sub_mask(const struct pp_fs *f, uint32_t off, uint32_t len)
+{
+	uint32_t first = off / f->sub, last = (off + len - 1) / f->sub;
+
+	if (last - first + 1 >= 32)
+		return UINT32_MAX;
+	return ((1u << (last - first + 1)) - 1) << first;
+}
+
+/* Bytes of the block <b>'s memory holds (from the block's start). */
+static inline uint32_t cap_of(const struct pp_buf *b)
+{
+	return UNIT << __atomic_load_n(&b->order, __ATOMIC_RELAXED);
+}
+
+/* Subblocks that lie in <b>'s memory. */
+static inline uint32_t cap_mask(const struct pp_buf *b)
+{
+	uint32_t n = cap_of(b) / b->fs->sub;
+
+	return n >= 32 ? UINT32_MAX : (1u << n) - 1;
+}
+
+/* The buddy order of a buffer of <f> holding at least [0, bytes). */
+static inline unsigned order_for(const struct pp_fs *f, uint32_t bytes)
+{
+	unsigned order = 0;
+
+	if (bytes < f->sub)
+		bytes = f->sub;
+	while (order < f->order && (UNIT << order) < bytes)
+		order++;
+	return order;
+}
+
+static inline int pins_of(const struct pp_buf *b)
+{
+	return __atomic_load_n(&b->pins, __ATOMIC_ACQUIRE);
+}
+
+/* Pin <b>, hashed in partition <pt> whose lock is held (rule 3). */
+static inline void pin_locked(struct part *pt, struct pp_buf *b)
+{
+	MM_ASSERT_HELD(&pt->mu);
+	(void)pt;
+	__atomic_add_fetch(&b->pins, 1, __ATOMIC_ACQUIRE);
+}
+
+/* Drop a pin (rule 3: without the partition lock). */
+static inline void unpin(struct pp_buf *b)
+{
+	MM_BUG_ON(b, __atomic_sub_fetch(&b->pins, 1, __ATOMIC_RELEASE) < 0);
+}
+
+/* For MM_ASSERT only (glibc's rwlock internals, as mm_mutex_held reads
+ * the mutex owner): someone holds <b>'s content lock; the caller holds
+ * it exclusively. */
+static inline bool content_locked(struct pp_buf *b)
+{
+	return (__atomic_load_n(&b->content.__data.__readers, __ATOMIC_RELAXED) >> 3) > 0 ||
+	       __atomic_load_n(&b->content.__data.__cur_writer, __ATOMIC_RELAXED) != 0;
+}
+
+static inline bool content_held_excl(struct pp_buf *b)
+{
+	return __atomic_load_n(&b->content.__data.__cur_writer, __ATOMIC_RELAXED) ==
+	       (int)syscall(SYS_gettid);
+}
+
+/*
+ * With b->mu: the invariants of a hashed buffer's state (README.md
+ * "Rules"), for MM_ASSERT: dirty subblocks are valid, both lie in its
+ * memory, dirty data has no journal record without dirty subblocks, a
+ * buffer being read or written is pinned (by the I/O), the usage count
+ * is at most 5.
+ */
+static inline bool buf_ok_locked(struct pp_buf *b)
+{
+	MM_ASSERT_HELD(&b->mu);
+	return (b->dirty & ~b->valid) == 0 && (b->valid & ~cap_mask(b)) == 0 &&
+	       (b->dirty || !b->lsn) && (!(b->reading || b->writing) || pins_of(b) > 0) &&
+	       __atomic_load_n(&b->usage, __ATOMIC_RELAXED) <= 5;
+}
+
+/* ---- 3. routines shared between the files ---- */
+
+/* pagepool.c: the pool, registration, inode errors */
+void pp_error_record(pp_pool *p, uint32_t fs, uint64_t ino, int rc);
+int pp_error_take(pp_pool *p, uint32_t fs, uint64_t ino);
+
+/* table.c: the buffer table and pins */
+void pp_unhash_locked(pp_pool *p, struct pp_buf *b);
+struct part *pp_lock_home(pp_pool *p, struct pp_buf *b);
+struct pp_buf *pp_pin_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, bool bump,
+			  uint8_t new_usage, uint32_t end, bool *hit);
+bool pp_pin_hashed(pp_pool *p, struct pp_buf *b);
+bool pp_pin_if(pp_pool *p, struct pp_buf *b, uint32_t fs, uint64_t ino, bool any_ino,
+	       uint64_t lo, uint64_t hi);
+bool pp_is_cached(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, uint32_t off,
+		  uint32_t len);
+
+/* evict.c: memory, descriptors, victims */
+void pp_free_buf_locked(pp_pool *p, struct pp_buf *b);
+bool pp_try_evict_locked(pp_pool *p, struct pp_buf *b);
+struct pp_buf *pp_alloc_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, uint8_t usage,
+			    unsigned order);
+void pp_release_unused(pp_pool *p, struct pp_buf *b);
+void pp_grow_buf(pp_pool *p, struct pp_buf *b, uint32_t end);
+int pp_add_descs(pp_pool *p, uint32_t n);
+
+/* io.c: requests to the backend */
+struct latch {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned left;
+};
+void pp_latch_init(struct latch *l);
+void pp_latch_destroy(struct latch *l);
+void pp_latch_set(struct latch *l, unsigned n);
+void pp_latch_down(struct latch *l, int *slot, int rc);
+void pp_latch_wait(struct latch *l);
+void pp_submit_io(pp_pool *p, struct pp_io *io);
+unsigned pp_build_ios(struct pp_buf *b, uint32_t mask, bool write, const struct pp_map *m, int r,
+		      struct pp_io *ios, void (*done)(struct pp_io *, int), void *arg);
+/*
+ * One read of the subblocks <mask> of buffer <b>, set up by the caller
+ * (p, b, mask, fini), who has set b->reading under b->mu while holding
+ * b's content lock (rule 11). It ends exactly once, maybe before
+ * pp_read_start returns: the subblocks valid (or not, rc != 0, logged),
+ * b->reading false, rc and done set under b->mu, b->cv broadcast; then
+ * fini(rd, rc) if not NULL, which owns <rd> from there. With fini NULL
+ * the starter waits on b->cv for rd->done and must keep <rd> until then.
+ */
+struct pp_read {
+	pp_pool *p;
+	struct pp_buf *b;
+	uint32_t mask;
+	void (*fini)(struct pp_read *rd, int rc);	/* on the completing thread */
+	bool done;			/* under b->mu */
+	int rc;				/* set with done */
+	/* io.c's */
+	struct pp_map m;
+	int r;				/* the replica being read */
+	unsigned left;			/* its requests in flight (atomic) */
+	int err;			/* its first error (atomic) */
+	unsigned nio;
+	struct pp_io io[RUNS_MAX];
+};
+void pp_read_start(struct pp_read *rd);
+
+/* buf.c: get, dirty, release */
+int pp_get_buf(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t len,
+	       enum pp_mode mode, bool bump, pp_buf **out, void **data, bool *waited);
+
+/* writeback.c: batches and write-behind threads */
+#define WB_BATCH 16		/* buffers a batch holds at most */
+enum wb_claim { WB_ADDED, WB_SKIPPED, WB_BUSY };
+struct wb_batch;
+struct wb_item {
+	struct pp_buf *b;
+	struct wb_batch *bt;
+	uint32_t mask;			/* the subblocks being written */
+	uint64_t lsn;
+	int rc;				/* first error, under bt->l.mu once submitted */
+	unsigned nio;
+	struct pp_io io[RUNS_MAX * PP_MAX_REPLICAS];
+};
+struct wb_batch {
+	pp_pool *p;
+	struct latch l;			/* its requests in flight */
+	unsigned n, cap;
+	uint64_t bytes;			/* of the buffers in it */
+	struct wb_item item[];
+};
+struct wb_batch *pp_wb_batch_new(pp_pool *p, unsigned cap);
+void pp_wb_batch_free(struct wb_batch *bt);
+enum wb_claim pp_wb_add(struct wb_batch *bt, struct pp_buf *b, bool wait, bool partial);
+void pp_wb_write(struct wb_batch *bt);
+void pp_write_back(pp_pool *p, struct pp_buf *b);
+void pp_wb_kick(pp_pool *p);
+void pp_wb_rate_add_locked(pp_pool *p, uint64_t bytes);
+void *pp_writer_main(void *arg);
+
+/* flush.c: flush, invalidate, drop */
+void pp_flush_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64_t lo,
+		   uint64_t hi);
+
+/* prefetch.c: streams */
+void pp_stream_note(pp_pool *p, uint32_t id, bool used);
+
+#endif
