@@ -237,10 +237,8 @@ static void unlock_buf(pp_buf *b, bool drop_pin)
 		add(&p->throttle_waits, 1);
 		pthread_mutex_lock(&p->wb_mu);
 		while (ld(&p->dirty_bytes) > dirty_limit(p) && !p->wb_stop) {
-			struct timespec ts = mm_deadline_ts(CLOCK_REALTIME, 50 * 1000000);
-
 			pthread_cond_broadcast(&p->wb_kick);
-			pthread_cond_timedwait(&p->wb_clean, &p->wb_mu, &ts);
+			mm_cond_wait_ms(&p->wb_clean, &p->wb_mu, 50);
 		}
 		pthread_mutex_unlock(&p->wb_mu);
 	}

@@ -134,13 +134,10 @@ static uint32_t take_run_locked(pp_pool *p, unsigned order, bool desc)
 			continue;
 		/* everything is pinned or dirty: let write-behind clean some */
 		{
-			struct timespec ts;
-
 			pthread_mutex_unlock(&p->alloc_mu);
 			pp_wb_kick(p);
 			pthread_mutex_lock(&p->alloc_mu);
-			ts = mm_deadline_ts(CLOCK_REALTIME, 10 * 1000000);
-			pthread_cond_timedwait(&p->space, &p->alloc_mu, &ts);
+			mm_cond_wait_ms(&p->space, &p->alloc_mu, 10);
 		}
 	}
 	add(&p->used, (int64_t)((uint64_t)UNIT << order));

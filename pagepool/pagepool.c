@@ -153,12 +153,12 @@ int pp_pool_create(const struct pp_config *cfg, pp_pool **out)
 	}
 	pthread_mutex_init(&p->resize_mu, NULL);
 	pthread_mutex_init(&p->alloc_mu, NULL);
-	pthread_cond_init(&p->space, NULL);
+	mm_cond_init(&p->space);
 	pthread_mutex_init(&p->fs_mu, NULL);
 	pthread_mutex_init(&p->err_mu, NULL);
 	pthread_mutex_init(&p->wb_mu, NULL);
-	pthread_cond_init(&p->wb_kick, NULL);
-	pthread_cond_init(&p->wb_clean, NULL);
+	mm_cond_init(&p->wb_kick);
+	mm_cond_init(&p->wb_clean);
 	pthread_mutex_init(&p->st_mu, NULL);
 	rc = pp_buddy_init(&p->buddy, nunits, p->max_units);
 	if (!rc)

@@ -304,7 +304,6 @@ void *pp_writer_main(void *arg)
 
 	pthread_mutex_lock(&p->wb_mu);
 	while (!p->wb_stop) {
-		struct timespec ts;
 		unsigned wrote = 0;
 
 		pthread_mutex_unlock(&p->wb_mu);
@@ -317,8 +316,7 @@ void *pp_writer_main(void *arg)
 			break;
 		if (wrote && ld(&p->dirty_bytes) > 0)
 			continue;
-		ts = mm_deadline_ts(CLOCK_REALTIME, 100 * 1000000);
-		pthread_cond_timedwait(&p->wb_kick, &p->wb_mu, &ts);
+		mm_cond_wait_ms(&p->wb_kick, &p->wb_mu, 100);
 	}
 	pthread_mutex_unlock(&p->wb_mu);
 	pp_wb_batch_free(bt);
