@@ -395,7 +395,8 @@ static int merge_defs(const struct cfg_cluster *from, const struct cfg_cluster *
 }
 
 /* Say in <buf> which nodes the settled definition changed and which not. */
-static void outcome(const struct cfg_cluster *from, const struct cfg_cluster *to,
+/* Returns true if every node of the change got its new shape. */
+static bool outcome(const struct cfg_cluster *from, const struct cfg_cluster *to,
 		    const struct cfg_cluster *got, char *buf, size_t sz)
 {
 	size_t len = 0, done = 0, undone = 0;
@@ -433,6 +434,7 @@ static void outcome(const struct cfg_cluster *from, const struct cfg_cluster *to
 					done ? "; " : "", u);
 	if (!done && !undone)
 		snprintf(buf, sz, "nothing to change");
+	return undone == 0;
 }
 
 /*
@@ -442,7 +444,7 @@ static void outcome(const struct cfg_cluster *from, const struct cfg_cluster *to
  * one transaction. <msg> gets the outcome.
  */
 static int settle(clm *c, const struct cfg_cluster *from, const struct cfg_cluster *to,
-		  int64_t rev, char *msg, size_t msgsz)
+		  int64_t rev, char *msg, size_t msgsz, bool *complete)
 {
 	struct cfg_cluster keep, got;
 	uint32_t *em = NULL;
@@ -511,7 +513,10 @@ static int settle(clm *c, const struct cfg_cluster *from, const struct cfg_clust
 	if (rc) {
 		snprintf(msg, msgsz, "cannot write the settled definition: %s", mm_strerror(rc));
 	} else {
-		outcome(from, to, &got, msg, msgsz);
+		bool all = outcome(from, to, &got, msg, msgsz);
+
+		if (complete)
+			*complete = all;
 		mm_notice(SUB, "membership change settled (generation %" PRIu64 "): %s",
 			  got.generation, msg);
 	}
@@ -589,6 +594,7 @@ static int change_run_(clm *c, const char *op, const struct cfg_cluster *from, i
 	char *rec = NULL, step[320] = "", why[256] = "", msg[512] = "";
 	int64_t irev = 0;
 	unsigned nop = 0, nsteps = 2;
+	bool complete = false;
 	int rc, src;
 
 	to->generation = from->generation + 1;
@@ -774,7 +780,14 @@ failed:
 		return rc;
 	}
 	mm_warn(SUB, "membership change (%s): %s failed: %s; settling it", op, step, why);
-	src = settle(c, from, to, irev, msg, sizeof(msg));
+	src = settle(c, from, to, irev, msg, sizeof(msg), &complete);
+	if (src == MM_OK && complete) {
+		/* finished after all (the write that failed was retried by
+		 * settle): the command did what it was asked */
+		mm_notice(SUB, "membership change (%s) completed although %s failed (%s)", op, step,
+			  why);
+		return MM_OK;
+	}
 	if (src == MM_OK)
 		snprintf(err, errsz, "%s failed: %s; etcd and the cluster definition agree again (%s)",
 			 step, why, msg);
@@ -844,7 +857,7 @@ void clm_change_resolve(clm *c, int64_t rev, uint64_t age_ms)
 	cfg_cluster_init(&from);
 	rc = clm_cluster_read(c, &from, &frev);
 	if (!rc)
-		rc = settle(c, &from, &ch.target, nrev, msg, sizeof(msg));
+		rc = settle(c, &from, &ch.target, nrev, msg, sizeof(msg), NULL);
 	if (rc)
 		mm_warn(SUB, "cannot settle the membership change yet: %s", rc ? msg : "");
 	cfg_cluster_free(&from);
