@@ -150,7 +150,7 @@ static int lock_buf(pp_pool *p, struct pp_buf *b, uint32_t off, uint32_t len, en
 	}
 	/* read once by a sequential reader: first to go now */
 	if (was_pf && !bump)
-		__atomic_store_n(&b->usage, 0, __ATOMIC_RELAXED);
+		atomic_store_explicit(&b->usage, 0, memory_order_relaxed);
 	if (was_pf)
 		pp_stream_note(p, was_pf, true);
 	*data = b->data;

@@ -28,16 +28,16 @@
  * they find it unhashed. */
 static void tag_store(struct pp_buf *b, const struct pp_tag *t)
 {
-	__atomic_store_n(&b->tag.fs, t->fs, __ATOMIC_RELAXED);
-	__atomic_store_n(&b->tag.ino, t->ino, __ATOMIC_RELAXED);
-	__atomic_store_n(&b->tag.blk, t->blk, __ATOMIC_RELAXED);
+	POKE(b->tag.fs, t->fs);
+	POKE(b->tag.ino, t->ino);
+	POKE(b->tag.blk, t->blk);
 }
 
 /* With alloc_mu: give <b>'s memory and descriptor back; it is out of the
  * table (or never went in) and unpinned. */
 void pp_free_buf_locked(pp_pool *p, struct pp_buf *b)
 {
-	unsigned order = __atomic_load_n(&b->order, __ATOMIC_RELAXED);
+	unsigned order = atomic_load_explicit(&b->order, memory_order_relaxed);
 
 	MM_ASSERT_HELD(&p->alloc_mu);
 	MM_BUG_ON(b, is_hashed(b) || pins_of(b) != 0 || !b->data);
@@ -61,7 +61,7 @@ bool pp_try_evict_locked(pp_pool *p, struct pp_buf *b)
 	pt = pp_lock_home(p, b);
 	if (!pt)
 		return false;
-	if (__atomic_load_n(&b->pins, __ATOMIC_ACQUIRE) == 0) {
+	if (atomic_load_explicit(&b->pins, memory_order_acquire) == 0) {
 		pthread_mutex_lock(&b->mu);
 		if (!b->dirty && !b->reading && !b->writing) {
 			pp_unhash_locked(p, b);
@@ -94,22 +94,22 @@ static bool evict_one_locked(pp_pool *p)
 	 * a scan supplies such buffers, the working set keeps its usage counts
 	 * however long the scan. The lap is of descriptors (one per 64 KiB
 	 * unit), most of them idle with large blocks: cheap atomic loads. */
-	for (uint32_t n = 0; n < p->ndesc; n++) {
+	for (uint32_t n = 0; n < atomic_load_explicit(&p->ndesc, memory_order_relaxed); n++) {
 		struct pp_buf *b = desc_at(p, p->hand);
 
-		p->hand = (p->hand + 1) % p->ndesc;
-		if (is_hashed(b) && __atomic_load_n(&b->pins, __ATOMIC_ACQUIRE) == 0 &&
-		    __atomic_load_n(&b->usage, __ATOMIC_RELAXED) == 0 && pp_try_evict_locked(p, b))
+		p->hand = (p->hand + 1) % atomic_load_explicit(&p->ndesc, memory_order_relaxed);
+		if (is_hashed(b) && atomic_load_explicit(&b->pins, memory_order_acquire) == 0 &&
+		    atomic_load_explicit(&b->usage, memory_order_relaxed) == 0 && pp_try_evict_locked(p, b))
 			return true;
 	}
-	for (uint32_t n = 0; n < 6 * p->ndesc; n++) {
+	for (uint32_t n = 0; n < 6 * atomic_load_explicit(&p->ndesc, memory_order_relaxed); n++) {
 		struct pp_buf *b = desc_at(p, p->hand);
 
-		p->hand = (p->hand + 1) % p->ndesc;
-		if (!is_hashed(b) || __atomic_load_n(&b->pins, __ATOMIC_ACQUIRE) > 0)
+		p->hand = (p->hand + 1) % atomic_load_explicit(&p->ndesc, memory_order_relaxed);
+		if (!is_hashed(b) || atomic_load_explicit(&b->pins, memory_order_acquire) > 0)
 			continue;
-		if (__atomic_load_n(&b->usage, __ATOMIC_RELAXED) > 0) {
-			__atomic_sub_fetch(&b->usage, 1, __ATOMIC_RELAXED);
+		if (atomic_load_explicit(&b->usage, memory_order_relaxed) > 0) {
+			atomic_fetch_sub_explicit(&b->usage, 1, memory_order_relaxed);
 			continue;
 		}
 		if (pp_try_evict_locked(p, b))
@@ -160,7 +160,7 @@ struct pp_buf *pp_alloc_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t,
 	p->free_descs = b->fnext;
 	b->fnext = NULL;
 	b->unit = unit;
-	__atomic_store_n(&b->order, (uint8_t)order, __ATOMIC_RELAXED);
+	atomic_store_explicit(&b->order, (uint8_t)order, memory_order_relaxed);
 	b->data = p->mem + (size_t)unit * UNIT;
 	b->fs = f;
 	tag_store(b, t);
@@ -173,8 +173,8 @@ struct pp_buf *pp_alloc_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t,
 	b->wb_seen = false;
 	b->pf_id = 0;
 	pthread_mutex_unlock(&b->mu);
-	__atomic_store_n(&b->usage, usage, __ATOMIC_RELAXED);
-	__atomic_store_n(&b->pins, 0, __ATOMIC_RELAXED);
+	atomic_store_explicit(&b->usage, usage, memory_order_relaxed);
+	atomic_store_explicit(&b->pins, 0, memory_order_relaxed);
 	pthread_mutex_unlock(&p->alloc_mu);
 	add(&p->buffers, 1);
 	return b;
@@ -203,7 +203,7 @@ void pp_grow_buf(pp_pool *p, struct pp_buf *b, uint32_t end)
 		pthread_cond_wait(&b->cv, &b->mu);
 	MM_BUG_ON(b, b->writing);	/* a write holds the lock shared (rule 6) */
 	pthread_mutex_unlock(&b->mu);
-	old_order = __atomic_load_n(&b->order, __ATOMIC_RELAXED);
+	old_order = atomic_load_explicit(&b->order, memory_order_relaxed);
 	if (old_order < order)
 		memcpy(p->mem + (size_t)unit * UNIT, b->data, (size_t)UNIT << old_order);
 	pthread_mutex_lock(&p->alloc_mu);
@@ -215,7 +215,7 @@ void pp_grow_buf(pp_pool *p, struct pp_buf *b, uint32_t end)
 		old_unit = b->unit;
 		b->data = p->mem + (size_t)unit * UNIT;
 		b->unit = unit;
-		__atomic_store_n(&b->order, (uint8_t)order, __ATOMIC_RELAXED);
+		atomic_store_explicit(&b->order, (uint8_t)order, memory_order_relaxed);
 		add(&p->grows, 1);
 	}
 	p->loose--;
@@ -257,7 +257,9 @@ int pp_add_descs(pp_pool *p, uint32_t n)
 			chunk[i].fnext = p->free_descs;
 			p->free_descs = &chunk[i];
 		}
-		__atomic_store_n(&p->ndesc, p->ndesc + DCHUNK, __ATOMIC_RELEASE);
+		atomic_store_explicit(&p->ndesc,
+				      atomic_load_explicit(&p->ndesc, memory_order_relaxed) + DCHUNK,
+				      memory_order_release);
 		pthread_mutex_unlock(&p->alloc_mu);
 	}
 	return MM_OK;

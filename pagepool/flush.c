@@ -76,7 +76,7 @@ static int drop_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64
 				break;
 			if (in_range(&b->tag, fs, ino, any_ino, lo, hi)) {
 				pthread_mutex_lock(&b->mu);
-				if (__atomic_load_n(&b->pins, __ATOMIC_ACQUIRE) == 0 && !b->dirty &&
+				if (atomic_load_explicit(&b->pins, memory_order_acquire) == 0 && !b->dirty &&
 				    !b->reading && !b->writing) {
 					pp_unhash_locked(p, b);
 					gone = true;

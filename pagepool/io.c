@@ -124,10 +124,10 @@ static void read_rep_start(struct pp_read *rd)
 	pp_pool *p = rd->p;
 	unsigned n;
 
-	rd->err = 0;
+	atomic_store_explicit(&rd->err, 0, memory_order_relaxed);
 	n = pp_build_ios(rd->b, rd->mask, false, &rd->m, rd->r, rd->io, read_io_done, rd);
 	rd->nio = n;
-	__atomic_store_n(&rd->left, n, __ATOMIC_RELEASE);
+	atomic_store_explicit(&rd->left, n, memory_order_release);
 	for (unsigned i = 0; i < n; i++)
 		pp_submit_io(p, &rd->io[i]);
 }
@@ -166,7 +166,7 @@ static void read_finish(struct pp_read *rd, int rc)
 static void read_rep_done(struct pp_read *rd)
 {
 	pp_pool *p = rd->p;
-	int rc = __atomic_load_n(&rd->err, __ATOMIC_ACQUIRE);
+	int rc = atomic_load_explicit(&rd->err, memory_order_acquire);
 
 	for (unsigned i = 0; i < rd->nio; i++) {
 		add(&p->reads, 1);
@@ -186,10 +186,10 @@ static void read_io_done(struct pp_io *io, int rc)
 	if (rc) {
 		int none = 0;
 
-		__atomic_compare_exchange_n(&rd->err, &none, rc, false, __ATOMIC_RELEASE,
-					    __ATOMIC_RELAXED);
+		atomic_compare_exchange_strong_explicit(&rd->err, &none, rc, memory_order_release,
+							memory_order_relaxed);
 	}
-	if (__atomic_sub_fetch(&rd->left, 1, __ATOMIC_ACQ_REL) == 0)
+	if (atomic_fetch_sub_explicit(&rd->left, 1, memory_order_acq_rel) == 1)
 		read_rep_done(rd);
 }
 

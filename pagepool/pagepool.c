@@ -35,35 +35,27 @@
 void pp_buf_dump(const void *buf_, char *buf, size_t sz)
 {
 	struct pp_buf *b = (struct pp_buf *)buf_;
-	unsigned readers = __atomic_load_n(&b->content.__data.__readers, __ATOMIC_RELAXED);
-	int writer = __atomic_load_n(&b->content.__data.__cur_writer, __ATOMIC_RELAXED);
-	struct pp_fs *f = __atomic_load_n(&b->fs, __ATOMIC_RELAXED);
-	bool hashed = __atomic_load_n(&b->hashed, __ATOMIC_RELAXED);
+	unsigned readers = PEEK(b->content.__data.__readers);
+	int writer = PEEK(b->content.__data.__cur_writer);
+	struct pp_fs *f = PEEK(b->fs);
+	bool hashed = atomic_load_explicit(&b->hashed, memory_order_relaxed);
 
 	snprintf(buf, sz,
 		 "pp_buf %p: tag fs %u inode %" PRIu64 " block %" PRIu64 "; %s (partition %u); "
 		 "pins %d, usage %u; content lock: %u reader(s)%s, writer tid %d; "
 		 "valid 0x%08x dirty 0x%08x (subblock %u bytes) lsn %" PRIu64 "; "
 		 "flags%s%s%s%s; prefetch mark %u; memory unit %u order %u (%u bytes) at %p",
-		 buf_, __atomic_load_n(&b->tag.fs, __ATOMIC_RELAXED),
-		 __atomic_load_n(&b->tag.ino, __ATOMIC_RELAXED),
-		 __atomic_load_n(&b->tag.blk, __ATOMIC_RELAXED),
+		 buf_, PEEK(b->tag.fs), PEEK(b->tag.ino), PEEK(b->tag.blk),
 		 hashed ? "in the table" : f ? "out of the table" : "free",
-		 __atomic_load_n(&b->home, __ATOMIC_RELAXED),
-		 __atomic_load_n(&b->pins, __ATOMIC_RELAXED),
-		 __atomic_load_n(&b->usage, __ATOMIC_RELAXED), readers >> 3,
+		 atomic_load_explicit(&b->home, memory_order_relaxed),
+		 atomic_load_explicit(&b->pins, memory_order_relaxed),
+		 atomic_load_explicit(&b->usage, memory_order_relaxed), readers >> 3,
 		 (readers & 2) ? ", write-locked" : "", writer,
-		 __atomic_load_n(&b->valid, __ATOMIC_RELAXED),
-		 __atomic_load_n(&b->dirty, __ATOMIC_RELAXED), f ? f->sub : 0,
-		 __atomic_load_n(&b->lsn, __ATOMIC_RELAXED),
-		 __atomic_load_n(&b->reading, __ATOMIC_RELAXED) ? " reading" : "",
-		 __atomic_load_n(&b->writing, __ATOMIC_RELAXED) ? " writing" : "",
-		 __atomic_load_n(&b->marked, __ATOMIC_RELAXED) ? " marked" : "",
-		 __atomic_load_n(&b->wb_seen, __ATOMIC_RELAXED) ? " wb_seen" : "",
-		 __atomic_load_n(&b->pf_id, __ATOMIC_RELAXED), b->unit,
-		 __atomic_load_n(&b->order, __ATOMIC_RELAXED),
-		 UNIT << __atomic_load_n(&b->order, __ATOMIC_RELAXED),
-		 (void *)__atomic_load_n(&b->data, __ATOMIC_RELAXED));
+		 PEEK(b->valid), PEEK(b->dirty), f ? f->sub : 0, PEEK(b->lsn),
+		 PEEK(b->reading) ? " reading" : "", PEEK(b->writing) ? " writing" : "",
+		 PEEK(b->marked) ? " marked" : "", PEEK(b->wb_seen) ? " wb_seen" : "",
+		 PEEK(b->pf_id), b->unit, atomic_load_explicit(&b->order, memory_order_relaxed),
+		 UNIT << atomic_load_explicit(&b->order, memory_order_relaxed), (void *)PEEK(b->data));
 }
 
 void pp_error_record(pp_pool *p, uint32_t fs, uint64_t ino, int rc)
@@ -130,7 +122,7 @@ int pp_pool_create(const struct pp_config *cfg, pp_pool **out)
 		p->max_units = (uint32_t)(max / UNIT);
 		nunits = (uint32_t)(cfg->size / UNIT);
 	}
-	p->memsz = (size_t)nunits * UNIT;
+	atomic_init(&p->memsz, (size_t)nunits * UNIT);
 	p->maxsz = (size_t)p->max_units * UNIT;
 	/* the most it may grow to is reserved, only the pool is usable */
 	p->mem = mmap(NULL, p->maxsz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
@@ -139,17 +131,17 @@ int pp_pool_create(const struct pp_config *cfg, pp_pool **out)
 		free(p);
 		return MM_ENOMEM;
 	}
-	if (mprotect(p->mem, p->memsz, PROT_READ | PROT_WRITE) != 0) {
+	if (mprotect(p->mem, pool_bytes(p), PROT_READ | PROT_WRITE) != 0) {
 		munmap(p->mem, p->maxsz);
 		free(p);
 		return MM_ENOMEM;
 	}
 	if (cfg->lock_memory) {
-		if (mlock(p->mem, p->memsz) == 0)
+		if (mlock(p->mem, pool_bytes(p)) == 0)
 			p->locked = true;
 		else
 			mm_warn(SUB, "cannot lock %zu bytes of pagepool in memory: %s (it may be paged)",
-				p->memsz, strerror(errno));
+				pool_bytes(p), strerror(errno));
 	}
 	pthread_mutex_init(&p->resize_mu, NULL);
 	pthread_mutex_init(&p->alloc_mu, NULL);
@@ -191,7 +183,7 @@ int pp_pool_create(const struct pp_config *cfg, pp_pool **out)
 		return MM_ESYS;
 	}
 	mm_info(SUB, "pagepool of %zu bytes (%u units of 64 KiB%s, up to %zu bytes online), %u "
-		"write-behind threads", p->memsz, nunits, p->locked ? ", locked in memory" : "",
+		"write-behind threads", pool_bytes(p), nunits, p->locked ? ", locked in memory" : "",
 		p->maxsz, p->nwriters);
 	*out = p;
 	return MM_OK;
@@ -203,8 +195,9 @@ void pp_pool_destroy(pp_pool *p)
 		return;
 	if (p->dchunk && p->nwriters) {
 		for (int i = 0; i < MAX_FS; i++)
-			if (p->fs[i].used)
-				pp_flush_scan(p, p->fs[i].id, 0, true, 0, UINT64_MAX);
+			if (atomic_load_explicit(&p->fs[i].used, memory_order_relaxed))
+				pp_flush_scan(p, atomic_load_explicit(&p->fs[i].id, memory_order_relaxed),
+					      0, true, 0, UINT64_MAX);
 	}
 	pthread_mutex_lock(&p->wb_mu);
 	p->wb_stop = true;
@@ -216,7 +209,8 @@ void pp_pool_destroy(pp_pool *p)
 	free(p->writers);
 	if (p->pf_pool)
 		mm_pool_destroy(p->pf_pool);	/* streams were closed: nothing queued */
-	for (uint32_t c = 0; p->dchunk && c < p->ndesc / DCHUNK; c++) {
+	for (uint32_t c = 0, nc = atomic_load_explicit(&p->ndesc, memory_order_relaxed) / DCHUNK;
+	     p->dchunk && c < nc; c++) {
 		for (uint32_t i = 0; i < DCHUNK; i++) {
 			/* nobody holds a buffer, no I/O is in flight (streams
 			 * are closed): the memory is about to go */
@@ -241,7 +235,7 @@ void pp_pool_destroy(pp_pool *p)
 	}
 	pp_buddy_free_all(&p->buddy);
 	if (p->locked)
-		munlock(p->mem, p->memsz);
+		munlock(p->mem, pool_bytes(p));
 	munmap(p->mem, p->maxsz);
 	pthread_mutex_destroy(&p->resize_mu);
 	pthread_mutex_destroy(&p->alloc_mu);
@@ -268,9 +262,9 @@ int pp_fs_register(pp_pool *p, uint32_t fs, uint32_t block_size, const struct pp
 		order++;
 	pthread_mutex_lock(&p->fs_mu);
 	for (int i = 0; i < MAX_FS; i++) {
-		bool used = __atomic_load_n(&p->fs[i].used, __ATOMIC_RELAXED);
+		bool used = atomic_load_explicit(&p->fs[i].used, memory_order_relaxed);
 
-		if (used && p->fs[i].id == fs)
+		if (used && atomic_load_explicit(&p->fs[i].id, memory_order_relaxed) == fs)
 			rc = MM_EEXIST;
 		if (!used && slot < 0)
 			slot = i;
@@ -280,16 +274,16 @@ int pp_fs_register(pp_pool *p, uint32_t fs, uint32_t block_size, const struct pp
 	if (!rc) {
 		struct pp_fs *f = &p->fs[slot];
 
-		__atomic_store_n(&f->id, fs, __ATOMIC_RELAXED);
+		atomic_store_explicit(&f->id, fs, memory_order_relaxed);
 		f->bsize = block_size;
 		/* 1/32 of a block, but never below 4 KiB: NSD I/O is 4 KiB aligned */
 		f->sub = block_size / PP_SUBBLOCKS < 4096 ? 4096 : block_size / PP_SUBBLOCKS;
 		f->order = order;
 		f->ops = *ops;
 		f->arg = arg;
-		__atomic_store_n(&f->used, true, __ATOMIC_RELEASE);
-		if ((uint32_t)slot >= p->nfs)
-			__atomic_store_n(&p->nfs, (uint32_t)slot + 1, __ATOMIC_RELEASE);
+		atomic_store_explicit(&f->used, true, memory_order_release);
+		if ((uint32_t)slot >= atomic_load_explicit(&p->nfs, memory_order_relaxed))
+			atomic_store_explicit(&p->nfs, (uint32_t)slot + 1, memory_order_release);
 	}
 	pthread_mutex_unlock(&p->fs_mu);
 	return rc;
@@ -303,8 +297,9 @@ int pp_fs_unregister(pp_pool *p, uint32_t fs)
 		return rc;
 	pthread_mutex_lock(&p->fs_mu);
 	for (int i = 0; i < MAX_FS; i++)
-		if (__atomic_load_n(&p->fs[i].used, __ATOMIC_RELAXED) && p->fs[i].id == fs)
-			__atomic_store_n(&p->fs[i].used, false, __ATOMIC_RELEASE);
+		if (atomic_load_explicit(&p->fs[i].used, memory_order_relaxed) &&
+		    atomic_load_explicit(&p->fs[i].id, memory_order_relaxed) == fs)
+			atomic_store_explicit(&p->fs[i].used, false, memory_order_release);
 	pthread_mutex_unlock(&p->fs_mu);
 	return MM_OK;
 }

@@ -27,6 +27,7 @@
 #define MM_PAGEPOOL_PAGEPOOL_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -47,8 +48,8 @@
 /* ---- 1. types ---- */
 
 struct pp_fs {
-	bool used;
-	uint32_t id;
+	atomic_bool used;
+	_Atomic uint32_t id;
 	uint32_t bsize, sub;		/* block and subblock size */
 	unsigned order;			/* buddy order of a block */
 	struct pp_fs_ops ops;
@@ -61,12 +62,12 @@ struct pp_buf {
 	struct pp_fs *fs;
 	uint8_t *data;			/* moves only under an exclusive content lock */
 	uint32_t unit;
-	uint8_t order;			/* of its memory run: a prefix of the block, or all
+	_Atomic uint8_t order;		/* of its memory run: a prefix of the block, or all
 					 * of it (atomic: read without the content lock) */
-	bool hashed;			/* written under the home partition's lock */
-	uint8_t home;			/* partition it is hashed in (same) */
-	int pins;			/* atomic; up only under the part lock */
-	uint8_t usage;			/* clock usage count, atomic */
+	atomic_bool hashed;		/* written under the home partition's lock */
+	_Atomic uint8_t home;		/* partition it is hashed in (same) */
+	atomic_int pins;		/* up only under the part lock */
+	_Atomic uint8_t usage;		/* clock usage count */
 	struct pp_buf *hnext;		/* part lock */
 	struct pp_buf *fnext;		/* alloc_mu: free descriptors */
 	pthread_rwlock_t content;
@@ -117,7 +118,7 @@ struct pp_stream {
 struct pp_pool {
 	struct pp_config cfg;
 	uint8_t *mem;			/* maxsz reserved, [0, memsz) usable */
-	size_t memsz;			/* atomic: pp_pool_resize moves it */
+	_Atomic size_t memsz;		/* pp_pool_resize moves it */
 	size_t maxsz;
 	bool locked;
 	uint32_t max_units;
@@ -127,7 +128,7 @@ struct pp_pool {
 	pthread_cond_t space;		/* memory may have been freed */
 	struct pp_buddy buddy;
 	struct pp_buf **dchunk;		/* descriptors, DCHUNK per chunk, max_units in all */
-	uint32_t ndesc;			/* made so far (atomic; grows with the pool) */
+	_Atomic uint32_t ndesc;		/* made so far (grows with the pool) */
 	uint32_t loose;			/* runs taken for a grow, not yet attached */
 	struct pp_buf *free_descs;
 	uint32_t hand;			/* clock */
@@ -137,7 +138,7 @@ struct pp_pool {
 
 	pthread_mutex_t fs_mu;		/* registration; lookups take none */
 	struct pp_fs fs[MAX_FS];
-	uint32_t nfs;			/* slots ever used (atomic) */
+	_Atomic uint32_t nfs;		/* slots ever used */
 
 	pthread_mutex_t err_mu;
 	struct ino_err *errs;
@@ -147,7 +148,7 @@ struct pp_pool {
 	bool wb_stop;
 	pthread_t *writers;
 	unsigned nwriters;
-	uint32_t wb_hand;
+	_Atomic uint32_t wb_hand;
 	uint64_t wb_sec, wb_sec_bytes, wb_last_rate;	/* flush rate, under wb_mu */
 
 	mm_pool *pf_pool;		/* prefetch threads */
@@ -155,23 +156,43 @@ struct pp_pool {
 	struct pp_stream *streams;
 	uint32_t next_stream_id;
 
-	/* atomics */
-	uint64_t prefetch_issued, prefetch_used, prefetch_wasted, reader_waits;
-	uint64_t used, dirty_bytes, buffers, buffers_dirty;
-	uint64_t hits, misses, reads, read_bytes, writes, write_bytes;
-	uint64_t write_errors, read_errors, evictions, throttle_waits, log_forces, flushes, grows;
+	/* counters: relaxed, through add() and ld() */
+	_Atomic uint64_t prefetch_issued, prefetch_used, prefetch_wasted, reader_waits;
+	_Atomic uint64_t used, dirty_bytes, buffers, buffers_dirty;
+	_Atomic uint64_t hits, misses, reads, read_bytes, writes, write_bytes;
+	_Atomic uint64_t write_errors, read_errors, evictions, throttle_waits, log_forces, flushes,
+		grows;
 };
 
 /* ---- 2. small helpers ---- */
 
-static inline void add(uint64_t *c, int64_t v)
+/*
+ * A relaxed atomic load (PEEK) or store (POKE) of an object that is not of
+ * an _Atomic type and cannot be: glibc's rwlock internals, the fields of
+ * the public struct pp_tag (tag_store), and the fields pp_buf_dump reads
+ * without b->mu. What the GCC builtins did on the plain object; _Atomic T
+ * has T's size and alignment for the types used (checked below).
+ */
+#define PEEK(x) atomic_load_explicit((const _Atomic __typeof__(x) *)&(x), memory_order_relaxed)
+#define POKE(x, v) atomic_store_explicit((_Atomic __typeof__(x) *)&(x), (v), memory_order_relaxed)
+#define PP_SAME_AS_ATOMIC(T) \
+	_Static_assert(sizeof(_Atomic(T)) == sizeof(T) && _Alignof(_Atomic(T)) == _Alignof(T), \
+		       "_Atomic " #T " is laid out as " #T)
+PP_SAME_AS_ATOMIC(bool);
+PP_SAME_AS_ATOMIC(int);
+PP_SAME_AS_ATOMIC(unsigned);
+PP_SAME_AS_ATOMIC(uint32_t);
+PP_SAME_AS_ATOMIC(uint64_t);
+PP_SAME_AS_ATOMIC(void *);
+
+static inline void add(_Atomic uint64_t *c, int64_t v)
 {
-	__atomic_add_fetch(c, (uint64_t)v, __ATOMIC_RELAXED);
+	atomic_fetch_add_explicit(c, (uint64_t)v, memory_order_relaxed);
 }
 
-static inline uint64_t ld(const uint64_t *c)
+static inline uint64_t ld(const _Atomic uint64_t *c)
 {
-	return __atomic_load_n(c, __ATOMIC_RELAXED);
+	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
 static inline struct pp_buf *desc_at(pp_pool *p, uint32_t i)
@@ -181,12 +202,12 @@ static inline struct pp_buf *desc_at(pp_pool *p, uint32_t i)
 
 static inline uint32_t ndesc_of(pp_pool *p)
 {
-	return __atomic_load_n(&p->ndesc, __ATOMIC_ACQUIRE);
+	return atomic_load_explicit(&p->ndesc, memory_order_acquire);
 }
 
 static inline size_t pool_bytes(pp_pool *p)
 {
-	return __atomic_load_n(&p->memsz, __ATOMIC_RELAXED);
+	return atomic_load_explicit(&p->memsz, memory_order_relaxed);
 }
 
 static inline uint64_t dirty_limit(pp_pool *p)
@@ -196,7 +217,7 @@ static inline uint64_t dirty_limit(pp_pool *p)
 
 static inline bool is_hashed(const struct pp_buf *b)
 {
-	return __atomic_load_n(&b->hashed, __ATOMIC_ACQUIRE);
+	return atomic_load_explicit(&b->hashed, memory_order_acquire);
 }
 
 static inline bool tag_eq(const struct pp_tag *a, const struct pp_tag *b)
@@ -215,13 +236,13 @@ static inline bool in_range(const struct pp_tag *t, uint32_t fs, uint64_t ino, b
  * until the file system is unregistered, which its users must not race. */
 static inline struct pp_fs *fs_get(pp_pool *p, uint32_t id)
 {
-	uint32_t n = __atomic_load_n(&p->nfs, __ATOMIC_ACQUIRE);
+	uint32_t n = atomic_load_explicit(&p->nfs, memory_order_acquire);
 
 	for (uint32_t i = 0; i < n; i++) {
 		struct pp_fs *f = &p->fs[i];
 
-		if (__atomic_load_n(&f->used, __ATOMIC_ACQUIRE) &&
-		    __atomic_load_n(&f->id, __ATOMIC_RELAXED) == id)
+		if (atomic_load_explicit(&f->used, memory_order_acquire) &&
+		    atomic_load_explicit(&f->id, memory_order_relaxed) == id)
 			return f;
 	}
 	return NULL;
@@ -240,7 +261,7 @@ static inline uint32_t sub_mask(const struct pp_fs *f, uint32_t off, uint32_t le
 /* Bytes of the block <b>'s memory holds (from the block's start). */
 static inline uint32_t cap_of(const struct pp_buf *b)
 {
-	return UNIT << __atomic_load_n(&b->order, __ATOMIC_RELAXED);
+	return UNIT << atomic_load_explicit(&b->order, memory_order_relaxed);
 }
 
 /* Subblocks that lie in <b>'s memory. */
@@ -265,7 +286,7 @@ static inline unsigned order_for(const struct pp_fs *f, uint32_t bytes)
 
 static inline int pins_of(const struct pp_buf *b)
 {
-	return __atomic_load_n(&b->pins, __ATOMIC_ACQUIRE);
+	return atomic_load_explicit(&b->pins, memory_order_acquire);
 }
 
 /* Pin <b>, hashed in partition <pt> whose lock is held (rule 3). */
@@ -273,13 +294,13 @@ static inline void pin_locked(struct part *pt, struct pp_buf *b)
 {
 	MM_ASSERT_HELD(&pt->mu);
 	(void)pt;
-	__atomic_add_fetch(&b->pins, 1, __ATOMIC_ACQUIRE);
+	atomic_fetch_add_explicit(&b->pins, 1, memory_order_acquire);
 }
 
 /* Drop a pin (rule 3: without the partition lock). */
 static inline void unpin(struct pp_buf *b)
 {
-	MM_BUG_ON(b, __atomic_sub_fetch(&b->pins, 1, __ATOMIC_RELEASE) < 0);
+	MM_BUG_ON(b, atomic_fetch_sub_explicit(&b->pins, 1, memory_order_release) <= 0);
 }
 
 /* For MM_ASSERT only (glibc's rwlock internals, as mm_mutex_held reads
@@ -287,14 +308,12 @@ static inline void unpin(struct pp_buf *b)
  * it exclusively. */
 static inline bool content_locked(struct pp_buf *b)
 {
-	return (__atomic_load_n(&b->content.__data.__readers, __ATOMIC_RELAXED) >> 3) > 0 ||
-	       __atomic_load_n(&b->content.__data.__cur_writer, __ATOMIC_RELAXED) != 0;
+	return (PEEK(b->content.__data.__readers) >> 3) > 0 || PEEK(b->content.__data.__cur_writer) != 0;
 }
 
 static inline bool content_held_excl(struct pp_buf *b)
 {
-	return __atomic_load_n(&b->content.__data.__cur_writer, __ATOMIC_RELAXED) ==
-	       (int)syscall(SYS_gettid);
+	return PEEK(b->content.__data.__cur_writer) == (int)syscall(SYS_gettid);
 }
 
 /*
@@ -309,7 +328,7 @@ static inline bool buf_ok_locked(struct pp_buf *b)
 	MM_ASSERT_HELD(&b->mu);
 	return (b->dirty & ~b->valid) == 0 && (b->valid & ~cap_mask(b)) == 0 &&
 	       (b->dirty || !b->lsn) && (!(b->reading || b->writing) || pins_of(b) > 0) &&
-	       __atomic_load_n(&b->usage, __ATOMIC_RELAXED) <= 5;
+	       atomic_load_explicit(&b->usage, memory_order_relaxed) <= 5;
 }
 
 /* ---- 3. routines shared between the files ---- */
@@ -371,8 +390,8 @@ struct pp_read {
 	/* io.c's */
 	struct pp_map m;
 	int r;				/* the replica being read */
-	unsigned left;			/* its requests in flight (atomic) */
-	int err;			/* its first error (atomic) */
+	atomic_uint left;		/* its requests in flight */
+	atomic_int err;			/* its first error */
 	unsigned nio;
 	struct pp_io io[RUNS_MAX];
 };

@@ -40,7 +40,7 @@ static int pool_grow(pp_pool *p, uint32_t old, uint32_t n)
 	}
 	pthread_mutex_lock(&p->alloc_mu);
 	pp_buddy_set_limit(&p->buddy, n);
-	__atomic_store_n(&p->memsz, (size_t)n * UNIT, __ATOMIC_RELAXED);
+	atomic_store_explicit(&p->memsz, (size_t)n * UNIT, memory_order_relaxed);
 	pthread_cond_broadcast(&p->space);
 	pthread_mutex_unlock(&p->alloc_mu);
 	return MM_OK;
@@ -66,7 +66,7 @@ static int pool_shrink(pp_pool *p, uint32_t old, uint32_t n, unsigned timeout_ms
 		return MM_ENOMEM;
 	pthread_mutex_lock(&p->alloc_mu);
 	pp_buddy_set_limit(&p->buddy, n);
-	__atomic_store_n(&p->memsz, (size_t)n * UNIT, __ATOMIC_RELAXED);
+	atomic_store_explicit(&p->memsz, (size_t)n * UNIT, memory_order_relaxed);
 	pthread_mutex_unlock(&p->alloc_mu);
 	for (;;) {
 		for (uint32_t i = 0, nd = ndesc_of(p); i < nd; i++) {
@@ -88,7 +88,7 @@ static int pool_shrink(pp_pool *p, uint32_t old, uint32_t n, unsigned timeout_ms
 		held = pp_buddy_held_in(&p->buddy, n, old);
 		if (held && mm_now_ns() > deadline) {
 			pp_buddy_set_limit(&p->buddy, old);
-			__atomic_store_n(&p->memsz, (size_t)old * UNIT, __ATOMIC_RELAXED);
+			atomic_store_explicit(&p->memsz, (size_t)old * UNIT, memory_order_relaxed);
 			pthread_cond_broadcast(&p->space);
 		}
 		pthread_mutex_unlock(&p->alloc_mu);
@@ -118,7 +118,7 @@ int pp_pool_resize(pp_pool *p, uint64_t size, unsigned timeout_ms)
 	if (size > p->maxsz)
 		return MM_ETOOBIG;
 	for (int i = 0; i < MAX_FS; i++)
-		if (__atomic_load_n(&p->fs[i].used, __ATOMIC_ACQUIRE) &&
+		if (atomic_load_explicit(&p->fs[i].used, memory_order_acquire) &&
 		    2ull * p->fs[i].bsize > need)
 			need = 2ull * p->fs[i].bsize;
 	if (size < step || size < need)

@@ -53,7 +53,7 @@ void pp_unhash_locked(pp_pool *p, struct pp_buf *b)
 	MM_BUG_ON(b, *pp != b);		/* hashed, yet not in its chain */
 	*pp = b->hnext;
 	b->hnext = NULL;
-	__atomic_store_n(&b->hashed, false, __ATOMIC_RELEASE);
+	atomic_store_explicit(&b->hashed, false, memory_order_release);
 }
 
 /*
@@ -69,9 +69,9 @@ struct part *pp_lock_home(pp_pool *p, struct pp_buf *b)
 
 		if (!is_hashed(b))
 			return NULL;
-		pt = &p->part[__atomic_load_n(&b->home, __ATOMIC_RELAXED)];
+		pt = &p->part[atomic_load_explicit(&b->home, memory_order_relaxed)];
 		pthread_mutex_lock(&pt->mu);
-		if (is_hashed(b) && &p->part[__atomic_load_n(&b->home, __ATOMIC_RELAXED)] == pt)
+		if (is_hashed(b) && &p->part[atomic_load_explicit(&b->home, memory_order_relaxed)] == pt)
 			return pt;
 		pthread_mutex_unlock(&pt->mu);
 	}
@@ -94,8 +94,8 @@ struct pp_buf *pp_pin_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, b
 		;
 	if (b) {
 		pin_locked(pt, b);
-		if (bump && __atomic_load_n(&b->usage, __ATOMIC_RELAXED) < 5)
-			__atomic_add_fetch(&b->usage, 1, __ATOMIC_RELAXED);
+		if (bump && atomic_load_explicit(&b->usage, memory_order_relaxed) < 5)
+			atomic_fetch_add_explicit(&b->usage, 1, memory_order_relaxed);
 		pthread_mutex_unlock(&pt->mu);
 		*hit = true;
 		return b;
@@ -117,11 +117,11 @@ struct pp_buf *pp_pin_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, b
 		return b;
 	}
 	MM_BUG_ON(nb, is_hashed(nb) || pins_of(nb) != 0);
-	__atomic_store_n(&nb->pins, 1, __ATOMIC_RELAXED);
+	atomic_store_explicit(&nb->pins, 1, memory_order_relaxed);
 	nb->hnext = pt->bucket[bk];
 	pt->bucket[bk] = nb;
-	__atomic_store_n(&nb->home, (uint8_t)(pt - p->part), __ATOMIC_RELAXED);
-	__atomic_store_n(&nb->hashed, true, __ATOMIC_RELEASE);
+	atomic_store_explicit(&nb->home, (uint8_t)(pt - p->part), memory_order_relaxed);
+	atomic_store_explicit(&nb->hashed, true, memory_order_release);
 	pthread_mutex_unlock(&pt->mu);
 	*hit = false;
 	return nb;

@@ -267,7 +267,7 @@ static unsigned wb_lap(pp_pool *p, struct wb_batch *bt, uint64_t cap)
 	unsigned wrote = 0;
 
 	for (uint32_t seen = 0; seen < nd && ld(&p->dirty_bytes) > 0; seen += chunk) {
-		uint32_t i0 = __atomic_fetch_add(&p->wb_hand, chunk, __ATOMIC_RELAXED);
+		uint32_t i0 = atomic_fetch_add_explicit(&p->wb_hand, chunk, memory_order_relaxed);
 		bool partial = ld(&p->dirty_bytes) > dirty_limit(p);
 
 		for (uint32_t k = 0; k < chunk; k++) {
