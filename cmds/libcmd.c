@@ -530,11 +530,11 @@ int cmd_check_new_remote(const struct cmd_env *e, const struct cfg_cluster *def,
 	return rc;
 }
 
-int cmd_request(struct cmd_env *e, json_object *req, int timeout_ms, json_object **rep)
+/* The end of a round trip: print a failure, free what the caller does not
+ * take. Consumes <req> and <r>. */
+static int request_done(struct cmd_env *e, json_object *req, json_object *r, int rc,
+			json_object **rep)
 {
-	json_object *r = NULL;
-	int rc = cmd_admin_local(e, req, timeout_ms, &r, NULL, 0);
-
 	rc = cmd_reply_rc(e, r, rc);
 	json_object_put(req);
 	if (rc || !rep) {
@@ -544,6 +544,14 @@ int cmd_request(struct cmd_env *e, json_object *req, int timeout_ms, json_object
 	if (rep)
 		*rep = r;
 	return rc;
+}
+
+int cmd_request(struct cmd_env *e, json_object *req, int timeout_ms, json_object **rep)
+{
+	json_object *r = NULL;
+	int rc = cmd_admin_local(e, req, timeout_ms, &r, NULL, 0);
+
+	return request_done(e, req, r, rc, rep);
 }
 
 int cmd_resolve(const char *name, char *ip, size_t ipsz)
@@ -782,15 +790,7 @@ int cmd_request_readonly(struct cmd_env *e, json_object *req, int timeout_ms, js
 	if (rc == MM_ENOENT)
 		cmd_errf(e, "no daemon answered: none runs on this machine%s, and no quorum node "
 			    "answered through the remote shell", e->have_def ? " for this cluster" : "");
-	rc = cmd_reply_rc(e, r, rc);
-	json_object_put(req);
-	if (rc || !rep) {
-		json_object_put(r);
-		r = NULL;
-	}
-	if (rep)
-		*rep = r;
-	return rc;
+	return request_done(e, req, r, rc, rep);
 }
 
 void cmd_nsd_rediscover(struct cmd_env *e)
