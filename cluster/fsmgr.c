@@ -952,7 +952,7 @@ int clm_cm_move(clm *c, uint32_t node, int timeout_ms, uint32_t *old, char *err,
 	char val[96], cur[16];
 	uint64_t end;
 	int64_t lease = 0;
-	bool ok = false;
+	bool ok = false, seen = false;
 	int rc;
 
 	*old = clm_cluster_manager(c);
@@ -979,15 +979,42 @@ int clm_cm_move(clm *c, uint32_t node, int timeout_ms, uint32_t *old, char *err,
 	end = mm_now_ms() + (uint64_t)timeout_ms;
 	rc = MM_ETIMEDOUT;
 	while (mm_now_ms() < end) {
-		if (clm_cluster_manager(c) == node) {
+		uint32_t now;
+		bool standing;
+
+		pthread_mutex_lock(&c->lock);
+		now = c->cm;
+		standing = c->handover_rev != 0;
+		pthread_mutex_unlock(&c->lock);
+		if (now == node) {
 			rc = MM_OK;
+			break;
+		}
+		/* the request was seen, is gone, and another holds the role: the
+		 * handover lapsed (or was refused) and an election chose another */
+		if (standing)
+			seen = true;
+		else if (seen && now) {
+			rc = MM_ESTATE;
 			break;
 		}
 		mm_sleep_ms(50);
 	}
-	if (rc)
-		snprintf(err, errsz, "node %u did not take over as cluster manager within %d s", node,
-			 timeout_ms / 1000);
+	if (rc) {
+		char want[256], got[256];
+		uint32_t now = clm_cluster_manager(c);
+
+		pthread_mutex_lock(&c->lock);
+		snprintf(want, sizeof(want), "%s", clm_node_name_locked(c, node));
+		snprintf(got, sizeof(got), "%s", now ? clm_node_name_locked(c, now) : "none yet");
+		pthread_mutex_unlock(&c->lock);
+		if (rc == MM_ETIMEDOUT)
+			snprintf(err, errsz, "node %s did not take over as cluster manager within %d s "
+				 "(cluster manager now: %s)", want, timeout_ms / 1000, got);
+		else
+			snprintf(err, errsz, "node %s did not take over as cluster manager: the handover "
+				 "lapsed and %s was elected", want, got);
+	}
 	etcd_lease_revoke(c->etcd, lease);
 	return rc;
 }
