@@ -40,8 +40,11 @@ cm_name() { MMFS_NODE=$1 mmlsmgr -c -Y 2>/dev/null | awk -F: '$3=="0"{print $7}'
 is_mgr_node() { [[ $1 == "$P.1" || $1 == "$P.2" || $1 == "$P.3" || $1 == "$P.4" ]]; }
 tok() { "$ADMCALL" "$1" "$2" >/dev/null; }
 
-# record every appointment written to the CCR from here on
-ccr watch --prefix /mmfs/fsmgr/ >"$MMFS_ROOT/fsmgr.watch" 2>/dev/null &
+# record every appointment written to the CCR from here on (through all
+# three etcd members: the watch moves on and resumes if one goes)
+s=$MMFS_ROOT/$P.1/ssl
+ETCDCTL_API=3 etcdctl --endpoints="https://$P.1:2379,https://$P.2:2379,https://$P.3:2379" --cacert="$s/cluster.crt" \
+	--cert="$s/node.crt" --key="$s/node.key" watch --prefix /mmfs/fsmgr/ >"$MMFS_ROOT/fsmgr.watch" 2>/dev/null &
 WATCH_PID=$!
 MM_EXTRA_CLEANUP="kill $WATCH_PID 2>/dev/null"
 
@@ -139,6 +142,11 @@ out=$(mmchmgr fs1 "$m1" 2>&1); rc=$?
 [[ $rc == 0 && $out == "Node $m1 ($m1) is already the manager for fs1." ]] && pass "mmchmgr to the current manager: $out" ||
 	fail "mmchmgr to current: rc $rc '$out'"
 [[ $(mgr_of fs1 $P.1) == "$m1" ]] && pass "the refused moves changed nothing" || fail "fs1 moved to $(mgr_of fs1 $P.1)"
+out=$(mmchmgr fs1 2>&1); rc=$?
+nm=$(mgr_of fs1 $P.5)
+[[ $rc == 0 && $nm != "$m1" && $out == *"Node $nm ($nm) appointed as manager for fs1."* ]] && is_mgr_node "$nm" &&
+	pass "mmchmgr fs1 without a node: moved to manager node $nm" || fail "mmchmgr fs1 (auto): rc $rc '$out'"
+m1=$nm
 
 # --- mmchmgr -c Node
 cm=$(cm_name $P.1)
@@ -161,12 +169,27 @@ grep -q "resigning as cluster manager: handing over" "$MMFS_ROOT/$cm/mmfs.log" &
 cm=$newcm
 [[ $(mgr_of fs1 $P.2) == "$m1" && $(mgr_of fs2 $P.2) == "$m2" ]] && pass "appointments stay across the handover" ||
 	fail "appointments after handover: fs1 $(mgr_of fs1 $P.2) fs2 $(mgr_of fs2 $P.2)"
+# a wanted node that cannot take the role (frozen): the others elect one within seconds
+frozen=""
+for n in $P.1 $P.2 $P.3; do [[ $n != "$cm" ]] && { frozen=$n; break; }; done
+kill -STOP "$(mm_pid "$frozen")"
+t0=$(date +%s)
+out=$(MMFS_NODE=$P.5 mmchmgr -c "$frozen" 2>&1); rc=$?
+[[ $rc -ne 0 && $out == *"did not take over as cluster manager"* ]] &&
+	pass "mmchmgr -c to a frozen node fails: $out" || fail "mmchmgr -c to a frozen node: rc $rc '$out'"
+wait_for 10 '[[ -n $(cm_name $P.5) && $(cm_name $P.5) != "$frozen" ]]' &&
+	pass "the handover lapsed: $(cm_name $P.5) is cluster manager $(($(date +%s) - t0)) s after the request (lease 4 s, handover 6 s)" ||
+	fail "no cluster manager after a handover to a frozen node"
+kill -CONT "$(mm_pid "$frozen")"
+mm_wait_state "$frozen" active 30 || fail "$frozen active again"
+cm=$(cm_name $P.5); m1=$(mgr_of fs1 $P.5); m2=$(mgr_of fs2 $P.5)
 
 # --- the manager shuts down: re-appointed within seconds
 victim=$m1
 [[ $victim == "$cm" ]] && victim=$m2
 dev=fs1; [[ $victim == "$m2" ]] && dev=fs2
 e0=$(epoch_of $dev $P.5)
+[[ $(mgr_of $dev $P.5) == "$victim" ]] || fail "test: $victim does not manage $dev"
 t0=$(date +%s)
 mmshutdown -N "$victim" >/dev/null 2>&1
 wait_for 8 '[[ -n $(mgr_of $dev $P.5) && $(mgr_of $dev $P.5) != "$victim" ]]' &&
