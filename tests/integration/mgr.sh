@@ -147,6 +147,17 @@ nm=$(mgr_of fs1 $P.5)
 [[ $rc == 0 && $nm != "$m1" && $out == *"Node $nm ($nm) appointed as manager for fs1."* ]] && is_mgr_node "$nm" &&
 	pass "mmchmgr fs1 without a node: moved to manager node $nm" || fail "mmchmgr fs1 (auto): rc $rc '$out'"
 m1=$nm
+# a manager node made a client gives up its file systems
+[[ $m1 != "$P.4" ]] && { MMFS_NODE=$P.5 mmchmgr fs1 $P.4 >/dev/null 2>&1 || fail "mmchmgr fs1 $P.4"; }
+mmchnode --client -N $P.4 >/dev/null 2>&1 || fail "mmchnode --client -N $P.4"
+wait_for 10 '[[ -n $(mgr_of fs1 $P.5) && $(mgr_of fs1 $P.5) != "$P.4" ]]' && is_mgr_node "$(mgr_of fs1 $P.5)" &&
+	pass "$P.4 made a client node: fs1 re-appointed to $(mgr_of fs1 $P.5)" ||
+	fail "fs1 still on '$(mgr_of fs1 $P.5)' after mmchnode --client"
+out=$(mmchmgr fs1 $P.4 2>&1); rc=$?
+[[ $rc -ne 0 && $out == *"not a manager node"* ]] && pass "mmchmgr to the node made a client is refused" ||
+	fail "mmchmgr to new client: rc $rc '$out'"
+mmchnode --manager -N $P.4 >/dev/null 2>&1 || fail "mmchnode --manager -N $P.4"
+m1=$(mgr_of fs1 $P.5); m2=$(mgr_of fs2 $P.5)
 
 # --- mmchmgr -c Node
 cm=$(cm_name $P.1)
