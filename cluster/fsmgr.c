@@ -510,7 +510,7 @@ static void guard_cmps(const struct cm_guard *g, struct etcd_cmp *cmp)
 	cmp[1] = (struct etcd_cmp){CLM_KEY_CM, ETCD_CMP_LEASE, ETCD_EQUAL, g->lease, NULL};
 }
 
-static int handover_parse(const char *val, uint32_t *to, uint32_t *from, bool *resigned)
+int clm_handover_parse(const char *val, uint32_t *to, uint32_t *from, bool *resigned)
 {
 	unsigned t = 0, f = 0;
 	char st[16] = "";
@@ -522,11 +522,6 @@ static int handover_parse(const char *val, uint32_t *to, uint32_t *from, bool *r
 	*from = f;
 	*resigned = strcmp(st, "resigned") == 0;
 	return MM_OK;
-}
-
-int clm_handover_parse(const char *val, uint32_t *to, uint32_t *from, bool *resigned)
-{
-	return handover_parse(val, to, from, resigned);
 }
 
 /*
@@ -546,7 +541,7 @@ static bool serve_handover(clm *c, const struct cm_guard *g, uint32_t me)
 
 	if (etcd_get(c->etcd, CLM_KEY_HANDOVER, &kv, NULL))
 		return false;
-	if (handover_parse(kv.value, &to, &from, &resigned) || resigned || from != me) {
+	if (clm_handover_parse(kv.value, &to, &from, &resigned) || resigned || from != me) {
 		etcd_kv_clear(&kv);
 		return false;
 	}
