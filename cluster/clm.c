@@ -18,7 +18,8 @@
  *
  * Related: cluster/clm_config.c (configuration: reload, transactions,
  * listing), cluster/clm_ccr.c (CCR records for callers), cluster/members.c
- * (membership changes), cluster/clm_int.h (struct clm).
+ * (membership changes), cluster/fsmgr.c (token spaces, file system
+ * managers, mmchmgr), cluster/clm_int.h (struct clm).
  * See cluster/README.md for the state diagram and the invariants.
  */
 #include "cluster/clm.h"
@@ -40,7 +41,7 @@
 
 #define SUB "cluster"
 #define KEY_MEMBERS "/mmfs/members/"
-#define KEY_CM "/mmfs/cm"
+#define KEY_CM CLM_KEY_CM
 #define KEY_PREFIX "/mmfs/"
 
 /* ---- 1. state and helpers ---------------------------------------- */
@@ -48,13 +49,18 @@
 static char *endpoint_list(const struct cfg_cluster *def, uint32_t me, const struct etcd_tls *tls,
 			   char ***eps, size_t *neps);
 
+void clm_emit_event(clm *c, const struct clm_event *ev)
+{
+	for (int i = 0; i < c->nsubs; i++)
+		c->subs[i].fn(ev, c->subs[i].arg);
+}
+
 void clm_emit(clm *c, enum clm_event_type type, uint32_t node,
 	      const char *attr, const char *value)
 {
-	struct clm_event ev = {type, node, attr, value};
+	struct clm_event ev = {type, node, attr, value, 0, 0};
 
-	for (int i = 0; i < c->nsubs; i++)
-		c->subs[i].fn(&ev, c->subs[i].arg);
+	clm_emit_event(c, &ev);
 }
 
 const char *clm_node_name_locked(clm *c, uint32_t num)
@@ -107,6 +113,16 @@ static bool is_quorum_num_locked(clm *c, uint32_t num)
 	const struct cfg_node *n = cfg_cluster_node_num(&c->cluster, num);
 
 	return n && n->quorum;
+}
+
+bool clm_node_quorum_locked(clm *c, uint32_t num)
+{
+	return is_quorum_num_locked(c, num);
+}
+
+bool clm_node_up_locked(clm *c, uint32_t num)
+{
+	return set_has(c->members, c->nmembers, num) && !set_has(c->leaving, c->nleaving, num);
 }
 
 /* Called with the lock held after a quorum node announced or finished a
@@ -391,6 +407,8 @@ static void cm_set(clm *c, uint32_t num)
 	snprintf(name, sizeof(name), "%s", clm_node_name_locked(c, num));
 	if (num == 0)
 		pthread_cond_signal(&c->wake);	/* campaign now */
+	if (num == c->me && old != num)
+		clm_fsmgr_kick_locked(c);	/* a new cluster manager re-checks every appointment */
 	pthread_mutex_unlock(&c->lock);
 	if (old == num)
 		return;
@@ -413,10 +431,33 @@ static void change_seen(clm *c, int64_t rev)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* The view of a cluster manager handover (mmchmgr -c); <val> NULL: none. */
+static void handover_seen(clm *c, const char *val, int64_t rev)
+{
+	uint32_t to = 0, from = 0;
+	bool resigned = false;
+
+	if (val && clm_handover_parse(val, &to, &from, &resigned)) {
+		mm_warn(SUB, "ignoring malformed %s: \"%s\"", CLM_KEY_HANDOVER, val);
+		to = from = 0;
+		resigned = false;
+	}
+	pthread_mutex_lock(&c->lock);
+	c->handover_to = to;
+	c->handover_from = from;
+	c->handover_resigned = resigned;
+	c->handover_rev = val ? rev : 0;
+	if (!val && c->cm == 0)
+		pthread_cond_signal(&c->wake);	/* it lapsed or was taken: campaign now */
+	pthread_mutex_unlock(&c->lock);
+	if (val && resigned)
+		mm_info(SUB, "cluster manager node %u handed over to node %u", from, to);
+}
+
 static void watch_fn(const struct etcd_event *ev, size_t n, int err, void *arg)
 {
 	clm *c = arg;
-	bool config = false;
+	bool config = false, kick = false;
 
 	if (n == 0 && err) {
 		mm_warn(SUB, "CCR watch interrupted: %s", mm_strerror(err));
@@ -442,7 +483,20 @@ static void watch_fn(const struct etcd_event *ev, size_t n, int err, void *arg)
 			cluster_adopt(c, ev[i].kv.value, true);
 		} else if (strcmp(key, CLM_KEY_CHANGE) == 0) {
 			change_seen(c, ev[i].type == ETCD_EV_PUT ? ev[i].kv.mod_rev : 0);
+		} else if (strcmp(key, CLM_KEY_HANDOVER) == 0) {
+			handover_seen(c, ev[i].type == ETCD_EV_PUT ? ev[i].kv.value : NULL,
+				      ev[i].kv.mod_rev);
+		} else if (clm_fsmgr_watch(c, &ev[i])) {
+			/* the view of token spaces and appointments */
+		} else if (strncmp(key, CLM_KEY_FSMGRWANT, strlen(CLM_KEY_FSMGRWANT)) != 0) {
+			continue;
 		}
+		kick = true;	/* the cluster manager may have appointments to make */
+	}
+	if (kick) {
+		pthread_mutex_lock(&c->lock);
+		clm_fsmgr_kick_locked(c);
+		pthread_mutex_unlock(&c->lock);
 	}
 	if (config) {
 		int rc = clm_config_reload(c, false);
@@ -494,6 +548,19 @@ static int view_resync(clm *c, int64_t *rev)
 		return rc;
 	change_seen(c, rc ? 0 : cm.mod_rev);
 	etcd_kv_clear(&cm);
+	/* the handover before the cluster manager key: a node that sees the
+	 * role vacant must know whether it was handed to another */
+	rc = etcd_get(c->etcd, CLM_KEY_HANDOVER, &cm, NULL);
+	if (rc && rc != MM_ENOENT)
+		return rc;
+	handover_seen(c, rc ? NULL : cm.value, rc ? 0 : cm.mod_rev);
+	etcd_kv_clear(&cm);
+	rc = clm_fsmgr_resync(c);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&c->lock);
+	clm_fsmgr_kick_locked(c);
+	pthread_mutex_unlock(&c->lock);
 	rc = etcd_get(c->etcd, KEY_CM, &cm, NULL);
 	if (rc == MM_ENOENT) {
 		cm_set(c, 0);
@@ -648,26 +715,47 @@ static bool quorum_short(clm *c)
 	return up < needed;
 }
 
+/*
+ * Campaign for the cluster manager key. While a handover (mmchmgr -c) to
+ * another node that is up stands, only that node campaigns; the winner
+ * deletes the handover record in its winning transaction. A node that
+ * has seen no handover record wins only if none exists, so one it has
+ * not seen yet cannot be overtaken.
+ */
 static void campaign(clm *c)
 {
 	char key_val[16];
-	struct etcd_cmp cmp = {KEY_CM, ETCD_CMP_CREATE, ETCD_EQUAL, 0, NULL};
-	struct etcd_op op;
-	bool won = false;
-	uint32_t cm;
+	struct etcd_cmp cmp[2] = {{KEY_CM, ETCD_CMP_CREATE, ETCD_EQUAL, 0, NULL}};
+	struct etcd_op op[2];
+	size_t ncmp = 1, nops = 1;
+	bool won = false, wait_handover;
+	uint32_t cm, to;
+	int64_t hrev;
 	size_t up, needed;
 
 	pthread_mutex_lock(&c->lock);
 	cm = c->cm;
 	up = quorum_up_locked(c, &needed);
+	to = c->handover_to;
+	hrev = c->handover_rev;
+	wait_handover = hrev && c->handover_resigned && to != c->me && clm_node_up_locked(c, to);
 	pthread_mutex_unlock(&c->lock);
 	/* never take the role while quorum nodes are leaving and quorum goes */
-	if (cm || up < needed)
+	if (cm || up < needed || wait_handover)
 		return;
 	snprintf(key_val, sizeof(key_val), "%u", c->me);
-	op = (struct etcd_op){ETCD_OP_PUT, KEY_CM, key_val, strlen(key_val), c->lease_id};
-	if (etcd_txn(c->etcd, &cmp, 1, &op, 1, NULL, 0, &won) == 0 && won)
+	op[0] = (struct etcd_op){ETCD_OP_PUT, KEY_CM, key_val, strlen(key_val), c->lease_id};
+	if (!hrev)
+		cmp[ncmp++] = (struct etcd_cmp){CLM_KEY_HANDOVER, ETCD_CMP_CREATE, ETCD_EQUAL, 0, NULL};
+	else if (to != c->me)
+		cmp[ncmp++] = (struct etcd_cmp){CLM_KEY_HANDOVER, ETCD_CMP_MOD, ETCD_EQUAL, hrev, NULL};
+	if (hrev)
+		op[nops++] = (struct etcd_op){ETCD_OP_DELETE, CLM_KEY_HANDOVER, NULL, 0, 0};
+	if (etcd_txn(c->etcd, cmp, ncmp, op, nops, NULL, 0, &won) == 0 && won) {
+		if (hrev && to == c->me)
+			mm_notice(SUB, "taking over as cluster manager (mmchmgr -c)");
 		cm_set(c, c->me);
+	}
 }
 
 static void clm_step(clm *c)
@@ -768,12 +856,16 @@ static void *clm_main(void *arg)
 /*
  * The "ccr-fix" thread: on the cluster manager, a membership change left
  * recorded in the CCR (its owner died or froze midway) is handed to
- * members.c to finish or undo. Separate from the clm thread because etcd
+ * members.c to finish or undo; and the cluster manager's appointments of
+ * file system managers (fsmgr.c: a handover asked by mmchmgr -c, then
+ * every token space), at once when the watch brings news (fsmgr_dirty)
+ * and every 5 s regardless. Separate from the clm thread because etcd
  * membership calls may take seconds, which lease renewal cannot wait for.
  */
 static void *fix_main(void *arg)
 {
 	clm *c = arg;
+	uint64_t last_manage = 0;
 
 	pthread_mutex_lock(&c->lock);
 	while (!c->stop) {
@@ -786,8 +878,17 @@ static void *fix_main(void *arg)
 			clm_change_resolve(c, rev, age);
 			pthread_mutex_lock(&c->lock);
 		}
+		mine = c->cm == c->me && c->state == CLM_ACTIVE && !c->stop;
+		if (mine && (c->fsmgr_dirty || mm_now_ms() - last_manage >= 5000)) {
+			c->fsmgr_dirty = false;
+			pthread_mutex_unlock(&c->lock);
+			clm_fsmgr_manage(c);
+			last_manage = mm_now_ms();
+			pthread_mutex_lock(&c->lock);
+		}
+		/* a failed write (or news meanwhile) is looked at again soon */
 		if (!c->stop)
-			mm_cond_wait_ms(&c->fix_wake, &c->lock, 1000);
+			mm_cond_wait_ms(&c->fix_wake, &c->lock, mine && c->fsmgr_dirty ? 100 : 1000);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -948,6 +1049,7 @@ void clm_destroy(clm *c)
 	cfg_cluster_free(&c->cluster);
 	free(c->members);
 	free(c->leaving);
+	free(c->spaces);
 	free(c->sdrfs_path);
 	free(c->tls_ca);
 	free(c->tls_cert);

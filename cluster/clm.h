@@ -24,6 +24,31 @@
  *   members/<number>     lease-bound: this node is active ("leaving" on
  *                        clean shutdown)
  *   cm                   lease-bound: the cluster manager's node number
+ *   cmhandover           "to=<n> from=<m> state=asked|resigned", bound to a
+ *                        short lease of its own (CLM_HANDOVER_S): mmchmgr -c
+ *                        asks the cluster manager <m> to hand over to <n>;
+ *                        <m> resigns (state=resigned, /mmfs/cm deleted in
+ *                        the same transaction); while it stands and <n> is
+ *                        active only <n> campaigns; <n> deletes it with its
+ *                        win, and its lease ends it otherwise
+ *   tokspace/<fsid>      a token space (one per file system): "device=<dev>
+ *                        spread=0|1"; <fsid> is 16 lowercase hex digits.
+ *                        Written by whoever creates the file system (for
+ *                        now the admin test command "tokspace"); spread=1
+ *                        asks for the token service over every manager node
+ *                        (clm_fsmgr_spread: the mount code, once more than
+ *                        one node uses the space)
+ *   fsmgr/<fsid>         the appointment: "node=<n> epoch=<e> servers=<a,b>"
+ *                        (node 0: no manager node is active). Written only
+ *                        by the cluster manager, by compare-and-swap on its
+ *                        own revision, in a transaction that also checks
+ *                        /mmfs/cm's value and lease are the writer's; epoch
+ *                        grows by one with every write; servers are the
+ *                        manager first, then (spread) every other active
+ *                        manager node by number
+ *   fsmgrwant/<fsid>     "node=<n>", on a short lease: mmchmgr asks the
+ *                        cluster manager to appoint <n>; deleted with the
+ *                        appointment (or as refused)
  *
  * Return convention: 0 or MM_E*. Threads: event callbacks run on the clm
  * thread or the watch thread, never with clm's lock held; they must not
@@ -56,6 +81,8 @@ enum clm_event_type {
 	CLM_EV_CM_CHANGED,	/* cluster manager is now <node> (0: none) */
 	CLM_EV_CONFIG_CHANGED,	/* attribute <attr> has a new effective value */
 	CLM_EV_CLUSTER_CHANGED,	/* the cluster definition changed */
+	CLM_EV_FSMGR_CHANGED,	/* space <fsid>'s appointment is now <node>
+				 * (0: none, or the space was deleted), <epoch> */
 };
 
 struct clm_event {
@@ -63,6 +90,8 @@ struct clm_event {
 	uint32_t node;
 	const char *attr;	/* CONFIG_CHANGED */
 	const char *value;	/* CONFIG_CHANGED */
+	uint64_t fsid;		/* FSMGR_CHANGED */
+	uint64_t epoch;		/* FSMGR_CHANGED */
 };
 
 typedef void (*clm_event_fn)(const struct clm_event *ev, void *arg);
@@ -173,6 +202,68 @@ int clm_ccr_create(clm *c, const char *const *keys, const char *const *values, s
 		   char *err, size_t errsz);
 int clm_ccr_list(clm *c, const char *prefix, struct etcd_kv **kvs, size_t *n);
 int clm_ccr_delete(clm *c, const char *key, int64_t mod_rev);
+
+/* ---- token spaces and file system managers (cluster/fsmgr.c) ----
+ *
+ * One token space per file system id (<fsid>). The cluster manager
+ * appoints a file system manager for each among the active manager nodes
+ * (the one managing the fewest spaces, then the lowest number), records
+ * it in the CCR (fsmgr/<fsid> above), and re-appoints when that node
+ * leaves, is expelled or shuts down; a new cluster manager re-checks
+ * every appointment when it takes over. Every node learns appointments
+ * from its watch of the CCR (never from messages): the getters answer
+ * from that view and CLM_EV_FSMGR_CHANGED reports each change.
+ */
+#define CLM_FSMGR_MAX_SERVERS 32
+#define CLM_DEVICE_MAX 64
+#define CLM_HANDOVER_S 6	/* a cluster manager handover stands this long */
+
+struct clm_fsmgr {
+	uint64_t fsid;
+	char device[CLM_DEVICE_MAX];
+	bool spread;		/* token service asked over every manager node */
+	uint32_t node;		/* file system manager, 0: none appointed */
+	uint64_t epoch;		/* of the appointment, 0: none yet */
+	uint32_t servers[CLM_FSMGR_MAX_SERVERS];	/* token servers, manager first */
+	size_t nservers;
+};
+
+/* Appointment of space <fsid> as this node's view has it: MM_ENOENT if
+ * the space is unknown, else 0 with *node 0 while none is appointed.
+ * <servers> (may be NULL) gets up to CLM_FSMGR_MAX_SERVERS. */
+int clm_fsmgr(clm *c, uint64_t fsid, uint32_t *node, uint64_t *epoch, uint32_t *servers,
+	      size_t *nservers);
+/* Every known space, by fsid; *out malloc'd (free()). */
+int clm_fsmgr_list(clm *c, struct clm_fsmgr **out, size_t *n);
+/* The space named <device> ("/dev/" prefix ignored): MM_ENOENT if none. */
+int clm_fsmgr_find(clm *c, const char *device, struct clm_fsmgr *out);
+/* The token server of object <objid> among <servers> (a hash of the id;
+ * the same on every node for the same list). 0 if <n> is 0. */
+uint32_t clm_fsmgr_server_of(const uint32_t *servers, size_t n, uint64_t objid);
+/* The candidate to appoint: of <cands> (<n> node numbers) the one with
+ * the smallest <loads>[i] (spaces it manages), then the lowest number;
+ * 0 if <n> is 0. Pure: unit-tested. */
+uint32_t clm_fsmgr_pick(const uint32_t *cands, const unsigned *loads, size_t n);
+
+/* Create / delete the token space record (one transaction; create fails
+ * with MM_EEXIST if the fsid or the device exists). Until mmcrfs exists
+ * only the admin test command "tokspace" calls them. */
+int clm_tokspace_create(clm *c, uint64_t fsid, const char *device, char *err, size_t errsz);
+int clm_tokspace_delete(clm *c, uint64_t fsid, char *err, size_t errsz);
+/* Widen (<spread>) the token service of <fsid> to every active manager
+ * node, or narrow it to the manager alone: sets the space record's
+ * spread flag; the cluster manager then rewrites the appointment
+ * (CLM_EV_FSMGR_CHANGED shows it). For the mount code, once more than
+ * one node uses the space. */
+int clm_fsmgr_spread(clm *c, uint64_t fsid, bool spread, char *err, size_t errsz);
+/* mmchmgr Device Node: ask the cluster manager to appoint <node> (a
+ * manager node, active) and wait up to <timeout_ms> for the CCR to show
+ * it. *old gets the previous manager. <err>: a user-facing message. */
+int clm_fsmgr_move(clm *c, uint64_t fsid, uint32_t node, int timeout_ms, uint32_t *old,
+		   char *err, size_t errsz);
+/* mmchmgr -c Node: ask the cluster manager to hand its role to quorum
+ * node <node> (active) and wait up to <timeout_ms> for it to take it. */
+int clm_cm_move(clm *c, uint32_t node, int timeout_ms, uint32_t *old, char *err, size_t errsz);
 
 /* ---- membership changes (cluster/members.c) ----
  *

@@ -28,6 +28,13 @@
 #define CLM_KEY_CONFIG "/mmfs/config/"
 /* The CCR key that records a membership change in progress (members.c). */
 #define CLM_KEY_CHANGE "/mmfs/memberchange"
+/* The cluster manager's key, and a handover in progress (mmchmgr -c). */
+#define CLM_KEY_CM "/mmfs/cm"
+#define CLM_KEY_HANDOVER "/mmfs/cmhandover"
+/* Token spaces, appointments and move requests (cluster/fsmgr.c). */
+#define CLM_KEY_TOKSPACE "/mmfs/tokspace/"
+#define CLM_KEY_FSMGR "/mmfs/fsmgr/"
+#define CLM_KEY_FSMGRWANT "/mmfs/fsmgrwant/"
 
 /* ---- struct clm ---- */
 
@@ -63,6 +70,19 @@ struct clm {
 	unsigned changes_running;	/* members.c's change_run calls in progress here */
 	unsigned joins, expels;
 	char *local_attrs;		/* names set by the local file, "|a|b|" */
+	/* a cluster manager handover (CLM_KEY_HANDOVER), 0/false: none */
+	uint32_t handover_to, handover_from;
+	bool handover_resigned;
+	int64_t handover_rev;
+	/* token spaces and their appointments as the watch shows them
+	 * (fsmgr.c), by fsid; <defined>: the space record exists */
+	struct clm_space {
+		struct clm_fsmgr f;
+		bool defined;
+		bool appointed;		/* an fsmgr record exists */
+	} *spaces;
+	size_t nspaces;
+	bool fsmgr_dirty;		/* the cluster manager should re-check */
 
 	/* clm thread only (lease_id also read under lock for status) */
 	int64_t lease_id;
@@ -94,6 +114,38 @@ uint32_t clm_my_node(clm *c);
 /* Reach etcd through the quorum nodes of <def> only (this node's first):
  * while members are being removed, requests must not go to them. */
 int clm_use_endpoints(clm *c, const struct cfg_cluster *def);
+
+/* True if <num> is an active member that has not announced a clean
+ * exit; with clm's lock held. */
+bool clm_node_up_locked(clm *c, uint32_t num);
+/* True if <num> is a quorum node of the current definition; lock held. */
+bool clm_node_quorum_locked(clm *c, uint32_t num);
+/* Call every subscriber with <ev>; without clm's lock held. */
+void clm_emit_event(clm *c, const struct clm_event *ev);
+
+/* ---- fsmgr.c, for clm.c ---- */
+
+/* A watch event on a key under CLM_KEY_TOKSPACE or CLM_KEY_FSMGR:
+ * update the view (and emit CLM_EV_FSMGR_CHANGED). False if <key> is
+ * not one of them. Without clm's lock. */
+bool clm_fsmgr_watch(clm *c, const struct etcd_event *ev);
+/* The value of CLM_KEY_HANDOVER: "to=<n> from=<m> state=asked|resigned". */
+int clm_handover_parse(const char *val, uint32_t *to, uint32_t *from, bool *resigned);
+/* Rebuild the view from a full read (after the watch broke). */
+int clm_fsmgr_resync(clm *c);
+/* With clm's lock held: have the cluster manager re-check appointments. */
+void clm_fsmgr_kick_locked(clm *c);
+/* On the cluster manager (ccr-fix thread, without clm's lock): serve a
+ * pending handover request, then make every appointment right. */
+void clm_fsmgr_manage(clm *c);
+/* Record parsing, for the view and the unit tests: the value of a
+ * tokspace record (device, spread) and of an fsmgr record (node, epoch,
+ * servers) into <f>; MM_EPROTO if malformed. */
+int clm_tokspace_parse(const char *val, struct clm_fsmgr *f);
+int clm_fsmgr_rec_parse(const char *val, struct clm_fsmgr *f);
+int clm_fsmgr_rec_format(const struct clm_fsmgr *f, char *buf, size_t sz);
+/* <fsid> from the key <key> under <prefix>; 0 if it is not one. */
+uint64_t clm_fsid_of_key(const char *key, const char *prefix);
 
 /* ---- clm_config.c, for clm.c ---- */
 

@@ -11,7 +11,7 @@
  *
  * Commands: getstate, shutdown, lscluster, chconfig, lsconfig, diag,
  * addnode, delnode, chnode, crnsd, lsnsd, delnsd, nsddiscover, nsdio,
- * nsdfault.
+ * nsdfault, memberfault, lsmgr, chmgr, tokspace.
  * Their arguments and results are listed in mmfsd/README.md.
  */
 #ifndef MM_MMFSD_ADMIN_H

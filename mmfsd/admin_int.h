@@ -23,6 +23,11 @@ void adm_cmd_crnsd(mmfsd *d, json_object *req, json_object *rep);
 void adm_cmd_lsnsd(mmfsd *d, json_object *req, json_object *rep);
 void adm_cmd_delnsd(mmfsd *d, json_object *req, json_object *rep);
 
+/* admin_mgr.c */
+void adm_cmd_lsmgr(mmfsd *d, json_object *req, json_object *rep);
+void adm_cmd_chmgr(mmfsd *d, json_object *req, json_object *rep);
+void adm_cmd_tokspace(mmfsd *d, json_object *req, json_object *rep);
+
 /* admin_nsdio.c */
 void adm_cmd_nsddiscover(mmfsd *d, json_object *req, json_object *rep);
 void adm_cmd_nsdio(mmfsd *d, json_object *req, json_object *rep);

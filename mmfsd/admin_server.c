@@ -498,6 +498,9 @@ static const struct {
 	{"nsddiscover", adm_cmd_nsddiscover},
 	{"nsdio", adm_cmd_nsdio},
 	{"nsdfault", adm_cmd_nsdfault},
+	{"lsmgr", adm_cmd_lsmgr},
+	{"chmgr", adm_cmd_chmgr},
+	{"tokspace", adm_cmd_tokspace},
 };
 
 /* ---- connections --------------------------------------------------- */
