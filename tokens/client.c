@@ -372,7 +372,7 @@ int tok_client_create(uint32_t self, const struct tok_xport *x, struct tok_clien
 	mm_list_init(&c->completed);
 	mm_list_init(&c->run);
 	mm_list_init(&c->upcalls);
-	if (mm_htab_init(&c->objs, 64) != MM_OK) {	/* grows by doubling */
+	if (mm_htab_init(&c->objs, 16) != MM_OK) {	/* grows by doubling */
 		free(c);
 		return MM_ENOMEM;
 	}

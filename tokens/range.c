@@ -53,18 +53,20 @@ static int rl_rewrite(struct tok_rec **head, uint32_t node, struct tok_range r,
 		      enum tok_mode want, bool set, long *nrec)
 {
 	struct tok_rec *spare[2] = {NULL, NULL}, *mine = NULL, **pp, *x;
-	struct piece *p;
+	struct piece small[16], *p = small;
 	size_t n = 0, np = 0, i, out;
 
 	for (x = *head; x; x = x->next)
 		n += x->node == node;
 	if (n == 0 && !set)
 		return MM_OK;
-	p = malloc((n + 3) * sizeof(*p));
+	if (n + 3 > sizeof(small) / sizeof(small[0]))
+		p = malloc((n + 3) * sizeof(*p));
 	spare[0] = malloc(sizeof(struct tok_rec));
 	spare[1] = malloc(sizeof(struct tok_rec));
 	if (!p || !spare[0] || !spare[1]) {
-		free(p);
+		if (p != small)
+			free(p);
 		free(spare[0]);
 		free(spare[1]);
 		return MM_ENOMEM;
@@ -122,7 +124,8 @@ static int rl_rewrite(struct tok_rec **head, uint32_t node, struct tok_range r,
 		free(mine);
 		mine = x;
 	}
-	free(p);
+	if (p != small)
+		free(p);
 	return MM_OK;
 }
 

@@ -185,7 +185,7 @@ int tok_server_create(uint32_t self, const struct tok_xport *x, struct tok_serve
 		return MM_ENOMEM;
 	s->self = self;
 	s->x = *x;
-	if (mm_htab_init(&s->objs, 64) != MM_OK) {	/* grows by doubling */
+	if (mm_htab_init(&s->objs, 16) != MM_OK) {	/* grows by doubling */
 		free(s);
 		return MM_ENOMEM;
 	}

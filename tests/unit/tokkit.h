@@ -17,11 +17,14 @@
 
 #define TK_MAXN 8
 
+/* a conflict names at most TK_MAXN - 1 holders */
+#define TK_MSG_MAX (TOK_MSG_HDR + TK_MAXN * TOK_MSG_ENT)
+
 struct tk_msg {
 	uint32_t from, to;
 	uint32_t len;
 	uint64_t seq;
-	uint8_t buf[TOK_MSG_MAX];
+	uint8_t buf[TK_MSG_MAX];
 };
 
 struct tk_net;
@@ -49,7 +52,7 @@ static int tk_send(void *arg, uint32_t to, const void *buf, size_t len)
 	struct tk_net *t = xa->t;
 	struct tk_msg *m;
 
-	if ((int)to >= t->n || len > TOK_MSG_MAX)
+	if ((int)to >= t->n || len > TK_MSG_MAX)
 		return MM_EINVAL;
 	if (t->nq == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
