@@ -49,6 +49,14 @@ struct pp_buf;
 void pp_buf_dump(const void *buf_, char *buf, size_t sz);		/* pagepool/ */
 struct nsd_io;
 void nsd_io_dump(const void *io, char *buf, size_t sz);		/* nsd/client.c */
+struct tok_holder;
+void tok_holder_dump(const void *h, char *buf, size_t sz);		/* tokens/client.c */
+struct tok_cobj;
+void tok_cobj_dump(const void *co, char *buf, size_t sz);		/* tokens/client.c */
+struct tok_client;
+void tok_client_dump(const void *c, char *buf, size_t sz);		/* tokens/client.c */
+struct tok_rec;
+void tok_rec_dump(const void *rec, char *buf, size_t sz);		/* tokens/server.c */
 
 #define MM_BUG_DUMP(obj) _Generic((obj),				\
 	struct net_conn *: net_conn_dump,				\
@@ -59,6 +67,14 @@ void nsd_io_dump(const void *io, char *buf, size_t sz);		/* nsd/client.c */
 	const struct pp_buf *: pp_buf_dump,				\
 	struct nsd_io *: nsd_io_dump,					\
 	const struct nsd_io *: nsd_io_dump,				\
+	struct tok_holder *: tok_holder_dump,				\
+	const struct tok_holder *: tok_holder_dump,			\
+	struct tok_cobj *: tok_cobj_dump,				\
+	const struct tok_cobj *: tok_cobj_dump,				\
+	struct tok_client *: tok_client_dump,				\
+	const struct tok_client *: tok_client_dump,			\
+	struct tok_rec *: tok_rec_dump,					\
+	const struct tok_rec *: tok_rec_dump,				\
 	default: mm_dump_ptr)
 
 #define MM_BUG_ON(obj, cond)						\
