@@ -237,9 +237,6 @@ int clm_fsmgr(clm *c, uint64_t fsid, uint32_t *node, uint64_t *epoch, uint32_t *
 int clm_fsmgr_list(clm *c, struct clm_fsmgr **out, size_t *n);
 /* The space named <device> ("/dev/" prefix ignored): MM_ENOENT if none. */
 int clm_fsmgr_find(clm *c, const char *device, struct clm_fsmgr *out);
-/* The token server of object <objid> among <servers> (a hash of the id;
- * the same on every node for the same list). 0 if <n> is 0. */
-uint32_t clm_fsmgr_server_of(const uint32_t *servers, size_t n, uint64_t objid);
 /* The candidate to appoint: of <cands> (<n> node numbers) the one with
  * the smallest <loads>[i] (spaces it manages), then the lowest number;
  * 0 if <n> is 0. Pure: unit-tested. */

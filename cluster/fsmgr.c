@@ -5,7 +5,7 @@
  * hand the cluster manager role over).
  *
  * Entry points (cluster/clm.h): clm_fsmgr, clm_fsmgr_list, clm_fsmgr_find,
- * clm_fsmgr_server_of, clm_fsmgr_pick, clm_tokspace_create/delete,
+ * clm_fsmgr_pick, clm_tokspace_create/delete,
  * clm_fsmgr_spread, clm_fsmgr_move, clm_cm_move; for clm.c
  * (cluster/clm_int.h): clm_fsmgr_watch, clm_fsmgr_resync,
  * clm_fsmgr_kick_locked, clm_fsmgr_manage.
@@ -208,21 +208,6 @@ uint32_t clm_fsmgr_pick(const uint32_t *cands, const unsigned *loads, size_t n)
 		if (loads[i] < loads[best] || (loads[i] == loads[best] && cands[i] < cands[best]))
 			best = i;
 	return cands[best];
-}
-
-uint32_t clm_fsmgr_server_of(const uint32_t *servers, size_t n, uint64_t objid)
-{
-	uint64_t h = objid;
-
-	if (n == 0)
-		return 0;
-	/* splitmix64's finaliser: neighbouring ids land on different servers */
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebull;
-	h ^= h >> 31;
-	return servers[h % n];
 }
 
 /* ---- 2. the view -------------------------------------------------- */

@@ -41,25 +41,6 @@ static void test_pick_spreads(void)
 	CU_ASSERT_EQUAL(loads[1], 3);
 }
 
-static void test_server_of(void)
-{
-	uint32_t s[] = {3, 1, 4, 2};
-	unsigned hits[5] = {0};
-
-	CU_ASSERT_EQUAL(clm_fsmgr_server_of(s, 0, 42), 0);
-	CU_ASSERT_EQUAL(clm_fsmgr_server_of(s, 1, 42), 3);
-	for (uint64_t id = 0; id < 20000; id++) {
-		uint32_t n = clm_fsmgr_server_of(s, 4, id);
-
-		CU_ASSERT_FATAL(n >= 1 && n <= 4);
-		CU_ASSERT_EQUAL(n, clm_fsmgr_server_of(s, 4, id));	/* deterministic */
-		hits[n]++;
-	}
-	/* consecutive object ids spread over every server */
-	for (int n = 1; n <= 4; n++)
-		CU_ASSERT(hits[n] > 4500 && hits[n] < 5500);
-}
-
 static void test_rec_roundtrip(void)
 {
 	struct clm_fsmgr f = {0}, g = {0};
@@ -160,7 +141,6 @@ static void register_tests(void)
 	} tests[] = {
 		{"pick: fewest spaces, then lowest number", test_pick},
 		{"pick: successive appointments spread", test_pick_spreads},
-		{"token server of an object id", test_server_of},
 		{"appointment record round trip", test_rec_roundtrip},
 		{"appointment record malformed", test_rec_malformed},
 		{"token space record", test_space_record},
