@@ -278,18 +278,8 @@ static void cluster_adopt(clm *c, const char *text, bool announce)
 	c->cluster = def;
 	if (c->sdrfs_path && (rc = cfg_cluster_save(&c->cluster, c->sdrfs_path)))
 		mm_warn(SUB, "cannot save %s: %s", c->sdrfs_path, mm_strerror(rc));
-	{
-		/* quorum nodes may have come or gone: reach etcd through the new set */
-		struct etcd_tls tls = {c->tls_ca, c->tls_cert, c->tls_key};
-		char **eps = NULL;
-		size_t neps = 0;
-
-		if (endpoint_list(&c->cluster, c->me, &tls, &eps, &neps) && neps)
-			etcd_client_set_endpoints(c->etcd, (const char *const *)eps, neps);
-		for (size_t i = 0; i < neps; i++)
-			free(eps[i]);
-		free(eps);
-	}
+	/* quorum nodes may have come or gone: reach etcd through the new set */
+	clm_use_endpoints(c, &c->cluster);
 	pthread_mutex_unlock(&c->lock);
 	if (announce) {
 		mm_notice(SUB, "cluster definition changed (generation %" PRIu64 ")",

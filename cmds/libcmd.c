@@ -805,3 +805,13 @@ void cmd_nsd_rediscover(struct cmd_env *e)
 	json_object_put(req);
 	json_object_put(rep);
 }
+
+void cmd_yfield(const char *s)
+{
+	for (; *s; s++)
+		if (*s == ':')
+			fputs("%3A", stdout);
+		else
+			putchar(*s);
+	putchar(':');
+}

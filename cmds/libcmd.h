@@ -159,6 +159,9 @@ int cmd_resolve(const char *name, char *ip, size_t ipsz);
 int cmd_parse_def(const struct cmd_env *e, const char *text, const struct cfg_cluster *attrs_from,
 		  struct cfg_cluster *out);
 
+/* Print one -Y field and its ':' (a ':' inside is written %3A, as GPFS does). */
+void cmd_yfield(const char *s);
+
 /* "Sat Nov 21 18:32:20 UTC 2026" for messages. */
 void cmd_timestamp(char *buf, size_t sz);
 

@@ -24,16 +24,6 @@
 
 #define USAGE "usage: mmlsmgr [Device [Device...]] [-Y]\n       mmlsmgr -c [-Y]\n"
 
-static void yfield(const char *s)
-{
-	for (; *s; s++)
-		if (*s == ':')
-			fputs("%3A", stdout);
-		else
-			putchar(*s);
-	putchar(':');
-}
-
 /* "ip (name)" of the node fields <prefix>ip / <prefix>name of <o>. */
 static void node_text(json_object *o, const char *prefix, char *buf, size_t sz)
 {
@@ -89,8 +79,8 @@ int main(int argc, char **argv)
 	if (Y && (conly || optind == argc)) {
 		printf("mmlsmgr:clusterManager:HEADER:version:reserved:reserved:manager:managerIP:\n");
 		fputs("mmlsmgr:clusterManager:0:1:::", stdout);
-		yfield(adm_get_str(rep, "cm_name", ""));
-		yfield(adm_get_str(rep, "cm_ip", ""));
+		cmd_yfield(adm_get_str(rep, "cm_name", ""));
+		cmd_yfield(adm_get_str(rep, "cm_ip", ""));
 		putchar('\n');
 	}
 	if (conly) {
@@ -123,12 +113,12 @@ int main(int argc, char **argv)
 				       "manager:managerIP:fsid:epoch:tokenServers:\n");
 			header = false;
 			fputs("mmlsmgr:filesystemManager:0:1:::", stdout);
-			yfield(dev);
-			yfield(adm_get_str(o, "name", ""));
-			yfield(adm_get_str(o, "ip", ""));
-			yfield(adm_get_str(o, "fsid", ""));
+			cmd_yfield(dev);
+			cmd_yfield(adm_get_str(o, "name", ""));
+			cmd_yfield(adm_get_str(o, "ip", ""));
+			cmd_yfield(adm_get_str(o, "fsid", ""));
 			snprintf(ep, sizeof(ep), "%s", adm_get_str(o, "epoch", "0"));
-			yfield(ep);
+			cmd_yfield(ep);
 			if (json_object_object_get_ex(o, "servers", &sv) && json_object_is_type(sv, json_type_array))
 				for (size_t k = 0; k < json_object_array_length(sv); k++) {
 					if (k)

@@ -40,17 +40,6 @@ static const char *devtype(const char *path)
 
 #define USAGE "usage: mmlsnsd [-F | -d \"DiskName[;DiskName...]\"] [-L | -m | -X] [-Y]\n"
 
-/* A -Y field: ':' would split it, so it is written %3A (as GPFS does). */
-static void yfield(const char *s)
-{
-	for (; *s; s++)
-		if (*s == ':')
-			fputs("%3A", stdout);
-		else
-			putchar(*s);
-	putchar(':');
-}
-
 static int maxw(int w, const char *s)
 {
 	int l = (int)strlen(s);
@@ -90,13 +79,13 @@ static void print_map(const struct nsd_record *r, size_t n, bool X, bool Y)
 				map_row(&r[i], k, &node, &remark);
 				nsd_id_format(r[i].id, id, sizeof(id));
 				fputs("mmlsnsd::0:1:::", stdout);
-				yfield(r[i].name);
-				yfield(id);
-				yfield(r[i].device);
+				cmd_yfield(r[i].name);
+				cmd_yfield(id);
+				cmd_yfield(r[i].device);
 				if (X)
-					yfield(devtype(r[i].device));
-				yfield(node);
-				yfield(remark);
+					cmd_yfield(devtype(r[i].device));
+				cmd_yfield(node);
+				cmd_yfield(remark);
 				putchar('\n');
 			}
 		return;
@@ -151,14 +140,14 @@ static void print_list(const struct nsd_record *r, size_t n, bool L, bool Y)
 			servers_of(&r[i], ';', sv, sizeof(sv));
 			snprintf(fg, sizeof(fg), "%d", r[i].failure_group);
 			fputs("mmlsnsd::0:1:::", stdout);
-			yfield(r[i].fs);
-			yfield(r[i].name);
-			yfield(id);
-			yfield(r[i].device);
-			yfield(sv);
-			yfield(nsd_usage_name(r[i].usage));
-			yfield(fg);
-			yfield(r[i].pool);
+			cmd_yfield(r[i].fs);
+			cmd_yfield(r[i].name);
+			cmd_yfield(id);
+			cmd_yfield(r[i].device);
+			cmd_yfield(sv);
+			cmd_yfield(nsd_usage_name(r[i].usage));
+			cmd_yfield(fg);
+			cmd_yfield(r[i].pool);
 			putchar('\n');
 		}
 		return;
