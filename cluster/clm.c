@@ -3,9 +3,8 @@
  * quorum, cluster manager election, CCR bootstrap, and what the watch of
  * the CCR shows (members, cluster manager, definition, config changes).
  *
- * Entry points: clm_create/start/stop/destroy, clm_subscribe, status
- * getters (clm_get_state, clm_lease_valid, clm_io_epoch, clm_members, ...),
- * clm_cluster_copy; for the other files of the clm (cluster/clm_int.h):
+ * Entry points: clm_create/start/stop/destroy, clm_subscribe,
+ * clm_cluster_copy (the status getters are in clm_status.c); for the other files of the clm (cluster/clm_int.h):
  * clm_emit, clm_node_name_locked, clm_my_node, clm_use_endpoints.
  *
  * Map of this file:
@@ -14,9 +13,10 @@
  *   3. the watch: members, cluster manager, config, cluster definition
  *   4. the clm thread (lease, membership key, campaign, quorum probe) and
  *      the ccr-fix thread
- *   5. life cycle and getters
+ *   5. life cycle
  *
- * Related: cluster/clm_config.c (configuration: reload, transactions,
+ * Related: cluster/clm_status.c (getters, status, dump),
+ * cluster/clm_config.c (configuration: reload, transactions,
  * listing), cluster/clm_ccr.c (CCR records for callers), cluster/members.c
  * (membership changes), cluster/fsmgr.c (token spaces, file system
  * managers, mmchmgr), cluster/clm_int.h (struct clm).
@@ -82,7 +82,6 @@ static bool is_quorum_node(clm *c)
 	return q;
 }
 
-static bool set_has(const uint32_t *v, size_t n, uint32_t x);
 
 /*
  * Quorum nodes that are active members and have not announced a clean
@@ -100,8 +99,8 @@ static size_t quorum_up_locked(clm *c, size_t *needed)
 		if (!n->quorum)
 			continue;
 		nq++;
-		if (set_has(c->members, c->nmembers, n->number) &&
-		    !set_has(c->leaving, c->nleaving, n->number))
+		if (clm_set_has(c->members, c->nmembers, n->number) &&
+		    !clm_set_has(c->leaving, c->nleaving, n->number))
 			up++;
 	}
 	*needed = nq / 2 + 1;
@@ -122,7 +121,7 @@ bool clm_node_quorum_locked(clm *c, uint32_t num)
 
 bool clm_node_up_locked(clm *c, uint32_t num)
 {
-	return set_has(c->members, c->nmembers, num) && !set_has(c->leaving, c->nleaving, num);
+	return clm_set_has(c->members, c->nmembers, num) && !clm_set_has(c->leaving, c->nleaving, num);
 }
 
 /* Called with the lock held after a quorum node announced or finished a
@@ -147,7 +146,7 @@ static int u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static bool set_has(const uint32_t *v, size_t n, uint32_t x)
+bool clm_set_has(const uint32_t *v, size_t n, uint32_t x)
 {
 	/* an empty set may be NULL, which bsearch must not be given */
 	return n && bsearch(&x, v, n, sizeof(*v), u32_cmp) != NULL;
@@ -157,7 +156,7 @@ static int set_add(uint32_t **v, size_t *n, uint32_t x)
 {
 	uint32_t *nv;
 
-	if (set_has(*v, *n, x))
+	if (clm_set_has(*v, *n, x))
 		return 0;
 	nv = realloc(*v, (*n + 1) * sizeof(**v));
 	if (!nv)
@@ -522,7 +521,7 @@ static int view_resync(clm *c, int64_t *rev)
 
 		pthread_mutex_lock(&c->lock);
 		for (size_t i = 0; i < c->nmembers; i++)
-			if (!set_has(now, nnow, c->members[i])) {
+			if (!clm_set_has(now, nnow, c->members[i])) {
 				gone = c->members[i];
 				break;
 			}
@@ -884,7 +883,7 @@ static void *fix_main(void *arg)
 	return NULL;
 }
 
-/* ---- 5. life cycle and getters ------------------------------------ */
+/* ---- 5. life cycle ------------------------------------------------ */
 
 static char *endpoint_list(const struct cfg_cluster *def, uint32_t me, const struct etcd_tls *tls,
 			   char ***eps, size_t *neps)
@@ -1049,136 +1048,6 @@ void clm_destroy(clm *c)
 	pthread_cond_destroy(&c->wake);
 	pthread_cond_destroy(&c->fix_wake);
 	free(c);
-}
-
-const char *clm_state_name(enum clm_state s)
-{
-	switch (s) {
-	case CLM_ACTIVE:
-		return "active";
-	case CLM_ARBITRATING:
-		return "arbitrating";
-	case CLM_STOPPING:
-		return "stopping";
-	}
-	return "unknown";
-}
-
-bool clm_lease_valid(clm *c)
-{
-	uint64_t d = atomic_load_explicit(&c->lease_deadline_ns, memory_order_acquire);
-
-	return d && mm_now_ns() < d;
-}
-
-uint64_t clm_lease_since_ns(clm *c)
-{
-	return atomic_load_explicit(&c->lease_since_ns, memory_order_acquire);
-}
-
-uint64_t clm_io_epoch(clm *c)
-{
-	int64_t id;
-	enum clm_state st;
-
-	if (!clm_lease_valid(c))
-		return 0;
-	pthread_mutex_lock(&c->lock);
-	id = c->lease_id;
-	st = c->state;
-	pthread_mutex_unlock(&c->lock);
-	/* checked again: the lease may have run out while we waited */
-	return st == CLM_ACTIVE && id > 0 && clm_lease_valid(c) ? (uint64_t)id : 0;
-}
-
-enum clm_state clm_get_state(clm *c)
-{
-	enum clm_state st;
-
-	pthread_mutex_lock(&c->lock);
-	st = c->state;
-	pthread_mutex_unlock(&c->lock);
-	/* the thread may not have run yet after a freeze: trust the clock */
-	if (st == CLM_ACTIVE && !clm_lease_valid(c))
-		st = CLM_ARBITRATING;
-	return st;
-}
-
-uint32_t clm_cluster_manager(clm *c)
-{
-	uint32_t cm;
-
-	pthread_mutex_lock(&c->lock);
-	cm = c->cm;
-	pthread_mutex_unlock(&c->lock);
-	return cm;
-}
-
-bool clm_is_cluster_manager(clm *c)
-{
-	return clm_cluster_manager(c) == c->me && clm_get_state(c) == CLM_ACTIVE;
-}
-
-void clm_get_status(clm *c, struct clm_status *st)
-{
-	uint64_t d = atomic_load_explicit(&c->lease_deadline_ns, memory_order_acquire), now = mm_now_ns();
-
-	memset(st, 0, sizeof(*st));
-	pthread_mutex_lock(&c->lock);
-	st->cm = c->cm;
-	st->quorum_nodes = cfg_cluster_quorum_count(&c->cluster);
-	st->quorum_needed = st->quorum_nodes / 2 + 1;
-	st->nodes_up = c->nmembers;
-	st->total_nodes = c->cluster.nnodes;
-	st->lease_id = c->lease_id;
-	st->joins = c->joins;
-	st->expels = c->expels;
-	snprintf(st->reason, sizeof(st->reason), "%s", c->reason);
-	pthread_mutex_unlock(&c->lock);
-	st->state = clm_get_state(c);
-	st->lease_ms_left = d > now ? (d - now) / 1000000 : 0;
-	if (st->state != CLM_ACTIVE) {
-		st->nodes_up = 0;
-		if (!st->reason[0])
-			snprintf(st->reason, sizeof(st->reason), "lease lapsed");
-	}
-}
-
-int clm_members(clm *c, uint32_t **out, size_t *n)
-{
-	pthread_mutex_lock(&c->lock);
-	*n = c->nmembers;
-	*out = malloc((c->nmembers + 1) * sizeof(**out));
-	if (*out && c->nmembers)
-		memcpy(*out, c->members, c->nmembers * sizeof(**out));
-	pthread_mutex_unlock(&c->lock);
-	return *out ? MM_OK : MM_ENOMEM;
-}
-
-bool clm_is_member(clm *c, uint32_t node)
-{
-	bool in;
-
-	pthread_mutex_lock(&c->lock);
-	in = set_has(c->members, c->nmembers, node);
-	pthread_mutex_unlock(&c->lock);
-	return in;
-}
-
-etcd_client *clm_etcd(clm *c)
-{
-	return c->etcd;
-}
-
-/* MM_BUG_ON's dump (common/bug.h): read without the lock. */
-void clm_dump(const void *obj, char *buf, size_t sz)
-{
-	const struct clm *c = obj;
-
-	snprintf(buf, sz, "clm %p: node %u, state %d (%s), cluster manager %u, %zu members, "
-		 "%zu leaving, lease %" PRIx64 ", joins %u, expels %u, stop %d, reason \"%s\"",
-		 obj, c->me, (int)c->state, clm_state_name(c->state), c->cm, c->nmembers,
-		 c->nleaving, (uint64_t)c->lease_id, c->joins, c->expels, c->stop, c->reason);
 }
 
 uint32_t clm_my_node(clm *c)

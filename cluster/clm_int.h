@@ -108,6 +108,9 @@ void clm_emit(clm *c, enum clm_event_type type, uint32_t node,
  * clm's lock held (the name lives in c->cluster). */
 const char *clm_node_name_locked(clm *c, uint32_t num);
 
+/* Is <x> in the sorted set <v> of <n> node numbers? */
+bool clm_set_has(const uint32_t *v, size_t n, uint32_t x);
+
 /* This node's number. */
 uint32_t clm_my_node(clm *c);
 

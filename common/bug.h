@@ -44,7 +44,7 @@ void mm_dump_ptr(const void *obj, char *buf, size_t sz);
 struct net_conn;
 void net_conn_dump(const void *conn, char *buf, size_t sz);		/* net/conn.c */
 struct clm;
-void clm_dump(const void *clm, char *buf, size_t sz);			/* cluster/clm.c */
+void clm_dump(const void *clm, char *buf, size_t sz);			/* cluster/clm_status.c */
 struct pp_buf;
 void pp_buf_dump(const void *buf_, char *buf, size_t sz);		/* pagepool/ */
 struct nsd_io;
