@@ -383,6 +383,15 @@ static void reply_cb(int status, const void *data, size_t len, void *arg)
 		}
 		if (len)
 			add_cause(io, "%.*s", (int)(len > 400 ? 400 : len), (const char *)data);
+		if (epoch_of(c) != io->epoch) {
+			/* the server saw what this node now knows: its own lease
+			 * lapsed (a freeze, say); report that cause, as a request
+			 * still queued here would */
+			add_cause(io, "this node's lease lapsed while the request was in flight: it "
+				  "may not do I/O (fenced)");
+			finish(io, MM_ENOLEASE);
+			return;
+		}
 		finish(io, MM_EFENCED);
 		return;
 	case MM_ECHECKSUM:
