@@ -136,7 +136,7 @@ static void send_acquire(struct tok_client *c, struct tok_cobj *co, struct tok_h
 {
 	struct tok_msg m = {.type = TOK_MSG_ACQ, .mode = h->mode, .key = h->key,
 			    .r = h->req, .des = h->des};
-	uint32_t srv = tok_server_for(c->servers, c->nservers, &h->key);
+	uint32_t srv = tok_client_server(c, &h->key);
 
 	h->reqid = m.reqid = ++c->next_id;
 	h->st = TOK_H_SERVER;
@@ -215,7 +215,7 @@ int tok_acquire(struct tok_client *c, struct tok_holder *h)
 
 	if (holder_valid(h) != MM_OK || h->st != TOK_H_IDLE)
 		return MM_EINVAL;
-	if (c->nservers == 0)
+	if (!tok_view_of(c, h->key.space))
 		return MM_ESTATE;
 	co = tok_cobj_get(c, &h->key, true);
 	if (!co)
@@ -398,22 +398,57 @@ void tok_client_destroy(struct tok_client *c)
 		return;
 	mm_htab_each(&c->objs, cobj_free, c);
 	mm_htab_free(&c->objs);
-	free(c->servers);
+	for (size_t i = 0; i < c->nviews; i++)
+		free(c->views[i].servers);
+	free(c->views);
 	free(c);
 }
 
-int tok_client_set_servers(struct tok_client *c, const uint32_t *nodes, size_t n)
+int tok_client_set_view(struct tok_client *c, uint32_t space, uint32_t epoch,
+			const uint32_t *servers, size_t n)
 {
-	uint32_t *s = n ? malloc(n * sizeof(*s)) : NULL;
+	struct tok_view *v = (struct tok_view *)tok_view_of(c, space);
+	uint32_t *copy;
 
-	if (n && !s)
+	if (n == 0 || (v && epoch < v->epoch))
+		return MM_EINVAL;
+	copy = malloc(n * sizeof(*copy));
+	if (!copy)
 		return MM_ENOMEM;
-	if (n)
-		memcpy(s, nodes, n * sizeof(*s));
-	free(c->servers);
-	c->servers = s;
-	c->nservers = n;
+	memcpy(copy, servers, n * sizeof(*copy));
+	if (!v) {
+		struct tok_view *nv = realloc(c->views, (c->nviews + 1) * sizeof(*nv));
+
+		if (!nv) {
+			free(copy);
+			return MM_ENOMEM;
+		}
+		c->views = nv;
+		v = &c->views[c->nviews++];
+		v->space = space;
+		v->servers = NULL;
+	}
+	free(v->servers);
+	v->servers = copy;
+	v->n = n;
+	v->epoch = epoch;
 	return MM_OK;
+}
+
+const struct tok_view *tok_view_of(const struct tok_client *c, uint32_t space)
+{
+	for (size_t i = 0; i < c->nviews; i++)
+		if (c->views[i].space == space)
+			return &c->views[i];
+	return NULL;
+}
+
+uint32_t tok_client_server(const struct tok_client *c, const struct tok_key *k)
+{
+	const struct tok_view *v = tok_view_of(c, k->space);
+
+	MM_BUG_ON(c, !v);
+	return tok_server_for(v->servers, v->n, k);
 }
 
 void tok_client_set_revoke(struct tok_client *c, enum tok_kind kind, tok_revoke_fn fn, void *arg)

@@ -207,7 +207,7 @@ void tok_run_revokes(struct tok_client *c, struct tok_cobj *co)
 				rev->st = TOK_R_ACK;
 				rev->cause = "the token server's answer";
 				c->st.relinquishes++;
-				tok_client_send(c, tok_server_for(c->servers, c->nservers, &co->key), &m);
+				tok_client_send(c, tok_client_server(c, &co->key), &m);
 			}
 			continue;
 		case TOK_R_UPCALL:

@@ -177,13 +177,15 @@ int tok_server_recv(struct tok_server *s, uint32_t from, const void *buf, size_t
 	}
 }
 
-int tok_server_create(uint32_t self, const struct tok_xport *x, struct tok_server **out)
+int tok_server_create(uint32_t self, uint32_t space, const struct tok_xport *x,
+		      struct tok_server **out)
 {
 	struct tok_server *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return MM_ENOMEM;
 	s->self = self;
+	s->space = space;
 	s->x = *x;
 	if (mm_htab_init(&s->objs, 16) != MM_OK) {	/* grows by doubling */
 		free(s);

@@ -126,6 +126,7 @@ struct tok_sobj {
 
 struct tok_server {
 	uint32_t self;
+	uint32_t space;
 	struct tok_xport x;
 	struct mm_htab objs;		/* tok_sobj by key */
 	long nrec;
@@ -175,11 +176,18 @@ struct tok_cobj {
 	struct mm_list dirty;		/* on the client's run list */
 };
 
+/* A token space's servers as this client knows them. */
+struct tok_view {
+	uint32_t space, epoch;
+	uint32_t *servers;
+	size_t n;
+};
+
 struct tok_client {
 	uint32_t self;
 	struct tok_xport x;
-	uint32_t *servers;
-	size_t nservers;
+	struct tok_view *views;
+	size_t nviews;
 	struct {
 		tok_revoke_fn fn;
 		void *arg;
@@ -197,6 +205,9 @@ struct tok_client {
 };
 
 /* client.c */
+const struct tok_view *tok_view_of(const struct tok_client *c, uint32_t space);
+/* The server of <k> in its space's view (which must exist). */
+uint32_t tok_client_server(const struct tok_client *c, const struct tok_key *k);
 void tok_client_send(struct tok_client *c, uint32_t to, const struct tok_msg *m);
 struct tok_cobj *tok_cobj_get(struct tok_client *c, const struct tok_key *k, bool create);
 void tok_cobj_kick(struct tok_client *c, struct tok_cobj *co);

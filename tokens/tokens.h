@@ -25,10 +25,15 @@
  * Return convention: int functions return MM_OK or a negative MM_E* code
  * (common/err.h); decoding failures are MM_EPROTO with a reason.
  *
- * Not built yet (later increments of issue 11): node failure (tokens held
- * by a failed node, recovery hook), server failover and rebuild,
- * tokenMemLimit / maxFilesToCache, a blocking wrapper for real threads,
- * daemon wiring over net/.
+ * Failures (README "Failures"): a token space's servers form a view with
+ * an epoch (the CCR appointment's); every message to or from a server
+ * carries it, and a new view makes every server of the space forget and
+ * rebuild from what the clients reassert, while acquires wait. A failed
+ * node's tokens stay, conflicting with everyone (a new incarnation of the
+ * node too), until tok_server_node_recovered.
+ *
+ * The blocking wrapper for real threads and the wiring over net/ are
+ * tokens/toknet.h.
  */
 #ifndef MM_TOKENS_TOKENS_H
 #define MM_TOKENS_TOKENS_H
@@ -41,6 +46,10 @@
 
 #define TOK_INF UINT64_MAX		/* open end of a byte range */
 #define TOK_NODE_NONE UINT32_MAX	/* no node */
+/* A server record or conflict entry of node N that failed is held by
+ * N | TOK_NODE_FAILED until recovery: a node of its own, so it conflicts
+ * with N's next incarnation as with anyone. Node numbers stay below it. */
+#define TOK_NODE_FAILED 0x80000000u
 
 /* What a token is on. Only TOK_BR tokens carry a byte range; every other
  * kind always covers [0, TOK_INF). */
@@ -101,10 +110,15 @@ uint32_t tok_server_for(const uint32_t *servers, size_t n, const struct tok_key 
 
 struct tok_xport {
 	/* Queue <len> bytes for node <to>; the bytes are copied or sent
-	 * before return. MM_OK or an error (the message is lost; a later
-	 * increment recovers through failure handling). Must not call back
-	 * into tokens. */
+	 * before return. MM_OK or an error: the message is lost, which only
+	 * happens when the connection to <to> is lost, and then one of the
+	 * two nodes is expelled (the lease path) or the space gets a new
+	 * view; both recover what was in flight. Must not call back into
+	 * tokens. */
 	int (*send)(void *arg, uint32_t to, const void *buf, size_t len);
+	/* Monotonic nanoseconds, for waiters' ages (mmdiag --waiters); may
+	 * be NULL (ages are then 0). The simulation passes its step count. */
+	uint64_t (*now)(void *arg);
 	void *arg;
 };
 
@@ -116,16 +130,54 @@ bool tok_msg_for_server(const void *buf, size_t len);
 
 struct tok_server;
 
-int tok_server_create(uint32_t self, const struct tok_xport *x, struct tok_server **out);
+/* A server of token space <space> at epoch 0, serving at once with no
+ * records (a space's first server, and tests). */
+int tok_server_create(uint32_t self, uint32_t space, const struct tok_xport *x,
+		      struct tok_server **out);
 /* Frees every record (holders' tokens are forgotten). */
 void tok_server_destroy(struct tok_server *s);
-/* One message from node <from>. MM_OK, or MM_EPROTO (logged, dropped). */
+/* One message from node <from>. MM_OK, or MM_EPROTO (logged, dropped).
+ * A request of an older epoch is dropped (its sender resends under the
+ * new view); one of a newer epoch waits for the new view. */
 int tok_server_recv(struct tok_server *s, uint32_t from, const void *buf, size_t len);
+
+/*
+ * Serve view <epoch> (> the current one): forget every record and
+ * rebuild from the reasserts of <members> (the nodes whose caches may
+ * hold tokens of the space: every active node). Requests wait, queued,
+ * until each member has sent its reassert-done for <epoch> or failed
+ * (tok_server_node_failed). <failed> are nodes that failed and are not
+ * recovered: their tokens are unknown, so every acquire in the space
+ * conflicts with them until tok_server_node_recovered. MM_EINVAL if
+ * <epoch> is not newer.
+ */
+int tok_server_start_epoch(struct tok_server *s, uint32_t epoch, const uint32_t *members,
+			   size_t nmembers, const uint32_t *failed, size_t nfailed);
+bool tok_server_rebuilding(const struct tok_server *s);
+uint32_t tok_server_epoch(const struct tok_server *s);
+/* Node <node> failed (expelled, died, shut down): its records become held
+ * by <node> | TOK_NODE_FAILED, and a rebuild stops waiting for it (its
+ * tokens then unknown: see tok_server_start_epoch). */
+void tok_server_node_failed(struct tok_server *s, uint32_t node);
+/* The upper layer recovered <node> (log replayed, or leaseRecoveryWait
+ * passed): its tokens go, and each node that met them in a conflict is
+ * told to ask again. */
+void tok_server_node_recovered(struct tok_server *s, uint32_t node);
+/* tokenMemLimit: past <bytes> of records the server asks holders to give
+ * back tokens nobody uses, least recently used first (a clock sweep);
+ * 0: no limit. */
+void tok_server_set_mem_limit(struct tok_server *s, uint64_t bytes);
 
 struct tok_server_stats {
 	uint64_t objects, records;	/* live */
+	uint64_t bytes;			/* live, as tokenMemLimit counts them */
 	uint64_t grants, conflicts, relinquishes, refused;
 	uint64_t msgs_in, msgs_out;
+	uint64_t failed_conflicts;	/* conflicts naming a failed node */
+	uint64_t rebuilds, reasserts, queued;	/* queued: requests waiting now */
+	uint64_t drops_asked;		/* tokenMemLimit: give-back requests */
+	uint32_t epoch;
+	uint32_t waiting_for;		/* members not yet reasserted */
 };
 void tok_server_get_stats(const struct tok_server *s, struct tok_server_stats *st);
 /* Visit every holder record: node <node> holds <mode> on <k> over <r>. */
@@ -185,6 +237,7 @@ struct tok_holder {
 	uint64_t reqid;
 	unsigned nrev;		/* revoke answers still awaited */
 	struct tok_multi *multi;
+	uint64_t since;		/* xport now at tok_acquire */
 };
 
 /* Fill <h>; for kinds other than TOK_BR the ranges become [0, TOK_INF). */
@@ -192,10 +245,32 @@ void tok_holder_init(struct tok_holder *h, const struct tok_key *k, enum tok_mod
 		     struct tok_range req, struct tok_range des);
 
 int tok_client_create(uint32_t self, const struct tok_xport *x, struct tok_client **out);
-/* Only when idle: no holder queued or granted (MM_BUG_ON otherwise). */
+/* Frees the cache. Holders still queued or granted are forgotten (their
+ * storage is the caller's): for shutdown, after waking their threads. */
 void tok_client_destroy(struct tok_client *c);
-/* Servers of every space, for tok_server_for (copied). */
-int tok_client_set_servers(struct tok_client *c, const uint32_t *nodes, size_t n);
+/*
+ * The view of space <space>: its servers (for tok_server_for, copied) at
+ * <epoch>. A newer epoch than the client's abandons the space's requests
+ * in flight (they are asked again), reasserts every cached piece of the
+ * space to its new server and sends each server reassert-done; the same
+ * epoch only sets the list (first use). Acquires in a space with no view
+ * fail with MM_ESTATE. MM_EINVAL for an older epoch or no servers.
+ */
+int tok_client_set_view(struct tok_client *c, uint32_t space, uint32_t epoch,
+			const uint32_t *servers, size_t n);
+/* Node <node> failed: revokes sent to it will not be answered, so the
+ * holders waiting for them ask the server again; conflicts naming it wait
+ * for its recovery (the server's word, or tok_client_retry_failed). */
+void tok_client_node_failed(struct tok_client *c, uint32_t node);
+/* Node <node> is active again (its new incarnation holds nothing). */
+void tok_client_node_up(struct tok_client *c, uint32_t node);
+/* Holders waiting for a failed node's recovery ask their server again
+ * (the daemon calls it every few seconds: a recovery whose news was lost
+ * with a connection is seen anyway). */
+void tok_client_retry_failed(struct tok_client *c);
+/* maxFilesToCache: past <max> cached objects, unused ones are given back,
+ * least recently used first, in batches; 0: no limit. */
+void tok_client_set_cache_limit(struct tok_client *c, size_t max);
 /* The revoke upcall of <kind>; none = nothing to flush. */
 void tok_client_set_revoke(struct tok_client *c, enum tok_kind kind, tok_revoke_fn fn, void *arg);
 int tok_client_recv(struct tok_client *c, uint32_t from, const void *buf, size_t len);
@@ -210,6 +285,11 @@ int tok_client_upcall_done(struct tok_client *c, uint64_t cookie);
 int tok_acquire(struct tok_client *c, struct tok_holder *h);
 /* Drop a granted hold; the token stays cached. */
 void tok_release(struct tok_client *c, struct tok_holder *h);
+/* Withdraw <h> whatever its state (a granted one is released): afterwards
+ * it is idle and tokens never touch it again; an answer still on its way
+ * for it is applied to the cache or ignored. Not for the holders of a
+ * tok_multi in progress (MM_BUG_ON). */
+void tok_cancel(struct tok_client *c, struct tok_holder *h);
 
 /*
  * Acquire <n> holders as one: they are taken one at a time in the total
@@ -236,6 +316,7 @@ struct tok_client_stats {
 	uint64_t objects, pieces;	/* live cache */
 	uint64_t local_grants, server_requests, conflicts, revokes_sent, revokes_served;
 	uint64_t relinquishes, msgs_in, msgs_out, refused;
+	uint64_t reasserts, resent, failed_waits, drops_asked, stale;
 };
 void tok_client_get_stats(const struct tok_client *c, struct tok_client_stats *st);
 /* Visit every cached piece: this node holds <mode> on <k> over <r>. */
@@ -245,5 +326,22 @@ void tok_client_foreach(const struct tok_client *c,
 			void *arg);
 /* Is the client idle: nothing queued, in flight, or being revoked? */
 bool tok_client_idle(const struct tok_client *c);
+
+/* A waiting holder (revoke false) or a revoke being served (revoke true:
+ * <node> is the requester, TOK_NODE_NONE for a give-back), for mmdiag
+ * --waiters: what it waits for (<cause>, <cause_node>) since <since_ns>
+ * (xport now). */
+struct tok_waiter {
+	struct tok_key key;
+	enum tok_mode mode;
+	struct tok_range r;
+	bool revoke;
+	uint32_t node;
+	const char *cause;
+	uint32_t cause_node;
+	uint64_t since_ns;
+};
+void tok_client_waiters(const struct tok_client *c,
+			void (*fn)(void *arg, const struct tok_waiter *w), void *arg);
 
 #endif

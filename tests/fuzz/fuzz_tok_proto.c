@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct tok_msg m;
 	static uint8_t again[TOK_MSG_MAX];
 	static int quiet;
-	struct tok_xport x = {null_send, NULL};
+	struct tok_xport x = {.send = null_send};
 	struct tok_server *s;
 	struct tok_client *c;
 	uint32_t servers[1] = {0};
@@ -59,12 +59,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (tok_msg_encode(&m, again) != size || memcmp(again, data, size) != 0)
 			abort();
 	}
-	if (tok_server_create(0, &x, &s) == MM_OK) {
+	if (tok_server_create(0, 0, &x, &s) == MM_OK) {
 		tok_server_recv(s, 1, data, size);
 		tok_server_destroy(s);
 	}
 	if (tok_client_create(0, &x, &c) == MM_OK) {
-		tok_client_set_servers(c, servers, 1);
+		tok_client_set_view(c, 0, 0, servers, 1);
 		tok_client_recv(c, 1, data, size);
 		/* a revoke of nothing is answered and forgotten: idle again */
 		if (!tok_client_idle(c))

@@ -684,7 +684,7 @@ static int null_send(void *arg, uint32_t to, const void *buf, size_t len)
 static void test_bytes_per_token(void)
 {
 	const uint64_t n = SANITIZED ? 100000 : 1000000;
-	struct tok_xport x = {null_send, NULL};
+	struct tok_xport x = {.send = null_send};
 	struct tok_server *s;
 	struct tok_server_stats st;
 	struct tok_msg m = {.type = TOK_MSG_ACQ, .mode = TOK_RO, .r = ALL, .des = ALL};
@@ -693,7 +693,7 @@ static void test_bytes_per_token(void)
 	double per;
 
 	before = mallinfo2();
-	CU_ASSERT_EQUAL_FATAL(tok_server_create(0, &x, &s), MM_OK);
+	CU_ASSERT_EQUAL_FATAL(tok_server_create(0, 0, &x, &s), MM_OK);
 	m.key.space = 1;
 	m.key.kind = TOK_INODE;
 	for (uint64_t i = 0; i < n; i++) {

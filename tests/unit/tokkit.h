@@ -83,17 +83,18 @@ static inline int tk_init(struct tk_net *t, int n, int ns)
 	t->n = n;
 	t->ns = ns;
 	for (int i = 0; i < n; i++) {
-		struct tok_xport x = {tk_send, &t->xa[i]};
+		struct tok_xport x = {.send = tk_send, .arg = &t->xa[i]};
 
 		t->xa[i] = (struct tk_xarg){t, (uint32_t)i};
 		if (tok_client_create((uint32_t)i, &x, &t->cl[i]) != MM_OK)
 			return MM_ENOMEM;
-		if (i < ns && tok_server_create((uint32_t)i, &x, &t->sv[i]) != MM_OK)
+		if (i < ns && tok_server_create((uint32_t)i, 0, &x, &t->sv[i]) != MM_OK)
 			return MM_ENOMEM;
 		servers[i] = (uint32_t)i;
 	}
 	for (int i = 0; i < n; i++)
-		tok_client_set_servers(t->cl[i], servers, (size_t)ns);
+		for (uint32_t sp = 0; sp < 4; sp++)
+			tok_client_set_view(t->cl[i], sp, 0, servers, (size_t)ns);
 	return MM_OK;
 }
 

@@ -1,0 +1,113 @@
+/*
+ * tokens/toknet.h - tokens over net/ for real threads (2026-12-06).
+ *
+ * One toknet per daemon: this node's tok_client, and a tok_server for
+ * each token space whose view names this node among its servers. It
+ * carries the core's messages as one-way net/ frames of type MSG_TOK_BATCH,
+ * batching every message one tokens call produces for one node into one
+ * frame; runs the per-kind
+ * revoke callbacks on its own revoke threads (never on net I/O threads);
+ * and gives callers a blocking acquire on CLOCK_MONOTONIC.
+ *
+ * The daemon (mmfsd/tokensvc.c) feeds it the cluster's facts: views from
+ * the CCR appointments (clm_fsmgr), node failures and recoveries, limits.
+ * toknet itself never reads the CCR, so benchmarks and tests can run
+ * several toknets in one process over loopback.
+ *
+ * Locks: one mutex around the client, one around each server (leaves:
+ * under them only net_send_oneway's queue is taken, after the call
+ * returns: messages are sent with no tokens lock held). Callers of
+ * toknet_* hold no lock a revoke callback takes.
+ *
+ * Return convention: MM_OK or a negative MM_E* (common/err.h).
+ */
+#ifndef MM_TOKENS_TOKNET_H
+#define MM_TOKENS_TOKNET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/net.h"
+#include "tokens/tokens.h"
+
+/* Daemon-to-daemon message types of tokens (0x03xx). */
+enum {
+	MSG_TOK_BATCH = 0x0301,	/* one-way: token messages, each preceded by its 2-byte length */
+};
+
+struct toknet;
+
+struct toknet_config {
+	uint32_t self;		/* this node's number */
+	net_ctx *net;		/* registered on: toknet_create must precede net's first connection */
+	int revoke_threads;	/* >= 1 */
+	uint64_t mem_limit;	/* tokenMemLimit, bytes per local server; 0: none */
+	size_t cache_limit;	/* maxFilesToCache: objects in the client cache; 0: none */
+};
+
+int toknet_create(const struct toknet_config *cfg, struct toknet **out);
+/* Wakes every blocked acquire with MM_ESHUTDOWN, joins the revoke
+ * threads, frees the client and servers. */
+void toknet_destroy(struct toknet *t);
+
+/*
+ * The view of <space> at <epoch> (the CCR appointment's): <servers>
+ * serve it (manager first). If this node is one of them it starts (or
+ * restarts, for a newer epoch) a server that rebuilds from <members>'
+ * reasserts, with <failed> (failed, not yet recovered) treated as holding
+ * unknown tokens; if not, a server it ran for the space is dropped. The
+ * client then moves to the view. An epoch not newer than the current one
+ * is ignored (MM_OK). <n> 0 forgets the space (it was deleted).
+ */
+int toknet_set_view(struct toknet *t, uint32_t space, uint32_t epoch, const uint32_t *servers,
+		    size_t n, const uint32_t *members, size_t nmembers, const uint32_t *failed,
+		    size_t nfailed);
+/* The cluster lost node <node>: every local server keeps its tokens as
+ * failed, the client stops waiting for its answers. */
+void toknet_node_failed(struct toknet *t, uint32_t node);
+/* The recovery of <node> is done (the hook, or leaseRecoveryWait): every
+ * local server lets its tokens go. */
+void toknet_node_recovered(struct toknet *t, uint32_t node);
+/* <node> is active again. */
+void toknet_node_up(struct toknet *t, uint32_t node);
+void toknet_set_limits(struct toknet *t, uint64_t mem_limit, size_t cache_limit);
+
+/* The revoke callback of <kind>, run on a revoke thread: flush or
+ * invalidate <r> of <k> so this node can drop to tok_mode_keep(held,
+ * <want>). May block on disk I/O; must not acquire tokens. Its return is
+ * logged if not MM_OK (the token is given up anyway). */
+typedef int (*toknet_revoke_fn)(void *arg, const struct tok_key *k, struct tok_range r,
+				enum tok_mode want);
+void toknet_set_revoke(struct toknet *t, enum tok_kind kind, toknet_revoke_fn fn, void *arg);
+
+/* Block until <h> (tok_holder_init'd) is granted: MM_OK; MM_ETIMEDOUT
+ * after <timeout_ms> (> 0; <= 0 waits for ever), the holder withdrawn
+ * (tok_cancel); MM_ESHUTDOWN; MM_ESTATE if the space has no view yet;
+ * MM_EINVAL. */
+int toknet_acquire(struct toknet *t, struct tok_holder *h, int timeout_ms);
+/* Block until all of <hs> are granted, taken in the total order
+ * (tok_acquire_many): MM_OK, MM_ESHUTDOWN, MM_ESTATE, MM_EINVAL. */
+int toknet_acquire_many(struct toknet *t, struct tok_holder **hs, size_t n);
+void toknet_release(struct toknet *t, struct tok_holder *h);
+
+/* Diagnostics, each under the right lock: client and server statistics,
+ * the client's pieces and waiters, every local server's records. The
+ * callbacks run with a tokens lock held: they must only copy. */
+void toknet_client_stats(struct toknet *t, struct tok_client_stats *st);
+void toknet_client_pieces(struct toknet *t,
+			  void (*fn)(void *arg, const struct tok_key *k, enum tok_mode mode,
+				     struct tok_range r),
+			  void *arg);
+void toknet_client_waiters(struct toknet *t, void (*fn)(void *arg, const struct tok_waiter *w),
+			   void *arg);
+/* One call per local server: its space and statistics. */
+void toknet_servers(struct toknet *t,
+		    void (*fn)(void *arg, uint32_t space, const struct tok_server_stats *st),
+		    void *arg);
+void toknet_server_records(struct toknet *t, uint32_t space,
+			   void (*fn)(void *arg, const struct tok_key *k, uint32_t node,
+				      enum tok_mode mode, struct tok_range r),
+			   void *arg);
+
+#endif
