@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# bench tokens: the token manager (tokens/), build/bench/tokens_bench.
+#
+#   tokens.memory  server bytes per token at 1,000,000 tokens (one record
+#       each), created by tok_server_recv of encoded acquires, measured
+#       with mallinfo2; ratio vs the issue's aim, 128 bytes (lower is better).
+#   tokens.scale.N  a simulated cluster in one process (tokens_bench scale):
+#       N = 10, 100, 1000 client nodes and 1 token server (then 4), each
+#       client writing 512 blocks of 64 KiB of its own 1 MiB stripes of 8
+#       shared files (BR tokens, xw, desired range = the stripe, 2 workers
+#       per node); messages per operation, ratio vs N = 10 (aim: they do
+#       not grow). tokens.scale.N.server_rate: acquires and relinquishes a
+#       server handles per second of its own time (tok_server_recv), ratio
+#       vs N = 10. Info lines: server messages per operation and per second
+#       of wall time, the same clients then writing their neighbours'
+#       stripes (each stripe a conflict, revoke and grant), 1 worker, ws.
+#       Clusters under 1000 nodes run 1000/N times (fresh each time), so
+#       every size is timed over 512,000 operations.
+#
+# Durations: BENCH_TOKENS_OPS (blocks per client, default 512). Builds
+# nothing (bench/run runs make).
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=$top/build/bench
+ops=${BENCH_TOKENS_OPS:-512}
+rc=0
+
+[[ -x $bin/tokens_bench ]] || { echo "bench tokens: $bin/tokens_bench is missing (make)"; exit 1; }
+
+kv() { # key line: the value of key=value in line
+	sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+aim_ge() { # name value min
+	echo "aim: $1 $2 >= $3 $(awk -v v="$2" -v m="$3" 'BEGIN { print (v >= m ? "met" : "NOT met") }')"
+}
+aim_le() { # name value max
+	echo "aim: $1 $2 <= $3 $(awk -v v="$2" -v m="$3" 'BEGIN { print (v <= m ? "met" : "NOT met") }')"
+}
+
+# run NAME ARGS...: run build/bench/ARGS, show its lines, keep them in $out.
+out=""
+run() {
+	local name=$1
+	shift
+	out=$("$bin/$@" 2>&1)
+	local st=$?
+	sed "s/^/  $name: /" <<<"$out"
+	if [[ $st -ne 0 || $out != *tokens_bench:\ test=* ]]; then
+		echo "bench tokens: $name failed (exit $st)" >&2
+		rc=1
+		return 1
+	fi
+}
+line() { grep "phase=$1 " <<<"$out"; } # the scale line of phase own|shift
+
+echo "note: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start;" \
+	"other processes share the CPUs, compare ratios"
+
+# ---- memory ----------------------------------------------------------------
+if run tokens.memory tokens_bench memory -n 1000000; then
+	per=$(kv bytes_per_token "$out")
+	printf 'result: tokens.memory %s bytes/token ratio %s vs aim_128B\n' "$per" \
+		"$(ratio "$per" 128)"
+	printf 'info: tokens.memory.fill %s acquires/s into one server (tok_server_recv, one thread)\n' \
+		"$(kv acquires_per_s "$out")"
+	aim_le tokens.memory.bytes "$per" 128
+fi
+
+# ---- scale -----------------------------------------------------------------
+declare -A mpo srate
+for s in 1 4; do
+	for n in 10 100 1000; do
+		tag=$n
+		[[ $s -gt 1 ]] && tag=${s}srv.$n
+		run "tokens.scale.$tag" tokens_bench scale -n "$n" -s "$s" -o "$ops" || continue
+		own=$(line own)
+		shift_l=$(line shift)
+		mpo[$tag]=$(kv msgs_per_op "$own")
+		srate[$tag]=$(kv srv_requests_per_s "$own")
+		if [[ $s -eq 1 ]]; then
+			printf 'info: tokens.scale.%s.server %s server msgs/op, %s server msgs/s of wall time (%s s for %s ops in %s runs), %s us of server time per request\n' \
+				"$tag" "$(kv srv_msgs_per_op "$own")" "$(kv srv_msgs_per_s "$own")" \
+				"$(kv seconds "$own")" "$(kv ops "$own")" "$(kv reps "$own")" \
+				"$(kv srv_us_per_msg "$own")"
+		else
+			printf 'info: tokens.scale.%s.server busiest of %s servers: %s msgs/op (all: %s), %s s of its time\n' \
+				"$tag" "$s" "$(kv srv_max_per_op "$own")" "$(kv srv_msgs_per_op "$own")" \
+				"$(kv srv_max_busy_s "$own")"
+		fi
+		printf 'info: tokens.scale.%s.conflict (neighbours'"'"' stripes, xw) %s msgs/op, %s msgs per stripe taken over, %s server msgs/op\n' \
+			"$tag" "$(kv msgs_per_op "$shift_l")" "$(kv msgs_per_acquire "$shift_l")" \
+			"$(kv srv_msgs_per_op "$shift_l")"
+	done
+done
+for tag in 10 100 1000 4srv.10 4srv.100 4srv.1000; do
+	base=${tag%.*}
+	[[ $tag == "$base" ]] && base="" || base="$base."
+	[[ -n ${mpo[$tag]:-} && -n ${mpo[${base}10]:-} ]] &&
+		printf 'result: tokens.scale.%s %s msgs/op ratio %s vs tokens.scale.%s10\n' "$tag" \
+			"${mpo[$tag]}" "$(ratio "${mpo[$tag]}" "${mpo[${base}10]}")" "$base"
+done
+for tag in 10 100 1000; do
+	[[ -n ${srate[$tag]:-} && -n ${srate[10]:-} ]] &&
+		printf 'result: tokens.scale.%s.server_rate %s requests/s ratio %s vs tokens.scale.10.server_rate\n' \
+			"$tag" "${srate[$tag]}" "$(ratio "${srate[$tag]}" "${srate[10]}")"
+done
+if run tokens.scale.1000.w1 tokens_bench scale -n 1000 -w 1 -o "$ops"; then
+	shift_l=$(line shift)
+	printf 'info: tokens.scale.1000.conflict.w1 (1 worker per node) %s msgs/op, %s msgs per stripe taken over\n' \
+		"$(kv msgs_per_op "$shift_l")" "$(kv msgs_per_acquire "$shift_l")"
+fi
+if run tokens.scale.1000.ws tokens_bench scale -n 1000 -m ws -o "$ops"; then
+	printf 'info: tokens.scale.1000.ws (mode ws) %s msgs/op own stripes, %s msgs/op neighbours'"'"' stripes\n' \
+		"$(kv msgs_per_op "$(line own)")" "$(kv msgs_per_op "$(line shift)")"
+fi
+[[ -n ${mpo[1000]:-} && -n ${mpo[10]:-} ]] &&
+	aim_le tokens.scale.1000.ratio "$(ratio "${mpo[1000]}" "${mpo[10]}")" 1.00
+
+exit $rc
