@@ -17,15 +17,39 @@
 #       Clusters under 1000 nodes run 1000/N times (fresh each time), so
 #       every size is timed over 512,000 operations.
 #
-# Durations: BENCH_TOKENS_OPS (blocks per client, default 512). Builds
+#   Over net/ (tokens/toknet.h): toknets in one process, each with its own
+#   net_ctx (NET_SEC_PLAIN, 1 I/O thread, 4 workers, like mmfsd's) on
+#   127.0.9.41 (node 1, the token server of the space, and a client) and
+#   127.0.9.42 (node 2, a client); no revoke callbacks unless stated.
+#   tokens.local  toknet_acquire + toknet_release of a token node 1 already
+#       caches, one thread, pairs per second; baseline: an uncontended
+#       pthread_mutex lock + unlock pair in the same program.
+#   tokens.grant  new tokens (a new inode, ro, each) node 1's server grants
+#       to node 2, 32 threads each acquiring and releasing in a loop (32 in
+#       flight, as rpc.rtt.pipelined); grants per second; baseline:
+#       rpc.rtt.pipelined measured just before, exactly as bench/rpc.sh
+#       does (rpc_bench rtt -c AUTHONLY -S 64 -d 32, two processes).
+#       Info: 8 and 64 threads, and 32 with revoke callbacks registered.
+#   tokens.pingpong  a thread on each node takes one inode token xw in
+#       turn (a shared turn variable), each take after the first a
+#       conflict, a revoke and a grant; switches per second; baseline:
+#       rpc.rtt.sync measured just before (rpc_bench rtt -c AUTHONLY -S 64
+#       -d 1). Info: the same with a no-op revoke callback on each node
+#       (the revoke-thread path).
+#
+# Durations: BENCH_TOKENS_OPS (blocks per client, default 512),
+# BENCH_TOKENS_SECONDS (each toknet and rpc measurement, default 3). Builds
 # nothing (bench/run runs make).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=$top/build/bench
 ops=${BENCH_TOKENS_OPS:-512}
+secs=${BENCH_TOKENS_SECONDS:-3}
 rc=0
 
-[[ -x $bin/tokens_bench ]] || { echo "bench tokens: $bin/tokens_bench is missing (make)"; exit 1; }
+for b in tokens_bench rpc_bench; do
+	[[ -x $bin/$b ]] || { echo "bench tokens: $bin/$b is missing (make)"; exit 1; }
+done
 
 kv() { # key line: the value of key=value in line
 	sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"
@@ -46,7 +70,7 @@ run() {
 	out=$("$bin/$@" 2>&1)
 	local st=$?
 	sed "s/^/  $name: /" <<<"$out"
-	if [[ $st -ne 0 || $out != *tokens_bench:\ test=* ]]; then
+	if [[ $st -ne 0 || $out != *\ test=* ]]; then
 		echo "bench tokens: $name failed (exit $st)" >&2
 		rc=1
 		return 1
@@ -58,13 +82,13 @@ echo "note: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at star
 	"other processes share the CPUs, compare ratios"
 
 # ---- memory ----------------------------------------------------------------
+per=""
 if run tokens.memory tokens_bench memory -n 1000000; then
 	per=$(kv bytes_per_token "$out")
 	printf 'result: tokens.memory %s bytes/token ratio %s vs aim_128B\n' "$per" \
 		"$(ratio "$per" 128)"
 	printf 'info: tokens.memory.fill %s acquires/s into one server (tok_server_recv, one thread)\n' \
 		"$(kv acquires_per_s "$out")"
-	aim_le tokens.memory.bytes "$per" 128
 fi
 
 # ---- scale -----------------------------------------------------------------
@@ -114,7 +138,54 @@ if run tokens.scale.1000.ws tokens_bench scale -n 1000 -m ws -o "$ops"; then
 	printf 'info: tokens.scale.1000.ws (mode ws) %s msgs/op own stripes, %s msgs/op neighbours'"'"' stripes\n' \
 		"$(kv msgs_per_op "$(line own)")" "$(kv msgs_per_op "$(line shift)")"
 fi
+
+# ---- over net/ -------------------------------------------------------------
+if run tokens.local tokens_bench local -t "$secs"; then
+	tl=$(kv rate "$out")
+	mx=$(kv mutex_rate "$out")
+	printf 'result: tokens.local %s pairs/s ratio %s vs pthread_mutex=%s/s\n' "$tl" \
+		"$(ratio "$tl" "$mx")" "$mx"
+	printf 'info: tokens.local %s ns per cached acquire+release pair (mutex pair %s ns); two threads on two tokens: %s pairs/s together\n' \
+		"$(kv ns_per_pair "$out")" "$(kv mutex_ns "$out")" "$(kv two_threads_rate "$out")"
+fi
+pipe="" sync="" grant="" pp=""
+run rpc.rtt.pipelined rpc_bench rtt -c AUTHONLY -S 64 -d 32 -t "$secs" && pipe=$(kv rate "$out")
+run tokens.grant tokens_bench grant -d 32 -t "$secs" &&
+	{ grant=$(kv rate "$out"); grant_cpu=$(kv cpu_us "$out"); }
+for d in 8 64; do
+	run "tokens.grant.d$d" tokens_bench grant -d "$d" -t "$secs" &&
+		printf 'info: tokens.grant.d%s %s grants/s with %s threads (%s us CPU per grant)\n' \
+			"$d" "$(kv rate "$out")" "$d" "$(kv cpu_us "$out")"
+done
+run tokens.grant.upcall tokens_bench grant -d 32 -u -t "$secs" &&
+	printf 'info: tokens.grant.upcall %s grants/s, 32 threads, revoke callbacks registered\n' \
+		"$(kv rate "$out")"
+run rpc.rtt.sync rpc_bench rtt -c AUTHONLY -S 64 -d 1 -t "$secs" && sync=$(kv rate "$out")
+if run tokens.pingpong tokens_bench pingpong -t "$secs"; then
+	pp=$(kv rate "$out")
+	pp_info="$(kv us_per_switch "$out") us per switch, $(kv cpu_us "$out") us CPU per switch"
+fi
+run tokens.pingpong.upcall tokens_bench pingpong -u -t "$secs" &&
+	printf 'info: tokens.pingpong.upcall %s switches/s with a no-op revoke callback on each node (%s us per switch)\n' \
+		"$(kv rate "$out")" "$(kv us_per_switch "$out")"
+
+[[ -n $grant && -n $pipe ]] && {
+	printf 'result: tokens.grant %s grants/s ratio %s vs rpc.rtt.pipelined=%s/s\n' "$grant" \
+		"$(ratio "$grant" "$pipe")" "$pipe"
+	printf 'info: tokens.grant.cpu %s us CPU per grant (both nodes, one process)\n' "$grant_cpu"
+}
+[[ -n $pp && -n $sync ]] && {
+	printf 'result: tokens.pingpong %s switches/s ratio %s vs rpc.rtt.sync=%s/s\n' "$pp" \
+		"$(ratio "$pp" "$sync")" "$sync"
+	printf 'info: tokens.pingpong %s\n' "$pp_info"
+}
+
+# ---- aims ------------------------------------------------------------------
+[[ -n ${per:-} ]] && aim_le tokens.memory.bytes "$per" 128
 [[ -n ${mpo[1000]:-} && -n ${mpo[10]:-} ]] &&
 	aim_le tokens.scale.1000.ratio "$(ratio "${mpo[1000]}" "${mpo[10]}")" 1.00
+[[ -n $grant ]] && aim_ge tokens.grant.grants/s "$grant" 100000
+[[ -n $grant && -n $pipe ]] && aim_ge tokens.grant.ratio "$(ratio "$grant" "$pipe")" 0.5
+[[ -n $pp && -n $sync ]] && aim_ge tokens.pingpong.ratio "$(ratio "$pp" "$sync")" 0.3
 
 exit $rc

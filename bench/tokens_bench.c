@@ -40,15 +40,21 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "tokens/tok_int.h"
+#include "net/net.h"
 #include "tokens/tokens.h"
+#include "tokens/toknet.h"
 #include "bench/benchkit.h"
 
 static uint64_t n_opt;
@@ -574,6 +580,410 @@ static int run_scale(void)
 	return 0;
 }
 
+
+/* ---- toknet: nodes over net/ on loopback ---------------------------------- */
+
+#define TN_CLUSTER 0x00BE4C4A70CE4E75ull
+#define TN_SPACE 7u
+#define TN_MAXN 3
+
+static const char *const tn_ip[TN_MAXN] = {NULL, "127.0.9.41", "127.0.9.42"};
+
+struct tn_node {
+	net_ctx *net;
+	struct toknet *t;
+};
+
+static struct tn_node tn[TN_MAXN];
+static uint32_t tn_n;
+
+static int noop_revoke(void *arg, const struct tok_key *k, struct tok_range r, enum tok_mode want)
+{
+	(void)arg;
+	(void)k;
+	(void)r;
+	(void)want;
+	return MM_OK;
+}
+
+/* Nodes 1..n, each a net_ctx (PLAIN, 1 I/O thread, 4 workers, like
+ * mmfsd's) and a toknet; node 1 serves space TN_SPACE (epoch 1, rebuilt
+ * from every node's reasserts). <upcall>: a no-op revoke callback for
+ * every kind, run on the revoke threads. */
+static void tn_start(uint32_t n, bool upcall)
+{
+	uint32_t servers[1] = {1}, members[TN_MAXN];
+	int rc;
+
+	tn_n = n;
+	for (uint32_t i = 1; i <= n; i++) {
+		struct net_config cfg = {
+			.node_id = i,
+			.cluster_id = TN_CLUSTER,
+			.listen_addr = tn_ip[i],
+			.io_threads = 1,
+			.worker_threads = 4,
+			.security = NET_SEC_PLAIN,
+			.ciphers = "",
+			.connect_timeout_ms = 5000,
+		};
+		struct toknet_config tc = {.self = i, .revoke_threads = 2};
+
+		rc = net_create(&cfg, &tn[i].net);
+		if (rc)
+			bench_die("net_create", rc, tn_ip[i]);
+		tc.net = tn[i].net;
+		rc = toknet_create(&tc, &tn[i].t);
+		if (rc)
+			bench_die("toknet_create", rc, NULL);
+		if (upcall)
+			for (int k = 0; k < TOK_NKINDS; k++)
+				toknet_set_revoke(tn[i].t, (enum tok_kind)k, noop_revoke, NULL);
+		members[i - 1] = i;
+	}
+	for (uint32_t i = 1; i <= n; i++)
+		for (uint32_t j = 1; j <= n; j++)
+			if (i != j) {
+				rc = net_peer_set(tn[i].net, j, tn_ip[j], net_listen_port(tn[j].net));
+				if (rc)
+					bench_die("net_peer_set", rc, NULL);
+			}
+	for (uint32_t i = 1; i <= n; i++) {
+		rc = toknet_set_view(tn[i].t, TN_SPACE, 1, servers, 1, members, n, NULL, 0);
+		if (rc)
+			bench_die("toknet_set_view", rc, NULL);
+	}
+}
+
+static void tn_finish(void)
+{
+	for (uint32_t i = tn_n; i >= 1; i--)	/* clients first, the server last */
+		toknet_stop(tn[i].t);
+	for (uint32_t i = 1; i <= tn_n; i++)
+		net_destroy(tn[i].net);
+	for (uint32_t i = 1; i <= tn_n; i++)
+		toknet_destroy(tn[i].t);
+}
+
+static double secs_opt = 3, warm_opt = 0.5;
+static int depth_opt = 64;
+static bool upcall_opt;
+
+static uint64_t secs_ns(double sec)
+{
+	return (uint64_t)(sec * 1e9);
+}
+
+static void tn_holder(struct tok_holder *h, uint64_t obj, enum tok_mode mode)
+{
+	struct tok_key k = {.space = TN_SPACE, .kind = TOK_INODE, .obj = obj};
+
+	tok_holder_init(h, &k, mode, (struct tok_range){0, TOK_INF},
+			(struct tok_range){0, TOK_INF});
+}
+
+/* ---- local: cached acquire + release vs a mutex ---------------------------- */
+
+struct loop_res {
+	uint64_t n, ns;
+};
+
+/* Call <fn>(<arg>) in batches of 1024 for <secs> after <warm>. */
+static struct loop_res timed_loop(void (*fn)(void *arg), void *arg)
+{
+	uint64_t t0 = mm_now_ns(), ta = 0, n = 0, na = 0, now;
+	bool meas = false;
+
+	for (;;) {
+		for (int i = 0; i < 1024; i++)
+			fn(arg);
+		n += 1024;
+		now = mm_now_ns();
+		if (!meas && now - t0 >= secs_ns(warm_opt)) {
+			meas = true;
+			ta = now;
+			na = n;
+		} else if (meas && now - ta >= secs_ns(secs_opt)) {
+			return (struct loop_res){n - na, now - ta};
+		}
+	}
+}
+
+static pthread_mutex_t bench_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void mutex_pair(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&bench_mu);
+	pthread_mutex_unlock(&bench_mu);
+}
+
+struct local_arg {
+	struct toknet *t;
+	struct tok_holder h;
+	int err;
+};
+
+static void token_pair(void *arg)
+{
+	struct local_arg *a = arg;
+	int rc = toknet_acquire(a->t, &a->h, 0);
+
+	if (rc) {
+		if (!a->err)
+			a->err = rc;
+		return;
+	}
+	toknet_release(a->t, &a->h);
+}
+
+static void *local_thread(void *arg)
+{
+	struct local_arg *a = arg;
+	struct loop_res *r = malloc(sizeof(*r));
+
+	if (!r)
+		return NULL;
+	*r = timed_loop(token_pair, a);
+	return r;
+}
+
+static int run_local(void)
+{
+	struct local_arg a[2] = {0};
+	struct tok_client_stats before, after;
+	struct loop_res mu, tk, two[2];
+	pthread_t th[2];
+	int rc;
+
+	tn_start(1, false);
+	for (int i = 0; i < 2; i++) {
+		a[i].t = tn[1].t;
+		tn_holder(&a[i].h, 100 + (uint64_t)i, TOK_XW);
+		rc = toknet_acquire(a[i].t, &a[i].h, 10000);	/* from the server, once */
+		if (rc)
+			bench_die("first toknet_acquire", rc, NULL);
+		toknet_release(a[i].t, &a[i].h);
+	}
+	mu = timed_loop(mutex_pair, NULL);
+	toknet_client_stats(tn[1].t, &before);
+	tk = timed_loop(token_pair, &a[0]);
+	toknet_client_stats(tn[1].t, &after);
+	/* two threads, each on its own cached token: the client lock shared */
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&th[i], NULL, local_thread, &a[i]))
+			bench_die("pthread_create", 0, NULL);
+	for (int i = 0; i < 2; i++) {
+		void *r;
+
+		pthread_join(th[i], &r);
+		if (!r)
+			bench_die("local thread", MM_ENOMEM, NULL);
+		two[i] = *(struct loop_res *)r;
+		free(r);
+	}
+	tn_finish();
+	if (a[0].err || a[1].err)
+		bench_die("toknet_acquire", a[0].err ? a[0].err : a[1].err, NULL);
+	printf("tokens_bench: test=local seconds=%.3f pairs=%" PRIu64 " rate=%.0f ns_per_pair=%.1f"
+	       " mutex_pairs=%" PRIu64 " mutex_rate=%.0f mutex_ns=%.1f server_requests=%" PRIu64
+	       " two_threads_rate=%.0f\n",
+	       (double)tk.ns / 1e9, tk.n, (double)tk.n / ((double)tk.ns / 1e9),
+	       (double)tk.ns / (double)tk.n, mu.n, (double)mu.n / ((double)mu.ns / 1e9),
+	       (double)mu.ns / (double)mu.n, after.server_requests - before.server_requests,
+	       (double)two[0].n / ((double)two[0].ns / 1e9) +
+		       (double)two[1].n / ((double)two[1].ns / 1e9));
+	return after.server_requests != before.server_requests;
+}
+
+/* ---- grant: new tokens from one server to one client, many in flight ------- */
+
+static _Atomic uint64_t g_done;
+static atomic_bool g_stop;
+static atomic_int g_err;
+
+static void *grant_thread(void *arg)
+{
+	uint64_t base = ((uint64_t)(uintptr_t)arg + 1) << 40, i = 0;
+	struct tok_holder h;
+
+	while (!atomic_load_explicit(&g_stop, memory_order_relaxed)) {
+		int rc;
+
+		tn_holder(&h, base + i++, TOK_RO);
+		rc = toknet_acquire(tn[2].t, &h, 30000);
+		if (rc) {
+			int zero = 0;
+
+			atomic_compare_exchange_strong(&g_err, &zero, rc);
+			break;
+		}
+		toknet_release(tn[2].t, &h);
+		atomic_fetch_add_explicit(&g_done, 1, memory_order_relaxed);
+	}
+	return NULL;
+}
+
+static void sleep_until(uint64_t t)
+{
+	uint64_t now;
+
+	while ((now = mm_now_ns()) < t) {
+		struct timespec ts = {(time_t)((t - now) / 1000000000u),
+				      (long)((t - now) % 1000000000u)};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int run_grant(void)
+{
+	pthread_t *th = calloc((size_t)depth_opt, sizeof(*th));
+	struct tok_client_stats cs;
+	struct toknet_stats ns1, ns2;
+	uint64_t t0, ta, tb, na, nb;
+	double cpu_a, cpu_b;
+	struct tok_holder h;
+	int rc;
+
+	if (!th || depth_opt < 1)
+		bench_die("grant", MM_EINVAL, "-d must be >= 1");
+	tn_start(2, upcall_opt);
+	tn_holder(&h, 1, TOK_RO);	/* connect, and wait out the rebuild */
+	rc = toknet_acquire(tn[2].t, &h, 10000);
+	if (rc)
+		bench_die("first toknet_acquire", rc, NULL);
+	toknet_release(tn[2].t, &h);
+	t0 = mm_now_ns();
+	for (int i = 0; i < depth_opt; i++)
+		if (pthread_create(&th[i], NULL, grant_thread, (void *)(uintptr_t)i))
+			bench_die("pthread_create", 0, NULL);
+	sleep_until(t0 + secs_ns(warm_opt));
+	ta = mm_now_ns();
+	na = atomic_load(&g_done);
+	cpu_a = bench_cpu_secs(0);
+	sleep_until(ta + secs_ns(secs_opt));
+	tb = mm_now_ns();
+	nb = atomic_load(&g_done);
+	cpu_b = bench_cpu_secs(0);
+	atomic_store(&g_stop, true);
+	for (int i = 0; i < depth_opt; i++)
+		pthread_join(th[i], NULL);
+	toknet_client_stats(tn[2].t, &cs);
+	toknet_get_stats(tn[1].t, &ns1);
+	toknet_get_stats(tn[2].t, &ns2);
+	tn_finish();
+	free(th);
+	printf("tokens_bench: test=grant threads=%d upcall=%d seconds=%.3f grants=%" PRIu64
+	       " rate=%.0f cpu_us=%.1f client_objects=%" PRIu64 " server_requests=%" PRIu64
+	       " batches_out=%" PRIu64 " msgs_out=%" PRIu64 " srv_batches_out=%" PRIu64
+	       " srv_msgs_out=%" PRIu64 " errors=%d\n",
+	       depth_opt, upcall_opt, (double)(tb - ta) / 1e9, nb - na,
+	       (double)(nb - na) / ((double)(tb - ta) / 1e9),
+	       nb > na ? 1e6 * (cpu_b - cpu_a) / (double)(nb - na) : 0.0, cs.objects,
+	       cs.server_requests, ns2.batches_out, ns2.msgs_out, ns1.batches_out, ns1.msgs_out,
+	       atomic_load(&g_err));
+	if (atomic_load(&g_err))
+		fprintf(stderr, "tokens_bench: grant: toknet_acquire: %s\n",
+			mm_strerror(atomic_load(&g_err)));
+	return atomic_load(&g_err) || nb == na;
+}
+
+/* ---- pingpong: two nodes alternately take one object xw ------------------- */
+
+static pthread_mutex_t pp_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pp_cv = PTHREAD_COND_INITIALIZER;
+static uint32_t pp_turn = 1;
+static uint64_t pp_switches;
+
+static void *pp_thread(void *arg)
+{
+	uint32_t me = (uint32_t)(uintptr_t)arg, other = me == 1 ? 2 : 1;
+	struct tok_holder h;
+
+	for (;;) {
+		int rc;
+
+		pthread_mutex_lock(&pp_mu);
+		while (pp_turn != me && !atomic_load(&g_stop))
+			pthread_cond_wait(&pp_cv, &pp_mu);
+		pthread_mutex_unlock(&pp_mu);
+		if (atomic_load(&g_stop))
+			break;
+		tn_holder(&h, 5, TOK_XW);
+		rc = toknet_acquire(tn[me].t, &h, 30000);
+		if (rc) {
+			int zero = 0;
+
+			atomic_compare_exchange_strong(&g_err, &zero, rc);
+			atomic_store(&g_stop, true);
+			pthread_mutex_lock(&pp_mu);
+			pthread_cond_broadcast(&pp_cv);
+			pthread_mutex_unlock(&pp_mu);
+			break;
+		}
+		pthread_mutex_lock(&pp_mu);
+		pp_switches++;
+		atomic_store_explicit(&g_done, pp_switches, memory_order_relaxed);
+		pp_turn = other;
+		pthread_cond_broadcast(&pp_cv);
+		pthread_mutex_unlock(&pp_mu);
+		toknet_release(tn[me].t, &h);
+	}
+	return NULL;
+}
+
+static int run_pingpong(void)
+{
+	struct tok_client_stats c1, c2;
+	uint64_t t0, ta, tb, na, nb;
+	pthread_t th[2];
+	double cpu_a, cpu_b;
+	struct tok_holder h;
+	int rc;
+
+	tn_start(2, upcall_opt);
+	tn_holder(&h, 1, TOK_RO);	/* connect, and wait out the rebuild */
+	rc = toknet_acquire(tn[2].t, &h, 10000);
+	if (rc)
+		bench_die("first toknet_acquire", rc, NULL);
+	toknet_release(tn[2].t, &h);
+	t0 = mm_now_ns();
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&th[i], NULL, pp_thread, (void *)(uintptr_t)(i + 1)))
+			bench_die("pthread_create", 0, NULL);
+	sleep_until(t0 + secs_ns(warm_opt));
+	ta = mm_now_ns();
+	na = atomic_load(&g_done);
+	cpu_a = bench_cpu_secs(0);
+	sleep_until(ta + secs_ns(secs_opt));
+	tb = mm_now_ns();
+	nb = atomic_load(&g_done);
+	cpu_b = bench_cpu_secs(0);
+	pthread_mutex_lock(&pp_mu);
+	atomic_store(&g_stop, true);
+	pthread_cond_broadcast(&pp_cv);
+	pthread_mutex_unlock(&pp_mu);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	toknet_client_stats(tn[1].t, &c1);
+	toknet_client_stats(tn[2].t, &c2);
+	tn_finish();
+	printf("tokens_bench: test=pingpong upcall=%d seconds=%.3f switches=%" PRIu64
+	       " rate=%.0f us_per_switch=%.1f cpu_us=%.1f conflicts=%" PRIu64 " revokes_served=%"
+	       PRIu64 " server_requests=%" PRIu64 " errors=%d\n",
+	       upcall_opt, (double)(tb - ta) / 1e9, nb - na,
+	       (double)(nb - na) / ((double)(tb - ta) / 1e9),
+	       nb > na ? (double)(tb - ta) / 1e3 / (double)(nb - na) : 0.0,
+	       nb > na ? 1e6 * (cpu_b - cpu_a) / (double)(nb - na) : 0.0,
+	       c1.conflicts + c2.conflicts, c1.revokes_served + c2.revokes_served,
+	       c1.server_requests + c2.server_requests, atomic_load(&g_err));
+	if (atomic_load(&g_err))
+		fprintf(stderr, "tokens_bench: pingpong: toknet_acquire: %s\n",
+			mm_strerror(atomic_load(&g_err)));
+	return atomic_load(&g_err) || nb == na;
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static void usage(void)
@@ -581,7 +991,10 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: tokens_bench memory [-n tokens]\n"
 		"       tokens_bench scale [-n nodes] [-s servers] [-m ws|xw] [-o ops] [-f files]\n"
-		"                          [-w workers] [-r reps]\n");
+		"                          [-w workers] [-r reps]\n"
+		"       tokens_bench local [-t secs] [-W warmup]\n"
+		"       tokens_bench grant [-d threads] [-u] [-t secs] [-W warmup]\n"
+		"       tokens_bench pingpong [-u] [-t secs] [-W warmup]\n");
 	exit(2);
 }
 
@@ -594,7 +1007,7 @@ int main(int argc, char **argv)
 		usage();
 	test = argv[1];
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:s:m:o:f:w:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:s:m:o:f:w:r:t:W:d:u")) != -1) {
 		switch (opt) {
 		case 'n':
 			n_opt = strtoull(optarg, NULL, 0);
@@ -611,6 +1024,10 @@ int main(int argc, char **argv)
 			break;
 		case 'o': ops_opt = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'f': files_opt = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 't': secs_opt = atof(optarg); break;
+		case 'W': warm_opt = atof(optarg); break;
+		case 'd': depth_opt = atoi(optarg); break;
+		case 'u': upcall_opt = true; break;
 		case 'r': reps_opt = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'w': workers_opt = (uint32_t)strtoul(optarg, NULL, 0); break;
 		default: usage();
@@ -622,6 +1039,14 @@ int main(int argc, char **argv)
 		return run_memory();
 	if (!strcmp(test, "scale"))
 		return run_scale();
+	if (secs_opt <= 0 || warm_opt < 0)
+		usage();
+	if (!strcmp(test, "local"))
+		return run_local();
+	if (!strcmp(test, "grant"))
+		return run_grant();
+	if (!strcmp(test, "pingpong"))
+		return run_pingpong();
 	usage();
 	return 2;
 }
