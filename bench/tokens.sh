@@ -27,14 +27,15 @@
 #   tokens.grant  new tokens (a new inode, ro, each) node 1's server grants
 #       to node 2, 32 threads each acquiring and releasing in a loop (32 in
 #       flight, as rpc.rtt.pipelined); grants per second; baseline:
-#       rpc.rtt.pipelined measured just before, exactly as bench/rpc.sh
-#       does (rpc_bench rtt -c AUTHONLY -S 64 -d 32, two processes).
+#       rpc.rtt.pipelined measured just before and just after the grant
+#       runs (their mean), exactly as bench/rpc.sh does (rpc_bench rtt -c
+#       AUTHONLY -S 64 -d 32, two processes).
 #       Info: 8 and 64 threads, and 32 with revoke callbacks registered.
 #   tokens.pingpong  a thread on each node takes one inode token xw in
 #       turn (a shared turn variable), each take after the first a
 #       conflict, a revoke and a grant; switches per second; baseline:
-#       rpc.rtt.sync measured just before (rpc_bench rtt -c AUTHONLY -S 64
-#       -d 1). Info: the same with a no-op revoke callback on each node
+#       rpc.rtt.sync measured just before and just after (their mean;
+#       rpc_bench rtt -c AUTHONLY -S 64 -d 1). Info: the same with a no-op revoke callback on each node
 #       (the revoke-thread path).
 #
 # Durations: BENCH_TOKENS_OPS (blocks per client, default 512),
@@ -149,7 +150,15 @@ if run tokens.local tokens_bench local -t "$secs"; then
 		"$(kv ns_per_pair "$out")" "$(kv mutex_ns "$out")" "$(kv two_threads_rate "$out")"
 fi
 pipe="" sync="" grant="" pp=""
-run rpc.rtt.pipelined rpc_bench rtt -c AUTHONLY -S 64 -d 32 -t "$secs" && pipe=$(kv rate "$out")
+mean() { # a b: their mean, or the one that is set
+	if [[ -n $1 && -n $2 ]]; then
+		awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (a + b) / 2 }'
+	else
+		echo "${1:-$2}"
+	fi
+}
+p1="" p2="" s1="" s2=""
+run rpc.rtt.pipelined.before rpc_bench rtt -c AUTHONLY -S 64 -d 32 -t "$secs" && p1=$(kv rate "$out")
 run tokens.grant tokens_bench grant -d 32 -t "$secs" &&
 	{ grant=$(kv rate "$out"); grant_cpu=$(kv cpu_us "$out"); }
 for d in 8 64; do
@@ -160,7 +169,9 @@ done
 run tokens.grant.upcall tokens_bench grant -d 32 -u -t "$secs" &&
 	printf 'info: tokens.grant.upcall %s grants/s, 32 threads, revoke callbacks registered\n' \
 		"$(kv rate "$out")"
-run rpc.rtt.sync rpc_bench rtt -c AUTHONLY -S 64 -d 1 -t "$secs" && sync=$(kv rate "$out")
+run rpc.rtt.pipelined.after rpc_bench rtt -c AUTHONLY -S 64 -d 32 -t "$secs" && p2=$(kv rate "$out")
+pipe=$(mean "$p1" "$p2")
+run rpc.rtt.sync.before rpc_bench rtt -c AUTHONLY -S 64 -d 1 -t "$secs" && s1=$(kv rate "$out")
 if run tokens.pingpong tokens_bench pingpong -t "$secs"; then
 	pp=$(kv rate "$out")
 	pp_info="$(kv us_per_switch "$out") us per switch, $(kv cpu_us "$out") us CPU per switch"
@@ -168,6 +179,10 @@ fi
 run tokens.pingpong.upcall tokens_bench pingpong -u -t "$secs" &&
 	printf 'info: tokens.pingpong.upcall %s switches/s with a no-op revoke callback on each node (%s us per switch)\n' \
 		"$(kv rate "$out")" "$(kv us_per_switch "$out")"
+run rpc.rtt.sync.after rpc_bench rtt -c AUTHONLY -S 64 -d 1 -t "$secs" && s2=$(kv rate "$out")
+sync=$(mean "$s1" "$s2")
+echo "info: baselines rpc.rtt.pipelined ${p1:-failed} before, ${p2:-failed} after;" \
+	"rpc.rtt.sync ${s1:-failed} before, ${s2:-failed} after (calls/s; the results use the means)"
 
 [[ -n $grant && -n $pipe ]] && {
 	printf 'result: tokens.grant %s grants/s ratio %s vs rpc.rtt.pipelined=%s/s\n' "$grant" \
