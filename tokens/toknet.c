@@ -43,6 +43,8 @@
 #define TN_RETRY_NS (2000ull * 1000000)	/* tok_client_retry_failed period */
 #define TN_IDLE_WAIT_MS 2000		/* toknet_stop: wait for the client to go idle */
 #define TN_WARN_NS (10000ull * 1000000)	/* rate of "unknown space" warnings */
+#define TN_PARK_MAX 8192		/* messages kept for spaces not served (yet) */
+#define TN_PARK_NS (30000ull * 1000000)	/* ... for at most this long */
 
 /* ---- 1. outboxes ---- */
 
@@ -71,6 +73,17 @@ struct tn_srv {
 	bool flushing;		/* protected by mu: a thread is sending <out> */
 };
 
+/* A server message for a space not (yet) served here: kept a while, as
+ * the view that makes this node its server may come after the senders'
+ * (their reasserts must not be lost). Protected by smu. */
+struct tn_parked {
+	struct tn_parked *next;
+	uint32_t from, space;
+	uint64_t at;		/* mm_now_ns() */
+	size_t len;
+	uint8_t msg[];
+};
+
 /* A space as the last toknet_set_view gave it (protected by vmu). */
 struct tn_view {
 	uint32_t space, epoch;
@@ -82,8 +95,7 @@ struct tn_waiter {
 	pthread_cond_t cv;
 	bool cv_ready;
 	bool done;
-	bool multi;
-	struct tok_multi m;
+	struct tok_multi m;	/* toknet_acquire_many */
 };
 
 /* An upcall queued for a revoke thread. */
@@ -108,6 +120,8 @@ struct toknet {
 	struct tn_srv *srv;
 	bool stopped;			/* servers gone: messages dropped */
 	uint64_t mem_limit;		/* protected by smu */
+	struct tn_parked *park, **park_tail;	/* arrival order */
+	size_t npark;
 
 	pthread_mutex_t cmu;
 	struct tok_client *c;		/* NULL once stopped */
@@ -115,8 +129,7 @@ struct toknet {
 	bool cflushing;
 	bool stopping;			/* no new acquires */
 	struct mm_list waiters;		/* tn_waiter.link */
-	unsigned nsingle;		/* toknet_acquire callers inside */
-	unsigned nwaiting;		/* every caller inside (single and multi) */
+	unsigned nwaiting;		/* toknet_acquire(_many) callers waiting */
 	pthread_cond_t quiet;		/* signalled as callers leave while stopping */
 	struct {
 		toknet_revoke_fn fn;
@@ -356,17 +369,108 @@ static void srv_drop(struct toknet *t, struct tn_srv *sv)
 	srv_put(t, sv);	/* the list's reference */
 }
 
-static void warn_unknown_space(struct toknet *t, uint32_t from, uint32_t space)
+static void warn_unknown_space(struct toknet *t, uint32_t from, uint32_t space, uint64_t n,
+			       const char *why)
 {
 	uint64_t now = mm_now_ns(), last = atomic_load(&t->unknown_warned_ns);
-	uint64_t n = CNT(st_unknown, 1) + 1;
 
+	CNT(st_unknown, n);
 	if ((last && now - last < TN_WARN_NS) ||
 	    !atomic_compare_exchange_strong(&t->unknown_warned_ns, &last, now))
 		return;
 	mm_warn(SUB, "token message from node %u for space %08" PRIx32 ", which no server here "
-		"serves: dropped (%" PRIu64 " such so far; its sender asks again under the next view)",
-		from, space, n);
+		"serves, dropped %s (%" PRIu64 " such so far; its sender asks again under the next "
+		"view)", from, space, why, atomic_load(&t->st_unknown));
+}
+
+/* With smu held: forget parked messages past their time (or the oldest,
+ * to make room). */
+static void park_expire_locked(struct toknet *t, uint64_t now, bool room)
+{
+	while (t->park && (now - t->park->at > TN_PARK_NS || (room && t->npark >= TN_PARK_MAX))) {
+		struct tn_parked *p = t->park;
+		bool old = now - p->at > TN_PARK_NS;
+
+		t->park = p->next;
+		if (!t->park)
+			t->park_tail = &t->park;
+		t->npark--;
+		warn_unknown_space(t, p->from, p->space, 1,
+				   old ? "after 30 s" : "(too many waiting)");
+		free(p);
+	}
+}
+
+/* The server of <space> with a reference; if none, <msg> is parked. */
+static struct tn_srv *srv_get_or_park(struct toknet *t, uint32_t space, uint32_t from,
+				      const uint8_t *msg, size_t len)
+{
+	struct tn_srv *sv;
+	struct tn_parked *p;
+	uint64_t now = mm_now_ns();
+
+	pthread_mutex_lock(&t->smu);
+	for (sv = t->srv; sv; sv = sv->next)
+		if (sv->space == space) {
+			sv->refs++;
+			pthread_mutex_unlock(&t->smu);
+			return sv;
+		}
+	if (t->stopped) {
+		pthread_mutex_unlock(&t->smu);
+		return NULL;
+	}
+	park_expire_locked(t, now, true);
+	p = malloc(sizeof(*p) + len);
+	if (p) {
+		p->next = NULL;
+		p->from = from;
+		p->space = space;
+		p->at = now;
+		p->len = len;
+		memcpy(p->msg, msg, len);
+		*t->park_tail = p;
+		t->park_tail = &p->next;
+		t->npark++;
+	}
+	pthread_mutex_unlock(&t->smu);
+	if (!p)
+		warn_unknown_space(t, from, space, 1, "(out of memory)");
+	return NULL;
+}
+
+/* With smu held: unlink the parked messages of <space>, in order. */
+static struct tn_parked *park_take_locked(struct toknet *t, uint32_t space)
+{
+	struct tn_parked *got = NULL, **gt = &got, **pp = &t->park;
+
+	while (*pp) {
+		struct tn_parked *p = *pp;
+
+		if (p->space != space) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		t->npark--;
+		p->next = NULL;
+		*gt = p;
+		gt = &p->next;
+	}
+	t->park_tail = &t->park;
+	while (*t->park_tail)
+		t->park_tail = &(*t->park_tail)->next;
+	return got;
+}
+
+static void park_free(struct tn_parked *p)
+{
+	while (p) {
+		struct tn_parked *n = p->next;
+
+		free(p);
+		p = n;
+	}
 }
 
 /* One message from <from> (maybe self) to the local server or client. */
@@ -374,12 +478,10 @@ static void deliver(struct toknet *t, uint32_t from, const uint8_t *msg, size_t 
 {
 	if (tok_msg_for_server(msg, len)) {
 		uint32_t space = len >= 8 ? mm_be32_get(msg + 4) : 0;
-		struct tn_srv *sv = srv_get(t, space);
+		struct tn_srv *sv = srv_get_or_park(t, space, from, msg, len);
 
-		if (!sv) {
-			warn_unknown_space(t, from, space);
+		if (!sv)
 			return;
-		}
 		pthread_mutex_lock(&sv->mu);
 		if (sv->s)
 			tok_server_recv(sv->s, from, msg, len);	/* logs and drops garbage */
@@ -588,8 +690,6 @@ static int waiter_enter(struct toknet *t, struct tn_waiter *w)
 	}
 	mm_list_add_tail(&t->waiters, &w->link);
 	t->nwaiting++;
-	if (!w->multi)
-		t->nsingle++;
 	return MM_OK;
 }
 
@@ -597,8 +697,6 @@ static void waiter_leave(struct toknet *t, struct tn_waiter *w)
 {
 	mm_list_del(&w->link);
 	t->nwaiting--;
-	if (!w->multi)
-		t->nsingle--;
 	if (t->stopping)
 		pthread_cond_broadcast(&t->quiet);
 }
@@ -652,7 +750,7 @@ int toknet_acquire(struct toknet *t, struct tok_holder *h, int timeout_ms)
 
 int toknet_acquire_many(struct toknet *t, struct tok_holder **hs, size_t n)
 {
-	struct tn_waiter w = {.multi = true};
+	struct tn_waiter w = {0};
 	int rc;
 
 	if (!t || (n && !hs))
@@ -671,11 +769,15 @@ int toknet_acquire_many(struct toknet *t, struct tok_holder **hs, size_t n)
 	if (rc == MM_OK) {
 		client_unlock_flush(t);
 		pthread_mutex_lock(&t->cmu);
-		/* a multi-acquire cannot be withdrawn: on shutdown, wait for
-		 * the client itself to go */
-		while (!w.done && t->c)
+		while (!w.done && !t->stopping && t->c)
 			pthread_cond_wait(&w.cv, &t->cmu);
-		rc = w.done ? MM_OK : MM_ESHUTDOWN;
+		rc = MM_OK;
+		if (!w.done) {
+			/* withdrawn as a whole: every holder cancelled */
+			for (size_t i = 0; i < n && t->c; i++)
+				tok_cancel(t->c, hs[i]);
+			rc = MM_ESHUTDOWN;
+		}
 	}
 	waiter_leave(t, &w);
 	client_unlock_flush(t);
@@ -701,41 +803,59 @@ static struct tn_view *view_find(struct toknet *t, uint32_t space)
 	return NULL;
 }
 
-static int srv_add(struct toknet *t, uint32_t space, struct tn_srv **out)
+/*
+ * A new server of <space> serving view <epoch> (epoch 0: at once, with no
+ * records), then the messages parked for the space, in order and before
+ * any newer one: its lock is taken before it is on the list (sv->mu, then
+ * smu: the one place they nest).
+ */
+static int srv_add(struct toknet *t, uint32_t space, uint32_t epoch, const uint32_t *members,
+		   size_t nmembers, const uint32_t *failed, size_t nfailed)
 {
 	struct tn_srv *sv = calloc(1, sizeof(*sv));
 	struct tok_xport x = {srv_xsend, xnow, NULL};
+	struct tn_parked *parked;
 	int rc;
 
 	if (!sv)
 		return MM_ENOMEM;
 	sv->space = space;
 	sv->t = t;
-	sv->refs = 1;
+	sv->refs = 1;	/* the list's */
 	x.arg = sv;
 	pthread_mutex_init(&sv->mu, NULL);
 	rc = tok_server_create(t->cfg.self, space, &x, &sv->s);
-	if (rc != MM_OK) {
-		pthread_mutex_destroy(&sv->mu);
-		free(sv);
-		return rc;
-	}
+	if (rc == MM_OK && epoch > 0)
+		rc = tok_server_start_epoch(sv->s, epoch, members, nmembers, failed, nfailed);
+	if (rc != MM_OK)
+		goto fail;
+	pthread_mutex_lock(&sv->mu);
 	pthread_mutex_lock(&t->smu);
 	if (t->stopped) {
 		pthread_mutex_unlock(&t->smu);
-		tok_server_destroy(sv->s);
-		pthread_mutex_destroy(&sv->mu);
-		free(sv);
-		return MM_ESHUTDOWN;
+		pthread_mutex_unlock(&sv->mu);
+		rc = MM_ESHUTDOWN;
+		goto fail;
 	}
 	if (t->mem_limit)
 		tok_server_set_mem_limit(sv->s, t->mem_limit);
 	sv->next = t->srv;
 	t->srv = sv;
-	sv->refs++;	/* the caller's */
+	sv->refs++;	/* ours, until the replay is done */
+	parked = park_take_locked(t, space);
 	pthread_mutex_unlock(&t->smu);
-	*out = sv;
+	for (struct tn_parked *p = parked; p; p = p->next)
+		tok_server_recv(sv->s, p->from, p->msg, p->len);
+	park_free(parked);
+	srv_unlock_flush(t, sv);
+	srv_put(t, sv);
 	return MM_OK;
+fail:
+	out_free(&sv->out);
+	tok_server_destroy(sv->s);
+	pthread_mutex_destroy(&sv->mu);
+	free(sv);
+	return rc;
 }
 
 /* Unlink the server of <space>, if any, and drop it. */
@@ -796,21 +916,21 @@ int toknet_set_view(struct toknet *t, uint32_t space, uint32_t epoch, const uint
 		srv_remove(t, space);
 	} else {
 		sv = srv_get(t, space);
-		if (!sv)
-			rc = srv_add(t, space, &sv);
-		if (rc == MM_OK) {
+		if (!sv) {
+			rc = srv_add(t, space, epoch, members, nmembers, failed, nfailed);
+		} else {
 			pthread_mutex_lock(&sv->mu);
 			if (sv->s && epoch > tok_server_epoch(sv->s))
 				rc = tok_server_start_epoch(sv->s, epoch, members, nmembers, failed,
 							    nfailed);
 			srv_unlock_flush(t, sv);
 			srv_put(t, sv);
-			if (rc == MM_OK)
-				mm_info(SUB, "serving tokens of space %08" PRIx32 " at epoch %" PRIu32
-					" (%zu servers, rebuilding from %zu members, %zu failed)",
-					space, epoch, n, nmembers, nfailed);
 		}
-		if (rc != MM_OK)
+		if (rc == MM_OK)
+			mm_info(SUB, "serving tokens of space %08" PRIx32 " at epoch %" PRIu32
+				" (%zu servers, rebuilding from %zu members, %zu failed)", space,
+				epoch, n, nmembers, nfailed);
+		else
 			mm_error(SUB, "cannot serve tokens of space %08" PRIx32 " at epoch %" PRIu32
 				 ": %s", space, epoch, mm_strerror(rc));
 	}
@@ -944,6 +1064,7 @@ int toknet_create(const struct toknet_config *cfg, struct toknet **out)
 	pthread_mutex_init(&t->rmu, NULL);
 	mm_list_init(&t->waiters);
 	mm_list_init(&t->rq);
+	t->park_tail = &t->park;
 	if (mm_cond_init(&t->quiet) != 0 || mm_cond_init(&t->rcv) != 0) {
 		rc = MM_ENOMEM;
 		goto fail_early;
@@ -1014,7 +1135,7 @@ void toknet_stop(struct toknet *t)
 
 		pthread_cond_signal(&w->cv);
 	}
-	while (t->nsingle > 0)
+	while (t->nwaiting > 0)	/* each withdraws its holders */
 		pthread_cond_wait(&t->quiet, &t->cmu);
 	/* tokens nobody uses go back to their servers: nothing for recovery */
 	if (t->c)
@@ -1045,6 +1166,10 @@ void toknet_stop(struct toknet *t)
 	t->stopped = true;
 	list = t->srv;
 	t->srv = NULL;
+	park_free(t->park);
+	t->park = NULL;
+	t->park_tail = &t->park;
+	t->npark = 0;
 	pthread_mutex_unlock(&t->smu);
 	while (list) {
 		struct tn_srv *sv = list;
@@ -1056,14 +1181,6 @@ void toknet_stop(struct toknet *t)
 	c = t->c;
 	t->c = NULL;
 	tok_client_destroy(c);
-	/* multi-acquires return now that tokens cannot touch their holders */
-	mm_list_for_each(pos, &t->waiters) {
-		struct tn_waiter *w = mm_list_entry(pos, struct tn_waiter, link);
-
-		pthread_cond_signal(&w->cv);
-	}
-	while (t->nwaiting > 0)
-		pthread_cond_wait(&t->quiet, &t->cmu);
 	pthread_mutex_unlock(&t->cmu);
 }
 
