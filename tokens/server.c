@@ -191,25 +191,33 @@ static void server_reassert(struct tok_server *s, uint32_t from, const struct to
 
 static void handle(struct tok_server *s, uint32_t from, const struct tok_msg *m);
 
-/* Requests of the current epoch that waited run now, in arrival order;
- * those of a newer epoch keep waiting for it. */
+/* Requests of the current epoch that waited run now, in arrival order
+ * (while rebuilding only the rebuild's own messages, which came before
+ * this server had the view; a reassert-done among them may finish the
+ * rebuild, and then a second pass runs what the first skipped); those of
+ * a newer epoch keep waiting for it. handle() never comes back here. */
 static void run_queue(struct tok_server *s)
 {
 	struct mm_list *pos, *tmp;
+	bool was;
 
-	mm_list_for_each_safe(pos, tmp, &s->queue) {
-		struct tok_qmsg *q = mm_list_entry(pos, struct tok_qmsg, link);
+	do {
+		was = s->rebuilding;
+		mm_list_for_each_safe(pos, tmp, &s->queue) {
+			struct tok_qmsg *q = mm_list_entry(pos, struct tok_qmsg, link);
 
-		if (s->rebuilding)
-			return;
-		if (q->m.epoch > s->epoch)
-			continue;
-		mm_list_del(&q->link);
-		s->st.queued--;
-		if (q->m.epoch == s->epoch)
-			handle(s, q->from, &q->m);
-		free(q);
-	}
+			if (q->m.epoch > s->epoch)
+				continue;
+			if (s->rebuilding && q->m.epoch == s->epoch && q->m.type != TOK_MSG_REASSERT &&
+			    q->m.type != TOK_MSG_REASSERT_DONE)
+				continue;
+			mm_list_del(&q->link);
+			s->st.queued--;
+			if (q->m.epoch == s->epoch)
+				handle(s, q->from, &q->m);
+			free(q);
+		}
+	} while (was && !s->rebuilding);
 }
 
 static bool awaited_done(struct tok_server *s, uint32_t node)
@@ -261,13 +269,18 @@ int tok_server_start_epoch(struct tok_server *s, uint32_t epoch, const uint32_t 
 	s->epoch = epoch;
 	s->rebuilding = true;
 	s->st.rebuilds++;
+	/* no records yet: only their unknown tokens. One that is also a
+	 * member has rejoined, and its new incarnation's reassert is awaited */
 	for (size_t i = 0; i < nfailed; i++) {
 		struct tok_failed *f;
 
-		tok_server_node_failed(s, failed[i]);
-		f = failed_find(s, failed[i]);
-		if (f)
-			f->unknown = true;
+		if (failed_find(s, failed[i]))
+			continue;
+		f = realloc(s->failed, (s->nfailed + 1) * sizeof(*f));
+		if (!f)
+			return MM_ENOMEM;
+		s->failed = f;
+		s->failed[s->nfailed++] = (struct tok_failed){.node = failed[i], .unknown = true};
 	}
 	if (s->nawait == 0)
 		s->rebuilding = false;
@@ -499,7 +512,6 @@ static void handle(struct tok_server *s, uint32_t from, const struct tok_msg *m)
 		return;
 	case TOK_MSG_REASSERT_DONE:
 		awaited_done(s, from);
-		run_queue(s);
 		return;
 	}
 }
@@ -526,7 +538,11 @@ int tok_server_recv(struct tok_server *s, uint32_t from, const void *buf, size_t
 		return MM_OK;	/* its sender asks again in the new view */
 	if (m.epoch == s->epoch && (!s->rebuilding || m.type == TOK_MSG_REASSERT ||
 				    m.type == TOK_MSG_REASSERT_DONE)) {
+		bool was = s->rebuilding;
+
 		handle(s, from, &m);
+		if (was && !s->rebuilding)
+			run_queue(s);
 		return MM_OK;
 	}
 	/* the rebuild first, or the view this server has not been given yet */
