@@ -962,8 +962,11 @@ static void each_server(struct toknet *t, void (*fn)(struct tn_srv *sv, void *ar
 			size_t nc = cap ? cap * 2 : 8;
 			struct tn_srv **nl = realloc(list, nc * sizeof(*nl));
 
-			if (!nl)
-				break;	/* diagnostics or events miss a server: logged below */
+			if (!nl) {
+				mm_error(SUB, "out of memory: a node event or diagnostic misses "
+					 "some token servers");
+				break;
+			}
 			list = nl;
 			cap = nc;
 		}
