@@ -301,6 +301,8 @@ void tokensvc_event(tokensvc *s, const struct clm_event *ev)
 	case CLM_EV_NODE_EXPELLED:
 		if (ev->node != s->cfg.my_node)
 			node_failed(s, ev->node);
+		else
+			toknet_node_failed(s->tn, ev->node);	/* forget the cache */
 		break;
 	case CLM_EV_NODE_LEFT:
 		if (ev->node != s->cfg.my_node) {

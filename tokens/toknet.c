@@ -735,7 +735,10 @@ int toknet_acquire(struct toknet *t, struct tok_holder *h, int timeout_ms)
 		else if (mm_cond_wait_until(&w.cv, &t->cmu, deadline) == MM_ETIMEDOUT)
 			break;
 	}
-	if (w.done) {
+	if (w.done && h->st == TOK_H_LOST) {
+		rc = MM_ENOLEASE;	/* this node was expelled meanwhile */
+		tok_cancel(t->c, h);
+	} else if (w.done) {
 		rc = MM_OK;
 	} else {
 		rc = t->stopping ? MM_ESHUTDOWN : MM_ETIMEDOUT;
@@ -772,11 +775,12 @@ int toknet_acquire_many(struct toknet *t, struct tok_holder **hs, size_t n)
 		while (!w.done && !t->stopping && t->c)
 			pthread_cond_wait(&w.cv, &t->cmu);
 		rc = MM_OK;
-		if (!w.done) {
-			/* withdrawn as a whole: every holder cancelled */
+		if (!w.done || w.m.next < n) {
+			/* withdrawn as a whole: every holder cancelled (a done
+			 * before the last is this node's expel: all were lost) */
 			for (size_t i = 0; i < n && t->c; i++)
 				tok_cancel(t->c, hs[i]);
-			rc = MM_ESHUTDOWN;
+			rc = w.done ? MM_ENOLEASE : MM_ESHUTDOWN;
 		}
 	}
 	waiter_leave(t, &w);
@@ -1001,8 +1005,15 @@ static void srv_limit(struct tn_srv *sv, void *arg)
 
 void toknet_node_failed(struct toknet *t, uint32_t node)
 {
-	if (node == t->cfg.self)
+	if (node == t->cfg.self) {
+		/* expelled: the servers hold what this node had as a failed
+		 * node's; the cache is stale and goes, its callers are told */
+		pthread_mutex_lock(&t->cmu);
+		if (t->c)
+			tok_client_reset(t->c);
+		client_unlock_flush(t);
 		return;
+	}
 	pthread_mutex_lock(&t->vmu);
 	each_server(t, srv_failed, &node);
 	pthread_mutex_lock(&t->cmu);

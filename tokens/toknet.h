@@ -101,7 +101,9 @@ int toknet_set_view(struct toknet *t, uint32_t space, uint32_t epoch, const uint
 		    size_t n, const uint32_t *members, size_t nmembers, const uint32_t *failed,
 		    size_t nfailed);
 /* The cluster lost node <node>: every local server keeps its tokens as
- * failed, the client stops waiting for its answers. */
+ * failed, the client stops waiting for its answers. <node> this node: it
+ * was expelled, its cache is forgotten (tok_client_reset), and blocked
+ * acquires return MM_ENOLEASE. */
 void toknet_node_failed(struct toknet *t, uint32_t node);
 /* The recovery of <node> is done (the hook, or leaseRecoveryWait): every
  * local server lets its tokens go. */
@@ -120,7 +122,8 @@ void toknet_set_revoke(struct toknet *t, enum tok_kind kind, toknet_revoke_fn fn
 
 /* Block until <h> (tok_holder_init'd) is granted: MM_OK; MM_ETIMEDOUT
  * after <timeout_ms> (> 0; <= 0 waits for ever), the holder withdrawn
- * (tok_cancel); MM_ESHUTDOWN; MM_ESTATE if the space has no view yet;
+ * (tok_cancel); MM_ENOLEASE if this node was expelled meanwhile (the
+ * holder withdrawn); MM_ESHUTDOWN; MM_ESTATE if the space has no view yet;
  * MM_EINVAL. Sets h->done and h->arg (toknet's own). */
 int toknet_acquire(struct toknet *t, struct tok_holder *h, int timeout_ms);
 /* Block until all of <hs> are granted, taken in the total order

@@ -442,6 +442,28 @@ static void test_node_failure(void)
 	toknet_release(tn[3], &b.h);
 	toknet_node_up(tn[3], 2);
 	toknet_node_up(tn[1], 2);
+
+	/* node 2 learns that it was itself expelled while it waits: the wait
+	 * ends with MM_ENOLEASE and its cache is gone */
+	{
+		struct tok_holder h3;
+		struct bg b2 = {0};
+		struct tok_client_stats cs;
+
+		hinit(&h3, TOK_INODE, 12, TOK_XW, 0, TOK_INF);
+		CU_ASSERT_EQUAL(toknet_acquire(tn[3], &h3, 5000), MM_OK);
+		hinit(&b2.h, TOK_INODE, 12, TOK_RO, 0, TOK_INF);
+		bg_start(&b2, tn[2], 20000);
+		mm_sleep_ms(300);
+		CU_ASSERT_FALSE(atomic_load(&b2.done));
+		toknet_node_failed(tn[2], 2);
+		CU_ASSERT_EQUAL(bg_join(&b2), MM_ENOLEASE);
+		CU_ASSERT_EQUAL(b2.h.st, TOK_H_IDLE);
+		toknet_client_stats(tn[2], &cs);
+		CU_ASSERT_EQUAL(cs.objects, 0);
+		CU_ASSERT_EQUAL(cs.resets, 1);
+		toknet_release(tn[3], &h3);
+	}
 	down();
 	wd_disarm();
 }
