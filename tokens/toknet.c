@@ -553,11 +553,50 @@ static void batch_handler(net_req *req, void *arg)
 	}
 	CNT(st_batches_in, 1);
 	CNT(st_msgs_in, n);
+	/* a run of messages for one instance goes in under one lock, so what
+	 * they produce leaves as one frame per destination too */
 	while (off < len) {
 		size_t ml = mm_be16_get(p + off);
+		const uint8_t *m = p + off + 2;
+		uint32_t space;
+		struct tn_srv *sv;
 
-		deliver(t, from, p + off + 2, ml);
-		off += 2 + ml;
+		if (!tok_msg_for_server(m, ml)) {
+			pthread_mutex_lock(&t->cmu);
+			for (;;) {
+				if (t->c)
+					tok_client_recv(t->c, from, m, ml);
+				off += 2 + ml;
+				if (off >= len)
+					break;
+				ml = mm_be16_get(p + off);
+				m = p + off + 2;
+				if (tok_msg_for_server(m, ml))
+					break;
+			}
+			client_unlock_flush(t);
+			continue;
+		}
+		space = ml >= 8 ? mm_be32_get(m + 4) : 0;
+		sv = srv_get_or_park(t, space, from, m, ml);
+		if (!sv) {
+			off += 2 + ml;	/* parked, or dropped */
+			continue;
+		}
+		pthread_mutex_lock(&sv->mu);
+		for (;;) {
+			if (sv->s)
+				tok_server_recv(sv->s, from, m, ml);	/* logs and drops garbage */
+			off += 2 + ml;
+			if (off >= len)
+				break;
+			ml = mm_be16_get(p + off);
+			m = p + off + 2;
+			if (!tok_msg_for_server(m, ml) || ml < 8 || mm_be32_get(m + 4) != space)
+				break;
+		}
+		srv_unlock_flush(t, sv);
+		srv_put(t, sv);
 	}
 }
 
