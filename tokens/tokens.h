@@ -178,6 +178,7 @@ struct tok_server_stats {
 	uint64_t drops_asked;		/* tokenMemLimit: give-back requests */
 	uint32_t epoch;
 	uint32_t waiting_for;		/* members not yet reasserted */
+	uint32_t clients;		/* distinct nodes that acquired here, counted to 8 */
 };
 void tok_server_get_stats(const struct tok_server *s, struct tok_server_stats *st);
 /* Visit every holder record: node <node> holds <mode> on <k> over <r>. */
