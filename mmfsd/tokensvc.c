@@ -431,6 +431,11 @@ int tokensvc_create(const struct tokensvc_config *cfg, tokensvc **out)
 	return rc;
 }
 
+static uint64_t lease_of(void *arg)
+{
+	return clm_io_epoch(arg);
+}
+
 int tokensvc_start(tokensvc *s, clm *c)
 {
 	int rc;
@@ -438,6 +443,7 @@ int tokensvc_start(tokensvc *s, clm *c)
 	if (!s->tn)
 		return MM_ESTATE;
 	s->clm = c;
+	toknet_set_lease_check(s->tn, lease_of, c);
 	rc = mm_worker_start(&s->rec, "tokrecov", rec_main, s);
 	if (rc != MM_OK)
 		return rc;

@@ -111,6 +111,13 @@ void toknet_node_recovered(struct toknet *t, uint32_t node);
 /* <node> is active again. */
 void toknet_node_up(struct toknet *t, uint32_t node);
 void toknet_set_limits(struct toknet *t, uint64_t mem_limit, size_t cache_limit);
+/* Self-fencing: <fn>(<arg>) is this node's lease (0: none valid; a new
+ * value each time it joins again: clm_io_epoch). Every grant is checked
+ * against it; a lease lapsed or changed since the cache was built drops
+ * the cache (tok_client_reset) and the acquire returns MM_ENOLEASE, so a
+ * node thawed past its lease never uses a token the cluster gave away.
+ * NULL: no check (tests). */
+void toknet_set_lease_check(struct toknet *t, uint64_t (*fn)(void *arg), void *arg);
 
 /* The revoke callback of <kind>, run on a revoke thread: flush or
  * invalidate <r> of <k> so this node can drop to tok_mode_keep(held,
