@@ -390,7 +390,8 @@ static void member_delete(clm *c, uint32_t num)
 			  "(failureDetectionTime %us); recovery may start after leaseRecoveryWait %" PRId64 "s",
 			  num, name, lease_ttl_s(c), cfg_get_int(c->cfg, "leaseRecoveryWait"));
 	else
-		mm_info(SUB, "node %u (%s) was expelled: its lease lapsed", num, name);
+		mm_info(SUB, "node %u (%s) was expelled: its lease ended (lapsed, or revoked by the "
+			"cluster manager)", num, name);
 	clm_emit(c, CLM_EV_NODE_EXPELLED, num, NULL, NULL);
 }
 
