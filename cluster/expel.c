@@ -338,7 +338,12 @@ static int serve_one(clm *c, const struct etcd_kv *req)
 	/* the role may have gone while we read: never act on an old view */
 	rc = still_cm(c) ? etcd_lease_revoke(c->etcd, vk->lease) : MM_ESTATE;
 	if (rc && rc != MM_ENOENT) {
-		mm_warn(SUB, "expel of node %u not done (%s): looking again", victim, mm_strerror(rc));
+		if (rc == MM_ESTATE)
+			mm_warn(SUB, "expel of node %u not done: this node is no longer the cluster "
+				"manager", victim);
+		else
+			mm_warn(SUB, "expel of node %u not done (%s): looking again", victim,
+				mm_strerror(rc));
 		pthread_mutex_lock(&c->lock);
 		for (size_t i = 0; i < c->nhist; i++)
 			if (c->hist[i].victim == victim && c->hist[i].at_ms == in.now_ms) {
