@@ -40,7 +40,7 @@
 #include "common/util.h"
 
 #define SUB "cluster"
-#define KEY_MEMBERS "/mmfs/members/"
+#define KEY_MEMBERS CLM_KEY_MEMBERS
 #define KEY_CM CLM_KEY_CM
 #define KEY_PREFIX "/mmfs/"
 
@@ -359,6 +359,7 @@ static void member_put(clm *c, uint32_t num, const char *val)
 static void member_delete(clm *c, uint32_t num)
 {
 	bool was, left, cm_here;
+	uint32_t asked;
 	char name[256];
 
 	pthread_mutex_lock(&c->lock);
@@ -366,8 +367,13 @@ static void member_delete(clm *c, uint32_t num)
 	was = set_del(c->members, &c->nmembers, num);
 	left = set_del(c->leaving, &c->nleaving, num);
 	cm_here = c->cm == c->me && c->state == CLM_ACTIVE;
+	asked = cm_here ? clm_expel_requester_locked(c, num) : 0;
 	if (was && left)
 		quorum_check_locked(c, num);
+	/* our own key gone without our leaving: renew now, and find the
+	 * lease revoked (an expel request) before acting on it any longer */
+	if (num == c->me && !left)
+		pthread_cond_signal(&c->wake);
 	pthread_mutex_unlock(&c->lock);
 	if (!was)
 		return;
@@ -376,12 +382,16 @@ static void member_delete(clm *c, uint32_t num)
 		clm_emit(c, CLM_EV_NODE_LEFT, num, NULL, NULL);
 		return;
 	}
-	if (cm_here)
+	if (asked)
+		mm_info(SUB, "node %u (%s) was expelled at the request of node %u: its lease was "
+			"revoked", num, name, asked);
+	else if (cm_here)
 		mm_notice(SUB, "expelling node %u (%s): its lease lapsed "
 			  "(failureDetectionTime %us); recovery may start after leaseRecoveryWait %" PRId64 "s",
 			  num, name, lease_ttl_s(c), cfg_get_int(c->cfg, "leaseRecoveryWait"));
 	else
-		mm_info(SUB, "node %u (%s) was expelled: its lease lapsed", num, name);
+		mm_info(SUB, "node %u (%s) was expelled: its lease ended (lapsed, or revoked by the "
+			"cluster manager)", num, name);
 	clm_emit(c, CLM_EV_NODE_EXPELLED, num, NULL, NULL);
 }
 
@@ -396,8 +406,10 @@ static void cm_set(clm *c, uint32_t num)
 	snprintf(name, sizeof(name), "%s", clm_node_name_locked(c, num));
 	if (num == 0)
 		pthread_cond_signal(&c->wake);	/* campaign now */
-	if (num == c->me && old != num)
+	if (num == c->me && old != num) {
 		clm_fsmgr_kick_locked(c);	/* a new cluster manager re-checks every appointment */
+		c->expel_dirty = true;		/* and serves the expel requests left */
+	}
 	pthread_mutex_unlock(&c->lock);
 	if (old == num)
 		return;
@@ -446,7 +458,7 @@ static void handover_seen(clm *c, const char *val, int64_t rev)
 static void watch_fn(const struct etcd_event *ev, size_t n, int err, void *arg)
 {
 	clm *c = arg;
-	bool config = false, kick = false;
+	bool config = false, kick = false, expel = false;
 
 	if (n == 0 && err) {
 		mm_warn(SUB, "CCR watch interrupted: %s", mm_strerror(err));
@@ -475,6 +487,9 @@ static void watch_fn(const struct etcd_event *ev, size_t n, int err, void *arg)
 		} else if (strcmp(key, CLM_KEY_HANDOVER) == 0) {
 			handover_seen(c, ev[i].type == ETCD_EV_PUT ? ev[i].kv.value : NULL,
 				      ev[i].kv.mod_rev);
+		} else if (strncmp(key, CLM_KEY_EXPELREQ, strlen(CLM_KEY_EXPELREQ)) == 0) {
+			expel = ev[i].type == ETCD_EV_PUT || expel;
+			continue;
 		} else if (clm_fsmgr_watch(c, &ev[i])) {
 			/* the view of token spaces and appointments */
 		} else if (strncmp(key, CLM_KEY_FSMGRWANT, strlen(CLM_KEY_FSMGRWANT)) != 0) {
@@ -482,9 +497,14 @@ static void watch_fn(const struct etcd_event *ev, size_t n, int err, void *arg)
 		}
 		kick = true;	/* the cluster manager may have appointments to make */
 	}
-	if (kick) {
+	if (kick || expel) {
 		pthread_mutex_lock(&c->lock);
-		clm_fsmgr_kick_locked(c);
+		if (kick)
+			clm_fsmgr_kick_locked(c);
+		if (expel) {
+			c->expel_dirty = true;	/* an expel request for the cluster manager */
+			pthread_cond_signal(&c->fix_wake);
+		}
 		pthread_mutex_unlock(&c->lock);
 	}
 	if (config) {
@@ -784,7 +804,8 @@ static void clm_step(clm *c)
 		rc = lease_renew(c);
 		if (rc == MM_ENOENT) {
 			mm_warn(SUB, "this node was expelled from the cluster: lease %" PRIx64
-				" expired at the CCR", (uint64_t)c->lease_id);
+				" is gone at the CCR (expired, or revoked by the cluster manager)",
+				(uint64_t)c->lease_id);
 			pthread_mutex_lock(&c->lock);
 			c->expels++;
 			pthread_mutex_unlock(&c->lock);
@@ -845,7 +866,9 @@ static void *clm_main(void *arg)
 /*
  * The "ccr-fix" thread: on the cluster manager, a membership change left
  * recorded in the CCR (its owner died or froze midway) is handed to
- * members.c to finish or undo; and the cluster manager's appointments of
+ * members.c to finish or undo; expel requests are served (expel.c: at
+ * once when the watch shows one, and every 5 s); and the cluster
+ * manager's appointments of
  * file system managers (fsmgr.c: a handover asked by mmchmgr -c, then
  * every token space), at once when the watch brings news (fsmgr_dirty)
  * and every 5 s regardless. Separate from the clm thread because etcd
@@ -854,7 +877,7 @@ static void *clm_main(void *arg)
 static void *fix_main(void *arg)
 {
 	clm *c = arg;
-	uint64_t last_manage = 0;
+	uint64_t last_manage = 0, last_expel = 0;
 
 	pthread_mutex_lock(&c->lock);
 	while (!c->stop) {
@@ -868,6 +891,14 @@ static void *fix_main(void *arg)
 			pthread_mutex_lock(&c->lock);
 		}
 		mine = c->cm == c->me && c->state == CLM_ACTIVE && !c->stop;
+		if (mine && (c->expel_dirty || mm_now_ms() - last_expel >= 5000)) {
+			c->expel_dirty = false;
+			pthread_mutex_unlock(&c->lock);
+			clm_expel_manage(c);
+			last_expel = mm_now_ms();
+			pthread_mutex_lock(&c->lock);
+		}
+		mine = c->cm == c->me && c->state == CLM_ACTIVE && !c->stop;
 		if (mine && (c->fsmgr_dirty || mm_now_ms() - last_manage >= 5000)) {
 			c->fsmgr_dirty = false;
 			pthread_mutex_unlock(&c->lock);
@@ -877,7 +908,7 @@ static void *fix_main(void *arg)
 		}
 		/* a failed write (or news meanwhile) is looked at again soon */
 		if (!c->stop)
-			mm_cond_wait_ms(&c->fix_wake, &c->lock, mine && c->fsmgr_dirty ? 100 : 1000);
+			mm_cond_wait_ms(&c->fix_wake, &c->lock, mine && (c->fsmgr_dirty || c->expel_dirty) ? 100 : 1000);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;

@@ -50,6 +50,13 @@
  *   fsmgrwant/<fsid>     "node=<n>", on a short lease: mmchmgr asks the
  *                        cluster manager to appoint <n>; deleted with the
  *                        appointment (or as refused)
+ *   expelreq/<node>      "from=<r> at=<unix s> named=0|1 why=<text>", bound
+ *                        to the requester <r>'s own lease (a request dies
+ *                        with its requester): <r> asks the cluster manager
+ *                        to expel <node> (clm_request_expel: a peer it
+ *                        cannot reach, named=0; clm_expel_node: mmexpelnode,
+ *                        named=1). One per target (put-if-absent). Deleted
+ *                        by the cluster manager once served or dropped
  *
  * Return convention: 0 or MM_E*. Threads: event callbacks run on the clm
  * thread or the watch thread, never with clm's lock held; they must not
@@ -262,6 +269,56 @@ int clm_fsmgr_move(clm *c, uint64_t fsid, uint32_t node, int timeout_ms, uint32_
 /* mmchmgr -c Node: ask the cluster manager to hand its role to quorum
  * node <node> (active) and wait up to <timeout_ms> for it to take it. */
 int clm_cm_move(clm *c, uint32_t node, int timeout_ms, uint32_t *old, char *err, size_t errsz);
+
+/* ---- expel requests (cluster/expel.c) ----
+ *
+ * A node that cannot reach another (a broken connection lost messages)
+ * asks the cluster manager to expel it; so does mmexpelnode. The cluster
+ * manager serves each request (expelreq/<node> above) on its "ccr-fix"
+ * thread: it drops a request whose target is no longer an active member
+ * or rejoined after the request was made (a new incarnation), and
+ * otherwise expels by revoking the victim's lease, which deletes its
+ * member key (everyone sees CLM_EV_NODE_EXPELLED) and makes the victim
+ * find its lease gone and rejoin by itself. The victim of a peer's
+ * request is GPFS's default: the reported node, but the requester
+ * instead when the reported node is the cluster manager, or a quorum
+ * node reported by a non-quorum node. The cluster manager itself is
+ * never expelled this way. A node expelled at a peer's request is not
+ * expelled again at the same peer's request within CLM_EXPEL_HOLDOFF_S
+ * (flapping): such a request is logged and dropped.
+ */
+#define CLM_EXPEL_WHY_MAX 128
+#define CLM_EXPEL_HOLDOFF_S 60
+
+/*
+ * This node (active) asks the cluster manager to expel <node>, which it
+ * cannot reach; <why> says what failed (one line; truncated to
+ * CLM_EXPEL_WHY_MAX - 1). Returns at once: 0 once the request is in the
+ * CCR, or if one for <node> is already pending; MM_ESTATE if this node is
+ * not active, MM_ENOENT if <node> is not in the cluster, else the CCR's
+ * error. <err>: a user-facing message.
+ */
+int clm_request_expel(clm *c, uint32_t node, const char *why, char *err, size_t errsz);
+/*
+ * mmexpelnode: ask the cluster manager to expel <node> itself (named:
+ * no choice of victim, no hold-off) and wait up to <timeout_ms> for its
+ * member key to go. MM_EINVAL if <node> is the cluster manager ("use
+ * mmchmgr -c first"), MM_ESTATE if it is not active or the cluster
+ * manager dropped the request, MM_ETIMEDOUT. <node> may be this node.
+ */
+int clm_expel_node(clm *c, uint32_t node, const char *why, int timeout_ms, char *err,
+		   size_t errsz);
+
+struct clm_expelreq {
+	uint32_t target;		/* from the key */
+	uint32_t from;			/* the requester */
+	uint64_t at;			/* when it was made, Unix seconds (requester's clock) */
+	bool named;			/* mmexpelnode: expel the target itself */
+	char why[CLM_EXPEL_WHY_MAX];
+};
+/* The pending requests, by target; *out malloc'd (free()). For
+ * mmexpelnode --list. */
+int clm_expel_list(clm *c, struct clm_expelreq **out, size_t *n);
 
 /* ---- membership changes (cluster/members.c) ----
  *

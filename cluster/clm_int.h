@@ -28,6 +28,8 @@
 #define CLM_KEY_CONFIG "/mmfs/config/"
 /* The CCR key that records a membership change in progress (members.c). */
 #define CLM_KEY_CHANGE "/mmfs/memberchange"
+/* Members: one key per active node, bound to its lease. */
+#define CLM_KEY_MEMBERS "/mmfs/members/"
 /* The cluster manager's key, and a handover in progress (mmchmgr -c). */
 #define CLM_KEY_CM "/mmfs/cm"
 #define CLM_KEY_HANDOVER "/mmfs/cmhandover"
@@ -35,6 +37,47 @@
 #define CLM_KEY_TOKSPACE "/mmfs/tokspace/"
 #define CLM_KEY_FSMGR "/mmfs/fsmgr/"
 #define CLM_KEY_FSMGRWANT "/mmfs/fsmgrwant/"
+/* Expel requests (cluster/expel.c). */
+#define CLM_KEY_EXPELREQ "/mmfs/expelreq/"
+
+/* ---- expel requests (expel.c): the pure decision, for the unit tests ---- */
+
+/* One expel this node made as cluster manager at a request. */
+struct clm_expel_hist {
+	uint32_t victim, requester;
+	uint64_t at_ms;			/* mm_now_ms() */
+};
+#define CLM_EXPEL_HIST 32
+
+/* What the cluster manager knows of one request when it serves it. */
+struct clm_expel_in {
+	uint32_t target, requester, cm;
+	bool named;			/* mmexpelnode: the target itself */
+	bool target_active, requester_active;	/* member key present, not "leaving" */
+	bool target_quorum, requester_quorum;
+	int64_t req_rev;		/* the request's create revision */
+	int64_t target_rev;		/* create revision of the target's member key */
+	uint64_t now_ms;
+	const struct clm_expel_hist *hist;	/* recent expels (older ones are ignored) */
+	size_t nhist;
+};
+enum clm_expel_verdict {
+	CLM_EXPEL_TARGET,		/* expel the target */
+	CLM_EXPEL_REQUESTER,		/* expel the requester instead */
+	CLM_EXPEL_DROP_TARGET_GONE,	/* the target is not an active member */
+	CLM_EXPEL_DROP_REQUESTER_GONE,	/* the requester is not (leaving) */
+	CLM_EXPEL_DROP_REJOINED,	/* the target rejoined after the request */
+	CLM_EXPEL_DROP_CM,		/* the victim would be the cluster manager */
+	CLM_EXPEL_DROP_RECENT,		/* expelled at this requester's request lately */
+};
+/* Who to expel for request <in>: *victim gets the node (0 when dropped). */
+enum clm_expel_verdict clm_expel_decide(const struct clm_expel_in *in, uint32_t *victim);
+const char *clm_expel_verdict_text(enum clm_expel_verdict v);
+/* The value of an expel request, and its target from the key (0: not one). */
+int clm_expelreq_format(char *buf, size_t sz, uint32_t from, uint64_t at, bool named,
+			const char *why);
+int clm_expelreq_parse(const char *val, struct clm_expelreq *out);
+uint32_t clm_expelreq_target(const char *key);
 
 /* ---- struct clm ---- */
 
@@ -83,6 +126,11 @@ struct clm {
 	} *spaces;
 	size_t nspaces;
 	bool fsmgr_dirty;		/* the cluster manager should re-check */
+	bool expel_dirty;		/* the cluster manager should serve expel requests */
+	/* expels this node made as cluster manager at a request (expel.c):
+	 * the hold-off against flapping, and who asked (member_delete's log) */
+	struct clm_expel_hist hist[CLM_EXPEL_HIST];
+	size_t nhist;
 
 	/* clm thread only (lease_id also read under lock for status) */
 	int64_t lease_id;
@@ -149,6 +197,15 @@ int clm_fsmgr_rec_parse(const char *val, struct clm_fsmgr *f);
 int clm_fsmgr_rec_format(const struct clm_fsmgr *f, char *buf, size_t sz);
 /* <fsid> from the key <key> under <prefix>; 0 if it is not one. */
 uint64_t clm_fsid_of_key(const char *key, const char *prefix);
+
+/* ---- expel.c, for clm.c ---- */
+
+/* On the cluster manager (ccr-fix thread, without clm's lock): serve
+ * every pending expel request. */
+void clm_expel_manage(clm *c);
+/* With clm's lock held: the requester of an expel of <victim> this node
+ * made as cluster manager in the last few seconds, 0 if none. */
+uint32_t clm_expel_requester_locked(clm *c, uint32_t victim);
 
 /* ---- clm_config.c, for clm.c ---- */
 

@@ -29,6 +29,9 @@ void adm_cmd_lsmgr(mmfsd *d, json_object *req, json_object *rep);
 void adm_cmd_chmgr(mmfsd *d, json_object *req, json_object *rep);
 void adm_cmd_tokspace(mmfsd *d, json_object *req, json_object *rep);
 
+/* admin_expel.c */
+void adm_cmd_expel(mmfsd *d, json_object *req, json_object *rep);
+
 /* admin_nsdio.c */
 void adm_cmd_nsddiscover(mmfsd *d, json_object *req, json_object *rep);
 void adm_cmd_nsdio(mmfsd *d, json_object *req, json_object *rep);

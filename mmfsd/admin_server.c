@@ -504,6 +504,7 @@ static const struct {
 	{"lsmgr", adm_cmd_lsmgr},
 	{"chmgr", adm_cmd_chmgr},
 	{"tokspace", adm_cmd_tokspace},
+	{"expel", adm_cmd_expel},
 };
 
 /* ---- connections --------------------------------------------------- */
