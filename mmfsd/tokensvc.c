@@ -60,6 +60,8 @@ struct tokensvc {
 	struct {
 		uint64_t fsid, epoch;
 	} widened[16];			/* tokrecov only: the epoch last asked to widen */
+	uint32_t reports[16];		/* peers that may have lost token messages (rec.lock) */
+	size_t nreports;
 };
 
 /* ---- 1. views ---- */
@@ -304,6 +306,73 @@ static void widen_spaces(tokensvc *s)
 	free(f);
 }
 
+/*
+ * Lost messages: token messages to a peer were not sent, or its connection
+ * closed soon after some left. Nobody may wait for them for ever, so the
+ * cluster manager is asked to expel one of the two nodes
+ * (clm_request_expel; it chooses, GPFS's rules). Queued from net threads,
+ * sent on tokrecov (it talks to etcd).
+ */
+static void report_later(tokensvc *s, uint32_t node)
+{
+	size_t i;
+
+	pthread_mutex_lock(&s->rec.lock);
+	for (i = 0; i < s->nreports && s->reports[i] != node; i++)
+		;
+	if (i == s->nreports && s->nreports < MM_ARRAY_SIZE(s->reports))
+		s->reports[s->nreports++] = node;
+	pthread_mutex_unlock(&s->rec.lock);
+	mm_worker_kick(&s->rec);
+}
+
+static void on_lost(void *arg, uint32_t node, size_t nmsg)
+{
+	(void)nmsg;
+	report_later(arg, node);
+}
+
+/* On a net I/O thread: must not block (rec.lock is a leaf). */
+static void on_conn(uint32_t node, bool up, void *arg)
+{
+	tokensvc *s = arg;
+	uint64_t last, window;
+
+	if (up || node == s->cfg.my_node)
+		return;
+	last = toknet_last_sent_ns(s->tn, node);
+	window = (uint64_t)cfg_get_int(s->cfg.cfg, "failureDetectionTime") * 1000000000ull;
+	if (last && mm_now_ns() - last < window)
+		report_later(s, node);
+}
+
+static void send_reports(tokensvc *s, const uint32_t *nodes, size_t n)
+{
+	uint32_t *members = NULL;
+	size_t nm = 0;
+
+	if (!n || !s->clm || !clm_io_epoch(s->clm) || clm_members(s->clm, &members, &nm) != MM_OK)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char err[160];
+		bool active = false;
+
+		for (size_t j = 0; j < nm; j++)
+			active |= members[j] == nodes[i];
+		if (!active)
+			continue;	/* gone already: its failure is handled */
+		if (clm_request_expel(s->clm, nodes[i], "token messages to it may be lost: "
+				      "its connection failed", err, sizeof(err)) == MM_OK)
+			mm_notice(SUB, "node %u: token messages to it may be lost with its "
+				  "connection: the cluster manager is asked to expel one of us",
+				  nodes[i]);
+		else
+			mm_warn(SUB, "node %u: token messages may be lost, and asking for an expel "
+				"failed: %s", nodes[i], err);
+	}
+	free(members);
+}
+
 /* The tokrecov thread: tells the hook of new failures, and without a
  * hook releases the tokens of nodes whose leaseRecoveryWait passed; asks
  * to widen a space's token service once more than one node uses it. */
@@ -319,6 +388,11 @@ static void *rec_main(void *arg)
 		size_t ndue = 0, ntell = 0;
 		tokensvc_recovery_fn hook = s->hook;
 		void *hook_arg = s->hook_arg;
+		uint32_t rep[MM_ARRAY_SIZE(s->reports)];
+		size_t nrep = s->nreports;
+
+		memcpy(rep, s->reports, nrep * sizeof(*rep));
+		s->nreports = 0;
 
 		for (size_t i = 0; i < s->nfailed; i++) {
 			struct failed_node *f = &s->failed[i];
@@ -338,6 +412,7 @@ static void *rec_main(void *arg)
 			hook(hook_arg, tell[i]);
 		for (size_t i = 0; i < ndue; i++)
 			node_recovered(s, due[i], "leaseRecoveryWait passed");
+		send_reports(s, rep, nrep);
 		if (s->clm)
 			widen_spaces(s);
 		wait = (next - now) / 1000000 + 1;
@@ -428,6 +503,10 @@ int tokensvc_create(const struct tokensvc_config *cfg, tokensvc **out)
 	s->started_ns = mm_now_ns();
 	rc = toknet_create(&tc, &s->tn);
 	*out = s;	/* a toknet made but not started still needs destroy */
+	if (rc == MM_OK) {
+		toknet_set_lost_hook(s->tn, on_lost, s);
+		net_set_conn_event(cfg->net, on_conn, s);
+	}
 	return rc;
 }
 

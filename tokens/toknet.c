@@ -139,6 +139,10 @@ struct toknet {
 	void *lease_arg;
 	uint64_t lease_seen;		/* the lease the cache was built under */
 
+	_Atomic(uint64_t) *sent_ns;	/* by node number (TOKNET_MAX_NODES): last frame sent */
+	void (*lost)(void *arg, uint32_t node, size_t nmsg);	/* toknet_set_lost_hook */
+	void *lost_arg;
+
 	pthread_mutex_t rmu;
 	pthread_cond_t rcv;
 	struct mm_list rq;		/* tn_job.link */
@@ -254,6 +258,14 @@ static uint64_t xnow(void *arg)
 
 static void deliver(struct toknet *t, uint32_t from, const uint8_t *msg, size_t len);
 
+/* When a frame last left for <node>: a connection that closes soon after
+ * may have lost it (toknet_last_sent_ns). */
+static void note_sent(struct toknet *t, uint32_t node)
+{
+	if (t->sent_ns && node < TOKNET_MAX_NODES)
+		atomic_store_explicit(&t->sent_ns[node], mm_now_ns(), memory_order_relaxed);
+}
+
 static void send_out(struct toknet *t, struct tn_out *o)
 {
 	for (size_t i = 0; i < o->n; i++) {
@@ -273,6 +285,7 @@ static void send_out(struct toknet *t, struct tn_out *o)
 		}
 		int rc = net_send_oneway(t->cfg.net, d->node, MSG_TOK_BATCH, d->buf, d->len);
 
+		note_sent(t, d->node);
 		if (rc == MM_OK) {
 			CNT(st_batches_out, 1);
 			CNT(st_msgs_out, d->nmsg);
@@ -280,6 +293,8 @@ static void send_out(struct toknet *t, struct tn_out *o)
 			CNT(st_send_errors, d->nmsg);
 			mm_warn(SUB, "%zu token messages to node %u lost: %s", d->nmsg, d->node,
 				mm_strerror(rc));
+			if (t->lost)
+				t->lost(t->lost_arg, d->node, d->nmsg);
 		}
 	}
 }
@@ -743,6 +758,20 @@ static void waiter_leave(struct toknet *t, struct tn_waiter *w)
 		pthread_cond_broadcast(&t->quiet);
 }
 
+uint64_t toknet_last_sent_ns(struct toknet *t, uint32_t node)
+{
+	if (!t || !t->sent_ns || node >= TOKNET_MAX_NODES)
+		return 0;
+	return atomic_load_explicit(&t->sent_ns[node], memory_order_relaxed);
+}
+
+void toknet_set_lost_hook(struct toknet *t, void (*fn)(void *arg, uint32_t node, size_t nmsg),
+			  void *arg)
+{
+	t->lost_arg = arg;
+	t->lost = fn;
+}
+
 void toknet_set_lease_check(struct toknet *t, uint64_t (*fn)(void *arg), void *arg)
 {
 	pthread_mutex_lock(&t->cmu);
@@ -1163,6 +1192,7 @@ int toknet_create(const struct toknet_config *cfg, struct toknet **out)
 	pthread_mutex_init(&t->smu, NULL);
 	pthread_mutex_init(&t->cmu, NULL);
 	pthread_mutex_init(&t->rmu, NULL);
+	t->sent_ns = calloc(TOKNET_MAX_NODES, sizeof(*t->sent_ns));	/* NULL: not tracked */
 	mm_list_init(&t->waiters);
 	mm_list_init(&t->rq);
 	t->park_tail = &t->park;
@@ -1306,6 +1336,7 @@ void toknet_destroy(struct toknet *t)
 	pthread_mutex_destroy(&t->smu);
 	pthread_mutex_destroy(&t->cmu);
 	pthread_mutex_destroy(&t->rmu);
+	free(t->sent_ns);
 	free(t);
 }
 

@@ -119,6 +119,20 @@ void toknet_set_limits(struct toknet *t, uint64_t mem_limit, size_t cache_limit)
  * NULL: no check (tests). */
 void toknet_set_lease_check(struct toknet *t, uint64_t (*fn)(void *arg), void *arg);
 
+/* Lost messages. The transport loses token messages only with a
+ * connection, and then one of the two nodes must be expelled (or the
+ * space get a new view) so that nobody waits for them for ever: the
+ * daemon asks the cluster manager (clm_request_expel). <fn>(<arg>, node,
+ * n) is called, on the sending thread with no lock held, when <n>
+ * messages for <node> could not be sent; set before traffic starts.
+ * toknet_last_sent_ns: when a frame last left for <node> (0: never, or a
+ * node number >= TOKNET_MAX_NODES), to judge whether a connection that
+ * closed may have lost some. */
+#define TOKNET_MAX_NODES 16384u
+void toknet_set_lost_hook(struct toknet *t, void (*fn)(void *arg, uint32_t node, size_t nmsg),
+			  void *arg);
+uint64_t toknet_last_sent_ns(struct toknet *t, uint32_t node);
+
 /* The revoke callback of <kind>, run on a revoke thread: flush or
  * invalidate <r> of <k> so this node can drop to tok_mode_keep(held,
  * <want>). May block on disk I/O; must not acquire tokens. Its return is

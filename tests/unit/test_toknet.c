@@ -516,6 +516,40 @@ static void test_lease_check(void)
 	wd_disarm();
 }
 
+/* Token messages that cannot be sent are reported (the daemon asks for an
+ * expel), and the time of the last frame to a node is kept. */
+static atomic_int lost_calls;
+static atomic_uint lost_node;
+
+static void lost_cb(void *arg, uint32_t node, size_t nmsg)
+{
+	(void)arg;
+	(void)nmsg;
+	atomic_store(&lost_node, node);
+	atomic_fetch_add(&lost_calls, 1);
+}
+
+static void test_lost_messages(void)
+{
+	const uint32_t servers[] = {9};	/* no such node: nothing reaches it */
+	struct tok_holder h;
+
+	wd_arm("lost_messages", 60);
+	up(2, false);
+	atomic_store(&lost_calls, 0);
+	toknet_set_lost_hook(tn[2], lost_cb, NULL);
+	view(1, servers, 1);
+	hinit(&h, TOK_INODE, 31, TOK_RO, 0, TOK_INF);
+	CU_ASSERT_EQUAL(toknet_acquire(tn[2], &h, 300), MM_ETIMEDOUT);
+	CU_ASSERT(atomic_load(&lost_calls) >= 1);
+	CU_ASSERT_EQUAL(atomic_load(&lost_node), 9);
+	CU_ASSERT(toknet_last_sent_ns(tn[2], 9) > 0);
+	CU_ASSERT_EQUAL(toknet_last_sent_ns(tn[2], 1), 0);
+	CU_ASSERT_EQUAL(toknet_last_sent_ns(tn[2], TOKNET_MAX_NODES), 0);
+	down();
+	wd_disarm();
+}
+
 static void test_bad_batch(void)
 {
 	const uint32_t servers[] = {1};
@@ -619,6 +653,7 @@ static void register_tests(void)
 		{"view_change", test_view_change},
 		{"node_failure", test_node_failure},
 		{"lease_check", test_lease_check},
+		{"lost_messages", test_lost_messages},
 		{"bad_batch", test_bad_batch},
 		{"many_and_stop", test_many_and_stop},
 	};
