@@ -29,7 +29,7 @@ endif
 LDFLAGS  = -pthread $(SANFLAGS)
 LDLIBS   = -laio -lssl -lcrypto -lconfig -lcurl -ljson-c -lm
 
-LIB_DIRS = common config net cluster nsd pagepool tokens mmfsd
+LIB_DIRS = common config net cluster nsd pagepool tokens fs mmfsd
 LIB_SRCS = $(filter-out mmfsd/main.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS)))) \
            $(wildcard cmds/lib*.c)
 LIB_OBJS = $(LIB_SRCS:%.c=$(O)/%.o)

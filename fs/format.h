@@ -1,0 +1,285 @@
+/*
+ * fs/format.h - the on-disk format, version 1 (fs/README.md is the design;
+ * this header is the byte-level contract). 2026-12-06.
+ *
+ * Everything is big-endian. Every metadata block (FS_MB bytes) begins with
+ * struct fs_mbh (FS_MBH_BYTES); an inode record (FS_INODE_BYTES) is its
+ * own block with its own header. Decoders are strict: every field is
+ * checked against its type and range, reserved bytes must be zero, and a
+ * failure is MM_EPROTO (malformed), MM_ECHECKSUM (bad CRC) or MM_ENOTSUP
+ * (a format version this code does not read) with the reason in <err>;
+ * they never read past the buffer they are given.
+ *
+ * Return convention: MM_OK or a negative MM_E* (common/err.h).
+ */
+#ifndef MM_FS_FORMAT_H
+#define MM_FS_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FS_FORMAT_VERSION 1u
+
+/* ---- units ---- */
+#define FS_MIN_BLOCK (64u << 10)
+#define FS_MAX_BLOCK (16u << 20)
+#define FS_MB (64u << 10)		/* metadata block */
+#define FS_SECTOR 4096u			/* the unit a node writes on its own */
+#define FS_INODE_BYTES 4096u
+#define FS_INODES_PER_MB (FS_MB / FS_INODE_BYTES)	/* 16 */
+#define FS_MAX_REPLICAS 3
+#define FS_MAX_DISKS 1024		/* disks in one stripe group (descriptor room) */
+#define FS_NAME_MAX 255			/* a directory entry's name, bytes */
+#define FS_DEVICE_MAX 63		/* a file system's name */
+#define FS_RESERVED_BYTES (1u << 20)	/* per disk: NSD label, descriptor slots */
+#define FS_SGD_SLOT_BYTES (256u << 10)
+#define FS_SGD_SLOT0 (256u << 10)	/* byte offsets on a descriptor disk */
+#define FS_SGD_SLOT1 (512u << 10)
+
+/* The subblock of block size <b>: b / 32, at least 4 KiB (the pagepool's). */
+static inline uint32_t fs_subblock(uint32_t b)
+{
+	return b / 32 > 4096 ? b / 32 : 4096;
+}
+
+/* The pagepool registration of a file system's metadata files. */
+#define FS_META_BIT 0x80000000u
+/* Indirect blocks' tags in the metadata registration (fs/README.md). */
+#define FS_TAG_IND (1ull << 63)
+
+/* ---- disk addresses ---- */
+typedef uint64_t fs_da;			/* disk index << 48 | subblock */
+#define FS_DA_NONE 0ull
+#define FS_DA_DISK_NONE 0xffffu
+static inline fs_da fs_da_make(uint32_t disk, uint64_t subblock)
+{
+	return (uint64_t)disk << 48 | (subblock & ((1ull << 48) - 1));
+}
+static inline uint32_t fs_da_disk(fs_da a) { return (uint32_t)(a >> 48); }
+static inline uint64_t fs_da_sub(fs_da a) { return a & ((1ull << 48) - 1); }
+
+/* A block pointer: one address per replica, unused ones FS_DA_NONE; on
+ * disk only the first <maxrep> are stored (8 bytes each). */
+struct fs_ptr {
+	fs_da da[FS_MAX_REPLICAS];
+};
+
+/* ---- metadata block header (every FS_MB block; every inode) ----
+ *   0  4 magic FS_MAGIC_MB ("MMFB")   4  1 type (enum fs_btype)
+ *   5  1 format version               6  2 reserved 0
+ *   8  4 file system id (low 32 bits of the fsid: its token space)
+ *   12 4 CRC32C of the whole block with these 4 bytes zero
+ *   16 8 owning inode
+ *   24 8 block number in its file (indirect: FS_TAG_IND | level << 56 | index)
+ *   32 8 type-specific (see each type)    40 8 type-specific
+ *   48 16 reserved 0
+ * An inode record uses the same first 16 bytes with magic FS_MAGIC_INODE. */
+#define FS_MBH_BYTES 64u
+#define FS_MAGIC_MB 0x4d4d4642u		/* "MMFB" */
+#define FS_MAGIC_INODE 0x4d4d494eu	/* "MMIN" */
+
+enum fs_btype {
+	FS_BT_INODE = 1,	/* an inode record (FS_INODE_BYTES) */
+	FS_BT_INDIRECT = 2,	/* pointers of a level of a file's tree */
+	FS_BT_DIR = 3,		/* a directory block */
+	FS_BT_BMAP = 4,		/* a block allocation map block */
+	FS_BT_IMAP = 5,		/* an inode allocation map block */
+	FS_BT_LOG = 6,		/* a log block */
+	FS_BT_LOGTAB = 7,	/* the log table */
+	FS_BT_XATTR = 8,	/* extended attribute overflow */
+	FS_BT_NTYPES
+};
+
+struct fs_mbh {
+	uint8_t type;		/* enum fs_btype */
+	uint32_t fsid;
+	uint64_t ino, blk;
+	uint64_t a, b;		/* type-specific */
+};
+
+const char *fs_btype_name(unsigned type);	/* "inode", "indirect", ...; never NULL */
+/* Write the header into <blk> (<len> bytes: FS_MB, or FS_INODE_BYTES for an
+ * inode) and the CRC over all of it: call last, after the body. */
+void fs_mb_seal(uint8_t *blk, size_t len, const struct fs_mbh *h);
+/*
+ * Verify a block read from disk: magic, type <want> (0: any), version,
+ * file system <fsid>, owner <ino> and block number <blk> as expected
+ * (UINT64_MAX: not checked), CRC; reserved bytes zero. On success *h
+ * (may be NULL) gets the header. MM_ECHECKSUM / MM_EPROTO / MM_ENOTSUP
+ * with what was wrong in <err>.
+ */
+int fs_mb_verify(const uint8_t *blk, size_t len, unsigned want, uint32_t fsid, uint64_t ino,
+		 uint64_t blkno, struct fs_mbh *h, char *err, size_t errsz);
+
+/* ---- the stripe group descriptor ---- */
+#define FS_MAGIC_SGD 0x4d4d5347u	/* "MMSG" */
+
+enum fs_usage {
+	FS_USAGE_DATA_AND_META = 0,
+	FS_USAGE_META_ONLY = 1,
+	FS_USAGE_DATA_ONLY = 2,
+	FS_USAGE_DESC_ONLY = 3,
+};
+enum fs_disk_status { FS_DS_READY = 0, FS_DS_SUSPENDED, FS_DS_EMPTYING, FS_DS_EMPTIED };
+enum fs_disk_avail { FS_DA_UP = 0, FS_DA_DOWN, FS_DA_RECOVERING };
+
+struct fs_sgd_disk {
+	uint64_t nsd_id;
+	char name[64];		/* NSD name, NUL-terminated */
+	int32_t failure_group;
+	uint8_t usage;		/* enum fs_usage */
+	uint8_t status;		/* enum fs_disk_status */
+	uint8_t avail;		/* enum fs_disk_avail */
+	bool has_desc;		/* holds a descriptor copy */
+	char pool[32];		/* storage pool, "system" by default */
+	uint64_t subblocks;	/* size in subblocks (from byte 0) */
+};
+
+enum {
+	FS_SGD_EXACT_MTIME = 1u << 0,	/* -E yes */
+	FS_SGD_SCATTER = 1u << 1,	/* -j scatter (else cluster) */
+};
+
+struct fs_sgd {
+	uint32_t version;
+	uint64_t fsid;
+	char device[FS_DEVICE_MAX + 1];
+	uint64_t created;	/* seconds since the epoch */
+	uint64_t generation;
+	uint32_t block_size, subblock_size, mb_size, inode_size;
+	uint8_t meta_rep, meta_rep_max, data_rep, data_rep_max;
+	uint32_t nregions;	/* block allocation regions */
+	uint64_t inode_limit;
+	uint32_t flags;		/* FS_SGD_* */
+	uint32_t log_bytes;	/* -L, per node */
+	char mount_point[256];
+	char automount[16];	/* "yes" "no" "automount" */
+	struct fs_ptr ifile0;	/* inode file block 0 */
+	uint32_t ndisks;
+	struct fs_sgd_disk disk[FS_MAX_DISKS];
+};
+
+/* Encode into one slot (FS_SGD_SLOT_BYTES, zeroed here first); MM_ETOOBIG
+ * if it does not fit. */
+int fs_sgd_encode(const struct fs_sgd *s, uint8_t *slot);
+/* Decode and check one slot: magic (MM_ENOENT without it: an empty slot),
+ * version, CRC, every field's range (sizes powers of two in range and
+ * consistent, replication 1..3 with defaults <= maxima, disks <=
+ * FS_MAX_DISKS, names NUL-terminated, ...). */
+int fs_sgd_decode(const uint8_t *slot, size_t len, struct fs_sgd *s, char *err, size_t errsz);
+/* What one descriptor disk gave: its two slots (NULL: unreadable). */
+struct fs_sgd_read {
+	const uint8_t *slot[2];
+	size_t len[2];
+};
+/*
+ * The descriptor of a stripe group from its <ndisks> descriptor disks:
+ * a disk "holds" generation g if either of its slots decodes with
+ * generation g (writes alternate slots, so a disk whose newest write was
+ * torn still holds the one before). The highest generation a majority of
+ * the disks hold wins, decoded into <out>; a newer generation held by a
+ * minority was a change that did not finish and is ignored. <next>
+ * (ndisks entries, may be NULL): the slot each disk's next write must use,
+ * the one not holding the chosen generation. MM_ENOENT when no generation
+ * has a majority ("descriptor quorum not met"), with what each disk held
+ * in <err>.
+ */
+int fs_sgd_choose(const struct fs_sgd_read *disks, size_t ndisks, struct fs_sgd *out,
+		  uint8_t *next, char *err, size_t errsz);
+
+/* ---- inodes ---- */
+enum {
+	FS_IF_DATA_IN_INODE = 1u << 0,	/* the tail area holds the data / entries / target */
+	FS_IF_XATTR_OVERFLOW = 1u << 1,	/* more xattrs in the overflow block */
+	FS_IF_FREE = 1u << 2,		/* an unused record (after unlink) */
+};
+
+struct fs_time {
+	int64_t sec;
+	uint32_t nsec;
+};
+
+/*
+ * One inode record (FS_INODE_BYTES). Layout after the 64-byte header
+ * (type-specific header fields: a = generation, b = 0):
+ *   64  4 mode   68 4 nlink   72 4 uid   76 4 gid   80 8 rdev
+ *   88  8 size   96 8 subblocks used
+ *   104 12 atime  116 12 mtime  128 12 ctime  140 12 crtime (8 sec, 4 nsec)
+ *   152 4 flags (FS_IF_*)  156 1 data replicas  157 1 metadata replicas
+ *   158 1 indirection level  159 1 directory global depth
+ *   160 2 xattr area length used  162 2 tail length used
+ *   164 4 reserved 0   168 8 xattr overflow block (a disk address, 0: none)
+ *   176 .. 176 + FS_XATTR_AREA: xattr area: entries of
+ *          [1 namespace][1 name len][2 value len][name][value]
+ *   FS_TAIL_OFF .. 4096: the tail area: data in the inode, or the
+ *          pointers (each maxrep * 8 bytes)
+ */
+#define FS_XATTR_AREA 1024u
+#define FS_TAIL_OFF (176u + FS_XATTR_AREA)
+#define FS_TAIL_BYTES (FS_INODE_BYTES - FS_TAIL_OFF)	/* 2896 */
+
+struct fs_inode {
+	uint64_t ino;
+	uint32_t gen;
+	uint32_t mode, nlink, uid, gid;
+	uint64_t rdev, size, subblocks;
+	struct fs_time atime, mtime, ctime, crtime;
+	uint32_t flags;
+	uint8_t data_rep, meta_rep, level, depth;
+	uint16_t xattr_len, tail_len;
+	fs_da xattr_overflow;
+	uint8_t xattr[FS_XATTR_AREA];
+	uint8_t tail[FS_TAIL_BYTES];
+};
+
+/* Pointers the tail area holds for a file of <maxrep> replicas. */
+static inline uint32_t fs_inode_nptrs(unsigned maxrep)
+{
+	return FS_TAIL_BYTES / (8u * maxrep);
+}
+/* Pointers in one indirect block. */
+static inline uint32_t fs_ind_nptrs(unsigned maxrep)
+{
+	return (FS_MB - FS_MBH_BYTES) / (8u * maxrep);
+}
+
+void fs_inode_encode(const struct fs_inode *in, uint32_t fsid, uint8_t *rec);
+int fs_inode_decode(const uint8_t *rec, uint32_t fsid, uint64_t ino, struct fs_inode *in,
+		    char *err, size_t errsz);
+
+/* Pointer <i> of a tail area or an indirect block body holding <maxrep>
+ * addresses per pointer. */
+void fs_ptr_get(const uint8_t *area, uint32_t i, unsigned maxrep, struct fs_ptr *p);
+void fs_ptr_put(uint8_t *area, uint32_t i, unsigned maxrep, const struct fs_ptr *p);
+
+/*
+ * The largest file a tree of <level> levels holds with <maxrep>-replica
+ * pointers and block size <b> (saturating at UINT64_MAX), and the level a
+ * file of <size> bytes needs. Level 0: the inode's pointers are blocks.
+ */
+uint64_t fs_tree_max_bytes(unsigned level, unsigned maxrep, uint32_t b);
+unsigned fs_tree_level_for(uint64_t size, unsigned maxrep, uint32_t b);
+
+/* ---- a block store, for the pure modules and their tests ---- */
+
+/* Metadata blocks of one file by block number; the stripe group gives
+ * pagepool buffers under tokens, tests give memory. */
+struct fs_bstore {
+	/* The FS_MB bytes of block <blk> of inode <ino>, to read (write
+	 * false) or change (write true). MM_ENOENT: a hole (only for read;
+	 * a write of a hole allocates). The memory stays valid until put. */
+	int (*get)(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data);
+	/* Done with it; <dirty>: it was changed (the store re-seals nothing:
+	 * the caller sealed it). */
+	void (*put)(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty);
+	/* Free block <blk> of <ino> (it becomes a hole). */
+	int (*punch)(void *arg, uint64_t ino, uint64_t blk);
+	void *arg;
+};
+
+/* The 64-bit hash of a directory entry name (stable on disk: never
+ * change it within a format version). */
+uint64_t fs_name_hash(const char *name, size_t len);
+
+#endif
