@@ -2,6 +2,7 @@
  * mmdiag - daemon diagnostics.
  *
  *   mmdiag [--version] [--config] [--network] [--stats] [--waiters [ms]] [--nsd]
+ *          [--pagepool] [--tokenmgr] [--tokens]
  *
  * Speaks to the daemon of $MMFS_NODE, or of any local node.
  */
@@ -24,6 +25,8 @@ int main(int argc, char **argv)
 		{"waiters", optional_argument, NULL, 'w'},
 		{"nsd", no_argument, NULL, 'd'},
 		{"pagepool", no_argument, NULL, 'p'},
+		{"tokenmgr", no_argument, NULL, 'm'},
+		{"tokens", no_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -39,6 +42,8 @@ int main(int argc, char **argv)
 		case 's': what[nwhat++] = "stats"; break;
 		case 'd': what[nwhat++] = "nsd"; break;
 		case 'p': what[nwhat++] = "pagepool"; break;
+		case 'm': what[nwhat++] = "tokenmgr"; break;
+		case 't': what[nwhat++] = "tokens"; break;
 		case 'w':
 			what[nwhat++] = "waiters";
 			if (optarg)
@@ -46,7 +51,8 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: mmdiag [--version] [--config] [--network] [--stats] "
-					"[--waiters[=ms]] [--nsd] [--pagepool]\n");
+					"[--waiters[=ms]] [--nsd] [--pagepool] [--tokenmgr] "
+					"[--tokens]\n");
 			return c == 'h' ? 0 : 2;
 		}
 		if (nwhat == 8)

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mmfsd/daemon.h"
 
@@ -34,5 +35,13 @@ void adm_cmd_nsdio(mmfsd *d, json_object *req, json_object *rep);
 void adm_cmd_nsdfault(mmfsd *d, json_object *req, json_object *rep);
 /* Text of mmdiag --nsd, malloc'd (NULL: out of memory). */
 char *adm_diag_nsd(mmfsd *d);
+
+/* admin_tokdiag.c: texts of mmdiag --tokenmgr and --tokens, malloc'd
+ * (NULL: out of memory); the token lines of --waiters (older than
+ * <min_ms>) appended to <t>. */
+struct mm_sb;
+char *adm_diag_tokenmgr(mmfsd *d);
+char *adm_diag_tokens(mmfsd *d);
+void adm_diag_tok_waiters(mmfsd *d, uint64_t min_ms, struct mm_sb *t);
 
 #endif

@@ -381,6 +381,7 @@ static void diag_waiters(mmfsd *d, json_object *req, struct mm_sb *t)
 	mm_sb_printf(t, "=== mmdiag: waiters (longer than %" PRId64 " ms) ===\n", thr);
 	mm_waiters_each((uint64_t)thr, waiter_line, t);
 	net_waiters(mmfsd_net(d), (uint64_t)thr, net_waiter_line, &w);
+	adm_diag_tok_waiters(d, (uint64_t)thr, t);
 }
 
 static void diag_config(mmfsd *d, struct mm_sb *t)
@@ -455,14 +456,16 @@ static void cmd_diag(mmfsd *d, json_object *req, json_object *rep)
 		diag_waiters(d, req, &t);
 	} else if (!strcmp(what, "pagepool")) {
 		diag_pagepool(d, &t);
-	} else if (!strcmp(what, "nsd")) {
-		char *s = adm_diag_nsd(d);
+	} else if (!strcmp(what, "nsd") || !strcmp(what, "tokenmgr") || !strcmp(what, "tokens")) {
+		char *s = !strcmp(what, "nsd") ? adm_diag_nsd(d) :
+			  !strcmp(what, "tokens") ? adm_diag_tokens(d) : adm_diag_tokenmgr(d);
 
 		mm_sb_printf(&t, "%s", s ? s : "");
 		free(s);
 	} else {
 		adm_set_rc(rep, MM_EINVAL, "mmdiag: unknown section (use --version, --config, "
-				       "--network, --stats, --waiters, --nsd or --pagepool)");
+				       "--network, --stats, --waiters, --nsd, --pagepool, --tokenmgr "
+				       "or --tokens)");
 		free(t.p);
 		return;
 	}

@@ -29,6 +29,7 @@
 #include "common/util.h"
 #include "common/wire.h"
 #include "mmfsd/nsdsvc.h"
+#include "mmfsd/tokensvc.h"
 #include "net/keys.h"
 #include "pagepool/nsdio.h"
 #include "pagepool/pagepool.h"
@@ -53,6 +54,7 @@ struct mmfsd {
 	etcd_sup *etcd;
 	clm *clm;
 	nsd_svc *nsd;
+	tokensvc *tok;
 	pp_pool *pool;
 	adm_server *adm;
 
@@ -324,6 +326,20 @@ static int start_net(mmfsd *d, char *err, size_t errsz)
 		rc = nsd_svc_create(&sc, &d->nsd);
 		if (rc) {
 			snprintf(err, errsz, "cannot set up the NSD service: %s", mm_strerror(rc));
+			return rc;
+		}
+	}
+	{
+		struct tokensvc_config tc = {
+			.net = d->net,
+			.cfg = d->cfg,
+			.my_node = d->node_num,
+		};
+
+		/* registers MSG_TOK_BATCH: before any peer is configured */
+		rc = tokensvc_create(&tc, &d->tok);
+		if (rc) {
+			snprintf(err, errsz, "cannot set up the token service: %s", mm_strerror(rc));
 			return rc;
 		}
 	}
@@ -757,6 +773,31 @@ static void nsd_attr(mmfsd *d, const char *name)
 		nsd_svc_attr_changed(d->nsd, name);
 }
 
+static int start_tokens(mmfsd *d, char *err, size_t errsz)
+{
+	int rc = tokensvc_start(d->tok, d->clm);
+
+	if (rc)
+		snprintf(err, errsz, "cannot start the token service: %s", mm_strerror(rc));
+	return rc;
+}
+
+/* Cached tokens go back to their servers while this node is a member. */
+static void stop_tokens(mmfsd *d)
+{
+	tokensvc_stop(d->tok);
+}
+
+static void tokens_event(mmfsd *d, const struct clm_event *ev)
+{
+	tokensvc_event(d->tok, ev);
+}
+
+static void tokens_attr(mmfsd *d, const char *name)
+{
+	tokensvc_attr_changed(d->tok, name);
+}
+
 static int start_admin(mmfsd *d, char *err, size_t errsz)
 {
 	int rc = adm_server_start(d, d->paths.sock, &d->adm);
@@ -783,11 +824,16 @@ static void stop_admin(mmfsd *d)
  * handlers exist (start_net); etcd before membership, which runs on it;
  * the NSD service needs the clm; the pagepool reads and writes through
  * the NSD client and must flush while this node is still a member; the
- * admin socket last, since once it answers everything behind it exists.
+ * token service after it (the file system above will flush through the
+ * pagepool in its revoke callbacks; stopped first, it gives its cached
+ * tokens back while the cluster and the servers still run; its handler
+ * was registered in start_net); the admin socket last, since once it
+ * answers everything behind it exists.
  */
 static const char *const daemon_attrs[] = {"mmfsLogLevel", NULL};
 static const char *const nsd_attrs[] = {"useNSDserver", "nsdDevices", NULL};
 static const char *const pool_attrs[] = {"pagepool", NULL};
+static const char *const tokens_attrs[] = {"tokenMemLimit", "maxFilesToCache", NULL};
 
 static const struct subsystem {
 	const char *name;
@@ -803,6 +849,7 @@ static const struct subsystem {
 	{"cluster", start_cluster, stop_cluster, NULL, NULL, NULL},
 	{"nsd", start_nsd, stop_nsd, nsd_event, nsd_attrs, nsd_attr},
 	{"pagepool", start_pool, stop_pool, NULL, pool_attrs, pool_attr},
+	{"tokens", start_tokens, stop_tokens, tokens_event, tokens_attrs, tokens_attr},
 	{"peer", start_peer, stop_peer, peer_event, NULL, NULL},
 	{"admin", start_admin, stop_admin, NULL, NULL, NULL},
 };
@@ -898,6 +945,8 @@ void mmfsd_close(mmfsd *d)
 	 * and clm's etcd client outlived etcd's own stop */
 	nsd_svc_destroy(d->nsd);
 	d->nsd = NULL;
+	tokensvc_destroy(d->tok);	/* net kept its handler until net_destroy */
+	d->tok = NULL;
 	if (d->clm) {
 		clm_destroy(d->clm);
 		d->clm = NULL;
@@ -925,6 +974,8 @@ clm *mmfsd_clm(mmfsd *d) { return d->clm; }
 net_ctx *mmfsd_net(mmfsd *d) { return d->net; }
 nsd_svc *mmfsd_nsd(mmfsd *d) { return d->nsd; }
 pp_pool *mmfsd_pool(mmfsd *d) { return d->pool; }
+struct toknet *mmfsd_toknet(mmfsd *d) { return tokensvc_toknet(d->tok); }
+tokensvc *mmfsd_tokensvc(mmfsd *d) { return d->tok; }
 cfg_set *mmfsd_cfg(mmfsd *d) { return d->cfg; }
 uint32_t mmfsd_node_number(mmfsd *d) { return d->node_num; }
 const char *mmfsd_node_name(mmfsd *d) { return d->node_name; }

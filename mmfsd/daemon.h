@@ -75,6 +75,13 @@ net_ctx *mmfsd_net(mmfsd *d);
 struct nsd_svc *mmfsd_nsd(mmfsd *d);
 /* The pagepool (pagepool/pagepool.h); NULL before start. */
 struct pp_pool *mmfsd_pool(mmfsd *d);
+/* This node's tokens (tokens/toknet.h), made with the network; NULL
+ * before. Calls after the daemon stopped its token service answer
+ * MM_ESHUTDOWN. */
+struct toknet *mmfsd_toknet(mmfsd *d);
+/* The token service around it (mmfsd/tokensvc.h): recovery hook,
+ * failed nodes, rates for mmdiag. */
+struct tokensvc *mmfsd_tokensvc(mmfsd *d);
 cfg_set *mmfsd_cfg(mmfsd *d);
 uint32_t mmfsd_node_number(mmfsd *d);
 const char *mmfsd_node_name(mmfsd *d);

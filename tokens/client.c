@@ -42,6 +42,7 @@ struct tok_cobj *tok_cobj_get(struct tok_client *c, const struct tok_key *k, boo
 	mm_list_init(&co->granted);
 	mm_list_init(&co->revokes);
 	mm_list_init(&co->dirty);
+	mm_list_add_tail(&c->lru, &co->lru);
 	mm_htab_insert(&c->objs, &co->hn, tok_key_hash(k));
 	c->st.objects++;
 	return co;
@@ -65,6 +66,8 @@ void tok_client_enter(struct tok_client *c)
 }
 
 static void run_obj(struct tok_client *c, struct tok_cobj *co);
+static void trim_cache(struct tok_client *c);
+static void wake_failwait(struct tok_client *c, bool all, uint32_t space);
 
 void tok_client_leave(struct tok_client *c)
 {
@@ -83,6 +86,7 @@ void tok_client_leave(struct tok_client *c)
 			mm_list_del(l);
 			run_obj(c, co);
 			if (cobj_unused(co) && !mm_list_linked(&co->dirty)) {
+				mm_list_del(&co->lru);
 				mm_htab_remove(&c->objs, &co->hn);
 				free(co);
 				c->st.objects--;
@@ -100,9 +104,19 @@ void tok_client_leave(struct tok_client *c)
 	c->depth--;
 }
 
-void tok_client_send(struct tok_client *c, uint32_t to, const struct tok_msg *m)
+void tok_client_send(struct tok_client *c, uint32_t to, struct tok_msg *m)
 {
-	size_t len = tok_msg_encode(m, c->buf);
+	size_t len;
+
+	if (m->type == TOK_MSG_ACQ || m->type == TOK_MSG_RELINQ || m->type == TOK_MSG_REASSERT ||
+	    m->type == TOK_MSG_REASSERT_DONE) {
+		const struct tok_view *v = tok_view_of(c, m->key.space);
+
+		m->epoch = v ? v->epoch : 0;
+	}
+	if (!m->reqid)
+		m->reqid = ++c->next_id;
+	len = tok_msg_encode(m, c->buf);
 
 	c->st.msgs_out++;
 	if (c->x.send(c->x.arg, to, c->buf, len) != MM_OK)
@@ -222,10 +236,14 @@ int tok_acquire(struct tok_client *c, struct tok_holder *h)
 		return MM_ENOMEM;
 	h->co = co;
 	h->st = TOK_H_WAIT;
+	h->since = c->x.now ? c->x.now(c->x.arg) : 0;
 	hwait(h, "its turn", TOK_NODE_NONE);
 	mm_list_add_tail(&co->waiting, &h->link);
+	mm_list_del(&co->lru);
+	mm_list_add_tail(&c->lru, &co->lru);
 	tok_client_enter(c);
 	tok_cobj_kick(c, co);
+	trim_cache(c);
 	tok_client_leave(c);
 	return MM_OK;
 }
@@ -245,6 +263,37 @@ void tok_release(struct tok_client *c, struct tok_holder *h)
 	tok_client_leave(c);
 }
 
+void tok_cancel(struct tok_client *c, struct tok_holder *h)
+{
+	struct tok_cobj *co = h->co;
+
+	switch (h->st) {
+	case TOK_H_IDLE:
+		return;
+	case TOK_H_GRANTED:
+		tok_release(c, h);
+		return;
+	case TOK_H_SERVER:
+		/* the answer still comes: a grant is cached, a conflict dropped */
+		MM_BUG_ON(co, co->if_h != h);
+		co->if_h = NULL;
+		break;
+	case TOK_H_REVOKING:
+	case TOK_H_FAILWAIT:
+		mm_list_del(&h->clink);	/* late revoked answers are stale */
+		break;
+	case TOK_H_WAIT:
+		break;
+	}
+	mm_list_del(&h->link);
+	h->st = TOK_H_IDLE;
+	h->co = NULL;
+	hwait(h, NULL, TOK_NODE_NONE);
+	tok_client_enter(c);
+	tok_cobj_kick(c, co);
+	tok_client_leave(c);
+}
+
 /* ---- 4. messages ---- */
 
 static int refuse(struct tok_client *c, uint32_t from, const struct tok_msg *m, const char *why)
@@ -255,6 +304,25 @@ static int refuse(struct tok_client *c, uint32_t from, const struct tok_msg *m, 
 	return MM_EPROTO;
 }
 
+static bool node_failed(const struct tok_client *c, uint32_t node)
+{
+	if (node & TOK_NODE_FAILED)
+		return true;
+	for (size_t i = 0; i < c->nfailed; i++)
+		if (c->failed[i] == node)
+			return true;
+	return false;
+}
+
+static void failwait(struct tok_client *c, struct tok_holder *h, uint32_t node)
+{
+	h->st = TOK_H_FAILWAIT;
+	hwait(h, "the recovery of a failed node holding a conflicting token",
+	      node & ~TOK_NODE_FAILED);
+	mm_list_add_tail(&c->failwait, &h->clink);
+	c->st.failed_waits++;
+}
+
 static int got_answer(struct tok_client *c, uint32_t from, const struct tok_msg *m)
 {
 	struct tok_cobj *co = tok_cobj_get(c, &m->key, false);
@@ -263,7 +331,7 @@ static int got_answer(struct tok_client *c, uint32_t from, const struct tok_msg 
 	if (!co || co->inflight != TOK_IF_ACQ || co->if_reqid != m->reqid)
 		return refuse(c, from, m, "no such request in flight");
 	h = co->if_h;
-	if (m->type == TOK_MSG_GRANT &&
+	if (m->type == TOK_MSG_GRANT && h &&
 	    (!tok_mode_covers(m->mode, h->mode) || m->r.start > h->req.start ||
 	     m->r.end < h->req.end))
 		return refuse(c, from, m, "the grant does not cover the request");
@@ -273,13 +341,24 @@ static int got_answer(struct tok_client *c, uint32_t from, const struct tok_msg 
 		/* on ENOMEM the cache holds less than the server says: safe */
 		if (tok_rl_set(&co->pieces, c->self, m->r, m->mode, &c->nrec) != MM_OK)
 			mm_warn("tokens", "node %u: out of memory caching a grant", c->self);
-		h->st = TOK_H_WAIT;
-		hwait(h, "its turn", TOK_NODE_NONE);
-	} else {
+		if (h) {
+			h->st = TOK_H_WAIT;
+			hwait(h, "its turn", TOK_NODE_NONE);
+		}
+	} else if (h) {
 		struct tok_msg rv = {.type = TOK_MSG_REVOKE, .mode = m->mode, .key = m->key,
 				     .reqid = h->reqid, .r = h->req, .des = h->des};
 
 		c->st.conflicts++;
+		/* a failed node answers no revoke: wait for its recovery, then
+		 * ask again (and revoke the live holders then) */
+		for (uint16_t i = 0; i < m->n; i++) {
+			if (node_failed(c, m->ent[i].node)) {
+				failwait(c, h, m->ent[i].node);
+				tok_cobj_kick(c, co);
+				return MM_OK;
+			}
+		}
 		h->st = TOK_H_REVOKING;
 		h->nrev = m->n;
 		hwait(h, "revokes sent to holders, first", m->ent[0].node);
@@ -301,7 +380,7 @@ static int got_answer(struct tok_client *c, uint32_t from, const struct tok_msg 
 	return MM_OK;
 }
 
-static int got_revoked(struct tok_client *c, uint32_t from, const struct tok_msg *m)
+static int got_revoked(struct tok_client *c, const struct tok_msg *m)
 {
 	struct mm_list *pos;
 
@@ -318,7 +397,92 @@ static int got_revoked(struct tok_client *c, uint32_t from, const struct tok_msg
 		}
 		return MM_OK;
 	}
-	return refuse(c, from, m, "no holder waits for it");
+	/* its holder was cancelled, or asked again after a node failed */
+	c->st.stale++;
+	return MM_OK;
+}
+
+/* Wake the holders waiting for failed nodes' recovery (of <space>, or all). */
+static void wake_failwait(struct tok_client *c, bool all, uint32_t space)
+{
+	struct mm_list *pos, *tmp;
+
+	mm_list_for_each_safe(pos, tmp, &c->failwait) {
+		struct tok_holder *h = mm_list_entry(pos, struct tok_holder, clink);
+
+		if (!all && h->key.space != space)
+			continue;
+		mm_list_del(&h->clink);
+		h->st = TOK_H_WAIT;
+		hwait(h, "its turn", TOK_NODE_NONE);
+		tok_cobj_kick(c, h->co);
+	}
+}
+
+/* tokenMemLimit at the server: give the object back if nobody uses it. */
+static void got_drop(struct tok_client *c, const struct tok_msg *m)
+{
+	struct tok_cobj *co = tok_cobj_get(c, &m->key, false);
+	const struct tok_range all = {0, TOK_INF};
+
+	c->st.drops_asked++;
+	if (!co || !co->pieces || !mm_list_empty(&co->granted) || !mm_list_empty(&co->waiting) ||
+	    !mm_list_empty(&co->revokes) || co->inflight != TOK_IF_NONE)
+		return;
+	if (!tok_crev_new(c, co, TOK_NODE_NONE, 0, TOK_XW, all, all))
+		mm_warn("tokens", "node %u: out of memory giving a token back", c->self);
+}
+
+/* A revoke served for a failed node is finished for nobody. */
+static void forget_requester(struct mm_hnode *n, void *arg)
+{
+	struct tok_client *c = arg;
+	struct tok_cobj *co = (struct tok_cobj *)n;
+	struct mm_list *pos;
+
+	mm_list_for_each(pos, &co->revokes) {
+		struct tok_crev *rev = mm_list_entry(pos, struct tok_crev, link);
+
+		if (rev->from == c->failing)
+			rev->from = TOK_NODE_NONE;
+	}
+}
+
+/*
+ * maxFilesToCache: past the limit, give back unused objects, least
+ * recently acquired first, down to 90% of it (so the relinquishes go out
+ * in one batch, not one per acquire).
+ */
+static void trim_cache(struct tok_client *c)
+{
+	const struct tok_range all = {0, TOK_INF};
+	struct mm_list *pos, *tmp;
+	uint64_t over;
+
+	if (!c->cache_limit || c->st.objects <= c->cache_limit)
+		return;
+	over = c->st.objects - c->cache_limit + c->cache_limit / 10;
+	mm_list_for_each_safe(pos, tmp, &c->lru) {
+		struct tok_cobj *co = mm_list_entry(pos, struct tok_cobj, lru);
+
+		if (!over)
+			break;
+		if (!co->pieces || !mm_list_empty(&co->granted) || !mm_list_empty(&co->waiting) ||
+		    !mm_list_empty(&co->revokes) || co->inflight != TOK_IF_NONE)
+			continue;
+		if (!tok_crev_new(c, co, TOK_NODE_NONE, 0, TOK_XW, all, all))
+			break;
+		c->st.cache_drops++;
+		over--;
+	}
+}
+
+/* Is <m>, from a server, of the view this client has? */
+static bool current(const struct tok_client *c, const struct tok_msg *m)
+{
+	const struct tok_view *v = tok_view_of(c, m->key.space);
+
+	return v && v->epoch == m->epoch;
 }
 
 int tok_client_recv(struct tok_client *c, uint32_t from, const void *buf, size_t len)
@@ -337,18 +501,34 @@ int tok_client_recv(struct tok_client *c, uint32_t from, const void *buf, size_t
 	switch (m.type) {
 	case TOK_MSG_GRANT:
 	case TOK_MSG_CONFLICT:
-		rc = got_answer(c, from, &m);
+	case TOK_MSG_RELINQ_ACK:
+	case TOK_MSG_RECOVERED:
+	case TOK_MSG_DROP:
+		if (!current(c, &m)) {
+			/* of an older view: its request is asked again */
+			c->st.stale++;
+			rc = MM_OK;
+			break;
+		}
+		if (m.type == TOK_MSG_RELINQ_ACK) {
+			rc = tok_client_relinq_ack(c, &m);
+			if (rc != MM_OK)
+				rc = refuse(c, from, &m, "no relinquish in flight");
+		} else if (m.type == TOK_MSG_RECOVERED) {
+			wake_failwait(c, false, m.key.space);
+			rc = MM_OK;
+		} else if (m.type == TOK_MSG_DROP) {
+			got_drop(c, &m);
+			rc = MM_OK;
+		} else {
+			rc = got_answer(c, from, &m);
+		}
 		break;
 	case TOK_MSG_REVOKE:
 		rc = tok_client_revoke_in(c, from, &m);
 		break;
 	case TOK_MSG_REVOKED:
-		rc = got_revoked(c, from, &m);
-		break;
-	case TOK_MSG_RELINQ_ACK:
-		rc = tok_client_relinq_ack(c, &m);
-		if (rc != MM_OK)
-			rc = refuse(c, from, &m, "no relinquish in flight");
+		rc = got_revoked(c, &m);
 		break;
 	default:
 		rc = refuse(c, from, &m, "not for a client");
@@ -372,6 +552,8 @@ int tok_client_create(uint32_t self, const struct tok_xport *x, struct tok_clien
 	mm_list_init(&c->completed);
 	mm_list_init(&c->run);
 	mm_list_init(&c->upcalls);
+	mm_list_init(&c->failwait);
+	mm_list_init(&c->lru);
 	if (mm_htab_init(&c->objs, 16) != MM_OK) {	/* grows by doubling */
 		free(c);
 		return MM_ENOMEM;
@@ -384,9 +566,13 @@ static void cobj_free(struct mm_hnode *n, void *arg)
 {
 	struct tok_client *c = arg;
 	struct tok_cobj *co = (struct tok_cobj *)n;
+	struct mm_list *l;
 
-	MM_BUG_ON(co, !mm_list_empty(&co->waiting) || !mm_list_empty(&co->granted) ||
-			      !mm_list_empty(&co->revokes) || co->inflight != TOK_IF_NONE);
+	/* holders are the callers' storage: left alone, as forgotten */
+	while ((l = mm_list_first(&co->revokes))) {
+		mm_list_del(l);
+		free(mm_list_entry(l, struct tok_crev, link));
+	}
 	tok_rl_free(&co->pieces, &c->nrec);
 	mm_htab_remove(&c->objs, n);
 	free(co);
@@ -401,7 +587,50 @@ void tok_client_destroy(struct tok_client *c)
 	for (size_t i = 0; i < c->nviews; i++)
 		free(c->views[i].servers);
 	free(c->views);
+	free(c->failed);
 	free(c);
+}
+
+/*
+ * A new view of <space>: what was in flight to the old servers is lost
+ * with them (or forgotten by them), so acquires are asked again, a
+ * relinquish counts as done (the reassert below tells the new server
+ * what is left), and every piece is reasserted, then reassert-done.
+ */
+static void move_obj(struct mm_hnode *n, void *arg)
+{
+	struct tok_client *c = arg;
+	struct tok_cobj *co = (struct tok_cobj *)n;
+	const struct tok_view *v;
+
+	if (co->key.space != c->moving)
+		return;
+	v = tok_view_of(c, co->key.space);
+	if (co->inflight == TOK_IF_ACQ) {
+		struct tok_holder *h = co->if_h;
+
+		if (h) {
+			h->st = TOK_H_WAIT;
+			hwait(h, "its turn", TOK_NODE_NONE);
+		}
+		co->inflight = TOK_IF_NONE;
+		co->if_h = NULL;
+		c->st.resent++;
+	} else if (co->inflight == TOK_IF_RELINQ) {
+		struct tok_crev *rev = co->if_rev;
+
+		co->inflight = TOK_IF_NONE;
+		co->if_rev = NULL;
+		tok_crev_answer(c, rev);
+	}
+	for (struct tok_rec *x = co->pieces; x; x = x->next) {
+		struct tok_msg m = {.type = TOK_MSG_REASSERT, .mode = x->mode, .key = co->key,
+				    .r = {x->start, x->end}};
+
+		c->st.reasserts++;
+		tok_client_send(c, tok_server_for(v->servers, v->n, &co->key), &m);
+	}
+	tok_cobj_kick(c, co);
 }
 
 int tok_client_set_view(struct tok_client *c, uint32_t space, uint32_t epoch,
@@ -409,6 +638,7 @@ int tok_client_set_view(struct tok_client *c, uint32_t space, uint32_t epoch,
 {
 	struct tok_view *v = (struct tok_view *)tok_view_of(c, space);
 	uint32_t *copy;
+	bool moved;
 
 	if (n == 0 || (v && epoch < v->epoch))
 		return MM_EINVAL;
@@ -427,12 +657,86 @@ int tok_client_set_view(struct tok_client *c, uint32_t space, uint32_t epoch,
 		v = &c->views[c->nviews++];
 		v->space = space;
 		v->servers = NULL;
+		v->epoch = epoch;
+		moved = epoch > 0;	/* a server may wait for this node's word */
+	} else {
+		moved = epoch > v->epoch;
 	}
 	free(v->servers);
 	v->servers = copy;
 	v->n = n;
 	v->epoch = epoch;
+	if (!moved)
+		return MM_OK;
+	tok_client_enter(c);
+	c->moving = space;
+	mm_htab_each(&c->objs, move_obj, c);
+	wake_failwait(c, false, space);
+	for (size_t i = 0; i < n; i++) {
+		struct tok_msg m = {.type = TOK_MSG_REASSERT_DONE, .key = {.space = space}};
+		size_t j;
+
+		for (j = 0; j < i && servers[j] != servers[i]; j++)
+			;
+		if (j == i)
+			tok_client_send(c, servers[i], &m);
+	}
+	tok_client_leave(c);
 	return MM_OK;
+}
+
+void tok_client_node_failed(struct tok_client *c, uint32_t node)
+{
+	struct mm_list *pos, *tmp;
+	uint32_t *f;
+
+	if (node_failed(c, node))
+		return;
+	f = realloc(c->failed, (c->nfailed + 1) * sizeof(*f));
+	if (f) {
+		c->failed = f;
+		c->failed[c->nfailed++] = node;
+	}
+	tok_client_enter(c);
+	/* which revokes went to <node> is not kept: every holder revoking asks
+	 * the server again, and a conflict naming <node> now waits */
+	mm_list_for_each_safe(pos, tmp, &c->revoking) {
+		struct tok_holder *h = mm_list_entry(pos, struct tok_holder, clink);
+
+		mm_list_del(&h->clink);
+		h->st = TOK_H_WAIT;
+		hwait(h, "its turn", TOK_NODE_NONE);
+		c->st.resent++;
+		tok_cobj_kick(c, h->co);
+	}
+	c->failing = node;
+	mm_htab_each(&c->objs, forget_requester, c);
+	tok_client_leave(c);
+}
+
+void tok_client_node_up(struct tok_client *c, uint32_t node)
+{
+	for (size_t i = 0; i < c->nfailed; i++) {
+		if (c->failed[i] == node) {
+			c->failed[i] = c->failed[--c->nfailed];
+			return;
+		}
+	}
+}
+
+void tok_client_retry_failed(struct tok_client *c)
+{
+	tok_client_enter(c);
+	wake_failwait(c, true, 0);
+	tok_client_leave(c);
+}
+
+void tok_client_set_cache_limit(struct tok_client *c, size_t max)
+{
+	c->cache_limit = max;
+	tok_client_enter(c);
+	trim_cache(c);
+	tok_client_leave(c);
 }
 
 const struct tok_view *tok_view_of(const struct tok_client *c, uint32_t space)
@@ -505,7 +809,46 @@ bool tok_client_idle(const struct tok_client *c)
 	struct each_arg a = {NULL, NULL, true};
 
 	mm_htab_each((struct mm_htab *)&c->objs, cobj_idle, &a);
-	return a.idle && mm_list_empty(&c->revoking) && mm_list_empty(&c->upcalls);
+	return a.idle && mm_list_empty(&c->revoking) && mm_list_empty(&c->upcalls) &&
+	       mm_list_empty(&c->failwait);
+}
+
+struct waiters_arg {
+	void (*fn)(void *arg, const struct tok_waiter *w);
+	void *arg;
+};
+
+static void cobj_waiters(struct mm_hnode *n, void *arg)
+{
+	struct waiters_arg *a = arg;
+	struct tok_cobj *co = (struct tok_cobj *)n;
+	struct mm_list *pos;
+
+	mm_list_for_each(pos, &co->waiting) {
+		const struct tok_holder *h = mm_list_entry(pos, struct tok_holder, link);
+		struct tok_waiter w = {.key = co->key, .mode = h->mode, .r = h->req,
+				       .node = TOK_NODE_NONE, .cause = h->cause ? h->cause : "its turn",
+				       .cause_node = h->cause_node, .since_ns = h->since};
+
+		a->fn(a->arg, &w);
+	}
+	mm_list_for_each(pos, &co->revokes) {
+		const struct tok_crev *rev = mm_list_entry(pos, struct tok_crev, link);
+		struct tok_waiter w = {.key = co->key, .mode = (enum tok_mode)rev->mode, .r = rev->req,
+				       .revoke = true, .node = rev->from,
+				       .cause = rev->cause ? rev->cause : "its turn",
+				       .cause_node = TOK_NODE_NONE, .since_ns = rev->since};
+
+		a->fn(a->arg, &w);
+	}
+}
+
+void tok_client_waiters(const struct tok_client *c,
+			void (*fn)(void *arg, const struct tok_waiter *w), void *arg)
+{
+	struct waiters_arg a = {fn, arg};
+
+	mm_htab_each((struct mm_htab *)&c->objs, cobj_waiters, &a);
 }
 
 /* The dump hooks of MM_BUG_ON (common/bug.h): no locks, no allocation. */

@@ -22,6 +22,10 @@ static const char *const tok_msg_names[TOK_MSG_NTYPES] = {
 	[TOK_MSG_REVOKED] = "revoked",
 	[TOK_MSG_RELINQ] = "relinquish",
 	[TOK_MSG_RELINQ_ACK] = "relinquish-ack",
+	[TOK_MSG_REASSERT] = "reassert",
+	[TOK_MSG_REASSERT_DONE] = "reassert-done",
+	[TOK_MSG_RECOVERED] = "recovered",
+	[TOK_MSG_DROP] = "drop",
 };
 
 /* What each type carries: a mode, a range, a desired range, entries. */
@@ -34,6 +38,10 @@ static const unsigned char tok_msg_fields[TOK_MSG_NTYPES] = {
 	[TOK_MSG_REVOKED] = 0,
 	[TOK_MSG_RELINQ] = F_MODE | F_RANGE,
 	[TOK_MSG_RELINQ_ACK] = 0,
+	[TOK_MSG_REASSERT] = F_MODE | F_RANGE,
+	[TOK_MSG_REASSERT_DONE] = 0,
+	[TOK_MSG_RECOVERED] = 0,
+	[TOK_MSG_DROP] = 0,
 };
 
 const char *tok_msg_type_name(unsigned type)
@@ -45,7 +53,8 @@ bool tok_msg_for_server(const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
-	return len >= 2 && (p[1] == TOK_MSG_ACQ || p[1] == TOK_MSG_RELINQ);
+	return len >= 2 && (p[1] == TOK_MSG_ACQ || p[1] == TOK_MSG_RELINQ ||
+			    p[1] == TOK_MSG_REASSERT || p[1] == TOK_MSG_REASSERT_DONE);
 }
 
 size_t tok_msg_encode(const struct tok_msg *m, uint8_t *out)
@@ -65,6 +74,7 @@ size_t tok_msg_encode(const struct tok_msg *m, uint8_t *out)
 	mm_be64_put(out + 40, m->des.start);
 	mm_be64_put(out + 48, m->des.end);
 	mm_be16_put(out + 56, n);
+	mm_be32_put(out + 60, m->epoch);
 	for (uint16_t i = 0; i < n; i++) {
 		uint8_t *e = out + TOK_MSG_HDR + (size_t)i * TOK_MSG_ENT;
 
@@ -126,7 +136,8 @@ int tok_msg_decode(const void *buf, size_t len, struct tok_msg *m, char *err, si
 	m->des.start = mm_be64_get(p + 40);
 	m->des.end = mm_be64_get(p + 48);
 	m->n = mm_be16_get(p + 56);
-	if (!zero(p + 58, 6))
+	m->epoch = mm_be32_get(p + 60);
+	if (!zero(p + 58, 2))
 		REFUSE("reserved header bytes are not zero");
 	if (m->reqid == 0)
 		REFUSE("%s with request id 0", tok_msg_type_name(m->type));

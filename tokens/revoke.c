@@ -36,6 +36,7 @@ struct tok_crev *tok_crev_new(struct tok_client *c, struct tok_cobj *co, uint32_
 	rev->req = req;
 	rev->des = des;
 	rev->blk = req;
+	rev->since = c->x.now ? c->x.now(c->x.arg) : 0;
 	mm_list_init(&rev->ulink);
 	mm_list_add_tail(&co->revokes, &rev->link);
 	tok_cobj_kick(c, co);
@@ -43,7 +44,7 @@ struct tok_crev *tok_crev_new(struct tok_client *c, struct tok_cobj *co, uint32_
 }
 
 /* Tell the requester, forget the record. */
-static void answer(struct tok_client *c, struct tok_crev *rev)
+void tok_crev_answer(struct tok_client *c, struct tok_crev *rev)
 {
 	if (rev->from != TOK_NODE_NONE) {
 		struct tok_msg m = {.type = TOK_MSG_REVOKED, .reqid = rev->reqid, .key = rev->co->key};
@@ -144,7 +145,7 @@ void tok_run_revokes(struct tok_client *c, struct tok_cobj *co)
 				continue;
 			}
 			if (!tok_rl_conflicts(co->pieces, c->self, rev->req, rev->mode)) {
-				answer(c, rev);		/* nothing (left) to give */
+				tok_crev_answer(c, rev);		/* nothing (left) to give */
 				continue;
 			}
 			rev->st = TOK_R_DRAIN;
@@ -155,7 +156,7 @@ void tok_run_revokes(struct tok_client *c, struct tok_cobj *co)
 				 * server has that relinquish */
 				rev->st = TOK_R_NEW;
 				if (co->inflight == TOK_IF_NONE)
-					answer(c, rev);
+					tok_crev_answer(c, rev);
 				else
 					rev->cause = "this node's server request for the object";
 				continue;
@@ -240,7 +241,7 @@ int tok_client_relinq_ack(struct tok_client *c, const struct tok_msg *m)
 	rev = co->if_rev;
 	co->inflight = TOK_IF_NONE;
 	co->if_rev = NULL;
-	answer(c, rev);
+	tok_crev_answer(c, rev);
 	tok_cobj_kick(c, co);
 	return MM_OK;
 }

@@ -31,10 +31,13 @@ static inline bool tok_key_eq(const struct tok_key *a, const struct tok_key *b)
  *   8  8 reqid   16 8 object
  *   24 8 range start   32 8 range end    (ACQ/REVOKE: required; GRANT: granted;
  *   40 8 desired start 48 8 desired end   RELINQ: given up; ACKs: 0 .. 0)
- *   56 2 n (CONFLICT entries, else 0)    58 6 reserved, 0
- * entry: 0 4 node, 4 1 mode, 5 3 reserved 0, 8 8 start, 16 8 end
+ *   56 2 n (CONFLICT entries, else 0)    58 2 reserved, 0
+ *   60 4 epoch of the space's view (messages to or from a server; 0 between clients)
+ * entry: 0 4 node (| TOK_NODE_FAILED), 4 1 mode, 5 3 reserved 0, 8 8 start, 16 8 end
+ * REASSERT_DONE names its space only (kind inode, object 0); RECOVERED
+ * carries the recovered node as its object.
  */
-#define TOK_PROTO_VERSION 1u
+#define TOK_PROTO_VERSION 2u
 #define TOK_MSG_HDR 64u
 #define TOK_MSG_ENT 24u
 #define TOK_MAX_CONFLICTS 64u
@@ -48,6 +51,10 @@ enum tok_msg_type {
 	TOK_MSG_REVOKED = 5,	/* holder -> requester: done (reqid of the REVOKE) */
 	TOK_MSG_RELINQ = 6,	/* holder -> server: apply keep(., mode) over range */
 	TOK_MSG_RELINQ_ACK = 7,	/* server -> holder */
+	TOK_MSG_REASSERT = 8,	/* client -> new server: this node holds mode over range */
+	TOK_MSG_REASSERT_DONE = 9,	/* client -> new server: all reasserted for epoch */
+	TOK_MSG_RECOVERED = 10,	/* server -> client: failed node <obj> recovered, ask again */
+	TOK_MSG_DROP = 11,	/* server -> holder: tokenMemLimit, give it back if unused */
 	TOK_MSG_NTYPES
 };
 
@@ -60,6 +67,7 @@ struct tok_ent {
 struct tok_msg {
 	uint8_t type;
 	uint8_t mode;
+	uint32_t epoch;
 	struct tok_key key;
 	uint64_t reqid;
 	struct tok_range r, des;
@@ -116,20 +124,49 @@ bool tok_rl_check(const struct tok_rec *head, char *why, size_t whysz);
 
 /* ---- server (server.c) ---- */
 
+enum { TOK_SOBJ_REF = 1, TOK_SOBJ_ASKED = 2 };
+
 struct tok_sobj {
 	struct mm_hnode hn;
 	struct tok_rec *recs;
 	uint64_t obj;
 	uint32_t space;
 	uint8_t kind;
+	uint8_t flags;		/* TOK_SOBJ_*: the tokenMemLimit clock sweep */
+};
+
+/* A request that waits for the rebuild (or for this server's next view). */
+struct tok_qmsg {
+	struct mm_list link;
+	uint32_t from;
+	struct tok_msg m;
+};
+
+/* A failed node: the nodes told of its tokens in a conflict, to tell
+ * again once it is recovered. */
+struct tok_failed {
+	uint32_t node;
+	bool unknown;		/* failed during a rebuild: its tokens unknown */
+	uint32_t *askers;
+	size_t nask, cap;
 };
 
 struct tok_server {
 	uint32_t self;
 	uint32_t space;
+	uint32_t epoch;
+	bool rebuilding;
 	struct tok_xport x;
 	struct mm_htab objs;		/* tok_sobj by key */
 	long nrec;
+	uint32_t *await;		/* members whose reassert-done is awaited */
+	size_t nawait;
+	struct tok_failed *failed;	/* failed, not recovered */
+	size_t nfailed;
+	struct mm_list queue;		/* tok_qmsg, arrival order */
+	uint64_t mem_limit;
+	size_t hand;			/* the clock sweep's bucket */
+	uint64_t next_id;
 	struct tok_server_stats st;
 	uint8_t buf[TOK_MSG_MAX];
 };
@@ -157,6 +194,7 @@ struct tok_crev {
 	struct tok_range req, des;
 	struct tok_range blk;	/* range blocked for new conflicting holders */
 	const char *cause;
+	uint64_t since;		/* xport now when it arrived */
 };
 
 enum tok_inflight { TOK_IF_NONE, TOK_IF_ACQ, TOK_IF_RELINQ };
@@ -174,6 +212,7 @@ struct tok_cobj {
 	struct tok_holder *if_h;	/* TOK_IF_ACQ */
 	struct tok_crev *if_rev;	/* TOK_IF_RELINQ */
 	struct mm_list dirty;		/* on the client's run list */
+	struct mm_list lru;		/* the client's objects, least recently acquired first */
 };
 
 /* A token space's servers as this client knows them. */
@@ -197,6 +236,12 @@ struct tok_client {
 	struct mm_list completed;	/* tok_holder.clink: granted, callback due */
 	struct mm_list run;		/* tok_cobj.dirty: objects to run */
 	struct mm_list upcalls;		/* tok_crev.ulink: upcalls not yet done */
+	struct mm_list failwait;	/* tok_holder.clink: waiting for a failed node's recovery */
+	struct mm_list lru;		/* tok_cobj.lru */
+	uint32_t *failed;		/* nodes failed, not seen up again */
+	size_t nfailed;
+	size_t cache_limit;
+	uint32_t moving, failing;	/* arguments of hash walks */
 	int depth;			/* nesting of public calls */
 	uint64_t next_id;
 	long nrec;
@@ -208,12 +253,14 @@ struct tok_client {
 const struct tok_view *tok_view_of(const struct tok_client *c, uint32_t space);
 /* The server of <k> in its space's view (which must exist). */
 uint32_t tok_client_server(const struct tok_client *c, const struct tok_key *k);
-void tok_client_send(struct tok_client *c, uint32_t to, const struct tok_msg *m);
+void tok_client_send(struct tok_client *c, uint32_t to, struct tok_msg *m);
 struct tok_cobj *tok_cobj_get(struct tok_client *c, const struct tok_key *k, bool create);
 void tok_cobj_kick(struct tok_client *c, struct tok_cobj *co);
 void tok_client_enter(struct tok_client *c);
 void tok_client_leave(struct tok_client *c);
 /* revoke.c */
+/* Answer the requester of <rev> (if any) and free it. */
+void tok_crev_answer(struct tok_client *c, struct tok_crev *rev);
 void tok_run_revokes(struct tok_client *c, struct tok_cobj *co);
 bool tok_blocked_by_revoke(const struct tok_cobj *co, const struct tok_holder *h,
 			   const struct tok_crev **by);

@@ -212,6 +212,7 @@ enum tok_hstate {
 	TOK_H_SERVER,		/* its request is at the server */
 	TOK_H_REVOKING,		/* revokes sent to conflicting nodes */
 	TOK_H_GRANTED,
+	TOK_H_FAILWAIT,		/* a failed node holds a conflicting token: waits for its recovery */
 };
 
 /*
@@ -287,8 +288,8 @@ int tok_acquire(struct tok_client *c, struct tok_holder *h);
 void tok_release(struct tok_client *c, struct tok_holder *h);
 /* Withdraw <h> whatever its state (a granted one is released): afterwards
  * it is idle and tokens never touch it again; an answer still on its way
- * for it is applied to the cache or ignored. Not for the holders of a
- * tok_multi in progress (MM_BUG_ON). */
+ * for it is applied to the cache or ignored. A tok_multi is withdrawn by
+ * cancelling all its holders (its done is then never called). */
 void tok_cancel(struct tok_client *c, struct tok_holder *h);
 
 /*
@@ -316,7 +317,7 @@ struct tok_client_stats {
 	uint64_t objects, pieces;	/* live cache */
 	uint64_t local_grants, server_requests, conflicts, revokes_sent, revokes_served;
 	uint64_t relinquishes, msgs_in, msgs_out, refused;
-	uint64_t reasserts, resent, failed_waits, drops_asked, stale;
+	uint64_t reasserts, resent, failed_waits, drops_asked, cache_drops, stale;
 };
 void tok_client_get_stats(const struct tok_client *c, struct tok_client_stats *st);
 /* Visit every cached piece: this node holds <mode> on <k> over <r>. */

@@ -14,10 +14,13 @@
  * toknet itself never reads the CCR, so benchmarks and tests can run
  * several toknets in one process over loopback.
  *
- * Locks: one mutex around the client, one around each server (leaves:
- * under them only net_send_oneway's queue is taken, after the call
- * returns: messages are sent with no tokens lock held). Callers of
- * toknet_* hold no lock a revoke callback takes.
+ * Locks (tokens/README.md "toknet"): one mutex around the client, one
+ * around each server; messages are sent with no tokens lock held, one
+ * MSG_TOK_BATCH frame per destination and flush. Callers of toknet_*
+ * hold no lock a revoke callback takes.
+ *
+ * Life: toknet_create before net's first connection; toknet_stop while
+ * net runs (gives tokens back); toknet_destroy after net_destroy.
  *
  * Return convention: MM_OK or a negative MM_E* (common/err.h).
  */
@@ -46,10 +49,44 @@ struct toknet_config {
 	size_t cache_limit;	/* maxFilesToCache: objects in the client cache; 0: none */
 };
 
+/* MM_OK, or an error: if *out is set even so (the handler was registered,
+ * a thread did not start), it is stopped and still needs toknet_destroy
+ * after net_destroy. */
 int toknet_create(const struct toknet_config *cfg, struct toknet **out);
-/* Wakes every blocked acquire with MM_ESHUTDOWN, joins the revoke
- * threads, frees the client and servers. */
+/*
+ * Leave, in this order: wake every blocked toknet_acquire with
+ * MM_ESHUTDOWN (its holder withdrawn); give back every cached token no
+ * holder uses (tok_client_drop_unused) and wait up to 2 s for the client
+ * to go idle, so a clean shutdown leaves nothing for recovery; run the
+ * revoke jobs still queued and join the revoke threads; free the servers
+ * and the client (tokens still granted are forgotten: the core requires
+ * none); wake toknet_acquire_many callers (MM_ESHUTDOWN). Messages that
+ * arrive afterwards are dropped. Needs cfg.net still running. Idempotent.
+ */
+void toknet_stop(struct toknet *t);
+/* toknet_stop if not done, then free <t>. After net_destroy(cfg.net):
+ * net keeps its MSG_TOK_BATCH handler, whose argument is <t>, for its
+ * whole life (net has no unregister). */
 void toknet_destroy(struct toknet *t);
+
+/* Counters of the glue itself (the core's are tok_*_stats). */
+struct toknet_stats {
+	uint64_t batches_out, msgs_out;	/* frames sent, messages in them */
+	uint64_t batches_in, msgs_in;	/* frames received, messages in them */
+	uint64_t local_msgs;		/* messages to self, delivered in process */
+	uint64_t send_errors;		/* net_send_oneway failed: messages lost */
+	uint64_t bad_batches;		/* malformed frames refused */
+	uint64_t unknown_space;		/* server messages for a space not served here */
+	uint64_t revoke_jobs;		/* upcalls run on revoke threads */
+	uint64_t revoke_errors;		/* ... that returned an error */
+};
+void toknet_get_stats(struct toknet *t, struct toknet_stats *st);
+
+/* The framing of one MSG_TOK_BATCH payload: messages, each preceded by
+ * its big-endian 16-bit length (1 .. 65535). MM_OK and *n messages, or
+ * MM_EPROTO with the reason in <why> (truncated length or message, a zero
+ * length). Pure: for the handler, tests and fuzzing. */
+int toknet_batch_check(const void *buf, size_t len, size_t *n, char *why, size_t whysz);
 
 /*
  * The view of <space> at <epoch> (the CCR appointment's): <servers>
@@ -84,10 +121,13 @@ void toknet_set_revoke(struct toknet *t, enum tok_kind kind, toknet_revoke_fn fn
 /* Block until <h> (tok_holder_init'd) is granted: MM_OK; MM_ETIMEDOUT
  * after <timeout_ms> (> 0; <= 0 waits for ever), the holder withdrawn
  * (tok_cancel); MM_ESHUTDOWN; MM_ESTATE if the space has no view yet;
- * MM_EINVAL. */
+ * MM_EINVAL. Sets h->done and h->arg (toknet's own). */
 int toknet_acquire(struct toknet *t, struct tok_holder *h, int timeout_ms);
 /* Block until all of <hs> are granted, taken in the total order
- * (tok_acquire_many): MM_OK, MM_ESHUTDOWN, MM_ESTATE, MM_EINVAL. */
+ * (tok_acquire_many; <hs> is sorted in place): MM_OK, MM_ESHUTDOWN,
+ * MM_ESTATE, MM_EINVAL. No timeout (a multi-acquire cannot be withdrawn
+ * half way); on MM_ESHUTDOWN it returns only once the client is freed,
+ * so tokens never touch <hs> again. */
 int toknet_acquire_many(struct toknet *t, struct tok_holder **hs, size_t n);
 void toknet_release(struct toknet *t, struct tok_holder *h);
 
@@ -101,9 +141,11 @@ void toknet_client_pieces(struct toknet *t,
 			  void *arg);
 void toknet_client_waiters(struct toknet *t, void (*fn)(void *arg, const struct tok_waiter *w),
 			   void *arg);
-/* One call per local server: its space and statistics. */
+/* One call per local server: its space, statistics, and whether it is
+ * rebuilding (tok_server_rebuilding). */
 void toknet_servers(struct toknet *t,
-		    void (*fn)(void *arg, uint32_t space, const struct tok_server_stats *st),
+		    void (*fn)(void *arg, uint32_t space, const struct tok_server_stats *st,
+			       bool rebuilding),
 		    void *arg);
 void toknet_server_records(struct toknet *t, uint32_t space,
 			   void (*fn)(void *arg, const struct tok_key *k, uint32_t node,

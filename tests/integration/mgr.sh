@@ -7,7 +7,8 @@
 # manager; a manager that shuts down or is killed is replaced within
 # seconds; only the cluster manager ever writes an appointment (every
 # write seen in the CCR grows the epoch by exactly one, and only nodes
-# that were cluster manager log appointments).
+# that were cluster manager log appointments). mmdiag --tokenmgr shows
+# the token servers following the views.
 # Token spaces are made with the daemon's "tokspace" test command until
 # mmcrfs exists. Nodes: 1-3 quorum-manager, 4 manager, 5 client.
 source "$(dirname "$0")/lib.sh"
@@ -109,6 +110,17 @@ wait_for 10 '[[ $(servers_of fs1 $P.5 | tr ";" "\n" | sort | tr "\n" ";") == "$a
 	[[ $(servers_of fs1 $P.5) == "$m1;"* ]] &&
 	pass "spread: fs1's token servers are every manager node, its manager first ($(servers_of fs1 $P.5))" ||
 	fail "spread: servers '$(servers_of fs1 $P.5)'"
+# the token service follows the view: every manager node serves fs1 (its
+# rebuild done), the client node serves nothing and holds nothing
+ok=1
+for n in $P.1 $P.2 $P.3 $P.4; do
+	wait_for 10 'MMFS_NODE=$n mmdiag --tokenmgr | grep -q "^space 000000a1 (fs1): epoch [0-9]*, serving"' ||
+		{ ok=0; note "node $n: $(MMFS_NODE=$n mmdiag --tokenmgr 2>&1)"; }
+done
+[[ $ok == 1 ]] && pass "mmdiag --tokenmgr: every manager node serves fs1, rebuilt" || fail "token servers of fs1"
+out=$(MMFS_NODE=$P.5 mmdiag --tokenmgr --tokens 2>&1)
+grep -q "^Token servers on this node: 0 " <<<"$out" && grep -q "^Held tokens: 0$" <<<"$out" &&
+	pass "mmdiag --tokenmgr --tokens on the client node: no server, no token" || fail "client node: $out"
 tok $P.5 '{"cmd":"tokspace","op":"narrow","device":"fs1"}' || fail "tokspace narrow"
 wait_for 10 '[[ $(servers_of fs1 $P.5) == "$m1" ]]' && pass "narrow: fs1's manager serves alone again" ||
 	fail "narrow: servers '$(servers_of fs1 $P.5)'"

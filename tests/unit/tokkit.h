@@ -16,6 +16,7 @@
 #include "tokens/tok_int.h"
 
 #define TK_MAXN 8
+#define TK_SPACE 1	/* the one token space of the tests */
 
 /* a conflict names at most TK_MAXN - 1 holders */
 #define TK_MSG_MAX (TOK_MSG_HDR + TK_MAXN * TOK_MSG_ENT)
@@ -88,13 +89,12 @@ static inline int tk_init(struct tk_net *t, int n, int ns)
 		t->xa[i] = (struct tk_xarg){t, (uint32_t)i};
 		if (tok_client_create((uint32_t)i, &x, &t->cl[i]) != MM_OK)
 			return MM_ENOMEM;
-		if (i < ns && tok_server_create((uint32_t)i, 0, &x, &t->sv[i]) != MM_OK)
+		if (i < ns && tok_server_create((uint32_t)i, TK_SPACE, &x, &t->sv[i]) != MM_OK)
 			return MM_ENOMEM;
 		servers[i] = (uint32_t)i;
 	}
 	for (int i = 0; i < n; i++)
-		for (uint32_t sp = 0; sp < 4; sp++)
-			tok_client_set_view(t->cl[i], sp, 0, servers, (size_t)ns);
+		tok_client_set_view(t->cl[i], TK_SPACE, 0, servers, (size_t)ns);
 	return MM_OK;
 }
 
