@@ -504,6 +504,8 @@ static const struct {
 	{"lsmgr", adm_cmd_lsmgr},
 	{"chmgr", adm_cmd_chmgr},
 	{"tokspace", adm_cmd_tokspace},
+	{"tokstorm", adm_cmd_tokstorm},
+	{"tokhold", adm_cmd_tokhold},
 };
 
 /* ---- connections --------------------------------------------------- */
@@ -660,6 +662,7 @@ void adm_server_stop(adm_server *s)
 	}
 	pthread_join(s->thread, NULL);
 	mm_pool_destroy(s->pool);
+	adm_tok_shutdown(s->d);
 	close(s->lfd);
 	unlink(s->path);
 	close(s->stop_pipe[0]);
