@@ -36,8 +36,9 @@
  *                        Written by whoever creates the file system (for
  *                        now the admin test command "tokspace"); spread=1
  *                        asks for the token service over every manager node
- *                        (clm_fsmgr_spread: the mount code, once more than
- *                        one node uses the space)
+ *                        (clm_fsmgr_spread: mmfsd's tokens subsystem on the
+ *                        manager, once more than one node has asked its
+ *                        server for tokens of the space)
  *   fsmgr/<fsid>         the appointment: "node=<n> epoch=<e> servers=<a,b>"
  *                        (node 0: no manager node is active). Written only
  *                        by the cluster manager, by compare-and-swap on its
@@ -250,8 +251,8 @@ int clm_tokspace_delete(clm *c, uint64_t fsid, char *err, size_t errsz);
 /* Widen (<spread>) the token service of <fsid> to every active manager
  * node, or narrow it to the manager alone: sets the space record's
  * spread flag; the cluster manager then rewrites the appointment
- * (CLM_EV_FSMGR_CHANGED shows it). For the mount code, once more than
- * one node uses the space. */
+ * (CLM_EV_FSMGR_CHANGED shows it). mmfsd's tokens subsystem widens a
+ * space once more than one node has asked its manager for tokens. */
 int clm_fsmgr_spread(clm *c, uint64_t fsid, bool spread, char *err, size_t errsz);
 /* mmchmgr Device Node: ask the cluster manager to appoint <node> (a
  * manager node, active) and wait up to <timeout_ms> for the CCR to show

@@ -57,6 +57,9 @@ struct tokensvc {
 	void *hook_arg;
 	struct rate_sample samples[MAX_SAMPLES];
 	size_t nsamples;
+	struct {
+		uint64_t fsid, epoch;
+	} widened[16];			/* tokrecov only: the epoch last asked to widen */
 };
 
 /* ---- 1. views ---- */
@@ -243,8 +246,67 @@ size_t tokensvc_failed_nodes(tokensvc *s, uint32_t *nodes, int64_t *left_s, size
 	return n;
 }
 
+/*
+ * Widening: the manager serves a space alone at first; once more than one
+ * node has asked its server for tokens, it asks the cluster manager to
+ * spread the service over every manager node (clm_fsmgr_spread: a new
+ * view, rebuilt). Asked once per epoch of this node's server.
+ */
+struct widen {
+	uint32_t space[16];
+	size_t n;
+};
+
+static void widen_cb(void *arg, uint32_t space, const struct tok_server_stats *st, bool rebuilding)
+{
+	struct widen *w = arg;
+
+	if (!rebuilding && st->clients >= 2 && w->n < MM_ARRAY_SIZE(w->space))
+		w->space[w->n++] = space;
+}
+
+static void widen_spaces(tokensvc *s)
+{
+	struct widen w = {.n = 0};
+	struct clm_fsmgr *f = NULL;
+	size_t n = 0;
+
+	toknet_servers(s->tn, widen_cb, &w);
+	if (!w.n || clm_fsmgr_list(s->clm, &f, &n) != MM_OK)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char err[160];
+
+		size_t k;
+
+		if (f[i].spread || f[i].node != s->cfg.my_node)
+			continue;
+		for (k = 0; k < MM_ARRAY_SIZE(s->widened) && s->widened[k].fsid != f[i].fsid &&
+			    s->widened[k].fsid; k++)
+			;
+		if (k == MM_ARRAY_SIZE(s->widened))
+			k = f[i].fsid % MM_ARRAY_SIZE(s->widened);
+		if (s->widened[k].fsid == f[i].fsid && s->widened[k].epoch == f[i].epoch)
+			continue;
+		for (size_t j = 0; j < w.n; j++) {
+			if (w.space[j] != f[i].fsid)
+				continue;
+			s->widened[k].fsid = f[i].fsid;
+			s->widened[k].epoch = f[i].epoch;
+			if (clm_fsmgr_spread(s->clm, f[i].fsid, true, err, sizeof(err)) == MM_OK)
+				mm_notice(SUB, "token space %s: more than one node uses it: its token "
+					  "service spreads over the manager nodes", f[i].device);
+			else
+				mm_warn(SUB, "token space %s: cannot spread its token service: %s",
+					f[i].device, err);
+		}
+	}
+	free(f);
+}
+
 /* The tokrecov thread: tells the hook of new failures, and without a
- * hook releases the tokens of nodes whose leaseRecoveryWait passed. */
+ * hook releases the tokens of nodes whose leaseRecoveryWait passed; asks
+ * to widen a space's token service once more than one node uses it. */
 static void *rec_main(void *arg)
 {
 	tokensvc *s = arg;
@@ -276,6 +338,8 @@ static void *rec_main(void *arg)
 			hook(hook_arg, tell[i]);
 		for (size_t i = 0; i < ndue; i++)
 			node_recovered(s, due[i], "leaseRecoveryWait passed");
+		if (s->clm)
+			widen_spaces(s);
 		wait = (next - now) / 1000000 + 1;
 		pthread_mutex_lock(&s->rec.lock);
 	}
@@ -301,6 +365,8 @@ void tokensvc_event(tokensvc *s, const struct clm_event *ev)
 	case CLM_EV_NODE_EXPELLED:
 		if (ev->node != s->cfg.my_node)
 			node_failed(s, ev->node);
+		else
+			toknet_node_failed(s->tn, ev->node);	/* forget the cache */
 		break;
 	case CLM_EV_NODE_LEFT:
 		if (ev->node != s->cfg.my_node) {
@@ -365,6 +431,11 @@ int tokensvc_create(const struct tokensvc_config *cfg, tokensvc **out)
 	return rc;
 }
 
+static uint64_t lease_of(void *arg)
+{
+	return clm_io_epoch(arg);
+}
+
 int tokensvc_start(tokensvc *s, clm *c)
 {
 	int rc;
@@ -372,6 +443,7 @@ int tokensvc_start(tokensvc *s, clm *c)
 	if (!s->tn)
 		return MM_ESTATE;
 	s->clm = c;
+	toknet_set_lease_check(s->tn, lease_of, c);
 	rc = mm_worker_start(&s->rec, "tokrecov", rec_main, s);
 	if (rc != MM_OK)
 		return rc;

@@ -162,10 +162,35 @@ static void send_acquire(struct tok_client *c, struct tok_cobj *co, struct tok_h
 	tok_client_send(c, srv, &m);
 }
 
+/*
+ * A holder of <co> overlapping <h> whose revokes are out, or that waits
+ * for a failed node's recovery. Only a caller that holds nothing waits
+ * for one: a multi-acquire past its first token may wait only for tokens
+ * greater than those it holds, and the sibling's revokes may wait for a
+ * holder elsewhere that waits for one of them (the simulation found it).
+ */
+static const struct tok_holder *sibling_asking(const struct tok_cobj *co,
+					       const struct tok_holder *h)
+{
+	struct mm_list *pos;
+
+	if (h->multi && h->multi->next > 0)
+		return NULL;
+	mm_list_for_each(pos, &co->waiting) {
+		const struct tok_holder *x = mm_list_entry(pos, struct tok_holder, link);
+
+		if (x != h && (x->st == TOK_H_REVOKING || x->st == TOK_H_FAILWAIT) &&
+		    tok_range_overlap(x->req, h->req))
+			return x;
+	}
+	return NULL;
+}
+
 static void run_obj(struct tok_client *c, struct tok_cobj *co)
 {
 	struct mm_list *pos, *tmp;
 	const struct tok_crev *by;
+	const struct tok_holder *sib;
 
 	tok_run_revokes(c, co);
 	mm_list_for_each_safe(pos, tmp, &co->waiting) {
@@ -187,6 +212,10 @@ static void run_obj(struct tok_client *c, struct tok_cobj *co)
 			hwait(h, NULL, TOK_NODE_NONE);
 			c->st.local_grants++;
 			mm_list_add_tail(&c->completed, &h->clink);
+		} else if ((sib = sibling_asking(co, h))) {
+			/* its answer will likely serve this one too: asking the
+			 * server now would only meet the same holders again */
+			hwait(h, "another holder's revokes for this object", sib->cause_node);
 		} else if (co->inflight == TOK_IF_NONE) {
 			send_acquire(c, co, h);
 		} else {
@@ -252,6 +281,10 @@ void tok_release(struct tok_client *c, struct tok_holder *h)
 {
 	struct tok_cobj *co = h->co;
 
+	if (h->st == TOK_H_LOST) {
+		h->st = TOK_H_IDLE;
+		return;
+	}
 	MM_BUG_ON(h, h->st != TOK_H_GRANTED || !co);
 	mm_list_del(&h->link);
 	if (mm_list_linked(&h->clink))	/* released from another callback */
@@ -269,6 +302,9 @@ void tok_cancel(struct tok_client *c, struct tok_holder *h)
 
 	switch (h->st) {
 	case TOK_H_IDLE:
+		return;
+	case TOK_H_LOST:
+		h->st = TOK_H_IDLE;
 		return;
 	case TOK_H_GRANTED:
 		tok_release(c, h);
@@ -711,6 +747,70 @@ void tok_client_node_failed(struct tok_client *c, uint32_t node)
 	}
 	c->failing = node;
 	mm_htab_each(&c->objs, forget_requester, c);
+	tok_client_leave(c);
+}
+
+static void lose_holder(struct tok_client *c, struct tok_holder *h, struct mm_list *tell)
+{
+	bool waiting = h->st != TOK_H_GRANTED || mm_list_linked(&h->clink);
+
+	mm_list_del(&h->link);
+	if (mm_list_linked(&h->clink))
+		mm_list_del(&h->clink);
+	h->st = TOK_H_LOST;
+	h->co = NULL;
+	hwait(h, "this node was expelled", c->self);
+	if (waiting)
+		mm_list_add_tail(tell, &h->clink);
+}
+
+static void reset_obj(struct mm_hnode *n, void *arg)
+{
+	struct tok_client *c = ((void **)arg)[0];
+	struct mm_list *tell = ((void **)arg)[1];
+	struct tok_cobj *co = (struct tok_cobj *)n;
+	struct mm_list *l;
+
+	while ((l = mm_list_first(&co->waiting)))
+		lose_holder(c, mm_list_entry(l, struct tok_holder, link), tell);
+	while ((l = mm_list_first(&co->granted)))
+		lose_holder(c, mm_list_entry(l, struct tok_holder, link), tell);
+	while ((l = mm_list_first(&co->revokes))) {
+		mm_list_del(l);
+		free(mm_list_entry(l, struct tok_crev, link));
+	}
+	tok_rl_free(&co->pieces, &c->nrec);
+	if (mm_list_linked(&co->dirty))
+		mm_list_del(&co->dirty);
+	mm_list_del(&co->lru);
+	mm_htab_remove(&c->objs, &co->hn);
+	free(co);
+	c->st.objects--;
+}
+
+void tok_client_reset(struct tok_client *c)
+{
+	struct mm_list tell, *l;
+	void *arg[2] = {c, &tell};
+
+	mm_list_init(&tell);
+	tok_client_enter(c);
+	mm_htab_each(&c->objs, reset_obj, arg);
+	/* every record is gone: these lists only held what was freed */
+	mm_list_init(&c->revoking);
+	mm_list_init(&c->failwait);
+	mm_list_init(&c->upcalls);
+	mm_list_init(&c->run);
+	c->st.resets++;
+	while ((l = mm_list_first(&tell))) {
+		struct tok_holder *h = mm_list_entry(l, struct tok_holder, clink);
+
+		mm_list_del(l);
+		if (h->multi)
+			h->multi->done(h->multi, h->multi->arg);
+		else if (h->done)
+			h->done(h, h->arg);
+	}
 	tok_client_leave(c);
 }
 

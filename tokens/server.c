@@ -22,6 +22,7 @@
 #include "common/bug.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/util.h"
 
 /* ---- 1. objects ---- */
 
@@ -96,6 +97,14 @@ static void server_acquire(struct tok_server *s, uint32_t from, const struct tok
 		return;		/* the requester's retry (later increment) */
 	}
 	o->flags = TOK_SOBJ_REF;
+	if (s->st.clients < MM_ARRAY_SIZE(s->clients)) {
+		uint32_t i;
+
+		for (i = 0; i < s->st.clients && s->clients[i] != from; i++)
+			;
+		if (i == s->st.clients)
+			s->clients[s->st.clients++] = from;
+	}
 	/* an upgrade asks for the join of what the node holds and wants */
 	want = tok_mode_join(m->mode, tok_rl_mode_over(o->recs, from, m->r));
 	/* a node that failed during the rebuild may hold anything */

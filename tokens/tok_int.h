@@ -167,6 +167,7 @@ struct tok_server {
 	uint64_t mem_limit;
 	size_t hand;			/* the clock sweep's bucket */
 	uint64_t next_id;
+	uint32_t clients[8];		/* distinct nodes that asked (the first 8) */
 	struct tok_server_stats st;
 	uint8_t buf[TOK_MSG_MAX];
 };

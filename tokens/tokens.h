@@ -178,6 +178,7 @@ struct tok_server_stats {
 	uint64_t drops_asked;		/* tokenMemLimit: give-back requests */
 	uint32_t epoch;
 	uint32_t waiting_for;		/* members not yet reasserted */
+	uint32_t clients;		/* distinct nodes that acquired here, counted to 8 */
 };
 void tok_server_get_stats(const struct tok_server *s, struct tok_server_stats *st);
 /* Visit every holder record: node <node> holds <mode> on <k> over <r>. */
@@ -213,6 +214,7 @@ enum tok_hstate {
 	TOK_H_REVOKING,		/* revokes sent to conflicting nodes */
 	TOK_H_GRANTED,
 	TOK_H_FAILWAIT,		/* a failed node holds a conflicting token: waits for its recovery */
+	TOK_H_LOST,		/* tok_client_reset took its token: release or cancel it */
 };
 
 /*
@@ -265,6 +267,16 @@ int tok_client_set_view(struct tok_client *c, uint32_t space, uint32_t epoch,
 void tok_client_node_failed(struct tok_client *c, uint32_t node);
 /* Node <node> is active again (its new incarnation holds nothing). */
 void tok_client_node_up(struct tok_client *c, uint32_t node);
+/*
+ * This node was expelled: the servers now hold every token it had as a
+ * failed node's, until its recovery. Forget the whole cache and what is in
+ * flight. Every holder becomes TOK_H_LOST: a granted one must stop using
+ * its token (tok_release or tok_cancel makes it idle), a waiting one has
+ * its done called (for a tok_multi, the multi's done with next < n). The
+ * views and failed nodes are kept; acquires work again at once (they wait
+ * for this node's own recovery at the servers).
+ */
+void tok_client_reset(struct tok_client *c);
 /* Holders waiting for a failed node's recovery ask their server again
  * (the daemon calls it every few seconds: a recovery whose news was lost
  * with a connection is seen anyway). */
@@ -317,7 +329,7 @@ struct tok_client_stats {
 	uint64_t objects, pieces;	/* live cache */
 	uint64_t local_grants, server_requests, conflicts, revokes_sent, revokes_served;
 	uint64_t relinquishes, msgs_in, msgs_out, refused;
-	uint64_t reasserts, resent, failed_waits, drops_asked, cache_drops, stale;
+	uint64_t reasserts, resent, failed_waits, drops_asked, cache_drops, stale, resets;
 };
 void tok_client_get_stats(const struct tok_client *c, struct tok_client_stats *st);
 /* Visit every cached piece: this node holds <mode> on <k> over <r>. */

@@ -135,6 +135,9 @@ struct toknet {
 		toknet_revoke_fn fn;
 		void *arg;
 	} up[TOK_NKINDS];
+	uint64_t (*lease)(void *arg);	/* toknet_set_lease_check */
+	void *lease_arg;
+	uint64_t lease_seen;		/* the lease the cache was built under */
 
 	pthread_mutex_t rmu;
 	pthread_cond_t rcv;
@@ -553,11 +556,50 @@ static void batch_handler(net_req *req, void *arg)
 	}
 	CNT(st_batches_in, 1);
 	CNT(st_msgs_in, n);
+	/* a run of messages for one instance goes in under one lock, so what
+	 * they produce leaves as one frame per destination too */
 	while (off < len) {
 		size_t ml = mm_be16_get(p + off);
+		const uint8_t *m = p + off + 2;
+		uint32_t space;
+		struct tn_srv *sv;
 
-		deliver(t, from, p + off + 2, ml);
-		off += 2 + ml;
+		if (!tok_msg_for_server(m, ml)) {
+			pthread_mutex_lock(&t->cmu);
+			for (;;) {
+				if (t->c)
+					tok_client_recv(t->c, from, m, ml);
+				off += 2 + ml;
+				if (off >= len)
+					break;
+				ml = mm_be16_get(p + off);
+				m = p + off + 2;
+				if (tok_msg_for_server(m, ml))
+					break;
+			}
+			client_unlock_flush(t);
+			continue;
+		}
+		space = ml >= 8 ? mm_be32_get(m + 4) : 0;
+		sv = srv_get_or_park(t, space, from, m, ml);
+		if (!sv) {
+			off += 2 + ml;	/* parked, or dropped */
+			continue;
+		}
+		pthread_mutex_lock(&sv->mu);
+		for (;;) {
+			if (sv->s)
+				tok_server_recv(sv->s, from, m, ml);	/* logs and drops garbage */
+			off += 2 + ml;
+			if (off >= len)
+				break;
+			ml = mm_be16_get(p + off);
+			m = p + off + 2;
+			if (!tok_msg_for_server(m, ml) || ml < 8 || mm_be32_get(m + 4) != space)
+				break;
+		}
+		srv_unlock_flush(t, sv);
+		srv_put(t, sv);
 	}
 }
 
@@ -701,6 +743,46 @@ static void waiter_leave(struct toknet *t, struct tn_waiter *w)
 		pthread_cond_broadcast(&t->quiet);
 }
 
+void toknet_set_lease_check(struct toknet *t, uint64_t (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&t->cmu);
+	t->lease = fn;
+	t->lease_arg = arg;
+	t->lease_seen = fn ? fn(arg) : 0;
+	pthread_mutex_unlock(&t->cmu);
+}
+
+/*
+ * With cmu held, after a grant: may this node use it? Not without a valid
+ * lease (it lapsed, so the cluster is about to hold this node's tokens as
+ * a failed node's; or quorum is short). With a new lease the node was
+ * expelled and joined again: the cache is stale and goes now, before the
+ * daemon's own expel event may arrive. The cache is kept while the lease
+ * is only invalid: the servers still count those tokens as this node's
+ * until they learn of an expel, and a cache that forgot them would answer
+ * their revokes with nothing given (the requester asking again forever).
+ */
+static bool lease_lost(struct toknet *t)
+{
+	uint64_t now;
+
+	if (!t->lease || !t->c)
+		return false;
+	now = t->lease(t->lease_arg);
+	if (!now)
+		return true;
+	if (now == t->lease_seen)
+		return false;
+	if (!t->lease_seen) {
+		t->lease_seen = now;	/* the first lease: the cache was empty */
+		return false;
+	}
+	mm_warn(SUB, "this node's lease changed (it was expelled): its token cache is dropped");
+	tok_client_reset(t->c);	/* the grant just made too: the caller asks again */
+	t->lease_seen = now;
+	return true;
+}
+
 int toknet_acquire(struct toknet *t, struct tok_holder *h, int timeout_ms)
 {
 	struct tn_waiter w = {0};
@@ -717,6 +799,10 @@ int toknet_acquire(struct toknet *t, struct tok_holder *h, int timeout_ms)
 		return MM_ESHUTDOWN;
 	}
 	rc = tok_acquire(t->c, h);
+	if (rc == MM_OK && w.done && lease_lost(t)) {
+		tok_cancel(t->c, h);
+		rc = MM_ENOLEASE;
+	}
 	if (rc != MM_OK || w.done) {
 		client_unlock_flush(t);	/* the cached fast path: nothing to send */
 		return rc;
@@ -735,7 +821,10 @@ int toknet_acquire(struct toknet *t, struct tok_holder *h, int timeout_ms)
 		else if (mm_cond_wait_until(&w.cv, &t->cmu, deadline) == MM_ETIMEDOUT)
 			break;
 	}
-	if (w.done) {
+	if (w.done && (h->st == TOK_H_LOST || lease_lost(t))) {
+		rc = MM_ENOLEASE;	/* this node was expelled meanwhile */
+		tok_cancel(t->c, h);
+	} else if (w.done) {
 		rc = MM_OK;
 	} else {
 		rc = t->stopping ? MM_ESHUTDOWN : MM_ETIMEDOUT;
@@ -772,11 +861,12 @@ int toknet_acquire_many(struct toknet *t, struct tok_holder **hs, size_t n)
 		while (!w.done && !t->stopping && t->c)
 			pthread_cond_wait(&w.cv, &t->cmu);
 		rc = MM_OK;
-		if (!w.done) {
-			/* withdrawn as a whole: every holder cancelled */
+		if (!w.done || w.m.next < n || lease_lost(t)) {
+			/* withdrawn as a whole: every holder cancelled (a done
+			 * before the last is this node's expel: all were lost) */
 			for (size_t i = 0; i < n && t->c; i++)
 				tok_cancel(t->c, hs[i]);
-			rc = MM_ESHUTDOWN;
+			rc = w.done ? MM_ENOLEASE : MM_ESHUTDOWN;
 		}
 	}
 	waiter_leave(t, &w);
@@ -1001,8 +1091,16 @@ static void srv_limit(struct tn_srv *sv, void *arg)
 
 void toknet_node_failed(struct toknet *t, uint32_t node)
 {
-	if (node == t->cfg.self)
+	if (node == t->cfg.self) {
+		/* expelled: the servers hold what this node had as a failed
+		 * node's; the cache is stale and goes, its callers are told */
+		pthread_mutex_lock(&t->cmu);
+		if (t->c)
+			tok_client_reset(t->c);
+		t->lease_seen = 0;	/* the next lease is a fresh start */
+		client_unlock_flush(t);
 		return;
+	}
 	pthread_mutex_lock(&t->vmu);
 	each_server(t, srv_failed, &node);
 	pthread_mutex_lock(&t->cmu);

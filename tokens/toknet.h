@@ -101,7 +101,9 @@ int toknet_set_view(struct toknet *t, uint32_t space, uint32_t epoch, const uint
 		    size_t n, const uint32_t *members, size_t nmembers, const uint32_t *failed,
 		    size_t nfailed);
 /* The cluster lost node <node>: every local server keeps its tokens as
- * failed, the client stops waiting for its answers. */
+ * failed, the client stops waiting for its answers. <node> this node: it
+ * was expelled, its cache is forgotten (tok_client_reset), and blocked
+ * acquires return MM_ENOLEASE. */
 void toknet_node_failed(struct toknet *t, uint32_t node);
 /* The recovery of <node> is done (the hook, or leaseRecoveryWait): every
  * local server lets its tokens go. */
@@ -109,6 +111,13 @@ void toknet_node_recovered(struct toknet *t, uint32_t node);
 /* <node> is active again. */
 void toknet_node_up(struct toknet *t, uint32_t node);
 void toknet_set_limits(struct toknet *t, uint64_t mem_limit, size_t cache_limit);
+/* Self-fencing: <fn>(<arg>) is this node's lease (0: none valid; a new
+ * value each time it joins again: clm_io_epoch). Every grant is checked
+ * against it; a lease lapsed or changed since the cache was built drops
+ * the cache (tok_client_reset) and the acquire returns MM_ENOLEASE, so a
+ * node thawed past its lease never uses a token the cluster gave away.
+ * NULL: no check (tests). */
+void toknet_set_lease_check(struct toknet *t, uint64_t (*fn)(void *arg), void *arg);
 
 /* The revoke callback of <kind>, run on a revoke thread: flush or
  * invalidate <r> of <k> so this node can drop to tok_mode_keep(held,
@@ -120,7 +129,8 @@ void toknet_set_revoke(struct toknet *t, enum tok_kind kind, toknet_revoke_fn fn
 
 /* Block until <h> (tok_holder_init'd) is granted: MM_OK; MM_ETIMEDOUT
  * after <timeout_ms> (> 0; <= 0 waits for ever), the holder withdrawn
- * (tok_cancel); MM_ESHUTDOWN; MM_ESTATE if the space has no view yet;
+ * (tok_cancel); MM_ENOLEASE if this node was expelled meanwhile (the
+ * holder withdrawn); MM_ESHUTDOWN; MM_ESTATE if the space has no view yet;
  * MM_EINVAL. Sets h->done and h->arg (toknet's own). */
 int toknet_acquire(struct toknet *t, struct tok_holder *h, int timeout_ms);
 /* Block until all of <hs> are granted, taken in the total order

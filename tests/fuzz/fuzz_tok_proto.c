@@ -53,8 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m.type == 0 || m.type >= TOK_MSG_NTYPES || m.key.kind >= TOK_NKINDS ||
 		    m.n > TOK_MAX_CONFLICTS || m.reqid == 0)
 			abort();
-		if (m.type != TOK_MSG_REVOKED && m.type != TOK_MSG_RELINQ_ACK &&
-		    m.r.start >= m.r.end)
+		if ((m.type == TOK_MSG_ACQ || m.type == TOK_MSG_GRANT || m.type == TOK_MSG_CONFLICT ||
+		     m.type == TOK_MSG_REVOKE || m.type == TOK_MSG_RELINQ ||
+		     m.type == TOK_MSG_REASSERT) && m.r.start >= m.r.end)
 			abort();
 		if (tok_msg_encode(&m, again) != size || memcmp(again, data, size) != 0)
 			abort();

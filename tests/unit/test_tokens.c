@@ -860,6 +860,50 @@ static void test_limits_and_cancel(void)
 	tk_fini(&t);
 }
 
+/* This node expelled and alive: its cache goes, its holders are lost,
+ * and its next acquire waits for its own recovery at the server. */
+static void test_reset_after_expel(void)
+{
+	struct tk_net t;
+	struct tok_holder g, w, again;
+	int gg = 0, gw = 0, ga = 0;
+	struct tok_client_stats cs;
+
+	CU_ASSERT_EQUAL_FATAL(tk_init(&t, 3, 1), MM_OK);
+	hold(&g, br(6), TOK_XW, 0, 10, 0, TOK_INF, &gg);
+	CU_ASSERT_EQUAL(tok_acquire(t.cl[1], &g), MM_OK);
+	tk_pump(&t);
+	CU_ASSERT_EQUAL(gg, 1);
+	hold(&w, br(6), TOK_XW, 5, 6, 5, 6, &gw);	/* waits for the local holder */
+	CU_ASSERT_EQUAL(tok_acquire(t.cl[1], &w), MM_OK);
+	CU_ASSERT_EQUAL(w.st, TOK_H_WAIT);
+	/* node 1 is expelled: the server learns it, node 1 resets */
+	tok_server_node_failed(t.sv[0], 1);
+	tok_client_reset(t.cl[1]);
+	CU_ASSERT_EQUAL(g.st, TOK_H_LOST);
+	CU_ASSERT_EQUAL(w.st, TOK_H_LOST);
+	CU_ASSERT_EQUAL(gw, 1);		/* told, as lost */
+	tok_client_get_stats(t.cl[1], &cs);
+	CU_ASSERT_EQUAL(cs.objects, 0);
+	CU_ASSERT_EQUAL(cs.pieces, 0);
+	tok_release(t.cl[1], &g);		/* a no-op for a lost holder */
+	CU_ASSERT_EQUAL(g.st, TOK_H_IDLE);
+	tok_cancel(t.cl[1], &w);
+	CU_ASSERT_EQUAL(w.st, TOK_H_IDLE);
+	/* rejoined: its old token is the failed node's until recovery */
+	hold(&again, br(6), TOK_RO, 0, 1, 0, 1, &ga);
+	CU_ASSERT_EQUAL(tok_acquire(t.cl[1], &again), MM_OK);
+	tk_pump(&t);
+	CU_ASSERT_EQUAL(again.st, TOK_H_FAILWAIT);
+	tok_server_node_recovered(t.sv[0], 1);
+	tk_pump(&t);
+	CU_ASSERT_EQUAL(ga, 1);
+	tok_release(t.cl[1], &again);
+	tok_client_drop_unused(t.cl[1]);
+	tk_pump(&t);
+	tk_fini(&t);
+}
+
 static void test_bytes_per_token(void)
 {
 	const uint64_t n = SANITIZED ? 100000 : 1000000;
@@ -1036,6 +1080,7 @@ static void register_tests(void)
 		{"a failed node's tokens stay until its recovery", test_failed_node_until_recovery},
 		{"a new view rebuilds from reasserts", test_rebuild_on_new_view},
 		{"tokenMemLimit, maxFilesToCache, cancel", test_limits_and_cancel},
+		{"reset after this node's expel", test_reset_after_expel},
 	};
 	static const struct mm_test misc[] = {
 		{"malformed messages", test_malformed},

@@ -442,6 +442,76 @@ static void test_node_failure(void)
 	toknet_release(tn[3], &b.h);
 	toknet_node_up(tn[3], 2);
 	toknet_node_up(tn[1], 2);
+
+	/* node 2 learns that it was itself expelled while it waits: the wait
+	 * ends with MM_ENOLEASE and its cache is gone */
+	{
+		struct tok_holder h3;
+		struct bg b2 = {0};
+		struct tok_client_stats cs;
+
+		hinit(&h3, TOK_INODE, 12, TOK_XW, 0, TOK_INF);
+		CU_ASSERT_EQUAL(toknet_acquire(tn[3], &h3, 5000), MM_OK);
+		hinit(&b2.h, TOK_INODE, 12, TOK_RO, 0, TOK_INF);
+		bg_start(&b2, tn[2], 20000);
+		mm_sleep_ms(300);
+		CU_ASSERT_FALSE(atomic_load(&b2.done));
+		toknet_node_failed(tn[2], 2);
+		CU_ASSERT_EQUAL(bg_join(&b2), MM_ENOLEASE);
+		CU_ASSERT_EQUAL(b2.h.st, TOK_H_IDLE);
+		toknet_client_stats(tn[2], &cs);
+		CU_ASSERT_EQUAL(cs.objects, 0);
+		CU_ASSERT_EQUAL(cs.resets, 1);
+		toknet_release(tn[3], &h3);
+	}
+	down();
+	wd_disarm();
+}
+
+/* Self-fencing: a grant is only used under the lease the cache was built
+ * under. */
+static atomic_uint_fast64_t fake_lease;
+
+static uint64_t fake_lease_fn(void *arg)
+{
+	(void)arg;
+	return atomic_load(&fake_lease);
+}
+
+static void test_lease_check(void)
+{
+	const uint32_t servers[] = {1};
+	struct tok_holder h;
+	struct tok_client_stats cs;
+
+	wd_arm("lease_check", 60);
+	up(2, false);
+	view(1, servers, 1);
+	atomic_store(&fake_lease, 0);
+	toknet_set_lease_check(tn[2], fake_lease_fn, NULL);
+	atomic_store(&fake_lease, 5);
+	hinit(&h, TOK_INODE, 21, TOK_XW, 0, TOK_INF);
+	CU_ASSERT_EQUAL(toknet_acquire(tn[2], &h, 5000), MM_OK);	/* the first lease */
+	toknet_release(tn[2], &h);
+	/* no valid lease: refused, the cache kept (the servers still count it) */
+	atomic_store(&fake_lease, 0);
+	CU_ASSERT_EQUAL(toknet_acquire(tn[2], &h, 5000), MM_ENOLEASE);
+	CU_ASSERT_EQUAL(h.st, TOK_H_IDLE);
+	toknet_client_stats(tn[2], &cs);
+	CU_ASSERT_EQUAL(cs.objects, 1);
+	CU_ASSERT_EQUAL(cs.resets, 0);
+	/* a new lease: expelled and back; the stale cache goes, then it works */
+	atomic_store(&fake_lease, 6);
+	CU_ASSERT_EQUAL(toknet_acquire(tn[2], &h, 5000), MM_ENOLEASE);
+	toknet_client_stats(tn[2], &cs);
+	CU_ASSERT_EQUAL(cs.resets, 1);
+	CU_ASSERT_EQUAL(cs.objects, 0);
+	/* the server still has node 2's old token until it learns the expel */
+	toknet_node_failed(tn[1], 2);
+	toknet_node_recovered(tn[1], 2);
+	CU_ASSERT_EQUAL(toknet_acquire(tn[2], &h, 5000), MM_OK);
+	toknet_release(tn[2], &h);
+	toknet_set_lease_check(tn[2], NULL, NULL);
 	down();
 	wd_disarm();
 }
@@ -548,6 +618,7 @@ static void register_tests(void)
 		{"timeout_cancel", test_timeout_cancel},
 		{"view_change", test_view_change},
 		{"node_failure", test_node_failure},
+		{"lease_check", test_lease_check},
 		{"bad_batch", test_bad_batch},
 		{"many_and_stop", test_many_and_stop},
 	};
