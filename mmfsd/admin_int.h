@@ -31,6 +31,12 @@ void adm_cmd_tokspace(mmfsd *d, json_object *req, json_object *rep);
 
 /* admin_expel.c */
 void adm_cmd_expel(mmfsd *d, json_object *req, json_object *rep);
+/* admin_tok.c: token test commands (tokens.sh) */
+void adm_cmd_tokstorm(mmfsd *d, json_object *req, json_object *rep);
+void adm_cmd_tokhold(mmfsd *d, json_object *req, json_object *rep);
+/* End this node's storm and give back its held tokens: after the last
+ * admin command, before the token service stops. */
+void adm_tok_shutdown(mmfsd *d);
 
 /* admin_nsdio.c */
 void adm_cmd_nsddiscover(mmfsd *d, json_object *req, json_object *rep);

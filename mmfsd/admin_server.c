@@ -505,6 +505,8 @@ static const struct {
 	{"chmgr", adm_cmd_chmgr},
 	{"tokspace", adm_cmd_tokspace},
 	{"expel", adm_cmd_expel},
+	{"tokstorm", adm_cmd_tokstorm},
+	{"tokhold", adm_cmd_tokhold},
 };
 
 /* ---- connections --------------------------------------------------- */
@@ -661,6 +663,7 @@ void adm_server_stop(adm_server *s)
 	}
 	pthread_join(s->thread, NULL);
 	mm_pool_destroy(s->pool);
+	adm_tok_shutdown(s->d);
 	close(s->lfd);
 	unlink(s->path);
 	close(s->stop_pipe[0]);
