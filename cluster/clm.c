@@ -975,6 +975,8 @@ int clm_create(const struct clm_config *cfg, clm **out)
 		goto fail;
 	}
 	c->sdrfs_path = cfg->sdrfs_path ? strdup(cfg->sdrfs_path) : NULL;
+	c->probe = cfg->probe;
+	c->probe_arg = cfg->probe_arg;
 	c->tls_ca = cfg->tls.ca_file ? strdup(cfg->tls.ca_file) : NULL;
 	c->tls_cert = cfg->tls.cert_file ? strdup(cfg->tls.cert_file) : NULL;
 	c->tls_key = cfg->tls.key_file ? strdup(cfg->tls.key_file) : NULL;

@@ -110,6 +110,11 @@ struct clm_config {
 	cfg_set *cfg;			/* effective attributes; clm updates dynamic ones */
 	struct etcd_tls tls;		/* client TLS for etcd */
 	const char *sdrfs_path;		/* local cluster definition, rewritten on change */
+	/* Can this node reach <node> now (MM_OK), within about a second?
+	 * The cluster manager asks before it serves an expel request (may be
+	 * NULL: the reported node is taken as reachable). */
+	int (*probe)(void *arg, uint32_t node);
+	void *probe_arg;
 };
 
 int clm_create(const struct clm_config *cfg, clm **out);

@@ -55,6 +55,10 @@ struct clm_expel_in {
 	bool named;			/* mmexpelnode: the target itself */
 	bool target_active, requester_active;	/* member key present, not "leaving" */
 	bool target_quorum, requester_quorum;
+	/* the cluster manager could not reach the target itself (its probe,
+	 * clm_config.probe): the target is expelled whatever the quorum
+	 * preference says, since the requester is the one that still works */
+	bool target_unreachable;
 	int64_t req_rev;		/* the request's create revision */
 	int64_t target_rev;		/* create revision of the target's member key */
 	uint64_t now_ms;
@@ -93,6 +97,8 @@ struct clm {
 	cfg_set *cfg;
 	etcd_client *etcd;
 	char *sdrfs_path;
+	int (*probe)(void *arg, uint32_t node);	/* clm_config.probe */
+	void *probe_arg;
 	char *tls_ca, *tls_cert, *tls_key;
 	struct { clm_event_fn fn; void *arg; } subs[CLM_MAX_SUBS];
 	int nsubs;

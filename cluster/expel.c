@@ -164,7 +164,7 @@ enum clm_expel_verdict clm_expel_decide(const struct clm_expel_in *in, uint32_t 
 		 * manager, and keep quorum nodes over the others */
 		if (in->target == in->cm)
 			v = in->requester;
-		else if (in->target_quorum && !in->requester_quorum)
+		else if (in->target_quorum && !in->requester_quorum && !in->target_unreachable)
 			v = in->requester;
 	}
 	if (v == in->cm)
@@ -287,6 +287,11 @@ static int serve_one(clm *c, const struct etcd_kv *req)
 	in.req_rev = req->create_rev;
 	in.target_rev = in.target_active ? tk.create_rev : 0;
 	in.now_ms = mm_now_ms();
+	/* is the reported node there at all? (a dead node's peers report it
+	 * before its lease lapses; the quorum preference must not expel the
+	 * live requester for it) */
+	if (!in.named && in.target_active && c->probe && r.target != c->me)
+		in.target_unreachable = c->probe(c->probe_arg, r.target) != MM_OK;
 	pthread_mutex_lock(&c->lock);
 	mine = c->cm == c->me && c->state == CLM_ACTIVE;
 	in.cm = c->me;

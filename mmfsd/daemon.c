@@ -717,6 +717,20 @@ static void stop_etcd(mmfsd *d)
 
 static void cluster_event(const struct clm_event *ev, void *arg);
 
+/* The cluster manager's check before it serves an expel request: does
+ * <node> answer a ping within a second? */
+static int probe_node(void *arg, uint32_t node)
+{
+	mmfsd *d = arg;
+	void *rep = NULL;
+	size_t len = 0;
+	int rc = d->net ? net_call(d->net, node, MSG_CLUSTER_PING, NULL, 0, 1000, &rep, &len)
+			: MM_ESTATE;
+
+	free(rep);
+	return rc < 0 ? rc : MM_OK;
+}
+
 static int start_cluster(mmfsd *d, char *err, size_t errsz)
 {
 	struct clm_config cc = {
@@ -725,6 +739,8 @@ static int start_cluster(mmfsd *d, char *err, size_t errsz)
 		.cfg = d->cfg,
 		.tls = {d->paths.ca_crt, d->paths.node_crt, d->paths.node_key},
 		.sdrfs_path = d->paths.sdrfs,
+		.probe = probe_node,
+		.probe_arg = d,
 	};
 	int rc = clm_create(&cc, &d->clm);
 

@@ -74,6 +74,12 @@ static void test_requester_instead(void)
 	in.requester_quorum = false;
 	CU_ASSERT_EQUAL(clm_expel_decide(&in, &v), CLM_EXPEL_REQUESTER);
 	CU_ASSERT_EQUAL(v, 5);
+	/* ... unless the cluster manager cannot reach the quorum node either:
+	 * it is the one gone (a dead node's peers report it first) */
+	in.target_unreachable = true;
+	CU_ASSERT_EQUAL(clm_expel_decide(&in, &v), CLM_EXPEL_TARGET);
+	CU_ASSERT_EQUAL(v, 3);
+	in.target_unreachable = false;
 	/* mmexpelnode (named): the node named, whoever asks */
 	in.named = true;
 	CU_ASSERT_EQUAL(clm_expel_decide(&in, &v), CLM_EXPEL_TARGET);
