@@ -362,13 +362,21 @@ static void send_reports(tokensvc *s, const uint32_t *nodes, size_t n)
 		if (!active)
 			continue;	/* gone already: its failure is handled */
 		if (clm_request_expel(s->clm, nodes[i], "token messages to it may be lost: "
-				      "its connection failed", err, sizeof(err)) == MM_OK)
+				      "its connection failed", err, sizeof(err)) == MM_OK) {
 			mm_notice(SUB, "node %u: token messages to it may be lost with its "
 				  "connection: the cluster manager is asked to expel one of us",
 				  nodes[i]);
-		else
-			mm_warn(SUB, "node %u: token messages may be lost, and asking for an expel "
-				"failed: %s", nodes[i], err);
+			continue;
+		}
+		/* the CCR may be electing a leader (the lost node ran one):
+		 * asked again on the next pass, within a second, while the
+		 * node is still a member */
+		mm_warn(SUB, "node %u: token messages may be lost, and asking for an expel "
+			"failed (asked again): %s", nodes[i], err);
+		pthread_mutex_lock(&s->rec.lock);
+		if (s->nreports < MM_ARRAY_SIZE(s->reports))
+			s->reports[s->nreports++] = nodes[i];
+		pthread_mutex_unlock(&s->rec.lock);
 	}
 	free(members);
 }

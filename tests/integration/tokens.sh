@@ -154,6 +154,15 @@ case_kill_server() {
 		pass "b: token server $victim killed: $DEV re-appointed to $(mgr_of ${surv[0]}) in $(ms_since $t_dead) ms" ||
 		fail "b: $DEV still on '$(mgr_of ${surv[0]})'"
 	new=$(mgr_of ${surv[0]})
+	# its peers' token connections broke with token traffic on them: they
+	# asked the cluster manager to expel it (whether that or its lease
+	# came first depends on how soon the CCR has a leader again)
+	local asked how
+	asked=$(for n in "${surv[@]}"; do mm_log $n; done | grep -c "node $(num $victim): token messages to it may be lost with its connection: the cluster manager is asked")
+	[[ $asked -gt 0 ]] && pass "b: $asked survivor(s) asked the cluster manager to expel the killed node (token messages lost with its connections)" ||
+		fail "b: no survivor asked for node $(num $victim)'s expel"
+	how=$(for n in "${surv[@]}"; do mm_log $n; done | grep -o "expelling node $(num $victim) ([^)]*)[^;]*" | head -1)
+	note "b: ${how:-no expel line}"
 	[[ $(epoch_of ${surv[1]}) -gt $e0 && $(mgr_of ${surv[1]}) == "$new" ]] &&
 		pass "b: another survivor sees $new too, epoch $e0 -> $(epoch_of ${surv[1]})" || fail "b: views"
 	for n in "${surv[@]}"; do storm_wait $n 60; note "$(storm_summary $n)"; done
