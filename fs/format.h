@@ -112,8 +112,39 @@ void fs_mb_seal(uint8_t *blk, size_t len, const struct fs_mbh *h);
 int fs_mb_verify(const uint8_t *blk, size_t len, unsigned want, uint32_t fsid, uint64_t ino,
 		 uint64_t blkno, struct fs_mbh *h, char *err, size_t errsz);
 
-/* ---- the stripe group descriptor ---- */
+/* ---- the stripe group descriptor ----
+ *
+ * One slot (FS_SGD_SLOT_BYTES), version 1, big-endian; every byte past
+ * <length> is zero. Bytes 0 .. 16 mean the same in every format version,
+ * so a reader tells another version's descriptor (MM_ENOTSUP) from a
+ * damaged one (MM_ECHECKSUM):
+ *   0   4 magic FS_MAGIC_SGD ("MMSG")   4 4 format version
+ *   8   4 length: the bytes used, FS_SGD_HDR_BYTES + ndisks * FS_SGD_DISK_BYTES
+ *   12  4 CRC32C of bytes [0, length) with these 4 bytes zero
+ *   16  8 fsid          24 8 generation      32 8 created
+ *   40 64 device name
+ *   104 4 block size    108 4 subblock size  112 4 mb size   116 4 inode size
+ *   120 1 meta_rep  121 1 meta_rep_max  122 1 data_rep  123 1 data_rep_max
+ *   124 4 nregions      128 8 inode limit    136 4 flags     140 4 log bytes
+ *   144 256 mount point                      400 16 automount
+ *   416 24 ifile0: FS_MAX_REPLICAS disk addresses (unused ones 0)
+ *   440 4 ndisks        444 .. 512 reserved 0
+ *   512 .. length: the disk table, ndisks entries of FS_SGD_DISK_BYTES:
+ *     0 8 NSD id   8 64 NSD name   72 4 failure group (signed)
+ *     76 1 usage   77 1 status     78 1 availability
+ *     79 1 flags (bit 0: holds a descriptor copy; the rest 0)
+ *     80 32 storage pool           112 8 size in subblocks   120 8 reserved 0
+ * Strings are NUL-terminated inside their field and zero-padded after
+ * the NUL, so a descriptor has exactly one encoding. The table of
+ * FS_MAX_DISKS entries takes 128 KiB + 512 bytes: half the slot is spare.
+ */
 #define FS_MAGIC_SGD 0x4d4d5347u	/* "MMSG" */
+#define FS_SGD_HDR_BYTES 512u
+#define FS_SGD_DISK_BYTES 128u
+/* The file system id is the token space (32-bit, mmfsd/tokensvc.h) and,
+ * with FS_META_BIT or-ed in, the pagepool registration of its metadata:
+ * so 1 .. 2^31 - 1. */
+#define FS_FSID_MAX 0x7fffffffu
 
 enum fs_usage {
 	FS_USAGE_DATA_AND_META = 0,
@@ -160,13 +191,55 @@ struct fs_sgd {
 	struct fs_sgd_disk disk[FS_MAX_DISKS];
 };
 
-/* Encode into one slot (FS_SGD_SLOT_BYTES, zeroed here first); MM_ETOOBIG
- * if it does not fit. */
+/*
+ * Encode into one slot (FS_SGD_SLOT_BYTES, zeroed here first) with
+ * version FS_FORMAT_VERSION (s->version is not looked at). MM_ETOOBIG if
+ * the disk table does not fit (ndisks > FS_MAX_DISKS); MM_EINVAL if a
+ * string does not end inside its field. Nothing else is checked: call
+ * fs_sgd_check first to write only what fs_sgd_decode accepts.
+ */
 int fs_sgd_encode(const struct fs_sgd *s, uint8_t *slot);
-/* Decode and check one slot: magic (MM_ENOENT without it: an empty slot),
- * version, CRC, every field's range (sizes powers of two in range and
- * consistent, replication 1..3 with defaults <= maxima, disks <=
- * FS_MAX_DISKS, names NUL-terminated, ...). */
+/*
+ * Is <s> a descriptor fs_sgd_decode accepts? MM_OK or MM_EPROTO with the
+ * first thing wrong in <err>. The checks, in order:
+ *   - fsid 1 .. FS_FSID_MAX; generation >= 1 (0 stands for "none")
+ *   - device 1 .. FS_DEVICE_MAX bytes of [A-Za-z0-9._-]
+ *   - block size a power of two in [FS_MIN_BLOCK, FS_MAX_BLOCK],
+ *     subblock == fs_subblock(block), mb == FS_MB, inode == FS_INODE_BYTES
+ *   - replication: meta and data maxima 1 .. FS_MAX_REPLICAS, defaults
+ *     1 .. their maxima
+ *   - nregions >= 1; inode limit 17 .. 2^51 (inodes 0..15 are reserved;
+ *     the inode file's size stays a positive 64-bit offset)
+ *   - flags only FS_SGD_*; log bytes a multiple of FS_MB, >= 4 * FS_MB
+ *   - mount point "" or "/..." of printable ASCII; automount "yes", "no"
+ *     or "automount"
+ *   - ndisks 1 .. FS_MAX_DISKS; per disk: NSD id != 0 and unique, NSD
+ *     name valid (nsd_name_valid) and unique, failure group -1 ..
+ *     NSD_FG_MAX, usage/status/avail one of their enums, pool 1 .. 31
+ *     bytes of [A-Za-z0-9._-] and "system" for a disk holding metadata,
+ *     size below 2^48 subblocks and past the reserved area: a descOnly
+ *     disk holds both slots (> FS_RESERVED_BYTES / S subblocks), any other
+ *     at least one full block after it
+ *   - some disk holds metadata and some disk holds data
+ *   - 1, 3 or 5 descriptor disks, in distinct failure groups (-1, "no
+ *     group", is distinct from every disk)
+ *   - ifile0: replica 0 set, none past meta_rep_max; each set one on a
+ *     distinct metadata disk of a distinct failure group (-1 aside), at a
+ *     full block (subblock a multiple of B / S) at or after 1 MiB that
+ *     ends inside the disk
+ */
+int fs_sgd_check(const struct fs_sgd *s, char *err, size_t errsz);
+/*
+ * Decode and check one slot: the first <len> bytes of it (at least its
+ * used length; at most FS_SGD_SLOT_BYTES are looked at, and those past
+ * the used length must be zero). MM_ENOENT without the magic (an empty
+ * slot); MM_ECHECKSUM; MM_ENOTSUP for another format version, naming
+ * both; MM_EPROTO for a length that does not fit, reserved bytes not
+ * zero, a string not terminated or not zero-padded, or whatever
+ * fs_sgd_check refuses. <s> is zeroed first (disks past ndisks stay
+ * zero), so two decodes of one descriptor compare equal with memcmp; it
+ * is undefined after a failure.
+ */
 int fs_sgd_decode(const uint8_t *slot, size_t len, struct fs_sgd *s, char *err, size_t errsz);
 /* What one descriptor disk gave: its two slots (NULL: unreadable). */
 struct fs_sgd_read {
@@ -174,16 +247,24 @@ struct fs_sgd_read {
 	size_t len[2];
 };
 /*
- * The descriptor of a stripe group from its <ndisks> descriptor disks:
- * a disk "holds" generation g if either of its slots decodes with
+ * The descriptor of a stripe group from its <ndisks> descriptor disks
+ * (1 .. FS_MAX_DISKS; an unreadable disk counts, holding nothing): a
+ * disk "holds" generation g if either of its slots decodes with
  * generation g (writes alternate slots, so a disk whose newest write was
- * torn still holds the one before). The highest generation a majority of
- * the disks hold wins, decoded into <out>; a newer generation held by a
- * minority was a change that did not finish and is ignored. <next>
- * (ndisks entries, may be NULL): the slot each disk's next write must use,
- * the one not holding the chosen generation. MM_ENOENT when no generation
- * has a majority ("descriptor quorum not met"), with what each disk held
- * in <err>.
+ * torn still holds the one before). Copies of one generation are the
+ * same descriptor only if their CRCs agree too. The highest generation a
+ * majority of the disks hold wins, decoded into <out>; a newer generation
+ * held by a minority was a change that did not finish and is ignored.
+ * <next> (ndisks entries, may be NULL): the slot each disk's next write
+ * must use: the one not holding the chosen generation (1 if both do); on
+ * a disk without it, a slot that holds nothing valid, else the one of the
+ * older generation (0 on a tie). MM_ENOENT when no generation has a
+ * majority ("descriptor quorum not met"), with what each disk held in
+ * <err>; MM_ENOTSUP when a majority of the disks hold a descriptor of
+ * another format version (an upgrade this code cannot read: taking the
+ * older version 1 copy beside it would go back in time), with decode's
+ * message; MM_EINVAL for ndisks out of range; MM_ENOMEM. <out> is
+ * undefined after a failure.
  */
 int fs_sgd_choose(const struct fs_sgd_read *disks, size_t ndisks, struct fs_sgd *out,
 		  uint8_t *next, char *err, size_t errsz);
@@ -202,7 +283,8 @@ struct fs_time {
 
 /*
  * One inode record (FS_INODE_BYTES). Layout after the 64-byte header
- * (type-specific header fields: a = generation, b = 0):
+ * (owning inode = this inode's number, block number 0, type-specific
+ * header fields: a = generation (< 2^32), b = 0):
  *   64  4 mode   68 4 nlink   72 4 uid   76 4 gid   80 8 rdev
  *   88  8 size   96 8 subblocks used
  *   104 12 atime  116 12 mtime  128 12 ctime  140 12 crtime (8 sec, 4 nsec)
@@ -216,6 +298,7 @@ struct fs_time {
  *          pointers (each maxrep * 8 bytes)
  */
 #define FS_XATTR_AREA 1024u
+#define FS_MAX_LEVEL 6			/* deepest pointer tree */
 #define FS_TAIL_OFF (176u + FS_XATTR_AREA)
 #define FS_TAIL_BYTES (FS_INODE_BYTES - FS_TAIL_OFF)	/* 2896 */
 
@@ -244,19 +327,51 @@ static inline uint32_t fs_ind_nptrs(unsigned maxrep)
 	return (FS_MB - FS_MBH_BYTES) / (8u * maxrep);
 }
 
+/* Write <in> as a sealed record into <rec> (FS_INODE_BYTES) of file
+ * system <fsid>: only xattr_len bytes of the xattr area and, with data in
+ * the inode, tail_len bytes of the tail are copied (the rest is zero);
+ * with pointers, the whole tail area. */
 void fs_inode_encode(const struct fs_inode *in, uint32_t fsid, uint8_t *rec);
+/*
+ * Verify and decode a record (FS_INODE_BYTES) read from disk: the header
+ * as fs_mb_verify checks it (type FS_BT_INODE, file system <fsid>, inode
+ * <ino> (UINT64_MAX: any), block number 0, CRC), then every field:
+ *   - b == 0, generation < 2^32; the reserved bytes 164..168 zero
+ *   - flags only FS_IF_*; FS_IF_XATTR_OVERFLOW set iff the overflow
+ *     address is not 0
+ *   - every time's nsec < 10^9
+ *   - a free record (FS_IF_FREE) keeps only its number, generation and
+ *     times: every other field and both areas are zero, no other flag
+ *   - else: mode is S_IFREG/DIR/LNK/CHR/BLK/FIFO/SOCK with permission
+ *     bits (07777) only; data and metadata replicas 1 .. FS_MAX_REPLICAS;
+ *     level <= FS_MAX_LEVEL; size <= INT64_MAX; rdev 0 unless a device;
+ *     size 0 and level 0 for devices, FIFOs and sockets; depth < 64 and
+ *     only for a directory
+ *   - xattr_len <= FS_XATTR_AREA, its entries ([1 ns][1 name len >= 1][2
+ *     value len][name][value]) fill exactly xattr_len, the rest is zero
+ *   - tail_len <= FS_TAIL_BYTES; with FS_IF_DATA_IN_INODE (only regular
+ *     files, directories, symlinks): level 0, size <= FS_TAIL_BYTES,
+ *     tail_len == size for a file or symlink (directory depth 0), the
+ *     rest of the tail zero; with pointers tail_len is 0
+ * MM_OK, or fs_mb_verify's code, or MM_EPROTO with the reason in <err>.
+ */
 int fs_inode_decode(const uint8_t *rec, uint32_t fsid, uint64_t ino, struct fs_inode *in,
 		    char *err, size_t errsz);
 
 /* Pointer <i> of a tail area or an indirect block body holding <maxrep>
- * addresses per pointer. */
+ * (1 .. FS_MAX_REPLICAS) addresses per pointer: get zeroes the replicas
+ * past <maxrep>; put stores only the first <maxrep> (the caller keeps
+ * the others 0). */
 void fs_ptr_get(const uint8_t *area, uint32_t i, unsigned maxrep, struct fs_ptr *p);
 void fs_ptr_put(uint8_t *area, uint32_t i, unsigned maxrep, const struct fs_ptr *p);
 
 /*
  * The largest file a tree of <level> levels holds with <maxrep>-replica
- * pointers and block size <b> (saturating at UINT64_MAX), and the level a
- * file of <size> bytes needs. Level 0: the inode's pointers are blocks.
+ * pointers and block size <b> (saturating at UINT64_MAX): level 0, the
+ * inode's fs_inode_nptrs pointers are blocks; each level more multiplies
+ * by fs_ind_nptrs. And the lowest level a file of <size> bytes needs
+ * (FS_MAX_LEVEL + 1 if none up to FS_MAX_LEVEL holds it; with B >= 64 KiB
+ * level 4 already holds 2^64 - 1 bytes).
  */
 uint64_t fs_tree_max_bytes(unsigned level, unsigned maxrep, uint32_t b);
 unsigned fs_tree_level_for(uint64_t size, unsigned maxrep, uint32_t b);
