@@ -592,12 +592,13 @@ int fs_log_open(const struct fs_log_params *p, fs_log **out, char *err, size_t e
 	 */
 	log->end = log->durable = s.stop;
 	log->tail = log->tail_dur = s.tail;
-	if (s.stop % BODY) {
-		struct lbuf *b = &log->bufs[seq_of(s.stop) % log->nbufs];
+	if (s.stop) {	/* the newest block: appended to, or rewritten by a checkpoint */
+		struct lbuf *b = &log->bufs[seq_of(s.stop - 1) % log->nbufs];
 
-		b->seq = seq_of(s.stop);
+		b->seq = seq_of(s.stop - 1);
 		memset(b->data, 0, FS_MB);
-		memcpy(b->data + FS_LOG_HDR, blk_at(&s, b->seq) + FS_LOG_HDR, s.stop % BODY);
+		memcpy(b->data + FS_LOG_HDR, blk_at(&s, b->seq) + FS_LOG_HDR,
+		       (s.stop - 1) % BODY + 1);
 	}
 	scan_free(&s);
 	*out = log;
@@ -641,38 +642,43 @@ static void put_stream(fs_log *log, const uint8_t *src, size_t len)
 }
 
 /*
- * Write blocks until everything before <lsn> is durable. The caller set
- * log->writing; the mutex is dropped around each write. Each write takes
- * all that is in its block so far: the group commit.
+ * Write log block <seq> with all that is in it so far (the group commit)
+ * and the current tail. The caller set log->writing; the mutex is dropped
+ * around the write.
  */
+static void write_one(fs_log *log, uint64_t seq)
+{
+	uint64_t start = (seq - 1) * BODY;
+	uint64_t wend = log->end < start + BODY ? log->end : start + BODY, wtail = log->tail;
+	struct lbuf *b = &log->bufs[seq % log->nbufs];
+	int rc;
+
+	/* never overwrite what the durable tail still needs (log.h) */
+	MM_BUG_ON(log, b->seq != seq || (seq > log->p.nblocks &&
+					 seq - log->p.nblocks >= seq_of(log->tail_dur)));
+	memcpy(log->wbuf, b->data, FS_MB);
+	lb_seal(log->wbuf, &log->p, (uint32_t)((seq - 1) % log->p.nblocks), seq,
+		(uint32_t)(wend - start), wtail);
+	pthread_mutex_unlock(&log->mu);
+	rc = log->p.io.write(log->p.io.arg, (seq - 1) % log->p.nblocks, log->wbuf);
+	pthread_mutex_lock(&log->mu);
+	log->st.writes++;
+	if (rc) {
+		log->err = rc < 0 ? rc : MM_EIO;
+		return;
+	}
+	if (wend > log->durable)
+		log->durable = wend;
+	if (wtail > log->tail_dur)
+		log->tail_dur = wtail;
+	pthread_cond_broadcast(&log->cv);
+}
+
+/* Write blocks until everything before <lsn> is durable (log->writing set). */
 static void write_blocks(fs_log *log, uint64_t lsn)
 {
-	while (!log->err && log->durable < lsn) {
-		uint64_t seq = seq_of(log->durable), start = (seq - 1) * BODY;
-		uint64_t wend = log->end < start + BODY ? log->end : start + BODY, wtail = log->tail;
-		struct lbuf *b = &log->bufs[seq % log->nbufs];
-		int rc;
-
-		/* never overwrite what the durable tail still needs (log.h) */
-		MM_BUG_ON(log, b->seq != seq || (seq > log->p.nblocks &&
-						 seq - log->p.nblocks >= seq_of(log->tail_dur)));
-		memcpy(log->wbuf, b->data, FS_MB);
-		lb_seal(log->wbuf, &log->p, (uint32_t)((seq - 1) % log->p.nblocks), seq,
-			(uint32_t)(wend - start), wtail);
-		pthread_mutex_unlock(&log->mu);
-		rc = log->p.io.write(log->p.io.arg, (seq - 1) % log->p.nblocks, log->wbuf);
-		pthread_mutex_lock(&log->mu);
-		log->st.writes++;
-		if (rc) {
-			log->err = rc < 0 ? rc : MM_EIO;
-			break;
-		}
-		if (wend > log->durable)
-			log->durable = wend;
-		if (wtail > log->tail_dur)
-			log->tail_dur = wtail;
-		pthread_cond_broadcast(&log->cv);
-	}
+	while (!log->err && log->durable < lsn)
+		write_one(log, seq_of(log->durable));
 }
 
 static int force_locked(fs_log *log, uint64_t lsn)
@@ -775,6 +781,22 @@ static int checkpoint_locked(fs_log *log)
 	/* the tail never passes the durable log (replay trusts it) */
 	if (rc == MM_OK)
 		rc = force_locked(log, target);
+	/*
+	 * Reopened over a torn write that had moved the tail, the log may be
+	 * fuller than the tail it recovered allows, up to its last block:
+	 * then the newest block is rewritten first with the new tail (a torn
+	 * rewrite loses nothing: its records are the same bytes).
+	 */
+	if (rc == MM_OK && log->end + sizeof(r) > tx_limit(log) + BODY && log->end) {
+		while (log->writing && !log->err)
+			pthread_cond_wait(&log->cv, &log->mu);
+		log->tail = target;
+		log->writing = true;
+		write_one(log, seq_of(log->end - 1));
+		log->writing = false;
+		pthread_cond_broadcast(&log->cv);
+		rc = log->err;
+	}
 	if (rc == MM_OK)
 		rc = room_locked(log, sizeof(r));
 	if (rc == MM_OK) {
