@@ -30,7 +30,7 @@
 
 #define BODY ((uint64_t)FS_LOG_BODY)
 /* The largest payload: a record is at most one log block's body, so a
- * record never spans more than two blocks (see open_resume). */
+ * record never spans more than two blocks (see fs_log_open). */
 #define PAYLOAD_MAX (FS_LOG_BODY - FS_LOG_REC_HDR)
 #define BYTES_MAX (PAYLOAD_MAX - 24u)	/* bytes one FS_LOGR_BYTES record carries */
 
