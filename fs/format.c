@@ -112,7 +112,7 @@ int fs_mb_verify(const uint8_t *blk, size_t len, unsigned want, uint32_t fsid, u
 	x.a = mm_be64_get(blk + 32);
 	x.b = mm_be64_get(blk + 40);
 	if (want && x.type != want)
-		BAD(MM_EPROTO, "a %s block where a %s block belongs", fs_btype_name(x.type),
+		BAD(MM_EPROTO, "found a %s block where the %s block belongs", fs_btype_name(x.type),
 		    fs_btype_name(want));
 	if (x.fsid != fsid)
 		BAD(MM_EPROTO, "%s block of file system %08" PRIx32 ", not %08" PRIx32,
