@@ -163,7 +163,8 @@ static void send_acquire(struct tok_client *c, struct tok_cobj *co, struct tok_h
 }
 
 /*
- * A holder of <co> overlapping <h> whose revokes are out, or that waits
+ * A holder of <co> whose desired range overlaps <h>'s required range and
+ * whose revokes are out, or that waits
  * for a failed node's recovery. Only a caller that holds nothing waits
  * for one: a multi-acquire past its first token may wait only for tokens
  * greater than those it holds, and the sibling's revokes may wait for a
@@ -179,8 +180,10 @@ static const struct tok_holder *sibling_asking(const struct tok_cobj *co,
 	mm_list_for_each(pos, &co->waiting) {
 		const struct tok_holder *x = mm_list_entry(pos, struct tok_holder, link);
 
+		/* its desired range may well bring this one's required range
+		 * along (the first writer of a stripe asks for all of it) */
 		if (x != h && (x->st == TOK_H_REVOKING || x->st == TOK_H_FAILWAIT) &&
-		    tok_range_overlap(x->req, h->req))
+		    tok_range_overlap(x->des, h->req))
 			return x;
 	}
 	return NULL;
