@@ -21,7 +21,7 @@
  *     must equal its record after, so an unreported change fails.
  *
  * FS_TREE_OPS=n sets the random operations per configuration (default
- * 2500, 600 under sanitizers). No threads.
+ * 5000, 1500 under sanitizers). No threads.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -607,6 +607,48 @@ static bool check_iterate(struct th *h, struct mm_htab *m, uint64_t from, uint64
 	return ok;
 }
 
+/* seek_data and seek_hole from <from> agree with the model. */
+static bool check_seek(struct th *h, struct mm_htab *m, uint64_t from)
+{
+	struct keys k = {.k = malloc((m->count + 1) * sizeof(uint64_t))};
+	uint64_t got_n = 0;
+	bool ok = true;
+
+	if (!k.k)
+		abort();
+	mm_htab_each(m, keys_fn, &k);
+	qsort(k.k, k.n, sizeof(*k.k), cmp_u64);
+	/* seek from <from>: the first key >= from, the first non-key >= from */
+	if (from < fs_tree_max_block(h->t.bsize)) {
+		size_t i = 0;
+		uint64_t data = 0, hole = from;
+		int want = 0, got;
+
+		while (i < k.n && k.k[i] < from)
+			i++;
+		if (i < k.n) {
+			data = k.k[i];
+			want = 1;
+		}
+		while (i < k.n && k.k[i] == hole)
+			i++, hole++;
+		got = fs_tree_seek_data(&h->t, &h->in, from, &got_n);
+		if (got != want || (want && got_n != data)) {
+			fprintf(stderr, "  seek_data %" PRIu64 ": %d %" PRIu64 ", model %d %" PRIu64
+				"\n", from, got, got_n, want, data);
+			ok = false;
+		}
+		got = fs_tree_seek_hole(&h->t, &h->in, from, &got_n);
+		if (got != MM_OK || got_n != hole) {
+			fprintf(stderr, "  seek_hole %" PRIu64 ": %d %" PRIu64 ", model %" PRIu64 "\n",
+				from, got, got_n, hole);
+			ok = false;
+		}
+	}
+	free(k.k);
+	return ok;
+}
+
 /* ---- 1. geometry ---- */
 
 static const uint32_t bsizes[] = {64 * KIB, 256 * KIB, 1 * MIB, 16 * MIB};
@@ -832,7 +874,7 @@ static uint64_t nops(void)
 {
 	const char *e = getenv("FS_TREE_OPS");
 
-	return e ? strtoull(e, NULL, 0) : SANITIZED ? 600 : 2500;
+	return e ? strtoull(e, NULL, 0) : SANITIZED ? 1500 : 5000;
 }
 
 struct rstats {
@@ -970,8 +1012,12 @@ static void random_run(unsigned r, uint32_t B, uint64_t seed, struct rstats *st)
 		if (h->in.level > st->maxlevel)
 			st->maxlevel = h->in.level;
 		if (op % 100 == 99 || op + 1 == ops) {
+			uint64_t from = m.count ? pick_block(&seed, r, B) : 0;
+
 			if (!check_reach(h) || !check_iterate(h, &m, 0, UINT64_MAX) ||
-			    !check_iterate(h, &m, n / 2, n + 1000))
+			    !check_iterate(h, &m, n / 2, n + 1000) ||
+			    !check_iterate(h, &m, from, UINT64_MAX) || !check_seek(h, &m, from) ||
+			    !check_seek(h, &m, n))
 				ok = false;
 		}
 		CU_ASSERT(ok);
@@ -1153,12 +1199,30 @@ static void test_iterate(void)
 	CHECK_U64(got, ==, ni + 1);
 	CU_ASSERT_EQUAL(fs_tree_seek_hole(&h->t, &h->in, 5, &got), MM_OK);
 	CHECK_U64(got, ==, 5);
+	/* a hole of one block */
+	{
+		struct ment *e = calloc(1, sizeof(*e));
+
+		e->n = 3;
+		put_n(h, 3, &e->p);
+		mm_htab_insert(&m, &e->hn, mm_hash_u64(3));
+		CU_ASSERT_EQUAL(fs_tree_seek_hole(&h->t, &h->in, 0, &got), MM_OK);
+		CHECK_U64(got, ==, 2);
+		CU_ASSERT_EQUAL(fs_tree_seek_hole(&h->t, &h->in, 3, &got), MM_OK);
+		CHECK_U64(got, ==, 4);
+		CU_ASSERT_EQUAL(fs_tree_seek_data(&h->t, &h->in, 2, &got), 1);
+		CHECK_U64(got, ==, 3);
+		CU_ASSERT(check_iterate(h, &m, 2, UINT64_MAX));
+		for (uint64_t from = 0; from < 6; from++)
+			CU_ASSERT(check_seek(h, &m, from));
+		CU_ASSERT(check_seek(h, &m, nd * nd));
+	}
 	/* a run over two level-1 blocks reads each block on its path once */
 	{
 		struct fs_ptr *p = calloc(2 * nd, sizeof(*p));
 
 		g0 = h->gets;
-		CU_ASSERT_EQUAL(fs_tree_lookup_run(&h->t, &h->in, 0, 2 * nd, p), 6);
+		CU_ASSERT_EQUAL(fs_tree_lookup_run(&h->t, &h->in, 0, 2 * nd, p), 7);
 		/* (3,0) (2,0) (1,0) (1,1) */
 		CHECK_U64(h->gets - g0, ==, 4);
 		CU_ASSERT(!fs_ptr_is_hole(&p[nd]) && fs_ptr_is_hole(&p[nd + 1]));
