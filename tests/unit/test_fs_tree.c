@@ -1114,6 +1114,40 @@ static void test_sparse(void)
 	}
 }
 
+/* An inode at FS_MAX_LEVEL (spans past 2^64 with maxrep 1) still works:
+ * every block is under inode pointer 0, and truncate shrinks it. */
+static void test_deep(void)
+{
+	const uint32_t B = 64 * KIB;
+	struct th *h = th_new(1, B);
+	uint64_t last = fs_tree_max_block(B) - 1, g0;
+	struct fs_ptr p0, pl, x;
+	struct call c;
+
+	CU_ASSERT_FATAL(fs_tree_blocks(5, 1) == UINT64_MAX);	/* saturated */
+	h->in.level = FS_MAX_LEVEL;
+	put_n(h, 0, &p0);
+	put_n(h, last, &pl);
+	CU_ASSERT_EQUAL(h->in.level, FS_MAX_LEVEL);
+	g0 = h->gets;
+	CU_ASSERT_EQUAL(fs_tree_lookup(&h->t, &h->in, last, &x), 1);
+	CU_ASSERT(!memcmp(&x, &pl, sizeof(x)));
+	CHECK_U64(h->gets - g0, ==, FS_MAX_LEVEL);
+	CU_ASSERT_EQUAL(fs_tree_lookup_at(&h->t, &h->in, FS_MAX_LEVEL, 0, &x), 1);
+	CU_ASSERT_EQUAL(fs_tree_lookup_at(&h->t, &h->in, FS_MAX_LEVEL, 1, &x), MM_ERANGE);
+	CU_ASSERT(check_reach(h));
+	call_begin(h, &c);
+	CU_ASSERT_EQUAL(fs_tree_truncate(&h->t, &h->in, B, 0, NULL), 1);
+	CU_ASSERT(call_end(h, &c, "deep truncate"));
+	CU_ASSERT_EQUAL(h->in.level, 0);
+	CU_ASSERT_EQUAL(fs_tree_lookup(&h->t, &h->in, 0, &x), 1);
+	CU_ASSERT(!memcmp(&x, &p0, sizeof(x)));
+	CU_ASSERT(check_reach(h));
+	CU_ASSERT_EQUAL(fs_tree_truncate(&h->t, &h->in, 0, 0, NULL), 1);
+	ASSERT_NO_TFAILS();
+	th_free(h);
+}
+
 /* ---- 5. iterate, runs, lookup_at ---- */
 
 struct meta_order {
@@ -1642,6 +1676,7 @@ static void register_fs_tree(void)
 		{"iterate, runs, lookup_at, seek", test_iterate},
 		{"truncate frees exactly past the end", test_truncate},
 		{"sparse 2^50 trees", test_sparse},
+		{"an inode at the deepest level", test_deep},
 		{"random ops against a model", test_random},
 	};
 	static const struct mm_test damage[] = {
