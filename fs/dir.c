@@ -456,6 +456,21 @@ int fs_dir_block_of(struct fs_dir *d, const char *name, size_t len, uint64_t *bl
 	return probe(d, name_hash(d, name, len), false, blk, NULL);
 }
 
+/* Check <name> and open the area that holds it or would (the tail, or
+ * its block: for writing if <write>); a.hit is its offset or SIZE_MAX. */
+static int open_name(struct fs_dir *d, const char *name, size_t len, bool write,
+		     struct want *w, struct area *a)
+{
+	int rc;
+
+	if ((rc = check_call(d, name, len)) < 0)
+		return rc;
+	*w = (struct want){name_hash(d, name, len), name, len};
+	if (d->in_inode)
+		return tail_open(d, a, w);
+	return blk_of_hash(d, w->h, write, a, w);
+}
+
 int fs_dir_lookup(struct fs_dir *d, const char *name, size_t len, struct fs_dirent *out)
 {
 	struct want w;
@@ -463,15 +478,8 @@ int fs_dir_lookup(struct fs_dir *d, const char *name, size_t len, struct fs_dire
 	size_t off;
 	int rc;
 
-	if ((rc = check_call(d, name, len)) < 0)
+	if ((rc = open_name(d, name, len, false, &w, &a)) < 0)
 		return rc;
-	w = (struct want){name_hash(d, name, len), name, len};
-	if (d->in_inode) {
-		if ((rc = tail_open(d, &a, &w)) < 0)
-			return rc;
-	} else if ((rc = blk_of_hash(d, w.h, false, &a, &w)) < 0) {
-		return rc;
-	}
 	off = a.hit;
 	if (off != SIZE_MAX && out)
 		ent_get(a.p + off, out);
@@ -571,15 +579,8 @@ int fs_dir_remove(struct fs_dir *d, const char *name, size_t len, struct fs_dire
 	size_t off;
 	int rc;
 
-	if ((rc = check_call(d, name, len)) < 0)
+	if ((rc = open_name(d, name, len, true, &w, &a)) < 0)
 		return rc;
-	w = (struct want){name_hash(d, name, len), name, len};
-	if (d->in_inode) {
-		if ((rc = tail_open(d, &a, &w)) < 0)
-			return rc;
-	} else if ((rc = blk_of_hash(d, w.h, true, &a, &w)) < 0) {
-		return rc;
-	}
 	off = a.hit;
 	if (off == SIZE_MAX) {
 		if (a.data)
