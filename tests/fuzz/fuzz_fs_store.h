@@ -39,7 +39,7 @@ struct fz_store {
 	struct fs_bstore bs;
 };
 
-static struct fz_blk *fz_find(struct fz_store *s, uint64_t ino, uint64_t blk)
+static inline struct fz_blk *fz_find(struct fz_store *s, uint64_t ino, uint64_t blk)
 {
 	for (unsigned i = 0; i < s->n; i++)
 		if (s->b[i].ino == ino && s->b[i].blk == blk)
@@ -48,7 +48,7 @@ static struct fz_blk *fz_find(struct fz_store *s, uint64_t ino, uint64_t blk)
 }
 
 /* Add block (ino, blk) zeroed, or NULL if the store is full or has it. */
-static uint8_t *fz_add(struct fz_store *s, uint64_t ino, uint64_t blk)
+static inline uint8_t *fz_add(struct fz_store *s, uint64_t ino, uint64_t blk)
 {
 	struct fz_blk *b;
 
@@ -65,7 +65,7 @@ static uint8_t *fz_add(struct fz_store *s, uint64_t ino, uint64_t blk)
 	return b->data;
 }
 
-static int fz_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
+static inline int fz_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
 {
 	struct fz_store *s = arg;
 	struct fz_blk *b = fz_find(s, ino, blk);
@@ -85,7 +85,7 @@ static int fz_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **d
 	return MM_OK;
 }
 
-static void fz_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty)
+static inline void fz_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty)
 {
 	struct fz_store *s = arg;
 	struct fz_blk *b = fz_find(s, ino, blk);
@@ -97,7 +97,7 @@ static void fz_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool di
 	s->pinned--;
 }
 
-static int fz_punch(void *arg, uint64_t ino, uint64_t blk)
+static inline int fz_punch(void *arg, uint64_t ino, uint64_t blk)
 {
 	struct fz_store *s = arg;
 	struct fz_blk *b = fz_find(s, ino, blk);
@@ -113,14 +113,14 @@ static int fz_punch(void *arg, uint64_t ino, uint64_t blk)
 	return MM_OK;
 }
 
-static void fz_store_init(struct fz_store *s)
+static inline void fz_store_init(struct fz_store *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->bs = (struct fs_bstore){.get = fz_get, .put = fz_put, .punch = fz_punch, .arg = s};
 }
 
 /* Every block put, then freed. */
-static void fz_store_done(struct fz_store *s)
+static inline void fz_store_done(struct fz_store *s)
 {
 	if (s->pinned)
 		abort();
@@ -130,7 +130,7 @@ static void fz_store_done(struct fz_store *s)
 }
 
 /* The format's CRC: [0, len) with bytes 12..16 taken as zero. */
-static void fz_fix_crc(uint8_t *p, size_t len)
+static inline void fz_fix_crc(uint8_t *p, size_t len)
 {
 	static const uint8_t zero[4];
 	uint32_t c = mm_crc32c_bulk(0, p, 12);
@@ -141,7 +141,7 @@ static void fz_fix_crc(uint8_t *p, size_t len)
 
 /* Make a block's header name what a reader expects (magic, type,
  * version, fsid, owner, number), keeping the input's a, b and the rest. */
-static void fz_fix_header(uint8_t *p, uint8_t type, uint32_t fsid, uint64_t ino, uint64_t blk)
+static inline void fz_fix_header(uint8_t *p, uint8_t type, uint32_t fsid, uint64_t ino, uint64_t blk)
 {
 	mm_be32_put(p, FS_MAGIC_MB);
 	p[4] = type;
@@ -161,7 +161,7 @@ struct fz_in {
 };
 
 /* The next <k> (<= 8) bytes big-endian; zeros past the end. */
-static uint64_t fz_u(struct fz_in *in, unsigned k)
+static inline uint64_t fz_u(struct fz_in *in, unsigned k)
 {
 	uint64_t v = 0;
 
@@ -176,7 +176,7 @@ static uint64_t fz_u(struct fz_in *in, unsigned k)
 }
 
 /* Up to <max> bytes into <out>: how many were there. */
-static size_t fz_bytes(struct fz_in *in, uint8_t *out, size_t max)
+static inline size_t fz_bytes(struct fz_in *in, uint8_t *out, size_t max)
 {
 	size_t k = in->n < max ? in->n : max;
 
