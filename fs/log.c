@@ -171,10 +171,9 @@ static int scan_read(const struct fs_log_io *io, struct scan *s, char *err, size
 		uint32_t used, node;
 
 		s->rrc[pos] = io->read(io->arg, pos, b);
-		if (s->rrc[pos]) {
-			memset(b, 0, FS_MB);
-			continue;
-		}
+		if (s->rrc[pos])	/* it may hold the newest records: where the log ends is unknown */
+			ERR(s->rrc[pos], "log block %u: unreadable (%s): the end of the log cannot be found, "
+			    "so nothing is replayed", pos, mm_strerror(s->rrc[pos]));
 		if (fs_mb_verify(b, FS_MB, 0, mm_be32_get(b + 8), UINT64_MAX, UINT64_MAX, &h, why,
 				 sizeof(why)) != MM_OK)
 			continue;	/* B_BAD */

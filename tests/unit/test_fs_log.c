@@ -63,6 +63,7 @@ struct dev {
 	uint32_t torn_len;		/* bytes of the crashing write that persist */
 	bool crashed;
 	unsigned delay_us;
+	int64_t read_fail;		/* this block's reads fail; -1: none */
 };
 
 static void dev_init(struct dev *d, uint32_t n)
@@ -71,6 +72,7 @@ static void dev_init(struct dev *d, uint32_t n)
 	d->n = n;
 	d->blk = calloc(n, FS_MB);
 	d->crash_after = -1;
+	d->read_fail = -1;
 	pthread_mutex_init(&d->mu, NULL);
 }
 
@@ -107,6 +109,8 @@ static int dev_read(void *arg, uint64_t lblk, uint8_t *data)
 {
 	struct dev *d = arg;
 
+	if ((int64_t)lblk == d->read_fail)
+		return MM_EIO;
 	memcpy(data, d->blk + lblk * FS_MB, FS_MB);
 	return MM_OK;
 }
@@ -456,6 +460,14 @@ static void test_empty_and_identity(void)
 	CU_ASSERT_EQUAL_FATAL(fs_log_open(&p, &w.log, e, sizeof(e)), MM_OK);
 	CU_ASSERT_EQUAL(fs_log_force(w.log, UINT64_MAX), MM_OK);
 	CHECK_U64(w.dev.writes, ==, 0);
+	/* an unreadable block may be the newest: the end of the log is
+	 * unknown, so nothing is replayed and the error says why */
+	for (int64_t b = 0; b < 4; b++) {
+		w.dev.read_fail = b;
+		CU_ASSERT_EQUAL(fs_log_replay(&io, FSID, LOGINO, 4, &bs, &r, e, sizeof(e)), MM_EIO);
+		CU_ASSERT_PTR_NOT_NULL(strstr(e, "unreadable"));
+	}
+	w.dev.read_fail = -1;
 	/* an unformatted log */
 	memset(w.dev.blk, 0, 4 * (size_t)FS_MB);
 	CU_ASSERT_EQUAL(fs_log_replay(&io, FSID, LOGINO, 4, &bs, &r, e, sizeof(e)), MM_ECHECKSUM);
