@@ -163,8 +163,10 @@ static void send_acquire(struct tok_client *c, struct tok_cobj *co, struct tok_h
 }
 
 /*
- * A holder of <co> overlapping <h> whose revokes are out, or that waits
- * for a failed node's recovery. Only a caller that holds nothing waits
+ * A holder of <co> whose desired range overlaps <h>'s required range and
+ * whose revokes are out (not one waiting for a failed node's recovery:
+ * that may take leaseRecoveryWait, and <h> may not conflict with the
+ * failed node at all). Only a caller that holds nothing waits
  * for one: a multi-acquire past its first token may wait only for tokens
  * greater than those it holds, and the sibling's revokes may wait for a
  * holder elsewhere that waits for one of them (the simulation found it).
@@ -179,8 +181,9 @@ static const struct tok_holder *sibling_asking(const struct tok_cobj *co,
 	mm_list_for_each(pos, &co->waiting) {
 		const struct tok_holder *x = mm_list_entry(pos, struct tok_holder, link);
 
-		if (x != h && (x->st == TOK_H_REVOKING || x->st == TOK_H_FAILWAIT) &&
-		    tok_range_overlap(x->req, h->req))
+		/* its desired range may well bring this one's required range
+		 * along (the first writer of a stripe asks for all of it) */
+		if (x != h && x->st == TOK_H_REVOKING && tok_range_overlap(x->des, h->req))
 			return x;
 	}
 	return NULL;
