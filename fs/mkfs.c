@@ -134,7 +134,8 @@ static uint32_t pick_desc(struct fs_sgd *s)
 	return want;
 }
 
-/* Failure groups the <kind> disks of <pool> span (as placement counts them). */
+/* Failure groups the <kind> disks of <pool> span (as placement counts them:
+ * each disk of group -1 is a group of its own). */
 static uint32_t groups_of(const struct fs_sgd *s, const char *pool, enum fs_kind kind)
 {
 	struct fs_place *pl = malloc(sizeof(*pl));

@@ -256,6 +256,8 @@ static const struct layout layouts[] = {
 	 2, 3, 2, 2, 3},
 	/* failure group -1 disks are groups of their own */
 	{3, {1, 1, 1}, {-1, -1, 7}, {DM, DM, DM}, {NULL}, 1, 1, 1, 1, 3},
+	/* three -1 disks are three groups: everything three times */
+	{3, {1, 2, 1}, {-1, -1, -1}, {DM, DM, DM}, {NULL}, 3, 3, 3, 3, 3},
 };
 
 /* ---- mkfs + open_check ---- */
@@ -527,6 +529,25 @@ static void test_refusals(void)
 	p.meta_rep_max = 3;
 	refuse(&p, "-M 3 needs metadata disks in 3 failure groups; the metadata disks are in 2");
 
+	/* failure group -1: each such disk is a group of its own */
+	{
+		struct layout neg = layouts[7];
+
+		params_of(&neg, 64u << 10, d, &p, size);
+		CU_ASSERT_EQUAL(fs_mkfs_check(&p, NULL, NULL, 0), MM_OK);
+		d[2].usage = DO;
+		refuse(&p, "-M 3 needs metadata disks in 3 failure groups; the metadata disks are in 2");
+		d[2].usage = MO;
+		refuse(&p, "-R 3 needs data disks in 3 failure groups; those of storage pool system "
+		       "are in 2");
+		d[2].usage = DM;
+		d[2].failure_group = 5;
+		CU_ASSERT_EQUAL(fs_mkfs_check(&p, NULL, NULL, 0), MM_OK);
+		d[1].failure_group = 5;
+		refuse(&p, "-M 3 needs metadata disks in 3 failure groups; the metadata disks are in 2");
+		params_of(&neg, 64u << 10, d, &p, size);
+	}
+
 	/* too many disks */
 	many = calloc(FS_MAX_DISKS + 1, sizeof(*many));
 	CU_ASSERT_FATAL(many != NULL);
@@ -555,6 +576,12 @@ static void test_refusals(void)
 		p.meta_rep = p.meta_rep_max = p.data_rep = p.data_rep_max = 0;
 		CU_ASSERT_EQUAL_FATAL(fs_mkfs_check(&p, s, err, sizeof(err)), MM_OK);
 		CU_ASSERT(s->meta_rep_max == 1 && s->data_rep_max == 1);
+		/* two -1 disks: two groups, so -M and -R 2 */
+		params_of(&two, 0, d, &p, size);
+		d[0].failure_group = d[1].failure_group = -1;
+		p.meta_rep = p.meta_rep_max = p.data_rep = p.data_rep_max = 0;
+		CU_ASSERT_EQUAL_FATAL(fs_mkfs_check(&p, s, err, sizeof(err)), MM_OK);
+		CU_ASSERT(s->meta_rep_max == 2 && s->data_rep_max == 2);
 		free(s);
 	}
 }
