@@ -10,7 +10,12 @@
  * The read side (fs_open_check) is fs/mkfs_check.c; the conventions both
  * follow are fs/mkfs_int.h.
  *
- * Trees: see fs/mkfs_int.h.
+ * Trees: every file's pointer tree is built by fs/tree.c (fs_tree_set of
+ * each of its blocks, in order, into an inode whose level is already the
+ * one its size needs), with its indirect blocks in the staging store and
+ * their disk space from the staged maps (alloc_meta, like every other
+ * block mkfs allocates); mkfs then writes each indirect block as tree.c
+ * sealed it, at the addresses alloc_meta gave.
  */
 #include "fs/mkfs.h"
 #include "fs/mkfs_int.h"
@@ -29,6 +34,7 @@
 #include "common/hash.h"
 #include "fs/alloc.h"
 #include "fs/dir.h"
+#include "fs/tree.h"
 #include "nsd/desc.h"
 #include "nsd/stanza.h"
 
@@ -450,9 +456,11 @@ struct mfile {
 	struct fs_place pl;
 };
 
+/* An indirect block tree.c made: it is block <tag> of <ino> in the
+ * staging store. */
 struct ind {
+	uint64_t ino, tag;
 	struct fs_ptr ptr;
-	uint8_t *data;		/* FS_MB, sealed */
 };
 
 struct mk {
@@ -573,7 +581,7 @@ static void collect_one(struct mm_hnode *n, void *arg)
 	const struct sblk *b = (const struct sblk *)n;
 	struct collect *c = arg;
 
-	if (b->ino == c->ino)
+	if (b->ino == c->ino && !(b->blk & FS_TAG_IND))
 		c->blk[c->n++] = b->blk;
 }
 
@@ -618,68 +626,85 @@ static int alloc_file(struct mk *m, struct mfile *f)
 	return MM_OK;
 }
 
-/* The indirect blocks of <f> (bottom up) and its inode's pointers. */
+/* tree.c's callbacks while mkfs builds file <f>'s tree. */
+struct tree_arg {
+	struct mk *m;
+	struct mfile *f;
+	bool failed;		/* tree_alloc failed: m->err says why */
+};
+
+/* A new indirect block: placed as block <index> of the file (its index
+ * at its level), fs_mkfs_ind_subblocks of each replica, like any other
+ * metadata block mkfs allocates. */
+static int tree_alloc(void *arg, uint64_t ino, uint64_t tag, struct fs_ptr *p)
+{
+	struct tree_arg *ta = arg;
+	struct mk *m = ta->m;
+	int rc;
+
+	(void)ino;
+	if (m->nind == m->capind) {
+		size_t cap = m->capind ? m->capind * 2 : 16;
+		struct ind *ni = realloc(m->inds, cap * sizeof(*ni));
+
+		if (!ni) {
+			ta->failed = true;
+			return fail(m->err, m->errsz, MM_ENOMEM, "no memory");
+		}
+		m->inds = ni;
+		m->capind = cap;
+	}
+	rc = alloc_meta(m, ta->f, fs_tree_tag_index(tag), m->ind_sub, p);
+	if (rc) {
+		ta->failed = true;
+		return rc;
+	}
+	m->inds[m->nind++] = (struct ind){ta->f->ino, tag, *p};
+	return MM_OK;
+}
+
+/* mkfs only sets pointers: tree.c frees nothing. */
+static int tree_free(void *arg, uint64_t ino, uint64_t blk, const struct fs_ptr *p,
+		     bool is_meta)
+{
+	(void)arg;
+	(void)ino;
+	(void)blk;
+	(void)p;
+	(void)is_meta;
+	return MM_EPROTO;
+}
+
+/* File <f>'s tree through tree.c: its inode's level and pointers into
+ * f->level and f->tail, its indirect blocks into the staging store (and
+ * m->inds). */
 static int build_tree(struct mk *m, struct mfile *f)
 {
-	uint64_t ind = fs_ind_nptrs(m->maxrep);
-	size_t n = f->n;
-	uint64_t *idx = malloc((n + 1) * sizeof(*idx));
-	struct fs_ptr *ptr = malloc((n + 1) * sizeof(*ptr));
+	struct fs_bstore bs = {st_get, st_put, st_punch, &m->st};
+	struct tree_arg ta = {m, f, false};
+	struct fs_tree t = {.bs = &bs, .fsid = (uint32_t)m->sgd->fsid, .bsize = m->b,
+			    .maxrep = m->maxrep, .alloc_meta = tree_alloc, .free_blk = tree_free,
+			    .arg = &ta};
+	struct fs_inode *in = calloc(1, sizeof(*in));
 	int rc = MM_OK;
 
-	if (!idx || !ptr) {
-		rc = fail(m->err, m->errsz, MM_ENOMEM, "no memory");
-		goto out;
-	}
-	memcpy(idx, f->idx, n * sizeof(*idx));
-	memcpy(ptr, f->ptr, n * sizeof(*ptr));
-	for (unsigned l = 1; l <= f->level; l++) {
-		size_t o = 0;
-
-		for (size_t i = 0; i < n;) {
-			uint64_t x = idx[i] / ind;
-			struct fs_mbh h = {.type = FS_BT_INDIRECT, .fsid = (uint32_t)m->sgd->fsid,
-					   .ino = f->ino, .blk = FS_TAG_IND | (uint64_t)l << 56 | x};
-			struct ind *in;
-
-			if (m->nind == m->capind) {
-				size_t cap = m->capind ? m->capind * 2 : 16;
-				struct ind *ni = realloc(m->inds, cap * sizeof(*ni));
-
-				if (!ni) {
-					rc = fail(m->err, m->errsz, MM_ENOMEM, "no memory");
-					goto out;
-				}
-				m->inds = ni;
-				m->capind = cap;
-			}
-			in = &m->inds[m->nind];
-			in->data = calloc(1, FS_MB);
-			if (!in->data) {
-				rc = fail(m->err, m->errsz, MM_ENOMEM, "no memory");
-				goto out;
-			}
-			m->nind++;
-			for (; i < n && idx[i] / ind == x; i++)
-				fs_ptr_put(in->data + FS_MBH_BYTES, (uint32_t)(idx[i] % ind), m->maxrep,
-					   &ptr[i]);
-			fs_mb_seal(in->data, FS_MB, &h);
-			rc = alloc_meta(m, f, x, m->ind_sub, &in->ptr);
-			if (rc)
-				goto out;
-			idx[o] = x;
-			ptr[o++] = in->ptr;
+	if (!in)
+		return fail(m->err, m->errsz, MM_ENOMEM, "no memory");
+	in->ino = f->ino;
+	in->level = (uint8_t)f->level;
+	for (size_t i = 0; i < f->n; i++) {
+		rc = fs_tree_set(&t, in, f->idx[i], &f->ptr[i], NULL);
+		if (rc < 0) {
+			if (!ta.failed)	/* else m->err says why already */
+				fail(m->err, m->errsz, rc, "building the tree: %s", t.err);
+			goto out;
 		}
-		n = o;
 	}
-	memset(f->tail, 0, sizeof(f->tail));
-	for (size_t i = 0; i < n; i++) {
-		MM_ASSERT(idx[i] < fs_inode_nptrs(m->maxrep));
-		fs_ptr_put(f->tail, (uint32_t)idx[i], m->maxrep, &ptr[i]);
-	}
+	rc = MM_OK;
+	MM_ASSERT(in->level == f->level);
+	memcpy(f->tail, in->tail, FS_TAIL_BYTES);
 out:
-	free(idx);
-	free(ptr);
+	free(in);
 	return rc;
 }
 
@@ -808,8 +833,6 @@ static void mk_free(struct mk *m)
 		free(m->f[i].idx);
 		free(m->f[i].ptr);
 	}
-	for (size_t i = 0; i < m->nind; i++)
-		free(m->inds[i].data);
 	free(m->inds);
 	if (m->st.buckets) {
 		mm_htab_each(&m->st, st_free_one, &m->st);
@@ -899,10 +922,13 @@ static int mk_write(struct mk *m)
 	if (rc == MM_OK)
 		rc = write_file(m, &m->f[1], NULL, buf, "Creating Allocation Maps", &done, total);
 	for (size_t i = 0; i < m->nind && rc == MM_OK; i++) {
+		struct sblk *sb = st_find(&m->st, m->inds[i].ino, m->inds[i].tag);
+
+		MM_ASSERT(sb != NULL);
 		for (unsigned k = 0; k < m->mrep && rc == MM_OK; k++) {
 			fs_da da = m->inds[i].ptr.da[k];
 
-			rc = dwrite(m, fs_da_disk(da), fs_da_sub(da) * m->s, m->inds[i].data, FS_MB);
+			rc = dwrite(m, fs_da_disk(da), fs_da_sub(da) * m->s, sb->data, FS_MB);
 			progress(m, "Creating Allocation Maps", ++done, total);
 		}
 	}
@@ -961,7 +987,9 @@ int fs_mkfs(const struct fs_mkfs_params *p, const struct fs_disk_io *io,
 	m.mpb = m.b / FS_MB;
 	m.ind_sub = fs_mkfs_ind_subblocks(m.s);
 	m.mrep = m.sgd->meta_rep;
-	m.maxrep = m.sgd->meta_rep_max;
+	/* one pointer width for every file: max(-M, -R) (README, "Disk addresses") */
+	m.maxrep = m.sgd->meta_rep_max > m.sgd->data_rep_max ? m.sgd->meta_rep_max :
+							       m.sgd->data_rep_max;
 	m.cursor = calloc(m.sgd->ndisks, sizeof(*m.cursor));
 	m.full = calloc(FS_MAX_DISKS, sizeof(*m.full));
 	if (!m.cursor || !m.full || mm_htab_init(&m.st, 1024) != MM_OK) {
