@@ -6,8 +6,9 @@
  * conventions shared with fs/mkfs.c in fs/mkfs_int.h).
  *
  *   1. descriptor: every disk's slots, descriptor-disk sets newest first
- *   2. tree walks: pointers, indirect blocks, file blocks (verified)
- *   3. a read-only fs_bstore over the disks for alloc.c and dir.c
+ *   2. tree walks (fs_tree_iterate): pointers, indirect blocks, file
+ *      blocks, every replica read and verified before tree.c uses it
+ *   3. a read-only fs_bstore over the disks for tree.c, alloc.c and dir.c
  *   4. the checks and fs_open_check
  */
 #include "fs/mkfs.h"
@@ -23,6 +24,7 @@
 #include "common/err.h"
 #include "fs/alloc.h"
 #include "fs/dir.h"
+#include "fs/tree.h"
 
 __attribute__((format(printf, 4, 5)))
 static int fail(char *err, size_t errsz, int rc, const char *fmt, ...)
@@ -63,6 +65,13 @@ struct ck {
 	size_t nu, capu;
 	struct fs_check_summary *sum;
 	uint8_t *buf, *buf0;	/* B bytes each */
+	/* the indirect block the walk read last (every replica verified),
+	 * which tree.c gets next */
+	uint8_t *ind, *ind_rep;	/* FS_MB each */
+	uint64_t ind_ino, ind_tag;
+	fs_da ind_da;		/* replica 0; FS_DA_NONE: none read */
+	bool cb_failed;		/* the walk's callback failed: err says why */
+	struct fs_bstore bs;	/* section 3, over the disks */
 	char *err;
 	size_t errsz;
 };
@@ -363,70 +372,93 @@ static int leaf(struct ck *c, uint64_t ino, uint64_t i, const struct fs_ptr *p)
 	return MM_OK;
 }
 
-/* The pointers of <area> (<nptrs> of them) at level <l>: slot s is block
- * <base> * nptrs + s of that level. */
-static int walk(struct ck *c, uint64_t ino, const uint8_t *area, uint32_t nptrs, unsigned l,
-		uint64_t base)
+/* Indirect block (level, index) of <ino> at <p>: read every replica,
+ * verify it (header, checksum; the replicas alike), and keep replica 0
+ * for tree.c's get, which follows (tree.c then checks its own rules). */
+static int ind_block(struct ck *c, uint64_t ino, unsigned level, uint64_t index,
+		     const struct fs_ptr *p)
 {
-	uint32_t ind = fs_ind_nptrs(c->maxrep);
-	struct fs_ptr p;
-	uint8_t *blk = NULL, *rep = NULL;
-	int rc = MM_OK;
+	uint64_t tag = fs_tree_tag(level, index);
+	int rc;
 
-	for (uint32_t s = 0; s < nptrs && rc == MM_OK; s++) {
-		uint64_t x = base * nptrs + s;
+	c->ind_da = FS_DA_NONE;
+	rc = check_ptr(c, ino, p, c->f[ino].in.meta_rep, false, "indirect pointer");
+	for (unsigned k = 0; k < c->f[ino].in.meta_rep && rc == MM_OK; k++) {
+		fs_da da = p->da[k];
+		uint8_t *b = k ? c->ind_rep : c->ind;
+		char msg[256];
 
-		fs_ptr_get(area, s, c->maxrep, &p);
-		if (p.da[0] == FS_DA_NONE && p.da[1] == FS_DA_NONE && p.da[2] == FS_DA_NONE)
-			continue;
-		if (base > (UINT64_MAX - s) / nptrs)
-			return fail(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 ": a pointer "
-				    "past 2^64 blocks", ino);
-		if (l == 0) {
-			rc = leaf(c, ino, x, &p);
-			continue;
-		}
-		rc = check_ptr(c, ino, &p, c->f[ino].in.meta_rep, false, "indirect pointer");
+		rc = cread(c, fs_da_disk(da), fs_da_sub(da) * c->s, b, FS_MB);
 		if (rc)
 			break;
-		if (!blk) {
-			blk = malloc(FS_MB);
-			rep = malloc(FS_MB);
-			if (!blk || !rep) {
-				rc = fail(c->err, c->errsz, MM_ENOMEM, "no memory");
-				break;
-			}
+		rc = fs_mb_verify(b, FS_MB, FS_BT_INDIRECT, c->fsid, ino, tag, NULL, msg,
+				  sizeof(msg));
+		if (rc == MM_OK && k && memcmp(b, c->ind, FS_MB)) {
+			rc = MM_EPROTO;
+			snprintf(msg, sizeof(msg), "replica %u differs from replica 0", k);
 		}
-		for (unsigned k = 0; k < c->f[ino].in.meta_rep && rc == MM_OK; k++) {
-			fs_da da = p.da[k];
-			uint8_t *b = k ? rep : blk;
-			char msg[256];
-
-			rc = cread(c, fs_da_disk(da), fs_da_sub(da) * c->s, b, FS_MB);
-			if (rc)
-				break;
-			rc = fs_mb_verify(b, FS_MB, FS_BT_INDIRECT, c->fsid, ino,
-					  FS_TAG_IND | (uint64_t)l << 56 | x, NULL, msg, sizeof(msg));
-			if (rc == MM_OK && k && memcmp(b, blk, FS_MB)) {
-				rc = MM_EPROTO;
-				snprintf(msg, sizeof(msg), "replica %u differs from replica 0", k);
-			}
-			if (rc)
-				rc = fail(c->err, c->errsz, rc, "disk %u (%s) subblock %" PRIu64
-					  ": inode %" PRIu64 " indirect block level %u index %" PRIu64
-					  ": %s", fs_da_disk(da), dname(c, fs_da_disk(da)),
-					  fs_da_sub(da), ino, l, x, msg);
-			else
-				rc = add_used(c, da, c->ind_sub, ino);
-			c->sum->meta_blocks++;
-			c->sum->disk_blocks++;
-		}
-		if (rc == MM_OK)
-			rc = walk(c, ino, blk + FS_MBH_BYTES, ind, l - 1, x);
+		if (rc)
+			rc = fail(c->err, c->errsz, rc, "disk %u (%s) subblock %" PRIu64
+				  ": inode %" PRIu64 " indirect block level %u index %" PRIu64
+				  ": %s", fs_da_disk(da), dname(c, fs_da_disk(da)),
+				  fs_da_sub(da), ino, level, index, msg);
+		else
+			rc = add_used(c, da, c->ind_sub, ino);
+		c->sum->meta_blocks++;
+		c->sum->disk_blocks++;
 	}
-	free(blk);
-	free(rep);
+	if (rc)
+		return rc;
+	c->ind_ino = ino;
+	c->ind_tag = tag;
+	c->ind_da = p->da[0];
+	return MM_OK;
+}
+
+struct walk_arg {
+	struct ck *c;
+	uint64_t ino;
+};
+
+static int walk_fn(void *arg, unsigned level, uint64_t index, const struct fs_ptr *p)
+{
+	struct walk_arg *w = arg;
+	int rc = level ? ind_block(w->c, w->ino, level, index, p) : leaf(w->c, w->ino, index, p);
+
+	if (rc)
+		w->c->cb_failed = true;
 	return rc;
+}
+
+static void tree_of(struct ck *c, struct fs_tree *t, const struct fs_bstore *bs)
+{
+	memset(t, 0, sizeof(*t));
+	t->bs = bs;
+	t->fsid = c->fsid;
+	t->bsize = c->b;
+	t->maxrep = c->maxrep;
+}
+
+/* Every block and indirect block of file <ino> (c->f[ino].in), in order,
+ * through tree.c. */
+static int walk(struct ck *c, uint64_t ino)
+{
+	struct walk_arg w = {c, ino};
+	struct fs_tree t;
+	int rc;
+
+	tree_of(c, &t, &c->bs);
+	c->cb_failed = false;
+	c->ind_da = FS_DA_NONE;
+	rc = fs_tree_iterate(&t, &c->f[ino].in, 0, UINT64_MAX, FS_TREE_ITER_META, walk_fn, &w);
+	if (rc == 0 || c->cb_failed)
+		return rc;
+	/* tree.c refused what it got: the indirect block read last */
+	if (c->ind_da != FS_DA_NONE)
+		return fail(c->err, c->errsz, rc < 0 ? rc : MM_EPROTO, "disk %u (%s) subblock %"
+			    PRIu64 ": %s", fs_da_disk(c->ind_da), dname(c, fs_da_disk(c->ind_da)),
+			    fs_da_sub(c->ind_da), t.err);
+	return fail(c->err, c->errsz, rc < 0 ? rc : MM_EPROTO, "%s", t.err);
 }
 
 /* ---- 3. a read-only store over the disks (files 0 .. 2) ---- */
@@ -443,6 +475,17 @@ static int ck_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **d
 		return MM_ENOTSUP;
 	if (ino > 2)
 		return MM_ENOENT;
+	if (blk & FS_TAG_IND) {
+		/* the walk read and verified it just before */
+		if (c->ind_da == FS_DA_NONE || ino != c->ind_ino || blk != c->ind_tag)
+			return MM_ENOENT;
+		b = malloc(FS_MB);
+		if (!b)
+			return MM_ENOMEM;
+		memcpy(b, c->ind, FS_MB);
+		*data = b;
+		return MM_OK;
+	}
 	f = &c->f[ino];
 	if (blk >= (f->in.size + FS_MB - 1) / FS_MB)
 		return MM_ENOENT;
@@ -494,6 +537,7 @@ static int ck_punch(void *arg, uint64_t ino, uint64_t blk)
 	(void)blk;
 	return MM_ENOTSUP;
 }
+
 
 /* ---- 4. the checks ---- */
 
@@ -690,20 +734,26 @@ static int open_check(struct ck *c, uint32_t ndisks, unsigned flags)
 	c->spb = c->b / c->s;
 	c->mpb = c->b / FS_MB;
 	c->ind_sub = fs_mkfs_ind_subblocks(c->s);
-	c->maxrep = c->sgd->meta_rep_max;
+	/* one pointer width for every file: max(-M, -R) */
+	c->maxrep = c->sgd->meta_rep_max > c->sgd->data_rep_max ? c->sgd->meta_rep_max :
+								  c->sgd->data_rep_max;
+	c->bs = (struct fs_bstore){ck_get, ck_put, ck_punch, c};
 	c->sum->generation = c->sgd->generation;
 	c->sum->ndisks = ndisks;
 	for (uint32_t d = 0; d < ndisks; d++)
 		c->sum->ndesc += c->sgd->disk[d].has_desc;
 	c->buf = malloc(c->b);
 	c->buf0 = malloc(c->b);
-	if (!c->buf || !c->buf0)
+	c->ind = malloc(FS_MB);
+	c->ind_rep = malloc(FS_MB);
+	if (!c->buf || !c->buf0 || !c->ind || !c->ind_rep)
 		return fail(c->err, c->errsz, MM_ENOMEM, "no memory");
 
 	/* inode 0 from replica 0 of inode file block 0, then every file's tree */
 	{
 		fs_da da = c->sgd->ifile0.da[0];
 		struct fs_ptr p0;
+		struct fs_tree t;
 
 		rc = cread(c, fs_da_disk(da), fs_da_sub(da) * c->s, c->buf0, FS_INODE_BYTES);
 		if (rc)
@@ -713,20 +763,20 @@ static int open_check(struct ck *c, uint32_t ndisks, unsigned flags)
 			return fail(c->err, c->errsz, rc, "disk %u (%s) subblock %" PRIu64 ": inode "
 				    "0: %s", fs_da_disk(da), dname(c, fs_da_disk(da)), fs_da_sub(da),
 				    msg);
-		fs_ptr_get(c->f[0].in.tail, 0, c->maxrep, &p0);
-		if (c->f[0].in.level != 0 || memcmp(&p0, &c->sgd->ifile0, sizeof(p0)))
+		tree_of(c, &t, &c->bs);
+		if (c->f[0].in.level != 0 || fs_tree_lookup(&t, &c->f[0].in, 0, &p0) != 1 ||
+		    memcmp(&p0, &c->sgd->ifile0, sizeof(p0)))
 			return fail(c->err, c->errsz, MM_EPROTO, "inode 0: its block 0 is not the "
 				    "one the descriptor names");
 	}
-	rc = walk(c, 0, c->f[0].in.tail, fs_inode_nptrs(c->maxrep), 0, 0);
+	rc = walk(c, 0);
 	if (rc)
 		return rc;
 	c->f[1].in = c->in[1];
 	c->f[2].in = c->in[2];
 	rc = check_inodes(c, flags);
 	for (uint64_t ino = 1; ino <= 2 && rc == MM_OK; ino++)
-		rc = walk(c, ino, c->f[ino].in.tail, fs_inode_nptrs(c->maxrep), c->f[ino].in.level,
-			  0);
+		rc = walk(c, ino);
 	if (rc)
 		return rc;
 	if (c->in[4].size || !fs_mkfs_all_zero(c->in[4].tail, FS_TAIL_BYTES)) {
@@ -772,6 +822,8 @@ int fs_open_check(const struct fs_disk_io *io, uint32_t ndisks, unsigned flags,
 	free(c.u);
 	free(c.buf);
 	free(c.buf0);
+	free(c.ind);
+	free(c.ind_rep);
 	free(c.in);
 	free(c.sum);
 	free(c.sgd);

@@ -22,6 +22,7 @@
 #include "fs/alloc.h"
 #include "fs/format.h"
 #include "fs/mkfs.h"
+#include "fs/tree.h"
 #include "tests/unit/cunit_main.h"
 #include "tests/unit/testkit.h"
 
@@ -258,6 +259,8 @@ static const struct layout layouts[] = {
 	{3, {1, 1, 1}, {-1, -1, 7}, {DM, DM, DM}, {NULL}, 1, 1, 1, 1, 3},
 	/* three -1 disks are three groups: everything three times */
 	{3, {1, 2, 1}, {-1, -1, -1}, {DM, DM, DM}, {NULL}, 3, 3, 3, 3, 3},
+	/* -M 1 -R 2: pointers are two addresses wide for every file */
+	{2, {2, 2}, {1, 2}, {DM, DM}, {NULL}, 1, 1, 1, 2, 1},
 };
 
 /* ---- mkfs + open_check ---- */
@@ -785,6 +788,305 @@ static void test_damage_each(void)
 	damage_each(&layouts[5], 16u << 20, SANITIZED ? 67 : 23);
 }
 
+/* ---- the trees, as tree.c reads them ---- */
+
+/* Every write mkfs made past the reserved area (descriptors are below). */
+struct wrec {
+	uint32_t disk, len;
+	uint64_t off;
+	unsigned hits;		/* pointers naming it */
+};
+
+struct wlog {
+	struct mdisks *md;
+	struct wrec *w;
+	size_t n, cap;
+};
+
+static int log_write(void *arg, uint32_t disk, uint64_t off, const void *buf, size_t len)
+{
+	struct wlog *l = arg;
+	int rc = md_write(l->md, disk, off, buf, len);
+
+	if (rc == MM_OK && off >= FS_RESERVED_BYTES) {
+		if (l->n == l->cap) {
+			l->cap = l->cap ? l->cap * 2 : 256;
+			l->w = realloc(l->w, l->cap * sizeof(*l->w));
+			if (!l->w)
+				abort();
+		}
+		l->w[l->n++] = (struct wrec){disk, (uint32_t)len, off, 0};
+	}
+	return rc;
+}
+
+static int log_read(void *arg, uint32_t disk, uint64_t off, void *buf, size_t len)
+{
+	return md_read(((struct wlog *)arg)->md, disk, off, buf, len);
+}
+
+/* A bstore of indirect blocks straight from the memory disks: replica
+ * <rep> of each, found by tree.c itself (fs_tree_lookup_at one level up,
+ * which gets its own ancestors the same way). */
+struct tstore {
+	struct mdisks *md;
+	const struct fs_tree *cfg;	/* bs, fsid, bsize, maxrep */
+	const struct fs_inode *in;
+	unsigned rep;
+	uint32_t s;
+};
+
+static int ts_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
+{
+	struct tstore *ts = arg;
+	struct fs_tree t = *ts->cfg;
+	struct fs_ptr p;
+	uint8_t *b;
+	int rc;
+
+	if (write || ino != ts->in->ino || !(blk & FS_TAG_IND))
+		return write ? MM_ENOTSUP : MM_ENOENT;
+	rc = fs_tree_lookup_at(&t, ts->in, fs_tree_tag_level(blk), fs_tree_tag_index(blk), &p);
+	if (rc != 1)
+		return rc < 0 ? rc : MM_ENOENT;
+	if (!p.da[ts->rep])
+		return MM_ENOENT;
+	b = malloc(FS_MB);
+	if (!b)
+		return MM_ENOMEM;
+	rc = md_read(ts->md, fs_da_disk(p.da[ts->rep]), fs_da_sub(p.da[ts->rep]) * ts->s, b, FS_MB);
+	if (rc) {
+		free(b);
+		return rc;
+	}
+	*data = b;
+	return MM_OK;
+}
+
+static void ts_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty)
+{
+	(void)arg;
+	(void)ino;
+	(void)blk;
+	(void)dirty;
+	free(data);
+}
+
+static int ts_punch(void *arg, uint64_t ino, uint64_t blk)
+{
+	(void)arg;
+	(void)ino;
+	(void)blk;
+	return MM_ENOTSUP;
+}
+
+struct tent {
+	unsigned level;
+	uint64_t index;
+	struct fs_ptr p;
+};
+
+struct tlist {
+	struct tent *e;
+	size_t n, cap;
+};
+
+static int collect_fn(void *arg, unsigned level, uint64_t index, const struct fs_ptr *p)
+{
+	struct tlist *l = arg;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->e = realloc(l->e, l->cap * sizeof(*l->e));
+		if (!l->e)
+			abort();
+	}
+	l->e[l->n++] = (struct tent){level, index, *p};
+	return 0;
+}
+
+/* Mark the write of <len> bytes at <da>; false if mkfs made none. */
+static bool hit(struct wlog *wl, fs_da da, uint32_t s, uint32_t len)
+{
+	for (size_t i = 0; i < wl->n; i++)
+		if (wl->w[i].disk == fs_da_disk(da) && wl->w[i].off == fs_da_sub(da) * s &&
+		    wl->w[i].len == len) {
+			wl->w[i].hits++;
+			return true;
+		}
+	return false;
+}
+
+static bool level0_has(const struct tlist *l, uint64_t n)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->e[i].level == 0 && l->e[i].index == n)
+			return true;
+	return false;
+}
+
+/*
+ * mkfs <l> with <bsize>, then read files 0 .. 2 with tree.c alone: every
+ * indirect block, each replica in turn, passes tree.c's verification
+ * (header, checksum, a = maxrep, b = its non-hole pointers); every block
+ * fs_tree_lookup maps is one mkfs wrote whole (B bytes; FS_MB for an
+ * indirect block) holding that file's metadata block; holes read as
+ * holes; and every block mkfs wrote past the reserved area is named by
+ * exactly one pointer of one replica.
+ */
+static void trees_of(const struct layout *l, uint32_t bsize)
+{
+	struct fs_mkfs_disk d[MAXD];
+	struct fs_mkfs_params p;
+	uint64_t size[MAXD];
+	struct mdisks md;
+	struct wlog wl = {.md = &md};
+	struct fs_disk_io io = {log_read, log_write, &wl};
+	struct fs_sgd *sgd = malloc(sizeof(*sgd));
+	struct fs_inode *in = malloc(3 * sizeof(*in));
+	uint8_t *blk = malloc(bsize);
+	uint32_t s = fs_subblock(bsize), mpb = bsize / FS_MB;
+	unsigned maxrep;
+	size_t nind = 0, nblk = 0;
+	char err[512];
+
+	CU_ASSERT_FATAL(sgd && in && blk);
+	params_of(l, bsize, d, &p, size);
+	md_init(&md, l->n, size);
+	CU_ASSERT_EQUAL_FATAL(fs_mkfs(&p, &io, NULL, NULL, sgd, err, sizeof(err)), MM_OK);
+	maxrep = sgd->meta_rep_max > sgd->data_rep_max ? sgd->meta_rep_max : sgd->data_rep_max;
+	CU_ASSERT_EQUAL_FATAL(md_read(&md, fs_da_disk(sgd->ifile0.da[0]),
+				      fs_da_sub(sgd->ifile0.da[0]) * s, blk, FS_MB), MM_OK);
+	for (uint64_t ino = 0; ino < 3; ino++)
+		CU_ASSERT_EQUAL_FATAL(fs_inode_decode(blk + ino * FS_INODE_BYTES, sgd->fsid, ino,
+						      &in[ino], err, sizeof(err)), MM_OK);
+	for (uint64_t ino = 0; ino < 3; ino++) {
+		struct tstore ts = {&md, NULL, &in[ino], 0, s};
+		struct fs_bstore bs = {ts_get, ts_put, ts_punch, &ts};
+		struct fs_tree t = {.bs = &bs, .fsid = sgd->fsid, .bsize = bsize, .maxrep = maxrep};
+		struct tlist all = {0};
+		uint64_t nb = (in[ino].size + bsize - 1) / bsize;
+		int rc;
+
+		ts.cfg = &t;
+		CU_ASSERT_EQUAL(in[ino].meta_rep, l->m);
+		/* each replica of every indirect block verifies under tree.c */
+		for (unsigned r = 0; r < in[ino].meta_rep; r++) {
+			struct tlist one = {0};
+
+			ts.rep = r;
+			rc = fs_tree_iterate(&t, &in[ino], 0, UINT64_MAX, FS_TREE_ITER_META, collect_fn,
+					     r ? (void *)&one : (void *)&all);
+			if (rc)
+				fprintf(stderr, "\n  inode %" PRIu64 " replica %u: %s\n", ino, r, t.err);
+			CU_ASSERT_EQUAL(rc, 0);
+			if (r) {
+				CU_ASSERT_EQUAL(one.n, all.n);
+				for (size_t i = 0; i < one.n && i < all.n; i++)
+					CU_ASSERT(one.e[i].level == all.e[i].level &&
+						  one.e[i].index == all.e[i].index &&
+						  !memcmp(&one.e[i].p, &all.e[i].p, sizeof(one.e[i].p)));
+				free(one.e);
+			}
+		}
+		ts.rep = 0;
+		CU_ASSERT(all.n > 0);
+		for (size_t i = 0; i < all.n; i++) {
+			const struct tent *e = &all.e[i];
+			struct fs_ptr q;
+
+			/* lookup (and lookup_at) agree with the walk */
+			CU_ASSERT_EQUAL(fs_tree_lookup_at(&t, &in[ino], e->level, e->index, &q), 1);
+			CU_ASSERT(!memcmp(&q, &e->p, sizeof(q)));
+			for (unsigned k = 0; k < FS_MAX_REPLICAS; k++) {
+				if (k >= in[ino].meta_rep) {
+					CU_ASSERT_EQUAL(e->p.da[k], 0);
+					continue;
+				}
+				if (!hit(&wl, e->p.da[k], s, e->level ? FS_MB : bsize)) {
+					CU_FAIL("a pointer names no block mkfs wrote");
+					fprintf(stderr, "\n  inode %" PRIu64 " level %u index %" PRIu64
+						" replica %u: %#" PRIx64 "\n", ino, e->level, e->index, k,
+						e->p.da[k]);
+				}
+			}
+			if (e->level) {
+				nind++;
+				continue;
+			}
+			nblk++;
+			CU_ASSERT(e->index < nb);
+			CU_ASSERT_EQUAL(fs_tree_lookup(&t, &in[ino], e->index, &q), 1);
+			/* the block holds this file's metadata blocks e->index * B/MB .. */
+			CU_ASSERT_EQUAL_FATAL(md_read(&md, fs_da_disk(e->p.da[0]),
+						      fs_da_sub(e->p.da[0]) * s, blk, bsize), MM_OK);
+			for (uint32_t m = 0; m < mpb; m++) {
+				const uint8_t *mb = blk + (size_t)m * FS_MB;
+				uint64_t n = e->index * mpb + m;
+				struct fs_inode rec;
+				bool zero = true;
+
+				for (size_t b = 0; b < FS_MB && zero; b++)
+					zero = mb[b] == 0;
+				if (zero)
+					continue;
+				if (ino == 0) {
+					CU_ASSERT_EQUAL(fs_inode_decode(mb, sgd->fsid, n * FS_INODES_PER_MB,
+									&rec, err, sizeof(err)), MM_OK);
+				} else {
+					CU_ASSERT_EQUAL(fs_mb_verify(mb, FS_MB, ino == 1 ? FS_BT_BMAP :
+								     FS_BT_IMAP, sgd->fsid, ino, n, NULL,
+								     err, sizeof(err)), MM_OK);
+				}
+			}
+			/* the neighbours that are holes read as holes */
+			if (e->index + 1 < nb && !level0_has(&all, e->index + 1))
+				CU_ASSERT_EQUAL(fs_tree_lookup(&t, &in[ino], e->index + 1, &q), 0);
+			if (e->index > 0 && !level0_has(&all, e->index - 1))
+				CU_ASSERT_EQUAL(fs_tree_lookup(&t, &in[ino], e->index - 1, &q), 0);
+		}
+		/* every block of the first 512 (all of a small file) */
+		for (uint64_t n = 0; n < nb && n < 512; n++) {
+			struct fs_ptr q;
+
+			CU_ASSERT_EQUAL(fs_tree_lookup(&t, &in[ino], n, &q), level0_has(&all, n));
+		}
+		free(all.e);
+	}
+	/* nothing written that no pointer names, nothing named twice */
+	for (size_t i = 0; i < wl.n; i++)
+		if (wl.w[i].hits != 1) {
+			CU_FAIL("a block mkfs wrote is not named exactly once");
+			fprintf(stderr, "\n  disk %u offset %" PRIu64 " (%u bytes): named %u times\n",
+				wl.w[i].disk, wl.w[i].off, wl.w[i].len, wl.w[i].hits);
+		}
+	CU_ASSERT(nblk >= 3);
+	if (l->n > 1)
+		CU_ASSERT(nind > 0);	/* the block map file is sparse: indirect blocks */
+	/* and fs_open_check, which walks with tree.c too */
+	{
+		struct fs_disk_io mio = md_io(&md);
+
+		CU_ASSERT_EQUAL(fs_open_check(&mio, l->n, FS_CHECK_FRESH, NULL, NULL, err,
+					      sizeof(err)), MM_OK);
+	}
+	free(wl.w);
+	md_free(&md);
+	free(blk);
+	free(in);
+	free(sgd);
+}
+
+static void test_trees(void)
+{
+	static const uint32_t bs[] = {64u << 10, 1u << 20, 16u << 20};
+	size_t nl = sizeof(layouts) / sizeof(layouts[0]);
+
+	for (size_t b = 0; b < sizeof(bs) / sizeof(bs[0]); b++)
+		for (size_t i = 0; i < nl; i++)
+			trees_of(&layouts[i], bs[b]);
+}
+
 /* ---- same parameters, same bytes ---- */
 
 static void test_idempotent(void)
@@ -900,7 +1202,8 @@ static void test_write_faults(void)
 static void register_fs_mkfs(void)
 {
 	static const struct mm_test make_tests[] = {
-		{"mkfs + open_check: 7 layouts x 64 KiB, 1 MiB, 16 MiB", test_matrix},
+		{"mkfs + open_check: 9 layouts x 64 KiB, 1 MiB, 16 MiB", test_matrix},
+		{"tree.c reads the trees mkfs wrote", test_trees},
 		{"more regions, default block size", test_regions},
 		{"same parameters, same bytes; over an older file system", test_idempotent},
 	};
