@@ -25,10 +25,12 @@
  * blocks (file block i holds metadata blocks i * B/MB ..); mkfs writes
  * every such block whole, zeros where a metadata block is a hole (a
  * metadata block of all zeros reads as a hole). Replicas: -m copies on
- * distinct failure groups (fs_place_block). The pointer tree of each
- * file has the level its size needs (fs_tree_level_for): the block map
- * file is sparse (disk d's blocks start at metadata block d << 32), so
- * with more than one disk it has indirect blocks (see mkfs.c, "trees").
+ * distinct failure groups (fs_place_block; each disk of failure group -1
+ * is a group of its own). The pointer tree of each file is tree.c's
+ * (fs/tree.h), pointers max(-M, -R) addresses wide, and has the level its
+ * size needs (fs_tree_level_for): the block map file is sparse (disk d's
+ * blocks start at metadata block d << 32), so with more than one disk it
+ * has indirect blocks (see mkfs.c, "trees").
  *
  * How the maps' own blocks are allocated (the chicken and the egg): the
  * maps are formatted into memory (a staging store), every block mkfs

@@ -2,17 +2,13 @@
  * fs/mkfs_int.h - what fs/mkfs.c (writing) and fs/mkfs_check.c (reading)
  * must agree on; not for other callers. 2026-12-08.
  *
- * ---- trees (until fs/tree.c: the same conventions) ----
- * A metadata file's pointer i names a full block (B bytes) holding its
- * metadata blocks i * B/MB .. (i+1) * B/MB - 1. An inode of level L > 0
- * points at indirect blocks of level L; an indirect block of level l,
- * index x (FS_MB, type FS_BT_INDIRECT, owner the file, block number
- * FS_TAG_IND | l << 56 | x, header a = b = 0) holds fs_ind_nptrs(maxrep)
- * pointers (from byte FS_MBH_BYTES, fs_ptr_put): slot s names the level
- * l-1 block x * nptrs + s, level 0 being the file's blocks. An indirect
- * block takes max(1, FS_MB / S) subblocks (a fragment; a full block when
- * B is 64 KiB). Pointers hold the file's metadata replication of
- * addresses, the rest 0; pointer width is -M (meta_rep_max).
+ * The trees of files 0 .. 2 are tree.c's (fs/tree.h: numbering, levels,
+ * indirect blocks and their headers), pointers max(-M, -R) addresses
+ * wide, the file's metadata replication of them set. Beyond tree.c:
+ * a metadata file's tree block n names a full block (B bytes) holding its
+ * metadata blocks n * B/MB .. (n+1) * B/MB - 1, and an indirect block
+ * takes max(1, FS_MB / S) subblocks on disk (a fragment; a full block
+ * when B is 64 KiB).
  */
 #ifndef MM_FS_MKFS_INT_H
 #define MM_FS_MKFS_INT_H

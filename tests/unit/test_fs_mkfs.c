@@ -2,7 +2,10 @@
  * tests/unit/test_fs_mkfs.c - fs/mkfs.c against the contract in fs/mkfs.h:
  * fs_mkfs then fs_open_check over block sizes 64 KiB, 1 MiB and 16 MiB,
  * 1 .. 6 disks of 1 .. 64 GiB in 1 .. 5 failure groups, replication 1 .. 3
- * and usage mixes; refusals (each naming what is wrong); descriptor disks
+ * and usage mixes (failure group -1 disks, -R above -M); tree.c alone
+ * reads every tree mkfs wrote (each replica of each indirect block
+ * verified, every block written named exactly once); refusals (each
+ * naming what is wrong); descriptor disks
  * (1, 3, 5, distinct groups) and damaged slots decided by majority; every
  * stored page of metadata damaged in turn is caught; the same parameters
  * give the same bytes, also over an older file system; every Nth write
