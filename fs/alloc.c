@@ -958,6 +958,14 @@ static uint64_t mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* Do two disks of failure groups <a> and <b> share a point of failure?
+ * -1 (GPFS) shares none with any disk: each -1 disk is a group of its own,
+ * as fs_sgd_check counts them. */
+static bool fg_same(int32_t a, int32_t b)
+{
+	return a == b && a != -1;
+}
+
 int fs_place_init(struct fs_place *p, const struct fs_sgd *sgd, const char *pool,
 		  enum fs_kind kind, uint64_t ino)
 {
@@ -991,7 +999,7 @@ uint32_t fs_place_groups(const struct fs_place *p)
 	for (uint32_t i = 0; i < p->n; i++) {
 		uint32_t k;
 
-		for (k = 0; k < i && p->fg[k] != p->fg[i]; k++)
+		for (k = 0; k < i && !fg_same(p->fg[k], p->fg[i]); k++)
 			;
 		groups += k == i;
 	}
@@ -1015,7 +1023,7 @@ int fs_place_block(const struct fs_place *p, uint64_t n, unsigned nrep, const bo
 
 		if (full && full[p->disk[x]])
 			continue;
-		for (q = 0; q < k && used[q] != p->fg[x]; q++)
+		for (q = 0; q < k && !fg_same(used[q], p->fg[x]); q++)
 			;
 		if (q < k)
 			continue;

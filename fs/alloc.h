@@ -251,13 +251,16 @@ struct fs_place {
  */
 int fs_place_init(struct fs_place *p, const struct fs_sgd *sgd, const char *pool,
 		  enum fs_kind kind, uint64_t ino);
-/* Distinct failure groups among p's disks (the most replicas it places). */
+/* Distinct failure groups among p's disks (the most replicas it places);
+ * each disk of failure group -1 counts as a group of its own (it shares
+ * no point of failure with any disk, as in fs_sgd_check). */
 uint32_t fs_place_groups(const struct fs_place *p);
 /*
  * Disks for the <nrep> (1 .. FS_MAX_REPLICAS) replicas of block <n>:
  * replica 0 is the disk at position (start + n) mod p.n, or the next one
  * in order that is not full; replica k the next disk after replica k-1 in
- * that order, not full, whose failure group no earlier replica used.
+ * that order, not full, whose failure group no earlier replica used
+ * (-1 is never "used": two replicas may go on two -1 disks).
  * <full> (descriptor-indexed, may be NULL): disks the caller found full
  * in its region. <out>[0 .. nrep-1] gets descriptor indexes. MM_ERANGE
  * if fewer than <nrep> disks fit (every disk full, or too few failure

@@ -22,8 +22,8 @@
  *
  * ---- the tree ----
  *
- * Units: r = maxrep (the file's pointer width: the file system's -R for
- * data files, -M for metadata files), ni = fs_inode_nptrs(r) pointers in
+ * Units: r = maxrep (the file's pointer width: max(-M, -R) of the file
+ * system, the same for every file; fs/README.md, "Disk addresses"), ni = fs_inode_nptrs(r) pointers in
  * the inode (362, 181, 120), nd = fs_ind_nptrs(r) in an indirect block
  * (8184, 4092, 2728). Block numbers n count data blocks of the file (of
  * size B for a data file, FS_MB for a metadata file: the tree does not

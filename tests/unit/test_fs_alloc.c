@@ -1184,12 +1184,55 @@ static void test_place_too_few_groups(void)
 	CU_ASSERT_EQUAL(fs_place_block(p, 0, 1, full, out), MM_OK);
 	free(p);
 	free(sgd);
-	/* one failure group (the -1 of no NSD servers) holds one replica */
+	/* failure group -1: each such disk is a group of its own (GPFS: no
+	 * point of failure in common with any other disk) */
 	sgd = place_sgd(3, (int32_t[]){-1, -1, -1});
 	p = malloc(sizeof(*p));
 	CU_ASSERT_EQUAL(fs_place_init(p, sgd, NULL, FS_KIND_DATA, 5), MM_OK);
-	CHECK_U64(fs_place_groups(p), ==, 1);
-	CU_ASSERT_EQUAL(fs_place_block(p, 0, 2, NULL, out), MM_ERANGE);
+	CHECK_U64(fs_place_groups(p), ==, 3);
+	for (uint64_t n = 0; n < 6; n++) {
+		CU_ASSERT_EQUAL(fs_place_block(p, n, 3, NULL, out), MM_OK);
+		CU_ASSERT(out[0] == n % 3 && out[1] == (n + 1) % 3 && out[2] == (n + 2) % 3);
+	}
+	/* two of them full: one replica left */
+	{
+		bool f2[3] = {true, false, true};
+
+		CU_ASSERT_EQUAL(fs_place_block(p, 0, 2, f2, out), MM_ERANGE);
+		CU_ASSERT_EQUAL(fs_place_block(p, 0, 1, f2, out), MM_OK);
+		CU_ASSERT_EQUAL(out[0], 1);
+	}
+	free(p);
+	free(sgd);
+	/* -1 disks beside named groups: 1, 1, -1, 2, -1 are four groups; a
+	 * replica never shares group 1 or 2, but two may be on -1 disks */
+	sgd = place_sgd(5, (int32_t[]){1, 1, -1, 2, -1});
+	p = malloc(sizeof(*p));
+	CU_ASSERT_EQUAL(fs_place_init(p, sgd, NULL, FS_KIND_DATA, 5), MM_OK);
+	CHECK_U64(fs_place_groups(p), ==, 4);
+	CU_ASSERT_EQUAL(fs_place_block(p, 0, 3, NULL, out), MM_OK);
+	CU_ASSERT(out[0] == 0 && out[1] == 2 && out[2] == 3);
+	CU_ASSERT_EQUAL(fs_place_block(p, 2, 3, NULL, out), MM_OK);
+	CU_ASSERT(out[0] == 2 && out[1] == 3 && out[2] == 4);
+	CU_ASSERT_EQUAL(fs_place_block(p, 4, 3, NULL, out), MM_OK);
+	CU_ASSERT(out[0] == 4 && out[1] == 0 && out[2] == 2);
+	{
+		/* group 2 and disk 0 full: 1 (group 1), 2 (-1), 4 (-1) */
+		bool f5[5] = {true, false, false, true, false};
+
+		CU_ASSERT_EQUAL(fs_place_block(p, 0, 3, f5, out), MM_OK);
+		CU_ASSERT(out[0] == 1 && out[1] == 2 && out[2] == 4);
+	}
+	free(p);
+	free(sgd);
+	/* one named group plus one -1 disk: two groups, not three */
+	sgd = place_sgd(3, (int32_t[]){4, 4, -1});
+	p = malloc(sizeof(*p));
+	CU_ASSERT_EQUAL(fs_place_init(p, sgd, NULL, FS_KIND_DATA, 5), MM_OK);
+	CHECK_U64(fs_place_groups(p), ==, 2);
+	CU_ASSERT_EQUAL(fs_place_block(p, 0, 3, NULL, out), MM_ERANGE);
+	CU_ASSERT_EQUAL(fs_place_block(p, 1, 2, NULL, out), MM_OK);
+	CU_ASSERT(out[0] == 1 && out[1] == 2);
 	free(p);
 	free(sgd);
 }
