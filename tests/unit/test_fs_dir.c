@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "common/hash.h"
 #include "common/wire.h"
 #include "fs/dir.h"
 #include "fs/format.h"
