@@ -3,8 +3,8 @@
  * regions and placement, against the contract and map layout in
  * fs/alloc.h.
  *
- * The maps live in an in-memory fs_bstore (a hash of 64 KiB blocks that
- * counts gets and puts, so every path is seen to put what it got). The
+ * The maps live in fskit.h's memory fs_bstore (it counts gets and puts,
+ * so every path is seen to put what it got). The
  * block map is checked against a model: one byte per subblock of every
  * disk; the model predicts exactly which address each allocation must
  * return (lowest free full block; best fit, first of equals), and the map
@@ -22,6 +22,7 @@
 #include "fs/alloc.h"
 #include "fs/format.h"
 #include "tests/unit/cunit_main.h"
+#include "tests/unit/fskit.h"
 #include "tests/unit/testkit.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -42,103 +43,7 @@
 				(err), (what));                                       \
 	} while (0)
 
-/* ---- an in-memory block store ---- */
-
-#define MS_BUCKETS 4096
-
-struct mblk {
-	struct mblk *next;
-	uint64_t ino, blk;
-	uint8_t *data;
-};
-
-struct mstore {
-	struct mblk *b[MS_BUCKETS];
-	size_t nblocks;
-	int out;		/* gets not put yet */
-	uint64_t gets, dirty;
-	int fail;		/* nonzero: every get fails with this */
-};
-
-static struct mblk **ms_slot(struct mstore *s, uint64_t ino, uint64_t blk)
-{
-	struct mblk **p = &s->b[((blk * 0x9e3779b97f4a7c15ull) ^ (ino << 7)) >> 52];
-
-	while (*p && ((*p)->ino != ino || (*p)->blk != blk))
-		p = &(*p)->next;
-	return p;
-}
-
-static uint8_t *ms_find(struct mstore *s, uint64_t ino, uint64_t blk)
-{
-	struct mblk *m = *ms_slot(s, ino, blk);
-
-	return m ? m->data : NULL;
-}
-
-static int ms_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
-{
-	struct mstore *s = arg;
-	struct mblk **p = ms_slot(s, ino, blk);
-
-	if (s->fail)
-		return s->fail;
-	if (!*p) {
-		if (!write)
-			return MM_ENOENT;
-		*p = calloc(1, sizeof(**p));
-		(*p)->ino = ino;
-		(*p)->blk = blk;
-		(*p)->data = calloc(1, FS_MB);
-		s->nblocks++;
-	}
-	*data = (*p)->data;
-	s->out++;
-	s->gets++;
-	return MM_OK;
-}
-
-static void ms_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty)
-{
-	struct mstore *s = arg;
-
-	CU_ASSERT_PTR_EQUAL(ms_find(s, ino, blk), data);
-	s->out--;
-	s->dirty += dirty;
-}
-
-static int ms_punch(void *arg, uint64_t ino, uint64_t blk)
-{
-	struct mstore *s = arg;
-	struct mblk **p = ms_slot(s, ino, blk), *m = *p;
-
-	if (!m)
-		return MM_OK;
-	*p = m->next;
-	free(m->data);
-	free(m);
-	s->nblocks--;
-	return MM_OK;
-}
-
-static struct fs_bstore ms_bstore(struct mstore *s)
-{
-	return (struct fs_bstore){.get = ms_get, .put = ms_put, .punch = ms_punch, .arg = s};
-}
-
-static void ms_free(struct mstore *s)
-{
-	for (size_t i = 0; i < MS_BUCKETS; i++) {
-		while (s->b[i]) {
-			struct mblk *m = s->b[i];
-
-			s->b[i] = m->next;
-			free(m->data);
-			free(m);
-		}
-	}
-	free(s);
-}
+/* ---- the memory block store (fskit.h), and snapshots of it ---- */
 
 /* A copy of every block, to show later that nothing changed. */
 struct snap {
@@ -146,28 +51,31 @@ struct snap {
 	struct { uint64_t ino, blk; uint8_t *data; } *v;
 };
 
-static void ms_snap(struct mstore *s, struct snap *sn)
+static void snap_one(struct fk_blk *b, void *arg)
+{
+	struct snap *sn = arg;
+
+	sn->v[sn->n].ino = b->ino;
+	sn->v[sn->n].blk = b->blk;
+	sn->v[sn->n].data = malloc(FS_MB);
+	memcpy(sn->v[sn->n].data, b->data, FS_MB);
+	sn->n++;
+}
+
+static void ms_snap(struct fk_store *s, struct snap *sn)
 {
 	sn->n = 0;
-	sn->v = calloc(s->nblocks + 1, sizeof(*sn->v));
-	for (size_t i = 0; i < MS_BUCKETS; i++) {
-		for (struct mblk *m = s->b[i]; m; m = m->next) {
-			sn->v[sn->n].ino = m->ino;
-			sn->v[sn->n].blk = m->blk;
-			sn->v[sn->n].data = malloc(FS_MB);
-			memcpy(sn->v[sn->n].data, m->data, FS_MB);
-			sn->n++;
-		}
-	}
+	sn->v = calloc(s->t.count + 1, sizeof(*sn->v));
+	fk_each(s, snap_one, sn);
 }
 
 /* Blocks of <sn> that differ now (or are gone). */
-static size_t ms_changed(struct mstore *s, struct snap *sn)
+static size_t ms_changed(struct fk_store *s, struct snap *sn)
 {
 	size_t bad = 0;
 
 	for (size_t i = 0; i < sn->n; i++) {
-		uint8_t *now = ms_find(s, sn->v[i].ino, sn->v[i].blk);
+		uint8_t *now = fk_data(s, sn->v[i].ino, sn->v[i].blk);
 
 		bad += !now || memcmp(now, sn->v[i].data, FS_MB) != 0;
 	}
@@ -221,9 +129,9 @@ static uint64_t t_first(uint32_t b)
 	return blk0 * (b / fs_subblock(b));
 }
 
-static struct fs_alloc *open_ok(const struct fs_sgd *sgd, struct mstore *ms)
+static struct fs_alloc *open_ok(const struct fs_sgd *sgd, struct fk_store *ms)
 {
-	struct fs_bstore bs = ms_bstore(ms);
+	struct fs_bstore bs = ms->bs;
 	struct fs_alloc *a = NULL;
 	char err[256] = "";
 	int rc = fs_alloc_open(sgd, &bs, &a, err, sizeof(err));
@@ -261,7 +169,7 @@ static void check_geometry(uint32_t b, uint32_t nreg, uint64_t size)
 	uint32_t spb = b / fs_subblock(b);
 	uint64_t first = t_first(b), nblocks, next, maxn = 0, minn = UINT64_MAX, nextmap;
 	struct fs_sgd *sgd = mk_sgd(b, nreg, 2, (uint64_t[]){size, size});
-	struct mstore *ms = calloc(1, sizeof(*ms));
+	struct fk_store *ms = fk_new();
 	struct fs_alloc *a = open_ok(sgd, ms);
 	struct fs_chunk c;
 	uint32_t r;
@@ -310,7 +218,7 @@ static void check_geometry(uint32_t b, uint32_t nreg, uint64_t size)
 	fs_alloc_close(a);
 out:
 	free(sgd);
-	ms_free(ms);
+	fk_free(ms);
 }
 
 static void test_geometry(void)
@@ -339,8 +247,8 @@ static void test_geometry(void)
 static void test_open_refusals(void)
 {
 	struct fs_sgd *sgd = mk_sgd(256u << 10, 4, 1, (uint64_t[]){1u << 20});
-	struct mstore *ms = calloc(1, sizeof(*ms));
-	struct fs_bstore bs = ms_bstore(ms);
+	struct fk_store *ms = fk_new();
+	struct fs_bstore bs = ms->bs;
 	struct fs_alloc *a = NULL;
 	char err[256];
 
@@ -366,7 +274,7 @@ static void test_open_refusals(void)
 	CHECK_U64(fs_alloc_bpm(a), ==, 16368);
 	fs_alloc_close(a);
 	free(sgd);
-	ms_free(ms);
+	fk_free(ms);
 }
 
 /* ---- the model ---- */
@@ -458,7 +366,7 @@ static uint64_t model_frag(const struct model *m, uint32_t d, const struct fs_ch
 /* The maps in the store equal the model bit for bit (decoded by the
  * documented layout), header counts equal the bitmaps, fs_bmap_count and
  * fs_bmap_check agree, and every get was put. */
-static void model_check(struct fs_alloc *a, struct mstore *ms, const struct model *m)
+static void model_check(struct fs_alloc *a, struct fk_store *ms, const struct model *m)
 {
 	uint32_t bpm = fs_alloc_bpm(a);
 	char err[256] = "";
@@ -482,7 +390,7 @@ static void model_check(struct fs_alloc *a, struct mstore *ms, const struct mode
 			tot.free_sub += want.free_sub;
 			tot.free_full += want.free_full;
 			for (uint32_t j = 0; j < c.nmap; j++) {
-				const uint8_t *blk = ms_find(ms, FS_INO_BMAP, c.map0 + j);
+				const uint8_t *blk = fk_data(ms, FS_INO_BMAP, c.map0 + j);
 				const uint8_t *bits = blk + FS_MBH_BYTES;
 				uint64_t s0 = c.start + (uint64_t)j * bpm * m->spb;
 				uint64_t n = c.start + c.nsub - s0;
@@ -499,7 +407,7 @@ static void model_check(struct fs_alloc *a, struct mstore *ms, const struct mode
 		CHECK_U64(all.free_sub, ==, tot.free_sub);
 		CHECK_U64(all.free_full, ==, tot.free_full);
 	}
-	CU_ASSERT_EQUAL(ms->out, 0);
+	CU_ASSERT_EQUAL(ms->held, 0);
 }
 
 struct ext {
@@ -518,7 +426,7 @@ static void run_model(uint32_t b, uint64_t seed, unsigned nops, struct model_sta
 	uint32_t spb = b / fs_subblock(b), nreg = 1 + (uint32_t)(rnd(&s) % 9), nd = 4;
 	struct ext *ex = calloc(nops + 1, sizeof(*ex)), ring[64];
 	unsigned nex = 0, nring = 0, nrange = 0, ndouble = 0, nalloc = 0, nfree = 0;
-	struct mstore *ms = calloc(1, sizeof(*ms));
+	struct fk_store *ms = fk_new();
 	struct model m;
 	struct fs_sgd *sgd;
 	struct fs_alloc *a;
@@ -642,7 +550,7 @@ out:
 	model_fini(&m);
 	free(sgd);
 	free(ex);
-	ms_free(ms);
+	fk_free(ms);
 }
 
 static void test_model_all_sizes(void)
@@ -684,7 +592,7 @@ static void multi_map(uint32_t b)
 	uint32_t spb = b / fs_subblock(b), bpm = (FS_MB - FS_MBH_BYTES) * 8 / spb, r;
 	uint64_t first = t_first(b), per_chunk = 2ull * bpm + 5, st;
 	struct fs_sgd *sgd = mk_sgd(b, 2, 1, (uint64_t[]){first + 2 * per_chunk * spb + 3});
-	struct mstore *ms = calloc(1, sizeof(*ms));
+	struct fk_store *ms = fk_new();
 	struct fs_alloc *a = open_ok(sgd, ms);
 	struct fs_bmap_count n;
 	struct fs_chunk c;
@@ -700,12 +608,12 @@ static void multi_map(uint32_t b)
 	CHECK_U64(c.map0, ==, 3);
 	CHECK_U64(c.nsub, ==, per_chunk * spb);
 	st = c.start;
-	CHECK_U64(ms->nblocks, ==, 6);		/* map-file blocks 0 .. 5 */
-	m0 = ms_find(ms, FS_INO_BMAP, 3);
-	m1 = ms_find(ms, FS_INO_BMAP, 4);
+	CHECK_U64(ms->t.count, ==, 6);		/* map-file blocks 0 .. 5 */
+	m0 = fk_data(ms, FS_INO_BMAP, 3);
+	m1 = fk_data(ms, FS_INO_BMAP, 4);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m1);
-	CU_ASSERT_PTR_NOT_NULL(ms_find(ms, FS_INO_BMAP, 5));
+	CU_ASSERT_PTR_NOT_NULL(fk_data(ms, FS_INO_BMAP, 5));
 	/* map block 0: all in use but subblocks 0 .. 2 of its block 7 */
 	memset(m0 + FS_MBH_BYTES, 0xff, (size_t)bpm * spb / 8);
 	m0[FS_MBH_BYTES + 7 * spb / 8] = 0xf8;
@@ -746,11 +654,11 @@ static void multi_map(uint32_t b)
 	CHECK_U64(n.free_sub, ==, per_chunk * spb);
 	CHECK_U64(n.free_full, ==, per_chunk);
 	CU_ASSERT_EQUAL(fs_bmap_check(a, 0, 0, NULL, err, sizeof(err)), MM_OK);
-	CU_ASSERT_EQUAL(ms->out, 0);
+	CU_ASSERT_EQUAL(ms->held, 0);
 	fs_alloc_close(a);
 out:
 	free(sgd);
-	ms_free(ms);
+	fk_free(ms);
 }
 
 static void test_multi_map_blocks(void)
@@ -767,7 +675,7 @@ static void test_full_and_enospc(void)
 	uint64_t first = t_first(b);
 	struct fs_sgd *sgd = mk_sgd(b, 5, 3, (uint64_t[]){first + 10 * spb, first + 2 * spb + 31,
 							    first - 5});
-	struct mstore *ms = calloc(1, sizeof(*ms));
+	struct fk_store *ms = fk_new();
 	struct fs_alloc *a = open_ok(sgd, ms);
 	struct fs_bmap_count n;
 	struct fs_chunk c;
@@ -835,11 +743,11 @@ static void test_full_and_enospc(void)
 			MM_EINVAL);
 	CU_ASSERT_EQUAL(fs_bmap_free(a, fs_da_make(0, first), 0, err, sizeof(err)), MM_EINVAL);
 	CU_ASSERT_EQUAL(fs_bmap_count(a, 5, FS_DA_DISK_NONE, &n, err, sizeof(err)), MM_EINVAL);
-	CU_ASSERT_EQUAL(ms->out, 0);
+	CU_ASSERT_EQUAL(ms->held, 0);
 	fs_alloc_close(a);
 out:
 	free(sgd);
-	ms_free(ms);
+	fk_free(ms);
 }
 
 /* ---- mmadddisk: a new disk's maps, nothing moved ---- */
@@ -850,7 +758,7 @@ static void test_add_disk(void)
 	uint64_t first = t_first(b), s = 42;
 	struct fs_sgd *sgd = mk_sgd(b, 4, 4, (uint64_t[]){first + 300 * spb + 7, first + 41 * spb,
 							    first + 77 * spb, first + 50 * spb});
-	struct mstore *ms = calloc(1, sizeof(*ms));
+	struct fk_store *ms = fk_new();
 	struct fs_alloc *a;
 	struct fs_bmap_count n;
 	struct ext ex[200];
@@ -875,13 +783,13 @@ static void test_add_disk(void)
 		regs[i] = r;
 	}
 	ms_snap(ms, &sn);
-	before = ms->nblocks;
+	before = ms->t.count;
 	/* disk 2 joins */
 	sgd->ndisks = 3;
 	CU_ASSERT_EQUAL(fs_alloc_update(a, sgd, err, sizeof(err)), MM_OK);
 	CU_ASSERT_EQUAL(fs_bmap_format(a, (uint32_t[]){2}, 1, err, sizeof(err)), MM_OK);
 	CHECK_U64(ms_changed(ms, &sn), ==, 0);
-	CHECK_U64(ms->nblocks, ==, before + 4);
+	CHECK_U64(ms->t.count, ==, before + 4);
 	for (int i = 0; i < 200; i++) {
 		uint32_t r;
 
@@ -903,9 +811,9 @@ static void test_add_disk(void)
 	CHECK_MSG(err, "nsd0");
 	sgd->ndisks = 4;
 	CU_ASSERT_EQUAL(fs_alloc_update(a, sgd, err, sizeof(err)), MM_OK);
-	before = ms->nblocks;
+	before = ms->t.count;
 	CU_ASSERT_EQUAL(fs_bmap_format(a, (uint32_t[]){3, 1}, 2, err, sizeof(err)), MM_EEXIST);
-	CHECK_U64(ms->nblocks, ==, before);	/* nothing written for disk 3 either */
+	CHECK_U64(ms->t.count, ==, before);	/* nothing written for disk 3 either */
 	CU_ASSERT_EQUAL(fs_bmap_format(a, &disk3, 1, err, sizeof(err)), MM_OK);
 	/* what must not change */
 	sgd->disk[0].subblocks += spb;
@@ -925,12 +833,12 @@ static void test_add_disk(void)
 	sgd->disk[1].failure_group = 9;
 	sgd->disk[1].status = FS_DS_SUSPENDED;
 	CU_ASSERT_EQUAL(fs_alloc_update(a, sgd, err, sizeof(err)), MM_OK);
-	CU_ASSERT_EQUAL(ms->out, 0);
+	CU_ASSERT_EQUAL(ms->held, 0);
 	snap_free(&sn);
 	fs_alloc_close(a);
 out:
 	free(sgd);
-	ms_free(ms);
+	fk_free(ms);
 }
 
 /* ---- a bad map block is an error naming it, never used ---- */
@@ -940,7 +848,7 @@ static void test_corrupt_maps(void)
 	const uint32_t b = 1u << 20, spb = 32;
 	uint64_t first = t_first(b);
 	struct fs_sgd *sgd = mk_sgd(b, 3, 2, (uint64_t[]){first + 90 * spb, first + 60 * spb});
-	struct mstore *ms = calloc(1, sizeof(*ms));
+	struct fk_store *ms = fk_new();
 	struct fs_alloc *a = open_ok(sgd, ms);
 	uint8_t *blk, *other, save[FS_MB];
 	uint64_t mb = (1ull << 32) + 2, nfree;	/* disk 1 region 2 map block 0 */
@@ -954,7 +862,7 @@ static void test_corrupt_maps(void)
 	format_all(a, 2);
 	fs_bmap_chunk(a, 1, 2, &c);
 	CHECK_U64(c.map0, ==, mb);
-	blk = ms_find(ms, FS_INO_BMAP, mb);
+	blk = fk_data(ms, FS_INO_BMAP, mb);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(blk);
 	memcpy(save, blk, FS_MB);
 	/* a flipped bit */
@@ -972,7 +880,7 @@ static void test_corrupt_maps(void)
 	CU_ASSERT_EQUAL(fs_bmap_alloc_block(a, 1, 1, &da, err, sizeof(err)), MM_OK);
 	CU_ASSERT_EQUAL(fs_bmap_alloc_block(a, 2, 0, &da, err, sizeof(err)), MM_OK);
 	/* another chunk's block in its place */
-	other = ms_find(ms, FS_INO_BMAP, (1ull << 32) + 1);
+	other = fk_data(ms, FS_INO_BMAP, (1ull << 32) + 1);
 	memcpy(blk, other, FS_MB);
 	CU_ASSERT_EQUAL(fs_bmap_alloc_block(a, 2, 1, &da, err, sizeof(err)), MM_EPROTO);
 	CHECK_MSG(err, "region 2 map block 0");
@@ -1007,30 +915,31 @@ static void test_corrupt_maps(void)
 						 .ino = FS_INO_BMAP, .blk = mb, .a = spb, .b = 1});
 	CU_ASSERT_EQUAL(fs_bmap_alloc_block(a, 2, 1, &da, err, sizeof(err)), MM_EPROTO);
 	/* a hole where a map block belongs */
-	ms_punch(ms, FS_INO_BMAP, mb);
+	fk_punch(ms, FS_INO_BMAP, mb);
 	CU_ASSERT_EQUAL(fs_bmap_alloc_block(a, 2, 1, &da, err, sizeof(err)), MM_ENOENT);
 	CHECK_MSG(err, "missing");
 	CU_ASSERT_EQUAL(fs_bmap_free(a, fs_da_make(1, c.start), spb, err, sizeof(err)), MM_ENOENT);
-	CHECK_U64(ms_find(ms, FS_INO_BMAP, mb) == NULL, ==, 1);	/* no block made */
+	CHECK_U64(fk_data(ms, FS_INO_BMAP, mb) == NULL, ==, 1);	/* no block made */
 	/* the store failing */
-	ms->fail = MM_EIO;
+	ms->fail_rc = MM_EIO;
+	ms->fail_every = 1;
 	CU_ASSERT_EQUAL(fs_bmap_count(a, 0, 0, &n, err, sizeof(err)), MM_EIO);
 	CU_ASSERT_EQUAL(fs_imap_count(a, 0, &nfree, err, sizeof(err)), MM_EIO);
-	ms->fail = 0;
+	ms->fail_every = 0;
 	/* inode map */
 	CU_ASSERT_EQUAL(fs_imap_format(a, err, sizeof(err)), MM_OK);
-	blk = ms_find(ms, FS_INO_IMAP, 0);
+	blk = fk_data(ms, FS_INO_IMAP, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(blk);
 	blk[FS_MBH_BYTES + 100] ^= 1;
 	CU_ASSERT_EQUAL(fs_imap_alloc(a, 0, 0, &nfree, err, sizeof(err)), MM_ECHECKSUM);
 	CHECK_MSG(err, "inode map region 0");
 	CU_ASSERT_EQUAL(fs_imap_free(a, 800, err, sizeof(err)), MM_ECHECKSUM);
 	CU_ASSERT_EQUAL(fs_imap_count(a, 0, &nfree, err, sizeof(err)), MM_ECHECKSUM);
-	CU_ASSERT_EQUAL(ms->out, 0);
+	CU_ASSERT_EQUAL(ms->held, 0);
 	fs_alloc_close(a);
 out:
 	free(sgd);
-	ms_free(ms);
+	fk_free(ms);
 }
 
 /* ---- placement ---- */
@@ -1291,7 +1200,7 @@ static void test_imap_basic(void)
 {
 	const uint64_t R = FS_IMAP_REGION_INODES, limit = 3 * R + 100;
 	struct fs_sgd *sgd = mk_sgd(256u << 10, 4, 1, (uint64_t[]){1u << 20});
-	struct mstore *ms = calloc(1, sizeof(*ms));
+	struct fk_store *ms = fk_new();
 	struct fs_alloc *a;
 	uint64_t ino, nfree;
 	char err[256] = "";
@@ -1349,10 +1258,10 @@ static void test_imap_basic(void)
 	/* region 1: a hole until used */
 	CU_ASSERT_EQUAL(fs_imap_free(a, R + 5, err, sizeof(err)), MM_ESTATE);
 	CHECK_MSG(err, "never used");
-	CU_ASSERT(ms_find(ms, FS_INO_IMAP, 1) == NULL);
+	CU_ASSERT(fk_data(ms, FS_INO_IMAP, 1) == NULL);
 	CU_ASSERT_EQUAL(fs_imap_alloc(a, 1, 0, &ino, err, sizeof(err)), MM_OK);
 	CHECK_U64(ino, ==, R);
-	CU_ASSERT(ms_find(ms, FS_INO_IMAP, 1) != NULL);
+	CU_ASSERT(fk_data(ms, FS_INO_IMAP, 1) != NULL);
 	CU_ASSERT_EQUAL(fs_imap_count(a, 1, &nfree, err, sizeof(err)), MM_OK);
 	CHECK_U64(nfree, ==, R - 1);
 	/* region 3 ends at the limit */
@@ -1367,11 +1276,11 @@ static void test_imap_basic(void)
 	CU_ASSERT_EQUAL(fs_imap_alloc(a, 3, 0, &ino, err, sizeof(err)), MM_OK);
 	CHECK_U64(ino, ==, 3 * R + 50);
 	CU_ASSERT_EQUAL(fs_imap_alloc(a, 4, 0, &ino, err, sizeof(err)), MM_EINVAL);
-	CU_ASSERT_EQUAL(ms->out, 0);
+	CU_ASSERT_EQUAL(ms->held, 0);
 	fs_alloc_close(a);
 out:
 	free(sgd);
-	ms_free(ms);
+	fk_free(ms);
 }
 
 /* Random allocations and frees in one region against a bitmap. */
@@ -1380,7 +1289,7 @@ static void test_imap_model(void)
 	const uint64_t R = FS_IMAP_REGION_INODES;
 	const unsigned nops = SANITIZED ? 20000 : 60000;
 	struct fs_sgd *sgd = mk_sgd(256u << 10, 4, 1, (uint64_t[]){1u << 20});
-	struct mstore *ms = calloc(1, sizeof(*ms));
+	struct fk_store *ms = fk_new();
 	uint8_t *used = calloc(R, 1);
 	uint64_t s = 3, nfree = 5000, got, nfull = 0;
 	struct fs_alloc *a;
@@ -1446,12 +1355,12 @@ static void test_imap_model(void)
 	CU_ASSERT_EQUAL(fs_imap_count(a, 0, &got, err, sizeof(err)), MM_OK);
 	CHECK_U64(got, ==, nfree);
 	CHECK_U64(nfull, >, 0);
-	CU_ASSERT_EQUAL(ms->out, 0);
+	CU_ASSERT_EQUAL(ms->held, 0);
 	fs_alloc_close(a);
 out:
 	free(used);
 	free(sgd);
-	ms_free(ms);
+	fk_free(ms);
 }
 
 /* ---- region choice ---- */

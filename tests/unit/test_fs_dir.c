@@ -6,8 +6,8 @@
  * stay stable while names come and go and blocks split, a large
  * directory, and damaged blocks and failing stores.
  *
- * The block store is memory: a hash map of FS_MB blocks that counts its
- * calls and the blocks held (every call must put what it got, on every
+ * The block store is fskit.h's memory store, which counts its calls and
+ * the blocks held (every call must put what it got, on every
  * path). Some tests give the module a weak name hash (d->hash) to force
  * collisions, deep splits and equal readdir cookies.
  *
@@ -20,11 +20,11 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "common/hash.h"
 #include "common/wire.h"
 #include "fs/dir.h"
 #include "fs/format.h"
 #include "tests/unit/cunit_main.h"
+#include "tests/unit/fskit.h"
 #include "tests/unit/testkit.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -36,122 +36,14 @@
 #define FSID 0x5eed0001u
 #define DINO 77u
 
-/* ---- the memory block store ---- */
+/* ---- the memory block store (fskit.h), and a count of exists() ---- */
 
-struct mblk {
-	struct mm_hnode hn;
-	uint64_t ino, blk;
-	uint8_t *data;
-};
-
-struct mstore {
-	struct mm_htab t;
-	uint64_t gets, holes, exists, puts, dirty, punches;
-	long pinned;		/* got and not yet put */
-	uint64_t fail_get;	/* the get that fails with MM_EIO (1-based; 0: none) */
-	uint64_t ngets_all;	/* gets including holes, for fail_get */
-	size_t nblocks;
-};
-
-struct key {
-	uint64_t ino, blk;
-};
-
-static uint64_t key_hash(uint64_t ino, uint64_t blk)
-{
-	return mm_hash_u64(ino * 0x9e3779b97f4a7c15ull ^ blk);
-}
-
-static bool key_eq(const struct mm_hnode *n, const void *k)
-{
-	const struct mblk *b = (const struct mblk *)n;
-	const struct key *key = k;
-
-	return b->ino == key->ino && b->blk == key->blk;
-}
-
-static struct mblk *ms_find(struct mstore *s, uint64_t ino, uint64_t blk)
-{
-	struct key k = {ino, blk};
-
-	return (struct mblk *)mm_htab_find(&s->t, key_hash(ino, blk), key_eq, &k);
-}
-
-static int ms_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
-{
-	struct mstore *s = arg;
-	struct mblk *b;
-
-	if (s->fail_get && ++s->ngets_all == s->fail_get)
-		return MM_EIO;
-	b = ms_find(s, ino, blk);
-	if (!b) {
-		if (!write) {
-			s->holes++;
-			return MM_ENOENT;
-		}
-		b = calloc(1, sizeof(*b));
-		b->data = calloc(1, FS_MB);
-		if (!b || !b->data)
-			abort();
-		b->ino = ino;
-		b->blk = blk;
-		mm_htab_insert(&s->t, &b->hn, key_hash(ino, blk));
-		s->nblocks++;
-	}
-	s->gets++;
-	s->pinned++;
-	*data = b->data;
-	return MM_OK;
-}
-
-static void ms_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty)
-{
-	struct mstore *s = arg;
-	struct mblk *b = ms_find(s, ino, blk);
-
-	TCHECK(b && b->data == data, "put of block %" PRIu64 " not got", blk);
-	s->puts++;
-	s->pinned--;
-	if (dirty)
-		s->dirty++;
-}
-
-static int ms_punch(void *arg, uint64_t ino, uint64_t blk)
-{
-	struct mstore *s = arg;
-	struct mblk *b = ms_find(s, ino, blk);
-
-	s->punches++;
-	if (b) {
-		mm_htab_remove(&s->t, &b->hn);
-		free(b->data);
-		free(b);
-		s->nblocks--;
-	}
-	return MM_OK;
-}
-
-static int ms_exists(void *arg, uint64_t ino, uint64_t blk)
-{
-	struct mstore *s = arg;
-
-	s->exists++;
-	return ms_find(s, ino, blk) != NULL;
-}
-
-static void free_node(struct mm_hnode *n, void *arg)
-{
-	struct mblk *b = (struct mblk *)n;
-
-	(void)arg;
-	free(b->data);
-	free(b);
-}
+static int ms_exists(void *arg, uint64_t ino, uint64_t blk);
 
 /* A directory: the store, and the view the caller keeps of its inode. */
 struct tdir {
-	struct mstore s;
+	struct fk_store s;	/* first: ms_exists finds the tdir from it */
+	uint64_t exists;
 	struct fs_bstore bs;
 	struct fs_dir d;
 	uint8_t tail[FS_TAIL_BYTES];
@@ -162,8 +54,8 @@ static struct tdir *tdir_new(bool use_exists, uint64_t (*hash)(const char *, siz
 	struct tdir *t = calloc(1, sizeof(*t));
 
 	CU_ASSERT_FATAL(t != NULL);
-	CU_ASSERT_FATAL(mm_htab_init(&t->s.t, 1024) == MM_OK);
-	t->bs = (struct fs_bstore){.get = ms_get, .put = ms_put, .punch = ms_punch, .arg = &t->s};
+	fk_init(&t->s);
+	t->bs = t->s.bs;
 	t->d.bs = &t->bs;
 	t->d.exists = use_exists ? ms_exists : NULL;
 	t->d.fsid = FSID;
@@ -176,14 +68,21 @@ static struct tdir *tdir_new(bool use_exists, uint64_t (*hash)(const char *, siz
 
 static void tdir_free(struct tdir *t)
 {
-	mm_htab_each(&t->s.t, free_node, NULL);
-	mm_htab_free(&t->s.t);
+	fk_fini(&t->s);
 	free(t);
 }
 
-static struct mblk *tdir_block(struct tdir *t, uint64_t blk)
+static struct fk_blk *tdir_block(struct tdir *t, uint64_t blk)
 {
-	return ms_find(&t->s, DINO, blk);
+	return fk_find(&t->s, DINO, blk);
+}
+
+static int ms_exists(void *arg, uint64_t ino, uint64_t blk)
+{
+	struct tdir *t = arg;	/* &t->s */
+
+	t->exists++;
+	return fk_find(&t->s, ino, blk) != NULL;
 }
 
 /* Weak hashes: only the low bits of the real one. */
@@ -379,7 +278,7 @@ static void check_model(struct tdir *t, struct pool *p)
 	CHECK_U64(bad, ==, 0);
 	CHECK_U64(c.got, ==, present);
 	CU_ASSERT_EQUAL(fs_dir_is_empty(&t->d), present == 0);
-	CHECK_U64(t->s.pinned, ==, 0);
+	CHECK_U64(t->s.held, ==, 0);
 }
 
 /* ---- names ---- */
@@ -419,7 +318,7 @@ static void test_names(void)
 	CU_ASSERT_EQUAL(fs_dir_remove(&t->d, longn, FS_NAME_MAX, NULL), MM_OK);
 	CU_ASSERT_EQUAL(fs_dir_is_empty(&t->d), 1);
 	CU_ASSERT(t->d.in_inode);
-	CHECK_U64(t->s.gets + t->s.holes + t->s.exists, ==, 0);	/* never left the inode */
+	CHECK_U64(t->s.gets + t->s.holes + t->exists, ==, 0);	/* never left the inode */
 	CU_ASSERT_EQUAL(fs_dir_readdir(&t->d, FS_DIR_COOKIE_MAX + 1, collect_cb, NULL), MM_EINVAL);
 	tdir_free(t);
 }
@@ -447,14 +346,14 @@ static void test_inode_form(void)
 	}
 	CU_ASSERT(t->d.in_inode);
 	CHECK_U64(t->d.tail_len, ==, tail_cap * 40);
-	CHECK_U64(t->s.nblocks, ==, 0);
+	CHECK_U64(t->s.t.count, ==, 0);
 	check_model(t, &p);
 	/* one more: block 0 */
 	CU_ASSERT_EQUAL(fs_dir_insert(&t->d, p.n[i].name, p.n[i].len, p.n[i].ino, p.n[i].gen,
 				      p.n[i].type), MM_OK);
 	p.n[i].present = true;
 	CU_ASSERT(!t->d.in_inode && t->d.depth == 0 && t->d.tail_len == 0);
-	CHECK_U64(t->s.nblocks, ==, 1);
+	CHECK_U64(t->s.t.count, ==, 1);
 	check_model(t, &p);
 
 	/* back and forth around the thresholds */
@@ -486,7 +385,7 @@ static void test_inode_form(void)
 			shrinks++;
 		}
 		CU_ASSERT(t->d.in_inode);
-		CHECK_U64(t->s.nblocks, ==, 0);
+		CHECK_U64(t->s.t.count, ==, 0);
 		check_model(t, &p);
 		/* up past the tail area again */
 		for (i = 0; i < p.count && n <= tail_cap; i++)
@@ -551,7 +450,7 @@ static void run_model(bool use_exists, uint64_t (*hash)(const char *, size_t), u
 		}
 		if (rc < 0 && rc != MM_EEXIST && rc != MM_ENOENT)
 			fprintf(stderr, "  op %zu: %s: %s\n", op, mm_errname(rc), t->d.err);
-		if (t->s.pinned != 0)
+		if (t->s.held != 0)
 			extra++;
 		if (op % 5000 == 4999)
 			check_model(t, &p);
@@ -570,7 +469,7 @@ static void run_model(bool use_exists, uint64_t (*hash)(const char *, size_t), u
 	CU_ASSERT_EQUAL(fs_dir_is_empty(&t->d), 1);
 	printf("\n  fs.dir.model: %zu ops, %s, %s hash: depth %u, %zu blocks\n", nops,
 	       use_exists ? "exists()" : "holes by get", hash ? "12-bit" : "real", t->d.depth,
-	       t->s.nblocks);
+	       t->s.t.count);
 	pool_free(&p);
 	tdir_free(t);
 }
@@ -611,7 +510,7 @@ static void test_max_depth(void)
 	CU_ASSERT(strstr(t->d.err, "maximum depth") != NULL);
 	CHECK_U64(n, ==, FS_DIR_BODY / fs_dir_entsize(FS_NAME_MAX));
 	CHECK_U64(t->d.depth, ==, FS_DIR_MAX_DEPTH);
-	CHECK_U64(t->s.pinned, ==, 0);
+	CHECK_U64(t->s.held, ==, 0);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(buf, 16, "%015zu", i);
 		buf[15] = 'q';
@@ -653,7 +552,7 @@ static void test_stale_depth(void)
 		CU_ASSERT(tdir_block(t, blk) != NULL);
 		CU_ASSERT_EQUAL(fs_dir_lookup(&t->d, buf, strlen(buf), NULL), MM_OK);
 	}
-	CHECK_U64(t->s.pinned, ==, 0);
+	CHECK_U64(t->s.held, ==, 0);
 	tdir_free(t);
 }
 
@@ -690,7 +589,7 @@ static void run_readdir_stable(uint64_t (*hash)(const char *, size_t), size_t li
 		p.n[i].removed_once = true;
 	}
 	depth0 = t->d.depth;
-	nblocks0 = t->s.nblocks;
+	nblocks0 = t->s.t.count;
 	do {
 		rc = fs_dir_readdir(&t->d, cookie, collect_cb, &c);
 		CU_ASSERT(rc == 0 || rc == 1);
@@ -727,11 +626,11 @@ static void run_readdir_stable(uint64_t (*hash)(const char *, size_t), size_t li
 			bad++;		/* removed before the start */
 	}
 	CHECK_U64(bad, ==, 0);
-	CU_ASSERT(t->s.nblocks > nblocks0);	/* blocks split during the readdir */
+	CU_ASSERT(t->s.t.count > nblocks0);	/* blocks split during the readdir */
 	printf("\n  fs.dir.readdir: %s hash, %zu calls of %zu entries; %zu names added during it: "
 	       "blocks %zu -> %zu, depth %u -> %u\n", hash ? "12-bit" : "real", calls, limit,
-	       next_new - base, nblocks0, t->s.nblocks, depth0, t->d.depth);
-	CHECK_U64(t->s.pinned, ==, 0);
+	       next_new - base, nblocks0, t->s.t.count, depth0, t->d.depth);
+	CHECK_U64(t->s.held, ==, 0);
 	pool_free(&p);
 	tdir_free(t);
 }
@@ -786,7 +685,7 @@ static void test_readdir_steps(void)
 	CHECK_U64(got, ==, n);
 	CU_ASSERT_EQUAL(fs_dir_readdir(&t->d, 0, err_cb, NULL), MM_EIO);
 	CU_ASSERT_EQUAL(fs_dir_readdir(&t->d, FS_DIR_COOKIE_MAX, stop_cb, &last), 0);
-	CHECK_U64(t->s.pinned, ==, 0);
+	CHECK_U64(t->s.held, ==, 0);
 	tdir_free(t);
 }
 
@@ -818,7 +717,7 @@ static void test_big(void)
 	t_ins = now_us() - t0;
 	gets0 = t->s.gets;
 	holes0 = t->s.holes;
-	ex0 = t->s.exists;
+	ex0 = t->exists;
 	t0 = now_us();
 	for (size_t i = 0; i < n; i++) {
 		struct fs_dirent e;
@@ -830,7 +729,7 @@ static void test_big(void)
 			bad++;
 	}
 	t_look = now_us() - t0;
-	ex0 = t->s.exists - ex0;
+	ex0 = t->exists - ex0;
 	holes0 = t->s.holes - holes0;
 	gets0 = t->s.gets - gets0;
 	CHECK_U64(gets0, ==, n);	/* one block per lookup */
@@ -851,11 +750,11 @@ static void test_big(void)
 			bad++;
 	}
 	CHECK_U64(bad, ==, 0);
-	CHECK_U64(t->s.pinned, ==, 0);
+	CHECK_U64(t->s.held, ==, 0);
 	printf("\n  fs.dir.big: %zu entries in %zu blocks of %u KiB, depth %u; insert %.2f s "
 	       "(%.1f us each), lookup %.2f s (%.1f us, %.3f block gets + %.3f hole probes each), "
 	       "readdir %.2f s, remove half %.2f s\n",
-	       n, t->s.nblocks, FS_MB >> 10, t->d.depth, t_ins / 1e6, (double)t_ins / (double)n,
+	       n, t->s.t.count, FS_MB >> 10, t->d.depth, t_ins / 1e6, (double)t_ins / (double)n,
 	       t_look / 1e6, (double)t_look / (double)n, (double)gets0 / (double)n,
 	       (double)(ex0 + holes0) / (double)n - 1.0,
 	       t_rd / 1e6, t_rm / 1e6);
@@ -906,7 +805,7 @@ static void test_corrupt(void)
 	CU_ASSERT(nblk >= 4);
 	for (size_t k = 0; k < nblk; k++) {
 		const char *nm = name_in[k];
-		struct mblk *b = tdir_block(t, gen_blocks[k]);
+		struct fk_blk *b = tdir_block(t, gen_blocks[k]);
 
 		for (int rep = 0; rep < 8; rep++) {
 			size_t at = rep == 0 ? 4 : rep == 1 ? 40 : rnd(&s) % FS_MB;
@@ -935,7 +834,7 @@ static void test_corrupt(void)
 #undef DAMAGED
 			b->data[at] ^= flip;
 			tried++;
-			if (t->s.pinned)
+			if (t->s.held)
 				bad++;
 		}
 	}
@@ -946,7 +845,7 @@ static void test_corrupt(void)
 
 	/* a sealed block whose body lies: entry count, an entry's length */
 	{
-		struct mblk *b = tdir_block(t, gen_blocks[1]);
+		struct fk_blk *b = tdir_block(t, gen_blocks[1]);
 		uint8_t save[FS_MB];
 		struct fs_mbh h;
 		char why[128];
@@ -973,7 +872,7 @@ static void test_corrupt(void)
 		rc = fs_dir_insert(&t->d, name_in[1], strlen(name_in[1]), 1, 1, 1);
 		CU_ASSERT(names_block(t, rc, gen_blocks[1]));
 		memcpy(b->data, save, FS_MB);
-		CHECK_U64(t->s.pinned, ==, 0);
+		CHECK_U64(t->s.held, ==, 0);
 	}
 	/* everything still there */
 	for (size_t i = 0; i < n; i++) {
@@ -1012,7 +911,7 @@ static void test_corrupt_inode(void)
 	CU_ASSERT(strstr(t->d.err, "block 0") != NULL);
 	t->d.depth = FS_DIR_MAX_DEPTH + 1;
 	CU_ASSERT_EQUAL(fs_dir_lookup(&t->d, "one", 3, NULL), MM_EPROTO);
-	CHECK_U64(t->s.pinned, ==, 0);
+	CHECK_U64(t->s.held, ==, 0);
 	tdir_free(t);
 }
 
@@ -1033,17 +932,16 @@ static void test_store_errors(void)
 		int rc;
 
 		snprintf(buf, sizeof(buf), "se-%zu", n);
-		t->s.ngets_all = 0;
-		t->s.fail_get = 1 + k % 4;
+		t->s.fail_in = 1 + k % 4;
 		rc = fs_dir_insert(&t->d, buf, strlen(buf), n + 1, 1, 8);
-		t->s.fail_get = 0;
+		t->s.fail_in = 0;
 		if (rc == MM_EIO) {
 			failed++;
 			if (!strstr(t->d.err, "get failed"))
 				bad++;
 			rc = fs_dir_insert(&t->d, buf, strlen(buf), n + 1, 1, 8);
 		}
-		if (rc != MM_OK || t->s.pinned)
+		if (rc != MM_OK || t->s.held)
 			bad++;
 		n++;
 	}

@@ -1,6 +1,7 @@
 /*
  * tests/unit/test_fs_log.c - fs/log.c: the per-node redo log against the
- * contract in fs/log.h, on an in-memory log device and block store.
+ * contract in fs/log.h, on an in-memory log device and block store (the
+ * fskit.h store, limited to the test's blocks).
  *
  *   empty_and_identity  a formatted log replays to nothing; another file
  *                       system's, file's or size's log is refused
@@ -40,6 +41,7 @@
 #include "fs/format.h"
 #include "fs/log.h"
 #include "tests/unit/cunit_main.h"
+#include "tests/unit/fskit.h"
 #include "tests/unit/testkit.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -127,11 +129,12 @@ static struct fs_log_io dev_io(struct dev *d)
 #define NB (NINO * NBLK)
 #define MAXINO 10		/* group_commit: one inode per thread */
 
+/* The fskit.h memory store, limited to blocks 0..nb-1: block i is block
+ * i % NBLK of inode 100 + i / NBLK; a get or punch of another is
+ * MM_EINVAL. */
 struct store {
+	struct fk_store s;	/* first: the bstore's arg is the store */
 	unsigned nb;
-	uint8_t *data[MAXINO * NBLK];
-	bool present[MAXINO * NBLK];
-	int gets;
 };
 
 static int bidx(const struct store *s, uint64_t ino, uint64_t blk)
@@ -143,73 +146,82 @@ static int bidx(const struct store *s, uint64_t ino, uint64_t blk)
 
 static int st_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
 {
-	struct store *s = arg;
-	int i = bidx(s, ino, blk);
-
-	if (i < 0)
+	if (bidx(arg, ino, blk) < 0)
 		return MM_EINVAL;
-	if (!s->present[i]) {
-		if (!write)
-			return MM_ENOENT;
-		memset(s->data[i], 0, FS_MB);
-		s->present[i] = true;
-	}
-	s->gets++;
-	*data = s->data[i];
-	return MM_OK;
-}
-
-static void st_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty)
-{
-	(void)arg, (void)ino, (void)blk, (void)data, (void)dirty;
+	return fk_get(&((struct store *)arg)->s, ino, blk, write, data);
 }
 
 static int st_punch(void *arg, uint64_t ino, uint64_t blk)
 {
-	struct store *s = arg;
-	int i = bidx(s, ino, blk);
-
-	if (i < 0)
+	if (bidx(arg, ino, blk) < 0)
 		return MM_EINVAL;
-	s->present[i] = false;
-	return MM_OK;
+	return fk_punch(&((struct store *)arg)->s, ino, blk);
+}
+
+/* Block i's data, NULL for a hole. */
+static uint8_t *st_data(const struct store *s, unsigned i)
+{
+	return fk_data(&s->s, 100 + i / NBLK, i % NBLK);
+}
+
+/* Block i, a new zeroed one. */
+static uint8_t *st_make(struct store *s, unsigned i)
+{
+	return fk_add(&s->s, 100 + i / NBLK, i % NBLK)->data;
+}
+
+static void st_drop(struct store *s, unsigned i)
+{
+	struct fk_blk *b = fk_find(&s->s, 100 + i / NBLK, i % NBLK);
+
+	if (b)
+		fk_del(&s->s, b);
 }
 
 static void st_init(struct store *s, unsigned nb)
 {
-	memset(s, 0, sizeof(*s));
+	fk_init(&s->s);
 	s->nb = nb;
-	for (unsigned i = 0; i < nb; i++)
-		s->data[i] = calloc(1, FS_MB);
 }
 
 static void st_free(struct store *s)
 {
-	for (unsigned i = 0; i < s->nb; i++)
-		free(s->data[i]);
+	fk_fini(&s->s);
+}
+
+/* Block i of <to> becomes block i of <from>. */
+static void st_copy_one(struct store *to, const struct store *from, unsigned i)
+{
+	const uint8_t *d = st_data(from, i);
+	uint8_t *t = st_data(to, i);
+
+	if (!d) {
+		st_drop(to, i);
+		return;
+	}
+	memcpy(t ? t : st_make(to, i), d, FS_MB);
 }
 
 static void st_copy(struct store *to, const struct store *from)
 {
-	for (unsigned i = 0; i < from->nb; i++) {
-		to->present[i] = from->present[i];
-		if (from->present[i])
-			memcpy(to->data[i], from->data[i], FS_MB);
-	}
+	for (unsigned i = 0; i < from->nb; i++)
+		st_copy_one(to, from, i);
 }
 
 static bool st_equal(const struct store *a, const struct store *b)
 {
-	for (unsigned i = 0; i < a->nb; i++)
-		if (a->present[i] != b->present[i] ||
-		    (a->present[i] && memcmp(a->data[i], b->data[i], FS_MB)))
+	for (unsigned i = 0; i < a->nb; i++) {
+		const uint8_t *x = st_data(a, i), *y = st_data(b, i);
+
+		if (!x != !y || (x && memcmp(x, y, FS_MB)))
 			return false;
+	}
 	return true;
 }
 
 static struct fs_bstore bstore(struct store *s)
 {
-	return (struct fs_bstore){.get = st_get, .put = st_put, .punch = st_punch, .arg = s};
+	return (struct fs_bstore){.get = st_get, .put = fk_put, .punch = st_punch, .arg = s};
 }
 
 /* Every present block verifies as the block it is. */
@@ -218,7 +230,7 @@ static bool st_verify(const struct store *s)
 	char e[200];
 
 	for (unsigned i = 0; i < s->nb; i++)
-		if (s->present[i] && fs_mb_verify(s->data[i], FS_MB, FS_BT_DIR, FSID, 100 + i / NBLK,
+		if (st_data(s, i) && fs_mb_verify(st_data(s, i), FS_MB, FS_BT_DIR, FSID, 100 + i / NBLK,
 						  i % NBLK, NULL, e, sizeof(e)) != MM_OK) {
 			fprintf(stderr, "  block %u: %s\n", i, e);
 			return false;
@@ -229,7 +241,9 @@ static bool st_verify(const struct store *s)
 /* The state hash: each block's CRC (0 for a hole), combined. */
 static uint32_t blk_crc(const struct store *s, unsigned i)
 {
-	return s->present[i] ? mm_crc32c_bulk(0, s->data[i], FS_MB) | 1 : 0;
+	const uint8_t *d = st_data(s, i);
+
+	return d ? mm_crc32c_bulk(0, d, FS_MB) | 1 : 0;
 }
 
 static uint64_t st_hash_of(const uint32_t *crc, unsigned nb)
@@ -277,9 +291,7 @@ static int flush_block(struct world *w, unsigned i)
 		return rc;
 	if (w->last_dirty[i] > w->forced)
 		w->forced = w->last_dirty[i];
-	w->disk.present[i] = w->cache.present[i];
-	if (w->cache.present[i])
-		memcpy(w->disk.data[i], w->cache.data[i], FS_MB);
+	st_copy_one(&w->disk, &w->cache, i);
 	w->first_dirty[i] = w->last_dirty[i] = 0;
 	w->flushes++;
 	return MM_OK;
@@ -332,7 +344,7 @@ static void world_free(struct world *w)
 
 static void seal(struct world *w, unsigned i)
 {
-	fs_mb_seal(w->cache.data[i], FS_MB, &(struct fs_mbh){
+	fs_mb_seal(st_data(&w->cache, i), FS_MB, &(struct fs_mbh){
 		.type = FS_BT_DIR, .fsid = FSID, .ino = 100 + i / NBLK, .blk = i % NBLK,
 		.a = ++w->ver});
 }
@@ -368,17 +380,16 @@ static int random_tx(struct world *w, uint64_t *seed, uint64_t *lsn)
 	for (unsigned k = 0; k < nblk && rc == MM_OK; k++) {
 		unsigned i = idx[k];
 		uint64_t ino = 100 + i / NBLK, blk = i % NBLK;
-		uint8_t *b = w->cache.data[i];
+		uint8_t *b = st_data(&w->cache, i);
 
-		if (!w->cache.present[i]) {
-			w->cache.present[i] = true;
-			memset(b, 0, FS_MB);
+		if (!b) {
+			b = st_make(&w->cache, i);
 			seal(w, i);
 			rc = fs_log_add_alloc(tx, ino, blk);
 			if (rc == MM_OK)
 				rc = fs_log_add_bytes(tx, ino, blk, 0, b, FS_MBH_BYTES);
 		} else if (rnd(seed) % 12 == 0) {
-			w->cache.present[i] = false;
+			st_drop(&w->cache, i);
 			rc = fs_log_add_free(tx, ino, blk);
 		} else if (!whole && rnd(seed) % 40 == 0) {
 			whole = true;
@@ -789,6 +800,7 @@ static void test_wrap_checkpoints(void)
 struct gc {
 	fs_log *log;
 	struct store *cache;
+	pthread_mutex_t *mu;	/* the cache's map */
 	unsigned t, ncommit;
 	atomic_uint_fast64_t *commits;
 };
@@ -800,7 +812,8 @@ static void *gc_thread(void *arg)
 
 	for (unsigned k = 0; k < g->ncommit; k++) {
 		unsigned i = g->t * NBLK + (unsigned)(rnd(&seed) % NBLK);
-		uint8_t *b = g->cache->data[i];
+		uint8_t *b;
+		bool fresh;
 		uint32_t off = FS_MBH_BYTES + rnd(&seed) % 60000, len = 1 + rnd(&seed) % 300;
 		fs_log_tx *tx;
 		uint64_t lsn;
@@ -809,9 +822,14 @@ static void *gc_thread(void *arg)
 		TCHECK(rc == MM_OK, "begin: %s", mm_strerror(rc));
 		if (rc)
 			break;
-		if (!g->cache->present[i]) {
-			g->cache->present[i] = true;
-			memset(b, 0, FS_MB);
+		/* the cache's map is shared; each thread's blocks are its own */
+		pthread_mutex_lock(g->mu);
+		b = st_data(g->cache, i);
+		fresh = !b;
+		if (fresh)
+			b = st_make(g->cache, i);
+		pthread_mutex_unlock(g->mu);
+		if (fresh) {
 			TCHECK(fs_log_add_alloc(tx, 100 + i / NBLK, i % NBLK) == MM_OK, "alloc");
 		}
 		for (uint32_t o = 0; o < len; o++)
@@ -845,6 +863,7 @@ static void test_group_commit(void)
 	pthread_t th[T];
 	struct gc g[T];
 	atomic_uint_fast64_t commits = 0;
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	uint64_t t0;
 	char e[256];
 
@@ -860,7 +879,7 @@ static void test_group_commit(void)
 	CU_ASSERT_EQUAL_FATAL(fs_log_open(&p, &log, e, sizeof(e)), MM_OK);
 	t0 = now_us();
 	for (unsigned t = 0; t < T; t++) {
-		g[t] = (struct gc){.log = log, .cache = &cache, .t = t, .ncommit = per,
+		g[t] = (struct gc){.log = log, .cache = &cache, .mu = &mu, .t = t, .ncommit = per,
 				   .commits = &commits};
 		pthread_create(&th[t], NULL, gc_thread, &g[t]);
 	}
@@ -879,7 +898,7 @@ static void test_group_commit(void)
 	fs_log_close(log);
 	d.delay_us = 0;
 	CU_ASSERT_EQUAL(fs_log_replay(&p.io, FSID, LOGINO, 64, &(struct fs_bstore){
-					      st_get, st_put, st_punch, &disk}, &r, e, sizeof(e)),
+					      st_get, fk_put, st_punch, &disk}, &r, e, sizeof(e)),
 			MM_OK);
 	CHECK_U64(r.txs, ==, (uint64_t)T * per);
 	CU_ASSERT_TRUE(st_equal(&disk, &cache));

@@ -11,9 +11,9 @@
  * give the same bytes, also over an older file system; every Nth write
  * (and read) failing gives an error naming disk and offset.
  *
- * The disks are memory: a hash map of 4 KiB pages per stripe group, pages
- * of zeros never stored, so a 64 GiB disk costs what mkfs writes. No
- * threads.
+ * The disks are memory: 4 KiB pages per stripe group kept in a fskit.h
+ * store keyed by (disk, page), pages of zeros never stored, so a 64 GiB
+ * disk costs what mkfs writes. No threads.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,12 +21,12 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "common/hash.h"
 #include "fs/alloc.h"
 #include "fs/format.h"
 #include "fs/mkfs.h"
 #include "fs/tree.h"
 #include "tests/unit/cunit_main.h"
+#include "tests/unit/fskit.h"
 #include "tests/unit/testkit.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -41,14 +41,8 @@
 
 /* ---- memory disks ---- */
 
-struct mpage {
-	struct mm_hnode hn;
-	uint64_t key;		/* disk << 48 | page */
-	uint8_t data[PAGE];
-};
-
 struct mdisks {
-	struct mm_htab t;
+	struct fk_store pg;	/* the pages not all zeros: (disk, page), PAGE bytes */
 	uint32_t n;
 	uint64_t size[MAXD];
 	uint64_t writes, reads;
@@ -58,35 +52,19 @@ struct mdisks {
 	uint64_t failed;
 };
 
-static bool key_eq(const struct mm_hnode *n, const void *k)
-{
-	return ((const struct mpage *)n)->key == *(const uint64_t *)k;
-}
-
-static struct mpage *pg_find(struct mdisks *m, uint64_t key)
-{
-	return (struct mpage *)mm_htab_find(&m->t, mm_hash_u64(key), key_eq, &key);
-}
-
 static void md_init(struct mdisks *m, uint32_t n, const uint64_t *size)
 {
 	memset(m, 0, sizeof(*m));
-	CU_ASSERT_FATAL(mm_htab_init(&m->t, 4096) == MM_OK);
+	fk_init(&m->pg);
+	m->pg.bsize = PAGE;
 	m->n = n;
 	for (uint32_t i = 0; i < n; i++)
 		m->size[i] = size[i];
 }
 
-static void pg_free(struct mm_hnode *n, void *arg)
-{
-	mm_htab_remove(arg, n);
-	free(n);
-}
-
 static void md_free(struct mdisks *m)
 {
-	mm_htab_each(&m->t, pg_free, &m->t);
-	mm_htab_free(&m->t);
+	fk_fini(&m->pg);
 }
 
 static bool zero_page(const uint8_t *p)
@@ -119,23 +97,15 @@ static int md_write(void *arg, uint32_t disk, uint64_t off, const void *buf, siz
 		return MM_EIO;
 	}
 	for (size_t p = 0; p < len; p += PAGE) {
-		uint64_t key = (uint64_t)disk << 48 | (off + p) / PAGE;
-		struct mpage *pg = pg_find(m, key);
+		struct fk_blk *pg = fk_find(&m->pg, disk, (off + p) / PAGE);
 
 		if (zero_page(b + p)) {
-			if (pg) {
-				mm_htab_remove(&m->t, &pg->hn);
-				free(pg);
-			}
+			if (pg)
+				fk_del(&m->pg, pg);
 			continue;
 		}
-		if (!pg) {
-			pg = malloc(sizeof(*pg));
-			if (!pg)
-				abort();
-			pg->key = key;
-			mm_htab_insert(&m->t, &pg->hn, mm_hash_u64(key));
-		}
+		if (!pg)
+			pg = fk_add(&m->pg, disk, (off + p) / PAGE);
 		memcpy(pg->data, b + p, PAGE);
 	}
 	return MM_OK;
@@ -156,7 +126,7 @@ static int md_read(void *arg, uint32_t disk, uint64_t off, void *buf, size_t len
 		return MM_EIO;
 	}
 	for (size_t p = 0; p < len; p += PAGE) {
-		struct mpage *pg = pg_find(m, (uint64_t)disk << 48 | (off + p) / PAGE);
+		struct fk_blk *pg = fk_find(&m->pg, disk, (off + p) / PAGE);
 
 		if (pg)
 			memcpy(b + p, pg->data, PAGE);
@@ -177,10 +147,10 @@ struct cmp_arg {
 	uint64_t diff;
 };
 
-static void cmp_one(struct mm_hnode *n, void *arg)
+static void cmp_one(struct fk_blk *p, void *arg)
 {
 	struct cmp_arg *c = arg;
-	const struct mpage *p = (const struct mpage *)n, *q = pg_find(c->other, p->key);
+	const struct fk_blk *q = fk_find(&c->other->pg, p->ino, p->blk);
 
 	if (!q || memcmp(p->data, q->data, PAGE))
 		c->diff++;
@@ -191,7 +161,7 @@ static uint64_t md_missing(struct mdisks *a, struct mdisks *b)
 {
 	struct cmp_arg c = {b, 0};
 
-	mm_htab_each(&a->t, cmp_one, &c);
+	fk_each(&a->pg, cmp_one, &c);
 	return c.diff;
 }
 
@@ -367,8 +337,8 @@ static void run_layout(const struct layout *l, uint32_t bsize, uint32_t nodes)
 		CU_ASSERT(cd->has_desc == sgd->disk[i].has_desc);
 	}
 	CU_ASSERT(sum->meta_blocks > 0);
-	if (md.t.count > t_pages_max)
-		t_pages_max = md.t.count;
+	if (md.pg.t.count > t_pages_max)
+		t_pages_max = md.pg.t.count;
 	ASSERT_NO_TFAILS();
 	md_free(&md);
 	free(sgd);
@@ -665,7 +635,7 @@ static int check(struct mdisks *md, char *err, size_t errsz)
 
 static void flip(struct mdisks *md, uint32_t disk, uint64_t off)
 {
-	struct mpage *pg = pg_find(md, (uint64_t)disk << 48 | off / PAGE);
+	struct fk_blk *pg = fk_find(&md->pg, disk, off / PAGE);
 
 	CU_ASSERT_FATAL(pg != NULL);
 	pg->data[off % PAGE] ^= 0x10;
@@ -728,11 +698,12 @@ struct pages {
 	size_t n;
 };
 
-static void page_key(struct mm_hnode *n, void *arg)
+/* disk << 48 | page */
+static void page_key(struct fk_blk *b, void *arg)
 {
 	struct pages *p = arg;
 
-	p->key[p->n++] = ((struct mpage *)n)->key;
+	p->key[p->n++] = b->ino << 48 | b->blk;
 }
 
 static int cmp_key(const void *x, const void *y)
@@ -753,9 +724,9 @@ static void damage_each(const struct layout *l, uint32_t bsize, size_t stride)
 	uint64_t seed = 0x5eed, t0 = now_us();
 
 	make(l, &md, bsize);
-	pg.key = malloc(md.t.count * sizeof(*pg.key));
+	pg.key = malloc(md.pg.t.count * sizeof(*pg.key));
 	pg.n = 0;
-	mm_htab_each(&md.t, page_key, &pg);
+	fk_each(&md.pg, page_key, &pg);
 	qsort(pg.key, pg.n, sizeof(*pg.key), cmp_key);
 	for (size_t i = 0; i < pg.n; i += stride) {
 		uint32_t disk = (uint32_t)(pg.key[i] >> 48);

@@ -8,14 +8,15 @@
  * trees, damaged blocks, failing callbacks, data in the inode.
  *
  * The harness (struct th) is what sg.c will be:
- *   - a memory fs_bstore: a hash of FS_MB blocks that counts gets, checks
- *     every get is put, and lists the blocks each call touched;
+ *   - the memory fs_bstore of fskit.h: it counts gets, checks every get
+ *     is put, and lists the blocks each call touched;
  *   - a fake allocator: unique disk addresses, and a live map (first
  *     address -> kind, owner block) that refuses a double free or a free
  *     of the wrong block, so "every block allocated is reachable or
  *     freed" is a comparison of the live map with a full META iterate;
- *   - a shadow store built only from what changed() reported (alloc_meta
- *     starts a block as zeros, as the log's ALLOC record does): after
+ *   - a shadow (another fskit.h map) built only from what changed()
+ *     reported (alloc_meta starts a block as zeros, as the log's ALLOC
+ *     record does): after
  *     every call each touched block must equal its shadow, and the
  *     inode's record before the call with the reported ranges applied
  *     must equal its record after, so an unreported change fails.
@@ -35,6 +36,7 @@
 #include "fs/format.h"
 #include "fs/tree.h"
 #include "tests/unit/cunit_main.h"
+#include "tests/unit/fskit.h"
 #include "tests/unit/testkit.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -55,66 +57,6 @@
 			fprintf(stderr, "  line %d: \"%s\" lacks \"%s\"\n", __LINE__, \
 				(err), (what));                                       \
 	} while (0)
-
-/* ---- a hash of blocks keyed by (ino, blk): the store and the shadow ---- */
-
-struct mblk {
-	struct mm_hnode hn;
-	uint64_t ino, blk;
-	uint8_t *data;
-};
-
-struct key {
-	uint64_t ino, blk;
-};
-
-static uint64_t key_hash(uint64_t ino, uint64_t blk)
-{
-	return mm_hash_u64(ino * 0x9e3779b97f4a7c15ull ^ blk);
-}
-
-static bool key_eq(const struct mm_hnode *n, const void *k)
-{
-	const struct mblk *b = (const struct mblk *)n;
-	const struct key *key = k;
-
-	return b->ino == key->ino && b->blk == key->blk;
-}
-
-static struct mblk *bt_find(struct mm_htab *t, uint64_t ino, uint64_t blk)
-{
-	struct key k = {ino, blk};
-
-	return (struct mblk *)mm_htab_find(t, key_hash(ino, blk), key_eq, &k);
-}
-
-static struct mblk *bt_add(struct mm_htab *t, uint64_t ino, uint64_t blk)
-{
-	struct mblk *b = calloc(1, sizeof(*b));
-
-	if (!b || !(b->data = calloc(1, FS_MB)))
-		abort();
-	b->ino = ino;
-	b->blk = blk;
-	mm_htab_insert(t, &b->hn, key_hash(ino, blk));
-	return b;
-}
-
-static void bt_del(struct mm_htab *t, struct mblk *b)
-{
-	mm_htab_remove(t, &b->hn);
-	free(b->data);
-	free(b);
-}
-
-static void free_node(struct mm_hnode *n, void *arg)
-{
-	struct mblk *b = (struct mblk *)n;
-
-	(void)arg;
-	free(b->data);
-	free(b);
-}
 
 /* ---- the live map of the fake allocator ---- */
 
@@ -150,15 +92,9 @@ struct range {
 };
 
 struct th {
-	/* store */
-	struct mm_htab st;
-	uint64_t gets, wgets, puts, punches;
-	long pinned;
-	uint64_t fail_get;		/* the Nth get from now fails with MM_EIO (0: none) */
-	struct key *touched;
-	size_t ntouched, cap_touched;
+	struct fk_store st;		/* the memory store (fskit.h), recording */
 	/* shadow */
-	struct mm_htab sh;
+	struct fk_store sh;		/* only its map; its bs unused */
 	struct range iranges[64];
 	size_t niranges;
 	bool ioverflow;
@@ -177,55 +113,6 @@ struct th {
 	struct fs_tree t;
 	struct fs_inode in;
 };
-
-static int ms_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
-{
-	struct th *h = arg;
-	struct mblk *b;
-
-	if (h->fail_get && --h->fail_get == 0)
-		return MM_EIO;
-	b = bt_find(&h->st, ino, blk);
-	if (!b) {
-		if (!write)
-			return MM_ENOENT;
-		b = bt_add(&h->st, ino, blk);
-	}
-	h->gets++;
-	h->wgets += write;
-	h->pinned++;
-	if (h->ntouched == h->cap_touched) {
-		h->cap_touched = h->cap_touched ? 2 * h->cap_touched : 256;
-		h->touched = realloc(h->touched, h->cap_touched * sizeof(*h->touched));
-		if (!h->touched)
-			abort();
-	}
-	h->touched[h->ntouched++] = (struct key){ino, blk};
-	*data = b->data;
-	return MM_OK;
-}
-
-static void ms_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty)
-{
-	struct th *h = arg;
-	struct mblk *b = bt_find(&h->st, ino, blk);
-
-	(void)dirty;
-	TCHECK(b && b->data == data, "put of block %" PRIx64 " not got", blk);
-	h->puts++;
-	h->pinned--;
-}
-
-static int ms_punch(void *arg, uint64_t ino, uint64_t blk)
-{
-	struct th *h = arg;
-	struct mblk *b = bt_find(&h->st, ino, blk);
-
-	h->punches++;
-	if (b)
-		bt_del(&h->st, b);
-	return MM_OK;
-}
 
 static struct fs_ptr new_ptr(struct th *h)
 {
@@ -258,7 +145,7 @@ static struct live *live_add(struct th *h, const struct fs_ptr *p, bool meta, ui
 static int fa_alloc_meta(void *arg, uint64_t ino, uint64_t blk, struct fs_ptr *p)
 {
 	struct th *h = arg;
-	struct mblk *s;
+	struct fk_blk *s;
 
 	if (h->fail_alloc && --h->fail_alloc == 0)
 		return MM_ERANGE;
@@ -270,12 +157,12 @@ static int fa_alloc_meta(void *arg, uint64_t ino, uint64_t blk, struct fs_ptr *p
 	live_add(h, p, true, blk);
 	h->allocs++;
 	/* the log's ALLOC record: the block starts as zeros */
-	s = bt_find(&h->sh, ino, blk);
+	s = fk_find(&h->sh, ino, blk);
 	if (s) {
 		fprintf(stderr, "  alloc_meta of live tag %" PRIx64 "\n", blk);
 		h->bad++;
 	} else {
-		s = bt_add(&h->sh, ino, blk);
+		s = fk_add(&h->sh, ino, blk);
 	}
 	memset(s->data, 0, FS_MB);
 	return MM_OK;
@@ -285,7 +172,7 @@ static int fa_free(void *arg, uint64_t ino, uint64_t blk, const struct fs_ptr *p
 {
 	struct th *h = arg;
 	struct live *l = live_find(&h->live, p->da[0]);
-	struct mblk *s;
+	struct fk_blk *s;
 
 	if (h->fail_free && --h->fail_free == 0)
 		return MM_EIO;
@@ -298,13 +185,13 @@ static int fa_free(void *arg, uint64_t ino, uint64_t blk, const struct fs_ptr *p
 		return MM_ESTATE;
 	}
 	if (is_meta) {
-		if (bt_find(&h->st, ino, blk)) {
+		if (fk_find(&h->st, ino, blk)) {
 			fprintf(stderr, "  meta %" PRIx64 " freed but still in the store\n", blk);
 			h->bad++;
 		}
-		s = bt_find(&h->sh, ino, blk);
+		s = fk_find(&h->sh, ino, blk);
 		if (s)
-			bt_del(&h->sh, s);
+			fk_del(&h->sh, s);
 		h->nlive_meta--;
 		h->frees_meta++;
 	} else {
@@ -320,7 +207,7 @@ static void th_changed(void *arg, uint64_t ino, uint64_t blk, uint32_t off, uint
 		       const uint8_t *bytes)
 {
 	struct th *h = arg;
-	struct mblk *s;
+	struct fk_blk *s;
 
 	h->reports++;
 	if (ino != INO) {
@@ -336,9 +223,9 @@ static void th_changed(void *arg, uint64_t ino, uint64_t blk, uint32_t off, uint
 		return;
 	}
 	TCHECK(bytes && off + len <= FS_MB, "block range %u+%u", off, len);
-	s = bt_find(&h->sh, ino, blk);
+	s = fk_find(&h->sh, ino, blk);
 	if (!s)	/* a block that existed before this harness saw it: start from the store */
-		s = bt_add(&h->sh, ino, blk);
+		s = fk_add(&h->sh, ino, blk);
 	memcpy(s->data + off, bytes, len);
 }
 
@@ -347,11 +234,12 @@ static struct th *th_new(unsigned maxrep, uint32_t bsize)
 	struct th *h = calloc(1, sizeof(*h));
 
 	CU_ASSERT_FATAL(h != NULL);
-	CU_ASSERT_FATAL(mm_htab_init(&h->st, 256) == MM_OK);
-	CU_ASSERT_FATAL(mm_htab_init(&h->sh, 256) == MM_OK);
+	fk_init(&h->st);
+	fk_init(&h->sh);
+	h->st.record = true;
 	CU_ASSERT_FATAL(mm_htab_init(&h->live, 1024) == MM_OK);
 	h->maxrep = maxrep;
-	h->bs = (struct fs_bstore){.get = ms_get, .put = ms_put, .punch = ms_punch, .arg = h};
+	h->bs = h->st.bs;
 	h->t = (struct fs_tree){.bs = &h->bs, .fsid = FSID, .bsize = bsize, .maxrep = maxrep,
 				.alloc_meta = fa_alloc_meta, .free_blk = fa_free,
 				.changed = th_changed, .arg = h};
@@ -365,15 +253,12 @@ static struct th *th_new(unsigned maxrep, uint32_t bsize)
 
 static void th_free(struct th *h)
 {
-	CU_ASSERT_EQUAL(h->pinned, 0);
+	CU_ASSERT_EQUAL(h->st.held, 0);
 	CU_ASSERT_EQUAL(h->bad, 0);
-	mm_htab_each(&h->st, free_node, NULL);
-	mm_htab_each(&h->sh, free_node, NULL);
+	fk_fini(&h->st);
+	fk_fini(&h->sh);
 	mm_htab_each(&h->live, live_free_node, NULL);
-	mm_htab_free(&h->st);
-	mm_htab_free(&h->sh);
 	mm_htab_free(&h->live);
-	free(h->touched);
 	free(h);
 }
 
@@ -387,10 +272,10 @@ struct call {
 static void call_begin(struct th *h, struct call *c)
 {
 	fs_inode_encode(&h->in, FSID, c->before);
-	h->ntouched = 0;
+	h->st.ntouched = 0;
 	h->niranges = 0;
 	h->ioverflow = false;
-	c->gets = h->gets;
+	c->gets = h->st.gets;
 }
 
 /*
@@ -403,13 +288,13 @@ static bool call_end(struct th *h, struct call *c, const char *what)
 	uint8_t after[FS_INODE_BYTES];
 	bool ok = true;
 
-	if (h->pinned != 0) {
-		fprintf(stderr, "  %s: %ld blocks still held\n", what, h->pinned);
+	if (h->st.held != 0) {
+		fprintf(stderr, "  %s: %ld blocks still held\n", what, h->st.held);
 		ok = false;
 	}
-	for (size_t i = 0; i < h->ntouched; i++) {
-		struct mblk *b = bt_find(&h->st, h->touched[i].ino, h->touched[i].blk);
-		struct mblk *s = bt_find(&h->sh, h->touched[i].ino, h->touched[i].blk);
+	for (size_t i = 0; i < h->st.ntouched; i++) {
+		struct fk_blk *b = fk_find(&h->st, h->st.touched[i].ino, h->st.touched[i].blk);
+		struct fk_blk *s = fk_find(&h->sh, h->st.touched[i].ino, h->st.touched[i].blk);
 
 		if (!b && !s)
 			continue;
@@ -419,7 +304,7 @@ static bool call_end(struct th *h, struct call *c, const char *what)
 			while (b && s && off < FS_MB && b->data[off] == s->data[off])
 				off++;
 			fprintf(stderr, "  %s: block %" PRIx64 " %s (first difference at byte %zu)\n",
-				what, h->touched[i].blk,
+				what, h->st.touched[i].blk,
 				!b ? "gone but not freed" : !s ? "has no shadow" :
 				"differs from what was reported", off);
 			ok = false;
@@ -471,7 +356,7 @@ static int reach_fn(void *arg, unsigned level, uint64_t index, const struct fs_p
 	l->seen = true;
 	if (level) {
 		r->meta++;
-		if (!bt_find(&r->h->st, INO, blk) && r->bad++ < 5)
+		if (!fk_find(&r->h->st, INO, blk) && r->bad++ < 5)
 			fprintf(stderr, "  reach: indirect %" PRIx64 " not in the store\n", blk);
 	} else {
 		r->data++;
@@ -497,10 +382,10 @@ static bool check_reach(struct th *h)
 		return false;
 	}
 	if (r.bad || r.meta != h->nlive_meta || r.data != h->nlive_data ||
-	    h->st.count != h->nlive_meta || h->sh.count != h->nlive_meta) {
+	    h->st.t.count != h->nlive_meta || h->sh.t.count != h->nlive_meta) {
 		fprintf(stderr, "  reach: %" PRIu64 "/%zu indirect, %" PRIu64 "/%zu data reachable/"
 			"live, %zu in the store, %zu shadows, %u bad\n", r.meta, h->nlive_meta,
-			r.data, h->nlive_data, h->st.count, h->sh.count, r.bad);
+			r.data, h->nlive_data, h->st.t.count, h->sh.t.count, r.bad);
 		return false;
 	}
 	return true;
@@ -711,18 +596,18 @@ static void test_growth(void)
 		struct th *h = th_new(r, 256 * KIB);
 		uint32_t ni = fs_inode_nptrs(r), nd = fs_ind_nptrs(r);
 		struct fs_ptr *p = calloc(ni, sizeof(*p)), q, hi, top;
-		struct mblk *b;
+		struct fk_blk *b;
 
 		CU_ASSERT_FATAL(p != NULL);
 		/* every other inode slot at level 0: no indirect block */
 		for (uint32_t i = 0; i < ni; i += 2)
 			put_n(h, i, &p[i]);
 		CU_ASSERT_EQUAL(h->in.level, 0);
-		CU_ASSERT_EQUAL(h->gets, 0);
+		CU_ASSERT_EQUAL(h->st.gets, 0);
 		/* block ni: level 1, the inode's pointers moved into (1, 0) */
 		put_n(h, ni, &q);
 		CU_ASSERT_EQUAL(h->in.level, 1);
-		b = bt_find(&h->st, INO, fs_tree_tag(1, 0));
+		b = fk_find(&h->st, INO, fs_tree_tag(1, 0));
 		CU_ASSERT_FATAL(b != NULL);
 		for (uint32_t i = 0; i < ni; i++) {
 			struct fs_ptr x;
@@ -739,13 +624,13 @@ static void test_growth(void)
 		/* lookups read exactly one block now */
 		for (uint32_t i = 0; i <= ni; i++) {
 			struct fs_ptr x;
-			uint64_t g0 = h->gets;
+			uint64_t g0 = h->st.gets;
 			int rc = fs_tree_lookup(&h->t, &h->in, i, &x);
 
 			CU_ASSERT_EQUAL(rc, i % 2 && i < ni ? 0 : 1);
 			CU_ASSERT(!memcmp(&x, i == ni ? &q : i % 2 ? &(struct fs_ptr){{0}} : &p[i],
 					  sizeof(x)));
-			CHECK_U64(h->gets - g0, ==, 1);
+			CHECK_U64(h->st.gets - g0, ==, 1);
 		}
 		/* a block past level 1 grows two levels at once: (2,0), (3,0) */
 		{
@@ -753,10 +638,10 @@ static void test_growth(void)
 
 			put_n(h, n, &hi);
 			CU_ASSERT_EQUAL(h->in.level, 3);
-			CU_ASSERT(bt_find(&h->st, INO, fs_tree_tag(2, 0)) != NULL);
-			CU_ASSERT(bt_find(&h->st, INO, fs_tree_tag(3, 0)) != NULL);
-			CU_ASSERT(bt_find(&h->st, INO, fs_tree_tag(1, n / nd)) != NULL);
-			CU_ASSERT(bt_find(&h->st, INO, fs_tree_tag(2, n / nd / nd)) != NULL);
+			CU_ASSERT(fk_find(&h->st, INO, fs_tree_tag(2, 0)) != NULL);
+			CU_ASSERT(fk_find(&h->st, INO, fs_tree_tag(3, 0)) != NULL);
+			CU_ASSERT(fk_find(&h->st, INO, fs_tree_tag(1, n / nd)) != NULL);
+			CU_ASSERT(fk_find(&h->st, INO, fs_tree_tag(2, n / nd / nd)) != NULL);
 			/* (1, 0) kept its tag and contents */
 			CU_ASSERT_EQUAL(fs_tree_lookup(&h->t, &h->in, 0, &top), 1);
 			CU_ASSERT(!memcmp(&top, &p[0], sizeof(top)));
@@ -783,9 +668,9 @@ static void test_growth(void)
 				CU_ASSERT_EQUAL(fa_free(h, INO, n, &old, false), MM_OK);
 		}
 		/* (1, 0) and (2, 0) emptied and went; (3, 0) holds hi's path */
-		CU_ASSERT(bt_find(&h->st, INO, fs_tree_tag(1, 0)) == NULL);
-		CU_ASSERT(bt_find(&h->st, INO, fs_tree_tag(2, 0)) == NULL);
-		CU_ASSERT(bt_find(&h->st, INO, fs_tree_tag(3, 0)) != NULL);
+		CU_ASSERT(fk_find(&h->st, INO, fs_tree_tag(1, 0)) == NULL);
+		CU_ASSERT(fk_find(&h->st, INO, fs_tree_tag(2, 0)) == NULL);
+		CU_ASSERT(fk_find(&h->st, INO, fs_tree_tag(3, 0)) != NULL);
 		CU_ASSERT(check_reach(h));
 		{
 			struct fs_ptr old, zero = {{0}};
@@ -798,7 +683,7 @@ static void test_growth(void)
 			CU_ASSERT(!memcmp(&old, &hi, sizeof(old)));
 			CU_ASSERT_EQUAL(fa_free(h, INO, n, &old, false), MM_OK);
 		}
-		CU_ASSERT_EQUAL(h->st.count, 0);	/* every indirect block went */
+		CU_ASSERT_EQUAL(h->st.t.count, 0);	/* every indirect block went */
 		CU_ASSERT_EQUAL(h->in.level, 3);	/* punch does not shrink */
 		CU_ASSERT(check_reach(h));
 		/* setting the same pointer twice is no change */
@@ -821,7 +706,7 @@ static void test_growth(void)
 			CU_ASSERT(call_end(h, &c, "truncate 0"));
 			CU_ASSERT_EQUAL(h->in.level, 0);
 			CU_ASSERT_EQUAL(h->nlive_data + h->nlive_meta, 0);
-			CU_ASSERT_EQUAL(h->st.count, 0);
+			CU_ASSERT_EQUAL(h->st.t.count, 0);
 		}
 		free(p);
 		ASSERT_NO_TFAILS();
@@ -955,8 +840,8 @@ static void random_run(unsigned r, uint32_t B, uint64_t seed, struct rstats *st)
 
 			ok = rc == (e ? 1 : 0) &&
 			     !memcmp(&p, e ? &e->p : &(struct fs_ptr){{0}}, sizeof(p)) &&
-			     h->gets - c.gets <= h->in.level;
-			if (e && h->gets - c.gets != h->in.level && n < fs_tree_blocks(h->in.level, r))
+			     h->st.gets - c.gets <= h->in.level;
+			if (e && h->st.gets - c.gets != h->in.level && n < fs_tree_blocks(h->in.level, r))
 				ok = false;	/* a mapped block reads exactly level blocks */
 			st->lookups++;
 		} else if (what < 97) {	/* a run */
@@ -1066,19 +951,19 @@ static void test_sparse(void)
 			/* chain (k, 0) for k = 1..L, and far's path: its blocks below the
 			 * top have index >= ni, its top block is (L, 0) only if far <
 			 * span(L) */
-			CHECK_U64(h->st.count, ==,
+			CHECK_U64(h->st.t.count, ==,
 				  L + (L - 1) + (far >= fs_tree_blocks(L, r) / fs_inode_nptrs(r)));
-			g0 = h->gets;
+			g0 = h->st.gets;
 			CU_ASSERT_EQUAL(fs_tree_lookup(&h->t, &h->in, far, &x), 1);
 			CU_ASSERT(!memcmp(&x, &pf, sizeof(x)));
-			CHECK_U64(h->gets - g0, ==, L);
-			g0 = h->gets;
+			CHECK_U64(h->st.gets - g0, ==, L);
+			g0 = h->st.gets;
 			CU_ASSERT_EQUAL(fs_tree_lookup(&h->t, &h->in, far / 2, &x), 0);
-			CU_ASSERT(h->gets - g0 <= 2);	/* the hole is seen high */
+			CU_ASSERT(h->st.gets - g0 <= 2);	/* the hole is seen high */
 			/* iterate the whole 2^50: reads only the blocks there */
-			g0 = h->gets;
+			g0 = h->st.gets;
 			CU_ASSERT(check_reach(h));
-			CHECK_U64(h->gets - g0, ==, h->st.count);
+			CHECK_U64(h->st.gets - g0, ==, h->st.t.count);
 			CU_ASSERT_EQUAL(fs_tree_seek_data(&h->t, &h->in, 1, &got), 1);
 			CHECK_U64(got, ==, far);
 			CU_ASSERT_EQUAL(fs_tree_seek_data(&h->t, &h->in, far + 1, &got), 0);
@@ -1087,14 +972,14 @@ static void test_sparse(void)
 			CU_ASSERT_EQUAL(fs_tree_seek_hole(&h->t, &h->in, far, &got), MM_OK);
 			CHECK_U64(got, ==, far + 1);
 			/* truncate to one block: frees far and its path, without walking holes */
-			g0 = h->gets;
+			g0 = h->st.gets;
 			call_begin(h, &c);
 			rc = fs_tree_truncate(&h->t, &h->in, B / 2, 0, NULL);
 			CU_ASSERT(call_end(h, &c, "sparse truncate"));
 			CU_ASSERT_EQUAL(rc, 1);
-			CU_ASSERT(h->gets - g0 <= 3u * L);
+			CU_ASSERT(h->st.gets - g0 <= 3u * L);
 			CU_ASSERT_EQUAL(h->in.level, 0);
-			CU_ASSERT_EQUAL(h->st.count, 0);
+			CU_ASSERT_EQUAL(h->st.t.count, 0);
 			CU_ASSERT_EQUAL(h->nlive_data, 1);
 			CU_ASSERT_EQUAL(fs_tree_lookup(&h->t, &h->in, 0, &x), 1);
 			CU_ASSERT(!memcmp(&x, &p0, sizeof(x)));
@@ -1129,10 +1014,10 @@ static void test_deep(void)
 	put_n(h, 0, &p0);
 	put_n(h, last, &pl);
 	CU_ASSERT_EQUAL(h->in.level, FS_MAX_LEVEL);
-	g0 = h->gets;
+	g0 = h->st.gets;
 	CU_ASSERT_EQUAL(fs_tree_lookup(&h->t, &h->in, last, &x), 1);
 	CU_ASSERT(!memcmp(&x, &pl, sizeof(x)));
-	CHECK_U64(h->gets - g0, ==, FS_MAX_LEVEL);
+	CHECK_U64(h->st.gets - g0, ==, FS_MAX_LEVEL);
 	CU_ASSERT_EQUAL(fs_tree_lookup_at(&h->t, &h->in, FS_MAX_LEVEL, 0, &x), 1);
 	CU_ASSERT_EQUAL(fs_tree_lookup_at(&h->t, &h->in, FS_MAX_LEVEL, 1, &x), MM_ERANGE);
 	CU_ASSERT(check_reach(h));
@@ -1208,17 +1093,17 @@ static void test_iterate(void)
 	CU_ASSERT(check_iterate(h, &m, nd + 1, nd * nd));
 	CU_ASSERT(check_iterate(h, &m, nd * nd + 1, UINT64_MAX));
 	/* holes are not read: a range with nothing reads only the top blocks */
-	g0 = h->gets;
+	g0 = h->st.gets;
 	CU_ASSERT(check_iterate(h, &m, 6 * nd, nd * nd - 1));
-	CU_ASSERT(h->gets - g0 <= 2);
+	CU_ASSERT(h->st.gets - g0 <= 2);
 	/* META: each indirect block before its blocks; lookup_at agrees */
 	o.h = h;
-	g0 = h->gets;
+	g0 = h->st.gets;
 	rc = fs_tree_iterate(&h->t, &h->in, 0, UINT64_MAX, FS_TREE_ITER_META, order_fn, &o);
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT(o.ok);
 	CU_ASSERT_EQUAL(o.ndata, sizeof(blocks) / sizeof(blocks[0]));
-	CHECK_U64(o.nmeta, ==, h->st.count);
+	CHECK_U64(o.nmeta, ==, h->st.t.count);
 	/* stop */
 	o = (struct meta_order){.ok = true, .h = h, .stop_after = 4};
 	CU_ASSERT_EQUAL(fs_tree_iterate(&h->t, &h->in, 0, UINT64_MAX, 0, order_fn, &o), 1);
@@ -1255,14 +1140,14 @@ static void test_iterate(void)
 	{
 		struct fs_ptr *p = calloc(2 * nd, sizeof(*p));
 
-		g0 = h->gets;
+		g0 = h->st.gets;
 		CU_ASSERT_EQUAL(fs_tree_lookup_run(&h->t, &h->in, 0, 2 * nd, p), 7);
 		/* (3,0) (2,0) (1,0) (1,1) */
-		CHECK_U64(h->gets - g0, ==, 4);
+		CHECK_U64(h->st.gets - g0, ==, 4);
 		CU_ASSERT(!fs_ptr_is_hole(&p[nd]) && fs_ptr_is_hole(&p[nd + 1]));
-		g0 = h->gets;
+		g0 = h->st.gets;
 		CU_ASSERT_EQUAL(fs_tree_lookup_run(&h->t, &h->in, 2 * nd, 2 * nd, p), 0);
-		CHECK_U64(h->gets - g0, ==, 2);	/* (1, 2), (1, 3) are holes: not read */
+		CHECK_U64(h->st.gets - g0, ==, 2);	/* (1, 2), (1, 3) are holes: not read */
 		free(p);
 	}
 	/* lookup_at: levels above the inode's are holes; a bad level is refused */
@@ -1271,9 +1156,9 @@ static void test_iterate(void)
 
 		CU_ASSERT_EQUAL(fs_tree_lookup_at(&h->t, &h->in, 4, 0, &x), 0);
 		CU_ASSERT_EQUAL(fs_tree_lookup_at(&h->t, &h->in, 7, 0, &x), MM_EINVAL);
-		g0 = h->gets;
+		g0 = h->st.gets;
 		CU_ASSERT_EQUAL(fs_tree_lookup_at(&h->t, &h->in, 1, 5, &x), 1);
-		CHECK_U64(h->gets - g0, ==, 2);
+		CHECK_U64(h->st.gets - g0, ==, 2);
 		CU_ASSERT_EQUAL(fs_tree_lookup_at(&h->t, &h->in, 1, 6, &x), 0);
 	}
 	CU_ASSERT(check_reach(h));
@@ -1306,14 +1191,14 @@ static void test_truncate(void)
 	CHECK_U64(rc, ==, dense - (2 * nd + 6) + 1);
 	CHECK_U64(h->nlive_data, ==, 2 * nd + 6);
 	CU_ASSERT_EQUAL(h->in.level, 1);	/* shrank: ni * nd blocks hold it */
-	CU_ASSERT(bt_find(&h->st, INO, fs_tree_tag(1, 3)) == NULL);
+	CU_ASSERT(fk_find(&h->st, INO, fs_tree_tag(1, 3)) == NULL);
 	CU_ASSERT(check_reach(h));
 	/* at a block boundary: block 2 * nd starts a new indirect block, which goes */
 	call_begin(h, &c);
 	rc = fs_tree_truncate(&h->t, &h->in, 2 * nd * (uint64_t)B, 0, NULL);
 	CU_ASSERT(call_end(h, &c, "truncate boundary"));
 	CHECK_U64(rc, ==, 6);
-	CU_ASSERT(bt_find(&h->st, INO, fs_tree_tag(1, 2)) == NULL);
+	CU_ASSERT(fk_find(&h->st, INO, fs_tree_tag(1, 2)) == NULL);
 	CU_ASSERT(check_reach(h));
 	/* a size past the tree frees nothing */
 	CU_ASSERT_EQUAL(fs_tree_truncate(&h->t, &h->in, 1ull << 60, 0, NULL), 0);
@@ -1324,7 +1209,7 @@ static void test_truncate(void)
 	CU_ASSERT(call_end(h, &c, "truncate to level 0"));
 	CHECK_U64(rc, ==, 2 * nd - ni);
 	CU_ASSERT_EQUAL(h->in.level, 0);
-	CU_ASSERT_EQUAL(h->st.count, 0);
+	CU_ASSERT_EQUAL(h->st.t.count, 0);
 	CU_ASSERT(check_reach(h));
 	CU_ASSERT_EQUAL(fs_tree_truncate(&h->t, &h->in, 0, 0, NULL), (int64_t)ni);
 	CU_ASSERT_EQUAL(h->nlive_data, 0);
@@ -1363,7 +1248,7 @@ static void test_truncate(void)
 /* ---- 7. damage ---- */
 
 /* Reseal block <tag> after <mut> changed it (a = width, b = count). */
-static void reseal(struct mblk *b, uint64_t tag, uint64_t a, uint64_t cnt)
+static void reseal(struct fk_blk *b, uint64_t tag, uint64_t a, uint64_t cnt)
 {
 	struct fs_mbh hd = {.type = FS_BT_INDIRECT, .fsid = FSID, .ino = INO, .blk = tag,
 			    .a = a, .b = cnt};
@@ -1377,7 +1262,7 @@ static void test_damage(void)
 	struct th *h = th_new(r, 64 * KIB);
 	uint64_t nd = fs_ind_nptrs(r), ni = fs_inode_nptrs(r), n = ni * nd + 5;
 	uint64_t tag2 = fs_tree_tag(2, 0), tag1 = fs_tree_tag(1, n / nd);
-	struct mblk *b;
+	struct fk_blk *b;
 	struct fs_ptr x;
 	uint8_t save[FS_MB];
 	int rc;
@@ -1386,7 +1271,7 @@ static void test_damage(void)
 	put_n(h, n, NULL);
 	CU_ASSERT_EQUAL(h->in.level, 2);
 	CU_ASSERT_EQUAL(h->allocs, 3);	/* (1, 0), (2, 0) and n's (1, ni) */
-	b = bt_find(&h->st, INO, tag1);
+	b = fk_find(&h->st, INO, tag1);
 	CU_ASSERT_FATAL(b != NULL);
 	memcpy(save, b->data, FS_MB);
 
@@ -1423,7 +1308,7 @@ static void test_damage(void)
 			free(col.p);
 		}
 		CU_ASSERT_EQUAL(fs_tree_truncate(&h->t, &h->in, (n - 1) * 64 * KIB, 0, NULL), MM_ECHECKSUM);
-		CU_ASSERT_EQUAL(h->pinned, 0);
+		CU_ASSERT_EQUAL(h->st.held, 0);
 		CU_ASSERT_EQUAL(h->allocs, 3);
 		free(run);
 	}
@@ -1452,12 +1337,12 @@ static void test_damage(void)
 	memcpy(b->data, save, FS_MB);
 	CU_ASSERT_EQUAL(fs_tree_lookup(&h->t, &h->in, n, &x), 1);
 	/* missing although pointed at */
-	b = bt_find(&h->st, INO, tag2);
+	b = fk_find(&h->st, INO, tag2);
 	memcpy(save, b->data, FS_MB);
-	bt_del(&h->st, b);
+	fk_del(&h->st, b);
 	CU_ASSERT_EQUAL(fs_tree_lookup(&h->t, &h->in, n, &x), MM_EPROTO);
 	CHECK_MSG(h->t.err, "level 2 index 0 is missing");
-	memcpy(bt_add(&h->st, INO, tag2)->data, save, FS_MB);
+	memcpy(fk_add(&h->st, INO, tag2)->data, save, FS_MB);
 	/* an inode level past FS_MAX_LEVEL */
 	h->in.level = FS_MAX_LEVEL + 1;
 	CU_ASSERT_EQUAL(fs_tree_lookup(&h->t, &h->in, 0, &x), MM_EPROTO);
@@ -1488,7 +1373,7 @@ static void test_failures(void)
 			for (uint64_t k = 1;; k++) {
 				struct fs_inode before = h->in;
 				uint64_t ndata = h->nlive_data, nmeta = h->nlive_meta;
-				size_t nst = h->st.count;
+				size_t nst = h->st.t.count;
 				struct call c;
 				int rc;
 
@@ -1496,10 +1381,10 @@ static void test_failures(void)
 				if (kind == 0)
 					h->fail_alloc = k;
 				else
-					h->fail_get = k;
+					h->st.fail_in = k;
 				call_begin(h, &c);
 				rc = fs_tree_set(&h->t, &h->in, targets[t] + kind, &p, NULL);
-				h->fail_alloc = h->fail_get = 0;
+				h->fail_alloc = h->st.fail_in = 0;
 				CU_ASSERT(call_end(h, &c, "failing set"));
 				if (rc == 1) {
 					live_add(h, &p, false, targets[t] + kind);
@@ -1510,7 +1395,7 @@ static void test_failures(void)
 				CU_ASSERT(!memcmp(&before, &h->in, sizeof(before)));
 				CU_ASSERT_EQUAL(h->nlive_data, ndata);
 				CU_ASSERT_EQUAL(h->nlive_meta, nmeta);
-				CU_ASSERT_EQUAL(h->st.count, nst);
+				CU_ASSERT_EQUAL(h->st.t.count, nst);
 				CU_ASSERT(check_reach(h));
 				if (k > 20)
 					break;
@@ -1531,7 +1416,7 @@ static void test_failures(void)
 			if (rc >= 0)
 				break;
 			CU_ASSERT_EQUAL(rc, MM_EIO);
-			CU_ASSERT_EQUAL(h->pinned, 0);
+			CU_ASSERT_EQUAL(h->st.held, 0);
 			CU_ASSERT_EQUAL(h->bad, 0);
 		}
 		CU_ASSERT(k > 1 && k < 1000);
@@ -1544,7 +1429,7 @@ static void test_failures(void)
 		CU_ASSERT_EQUAL(h->bad, 0);
 		CU_ASSERT(h->nlive_data + h->nlive_meta > 0);
 		CU_ASSERT(h->nlive_data + h->nlive_meta < live0);
-		CHECK_U64(h->st.count, <=, h->nlive_meta);
+		CHECK_U64(h->st.t.count, <=, h->nlive_meta);
 		{
 			struct reach rr = {.h = h};
 
@@ -1631,14 +1516,14 @@ static void test_harness(void)
 	uint64_t n = fs_inode_nptrs(1) + 1;
 	struct fs_ptr x;
 	struct call c;
-	struct mblk *b;
+	struct fk_blk *b;
 	void (*changed)(void *, uint64_t, uint64_t, uint32_t, uint32_t, const uint8_t *);
 
 	put_n(h, n, NULL);
 	/* a store change nobody reported */
 	call_begin(h, &c);
 	CU_ASSERT_EQUAL(fs_tree_lookup(&h->t, &h->in, n, &x), 1);
-	b = bt_find(&h->st, INO, fs_tree_tag(1, 0));
+	b = fk_find(&h->st, INO, fs_tree_tag(1, 0));
 	b->data[FS_MB - 1] ^= 1;
 	fprintf(stderr, "\n  (a mismatch report is expected here:)\n");
 	CU_ASSERT(!call_end(h, &c, "harness"));
