@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/util.h"
 
 /* utime + stime of process <pid> (0: self), in seconds; 0 if unknown. */
 static inline double bench_cpu_secs(pid_t pid)
@@ -50,6 +52,19 @@ static inline void bench_die(const char *what, int rc, const char *msg)
 	fprintf(stderr, "%s: %s: %s%s%s\n", program_invocation_short_name, what,
 		rc ? mm_strerror(rc) : strerror(errno), msg && *msg ? ": " : "", msg ? msg : "");
 	exit(1);
+}
+
+/* Sleep until mm_now_ns() reaches <t> (monotonic). */
+static inline void bench_sleep_until(uint64_t t)
+{
+	uint64_t now;
+
+	while ((now = mm_now_ns()) < t) {
+		struct timespec ts = {(time_t)((t - now) / 1000000000u),
+				      (long)((t - now) % 1000000000u)};
+
+		nanosleep(&ts, NULL);
+	}
 }
 
 #endif

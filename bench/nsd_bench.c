@@ -115,18 +115,6 @@ static void usage(void)
 	exit(2);
 }
 
-static void sleep_until(uint64_t t)
-{
-	uint64_t now;
-
-	while ((now = mm_now_ns()) < t) {
-		struct timespec ts = {(time_t)((t - now) / 1000000000u),
-				      (long)((t - now) % 1000000000u)};
-
-		nanosleep(&ts, NULL);
-	}
-}
-
 /* ---- NSD table -------------------------------------------------------- */
 
 /* The one NSD of the benchmark, served by node 2. <device> NULL: this node
@@ -544,9 +532,9 @@ static int run_io(const char *path, bool direct)
 			while (sem_wait(&window) < 0 && errno == EINTR)
 				;
 	} else {
-		sleep_until(t0 + (uint64_t)(o.warm * 1e9));
+		bench_sleep_until(t0 + (uint64_t)(o.warm * 1e9));
 		snap_take(&a);
-		sleep_until(a.ns + (uint64_t)(o.secs * 1e9));
+		bench_sleep_until(a.ns + (uint64_t)(o.secs * 1e9));
 		snap_take(&b);
 		atomic_store_explicit(&stopping, true, memory_order_release);
 		while (atomic_load_explicit(&n_out, memory_order_acquire))

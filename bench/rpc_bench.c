@@ -344,17 +344,6 @@ static void run_window(pid_t server, struct snap *a, struct snap *b)
 			;
 }
 
-static void sleep_until(uint64_t t)
-{
-	uint64_t now;
-
-	while ((now = mm_now_ns()) < t) {
-		struct timespec ts = {(time_t)((t - now) / 1000000000u), (long)((t - now) % 1000000000u)};
-
-		nanosleep(&ts, NULL);
-	}
-}
-
 /* DEPTH calls in flight, each reply callback issuing the next. */
 static void run_chain(pid_t server, struct snap *a, struct snap *b)
 {
@@ -370,9 +359,9 @@ static void run_chain(pid_t server, struct snap *a, struct snap *b)
 			atomic_fetch_sub_explicit(&n_out, 1, memory_order_release);
 		}
 	}
-	sleep_until(t0 + secs_ns(o.warm));
+	bench_sleep_until(t0 + secs_ns(o.warm));
 	snap_take(a, server, atomic_load_explicit(&n_done, memory_order_acquire));
-	sleep_until(a->ns + secs_ns(o.secs));
+	bench_sleep_until(a->ns + secs_ns(o.secs));
 	snap_take(b, server, atomic_load_explicit(&n_done, memory_order_acquire));
 	atomic_store_explicit(&stopping, true, memory_order_release);
 	deadline = mm_now_ns() + (uint64_t)CALL_TIMEOUT_MS * 2000000u;

@@ -824,18 +824,6 @@ static void *grant_thread(void *arg)
 	return NULL;
 }
 
-static void sleep_until(uint64_t t)
-{
-	uint64_t now;
-
-	while ((now = mm_now_ns()) < t) {
-		struct timespec ts = {(time_t)((t - now) / 1000000000u),
-				      (long)((t - now) % 1000000000u)};
-
-		nanosleep(&ts, NULL);
-	}
-}
-
 static int run_grant(void)
 {
 	pthread_t *th = calloc((size_t)depth_opt, sizeof(*th));
@@ -858,11 +846,11 @@ static int run_grant(void)
 	for (int i = 0; i < depth_opt; i++)
 		if (pthread_create(&th[i], NULL, grant_thread, (void *)(uintptr_t)i))
 			bench_die("pthread_create", 0, NULL);
-	sleep_until(t0 + secs_ns(warm_opt));
+	bench_sleep_until(t0 + secs_ns(warm_opt));
 	ta = mm_now_ns();
 	na = atomic_load(&g_done);
 	cpu_a = bench_cpu_secs(0);
-	sleep_until(ta + secs_ns(secs_opt));
+	bench_sleep_until(ta + secs_ns(secs_opt));
 	tb = mm_now_ns();
 	nb = atomic_load(&g_done);
 	cpu_b = bench_cpu_secs(0);
@@ -952,11 +940,11 @@ static int run_pingpong(void)
 	for (int i = 0; i < 2; i++)
 		if (pthread_create(&th[i], NULL, pp_thread, (void *)(uintptr_t)(i + 1)))
 			bench_die("pthread_create", 0, NULL);
-	sleep_until(t0 + secs_ns(warm_opt));
+	bench_sleep_until(t0 + secs_ns(warm_opt));
 	ta = mm_now_ns();
 	na = atomic_load(&g_done);
 	cpu_a = bench_cpu_secs(0);
-	sleep_until(ta + secs_ns(secs_opt));
+	bench_sleep_until(ta + secs_ns(secs_opt));
 	tb = mm_now_ns();
 	nb = atomic_load(&g_done);
 	cpu_b = bench_cpu_secs(0);
