@@ -18,6 +18,8 @@
 #define MM_MMFSD_ADMIN_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #define ADM_MAX_MSG (16u << 20)
 #define ADM_SOCK_NAME "mmfsd.sock"
@@ -33,6 +35,8 @@ int adm_call(const char *sock_path, json_object *req, int timeout_ms, json_objec
 
 /* Convenience accessors on a reply (defaults when absent). */
 int adm_get_int(json_object *o, const char *key, int def);
+int64_t adm_get_i64(json_object *o, const char *key, int64_t def);
+bool adm_get_bool(json_object *o, const char *key, bool def);
 const char *adm_get_str(json_object *o, const char *key, const char *def);
 
 #endif

@@ -44,24 +44,6 @@ static nsd_entry *entry_by_name(nsd_svc *s, const char *name)
 	return e;
 }
 
-static int64_t get_i64(json_object *o, const char *key, int64_t def)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v))
-		return def;
-	return json_object_get_int64(v);
-}
-
-static bool get_bool(json_object *o, const char *key, bool def)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v))
-		return def;
-	return json_object_get_boolean(v);
-}
-
 /* ---- nsddiscover ---------------------------------------------------- */
 
 /* Is <name> in the request's "names" array? */
@@ -94,7 +76,7 @@ void adm_cmd_nsddiscover(mmfsd *d, json_object *req, json_object *rep)
 		adm_set_rc(rep, rc, err);
 		return;
 	}
-	if (get_bool(req, "broadcast", false))
+	if (adm_get_bool(req, "broadcast", false))
 		nsd_svc_broadcast_rescan(s);
 	if (nsd_table_list(nsd_svc_table(s), &ents, &n) == 0) {
 		arr = json_object_new_array();
@@ -140,7 +122,7 @@ void adm_cmd_nsdfault(mmfsd *d, json_object *req, json_object *rep)
 	char msg[160];
 	(void)d;
 
-	if (get_bool(req, "reset", false)) {
+	if (adm_get_bool(req, "reset", false)) {
 		nsd_sys_reset();
 		mm_notice(SUB, "test: every injected NSD fault disarmed");
 		adm_set_rc(rep, MM_OK, NULL);
@@ -152,12 +134,12 @@ void adm_cmd_nsdfault(mmfsd *d, json_object *req, json_object *rep)
 		adm_set_rc(rep, MM_EINVAL, msg);
 		return;
 	}
-	rc = nsd_sys_fail((enum nsd_sys_id)id, (unsigned)get_i64(req, "nth", 1),
-			  (int)get_i64(req, "errno", EIO), get_bool(req, "persistent", false));
+	rc = nsd_sys_fail((enum nsd_sys_id)id, (unsigned)adm_get_i64(req, "nth", 1),
+			  (int)adm_get_i64(req, "errno", EIO), adm_get_bool(req, "persistent", false));
 	if (rc == MM_OK)
 		mm_notice(SUB, "test: %s call %" PRId64 " from now fails with errno %" PRId64 "%s",
-			  call, get_i64(req, "nth", 1), get_i64(req, "errno", EIO),
-			  get_bool(req, "persistent", false) ? ", and every later one" : "");
+			  call, adm_get_i64(req, "nth", 1), adm_get_i64(req, "errno", EIO),
+			  adm_get_bool(req, "persistent", false) ? ", and every later one" : "");
 	adm_set_rc(rep, rc, rc ? "nsdfault: bad nth or errno" : NULL);
 }
 
@@ -247,13 +229,13 @@ void adm_cmd_nsdio(mmfsd *d, json_object *req, json_object *rep)
 {
 	nsd_svc *s = mmfsd_nsd(d);
 	const char *name = adm_get_str(req, "nsd", ""), *opname = adm_get_str(req, "op", "");
-	uint64_t offset = (uint64_t)get_i64(req, "offset", 0);
-	uint64_t length = (uint64_t)get_i64(req, "length", 0);
-	uint64_t bs = (uint64_t)get_i64(req, "bs", 1 << 20);
-	int64_t depth = get_i64(req, "depth", 8);
-	uint64_t seed = (uint64_t)get_i64(req, "seed", 1);
-	bool verify = get_bool(req, "verify", true), random = get_bool(req, "random", false);
-	uint64_t count, rstate = (uint64_t)get_i64(req, "rseed", 12345) | 1;
+	uint64_t offset = (uint64_t)adm_get_i64(req, "offset", 0);
+	uint64_t length = (uint64_t)adm_get_i64(req, "length", 0);
+	uint64_t bs = (uint64_t)adm_get_i64(req, "bs", 1 << 20);
+	int64_t depth = adm_get_i64(req, "depth", 8);
+	uint64_t seed = (uint64_t)adm_get_i64(req, "seed", 1);
+	bool verify = adm_get_bool(req, "verify", true), random = adm_get_bool(req, "random", false);
+	uint64_t count, rstate = (uint64_t)adm_get_i64(req, "rseed", 12345) | 1;
 	struct nsdio_job j = {.rc = 0};
 	struct nsd_io *ios = NULL;
 	struct run *runs = NULL;
@@ -310,7 +292,7 @@ void adm_cmd_nsdio(mmfsd *d, json_object *req, json_object *rep)
 		rc = MM_ENOENT;
 		goto out;
 	}
-	count = random ? (uint64_t)get_i64(req, "count", (int64_t)(length / bs)) : (length + bs - 1) / bs;
+	count = random ? (uint64_t)adm_get_i64(req, "count", (int64_t)(length / bs)) : (length + bs - 1) / bs;
 	ios = calloc((size_t)depth, sizeof(*ios));
 	if (!ios) {
 		rc = MM_ENOMEM;

@@ -136,6 +136,24 @@ int adm_get_int(json_object *o, const char *key, int def)
 	return json_object_get_int(v);
 }
 
+int64_t adm_get_i64(json_object *o, const char *key, int64_t def)
+{
+	json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v))
+		return def;
+	return json_object_get_int64(v);
+}
+
+bool adm_get_bool(json_object *o, const char *key, bool def)
+{
+	json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v))
+		return def;
+	return json_object_get_boolean(v);
+}
+
 const char *adm_get_str(json_object *o, const char *key, const char *def)
 {
 	json_object *v;

@@ -157,24 +157,6 @@ static struct tokadm *tokadm_get(mmfsd *d, bool create)
 
 /* ---- request fields ---------------------------------------------------- */
 
-static int64_t get_i64(json_object *o, const char *key, int64_t def)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v))
-		return def;
-	return json_object_get_int64(v);
-}
-
-static bool get_bool(json_object *o, const char *key, bool def)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v))
-		return def;
-	return json_object_get_boolean(v);
-}
-
 /* "end": a number or "inf" */
 static int get_end(json_object *o, const char *key, uint64_t *out)
 {
@@ -523,10 +505,10 @@ static void storm_report(struct storm *s, json_object *rep)
 static void storm_start(mmfsd *d, struct tokadm *a, json_object *req, json_object *rep)
 {
 	struct toknet *t = mmfsd_toknet(d);
-	int64_t threads = get_i64(req, "threads", 4), objects = get_i64(req, "objects", 16);
-	int64_t seconds = get_i64(req, "seconds", 10), hold_ms = get_i64(req, "hold_ms", 10);
-	int64_t first = get_i64(req, "first", 1), acq_to = get_i64(req, "acquire_timeout_ms", 120000);
-	uint64_t seed = (uint64_t)get_i64(req, "seed", 1);
+	int64_t threads = adm_get_i64(req, "threads", 4), objects = adm_get_i64(req, "objects", 16);
+	int64_t seconds = adm_get_i64(req, "seconds", 10), hold_ms = adm_get_i64(req, "hold_ms", 10);
+	int64_t first = adm_get_i64(req, "first", 1), acq_to = adm_get_i64(req, "acquire_timeout_ms", 120000);
+	uint64_t seed = (uint64_t)adm_get_i64(req, "seed", 1);
 	const char *path = adm_get_str(req, "log", "");
 	char err[200] = "";
 	uint32_t space;
@@ -563,8 +545,8 @@ static void storm_start(mmfsd *d, struct tokadm *a, json_object *req, json_objec
 	s->objects = (unsigned)objects;
 	s->first = (uint64_t)first;
 	s->hold_ms = (unsigned)hold_ms;
-	s->multi = get_bool(req, "multi", false);
-	s->sequential = get_bool(req, "sequential", false);
+	s->multi = adm_get_bool(req, "multi", false);
+	s->sequential = adm_get_bool(req, "sequential", false);
 	s->acq_timeout_ms = (int)acq_to;
 	s->nkinds = parse_list(adm_get_str(req, "kinds", "inode,br"), true, s->kinds, TOK_NKINDS);
 	s->nmodes = parse_list(adm_get_str(req, "modes", "ro,ws,xw"), false, s->modes, 3);
@@ -636,7 +618,7 @@ void adm_cmd_tokstorm(mmfsd *d, json_object *req, json_object *rep)
 {
 	const char *op = adm_get_str(req, "op", "");
 	struct tokadm *a = tokadm_get(d, true);
-	int64_t ms = get_i64(req, "timeout_ms", 30000);
+	int64_t ms = adm_get_i64(req, "timeout_ms", 30000);
 	struct storm *s;
 	bool stop;
 
@@ -690,8 +672,8 @@ static void tokhold_acquire(mmfsd *d, struct tokadm *a, json_object *req, json_o
 {
 	struct toknet *t = mmfsd_toknet(d);
 	const char *id = adm_get_str(req, "id", "");
-	int64_t obj = get_i64(req, "obj", 0), start = get_i64(req, "start", 0);
-	int64_t to = get_i64(req, "timeout_ms", 50000);
+	int64_t obj = adm_get_i64(req, "obj", 0), start = adm_get_i64(req, "start", 0);
+	int64_t to = adm_get_i64(req, "timeout_ms", 50000);
 	struct tok_key k = {0};
 	struct tok_range r;
 	enum tok_kind kind;
