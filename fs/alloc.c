@@ -40,19 +40,6 @@ struct fs_alloc {
 	struct disk_geo disk[FS_MAX_DISKS];
 };
 
-__attribute__((format(printf, 4, 5)))
-static int fail(char *err, size_t errsz, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errsz) {
-		va_start(ap, fmt);
-		vsnprintf(err, errsz, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* ---- 1. geometry ---- */
 
 static int disk_geo_of(const struct fs_alloc *a, const struct fs_sgd_disk *sd, uint32_t d,
@@ -65,14 +52,14 @@ static int disk_geo_of(const struct fs_alloc *a, const struct fs_sgd_disk *sd, u
 	g->subblocks = sd->subblocks;
 	g->usage = sd->usage;
 	if (sd->subblocks >= 1ull << 48)
-		return fail(err, errsz, MM_EINVAL, "disk %u (%s): %" PRIu64 " subblocks do not fit "
+		return fs_errf(err, errsz, MM_EINVAL, "disk %u (%s): %" PRIu64 " subblocks do not fit "
 			    "a disk address", d, g->name, sd->subblocks);
 	if (sd->usage != FS_USAGE_DESC_ONLY && sd->subblocks > a->first)
 		g->nblocks = (sd->subblocks - a->first) / a->spb;
 	maxchunk = (g->nblocks + a->nreg - 1) / a->nreg;
 	per = (maxchunk + a->bpm - 1) / a->bpm;
 	if (per * a->nreg > 1ull << 32)
-		return fail(err, errsz, MM_EINVAL, "disk %u (%s): %" PRIu64 " map blocks per region "
+		return fs_errf(err, errsz, MM_EINVAL, "disk %u (%s): %" PRIu64 " map blocks per region "
 			    "times %u regions do not fit 32 bits of map-file block", d, g->name, per,
 			    a->nreg);
 	g->per = (uint32_t)per;
@@ -87,25 +74,25 @@ int fs_alloc_open(const struct fs_sgd *sgd, const struct fs_bstore *bs, struct f
 	int rc;
 
 	if (b < FS_MIN_BLOCK || b > FS_MAX_BLOCK || (b & (b - 1)))
-		return fail(err, errsz, MM_EINVAL, "block size %u is not a power of two in 64 KiB .. "
+		return fs_errf(err, errsz, MM_EINVAL, "block size %u is not a power of two in 64 KiB .. "
 			    "16 MiB", b);
 	if (sgd->subblock_size != fs_subblock(b))
-		return fail(err, errsz, MM_EINVAL, "subblock size %u does not go with block size %u "
+		return fs_errf(err, errsz, MM_EINVAL, "subblock size %u does not go with block size %u "
 			    "(%u)", sgd->subblock_size, b, fs_subblock(b));
 	if (sgd->mb_size != FS_MB)
-		return fail(err, errsz, MM_EINVAL, "metadata block size %u is not %u",
+		return fs_errf(err, errsz, MM_EINVAL, "metadata block size %u is not %u",
 			    sgd->mb_size, FS_MB);
 	if (sgd->nregions == 0)
-		return fail(err, errsz, MM_EINVAL, "no allocation regions");
+		return fs_errf(err, errsz, MM_EINVAL, "no allocation regions");
 	if (sgd->ndisks > FS_MAX_DISKS)
-		return fail(err, errsz, MM_EINVAL, "%u disks (at most %u)", sgd->ndisks,
+		return fs_errf(err, errsz, MM_EINVAL, "%u disks (at most %u)", sgd->ndisks,
 			    FS_MAX_DISKS);
 	if (sgd->inode_limit <= FS_FIRST_USER_INO || sgd->inode_limit > 1ull << 48)
-		return fail(err, errsz, MM_EINVAL, "inode limit %" PRIu64 " is not in %u .. 2^48",
+		return fs_errf(err, errsz, MM_EINVAL, "inode limit %" PRIu64 " is not in %u .. 2^48",
 			    sgd->inode_limit, FS_FIRST_USER_INO + 1);
 	a = calloc(1, sizeof(*a));
 	if (!a)
-		return fail(err, errsz, MM_ENOMEM, "no memory for the allocation maps");
+		return fs_errf(err, errsz, MM_ENOMEM, "no memory for the allocation maps");
 	a->bs = *bs;
 	a->fsid = (uint32_t)sgd->fsid;
 	a->bsize = b;
@@ -136,11 +123,11 @@ int fs_alloc_update(struct fs_alloc *a, const struct fs_sgd *sgd, char *err, siz
 	int rc;
 
 	if (sgd->block_size != a->bsize || sgd->nregions != a->nreg)
-		return fail(err, errsz, MM_ESTATE, "block size or region count changed (%u, %u -> "
+		return fs_errf(err, errsz, MM_ESTATE, "block size or region count changed (%u, %u -> "
 			    "%u, %u): chunks would move", a->bsize, a->nreg, sgd->block_size,
 			    sgd->nregions);
 	if (sgd->ndisks < a->ndisks || sgd->ndisks > FS_MAX_DISKS)
-		return fail(err, errsz, MM_ESTATE, "the descriptor has %u disks, the maps %u",
+		return fs_errf(err, errsz, MM_ESTATE, "the descriptor has %u disks, the maps %u",
 			    sgd->ndisks, a->ndisks);
 	for (uint32_t d = 0; d < a->ndisks; d++) {
 		const struct fs_sgd_disk *sd = &sgd->disk[d];
@@ -148,7 +135,7 @@ int fs_alloc_update(struct fs_alloc *a, const struct fs_sgd *sgd, char *err, siz
 
 		if (sd->subblocks != old->subblocks ||
 		    (sd->usage == FS_USAGE_DESC_ONLY) != (old->usage == FS_USAGE_DESC_ONLY))
-			return fail(err, errsz, MM_ESTATE, "disk %u (%s) changed size or descOnly "
+			return fs_errf(err, errsz, MM_ESTATE, "disk %u (%s) changed size or descOnly "
 				    "usage: its chunks would move", d, old->name);
 	}
 	for (uint32_t d = a->ndisks; d < sgd->ndisks; d++) {
@@ -276,15 +263,15 @@ static int bmap_get(struct fs_alloc *a, struct bref *m, uint32_t d, uint32_t r, 
 		if (rc == MM_OK)
 			a->bs.put(a->bs.arg, FS_INO_BMAP, m->blk, m->data, false);
 		else if (rc == MM_ENOENT)
-			return fail(err, errsz, MM_ENOENT, "%s is missing (a hole)", m->where);
+			return fs_errf(err, errsz, MM_ENOENT, "%s is missing (a hole)", m->where);
 		else
-			return fail(err, errsz, rc, "%s: %s", m->where, mm_strerror(rc));
+			return fs_errf(err, errsz, rc, "%s: %s", m->where, mm_strerror(rc));
 	}
 	rc = a->bs.get(a->bs.arg, FS_INO_BMAP, m->blk, mode != GET_READ, &m->data);
 	if (rc == MM_ENOENT)
-		return fail(err, errsz, MM_ENOENT, "%s is missing (a hole)", m->where);
+		return fs_errf(err, errsz, MM_ENOENT, "%s is missing (a hole)", m->where);
 	if (rc)
-		return fail(err, errsz, rc, "%s: %s", m->where, mm_strerror(rc));
+		return fs_errf(err, errsz, rc, "%s: %s", m->where, mm_strerror(rc));
 	rc = fs_mb_verify(m->data, FS_MB, FS_BT_BMAP, a->fsid, FS_INO_BMAP, m->blk, &m->h, msg,
 			  sizeof(msg));
 	if (rc == MM_OK && (m->h.a > m->covered * a->spb || m->h.b > m->covered ||
@@ -296,7 +283,7 @@ static int bmap_get(struct fs_alloc *a, struct bref *m, uint32_t d, uint32_t r, 
 	}
 	if (rc) {
 		a->bs.put(a->bs.arg, FS_INO_BMAP, m->blk, m->data, false);
-		return fail(err, errsz, rc, "%s: %s", m->where, msg);
+		return fs_errf(err, errsz, rc, "%s: %s", m->where, msg);
 	}
 	return MM_OK;
 }
@@ -366,10 +353,10 @@ static uint32_t best_run(uint32_t m, uint32_t spb, uint32_t k, uint32_t *at)
 static int check_dr(const struct fs_alloc *a, uint32_t d, uint32_t r, char *err, size_t errsz)
 {
 	if (d >= a->ndisks)
-		return fail(err, errsz, MM_EINVAL, "disk %u is not in the stripe group (%u disks)", d,
+		return fs_errf(err, errsz, MM_EINVAL, "disk %u is not in the stripe group (%u disks)", d,
 			    a->ndisks);
 	if (r >= a->nreg)
-		return fail(err, errsz, MM_EINVAL, "region %u does not exist (%u regions)", r,
+		return fs_errf(err, errsz, MM_EINVAL, "region %u does not exist (%u regions)", r,
 			    a->nreg);
 	return MM_OK;
 }
@@ -396,12 +383,12 @@ int fs_bmap_format(struct fs_alloc *a, const uint32_t *disks, size_t n, char *er
 				rc = a->bs.get(a->bs.arg, FS_INO_BMAP, blk, false, &data);
 				if (rc == MM_OK) {
 					a->bs.put(a->bs.arg, FS_INO_BMAP, blk, data, false);
-					return fail(err, errsz, MM_EEXIST, "block map disk %u (%s) "
+					return fs_errf(err, errsz, MM_EEXIST, "block map disk %u (%s) "
 						    "region %u map block %u exists: the disk has "
 						    "maps", d, a->disk[d].name, r, j);
 				}
 				if (rc != MM_ENOENT)
-					return fail(err, errsz, rc, "block map disk %u region %u map "
+					return fs_errf(err, errsz, rc, "block map disk %u region %u map "
 						    "block %u: %s", d, r, j, mm_strerror(rc));
 			}
 		}
@@ -418,7 +405,7 @@ int fs_bmap_format(struct fs_alloc *a, const uint32_t *disks, size_t n, char *er
 				m.covered = blocks < a->bpm ? blocks : a->bpm;
 				rc = a->bs.get(a->bs.arg, FS_INO_BMAP, m.blk, true, &m.data);
 				if (rc)
-					return fail(err, errsz, rc, "block map disk %u region %u map "
+					return fs_errf(err, errsz, rc, "block map disk %u region %u map "
 						    "block %u: %s", d, r, j, mm_strerror(rc));
 				memset(m.data, 0, FS_MB);
 				/* blocks past the chunk's end are in use for good */
@@ -457,7 +444,7 @@ static int take_full(struct fs_alloc *a, uint32_t d, uint32_t r, uint32_t j, uin
 		return MM_OK;
 	}
 	bmap_put(a, &m, false);
-	return fail(err, errsz, MM_EPROTO, "%s: its header counts %" PRIu64 " free full blocks, "
+	return fs_errf(err, errsz, MM_EPROTO, "%s: its header counts %" PRIu64 " free full blocks, "
 		    "its bitmap none", m.where, m.h.b);
 }
 
@@ -483,7 +470,7 @@ int fs_bmap_alloc_block(struct fs_alloc *a, uint32_t r, uint32_t d, fs_da *out, 
 		if (some)
 			return take_full(a, d, r, j, a->spb, out, err, errsz);
 	}
-	return fail(err, errsz, MM_ERANGE, "block map disk %u (%s) region %u: no free full block",
+	return fs_errf(err, errsz, MM_ERANGE, "block map disk %u (%s) region %u: no free full block",
 		    d, a->disk[d].name, r);
 }
 
@@ -501,7 +488,7 @@ int fs_bmap_alloc_frag(struct fs_alloc *a, uint32_t r, uint32_t d, uint32_t k, f
 	if (rc)
 		return rc;
 	if (k < 1 || k > a->spb)
-		return fail(err, errsz, MM_EINVAL, "a fragment of %u subblocks (1 .. %u)", k, a->spb);
+		return fs_errf(err, errsz, MM_EINVAL, "a fragment of %u subblocks (1 .. %u)", k, a->spb);
 	fs_bmap_chunk(a, d, r, &c);
 	/* best fit among partly used full blocks, stopping at an exact one */
 	for (uint32_t j = 0; j < c.nmap && best.len != k; j++) {
@@ -531,7 +518,7 @@ int fs_bmap_alloc_frag(struct fs_alloc *a, uint32_t r, uint32_t d, uint32_t k, f
 	}
 	if (best.len == 0) {
 		if (full == UINT32_MAX)
-			return fail(err, errsz, MM_ERANGE, "block map disk %u (%s) region %u: no "
+			return fs_errf(err, errsz, MM_ERANGE, "block map disk %u (%s) region %u: no "
 				    "run of %u free subblocks", d, a->disk[d].name, r, k);
 		return take_full(a, d, r, full, k, out, err, errsz);
 	}
@@ -542,7 +529,7 @@ int fs_bmap_alloc_frag(struct fs_alloc *a, uint32_t r, uint32_t d, uint32_t k, f
 	if (bits & run_mask(best.at, k)) {
 		/* the caller let another allocation in between */
 		bmap_put(a, &m, false);
-		return fail(err, errsz, MM_ECONFLICT, "%s changed under an allocation", m.where);
+		return fs_errf(err, errsz, MM_ECONFLICT, "%s changed under an allocation", m.where);
 	}
 	mask_put(body(&m), best.i, a->spb, bits | run_mask(best.at, k));
 	m.h.a -= k;
@@ -559,11 +546,11 @@ int fs_bmap_free(struct fs_alloc *a, fs_da da, uint32_t nsub, char *err, size_t 
 	int rc;
 
 	if (!locate(a, da, &r, &bi))
-		return fail(err, errsz, MM_EINVAL, "disk address %#" PRIx64 " (disk %u subblock %"
+		return fs_errf(err, errsz, MM_EINVAL, "disk address %#" PRIx64 " (disk %u subblock %"
 			    PRIu64 ") lies in no allocation region", da, d, sub);
 	off = (uint32_t)((sub - a->first) % a->spb);
 	if (nsub < 1 || off + nsub > a->spb)
-		return fail(err, errsz, MM_EINVAL, "disk %u subblocks %" PRIu64 "+%u: not a run "
+		return fs_errf(err, errsz, MM_EINVAL, "disk %u subblocks %" PRIu64 "+%u: not a run "
 			    "inside one full block", d, sub, nsub);
 	rb = bi - chunk_lo(a, &a->disk[d], r);
 	rc = bmap_get(a, &m, d, r, (uint32_t)(rb / a->bpm), GET_WRITE, err, errsz);
@@ -575,7 +562,7 @@ int fs_bmap_free(struct fs_alloc *a, fs_da da, uint32_t nsub, char *err, size_t 
 		uint32_t k = (uint32_t)__builtin_ctz(rm & ~bits);
 
 		bmap_put(a, &m, false);
-		return fail(err, errsz, MM_ESTATE, "double free: disk %u (%s) subblocks %" PRIu64
+		return fs_errf(err, errsz, MM_ESTATE, "double free: disk %u (%s) subblocks %" PRIu64
 			    "+%u (disk address %#" PRIx64 "): subblock %" PRIu64 " is free "
 			    "already (region %u)", d, a->disk[d].name, sub, nsub, da,
 			    sub - off + k, r);
@@ -648,7 +635,7 @@ int fs_bmap_check(struct fs_alloc *a, uint32_t r, uint32_t d, struct fs_bmap_cou
 			if (i >= m.covered) {
 				if (bits != fullmask) {
 					bmap_put(a, &m, false);
-					return fail(err, errsz, MM_EPROTO, "%s: block %" PRIu64 " past "
+					return fs_errf(err, errsz, MM_EPROTO, "%s: block %" PRIu64 " past "
 						    "the chunk's end is marked free", m.where, i);
 				}
 				continue;
@@ -660,13 +647,13 @@ int fs_bmap_check(struct fs_alloc *a, uint32_t r, uint32_t d, struct fs_bmap_cou
 		for (uint64_t x = 0; x < tail; x++) {
 			if (end[x]) {
 				bmap_put(a, &m, false);
-				return fail(err, errsz, MM_EPROTO, "%s: bits past its map are set",
+				return fs_errf(err, errsz, MM_EPROTO, "%s: bits past its map are set",
 					    m.where);
 			}
 		}
 		if (fs != m.h.a || ff != m.h.b) {
 			bmap_put(a, &m, false);
-			return fail(err, errsz, MM_EPROTO, "%s: header counts %" PRIu64 " free "
+			return fs_errf(err, errsz, MM_EPROTO, "%s: header counts %" PRIu64 " free "
 				    "subblocks and %" PRIu64 " free blocks, its bitmap %" PRIu64
 				    " and %" PRIu64, m.where, m.h.a, m.h.b, fs, ff);
 		}
@@ -757,7 +744,7 @@ static int imap_get(struct fs_alloc *a, uint32_t r, bool write, uint8_t **data,
 			return MM_ENOENT;
 		hole = true;
 	} else if (rc) {
-		return fail(err, errsz, rc, "inode map region %u: %s", r, mm_strerror(rc));
+		return fs_errf(err, errsz, rc, "inode map region %u: %s", r, mm_strerror(rc));
 	} else {
 		rc = fs_mb_verify(*data, FS_MB, FS_BT_IMAP, a->fsid, FS_INO_IMAP, r, h, msg,
 				  sizeof(msg));
@@ -771,12 +758,12 @@ static int imap_get(struct fs_alloc *a, uint32_t r, bool write, uint8_t **data,
 		a->bs.put(a->bs.arg, FS_INO_IMAP, r, *data, false);
 		*data = NULL;
 		if (rc)
-			return fail(err, errsz, rc, "inode map region %u (map-file block %u): %s", r,
+			return fs_errf(err, errsz, rc, "inode map region %u (map-file block %u): %s", r,
 				    r, msg);
 	}
 	rc = a->bs.get(a->bs.arg, FS_INO_IMAP, r, true, data);
 	if (rc)
-		return fail(err, errsz, rc, "inode map region %u: %s", r, mm_strerror(rc));
+		return fs_errf(err, errsz, rc, "inode map region %u: %s", r, mm_strerror(rc));
 	if (hole) {
 		imap_initial(a, r, *data);
 		h->a = imap_initial_free(a, r);
@@ -793,13 +780,13 @@ int fs_imap_format(struct fs_alloc *a, char *err, size_t errsz)
 	rc = a->bs.get(a->bs.arg, FS_INO_IMAP, 0, false, &data);
 	if (rc == MM_OK) {
 		a->bs.put(a->bs.arg, FS_INO_IMAP, 0, data, false);
-		return fail(err, errsz, MM_EEXIST, "inode map region 0 exists");
+		return fs_errf(err, errsz, MM_EEXIST, "inode map region 0 exists");
 	}
 	if (rc != MM_ENOENT)
-		return fail(err, errsz, rc, "inode map region 0: %s", mm_strerror(rc));
+		return fs_errf(err, errsz, rc, "inode map region 0: %s", mm_strerror(rc));
 	rc = a->bs.get(a->bs.arg, FS_INO_IMAP, 0, true, &data);
 	if (rc)
-		return fail(err, errsz, rc, "inode map region 0: %s", mm_strerror(rc));
+		return fs_errf(err, errsz, rc, "inode map region 0: %s", mm_strerror(rc));
 	imap_initial(a, 0, data);
 	imap_seal(a, 0, data, imap_initial_free(a, 0));
 	a->bs.put(a->bs.arg, FS_INO_IMAP, 0, data, true);
@@ -830,7 +817,7 @@ int fs_imap_alloc(struct fs_alloc *a, uint32_t r, uint64_t hint, uint64_t *ino, 
 	int rc;
 
 	if (r >= a->imap_nreg)
-		return fail(err, errsz, MM_EINVAL, "inode region %u does not exist (%u regions)", r,
+		return fs_errf(err, errsz, MM_EINVAL, "inode region %u does not exist (%u regions)", r,
 			    a->imap_nreg);
 	if (hint >= base && hint - base < FS_IMAP_REGION_INODES)
 		from = hint - base;
@@ -839,14 +826,14 @@ int fs_imap_alloc(struct fs_alloc *a, uint32_t r, uint64_t hint, uint64_t *ino, 
 		return rc;
 	if (h.a == 0) {
 		a->bs.put(a->bs.arg, FS_INO_IMAP, r, data, false);
-		return fail(err, errsz, MM_ERANGE, "inode region %u is full", r);
+		return fs_errf(err, errsz, MM_ERANGE, "inode region %u is full", r);
 	}
 	i = first_clear(data + FS_MBH_BYTES, from, FS_IMAP_REGION_INODES);
 	if (i == UINT64_MAX)
 		i = first_clear(data + FS_MBH_BYTES, 0, from);
 	if (i == UINT64_MAX || ino_fixed(a, base + i)) {
 		a->bs.put(a->bs.arg, FS_INO_IMAP, r, data, false);
-		return fail(err, errsz, MM_EPROTO, "inode map region %u: its header counts %" PRIu64
+		return fs_errf(err, errsz, MM_EPROTO, "inode map region %u: its header counts %" PRIu64
 			    " free inodes, its bitmap %s", r, h.a,
 			    i == UINT64_MAX ? "none" : "a reserved one");
 	}
@@ -866,23 +853,23 @@ int fs_imap_free(struct fs_alloc *a, uint64_t ino, char *err, size_t errsz)
 	int rc;
 
 	if (ino_fixed(a, ino))
-		return fail(err, errsz, MM_EINVAL, "inode %" PRIu64 " is %s", ino,
+		return fs_errf(err, errsz, MM_EINVAL, "inode %" PRIu64 " is %s", ino,
 			    ino < FS_FIRST_USER_INO ? "reserved" : "past the inode limit");
 	rc = imap_get(a, r, false, &data, &h, err, errsz);
 	if (rc == MM_ENOENT)
-		return fail(err, errsz, MM_ESTATE, "double free: inode %" PRIu64 " is free already "
+		return fs_errf(err, errsz, MM_ESTATE, "double free: inode %" PRIu64 " is free already "
 			    "(inode region %u was never used)", ino, r);
 	if (rc)
 		return rc;
 	if (!bit_get(data + FS_MBH_BYTES, i)) {
 		a->bs.put(a->bs.arg, FS_INO_IMAP, r, data, false);
-		return fail(err, errsz, MM_ESTATE, "double free: inode %" PRIu64 " is free already "
+		return fs_errf(err, errsz, MM_ESTATE, "double free: inode %" PRIu64 " is free already "
 			    "(inode region %u)", ino, r);
 	}
 	a->bs.put(a->bs.arg, FS_INO_IMAP, r, data, false);
 	rc = a->bs.get(a->bs.arg, FS_INO_IMAP, r, true, &data);
 	if (rc)
-		return fail(err, errsz, rc, "inode map region %u: %s", r, mm_strerror(rc));
+		return fs_errf(err, errsz, rc, "inode map region %u: %s", r, mm_strerror(rc));
 	bit_put(data + FS_MBH_BYTES, i, false);
 	imap_seal(a, r, data, h.a + 1);
 	a->bs.put(a->bs.arg, FS_INO_IMAP, r, data, true);
@@ -896,7 +883,7 @@ int fs_imap_count(struct fs_alloc *a, uint32_t r, uint64_t *nfree, char *err, si
 	int rc;
 
 	if (r >= a->imap_nreg)
-		return fail(err, errsz, MM_EINVAL, "inode region %u does not exist (%u regions)", r,
+		return fs_errf(err, errsz, MM_EINVAL, "inode region %u does not exist (%u regions)", r,
 			    a->imap_nreg);
 	rc = imap_get(a, r, false, &data, &h, err, errsz);
 	if (rc == MM_ENOENT) {

@@ -242,8 +242,7 @@ int fs_sgd_encode(const struct fs_sgd *s, uint8_t *slot)
 	return MM_OK;
 }
 
-/* A device or pool name: 1 .. <max> bytes of [A-Za-z0-9._-]. */
-static bool simple_name(const char *n, size_t max)
+bool fs_simple_name(const char *n, size_t max)
 {
 	size_t len = strlen(n);
 
@@ -253,6 +252,18 @@ static bool simple_name(const char *n, size_t max)
 		if (!isalnum((unsigned char)n[i]) && !strchr("._-", n[i]))
 			return false;
 	return true;
+}
+
+int fs_errf(char *err, size_t errsz, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errsz) {
+		va_start(ap, fmt);
+		vsnprintf(err, errsz, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
 }
 
 static bool printable(const char *n)
@@ -294,7 +305,7 @@ int fs_sgd_check(const struct fs_sgd *s, char *err, size_t errsz)
 		BAD(MM_EPROTO, "file system id %" PRIu64 " is not in 1 .. %u", s->fsid, FS_FSID_MAX);
 	if (s->generation == 0)
 		BAD(MM_EPROTO, "descriptor generation 0");
-	if (!str_fits(s->device, sizeof(s->device)) || !simple_name(s->device, FS_DEVICE_MAX))
+	if (!str_fits(s->device, sizeof(s->device)) || !fs_simple_name(s->device, FS_DEVICE_MAX))
 		BAD(MM_EPROTO, "device name is not 1 .. %u characters of [A-Za-z0-9._-]",
 		    FS_DEVICE_MAX);
 	if (!pow2(s->block_size) || s->block_size < FS_MIN_BLOCK || s->block_size > FS_MAX_BLOCK)
@@ -364,7 +375,7 @@ int fs_sgd_check(const struct fs_sgd *s, char *err, size_t errsz)
 		    d->avail > FS_DA_RECOVERING)
 			BAD(MM_EPROTO, "%s: disk %s: usage %u, status %u or availability %u unknown",
 			    s->device, d->name, d->usage, d->status, d->avail);
-		if (!str_fits(d->pool, sizeof(d->pool)) || !simple_name(d->pool, sizeof(d->pool) - 1))
+		if (!str_fits(d->pool, sizeof(d->pool)) || !fs_simple_name(d->pool, sizeof(d->pool) - 1))
 			BAD(MM_EPROTO, "%s: disk %s: storage pool is not 1 .. 31 characters of "
 			    "[A-Za-z0-9._-]", s->device, d->name);
 		if (usage_meta(d->usage) && strcmp(d->pool, "system") != 0)

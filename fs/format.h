@@ -393,6 +393,14 @@ struct fs_bstore {
 	void *arg;
 };
 
+/* ---- helpers shared by fs/ ---- */
+
+/* A device or pool name: 1 .. <max> bytes of [A-Za-z0-9._-]. */
+bool fs_simple_name(const char *n, size_t max);
+/* Format a reason into <err> (when given) and return <rc>. */
+__attribute__((format(printf, 4, 5)))
+int fs_errf(char *err, size_t errsz, int rc, const char *fmt, ...);
+
 /* The 64-bit hash of a directory entry name (stable on disk: never
  * change it within a format version). */
 uint64_t fs_name_hash(const char *name, size_t len);

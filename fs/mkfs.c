@@ -40,32 +40,6 @@
 
 /* ---- 1. helpers ---- */
 
-__attribute__((format(printf, 4, 5)))
-static int fail(char *err, size_t errsz, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errsz) {
-		va_start(ap, fmt);
-		vsnprintf(err, errsz, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
-/* A device or pool name: 1 .. <max> bytes of [A-Za-z0-9._-]. */
-static bool simple_name(const char *n, size_t max)
-{
-	size_t len = strlen(n);
-
-	if (len == 0 || len > max)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)n[i]) && !strchr("._-", n[i]))
-			return false;
-	return true;
-}
-
 static bool usage_meta(uint8_t u)
 {
 	return u == FS_USAGE_DATA_AND_META || u == FS_USAGE_META_ONLY;
@@ -153,7 +127,7 @@ static uint32_t groups_of(const struct fs_sgd *s, const char *pool, enum fs_kind
 	return g;
 }
 
-#define BAD(...) return fail(err, errsz, MM_EINVAL, __VA_ARGS__)
+#define BAD(...) return fs_errf(err, errsz, MM_EINVAL, __VA_ARGS__)
 
 static int check_disks(const struct fs_mkfs_params *p, struct fs_sgd *s, char *err, size_t errsz)
 {
@@ -181,7 +155,7 @@ static int check_disks(const struct fs_mkfs_params *p, struct fs_sgd *s, char *e
 		if (d->usage > FS_USAGE_DESC_ONLY)
 			BAD("disk %s: usage %u is not dataAndMetadata, metadataOnly, dataOnly or "
 			    "descOnly", d->name, d->usage);
-		if (!simple_name(pool, sizeof(sd->pool) - 1))
+		if (!fs_simple_name(pool, sizeof(sd->pool) - 1))
 			BAD("disk %s: storage pool '%s' is not 1 .. %zu characters of "
 			    "[A-Za-z0-9._-]", d->name, pool, sizeof(sd->pool) - 1);
 		if (usage_meta(d->usage) && strcmp(pool, "system") != 0)
@@ -276,7 +250,7 @@ static int build_sgd(const struct fs_mkfs_params *p, struct fs_sgd *s, char *err
 	memset(s, 0, sizeof(*s));
 	if (!p)
 		BAD("no parameters");
-	if (!p->device || !simple_name(p->device, FS_DEVICE_MAX))
+	if (!p->device || !fs_simple_name(p->device, FS_DEVICE_MAX))
 		BAD("file system name '%s' is not 1 .. %u characters of [A-Za-z0-9._-]",
 		    p->device ? p->device : "(none)", FS_DEVICE_MAX);
 	if (p->fsid == 0 || p->fsid > FS_FSID_MAX)
@@ -343,7 +317,7 @@ static int build_sgd(const struct fs_mkfs_params *p, struct fs_sgd *s, char *err
 			s->inode_limit = 1ull << 32;
 	}
 	if (pick_desc(s) == 0)
-		return fail(err, errsz, MM_ENOMEM, "no memory");
+		return fs_errf(err, errsz, MM_ENOMEM, "no memory");
 	return MM_OK;
 }
 
@@ -355,7 +329,7 @@ int fs_mkfs_check(const struct fs_mkfs_params *p, struct fs_sgd *out, char *err,
 	int rc;
 
 	if (!s)
-		return fail(err, errsz, MM_ENOMEM, "no memory");
+		return fs_errf(err, errsz, MM_ENOMEM, "no memory");
 	rc = build_sgd(p, s, err, errsz);
 	if (rc == MM_OK && out)
 		memcpy(out, s, sizeof(*s));
@@ -499,7 +473,7 @@ static int take(struct mk *m, uint64_t ino, uint32_t d, uint32_t nsub, fs_da *da
 		if (rc == MM_OK)
 			return MM_OK;
 		if (rc != MM_ERANGE)
-			return fail(m->err, m->errsz, rc, "allocating for inode %" PRIu64 ": %s", ino,
+			return fs_errf(m->err, m->errsz, rc, "allocating for inode %" PRIu64 ": %s", ino,
 				    msg);
 	}
 	return MM_ERANGE;
@@ -517,7 +491,7 @@ static int alloc_meta(struct mk *m, struct mfile *f, uint64_t n, uint32_t nsub,
 
 	for (;;) {
 		if (fs_place_block(&f->pl, n, m->mrep, m->full, disks) != MM_OK)
-			return fail(m->err, m->errsz, MM_ERANGE, "no room for the metadata of "
+			return fs_errf(m->err, m->errsz, MM_ERANGE, "no room for the metadata of "
 				    "inode %" PRIu64 ": %u replicas need metadata disks with free "
 				    "space in %u failure groups", f->ino, m->mrep, m->mrep);
 		memset(out, 0, sizeof(*out));
@@ -537,7 +511,7 @@ static int alloc_meta(struct mk *m, struct mfile *f, uint64_t n, uint32_t nsub,
 		for (unsigned q = 0; q < k; q++) {
 			rc = fs_bmap_free(m->a, out->da[q], nsub, msg, sizeof(msg));
 			if (rc)
-				return fail(m->err, m->errsz, rc, "%s", msg);
+				return fs_errf(m->err, m->errsz, rc, "%s", msg);
 		}
 	}
 }
@@ -594,7 +568,7 @@ static int plan_file(struct mk *m, struct mfile *f, uint64_t minsize)
 
 	c.blk = malloc((m->st.count + 1) * sizeof(*c.blk));
 	if (!c.blk)
-		return fail(m->err, m->errsz, MM_ENOMEM, "no memory");
+		return fs_errf(m->err, m->errsz, MM_ENOMEM, "no memory");
 	mm_htab_each(&m->st, collect_one, &c);
 	qsort(c.blk, c.n, sizeof(*c.blk), cmp_u64);
 	f->size = minsize;
@@ -605,13 +579,13 @@ static int plan_file(struct mk *m, struct mfile *f, uint64_t minsize)
 	}
 	free(c.blk);
 	if (rc)
-		return fail(m->err, m->errsz, rc, "no memory");
+		return fs_errf(m->err, m->errsz, rc, "no memory");
 	f->level = fs_tree_level_for(f->size, m->maxrep, m->b);
 	if (f->level > FS_MAX_LEVEL)
-		return fail(m->err, m->errsz, MM_ERANGE, "inode %" PRIu64 ": %" PRIu64 " bytes need "
+		return fs_errf(m->err, m->errsz, MM_ERANGE, "inode %" PRIu64 ": %" PRIu64 " bytes need "
 			    "a deeper tree than %u levels", f->ino, f->size, FS_MAX_LEVEL);
 	if (fs_place_init(&f->pl, m->sgd, "system", FS_KIND_META, f->ino) != MM_OK)
-		return fail(m->err, m->errsz, MM_ERANGE, "no metadata disk");
+		return fs_errf(m->err, m->errsz, MM_ERANGE, "no metadata disk");
 	return MM_OK;
 }
 
@@ -649,7 +623,7 @@ static int tree_alloc(void *arg, uint64_t ino, uint64_t tag, struct fs_ptr *p)
 
 		if (!ni) {
 			ta->failed = true;
-			return fail(m->err, m->errsz, MM_ENOMEM, "no memory");
+			return fs_errf(m->err, m->errsz, MM_ENOMEM, "no memory");
 		}
 		m->inds = ni;
 		m->capind = cap;
@@ -689,14 +663,14 @@ static int build_tree(struct mk *m, struct mfile *f)
 	int rc = MM_OK;
 
 	if (!in)
-		return fail(m->err, m->errsz, MM_ENOMEM, "no memory");
+		return fs_errf(m->err, m->errsz, MM_ENOMEM, "no memory");
 	in->ino = f->ino;
 	in->level = (uint8_t)f->level;
 	for (size_t i = 0; i < f->n; i++) {
 		rc = fs_tree_set(&t, in, f->idx[i], &f->ptr[i], NULL);
 		if (rc < 0) {
 			if (!ta.failed)	/* else m->err says why already */
-				fail(m->err, m->errsz, rc, "building the tree: %s", t.err);
+				fs_errf(m->err, m->errsz, rc, "building the tree: %s", t.err);
 			goto out;
 		}
 	}
@@ -734,7 +708,7 @@ static int dwrite(struct mk *m, uint32_t d, uint64_t off, const void *buf, size_
 	int rc = fs_mkfs_io_rc(m->io->write(m->io->arg, d, off, buf, len));
 
 	if (rc)
-		return fail(m->err, m->errsz, rc, "disk %u (%s) offset %" PRIu64 " (%zu bytes): "
+		return fs_errf(m->err, m->errsz, rc, "disk %u (%s) offset %" PRIu64 " (%zu bytes): "
 			    "write failed: %s", d, m->sgd->disk[d].name, off, len, mm_strerror(rc));
 	return MM_OK;
 }
@@ -784,7 +758,7 @@ static int make_inodes(struct mk *m, uint8_t *blk)
 	struct fs_dir dir;
 
 	if (!in)
-		return fail(m->err, m->errsz, MM_ENOMEM, "no memory");
+		return fs_errf(m->err, m->errsz, MM_ENOMEM, "no memory");
 	for (uint64_t ino = 0; ino < FS_INODES_PER_MB; ino++) {
 		inode_common(in, ino, m);
 		if (ino <= 2) {
@@ -855,10 +829,10 @@ static int mk_plan(struct mk *m)
 
 	rc = fs_alloc_open(m->sgd, &bs, &m->a, msg, sizeof(msg));
 	if (rc)
-		return fail(m->err, m->errsz, rc, "%s", msg);
+		return fs_errf(m->err, m->errsz, rc, "%s", msg);
 	all = malloc(m->sgd->ndisks * sizeof(*all));
 	if (!all)
-		return fail(m->err, m->errsz, MM_ENOMEM, "no memory");
+		return fs_errf(m->err, m->errsz, MM_ENOMEM, "no memory");
 	for (uint32_t d = 0; d < m->sgd->ndisks; d++)
 		all[d] = d;
 	rc = fs_bmap_format(m->a, all, m->sgd->ndisks, msg, sizeof(msg));
@@ -866,13 +840,13 @@ static int mk_plan(struct mk *m)
 	if (rc == MM_OK)
 		rc = fs_imap_format(m->a, msg, sizeof(msg));
 	if (rc)
-		return fail(m->err, m->errsz, rc, "formatting the maps in memory: %s", msg);
+		return fs_errf(m->err, m->errsz, rc, "formatting the maps in memory: %s", msg);
 	for (uint64_t ino = 0; ino < 3; ino++)
 		m->f[ino].ino = ino;
 	/* the inode file: block 0 (16 inodes); the maps: what format staged */
 	rc = add_block(&m->f[0], 0);
 	if (rc)
-		return fail(m->err, m->errsz, rc, "no memory");
+		return fs_errf(m->err, m->errsz, rc, "no memory");
 	rc = plan_file(m, &m->f[0], FS_MB);
 	if (rc == MM_OK)
 		rc = plan_file(m, &m->f[2], (uint64_t)fs_imap_nregions(m->a) * FS_MB);
@@ -889,7 +863,7 @@ static int mk_plan(struct mk *m)
 	m->sgd->ifile0 = m->f[0].ptr[0];
 	rc = fs_sgd_check(m->sgd, msg, sizeof(msg));
 	if (rc)
-		return fail(m->err, m->errsz, MM_EINVAL, "the descriptor mkfs made is refused: %s",
+		return fs_errf(m->err, m->errsz, MM_EINVAL, "the descriptor mkfs made is refused: %s",
 			    msg);
 	return MM_OK;
 }
@@ -903,7 +877,7 @@ static int mk_write(struct mk *m)
 	/* 1. no descriptor while the rest is written */
 	slot = calloc(1, 2 * FS_SGD_SLOT_BYTES);
 	if (!slot)
-		return fail(m->err, m->errsz, MM_ENOMEM, "no memory");
+		return fs_errf(m->err, m->errsz, MM_ENOMEM, "no memory");
 	for (uint32_t d = 0; d < m->sgd->ndisks; d++) {
 		rc = dwrite(m, d, FS_SGD_SLOT0, slot, 2 * FS_SGD_SLOT_BYTES);
 		if (rc)
@@ -914,7 +888,7 @@ static int mk_write(struct mk *m)
 	buf = malloc(m->b);
 	ifile = calloc(1, m->b);
 	if (!buf || !ifile) {
-		rc = fail(m->err, m->errsz, MM_ENOMEM, "no memory");
+		rc = fs_errf(m->err, m->errsz, MM_ENOMEM, "no memory");
 		goto out;
 	}
 	total = (m->f[1].n + m->f[2].n + m->nind) * m->mrep;
@@ -943,7 +917,7 @@ static int mk_write(struct mk *m)
 	/* 3. the descriptor, slot 0 of the descriptor disks (slot 1 is zero) */
 	rc = fs_sgd_encode(m->sgd, slot);
 	if (rc) {
-		rc = fail(m->err, m->errsz, rc, "encoding the descriptor: %s", mm_strerror(rc));
+		rc = fs_errf(m->err, m->errsz, rc, "encoding the descriptor: %s", mm_strerror(rc));
 		goto out;
 	}
 	done = 0;
@@ -974,10 +948,10 @@ int fs_mkfs(const struct fs_mkfs_params *p, const struct fs_disk_io *io,
 	int rc;
 
 	if (!io || !io->read || !io->write)
-		return fail(err, errsz, MM_EINVAL, "no disk I/O");
+		return fs_errf(err, errsz, MM_EINVAL, "no disk I/O");
 	m.sgd = malloc(sizeof(*m.sgd));
 	if (!m.sgd)
-		return fail(err, errsz, MM_ENOMEM, "no memory");
+		return fs_errf(err, errsz, MM_ENOMEM, "no memory");
 	rc = build_sgd(p, m.sgd, err, errsz);
 	if (rc)
 		goto out;
@@ -993,7 +967,7 @@ int fs_mkfs(const struct fs_mkfs_params *p, const struct fs_disk_io *io,
 	m.cursor = calloc(m.sgd->ndisks, sizeof(*m.cursor));
 	m.full = calloc(FS_MAX_DISKS, sizeof(*m.full));
 	if (!m.cursor || !m.full || mm_htab_init(&m.st, 1024) != MM_OK) {
-		rc = fail(err, errsz, MM_ENOMEM, "no memory");
+		rc = fs_errf(err, errsz, MM_ENOMEM, "no memory");
 		goto out;
 	}
 	progress(&m, "Formatting allocation maps", 0, 1);

@@ -26,19 +26,6 @@
 #include "fs/dir.h"
 #include "fs/tree.h"
 
-__attribute__((format(printf, 4, 5)))
-static int fail(char *err, size_t errsz, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errsz) {
-		va_start(ap, fmt);
-		vsnprintf(err, errsz, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 
 /* A file's blocks as its tree names them. */
 struct rfile {
@@ -86,7 +73,7 @@ static int cread(struct ck *c, uint32_t d, uint64_t off, void *buf, size_t len)
 	int rc = fs_mkfs_io_rc(c->io->read(c->io->arg, d, off, buf, len));
 
 	if (rc)
-		return fail(c->err, c->errsz, rc, "disk %u (%s) offset %" PRIu64 " (%zu bytes): "
+		return fs_errf(c->err, c->errsz, rc, "disk %u (%s) offset %" PRIu64 " (%zu bytes): "
 			    "read failed: %s", d, dname(c, d), off, len, mm_strerror(rc));
 	return MM_OK;
 }
@@ -113,7 +100,7 @@ static int count_holders(struct ck *c, const struct fs_sgd_read *rd, uint32_t n)
 
 	if (!enc || fs_sgd_encode(c->sgd, enc) != MM_OK) {
 		free(enc);
-		return fail(c->err, c->errsz, MM_ENOMEM, "no memory");
+		return fs_errf(c->err, c->errsz, MM_ENOMEM, "no memory");
 	}
 	for (uint32_t k = 0; k < n; k++)
 		for (int j = 0; j < 2; j++)
@@ -140,7 +127,7 @@ static int choose_sgd(struct ck *c, uint32_t ndisks)
 	int rc = MM_OK, first_rc = MM_OK;
 
 	if (!slot || !cand) {
-		rc = fail(c->err, c->errsz, MM_ENOMEM, "no memory");
+		rc = fs_errf(c->err, c->errsz, MM_ENOMEM, "no memory");
 		goto out;
 	}
 	for (uint32_t d = 0; d < ndisks; d++) {
@@ -148,7 +135,7 @@ static int choose_sgd(struct ck *c, uint32_t ndisks)
 			uint8_t *b = malloc(FS_SGD_SLOT_BYTES);
 
 			if (!b) {
-				rc = fail(c->err, c->errsz, MM_ENOMEM, "no memory");
+				rc = fs_errf(c->err, c->errsz, MM_ENOMEM, "no memory");
 				goto out;
 			}
 			if (fs_mkfs_io_rc(c->io->read(c->io->arg, d, k ? FS_SGD_SLOT1 : FS_SGD_SLOT0, b,
@@ -168,7 +155,7 @@ static int choose_sgd(struct ck *c, uint32_t ndisks)
 		}
 	}
 	if (ncand == 0) {
-		rc = fail(c->err, c->errsz, MM_ENOENT, "no valid stripe group descriptor on any "
+		rc = fs_errf(c->err, c->errsz, MM_ENOENT, "no valid stripe group descriptor on any "
 			  "of the %u disks", ndisks);
 		goto out;
 	}
@@ -214,7 +201,7 @@ static int choose_sgd(struct ck *c, uint32_t ndisks)
 		for (uint32_t k = 0; k < cand[0].n && off < sizeof(map); k++)
 			off += (size_t)snprintf(map + off, sizeof(map) - off, "%s%u", k ? ", " : "",
 						cand[0].d[k]);
-		rc = fail(c->err, c->errsz, first_rc, "stripe group descriptor: %s [descriptor "
+		rc = fs_errf(c->err, c->errsz, first_rc, "stripe group descriptor: %s [descriptor "
 			  "disks 0 .. %u are disks %s]", first, cand[0].n - 1, map);
 	}
 out:
@@ -234,7 +221,7 @@ static int add_used(struct ck *c, fs_da da, uint32_t nsub, uint64_t ino)
 		struct used *u = realloc(c->u, cap * sizeof(*u));
 
 		if (!u)
-			return fail(c->err, c->errsz, MM_ENOMEM, "no memory");
+			return fs_errf(c->err, c->errsz, MM_ENOMEM, "no memory");
 		c->u = u;
 		c->capu = cap;
 	}
@@ -251,7 +238,7 @@ static int check_ptr(struct ck *c, uint64_t ino, const struct fs_ptr *p, unsigne
 		fs_da da = p->da[k];
 
 		if ((k < nrep) != (da != FS_DA_NONE))
-			return fail(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " %s: replica %u "
+			return fs_errf(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " %s: replica %u "
 				    "is %s (the file has %u replicas)", ino, what, k,
 				    da ? "set" : "missing", nrep);
 		if (!da)
@@ -260,7 +247,7 @@ static int check_ptr(struct ck *c, uint64_t ino, const struct fs_ptr *p, unsigne
 		    (full && fs_da_sub(da) % c->spb) ||
 		    fs_da_sub(da) + (full ? c->spb : c->ind_sub) >
 			    c->sgd->disk[fs_da_disk(da)].subblocks)
-			return fail(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " %s: replica %u "
+			return fs_errf(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " %s: replica %u "
 				    "address %#" PRIx64 " is not a %s on a disk", ino, what, k, da,
 				    full ? "full block" : "block");
 	}
@@ -281,7 +268,7 @@ static int verify_fblock(struct ck *c, uint64_t ino, uint64_t i, const uint8_t *
 
 		if (fs_mkfs_all_zero(mb, FS_MB)) {
 			if (ino == 0)
-				return fail(c->err, c->errsz, MM_EPROTO, "disk %u (%s) subblock %"
+				return fs_errf(c->err, c->errsz, MM_EPROTO, "disk %u (%s) subblock %"
 					    PRIu64 ": inode file block %" PRIu64 " is missing",
 					    fs_da_disk(da), dname(c, fs_da_disk(da)), fs_da_sub(da), blk);
 			continue;	/* a hole */
@@ -294,7 +281,7 @@ static int verify_fblock(struct ck *c, uint64_t ino, uint64_t i, const uint8_t *
 				if (blk > 0)
 					in = malloc(sizeof(*in));
 				if (!in)
-					return fail(c->err, c->errsz, MM_ENOMEM, "no memory");
+					return fs_errf(c->err, c->errsz, MM_ENOMEM, "no memory");
 				rc = fs_inode_decode(mb + r * FS_INODE_BYTES, c->fsid, n, in, msg,
 						     sizeof(msg));
 				if (rc == MM_OK && !(in->flags & FS_IF_FREE))
@@ -302,7 +289,7 @@ static int verify_fblock(struct ck *c, uint64_t ino, uint64_t i, const uint8_t *
 				if (blk > 0)
 					free(in);
 				if (rc)
-					return fail(c->err, c->errsz, rc, "disk %u (%s) subblock %"
+					return fs_errf(c->err, c->errsz, rc, "disk %u (%s) subblock %"
 						    PRIu64 ": inode %" PRIu64 ": %s", fs_da_disk(da),
 						    dname(c, fs_da_disk(da)), fs_da_sub(da), n, msg);
 			}
@@ -310,7 +297,7 @@ static int verify_fblock(struct ck *c, uint64_t ino, uint64_t i, const uint8_t *
 			rc = fs_mb_verify(mb, FS_MB, ino == FS_INO_BMAP ? FS_BT_BMAP : FS_BT_IMAP,
 					  c->fsid, ino, blk, NULL, msg, sizeof(msg));
 			if (rc)
-				return fail(c->err, c->errsz, rc, "disk %u (%s) subblock %" PRIu64
+				return fs_errf(c->err, c->errsz, rc, "disk %u (%s) subblock %" PRIu64
 					    ": %s block %" PRIu64 ": %s", fs_da_disk(da),
 					    dname(c, fs_da_disk(da)), fs_da_sub(da),
 					    ino == FS_INO_BMAP ? "block map" : "inode map", blk, msg);
@@ -328,7 +315,7 @@ static int leaf(struct ck *c, uint64_t ino, uint64_t i, const struct fs_ptr *p)
 	int rc;
 
 	if (i * (uint64_t)c->b >= f->in.size)
-		return fail(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 ": block %" PRIu64
+		return fs_errf(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 ": block %" PRIu64
 			    " lies past the file's %" PRIu64 " bytes", ino, i, f->in.size);
 	/* the metadata blocks of it inside the file */
 	len = (f->in.size - i * (uint64_t)c->b + FS_MB - 1) / FS_MB * FS_MB;
@@ -344,7 +331,7 @@ static int leaf(struct ck *c, uint64_t ino, uint64_t i, const struct fs_ptr *p)
 		if (rc == MM_OK && k == 0)
 			rc = verify_fblock(c, ino, i, b, da);
 		if (rc == MM_OK && k && memcmp(b, c->buf0, len))
-			rc = fail(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " block %" PRIu64
+			rc = fs_errf(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " block %" PRIu64
 				  ": replica %u (disk %u (%s) subblock %" PRIu64 ") differs from "
 				  "replica 0", ino, i, k, fs_da_disk(da), dname(c, fs_da_disk(da)),
 				  fs_da_sub(da));
@@ -360,11 +347,11 @@ static int leaf(struct ck *c, uint64_t ino, uint64_t i, const struct fs_ptr *p)
 		struct fs_ptr *ptr;
 
 		if (!idx)
-			return fail(c->err, c->errsz, MM_ENOMEM, "no memory");
+			return fs_errf(c->err, c->errsz, MM_ENOMEM, "no memory");
 		f->idx = idx;
 		ptr = realloc(f->ptr, cap * sizeof(*ptr));
 		if (!ptr)
-			return fail(c->err, c->errsz, MM_ENOMEM, "no memory");
+			return fs_errf(c->err, c->errsz, MM_ENOMEM, "no memory");
 		f->ptr = ptr;
 	}
 	f->idx[f->n] = i;
@@ -398,7 +385,7 @@ static int ind_block(struct ck *c, uint64_t ino, unsigned level, uint64_t index,
 			snprintf(msg, sizeof(msg), "replica %u differs from replica 0", k);
 		}
 		if (rc)
-			rc = fail(c->err, c->errsz, rc, "disk %u (%s) subblock %" PRIu64
+			rc = fs_errf(c->err, c->errsz, rc, "disk %u (%s) subblock %" PRIu64
 				  ": inode %" PRIu64 " indirect block level %u index %" PRIu64
 				  ": %s", fs_da_disk(da), dname(c, fs_da_disk(da)),
 				  fs_da_sub(da), ino, level, index, msg);
@@ -455,10 +442,10 @@ static int walk(struct ck *c, uint64_t ino)
 		return rc;
 	/* tree.c refused what it got: the indirect block read last */
 	if (c->ind_da != FS_DA_NONE)
-		return fail(c->err, c->errsz, rc < 0 ? rc : MM_EPROTO, "disk %u (%s) subblock %"
+		return fs_errf(c->err, c->errsz, rc < 0 ? rc : MM_EPROTO, "disk %u (%s) subblock %"
 			    PRIu64 ": %s", fs_da_disk(c->ind_da), dname(c, fs_da_disk(c->ind_da)),
 			    fs_da_sub(c->ind_da), t.err);
-	return fail(c->err, c->errsz, rc < 0 ? rc : MM_EPROTO, "%s", t.err);
+	return fs_errf(c->err, c->errsz, rc < 0 ? rc : MM_EPROTO, "%s", t.err);
 }
 
 /* ---- 3. a read-only store over the disks (files 0 .. 2) ---- */
@@ -561,29 +548,29 @@ static int check_inodes(struct ck *c, unsigned flags)
 
 		if (i >= 5) {
 			if ((flags & FS_CHECK_FRESH) && !(in->flags & FS_IF_FREE))
-				return fail(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " is in use "
+				return fs_errf(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " is in use "
 					    "in a new file system", i);
 			continue;
 		}
 		if ((in->flags & FS_IF_FREE) || (want_dir ? !S_ISDIR(in->mode) : !S_ISREG(in->mode)))
-			return fail(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " (%s) is %s",
+			return fs_errf(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " (%s) is %s",
 				    i, what[i], in->flags & FS_IF_FREE ? "free" :
 				    "not of its type");
 		if (i != 3 && (in->flags & FS_IF_DATA_IN_INODE))
-			return fail(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " (%s) has data "
+			return fs_errf(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " (%s) has data "
 				    "in the inode", i, what[i]);
 		if (in->meta_rep > c->sgd->meta_rep_max)
-			return fail(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " (%s) has %u "
+			return fs_errf(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " (%s) has %u "
 				    "metadata replicas (-M %u)", i, what[i], in->meta_rep,
 				    c->sgd->meta_rep_max);
 		if ((flags & FS_CHECK_FRESH) && i != 3 &&
 		    in->level != fs_tree_level_for(in->size, c->maxrep, c->b))
-			return fail(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " (%s): level %u "
+			return fs_errf(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " (%s): level %u "
 				    "for %" PRIu64 " bytes (want %u)", i, what[i], in->level,
 				    in->size, fs_tree_level_for(in->size, c->maxrep, c->b));
 	}
 	if (c->in[3].uid || c->in[3].gid)
-		return fail(c->err, c->errsz, MM_EPROTO, "the root directory is not root's");
+		return fs_errf(c->err, c->errsz, MM_EPROTO, "the root directory is not root's");
 	return MM_OK;
 }
 
@@ -605,11 +592,11 @@ static int check_maps(struct ck *c, struct fs_alloc *a, unsigned flags)
 
 		if (i > 0 && fs_da_disk(c->u[i - 1].da) == d &&
 		    fs_da_sub(c->u[i - 1].da) + c->u[i - 1].nsub > fs_da_sub(u->da))
-			return fail(c->err, c->errsz, MM_EPROTO, "disk %u (%s) subblock %" PRIu64
+			return fs_errf(c->err, c->errsz, MM_EPROTO, "disk %u (%s) subblock %" PRIu64
 				    " is used twice (inodes %" PRIu64 " and %" PRIu64 ")", d,
 				    dname(c, d), fs_da_sub(u->da), c->u[i - 1].ino, u->ino);
 		if (fs_bmap_region_of(a, u->da, &r) != MM_OK)
-			return fail(c->err, c->errsz, MM_EPROTO, "disk %u (%s) subblock %" PRIu64
+			return fs_errf(c->err, c->errsz, MM_EPROTO, "disk %u (%s) subblock %" PRIu64
 				    " of inode %" PRIu64 " lies in no region", d, dname(c, d),
 				    fs_da_sub(u->da), u->ino);
 		fs_bmap_chunk(a, d, r, &ch);
@@ -617,14 +604,14 @@ static int check_maps(struct ck *c, struct fs_alloc *a, unsigned flags)
 		bit = rel % ((uint64_t)bpm * c->spb);
 		rc = bs.get(c, FS_INO_BMAP, ch.map0 + rel / ((uint64_t)bpm * c->spb), false, &mb);
 		if (rc)
-			return fail(c->err, c->errsz, rc, "block map disk %u region %u: %s", d, r,
+			return fs_errf(c->err, c->errsz, rc, "block map disk %u region %u: %s", d, r,
 				    mm_strerror(rc));
 		for (uint32_t k = 0; k < u->nsub; k++) {
 			uint64_t x = bit + k;
 
 			if (!(mb[FS_MBH_BYTES + x / 8] >> (x % 8) & 1)) {
 				bs.put(c, FS_INO_BMAP, 0, mb, false);
-				return fail(c->err, c->errsz, MM_EPROTO, "disk %u (%s) subblock %"
+				return fs_errf(c->err, c->errsz, MM_EPROTO, "disk %u (%s) subblock %"
 					    PRIu64 " of inode %" PRIu64 " is free in the block map",
 					    d, dname(c, d), fs_da_sub(u->da) + k, u->ino);
 			}
@@ -645,13 +632,13 @@ static int check_maps(struct ck *c, struct fs_alloc *a, unsigned flags)
 			if (rc == MM_OK)
 				rc = fs_bmap_count(a, r, d, &hc, msg, sizeof(msg));
 			if (rc)
-				return fail(c->err, c->errsz, rc, "%s", msg);
+				return fs_errf(c->err, c->errsz, rc, "%s", msg);
 			cd->alloc_sub += ch.nsub;
 			cd->free_sub += hc.free_sub;
 			cd->free_full += hc.free_full;
 		}
 		if ((flags & FS_CHECK_FRESH) && cd->alloc_sub - cd->free_sub != cd->meta_sub)
-			return fail(c->err, c->errsz, MM_EPROTO, "disk %u (%s): %" PRIu64 " of %"
+			return fs_errf(c->err, c->errsz, MM_EPROTO, "disk %u (%s): %" PRIu64 " of %"
 				    PRIu64 " subblocks are in use in the block map, but files 0 .. "
 				    "2 use %" PRIu64, d, dname(c, d), cd->alloc_sub - cd->free_sub,
 				    cd->alloc_sub, cd->meta_sub);
@@ -666,13 +653,13 @@ static int check_maps(struct ck *c, struct fs_alloc *a, unsigned flags)
 		for (uint64_t i = 0; i < 5 && rc == MM_OK; i++) {
 			rc = fs_imap_test(a, i, &inuse, msg, sizeof(msg));
 			if (rc == MM_OK && !inuse)
-				return fail(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " is free "
+				return fs_errf(c->err, c->errsz, MM_EPROTO, "inode %" PRIu64 " is free "
 					    "in the inode map", i);
 		}
 		if (rc)
-			return fail(c->err, c->errsz, rc, "%s", msg);
+			return fs_errf(c->err, c->errsz, rc, "%s", msg);
 		if ((flags & FS_CHECK_FRESH) && nfree != r0 - FS_FIRST_USER_INO)
-			return fail(c->err, c->errsz, MM_EPROTO, "inode map region 0 counts %"
+			return fs_errf(c->err, c->errsz, MM_EPROTO, "inode map region 0 counts %"
 				    PRIu64 " free inodes, a new file system %" PRIu64, nfree,
 				    r0 - FS_FIRST_USER_INO);
 		c->sum->inodes_free = nfree + (lim - r0);
@@ -703,12 +690,12 @@ static int check_root(struct ck *c, unsigned flags)
 	d.tail_len = in->tail_len;
 	rc = fs_dir_lookup(&d, missing, sizeof(missing) - 1, NULL);
 	if (rc != MM_ENOENT)
-		return fail(c->err, c->errsz, rc ? rc : MM_EPROTO, "root directory: a lookup of "
+		return fs_errf(c->err, c->errsz, rc ? rc : MM_EPROTO, "root directory: a lookup of "
 			    "a missing name gave %s: %s", mm_errname(rc), rc ? d.err : "found");
 	if (flags & FS_CHECK_FRESH) {
 		rc = fs_dir_is_empty(&d);
 		if (rc != 1)
-			return fail(c->err, c->errsz, rc < 0 ? rc : MM_EPROTO, "root directory "
+			return fs_errf(c->err, c->errsz, rc < 0 ? rc : MM_EPROTO, "root directory "
 				    "of a new file system is not empty%s%s", rc < 0 ? ": " : "",
 				    rc < 0 ? d.err : "");
 	}
@@ -726,7 +713,7 @@ static int open_check(struct ck *c, uint32_t ndisks, unsigned flags)
 	if (rc)
 		return rc;
 	if (c->sgd->ndisks != ndisks)
-		return fail(c->err, c->errsz, MM_EPROTO, "file system %s: its descriptor names %u "
+		return fs_errf(c->err, c->errsz, MM_EPROTO, "file system %s: its descriptor names %u "
 			    "disks, %u given", c->sgd->device, c->sgd->ndisks, ndisks);
 	c->fsid = (uint32_t)c->sgd->fsid;
 	c->b = c->sgd->block_size;
@@ -747,7 +734,7 @@ static int open_check(struct ck *c, uint32_t ndisks, unsigned flags)
 	c->ind = malloc(FS_MB);
 	c->ind_rep = malloc(FS_MB);
 	if (!c->buf || !c->buf0 || !c->ind || !c->ind_rep)
-		return fail(c->err, c->errsz, MM_ENOMEM, "no memory");
+		return fs_errf(c->err, c->errsz, MM_ENOMEM, "no memory");
 
 	/* inode 0 from replica 0 of inode file block 0, then every file's tree */
 	{
@@ -760,13 +747,13 @@ static int open_check(struct ck *c, uint32_t ndisks, unsigned flags)
 			return rc;
 		rc = fs_inode_decode(c->buf0, c->fsid, 0, &c->f[0].in, msg, sizeof(msg));
 		if (rc)
-			return fail(c->err, c->errsz, rc, "disk %u (%s) subblock %" PRIu64 ": inode "
+			return fs_errf(c->err, c->errsz, rc, "disk %u (%s) subblock %" PRIu64 ": inode "
 				    "0: %s", fs_da_disk(da), dname(c, fs_da_disk(da)), fs_da_sub(da),
 				    msg);
 		tree_of(c, &t, &c->bs);
 		if (c->f[0].in.level != 0 || fs_tree_lookup(&t, &c->f[0].in, 0, &p0) != 1 ||
 		    memcmp(&p0, &c->sgd->ifile0, sizeof(p0)))
-			return fail(c->err, c->errsz, MM_EPROTO, "inode 0: its block 0 is not the "
+			return fs_errf(c->err, c->errsz, MM_EPROTO, "inode 0: its block 0 is not the "
 				    "one the descriptor names");
 	}
 	rc = walk(c, 0);
@@ -781,12 +768,12 @@ static int open_check(struct ck *c, uint32_t ndisks, unsigned flags)
 		return rc;
 	if (c->in[4].size || !fs_mkfs_all_zero(c->in[4].tail, FS_TAIL_BYTES)) {
 		if (flags & FS_CHECK_FRESH)
-			return fail(c->err, c->errsz, MM_EPROTO, "the log table of a new file "
+			return fs_errf(c->err, c->errsz, MM_EPROTO, "the log table of a new file "
 				    "system is not empty");
 	}
 	rc = fs_alloc_open(c->sgd, &bs, &a, msg, sizeof(msg));
 	if (rc)
-		return fail(c->err, c->errsz, rc, "%s", msg);
+		return fs_errf(c->err, c->errsz, rc, "%s", msg);
 	rc = check_maps(c, a, flags);
 	fs_alloc_close(a);
 	if (rc == MM_OK)
@@ -801,14 +788,14 @@ int fs_open_check(const struct fs_disk_io *io, uint32_t ndisks, unsigned flags,
 	int rc;
 
 	if (!io || !io->read)
-		return fail(err, errsz, MM_EINVAL, "no disk I/O");
+		return fs_errf(err, errsz, MM_EINVAL, "no disk I/O");
 	if (ndisks == 0 || ndisks > FS_MAX_DISKS)
-		return fail(err, errsz, MM_EINVAL, "%u disks (1 .. %u)", ndisks, FS_MAX_DISKS);
+		return fs_errf(err, errsz, MM_EINVAL, "%u disks (1 .. %u)", ndisks, FS_MAX_DISKS);
 	c.sgd = malloc(sizeof(*c.sgd));
 	c.sum = calloc(1, sizeof(*c.sum));
 	c.in = calloc(FS_INODES_PER_MB, sizeof(*c.in));
 	if (!c.sgd || !c.sum || !c.in)
-		rc = fail(err, errsz, MM_ENOMEM, "no memory");
+		rc = fs_errf(err, errsz, MM_ENOMEM, "no memory");
 	else
 		rc = open_check(&c, ndisks, flags);
 	if (rc == MM_OK && out)
