@@ -7,9 +7,9 @@
  *   3. the MSG_TOK_BATCH handler
  *   4. revoke threads (and the retry timer)
  *   5. blocking acquire
- *   6. servers and views, failures, limits
- *   7. create, stop, destroy
- *   8. diagnostics
+ *   6. create, stop, destroy
+ * Views, failures, limits and diagnostics are toknet_view.c's; what the
+ * two share is toknet_int.h.
  *
  * Locks, in the order they may nest:
  *   vmu     serialises toknet_set_view / node events (the view table)
@@ -23,6 +23,7 @@
  * client to the local server is delivered after cmu is dropped.
  */
 #include "tokens/toknet.h"
+#include "tokens/toknet_int.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -44,121 +45,10 @@
 #define TN_IDLE_WAIT_MS 2000		/* toknet_stop: wait for the client to go idle */
 #define TN_WARN_NS (10000ull * 1000000)	/* rate of "unknown space" warnings */
 #define TN_PARK_MAX 8192		/* messages kept for spaces not served (yet) */
-#define TN_PARK_NS (30000ull * 1000000)	/* ... for at most this long */
 
 /* ---- 1. outboxes ---- */
 
-struct tn_dest {
-	uint32_t node;
-	uint8_t *buf;		/* [be16 len][message] ... */
-	size_t len, cap;
-	size_t nmsg;
-};
-
-struct tn_out {
-	struct tn_dest *d;
-	size_t n, cap;
-};
-
-struct toknet;
-
-struct tn_srv {
-	struct tn_srv *next;	/* on t->srv, protected by smu */
-	unsigned refs;		/* protected by smu: the list's, and each user's */
-	uint32_t space;
-	struct toknet *t;
-	pthread_mutex_t mu;
-	struct tok_server *s;	/* protected by mu; NULL once dropped */
-	struct tn_out out;	/* protected by mu */
-	bool flushing;		/* protected by mu: a thread is sending <out> */
-};
-
-/* A server message for a space not (yet) served here: kept a while, as
- * the view that makes this node its server may come after the senders'
- * (their reasserts must not be lost). Protected by smu. */
-struct tn_parked {
-	struct tn_parked *next;
-	uint32_t from, space;
-	uint64_t at;		/* mm_now_ns() */
-	size_t len;
-	uint8_t msg[];
-};
-
-/* A space as the last toknet_set_view gave it (protected by vmu). */
-struct tn_view {
-	uint32_t space, epoch;
-};
-
-/* A thread blocked in toknet_acquire / _many (on t->waiters, cmu). */
-struct tn_waiter {
-	struct mm_list link;
-	pthread_cond_t cv;
-	bool cv_ready;
-	bool done;
-	struct tok_multi m;	/* toknet_acquire_many */
-};
-
-/* An upcall queued for a revoke thread. */
-struct tn_job {
-	struct mm_list link;
-	struct tok_key k;
-	struct tok_range r;
-	enum tok_mode want;
-	uint64_t cookie;
-	toknet_revoke_fn fn;
-	void *arg;
-};
-
-struct toknet {
-	struct toknet_config cfg;
-
-	pthread_mutex_t vmu;
-	struct tn_view *views;
-	size_t nviews;
-
-	pthread_mutex_t smu;
-	struct tn_srv *srv;
-	bool stopped;			/* servers gone: messages dropped */
-	uint64_t mem_limit;		/* protected by smu */
-	struct tn_parked *park, **park_tail;	/* arrival order */
-	size_t npark;
-
-	pthread_mutex_t cmu;
-	struct tok_client *c;		/* NULL once stopped */
-	struct tn_out cout;
-	bool cflushing;
-	bool stopping;			/* no new acquires */
-	struct mm_list waiters;		/* tn_waiter.link */
-	unsigned nwaiting;		/* toknet_acquire(_many) callers waiting */
-	pthread_cond_t quiet;		/* signalled as callers leave while stopping */
-	struct {
-		toknet_revoke_fn fn;
-		void *arg;
-	} up[TOK_NKINDS];
-	uint64_t (*lease)(void *arg);	/* toknet_set_lease_check */
-	void *lease_arg;
-	uint64_t lease_seen;		/* the lease the cache was built under */
-
-	_Atomic(uint64_t) *sent_ns;	/* by node number (TOKNET_MAX_NODES): last frame sent */
-	void (*lost)(void *arg, uint32_t node, size_t nmsg);	/* toknet_set_lost_hook */
-	void *lost_arg;
-
-	pthread_mutex_t rmu;
-	pthread_cond_t rcv;
-	struct mm_list rq;		/* tn_job.link */
-	bool rstop;
-	uint64_t next_retry_ns;
-	pthread_t *rth;
-	int nrth;
-
-	_Atomic uint64_t st_batches_out, st_msgs_out, st_batches_in, st_msgs_in, st_local,
-		st_send_errors, st_bad, st_unknown, st_jobs, st_job_errors;
-	_Atomic uint64_t unknown_warned_ns;
-};
-
-#define CNT(field, n) atomic_fetch_add_explicit(&t->field, (n), memory_order_relaxed)
-
-static void out_free(struct tn_out *o)
+void out_free(struct tn_out *o)
 {
 	for (size_t i = 0; i < o->n; i++)
 		free(o->d[i].buf);
@@ -224,7 +114,7 @@ static int out_append(struct tn_out *o, uint32_t to, const void *msg, size_t len
 
 /* The transports' send: called inside a tokens call, with that
  * instance's lock held: only append. */
-static int srv_xsend(void *arg, uint32_t to, const void *buf, size_t len)
+int srv_xsend(void *arg, uint32_t to, const void *buf, size_t len)
 {
 	struct tn_srv *sv = arg;
 
@@ -238,7 +128,7 @@ static int cli_xsend(void *arg, uint32_t to, const void *buf, size_t len)
 	return out_append(&t->cout, to, buf, len);
 }
 
-static uint64_t xnow(void *arg)
+uint64_t xnow(void *arg)
 {
 	(void)arg;
 	return mm_now_ns();
@@ -300,7 +190,7 @@ static void send_out(struct toknet *t, struct tn_out *o)
 }
 
 /* With cmu held; returns with it dropped, the client's outbox sent. */
-static void client_unlock_flush(struct toknet *t)
+void client_unlock_flush(struct toknet *t)
 {
 	if (t->cflushing || t->cout.n == 0) {
 		pthread_mutex_unlock(&t->cmu);
@@ -322,7 +212,7 @@ static void client_unlock_flush(struct toknet *t)
 }
 
 /* With sv->mu held; returns with it dropped. */
-static void srv_unlock_flush(struct toknet *t, struct tn_srv *sv)
+void srv_unlock_flush(struct toknet *t, struct tn_srv *sv)
 {
 	if (sv->flushing || sv->out.n == 0) {
 		pthread_mutex_unlock(&sv->mu);
@@ -344,7 +234,7 @@ static void srv_unlock_flush(struct toknet *t, struct tn_srv *sv)
 }
 
 /* The server of <space> with a reference, or NULL. */
-static struct tn_srv *srv_get(struct toknet *t, uint32_t space)
+struct tn_srv *srv_get(struct toknet *t, uint32_t space)
 {
 	struct tn_srv *sv;
 
@@ -358,7 +248,7 @@ static struct tn_srv *srv_get(struct toknet *t, uint32_t space)
 	return sv;
 }
 
-static void srv_put(struct toknet *t, struct tn_srv *sv)
+void srv_put(struct toknet *t, struct tn_srv *sv)
 {
 	bool last;
 
@@ -375,7 +265,7 @@ static void srv_put(struct toknet *t, struct tn_srv *sv)
 }
 
 /* Unlink <sv> (on the list, smu held by the caller), then drop its server. */
-static void srv_drop(struct toknet *t, struct tn_srv *sv)
+void srv_drop(struct toknet *t, struct tn_srv *sv)
 {
 	struct tok_server *s;
 
@@ -458,7 +348,7 @@ static struct tn_srv *srv_get_or_park(struct toknet *t, uint32_t space, uint32_t
 }
 
 /* With smu held: unlink the parked messages of <space>, in order. */
-static struct tn_parked *park_take_locked(struct toknet *t, uint32_t space)
+struct tn_parked *park_take_locked(struct toknet *t, uint32_t space)
 {
 	struct tn_parked *got = NULL, **gt = &got, **pp = &t->park;
 
@@ -481,7 +371,7 @@ static struct tn_parked *park_take_locked(struct toknet *t, uint32_t space)
 	return got;
 }
 
-static void park_free(struct tn_parked *p)
+void park_free(struct tn_parked *p)
 {
 	while (p) {
 		struct tn_parked *n = p->next;
@@ -912,267 +802,7 @@ void toknet_release(struct toknet *t, struct tok_holder *h)
 	client_unlock_flush(t);
 }
 
-/* ---- 6. servers and views, failures, limits ---- */
-
-static struct tn_view *view_find(struct toknet *t, uint32_t space)
-{
-	for (size_t i = 0; i < t->nviews; i++)
-		if (t->views[i].space == space)
-			return &t->views[i];
-	return NULL;
-}
-
-/*
- * A new server of <space> serving view <epoch> (epoch 0: at once, with no
- * records), then the messages parked for the space, in order and before
- * any newer one: its lock is taken before it is on the list (sv->mu, then
- * smu: the one place they nest).
- */
-static int srv_add(struct toknet *t, uint32_t space, uint32_t epoch, const uint32_t *members,
-		   size_t nmembers, const uint32_t *failed, size_t nfailed)
-{
-	struct tn_srv *sv = calloc(1, sizeof(*sv));
-	struct tok_xport x = {srv_xsend, xnow, NULL};
-	struct tn_parked *parked;
-	int rc;
-
-	if (!sv)
-		return MM_ENOMEM;
-	sv->space = space;
-	sv->t = t;
-	sv->refs = 1;	/* the list's */
-	x.arg = sv;
-	pthread_mutex_init(&sv->mu, NULL);
-	rc = tok_server_create(t->cfg.self, space, &x, &sv->s);
-	if (rc == MM_OK && epoch > 0)
-		rc = tok_server_start_epoch(sv->s, epoch, members, nmembers, failed, nfailed);
-	if (rc != MM_OK)
-		goto fail;
-	pthread_mutex_lock(&sv->mu);
-	pthread_mutex_lock(&t->smu);
-	if (t->stopped) {
-		pthread_mutex_unlock(&t->smu);
-		pthread_mutex_unlock(&sv->mu);
-		rc = MM_ESHUTDOWN;
-		goto fail;
-	}
-	if (t->mem_limit)
-		tok_server_set_mem_limit(sv->s, t->mem_limit);
-	sv->next = t->srv;
-	t->srv = sv;
-	sv->refs++;	/* ours, until the replay is done */
-	parked = park_take_locked(t, space);
-	pthread_mutex_unlock(&t->smu);
-	for (struct tn_parked *p = parked; p; p = p->next)
-		tok_server_recv(sv->s, p->from, p->msg, p->len);
-	park_free(parked);
-	srv_unlock_flush(t, sv);
-	srv_put(t, sv);
-	return MM_OK;
-fail:
-	out_free(&sv->out);
-	tok_server_destroy(sv->s);
-	pthread_mutex_destroy(&sv->mu);
-	free(sv);
-	return rc;
-}
-
-/* Unlink the server of <space>, if any, and drop it. */
-static void srv_remove(struct toknet *t, uint32_t space)
-{
-	struct tn_srv **pp, *sv = NULL;
-
-	pthread_mutex_lock(&t->smu);
-	for (pp = &t->srv; *pp; pp = &(*pp)->next)
-		if ((*pp)->space == space) {
-			sv = *pp;
-			*pp = sv->next;
-			break;
-		}
-	pthread_mutex_unlock(&t->smu);
-	if (sv)
-		srv_drop(t, sv);
-}
-
-int toknet_set_view(struct toknet *t, uint32_t space, uint32_t epoch, const uint32_t *servers,
-		    size_t n, const uint32_t *members, size_t nmembers, const uint32_t *failed,
-		    size_t nfailed)
-{
-	struct tn_view *v;
-	struct tn_srv *sv;
-	bool serve = false;
-	int rc = MM_OK;
-
-	if (!t || (n && !servers) || (nmembers && !members) || (nfailed && !failed))
-		return MM_EINVAL;
-	for (size_t i = 0; i < n; i++)
-		serve |= servers[i] == t->cfg.self;
-	pthread_mutex_lock(&t->vmu);
-	v = view_find(t, space);
-	if (n == 0) {
-		/* the space was deleted: nothing more to serve */
-		srv_remove(t, space);
-		if (v)
-			*v = t->views[--t->nviews];
-		goto out;
-	}
-	if (v && epoch <= v->epoch)
-		goto out;	/* not newer */
-	if (!v) {
-		struct tn_view *nv = realloc(t->views, (t->nviews + 1) * sizeof(*nv));
-
-		if (!nv) {
-			rc = MM_ENOMEM;
-			goto out;
-		}
-		t->views = nv;
-		v = &t->views[t->nviews++];
-		v->space = space;
-	}
-	v->epoch = epoch;
-	/* the server first, so this node's own reasserts find it in the epoch */
-	if (!serve) {
-		srv_remove(t, space);
-	} else {
-		sv = srv_get(t, space);
-		if (!sv) {
-			rc = srv_add(t, space, epoch, members, nmembers, failed, nfailed);
-		} else {
-			pthread_mutex_lock(&sv->mu);
-			if (sv->s && epoch > tok_server_epoch(sv->s))
-				rc = tok_server_start_epoch(sv->s, epoch, members, nmembers, failed,
-							    nfailed);
-			srv_unlock_flush(t, sv);
-			srv_put(t, sv);
-		}
-		if (rc == MM_OK)
-			mm_info(SUB, "serving tokens of space %08" PRIx32 " at epoch %" PRIu32
-				" (%zu servers, rebuilding from %zu members, %zu failed)", space,
-				epoch, n, nmembers, nfailed);
-		else
-			mm_error(SUB, "cannot serve tokens of space %08" PRIx32 " at epoch %" PRIu32
-				 ": %s", space, epoch, mm_strerror(rc));
-	}
-	pthread_mutex_lock(&t->cmu);
-	if (t->c) {
-		int crc = tok_client_set_view(t->c, space, epoch, servers, n);
-
-		if (crc != MM_OK) {
-			mm_error(SUB, "view of space %08" PRIx32 " at epoch %" PRIu32 ": %s", space,
-				 epoch, mm_strerror(crc));
-			rc = rc ? rc : crc;
-		}
-	}
-	client_unlock_flush(t);
-out:
-	pthread_mutex_unlock(&t->vmu);
-	return rc;
-}
-
-/* Call <fn> on every local server, one at a time, under its lock. */
-static void each_server(struct toknet *t, void (*fn)(struct tn_srv *sv, void *arg), void *arg)
-{
-	struct tn_srv **list = NULL;
-	size_t n = 0, cap = 0;
-
-	pthread_mutex_lock(&t->smu);
-	for (struct tn_srv *sv = t->srv; sv; sv = sv->next) {
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 8;
-			struct tn_srv **nl = realloc(list, nc * sizeof(*nl));
-
-			if (!nl) {
-				mm_error(SUB, "out of memory: a node event or diagnostic misses "
-					 "some token servers");
-				break;
-			}
-			list = nl;
-			cap = nc;
-		}
-		sv->refs++;
-		list[n++] = sv;
-	}
-	pthread_mutex_unlock(&t->smu);
-	for (size_t i = 0; i < n; i++) {
-		pthread_mutex_lock(&list[i]->mu);
-		if (list[i]->s)
-			fn(list[i], arg);
-		srv_unlock_flush(t, list[i]);
-		srv_put(t, list[i]);
-	}
-	free(list);
-}
-
-static void srv_failed(struct tn_srv *sv, void *arg)
-{
-	tok_server_node_failed(sv->s, *(const uint32_t *)arg);
-}
-
-static void srv_recovered(struct tn_srv *sv, void *arg)
-{
-	tok_server_node_recovered(sv->s, *(const uint32_t *)arg);
-}
-
-static void srv_limit(struct tn_srv *sv, void *arg)
-{
-	tok_server_set_mem_limit(sv->s, *(const uint64_t *)arg);
-}
-
-void toknet_node_failed(struct toknet *t, uint32_t node)
-{
-	if (node == t->cfg.self) {
-		/* expelled: the servers hold what this node had as a failed
-		 * node's; the cache is stale and goes, its callers are told */
-		pthread_mutex_lock(&t->cmu);
-		if (t->c)
-			tok_client_reset(t->c);
-		t->lease_seen = 0;	/* the next lease is a fresh start */
-		client_unlock_flush(t);
-		return;
-	}
-	pthread_mutex_lock(&t->vmu);
-	each_server(t, srv_failed, &node);
-	pthread_mutex_lock(&t->cmu);
-	if (t->c)
-		tok_client_node_failed(t->c, node);
-	client_unlock_flush(t);
-	pthread_mutex_unlock(&t->vmu);
-}
-
-void toknet_node_recovered(struct toknet *t, uint32_t node)
-{
-	if (node == t->cfg.self)
-		return;
-	pthread_mutex_lock(&t->vmu);
-	each_server(t, srv_recovered, &node);
-	pthread_mutex_unlock(&t->vmu);
-}
-
-void toknet_node_up(struct toknet *t, uint32_t node)
-{
-	if (node == t->cfg.self)
-		return;
-	pthread_mutex_lock(&t->vmu);
-	pthread_mutex_lock(&t->cmu);
-	if (t->c)
-		tok_client_node_up(t->c, node);
-	client_unlock_flush(t);
-	pthread_mutex_unlock(&t->vmu);
-}
-
-void toknet_set_limits(struct toknet *t, uint64_t mem_limit, size_t cache_limit)
-{
-	pthread_mutex_lock(&t->smu);
-	t->mem_limit = mem_limit;
-	pthread_mutex_unlock(&t->smu);
-	each_server(t, srv_limit, &mem_limit);
-	pthread_mutex_lock(&t->cmu);
-	if (t->c)
-		tok_client_set_cache_limit(t->c, cache_limit);
-	client_unlock_flush(t);
-}
-
-/* ---- 7. create, stop, destroy ---- */
+/* ---- 6. create, stop, destroy ---- */
 
 int toknet_create(const struct toknet_config *cfg, struct toknet **out)
 {
@@ -1338,89 +968,4 @@ void toknet_destroy(struct toknet *t)
 	pthread_mutex_destroy(&t->rmu);
 	free(t->sent_ns);
 	free(t);
-}
-
-/* ---- 8. diagnostics ---- */
-
-void toknet_get_stats(struct toknet *t, struct toknet_stats *st)
-{
-	st->batches_out = atomic_load(&t->st_batches_out);
-	st->msgs_out = atomic_load(&t->st_msgs_out);
-	st->batches_in = atomic_load(&t->st_batches_in);
-	st->msgs_in = atomic_load(&t->st_msgs_in);
-	st->local_msgs = atomic_load(&t->st_local);
-	st->send_errors = atomic_load(&t->st_send_errors);
-	st->bad_batches = atomic_load(&t->st_bad);
-	st->unknown_space = atomic_load(&t->st_unknown);
-	st->revoke_jobs = atomic_load(&t->st_jobs);
-	st->revoke_errors = atomic_load(&t->st_job_errors);
-}
-
-void toknet_client_stats(struct toknet *t, struct tok_client_stats *st)
-{
-	memset(st, 0, sizeof(*st));
-	pthread_mutex_lock(&t->cmu);
-	if (t->c)
-		tok_client_get_stats(t->c, st);
-	pthread_mutex_unlock(&t->cmu);
-}
-
-void toknet_client_pieces(struct toknet *t,
-			  void (*fn)(void *arg, const struct tok_key *k, enum tok_mode mode,
-				     struct tok_range r),
-			  void *arg)
-{
-	pthread_mutex_lock(&t->cmu);
-	if (t->c)
-		tok_client_foreach(t->c, fn, arg);
-	pthread_mutex_unlock(&t->cmu);
-}
-
-void toknet_client_waiters(struct toknet *t, void (*fn)(void *arg, const struct tok_waiter *w),
-			   void *arg)
-{
-	pthread_mutex_lock(&t->cmu);
-	if (t->c)
-		tok_client_waiters(t->c, fn, arg);
-	pthread_mutex_unlock(&t->cmu);
-}
-
-struct srv_visit {
-	void (*fn)(void *arg, uint32_t space, const struct tok_server_stats *st, bool rebuilding);
-	void *arg;
-};
-
-static void srv_visit(struct tn_srv *sv, void *arg)
-{
-	struct srv_visit *v = arg;
-	struct tok_server_stats st;
-
-	tok_server_get_stats(sv->s, &st);
-	v->fn(v->arg, sv->space, &st, tok_server_rebuilding(sv->s));
-}
-
-void toknet_servers(struct toknet *t,
-		    void (*fn)(void *arg, uint32_t space, const struct tok_server_stats *st,
-			       bool rebuilding),
-		    void *arg)
-{
-	struct srv_visit v = {fn, arg};
-
-	each_server(t, srv_visit, &v);
-}
-
-void toknet_server_records(struct toknet *t, uint32_t space,
-			   void (*fn)(void *arg, const struct tok_key *k, uint32_t node,
-				      enum tok_mode mode, struct tok_range r),
-			   void *arg)
-{
-	struct tn_srv *sv = srv_get(t, space);
-
-	if (!sv)
-		return;
-	pthread_mutex_lock(&sv->mu);
-	if (sv->s)
-		tok_server_foreach(sv->s, fn, arg);
-	pthread_mutex_unlock(&sv->mu);
-	srv_put(t, sv);
 }
