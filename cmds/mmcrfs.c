@@ -196,8 +196,9 @@ int main(int argc, char **argv)
 		if (st[i].failure_group_set)
 			json_object_object_add(d, "failureGroup", json_object_new_int(st[i].failure_group));
 		/* the parser gives "system" when pool= is absent, so only another
-		 * pool overrides the NSD's */
-		if (strcmp(st[i].pool, "system"))
+		 * pool overrides the NSD's, or a usage holding metadata (which
+		 * only the system pool may hold) */
+		if (strcmp(st[i].pool, "system") || (st[i].usage_set && nsd_usage_metadata(st[i].usage)))
 			json_object_object_add(d, "pool", json_object_new_string(st[i].pool));
 		json_object_array_add(disks, d);
 	}
