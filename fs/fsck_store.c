@@ -134,6 +134,12 @@ int fs_ds_inode(struct fs_ds *ds, uint64_t ino, struct fs_inode *in, uint8_t *ra
 	}
 	if (raw)
 		memcpy(raw, b + ino % FS_INODES_PER_MB * FS_INODE_BYTES, FS_INODE_BYTES);
+	/* a record of zeros was never used (the runtime grows the inode
+	 * file by whole zeroed blocks): free, like a hole */
+	if (fs_mkfs_all_zero(b + ino % FS_INODES_PER_MB * FS_INODE_BYTES, FS_INODE_BYTES)) {
+		ds_put(ds, 0, ino / FS_INODES_PER_MB, b, false);
+		return MM_ENOENT;
+	}
 	rc = fs_inode_decode(b + ino % FS_INODES_PER_MB * FS_INODE_BYTES, ds->fsid, ino, in, msg,
 			     sizeof(msg));
 	ds_put(ds, 0, ino / FS_INODES_PER_MB, b, false);

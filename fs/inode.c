@@ -219,7 +219,7 @@ void sg_fill_attr(fs_sg *sg, const struct fs_inode *in, struct fs_attr *a)
 	a->nlink = in->nlink;
 	a->uid = in->uid;
 	a->gid = in->gid;
-	a->rdev = in->rdev;
+	a->rdev = S_ISCHR(in->mode) || S_ISBLK(in->mode) ? in->rdev : 0;
 	a->size = in->size;
 	a->blocks = in->subblocks * (sg->S / 512);
 	a->blksize = sg->B;

@@ -5,9 +5,9 @@
  *
  * Every operation takes the inode tokens of what it reads (ro) or changes
  * (xw), parents before children and inodes of one level in ascending
- * number (fs/sg_int.h, lock order), then runs one transaction. A
- * directory stores ".." as an entry of its own (so rename can move it);
- * "." is made up. The root has no ".." entry: its parent is itself.
+ * number (fs/sg_int.h, lock order), then runs one transaction. "." and
+ * ".." are not stored: a directory's parent is its inode's rdev field
+ * (format.h), 0 for the root, whose parent is itself.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -156,42 +156,21 @@ static int dir_del(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char
 	return fs_errno(rc);
 }
 
-/* The parent of directory <in> (its ".." entry; the root's is itself). */
+/* The parent of directory <in>: its rdev (format.h; the root's is itself). */
 static uint64_t dir_parent(fs_sg *sg, struct fs_inode *in)
 {
-	struct fs_dirent e;
-
-	if (in->ino == FS_ROOT_INO || dir_find(sg, in, "..", &e))
-		return FS_ROOT_INO;
-	return e.ino;
-}
-
-struct empty_arg {
-	bool empty;
-};
-
-static int empty_fn(const struct fs_dirent *e, uint64_t cookie, void *arg)
-{
-	struct empty_arg *a = arg;
-
-	(void)cookie;
-	if (!strcmp(e->name, ".."))
-		return 0;
-	a->empty = false;
-	return 1;
+	(void)sg;
+	return in->rdev ? in->rdev : FS_ROOT_INO;
 }
 
 static int dir_empty(fs_sg *sg, struct fs_inode *in)
 {
-	struct empty_arg a = {true};
 	struct fs_dir d;
 	int rc;
 
 	sg_dir_view(sg, NULL, in, &d);
-	rc = fs_dir_readdir(&d, 0, empty_fn, &a);
-	if (rc < 0)
-		return fs_errno(rc);
-	return a.empty ? 1 : 0;
+	rc = fs_dir_is_empty(&d);
+	return rc < 0 ? fs_errno(rc) : rc;
 }
 
 static void touch(struct fs_inode *in, bool m, bool c)
@@ -403,10 +382,9 @@ static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *na
 		in.size = n;
 	}
 	if (S_ISDIR(mode)) {
-		/* ".." names the parent; the parent gains a link from it */
-		rc = dir_add(sg, tx, &in, "..", d.in.ino, d.in.gen, DT_DIR);
-		if (!rc)
-			d.in.nlink++;
+		/* its ".." names the parent, which gains a link from it */
+		in.rdev = d.in.ino;
+		d.in.nlink++;
 	}
 	if (!rc)
 		rc = fs_errno(sg_tx_inode(tx, &(*d.ip), &d.in));

@@ -131,24 +131,14 @@ static int ddel(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *n
 	return fs_errno(rc);
 }
 
-static int nonempty_fn(const struct fs_dirent *e, uint64_t cookie, void *arg)
-{
-	(void)cookie;
-	if (!strcmp(e->name, ".."))
-		return 0;
-	*(bool *)arg = true;
-	return 1;
-}
-
 static int dempty(fs_sg *sg, struct fs_inode *in)
 {
 	struct fs_dir d;
-	bool any = false;
 	int rc;
 
 	sg_dir_view(sg, NULL, in, &d);
-	rc = fs_dir_readdir(&d, 0, nonempty_fn, &any);
-	return rc < 0 ? fs_errno(rc) : !any;
+	rc = fs_dir_is_empty(&d);
+	return rc < 0 ? fs_errno(rc) : rc;
 }
 
 static bool sticky(const struct fs_cred *c, const struct fs_inode *dir, const struct fs_inode *v)
@@ -156,27 +146,38 @@ static bool sticky(const struct fs_cred *c, const struct fs_inode *dir, const st
 	return (dir->mode & S_ISVTX) && c->uid != 0 && c->uid != dir->uid && c->uid != v->uid;
 }
 
-/* Is <anc> an ancestor of (or) directory <ino>? Walks ".." entries; the
- * rename mutex keeps the shape still on this node. */
-static int is_ancestor(fs_sg *sg, uint64_t anc, uint64_t ino)
+/*
+ * Is <anc> an ancestor of (or) directory <ino>? Walks the parents (rdev)
+ * up from <ino>; the rename mutex keeps the shape still on this node.
+ * <held> (n of them) are directories the caller holds xw: their records
+ * are read from <hin>, not through another token (which would wait on
+ * the caller itself).
+ */
+static int is_ancestor(fs_sg *sg, uint64_t anc, uint64_t ino, const struct fs_inode **hin, int n)
 {
 	for (int depth = 0; depth < 4096; depth++) {
 		struct vn v;
-		struct fs_dirent e;
+		uint64_t up = 0;
+		bool found = false;
 		int rc;
 
 		if (ino == anc)
 			return 1;
 		if (ino == FS_ROOT_INO)
 			return 0;
-		rc = vget(sg, ino, TOK_RO, &v);
-		if (rc)
-			return rc;
-		rc = dfind(sg, &v.in, "..", &e);
-		vput(sg, &v);
-		if (rc)
-			return rc == -ENOENT ? 0 : rc;
-		ino = e.ino;
+		for (int i = 0; i < n; i++)
+			if (hin[i]->ino == ino) {
+				up = hin[i]->rdev;
+				found = true;
+			}
+		if (!found) {
+			rc = vget(sg, ino, TOK_RO, &v);
+			if (rc)
+				return rc;
+			up = v.in.rdev;
+			vput(sg, &v);
+		}
+		ino = up ? up : FS_ROOT_INO;
 	}
 	return -ELOOP;
 }
@@ -277,15 +278,17 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 	}
 	/* a directory moving to another parent: not into itself, and its
 	 * ".." changes, which needs write permission on it */
+	const struct fs_inode *held[4] = {&od.in, ndp, &sv.in, have_t ? &tv.in : &sv.in};
+
 	if (cross && S_ISDIR(sv.in.mode)) {
-		rc = is_ancestor(sg, se.ino, ndir);
+		rc = is_ancestor(sg, se.ino, ndir, held, 4);
 		if (rc == 1)
 			rc = -EINVAL;
 		if (!rc)
 			rc = sg_perm(c, &sv.in, 2);
 	}
 	if (!rc && cross && exch && have_t && S_ISDIR(tv.in.mode)) {
-		rc = is_ancestor(sg, te.ino, odir);
+		rc = is_ancestor(sg, te.ino, odir, held, 4);
 		if (rc == 1)
 			rc = -EINVAL;
 		if (!rc)
@@ -322,16 +325,10 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 				od.in.nlink++;
 			}
 		}
-		if (!rc && cross && S_ISDIR(sv.in.mode)) {
-			rc = ddel(sg, tx, &sv.in, "..");
-			if (!rc)
-				rc = dadd(sg, tx, &sv.in, "..", nd.in.ino, nd.in.gen, DT_DIR);
-		}
-		if (!rc && cross && S_ISDIR(tv.in.mode)) {
-			rc = ddel(sg, tx, &tv.in, "..");
-			if (!rc)
-				rc = dadd(sg, tx, &tv.in, "..", od.in.ino, od.in.gen, DT_DIR);
-		}
+		if (!rc && cross && S_ISDIR(sv.in.mode))
+			sv.in.rdev = nd.in.ino;
+		if (!rc && cross && S_ISDIR(tv.in.mode))
+			tv.in.rdev = od.in.ino;
 		if (!rc) {
 			now_m_c(&tv.in, false);
 		}
@@ -353,9 +350,7 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 		if (!rc && cross && S_ISDIR(sv.in.mode)) {
 			od.in.nlink--;
 			nd.in.nlink++;
-			rc = ddel(sg, tx, &sv.in, "..");
-			if (!rc)
-				rc = dadd(sg, tx, &sv.in, "..", nd.in.ino, nd.in.gen, DT_DIR);
+			sv.in.rdev = nd.in.ino;
 		}
 	}
 	if (rc)
@@ -633,7 +628,6 @@ int fs_readdir(fs_sg *sg, fs_file *dir, uint64_t cookie, bool plus, fs_readdir_f
 	struct vn v;
 	struct rd_arg a = {sg, fn, arg, plus, false, 0};
 	struct fs_dir d;
-	struct fs_dirent e;
 	uint64_t parent;
 	int rc;
 
@@ -644,9 +638,7 @@ int fs_readdir(fs_sg *sg, fs_file *dir, uint64_t cookie, bool plus, fs_readdir_f
 		vput(sg, &v);
 		return -ENOTDIR;
 	}
-	parent = v.in.ino;
-	if (v.in.ino != FS_ROOT_INO && !dfind(sg, &v.in, "..", &e))
-		parent = e.ino;
+	parent = v.in.rdev ? v.in.rdev : v.in.ino;
 	if (cookie < 1 && rd_one(&a, ".", v.in.ino, DT_DIR, 1))
 		goto out;
 	if (cookie < 2 && rd_one(&a, "..", parent, DT_DIR, 2))

@@ -15,6 +15,7 @@
 
 #include "common/err.h"
 #include "fs/fs.h"
+#include "fs/fsck.h"
 #include "fs/mkfs.h"
 #include "net/net.h"
 #include "pagepool/pagepool.h"
@@ -62,6 +63,34 @@ static int be_submit(void *arg, struct pp_io *io)
 		memcpy(io->buf, dk[d] + io->offset, io->len);
 	io->done(io, MM_OK);
 	return MM_OK;
+}
+
+static int nlogged;
+
+static void fsck_log(void *arg, const char *line, bool fixed)
+{
+	(void)arg, (void)fixed;
+	if (nlogged++ < 12)
+		fprintf(stderr, "fsck: %s\n", line);
+}
+
+/* mmfsck -n of the disks: what the runtime wrote is what fsck expects. */
+static void fsck_clean(uint8_t **dk)
+{
+	struct fs_disk_io io = {dk_read, dk_write, dk};
+	struct fs_fsck_params fp = {.repair = FS_FSCK_NO, .log = fsck_log};
+	struct fs_fsck_report r;
+	char err[512] = "";
+	int rc;
+
+	nlogged = 0;
+	rc = fs_fsck(&io, NDISK, &fp, &r, err, sizeof(err));
+
+	if (rc || r.exit)
+		fprintf(stderr, "fsck: rc %d exit %d found %llu: %s\n", rc, r.exit,
+			(unsigned long long)r.found, err);
+	CU_ASSERT_EQUAL(rc, MM_OK);
+	CU_ASSERT_EQUAL(r.exit, 0);
 }
 
 static pp_pool *mk_pool(uint8_t **dk)
@@ -305,6 +334,7 @@ static void run_basic(uint32_t bsize)
 	CU_ASSERT_EQUAL(fs_unlink(sg, &root, FS_ROOT_INO, "mid"), 0);
 	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
 	pp_pool_destroy(pool);
+	fsck_clean(disk);
 	free(small);
 	free(mid);
 	free(big);
@@ -361,6 +391,7 @@ static void test_crash_replay(void)
 	CU_ASSERT_EQUAL(count_dir(sg, FS_ROOT_INO), 201);
 	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
 	pp_pool_destroy(pool2);
+	fsck_clean(snap);
 	for (int i = 0; i < NDISK; i++)
 		free(snap[i]);
 	free(data);
