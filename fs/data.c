@@ -118,13 +118,105 @@ static int zero_range(fs_sg *sg, struct fs_inode *in, uint64_t from, uint64_t to
 	rc = fs_tree_lookup(&tr, in, blk, &p);
 	if (rc <= 0)
 		return rc;
-	rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in->ino, blk}, boff, n, PP_OVERWRITE, &b,
-		    &d);
+	rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in->ino, blk}, boff, n, PP_MODIFY, &b, &d);
 	if (rc)
 		return rc;
 	memset((uint8_t *)d + boff, 0, n);
 	pp_mark_dirty(b, boff, n, 0);
 	pp_release(b);
+	return MM_OK;
+}
+
+/*
+ * Make block <n> of <in> take <want> subblocks where it takes <have> now
+ * (0: a hole): a new block or fragment (*fresh), a fragment moved to a
+ * larger run (its bytes stay in the pagepool buffer, dirty, which is
+ * written to the new place; the old run is freed after commit), or a run
+ * whose tail is freed. Subblock counts follow.
+ */
+static int resize_block(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint64_t n,
+			uint32_t have, uint32_t want, bool *fresh)
+{
+	unsigned nrep = in->data_rep ? in->data_rep : 1;
+	struct fs_ptr old = {0}, p;
+	struct fs_tree tr, *t;
+	struct pp_map m;
+	int rc, nf0;
+
+	*fresh = false;
+	if (have == want)
+		return MM_OK;
+	if (have) {
+		sg_ro_tree(sg, &tr);
+		rc = fs_tree_lookup(&tr, in, n, &old);
+		if (rc <= 0)
+			return rc ? rc : MM_EPROTO;
+	}
+	if (want && want < have) {
+		nf0 = tx->nfree;
+		for (int r = 0; r < FS_MAX_REPLICAS; r++) {
+			struct fs_ptr tail = {0};
+
+			if (!old.da[r])
+				continue;
+			tail.da[0] = fs_da_make(fs_da_disk(old.da[r]), fs_da_sub(old.da[r]) + want);
+			rc = sg_tx_free(tx, &tail, have - want, false, in->ino, n);
+			if (rc)
+				return rc;
+		}
+		for (int i = nf0; i < tx->nfree; i++)
+			tx->fr[i].moved = true;
+		in->subblocks -= (uint64_t)(have - want) * nrep;
+		sg_ptr_to_map(sg, &old, 0, want * sg->S, &m);
+		sg_ac_put(sg, sg->fsid, in->ino, n, &m);
+		return MM_OK;
+	}
+	if (have) {
+		pp_buf *b;
+		void *d;
+
+		rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in->ino, n}, 0, have * sg->S,
+			    PP_MODIFY, &b, &d);
+		if (rc)
+			return rc;
+		pp_mark_dirty(b, 0, have * sg->S, 0);
+		pp_release(b);
+	}
+	rc = sg_tx_alloc_data_n(tx, in, n, want, &p);
+	if (rc)
+		return rc;
+	t = sg_tx_tree(tx, in->ino);
+	rc = fs_tree_set(t, in, n, &p, NULL);
+	if (rc < 0) {
+		sg_logf(sg, rc, "%s", t->err);
+		return rc;
+	}
+	if (have) {
+		nf0 = tx->nfree;
+		rc = sg_tx_free(tx, &old, have, false, in->ino, n);
+		if (rc)
+			return rc;
+		for (int i = nf0; i < tx->nfree; i++)
+			tx->fr[i].moved = true;
+	}
+	in->subblocks += (uint64_t)(want - have) * nrep;
+	*fresh = !have;
+	return MM_OK;
+}
+
+/* What block <n> takes now: its share of the size, or a whole block for
+ * a block mapped past the end (none should be). */
+static int have_of(fs_sg *sg, const struct fs_inode *in, uint64_t n, uint32_t *have)
+{
+	struct fs_tree tr;
+	struct fs_ptr p;
+	int rc;
+
+	sg_ro_tree(sg, &tr);
+	rc = fs_tree_lookup(&tr, in, n, &p);
+	if (rc < 0)
+		return rc;
+	*have = rc == 0 ? 0 : sg_nsub(sg, n, in->size) ? sg_nsub(sg, n, in->size) : sg->B / sg->S;
 	return MM_OK;
 }
 
@@ -141,7 +233,7 @@ static int from_inline(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, bool *f
 		pp_buf *b;
 		void *d;
 
-		rc = sg_tx_alloc_data(tx, in, 0, &p);
+		rc = sg_tx_alloc_data_n(tx, in, 0, sg_nsub(sg, 0, in->size), &p);
 		if (rc)
 			return rc;
 		rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in->ino, 0}, 0, (uint32_t)in->size,
@@ -151,7 +243,7 @@ static int from_inline(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, bool *f
 		memcpy(d, in->tail, in->size);
 		pp_mark_dirty(b, 0, (uint32_t)in->size, 0);
 		pp_release(b);
-		in->subblocks += (uint64_t)fs_alloc_spb(sg->alloc) * (in->data_rep ? in->data_rep : 1);
+		in->subblocks += (uint64_t)sg_nsub(sg, 0, in->size) * (in->data_rep ? in->data_rep : 1);
 		*flush0 = true;
 	}
 	t = sg_tx_tree(tx, in->ino);
@@ -168,7 +260,7 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 	struct tok_holder ih, bh;
 	struct fs_inode in;
 	struct sg_tx *tx = NULL;
-	uint64_t end, old;
+	uint64_t end, old, newsize, flush_lo = UINT64_MAX;
 	bool flush0 = false, expose;
 	size_t done = 0;
 	int rc;
@@ -223,46 +315,44 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 		if (rc)
 			goto out;
 	}
+	newsize = end > old ? end : old;
+	expose = end > old || flush0;
+	/* the old last block, a fragment, becomes whole before a later one */
+	if (old % sg->B && old / sg->B < off / sg->B) {
+		uint64_t l = old / sg->B;
+		uint32_t have;
+		bool fresh;
+
+		rc = have_of(sg, &in, l, &have);
+		if (!rc)
+			rc = resize_block(sg, tx, &in, l, have, sg_nsub(sg, l, newsize), &fresh);
+		if (rc)
+			goto out;
+		flush_lo = l;
+	}
 	/* the end of file moves over undefined bytes of its last block */
 	if (off > old && old % sg->B) {
 		rc = zero_range(sg, &in, old, off);
 		if (rc)
 			goto out;
 	}
-	expose = end > old || flush0;
 	while (done < len) {
 		uint64_t pos = off + done, blk = pos / sg->B;
-		uint32_t boff = (uint32_t)(pos % sg->B);
+		uint32_t boff = (uint32_t)(pos % sg->B), have;
 		size_t n = sg->B - boff;
-		struct fs_tree tr;
-		struct fs_ptr p;
 		bool fresh = false;
 		pp_buf *b;
 		void *d;
 
 		if (n > len - done)
 			n = len - done;
-		sg_ro_tree(sg, &tr);
-		rc = fs_tree_lookup(&tr, &in, blk, &p);
-		if (rc < 0)
+		rc = have_of(sg, &in, blk, &have);
+		if (!rc)
+			rc = resize_block(sg, tx, &in, blk, have, sg_nsub(sg, blk, newsize), &fresh);
+		if (rc)
 			break;
-		if (rc == 0) {
-			struct fs_tree *t;
-
-			rc = sg_tx_alloc_data(tx, &in, blk, &p);
-			if (rc)
-				break;
-			t = sg_tx_tree(tx, in.ino);
-			rc = fs_tree_set(t, &in, blk, &p, NULL);
-			if (rc < 0) {
-				sg_logf(sg, rc, "%s", t->err);
-				break;
-			}
-			in.subblocks += (uint64_t)fs_alloc_spb(sg->alloc) *
-					(in.data_rep ? in.data_rep : 1);
-			fresh = true;
+		if (have != sg_nsub(sg, blk, newsize))
 			expose = true;
-		}
 		if (fresh) {
 			/* a new block: its bytes before the write are zeros */
 			rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in.ino, blk}, 0,
@@ -270,7 +360,7 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 			if (!rc)
 				memset(d, 0, boff);
 		} else {
-			bool whole = boff % 4096 == 0 && (n % 4096 == 0 || pos + n >= old);
+			bool whole = boff % sg->S == 0 && (n % sg->S == 0 || pos + n >= old);
 
 			rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in.ino, blk}, boff,
 				    (uint32_t)n, whole ? PP_OVERWRITE : PP_MODIFY, &b, &d);
@@ -292,7 +382,7 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 		in.size = off + done;
 	/* data before the pointer or size that shows it (see the top) */
 	if (expose && done) {
-		uint64_t lo = flush0 ? 0 : off / sg->B;
+		uint64_t lo = flush0 ? 0 : flush_lo < off / sg->B ? flush_lo : off / sg->B;
 
 		rc = pp_flush(sg->pool, sg->fsid, in.ino, lo, (off + done - 1) / sg->B + 1);
 		if (rc)
@@ -372,17 +462,30 @@ int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size
 		}
 	}
 	if (size > in->size) {
-		if (in->size % sg->B) {
-			rc = zero_range(sg, in, in->size, size);
-			if (!rc)
-				rc = pp_flush(sg->pool, sg->fsid, in->ino, in->size / sg->B,
-					      in->size / sg->B + 1);
-			if (rc)
-				return rc;
-		}
+		uint64_t old = in->size, l = old / sg->B;
+		bool fresh;
+
 		rc = sg_tx_begin(sg, 0, &tx);
 		if (rc)
 			return rc;
+		if (old % sg->B) {
+			uint32_t have;
+
+			/* the old last block grows (a larger fragment, or whole) and
+			 * its bytes past the old end become zeros, on disk before
+			 * the size that shows them */
+			rc = have_of(sg, in, l, &have);
+			if (!rc)
+				rc = resize_block(sg, tx, in, l, have, sg_nsub(sg, l, size), &fresh);
+			if (!rc)
+				rc = zero_range(sg, in, old, size);
+			if (!rc)
+				rc = pp_flush(sg->pool, sg->fsid, in->ino, l, l + 1);
+			if (rc) {
+				sg_tx_abort(tx);
+				return rc;
+			}
+		}
 		in->size = size;
 		rc = sg_tx_inode(tx, ip, in);
 		return rc ? (sg_tx_abort(tx), rc) : sg_tx_commit(tx);
@@ -396,6 +499,7 @@ int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size
 		rc = sg_tx_begin(sg, 0, &tx);
 		if (rc)
 			return rc;
+		tx->frag_size = in->size;	/* the blocks freed have the old size's shapes */
 		nf0 = tx->nfree;
 		t = sg_tx_tree(tx, in->ino);
 		n = fs_tree_truncate(t, in, size, SG_TX_MAXFREE / FS_MAX_REPLICAS / 2, &more);
@@ -405,8 +509,23 @@ int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size
 			return (int)n;
 		}
 		for (int i = nf0; i < tx->nfree; i++)
-			in->subblocks -= in->subblocks >= tx->fr[i].nsub ? tx->fr[i].nsub
-									 : in->subblocks;
+			if (!tx->fr[i].meta)	/* indirect blocks: counted at commit */
+				in->subblocks -= in->subblocks >= tx->fr[i].nsub ? tx->fr[i].nsub
+										 : in->subblocks;
+		if (!more && size % sg->B) {
+			/* the new last block keeps a fragment of what it still holds */
+			uint64_t l = size / sg->B;
+			uint32_t have;
+			bool fresh;
+
+			rc = have_of(sg, in, l, &have);
+			if (!rc && have)
+				rc = resize_block(sg, tx, in, l, have, sg_nsub(sg, l, size), &fresh);
+			if (rc) {
+				sg_tx_abort(tx);
+				return rc;
+			}
+		}
 		if (!more)
 			in->size = size;
 		rc = sg_tx_inode(tx, ip, in);

@@ -248,7 +248,11 @@ static int map_data(void *arg, const struct pp_tag *t, struct pp_map *m)
 	}
 	if (rc == 0)
 		return MM_ENOENT;
-	sg_ptr_to_map(sg, &p, 0, 0, m);
+	{
+		uint32_t nsub = sg_nsub(sg, t->blk, in.size);
+
+		sg_ptr_to_map(sg, &p, 0, nsub && nsub < sg->B / sg->S ? nsub * sg->S : 0, m);
+	}
 	sg_ac_put(sg, t->fs, t->ino, t->blk, m);
 	return MM_OK;
 }

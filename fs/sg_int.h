@@ -144,6 +144,7 @@ struct sg_free {
 	fs_da da;
 	uint32_t nsub;
 	bool meta;
+	bool moved;			/* a fragment that moved: the block's buffer stays */
 	uint64_t ino, blk;		/* its pagepool tag, dropped before the free */
 };
 
@@ -162,6 +163,13 @@ struct sg_tx {
 	struct fs_bstore bs;		/* over the metadata registration, for dir.c and tree.c */
 	struct fs_tree tree;		/* tree.c callbacks of this transaction */
 	uint64_t tree_ino;		/* whose tree <tree> changes: its blocks' kind */
+	int nsd;			/* indirect blocks' subblocks, counted into their inodes at commit */
+	struct {
+		uint64_t ino;
+		int64_t delta;
+	} sd[SG_TX_MAXINO];
+	uint64_t frag_size;		/* freeing data blocks: the file's size (its last
+					 * block a fragment); UINT64_MAX: all full */
 	/* the directory dir.c is changing: when it leaves the inode for
 	 * block 0, the store sees the inode as dir.c's view says */
 	const struct fs_dir *dview;
@@ -180,8 +188,15 @@ int sg_tx_commit(struct sg_tx *tx);
 void sg_tx_abort(struct sg_tx *tx);
 /* A tree.c view of inode <in>'s tree inside <tx>. */
 struct fs_tree *sg_tx_tree(struct sg_tx *tx, uint64_t ino);
-/* A new data block for block <n> of file <in> (data_rep replicas). */
+/* A new data block for block <n> of file <in> (data_rep replicas): a full
+ * block, or <nsub> subblocks (a fragment: the file's last block). */
 int sg_tx_alloc_data(struct sg_tx *tx, const struct fs_inode *in, uint64_t n, struct fs_ptr *p);
+int sg_tx_alloc_data_n(struct sg_tx *tx, const struct fs_inode *in, uint64_t n, uint32_t nsub,
+		       struct fs_ptr *p);
+/* Subblocks block <n> of a data file of <size> bytes takes: 0 past the
+ * end, a full block before the last, ceil(rest / S) for a last block the
+ * file ends inside (fs/README.md, "Disk addresses": a fragment). */
+uint32_t sg_nsub(const fs_sg *sg, uint64_t n, uint64_t size);
 /* Free <p> (data block of nsub subblocks per replica) after commit. */
 int sg_tx_free(struct sg_tx *tx, const struct fs_ptr *p, uint32_t nsub, bool meta, uint64_t ino,
 	       uint64_t blk);

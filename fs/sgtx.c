@@ -456,18 +456,53 @@ static int alloc_space(struct sg_tx *tx, uint64_t ino, uint64_t n, unsigned nrep
 	return rc;
 }
 
-int sg_tx_alloc_data(struct sg_tx *tx, const struct fs_inode *in, uint64_t n, struct fs_ptr *p)
+int sg_tx_alloc_data_n(struct sg_tx *tx, const struct fs_inode *in, uint64_t n, uint32_t nsub,
+		       struct fs_ptr *p)
 {
 	fs_sg *sg = tx->sg;
-	int rc = alloc_space(tx, in->ino, n, in->data_rep ? in->data_rep : 1, FS_KIND_DATA,
-			     fs_alloc_spb(sg->alloc), p);
+	uint32_t spb = fs_alloc_spb(sg->alloc);
+	int rc = alloc_space(tx, in->ino, n, in->data_rep ? in->data_rep : 1, FS_KIND_DATA, nsub, p);
 	struct pp_map m;
 
 	if (!rc) {
-		sg_ptr_to_map(sg, p, 0, 0, &m);
+		sg_ptr_to_map(sg, p, 0, nsub < spb ? nsub * sg->S : 0, &m);
 		sg_ac_put(sg, sg->fsid, in->ino, n, &m);
 	}
 	return rc;
+}
+
+int sg_tx_alloc_data(struct sg_tx *tx, const struct fs_inode *in, uint64_t n, struct fs_ptr *p)
+{
+	return sg_tx_alloc_data_n(tx, in, n, fs_alloc_spb(tx->sg->alloc), p);
+}
+
+uint32_t sg_nsub(const fs_sg *sg, uint64_t n, uint64_t size)
+{
+	uint64_t start = n * sg->B;
+
+	if (start >= size)
+		return 0;
+	if (size - start >= sg->B)
+		return sg->B / sg->S;
+	return (uint32_t)((size - start + sg->S - 1) / sg->S);
+}
+
+/* Indirect blocks count in their inode's subblocks (tree.c changes the
+ * tree, not the count): kept per inode, added at commit. */
+static void sub_delta(struct sg_tx *tx, uint64_t ino, int64_t d)
+{
+	int i;
+
+	for (i = 0; i < tx->nsd; i++)
+		if (tx->sd[i].ino == ino)
+			break;
+	if (i == tx->nsd) {
+		if (tx->nsd == SG_TX_MAXINO)
+			return;
+		tx->sd[tx->nsd].ino = ino;
+		tx->sd[tx->nsd++].delta = 0;
+	}
+	tx->sd[i].delta += d;
 }
 
 /* tree.c: space for a new indirect block (a metadata fragment). */
@@ -482,6 +517,9 @@ static int tx_alloc_meta(void *arg, uint64_t ino, uint64_t blk, struct fs_ptr *p
 			 fs_mkfs_ind_subblocks(sg->S), p);
 	if (rc)
 		return rc;
+	for (int r = 0; r < FS_MAX_REPLICAS; r++)
+		if (p->da[r])
+			sub_delta(tx, ino, fs_mkfs_ind_subblocks(sg->S));
 	sg_ptr_to_map(sg, p, 0, 0, &m);
 	sg_ac_put(sg, sg->mfsid, ino, blk, &m);
 	if (tx->ltx)
@@ -510,9 +548,18 @@ static int tx_free_blk(void *arg, uint64_t ino, uint64_t blk, const struct fs_pt
 	struct sg_tx *tx = arg;
 	fs_sg *sg = tx->sg;
 	int rc;
+	uint32_t nsub = fs_alloc_spb(sg->alloc);
 
-	rc = sg_tx_free(tx, p, is_meta ? fs_mkfs_ind_subblocks(sg->S) : fs_alloc_spb(sg->alloc),
-			is_meta, ino, blk);
+	/* a data file's last block is a fragment for the size it had */
+	if (is_meta)
+		nsub = fs_mkfs_ind_subblocks(sg->S);
+	else if (tx->frag_size != UINT64_MAX && sg_nsub(sg, blk, tx->frag_size))
+		nsub = sg_nsub(sg, blk, tx->frag_size);
+	rc = sg_tx_free(tx, p, nsub, is_meta, ino, blk);
+	if (!rc && is_meta)
+		for (int r = 0; r < FS_MAX_REPLICAS; r++)
+			if (p->da[r])
+				sub_delta(tx, ino, -(int64_t)nsub);
 	if (!rc && is_meta && tx->ltx)
 		rc = fs_log_add_free(tx->ltx, ino, blk);
 	return rc;
@@ -705,6 +752,7 @@ int sg_tx_begin(fs_sg *sg, uint64_t reserve, struct sg_tx **out)
 	if (!tx)
 		return MM_ENOMEM;
 	tx->sg = sg;
+	tx->frag_size = UINT64_MAX;
 	tx->bs = (struct fs_bstore){tx_bs_get, tx_bs_put, tx_bs_punch, tx};
 	if (sg->log) {
 		uint64_t max = fs_log_tx_max(sg->log);
@@ -793,6 +841,8 @@ static int tx_run_frees(fs_sg *sg, struct sg_free *fr, int n)
 	for (int i = 0; i < n; i++) {
 		uint32_t fs = fr[i].meta ? sg->mfsid : sg->fsid;
 
+		if (fr[i].moved)
+			continue;	/* the block lives on elsewhere: its buffer stays */
 		pp_invalidate(sg->pool, fs, fr[i].ino, fr[i].blk, fr[i].blk + 1);
 		sg_ac_drop(sg, fs, fr[i].ino, fr[i].blk, fr[i].blk + 1);
 	}
@@ -882,6 +932,13 @@ int sg_tx_commit(struct sg_tx *tx)
 	struct sg_free *fr = NULL;
 	int nfr = tx->nfree, rc = MM_OK;
 
+	for (int k = 0; k < tx->nsd; k++)
+		for (int i = 0; i < tx->nino; i++)
+			if (tx->ino[i].ip->ino == tx->sd[k].ino) {
+				int64_t v = (int64_t)tx->ino[i].in->subblocks + tx->sd[k].delta;
+
+				tx->ino[i].in->subblocks = v < 0 ? 0 : (uint64_t)v;
+			}
 	/* inode records last, in ascending order (the lock order) */
 	qsort(tx->ino, tx->nino, sizeof(tx->ino[0]), cmp_txino);
 	for (int i = 0; i < tx->nino && !rc; i++) {
