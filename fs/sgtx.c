@@ -537,7 +537,8 @@ int sg_tx_free(struct sg_tx *tx, const struct fs_ptr *p, uint32_t nsub, bool met
 			continue;
 		if (tx->nfree == SG_TX_MAXFREE)
 			return MM_ETOOBIG;
-		tx->fr[tx->nfree++] = (struct sg_free){p->da[r], nsub, meta, ino, blk};
+		tx->fr[tx->nfree++] =
+			(struct sg_free){.da = p->da[r], .nsub = nsub, .meta = meta, .ino = ino, .blk = blk};
 	}
 	return MM_OK;
 }

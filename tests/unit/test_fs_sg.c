@@ -397,6 +397,58 @@ static void test_crash_replay(void)
 	free(data);
 }
 
+/* fallocate: zeros allocated and the size extended; punching frees
+ * whole blocks and zeroes the edges; fsck agrees afterwards. */
+static void test_fallocate(void)
+{
+	pp_pool *pool;
+	fs_sg *sg;
+	struct fs_attr a, b;
+	fs_file *f;
+	uint32_t bs = 64u << 10;
+	uint8_t *data = pattern(10 * bs, 5), *buf = malloc(10 * bs);
+
+	mkfs(bs);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL(fs_create(sg, &root, FS_ROOT_INO, "fa", 0644, O_RDWR, &a, &f), 0);
+	CU_ASSERT_EQUAL(fs_write(sg, &root, f, "abc", 3, 0), 3);
+	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, f, 0, 0, 3 * bs + 100), 0);
+	CU_ASSERT_EQUAL(fs_getattr(sg, a.ino, &b), 0);
+	CU_ASSERT_EQUAL(b.size, 3 * bs + 100);
+	CU_ASSERT(b.blocks >= (3 * bs + 100) / 512);
+	CU_ASSERT_EQUAL(fs_read(sg, f, buf, 4 * bs, 0), 3 * bs + 100);
+	CU_ASSERT(!memcmp(buf, "abc", 3));
+	for (uint32_t i = 3; i < 3 * bs + 100; i++)
+		if (buf[i]) {
+			CU_FAIL("fallocate: not zero");
+			break;
+		}
+	CU_ASSERT_EQUAL(fs_write(sg, &root, f, data, 10 * bs, 0), (ssize_t)(10 * bs));
+	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, f, 0x02 | 0x01, bs + 10, 3 * bs), 0);
+	CU_ASSERT_EQUAL(fs_read(sg, f, buf, 10 * bs, 0), (ssize_t)(10 * bs));
+	CU_ASSERT(!memcmp(buf, data, bs + 10));
+	for (uint32_t i = bs + 10; i < 4 * bs + 10; i++)
+		if (buf[i]) {
+			fprintf(stderr, "punch: byte %u is %u\n", i, buf[i]);
+			CU_FAIL("punch: not zero");
+			break;
+		}
+	CU_ASSERT(!memcmp(buf + 4 * bs + 10, data + 4 * bs + 10, 6 * bs - 10));
+	CU_ASSERT_EQUAL(fs_lseek(sg, f, 0, SEEK_HOLE), (int64_t)(2 * bs));
+	CU_ASSERT_EQUAL(fs_lseek(sg, f, 2 * bs, SEEK_DATA), (int64_t)(4 * bs));
+	CU_ASSERT_EQUAL(fs_getattr(sg, a.ino, &b), 0);
+	CU_ASSERT_EQUAL(b.blocks, 8ull * bs / 512);
+	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, f, 0x08, 0, bs), -EOPNOTSUPP);
+	fs_release(sg, f);
+	fs_forget(sg, a.ino, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+	free(data);
+	free(buf);
+}
+
 static void test_errors(void)
 {
 	pp_pool *pool;
@@ -473,6 +525,7 @@ int main(void)
 	CU_add_test(s, "basic, 256 KiB blocks (4 metadata blocks a block)", test_basic_256k);
 	CU_add_test(s, "crash: replay after fsync", test_crash_replay);
 	CU_add_test(s, "errors and permissions", test_errors);
+	CU_add_test(s, "fallocate and punch", test_fallocate);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	{
