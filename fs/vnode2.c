@@ -209,7 +209,7 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 		locked = true;
 	}
 	/* directories in ascending order, then the two children */
-	rc = vget(sg, odir < ndir ? odir : ndir, TOK_XW, odir < ndir ? &od : &nd);
+	rc = vget(sg, odir <= ndir ? odir : ndir, TOK_XW, odir <= ndir ? &od : &nd);
 	if (!rc && cross)
 		rc = vget(sg, odir < ndir ? ndir : odir, TOK_XW, odir < ndir ? &nd : &od);
 	if (rc)

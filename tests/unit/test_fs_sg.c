@@ -7,6 +7,7 @@
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -449,6 +450,123 @@ static void test_fallocate(void)
 	free(buf);
 }
 
+/* Threads at once: each makes, writes, renames and removes files in a
+ * directory of its own and in a shared one, while another appends to one
+ * file that the others read; everything checked afterwards, and fsck. */
+#define NTHR 4
+#define NITER 150
+
+#define TERR(t, what, rc) do { (t)->errors++; if ((t)->errors < 4) fprintf(stderr, "thread %d iter %d: %s: %d\n", (t)->id, i, what, (int)(rc)); } while (0)
+
+struct thr {
+	fs_sg *sg;
+	int id;
+	uint64_t dir, shared, log_ino;
+	int errors;
+};
+
+static void *thr_main(void *arg)
+{
+	struct thr *t = arg;
+	char name[64], name2[64];
+	uint8_t buf[20000], rb[20000];
+	struct fs_attr a;
+	fs_file *f;
+
+	for (int i = 0; i < NITER; i++) {
+		size_t len = (size_t)(i * 997 + t->id * 131) % sizeof(buf);
+
+		memset(buf, 'a' + t->id, len);
+		snprintf(name, sizeof(name), "t%d-%d", t->id, i);
+		int rc = fs_create(t->sg, &root, i % 2 ? t->shared : t->dir, name, 0644, O_RDWR, &a, &f);
+		ssize_t nn;
+
+		if (rc) {
+			TERR(t, "create", rc);
+			continue;
+		}
+		if ((nn = fs_write(t->sg, &root, f, buf, len, 0)) != (ssize_t)len)
+			TERR(t, "write", nn);
+		if ((nn = fs_read(t->sg, f, rb, sizeof(rb), 0)) != (ssize_t)len || memcmp(rb, buf, len))
+			TERR(t, "read", nn);
+		fs_release(t->sg, f);
+		fs_forget(t->sg, a.ino, 1);
+		if (i % 3 == 0) {
+			snprintf(name2, sizeof(name2), "r%d-%d", t->id, i);
+			if ((rc = fs_rename(t->sg, &root, i % 2 ? t->shared : t->dir, name, t->shared,
+					    name2, 0)))
+				TERR(t, "rename", rc);
+		} else if (i % 3 == 1) {
+			if ((rc = fs_unlink(t->sg, &root, i % 2 ? t->shared : t->dir, name)))
+				TERR(t, "unlink", rc);
+		}
+		/* the shared log: an append, then a read of some of it */
+		if (fs_open(t->sg, &root, t->log_ino, O_RDWR | O_APPEND, &f) == 0) {
+			char line[32];
+			int n = snprintf(line, sizeof(line), "%d:%04d\n", t->id, i);
+
+			ssize_t w;
+
+			if ((w = fs_write(t->sg, &root, f, line, (size_t)n, 0)) != n)
+				TERR(t, "append", w);
+			if ((w = fs_read(t->sg, f, rb, 4096, (uint64_t)i * 7)) < 0)
+				TERR(t, "read log", w);
+			fs_release(t->sg, f);
+		} else {
+			TERR(t, "open log", -1);
+		}
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	pp_pool *pool;
+	fs_sg *sg;
+	struct fs_attr a, sh, lg;
+	struct thr t[NTHR];
+	pthread_t th[NTHR];
+	char name[32];
+	int total = 0;
+
+	mkfs(64u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL_FATAL(fs_mkdir(sg, &root, FS_ROOT_INO, "shared", 0755, &sh), 0);
+	lg.ino = mkfile(sg, FS_ROOT_INO, "log", NULL, 0);
+	for (int i = 0; i < NTHR; i++) {
+		snprintf(name, sizeof(name), "d%d", i);
+		CU_ASSERT_EQUAL_FATAL(fs_mkdir(sg, &root, FS_ROOT_INO, name, 0755, &a), 0);
+		t[i] = (struct thr){sg, i, a.ino, sh.ino, lg.ino, 0};
+		pthread_create(&th[i], NULL, thr_main, &t[i]);
+	}
+	for (int i = 0; i < NTHR; i++) {
+		pthread_join(th[i], NULL);
+		CU_ASSERT_EQUAL(t[i].errors, 0);
+		total += count_dir(sg, t[i].dir);
+		fs_forget(sg, t[i].dir, 1);
+	}
+	/* per thread: i % 3 == 2 stays where made; i % 3 == 0 moved to shared */
+	{
+		int mine = 0, moved = 0;
+
+		for (int i = 0; i < NITER; i++) {
+			if (i % 3 == 2 && i % 2 == 0)
+				mine++;
+			if (i % 3 == 0 || (i % 3 == 2 && i % 2))
+				moved++;
+		}
+		CU_ASSERT_EQUAL(total, NTHR * mine);
+		CU_ASSERT_EQUAL(count_dir(sg, sh.ino), NTHR * moved);
+	}
+	CU_ASSERT_EQUAL(fs_getattr(sg, lg.ino, &a), 0);
+	CU_ASSERT_EQUAL(a.size, (uint64_t)NTHR * NITER * 7);
+	fs_forget(sg, sh.ino, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+}
+
 static void test_errors(void)
 {
 	pp_pool *pool;
@@ -526,6 +644,7 @@ int main(void)
 	CU_add_test(s, "crash: replay after fsync", test_crash_replay);
 	CU_add_test(s, "errors and permissions", test_errors);
 	CU_add_test(s, "fallocate and punch", test_fallocate);
+	CU_add_test(s, "threads at once", test_threads);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	{
