@@ -33,7 +33,53 @@ static int br_take(fs_sg *sg, uint64_t ino, enum tok_mode mode, uint64_t off, ui
 	return toknet_acquire(sg->tok, h, sg->tok_timeout);
 }
 
+/* relatime: atime moves when it is not newer than mtime or ctime, or a
+ * day old (mount's atime: every read; noatime: never). */
+static bool atime_due(const fs_sg *sg, const struct fs_inode *in)
+{
+	struct fs_time now;
+
+	if (sg->ro || sg->atime == FS_ATIME_NOATIME)
+		return false;
+	if (sg->atime == FS_ATIME_STRICT)
+		return true;
+	sg_now(&now);
+	return in->atime.sec < in->mtime.sec ||
+	       (in->atime.sec == in->mtime.sec && in->atime.nsec <= in->mtime.nsec) ||
+	       in->atime.sec < in->ctime.sec ||
+	       (in->atime.sec == in->ctime.sec && in->atime.nsec <= in->ctime.nsec) ||
+	       now.sec - in->atime.sec >= 24 * 3600;
+}
+
+static void atime_update(fs_sg *sg, struct sg_ino *ip)
+{
+	struct tok_holder h;
+	struct fs_inode in;
+	struct sg_tx *tx;
+
+	if (sg_itok(sg, ip, TOK_XW, &h))
+		return;
+	if (!sg_iread(sg, ip, &in) && atime_due(sg, &in) && !sg_tx_begin(sg, 0, &tx)) {
+		sg_now(&in.atime);
+		if (sg_tx_inode(tx, ip, &in))
+			sg_tx_abort(tx);
+		else
+			sg_tx_commit(tx);
+	}
+	sg_itok_release(sg, &h);
+}
+
 ssize_t fs_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off)
+{
+	bool due = false;
+	ssize_t n = sg_read(sg, f, buf, len, off, &due);
+
+	if (n >= 0 && due)
+		atime_update(sg, f->ip);
+	return n;
+}
+
+ssize_t sg_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off, bool *due)
 {
 	struct sg_ino *ip = f->ip;
 	struct tok_holder ih, bh;
@@ -51,6 +97,7 @@ ssize_t fs_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off)
 		sg_itok_release(sg, &ih);
 		return fs_errno(rc);
 	}
+	*due = atime_due(sg, &in);
 	if (off >= in.size || !len) {
 		sg_itok_release(sg, &ih);
 		return 0;

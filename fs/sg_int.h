@@ -244,6 +244,8 @@ int sg_lookup_ino(fs_sg *sg, uint64_t ino, struct fs_attr *out);
 int sg_ifree(fs_sg *sg, struct sg_ino *ip);
 
 /* data.c */
+/* fs_read without the atime update; *due: relatime says atime moves. */
+ssize_t sg_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off, bool *due);
 int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size);
 
 #endif

@@ -590,6 +590,27 @@ static void test_errors(void)
 		CU_ASSERT_EQUAL(fs_setattr(sg, &user, d.ino, &sa, NULL, &d), -EPERM);
 	}
 	mkfile(sg, d.ino, "rootfile", "x", 1);
+	{
+		struct fs_attr x, y;
+		struct fs_setattr sa = {.mask = FS_SET_ATIME | FS_SET_MTIME,
+					.atime = {1000, 0}, .mtime = {2000, 0}};
+		fs_file *f;
+		char c;
+
+		/* relatime: an atime older than mtime moves on read, a newer one not */
+		CU_ASSERT_EQUAL(fs_lookup(sg, &root, d.ino, "rootfile", &x), 0);
+		CU_ASSERT_EQUAL(fs_setattr(sg, &root, x.ino, &sa, NULL, &x), 0);
+		CU_ASSERT_EQUAL(fs_open(sg, &root, x.ino, O_RDONLY, &f), 0);
+		CU_ASSERT_EQUAL(fs_read(sg, f, &c, 1, 0), 1);
+		CU_ASSERT_EQUAL(fs_getattr(sg, x.ino, &y), 0);
+		CU_ASSERT(y.atime.sec > 2000);
+		CU_ASSERT_EQUAL(fs_read(sg, f, &c, 1, 0), 1);
+		CU_ASSERT_EQUAL(fs_getattr(sg, x.ino, &x), 0);
+		CU_ASSERT(x.atime.sec == y.atime.sec && x.atime.nsec == y.atime.nsec);
+		CU_ASSERT_EQUAL(x.mtime.sec, 2000);
+		fs_release(sg, f);
+		fs_forget(sg, x.ino, 1);
+	}
 	CU_ASSERT_EQUAL(fs_unlink(sg, &user, d.ino, "rootfile"), -EPERM);
 	CU_ASSERT_EQUAL(fs_mkdir(sg, &user, d.ino, "mine", 0755, &a), 0);
 	CU_ASSERT_EQUAL(a.uid, 1000);
