@@ -724,7 +724,19 @@ int sg_tx_alloc_inode(struct sg_tx *tx, uint64_t *ino)
 	if (rc == MM_ENOENT) {
 		struct sg_txbuf *tb;
 
+		/* grow the inode file now, but let the new block go: commit
+		 * takes inode-file blocks in ascending order, and holding this
+		 * one through the body would invert that (its zeros are
+		 * harmless on disk early, and its allocation is logged) */
 		rc = tx_get_buf(tx, 0, *ino / FS_INODES_PER_MB, true, &tb);
+		if (!rc) {
+			int i = (int)(tb - tx->buf);
+
+			pp_mark_dirty(tb->b, 0, FS_MB, 0);
+			pp_release(tb->b);
+			free(tb->orig);
+			tx->buf[i] = tx->buf[--tx->nbuf];
+		}
 	}
 	return rc;
 }
