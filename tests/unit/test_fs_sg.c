@@ -8,6 +8,7 @@
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,17 @@ static pthread_mutex_t disk_mu = PTHREAD_MUTEX_INITIALIZER;
 static net_ctx *net;
 static struct toknet *tn;
 
+/* Fault injection: with fail_every N, every Nth write (pagepool and
+ * synchronous alike) fails with MM_EIO, as a disk would. */
+static atomic_uint fail_every, nwrites;
+
+static bool write_fails(void)
+{
+	unsigned n = atomic_load(&fail_every);
+
+	return n && atomic_fetch_add(&nwrites, 1) % n == n - 1;
+}
+
 static int dk_read(void *arg, uint32_t d, uint64_t off, void *buf, size_t len)
 {
 	uint8_t **dk = arg;
@@ -49,7 +61,7 @@ static int dk_write(void *arg, uint32_t d, uint64_t off, const void *buf, size_t
 {
 	uint8_t **dk = arg;
 
-	if (d >= NDISK || off + len > DISK_BYTES)
+	if (d >= NDISK || off + len > DISK_BYTES || write_fails())
 		return MM_EIO;
 	pthread_mutex_lock(&disk_mu);
 	memcpy(dk[d] + off, buf, len);
@@ -64,6 +76,10 @@ static int be_submit(void *arg, struct pp_io *io)
 
 	if (d >= NDISK || io->offset + io->len > DISK_BYTES)
 		return MM_EIO;
+	if (io->write && write_fails()) {
+		io->done(io, MM_EIO);
+		return MM_OK;
+	}
 	pthread_mutex_lock(&disk_mu);
 	if (io->write)
 		memcpy(dk[d] + io->offset, io->buf, io->len);
@@ -579,6 +595,109 @@ static void test_threads(void)
 	fsck_clean(disk);
 }
 
+/* A full file system: ENOSPC, nothing written before it lost, space back
+ * after an unlink. */
+static void test_enospc(void)
+{
+	pp_pool *pool;
+	fs_sg *sg;
+	struct fs_attr a;
+	fs_file *f;
+	uint8_t *chunk = pattern(1u << 20, 11), *rb = malloc(1u << 20);
+	uint64_t off = 0;
+	ssize_t n = 0;
+
+	mkfs(64u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL_FATAL(fs_create(sg, &root, FS_ROOT_INO, "big", 0644, O_RDWR, &a, &f), 0);
+	while ((n = fs_write(sg, &root, f, chunk, 1u << 20, off)) == (ssize_t)(1u << 20))
+		off += (uint64_t)n;
+	if (n > 0)
+		off += (uint64_t)n;
+	CU_ASSERT(off > 100ull << 20);
+	CU_ASSERT_EQUAL(fs_write(sg, &root, f, chunk, 1u << 20, off), -ENOSPC);
+	CU_ASSERT_EQUAL(fs_getattr(sg, a.ino, &a), 0);
+	CU_ASSERT_EQUAL(a.size, off);
+	for (uint64_t p = 0; p + (1u << 20) <= off; p += 7ull << 20) {
+		CU_ASSERT_EQUAL(fs_read(sg, f, rb, 1u << 20, p), (ssize_t)(1u << 20));
+		CU_ASSERT(!memcmp(rb, chunk, 1u << 20));
+	}
+	fs_release(sg, f);
+	fs_forget(sg, a.ino, 1);
+	CU_ASSERT_EQUAL(fs_unlink(sg, &root, FS_ROOT_INO, "big"), 0);
+	mkfile(sg, FS_ROOT_INO, "after", chunk, 1u << 20);
+	check_file(sg, FS_ROOT_INO, "after", chunk, 1u << 20);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+	free(chunk);
+	free(rb);
+}
+
+/*
+ * Every Nth disk write fails: operations fail with a clear error, and
+ * every file whose fsync succeeded reads back after a remount on good
+ * disks (the log replays), with fsck clean.
+ */
+static void test_faults(void)
+{
+	static const unsigned every[] = {7, 13, 31, 97};
+	uint8_t *data = pattern(300000, 13);
+
+	for (size_t k = 0; k < sizeof(every) / sizeof(every[0]); k++) {
+		pp_pool *pool;
+		fs_sg *sg;
+		bool synced[60] = {false};
+		size_t len[60];
+		char name[32];
+		int nsynced = 0, nerr = 0;
+
+		mkfs(64u << 10);
+		pool = mk_pool(disk);
+		sg = mount_on(disk, pool);
+		atomic_store(&nwrites, 0);
+		atomic_store(&fail_every, every[k]);
+		for (int i = 0; i < 60; i++) {
+			struct fs_attr a;
+			fs_file *f;
+
+			len[i] = (size_t)(i * 4999) % 300000;
+			snprintf(name, sizeof(name), "f%d", i);
+			if (fs_create(sg, &root, FS_ROOT_INO, name, 0644, O_RDWR, &a, &f)) {
+				nerr++;
+				continue;
+			}
+			if (fs_write(sg, &root, f, data + i, len[i], 0) == (ssize_t)len[i] &&
+			    fs_fsync(sg, f, false) == 0) {
+				synced[i] = true;
+				nsynced++;
+			} else {
+				nerr++;
+			}
+			fs_release(sg, f);
+			fs_forget(sg, a.ino, 1);
+		}
+		fs_sg_unmount(sg, true);
+		pp_pool_destroy(pool);
+		atomic_store(&fail_every, 0);
+		CU_ASSERT(nerr > 0);
+		pool = mk_pool(disk);
+		sg = mount_on(disk, pool);
+		for (int i = 0; i < 60; i++)
+			if (synced[i]) {
+				snprintf(name, sizeof(name), "f%d", i);
+				check_file(sg, FS_ROOT_INO, name, data + i, len[i]);
+			}
+		CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+		pp_pool_destroy(pool);
+		fsck_clean(disk);
+		fprintf(stderr, "faults every %u writes: %d fsynced, %d failed\n", every[k], nsynced,
+			nerr);
+	}
+	free(data);
+}
+
 static void test_errors(void)
 {
 	pp_pool *pool;
@@ -678,6 +797,8 @@ int main(void)
 	CU_add_test(s, "errors and permissions", test_errors);
 	CU_add_test(s, "fallocate and punch", test_fallocate);
 	CU_add_test(s, "threads at once", test_threads);
+	CU_add_test(s, "ENOSPC", test_enospc);
+	CU_add_test(s, "every Nth disk write fails", test_faults);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	{
