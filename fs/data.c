@@ -84,6 +84,7 @@ ssize_t sg_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off, bool
 	struct sg_ino *ip = f->ip;
 	struct tok_holder ih, bh;
 	struct fs_inode in;
+	pp_stream *stream = NULL;
 	size_t done = 0;
 	int rc;
 
@@ -116,6 +117,18 @@ ssize_t sg_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off, bool
 		sg_itok_release(sg, &ih);
 		return fs_errno(rc);
 	}
+	/* The open's stream reads ahead (pagepool prefetch); concurrent
+	 * readers of one open (the kernel's readahead) that find it busy
+	 * read plainly. */
+	if (!pthread_mutex_trylock(&f->smu)) {
+		if (!f->stream && pp_stream_open(sg->pool, sg->fsid, ip->ino, in.size, &f->stream))
+			f->stream = NULL;
+		stream = f->stream;
+		if (stream)
+			pp_stream_set_size(stream, in.size);
+		else
+			pthread_mutex_unlock(&f->smu);
+	}
 	while (done < len) {
 		uint64_t pos = off + done, blk = pos / sg->B;
 		uint32_t boff = (uint32_t)(pos % sg->B);
@@ -125,14 +138,19 @@ ssize_t sg_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off, bool
 
 		if (n > len - done)
 			n = len - done;
-		rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, ip->ino, blk}, boff, (uint32_t)n,
-			    PP_READ, &b, &d);
+		if (stream)
+			rc = pp_stream_get(stream, blk, boff, (uint32_t)n, &b, &d);
+		else
+			rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, ip->ino, blk}, boff,
+				    (uint32_t)n, PP_READ, &b, &d);
 		if (rc)
 			break;
 		memcpy((uint8_t *)buf + done, (uint8_t *)d + boff, n);
 		pp_release(b);
 		done += n;
 	}
+	if (stream)
+		pthread_mutex_unlock(&f->smu);
 	toknet_release(sg->tok, &bh);
 	sg_itok_release(sg, &ih);
 	atomic_fetch_add(&sg->st_reads, 1);

@@ -118,7 +118,8 @@ struct fs_sg {
 struct fs_file {
 	struct sg_ino *ip;
 	int flags;			/* open(2) flags */
-	pp_stream *stream;
+	pthread_mutex_t smu;		/* the stream: one reader at a time uses it */
+	pp_stream *stream;		/* read-ahead of this open (made at its first read) */
 	bool dir;
 };
 

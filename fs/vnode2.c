@@ -540,6 +540,7 @@ int fs_open(fs_sg *sg, const struct fs_cred *c, uint64_t ino, int flags, fs_file
 		return rc;
 	}
 	f->flags = flags;
+	pthread_mutex_init(&f->smu, NULL);
 	f->dir = S_ISDIR(v.in.mode);
 	pthread_mutex_lock(&f->ip->mu);
 	if (f->ip->nopen++ == 0 && !f->ip->nlookup)
@@ -562,6 +563,7 @@ int fs_release(fs_sg *sg, fs_file *f)
 
 	if (f->stream)
 		pp_stream_close(f->stream);
+	pthread_mutex_destroy(&f->smu);
 	pthread_mutex_lock(&ip->mu);
 	ip->nopen--;
 	last = !ip->nopen && !ip->nlookup;
