@@ -23,12 +23,14 @@
 #include "pagepool/pagepool.h"
 #include "tokens/toknet.h"
 
-#define NDISK 3
+#define NDISK 3		/* made by mkfs */
+#define NDISK_MAX 4		/* and one added */
 #define DISK_BYTES (96ull << 20)
 #define FSID 77u
 #define NODE 1u
 
-static uint8_t *disk[NDISK];
+static uint8_t *disk[NDISK_MAX];
+static uint32_t ndisks_now = NDISK;	/* disks the I/O reaches */
 /* One instant for a crash snapshot: every transfer holds it. */
 static pthread_mutex_t disk_mu = PTHREAD_MUTEX_INITIALIZER;
 static net_ctx *net;
@@ -49,7 +51,7 @@ static int dk_read(void *arg, uint32_t d, uint64_t off, void *buf, size_t len)
 {
 	uint8_t **dk = arg;
 
-	if (d >= NDISK || off + len > DISK_BYTES)
+	if (d >= ndisks_now || off + len > DISK_BYTES)
 		return MM_EIO;
 	pthread_mutex_lock(&disk_mu);
 	memcpy(buf, dk[d] + off, len);
@@ -61,7 +63,7 @@ static int dk_write(void *arg, uint32_t d, uint64_t off, const void *buf, size_t
 {
 	uint8_t **dk = arg;
 
-	if (d >= NDISK || off + len > DISK_BYTES || write_fails())
+	if (d >= ndisks_now || off + len > DISK_BYTES || write_fails())
 		return MM_EIO;
 	pthread_mutex_lock(&disk_mu);
 	memcpy(dk[d] + off, buf, len);
@@ -74,7 +76,7 @@ static int be_submit(void *arg, struct pp_io *io)
 	uint8_t **dk = arg;
 	uint64_t d = io->nsd_id - 100;
 
-	if (d >= NDISK || io->offset + io->len > DISK_BYTES)
+	if (d >= ndisks_now || io->offset + io->len > DISK_BYTES)
 		return MM_EIO;
 	if (io->write && write_fails()) {
 		io->done(io, MM_EIO);
@@ -109,7 +111,7 @@ static void fsck_clean(uint8_t **dk)
 	int rc;
 
 	nlogged = 0;
-	rc = fs_fsck(&io, NDISK, &fp, &r, err, sizeof(err));
+	rc = fs_fsck(&io, ndisks_now, &fp, &r, err, sizeof(err));
 
 	if (rc || r.exit)
 		fprintf(stderr, "fsck: rc %d exit %d found %llu: %s\n", rc, r.exit,
@@ -135,6 +137,7 @@ static void mkfs(uint32_t bsize)
 	struct fs_disk_io io = {dk_read, dk_write, disk};
 	char err[512];
 
+	ndisks_now = NDISK;
 	for (int i = 0; i < NDISK; i++) {
 		memset(disk[i], 0, DISK_BYTES);
 		snprintf(names[i], sizeof(names[i]), "nsd%d", i + 1);
@@ -164,7 +167,7 @@ static void mkfs(uint32_t bsize)
 
 static fs_sg *mount_on(uint8_t **dk, pp_pool *pool)
 {
-	struct fs_mount_params mp = {.device = "fs1", .fsid = FSID, .ndisks = NDISK,
+	struct fs_mount_params mp = {.device = "fs1", .fsid = FSID, .ndisks = ndisks_now,
 				     .dio = {dk_read, dk_write, dk}, .pool = pool, .tok = tn,
 				     .node = NODE, .token_timeout_ms = 10000};
 	fs_sg *sg = NULL;
@@ -698,6 +701,88 @@ static void test_faults(void)
 	free(data);
 }
 
+/* mmadddisk while mounted: a full file system takes a fourth disk, the
+ * write that failed then succeeds with blocks on it; remount and fsck
+ * with four disks. */
+static void test_add_disk(void)
+{
+	pp_pool *pool;
+	fs_sg *sg;
+	struct fs_attr a;
+	fs_file *f;
+	uint8_t *chunk = pattern(1u << 20, 17);
+	struct fs_mkfs_disk nd = {.nsd_id = 103, .name = "nsd4", .bytes = DISK_BYTES,
+				  .failure_group = 4, .usage = FS_USAGE_DATA_AND_META};
+	struct fs_disk_io io = {dk_read, dk_write, disk};
+	struct fs_statfs st0, st1;
+	uint64_t off = 0;
+	char err[512] = "";
+	int rc;
+
+	mkfs(64u << 10);
+	memset(disk[3], 0, DISK_BYTES);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL_FATAL(fs_create(sg, &root, FS_ROOT_INO, "big", 0644, O_RDWR, &a, &f), 0);
+	{
+		ssize_t n;
+
+		while ((n = fs_write(sg, &root, f, chunk, 1u << 20, off)) > 0)
+			off += (uint64_t)n;
+		CU_ASSERT_EQUAL(n, -ENOSPC);
+	}
+	/* a full file system still makes directories (the metadata reserve) */
+	{
+		struct fs_attr d;
+
+		CU_ASSERT_EQUAL(fs_mkdir(sg, &root, FS_ROOT_INO, "stillworks", 0755, &d), 0);
+		fs_forget(sg, d.ino, 1);
+	}
+	CU_ASSERT_EQUAL(fs_statfs(sg, &st0), 0);
+	ndisks_now = NDISK_MAX;
+	rc = fs_sg_add_disks(sg, &nd, 1, &io, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "add: %s\n", err);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(fs_sg_sgd(sg)->ndisks, 4);
+	CU_ASSERT_EQUAL(fs_statfs(sg, &st1), 0);
+	CU_ASSERT(st1.blocks > st0.blocks && st1.bfree > st0.bfree + (64ull << 20) / st1.frsize);
+	/* the write that failed now goes on: to the new disk */
+	if (off % (1u << 20)) {
+		ssize_t n = fs_write(sg, &root, f, chunk, (1u << 20) - off % (1u << 20), off);
+
+		CU_ASSERT(n > 0);
+		off += (uint64_t)(n > 0 ? n : 0);
+	}
+	for (int i = 0; i < 20; i++, off += 1u << 20)
+		CU_ASSERT_EQUAL(fs_write(sg, &root, f, chunk, 1u << 20, off), (ssize_t)(1u << 20));
+	fs_release(sg, f);
+	fs_forget(sg, a.ino, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL(fs_lookup(sg, &root, FS_ROOT_INO, "big", &a), 0);
+	CU_ASSERT_EQUAL(a.size, off);
+	CU_ASSERT_EQUAL(fs_open(sg, &root, a.ino, O_RDONLY, &f), 0);
+	{
+		uint8_t *rb = malloc(1u << 20);
+
+		CU_ASSERT_EQUAL(fs_read(sg, f, rb, 1u << 20, off - (1u << 20)), (ssize_t)(1u << 20));
+		CU_ASSERT(!memcmp(rb, chunk, 1u << 20));
+		CU_ASSERT_EQUAL(fs_read(sg, f, rb, 1u << 20, 0), (ssize_t)(1u << 20));
+		CU_ASSERT(!memcmp(rb, chunk, 1u << 20));
+		free(rb);
+	}
+	fs_release(sg, f);
+	fs_forget(sg, a.ino, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+	ndisks_now = NDISK;
+	free(chunk);
+}
+
 static void test_errors(void)
 {
 	pp_pool *pool;
@@ -762,7 +847,7 @@ static int setup(void)
 	struct toknet_config tc = {.self = NODE, .revoke_threads = 2};
 	uint32_t servers[1] = {NODE};
 
-	for (int i = 0; i < NDISK; i++)
+	for (int i = 0; i < NDISK_MAX; i++)
 		if (!(disk[i] = malloc(DISK_BYTES)))
 			return -1;
 	if (net_create(&cfg, &net) != MM_OK)
@@ -779,7 +864,7 @@ static int teardown(void)
 	toknet_stop(tn);
 	net_destroy(net);
 	toknet_destroy(tn);
-	for (int i = 0; i < NDISK; i++)
+	for (int i = 0; i < NDISK_MAX; i++)
 		free(disk[i]);
 	return 0;
 }
@@ -799,6 +884,7 @@ int main(void)
 	CU_add_test(s, "threads at once", test_threads);
 	CU_add_test(s, "ENOSPC", test_enospc);
 	CU_add_test(s, "every Nth disk write fails", test_faults);
+	CU_add_test(s, "a disk added while mounted", test_add_disk);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	{
