@@ -743,6 +743,8 @@ ssize_t fs_listxattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, char *lis
 	bool user_ok;
 	ssize_t rc;
 
+	if (!list)
+		size = 0;
 	rc = vget(sg, ino, TOK_RO, &v);
 	if (rc)
 		return rc;
