@@ -363,6 +363,16 @@ static void test_basic(void)
 	CU_ASSERT(getx_is(sg, &root, f, "trusted.t", "T", 1));
 	CU_ASSERT_FALSE(listed(sg, &root, f, "user.a"));
 	CU_ASSERT(listed(sg, &root, f, "user.b"));
+	/* the record keeps the area's unused bytes zero */
+	{
+		struct fs_inode in;
+		size_t z = 0;
+
+		rec(sg, f, &in);
+		for (size_t i = in.xattr_len; i < FS_XATTR_AREA; i++)
+			z += in.xattr[i] != 0;
+		CU_ASSERT_EQUAL(z, 0);
+	}
 
 	/* every change is a transaction that sets ctime */
 	{
@@ -798,6 +808,10 @@ static void test_acl_perm(void)
 	CU_ASSERT_EQUAL(sg_acl_perm(&other, &in, 2), -EACCES);
 	/* a group member matched by a group entry does not fall back to other */
 	CU_ASSERT_EQUAL(sg_acl_perm(&grp2000, &in, 4), -EACCES);
+	in.mode = S_IFREG | 0647;
+	CU_ASSERT_EQUAL(sg_acl_perm(&other, &in, 1), 0);
+	CU_ASSERT_EQUAL(sg_acl_perm(&owngrp, &in, 1), -EACCES);
+	CU_ASSERT_EQUAL(sg_acl_perm(&grp2000, &in, 1), -EACCES);
 
 	/* a damaged stored ACL refuses rather than widens */
 	rec(sg, f, &in);
