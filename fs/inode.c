@@ -17,6 +17,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "fs/acl.h"
 #include "common/util.h"
 #include "fs/sg_int.h"
 
@@ -248,12 +249,16 @@ bool sg_in_group(const struct fs_cred *c, uint32_t gid)
 int sg_perm(const struct fs_cred *c, const struct fs_inode *in, int mask)
 {
 	uint32_t m = in->mode, bits;
+	int rc;
 
 	if (c->uid == 0) {
 		if ((mask & 1) && !S_ISDIR(m) && !(m & 0111))
 			return -EACCES;
 		return 0;
 	}
+	rc = sg_acl_perm(c, in, mask);
+	if (rc <= 0)
+		return rc;
 	if (c->uid == in->uid)
 		bits = m >> 6 & 7;
 	else if (sg_in_group(c, in->gid))

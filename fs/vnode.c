@@ -19,6 +19,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "fs/acl.h"
 #include "fs/sg_int.h"
 
 /* An inode taken for an operation: reference, token, record. */
@@ -354,6 +355,13 @@ static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *na
 		goto abort;
 	memset(&in, 0, sizeof(in));
 	in.ino = ino;
+	/* a default ACL of the directory takes the umask's place (fs/acl.h) */
+	rc = sg_acl_inherit(&d.in, &in, &mode);
+	if (rc < 0)
+		goto abort;
+	if (rc == 0 && !S_ISLNK(mode))
+		mode &= ~c->umask | S_IFMT;
+	rc = 0;
 	in.gen = new_gen();
 	in.mode = mode;
 	in.uid = c->uid;
@@ -432,13 +440,13 @@ int fs_mknod(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name,
 		return -EINVAL;
 	if ((t == S_IFCHR || t == S_IFBLK) && c->uid != 0)
 		return -EPERM;
-	return make(sg, c, dir, name, t | (mode & 07777 & ~c->umask), rdev, NULL, out, NULL);
+	return make(sg, c, dir, name, t | (mode & 07777), rdev, NULL, out, NULL);
 }
 
 int fs_mkdir(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name, uint32_t mode,
 	     struct fs_attr *out)
 {
-	return make(sg, c, dir, name, S_IFDIR | (mode & 07777 & ~c->umask), 0, NULL, out, NULL);
+	return make(sg, c, dir, name, S_IFDIR | (mode & 07777), 0, NULL, out, NULL);
 }
 
 int fs_symlink(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name,
@@ -493,7 +501,7 @@ int fs_create(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name
 	struct sg_ino *ip = NULL;
 	int rc;
 
-	rc = make(sg, c, dir, name, S_IFREG | (mode & 07777 & ~c->umask), 0, NULL, out, &ip);
+	rc = make(sg, c, dir, name, S_IFREG | (mode & 07777), 0, NULL, out, &ip);
 	if (rc == -EEXIST && !(flags & O_EXCL) && !is_dot(name)) {
 		/* O_CREAT of an existing file: open it */
 		rc = fs_lookup(sg, c, dir, name, out);

@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "fs/acl.h"
 #include "fs/sg_int.h"
 
 struct vn {
@@ -452,6 +453,13 @@ int fs_setattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const struct fs
 		if (!root && (mode & S_ISGID) && !sg_in_group(c, v.in.gid))
 			mode &= ~(uint32_t)S_ISGID;
 		v.in.mode = (v.in.mode & S_IFMT) | mode;
+		/* a stored access ACL follows the mode (fs/acl.h) */
+		rc = sg_acl_chmod(&v.in);
+		if (rc) {
+			sg_tx_abort(tx);
+			vput(sg, &v);
+			return rc;
+		}
 	}
 	if (m & (FS_SET_UID | FS_SET_GID)) {
 		bool changed = ((m & FS_SET_UID) && sa->uid != v.in.uid) ||
