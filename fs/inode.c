@@ -17,8 +17,8 @@
 
 #include "common/err.h"
 #include "common/log.h"
-#include "fs/acl.h"
 #include "common/util.h"
+#include "fs/acl.h"
 #include "fs/sg_int.h"
 
 int sg_iget(fs_sg *sg, uint64_t ino, struct sg_ino **out)
