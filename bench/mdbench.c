@@ -49,6 +49,7 @@ struct md_thread {
 	unsigned id;
 	unsigned long first, count; /* the thread's share */
 	pthread_t tid;
+	uint64_t start[PH_N], end[PH_N]; /* per phase, CLOCK_MONOTONIC ns */
 };
 
 static uint64_t now_ns(void)
@@ -105,8 +106,10 @@ static void *worker(void *arg)
 
 	for (ph = 0; ph < PH_N; ph++) {
 		pthread_barrier_wait(&t->md->bar); /* start together */
+		t->start[ph] = now_ns();
 		run_phase(t, ph);
-		pthread_barrier_wait(&t->md->bar); /* the main thread stops the clock */
+		t->end[ph] = now_ns();
+		pthread_barrier_wait(&t->md->bar);
 	}
 	return NULL;
 }
@@ -182,9 +185,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* The phase's time is the span from the first thread's start to the
+	 * last one's end, each taken by the worker itself: the main thread
+	 * may wake from a barrier long after the workers (2 CPUs). */
 	for (ph = 0; ph < PH_N; ph++) {
-		uint64_t t0, t1;
-
 		if (ph > 0 && md.wait_ms) {
 			struct timespec ts = {(time_t)(md.wait_ms / 1000),
 					      (long)(md.wait_ms % 1000) * 1000000};
@@ -193,13 +197,21 @@ int main(int argc, char **argv)
 				;
 		}
 		pthread_barrier_wait(&md.bar);
-		t0 = now_ns();
 		pthread_barrier_wait(&md.bar);
-		t1 = now_ns();
-		rate[ph] = (double)md.files * 1e9 / (double)(t1 - t0 ? t1 - t0 : 1);
 	}
 	for (k = 0; k < md.threads; k++)
 		pthread_join(th[k].tid, NULL);
+	for (ph = 0; ph < PH_N; ph++) {
+		uint64_t t0 = UINT64_MAX, t1 = 0;
+
+		for (k = 0; k < md.threads; k++) {
+			if (th[k].start[ph] < t0)
+				t0 = th[k].start[ph];
+			if (th[k].end[ph] > t1)
+				t1 = th[k].end[ph];
+		}
+		rate[ph] = (double)md.files * 1e9 / (double)(t1 > t0 ? t1 - t0 : 1);
+	}
 	printf("mdbench: dir=%s files=%lu threads=%u wait_ms=%lu", dir, md.files, md.threads,
 	       md.wait_ms);
 	for (ph = 0; ph < PH_N; ph++)
