@@ -872,6 +872,33 @@ static void nf_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
+/* Free everything (at exit, after the session: no request can run). */
+static void nf_destroy_all(struct nf *nf)
+{
+	size_t i;
+
+	for (i = 0; i <= nf->dirents.mask; i++) {
+		struct nf_dirent *d = nf->dirents.b[i], *next;
+
+		for (; d; d = next) {
+			next = d->hnext;
+			free(d);
+		}
+	}
+	for (i = 0; i <= nf->inodes.mask; i++) {
+		struct nf_inode *in = nf->inodes.b[i], *next;
+
+		for (; in; in = next) {
+			next = in->hnext;
+			free(in->target);
+			free(in);
+		}
+	}
+	free(nf->dirents.b);
+	free(nf->inodes.b);
+	pthread_mutex_destroy(&nf->lock);
+}
+
 static const struct fuse_lowlevel_ops nf_ops = {
 	.init = nf_init,
 	.lookup = nf_lookup,
@@ -979,5 +1006,6 @@ out_session:
 	fuse_session_destroy(se);
 out_args:
 	fuse_opt_free_args(&args);
+	nf_destroy_all(&nf);
 	return rc;
 }
