@@ -141,7 +141,7 @@ stop_nullfs() {
 }
 stop_mmfs() {
 	if mounted "$mmnt"; then
-		timeout -k 5 60 mmumount "$fsname" >/dev/null 2>&1
+		timeout -k 5 60 mmumount "$fsname" -N "$node" >/dev/null 2>&1
 		unmount_path "$mmnt"
 	fi
 	if [[ $mm_started == 1 ]]; then
@@ -367,8 +367,8 @@ else
 fi
 
 mm_remount() {
-	timeout -k 5 120 mmumount "$fsname" >"$work/mm.out" 2>&1 && wait_mount "$mmnt" 0 30 &&
-		timeout -k 5 120 mmmount "$fsname" >>"$work/mm.out" 2>&1 && wait_mount "$mmnt" 1 30 && {
+	timeout -k 5 120 mmumount "$fsname" -N "$node" >"$work/mm.out" 2>&1 && wait_mount "$mmnt" 0 30 &&
+		timeout -k 5 120 mmmount "$fsname" -N "$node" >>"$work/mm.out" 2>&1 && wait_mount "$mmnt" 1 30 && {
 		tpid[mmfs]=$(mm_pid "$node")
 		return 0
 	}
@@ -409,7 +409,7 @@ CFG
 	mmcrnsd -F "$work/disks.stanza" >"$work/mm.out" 2>&1 || { mm_why="mmcrnsd failed: $(tail -n 2 "$work/mm.out")"; return 1; }
 	timeout -k 5 600 mmcrfs "$fsname" -F "$work/disks.stanza" -B 1M -T "$mmnt" -A no >"$work/mm.out" 2>&1 ||
 		{ mm_why="mmcrfs failed: $(tail -n 2 "$work/mm.out")"; return 1; }
-	timeout -k 5 120 mmmount "$fsname" >"$work/mm.out" 2>&1 || { mm_why="mmmount failed: $(tail -n 2 "$work/mm.out")"; return 1; }
+	timeout -k 5 120 mmmount "$fsname" -N "$node" >"$work/mm.out" 2>&1 || { mm_why="mmmount failed: $(tail -n 2 "$work/mm.out")"; return 1; }
 	wait_mount "$mmnt" 1 30 || { mm_why="mmmount returned but nothing is mounted on $mmnt"; return 1; }
 	tpid[mmfs]=$(mm_pid "$node")
 	return 0
