@@ -17,6 +17,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "fs/sg_int.h"
 
 int sg_iget(fs_sg *sg, uint64_t ino, struct sg_ino **out)
@@ -205,7 +206,7 @@ void sg_now(struct fs_time *t)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	mm_wall_ts(&ts);
 	t->sec = ts.tv_sec;
 	t->nsec = (uint32_t)ts.tv_nsec;
 }

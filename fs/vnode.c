@@ -478,6 +478,7 @@ static struct fs_file *file_new(struct sg_ino *ip, int flags)
 		return NULL;
 	f->ip = ip;
 	f->flags = flags;
+	pthread_mutex_init(&f->smu, NULL);
 	f->dir = S_ISDIR(ip->cur.mode);
 	pthread_mutex_lock(&ip->mu);
 	if (ip->nopen++ == 0 && !ip->nlookup)

@@ -209,7 +209,7 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 		locked = true;
 	}
 	/* directories in ascending order, then the two children */
-	rc = vget(sg, odir < ndir ? odir : ndir, TOK_XW, odir < ndir ? &od : &nd);
+	rc = vget(sg, odir <= ndir ? odir : ndir, TOK_XW, odir <= ndir ? &od : &nd);
 	if (!rc && cross)
 		rc = vget(sg, odir < ndir ? ndir : odir, TOK_XW, odir < ndir ? &nd : &od);
 	if (rc)
@@ -540,6 +540,7 @@ int fs_open(fs_sg *sg, const struct fs_cred *c, uint64_t ino, int flags, fs_file
 		return rc;
 	}
 	f->flags = flags;
+	pthread_mutex_init(&f->smu, NULL);
 	f->dir = S_ISDIR(v.in.mode);
 	pthread_mutex_lock(&f->ip->mu);
 	if (f->ip->nopen++ == 0 && !f->ip->nlookup)
@@ -562,6 +563,7 @@ int fs_release(fs_sg *sg, fs_file *f)
 
 	if (f->stream)
 		pp_stream_close(f->stream);
+	pthread_mutex_destroy(&f->smu);
 	pthread_mutex_lock(&ip->mu);
 	ip->nopen--;
 	last = !ip->nopen && !ip->nlookup;
