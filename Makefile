@@ -89,6 +89,9 @@ $(O)/bench/%: $(O)/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# the null FUSE file system, bench fs's baseline (libfuse3-dev: tools/deps)
+$(O)/bench/nullfs: LDLIBS += -lfuse3
+
 tests: $(UNIT_BINS) $(TOOL_BINS)
 
 # The whole suite; tests/check prints one closing "N passed, N failed" line.
