@@ -658,11 +658,10 @@ static int remove_name(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const c
 		else
 			rc = fs_errno(sg_tx_commit(tx));
 	}
-	if (!rc) {
+	/* no kernel invalidation: the kernel made this change itself (other
+	 * nodes' changes reach it through revokes) */
+	if (!rc)
 		atomic_fetch_add(&sg->st_removes, 1);
-		if (sg->inval_set && sg->inval.entry)
-			sg->inval.entry(sg->inval.arg, dir, name, strlen(name));
-	}
 	vn_put(sg, &d);
 	/* the last name of an inode nobody uses: free it now */
 	if (!rc && v.in.nlink == 0) {

@@ -362,10 +362,6 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 		now_m_c(&nd.in, true);
 	rc = fs_errno(sg_tx_commit(tx));
 	tx = NULL;
-	if (!rc && sg->inval_set && sg->inval.entry) {
-		sg->inval.entry(sg->inval.arg, odir, oname, strlen(oname));
-		sg->inval.entry(sg->inval.arg, ndir, nname, strlen(nname));
-	}
 	/* a replaced target that nobody names any more is freed */
 	if (!rc && have_t && !exch && tv.in.nlink == 0) {
 		bool unused;
