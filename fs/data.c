@@ -362,6 +362,7 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 		return fs_errno(rc);
 	}
 	old = in.size;
+	atomic_store(&ip->wrote, true);
 	rc = sg_tx_begin(sg, 0, &tx);
 	if (rc)
 		goto out;
@@ -488,6 +489,7 @@ int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size
 	struct sg_tx *tx;
 	int rc;
 
+	atomic_store(&ip->wrote, true);
 	if (size > (uint64_t)INT64_MAX || size / sg->B >= fs_tree_max_block(sg->B))
 		return MM_ETOOBIG;
 	if (in->flags & FS_IF_DATA_IN_INODE) {
@@ -654,6 +656,7 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 		return fs_errno(rc);
 	}
 	old = in.size;
+	atomic_store(&ip->wrote, true);
 	if (punch) {
 		if (end > old)
 			end = old;
@@ -818,7 +821,7 @@ done:
 
 int fs_flush(fs_sg *sg, fs_file *f)
 {
-	if (f->dir)
+	if (f->dir || !atomic_exchange(&f->ip->wrote, false))
 		return 0;
 	return fs_errno(pp_flush(sg->pool, sg->fsid, f->ip->ino, 0, UINT64_MAX));
 }
@@ -828,7 +831,7 @@ int fs_fsync(fs_sg *sg, fs_file *f, bool datasync)
 	int rc = MM_OK;
 
 	(void)datasync;
-	if (!f->dir)
+	if (!f->dir && atomic_exchange(&f->ip->wrote, false))
 		rc = pp_flush(sg->pool, sg->fsid, f->ip->ino, 0, UINT64_MAX);
 	if (!rc && sg->log)
 		rc = fs_log_force(sg->log, UINT64_MAX);

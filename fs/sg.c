@@ -131,6 +131,25 @@ void sg_ac_put(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct 
 /* Forget addresses of blocks [lo, hi) of <ino> (freed, or the inode let go). */
 void sg_ac_drop(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t lo, uint64_t hi)
 {
+	if (hi - lo <= 16) {
+		/* a few blocks: their buckets only */
+		for (uint64_t blk = lo; blk < hi; blk++) {
+			struct sg_bucket *b = &sg->actab[ac_hash(fs, ino, blk)];
+			struct sg_ac **pp;
+
+			pthread_mutex_lock(&b->mu);
+			for (pp = (struct sg_ac **)&b->head; *pp; pp = &(*pp)->next)
+				if ((*pp)->fs == fs && (*pp)->ino == ino && (*pp)->blk == blk) {
+					struct sg_ac *a = *pp;
+
+					*pp = a->next;
+					free(a);
+					break;
+				}
+			pthread_mutex_unlock(&b->mu);
+		}
+		return;
+	}
 	for (uint32_t i = 0; i < SG_AC_BUCKETS; i++) {
 		struct sg_bucket *b = &sg->actab[i];
 		struct sg_ac **pp;

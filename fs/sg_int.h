@@ -52,6 +52,9 @@ struct sg_ino {
 	bool valid;
 	struct fs_inode cur;
 	bool freeing;			/* nlink 0, last reference going */
+	/* data written since the last flush of this inode: a close or fsync
+	 * of an inode never written skips the pagepool's scan */
+	atomic_bool wrote;
 };
 
 /* A cached block address: the pagepool's map, asked without blocking by

@@ -695,12 +695,18 @@ int sg_ifree(fs_sg *sg, struct sg_ino *ip)
 	struct sg_tx *tx;
 	int rc;
 
+	bool blocks;
+
 	rc = sg_iread(sg, ip, &in);
 	if (rc || in.nlink)
 		return rc;
-	rc = sg_truncate(sg, ip, &in, 0);
-	if (rc)
-		return rc;
+	/* an inode that never had a block has nothing in the pagepool */
+	blocks = !(in.flags & FS_IF_DATA_IN_INODE) || in.level || in.subblocks;
+	if (blocks || in.size) {
+		rc = sg_truncate(sg, ip, &in, 0);
+		if (rc)
+			return rc;
+	}
 	rc = sg_tx_begin(sg, 0, &tx);
 	if (rc)
 		return rc;
@@ -722,10 +728,12 @@ int sg_ifree(fs_sg *sg, struct sg_ino *ip)
 		return rc;
 	}
 	rc = sg_tx_commit(tx);
-	pp_invalidate(sg->pool, sg->fsid, ip->ino, 0, UINT64_MAX);
-	pp_invalidate(sg->pool, sg->mfsid, ip->ino, 0, UINT64_MAX);
-	sg_ac_drop(sg, sg->fsid, ip->ino, 0, UINT64_MAX);
-	sg_ac_drop(sg, sg->mfsid, ip->ino, 0, UINT64_MAX);
+	if (blocks) {
+		pp_invalidate(sg->pool, sg->fsid, ip->ino, 0, UINT64_MAX);
+		pp_invalidate(sg->pool, sg->mfsid, ip->ino, 0, UINT64_MAX);
+		sg_ac_drop(sg, sg->fsid, ip->ino, 0, UINT64_MAX);
+		sg_ac_drop(sg, sg->mfsid, ip->ino, 0, UINT64_MAX);
+	}
 	return rc;
 }
 

@@ -13,11 +13,26 @@
 #include "common/log.h"
 #include "common/util.h"
 
+/* A range this short is looked up block by block in the table instead of
+ * scanning every descriptor (a file system frees or flushes one block). */
+#define PP_SHORT_RANGE 16u
+
 /* Write every dirty buffer in the range, in batches, and wait. */
 void pp_flush_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64_t lo,
 		   uint64_t hi)
 {
-	struct wb_batch *bt = pp_wb_batch_new(p, WB_BATCH);
+	struct wb_batch *bt;
+
+	if (!any_ino && hi - lo <= PP_SHORT_RANGE) {
+		for (uint64_t blk = lo; blk < hi; blk++) {
+			struct pp_buf *b = pp_lookup_pin(p, &(struct pp_tag){fs, ino, blk});
+
+			if (b)
+				pp_write_back(p, b);
+		}
+		return;
+	}
+	bt = pp_wb_batch_new(p, WB_BATCH);
 
 	for (uint32_t i = 0, n = ndesc_of(p); i < n; i++) {
 		struct pp_buf *b = desc_at(p, i);
@@ -70,46 +85,63 @@ int pp_flush_fs(pp_pool *p, uint32_t fs)
 	return MM_OK;
 }
 
+/* Take <b> out if it holds a block of the range once nobody pins it. */
+static void drop_one(pp_pool *p, struct pp_buf *b, uint32_t fs, uint64_t ino, bool any_ino,
+		     uint64_t lo, uint64_t hi)
+{
+	for (;;) {
+		struct part *pt = pp_lock_home(p, b);
+		bool gone = false, retry = false;
+
+		if (!pt)
+			return;
+		if (in_range(&b->tag, fs, ino, any_ino, lo, hi)) {
+			pthread_mutex_lock(&b->mu);
+			if (atomic_load_explicit(&b->pins, memory_order_acquire) == 0 && !b->dirty &&
+			    !b->reading && !b->writing) {
+				pp_unhash_locked(p, b);
+				gone = true;
+			} else {
+				retry = true;
+			}
+			pthread_mutex_unlock(&b->mu);
+		}
+		pthread_mutex_unlock(&pt->mu);
+		if (gone) {
+			pthread_mutex_lock(&p->alloc_mu);
+			pp_free_buf_locked(p, b);
+			pthread_cond_broadcast(&p->space);
+			pthread_mutex_unlock(&p->alloc_mu);
+			return;
+		}
+		if (!retry)
+			return;
+		/* pinned or dirtied again meanwhile: write it, wait a moment */
+		if (pp_pin_if(p, b, fs, ino, any_ino, lo, hi))
+			pp_write_back(p, b);
+		mm_sleep_ms(1);
+	}
+}
+
 static int drop_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64_t lo,
 		     uint64_t hi)
 {
 	pp_flush_scan(p, fs, ino, any_ino, lo, hi);
-	for (uint32_t i = 0, n = ndesc_of(p); i < n; i++) {
-		struct pp_buf *b = desc_at(p, i);
+	if (!any_ino && hi - lo <= PP_SHORT_RANGE) {
+		for (uint64_t blk = lo; blk < hi; blk++) {
+			struct pp_buf *b = pp_lookup_pin(p, &(struct pp_tag){fs, ino, blk});
 
-		for (;;) {
-			struct part *pt = pp_lock_home(p, b);
-			bool gone = false, retry = false;
-
-			if (!pt)
-				break;
-			if (in_range(&b->tag, fs, ino, any_ino, lo, hi)) {
-				pthread_mutex_lock(&b->mu);
-				if (atomic_load_explicit(&b->pins, memory_order_acquire) == 0 && !b->dirty &&
-				    !b->reading && !b->writing) {
-					pp_unhash_locked(p, b);
-					gone = true;
-				} else {
-					retry = true;
-				}
-				pthread_mutex_unlock(&b->mu);
+			if (b) {
+				/* descriptors live as long as the pool: the pointer
+				 * stays good unpinned; drop_one checks the tag again */
+				unpin(b);
+				drop_one(p, b, fs, ino, any_ino, lo, hi);
 			}
-			pthread_mutex_unlock(&pt->mu);
-			if (gone) {
-				pthread_mutex_lock(&p->alloc_mu);
-				pp_free_buf_locked(p, b);
-				pthread_cond_broadcast(&p->space);
-				pthread_mutex_unlock(&p->alloc_mu);
-				break;
-			}
-			if (!retry)
-				break;
-			/* pinned or dirtied again meanwhile: write it, wait a moment */
-			if (pp_pin_if(p, b, fs, ino, any_ino, lo, hi))
-				pp_write_back(p, b);
-			mm_sleep_ms(1);
 		}
+		return MM_OK;
 	}
+	for (uint32_t i = 0, n = ndesc_of(p); i < n; i++)
+		drop_one(p, desc_at(p, i), fs, ino, any_ino, lo, hi);
 	return MM_OK;
 }
 

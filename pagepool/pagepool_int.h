@@ -343,6 +343,7 @@ struct part *pp_lock_home(pp_pool *p, struct pp_buf *b);
 struct pp_buf *pp_pin_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, bool bump,
 			  uint8_t new_usage, uint32_t end, bool *hit);
 bool pp_pin_hashed(pp_pool *p, struct pp_buf *b);
+struct pp_buf *pp_lookup_pin(pp_pool *p, const struct pp_tag *t);
 bool pp_pin_if(pp_pool *p, struct pp_buf *b, uint32_t fs, uint64_t ino, bool any_ino,
 	       uint64_t lo, uint64_t hi);
 bool pp_is_cached(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, uint32_t off,

@@ -148,6 +148,22 @@ bool pp_is_cached(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, uint32_t 
 	return in;
 }
 
+/* The descriptor holding <t>, pinned, or NULL if none does. */
+struct pp_buf *pp_lookup_pin(pp_pool *p, const struct pp_tag *t)
+{
+	uint32_t bk;
+	struct part *pt = part_of(p, t, &bk);
+	struct pp_buf *b;
+
+	pthread_mutex_lock(&pt->mu);
+	for (b = pt->bucket[bk]; b && !tag_eq(&b->tag, t); b = b->hnext)
+		;
+	if (b)
+		pin_locked(pt, b);
+	pthread_mutex_unlock(&pt->mu);
+	return b;
+}
+
 /* Pin descriptor <b> if it is hashed, whatever its tag. */
 bool pp_pin_hashed(pp_pool *p, struct pp_buf *b)
 {
