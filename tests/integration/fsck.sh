@@ -35,7 +35,7 @@ out=$(mmcrfs fs1 -F $MMFS_ROOT/fs1.stanza -B 256K -m 2 -M 2 -r 1 -R 2 2>&1) &&
 	pass "mmcrfs fs1 over 3 NSDs in 3 failure groups, -m 2" || { echo "$out"; fail "mmcrfs"; exit 1; }
 # the disk files in descriptor order
 files=()
-names=($(mmlsfs fs1 -d | awk '$1=="-d"{print $2}' | tr ';' ' '))
+IFS=';' read -r -a names < <(mmlsfs fs1 -d | awk '$1=="-d"{print $2}')
 for n in "${names[@]}"; do
 	files+=("$(awk -v n="nsd=$n" '$0 ~ n" " || $0 ~ n"$" {for (i = 1; i <= NF; i++) if ($i ~ /^device=/) print substr($i, 8)}' \
 		$MMFS_ROOT/fs1.stanza)")
@@ -115,6 +115,20 @@ rc=$?
 [[ $rc -eq 0 && $(summary "$out") == *": 0 problems found, 0 fixed" ]] && pass "mmfsck -n after -y: exit 0" ||
 	{ echo "$out"; fail "after -y: rc=$rc"; }
 mmlsfs fs1 >/dev/null 2>&1 && pass "mmlsfs reads the repaired file system" || fail "mmlsfs after repair"
+
+# an I/O error: every disk read of node 1's daemon fails (an injected
+# fault, whichever path its disks use): exit 8, naming what failed
+ADMCALL=$MM_TOP/build/tools/admcall
+for call in pread io_submit; do
+	$ADMCALL $P.1 "{\"cmd\":\"nsdfault\",\"call\":\"$call\",\"nth\":1,\"errno\":5,\"persistent\":true}" >/dev/null ||
+		fail "nsdfault $call"
+done
+out=$(MMFS_NODE=$P.1 mmfsck fs1 -n 2>&1)
+rc=$?
+$ADMCALL $P.1 '{"cmd":"nsdfault","reset":true}' >/dev/null || fail "nsdfault reset"
+[[ $rc -eq 8 && $out == *"mmfsck: "* && $out == *"k"[123]* && $out != *"File system is clean"* ]] &&
+	pass "disk reads failing: exit 8: $(grep '^mmfsck: ' <<<"$out" | head -1 | cut -c1-240)" || { echo "$out"; fail "I/O error: rc=$rc"; }
+out=$(MMFS_NODE=$P.1 mmfsck fs1 -n 2>&1) && pass "faults reset: clean again" || { echo "$out"; fail "after the faults"; }
 
 # 3. damage nothing can repair: the root's record in both replicas
 while read -r _ _ f off _; do
