@@ -202,9 +202,12 @@ void adm_cmd_fsck(mmfsd *d, json_object *req, json_object *rep)
 		goto done;
 	}
 	if (!(claimed = running_claim(device, &full))) {
-		snprintf(err, sizeof(err), full ? "too many mmfsck runs on node %s: try again later" :
-			 "mmfsck of %s is already running on node %s", full ? mmfsd_node_name(d) : device,
-			 mmfsd_node_name(d));
+		if (full)
+			snprintf(err, sizeof(err), "%d mmfsck runs are under way on node %s: try again "
+				 "later", FSCK_MAX_RUNNING, mmfsd_node_name(d));
+		else
+			snprintf(err, sizeof(err), "mmfsck of %s is already running on node %s", device,
+				 mmfsd_node_name(d));
 		rc = MM_EBUSY;
 		goto done;
 	}

@@ -116,6 +116,21 @@ rc=$?
 	{ echo "$out"; fail "after -y: rc=$rc"; }
 mmlsfs fs1 >/dev/null 2>&1 && pass "mmlsfs reads the repaired file system" || fail "mmlsfs after repair"
 
+# several at once in one daemon: each is clean or refused as running
+refused=0 bad=0
+for _ in 1 2 3; do
+	for i in 1 2 3; do MMFS_NODE=$P.1 mmfsck fs1 -n >$MMFS_ROOT/par.$i 2>&1 & done
+	wait
+	for i in 1 2 3; do
+		if grep -q "File system is clean." $MMFS_ROOT/par.$i; then :
+		elif grep -q "^mmfsck: mmfsck of fs1 is already running on node $P.1" $MMFS_ROOT/par.$i; then
+			refused=$((refused + 1))
+		else bad=1; cat $MMFS_ROOT/par.$i; fi
+	done
+done
+[[ $bad == 0 ]] && pass "9 mmfsck -n in rounds of 3 at once: each clean or refused as running ($refused refused)" ||
+	fail "concurrent mmfsck"
+
 # an I/O error: every disk read of node 1's daemon fails (an injected
 # fault, whichever path its disks use): exit 8, naming what failed
 ADMCALL=$MM_TOP/build/tools/admcall
