@@ -10,7 +10,7 @@
  * "msg": error text if rc != 0, ...results}.
  *
  * Commands: getstate, shutdown, lscluster, chconfig, lsconfig, diag,
- * addnode, delnode, chnode, crnsd, lsnsd, delnsd, crfs, lsfs, delfs,
+ * addnode, delnode, chnode, crnsd, lsnsd, delnsd, crfs, lsfs, delfs, fsck,
  * nsddiscover, nsdio,
  * nsdfault, memberfault, lsmgr, chmgr, tokspace.
  * Their arguments and results are listed in mmfsd/README.md.

@@ -62,8 +62,8 @@ bool adm_fs_is_mounted(mmfsd *d, const char *device)
 
 /* ---- records ---------------------------------------------------------- */
 
-/* The record of <device> and its mod revision: MM_ENOENT if none. */
-static int fs_load(mmfsd *d, const char *device, struct fsrec *r, int64_t *rev, char *err, size_t errsz)
+/* (admin_int.h) */
+int adm_fs_load(mmfsd *d, const char *device, struct fsrec *r, int64_t *rev, char *err, size_t errsz)
 {
 	struct etcd_kv *kvs = NULL;
 	size_t n = 0;
@@ -157,7 +157,8 @@ static int fsids_used(mmfsd *d, uint32_t **out, size_t *n)
 	return MM_OK;
 }
 
-static struct fsdio *open_disks(mmfsd *d, const struct fsrec *r, char *err, size_t errsz)
+/* (admin_int.h) */
+struct fsdio *adm_fs_open_disks(mmfsd *d, const struct fsrec *r, char *err, size_t errsz)
 {
 	uint64_t ids[FS_MAX_DISKS];
 	const char *names[FS_MAX_DISKS];
@@ -197,7 +198,7 @@ static struct fsdio *open_disks(mmfsd *d, const struct fsrec *r, char *err, size
 static int fs_figures(mmfsd *d, const struct fsrec *r, struct fs_sgd *sgd, struct fs_check_summary *sum,
 		      char *err, size_t errsz)
 {
-	struct fsdio *f = open_disks(d, r, err, errsz);
+	struct fsdio *f = adm_fs_open_disks(d, r, err, errsz);
 	struct fs_disk_io io;
 	int rc;
 
@@ -585,7 +586,7 @@ static int claim(struct crfs *c, json_object *disks)
 		char e[256];
 
 		c->claimed = true;
-		rc = fs_load(c->d, c->rec->device, &tmp, &c->rec_rev, e, sizeof(e));
+		rc = adm_fs_load(c->d, c->rec->device, &tmp, &c->rec_rev, e, sizeof(e));
 		if (rc)
 			snprintf(c->err, sizeof(c->err), "the file system's record vanished: %s", e);
 	}
@@ -757,7 +758,7 @@ void adm_cmd_crfs(mmfsd *d, json_object *req, json_object *rep)
 		rc = MM_EINVAL;
 		goto done;
 	}
-	rc = fs_load(d, c->rec->device, &old, &rev, e, sizeof(e));
+	rc = adm_fs_load(d, c->rec->device, &old, &rev, e, sizeof(e));
 	if (rc != MM_ENOENT) {
 		if (rc == MM_OK || rc == MM_EPROTO || rc == MM_ENOTSUP) {
 			snprintf(c->err, sizeof(c->err), "file system %s already exists", c->rec->device);
@@ -929,7 +930,7 @@ void adm_cmd_delfs(mmfsd *d, json_object *req, json_object *rep)
 		goto out;
 	if (!strncmp(device, "/dev/", 5))
 		device += 5;
-	if ((rc = fs_load(d, device, r, &rev, err, sizeof(err))))
+	if ((rc = adm_fs_load(d, device, r, &rev, err, sizeof(err))))
 		goto done;
 	if (adm_fs_is_mounted(d, device)) {
 		snprintf(err, sizeof(err), "file system %s is mounted: unmount it everywhere first (mmumount "
@@ -945,7 +946,7 @@ void adm_cmd_delfs(mmfsd *d, json_object *req, json_object *rep)
 		snprintf(l, sizeof(l), "    %s", r->disk[i].name);
 		json_object_array_add(lines, json_object_new_string(l));
 	}
-	if (!(io = open_disks(d, r, err, sizeof(err)))) {
+	if (!(io = adm_fs_open_disks(d, r, err, sizeof(err)))) {
 		rc = MM_ENOMEM;
 		goto done;
 	}

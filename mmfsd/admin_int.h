@@ -33,9 +33,20 @@ void adm_cmd_delnsd(mmfsd *d, json_object *req, json_object *rep);
 void adm_cmd_crfs(mmfsd *d, json_object *req, json_object *rep);
 void adm_cmd_lsfs(mmfsd *d, json_object *req, json_object *rep);
 void adm_cmd_delfs(mmfsd *d, json_object *req, json_object *rep);
+/* The CCR record of <device> and its mod revision (<rev> may be NULL):
+ * MM_ENOENT ("file system X does not exist" in <err>) if none. */
+struct fsrec;
+int adm_fs_load(mmfsd *d, const char *device, struct fsrec *r, int64_t *rev, char *err, size_t errsz);
+/* fsdio over the record's NSDs in descriptor order (rescanning the NSD
+ * table first if one is unknown); NULL with <err> on failure. */
+struct fsdio;
+struct fsdio *adm_fs_open_disks(mmfsd *d, const struct fsrec *r, char *err, size_t errsz);
 /* Is file system <device> mounted on any node? The seam for mounts:
  * false until they exist (mmdelfs refuses a mounted file system). */
 bool adm_fs_is_mounted(mmfsd *d, const char *device);
+
+/* admin_fsck.c: mmfsck */
+void adm_cmd_fsck(mmfsd *d, json_object *req, json_object *rep);
 
 /* admin_mgr.c */
 void adm_cmd_lsmgr(mmfsd *d, json_object *req, json_object *rep);
