@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Crash consistency through the mount (issue 12, "Journal and crash
+# consistency"): rounds of a metadata and data storm (tests/tools/
+# crashcheck: creates, writes, truncates, renames, unlinks, fsyncs that
+# "seal" files in a journal kept outside the file system) ended by kill -9
+# of mmfsd; then the daemon starts again (the dead mount is detached),
+# mmfsck -n finds nothing after the replay a mount does, every sealed file
+# reads back exactly, and no file holds bytes that are not its own.
+# Then the same through POSIX checks and a random-operation tester with
+# remounts (tests/tools/posixcheck, fsrandom) on the mounted file system.
+source "$(dirname "$0")/lib.sh"
+mm_setup fscrash
+P=127.1.26
+ROUNDS=${FSCRASH_ROUNDS:-4}
+T=$PWD/build/tools
+
+mount_cleanup() {
+	local mp
+	for mp in $(awk -v r="$MMFS_ROOT/" '$3=="fuse.mmfs" && index($2, r)==1 {print $2}' /proc/mounts); do
+		umount -l "$mp" 2>/dev/null
+	done
+	mm_cleanup
+}
+trap mount_cleanup EXIT
+
+if [[ ! -c /dev/fuse ]]; then
+	skip "crash tests (no /dev/fuse on this machine)"
+	exit 0
+fi
+for t in crashcheck posixcheck fsrandom; do
+	[[ -x $T/$t ]] || { fail "$T/$t missing (make tests)"; exit 1; }
+done
+mm_cluster $P 1 1 || { fail "mmcrcluster"; exit 1; }
+mmstartup -a >/dev/null || fail "mmstartup -a"
+mm_wait_all active 40 "${MM_NODES[@]}" && pass "cluster active" || { fail "cluster active"; exit 1; }
+chmod 755 "$MMFS_ROOT"
+D=$MMFS_ROOT/disks
+mmcrnsd --mkdisk $D/d1:512M,$D/d2:512M,$D/d3:512M >/dev/null || fail "mkdisk"
+cat >$MMFS_ROOT/disks.stanza <<STANZA
+%nsd: device=$D/d1 nsd=c1 servers=$P.1 failureGroup=1
+%nsd: device=$D/d2 nsd=c2 servers=$P.1 failureGroup=2
+%nsd: device=$D/d3 nsd=c3 servers=$P.1 failureGroup=3
+STANZA
+mmcrnsd -F $MMFS_ROOT/disks.stanza >/dev/null 2>&1 || { fail "mmcrnsd"; exit 1; }
+M=$MMFS_ROOT/gpfs/fs1
+out=$(mmcrfs fs1 -F $MMFS_ROOT/disks.stanza -B 256K -m 2 -M 2 -T $M -A no 2>&1) && pass "mmcrfs fs1 (-B 256K -m 2)" ||
+	{ echo "$out"; fail "mmcrfs fs1"; exit 1; }
+J=$MMFS_ROOT/journal	# outside the file system: survives the crashes
+
+for r in $(seq 1 $ROUNDS); do
+	out=$(mmmount fs1 2>&1) || { echo "$out"; fail "round $r: mmmount"; break; }
+	grep -q " $M fuse.mmfs " /proc/mounts || { fail "round $r: not mounted"; break; }
+	# the storm, killed with the daemon after a while
+	$T/crashcheck write $M -j $J -s $((r * 7919)) -n 0 -t 30 >$MMFS_ROOT/storm.$r 2>&1 &
+	storm=$!
+	sleep $((2 + r % 3))
+	pid=$(mm_pid $P.1)
+	kill -9 "$pid" 2>/dev/null && note "round $r: mmfsd $pid killed mid-storm"
+	wait $storm
+	note "round $r: storm: $(tail -1 $MMFS_ROOT/storm.$r)"
+	for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	mmstartup -a >/dev/null 2>&1
+	mm_wait_all active 40 "${MM_NODES[@]}" || { fail "round $r: daemon back"; break; }
+	# the dead mount is gone at the restart
+	for _ in $(seq 1 50); do grep -q " $M fuse.mmfs " /proc/mounts || break; sleep 0.2; done
+	grep -q " $M fuse.mmfs " /proc/mounts && { fail "round $r: dead mount left behind"; umount -l $M; }
+	# mount (replays the log), unmount, then fsck finds nothing
+	out=$(mmmount fs1 2>&1) || { echo "$out"; fail "round $r: mmmount after the crash"; break; }
+	out=$($T/crashcheck verify $M -j $J 2>&1)
+	rc=$?
+	[[ $rc -eq 0 ]] && pass "round $r: every sealed file intact, no foreign bytes ($(tail -1 <<<"$out"))" ||
+		{ echo "$out" | tail -20; fail "round $r: crashcheck verify rc=$rc"; }
+	mmumount fs1 >/dev/null 2>&1 || fail "round $r: mmumount"
+	out=$(mmfsck fs1 -n 2>&1)
+	rc=$?
+	[[ $rc -eq 0 ]] && pass "round $r: mmfsck -n clean after the replay" ||
+		{ echo "$out" | tail -20; fail "round $r: mmfsck -n rc=$rc"; }
+done
+
+# POSIX behaviour and a random-operation tester through the mount
+out=$(mmmount fs1 2>&1) || { echo "$out"; fail "mmmount for posixcheck"; exit 1; }
+mkdir -p $M/px && chmod 777 $M/px
+out=$($T/posixcheck $M/px -n 2000 2>&1)
+rc=$?
+echo "$out" | grep -E '^(FAIL|SKIP)' | head -40
+np=$(grep -c '^PASS' <<<"$out")
+[[ $rc -eq 0 ]] && pass "posixcheck: $np cases pass through the mount" ||
+	fail "posixcheck: $(grep -c '^FAIL' <<<"$out") cases fail ($np pass)"
+out=$($T/fsrandom $M/px -s 4242 -n 20000 -f 6 -S 8M -K 5000 -r "mmumount fs1 && mmmount fs1" 2>&1)
+rc=$?
+[[ $rc -eq 0 ]] && pass "fsrandom: 20000 operations with remounts, every byte checked" ||
+	{ echo "$out" | tail -40; fail "fsrandom rc=$rc"; }
+mmumount fs1 >/dev/null 2>&1
+out=$(mmfsck fs1 -n 2>&1) && pass "mmfsck -n clean at the end" || { echo "$out" | tail; fail "final mmfsck"; }
+mm_done
