@@ -215,6 +215,20 @@ int clm_ccr_create(clm *c, const char *const *keys, const char *const *values, s
 		   char *err, size_t errsz);
 int clm_ccr_list(clm *c, const char *prefix, struct etcd_kv **kvs, size_t *n);
 int clm_ccr_delete(clm *c, const char *key, int64_t mod_rev);
+/*
+ * Change several keys in one transaction, each iff its mod revision is
+ * still <mod_rev> from clm_ccr_list / etcd_get (0: the key must not
+ * exist): <value> is put, or with <value> NULL the key is deleted (a
+ * NULL value with mod_rev 0 only asserts that the key is absent).
+ * MM_ECONFLICT if any compare failed (nothing changed), with <err>
+ * naming the first key that differs from what was expected.
+ */
+struct clm_ccr_change {
+	const char *key;
+	const char *value;
+	int64_t mod_rev;
+};
+int clm_ccr_update(clm *c, const struct clm_ccr_change *ch, size_t n, char *err, size_t errsz);
 
 /* ---- token spaces and file system managers (cluster/fsmgr.c) ----
  *

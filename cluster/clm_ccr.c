@@ -4,7 +4,7 @@
  * objects whose value the caller owns (NSDs, later file systems).
  *
  * Entry points (cluster/clm.h): clm_cluster_read, clm_cluster_write,
- * clm_ccr_create, clm_ccr_list, clm_ccr_delete.
+ * clm_ccr_create, clm_ccr_list, clm_ccr_delete, clm_ccr_update.
  *
  * Each is one etcd request or transaction: no clm state is read or
  * changed, and clm's lock is not taken.
@@ -109,4 +109,50 @@ int clm_ccr_delete(clm *c, const char *key, int64_t mod_rev)
 	int rc = etcd_txn(c->etcd, &cmp, 1, &op, 1, NULL, 0, &ok);
 
 	return rc ? rc : ok ? MM_OK : MM_ECONFLICT;
+}
+
+int clm_ccr_update(clm *c, const struct clm_ccr_change *ch, size_t n, char *err, size_t errsz)
+{
+	struct etcd_cmp *cmp = calloc(n + 1, sizeof(*cmp));
+	struct etcd_op *ops = calloc(n + 1, sizeof(*ops));
+	bool ok = false;
+	int rc;
+
+	if (!cmp || !ops) {
+		free(cmp);
+		free(ops);
+		return MM_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* absent: its create revision is 0; present: its mod revision */
+		cmp[i] = ch[i].mod_rev ? (struct etcd_cmp){ch[i].key, ETCD_CMP_MOD, ETCD_EQUAL, ch[i].mod_rev, NULL}
+				       : (struct etcd_cmp){ch[i].key, ETCD_CMP_CREATE, ETCD_EQUAL, 0, NULL};
+		ops[i] = ch[i].value ? (struct etcd_op){ETCD_OP_PUT, ch[i].key, ch[i].value, strlen(ch[i].value), 0}
+				     : (struct etcd_op){ETCD_OP_DELETE, ch[i].key, NULL, 0, 0};
+	}
+	rc = etcd_txn(c->etcd, cmp, n, ops, n, NULL, 0, &ok);
+	free(cmp);
+	free(ops);
+	if (rc) {
+		snprintf(err, errsz, "cannot update the CCR: %s", mm_strerror(rc));
+		return rc;
+	}
+	if (ok)
+		return MM_OK;
+	for (size_t i = 0; i < n; i++) {
+		struct etcd_kv kv = {0};
+		int g = etcd_get(c->etcd, ch[i].key, &kv, NULL);
+		int64_t now = g == MM_OK ? kv.mod_rev : 0;
+
+		etcd_kv_clear(&kv);
+		if (g == MM_OK || g == MM_ENOENT) {
+			if (now != ch[i].mod_rev) {
+				snprintf(err, errsz, "%s %s", ch[i].key, ch[i].mod_rev == 0 ? "already exists" :
+					 now == 0 ? "no longer exists" : "changed meanwhile");
+				return MM_ECONFLICT;
+			}
+		}
+	}
+	snprintf(err, errsz, "the CCR changed meanwhile; try again");
+	return MM_ECONFLICT;
 }

@@ -10,7 +10,8 @@
  * "msg": error text if rc != 0, ...results}.
  *
  * Commands: getstate, shutdown, lscluster, chconfig, lsconfig, diag,
- * addnode, delnode, chnode, crnsd, lsnsd, delnsd, nsddiscover, nsdio,
+ * addnode, delnode, chnode, crnsd, lsnsd, delnsd, crfs, lsfs, delfs,
+ * nsddiscover, nsdio,
  * nsdfault, memberfault, lsmgr, chmgr, tokspace.
  * Their arguments and results are listed in mmfsd/README.md.
  */

@@ -20,9 +20,22 @@ bool adm_require_active(mmfsd *d, json_object *rep, const char *prog);
 size_t adm_str_array(json_object *req, const char *key, const char ***out);
 
 /* admin_nsd.c */
+struct nsd_record;
+/* All NSD records of the CCR; *recs malloc'd, mod revisions in *revs
+ * (<revs> may be NULL). Undecodable records are logged and skipped. */
+int adm_nsd_load(mmfsd *d, struct nsd_record **recs, int64_t **revs, size_t *n, char *err,
+		 size_t errsz);
 void adm_cmd_crnsd(mmfsd *d, json_object *req, json_object *rep);
 void adm_cmd_lsnsd(mmfsd *d, json_object *req, json_object *rep);
 void adm_cmd_delnsd(mmfsd *d, json_object *req, json_object *rep);
+
+/* admin_fs.c: mmcrfs, mmlsfs / mmlsdisk / mmdf, mmdelfs */
+void adm_cmd_crfs(mmfsd *d, json_object *req, json_object *rep);
+void adm_cmd_lsfs(mmfsd *d, json_object *req, json_object *rep);
+void adm_cmd_delfs(mmfsd *d, json_object *req, json_object *rep);
+/* Is file system <device> mounted on any node? The seam for mounts:
+ * false until they exist (mmdelfs refuses a mounted file system). */
+bool adm_fs_is_mounted(mmfsd *d, const char *device);
 
 /* admin_mgr.c */
 void adm_cmd_lsmgr(mmfsd *d, json_object *req, json_object *rep);

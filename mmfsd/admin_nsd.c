@@ -21,8 +21,7 @@
 
 #define SUB "nsd"
 
-/* All NSD records of the CCR; *recs malloc'd, mod revisions in *revs. */
-static int load_all(mmfsd *d, struct nsd_record **recs, int64_t **revs, size_t *n,
+int adm_nsd_load(mmfsd *d, struct nsd_record **recs, int64_t **revs, size_t *n,
 		    char *err, size_t errsz)
 {
 	struct etcd_kv *kvs = NULL;
@@ -81,7 +80,7 @@ void adm_cmd_crnsd(mmfsd *d, json_object *req, json_object *rep)
 	}
 	rc = clm_cluster_copy(mmfsd_clm(d), &def);
 	if (!rc)
-		rc = load_all(d, &old, NULL, &nold, err, sizeof(err));
+		rc = adm_nsd_load(d, &old, NULL, &nold, err, sizeof(err));
 	for (size_t i = 0; !rc && i < n; i++) {
 		rc = nsd_record_decode(texts[i], strlen(texts[i]), &recs[i], err, sizeof(err));
 		for (int k = 0; !rc && k < recs[i].nservers; k++)
@@ -136,7 +135,7 @@ void adm_cmd_lsnsd(mmfsd *d, json_object *req, json_object *rep)
 	json_object *arr;
 	size_t n = 0;
 	char err[256] = "";
-	int rc = load_all(d, &recs, NULL, &n, err, sizeof(err));
+	int rc = adm_nsd_load(d, &recs, NULL, &n, err, sizeof(err));
 	(void)req;
 
 	if (!rc) {
@@ -169,7 +168,7 @@ void adm_cmd_delnsd(mmfsd *d, json_object *req, json_object *rep)
 		free(names);
 		return;
 	}
-	rc = load_all(d, &all, &revs, &nall, err, sizeof(err));
+	rc = adm_nsd_load(d, &all, &revs, &nall, err, sizeof(err));
 	if (!rc && n == 0) {
 		snprintf(err, sizeof(err), "mmdelnsd: no NSD named");
 		rc = MM_EINVAL;
