@@ -134,7 +134,11 @@ static int io(struct fsdio *f, bool wr, uint32_t disk, uint64_t off, void *buf, 
 		rc = wr ? nsd_client_write(f->c, f->ids[disk], off + done, b, n, msg, sizeof(msg))
 			: nsd_client_read(f->c, f->ids[disk], off + done, b, n, msg, sizeof(msg));
 		if (rc) {
-			fail(f, rc, "NSD %s: %s", f->names[disk], msg[0] ? msg : mm_strerror(rc));
+			/* the client's message names the NSD already */
+			if (msg[0] && strstr(msg, f->names[disk]))
+				fail(f, rc, "%s", msg);
+			else
+				fail(f, rc, "NSD %s: %s", f->names[disk], msg[0] ? msg : mm_strerror(rc));
 			break;
 		}
 		if (!wr && bounce)
