@@ -249,7 +249,7 @@ int fe_mount(const struct fe_params *p, fe_session **out, char *err, size_t errs
 		goto fail_mounted;
 	}
 	s->loop_running = true;
-	mm_notice(SUB, "%s mounted on %s (%s, %u workers at most)", p->device, s->mountpoint, opts,
+	mm_info(SUB, "%s: FUSE session on %s (%s; %u workers at most)", p->device, s->mountpoint, opts,
 		  s->max_threads);
 	*out = s;
 	return MM_OK;
@@ -290,7 +290,7 @@ int fe_unmount(fe_session *s, bool force, char *err, size_t errsz)
 	fs_sg_set_inval(s->sg, NULL);
 	inv_stop(s);
 	fuse_session_unmount(s->se);	/* closes /dev/fuse (nothing left to unmount) */
-	mm_notice(SUB, "%s unmounted from %s%s (%llu requests, %llu invalidations sent)", s->device,
+	mm_info(SUB, "%s: FUSE session on %s ended%s (%llu requests, %llu invalidations sent)", s->device,
 		  s->mountpoint, force ? " (forced)" : "",
 		  (unsigned long long)atomic_load(&s->requests),
 		  (unsigned long long)atomic_load(&s->inv_sent));

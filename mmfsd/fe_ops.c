@@ -151,43 +151,39 @@ static void set_open_flags(struct fuse_file_info *fi)
  * munmap each time. Freed when libfuse ends the thread. */
 static pthread_key_t buf_key;
 static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+static bool buf_key_ok;
 
 struct tbuf {
 	size_t size;
+	bool owned;		/* not kept by the thread: the caller frees it */
 	char data[];
 };
 
-static void tbuf_free(void *p)
-{
-	free(p);
-}
-
 static void buf_key_make(void)
 {
-	if (pthread_key_create(&buf_key, tbuf_free) != 0)
-		mm_error(SUB, "cannot create the read buffer key: reads allocate per request");
+	buf_key_ok = pthread_key_create(&buf_key, free) == 0;
+	if (!buf_key_ok)
+		mm_warn(SUB, "no thread-specific read buffers: reads allocate per request");
 }
 
-static char *thread_buf(size_t size, bool *owned)
+static struct tbuf *thread_buf(size_t size)
 {
-	struct tbuf *b;
+	struct tbuf *b = NULL;
 
-	*owned = false;
 	pthread_once(&buf_once, buf_key_make);
-	b = pthread_getspecific(buf_key);
-	if (b && b->size >= size)
-		return b->data;
-	free(b);
-	pthread_setspecific(buf_key, NULL);
+	if (buf_key_ok) {
+		b = pthread_getspecific(buf_key);
+		if (b && b->size >= size)
+			return b;
+		free(b);
+		pthread_setspecific(buf_key, NULL);
+	}
 	b = malloc(sizeof(*b) + size);
 	if (!b)
 		return NULL;
 	b->size = size;
-	if (pthread_setspecific(buf_key, b) != 0) {
-		*owned = true;	/* no key: the caller frees it */
-		return b->data;
-	}
-	return b->data;
+	b->owned = !buf_key_ok || pthread_setspecific(buf_key, b) != 0;
+	return b;
 }
 
 /* ---- operations ----------------------------------------------------- */
@@ -438,22 +434,21 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	fe_session *s = req_session(req);
-	bool owned;
-	char *buf = thread_buf(size ? size : 1, &owned);
+	struct tbuf *b = thread_buf(size ? size : 1);
 	ssize_t n;
 
 	(void)ino;
-	if (!buf) {
+	if (!b) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	n = fs_read(s->sg, fh_of(fi), buf, size, (uint64_t)off);
+	n = fs_read(s->sg, fh_of(fi), b->data, size, (uint64_t)off);
 	if (n < 0)
 		reply_rc(req, n);
 	else
-		fuse_reply_buf(req, buf, (size_t)n);
-	if (owned)
-		free(buf - offsetof(struct tbuf, data));
+		fuse_reply_buf(req, b->data, (size_t)n);
+	if (b->owned)
+		free(b);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,

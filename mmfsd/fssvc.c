@@ -136,17 +136,20 @@ static void mark_clear(mmfsd *d, const char *device)
 			"this node clears it)", device, mm_strerror(rc));
 }
 
-/* A name for node <num>: "127.1.24.1 (name)". */
-static void node_text(mmfsd *d, uint32_t num, char *buf, size_t sz)
+/* Node <num> as "127.1.24.1 (name)" into <buf>, its name into <name>. */
+static void node_text(mmfsd *d, uint32_t num, char *buf, size_t sz, char *name, size_t namesz)
 {
 	struct cfg_cluster def;
 	const struct cfg_node *n;
 
 	cfg_cluster_init(&def);
-	if (clm_cluster_copy(mmfsd_clm(d), &def) == MM_OK && (n = cfg_cluster_node_num(&def, num)))
+	if (clm_cluster_copy(mmfsd_clm(d), &def) == MM_OK && (n = cfg_cluster_node_num(&def, num))) {
 		snprintf(buf, sz, "%s (%s)", n->ip, n->name);
-	else
-		snprintf(buf, sz, "node %u", num);
+		snprintf(name, namesz, "%s", n->name);
+	} else {
+		snprintf(buf, sz, "number %u", num);
+		snprintf(name, namesz, "%u", num);
+	}
 	cfg_cluster_free(&def);
 }
 
@@ -191,14 +194,14 @@ static int mark_take(fssvc *s, const char *device, const char *mountpoint, const
 			break;
 		}
 		if (old.node != m.node) {
-			char who[320];
+			char who[320], name[256];
 
-			node_text(d, old.node, who, sizeof(who));
+			node_text(d, old.node, who, sizeof(who), name, sizeof(name));
 			snprintf(err, errsz, "%s is mounted on node %s%s: in this release a file "
 				 "system is mounted on one node at a time (mmumount %s -N %s first)",
 				 device, who, clm_is_member(mmfsd_clm(d), old.node) ? "" :
 				 " (not active now: its mount is cleared when its daemon starts)",
-				 device, who);
+				 device, name);
 			rc = MM_EBUSY;
 			break;
 		}
@@ -658,9 +661,9 @@ static void automount(fssvc *s)
 		    strcmp(r->automount, "yes") || r->state != FSREC_READY)
 			continue;
 		if (mark_get(s->d, r->device, &m) == MM_OK && m.node != mmfsd_node_number(s->d)) {
-			char who[320];
+			char who[320], name[256];
 
-			node_text(s->d, m.node, who, sizeof(who));
+			node_text(s->d, m.node, who, sizeof(who), name, sizeof(name));
 			mm_notice(SUB, "%s (-A yes) is not mounted at startup: it is mounted on node %s",
 				  r->device, who);
 			continue;
