@@ -190,4 +190,13 @@ enum {
 int fs_open_check(const struct fs_disk_io *io, uint32_t ndisks, unsigned flags,
 		  struct fs_sgd *out, struct fs_check_summary *sum, char *err, size_t errsz);
 
+/*
+ * Only the descriptor: read both slots of disks 0 .. <ndisks>-1 and
+ * choose by majority of the descriptor disks, as fs_open_check does
+ * first (a mount reads nothing else up front). <desc_ok> (may be NULL):
+ * the descriptor disks holding the chosen copy.
+ */
+int fs_read_sgd(const struct fs_disk_io *io, uint32_t ndisks, struct fs_sgd *out,
+		uint32_t *desc_ok, char *err, size_t errsz);
+
 #endif

@@ -816,3 +816,23 @@ int fs_open_check(const struct fs_disk_io *io, uint32_t ndisks, unsigned flags,
 	free(c.sgd);
 	return rc;
 }
+
+int fs_read_sgd(const struct fs_disk_io *io, uint32_t ndisks, struct fs_sgd *out,
+		uint32_t *desc_ok, char *err, size_t errsz)
+{
+	struct ck c = {.io = io, .err = err, .errsz = errsz, .sgd = out};
+	int rc;
+
+	if (!io || !io->read)
+		return fs_errf(err, errsz, MM_EINVAL, "no disk I/O");
+	if (ndisks == 0 || ndisks > FS_MAX_DISKS)
+		return fs_errf(err, errsz, MM_EINVAL, "%u disks (1 .. %u)", ndisks, FS_MAX_DISKS);
+	c.sum = calloc(1, sizeof(*c.sum));
+	if (!c.sum)
+		return fs_errf(err, errsz, MM_ENOMEM, "no memory");
+	rc = choose_sgd(&c, ndisks);
+	if (rc == MM_OK && desc_ok)
+		*desc_ok = c.sum->desc_ok;
+	free(c.sum);
+	return rc;
+}

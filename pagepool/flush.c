@@ -61,6 +61,15 @@ int pp_flush(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t bl
 }
 
 /* Flush, then take every matching buffer out once nobody pins it. */
+int pp_flush_fs(pp_pool *p, uint32_t fs)
+{
+	if (!fs_get(p, fs))
+		return MM_ENOENT;
+	add(&p->flushes, 1);
+	pp_flush_scan(p, fs, 0, true, 0, UINT64_MAX);
+	return MM_OK;
+}
+
 static int drop_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64_t lo,
 		     uint64_t hi)
 {

@@ -186,6 +186,10 @@ void pp_unpin(pp_buf *b);
  * wait; returns the first write error seen for the inode since the last
  * flush (and clears it). */
 int pp_flush(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t blk_hi);
+/* Write every dirty block of file system <fs> and wait (a log
+ * checkpoint); write errors stay recorded on their inodes for their next
+ * pp_flush. MM_ENOENT for an unknown fs. */
+int pp_flush_fs(pp_pool *p, uint32_t fs);
 /* Flush, then drop the blocks of the range from the cache (a revoked read
  * token): later pp_get() reads them again. Waits for pins to go. */
 int pp_invalidate(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t blk_hi);

@@ -1,0 +1,486 @@
+/*
+ * fs/data.c - file data: read, write, truncate, fsync, lseek.
+ *
+ * Data is not logged (fs/README.md, "The log"). The rule that keeps a
+ * crash from showing bytes a file never held: a transaction that makes
+ * bytes visible (a new block pointer, or a size that grows over bytes of
+ * an existing block) commits only after those bytes are on disk, so this
+ * write flushes the blocks it touched first. Overwrites inside the file
+ * are pure write-behind. Bytes of the last block past the end of file
+ * are undefined on disk; whatever moves the end over them zeroes them.
+ * Tiny files live in the inode (logged with it).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "fs/sg_int.h"
+
+static int br_take(fs_sg *sg, uint64_t ino, enum tok_mode mode, uint64_t off, uint64_t len,
+		   struct tok_holder *h)
+{
+	uint64_t end = len && off + len > off ? off + len : TOK_INF;
+
+	tok_holder_init(h, &(struct tok_key){sg->fsid, TOK_BR, ino}, mode,
+			(struct tok_range){off, end}, (struct tok_range){0, TOK_INF});
+	return toknet_acquire(sg->tok, h, sg->tok_timeout);
+}
+
+ssize_t fs_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off)
+{
+	struct sg_ino *ip = f->ip;
+	struct tok_holder ih, bh;
+	struct fs_inode in;
+	size_t done = 0;
+	int rc;
+
+	if (f->dir)
+		return -EISDIR;
+	rc = sg_itok(sg, ip, TOK_RO, &ih);
+	if (rc)
+		return fs_errno(rc);
+	rc = sg_iread(sg, ip, &in);
+	if (rc) {
+		sg_itok_release(sg, &ih);
+		return fs_errno(rc);
+	}
+	if (off >= in.size || !len) {
+		sg_itok_release(sg, &ih);
+		return 0;
+	}
+	if (len > in.size - off)
+		len = (size_t)(in.size - off);
+	if (in.flags & FS_IF_DATA_IN_INODE) {
+		memcpy(buf, in.tail + off, len);
+		sg_itok_release(sg, &ih);
+		atomic_fetch_add(&sg->st_reads, 1);
+		atomic_fetch_add(&sg->st_rbytes, len);
+		return (ssize_t)len;
+	}
+	rc = br_take(sg, ip->ino, TOK_RO, off, len, &bh);
+	if (rc) {
+		sg_itok_release(sg, &ih);
+		return fs_errno(rc);
+	}
+	while (done < len) {
+		uint64_t pos = off + done, blk = pos / sg->B;
+		uint32_t boff = (uint32_t)(pos % sg->B);
+		size_t n = sg->B - boff;
+		pp_buf *b;
+		void *d;
+
+		if (n > len - done)
+			n = len - done;
+		rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, ip->ino, blk}, boff, (uint32_t)n,
+			    PP_READ, &b, &d);
+		if (rc)
+			break;
+		memcpy((uint8_t *)buf + done, (uint8_t *)d + boff, n);
+		pp_release(b);
+		done += n;
+	}
+	toknet_release(sg->tok, &bh);
+	sg_itok_release(sg, &ih);
+	atomic_fetch_add(&sg->st_reads, 1);
+	atomic_fetch_add(&sg->st_rbytes, done);
+	if (rc && !done) {
+		sg_logf(sg, rc, "inode %" PRIu64 ": read at %" PRIu64, ip->ino, off);
+		return fs_errno(rc);
+	}
+	return (ssize_t)done;
+}
+
+/* Zero bytes [from, to) of one existing block of the file (the end of
+ * file moves over them); nothing if the block is a hole. */
+static int zero_range(fs_sg *sg, struct fs_inode *in, uint64_t from, uint64_t to)
+{
+	uint64_t blk = from / sg->B;
+	uint32_t boff = (uint32_t)(from % sg->B), n;
+	struct fs_tree tr;
+	struct fs_ptr p;
+	pp_buf *b;
+	void *d;
+	int rc;
+
+	if (to <= from)
+		return MM_OK;
+	if (to > (blk + 1) * sg->B)
+		to = (blk + 1) * sg->B;
+	n = (uint32_t)(to - from);
+	sg_ro_tree(sg, &tr);
+	rc = fs_tree_lookup(&tr, in, blk, &p);
+	if (rc <= 0)
+		return rc;
+	rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in->ino, blk}, boff, n, PP_OVERWRITE, &b,
+		    &d);
+	if (rc)
+		return rc;
+	memset((uint8_t *)d + boff, 0, n);
+	pp_mark_dirty(b, boff, n, 0);
+	pp_release(b);
+	return MM_OK;
+}
+
+/* A file in the inode moves to block 0 (it is about to outgrow the tail
+ * area): the bytes are written there first. */
+static int from_inline(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, bool *flush0)
+{
+	struct fs_ptr p = {0};
+	struct fs_tree *t;
+	int rc;
+
+	*flush0 = false;
+	if (in->size) {
+		pp_buf *b;
+		void *d;
+
+		rc = sg_tx_alloc_data(tx, in, 0, &p);
+		if (rc)
+			return rc;
+		rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in->ino, 0}, 0, (uint32_t)in->size,
+			    PP_OVERWRITE, &b, &d);
+		if (rc)
+			return rc;
+		memcpy(d, in->tail, in->size);
+		pp_mark_dirty(b, 0, (uint32_t)in->size, 0);
+		pp_release(b);
+		in->subblocks += (uint64_t)fs_alloc_spb(sg->alloc) * (in->data_rep ? in->data_rep : 1);
+		*flush0 = true;
+	}
+	t = sg_tx_tree(tx, in->ino);
+	rc = fs_tree_from_inline(t, in, &p);
+	if (rc < 0)
+		sg_logf(sg, rc, "%s", t->err);
+	return rc < 0 ? rc : MM_OK;
+}
+
+ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf, size_t len,
+		 uint64_t off)
+{
+	struct sg_ino *ip = f->ip;
+	struct tok_holder ih, bh;
+	struct fs_inode in;
+	struct sg_tx *tx = NULL;
+	uint64_t end, old;
+	bool flush0 = false, expose;
+	size_t done = 0;
+	int rc;
+
+	if (sg->ro)
+		return -EROFS;
+	if (f->dir)
+		return -EISDIR;
+	if ((f->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	rc = sg_itok(sg, ip, TOK_XW, &ih);
+	if (rc)
+		return fs_errno(rc);
+	rc = sg_iread(sg, ip, &in);
+	if (rc) {
+		sg_itok_release(sg, &ih);
+		return fs_errno(rc);
+	}
+	if (f->flags & O_APPEND)
+		off = in.size;
+	if (!len) {
+		sg_itok_release(sg, &ih);
+		return 0;
+	}
+	end = off + len;
+	if (end < off || end > (uint64_t)INT64_MAX ||
+	    end / sg->B >= fs_tree_max_block(sg->B)) {
+		sg_itok_release(sg, &ih);
+		return -EFBIG;
+	}
+	rc = br_take(sg, ip->ino, TOK_XW, off, len, &bh);
+	if (rc) {
+		sg_itok_release(sg, &ih);
+		return fs_errno(rc);
+	}
+	old = in.size;
+	rc = sg_tx_begin(sg, 0, &tx);
+	if (rc)
+		goto out;
+	if (in.flags & FS_IF_DATA_IN_INODE) {
+		if (end <= FS_TAIL_BYTES) {
+			if (off > in.size)
+				memset(in.tail + in.size, 0, off - in.size);
+			memcpy(in.tail + off, buf, len);
+			if (end > in.size)
+				in.size = end;
+			in.tail_len = (uint16_t)in.size;
+			done = len;
+			goto meta;
+		}
+		rc = from_inline(sg, tx, &in, &flush0);
+		if (rc)
+			goto out;
+	}
+	/* the end of file moves over undefined bytes of its last block */
+	if (off > old && old % sg->B) {
+		rc = zero_range(sg, &in, old, off);
+		if (rc)
+			goto out;
+	}
+	expose = end > old || flush0;
+	while (done < len) {
+		uint64_t pos = off + done, blk = pos / sg->B;
+		uint32_t boff = (uint32_t)(pos % sg->B);
+		size_t n = sg->B - boff;
+		struct fs_tree tr;
+		struct fs_ptr p;
+		bool fresh = false;
+		pp_buf *b;
+		void *d;
+
+		if (n > len - done)
+			n = len - done;
+		sg_ro_tree(sg, &tr);
+		rc = fs_tree_lookup(&tr, &in, blk, &p);
+		if (rc < 0)
+			break;
+		if (rc == 0) {
+			struct fs_tree *t;
+
+			rc = sg_tx_alloc_data(tx, &in, blk, &p);
+			if (rc)
+				break;
+			t = sg_tx_tree(tx, in.ino);
+			rc = fs_tree_set(t, &in, blk, &p, NULL);
+			if (rc < 0) {
+				sg_logf(sg, rc, "%s", t->err);
+				break;
+			}
+			in.subblocks += (uint64_t)fs_alloc_spb(sg->alloc) *
+					(in.data_rep ? in.data_rep : 1);
+			fresh = true;
+			expose = true;
+		}
+		if (fresh) {
+			/* a new block: its bytes before the write are zeros */
+			rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in.ino, blk}, 0,
+				    (uint32_t)(boff + n), PP_OVERWRITE, &b, &d);
+			if (!rc)
+				memset(d, 0, boff);
+		} else {
+			bool whole = boff % 4096 == 0 && (n % 4096 == 0 || pos + n >= old);
+
+			rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in.ino, blk}, boff,
+				    (uint32_t)n, whole ? PP_OVERWRITE : PP_MODIFY, &b, &d);
+		}
+		if (rc)
+			break;
+		memcpy((uint8_t *)d + boff, (const uint8_t *)buf + done, n);
+		if (fresh)
+			pp_mark_dirty(b, 0, (uint32_t)(boff + n), 0);
+		else
+			pp_mark_dirty(b, boff, (uint32_t)n, 0);
+		pp_release(b);
+		done += n;
+	}
+	if (rc < 0 && !done)
+		goto out;
+	rc = MM_OK;
+	if (off + done > in.size)
+		in.size = off + done;
+	/* data before the pointer or size that shows it (see the top) */
+	if (expose && done) {
+		uint64_t lo = flush0 ? 0 : off / sg->B;
+
+		rc = pp_flush(sg->pool, sg->fsid, in.ino, lo, (off + done - 1) / sg->B + 1);
+		if (rc)
+			goto out;
+	}
+meta:
+	{
+		struct fs_time now;
+
+		sg_now(&now);
+		in.mtime = in.ctime = now;
+	}
+	if (c && c->uid != 0 && (in.mode & (S_ISUID | S_ISGID)))
+		in.mode &= ~(uint32_t)(S_ISUID | ((in.mode & 010) ? S_ISGID : 0));
+	rc = sg_tx_inode(tx, ip, &in);
+	if (!rc) {
+		rc = sg_tx_commit(tx);
+		tx = NULL;
+	}
+out:
+	if (tx)
+		sg_tx_abort(tx);
+	toknet_release(sg->tok, &bh);
+	sg_itok_release(sg, &ih);
+	if (rc && !done)
+		return rc == MM_ERANGE ? -ENOSPC : fs_errno(rc);
+	if (rc)
+		return rc == MM_ERANGE ? -ENOSPC : fs_errno(rc);
+	atomic_fetch_add(&sg->st_writes, 1);
+	atomic_fetch_add(&sg->st_wbytes, done);
+	return (ssize_t)done;
+}
+
+/* Set the size of <in> (token xw held by the caller), in transactions of
+ * bounded size; <in> is updated and committed. */
+int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size)
+{
+	struct sg_tx *tx;
+	int rc;
+
+	if (size > (uint64_t)INT64_MAX || size / sg->B >= fs_tree_max_block(sg->B))
+		return MM_ETOOBIG;
+	if (in->flags & FS_IF_DATA_IN_INODE) {
+		if (size <= FS_TAIL_BYTES || S_ISDIR(in->mode)) {
+			rc = sg_tx_begin(sg, 0, &tx);
+			if (rc)
+				return rc;
+			if (size > in->size)
+				memset(in->tail + in->size, 0, size - in->size);
+			else
+				memset(in->tail + size, 0, in->size - size);
+			in->size = size;
+			if (!S_ISDIR(in->mode))
+				in->tail_len = (uint16_t)size;
+			rc = sg_tx_inode(tx, ip, in);
+			return rc ? (sg_tx_abort(tx), rc) : sg_tx_commit(tx);
+		}
+		/* growing past the tail area: block 0 holds the bytes */
+		{
+			bool flush0;
+
+			rc = sg_tx_begin(sg, 0, &tx);
+			if (rc)
+				return rc;
+			rc = from_inline(sg, tx, in, &flush0);
+			if (!rc && flush0)
+				rc = pp_flush(sg->pool, sg->fsid, in->ino, 0, 1);
+			if (!rc)
+				rc = sg_tx_inode(tx, ip, in);
+			if (rc) {
+				sg_tx_abort(tx);
+				return rc;
+			}
+			rc = sg_tx_commit(tx);
+			if (rc)
+				return rc;
+		}
+	}
+	if (size > in->size) {
+		if (in->size % sg->B) {
+			rc = zero_range(sg, in, in->size, size);
+			if (!rc)
+				rc = pp_flush(sg->pool, sg->fsid, in->ino, in->size / sg->B,
+					      in->size / sg->B + 1);
+			if (rc)
+				return rc;
+		}
+		rc = sg_tx_begin(sg, 0, &tx);
+		if (rc)
+			return rc;
+		in->size = size;
+		rc = sg_tx_inode(tx, ip, in);
+		return rc ? (sg_tx_abort(tx), rc) : sg_tx_commit(tx);
+	}
+	for (;;) {
+		struct fs_tree *t;
+		bool more = false;
+		int64_t n;
+		int nf0;
+
+		rc = sg_tx_begin(sg, 0, &tx);
+		if (rc)
+			return rc;
+		nf0 = tx->nfree;
+		t = sg_tx_tree(tx, in->ino);
+		n = fs_tree_truncate(t, in, size, SG_TX_MAXFREE / FS_MAX_REPLICAS / 2, &more);
+		if (n < 0) {
+			sg_logf(sg, (int)n, "%s", t->err);
+			sg_tx_abort(tx);
+			return (int)n;
+		}
+		for (int i = nf0; i < tx->nfree; i++)
+			in->subblocks -= in->subblocks >= tx->fr[i].nsub ? tx->fr[i].nsub
+									 : in->subblocks;
+		if (!more)
+			in->size = size;
+		rc = sg_tx_inode(tx, ip, in);
+		if (rc) {
+			sg_tx_abort(tx);
+			return rc;
+		}
+		rc = sg_tx_commit(tx);
+		if (rc || !more)
+			return rc;
+	}
+}
+
+int fs_flush(fs_sg *sg, fs_file *f)
+{
+	if (f->dir)
+		return 0;
+	return fs_errno(pp_flush(sg->pool, sg->fsid, f->ip->ino, 0, UINT64_MAX));
+}
+
+int fs_fsync(fs_sg *sg, fs_file *f, bool datasync)
+{
+	int rc = MM_OK;
+
+	(void)datasync;
+	if (!f->dir)
+		rc = pp_flush(sg->pool, sg->fsid, f->ip->ino, 0, UINT64_MAX);
+	if (!rc && sg->log)
+		rc = fs_log_force(sg->log, UINT64_MAX);
+	return fs_errno(rc);
+}
+
+int64_t fs_lseek(fs_sg *sg, fs_file *f, int64_t off, int whence)
+{
+	struct tok_holder ih;
+	struct fs_inode in;
+	struct fs_tree tr;
+	uint64_t n, pos;
+	int rc;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	if (off < 0)
+		return -ENXIO;
+	rc = sg_itok(sg, f->ip, TOK_RO, &ih);
+	if (rc)
+		return fs_errno(rc);
+	rc = sg_iread(sg, f->ip, &in);
+	if (rc || (uint64_t)off >= in.size) {
+		sg_itok_release(sg, &ih);
+		return rc ? fs_errno(rc) : -ENXIO;
+	}
+	if (in.flags & FS_IF_DATA_IN_INODE) {
+		sg_itok_release(sg, &ih);
+		return whence == SEEK_DATA ? off : (int64_t)in.size;
+	}
+	sg_ro_tree(sg, &tr);
+	if (whence == SEEK_DATA) {
+		rc = fs_tree_seek_data(&tr, &in, (uint64_t)off / sg->B, &n);
+		pos = rc == 1 ? n * sg->B : in.size;
+		if (rc == 1 && pos < (uint64_t)off)
+			pos = (uint64_t)off;
+	} else {
+		rc = fs_tree_seek_hole(&tr, &in, (uint64_t)off / sg->B, &n);
+		pos = n * sg->B;
+		if (pos < (uint64_t)off)
+			pos = (uint64_t)off;
+		if (pos > in.size)
+			pos = in.size;
+	}
+	sg_itok_release(sg, &ih);
+	if (rc < 0)
+		return fs_errno(rc);
+	if (whence == SEEK_DATA && pos >= in.size)
+		return -ENXIO;
+	return (int64_t)pos;
+}

@@ -1,0 +1,263 @@
+/*
+ * fs/inode.c - inodes in memory: the table of inodes this node uses, their
+ * inode tokens, reading and caching their records, the revoke callbacks,
+ * permissions and attributes.
+ *
+ * A record is cached (sg_ino.cur, valid) only while this node holds the
+ * inode's token without a break: a revoke writes back and invalidates
+ * (fs/README.md, "Revoke callbacks"). Writers change a copy and publish
+ * it at commit (sg_iset), so readers under ro never see half a change.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "fs/sg_int.h"
+
+int sg_iget(fs_sg *sg, uint64_t ino, struct sg_ino **out)
+{
+	struct sg_bucket *b = &sg->itab[ino % SG_INO_BUCKETS];
+	struct sg_ino *ip;
+
+	pthread_mutex_lock(&b->mu);
+	for (ip = b->head; ip; ip = ip->hnext)
+		if (ip->ino == ino)
+			break;
+	if (!ip) {
+		ip = calloc(1, sizeof(*ip));
+		if (!ip) {
+			pthread_mutex_unlock(&b->mu);
+			return MM_ENOMEM;
+		}
+		ip->ino = ino;
+		pthread_mutex_init(&ip->mu, NULL);
+		ip->hnext = b->head;
+		b->head = ip;
+	}
+	pthread_mutex_lock(&ip->mu);
+	ip->refs++;
+	pthread_mutex_unlock(&ip->mu);
+	pthread_mutex_unlock(&b->mu);
+	*out = ip;
+	return MM_OK;
+}
+
+/* Drop a reference; an inode nobody names any more leaves the table
+ * (its token stays cached in the token client until revoked or
+ * trimmed by maxFilesToCache). */
+void sg_iput(fs_sg *sg, struct sg_ino *ip)
+{
+	struct sg_bucket *b = &sg->itab[ip->ino % SG_INO_BUCKETS];
+	bool gone = false;
+
+	pthread_mutex_lock(&b->mu);
+	pthread_mutex_lock(&ip->mu);
+	if (--ip->refs == 0 && !ip->nlookup && !ip->nopen) {
+		struct sg_ino **pp;
+
+		for (pp = (struct sg_ino **)&b->head; *pp; pp = &(*pp)->hnext)
+			if (*pp == ip) {
+				*pp = ip->hnext;
+				gone = true;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&ip->mu);
+	pthread_mutex_unlock(&b->mu);
+	if (gone) {
+		pthread_mutex_destroy(&ip->mu);
+		free(ip);
+	}
+}
+
+int sg_itok(fs_sg *sg, struct sg_ino *ip, enum tok_mode mode, struct tok_holder *h)
+{
+	tok_holder_init(h, &(struct tok_key){sg->fsid, TOK_INODE, ip->ino}, mode,
+			(struct tok_range){0, TOK_INF}, (struct tok_range){0, TOK_INF});
+	return toknet_acquire(sg->tok, h, sg->tok_timeout);
+}
+
+void sg_itok_release(fs_sg *sg, struct tok_holder *h)
+{
+	toknet_release(sg->tok, h);
+}
+
+int sg_iread(fs_sg *sg, struct sg_ino *ip, struct fs_inode *out)
+{
+	char err[192];
+	uint8_t *data;
+	pp_buf *b;
+	uint64_t ino = ip->ino;
+	uint32_t off = (uint32_t)(ino % FS_INODES_PER_MB) * FS_INODE_BYTES;
+	int rc;
+
+	pthread_mutex_lock(&ip->mu);
+	if (ip->valid) {
+		*out = ip->cur;
+		pthread_mutex_unlock(&ip->mu);
+		return MM_OK;
+	}
+	pthread_mutex_unlock(&ip->mu);
+	rc = pp_get(sg->pool, &(struct pp_tag){sg->mfsid, 0, ino / FS_INODES_PER_MB}, off,
+		    FS_INODE_BYTES, PP_READ, &b, (void **)&data);
+	if (rc == MM_ENOENT)
+		return MM_ENOENT;
+	if (rc) {
+		sg_logf(sg, rc, "inode %" PRIu64 ": its inode-file block is unreadable", ino);
+		return rc;
+	}
+	if (data[off] == 0 && !memcmp(data + off, data + off + 1, 63)) {
+		pp_release(b);
+		return MM_ENOENT;	/* never used */
+	}
+	rc = fs_inode_decode(data + off, sg->fsid, ino, out, err, sizeof(err));
+	pp_release(b);
+	if (rc) {
+		sg_logf(sg, rc, "inode %" PRIu64 ": %s", ino, err);
+		return MM_EIO;
+	}
+	if (out->flags & FS_IF_FREE)
+		return MM_ENOENT;
+	pthread_mutex_lock(&ip->mu);
+	ip->cur = *out;
+	ip->valid = true;
+	pthread_mutex_unlock(&ip->mu);
+	return MM_OK;
+}
+
+void sg_iset(struct sg_ino *ip, const struct fs_inode *in)
+{
+	pthread_mutex_lock(&ip->mu);
+	ip->cur = *in;
+	ip->valid = !(in->flags & FS_IF_FREE);
+	pthread_mutex_unlock(&ip->mu);
+}
+
+static struct sg_ino *ifind(fs_sg *sg, uint64_t ino)
+{
+	struct sg_bucket *b = &sg->itab[ino % SG_INO_BUCKETS];
+	struct sg_ino *ip;
+
+	pthread_mutex_lock(&b->mu);
+	for (ip = b->head; ip; ip = ip->hnext)
+		if (ip->ino == ino)
+			break;
+	pthread_mutex_unlock(&b->mu);
+	return ip;
+}
+
+/* Another node wants inode <k->obj>: write back what this node changed
+ * (its record's sector, its directory and indirect blocks), and if it
+ * may not even read any more, forget them. */
+int sg_revoke_inode(void *arg, const struct tok_key *k, struct tok_range r, enum tok_mode want)
+{
+	fs_sg *sg = arg;
+	uint64_t ino = k->obj;
+	struct sg_ino *ip;
+	int rc;
+
+	(void)r;
+	if (k->space != sg->fsid)
+		return MM_OK;
+	rc = pp_flush(sg->pool, sg->mfsid, 0, ino / FS_INODES_PER_MB, ino / FS_INODES_PER_MB + 1);
+	if (!rc)
+		rc = pp_flush(sg->pool, sg->mfsid, ino, 0, UINT64_MAX);
+	if (want == TOK_RO)
+		return rc;
+	ip = ifind(sg, ino);
+	if (ip) {
+		pthread_mutex_lock(&ip->mu);
+		ip->valid = false;
+		pthread_mutex_unlock(&ip->mu);
+	}
+	pp_invalidate(sg->pool, sg->mfsid, ino, 0, UINT64_MAX);
+	sg_ac_drop(sg, sg->mfsid, ino, 0, UINT64_MAX);
+	sg_ac_drop(sg, sg->fsid, ino, 0, UINT64_MAX);
+	if (sg->inval_set && sg->inval.inode)
+		sg->inval.inode(sg->inval.arg, ino, 0, 0);
+	return rc;
+}
+
+/* Byte-range revoke: write the range's dirty blocks; drop them if this
+ * node may no longer read them. */
+int sg_revoke_br(void *arg, const struct tok_key *k, struct tok_range r, enum tok_mode want)
+{
+	fs_sg *sg = arg;
+	uint64_t lo = r.start / sg->B;
+	uint64_t hi = r.end == TOK_INF ? UINT64_MAX : (r.end + sg->B - 1) / sg->B;
+
+	if (k->space != sg->fsid)
+		return MM_OK;
+	if (want == TOK_RO)
+		return pp_flush(sg->pool, sg->fsid, k->obj, lo, hi);
+	if (sg->inval_set && sg->inval.inode)
+		sg->inval.inode(sg->inval.arg, k->obj, (int64_t)r.start,
+				r.end == TOK_INF ? 0 : (int64_t)(r.end - r.start));
+	return pp_invalidate(sg->pool, sg->fsid, k->obj, lo, hi);
+}
+
+void sg_now(struct fs_time *t)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	t->sec = ts.tv_sec;
+	t->nsec = (uint32_t)ts.tv_nsec;
+}
+
+void sg_fill_attr(fs_sg *sg, const struct fs_inode *in, struct fs_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = in->ino;
+	a->gen = in->gen;
+	a->mode = in->mode;
+	a->nlink = in->nlink;
+	a->uid = in->uid;
+	a->gid = in->gid;
+	a->rdev = in->rdev;
+	a->size = in->size;
+	a->blocks = in->subblocks * (sg->S / 512);
+	a->blksize = sg->B;
+	a->atime = in->atime;
+	a->mtime = in->mtime;
+	a->ctime = in->ctime;
+	a->crtime = in->crtime;
+}
+
+bool sg_in_group(const struct fs_cred *c, uint32_t gid)
+{
+	if (c->gid == gid)
+		return true;
+	for (uint32_t i = 0; i < c->ngroups && i < FS_MAX_GROUPS; i++)
+		if (c->groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* POSIX permission check of <mask> (R_OK 4, W_OK 2, X_OK 1) on <in>:
+ * 0 or MM_EPERM-free -EACCES as a negative errno. Root passes except for
+ * execute of a file with no execute bit at all. POSIX ACLs: see xattr.c
+ * (the mode's group bits are the ACL mask, so a file without an extended
+ * ACL is checked exactly by its mode). */
+int sg_perm(const struct fs_cred *c, const struct fs_inode *in, int mask)
+{
+	uint32_t m = in->mode, bits;
+
+	if (c->uid == 0) {
+		if ((mask & 1) && !S_ISDIR(m) && !(m & 0111))
+			return -EACCES;
+		return 0;
+	}
+	if (c->uid == in->uid)
+		bits = m >> 6 & 7;
+	else if (sg_in_group(c, in->gid))
+		bits = m >> 3 & 7;
+	else
+		bits = m & 7;
+	return (bits & (uint32_t)mask) == (uint32_t)mask ? 0 : -EACCES;
+}

@@ -1,0 +1,997 @@
+/*
+ * fs/sg.c - a mounted stripe group: mount and unmount, the pagepool's
+ * map and log callbacks, the block address cache, this node's log and the
+ * log table, allocation regions (fs/README.md, "Next: the stripe group at
+ * run time"; the lock order is fs/sg_int.h's).
+ *
+ * Map of this file:
+ *   1. helpers: messages, errno, the address cache
+ *   2. the map callbacks
+ *   3. the log: its I/O, the checkpoint, the log table, making a log
+ *   4. regions
+ *   5. mount, unmount
+ *
+ * Why an address cache: write-behind threads call the map callback while
+ * holding shared content locks on a batch of buffers; if the callback
+ * read an indirect block that a transaction holds exclusively while that
+ * transaction waits at commit for an inode-file buffer in the batch, the
+ * two would wait on each other. Every block is mapped once by the thread
+ * that makes its buffer (under the object's token) and the answer is
+ * kept here, so write-behind never reads a block to map one.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "fs/mkfs_int.h"
+#include "fs/sg_int.h"
+
+#define SUB "fs"
+
+__thread struct sg_tx *sg_cur_tx;
+
+static int load_ifile(fs_sg *sg, char *err, size_t errsz);
+
+/* ---- 1. helpers ---- */
+
+void sg_logf(fs_sg *sg, int rc, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	mm_error(SUB, "%s: %s (%s)", sg->device, msg, mm_strerror(rc));
+}
+
+int fs_errno(int rc)
+{
+	switch (rc) {
+	case MM_OK: return 0;
+	case MM_ENOMEM: return -ENOMEM;
+	case MM_EINVAL: return -EINVAL;
+	case MM_ENOENT: return -ENOENT;
+	case MM_EEXIST: return -EEXIST;
+	case MM_ETOOBIG: return -EFBIG;
+	case MM_ERANGE: return -ENOSPC;
+	case MM_EBUSY: return -EBUSY;
+	case MM_EPERM: return -EPERM;
+	case MM_ENOTSUP: return -EOPNOTSUPP;
+	case MM_ETIMEDOUT: return -ETIMEDOUT;
+	case MM_ESHUTDOWN: return -ESHUTDOWN;
+	case MM_ENOLEASE: return -EIO;
+	default: return rc > 0 ? -rc : -EIO;
+	}
+}
+
+void sg_set_ifile(fs_sg *sg, const struct fs_inode *in)
+{
+	pthread_mutex_lock(&sg->ifile_mu);
+	sg->ifile = *in;
+	pthread_mutex_unlock(&sg->ifile_mu);
+}
+
+static uint64_t ac_hash(uint32_t fs, uint64_t ino, uint64_t blk)
+{
+	uint64_t h = ino * 0x9e3779b97f4a7c15ull ^ blk * 0xc2b2ae3d27d4eb4full ^ fs;
+
+	return (h ^ h >> 29) % SG_AC_BUCKETS;
+}
+
+static bool ac_get(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, struct pp_map *m)
+{
+	struct sg_bucket *b = &sg->actab[ac_hash(fs, ino, blk)];
+	bool hit = false;
+
+	if (sg->replaying)
+		return false;
+	pthread_mutex_lock(&b->mu);
+	for (struct sg_ac *a = b->head; a; a = a->next)
+		if (a->fs == fs && a->ino == ino && a->blk == blk) {
+			*m = a->m;
+			hit = true;
+			break;
+		}
+	pthread_mutex_unlock(&b->mu);
+	return hit;
+}
+
+void sg_ac_put(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct pp_map *m)
+{
+	struct sg_bucket *b = &sg->actab[ac_hash(fs, ino, blk)];
+	struct sg_ac *a;
+
+	if (sg->replaying)
+		return;
+	pthread_mutex_lock(&b->mu);
+	for (a = b->head; a; a = a->next)
+		if (a->fs == fs && a->ino == ino && a->blk == blk)
+			break;
+	if (!a && (a = malloc(sizeof(*a)))) {
+		a->fs = fs;
+		a->ino = ino;
+		a->blk = blk;
+		a->next = b->head;
+		b->head = a;
+	}
+	if (a)
+		a->m = *m;
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* Forget addresses of blocks [lo, hi) of <ino> (freed, or the inode let go). */
+void sg_ac_drop(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t lo, uint64_t hi)
+{
+	for (uint32_t i = 0; i < SG_AC_BUCKETS; i++) {
+		struct sg_bucket *b = &sg->actab[i];
+		struct sg_ac **pp;
+
+		pthread_mutex_lock(&b->mu);
+		for (pp = (struct sg_ac **)&b->head; *pp;) {
+			struct sg_ac *a = *pp;
+
+			if (a->fs == fs && a->ino == ino && a->blk >= lo && a->blk < hi) {
+				*pp = a->next;
+				free(a);
+			} else {
+				pp = &a->next;
+			}
+		}
+		pthread_mutex_unlock(&b->mu);
+	}
+}
+
+void sg_ptr_to_map(fs_sg *sg, const struct fs_ptr *p, uint32_t off, uint32_t len,
+		   struct pp_map *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->len = len;
+	for (int r = 0; r < FS_MAX_REPLICAS; r++) {
+		uint32_t d;
+
+		if (!p->da[r])
+			continue;
+		d = fs_da_disk(p->da[r]);
+		if (d >= sg->sgd.ndisks)
+			continue;
+		m->rep[m->nrep].nsd_id = sg->sgd.disk[d].nsd_id;
+		m->rep[m->nrep].offset = fs_da_sub(p->da[r]) * sg->S + off;
+		m->nrep++;
+	}
+}
+
+/* ---- 2. the map callbacks ---- */
+
+/* The record of <ino> to map its blocks: this thread's transaction's
+ * copy, the inode file's, the cached one, or read. */
+static int map_inode(fs_sg *sg, uint64_t ino, struct fs_inode *out)
+{
+	struct sg_tx *tx = sg_cur_tx;
+	char err[192];
+	uint8_t *data;
+	pp_buf *b;
+	int rc;
+
+	if (tx && tx->sg == sg)
+		for (int i = 0; i < tx->nino; i++)
+			if (tx->ino[i].ip->ino == ino) {
+				*out = *tx->ino[i].in;
+				return MM_OK;
+			}
+	if (ino == 0) {
+		pthread_mutex_lock(&sg->ifile_mu);
+		*out = sg->ifile;
+		pthread_mutex_unlock(&sg->ifile_mu);
+		return MM_OK;
+	}
+	{
+		struct sg_bucket *bk = &sg->itab[ino % SG_INO_BUCKETS];
+		bool hit = false;
+
+		pthread_mutex_lock(&bk->mu);
+		for (struct sg_ino *ip = bk->head; ip; ip = ip->hnext)
+			if (ip->ino == ino) {
+				pthread_mutex_lock(&ip->mu);
+				if (ip->valid) {
+					*out = ip->cur;
+					hit = true;
+				}
+				pthread_mutex_unlock(&ip->mu);
+				break;
+			}
+		pthread_mutex_unlock(&bk->mu);
+		if (hit)
+			return MM_OK;
+	}
+	rc = pp_get(sg->pool, &(struct pp_tag){sg->mfsid, 0, ino / FS_INODES_PER_MB},
+		    (uint32_t)(ino % FS_INODES_PER_MB) * FS_INODE_BYTES, FS_INODE_BYTES, PP_READ, &b,
+		    (void **)&data);
+	if (rc)
+		return rc;
+	rc = fs_inode_decode(data + (ino % FS_INODES_PER_MB) * FS_INODE_BYTES, sg->fsid, ino, out,
+			     err, sizeof(err));
+	pp_release(b);
+	if (rc)
+		sg_logf(sg, rc, "inode %" PRIu64 ": %s", ino, err);
+	return rc;
+}
+
+static int map_data(void *arg, const struct pp_tag *t, struct pp_map *m)
+{
+	fs_sg *sg = arg;
+	struct fs_inode in;
+	struct fs_ptr p;
+	struct fs_tree tr;
+	int rc;
+
+	if (ac_get(sg, t->fs, t->ino, t->blk, m))
+		return MM_OK;
+	rc = map_inode(sg, t->ino, &in);
+	if (rc)
+		return rc;
+	if (in.flags & FS_IF_DATA_IN_INODE)
+		return MM_ENOENT;
+	sg_ro_tree(sg, &tr);
+	rc = fs_tree_lookup(&tr, &in, t->blk, &p);
+	if (rc < 0) {
+		sg_logf(sg, rc, "%s", tr.err);
+		return rc;
+	}
+	if (rc == 0)
+		return MM_ENOENT;
+	sg_ptr_to_map(sg, &p, 0, 0, m);
+	sg_ac_put(sg, t->fs, t->ino, t->blk, m);
+	return MM_OK;
+}
+
+int sg_map_meta(fs_sg *sg, uint64_t ino, uint64_t blk, struct pp_map *m)
+{
+	struct fs_inode in;
+	struct fs_ptr p;
+	struct fs_tree tr;
+	uint32_t off = 0;
+	int rc;
+
+	if (ac_get(sg, sg->mfsid, ino, blk, m))
+		return MM_OK;
+	if (ino == 0 && blk < sg->mbper) {
+		sg_ptr_to_map(sg, &sg->sgd.ifile0, (uint32_t)blk * FS_MB, FS_MB, m);
+		m->len = 0;
+		sg_ac_put(sg, sg->mfsid, ino, blk, m);
+		return MM_OK;
+	}
+	rc = map_inode(sg, ino, &in);
+	if (rc)
+		return rc;
+	if (in.flags & FS_IF_DATA_IN_INODE)
+		return MM_ENOENT;
+	sg_ro_tree(sg, &tr);
+	if (blk & FS_TAG_IND) {
+		rc = fs_tree_lookup_at(&tr, &in, fs_tree_tag_level(blk), fs_tree_tag_index(blk), &p);
+	} else {
+		off = (uint32_t)(blk % sg->mbper) * FS_MB;
+		rc = fs_tree_lookup(&tr, &in, blk / sg->mbper, &p);
+	}
+	if (rc < 0) {
+		sg_logf(sg, rc, "%s", tr.err);
+		return rc;
+	}
+	if (rc == 0)
+		return MM_ENOENT;
+	sg_ptr_to_map(sg, &p, off, 0, m);
+	sg_ac_put(sg, sg->mfsid, ino, blk, m);
+	return MM_OK;
+}
+
+static int map_meta_cb(void *arg, const struct pp_tag *t, struct pp_map *m)
+{
+	return sg_map_meta(arg, t->ino, t->blk, m);
+}
+
+static int log_force_cb(void *arg, uint64_t lsn)
+{
+	fs_sg *sg = arg;
+
+	return sg->log ? fs_log_force(sg->log, lsn) : MM_OK;
+}
+
+/* ---- 3. the log ---- */
+
+static int log_rw(fs_sg *sg, uint64_t lblk, uint8_t *data, bool write)
+{
+	const struct fs_ptr *p;
+	uint32_t off;
+	int rc = MM_EIO, ok = 0;
+
+	if (lblk >= sg->log_nblocks)
+		return MM_EINVAL;
+	p = &sg->log_map[lblk / sg->mbper];
+	off = (uint32_t)(lblk % sg->mbper) * FS_MB;
+	for (int r = 0; r < FS_MAX_REPLICAS; r++) {
+		uint32_t d;
+		uint64_t pos;
+
+		if (!p->da[r])
+			continue;
+		d = fs_da_disk(p->da[r]);
+		pos = fs_da_sub(p->da[r]) * sg->S + off;
+		rc = write ? sg->dio.write(sg->dio.arg, d, pos, data, FS_MB)
+			   : sg->dio.read(sg->dio.arg, d, pos, data, FS_MB);
+		rc = fs_mkfs_io_rc(rc);
+		if (rc) {
+			sg_logf(sg, rc, "log of node %u: %s of block %" PRIu64 " on disk %s",
+				sg->node, write ? "write" : "read", lblk, sg->sgd.disk[d].name);
+			if (write)
+				return rc;	/* every replica or the log is failed */
+			continue;
+		}
+		if (!write)
+			return MM_OK;
+		ok++;
+	}
+	return ok ? MM_OK : rc;
+}
+
+static int log_write(void *arg, uint64_t lblk, const uint8_t *data)
+{
+	return log_rw(arg, lblk, (uint8_t *)data, true);
+}
+
+static int log_read(void *arg, uint64_t lblk, uint8_t *data)
+{
+	return log_rw(arg, lblk, data, false);
+}
+
+static int need_checkpoint(void *arg, uint64_t lsn)
+{
+	fs_sg *sg = arg;
+
+	(void)lsn;
+	pp_flush_fs(sg->pool, sg->fsid);
+	return pp_flush_fs(sg->pool, sg->mfsid);
+}
+
+/* The log table (inode 4): metadata block k holds, after its header, the
+ * log inode of nodes k * LT_PER .. as 8-byte big-endian numbers (0: none). */
+#define LT_PER ((FS_MB - FS_MBH_BYTES) / 8)
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static int logtab_get(fs_sg *sg, uint64_t *log_ino, char *err, size_t errsz)
+{
+	struct fs_bstore bs;
+	uint8_t *data;
+	uint64_t blk = sg->node / LT_PER;
+	int rc;
+
+	sg_ro_bstore(sg, &bs);
+	*log_ino = 0;
+	rc = bs.get(bs.arg, SG_LOG_INO, blk, false, &data);
+	if (rc == MM_ENOENT)
+		return MM_OK;
+	if (rc)
+		return fs_errf(err, errsz, rc, "log table block %" PRIu64 " unreadable", blk);
+	rc = fs_mb_verify(data, FS_MB, FS_BT_LOGTAB, sg->fsid, SG_LOG_INO, blk, NULL, err, errsz);
+	if (!rc)
+		*log_ino = get_be64(data + FS_MBH_BYTES + (sg->node % LT_PER) * 8);
+	bs.put(bs.arg, SG_LOG_INO, blk, data, false);
+	return rc;
+}
+
+/* Where each block of log file <in> lives (the log writes past the
+ * pagepool, straight to every replica). */
+static int log_map_load(fs_sg *sg, const struct fs_inode *in, char *err, size_t errsz)
+{
+	uint32_t ntb = (sg->log_nblocks + sg->mbper - 1) / sg->mbper;
+	struct fs_tree tr;
+	int rc;
+
+	free(sg->log_map);
+	sg->log_map = calloc(ntb, sizeof(*sg->log_map));
+	if (!sg->log_map)
+		return MM_ENOMEM;
+	sg_ro_tree(sg, &tr);
+	for (uint32_t i = 0; i < ntb; i++) {
+		rc = fs_tree_lookup(&tr, in, i, &sg->log_map[i]);
+		if (rc <= 0)
+			return fs_errf(err, errsz, rc ? rc : MM_EPROTO,
+				       "log file inode %" PRIu64 " block %u: %s", in->ino, i,
+				       rc ? tr.err : "a hole");
+	}
+	return MM_OK;
+}
+
+/* This node's first mount of the file system: a log file of -L bytes,
+ * formatted, then named in the log table. Not logged (there is no log
+ * yet): everything is written before the table names it, so a crash
+ * part way leaks an inode and blocks (mmfsck reclaims them) and never
+ * names a log that is not whole. */
+static int log_create(fs_sg *sg, char *err, size_t errsz)
+{
+	struct sg_tx *tx = NULL;
+	struct sg_ino *ip = NULL, *lt = NULL;
+	struct fs_inode in, ltin;
+	struct fs_log_io io = {log_write, log_read, sg};
+	uint32_t ntb;
+	uint64_t ino, blk = sg->node / LT_PER;
+	struct tok_holder h, lth;
+	uint8_t *data;
+	int rc;
+
+	sg->log_nblocks = sg->sgd.log_bytes / FS_MB;
+	ntb = (sg->log_nblocks + sg->mbper - 1) / sg->mbper;
+	rc = sg_tx_begin(sg, 0, &tx);
+	if (rc)
+		return fs_errf(err, errsz, rc, "cannot start making this node's log");
+	rc = sg_tx_alloc_inode(tx, &ino);
+	if (!rc)
+		rc = sg_iget(sg, ino, &ip);
+	if (!rc)
+		rc = sg_itok(sg, ip, TOK_XW, &h);
+	if (rc) {
+		sg_tx_abort(tx);
+		if (ip)
+			sg_iput(sg, ip);
+		return fs_errf(err, errsz, rc, "no inode for this node's log");
+	}
+	memset(&in, 0, sizeof(in));
+	in.ino = ino;
+	in.gen = 1;
+	in.mode = S_IFREG | 0600;
+	in.nlink = 1;
+	in.size = (uint64_t)sg->log_nblocks * FS_MB;
+	in.data_rep = sg->sgd.meta_rep;
+	in.meta_rep = sg->sgd.meta_rep;
+	sg_now(&in.mtime);
+	in.atime = in.ctime = in.crtime = in.mtime;
+	rc = sg_tx_inode(tx, ip, &in);
+	for (uint32_t i = 0; !rc && i < ntb; i++) {
+		struct fs_ptr p;
+
+		/* a metadata file: its blocks are full blocks of metadata */
+		rc = sg_tx_alloc_data(tx, &(struct fs_inode){.ino = ino, .data_rep = in.meta_rep}, i, &p);
+		if (!rc) {
+			struct fs_tree *t = sg_tx_tree(tx, ino);
+
+			rc = fs_tree_set(t, &in, i, &p, NULL);
+			if (rc > 0)
+				rc = MM_OK;
+			else if (rc < 0)
+				fs_errf(err, errsz, rc, "%s", t->err);
+		}
+	}
+	if (!rc)
+		rc = sg_tx_commit(tx);
+	else
+		sg_tx_abort(tx);
+	if (!rc)
+		rc = pp_flush_fs(sg->pool, sg->mfsid);
+	if (!rc)
+		rc = log_map_load(sg, &in, err, errsz);
+	if (!rc)
+		rc = fs_log_format(&io, sg->fsid, ino, sg->node, sg->log_nblocks);
+	sg_itok_release(sg, &h);
+	sg_iput(sg, ip);
+	if (rc)
+		return fs_errf(err, errsz, rc, "cannot make this node's log (%s)", err ? err : "");
+
+	/* name it in the log table */
+	rc = sg_iget(sg, SG_LOG_INO, &lt);
+	if (rc)
+		return fs_errf(err, errsz, rc, "log table");
+	rc = sg_itok(sg, lt, TOK_XW, &lth);
+	if (!rc)
+		rc = sg_iread(sg, lt, &ltin);
+	if (!rc)
+		rc = sg_tx_begin(sg, 0, &tx);
+	if (!rc) {
+		rc = sg_tx_inode(tx, lt, &ltin);
+		if (!rc)
+			rc = tx->bs.get(tx->bs.arg, SG_LOG_INO, blk, true, &data);
+		if (!rc) {
+			if (fs_mkfs_all_zero(data, FS_MBH_BYTES))
+				memset(data, 0, FS_MB);
+			put_be64(data + FS_MBH_BYTES + (sg->node % LT_PER) * 8, ino);
+			fs_mb_seal(data, FS_MB,
+				   &(struct fs_mbh){.type = FS_BT_LOGTAB, .fsid = sg->fsid,
+						    .ino = SG_LOG_INO, .blk = blk});
+			tx->bs.put(tx->bs.arg, SG_LOG_INO, blk, data, true);
+			if ((blk + 1) * FS_MB > ltin.size)
+				ltin.size = (blk + 1) * FS_MB;
+		}
+		if (!rc)
+			rc = sg_tx_commit(tx);
+		else
+			sg_tx_abort(tx);
+	}
+	if (!rc)
+		rc = pp_flush_fs(sg->pool, sg->mfsid);
+	sg_itok_release(sg, &lth);
+	sg_iput(sg, lt);
+	if (rc)
+		return fs_errf(err, errsz, rc, "cannot name this node's log in the log table");
+	sg->log_ino = ino;
+	return MM_OK;
+}
+
+/* Replay writes through the pagepool with no mapping needed up front: a
+ * block a replayed transaction allocated is a hole until the same
+ * transaction's inode record is applied after it, and is written (and
+ * so mapped) only by the flush at the end. */
+struct rp_ctx {
+	fs_sg *sg;
+	int n;
+	struct {
+		uint8_t *d;
+		pp_buf *b;
+	} held[16];
+};
+
+static int rp_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
+{
+	struct rp_ctx *c = arg;
+	fs_sg *sg = c->sg;
+	pp_buf *b;
+	uint8_t *d;
+	int rc;
+
+	if (c->n == (int)(sizeof(c->held) / sizeof(c->held[0])))
+		return MM_ETOOBIG;
+	rc = pp_get(sg->pool, &(struct pp_tag){sg->mfsid, ino, blk}, 0, FS_MB,
+		    write ? PP_MODIFY : PP_READ, &b, (void **)&d);
+	if (rc)
+		return rc;
+	if (!write && fs_mkfs_all_zero(d, FS_MB)) {
+		pp_release(b);
+		return MM_ENOENT;
+	}
+	c->held[c->n].d = d;
+	c->held[c->n].b = b;
+	c->n++;
+	*data = d;
+	return MM_OK;
+}
+
+static void rp_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty)
+{
+	struct rp_ctx *c = arg;
+
+	(void)ino;
+	(void)blk;
+	for (int i = c->n - 1; i >= 0; i--)
+		if (c->held[i].d == data) {
+			if (dirty)
+				pp_mark_dirty(c->held[i].b, 0, FS_MB, 0);
+			pp_release(c->held[i].b);
+			c->held[i] = c->held[--c->n];
+			return;
+		}
+}
+
+static int rp_punch(void *arg, uint64_t ino, uint64_t blk)
+{
+	uint8_t *d;
+	int rc = rp_get(arg, ino, blk, true, &d);
+
+	if (rc)
+		return rc;
+	memset(d, 0, FS_MB);
+	rp_put(arg, ino, blk, d, true);
+	return MM_OK;
+}
+
+static void ac_clear(fs_sg *sg)
+{
+	for (uint32_t i = 0; i < SG_AC_BUCKETS; i++) {
+		struct sg_bucket *b = &sg->actab[i];
+
+		pthread_mutex_lock(&b->mu);
+		while (b->head) {
+			struct sg_ac *a = b->head;
+
+			b->head = a->next;
+			free(a);
+		}
+		pthread_mutex_unlock(&b->mu);
+	}
+}
+
+/* Replay this node's log (a crash left it dirty), write what it changed,
+ * and forget every address and block cached before it. */
+static int replay(fs_sg *sg, const struct fs_log_io *io, char *err, size_t errsz)
+{
+	struct rp_ctx c = {.sg = sg};
+	struct fs_bstore bs = {rp_get, rp_put, rp_punch, &c};
+	struct fs_log_replay r;
+	int rc;
+
+	ac_clear(sg);
+	sg->replaying = true;
+	rc = fs_log_replay(io, sg->fsid, sg->log_ino, sg->log_nblocks, &bs, &r, err, errsz);
+	sg->replaying = false;
+	if (rc)
+		return rc;
+	rc = load_ifile(sg, err, errsz);	/* the inode file's own record, replayed */
+	if (rc)
+		return rc;
+	if (r.txs)
+		mm_notice(SUB, "%s: log of node %u replayed: %" PRIu64 " transactions, %" PRIu64
+			  " records%s", sg->device, sg->node, r.txs, r.records,
+			  r.torn ? " (torn tail ignored)" : "");
+	ac_clear(sg);
+	rc = pp_drop_fs(sg->pool, sg->mfsid);
+	if (rc)
+		return fs_errf(err, errsz, rc, "writing the replayed log's blocks failed");
+	return MM_OK;
+}
+
+static int log_start(fs_sg *sg, char *err, size_t errsz)
+{
+	struct fs_log_io io = {log_write, log_read, sg};
+	struct fs_log_params lp = {0};
+	struct sg_ino *ip;
+	struct fs_inode in;
+	struct tok_holder h;
+	int rc;
+
+	rc = logtab_get(sg, &sg->log_ino, err, errsz);
+	if (rc)
+		return rc;
+	if (!sg->log_ino) {
+		rc = log_create(sg, err, errsz);
+		if (rc)
+			return rc;
+	} else {
+		rc = sg_iget(sg, sg->log_ino, &ip);
+		if (rc)
+			return fs_errf(err, errsz, rc, "log inode %" PRIu64, sg->log_ino);
+		rc = sg_itok(sg, ip, TOK_RO, &h);
+		if (!rc) {
+			rc = sg_iread(sg, ip, &in);
+			sg_itok_release(sg, &h);
+		}
+		sg_iput(sg, ip);
+		if (rc)
+			return fs_errf(err, errsz, rc, "log inode %" PRIu64 " unreadable",
+				       sg->log_ino);
+		sg->log_nblocks = (uint32_t)(in.size / FS_MB);
+		rc = log_map_load(sg, &in, err, errsz);
+		if (rc)
+			return rc;
+		rc = replay(sg, &io, err, errsz);
+		if (rc)
+			return rc;
+	}
+	lp.io = io;
+	lp.fsid = sg->fsid;
+	lp.ino = sg->log_ino;
+	lp.node = sg->node;
+	lp.nblocks = sg->log_nblocks;
+	lp.need_checkpoint = need_checkpoint;
+	lp.ckpt_arg = sg;
+	rc = fs_log_open(&lp, &sg->log, err, errsz);
+	return rc;
+}
+
+/* ---- 4. regions ----
+ *
+ * A node allocates in regions whose token it holds xw for the mount (the
+ * file system manager's hand-out of regions comes with several nodes
+ * mounting; here the node starts at a region of its own number and moves
+ * on when one is full). Called with alloc_mu / ialloc_mu held.
+ */
+int sg_region_alloc(fs_sg *sg, bool inode)
+{
+	uint32_t n = inode ? fs_imap_nregions(sg->alloc) : sg->sgd.nregions;
+	uint32_t *cur = inode ? &sg->ireg : &sg->breg;
+	bool *held = inode ? &sg->ireg_held : &sg->breg_held;
+	struct tok_holder *h = inode ? &sg->ireg_h : &sg->breg_h;
+	uint32_t next = *held ? (*cur + 1) % n : (sg->node * 7u) % n;
+	int rc;
+
+	if (*held) {
+		toknet_release(sg->tok, h);
+		*held = false;
+		if (next == (sg->node * 7u) % n)
+			return MM_ERANGE;	/* every region tried */
+	}
+	tok_holder_init(h, &(struct tok_key){sg->fsid, inode ? TOK_IALLOC : TOK_ALLOC, next}, TOK_XW,
+			(struct tok_range){0, TOK_INF}, (struct tok_range){0, TOK_INF});
+	rc = toknet_acquire(sg->tok, h, sg->tok_timeout);
+	if (rc)
+		return rc;
+	*cur = next;
+	*held = true;
+	return MM_OK;
+}
+
+static int revoke_region(void *arg, const struct tok_key *k, struct tok_range r,
+			 enum tok_mode want)
+{
+	fs_sg *sg = arg;
+
+	(void)r;
+	(void)want;
+	return pp_flush(sg->pool, sg->mfsid, k->kind == TOK_IALLOC ? FS_INO_IMAP : FS_INO_BMAP, 0,
+			UINT64_MAX);
+}
+
+/* ---- 5. mount, unmount ---- */
+
+static int read_sgd(fs_sg *sg, char *err, size_t errsz)
+{
+	return fs_read_sgd(&sg->dio, sg->ndisks, &sg->sgd, NULL, err, errsz);
+}
+
+static int load_ifile(fs_sg *sg, char *err, size_t errsz)
+{
+	struct fs_inode in;
+	uint8_t *data;
+	pp_buf *b;
+	int rc;
+
+	rc = pp_get(sg->pool, &(struct pp_tag){sg->mfsid, 0, 0}, 0, FS_INODE_BYTES, PP_READ, &b,
+		    (void **)&data);
+	if (rc)
+		return fs_errf(err, errsz, rc, "inode file block 0 unreadable");
+	rc = fs_inode_decode(data, sg->fsid, 0, &in, err, errsz);
+	pp_release(b);
+	if (rc)
+		return rc;
+	sg_set_ifile(sg, &in);
+	return MM_OK;
+}
+
+static void sg_free(fs_sg *sg)
+{
+	if (!sg)
+		return;
+	if (sg->log)
+		fs_log_close(sg->log);
+	if (sg->alloc)
+		fs_alloc_close(sg->alloc);
+	ac_clear(sg);
+	for (uint32_t i = 0; i < SG_INO_BUCKETS; i++) {
+		while (sg->itab[i].head) {
+			struct sg_ino *ip = sg->itab[i].head;
+
+			sg->itab[i].head = ip->hnext;
+			pthread_mutex_destroy(&ip->mu);
+			free(ip);
+		}
+		pthread_mutex_destroy(&sg->itab[i].mu);
+	}
+	for (uint32_t i = 0; i < SG_AC_BUCKETS; i++)
+		pthread_mutex_destroy(&sg->actab[i].mu);
+	free(sg->log_map);
+	free(sg);
+}
+
+static const struct pp_fs_ops data_ops = {map_data, log_force_cb};
+static const struct pp_fs_ops meta_ops = {map_meta_cb, log_force_cb};
+
+int fs_sg_mount(const struct fs_mount_params *p, fs_sg **out, char *err, size_t errsz)
+{
+	fs_sg *sg;
+	struct fs_bstore bs;
+	bool reg_data = false, reg_meta = false;
+	int rc;
+
+	if (!p || !p->pool || !p->tok || !p->ndisks || !p->dio.read || !p->dio.write)
+		return fs_errf(err, errsz, -EINVAL, "mount: missing parameters");
+	sg = calloc(1, sizeof(*sg));
+	if (!sg)
+		return -ENOMEM;
+	snprintf(sg->device, sizeof(sg->device), "%s", p->device ? p->device : "?");
+	sg->ndisks = p->ndisks;
+	sg->dio = p->dio;
+	sg->pool = p->pool;
+	sg->tok = p->tok;
+	sg->node = p->node;
+	sg->ro = p->readonly;
+	sg->atime = p->atime;
+	sg->tok_timeout = p->token_timeout_ms;
+	pthread_mutex_init(&sg->ifile_mu, NULL);
+	pthread_mutex_init(&sg->alloc_mu, NULL);
+	pthread_mutex_init(&sg->ialloc_mu, NULL);
+	pthread_mutex_init(&sg->rename_mu, NULL);
+	for (uint32_t i = 0; i < SG_INO_BUCKETS; i++)
+		pthread_mutex_init(&sg->itab[i].mu, NULL);
+	for (uint32_t i = 0; i < SG_AC_BUCKETS; i++)
+		pthread_mutex_init(&sg->actab[i].mu, NULL);
+
+	rc = read_sgd(sg, err, errsz);
+	if (rc) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err ? err : "");
+		fs_errf(err, errsz, rc, "%s: %s", sg->device, why);
+		goto fail;
+	}
+	if (p->fsid && p->fsid != sg->sgd.fsid) {
+		rc = fs_errf(err, errsz, MM_EPROTO,
+			     "%s: the disks hold file system id %" PRIu64 ", not %u", sg->device,
+			     sg->sgd.fsid, p->fsid);
+		goto fail;
+	}
+	if (sg->sgd.ndisks != p->ndisks) {
+		rc = fs_errf(err, errsz, MM_EPROTO, "%s: the descriptor names %u disks, not %u",
+			     sg->device, sg->sgd.ndisks, p->ndisks);
+		goto fail;
+	}
+	sg->fsid = (uint32_t)sg->sgd.fsid;
+	sg->mfsid = sg->fsid | FS_META_BIT;
+	sg->B = sg->sgd.block_size;
+	sg->S = sg->sgd.subblock_size;
+	sg->mbper = sg->B / FS_MB;
+	sg->maxrep = sg->sgd.meta_rep_max > sg->sgd.data_rep_max ? sg->sgd.meta_rep_max
+								  : sg->sgd.data_rep_max;
+	rc = pp_fs_register(sg->pool, sg->fsid, sg->B, &data_ops, sg);
+	if (rc) {
+		fs_errf(err, errsz, rc, "%s: pagepool registration (already mounted?)", sg->device);
+		goto fail;
+	}
+	reg_data = true;
+	rc = pp_fs_register(sg->pool, sg->mfsid, FS_MB, &meta_ops, sg);
+	if (rc) {
+		fs_errf(err, errsz, rc, "%s: pagepool registration of metadata", sg->device);
+		goto fail;
+	}
+	reg_meta = true;
+	toknet_set_revoke(sg->tok, TOK_INODE, sg_revoke_inode, sg);
+	toknet_set_revoke(sg->tok, TOK_BR, sg_revoke_br, sg);
+	toknet_set_revoke(sg->tok, TOK_ALLOC, revoke_region, sg);
+	toknet_set_revoke(sg->tok, TOK_IALLOC, revoke_region, sg);
+	rc = load_ifile(sg, err, errsz);
+	if (rc)
+		goto fail;
+	sg_ro_bstore(sg, &bs);
+	rc = fs_alloc_open(&sg->sgd, &bs, &sg->alloc, err, errsz);
+	if (rc)
+		goto fail;
+	if (!sg->ro) {
+		rc = log_start(sg, err, errsz);
+		if (rc)
+			goto fail;
+		rc = load_ifile(sg, err, errsz);	/* replay may have changed it */
+		if (rc)
+			goto fail;
+	}
+	mm_notice(SUB, "%s: mounted (fsid %u, block size %u, %u disks%s)", sg->device, sg->fsid,
+		  sg->B, sg->sgd.ndisks, sg->ro ? ", read-only" : "");
+	*out = sg;
+	return MM_OK;
+fail:
+	if (sg->breg_held)
+		toknet_release(sg->tok, &sg->breg_h);
+	if (sg->ireg_held)
+		toknet_release(sg->tok, &sg->ireg_h);
+	if (reg_meta)
+		pp_fs_unregister(sg->pool, sg->mfsid);
+	if (reg_data)
+		pp_fs_unregister(sg->pool, sg->fsid);
+	sg_free(sg);
+	return fs_errno(rc);
+}
+
+int fs_sg_unmount(fs_sg *sg, bool force)
+{
+	int rc = 0;
+
+	for (uint32_t i = 0; i < SG_INO_BUCKETS && !force; i++) {
+		pthread_mutex_lock(&sg->itab[i].mu);
+		for (struct sg_ino *ip = sg->itab[i].head; ip; ip = ip->hnext)
+			if (ip->nopen)
+				rc = -EBUSY;
+		pthread_mutex_unlock(&sg->itab[i].mu);
+	}
+	if (rc)
+		return rc;
+	/* Inodes unlinked while the kernel still named them are freed now. */
+	for (uint32_t i = 0; i < SG_INO_BUCKETS; i++)
+		for (;;) {
+			struct sg_ino *ip = NULL;
+
+			pthread_mutex_lock(&sg->itab[i].mu);
+			for (struct sg_ino *q = sg->itab[i].head; q; q = q->hnext)
+				if (q->nlookup || q->nopen) {
+					ip = q;
+					break;
+				}
+			if (ip) {
+				pthread_mutex_lock(&ip->mu);
+				ip->nopen = 0;
+				ip->refs++;
+				pthread_mutex_unlock(&ip->mu);
+			}
+			pthread_mutex_unlock(&sg->itab[i].mu);
+			if (!ip)
+				break;
+			fs_forget(sg, ip->ino, ip->nlookup);
+			sg_iput(sg, ip);
+		}
+	pp_flush_fs(sg->pool, sg->fsid);
+	pp_flush_fs(sg->pool, sg->mfsid);
+	if (sg->log) {
+		int lrc = fs_log_checkpoint(sg->log);
+
+		if (lrc && lrc != MM_EBUSY)
+			sg_logf(sg, lrc, "log checkpoint at unmount");
+		fs_log_force(sg->log, UINT64_MAX);
+	}
+	if (sg->breg_held)
+		toknet_release(sg->tok, &sg->breg_h);
+	if (sg->ireg_held)
+		toknet_release(sg->tok, &sg->ireg_h);
+	for (int k = 0; k < TOK_NKINDS; k++)
+		toknet_set_revoke(sg->tok, (enum tok_kind)k, NULL, NULL);
+	pp_fs_unregister(sg->pool, sg->mfsid);
+	pp_fs_unregister(sg->pool, sg->fsid);
+	mm_notice(SUB, "%s: unmounted", sg->device);
+	sg_free(sg);
+	return 0;
+}
+
+const struct fs_sgd *fs_sg_sgd(const fs_sg *sg)
+{
+	return &sg->sgd;
+}
+
+void fs_sg_set_inval(fs_sg *sg, const struct fs_inval_ops *ops)
+{
+	if (ops) {
+		sg->inval = *ops;
+		sg->inval_set = true;
+	} else {
+		sg->inval_set = false;
+	}
+}
+
+void fs_sg_get_stats(fs_sg *sg, struct fs_sg_stats *st)
+{
+	struct fs_log_stats ls = {0};
+
+	memset(st, 0, sizeof(*st));
+	for (uint32_t i = 0; i < SG_INO_BUCKETS; i++) {
+		pthread_mutex_lock(&sg->itab[i].mu);
+		for (struct sg_ino *ip = sg->itab[i].head; ip; ip = ip->hnext) {
+			st->inodes_cached++;
+			if (ip->nopen)
+				st->inodes_open++;
+		}
+		pthread_mutex_unlock(&sg->itab[i].mu);
+	}
+	if (sg->log)
+		fs_log_get_stats(sg->log, &ls);
+	st->tx_committed = ls.commits;
+	st->log_forces = ls.forces;
+	st->blocks_allocated = sg->st_balloc;
+	st->blocks_freed = sg->st_bfree;
+	st->lookups = sg->st_lookups;
+	st->creates = sg->st_creates;
+	st->removes = sg->st_removes;
+	st->reads = sg->st_reads;
+	st->writes = sg->st_writes;
+	st->read_bytes = sg->st_rbytes;
+	st->write_bytes = sg->st_wbytes;
+}

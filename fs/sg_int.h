@@ -1,0 +1,234 @@
+/*
+ * fs/sg_int.h - the mounted stripe group's insides, shared by sg.c (mount,
+ * the pagepool callbacks, the log), sgtx.c (transactions, allocation),
+ * inode.c (inodes in memory, tokens, revokes), vnode.c (names), data.c
+ * (file data) and xattr.c. Not a contract: fs/fs.h is.
+ *
+ * Lock order (fs/README.md, "Lock order"), outermost first:
+ *   1. sg->rename_mu (cross-directory renames, as the VFS does)
+ *   2. tokens: inode tokens parent before child, inodes of one level
+ *      in ascending number; then br tokens; region tokens are held
+ *      for the mount and never waited for inside an operation
+ *   3. a transaction: fs_log_begin, then the metadata buffers of the
+ *      objects whose tokens it holds (exclusive, kept to commit), then
+ *      sg->ialloc_mu, then sg->alloc_mu (held to commit), then at
+ *      commit the inode-file buffers in ascending block order
+ *   4. leaf mutexes: ino->mu, the inode table's and address cache's
+ *      bucket mutexes, sg->stat_mu; nothing is taken under them
+ */
+#ifndef MM_FS_SG_INT_H
+#define MM_FS_SG_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "common/list.h"
+#include "fs/alloc.h"
+#include "fs/dir.h"
+#include "fs/fs.h"
+#include "fs/log.h"
+#include "fs/tree.h"
+#include "pagepool/pagepool.h"
+#include "tokens/toknet.h"
+
+#define SG_LOG_INO 4u		/* the log table */
+#define SG_INO_BUCKETS 1024u
+#define SG_AC_BUCKETS 4096u
+#define SG_TX_MAXBUF 64		/* metadata buffers one transaction holds */
+#define SG_TX_MAXINO 6		/* inodes one transaction changes */
+#define SG_TX_MAXFREE 256	/* frees one transaction defers */
+
+/* An inode this node uses: named by the kernel (lookups), open, or in an
+ * operation. <cur> is the record as committed, valid while this node
+ * holds the inode token continuously (a revoke clears <valid>). */
+struct sg_ino {
+	uint64_t ino;
+	struct sg_ino *hnext;
+	pthread_mutex_t mu;		/* the fields below */
+	unsigned refs;			/* operations using it + (nlookup || nopen) */
+	uint64_t nlookup;		/* kernel lookups not forgotten */
+	unsigned nopen;
+	bool valid;
+	struct fs_inode cur;
+	bool freeing;			/* nlink 0, last reference going */
+};
+
+/* A cached block address: the pagepool's map, asked without blocking by
+ * write-behind (sg.c, "Why an address cache"). */
+struct sg_ac {
+	struct sg_ac *next;
+	uint32_t fs;
+	uint64_t ino, blk;
+	struct pp_map m;
+};
+
+struct sg_bucket {
+	pthread_mutex_t mu;
+	void *head;
+};
+
+struct fs_sg {
+	char device[FS_DEVICE_MAX + 1];
+	uint32_t fsid, mfsid;		/* data and metadata pagepool registrations */
+	struct fs_sgd sgd;
+	uint32_t ndisks;
+	struct fs_disk_io dio;
+	pp_pool *pool;
+	struct toknet *tok;
+	uint32_t node;
+	bool ro;
+	enum fs_atime atime;
+	int tok_timeout;
+	uint32_t B, S, mbper;		/* block, subblock, metadata blocks per block */
+	unsigned maxrep;		/* pointer width of every file */
+	struct fs_alloc *alloc;
+
+	/* the inode file's inode (inode 0), for the map callback */
+	pthread_mutex_t ifile_mu;
+	struct fs_inode ifile;
+
+	/* inodes in memory */
+	struct sg_bucket itab[SG_INO_BUCKETS];
+	/* block addresses */
+	struct sg_bucket actab[SG_AC_BUCKETS];
+
+	/* allocation: this node's regions (tokens held xw for the mount) */
+	pthread_mutex_t alloc_mu, ialloc_mu;
+	uint32_t breg, ireg;		/* current regions */
+	bool breg_held, ireg_held;
+	struct tok_holder breg_h, ireg_h;
+	uint64_t ihint;
+
+	/* the log */
+	fs_log *log;
+	uint64_t log_ino;
+	uint32_t log_nblocks;
+	struct fs_ptr *log_map;		/* per log block: its addresses */
+
+	bool replaying;			/* addresses change under replay: none cached */
+	pthread_mutex_t rename_mu;
+	struct fs_inval_ops inval;
+	bool inval_set;
+
+	/* statistics */
+	atomic_uint_fast64_t st_tx, st_balloc, st_bfree, st_lookups, st_creates, st_removes,
+		st_reads, st_writes, st_rbytes, st_wbytes;
+};
+
+struct fs_file {
+	struct sg_ino *ip;
+	int flags;			/* open(2) flags */
+	pp_stream *stream;
+	bool dir;
+};
+
+/* ---- a transaction (sgtx.c) ---- */
+
+struct sg_txbuf {
+	pp_buf *b;
+	uint64_t ino, blk;
+	uint8_t *data;
+	uint8_t *orig;			/* its bytes at the first write get (write only) */
+	unsigned refs;			/* gets not yet put */
+	bool write;			/* held exclusively */
+	bool dirty, fresh, punched;
+	uint32_t lo, hi;		/* changed span, from the diff */
+};
+
+struct sg_txino {
+	struct sg_ino *ip;
+	struct fs_inode *in;		/* the caller's copy, encoded at commit */
+};
+
+struct sg_free {
+	fs_da da;
+	uint32_t nsub;
+	bool meta;
+	uint64_t ino, blk;		/* its pagepool tag, dropped before the free */
+};
+
+struct sg_tx {
+	fs_sg *sg;
+	fs_log_tx *ltx;
+	bool alloc_locked, ialloc_locked;
+	int nbuf, nino, nfree;
+	struct sg_txbuf buf[SG_TX_MAXBUF];
+	struct sg_txino ino[SG_TX_MAXINO];
+	struct sg_free fr[SG_TX_MAXFREE];
+	int nown;			/* inodes the transaction took itself (growing a map) */
+	struct tok_holder own_h[SG_TX_MAXINO];
+	struct fs_inode own_in[SG_TX_MAXINO];
+	struct sg_ino *own_ip[SG_TX_MAXINO];
+	struct fs_bstore bs;		/* over the metadata registration, for dir.c and tree.c */
+	struct fs_tree tree;		/* tree.c callbacks of this transaction */
+	uint64_t tree_ino;		/* whose tree <tree> changes: its blocks' kind */
+	/* the directory dir.c is changing: when it leaves the inode for
+	 * block 0, the store sees the inode as dir.c's view says */
+	const struct fs_dir *dview;
+	struct fs_inode *dview_in;
+	char msg[256];
+};
+
+/* The transaction this thread runs (map callbacks on it read its blocks). */
+extern __thread struct sg_tx *sg_cur_tx;
+
+/* sgtx.c */
+int sg_tx_begin(fs_sg *sg, uint64_t reserve, struct sg_tx **out);
+/* Take part in <tx>: <in> (caller storage) is encoded into inode <ip> at commit. */
+int sg_tx_inode(struct sg_tx *tx, struct sg_ino *ip, struct fs_inode *in);
+int sg_tx_commit(struct sg_tx *tx);
+void sg_tx_abort(struct sg_tx *tx);
+/* A tree.c view of inode <in>'s tree inside <tx>. */
+struct fs_tree *sg_tx_tree(struct sg_tx *tx, uint64_t ino);
+/* A new data block for block <n> of file <in> (data_rep replicas). */
+int sg_tx_alloc_data(struct sg_tx *tx, const struct fs_inode *in, uint64_t n, struct fs_ptr *p);
+/* Free <p> (data block of nsub subblocks per replica) after commit. */
+int sg_tx_free(struct sg_tx *tx, const struct fs_ptr *p, uint32_t nsub, bool meta, uint64_t ino,
+	       uint64_t blk);
+/* A new inode number. */
+int sg_tx_alloc_inode(struct sg_tx *tx, uint64_t *ino);
+int sg_tx_free_inode(struct sg_tx *tx, uint64_t ino);
+/* Log bytes of a metadata block the transaction holds. */
+int sg_tx_log(struct sg_tx *tx, uint64_t ino, uint64_t blk, uint32_t off, uint32_t len);
+/* Fill a struct fs_dir of directory <in> for <tx> (NULL: read-only). */
+void sg_dir_view(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, struct fs_dir *d);
+/* Read-only block store over the pagepool (no transaction). */
+extern const struct fs_bstore sg_ro_bstore_ops;
+void sg_ro_bstore(fs_sg *sg, struct fs_bstore *bs);
+void sg_ro_tree(fs_sg *sg, struct fs_tree *t);
+
+/* sg.c */
+int sg_map_meta(fs_sg *sg, uint64_t ino, uint64_t blk, struct pp_map *m);
+void sg_ac_put(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct pp_map *m);
+void sg_ac_drop(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t lo, uint64_t hi);
+void sg_ptr_to_map(fs_sg *sg, const struct fs_ptr *p, uint32_t off, uint32_t len,
+		   struct pp_map *m);
+int sg_region_alloc(fs_sg *sg, bool inode);
+void sg_logf(fs_sg *sg, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void sg_set_ifile(fs_sg *sg, const struct fs_inode *in);
+
+/* inode.c */
+int sg_iget(fs_sg *sg, uint64_t ino, struct sg_ino **out);
+void sg_iput(fs_sg *sg, struct sg_ino *ip);
+/* Take the inode token of <ip> in <mode> into <h>. */
+int sg_itok(fs_sg *sg, struct sg_ino *ip, enum tok_mode mode, struct tok_holder *h);
+void sg_itok_release(fs_sg *sg, struct tok_holder *h);
+/* Under its token: a copy of the record (read from disk if not valid).
+ * -ENOENT-ish MM_ENOENT for a free record. */
+int sg_iread(fs_sg *sg, struct sg_ino *ip, struct fs_inode *out);
+/* After a commit that changed it: the new record. */
+void sg_iset(struct sg_ino *ip, const struct fs_inode *in);
+int sg_revoke_inode(void *arg, const struct tok_key *k, struct tok_range r, enum tok_mode want);
+int sg_revoke_br(void *arg, const struct tok_key *k, struct tok_range r, enum tok_mode want);
+void sg_fill_attr(fs_sg *sg, const struct fs_inode *in, struct fs_attr *a);
+void sg_now(struct fs_time *t);
+int sg_perm(const struct fs_cred *c, const struct fs_inode *in, int mask);
+bool sg_in_group(const struct fs_cred *c, uint32_t gid);
+int sg_lookup_ino(fs_sg *sg, uint64_t ino, struct fs_attr *out);
+/* Free the inode <ip> names (nlink 0, last reference gone). */
+int sg_ifree(fs_sg *sg, struct sg_ino *ip);
+
+/* data.c */
+int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size);
+
+#endif

@@ -1,0 +1,947 @@
+/*
+ * fs/sgtx.c - transactions of a mounted stripe group: the block store
+ * dir.c, tree.c and alloc.c change metadata through, block and inode
+ * allocation, deferred frees, and commit into this node's log.
+ *
+ * A transaction holds every metadata buffer it changes exclusively from
+ * its first write get to its commit, so write-behind never writes a
+ * change before its log record is durable (the pagepool's write-ahead
+ * rule takes the commit LSN given to pp_mark_dirty). What changed is
+ * found by comparing each buffer with a copy taken at its first write
+ * get: the pure modules need not report their changes, and only the
+ * bytes that differ are logged. Abort puts the copies back.
+ *
+ * Map of this file:
+ *   1. the buffers: get, put, punch, diff
+ *   2. the read-only store (no transaction) and views for dir.c / tree.c
+ *   3. allocation: blocks, metadata blocks, inodes; growing a metadata file
+ *   4. begin, commit, abort, deferred frees
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "fs/mkfs_int.h"
+#include "fs/sg_int.h"
+
+#define SUB "fs"
+
+/* ---- 1. the buffers ---- */
+
+static struct sg_txbuf *tx_find(struct sg_tx *tx, uint64_t ino, uint64_t blk)
+{
+	for (int i = 0; i < tx->nbuf; i++)
+		if (tx->buf[i].ino == ino && tx->buf[i].blk == blk)
+			return &tx->buf[i];
+	return NULL;
+}
+
+static int tx_grow(struct sg_tx *tx, uint64_t ino, uint64_t blk);
+
+/* Pin block (ino, blk) of the metadata registration exclusively for
+ * <tx>, copying it first so commit can log what changed. A hole that is
+ * written makes its file grow (tx_grow). */
+static int tx_get_buf(struct sg_tx *tx, uint64_t ino, uint64_t blk, bool write,
+		      struct sg_txbuf **out)
+{
+	fs_sg *sg = tx->sg;
+	struct sg_txbuf *tb = tx_find(tx, ino, blk);
+	struct pp_map m;
+	int rc;
+
+	if (tb) {
+		*out = tb;
+		return MM_OK;
+	}
+	if (tx->nbuf == SG_TX_MAXBUF)
+		return MM_ETOOBIG;
+	if (write && !(blk & FS_TAG_IND)) {
+		rc = sg_map_meta(sg, ino, blk, &m);
+		if (rc == MM_ENOENT) {
+			rc = tx_grow(tx, ino, blk);
+			if (rc)
+				return rc;
+			tb = tx_find(tx, ino, blk);
+			if (tb) {
+				*out = tb;
+				return MM_OK;
+			}
+		} else if (rc) {
+			return rc;
+		}
+	}
+	tb = &tx->buf[tx->nbuf];
+	memset(tb, 0, sizeof(*tb));
+	rc = pp_get(sg->pool, &(struct pp_tag){sg->mfsid, ino, blk}, 0, FS_MB,
+		    write ? PP_MODIFY : PP_READ, &tb->b, (void **)&tb->data);
+	if (rc)
+		return rc;
+	tb->ino = ino;
+	tb->blk = blk;
+	tb->write = write;
+	if (write) {
+		tb->orig = malloc(FS_MB);
+		if (!tb->orig) {
+			pp_release(tb->b);
+			return MM_ENOMEM;
+		}
+		memcpy(tb->orig, tb->data, FS_MB);
+	}
+	tx->nbuf++;
+	*out = tb;
+	return MM_OK;
+}
+
+static int tx_bs_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
+{
+	struct sg_tx *tx = arg;
+	struct sg_txbuf *tb;
+	int rc;
+
+	rc = tx_get_buf(tx, ino, blk, write, &tb);
+	if (rc)
+		return rc;
+	if (write && !tb->write) {
+		/* read first, now changed: take it exclusively (the shared
+		 * hold is this transaction's own, so nothing moved) */
+		int i = (int)(tb - tx->buf);
+
+		pp_release(tb->b);
+		tx->buf[i] = tx->buf[--tx->nbuf];
+		return tx_bs_get(arg, ino, blk, true, data);
+	}
+	if (!write && !tb->fresh && fs_mkfs_all_zero(tb->data, FS_MBH_BYTES) &&
+	    fs_mkfs_all_zero(tb->data, FS_MB))
+		return MM_ENOENT;
+	tb->refs++;
+	*data = tb->data;
+	return MM_OK;
+}
+
+static void tx_bs_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty)
+{
+	struct sg_tx *tx = arg;
+	struct sg_txbuf *tb = tx_find(tx, ino, blk);
+
+	(void)data;
+	if (!tb)
+		return;
+	if (tb->refs)
+		tb->refs--;
+	if (dirty)
+		tb->dirty = true;
+	/* read-only buffers nobody uses any more go at once: they keep
+	 * nothing the commit needs */
+	if (!tb->write && !tb->refs) {
+		int i = (int)(tb - tx->buf);
+
+		pp_release(tb->b);
+		tx->buf[i] = tx->buf[--tx->nbuf];
+	}
+}
+
+static int tx_bs_punch(void *arg, uint64_t ino, uint64_t blk)
+{
+	struct sg_tx *tx = arg;
+	struct sg_txbuf *tb;
+	int rc;
+
+	if (blk & FS_TAG_IND) {
+		/* tree.c freed it (free_blk follows): drop the buffer after
+		 * commit, before its space is freed */
+		tb = tx_find(tx, ino, blk);
+		if (tb) {
+			tb->punched = true;
+			tb->dirty = false;
+		}
+		return MM_OK;
+	}
+	rc = tx_get_buf(tx, ino, blk, true, &tb);
+	if (rc)
+		return rc;
+	memset(tb->data, 0, FS_MB);
+	tb->dirty = true;
+	return MM_OK;
+}
+
+int sg_tx_log(struct sg_tx *tx, uint64_t ino, uint64_t blk, uint32_t off, uint32_t len)
+{
+	struct sg_txbuf *tb = tx_find(tx, ino, blk);
+
+	(void)off;
+	(void)len;
+	if (!tb || !tb->write)
+		return MM_EINVAL;
+	tb->dirty = true;
+	return MM_OK;
+}
+
+/* Log the runs of <tb> that differ from its copy (gaps under 64 bytes
+ * are logged with the runs: fewer records). *lo, *hi: the span. */
+static int tx_diff(struct sg_tx *tx, struct sg_txbuf *tb, uint32_t *lo, uint32_t *hi)
+{
+	const uint8_t *a = tb->orig, *b = tb->data;
+	uint32_t i = 0;
+	int rc;
+
+	*lo = FS_MB;
+	*hi = 0;
+	/*
+	 * Records that the map callback reads while replay maps later
+	 * records' blocks (inode records, indirect blocks) are logged whole:
+	 * replay starts from blocks that may be newer than the log's tail,
+	 * and a partial record applied over a newer copy would leave a
+	 * record that does not verify until the rest of the log is applied.
+	 */
+	if (tb->ino == 0 && !(tb->blk & FS_TAG_IND)) {
+		for (uint32_t s = 0; s < FS_MB; s += FS_INODE_BYTES) {
+			if (!memcmp(a + s, b + s, FS_INODE_BYTES))
+				continue;
+			if (s < *lo)
+				*lo = s;
+			*hi = s + FS_INODE_BYTES;
+			if (tx->ltx) {
+				rc = fs_log_add_bytes(tx->ltx, tb->ino, tb->blk, s, b + s,
+						      FS_INODE_BYTES);
+				if (rc)
+					return rc;
+			}
+		}
+		return MM_OK;
+	}
+	if (tb->blk & FS_TAG_IND) {
+		if (!memcmp(a, b, FS_MB))
+			return MM_OK;
+		*lo = 0;
+		*hi = FS_MB;
+		return tx->ltx ? fs_log_add_bytes(tx->ltx, tb->ino, tb->blk, 0, b, FS_MB) : MM_OK;
+	}
+	while (i < FS_MB) {
+		uint32_t s, e, gap;
+
+		/* 8 bytes at a time to the first difference */
+		while (i < FS_MB && !memcmp(a + i, b + i, 8))
+			i += 8;
+		if (i >= FS_MB)
+			break;
+		s = i;
+		e = i + 8;
+		for (gap = 0, i = e; i < FS_MB && gap < 64; i += 8) {
+			if (memcmp(a + i, b + i, 8)) {
+				e = i + 8;
+				gap = 0;
+			} else {
+				gap += 8;
+			}
+		}
+		i = e;
+		if (s < *lo)
+			*lo = s;
+		if (e > *hi)
+			*hi = e;
+		if (tx->ltx) {
+			rc = fs_log_add_bytes(tx->ltx, tb->ino, tb->blk, s, b + s, e - s);
+			if (rc)
+				return rc;
+		}
+	}
+	return MM_OK;
+}
+
+/* ---- 2. the read-only store and views ----
+ *
+ * Without a transaction on this thread, blocks are read straight from the
+ * pagepool; a thread in a transaction reads the transaction's buffers
+ * (it holds them exclusively: a second pp_get would wait on itself), and
+ * its writes (alloc.c's store is this one) go to the transaction. */
+
+#define RO_HELD 16
+static __thread struct {
+	uint8_t *d;
+	pp_buf *b;
+} ro_held[RO_HELD];
+static __thread int ro_n;
+
+static int ro_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
+{
+	fs_sg *sg = arg;
+	struct sg_tx *tx = sg_cur_tx;
+	pp_buf *b;
+	uint8_t *d;
+	int rc;
+
+	if (tx && tx->sg == sg && (write || tx_find(tx, ino, blk)))
+		return tx_bs_get(tx, ino, blk, write, data);
+	if (write)
+		return MM_EPERM;
+	if (ro_n == RO_HELD)
+		return MM_ETOOBIG;
+	rc = pp_get(sg->pool, &(struct pp_tag){sg->mfsid, ino, blk}, 0, FS_MB, PP_READ, &b,
+		    (void **)&d);
+	if (rc)
+		return rc;
+	if (fs_mkfs_all_zero(d, FS_MBH_BYTES) && fs_mkfs_all_zero(d, FS_MB)) {
+		pp_release(b);
+		return MM_ENOENT;
+	}
+	ro_held[ro_n].d = d;
+	ro_held[ro_n].b = b;
+	ro_n++;
+	*data = d;
+	return MM_OK;
+}
+
+static void ro_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty)
+{
+	fs_sg *sg = arg;
+	struct sg_tx *tx = sg_cur_tx;
+
+	for (int i = ro_n - 1; i >= 0; i--)
+		if (ro_held[i].d == data) {
+			pp_release(ro_held[i].b);
+			ro_held[i] = ro_held[--ro_n];
+			return;
+		}
+	if (tx && tx->sg == sg)
+		tx_bs_put(tx, ino, blk, data, dirty);
+}
+
+static int ro_punch(void *arg, uint64_t ino, uint64_t blk)
+{
+	fs_sg *sg = arg;
+	struct sg_tx *tx = sg_cur_tx;
+
+	if (tx && tx->sg == sg)
+		return tx_bs_punch(tx, ino, blk);
+	return MM_EPERM;
+}
+
+void sg_ro_bstore(fs_sg *sg, struct fs_bstore *bs)
+{
+	bs->get = ro_get;
+	bs->put = ro_put;
+	bs->punch = ro_punch;
+	bs->arg = sg;
+}
+
+void sg_ro_tree(fs_sg *sg, struct fs_tree *t)
+{
+	static __thread struct fs_bstore bs;
+
+	memset(t, 0, sizeof(*t));
+	sg_ro_bstore(sg, &bs);
+	t->bs = &bs;
+	t->fsid = sg->fsid;
+	t->bsize = sg->B;
+	t->maxrep = sg->maxrep;
+}
+
+static int dir_exists(void *arg, uint64_t ino, uint64_t blk)
+{
+	struct pp_map m;
+	int rc;
+
+	rc = sg_map_meta(arg, ino, blk, &m);
+	if (rc == MM_ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	/* mapped: a tree block exists, but the metadata block in it may
+	 * still be all zeros (a hole): the get tells */
+	return 1;
+}
+
+void sg_dir_view(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, struct fs_dir *d)
+{
+	static __thread struct fs_bstore bs;
+
+	memset(d, 0, sizeof(*d));
+	if (tx)
+		d->bs = &tx->bs;
+	else {
+		sg_ro_bstore(sg, &bs);
+		d->bs = &bs;
+	}
+	d->exists = NULL;
+	(void)dir_exists;
+	d->fsid = sg->fsid;
+	d->ino = in->ino;
+	d->depth = in->depth;
+	d->in_inode = (in->flags & FS_IF_DATA_IN_INODE) != 0;
+	d->tail = in->tail;
+	d->tail_len = in->tail_len;
+}
+
+/* ---- 3. allocation ---- */
+
+static int lock_alloc(struct sg_tx *tx)
+{
+	fs_sg *sg = tx->sg;
+	int rc = MM_OK;
+
+	if (tx->alloc_locked)
+		return MM_OK;
+	pthread_mutex_lock(&sg->alloc_mu);
+	tx->alloc_locked = true;
+	if (!sg->breg_held)
+		rc = sg_region_alloc(sg, false);
+	return rc;
+}
+
+/*
+ * <nrep> replicas of <nsub> subblocks (a full block when nsub is the
+ * block's subblocks) for block <n> of file <ino>, of <kind>, in this
+ * node's region; a full region moves to the next.
+ */
+static int alloc_space(struct sg_tx *tx, uint64_t ino, uint64_t n, unsigned nrep,
+		       enum fs_kind kind, uint32_t nsub, struct fs_ptr *p)
+{
+	fs_sg *sg = tx->sg;
+	struct fs_place *pl;
+	uint32_t spb = fs_alloc_spb(sg->alloc), disks[FS_MAX_REPLICAS];
+	bool *full;
+	int rc, tries = 0;
+
+	rc = lock_alloc(tx);
+	if (rc)
+		return rc;
+	pl = malloc(sizeof(*pl));
+	full = calloc(FS_MAX_DISKS, sizeof(*full));
+	if (!pl || !full) {
+		free(pl);
+		free(full);
+		return MM_ENOMEM;
+	}
+	rc = fs_place_init(pl, &sg->sgd, NULL, kind, ino);
+	while (!rc) {
+		int r;
+
+		memset(p, 0, sizeof(*p));
+		rc = fs_place_block(pl, n, nrep, full, disks);
+		if (rc == MM_ERANGE) {
+			/* every disk full in this region: the next one */
+			if (++tries > (int)sg->sgd.nregions)
+				break;
+			rc = sg_region_alloc(sg, false);
+			memset(full, 0, FS_MAX_DISKS * sizeof(*full));
+			continue;
+		}
+		if (rc)
+			break;
+		for (r = 0; r < (int)nrep; r++) {
+			rc = nsub == spb ? fs_bmap_alloc_block(sg->alloc, sg->breg, disks[r],
+							       &p->da[r], tx->msg, sizeof(tx->msg))
+					 : fs_bmap_alloc_frag(sg->alloc, sg->breg, disks[r], nsub,
+							      &p->da[r], tx->msg, sizeof(tx->msg));
+			if (rc)
+				break;
+		}
+		if (rc == MM_ERANGE) {
+			/* give back what this round took, mark the disk full */
+			for (int k = 0; k < r; k++)
+				fs_bmap_free(sg->alloc, p->da[k], nsub, NULL, 0);
+			full[disks[r]] = true;
+			rc = MM_OK;
+			continue;
+		}
+		break;
+	}
+	free(pl);
+	free(full);
+	if (!rc)
+		atomic_fetch_add(&sg->st_balloc, 1);
+	return rc;
+}
+
+int sg_tx_alloc_data(struct sg_tx *tx, const struct fs_inode *in, uint64_t n, struct fs_ptr *p)
+{
+	fs_sg *sg = tx->sg;
+	int rc = alloc_space(tx, in->ino, n, in->data_rep ? in->data_rep : 1, FS_KIND_DATA,
+			     fs_alloc_spb(sg->alloc), p);
+	struct pp_map m;
+
+	if (!rc) {
+		sg_ptr_to_map(sg, p, 0, 0, &m);
+		sg_ac_put(sg, sg->fsid, in->ino, n, &m);
+	}
+	return rc;
+}
+
+/* tree.c: space for a new indirect block (a metadata fragment). */
+static int tx_alloc_meta(void *arg, uint64_t ino, uint64_t blk, struct fs_ptr *p)
+{
+	struct sg_tx *tx = arg;
+	fs_sg *sg = tx->sg;
+	struct pp_map m;
+	int rc;
+
+	rc = alloc_space(tx, ino, fs_tree_tag_index(blk), sg->sgd.meta_rep, FS_KIND_META,
+			 fs_mkfs_ind_subblocks(sg->S), p);
+	if (rc)
+		return rc;
+	sg_ptr_to_map(sg, p, 0, 0, &m);
+	sg_ac_put(sg, sg->mfsid, ino, blk, &m);
+	if (tx->ltx)
+		rc = fs_log_add_alloc(tx->ltx, ino, blk);
+	return rc;
+}
+
+int sg_tx_free(struct sg_tx *tx, const struct fs_ptr *p, uint32_t nsub, bool meta, uint64_t ino,
+	       uint64_t blk)
+{
+	if (tx->nfree == SG_TX_MAXFREE)
+		return MM_ETOOBIG;
+	for (int r = 0; r < FS_MAX_REPLICAS; r++) {
+		if (!p->da[r])
+			continue;
+		if (tx->nfree == SG_TX_MAXFREE)
+			return MM_ETOOBIG;
+		tx->fr[tx->nfree++] = (struct sg_free){p->da[r], nsub, meta, ino, blk};
+	}
+	return MM_OK;
+}
+
+static int tx_free_blk(void *arg, uint64_t ino, uint64_t blk, const struct fs_ptr *p,
+		       bool is_meta)
+{
+	struct sg_tx *tx = arg;
+	fs_sg *sg = tx->sg;
+	int rc;
+
+	rc = sg_tx_free(tx, p, is_meta ? fs_mkfs_ind_subblocks(sg->S) : fs_alloc_spb(sg->alloc),
+			is_meta, ino, blk);
+	if (!rc && is_meta && tx->ltx)
+		rc = fs_log_add_free(tx->ltx, ino, blk);
+	return rc;
+}
+
+struct fs_tree *sg_tx_tree(struct sg_tx *tx, uint64_t ino)
+{
+	fs_sg *sg = tx->sg;
+	struct fs_tree *t = &tx->tree;
+
+	memset(t, 0, sizeof(*t));
+	t->bs = &tx->bs;
+	t->fsid = sg->fsid;
+	t->bsize = sg->B;
+	t->maxrep = sg->maxrep;
+	t->alloc_meta = tx_alloc_meta;
+	t->free_blk = tx_free_blk;
+	t->arg = tx;
+	tx->tree_ino = ino;
+	return t;
+}
+
+/* The inode of <ino> inside <tx>: the one a caller gave, or taken here
+ * (token xw, read) and kept to commit (growing a map or the inode file). */
+static int tx_inode_of(struct sg_tx *tx, uint64_t ino, struct fs_inode **out)
+{
+	fs_sg *sg = tx->sg;
+	struct sg_ino *ip;
+	int rc, k;
+
+	for (int i = 0; i < tx->nino; i++)
+		if (tx->ino[i].ip->ino == ino) {
+			*out = tx->ino[i].in;
+			return MM_OK;
+		}
+	if (tx->nown == SG_TX_MAXINO || tx->nino == SG_TX_MAXINO)
+		return MM_ETOOBIG;
+	rc = sg_iget(sg, ino, &ip);
+	if (rc)
+		return rc;
+	k = tx->nown;
+	rc = sg_itok(sg, ip, TOK_XW, &tx->own_h[k]);
+	if (rc) {
+		sg_iput(sg, ip);
+		return rc;
+	}
+	rc = sg_iread(sg, ip, &tx->own_in[k]);
+	if (!rc)
+		rc = sg_tx_inode(tx, ip, &tx->own_in[k]);
+	if (rc) {
+		sg_itok_release(sg, &tx->own_h[k]);
+		sg_iput(sg, ip);
+		return rc;
+	}
+	tx->own_ip[k] = ip;
+	tx->nown++;
+	*out = &tx->own_in[k];
+	return MM_OK;
+}
+
+/*
+ * A metadata file's block <blk> is a hole in a tree block that does not
+ * exist: allocate that full block, point the file's tree at it and make
+ * every metadata block in it zeros (logged as allocated: replay zeroes
+ * them too, so a crash never leaves stale bytes read as metadata).
+ */
+static int tx_grow(struct sg_tx *tx, uint64_t ino, uint64_t blk)
+{
+	fs_sg *sg = tx->sg;
+	uint64_t tb = blk / sg->mbper;
+	struct fs_inode *in;
+	struct fs_ptr p;
+	struct fs_tree *t;
+	struct pp_map m;
+	int rc;
+
+	rc = tx_inode_of(tx, ino, &in);
+	if (rc)
+		return rc;
+	if (tx->dview && tx->dview_in == in && !tx->dview->in_inode) {
+		in->flags &= ~FS_IF_DATA_IN_INODE;
+		in->tail_len = 0;
+		in->level = 0;
+	}
+	if (in->flags & FS_IF_DATA_IN_INODE)
+		return MM_ESTATE;
+	rc = alloc_space(tx, ino, tb, in->meta_rep ? in->meta_rep : sg->sgd.meta_rep,
+			 FS_KIND_META, fs_alloc_spb(sg->alloc), &p);
+	if (rc)
+		return rc;
+	t = sg_tx_tree(tx, ino);
+	rc = fs_tree_set(t, in, tb, &p, NULL);
+	if (rc < 0) {
+		sg_logf(sg, rc, "%s", t->err);
+		return rc;
+	}
+	if (in->size < (tb + 1) * sg->B)
+		in->size = (tb + 1) * sg->B;
+	in->subblocks += fs_alloc_spb(sg->alloc) * (in->meta_rep ? in->meta_rep : 1);
+	for (uint32_t j = 0; j < sg->mbper; j++) {
+		uint64_t mb = tb * sg->mbper + j;
+		pp_buf *b;
+		void *d;
+
+		sg_ptr_to_map(sg, &p, j * FS_MB, 0, &m);
+		sg_ac_put(sg, sg->mfsid, ino, mb, &m);
+		if (tx->ltx) {
+			rc = fs_log_add_alloc(tx->ltx, ino, mb);
+			if (rc)
+				return rc;
+		}
+		if (mb == blk)
+			continue;
+		rc = pp_get(sg->pool, &(struct pp_tag){sg->mfsid, ino, mb}, 0, FS_MB, PP_OVERWRITE,
+			    &b, &d);
+		if (rc)
+			return rc;
+		memset(d, 0, FS_MB);
+		pp_mark_dirty(b, 0, FS_MB, 0);
+		pp_release(b);
+	}
+	{
+		struct sg_txbuf *tbuf;
+
+		rc = tx_get_buf(tx, ino, blk, true, &tbuf);
+		if (rc)
+			return rc;
+		memset(tbuf->data, 0, FS_MB);
+		memset(tbuf->orig, 0xff, FS_MB);	/* all of it is logged */
+		tbuf->fresh = true;
+		tbuf->dirty = true;
+	}
+	return MM_OK;
+}
+
+int sg_tx_alloc_inode(struct sg_tx *tx, uint64_t *ino)
+{
+	fs_sg *sg = tx->sg;
+	struct pp_map m;
+	int rc = MM_OK, tries = 0;
+
+	if (!tx->ialloc_locked) {
+		pthread_mutex_lock(&sg->ialloc_mu);
+		tx->ialloc_locked = true;
+		if (!sg->ireg_held)
+			rc = sg_region_alloc(sg, true);
+	}
+	while (!rc) {
+		rc = fs_imap_alloc(sg->alloc, sg->ireg, sg->ihint, ino, tx->msg, sizeof(tx->msg));
+		if (rc != MM_ERANGE)
+			break;
+		if (++tries > (int)fs_imap_nregions(sg->alloc))
+			break;
+		rc = sg_region_alloc(sg, true);
+	}
+	if (rc)
+		return rc;
+	sg->ihint = *ino + 1;
+	/* its record's inode-file block must exist before commit writes it */
+	rc = sg_map_meta(sg, 0, *ino / FS_INODES_PER_MB, &m);
+	if (rc == MM_ENOENT) {
+		struct sg_txbuf *tb;
+
+		rc = tx_get_buf(tx, 0, *ino / FS_INODES_PER_MB, true, &tb);
+	}
+	return rc;
+}
+
+int sg_tx_free_inode(struct sg_tx *tx, uint64_t ino)
+{
+	fs_sg *sg = tx->sg;
+
+	if (!tx->ialloc_locked) {
+		pthread_mutex_lock(&sg->ialloc_mu);
+		tx->ialloc_locked = true;
+	}
+	return fs_imap_free(sg->alloc, ino, tx->msg, sizeof(tx->msg));
+}
+
+/* ---- 4. begin, commit, abort ---- */
+
+int sg_tx_begin(fs_sg *sg, uint64_t reserve, struct sg_tx **out)
+{
+	struct sg_tx *tx;
+	int rc;
+
+	if (sg_cur_tx)
+		return MM_ESTATE;	/* one transaction a thread */
+	tx = calloc(1, sizeof(*tx));
+	if (!tx)
+		return MM_ENOMEM;
+	tx->sg = sg;
+	tx->bs = (struct fs_bstore){tx_bs_get, tx_bs_put, tx_bs_punch, tx};
+	if (sg->log) {
+		uint64_t max = fs_log_tx_max(sg->log);
+
+		if (!reserve)
+			reserve = max < (1u << 20) ? max : (1u << 20);
+		rc = fs_log_begin(sg->log, reserve, &tx->ltx);
+		if (rc) {
+			free(tx);
+			return rc;
+		}
+	}
+	sg_cur_tx = tx;
+	*out = tx;
+	return MM_OK;
+}
+
+int sg_tx_inode(struct sg_tx *tx, struct sg_ino *ip, struct fs_inode *in)
+{
+	for (int i = 0; i < tx->nino; i++)
+		if (tx->ino[i].ip == ip) {
+			tx->ino[i].in = in;
+			return MM_OK;
+		}
+	if (tx->nino == SG_TX_MAXINO)
+		return MM_ETOOBIG;
+	tx->ino[tx->nino].ip = ip;
+	tx->ino[tx->nino].in = in;
+	tx->nino++;
+	return MM_OK;
+}
+
+static void tx_end(struct sg_tx *tx)
+{
+	fs_sg *sg = tx->sg;
+
+	if (tx->ltx)
+		fs_log_end(tx->ltx);
+	if (tx->alloc_locked)
+		pthread_mutex_unlock(&sg->alloc_mu);
+	if (tx->ialloc_locked)
+		pthread_mutex_unlock(&sg->ialloc_mu);
+	for (int i = 0; i < tx->nown; i++) {
+		sg_itok_release(sg, &tx->own_h[i]);
+		sg_iput(sg, tx->own_ip[i]);
+	}
+	for (int i = 0; i < tx->nbuf; i++)
+		free(tx->buf[i].orig);
+	sg_cur_tx = NULL;
+}
+
+void sg_tx_abort(struct sg_tx *tx)
+{
+	fs_sg *sg = tx->sg;
+
+	for (int i = 0; i < tx->nbuf; i++) {
+		struct sg_txbuf *tb = &tx->buf[i];
+
+		if (tb->write && !tb->fresh)
+			memcpy(tb->data, tb->orig, FS_MB);
+		else if (tb->fresh)
+			memset(tb->data, 0, FS_MB);
+		pp_release(tb->b);
+		if (tb->fresh || (tb->blk & FS_TAG_IND))
+			sg_ac_drop(sg, sg->mfsid, tb->ino, tb->blk, tb->blk + 1);
+	}
+	/* what the inodes looked like is on disk: read it again */
+	for (int i = 0; i < tx->nino; i++) {
+		pthread_mutex_lock(&tx->ino[i].ip->mu);
+		tx->ino[i].ip->valid = false;
+		pthread_mutex_unlock(&tx->ino[i].ip->mu);
+		sg_ac_drop(sg, sg->fsid, tx->ino[i].ip->ino, 0, UINT64_MAX);
+		sg_ac_drop(sg, sg->mfsid, tx->ino[i].ip->ino, 0, UINT64_MAX);
+	}
+	tx_end(tx);
+	free(tx);
+}
+
+/* Frees of a committed transaction: each block's buffer goes (flushed
+ * to its old place, harmless) before its space is free to reuse. */
+static int tx_run_frees(fs_sg *sg, struct sg_free *fr, int n)
+{
+	struct sg_tx *tx;
+	int rc, first = MM_OK;
+
+	for (int i = 0; i < n; i++) {
+		uint32_t fs = fr[i].meta ? sg->mfsid : sg->fsid;
+
+		pp_invalidate(sg->pool, fs, fr[i].ino, fr[i].blk, fr[i].blk + 1);
+		sg_ac_drop(sg, fs, fr[i].ino, fr[i].blk, fr[i].blk + 1);
+	}
+	rc = sg_tx_begin(sg, 0, &tx);
+	if (rc)
+		return rc;
+	rc = lock_alloc(tx);
+	for (int i = 0; !rc && i < n; i++) {
+		uint32_t r;
+		int frc;
+
+		if (fs_bmap_region_of(sg->alloc, fr[i].da, &r))
+			continue;
+		/* frees in another region: that region's token, briefly (a
+		 * node holding it would be asked to give it up; with several
+		 * nodes mounting, frees are shipped to the holder instead) */
+		if (r != sg->breg) {
+			struct tok_holder h;
+
+			tok_holder_init(&h, &(struct tok_key){sg->fsid, TOK_ALLOC, r}, TOK_XW,
+					(struct tok_range){0, TOK_INF},
+					(struct tok_range){0, TOK_INF});
+			if (toknet_acquire(sg->tok, &h, sg->tok_timeout))
+				continue;
+			frc = fs_bmap_free(sg->alloc, fr[i].da, fr[i].nsub, tx->msg, sizeof(tx->msg));
+			toknet_release(sg->tok, &h);
+		} else {
+			frc = fs_bmap_free(sg->alloc, fr[i].da, fr[i].nsub, tx->msg, sizeof(tx->msg));
+		}
+		if (frc) {
+			mm_error(SUB, "%s: freeing a block: %s", sg->device, tx->msg);
+			if (!first)
+				first = frc;
+		} else {
+			atomic_fetch_add(&sg->st_bfree, 1);
+		}
+		if (tx->nbuf > SG_TX_MAXBUF - 4) {
+			rc = sg_tx_commit(tx);
+			if (!rc)
+				rc = sg_tx_begin(sg, 0, &tx);
+			if (!rc)
+				rc = lock_alloc(tx);
+			if (rc)
+				return rc;
+		}
+	}
+	if (rc) {
+		sg_tx_abort(tx);
+		return rc;
+	}
+	rc = sg_tx_commit(tx);
+	return rc ? rc : first;
+}
+
+static int cmp_txino(const void *a, const void *b)
+{
+	const struct sg_txino *x = a, *y = b;
+
+	return x->ip->ino < y->ip->ino ? -1 : x->ip->ino > y->ip->ino;
+}
+
+static int buf_rank(const struct sg_txbuf *b)
+{
+	if (b->ino == 0 && !(b->blk & FS_TAG_IND))
+		return 0;
+	if (b->blk & FS_TAG_IND)
+		return 1 + (FS_MAX_LEVEL - (int)fs_tree_tag_level(b->blk));
+	return 2 + FS_MAX_LEVEL;
+}
+
+static int cmp_txbuf(const void *a, const void *b)
+{
+	const struct sg_txbuf *x = a, *y = b;
+	int rx = buf_rank(x), ry = buf_rank(y);
+
+	if (rx != ry)
+		return rx - ry;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->blk < y->blk ? -1 : x->blk > y->blk;
+}
+
+int sg_tx_commit(struct sg_tx *tx)
+{
+	fs_sg *sg = tx->sg;
+	uint64_t lsn = 0;
+	struct sg_free *fr = NULL;
+	int nfr = tx->nfree, rc = MM_OK;
+
+	/* inode records last, in ascending order (the lock order) */
+	qsort(tx->ino, tx->nino, sizeof(tx->ino[0]), cmp_txino);
+	for (int i = 0; i < tx->nino && !rc; i++) {
+		uint64_t ino = tx->ino[i].ip->ino;
+		struct sg_txbuf *tb;
+
+		rc = tx_get_buf(tx, 0, ino / FS_INODES_PER_MB, true, &tb);
+		if (rc)
+			break;
+		fs_inode_encode(tx->ino[i].in, sg->fsid,
+				tb->data + (ino % FS_INODES_PER_MB) * FS_INODE_BYTES);
+		tb->dirty = true;
+	}
+	/* Replay maps each block through the records applied before it, so
+	 * the inode records go first, then indirect blocks from the top
+	 * level down, then the rest. */
+	if (!rc)
+		qsort(tx->buf, tx->nbuf, sizeof(tx->buf[0]), cmp_txbuf);
+	if (!rc && tx->ltx)
+		for (int i = 0; i < tx->nbuf && !rc; i++)
+			if (tx->buf[i].write && tx->buf[i].dirty && !tx->buf[i].punched)
+				rc = tx_diff(tx, &tx->buf[i], &tx->buf[i].lo, &tx->buf[i].hi);
+	if (!rc && tx->ltx)
+		rc = fs_log_commit(tx->ltx, &lsn);
+	if (rc) {
+		sg_logf(sg, rc, "transaction aborted");
+		sg_tx_abort(tx);
+		return rc;
+	}
+	for (int i = 0; i < tx->nbuf; i++) {
+		struct sg_txbuf *tb = &tx->buf[i];
+
+		if (tb->write && tb->dirty && !tb->punched) {
+			if (!tx->ltx) {
+				tb->lo = 0;
+				tb->hi = FS_MB;
+			}
+			if (tb->hi > tb->lo)
+				pp_mark_dirty(tb->b, tb->lo, tb->hi - tb->lo, lsn);
+		}
+		pp_release(tb->b);
+	}
+	for (int i = 0; i < tx->nino; i++) {
+		sg_iset(tx->ino[i].ip, tx->ino[i].in);
+		if (tx->ino[i].ip->ino == 0)
+			sg_set_ifile(sg, tx->ino[i].in);
+	}
+	atomic_fetch_add(&sg->st_tx, 1);
+	if (nfr) {
+		fr = malloc(nfr * sizeof(*fr));
+		if (fr)
+			memcpy(fr, tx->fr, nfr * sizeof(*fr));
+	}
+	tx_end(tx);
+	free(tx);
+	if (nfr && fr) {
+		rc = tx_run_frees(sg, fr, nfr);
+		free(fr);
+	} else if (nfr) {
+		rc = MM_ENOMEM;	/* leaked until mmfsck: never freed twice */
+	}
+	return rc;
+}

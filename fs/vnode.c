@@ -1,0 +1,786 @@
+/*
+ * fs/vnode.c - the name space operations of fs/fs.h: lookup, create,
+ * mkdir, mknod, symlink, link, unlink, rmdir, rename, getattr, setattr,
+ * open, release, readdir, statfs, forget.
+ *
+ * Every operation takes the inode tokens of what it reads (ro) or changes
+ * (xw), parents before children and inodes of one level in ascending
+ * number (fs/sg_int.h, lock order), then runs one transaction. A
+ * directory stores ".." as an entry of its own (so rename can move it);
+ * "." is made up. The root has no ".." entry: its parent is itself.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "fs/sg_int.h"
+
+/* An inode taken for an operation: reference, token, record. */
+struct vn {
+	struct sg_ino *ip;
+	struct tok_holder h;
+	bool held;
+	struct fs_inode in;
+};
+
+static int vn_get(fs_sg *sg, uint64_t ino, enum tok_mode mode, struct vn *v)
+{
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	rc = sg_iget(sg, ino, &v->ip);
+	if (rc)
+		return fs_errno(rc);
+	rc = sg_itok(sg, v->ip, mode, &v->h);
+	if (rc) {
+		sg_iput(sg, v->ip);
+		v->ip = NULL;
+		return fs_errno(rc);
+	}
+	v->held = true;
+	rc = sg_iread(sg, v->ip, &v->in);
+	if (rc) {
+		sg_itok_release(sg, &v->h);
+		sg_iput(sg, v->ip);
+		v->ip = NULL;
+		v->held = false;
+		return rc == MM_ENOENT ? -ESTALE : fs_errno(rc);
+	}
+	return 0;
+}
+
+static void vn_put(fs_sg *sg, struct vn *v)
+{
+	if (!v->ip)
+		return;
+	if (v->held)
+		sg_itok_release(sg, &v->h);
+	sg_iput(sg, v->ip);
+	v->ip = NULL;
+}
+
+static int check_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n > FS_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (n == 0 || strchr(name, '/'))
+		return -EINVAL;
+	return 0;
+}
+
+static bool is_dot(const char *name)
+{
+	return !strcmp(name, ".") || !strcmp(name, "..");
+}
+
+static uint8_t dtype(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFDIR: return DT_DIR;
+	case S_IFREG: return DT_REG;
+	case S_IFLNK: return DT_LNK;
+	case S_IFCHR: return DT_CHR;
+	case S_IFBLK: return DT_BLK;
+	case S_IFIFO: return DT_FIFO;
+	case S_IFSOCK: return DT_SOCK;
+	default: return DT_UNKNOWN;
+	}
+}
+
+static void dir_back(struct fs_inode *in, const struct fs_dir *d)
+{
+	in->depth = d->depth;
+	in->tail_len = d->tail_len;
+	if (d->in_inode)
+		in->flags |= FS_IF_DATA_IN_INODE;
+	else
+		in->flags &= ~FS_IF_DATA_IN_INODE;
+	if (!d->in_inode)
+		in->tail_len = 0;
+}
+
+static int dir_find(fs_sg *sg, struct fs_inode *dir, const char *name, struct fs_dirent *e)
+{
+	struct fs_dir d;
+	int rc;
+
+	sg_dir_view(sg, NULL, dir, &d);
+	rc = fs_dir_lookup(&d, name, strlen(name), e);
+	if (rc && rc != MM_ENOENT)
+		sg_logf(sg, rc, "directory %" PRIu64 ": %s", dir->ino, d.err);
+	return rc == MM_ENOENT ? -ENOENT : fs_errno(rc);
+}
+
+static int dir_add(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *name,
+		   uint64_t ino, uint32_t gen, uint8_t type)
+{
+	struct fs_dir d;
+	int rc;
+
+	sg_dir_view(sg, tx, dir, &d);
+	tx->dview = &d;
+	tx->dview_in = dir;
+	rc = fs_dir_insert(&d, name, strlen(name), ino, gen, type);
+	tx->dview = NULL;
+	if (d.inode_dirty)
+		dir_back(dir, &d);
+	if (rc == MM_ETOOBIG)
+		return -ENOSPC;
+	if (rc && rc != MM_EEXIST)
+		sg_logf(sg, rc, "directory %" PRIu64 ": %s", dir->ino, d.err);
+	return fs_errno(rc);
+}
+
+static int dir_del(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *name)
+{
+	struct fs_dir d;
+	int rc;
+
+	sg_dir_view(sg, tx, dir, &d);
+	tx->dview = &d;
+	tx->dview_in = dir;
+	rc = fs_dir_remove(&d, name, strlen(name), NULL);
+	tx->dview = NULL;
+	if (d.inode_dirty)
+		dir_back(dir, &d);
+	if (rc && rc != MM_ENOENT)
+		sg_logf(sg, rc, "directory %" PRIu64 ": %s", dir->ino, d.err);
+	return fs_errno(rc);
+}
+
+/* The parent of directory <in> (its ".." entry; the root's is itself). */
+static uint64_t dir_parent(fs_sg *sg, struct fs_inode *in)
+{
+	struct fs_dirent e;
+
+	if (in->ino == FS_ROOT_INO || dir_find(sg, in, "..", &e))
+		return FS_ROOT_INO;
+	return e.ino;
+}
+
+struct empty_arg {
+	bool empty;
+};
+
+static int empty_fn(const struct fs_dirent *e, uint64_t cookie, void *arg)
+{
+	struct empty_arg *a = arg;
+
+	(void)cookie;
+	if (!strcmp(e->name, ".."))
+		return 0;
+	a->empty = false;
+	return 1;
+}
+
+static int dir_empty(fs_sg *sg, struct fs_inode *in)
+{
+	struct empty_arg a = {true};
+	struct fs_dir d;
+	int rc;
+
+	sg_dir_view(sg, NULL, in, &d);
+	rc = fs_dir_readdir(&d, 0, empty_fn, &a);
+	if (rc < 0)
+		return fs_errno(rc);
+	return a.empty ? 1 : 0;
+}
+
+static void touch(struct fs_inode *in, bool m, bool c)
+{
+	struct fs_time now;
+
+	sg_now(&now);
+	if (m)
+		in->mtime = now;
+	if (c)
+		in->ctime = now;
+}
+
+static uint32_t new_gen(void)
+{
+	static atomic_uint g;
+	struct fs_time t;
+
+	sg_now(&t);
+	return (uint32_t)(t.sec << 12) + atomic_fetch_add(&g, 1);
+}
+
+static bool sticky_denies(const struct fs_cred *c, const struct fs_inode *dir,
+			  const struct fs_inode *victim)
+{
+	return (dir->mode & S_ISVTX) && c->uid != 0 && c->uid != dir->uid && c->uid != victim->uid;
+}
+
+static void lookup_ref(struct sg_ino *ip)
+{
+	pthread_mutex_lock(&ip->mu);
+	if (ip->nlookup++ == 0 && !ip->nopen)
+		ip->refs++;	/* the kernel's names hold one reference */
+	pthread_mutex_unlock(&ip->mu);
+}
+
+/* ---- lookup, getattr ---- */
+
+/* Attributes of <ino>, counting a lookup (readdirplus). */
+int sg_lookup_ino(fs_sg *sg, uint64_t ino, struct fs_attr *out)
+{
+	struct vn v;
+	int rc = vn_get(sg, ino, TOK_RO, &v);
+
+	if (rc)
+		return rc;
+	sg_fill_attr(sg, &v.in, out);
+	lookup_ref(v.ip);
+	vn_put(sg, &v);
+	return 0;
+}
+
+int fs_lookup(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name,
+	      struct fs_attr *out)
+{
+	struct vn d, v;
+	struct fs_dirent e;
+	uint64_t ino;
+	int rc;
+
+	rc = check_name(name);
+	if (rc)
+		return rc;
+	rc = vn_get(sg, dir, TOK_RO, &d);
+	if (rc)
+		return rc;
+	if (!S_ISDIR(d.in.mode))
+		rc = -ENOTDIR;
+	else if (c)
+		rc = sg_perm(c, &d.in, 1);
+	if (!rc) {
+		if (!strcmp(name, "."))
+			ino = dir;
+		else if (!strcmp(name, ".."))
+			ino = dir_parent(sg, &d.in);
+		else if (!(rc = dir_find(sg, &d.in, name, &e)))
+			ino = e.ino;
+	}
+	atomic_fetch_add(&sg->st_lookups, 1);
+	if (!rc && ino == dir) {
+		sg_fill_attr(sg, &d.in, out);
+		lookup_ref(d.ip);
+		vn_put(sg, &d);
+		return 0;
+	}
+	if (rc) {
+		vn_put(sg, &d);
+		return rc;
+	}
+	/* ".." is the parent: take it after letting the child go */
+	if (!strcmp(name, "..")) {
+		vn_put(sg, &d);
+		rc = vn_get(sg, ino, TOK_RO, &v);
+	} else {
+		rc = vn_get(sg, ino, TOK_RO, &v);
+		vn_put(sg, &d);
+	}
+	if (rc)
+		return rc == -ESTALE ? -ENOENT : rc;
+	sg_fill_attr(sg, &v.in, out);
+	lookup_ref(v.ip);
+	vn_put(sg, &v);
+	return 0;
+}
+
+int fs_getattr(fs_sg *sg, uint64_t ino, struct fs_attr *out)
+{
+	struct vn v;
+	int rc = vn_get(sg, ino, TOK_RO, &v);
+
+	if (rc)
+		return rc;
+	sg_fill_attr(sg, &v.in, out);
+	vn_put(sg, &v);
+	return 0;
+}
+
+int fs_access(fs_sg *sg, const struct fs_cred *c, uint64_t ino, int mask)
+{
+	struct vn v;
+	int rc = vn_get(sg, ino, TOK_RO, &v);
+
+	if (rc)
+		return rc;
+	rc = mask ? sg_perm(c, &v.in, mask & 7) : 0;
+	vn_put(sg, &v);
+	return rc;
+}
+
+/* ---- making objects ---- */
+
+static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name, uint32_t mode,
+		uint64_t rdev, const char *target, struct fs_attr *out, struct sg_ino **ipout)
+{
+	struct vn d;
+	struct sg_tx *tx = NULL;
+	struct sg_ino *ip = NULL;
+	struct tok_holder h;
+	struct fs_inode in;
+	struct fs_dirent e;
+	uint64_t ino;
+	bool held = false;
+	int rc;
+
+	if (sg->ro)
+		return -EROFS;
+	rc = check_name(name);
+	if (rc)
+		return rc;
+	if (is_dot(name))
+		return -EEXIST;
+	if (target && strlen(target) > FS_TAIL_BYTES)
+		return -ENAMETOOLONG;
+	rc = vn_get(sg, dir, TOK_XW, &d);
+	if (rc)
+		return rc;
+	if (!S_ISDIR(d.in.mode))
+		rc = -ENOTDIR;
+	else if (d.in.nlink == 0)
+		rc = -ENOENT;
+	else
+		rc = sg_perm(c, &d.in, 3);
+	if (!rc) {
+		rc = dir_find(sg, &d.in, name, &e);
+		rc = rc == -ENOENT ? 0 : rc ? rc : -EEXIST;
+	}
+	if (!rc && S_ISDIR(mode) && d.in.nlink >= 0xfffffff0u)
+		rc = -EMLINK;
+	if (!rc)
+		rc = fs_errno(sg_tx_begin(sg, 0, &tx));
+	if (rc)
+		goto out;
+	rc = fs_errno(sg_tx_alloc_inode(tx, &ino));
+	if (!rc)
+		rc = fs_errno(sg_iget(sg, ino, &ip));
+	if (!rc) {
+		rc = fs_errno(sg_itok(sg, ip, TOK_XW, &h));
+		held = !rc;
+	}
+	if (rc)
+		goto abort;
+	memset(&in, 0, sizeof(in));
+	in.ino = ino;
+	in.gen = new_gen();
+	in.mode = mode;
+	in.uid = c->uid;
+	in.gid = c->gid;
+	if (d.in.mode & S_ISGID) {
+		in.gid = d.in.gid;
+		if (S_ISDIR(mode))
+			in.mode |= S_ISGID;
+	} else if ((in.mode & S_ISGID) && c->uid != 0 && !sg_in_group(c, in.gid)) {
+		in.mode &= ~(uint32_t)S_ISGID;
+	}
+	in.nlink = S_ISDIR(mode) ? 2 : 1;
+	in.data_rep = sg->sgd.data_rep;
+	in.meta_rep = sg->sgd.meta_rep;
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		in.rdev = rdev;
+	sg_now(&in.crtime);
+	in.atime = in.mtime = in.ctime = in.crtime;
+	if (S_ISREG(mode) || S_ISDIR(mode) || S_ISLNK(mode))
+		in.flags = FS_IF_DATA_IN_INODE;
+	if (S_ISLNK(mode)) {
+		size_t n = strlen(target);
+
+		memcpy(in.tail, target, n);
+		in.tail_len = (uint16_t)n;
+		in.size = n;
+	}
+	if (S_ISDIR(mode)) {
+		/* ".." names the parent; the parent gains a link from it */
+		rc = dir_add(sg, tx, &in, "..", d.in.ino, d.in.gen, DT_DIR);
+		if (!rc)
+			d.in.nlink++;
+	}
+	if (!rc)
+		rc = fs_errno(sg_tx_inode(tx, &(*d.ip), &d.in));
+	if (!rc)
+		rc = fs_errno(sg_tx_inode(tx, ip, &in));
+	if (!rc)
+		rc = dir_add(sg, tx, &d.in, name, ino, in.gen, dtype(mode));
+	if (rc)
+		goto abort;
+	touch(&d.in, true, true);
+	rc = fs_errno(sg_tx_commit(tx));
+	tx = NULL;
+	if (rc)
+		goto out;
+	atomic_fetch_add(&sg->st_creates, 1);
+	sg_fill_attr(sg, &in, out);
+	lookup_ref(ip);
+	if (ipout) {
+		pthread_mutex_lock(&ip->mu);
+		ip->refs++;
+		pthread_mutex_unlock(&ip->mu);
+		*ipout = ip;
+	}
+	goto out;
+abort:
+	if (tx)
+		sg_tx_abort(tx);
+out:
+	if (held)
+		sg_itok_release(sg, &h);
+	if (ip)
+		sg_iput(sg, ip);
+	vn_put(sg, &d);
+	return rc;
+}
+
+int fs_mknod(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name, uint32_t mode,
+	     uint64_t rdev, struct fs_attr *out)
+{
+	uint32_t t = mode & S_IFMT;
+
+	if (t == 0)
+		t = S_IFREG;
+	if (t != S_IFREG && t != S_IFCHR && t != S_IFBLK && t != S_IFIFO && t != S_IFSOCK)
+		return -EINVAL;
+	if ((t == S_IFCHR || t == S_IFBLK) && c->uid != 0)
+		return -EPERM;
+	return make(sg, c, dir, name, t | (mode & 07777 & ~c->umask), rdev, NULL, out, NULL);
+}
+
+int fs_mkdir(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name, uint32_t mode,
+	     struct fs_attr *out)
+{
+	return make(sg, c, dir, name, S_IFDIR | (mode & 07777 & ~c->umask), 0, NULL, out, NULL);
+}
+
+int fs_symlink(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name,
+	       const char *target, struct fs_attr *out)
+{
+	if (!target[0])
+		return -ENOENT;
+	return make(sg, c, dir, name, S_IFLNK | 0777, 0, target, out, NULL);
+}
+
+ssize_t fs_readlink(fs_sg *sg, uint64_t ino, char *buf, size_t size)
+{
+	struct vn v;
+	int rc = vn_get(sg, ino, TOK_RO, &v);
+	ssize_t n;
+
+	if (rc)
+		return rc;
+	if (!S_ISLNK(v.in.mode)) {
+		vn_put(sg, &v);
+		return -EINVAL;
+	}
+	n = v.in.tail_len;
+	if ((size_t)n > size)
+		n = -ERANGE;
+	else
+		memcpy(buf, v.in.tail, (size_t)n);
+	vn_put(sg, &v);
+	return n;
+}
+
+static struct fs_file *file_new(struct sg_ino *ip, int flags)
+{
+	struct fs_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->ip = ip;
+	f->flags = flags;
+	f->dir = S_ISDIR(ip->cur.mode);
+	pthread_mutex_lock(&ip->mu);
+	if (ip->nopen++ == 0 && !ip->nlookup)
+		ip->refs++;
+	pthread_mutex_unlock(&ip->mu);
+	return f;
+}
+
+int fs_create(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name, uint32_t mode,
+	      int flags, struct fs_attr *out, fs_file **f)
+{
+	struct sg_ino *ip = NULL;
+	int rc;
+
+	rc = make(sg, c, dir, name, S_IFREG | (mode & 07777 & ~c->umask), 0, NULL, out, &ip);
+	if (rc == -EEXIST && !(flags & O_EXCL) && !is_dot(name)) {
+		/* O_CREAT of an existing file: open it */
+		rc = fs_lookup(sg, c, dir, name, out);
+		if (rc)
+			return rc;
+		if (S_ISDIR(out->mode)) {
+			fs_forget(sg, out->ino, 1);
+			return -EISDIR;
+		}
+		rc = fs_open(sg, c, out->ino, flags, f);
+		if (rc) {
+			fs_forget(sg, out->ino, 1);
+			return rc;
+		}
+		return fs_getattr(sg, out->ino, out);
+	}
+	if (rc)
+		return rc;
+	*f = file_new(ip, flags);
+	sg_iput(sg, ip);
+	return *f ? 0 : -ENOMEM;
+}
+
+/* ---- links ---- */
+
+int fs_link(fs_sg *sg, const struct fs_cred *c, uint64_t ino, uint64_t dir, const char *name,
+	    struct fs_attr *out)
+{
+	struct vn d, v;
+	struct sg_tx *tx;
+	struct fs_dirent e;
+	int rc;
+
+	if (sg->ro)
+		return -EROFS;
+	rc = check_name(name);
+	if (rc)
+		return rc;
+	if (is_dot(name))
+		return -EEXIST;
+	rc = vn_get(sg, dir, TOK_XW, &d);
+	if (rc)
+		return rc;
+	rc = vn_get(sg, ino, TOK_XW, &v);
+	if (rc) {
+		vn_put(sg, &d);
+		return rc;
+	}
+	if (!S_ISDIR(d.in.mode))
+		rc = -ENOTDIR;
+	else if (S_ISDIR(v.in.mode))
+		rc = -EPERM;
+	else if (v.in.nlink == 0)
+		rc = -ENOENT;
+	else if (v.in.nlink >= 0xfffffff0u)
+		rc = -EMLINK;
+	else
+		rc = sg_perm(c, &d.in, 3);
+	if (!rc) {
+		rc = dir_find(sg, &d.in, name, &e);
+		rc = rc == -ENOENT ? 0 : rc ? rc : -EEXIST;
+	}
+	if (!rc)
+		rc = fs_errno(sg_tx_begin(sg, 0, &tx));
+	if (!rc) {
+		v.in.nlink++;
+		touch(&v.in, false, true);
+		touch(&d.in, true, true);
+		rc = fs_errno(sg_tx_inode(tx, d.ip, &d.in));
+		if (!rc)
+			rc = fs_errno(sg_tx_inode(tx, v.ip, &v.in));
+		if (!rc)
+			rc = dir_add(sg, tx, &d.in, name, v.in.ino, v.in.gen, dtype(v.in.mode));
+		if (rc)
+			sg_tx_abort(tx);
+		else
+			rc = fs_errno(sg_tx_commit(tx));
+	}
+	if (!rc) {
+		sg_fill_attr(sg, &v.in, out);
+		lookup_ref(v.ip);
+	}
+	vn_put(sg, &v);
+	vn_put(sg, &d);
+	return rc;
+}
+
+/* Remove <name> from <dir>: a file (dir false) or an empty directory. */
+static int remove_name(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name,
+		       bool isdir)
+{
+	struct vn d, v;
+	struct sg_tx *tx;
+	struct fs_dirent e;
+	int rc;
+
+	if (sg->ro)
+		return -EROFS;
+	rc = check_name(name);
+	if (rc)
+		return rc;
+	if (isdir && !strcmp(name, "."))
+		return -EINVAL;
+	if (isdir && !strcmp(name, ".."))
+		return -ENOTEMPTY;
+	if (!isdir && is_dot(name))
+		return -EISDIR;
+	rc = vn_get(sg, dir, TOK_XW, &d);
+	if (rc)
+		return rc;
+	if (!S_ISDIR(d.in.mode))
+		rc = -ENOTDIR;
+	else
+		rc = sg_perm(c, &d.in, 3);
+	if (!rc)
+		rc = dir_find(sg, &d.in, name, &e);
+	if (rc) {
+		vn_put(sg, &d);
+		return rc;
+	}
+	rc = vn_get(sg, e.ino, TOK_XW, &v);
+	if (rc) {
+		vn_put(sg, &d);
+		return rc;
+	}
+	if (isdir && !S_ISDIR(v.in.mode))
+		rc = -ENOTDIR;
+	else if (!isdir && S_ISDIR(v.in.mode))
+		rc = -EISDIR;
+	else if (sticky_denies(c, &d.in, &v.in))
+		rc = -EPERM;
+	else if (isdir) {
+		rc = dir_empty(sg, &v.in);
+		rc = rc == 1 ? 0 : rc == 0 ? -ENOTEMPTY : rc;
+	}
+	if (!rc)
+		rc = fs_errno(sg_tx_begin(sg, 0, &tx));
+	if (!rc) {
+		if (isdir) {
+			v.in.nlink = 0;
+			d.in.nlink--;
+		} else {
+			v.in.nlink--;
+		}
+		touch(&v.in, false, true);
+		touch(&d.in, true, true);
+		rc = fs_errno(sg_tx_inode(tx, d.ip, &d.in));
+		if (!rc)
+			rc = fs_errno(sg_tx_inode(tx, v.ip, &v.in));
+		if (!rc)
+			rc = dir_del(sg, tx, &d.in, name);
+		if (rc)
+			sg_tx_abort(tx);
+		else
+			rc = fs_errno(sg_tx_commit(tx));
+	}
+	if (!rc) {
+		atomic_fetch_add(&sg->st_removes, 1);
+		if (sg->inval_set && sg->inval.entry)
+			sg->inval.entry(sg->inval.arg, dir, name, strlen(name));
+	}
+	vn_put(sg, &d);
+	/* the last name of an inode nobody uses: free it now */
+	if (!rc && v.in.nlink == 0) {
+		bool unused;
+
+		pthread_mutex_lock(&v.ip->mu);
+		unused = !v.ip->nlookup && !v.ip->nopen;
+		pthread_mutex_unlock(&v.ip->mu);
+		if (unused)
+			sg_ifree(sg, v.ip);
+	}
+	vn_put(sg, &v);
+	return rc;
+}
+
+int fs_unlink(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name)
+{
+	return remove_name(sg, c, dir, name, false);
+}
+
+int fs_rmdir(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name)
+{
+	return remove_name(sg, c, dir, name, true);
+}
+
+/* Free inode <ip> (nlink 0, unused): its blocks, then its record and
+ * number. Called holding its token xw (or none: takes it). */
+int sg_ifree(fs_sg *sg, struct sg_ino *ip)
+{
+	struct fs_inode in;
+	struct sg_tx *tx;
+	int rc;
+
+	rc = sg_iread(sg, ip, &in);
+	if (rc || in.nlink)
+		return rc;
+	rc = sg_truncate(sg, ip, &in, 0);
+	if (rc)
+		return rc;
+	rc = sg_tx_begin(sg, 0, &tx);
+	if (rc)
+		return rc;
+	{
+		uint32_t gen = in.gen;
+		struct fs_time t = in.ctime;
+
+		memset(&in, 0, sizeof(in));
+		in.ino = ip->ino;
+		in.gen = gen;
+		in.flags = FS_IF_FREE;
+		in.atime = in.mtime = in.ctime = in.crtime = t;
+	}
+	rc = sg_tx_inode(tx, ip, &in);
+	if (!rc)
+		rc = sg_tx_free_inode(tx, ip->ino);
+	if (rc) {
+		sg_tx_abort(tx);
+		return rc;
+	}
+	rc = sg_tx_commit(tx);
+	pp_invalidate(sg->pool, sg->fsid, ip->ino, 0, UINT64_MAX);
+	pp_invalidate(sg->pool, sg->mfsid, ip->ino, 0, UINT64_MAX);
+	sg_ac_drop(sg, sg->fsid, ip->ino, 0, UINT64_MAX);
+	sg_ac_drop(sg, sg->mfsid, ip->ino, 0, UINT64_MAX);
+	return rc;
+}
+
+/* Release a kernel or open reference; the last one of an unlinked inode
+ * frees it. */
+static void unref(fs_sg *sg, struct sg_ino *ip)
+{
+	bool last;
+
+	pthread_mutex_lock(&ip->mu);
+	last = !ip->nlookup && !ip->nopen;
+	pthread_mutex_unlock(&ip->mu);
+	if (last) {
+		struct tok_holder h;
+
+		if (!sg->ro && !sg_itok(sg, ip, TOK_XW, &h)) {
+			sg_ifree(sg, ip);
+			sg_itok_release(sg, &h);
+		}
+		sg_iput(sg, ip);	/* the names' reference */
+	}
+}
+
+void fs_forget(fs_sg *sg, uint64_t ino, uint64_t n)
+{
+	struct sg_bucket *b = &sg->itab[ino % SG_INO_BUCKETS];
+	struct sg_ino *ip;
+
+	pthread_mutex_lock(&b->mu);
+	for (ip = b->head; ip; ip = ip->hnext)
+		if (ip->ino == ino)
+			break;
+	if (ip) {
+		pthread_mutex_lock(&ip->mu);
+		ip->nlookup = ip->nlookup > n ? ip->nlookup - n : 0;
+		ip->refs++;
+		pthread_mutex_unlock(&ip->mu);
+	}
+	pthread_mutex_unlock(&b->mu);
+	if (!ip)
+		return;
+	unref(sg, ip);
+	sg_iput(sg, ip);
+}
