@@ -560,13 +560,15 @@ static int rd_entry(void *arg, const char *name, uint64_t ino, uint8_t type, uin
 		fill_entry(attr, &e);
 		need = fuse_add_direntry_plus(r->req, r->buf + r->used, room, name, &e, (off_t)cookie);
 	}
-	/* fs.h counted a lookup for this entry; the kernel takes one only
-	 * for an entry it receives that is not "." or ".." */
-	if (need > room || is_dot(name)) {
+	/* an entry refused (1) is not consumed: fs_readdir forgets the
+	 * lookup it counted for it itself */
+	if (need > room)
+		return 1;
+	r->used += need;
+	/* the kernel takes a lookup only for an entry that is not "." or
+	 * ".." (fuse_direntplus_link): give those back */
+	if (is_dot(name)) {
 		fs_forget(r->s->sg, attr->ino, 1);
-		if (need > room)
-			return 1;
-		r->used += need;
 		return 0;
 	}
 	if (r->ncounted == r->cap) {
@@ -574,7 +576,8 @@ static int rd_entry(void *arg, const char *name, uint64_t ino, uint8_t type, uin
 		uint64_t *p = realloc(r->counted, cap * sizeof(*p));
 
 		if (!p) {
-			fs_forget(r->s->sg, attr->ino, 1);
+			/* consumed but not recordable: end the reply before it */
+			r->used -= need;
 			r->err = ENOMEM;
 			return 1;
 		}
@@ -582,7 +585,6 @@ static int rd_entry(void *arg, const char *name, uint64_t ino, uint8_t type, uin
 		r->cap = cap;
 	}
 	r->counted[r->ncounted++] = attr->ino;
-	r->used += need;
 	return 0;
 }
 
