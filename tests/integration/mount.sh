@@ -7,7 +7,8 @@
 # the first; mmlsmount; a busy mmumount refused, -f forcing it; mount
 # elsewhere after mmumount with the data intact; kill -9 of the daemon
 # leaves a dead mount that its next mmstartup detaches; mmshutdown
-# unmounts first; -A yes mounts at mmstartup.
+# unmounts first; -A yes mounts at mmstartup. Node 3, a client node, is
+# the one killed (a quorum node's kill -9 is failover.sh's subject).
 source "$(dirname "$0")/lib.sh"
 mm_setup mount
 P=127.1.24
@@ -30,7 +31,7 @@ if [[ ! -c /dev/fuse ]] || ! command -v setpriv >/dev/null; then
 	skip "mount tests (no /dev/fuse or no setpriv on this machine)"
 	exit 0
 fi
-mm_cluster $P 3 3 || { fail "mmcrcluster"; exit 1; }
+mm_cluster $P 3 2 || { fail "mmcrcluster"; exit 1; }
 mmstartup -a >/dev/null || fail "mmstartup -a"
 mm_wait_all active 40 "${MM_NODES[@]}" && pass "cluster active" || { fail "cluster active"; exit 1; }
 # the unprivileged user must reach the mount points under the test root
@@ -126,35 +127,35 @@ kill $holder 2>/dev/null; wait $holder 2>/dev/null
 out=$(mmumount fs1 -N $P.1 2>&1) && ! grep -q " $M fuse.mmfs" /proc/mounts && pass "mmumount fs1" ||
 	{ echo "$out"; fail "mmumount"; }
 [[ $(mmlsmount fs1) == "File system fs1 is not mounted." ]] && pass "mmlsmount: not mounted" || fail "mmlsmount after umount"
-out=$(mmmount fs1 -N $P.2 2>&1) && grep -q "^fs1 $M fuse.mmfs" /proc/mounts && pass "mmmount fs1 -N $P.2 after the unmount" ||
-	{ echo "$out"; fail "mount on node 2"; }
-cmp -s $MMFS_ROOT/big $M/big && [[ $(cat $M/d/b) == "hello mmfs" && $(cat $M/private) == secret ]] &&
+out=$(mmmount fs1 -N $P.3 2>&1) && grep -q "^fs1 $M fuse.mmfs" /proc/mounts && pass "mmmount fs1 -N $P.3 after the unmount" ||
+	{ echo "$out"; fail "mount on node 3"; }
+timeout -s KILL 60 cmp -s $MMFS_ROOT/big $M/big && [[ $(cat $M/d/b) == "hello mmfs" && $(cat $M/private) == secret ]] &&
 	pass "the data is intact on the other node" || fail "data after remount elsewhere"
 (cd $M && exec sleep 60) &
 holder=$!
 sleep 0.3
-out=$(mmumount fs1 -f -N $P.2 2>&1) && ! grep -q " $M fuse.mmfs" /proc/mounts && pass "mmumount -f of a busy file system" ||
+out=$(mmumount fs1 -f -N $P.3 2>&1) && ! grep -q " $M fuse.mmfs" /proc/mounts && pass "mmumount -f of a busy file system" ||
 	{ echo "$out"; fail "umount -f"; }
 kill $holder 2>/dev/null; wait $holder 2>/dev/null
 
 # 6. kill -9 leaves a dead mount; the next start of that daemon detaches it
-mmmount fs1 -N $P.2 >/dev/null 2>&1 || fail "mount on node 2 again"
-pid2=$(mm_pid $P.2)
-kill -9 "$pid2"
-for _ in $(seq 1 50); do kill -0 "$pid2" 2>/dev/null || break; sleep 0.1; done
+mmmount fs1 -N $P.3 >/dev/null 2>&1 || fail "mount on node 3 again"
+pid3=$(mm_pid $P.3)
+kill -9 "$pid3"
+for _ in $(seq 1 50); do kill -0 "$pid3" 2>/dev/null || break; sleep 0.1; done
 grep -q "^fs1 $M fuse.mmfs" /proc/mounts && out=$(stat $M 2>&1); [[ $out == *"not connected"* ]] &&
 	pass "kill -9: the mount stays, its connection dead" || fail "dead mount: $out"
-out=$(MMFS_NODE=$P.1 mmmount fs1 2>&1); [[ $? -ne 0 && $out == *"mounted on node $P.2"* ]] &&
-	pass "while node 2 is down its mount still holds: $(tail -1 <<<"$out")" || fail "mount while holder dead: $out"
-mmstartup -N $P.2 >/dev/null || fail "mmstartup node 2"
+out=$(MMFS_NODE=$P.1 mmmount fs1 2>&1); [[ $? -ne 0 && $out == *"mounted on node $P.3"* ]] &&
+	pass "while node 3 is down its mount still holds: $(tail -1 <<<"$out")" || fail "mount while holder dead: $out"
+mmstartup -N $P.3 >/dev/null || fail "mmstartup node 3"
 grep -q " $M fuse.mmfs" /proc/mounts && fail "the dead mount is still there after mmstartup" ||
 	pass "mmstartup detached the dead mount"
-mm_log $P.2 | grep -q "detached a mount of fs1 on $M" && pass "the daemon log says so" || fail "log of the cleanup"
-mm_wait_state $P.2 active 40 || fail "node 2 active again"
+mm_log $P.3 | grep -q "detached a mount of fs1 on $M" && pass "the daemon log says so" || fail "log of the cleanup"
+mm_wait_state $P.3 active 40 || fail "node 3 active again"
 for _ in $(seq 1 100); do [[ $(mmlsmount fs1) == *"not mounted"* ]] && break; sleep 0.1; done
-out=$(MMFS_NODE=$P.1 mmmount fs1 2>&1) && pass "node 2's stale mark was cleared: node 1 mounts" ||
-	{ echo "$out"; fail "mount after node 2's restart"; }
-cmp -s $MMFS_ROOT/big $M/big && pass "the data is intact after the kill" || fail "data after kill -9"
+out=$(MMFS_NODE=$P.1 mmmount fs1 2>&1) && pass "node 3's stale mark was cleared: node 1 mounts" ||
+	{ echo "$out"; fail "mount after node 3's restart"; }
+timeout -s KILL 60 cmp -s $MMFS_ROOT/big $M/big && pass "the data is intact after the kill" || fail "data after kill -9"
 
 # 7. mmshutdown unmounts first; -A yes mounts at mmstartup
 M2=$MMFS_ROOT/gpfs/fs2
