@@ -44,8 +44,9 @@ BINS     = $(BINDIR)/mmfsd $(CMDS)
 
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
-TOOL_SRCS = $(wildcard tests/tools/*.c)
-TOOL_BINS = $(TOOL_SRCS:tests/tools/%.c=$(O)/tools/%)
+# faultshim.c is an LD_PRELOAD library (tests/tools/README.md), not a program
+TOOL_SRCS = $(filter-out tests/tools/faultshim.c,$(wildcard tests/tools/*.c))
+TOOL_BINS = $(TOOL_SRCS:tests/tools/%.c=$(O)/tools/%) $(O)/tools/faultshim.so
 BENCH_SRCS = $(wildcard bench/*.c)
 BENCH_BINS = $(BENCH_SRCS:bench/%.c=$(O)/bench/%)
 
@@ -82,9 +83,17 @@ $(O)/tools/%: $(O)/tests/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# preloaded into uninstrumented programs: built without the sanitizers
+$(O)/tools/faultshim.so: tests/tools/faultshim.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out $(SANFLAGS),$(CFLAGS)) -fPIC -shared -o $@ $< -ldl
+
 $(O)/bench/%: $(O)/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# the null FUSE file system, bench fs's baseline (libfuse3-dev: tools/deps)
+$(O)/bench/nullfs: LDLIBS += -lfuse3
 
 tests: $(UNIT_BINS) $(TOOL_BINS)
 

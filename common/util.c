@@ -42,6 +42,11 @@ uint64_t mm_wall_s(void)
 	return (uint64_t)time(NULL);
 }
 
+void mm_wall_ts(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
 void mm_sleep_ms(unsigned ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};

@@ -18,6 +18,9 @@ uint64_t mm_now_ns(void);
 static inline uint64_t mm_now_ms(void) { return mm_now_ns() / 1000000u; }
 /* Wall clock, seconds since the epoch. */
 uint64_t mm_wall_s(void);
+/* The wall clock to the nanosecond: file times (never for intervals). */
+struct timespec;
+void mm_wall_ts(struct timespec *ts);
 void mm_sleep_ms(unsigned ms);
 /* <ns> from now on clock <clk>, as a timed condition wait wants it:
  * CLOCK_REALTIME for default condition variables, CLOCK_MONOTONIC for

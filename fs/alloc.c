@@ -361,10 +361,71 @@ static int check_dr(const struct fs_alloc *a, uint32_t d, uint32_t r, char *err,
 	return MM_OK;
 }
 
-int fs_bmap_format(struct fs_alloc *a, const uint32_t *disks, size_t n, char *err, size_t errsz)
+/* Write chunk (d, r)'s map blocks (the caller checked they are holes). */
+static int format_chunk(struct fs_alloc *a, uint32_t d, uint32_t r, char *err, size_t errsz)
 {
 	struct fs_chunk c;
 	struct bref m;
+	int rc;
+
+	fs_bmap_chunk(a, d, r, &c);
+	for (uint32_t j = 0; j < c.nmap; j++) {
+		uint64_t blocks = c.nsub / a->spb - (uint64_t)j * a->bpm;
+
+		m.blk = c.map0 + j;
+		m.covered = blocks < a->bpm ? blocks : a->bpm;
+		rc = a->bs.get(a->bs.arg, FS_INO_BMAP, m.blk, true, &m.data);
+		if (rc)
+			return fs_errf(err, errsz, rc, "block map disk %u region %u map block %u: %s", d,
+				       r, j, mm_strerror(rc));
+		memset(m.data, 0, FS_MB);
+		/* blocks past the chunk's end are in use for good */
+		memset(body(&m) + m.covered * a->spb / 8, 0xff, (a->bpm - m.covered) * a->spb / 8);
+		m.h.a = m.covered * a->spb;
+		m.h.b = m.covered;
+		bmap_put(a, &m, true);
+	}
+	return MM_OK;
+}
+
+/* Are all of chunk (d, r)'s map blocks holes? MM_OK, MM_EEXIST, or the
+ * store's error. */
+static int chunk_holes(struct fs_alloc *a, uint32_t d, uint32_t r, char *err, size_t errsz)
+{
+	struct fs_chunk c;
+	int rc;
+
+	fs_bmap_chunk(a, d, r, &c);
+	for (uint32_t j = 0; j < c.nmap; j++) {
+		uint64_t blk = c.map0 + j;
+		uint8_t *data;
+
+		rc = a->bs.get(a->bs.arg, FS_INO_BMAP, blk, false, &data);
+		if (rc == MM_OK) {
+			a->bs.put(a->bs.arg, FS_INO_BMAP, blk, data, false);
+			return fs_errf(err, errsz, MM_EEXIST, "block map disk %u (%s) region %u map "
+				       "block %u exists: the disk has maps", d, a->disk[d].name, r, j);
+		}
+		if (rc != MM_ENOENT)
+			return fs_errf(err, errsz, rc, "block map disk %u region %u map block %u: %s",
+				       d, r, j, mm_strerror(rc));
+	}
+	return MM_OK;
+}
+
+int fs_bmap_format_region(struct fs_alloc *a, uint32_t d, uint32_t r, char *err, size_t errsz)
+{
+	int rc = check_dr(a, d, r, err, errsz);
+
+	if (!rc)
+		rc = chunk_holes(a, d, r, err, errsz);
+	if (!rc)
+		rc = format_chunk(a, d, r, err, errsz);
+	return rc;
+}
+
+int fs_bmap_format(struct fs_alloc *a, const uint32_t *disks, size_t n, char *err, size_t errsz)
+{
 	int rc;
 
 	/* every map block must be a hole before anything is written */
@@ -375,48 +436,17 @@ int fs_bmap_format(struct fs_alloc *a, const uint32_t *disks, size_t n, char *er
 		if (rc)
 			return rc;
 		for (uint32_t r = 0; r < a->nreg; r++) {
-			fs_bmap_chunk(a, d, r, &c);
-			for (uint32_t j = 0; j < c.nmap; j++) {
-				uint64_t blk = c.map0 + j;
-				uint8_t *data;
-
-				rc = a->bs.get(a->bs.arg, FS_INO_BMAP, blk, false, &data);
-				if (rc == MM_OK) {
-					a->bs.put(a->bs.arg, FS_INO_BMAP, blk, data, false);
-					return fs_errf(err, errsz, MM_EEXIST, "block map disk %u (%s) "
-						    "region %u map block %u exists: the disk has "
-						    "maps", d, a->disk[d].name, r, j);
-				}
-				if (rc != MM_ENOENT)
-					return fs_errf(err, errsz, rc, "block map disk %u region %u map "
-						    "block %u: %s", d, r, j, mm_strerror(rc));
-			}
+			rc = chunk_holes(a, d, r, err, errsz);
+			if (rc)
+				return rc;
 		}
 	}
-	for (size_t x = 0; x < n; x++) {
-		uint32_t d = disks[x];
-
+	for (size_t x = 0; x < n; x++)
 		for (uint32_t r = 0; r < a->nreg; r++) {
-			fs_bmap_chunk(a, d, r, &c);
-			for (uint32_t j = 0; j < c.nmap; j++) {
-				uint64_t blocks = c.nsub / a->spb - (uint64_t)j * a->bpm;
-
-				m.blk = c.map0 + j;
-				m.covered = blocks < a->bpm ? blocks : a->bpm;
-				rc = a->bs.get(a->bs.arg, FS_INO_BMAP, m.blk, true, &m.data);
-				if (rc)
-					return fs_errf(err, errsz, rc, "block map disk %u region %u map "
-						    "block %u: %s", d, r, j, mm_strerror(rc));
-				memset(m.data, 0, FS_MB);
-				/* blocks past the chunk's end are in use for good */
-				memset(body(&m) + m.covered * a->spb / 8, 0xff,
-				       (a->bpm - m.covered) * a->spb / 8);
-				m.h.a = m.covered * a->spb;
-				m.h.b = m.covered;
-				bmap_put(a, &m, true);
-			}
+			rc = format_chunk(a, disks[x], r, err, errsz);
+			if (rc)
+				return rc;
 		}
-	}
 	return MM_OK;
 }
 

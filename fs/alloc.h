@@ -164,6 +164,11 @@ int fs_bmap_region_of(const struct fs_alloc *a, fs_da da, uint32_t *r);
 int fs_bmap_format(struct fs_alloc *a, const uint32_t *disks, size_t n, char *err,
 		   size_t errsz);
 
+/* fs_bmap_format of the one chunk (d, r): for formatting a disk added to
+ * a mounted file system in transactions of bounded size. MM_EEXIST if
+ * its map blocks exist (nothing written). */
+int fs_bmap_format_region(struct fs_alloc *a, uint32_t d, uint32_t r, char *err, size_t errsz);
+
 /* One full block on disk <d> in region <r> (the lowest free one);
  * MM_ERANGE if the chunk has none. */
 int fs_bmap_alloc_block(struct fs_alloc *a, uint32_t r, uint32_t d, fs_da *out, char *err,

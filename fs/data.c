@@ -33,11 +33,58 @@ static int br_take(fs_sg *sg, uint64_t ino, enum tok_mode mode, uint64_t off, ui
 	return toknet_acquire(sg->tok, h, sg->tok_timeout);
 }
 
+/* relatime: atime moves when it is not newer than mtime or ctime, or a
+ * day old (mount's atime: every read; noatime: never). */
+static bool atime_due(const fs_sg *sg, const struct fs_inode *in)
+{
+	struct fs_time now;
+
+	if (sg->ro || sg->atime == FS_ATIME_NOATIME)
+		return false;
+	if (sg->atime == FS_ATIME_STRICT)
+		return true;
+	sg_now(&now);
+	return in->atime.sec < in->mtime.sec ||
+	       (in->atime.sec == in->mtime.sec && in->atime.nsec <= in->mtime.nsec) ||
+	       in->atime.sec < in->ctime.sec ||
+	       (in->atime.sec == in->ctime.sec && in->atime.nsec <= in->ctime.nsec) ||
+	       now.sec - in->atime.sec >= 24 * 3600;
+}
+
+static void atime_update(fs_sg *sg, struct sg_ino *ip)
+{
+	struct tok_holder h;
+	struct fs_inode in;
+	struct sg_tx *tx;
+
+	if (sg_itok(sg, ip, TOK_XW, &h))
+		return;
+	if (!sg_iread(sg, ip, &in) && atime_due(sg, &in) && !sg_tx_begin(sg, 0, &tx)) {
+		sg_now(&in.atime);
+		if (sg_tx_inode(tx, ip, &in))
+			sg_tx_abort(tx);
+		else
+			sg_tx_commit(tx);
+	}
+	sg_itok_release(sg, &h);
+}
+
 ssize_t fs_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off)
+{
+	bool due = false;
+	ssize_t n = sg_read(sg, f, buf, len, off, &due);
+
+	if (n >= 0 && due)
+		atime_update(sg, f->ip);
+	return n;
+}
+
+ssize_t sg_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off, bool *due)
 {
 	struct sg_ino *ip = f->ip;
 	struct tok_holder ih, bh;
 	struct fs_inode in;
+	pp_stream *stream = NULL;
 	size_t done = 0;
 	int rc;
 
@@ -51,6 +98,7 @@ ssize_t fs_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off)
 		sg_itok_release(sg, &ih);
 		return fs_errno(rc);
 	}
+	*due = atime_due(sg, &in);
 	if (off >= in.size || !len) {
 		sg_itok_release(sg, &ih);
 		return 0;
@@ -69,6 +117,18 @@ ssize_t fs_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off)
 		sg_itok_release(sg, &ih);
 		return fs_errno(rc);
 	}
+	/* The open's stream reads ahead (pagepool prefetch); concurrent
+	 * readers of one open (the kernel's readahead) that find it busy
+	 * read plainly. */
+	if (!pthread_mutex_trylock(&f->smu)) {
+		if (!f->stream && pp_stream_open(sg->pool, sg->fsid, ip->ino, in.size, &f->stream))
+			f->stream = NULL;
+		stream = f->stream;
+		if (stream)
+			pp_stream_set_size(stream, in.size);
+		else
+			pthread_mutex_unlock(&f->smu);
+	}
 	while (done < len) {
 		uint64_t pos = off + done, blk = pos / sg->B;
 		uint32_t boff = (uint32_t)(pos % sg->B);
@@ -78,14 +138,19 @@ ssize_t fs_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off)
 
 		if (n > len - done)
 			n = len - done;
-		rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, ip->ino, blk}, boff, (uint32_t)n,
-			    PP_READ, &b, &d);
+		if (stream)
+			rc = pp_stream_get(stream, blk, boff, (uint32_t)n, &b, &d);
+		else
+			rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, ip->ino, blk}, boff,
+				    (uint32_t)n, PP_READ, &b, &d);
 		if (rc)
 			break;
 		memcpy((uint8_t *)buf + done, (uint8_t *)d + boff, n);
 		pp_release(b);
 		done += n;
 	}
+	if (stream)
+		pthread_mutex_unlock(&f->smu);
 	toknet_release(sg->tok, &bh);
 	sg_itok_release(sg, &ih);
 	atomic_fetch_add(&sg->st_reads, 1);
@@ -118,13 +183,105 @@ static int zero_range(fs_sg *sg, struct fs_inode *in, uint64_t from, uint64_t to
 	rc = fs_tree_lookup(&tr, in, blk, &p);
 	if (rc <= 0)
 		return rc;
-	rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in->ino, blk}, boff, n, PP_OVERWRITE, &b,
-		    &d);
+	rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in->ino, blk}, boff, n, PP_MODIFY, &b, &d);
 	if (rc)
 		return rc;
 	memset((uint8_t *)d + boff, 0, n);
 	pp_mark_dirty(b, boff, n, 0);
 	pp_release(b);
+	return MM_OK;
+}
+
+/*
+ * Make block <n> of <in> take <want> subblocks where it takes <have> now
+ * (0: a hole): a new block or fragment (*fresh), a fragment moved to a
+ * larger run (its bytes stay in the pagepool buffer, dirty, which is
+ * written to the new place; the old run is freed after commit), or a run
+ * whose tail is freed. Subblock counts follow.
+ */
+static int resize_block(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint64_t n,
+			uint32_t have, uint32_t want, bool *fresh)
+{
+	unsigned nrep = in->data_rep ? in->data_rep : 1;
+	struct fs_ptr old = {0}, p;
+	struct fs_tree tr, *t;
+	struct pp_map m;
+	int rc, nf0;
+
+	*fresh = false;
+	if (have == want)
+		return MM_OK;
+	if (have) {
+		sg_ro_tree(sg, &tr);
+		rc = fs_tree_lookup(&tr, in, n, &old);
+		if (rc <= 0)
+			return rc ? rc : MM_EPROTO;
+	}
+	if (want && want < have) {
+		nf0 = tx->nfree;
+		for (int r = 0; r < FS_MAX_REPLICAS; r++) {
+			struct fs_ptr tail = {0};
+
+			if (!old.da[r])
+				continue;
+			tail.da[0] = fs_da_make(fs_da_disk(old.da[r]), fs_da_sub(old.da[r]) + want);
+			rc = sg_tx_free(tx, &tail, have - want, false, in->ino, n);
+			if (rc)
+				return rc;
+		}
+		for (int i = nf0; i < tx->nfree; i++)
+			tx->fr[i].moved = true;
+		in->subblocks -= (uint64_t)(have - want) * nrep;
+		sg_ptr_to_map(sg, &old, 0, want * sg->S, &m);
+		sg_ac_put(sg, sg->fsid, in->ino, n, &m);
+		return MM_OK;
+	}
+	if (have) {
+		pp_buf *b;
+		void *d;
+
+		rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in->ino, n}, 0, have * sg->S,
+			    PP_MODIFY, &b, &d);
+		if (rc)
+			return rc;
+		pp_mark_dirty(b, 0, have * sg->S, 0);
+		pp_release(b);
+	}
+	rc = sg_tx_alloc_data_n(tx, in, n, want, &p);
+	if (rc)
+		return rc;
+	t = sg_tx_tree(tx, in->ino);
+	rc = fs_tree_set(t, in, n, &p, NULL);
+	if (rc < 0) {
+		sg_logf(sg, rc, "%s", t->err);
+		return rc;
+	}
+	if (have) {
+		nf0 = tx->nfree;
+		rc = sg_tx_free(tx, &old, have, false, in->ino, n);
+		if (rc)
+			return rc;
+		for (int i = nf0; i < tx->nfree; i++)
+			tx->fr[i].moved = true;
+	}
+	in->subblocks += (uint64_t)(want - have) * nrep;
+	*fresh = !have;
+	return MM_OK;
+}
+
+/* What block <n> takes now: its share of the size, or a whole block for
+ * a block mapped past the end (none should be). */
+static int have_of(fs_sg *sg, const struct fs_inode *in, uint64_t n, uint32_t *have)
+{
+	struct fs_tree tr;
+	struct fs_ptr p;
+	int rc;
+
+	sg_ro_tree(sg, &tr);
+	rc = fs_tree_lookup(&tr, in, n, &p);
+	if (rc < 0)
+		return rc;
+	*have = rc == 0 ? 0 : sg_nsub(sg, n, in->size) ? sg_nsub(sg, n, in->size) : sg->B / sg->S;
 	return MM_OK;
 }
 
@@ -141,7 +298,7 @@ static int from_inline(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, bool *f
 		pp_buf *b;
 		void *d;
 
-		rc = sg_tx_alloc_data(tx, in, 0, &p);
+		rc = sg_tx_alloc_data_n(tx, in, 0, sg_nsub(sg, 0, in->size), &p);
 		if (rc)
 			return rc;
 		rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in->ino, 0}, 0, (uint32_t)in->size,
@@ -151,7 +308,7 @@ static int from_inline(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, bool *f
 		memcpy(d, in->tail, in->size);
 		pp_mark_dirty(b, 0, (uint32_t)in->size, 0);
 		pp_release(b);
-		in->subblocks += (uint64_t)fs_alloc_spb(sg->alloc) * (in->data_rep ? in->data_rep : 1);
+		in->subblocks += (uint64_t)sg_nsub(sg, 0, in->size) * (in->data_rep ? in->data_rep : 1);
 		*flush0 = true;
 	}
 	t = sg_tx_tree(tx, in->ino);
@@ -168,7 +325,7 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 	struct tok_holder ih, bh;
 	struct fs_inode in;
 	struct sg_tx *tx = NULL;
-	uint64_t end, old;
+	uint64_t end, old, newsize, flush_lo = UINT64_MAX;
 	bool flush0 = false, expose;
 	size_t done = 0;
 	int rc;
@@ -223,46 +380,44 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 		if (rc)
 			goto out;
 	}
+	newsize = end > old ? end : old;
+	expose = end > old || flush0;
+	/* the old last block, a fragment, becomes whole before a later one */
+	if (old % sg->B && old / sg->B < off / sg->B) {
+		uint64_t l = old / sg->B;
+		uint32_t have;
+		bool fresh;
+
+		rc = have_of(sg, &in, l, &have);
+		if (!rc)
+			rc = resize_block(sg, tx, &in, l, have, sg_nsub(sg, l, newsize), &fresh);
+		if (rc)
+			goto out;
+		flush_lo = l;
+	}
 	/* the end of file moves over undefined bytes of its last block */
 	if (off > old && old % sg->B) {
 		rc = zero_range(sg, &in, old, off);
 		if (rc)
 			goto out;
 	}
-	expose = end > old || flush0;
 	while (done < len) {
 		uint64_t pos = off + done, blk = pos / sg->B;
-		uint32_t boff = (uint32_t)(pos % sg->B);
+		uint32_t boff = (uint32_t)(pos % sg->B), have;
 		size_t n = sg->B - boff;
-		struct fs_tree tr;
-		struct fs_ptr p;
 		bool fresh = false;
 		pp_buf *b;
 		void *d;
 
 		if (n > len - done)
 			n = len - done;
-		sg_ro_tree(sg, &tr);
-		rc = fs_tree_lookup(&tr, &in, blk, &p);
-		if (rc < 0)
+		rc = have_of(sg, &in, blk, &have);
+		if (!rc)
+			rc = resize_block(sg, tx, &in, blk, have, sg_nsub(sg, blk, newsize), &fresh);
+		if (rc)
 			break;
-		if (rc == 0) {
-			struct fs_tree *t;
-
-			rc = sg_tx_alloc_data(tx, &in, blk, &p);
-			if (rc)
-				break;
-			t = sg_tx_tree(tx, in.ino);
-			rc = fs_tree_set(t, &in, blk, &p, NULL);
-			if (rc < 0) {
-				sg_logf(sg, rc, "%s", t->err);
-				break;
-			}
-			in.subblocks += (uint64_t)fs_alloc_spb(sg->alloc) *
-					(in.data_rep ? in.data_rep : 1);
-			fresh = true;
+		if (have != sg_nsub(sg, blk, newsize))
 			expose = true;
-		}
 		if (fresh) {
 			/* a new block: its bytes before the write are zeros */
 			rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in.ino, blk}, 0,
@@ -270,7 +425,7 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 			if (!rc)
 				memset(d, 0, boff);
 		} else {
-			bool whole = boff % 4096 == 0 && (n % 4096 == 0 || pos + n >= old);
+			bool whole = boff % sg->S == 0 && (n % sg->S == 0 || pos + n >= old);
 
 			rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in.ino, blk}, boff,
 				    (uint32_t)n, whole ? PP_OVERWRITE : PP_MODIFY, &b, &d);
@@ -292,7 +447,7 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 		in.size = off + done;
 	/* data before the pointer or size that shows it (see the top) */
 	if (expose && done) {
-		uint64_t lo = flush0 ? 0 : off / sg->B;
+		uint64_t lo = flush0 ? 0 : flush_lo < off / sg->B ? flush_lo : off / sg->B;
 
 		rc = pp_flush(sg->pool, sg->fsid, in.ino, lo, (off + done - 1) / sg->B + 1);
 		if (rc)
@@ -372,17 +527,30 @@ int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size
 		}
 	}
 	if (size > in->size) {
-		if (in->size % sg->B) {
-			rc = zero_range(sg, in, in->size, size);
-			if (!rc)
-				rc = pp_flush(sg->pool, sg->fsid, in->ino, in->size / sg->B,
-					      in->size / sg->B + 1);
-			if (rc)
-				return rc;
-		}
+		uint64_t old = in->size, l = old / sg->B;
+		bool fresh;
+
 		rc = sg_tx_begin(sg, 0, &tx);
 		if (rc)
 			return rc;
+		if (old % sg->B) {
+			uint32_t have;
+
+			/* the old last block grows (a larger fragment, or whole) and
+			 * its bytes past the old end become zeros, on disk before
+			 * the size that shows them */
+			rc = have_of(sg, in, l, &have);
+			if (!rc)
+				rc = resize_block(sg, tx, in, l, have, sg_nsub(sg, l, size), &fresh);
+			if (!rc)
+				rc = zero_range(sg, in, old, size);
+			if (!rc)
+				rc = pp_flush(sg->pool, sg->fsid, in->ino, l, l + 1);
+			if (rc) {
+				sg_tx_abort(tx);
+				return rc;
+			}
+		}
 		in->size = size;
 		rc = sg_tx_inode(tx, ip, in);
 		return rc ? (sg_tx_abort(tx), rc) : sg_tx_commit(tx);
@@ -396,6 +564,7 @@ int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size
 		rc = sg_tx_begin(sg, 0, &tx);
 		if (rc)
 			return rc;
+		tx->frag_size = in->size;	/* the blocks freed have the old size's shapes */
 		nf0 = tx->nfree;
 		t = sg_tx_tree(tx, in->ino);
 		n = fs_tree_truncate(t, in, size, SG_TX_MAXFREE / FS_MAX_REPLICAS / 2, &more);
@@ -405,8 +574,23 @@ int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size
 			return (int)n;
 		}
 		for (int i = nf0; i < tx->nfree; i++)
-			in->subblocks -= in->subblocks >= tx->fr[i].nsub ? tx->fr[i].nsub
-									 : in->subblocks;
+			if (!tx->fr[i].meta)	/* indirect blocks: counted at commit */
+				in->subblocks -= in->subblocks >= tx->fr[i].nsub ? tx->fr[i].nsub
+										 : in->subblocks;
+		if (!more && size % sg->B) {
+			/* the new last block keeps a fragment of what it still holds */
+			uint64_t l = size / sg->B;
+			uint32_t have;
+			bool fresh;
+
+			rc = have_of(sg, in, l, &have);
+			if (!rc && have)
+				rc = resize_block(sg, tx, in, l, have, sg_nsub(sg, l, size), &fresh);
+			if (rc) {
+				sg_tx_abort(tx);
+				return rc;
+			}
+		}
 		if (!more)
 			in->size = size;
 		rc = sg_tx_inode(tx, ip, in);
@@ -418,6 +602,218 @@ int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size
 		if (rc || !more)
 			return rc;
 	}
+}
+
+/*
+ * fallocate: mode 0 (posix_fallocate) allocates every hole of [off, off +
+ * len) as zeros on disk and extends the size; FALLOC_FL_PUNCH_HOLE |
+ * FALLOC_FL_KEEP_SIZE frees the whole blocks inside the range and zeroes
+ * the edges. KEEP_SIZE alone past the end would leave blocks past the
+ * end of file, which this format does not have (the last block is the
+ * file's fragment): EOPNOTSUPP, as for the other modes.
+ */
+int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint64_t off,
+		 uint64_t len)
+{
+	struct sg_ino *ip = f->ip;
+	struct tok_holder ih, bh;
+	struct fs_inode in;
+	struct sg_tx *tx = NULL;
+	uint64_t end = off + len, old;
+	bool punch = mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+	int rc;
+
+	(void)c;
+	if (sg->ro)
+		return -EROFS;
+	if (f->dir)
+		return -EISDIR;
+	if ((f->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	if (mode != 0 && !punch && mode != FALLOC_FL_KEEP_SIZE)
+		return -EOPNOTSUPP;
+	if (!len || end < off || end > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	if (end / sg->B >= fs_tree_max_block(sg->B))
+		return -EFBIG;
+	rc = sg_itok(sg, ip, TOK_XW, &ih);
+	if (rc)
+		return fs_errno(rc);
+	rc = sg_iread(sg, ip, &in);
+	if (rc) {
+		sg_itok_release(sg, &ih);
+		return fs_errno(rc);
+	}
+	if (mode == FALLOC_FL_KEEP_SIZE) {
+		sg_itok_release(sg, &ih);
+		return end <= in.size ? fs_fallocate(sg, c, f, 0, off, len) : -EOPNOTSUPP;
+	}
+	rc = br_take(sg, ip->ino, TOK_XW, off, len, &bh);
+	if (rc) {
+		sg_itok_release(sg, &ih);
+		return fs_errno(rc);
+	}
+	old = in.size;
+	if (punch) {
+		if (end > old)
+			end = old;
+		rc = MM_OK;
+		if (off >= end)
+			goto done;
+		if (in.flags & FS_IF_DATA_IN_INODE) {
+			rc = sg_tx_begin(sg, 0, &tx);
+			if (rc)
+				goto done;
+			memset(in.tail + off, 0, end - off);
+			goto commit;
+		}
+		/* the edges: zeros in place */
+		rc = zero_range(sg, &in, off, end);
+		if (!rc && end / sg->B != off / sg->B && end % sg->B)
+			rc = zero_range(sg, &in, end / sg->B * sg->B, end);
+		if (rc)
+			goto done;
+		rc = sg_tx_begin(sg, 0, &tx);
+		if (rc)
+			goto done;
+		/* whole blocks (and a last fragment wholly inside) become holes */
+		for (uint64_t n = (off + sg->B - 1) / sg->B; n * sg->B < end && !rc; n++) {
+			uint32_t have;
+			struct fs_ptr old_p, hole = {0};
+			struct fs_tree *t;
+
+			if ((n + 1) * sg->B > end && end < old)
+				break;
+			rc = have_of(sg, &in, n, &have);
+			if (rc || !have)
+				continue;
+			t = sg_tx_tree(tx, in.ino);
+			tx->frag_size = in.size;
+			rc = fs_tree_set(t, &in, n, &hole, &old_p);
+			if (rc < 0)
+				break;
+			rc = sg_tx_free(tx, &old_p, have, false, in.ino, n);
+			in.subblocks -= (uint64_t)have * (in.data_rep ? in.data_rep : 1);
+			if (tx->nfree > SG_TX_MAXFREE - 2 * FS_MAX_REPLICAS) {
+				rc = sg_tx_inode(tx, ip, &in);
+				if (!rc)
+					rc = sg_tx_commit(tx);
+				tx = NULL;
+				if (!rc)
+					rc = sg_tx_begin(sg, 0, &tx);
+			}
+		}
+		if (rc < 0)
+			goto done;
+		rc = MM_OK;
+		goto commit;
+	}
+	/* mode 0: every hole of the range allocated as zeros */
+	{
+		uint64_t newsize = end > old ? end : old;
+
+		if (in.flags & FS_IF_DATA_IN_INODE && newsize <= FS_TAIL_BYTES) {
+			rc = sg_tx_begin(sg, 0, &tx);
+			if (rc)
+				goto done;
+			if (newsize > in.size)
+				memset(in.tail + in.size, 0, newsize - in.size);
+			in.size = newsize;
+			in.tail_len = (uint16_t)newsize;
+			goto commit;
+		}
+		if (in.flags & FS_IF_DATA_IN_INODE) {
+			rc = sg_truncate(sg, ip, &in, FS_TAIL_BYTES + 1 > in.size ? in.size : in.size);
+			if (!rc) {
+				bool flush0;
+
+				rc = sg_tx_begin(sg, 0, &tx);
+				if (!rc)
+					rc = from_inline(sg, tx, &in, &flush0);
+				if (!rc && flush0)
+					rc = pp_flush(sg->pool, sg->fsid, in.ino, 0, 1);
+				if (!rc)
+					rc = sg_tx_inode(tx, ip, &in);
+				if (!rc) {
+					rc = sg_tx_commit(tx);
+					tx = NULL;
+				}
+			}
+			if (rc)
+				goto done;
+		}
+		/* the old last block grows over the range: zeros past the old end */
+		if (old % sg->B && old < newsize) {
+			rc = zero_range(sg, &in, old, newsize);
+			if (rc)
+				goto done;
+		}
+		rc = sg_tx_begin(sg, 0, &tx);
+		if (rc)
+			goto done;
+		for (uint64_t n = old % sg->B ? old / sg->B : off / sg->B; n * sg->B < newsize && !rc;
+		     n++) {
+			uint32_t have, want = sg_nsub(sg, n, newsize);
+			bool fresh;
+
+			if (n < off / sg->B && !(old % sg->B && n == old / sg->B))
+				continue;
+			rc = have_of(sg, &in, n, &have);
+			if (!rc && have != want)
+				rc = resize_block(sg, tx, &in, n, have, want, &fresh);
+			if (!rc && have != want && fresh) {
+				pp_buf *b;
+				void *d;
+
+				rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in.ino, n}, 0,
+					    want * sg->S, PP_OVERWRITE, &b, &d);
+				if (!rc) {
+					memset(d, 0, (size_t)want * sg->S);
+					pp_mark_dirty(b, 0, want * sg->S, 0);
+					pp_release(b);
+				}
+			}
+			if (!rc && have != want)
+				rc = pp_flush(sg->pool, sg->fsid, in.ino, n, n + 1);
+			if (!rc && tx->nbuf > SG_TX_MAXBUF - 8) {
+				/* a long range: several transactions, each whole */
+				uint64_t keep = in.size;
+
+				in.size = (n + 1) * sg->B < newsize ? (n + 1) * sg->B : newsize;
+				if (in.size < keep)
+					in.size = keep;
+				rc = sg_tx_inode(tx, ip, &in);
+				if (!rc)
+					rc = sg_tx_commit(tx);
+				tx = NULL;
+				if (!rc)
+					rc = sg_tx_begin(sg, 0, &tx);
+			}
+		}
+		if (rc)
+			goto done;
+		in.size = newsize;
+	}
+commit:
+	{
+		struct fs_time now;
+
+		sg_now(&now);
+		in.ctime = now;
+		if (!punch && in.size != old)
+			in.mtime = now;
+	}
+	rc = sg_tx_inode(tx, ip, &in);
+	if (!rc) {
+		rc = sg_tx_commit(tx);
+		tx = NULL;
+	}
+done:
+	if (tx)
+		sg_tx_abort(tx);
+	toknet_release(sg->tok, &bh);
+	sg_itok_release(sg, &ih);
+	return rc == MM_ERANGE ? -ENOSPC : fs_errno(rc);
 }
 
 int fs_flush(fs_sg *sg, fs_file *f)

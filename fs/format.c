@@ -823,7 +823,9 @@ int fs_inode_decode(const uint8_t *rec, uint32_t fsid, uint64_t ino, struct fs_i
 	if (in->size > INT64_MAX)
 		BAD(MM_EPROTO, "inode %" PRIu64 ": size %" PRIu64 " is past 2^63 - 1", in->ino,
 		    in->size);
-	if (in->rdev && !dev)
+	/* a directory's rdev is its parent directory (0: the root, whose
+	 * parent is itself) */
+	if (in->rdev && !dev && !S_ISDIR(in->mode))
 		BAD(MM_EPROTO, "inode %" PRIu64 ": device number on a file that is not a device",
 		    in->ino);
 	if (type != S_IFREG && type != S_IFDIR && type != S_IFLNK && (in->size || in->level))

@@ -285,7 +285,9 @@ struct fs_time {
  * One inode record (FS_INODE_BYTES). Layout after the 64-byte header
  * (owning inode = this inode's number, block number 0, type-specific
  * header fields: a = generation (< 2^32), b = 0):
- *   64  4 mode   68 4 nlink   72 4 uid   76 4 gid   80 8 rdev
+ *   64  4 mode   68 4 nlink   72 4 uid   76 4 gid
+ *   80  8 rdev: a device's number; a directory's parent directory (its
+ *         ".." entry, which is not stored; 0 for the root: itself)
  *   88  8 size   96 8 subblocks used
  *   104 12 atime  116 12 mtime  128 12 ctime  140 12 crtime (8 sec, 4 nsec)
  *   152 4 flags (FS_IF_*)  156 1 data replicas  157 1 metadata replicas
@@ -344,7 +346,7 @@ void fs_inode_encode(const struct fs_inode *in, uint32_t fsid, uint8_t *rec);
  *     times: every other field and both areas are zero, no other flag
  *   - else: mode is S_IFREG/DIR/LNK/CHR/BLK/FIFO/SOCK with permission
  *     bits (07777) only; data and metadata replicas 1 .. FS_MAX_REPLICAS;
- *     level <= FS_MAX_LEVEL; size <= INT64_MAX; rdev 0 unless a device;
+ *     level <= FS_MAX_LEVEL; size <= INT64_MAX; rdev 0 unless a device or a directory;
  *     size 0 and level 0 for devices, FIFOs and sockets; depth < 64 and
  *     only for a directory
  *   - xattr_len <= FS_XATTR_AREA, its entries ([1 ns][1 name len >= 1][2

@@ -80,6 +80,18 @@ int fs_sg_mount(const struct fs_mount_params *p, fs_sg **out, char *err, size_t 
  * give the tokens back, unregister from the pagepool, free.
  */
 int fs_sg_unmount(fs_sg *sg, bool force);
+/*
+ * mmadddisk: add <n> disks (checked by the caller: free NSDs, their
+ * descriptor slots zeroed) to the mounted stripe group: their block maps
+ * are formatted in one logged transaction, the descriptor's next
+ * generation is written to the descriptor disks, and new blocks go to
+ * them at once. <dio> (may be NULL): the disk I/O now covering the new
+ * disks too (indexes after the old ones), kept by the mount from then on.
+ * Negative errno and <err> on failure; the file system is unchanged
+ * unless the descriptor was written.
+ */
+int fs_sg_add_disks(fs_sg *sg, const struct fs_mkfs_disk *d, uint32_t n,
+		    const struct fs_disk_io *dio, char *err, size_t errsz);
 /* The descriptor in use (read-only; valid until unmount). */
 const struct fs_sgd *fs_sg_sgd(const fs_sg *sg);
 

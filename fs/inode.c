@@ -17,6 +17,8 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/util.h"
+#include "fs/acl.h"
 #include "fs/sg_int.h"
 
 int sg_iget(fs_sg *sg, uint64_t ino, struct sg_ino **out)
@@ -205,7 +207,7 @@ void sg_now(struct fs_time *t)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	mm_wall_ts(&ts);
 	t->sec = ts.tv_sec;
 	t->nsec = (uint32_t)ts.tv_nsec;
 }
@@ -219,7 +221,7 @@ void sg_fill_attr(fs_sg *sg, const struct fs_inode *in, struct fs_attr *a)
 	a->nlink = in->nlink;
 	a->uid = in->uid;
 	a->gid = in->gid;
-	a->rdev = in->rdev;
+	a->rdev = S_ISCHR(in->mode) || S_ISBLK(in->mode) ? in->rdev : 0;
 	a->size = in->size;
 	a->blocks = in->subblocks * (sg->S / 512);
 	a->blksize = sg->B;
@@ -247,12 +249,16 @@ bool sg_in_group(const struct fs_cred *c, uint32_t gid)
 int sg_perm(const struct fs_cred *c, const struct fs_inode *in, int mask)
 {
 	uint32_t m = in->mode, bits;
+	int rc;
 
 	if (c->uid == 0) {
 		if ((mask & 1) && !S_ISDIR(m) && !(m & 0111))
 			return -EACCES;
 		return 0;
 	}
+	rc = sg_acl_perm(c, in, mask);
+	if (rc <= 0)
+		return rc;
 	if (c->uid == in->uid)
 		bits = m >> 6 & 7;
 	else if (sg_in_group(c, in->gid))

@@ -212,6 +212,22 @@ out:
 	return rc;
 }
 
+int fs_mkfs_choose_sgd(const struct fs_disk_io *io, uint32_t ndisks, struct fs_sgd *sgd,
+		       uint32_t *desc_ok, char *err, size_t errsz)
+{
+	struct ck c = {.io = io, .sgd = sgd, .err = err, .errsz = errsz};
+	int rc;
+
+	c.sum = calloc(1, sizeof(*c.sum));
+	if (!c.sum)
+		return fs_errf(err, errsz, MM_ENOMEM, "no memory");
+	rc = choose_sgd(&c, ndisks);
+	if (desc_ok)
+		*desc_ok = c.sum->desc_ok;
+	free(c.sum);
+	return rc;
+}
+
 /* ---- 2. walking the trees ---- */
 
 static int add_used(struct ck *c, fs_da da, uint32_t nsub, uint64_t ino)

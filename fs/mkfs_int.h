@@ -39,4 +39,16 @@ static inline int fs_mkfs_io_rc(int rc)
 	return rc > 0 ? MM_EIO : rc;
 }
 
+struct fs_disk_io;
+/*
+ * The descriptor of the stripe group on disks 0 .. <ndisks>-1, as
+ * fs_open_check chooses it (every disk's slots; each valid copy names
+ * the descriptor disks; the newest set whose majority choice names that
+ * same set wins) into <sgd>; <desc_ok> (may be NULL) gets how many of
+ * the descriptor disks hold the copy chosen. fs_open_check's errors.
+ * fsck (fs/fsck.c) reads the descriptor this way too.
+ */
+int fs_mkfs_choose_sgd(const struct fs_disk_io *io, uint32_t ndisks, struct fs_sgd *sgd,
+		       uint32_t *desc_ok, char *err, size_t errsz);
+
 #endif

@@ -29,6 +29,8 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/wire.h"
+#include "fs/fsck.h"
 #include "fs/mkfs_int.h"
 #include "fs/sg_int.h"
 
@@ -246,7 +248,11 @@ static int map_data(void *arg, const struct pp_tag *t, struct pp_map *m)
 	}
 	if (rc == 0)
 		return MM_ENOENT;
-	sg_ptr_to_map(sg, &p, 0, 0, m);
+	{
+		uint32_t nsub = sg_nsub(sg, t->blk, in.size);
+
+		sg_ptr_to_map(sg, &p, 0, nsub && nsub < sg->B / sg->S ? nsub * sg->S : 0, m);
+	}
 	sg_ac_put(sg, t->fs, t->ino, t->blk, m);
 	return MM_OK;
 }
@@ -358,24 +364,10 @@ static int need_checkpoint(void *arg, uint64_t lsn)
 	return pp_flush_fs(sg->pool, sg->mfsid);
 }
 
-/* The log table (inode 4): metadata block k holds, after its header, the
- * log inode of nodes k * LT_PER .. as 8-byte big-endian numbers (0: none). */
-#define LT_PER ((FS_MB - FS_MBH_BYTES) / 8)
-
-static uint64_t get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
+/* The log table (inode 4): fs/fsck.h's layout, FS_LOGTAB_ENTRY-byte slots
+ * (node 4, reserved 4, log inode 8) after the header, whose <a> counts
+ * the slots in use. */
+#define LT_PER FS_LOGTAB_SLOTS
 
 static int logtab_get(fs_sg *sg, uint64_t *log_ino, char *err, size_t errsz)
 {
@@ -393,7 +385,7 @@ static int logtab_get(fs_sg *sg, uint64_t *log_ino, char *err, size_t errsz)
 		return fs_errf(err, errsz, rc, "log table block %" PRIu64 " unreadable", blk);
 	rc = fs_mb_verify(data, FS_MB, FS_BT_LOGTAB, sg->fsid, SG_LOG_INO, blk, NULL, err, errsz);
 	if (!rc)
-		*log_ino = get_be64(data + FS_MBH_BYTES + (sg->node % LT_PER) * 8);
+		*log_ino = mm_be64_get(data + FS_MBH_BYTES + (sg->node % LT_PER) * FS_LOGTAB_ENTRY + 8);
 	bs.put(bs.arg, SG_LOG_INO, blk, data, false);
 	return rc;
 }
@@ -470,6 +462,7 @@ static int log_create(fs_sg *sg, char *err, size_t errsz)
 
 		/* a metadata file: its blocks are full blocks of metadata */
 		rc = sg_tx_alloc_data(tx, &(struct fs_inode){.ino = ino, .data_rep = in.meta_rep}, i, &p);
+		in.subblocks += (uint64_t)fs_alloc_spb(sg->alloc) * in.meta_rep;
 		if (!rc) {
 			struct fs_tree *t = sg_tx_tree(tx, ino);
 
@@ -509,12 +502,21 @@ static int log_create(fs_sg *sg, char *err, size_t errsz)
 		if (!rc)
 			rc = tx->bs.get(tx->bs.arg, SG_LOG_INO, blk, true, &data);
 		if (!rc) {
+			uint8_t *e = data + FS_MBH_BYTES + (sg->node % LT_PER) * FS_LOGTAB_ENTRY;
+			uint64_t used = 0;
+
 			if (fs_mkfs_all_zero(data, FS_MBH_BYTES))
 				memset(data, 0, FS_MB);
-			put_be64(data + FS_MBH_BYTES + (sg->node % LT_PER) * 8, ino);
+			memset(e, 0, FS_LOGTAB_ENTRY);
+			mm_be32_put(e, sg->node);
+			mm_be64_put(e + 8, ino);
+			for (uint32_t i = 0; i < LT_PER; i++)
+				if (!fs_mkfs_all_zero(data + FS_MBH_BYTES + i * FS_LOGTAB_ENTRY,
+						      FS_LOGTAB_ENTRY))
+					used++;
 			fs_mb_seal(data, FS_MB,
 				   &(struct fs_mbh){.type = FS_BT_LOGTAB, .fsid = sg->fsid,
-						    .ino = SG_LOG_INO, .blk = blk});
+						    .ino = SG_LOG_INO, .blk = blk, .a = used});
 			tx->bs.put(tx->bs.arg, SG_LOG_INO, blk, data, true);
 			if ((blk + 1) * FS_MB > ltin.size)
 				ltin.size = (blk + 1) * FS_MB;

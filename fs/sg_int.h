@@ -34,7 +34,8 @@
 #define SG_LOG_INO 4u		/* the log table */
 #define SG_INO_BUCKETS 1024u
 #define SG_AC_BUCKETS 4096u
-#define SG_TX_MAXBUF 64		/* metadata buffers one transaction holds */
+#define SG_TX_MAXBUF 64		/* buffers past which long operations commit and go on */
+#define SG_TX_HARDBUF 8192		/* the most one transaction holds (adding disks) */
 #define SG_TX_MAXINO 6		/* inodes one transaction changes */
 #define SG_TX_MAXFREE 256	/* frees one transaction defers */
 
@@ -118,7 +119,8 @@ struct fs_sg {
 struct fs_file {
 	struct sg_ino *ip;
 	int flags;			/* open(2) flags */
-	pp_stream *stream;
+	pthread_mutex_t smu;		/* the stream: one reader at a time uses it */
+	pp_stream *stream;		/* read-ahead of this open (made at its first read) */
 	bool dir;
 };
 
@@ -144,6 +146,7 @@ struct sg_free {
 	fs_da da;
 	uint32_t nsub;
 	bool meta;
+	bool moved;			/* a fragment that moved: the block's buffer stays */
 	uint64_t ino, blk;		/* its pagepool tag, dropped before the free */
 };
 
@@ -152,9 +155,12 @@ struct sg_tx {
 	fs_log_tx *ltx;
 	bool alloc_locked, ialloc_locked;
 	int nbuf, nino, nfree;
-	struct sg_txbuf buf[SG_TX_MAXBUF];
+	struct sg_txbuf *buf;		/* cap of them, grown on demand */
+	int cap;
 	struct sg_txino ino[SG_TX_MAXINO];
 	struct sg_free fr[SG_TX_MAXFREE];
+	int nfresh;			/* indirect blocks allocated by this transaction */
+	uint64_t fresh_ino[16], fresh_tag[16];
 	int nown;			/* inodes the transaction took itself (growing a map) */
 	struct tok_holder own_h[SG_TX_MAXINO];
 	struct fs_inode own_in[SG_TX_MAXINO];
@@ -162,6 +168,13 @@ struct sg_tx {
 	struct fs_bstore bs;		/* over the metadata registration, for dir.c and tree.c */
 	struct fs_tree tree;		/* tree.c callbacks of this transaction */
 	uint64_t tree_ino;		/* whose tree <tree> changes: its blocks' kind */
+	int nsd;			/* indirect blocks' subblocks, counted into their inodes at commit */
+	struct {
+		uint64_t ino;
+		int64_t delta;
+	} sd[SG_TX_MAXINO];
+	uint64_t frag_size;		/* freeing data blocks: the file's size (its last
+					 * block a fragment); UINT64_MAX: all full */
 	/* the directory dir.c is changing: when it leaves the inode for
 	 * block 0, the store sees the inode as dir.c's view says */
 	const struct fs_dir *dview;
@@ -178,10 +191,19 @@ int sg_tx_begin(fs_sg *sg, uint64_t reserve, struct sg_tx **out);
 int sg_tx_inode(struct sg_tx *tx, struct sg_ino *ip, struct fs_inode *in);
 int sg_tx_commit(struct sg_tx *tx);
 void sg_tx_abort(struct sg_tx *tx);
+/* Allocation in this node's regions for <tx>: alloc_mu, held to commit. */
+int sg_tx_lock_alloc(struct sg_tx *tx);
 /* A tree.c view of inode <in>'s tree inside <tx>. */
 struct fs_tree *sg_tx_tree(struct sg_tx *tx, uint64_t ino);
-/* A new data block for block <n> of file <in> (data_rep replicas). */
+/* A new data block for block <n> of file <in> (data_rep replicas): a full
+ * block, or <nsub> subblocks (a fragment: the file's last block). */
 int sg_tx_alloc_data(struct sg_tx *tx, const struct fs_inode *in, uint64_t n, struct fs_ptr *p);
+int sg_tx_alloc_data_n(struct sg_tx *tx, const struct fs_inode *in, uint64_t n, uint32_t nsub,
+		       struct fs_ptr *p);
+/* Subblocks block <n> of a data file of <size> bytes takes: 0 past the
+ * end, a full block before the last, ceil(rest / S) for a last block the
+ * file ends inside (fs/README.md, "Disk addresses": a fragment). */
+uint32_t sg_nsub(const fs_sg *sg, uint64_t n, uint64_t size);
 /* Free <p> (data block of nsub subblocks per replica) after commit. */
 int sg_tx_free(struct sg_tx *tx, const struct fs_ptr *p, uint32_t nsub, bool meta, uint64_t ino,
 	       uint64_t blk);
@@ -229,6 +251,8 @@ int sg_lookup_ino(fs_sg *sg, uint64_t ino, struct fs_attr *out);
 int sg_ifree(fs_sg *sg, struct sg_ino *ip);
 
 /* data.c */
+/* fs_read without the atime update; *due: relatime says atime moves. */
+ssize_t sg_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off, bool *due);
 int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size);
 
 #endif

@@ -50,14 +50,25 @@ static int tx_get_buf(struct sg_tx *tx, uint64_t ino, uint64_t blk, bool write,
 	fs_sg *sg = tx->sg;
 	struct sg_txbuf *tb = tx_find(tx, ino, blk);
 	struct pp_map m;
+	bool fresh = false;
 	int rc;
 
 	if (tb) {
 		*out = tb;
 		return MM_OK;
 	}
-	if (tx->nbuf == SG_TX_MAXBUF)
-		return MM_ETOOBIG;
+	if (tx->nbuf == tx->cap) {
+		int cap = tx->cap ? tx->cap * 2 : 16;
+		struct sg_txbuf *nb;
+
+		if (cap > SG_TX_HARDBUF)
+			return MM_ETOOBIG;
+		nb = realloc(tx->buf, (size_t)cap * sizeof(*nb));
+		if (!nb)
+			return MM_ENOMEM;
+		tx->buf = nb;
+		tx->cap = cap;
+	}
 	if (write && !(blk & FS_TAG_IND)) {
 		rc = sg_map_meta(sg, ino, blk, &m);
 		if (rc == MM_ENOENT) {
@@ -73,22 +84,34 @@ static int tx_get_buf(struct sg_tx *tx, uint64_t ino, uint64_t blk, bool write,
 			return rc;
 		}
 	}
+	/* an indirect block this transaction just allocated: nothing to
+	 * read (tree.c writes all of it), and its allocation is logged, so
+	 * replay starts it from zeros and only what differs is logged */
+	for (int i = 0; write && (blk & FS_TAG_IND) && i < tx->nfresh; i++)
+		if (tx->fresh_ino[i] == ino && tx->fresh_tag[i] == blk)
+			fresh = true;
 	tb = &tx->buf[tx->nbuf];
 	memset(tb, 0, sizeof(*tb));
 	rc = pp_get(sg->pool, &(struct pp_tag){sg->mfsid, ino, blk}, 0, FS_MB,
-		    write ? PP_MODIFY : PP_READ, &tb->b, (void **)&tb->data);
+		    fresh ? PP_OVERWRITE : write ? PP_MODIFY : PP_READ, &tb->b, (void **)&tb->data);
 	if (rc)
 		return rc;
 	tb->ino = ino;
 	tb->blk = blk;
 	tb->write = write;
+	tb->fresh = fresh;
 	if (write) {
 		tb->orig = malloc(FS_MB);
 		if (!tb->orig) {
 			pp_release(tb->b);
 			return MM_ENOMEM;
 		}
-		memcpy(tb->orig, tb->data, FS_MB);
+		if (fresh) {
+			memset(tb->data, 0, FS_MB);
+			memset(tb->orig, 0, FS_MB);
+		} else {
+			memcpy(tb->orig, tb->data, FS_MB);
+		}
 	}
 	tx->nbuf++;
 	*out = tb;
@@ -212,7 +235,7 @@ static int tx_diff(struct sg_tx *tx, struct sg_txbuf *tb, uint32_t *lo, uint32_t
 		}
 		return MM_OK;
 	}
-	if (tb->blk & FS_TAG_IND) {
+	if ((tb->blk & FS_TAG_IND) && !tb->fresh) {
 		if (!memcmp(a, b, FS_MB))
 			return MM_OK;
 		*lo = 0;
@@ -377,7 +400,7 @@ void sg_dir_view(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, struct fs_dir
 
 /* ---- 3. allocation ---- */
 
-static int lock_alloc(struct sg_tx *tx)
+int sg_tx_lock_alloc(struct sg_tx *tx)
 {
 	fs_sg *sg = tx->sg;
 	int rc = MM_OK;
@@ -389,6 +412,24 @@ static int lock_alloc(struct sg_tx *tx)
 	if (!sg->breg_held)
 		rc = sg_region_alloc(sg, false);
 	return rc;
+}
+
+/* Full blocks of each (disk, region) chunk that data does not take. */
+#define SG_META_RESERVE_DIV 32u
+#define SG_META_RESERVE_MIN 2u
+
+static bool data_reserved(fs_sg *sg, uint32_t r, uint32_t d)
+{
+	struct fs_bmap_count c;
+	struct fs_chunk ch;
+	uint64_t keep;
+
+	if (fs_bmap_chunk(sg->alloc, d, r, &ch) || fs_bmap_count(sg->alloc, r, d, &c, NULL, 0))
+		return false;
+	keep = ch.nsub / fs_alloc_spb(sg->alloc) / SG_META_RESERVE_DIV;
+	if (keep < SG_META_RESERVE_MIN)
+		keep = SG_META_RESERVE_MIN;
+	return c.free_full <= keep;
 }
 
 /*
@@ -405,7 +446,7 @@ static int alloc_space(struct sg_tx *tx, uint64_t ino, uint64_t n, unsigned nrep
 	bool *full;
 	int rc, tries = 0;
 
-	rc = lock_alloc(tx);
+	rc = sg_tx_lock_alloc(tx);
 	if (rc)
 		return rc;
 	pl = malloc(sizeof(*pl));
@@ -432,6 +473,13 @@ static int alloc_space(struct sg_tx *tx, uint64_t ino, uint64_t n, unsigned nrep
 		if (rc)
 			break;
 		for (r = 0; r < (int)nrep; r++) {
+			/* data leaves each chunk a reserve for metadata (a
+			 * directory that grows, the maps of a disk being added),
+			 * so a file system full of data still works */
+			if (kind == FS_KIND_DATA && data_reserved(sg, sg->breg, disks[r])) {
+				rc = MM_ERANGE;
+				break;
+			}
 			rc = nsub == spb ? fs_bmap_alloc_block(sg->alloc, sg->breg, disks[r],
 							       &p->da[r], tx->msg, sizeof(tx->msg))
 					 : fs_bmap_alloc_frag(sg->alloc, sg->breg, disks[r], nsub,
@@ -456,18 +504,53 @@ static int alloc_space(struct sg_tx *tx, uint64_t ino, uint64_t n, unsigned nrep
 	return rc;
 }
 
-int sg_tx_alloc_data(struct sg_tx *tx, const struct fs_inode *in, uint64_t n, struct fs_ptr *p)
+int sg_tx_alloc_data_n(struct sg_tx *tx, const struct fs_inode *in, uint64_t n, uint32_t nsub,
+		       struct fs_ptr *p)
 {
 	fs_sg *sg = tx->sg;
-	int rc = alloc_space(tx, in->ino, n, in->data_rep ? in->data_rep : 1, FS_KIND_DATA,
-			     fs_alloc_spb(sg->alloc), p);
+	uint32_t spb = fs_alloc_spb(sg->alloc);
+	int rc = alloc_space(tx, in->ino, n, in->data_rep ? in->data_rep : 1, FS_KIND_DATA, nsub, p);
 	struct pp_map m;
 
 	if (!rc) {
-		sg_ptr_to_map(sg, p, 0, 0, &m);
+		sg_ptr_to_map(sg, p, 0, nsub < spb ? nsub * sg->S : 0, &m);
 		sg_ac_put(sg, sg->fsid, in->ino, n, &m);
 	}
 	return rc;
+}
+
+int sg_tx_alloc_data(struct sg_tx *tx, const struct fs_inode *in, uint64_t n, struct fs_ptr *p)
+{
+	return sg_tx_alloc_data_n(tx, in, n, fs_alloc_spb(tx->sg->alloc), p);
+}
+
+uint32_t sg_nsub(const fs_sg *sg, uint64_t n, uint64_t size)
+{
+	uint64_t start = n * sg->B;
+
+	if (start >= size)
+		return 0;
+	if (size - start >= sg->B)
+		return sg->B / sg->S;
+	return (uint32_t)((size - start + sg->S - 1) / sg->S);
+}
+
+/* Indirect blocks count in their inode's subblocks (tree.c changes the
+ * tree, not the count): kept per inode, added at commit. */
+static void sub_delta(struct sg_tx *tx, uint64_t ino, int64_t d)
+{
+	int i;
+
+	for (i = 0; i < tx->nsd; i++)
+		if (tx->sd[i].ino == ino)
+			break;
+	if (i == tx->nsd) {
+		if (tx->nsd == SG_TX_MAXINO)
+			return;
+		tx->sd[tx->nsd].ino = ino;
+		tx->sd[tx->nsd++].delta = 0;
+	}
+	tx->sd[i].delta += d;
 }
 
 /* tree.c: space for a new indirect block (a metadata fragment). */
@@ -482,8 +565,15 @@ static int tx_alloc_meta(void *arg, uint64_t ino, uint64_t blk, struct fs_ptr *p
 			 fs_mkfs_ind_subblocks(sg->S), p);
 	if (rc)
 		return rc;
+	for (int r = 0; r < FS_MAX_REPLICAS; r++)
+		if (p->da[r])
+			sub_delta(tx, ino, fs_mkfs_ind_subblocks(sg->S));
 	sg_ptr_to_map(sg, p, 0, 0, &m);
 	sg_ac_put(sg, sg->mfsid, ino, blk, &m);
+	if (tx->nfresh < (int)(sizeof(tx->fresh_tag) / sizeof(tx->fresh_tag[0]))) {
+		tx->fresh_ino[tx->nfresh] = ino;
+		tx->fresh_tag[tx->nfresh++] = blk;
+	}
 	if (tx->ltx)
 		rc = fs_log_add_alloc(tx->ltx, ino, blk);
 	return rc;
@@ -499,7 +589,8 @@ int sg_tx_free(struct sg_tx *tx, const struct fs_ptr *p, uint32_t nsub, bool met
 			continue;
 		if (tx->nfree == SG_TX_MAXFREE)
 			return MM_ETOOBIG;
-		tx->fr[tx->nfree++] = (struct sg_free){p->da[r], nsub, meta, ino, blk};
+		tx->fr[tx->nfree++] =
+			(struct sg_free){.da = p->da[r], .nsub = nsub, .meta = meta, .ino = ino, .blk = blk};
 	}
 	return MM_OK;
 }
@@ -510,9 +601,18 @@ static int tx_free_blk(void *arg, uint64_t ino, uint64_t blk, const struct fs_pt
 	struct sg_tx *tx = arg;
 	fs_sg *sg = tx->sg;
 	int rc;
+	uint32_t nsub = fs_alloc_spb(sg->alloc);
 
-	rc = sg_tx_free(tx, p, is_meta ? fs_mkfs_ind_subblocks(sg->S) : fs_alloc_spb(sg->alloc),
-			is_meta, ino, blk);
+	/* a data file's last block is a fragment for the size it had */
+	if (is_meta)
+		nsub = fs_mkfs_ind_subblocks(sg->S);
+	else if (tx->frag_size != UINT64_MAX && sg_nsub(sg, blk, tx->frag_size))
+		nsub = sg_nsub(sg, blk, tx->frag_size);
+	rc = sg_tx_free(tx, p, nsub, is_meta, ino, blk);
+	if (!rc && is_meta)
+		for (int r = 0; r < FS_MAX_REPLICAS; r++)
+			if (p->da[r])
+				sub_delta(tx, ino, -(int64_t)nsub);
 	if (!rc && is_meta && tx->ltx)
 		rc = fs_log_add_free(tx->ltx, ino, blk);
 	return rc;
@@ -641,7 +741,9 @@ static int tx_grow(struct sg_tx *tx, uint64_t ino, uint64_t blk)
 		if (rc)
 			return rc;
 		memset(tbuf->data, 0, FS_MB);
-		memset(tbuf->orig, 0xff, FS_MB);	/* all of it is logged */
+		/* its allocation is logged: replay zeroes it, then applies what
+		 * differs from zeros */
+		memset(tbuf->orig, 0, FS_MB);
 		tbuf->fresh = true;
 		tbuf->dirty = true;
 	}
@@ -676,7 +778,19 @@ int sg_tx_alloc_inode(struct sg_tx *tx, uint64_t *ino)
 	if (rc == MM_ENOENT) {
 		struct sg_txbuf *tb;
 
+		/* grow the inode file now, but let the new block go: commit
+		 * takes inode-file blocks in ascending order, and holding this
+		 * one through the body would invert that (its zeros are
+		 * harmless on disk early, and its allocation is logged) */
 		rc = tx_get_buf(tx, 0, *ino / FS_INODES_PER_MB, true, &tb);
+		if (!rc) {
+			int i = (int)(tb - tx->buf);
+
+			pp_mark_dirty(tb->b, 0, FS_MB, 0);
+			pp_release(tb->b);
+			free(tb->orig);
+			tx->buf[i] = tx->buf[--tx->nbuf];
+		}
 	}
 	return rc;
 }
@@ -705,6 +819,7 @@ int sg_tx_begin(fs_sg *sg, uint64_t reserve, struct sg_tx **out)
 	if (!tx)
 		return MM_ENOMEM;
 	tx->sg = sg;
+	tx->frag_size = UINT64_MAX;
 	tx->bs = (struct fs_bstore){tx_bs_get, tx_bs_put, tx_bs_punch, tx};
 	if (sg->log) {
 		uint64_t max = fs_log_tx_max(sg->log);
@@ -753,6 +868,8 @@ static void tx_end(struct sg_tx *tx)
 	}
 	for (int i = 0; i < tx->nbuf; i++)
 		free(tx->buf[i].orig);
+	free(tx->buf);
+	tx->buf = NULL;
 	sg_cur_tx = NULL;
 }
 
@@ -793,13 +910,15 @@ static int tx_run_frees(fs_sg *sg, struct sg_free *fr, int n)
 	for (int i = 0; i < n; i++) {
 		uint32_t fs = fr[i].meta ? sg->mfsid : sg->fsid;
 
+		if (fr[i].moved)
+			continue;	/* the block lives on elsewhere: its buffer stays */
 		pp_invalidate(sg->pool, fs, fr[i].ino, fr[i].blk, fr[i].blk + 1);
 		sg_ac_drop(sg, fs, fr[i].ino, fr[i].blk, fr[i].blk + 1);
 	}
 	rc = sg_tx_begin(sg, 0, &tx);
 	if (rc)
 		return rc;
-	rc = lock_alloc(tx);
+	rc = sg_tx_lock_alloc(tx);
 	for (int i = 0; !rc && i < n; i++) {
 		uint32_t r;
 		int frc;
@@ -834,7 +953,7 @@ static int tx_run_frees(fs_sg *sg, struct sg_free *fr, int n)
 			if (!rc)
 				rc = sg_tx_begin(sg, 0, &tx);
 			if (!rc)
-				rc = lock_alloc(tx);
+				rc = sg_tx_lock_alloc(tx);
 			if (rc)
 				return rc;
 		}
@@ -882,6 +1001,13 @@ int sg_tx_commit(struct sg_tx *tx)
 	struct sg_free *fr = NULL;
 	int nfr = tx->nfree, rc = MM_OK;
 
+	for (int k = 0; k < tx->nsd; k++)
+		for (int i = 0; i < tx->nino; i++)
+			if (tx->ino[i].ip->ino == tx->sd[k].ino) {
+				int64_t v = (int64_t)tx->ino[i].in->subblocks + tx->sd[k].delta;
+
+				tx->ino[i].in->subblocks = v < 0 ? 0 : (uint64_t)v;
+			}
 	/* inode records last, in ascending order (the lock order) */
 	qsort(tx->ino, tx->nino, sizeof(tx->ino[0]), cmp_txino);
 	for (int i = 0; i < tx->nino && !rc; i++) {

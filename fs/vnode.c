@@ -5,9 +5,9 @@
  *
  * Every operation takes the inode tokens of what it reads (ro) or changes
  * (xw), parents before children and inodes of one level in ascending
- * number (fs/sg_int.h, lock order), then runs one transaction. A
- * directory stores ".." as an entry of its own (so rename can move it);
- * "." is made up. The root has no ".." entry: its parent is itself.
+ * number (fs/sg_int.h, lock order), then runs one transaction. "." and
+ * ".." are not stored: a directory's parent is its inode's rdev field
+ * (format.h), 0 for the root, whose parent is itself.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,6 +19,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "fs/acl.h"
 #include "fs/sg_int.h"
 
 /* An inode taken for an operation: reference, token, record. */
@@ -156,42 +157,21 @@ static int dir_del(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char
 	return fs_errno(rc);
 }
 
-/* The parent of directory <in> (its ".." entry; the root's is itself). */
+/* The parent of directory <in>: its rdev (format.h; the root's is itself). */
 static uint64_t dir_parent(fs_sg *sg, struct fs_inode *in)
 {
-	struct fs_dirent e;
-
-	if (in->ino == FS_ROOT_INO || dir_find(sg, in, "..", &e))
-		return FS_ROOT_INO;
-	return e.ino;
-}
-
-struct empty_arg {
-	bool empty;
-};
-
-static int empty_fn(const struct fs_dirent *e, uint64_t cookie, void *arg)
-{
-	struct empty_arg *a = arg;
-
-	(void)cookie;
-	if (!strcmp(e->name, ".."))
-		return 0;
-	a->empty = false;
-	return 1;
+	(void)sg;
+	return in->rdev ? in->rdev : FS_ROOT_INO;
 }
 
 static int dir_empty(fs_sg *sg, struct fs_inode *in)
 {
-	struct empty_arg a = {true};
 	struct fs_dir d;
 	int rc;
 
 	sg_dir_view(sg, NULL, in, &d);
-	rc = fs_dir_readdir(&d, 0, empty_fn, &a);
-	if (rc < 0)
-		return fs_errno(rc);
-	return a.empty ? 1 : 0;
+	rc = fs_dir_is_empty(&d);
+	return rc < 0 ? fs_errno(rc) : rc;
 }
 
 static void touch(struct fs_inode *in, bool m, bool c)
@@ -375,6 +355,13 @@ static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *na
 		goto abort;
 	memset(&in, 0, sizeof(in));
 	in.ino = ino;
+	/* a default ACL of the directory takes the umask's place (fs/acl.h) */
+	rc = sg_acl_inherit(&d.in, &in, &mode);
+	if (rc < 0)
+		goto abort;
+	if (rc == 0 && !S_ISLNK(mode))
+		mode &= ~c->umask | S_IFMT;
+	rc = 0;
 	in.gen = new_gen();
 	in.mode = mode;
 	in.uid = c->uid;
@@ -403,10 +390,9 @@ static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *na
 		in.size = n;
 	}
 	if (S_ISDIR(mode)) {
-		/* ".." names the parent; the parent gains a link from it */
-		rc = dir_add(sg, tx, &in, "..", d.in.ino, d.in.gen, DT_DIR);
-		if (!rc)
-			d.in.nlink++;
+		/* its ".." names the parent, which gains a link from it */
+		in.rdev = d.in.ino;
+		d.in.nlink++;
 	}
 	if (!rc)
 		rc = fs_errno(sg_tx_inode(tx, &(*d.ip), &d.in));
@@ -454,13 +440,13 @@ int fs_mknod(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name,
 		return -EINVAL;
 	if ((t == S_IFCHR || t == S_IFBLK) && c->uid != 0)
 		return -EPERM;
-	return make(sg, c, dir, name, t | (mode & 07777 & ~c->umask), rdev, NULL, out, NULL);
+	return make(sg, c, dir, name, t | (mode & 07777), rdev, NULL, out, NULL);
 }
 
 int fs_mkdir(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name, uint32_t mode,
 	     struct fs_attr *out)
 {
-	return make(sg, c, dir, name, S_IFDIR | (mode & 07777 & ~c->umask), 0, NULL, out, NULL);
+	return make(sg, c, dir, name, S_IFDIR | (mode & 07777), 0, NULL, out, NULL);
 }
 
 int fs_symlink(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name,
@@ -500,6 +486,7 @@ static struct fs_file *file_new(struct sg_ino *ip, int flags)
 		return NULL;
 	f->ip = ip;
 	f->flags = flags;
+	pthread_mutex_init(&f->smu, NULL);
 	f->dir = S_ISDIR(ip->cur.mode);
 	pthread_mutex_lock(&ip->mu);
 	if (ip->nopen++ == 0 && !ip->nlookup)
@@ -514,7 +501,7 @@ int fs_create(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name
 	struct sg_ino *ip = NULL;
 	int rc;
 
-	rc = make(sg, c, dir, name, S_IFREG | (mode & 07777 & ~c->umask), 0, NULL, out, &ip);
+	rc = make(sg, c, dir, name, S_IFREG | (mode & 07777), 0, NULL, out, &ip);
 	if (rc == -EEXIST && !(flags & O_EXCL) && !is_dot(name)) {
 		/* O_CREAT of an existing file: open it */
 		rc = fs_lookup(sg, c, dir, name, out);
@@ -671,11 +658,10 @@ static int remove_name(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const c
 		else
 			rc = fs_errno(sg_tx_commit(tx));
 	}
-	if (!rc) {
+	/* no kernel invalidation: the kernel made this change itself (other
+	 * nodes' changes reach it through revokes) */
+	if (!rc)
 		atomic_fetch_add(&sg->st_removes, 1);
-		if (sg->inval_set && sg->inval.entry)
-			sg->inval.entry(sg->inval.arg, dir, name, strlen(name));
-	}
 	vn_put(sg, &d);
 	/* the last name of an inode nobody uses: free it now */
 	if (!rc && v.in.nlink == 0) {

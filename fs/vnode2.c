@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "fs/acl.h"
 #include "fs/sg_int.h"
 
 struct vn {
@@ -131,24 +132,14 @@ static int ddel(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *n
 	return fs_errno(rc);
 }
 
-static int nonempty_fn(const struct fs_dirent *e, uint64_t cookie, void *arg)
-{
-	(void)cookie;
-	if (!strcmp(e->name, ".."))
-		return 0;
-	*(bool *)arg = true;
-	return 1;
-}
-
 static int dempty(fs_sg *sg, struct fs_inode *in)
 {
 	struct fs_dir d;
-	bool any = false;
 	int rc;
 
 	sg_dir_view(sg, NULL, in, &d);
-	rc = fs_dir_readdir(&d, 0, nonempty_fn, &any);
-	return rc < 0 ? fs_errno(rc) : !any;
+	rc = fs_dir_is_empty(&d);
+	return rc < 0 ? fs_errno(rc) : rc;
 }
 
 static bool sticky(const struct fs_cred *c, const struct fs_inode *dir, const struct fs_inode *v)
@@ -156,27 +147,38 @@ static bool sticky(const struct fs_cred *c, const struct fs_inode *dir, const st
 	return (dir->mode & S_ISVTX) && c->uid != 0 && c->uid != dir->uid && c->uid != v->uid;
 }
 
-/* Is <anc> an ancestor of (or) directory <ino>? Walks ".." entries; the
- * rename mutex keeps the shape still on this node. */
-static int is_ancestor(fs_sg *sg, uint64_t anc, uint64_t ino)
+/*
+ * Is <anc> an ancestor of (or) directory <ino>? Walks the parents (rdev)
+ * up from <ino>; the rename mutex keeps the shape still on this node.
+ * <held> (n of them) are directories the caller holds xw: their records
+ * are read from <hin>, not through another token (which would wait on
+ * the caller itself).
+ */
+static int is_ancestor(fs_sg *sg, uint64_t anc, uint64_t ino, const struct fs_inode **hin, int n)
 {
 	for (int depth = 0; depth < 4096; depth++) {
 		struct vn v;
-		struct fs_dirent e;
+		uint64_t up = 0;
+		bool found = false;
 		int rc;
 
 		if (ino == anc)
 			return 1;
 		if (ino == FS_ROOT_INO)
 			return 0;
-		rc = vget(sg, ino, TOK_RO, &v);
-		if (rc)
-			return rc;
-		rc = dfind(sg, &v.in, "..", &e);
-		vput(sg, &v);
-		if (rc)
-			return rc == -ENOENT ? 0 : rc;
-		ino = e.ino;
+		for (int i = 0; i < n; i++)
+			if (hin[i]->ino == ino) {
+				up = hin[i]->rdev;
+				found = true;
+			}
+		if (!found) {
+			rc = vget(sg, ino, TOK_RO, &v);
+			if (rc)
+				return rc;
+			up = v.in.rdev;
+			vput(sg, &v);
+		}
+		ino = up ? up : FS_ROOT_INO;
 	}
 	return -ELOOP;
 }
@@ -208,7 +210,7 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 		locked = true;
 	}
 	/* directories in ascending order, then the two children */
-	rc = vget(sg, odir < ndir ? odir : ndir, TOK_XW, odir < ndir ? &od : &nd);
+	rc = vget(sg, odir <= ndir ? odir : ndir, TOK_XW, odir <= ndir ? &od : &nd);
 	if (!rc && cross)
 		rc = vget(sg, odir < ndir ? ndir : odir, TOK_XW, odir < ndir ? &nd : &od);
 	if (rc)
@@ -277,15 +279,17 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 	}
 	/* a directory moving to another parent: not into itself, and its
 	 * ".." changes, which needs write permission on it */
+	const struct fs_inode *held[4] = {&od.in, ndp, &sv.in, have_t ? &tv.in : &sv.in};
+
 	if (cross && S_ISDIR(sv.in.mode)) {
-		rc = is_ancestor(sg, se.ino, ndir);
+		rc = is_ancestor(sg, se.ino, ndir, held, 4);
 		if (rc == 1)
 			rc = -EINVAL;
 		if (!rc)
 			rc = sg_perm(c, &sv.in, 2);
 	}
 	if (!rc && cross && exch && have_t && S_ISDIR(tv.in.mode)) {
-		rc = is_ancestor(sg, te.ino, odir);
+		rc = is_ancestor(sg, te.ino, odir, held, 4);
 		if (rc == 1)
 			rc = -EINVAL;
 		if (!rc)
@@ -322,16 +326,10 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 				od.in.nlink++;
 			}
 		}
-		if (!rc && cross && S_ISDIR(sv.in.mode)) {
-			rc = ddel(sg, tx, &sv.in, "..");
-			if (!rc)
-				rc = dadd(sg, tx, &sv.in, "..", nd.in.ino, nd.in.gen, DT_DIR);
-		}
-		if (!rc && cross && S_ISDIR(tv.in.mode)) {
-			rc = ddel(sg, tx, &tv.in, "..");
-			if (!rc)
-				rc = dadd(sg, tx, &tv.in, "..", od.in.ino, od.in.gen, DT_DIR);
-		}
+		if (!rc && cross && S_ISDIR(sv.in.mode))
+			sv.in.rdev = nd.in.ino;
+		if (!rc && cross && S_ISDIR(tv.in.mode))
+			tv.in.rdev = od.in.ino;
 		if (!rc) {
 			now_m_c(&tv.in, false);
 		}
@@ -353,9 +351,7 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 		if (!rc && cross && S_ISDIR(sv.in.mode)) {
 			od.in.nlink--;
 			nd.in.nlink++;
-			rc = ddel(sg, tx, &sv.in, "..");
-			if (!rc)
-				rc = dadd(sg, tx, &sv.in, "..", nd.in.ino, nd.in.gen, DT_DIR);
+			sv.in.rdev = nd.in.ino;
 		}
 	}
 	if (rc)
@@ -366,10 +362,6 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 		now_m_c(&nd.in, true);
 	rc = fs_errno(sg_tx_commit(tx));
 	tx = NULL;
-	if (!rc && sg->inval_set && sg->inval.entry) {
-		sg->inval.entry(sg->inval.arg, odir, oname, strlen(oname));
-		sg->inval.entry(sg->inval.arg, ndir, nname, strlen(nname));
-	}
 	/* a replaced target that nobody names any more is freed */
 	if (!rc && have_t && !exch && tv.in.nlink == 0) {
 		bool unused;
@@ -457,6 +449,13 @@ int fs_setattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const struct fs
 		if (!root && (mode & S_ISGID) && !sg_in_group(c, v.in.gid))
 			mode &= ~(uint32_t)S_ISGID;
 		v.in.mode = (v.in.mode & S_IFMT) | mode;
+		/* a stored access ACL follows the mode (fs/acl.h) */
+		rc = sg_acl_chmod(&v.in);
+		if (rc) {
+			sg_tx_abort(tx);
+			vput(sg, &v);
+			return rc;
+		}
 	}
 	if (m & (FS_SET_UID | FS_SET_GID)) {
 		bool changed = ((m & FS_SET_UID) && sa->uid != v.in.uid) ||
@@ -545,6 +544,7 @@ int fs_open(fs_sg *sg, const struct fs_cred *c, uint64_t ino, int flags, fs_file
 		return rc;
 	}
 	f->flags = flags;
+	pthread_mutex_init(&f->smu, NULL);
 	f->dir = S_ISDIR(v.in.mode);
 	pthread_mutex_lock(&f->ip->mu);
 	if (f->ip->nopen++ == 0 && !f->ip->nlookup)
@@ -567,6 +567,7 @@ int fs_release(fs_sg *sg, fs_file *f)
 
 	if (f->stream)
 		pp_stream_close(f->stream);
+	pthread_mutex_destroy(&f->smu);
 	pthread_mutex_lock(&ip->mu);
 	ip->nopen--;
 	last = !ip->nopen && !ip->nlookup;
@@ -633,7 +634,6 @@ int fs_readdir(fs_sg *sg, fs_file *dir, uint64_t cookie, bool plus, fs_readdir_f
 	struct vn v;
 	struct rd_arg a = {sg, fn, arg, plus, false, 0};
 	struct fs_dir d;
-	struct fs_dirent e;
 	uint64_t parent;
 	int rc;
 
@@ -644,9 +644,7 @@ int fs_readdir(fs_sg *sg, fs_file *dir, uint64_t cookie, bool plus, fs_readdir_f
 		vput(sg, &v);
 		return -ENOTDIR;
 	}
-	parent = v.in.ino;
-	if (v.in.ino != FS_ROOT_INO && !dfind(sg, &v.in, "..", &e))
-		parent = e.ino;
+	parent = v.in.rdev ? v.in.rdev : v.in.ino;
 	if (cookie < 1 && rd_one(&a, ".", v.in.ino, DT_DIR, 1))
 		goto out;
 	if (cookie < 2 && rd_one(&a, "..", parent, DT_DIR, 2))

@@ -83,7 +83,7 @@ int fsrec_encode(const struct fsrec *r, char **out)
 	json_object_object_add(o, "numNodes", json_object_new_int64(r->num_nodes));
 	json_object_object_add(o, "created", json_object_new_int64((int64_t)r->created));
 	json_object_object_add(o, "createdOn", json_object_new_string(r->created_on));
-	*out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	*out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return *out ? MM_OK : MM_ENOMEM;
 }

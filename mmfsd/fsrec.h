@@ -13,7 +13,8 @@
  * Stored as one JSON object, versioned ("version": FSREC_VERSION); the
  * decoder is strict, because the CCR is shared input: every field must be
  * present with its type and range, no other field may be, names and ids
- * are unique. A record of a newer version is MM_ENOTSUP (naming both
+ * are unique, nothing but white space may follow the object. A record
+ * of a newer version is MM_ENOTSUP (naming both
  * versions), anything else wrong MM_EPROTO; <err> says what. Encoding is
  * canonical: decode(encode(r)) == r, and encode(decode(t)) is the text
  * the encoder writes.

@@ -7,6 +7,8 @@
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,27 +17,45 @@
 
 #include "common/err.h"
 #include "fs/fs.h"
+#include "fs/fsck.h"
 #include "fs/mkfs.h"
 #include "net/net.h"
 #include "pagepool/pagepool.h"
 #include "tokens/toknet.h"
 
-#define NDISK 3
+#define NDISK 3		/* made by mkfs */
+#define NDISK_MAX 4		/* and one added */
 #define DISK_BYTES (96ull << 20)
 #define FSID 77u
 #define NODE 1u
 
-static uint8_t *disk[NDISK];
+static uint8_t *disk[NDISK_MAX];
+static uint32_t ndisks_now = NDISK;	/* disks the I/O reaches */
+/* One instant for a crash snapshot: every transfer holds it. */
+static pthread_mutex_t disk_mu = PTHREAD_MUTEX_INITIALIZER;
 static net_ctx *net;
 static struct toknet *tn;
+
+/* Fault injection: with fail_every N, every Nth write (pagepool and
+ * synchronous alike) fails with MM_EIO, as a disk would. */
+static atomic_uint fail_every, nwrites;
+
+static bool write_fails(void)
+{
+	unsigned n = atomic_load(&fail_every);
+
+	return n && atomic_fetch_add(&nwrites, 1) % n == n - 1;
+}
 
 static int dk_read(void *arg, uint32_t d, uint64_t off, void *buf, size_t len)
 {
 	uint8_t **dk = arg;
 
-	if (d >= NDISK || off + len > DISK_BYTES)
+	if (d >= ndisks_now || off + len > DISK_BYTES)
 		return MM_EIO;
+	pthread_mutex_lock(&disk_mu);
 	memcpy(buf, dk[d] + off, len);
+	pthread_mutex_unlock(&disk_mu);
 	return MM_OK;
 }
 
@@ -43,9 +63,11 @@ static int dk_write(void *arg, uint32_t d, uint64_t off, const void *buf, size_t
 {
 	uint8_t **dk = arg;
 
-	if (d >= NDISK || off + len > DISK_BYTES)
+	if (d >= ndisks_now || off + len > DISK_BYTES || write_fails())
 		return MM_EIO;
+	pthread_mutex_lock(&disk_mu);
 	memcpy(dk[d] + off, buf, len);
+	pthread_mutex_unlock(&disk_mu);
 	return MM_OK;
 }
 
@@ -54,14 +76,48 @@ static int be_submit(void *arg, struct pp_io *io)
 	uint8_t **dk = arg;
 	uint64_t d = io->nsd_id - 100;
 
-	if (d >= NDISK || io->offset + io->len > DISK_BYTES)
+	if (d >= ndisks_now || io->offset + io->len > DISK_BYTES)
 		return MM_EIO;
+	if (io->write && write_fails()) {
+		io->done(io, MM_EIO);
+		return MM_OK;
+	}
+	pthread_mutex_lock(&disk_mu);
 	if (io->write)
 		memcpy(dk[d] + io->offset, io->buf, io->len);
 	else
 		memcpy(io->buf, dk[d] + io->offset, io->len);
+	pthread_mutex_unlock(&disk_mu);
 	io->done(io, MM_OK);
 	return MM_OK;
+}
+
+static int nlogged;
+
+static void fsck_log(void *arg, const char *line, bool fixed)
+{
+	(void)arg, (void)fixed;
+	if (nlogged++ < 12)
+		fprintf(stderr, "fsck: %s\n", line);
+}
+
+/* mmfsck -n of the disks: what the runtime wrote is what fsck expects. */
+static void fsck_clean(uint8_t **dk)
+{
+	struct fs_disk_io io = {dk_read, dk_write, dk};
+	struct fs_fsck_params fp = {.repair = FS_FSCK_NO, .log = fsck_log};
+	struct fs_fsck_report r;
+	char err[512] = "";
+	int rc;
+
+	nlogged = 0;
+	rc = fs_fsck(&io, ndisks_now, &fp, &r, err, sizeof(err));
+
+	if (rc || r.exit)
+		fprintf(stderr, "fsck: rc %d exit %d found %llu: %s\n", rc, r.exit,
+			(unsigned long long)r.found, err);
+	CU_ASSERT_EQUAL(rc, MM_OK);
+	CU_ASSERT_EQUAL(r.exit, 0);
 }
 
 static pp_pool *mk_pool(uint8_t **dk)
@@ -81,6 +137,7 @@ static void mkfs(uint32_t bsize)
 	struct fs_disk_io io = {dk_read, dk_write, disk};
 	char err[512];
 
+	ndisks_now = NDISK;
 	for (int i = 0; i < NDISK; i++) {
 		memset(disk[i], 0, DISK_BYTES);
 		snprintf(names[i], sizeof(names[i]), "nsd%d", i + 1);
@@ -110,7 +167,7 @@ static void mkfs(uint32_t bsize)
 
 static fs_sg *mount_on(uint8_t **dk, pp_pool *pool)
 {
-	struct fs_mount_params mp = {.device = "fs1", .fsid = FSID, .ndisks = NDISK,
+	struct fs_mount_params mp = {.device = "fs1", .fsid = FSID, .ndisks = ndisks_now,
 				     .dio = {dk_read, dk_write, dk}, .pool = pool, .tok = tn,
 				     .node = NODE, .token_timeout_ms = 10000};
 	fs_sg *sg = NULL;
@@ -305,6 +362,7 @@ static void run_basic(uint32_t bsize)
 	CU_ASSERT_EQUAL(fs_unlink(sg, &root, FS_ROOT_INO, "mid"), 0);
 	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
 	pp_pool_destroy(pool);
+	fsck_clean(disk);
 	free(small);
 	free(mid);
 	free(big);
@@ -341,11 +399,15 @@ static void test_crash_replay(void)
 	CU_ASSERT_EQUAL(fs_create(sg, &root, FS_ROOT_INO, "synced", 0644, O_RDWR, &a, &f), 0);
 	CU_ASSERT_EQUAL(fs_write(sg, &root, f, data, 700000, 0), 700000);
 	CU_ASSERT_EQUAL(fs_fsync(sg, f, false), 0);
+	pthread_mutex_lock(&disk_mu);
 	for (int i = 0; i < NDISK; i++) {
 		snap[i] = malloc(DISK_BYTES);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(snap[i]);
-		memcpy(snap[i], disk[i], DISK_BYTES);
+		if (snap[i])
+			memcpy(snap[i], disk[i], DISK_BYTES);
 	}
+	pthread_mutex_unlock(&disk_mu);
+	for (int i = 0; i < NDISK; i++)
+		CU_ASSERT_PTR_NOT_NULL_FATAL(snap[i]);
 	fs_release(sg, f);
 	fs_forget(sg, a.ino, 1);
 	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
@@ -361,9 +423,364 @@ static void test_crash_replay(void)
 	CU_ASSERT_EQUAL(count_dir(sg, FS_ROOT_INO), 201);
 	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
 	pp_pool_destroy(pool2);
+	fsck_clean(snap);
 	for (int i = 0; i < NDISK; i++)
 		free(snap[i]);
 	free(data);
+}
+
+/* fallocate: zeros allocated and the size extended; punching frees
+ * whole blocks and zeroes the edges; fsck agrees afterwards. */
+static void test_fallocate(void)
+{
+	pp_pool *pool;
+	fs_sg *sg;
+	struct fs_attr a, b;
+	fs_file *f;
+	uint32_t bs = 64u << 10;
+	uint8_t *data = pattern(10 * bs, 5), *buf = malloc(10 * bs);
+
+	mkfs(bs);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL(fs_create(sg, &root, FS_ROOT_INO, "fa", 0644, O_RDWR, &a, &f), 0);
+	CU_ASSERT_EQUAL(fs_write(sg, &root, f, "abc", 3, 0), 3);
+	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, f, 0, 0, 3 * bs + 100), 0);
+	CU_ASSERT_EQUAL(fs_getattr(sg, a.ino, &b), 0);
+	CU_ASSERT_EQUAL(b.size, 3 * bs + 100);
+	CU_ASSERT(b.blocks >= (3 * bs + 100) / 512);
+	CU_ASSERT_EQUAL(fs_read(sg, f, buf, 4 * bs, 0), 3 * bs + 100);
+	CU_ASSERT(!memcmp(buf, "abc", 3));
+	for (uint32_t i = 3; i < 3 * bs + 100; i++)
+		if (buf[i]) {
+			CU_FAIL("fallocate: not zero");
+			break;
+		}
+	CU_ASSERT_EQUAL(fs_write(sg, &root, f, data, 10 * bs, 0), (ssize_t)(10 * bs));
+	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, f, 0x02 | 0x01, bs + 10, 3 * bs), 0);
+	CU_ASSERT_EQUAL(fs_read(sg, f, buf, 10 * bs, 0), (ssize_t)(10 * bs));
+	CU_ASSERT(!memcmp(buf, data, bs + 10));
+	for (uint32_t i = bs + 10; i < 4 * bs + 10; i++)
+		if (buf[i]) {
+			fprintf(stderr, "punch: byte %u is %u\n", i, buf[i]);
+			CU_FAIL("punch: not zero");
+			break;
+		}
+	CU_ASSERT(!memcmp(buf + 4 * bs + 10, data + 4 * bs + 10, 6 * bs - 10));
+	CU_ASSERT_EQUAL(fs_lseek(sg, f, 0, SEEK_HOLE), (int64_t)(2 * bs));
+	CU_ASSERT_EQUAL(fs_lseek(sg, f, 2 * bs, SEEK_DATA), (int64_t)(4 * bs));
+	CU_ASSERT_EQUAL(fs_getattr(sg, a.ino, &b), 0);
+	CU_ASSERT_EQUAL(b.blocks, 8ull * bs / 512);
+	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, f, 0x08, 0, bs), -EOPNOTSUPP);
+	fs_release(sg, f);
+	fs_forget(sg, a.ino, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+	free(data);
+	free(buf);
+}
+
+/* Threads at once: each makes, writes, renames and removes files in a
+ * directory of its own and in a shared one, while another appends to one
+ * file that the others read; everything checked afterwards, and fsck. */
+#define NTHR 4
+#define NITER 150
+
+#define TERR(t, what, rc) do { (t)->errors++; if ((t)->errors < 4) fprintf(stderr, "thread %d iter %d: %s: %d\n", (t)->id, i, what, (int)(rc)); } while (0)
+
+struct thr {
+	fs_sg *sg;
+	int id;
+	uint64_t dir, shared, log_ino;
+	int errors;
+};
+
+static void *thr_main(void *arg)
+{
+	struct thr *t = arg;
+	char name[64], name2[64];
+	uint8_t buf[20000], rb[20000];
+	struct fs_attr a;
+	fs_file *f;
+
+	for (int i = 0; i < NITER; i++) {
+		size_t len = (size_t)(i * 997 + t->id * 131) % sizeof(buf);
+
+		memset(buf, 'a' + t->id, len);
+		snprintf(name, sizeof(name), "t%d-%d", t->id, i);
+		int rc = fs_create(t->sg, &root, i % 2 ? t->shared : t->dir, name, 0644, O_RDWR, &a, &f);
+		ssize_t nn;
+
+		if (rc) {
+			TERR(t, "create", rc);
+			continue;
+		}
+		if ((nn = fs_write(t->sg, &root, f, buf, len, 0)) != (ssize_t)len)
+			TERR(t, "write", nn);
+		if ((nn = fs_read(t->sg, f, rb, sizeof(rb), 0)) != (ssize_t)len || memcmp(rb, buf, len))
+			TERR(t, "read", nn);
+		fs_release(t->sg, f);
+		fs_forget(t->sg, a.ino, 1);
+		if (i % 3 == 0) {
+			snprintf(name2, sizeof(name2), "r%d-%d", t->id, i);
+			if ((rc = fs_rename(t->sg, &root, i % 2 ? t->shared : t->dir, name, t->shared,
+					    name2, 0)))
+				TERR(t, "rename", rc);
+		} else if (i % 3 == 1) {
+			if ((rc = fs_unlink(t->sg, &root, i % 2 ? t->shared : t->dir, name)))
+				TERR(t, "unlink", rc);
+		}
+		/* the shared log: an append, then a read of some of it */
+		if (fs_open(t->sg, &root, t->log_ino, O_RDWR | O_APPEND, &f) == 0) {
+			char line[32];
+			int n = snprintf(line, sizeof(line), "%d:%04d\n", t->id, i);
+
+			ssize_t w;
+
+			if ((w = fs_write(t->sg, &root, f, line, (size_t)n, 0)) != n)
+				TERR(t, "append", w);
+			if ((w = fs_read(t->sg, f, rb, 4096, (uint64_t)i * 7)) < 0)
+				TERR(t, "read log", w);
+			fs_release(t->sg, f);
+		} else {
+			TERR(t, "open log", -1);
+		}
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	pp_pool *pool;
+	fs_sg *sg;
+	struct fs_attr a, sh, lg;
+	struct thr t[NTHR];
+	pthread_t th[NTHR];
+	char name[32];
+	int total = 0;
+
+	mkfs(64u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL_FATAL(fs_mkdir(sg, &root, FS_ROOT_INO, "shared", 0755, &sh), 0);
+	lg.ino = mkfile(sg, FS_ROOT_INO, "log", NULL, 0);
+	for (int i = 0; i < NTHR; i++) {
+		snprintf(name, sizeof(name), "d%d", i);
+		CU_ASSERT_EQUAL_FATAL(fs_mkdir(sg, &root, FS_ROOT_INO, name, 0755, &a), 0);
+		t[i] = (struct thr){sg, i, a.ino, sh.ino, lg.ino, 0};
+		pthread_create(&th[i], NULL, thr_main, &t[i]);
+	}
+	for (int i = 0; i < NTHR; i++) {
+		pthread_join(th[i], NULL);
+		CU_ASSERT_EQUAL(t[i].errors, 0);
+		total += count_dir(sg, t[i].dir);
+		fs_forget(sg, t[i].dir, 1);
+	}
+	/* per thread: i % 3 == 2 stays where made; i % 3 == 0 moved to shared */
+	{
+		int mine = 0, moved = 0;
+
+		for (int i = 0; i < NITER; i++) {
+			if (i % 3 == 2 && i % 2 == 0)
+				mine++;
+			if (i % 3 == 0 || (i % 3 == 2 && i % 2))
+				moved++;
+		}
+		CU_ASSERT_EQUAL(total, NTHR * mine);
+		CU_ASSERT_EQUAL(count_dir(sg, sh.ino), NTHR * moved);
+	}
+	CU_ASSERT_EQUAL(fs_getattr(sg, lg.ino, &a), 0);
+	CU_ASSERT_EQUAL(a.size, (uint64_t)NTHR * NITER * 7);
+	fs_forget(sg, sh.ino, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+}
+
+/* A full file system: ENOSPC, nothing written before it lost, space back
+ * after an unlink. */
+static void test_enospc(void)
+{
+	pp_pool *pool;
+	fs_sg *sg;
+	struct fs_attr a;
+	fs_file *f;
+	uint8_t *chunk = pattern(1u << 20, 11), *rb = malloc(1u << 20);
+	uint64_t off = 0;
+	ssize_t n = 0;
+
+	mkfs(64u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL_FATAL(fs_create(sg, &root, FS_ROOT_INO, "big", 0644, O_RDWR, &a, &f), 0);
+	while ((n = fs_write(sg, &root, f, chunk, 1u << 20, off)) == (ssize_t)(1u << 20))
+		off += (uint64_t)n;
+	if (n > 0)
+		off += (uint64_t)n;
+	CU_ASSERT(off > 100ull << 20);
+	CU_ASSERT_EQUAL(fs_write(sg, &root, f, chunk, 1u << 20, off), -ENOSPC);
+	CU_ASSERT_EQUAL(fs_getattr(sg, a.ino, &a), 0);
+	CU_ASSERT_EQUAL(a.size, off);
+	for (uint64_t p = 0; p + (1u << 20) <= off; p += 7ull << 20) {
+		CU_ASSERT_EQUAL(fs_read(sg, f, rb, 1u << 20, p), (ssize_t)(1u << 20));
+		CU_ASSERT(!memcmp(rb, chunk, 1u << 20));
+	}
+	fs_release(sg, f);
+	fs_forget(sg, a.ino, 1);
+	CU_ASSERT_EQUAL(fs_unlink(sg, &root, FS_ROOT_INO, "big"), 0);
+	mkfile(sg, FS_ROOT_INO, "after", chunk, 1u << 20);
+	check_file(sg, FS_ROOT_INO, "after", chunk, 1u << 20);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+	free(chunk);
+	free(rb);
+}
+
+/*
+ * Every Nth disk write fails: operations fail with a clear error, and
+ * every file whose fsync succeeded reads back after a remount on good
+ * disks (the log replays), with fsck clean.
+ */
+static void test_faults(void)
+{
+	static const unsigned every[] = {7, 13, 31, 97};
+	uint8_t *data = pattern(300000, 13);
+
+	for (size_t k = 0; k < sizeof(every) / sizeof(every[0]); k++) {
+		pp_pool *pool;
+		fs_sg *sg;
+		bool synced[60] = {false};
+		size_t len[60];
+		char name[32];
+		int nsynced = 0, nerr = 0;
+
+		mkfs(64u << 10);
+		pool = mk_pool(disk);
+		sg = mount_on(disk, pool);
+		atomic_store(&nwrites, 0);
+		atomic_store(&fail_every, every[k]);
+		for (int i = 0; i < 60; i++) {
+			struct fs_attr a;
+			fs_file *f;
+
+			len[i] = (size_t)(i * 4999) % 300000;
+			snprintf(name, sizeof(name), "f%d", i);
+			if (fs_create(sg, &root, FS_ROOT_INO, name, 0644, O_RDWR, &a, &f)) {
+				nerr++;
+				continue;
+			}
+			if (fs_write(sg, &root, f, data + i, len[i], 0) == (ssize_t)len[i] &&
+			    fs_fsync(sg, f, false) == 0) {
+				synced[i] = true;
+				nsynced++;
+			} else {
+				nerr++;
+			}
+			fs_release(sg, f);
+			fs_forget(sg, a.ino, 1);
+		}
+		fs_sg_unmount(sg, true);
+		pp_pool_destroy(pool);
+		atomic_store(&fail_every, 0);
+		CU_ASSERT(nerr > 0);
+		pool = mk_pool(disk);
+		sg = mount_on(disk, pool);
+		for (int i = 0; i < 60; i++)
+			if (synced[i]) {
+				snprintf(name, sizeof(name), "f%d", i);
+				check_file(sg, FS_ROOT_INO, name, data + i, len[i]);
+			}
+		CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+		pp_pool_destroy(pool);
+		fsck_clean(disk);
+		fprintf(stderr, "faults every %u writes: %d fsynced, %d failed\n", every[k], nsynced,
+			nerr);
+	}
+	free(data);
+}
+
+/* mmadddisk while mounted: a full file system takes a fourth disk, the
+ * write that failed then succeeds with blocks on it; remount and fsck
+ * with four disks. */
+static void test_add_disk(void)
+{
+	pp_pool *pool;
+	fs_sg *sg;
+	struct fs_attr a;
+	fs_file *f;
+	uint8_t *chunk = pattern(1u << 20, 17);
+	struct fs_mkfs_disk nd = {.nsd_id = 103, .name = "nsd4", .bytes = DISK_BYTES,
+				  .failure_group = 4, .usage = FS_USAGE_DATA_AND_META};
+	struct fs_disk_io io = {dk_read, dk_write, disk};
+	struct fs_statfs st0, st1;
+	uint64_t off = 0;
+	char err[512] = "";
+	int rc;
+
+	mkfs(64u << 10);
+	memset(disk[3], 0, DISK_BYTES);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL_FATAL(fs_create(sg, &root, FS_ROOT_INO, "big", 0644, O_RDWR, &a, &f), 0);
+	{
+		ssize_t n;
+
+		while ((n = fs_write(sg, &root, f, chunk, 1u << 20, off)) > 0)
+			off += (uint64_t)n;
+		CU_ASSERT_EQUAL(n, -ENOSPC);
+	}
+	/* a full file system still makes directories (the metadata reserve) */
+	{
+		struct fs_attr d;
+
+		CU_ASSERT_EQUAL(fs_mkdir(sg, &root, FS_ROOT_INO, "stillworks", 0755, &d), 0);
+		fs_forget(sg, d.ino, 1);
+	}
+	CU_ASSERT_EQUAL(fs_statfs(sg, &st0), 0);
+	ndisks_now = NDISK_MAX;
+	rc = fs_sg_add_disks(sg, &nd, 1, &io, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "add: %s\n", err);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(fs_sg_sgd(sg)->ndisks, 4);
+	CU_ASSERT_EQUAL(fs_statfs(sg, &st1), 0);
+	CU_ASSERT(st1.blocks > st0.blocks && st1.bfree > st0.bfree + (64ull << 20) / st1.frsize);
+	/* the write that failed now goes on: to the new disk */
+	if (off % (1u << 20)) {
+		ssize_t n = fs_write(sg, &root, f, chunk, (1u << 20) - off % (1u << 20), off);
+
+		CU_ASSERT(n > 0);
+		off += (uint64_t)(n > 0 ? n : 0);
+	}
+	for (int i = 0; i < 20; i++, off += 1u << 20)
+		CU_ASSERT_EQUAL(fs_write(sg, &root, f, chunk, 1u << 20, off), (ssize_t)(1u << 20));
+	fs_release(sg, f);
+	fs_forget(sg, a.ino, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL(fs_lookup(sg, &root, FS_ROOT_INO, "big", &a), 0);
+	CU_ASSERT_EQUAL(a.size, off);
+	CU_ASSERT_EQUAL(fs_open(sg, &root, a.ino, O_RDONLY, &f), 0);
+	{
+		uint8_t *rb = malloc(1u << 20);
+
+		CU_ASSERT_EQUAL(fs_read(sg, f, rb, 1u << 20, off - (1u << 20)), (ssize_t)(1u << 20));
+		CU_ASSERT(!memcmp(rb, chunk, 1u << 20));
+		CU_ASSERT_EQUAL(fs_read(sg, f, rb, 1u << 20, 0), (ssize_t)(1u << 20));
+		CU_ASSERT(!memcmp(rb, chunk, 1u << 20));
+		free(rb);
+	}
+	fs_release(sg, f);
+	fs_forget(sg, a.ino, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+	ndisks_now = NDISK;
+	free(chunk);
 }
 
 static void test_errors(void)
@@ -389,6 +806,27 @@ static void test_errors(void)
 		CU_ASSERT_EQUAL(fs_setattr(sg, &user, d.ino, &sa, NULL, &d), -EPERM);
 	}
 	mkfile(sg, d.ino, "rootfile", "x", 1);
+	{
+		struct fs_attr x, y;
+		struct fs_setattr sa = {.mask = FS_SET_ATIME | FS_SET_MTIME,
+					.atime = {1000, 0}, .mtime = {2000, 0}};
+		fs_file *f;
+		char c;
+
+		/* relatime: an atime older than mtime moves on read, a newer one not */
+		CU_ASSERT_EQUAL(fs_lookup(sg, &root, d.ino, "rootfile", &x), 0);
+		CU_ASSERT_EQUAL(fs_setattr(sg, &root, x.ino, &sa, NULL, &x), 0);
+		CU_ASSERT_EQUAL(fs_open(sg, &root, x.ino, O_RDONLY, &f), 0);
+		CU_ASSERT_EQUAL(fs_read(sg, f, &c, 1, 0), 1);
+		CU_ASSERT_EQUAL(fs_getattr(sg, x.ino, &y), 0);
+		CU_ASSERT(y.atime.sec > 2000);
+		CU_ASSERT_EQUAL(fs_read(sg, f, &c, 1, 0), 1);
+		CU_ASSERT_EQUAL(fs_getattr(sg, x.ino, &x), 0);
+		CU_ASSERT(x.atime.sec == y.atime.sec && x.atime.nsec == y.atime.nsec);
+		CU_ASSERT_EQUAL(x.mtime.sec, 2000);
+		fs_release(sg, f);
+		fs_forget(sg, x.ino, 1);
+	}
 	CU_ASSERT_EQUAL(fs_unlink(sg, &user, d.ino, "rootfile"), -EPERM);
 	CU_ASSERT_EQUAL(fs_mkdir(sg, &user, d.ino, "mine", 0755, &a), 0);
 	CU_ASSERT_EQUAL(a.uid, 1000);
@@ -409,7 +847,7 @@ static int setup(void)
 	struct toknet_config tc = {.self = NODE, .revoke_threads = 2};
 	uint32_t servers[1] = {NODE};
 
-	for (int i = 0; i < NDISK; i++)
+	for (int i = 0; i < NDISK_MAX; i++)
 		if (!(disk[i] = malloc(DISK_BYTES)))
 			return -1;
 	if (net_create(&cfg, &net) != MM_OK)
@@ -426,7 +864,7 @@ static int teardown(void)
 	toknet_stop(tn);
 	net_destroy(net);
 	toknet_destroy(tn);
-	for (int i = 0; i < NDISK; i++)
+	for (int i = 0; i < NDISK_MAX; i++)
 		free(disk[i]);
 	return 0;
 }
@@ -442,6 +880,11 @@ int main(void)
 	CU_add_test(s, "basic, 256 KiB blocks (4 metadata blocks a block)", test_basic_256k);
 	CU_add_test(s, "crash: replay after fsync", test_crash_replay);
 	CU_add_test(s, "errors and permissions", test_errors);
+	CU_add_test(s, "fallocate and punch", test_fallocate);
+	CU_add_test(s, "threads at once", test_threads);
+	CU_add_test(s, "ENOSPC", test_enospc);
+	CU_add_test(s, "every Nth disk write fails", test_faults);
+	CU_add_test(s, "a disk added while mounted", test_add_disk);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	{

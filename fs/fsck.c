@@ -1,0 +1,1304 @@
+/*
+ * fs/fsck.c - check and repair an unmounted stripe group (contract in
+ * fs/fsck.h, design in fs/README.md "fsck").
+ *
+ *   1. problems, progress, claims, inode helpers
+ *   2. the descriptor
+ *   3. logs: the log table, replay
+ *   4. inodes and their trees: every record, every pointer, every replica
+ *   5. the maps, rebuilt from what the files use and compared
+ *   6. one pass, and fs_fsck (repair passes until one finds nothing)
+ * Directories, links and lost+found are fs/fsck_dir.c. Everything is
+ * read and changed through the metadata store of fs/fsck_int.h; with
+ * repair it is written at the end of the pass.
+ */
+#include "fs/fsck.h"
+#include "fs/fsck_priv.h"
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/err.h"
+#include "common/wire.h"
+#include "fs/log.h"
+#include "fs/mkfs_int.h"
+#include "fs/tree.h"
+
+/* ---- 1. helpers ---- */
+
+void fk_problem(struct fk *f, bool fixed, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	f->r->found++;
+	f->r->fixed += fixed;
+	if (!f->p->log || f->quiet)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	f->p->log(f->p->arg, line, fixed);
+}
+
+void fk_unrepairable(struct fk *f, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	f->stop = true;
+	fk_problem(f, false, "%s: cannot repair", line);
+}
+
+void fk_progress(struct fk *f, const char *phase, uint64_t done, uint64_t total)
+{
+	unsigned pct = total ? (unsigned)(done * 100 / total) : 100;
+
+	if (!f->p->progress || f->quiet)
+		return;
+	if (phase != f->phase) {
+		f->phase = phase;
+		f->last_pct = 0;
+		f->p->progress(f->p->arg, phase, 0);
+		if (pct == 0)
+			return;
+	}
+	if (pct / 10 > f->last_pct / 10 || (pct == 100 && f->last_pct != 100)) {
+		f->last_pct = pct;
+		f->p->progress(f->p->arg, phase, pct);
+	}
+}
+
+static const char *dname(const struct fk *f, uint32_t d)
+{
+	return d < f->sgd->ndisks ? f->sgd->disk[d].name : "?";
+}
+
+uint8_t fk_dt(uint32_t m)
+{
+	switch (m & S_IFMT) {
+	case S_IFDIR: return DT_DIR;
+	case S_IFLNK: return DT_LNK;
+	case S_IFCHR: return DT_CHR;
+	case S_IFBLK: return DT_BLK;
+	case S_IFIFO: return DT_FIFO;
+	case S_IFSOCK: return DT_SOCK;
+	default: return DT_REG;
+	}
+}
+
+bool fk_claimed(const struct fk *f, fs_da da, uint32_t n)
+{
+	const uint8_t *m = f->claim[fs_da_disk(da)];
+
+	for (uint64_t i = fs_da_sub(da) - f->first; i < fs_da_sub(da) - f->first + n; i++)
+		if (m[i / 8] >> (i % 8) & 1)
+			return true;
+	return false;
+}
+
+void fk_claim(struct fk *f, fs_da da, uint32_t n, bool on)
+{
+	uint8_t *m = f->claim[fs_da_disk(da)];
+
+	for (uint64_t i = fs_da_sub(da) - f->first; i < fs_da_sub(da) - f->first + n; i++) {
+		if (on)
+			m[i / 8] |= (uint8_t)(1u << (i % 8));
+		else
+			m[i / 8] &= (uint8_t)~(1u << (i % 8));
+	}
+}
+
+/* Full blocks on disk <d> (0 for descOnly and tiny disks). */
+static uint64_t nblocks_of(const struct fk *f, uint32_t d)
+{
+	const struct fs_sgd_disk *sd = &f->sgd->disk[d];
+
+	if (sd->usage == FS_USAGE_DESC_ONLY || sd->subblocks < f->first)
+		return 0;
+	return (sd->subblocks - f->first) / f->spb;
+}
+
+int fk_read_inode(struct fk *f, uint64_t ino, struct fs_inode *in)
+{
+	int rc = fs_ds_inode(f->ds, ino, in, NULL);
+
+	if (rc && rc != MM_ENOENT && rc != MM_EPROTO && rc != MM_ECHECKSUM && rc != MM_ENOTSUP) {
+		f->stop = true;
+		f->fatal = rc;
+		fs_errf(f->err, f->errsz, rc, "%s", fs_ds_err(f->ds));
+	}
+	return rc;
+}
+
+int fk_write_inode(struct fk *f, const struct fs_inode *in)
+{
+	int rc = fs_ds_put_inode(f->ds, in);
+
+	if (rc) {
+		f->stop = true;
+		f->fatal = rc;
+		fs_errf(f->err, f->errsz, rc, "inode %" PRIu64 ": %s", in->ino, fs_ds_err(f->ds));
+	}
+	return rc;
+}
+
+/* A free record for <ino> whose generation was <gen>. */
+static int write_free(struct fk *f, uint64_t ino, uint32_t gen)
+{
+	struct fs_inode *in = calloc(1, sizeof(*in));
+	int rc;
+
+	if (!in)
+		return MM_ENOMEM;
+	in->ino = ino;
+	in->gen = gen;
+	in->flags = FS_IF_FREE;
+	rc = fk_write_inode(f, in);
+	free(in);
+	return rc;
+}
+
+/* ---- the allocator repairs use: free space from the claims ---- */
+
+static int find_full(struct fk *f, uint32_t d, fs_da *da)
+{
+	uint64_t n = nblocks_of(f, d);
+
+	for (uint64_t k = 0; k < n; k++) {
+		uint64_t i = (f->cursor[d] + k) % n;
+		fs_da x = fs_da_make(d, f->first + i * f->spb);
+
+		if (!fk_claimed(f, x, f->spb)) {
+			f->cursor[d] = (uint32_t)(i + 1);
+			*da = x;
+			return MM_OK;
+		}
+	}
+	return MM_ERANGE;
+}
+
+static int fk_alloc(void *arg, uint64_t ino, bool ind, unsigned nrep, struct fs_ptr *p)
+{
+	struct fk *f = arg;
+	struct fs_place *pl = malloc(sizeof(*pl));
+	bool *full = calloc(FS_MAX_DISKS, sizeof(*full));
+	uint32_t disks[FS_MAX_REPLICAS];
+	int rc = MM_ENOMEM;
+
+	if (!pl || !full)
+		goto out;
+	rc = fs_place_init(pl, f->sgd, "system", FS_KIND_META, ino);
+	while (rc == MM_OK) {
+		unsigned k;
+
+		rc = fs_place_block(pl, ino, nrep, full, disks);
+		if (rc)
+			break;
+		memset(p, 0, sizeof(*p));
+		for (k = 0; k < nrep; k++)
+			if (find_full(f, disks[k], &p->da[k]) != MM_OK) {
+				full[disks[k]] = true;
+				break;
+			}
+		if (k == nrep) {
+			for (k = 0; k < nrep; k++)
+				fk_claim(f, p->da[k], ind ? f->ind_sub : f->spb, true);
+			break;
+		}
+	}
+out:
+	free(pl);
+	free(full);
+	return rc;
+}
+
+/* ---- 2. the descriptor ---- */
+
+static int check_sgd(struct fk *f, uint8_t *fixslot)
+{
+	uint8_t *enc = malloc(FS_SGD_SLOT_BYTES), *slot = malloc(FS_SGD_SLOT_BYTES);
+	struct fs_sgd *tmp = malloc(sizeof(*tmp));
+	int rc = MM_OK;
+
+	if (!enc || !slot || !tmp) {
+		rc = fs_errf(f->err, f->errsz, MM_ENOMEM, "no memory");
+		goto out;
+	}
+	fs_sgd_encode(f->sgd, enc);
+	for (uint32_t d = 0; d < f->sgd->ndisks; d++) {
+		uint64_t gen[2] = {0, 0};
+		bool holds = false;
+
+		if (!f->sgd->disk[d].has_desc)
+			continue;
+		for (int k = 0; k < 2; k++) {
+			if (fs_mkfs_io_rc(f->io->read(f->io->arg, d, k ? FS_SGD_SLOT1 : FS_SGD_SLOT0,
+						      slot, FS_SGD_SLOT_BYTES)) != MM_OK)
+				continue;
+			if (!memcmp(slot, enc, FS_SGD_SLOT_BYTES))
+				holds = true;
+			else if (fs_sgd_decode(slot, FS_SGD_SLOT_BYTES, tmp, NULL, 0) == MM_OK)
+				gen[k] = tmp->generation;
+		}
+		if (holds)
+			continue;
+		/* the slot a write of the next generation would use: the older */
+		fixslot[d] = (uint8_t)(1 + (gen[1] < gen[0]));
+		fk_problem(f, f->repair, "descriptor disk %u (%s) does not hold the descriptor of "
+			   "generation %" PRIu64 " (its slots: generation %" PRIu64 ", %" PRIu64 "; 0: "
+			   "none valid)%s", d, dname(f, d), f->sgd->generation, gen[0], gen[1],
+			   f->repair ? ": rewritten" : "");
+	}
+out:
+	free(enc);
+	free(slot);
+	free(tmp);
+	return rc;
+}
+
+static int write_sgd(struct fk *f, const uint8_t *fixslot)
+{
+	uint8_t *enc = malloc(FS_SGD_SLOT_BYTES);
+	int rc = MM_OK;
+
+	if (!enc)
+		return fs_errf(f->err, f->errsz, MM_ENOMEM, "no memory");
+	fs_sgd_encode(f->sgd, enc);
+	for (uint32_t d = 0; d < f->sgd->ndisks && rc == MM_OK; d++) {
+		if (!fixslot[d])
+			continue;
+		rc = fs_mkfs_io_rc(f->io->write(f->io->arg, d, fixslot[d] == 1 ? FS_SGD_SLOT0 :
+						FS_SGD_SLOT1, enc, FS_SGD_SLOT_BYTES));
+		if (rc)
+			fs_errf(f->err, f->errsz, rc, "disk %u (%s): writing the descriptor failed: %s",
+				d, dname(f, d), mm_strerror(rc));
+	}
+	free(enc);
+	return rc;
+}
+
+/* ---- 3. logs ---- */
+
+struct lio {
+	struct fk *f;
+	uint64_t ino;
+};
+
+static int lio_read(void *arg, uint64_t lblk, uint8_t *data)
+{
+	struct lio *l = arg;
+	const struct fs_bstore *bs = fs_ds_bs(l->f->ds);
+	uint8_t *b;
+	int rc = bs->get(bs->arg, l->ino, lblk, false, &b);
+
+	if (rc == MM_ENOENT) {
+		memset(data, 0, FS_MB);
+		return MM_OK;
+	}
+	if (rc)
+		return rc;
+	memcpy(data, b, FS_MB);
+	bs->put(bs->arg, l->ino, lblk, b, false);
+	return MM_OK;
+}
+
+static int lio_write(void *arg, uint64_t lblk, const uint8_t *data)
+{
+	struct lio *l = arg;
+	const struct fs_bstore *bs = fs_ds_bs(l->f->ds);
+	uint8_t *b;
+	int rc = bs->get(bs->arg, l->ino, lblk, true, &b);
+
+	if (rc)
+		return rc;
+	memcpy(b, data, FS_MB);
+	bs->put(bs->arg, l->ino, lblk, b, true);
+	return MM_OK;
+}
+
+/* Node <node>'s log, inode <ino>: replay it (into the store). */
+static void replay_one(struct fk *f, uint32_t node, uint64_t ino)
+{
+	struct fs_inode *in = malloc(sizeof(*in));
+	struct lio l = {f, ino};
+	struct fs_log_io io = {lio_write, lio_read, &l};
+	struct fs_log_replay out;
+	uint64_t nblocks;
+	char msg[512];
+	int rc;
+
+	if (!in)
+		return;
+	rc = fk_read_inode(f, ino, in);
+	if (rc || (in->flags & (FS_IF_FREE | FS_IF_DATA_IN_INODE)) || !S_ISREG(in->mode) ||
+	    in->size % FS_MB || in->size / FS_MB < FS_LOG_MIN_BLOCKS || ino < FS_FIRST_USER_INO ||
+	    ino >= f->ninodes) {
+		/* the inode check reports the record itself; the entry goes */
+		fk_problem(f, false, "log table: node %u's log inode %" PRIu64 " is not a log file",
+			   node, ino);
+		free(in);
+		return;
+	}
+	nblocks = in->size / FS_MB;
+	free(in);
+	f->ii[ino].log = true;
+	f->r->logs++;
+	rc = fs_log_replay(&io, f->fsid, ino, (uint32_t)nblocks, fs_ds_bs(f->ds), &out, msg,
+			   sizeof(msg));
+	if (rc == MM_OK && out.txs == 0)
+		return;
+	if (rc == MM_OK) {
+		f->r->logs_dirty++;
+		fk_problem(f, f->repair, "log of node %u (inode %" PRIu64 ") is dirty: %" PRIu64
+			   " transactions %s", node, ino, out.txs, f->repair ? "replayed" :
+			   "would replay (checked as replayed)");
+	} else if (rc == MM_ECHECKSUM || rc == MM_EPROTO || rc == MM_ENOTSUP) {
+		fk_problem(f, f->repair, "log of node %u (inode %" PRIu64 ") cannot be replayed: %s%s",
+			   node, ino, msg, f->repair ? ": formatted empty, its transactions are lost" :
+			   "");
+	} else {
+		f->stop = true;
+		f->fatal = rc;
+		fs_errf(f->err, f->errsz, rc, "log of node %u (inode %" PRIu64 "): %s", node, ino,
+			msg);
+		return;
+	}
+	/* a replayed log is emptied: a mount would find nothing to do */
+	if (f->repair && fs_log_format(&io, f->fsid, ino, node, (uint32_t)nblocks) != MM_OK)
+		fk_unrepairable(f, "log of node %u (inode %" PRIu64 "): formatting it failed: %s",
+				node, ino, fs_ds_err(f->ds));
+}
+
+/* The log table (inode 4): block n, slot i is node n * SLOTS + i. */
+static void check_logs(struct fk *f)
+{
+	const struct fs_bstore *bs = fs_ds_bs(f->ds);
+	struct fs_inode *in = malloc(sizeof(*in));
+	uint64_t nblk;
+
+	if (!in)
+		return;
+	if (fk_read_inode(f, 4, in) != MM_OK || (in->flags & FS_IF_FREE)) {
+		free(in);
+		return;	/* the inode check reports it */
+	}
+	nblk = (in->size + FS_MB - 1) / FS_MB;
+	free(in);
+	for (uint64_t n = 0; n < nblk && !f->stop; n++) {
+		struct fs_mbh h;
+		char msg[256];
+		uint8_t *b;
+		uint64_t used = 0;
+		int rc = bs->get(bs->arg, 4, n, false, &b);
+
+		fk_progress(f, "Replaying logs", n, nblk);
+		if (rc == MM_ENOENT)
+			continue;
+		if (rc) {
+			fk_problem(f, false, "log table block %" PRIu64 ": %s", n, mm_strerror(rc));
+			continue;
+		}
+		rc = fs_mb_verify(b, FS_MB, FS_BT_LOGTAB, f->fsid, 4, n, &h, msg, sizeof(msg));
+		for (uint32_t i = 0; rc == MM_OK && i < FS_LOGTAB_SLOTS; i++) {
+			const uint8_t *e = b + FS_MBH_BYTES + (size_t)i * FS_LOGTAB_ENTRY;
+			uint64_t node = n * FS_LOGTAB_SLOTS + i;
+
+			if (mm_be64_get(e + 8) == 0 && mm_be32_get(e) == 0 && mm_be32_get(e + 4) == 0)
+				continue;
+			if (mm_be32_get(e) != node || mm_be32_get(e + 4) != 0 || !mm_be64_get(e + 8)) {
+				rc = MM_EPROTO;
+				snprintf(msg, sizeof(msg), "slot %u is not node %" PRIu64 "'s", i, node);
+			}
+			used++;
+		}
+		if (rc == MM_OK && h.a != used) {
+			rc = MM_EPROTO;
+			snprintf(msg, sizeof(msg), "header counts %" PRIu64 " logs, its slots %" PRIu64,
+				 h.a, used);
+		}
+		bs->put(bs->arg, 4, n, b, false);
+		if (rc) {
+			/* unreadable: its logs cannot be found; without it a mount
+			 * makes new ones */
+			fk_problem(f, false, "log table block %" PRIu64 ": %s", n, msg);
+			if (f->repair)
+				fk_unrepairable(f, "log table block %" PRIu64, n);
+			continue;
+		}
+		for (uint32_t i = 0; i < FS_LOGTAB_SLOTS && !f->stop; i++) {
+			uint64_t ino;
+
+			rc = bs->get(bs->arg, 4, n, false, &b);
+			if (rc)
+				break;
+			ino = mm_be64_get(b + FS_MBH_BYTES + (size_t)i * FS_LOGTAB_ENTRY + 8);
+			bs->put(bs->arg, 4, n, b, false);
+			if (ino)
+				replay_one(f, (uint32_t)(n * FS_LOGTAB_SLOTS + i), ino);
+		}
+	}
+	fk_progress(f, "Replaying logs", 1, 1);
+}
+
+/* ---- 4. inodes and trees ---- */
+
+/* One replica of one block a file's tree names. */
+struct claim {
+	fs_da da;
+	uint32_t nsub;
+	uint64_t blk;		/* block number, or indirect tag */
+	bool data;		/* a data block of a data file */
+	bool taken;		/* claimed by this inode */
+};
+
+struct walk {
+	struct fk *f;
+	struct fs_inode *in;
+	bool meta;
+	struct claim *c;
+	size_t n, cap;
+	uint64_t *punch;	/* data blocks to punch (bad or lost claims) */
+	size_t npunch, cappunch;
+	bool damaged;		/* a metadata pointer is bad: the inode cannot be kept */
+	char why[256];
+};
+
+static int push_punch(struct walk *w, uint64_t n)
+{
+	if (w->npunch && w->punch[w->npunch - 1] == n)
+		return MM_OK;
+	if (w->npunch == w->cappunch) {
+		size_t cap = w->cappunch ? 2 * w->cappunch : 16;
+		uint64_t *p = realloc(w->punch, cap * sizeof(*p));
+
+		if (!p)
+			return MM_ENOMEM;
+		w->punch = p;
+		w->cappunch = cap;
+	}
+	w->punch[w->npunch++] = n;
+	return MM_OK;
+}
+
+/* Is <da> a place for <nsub> subblocks of this kind? NULL if so, else why not. */
+static const char *bad_addr(struct fk *f, fs_da da, uint32_t nsub, bool meta)
+{
+	uint32_t d = fs_da_disk(da);
+	uint64_t s = fs_da_sub(da);
+	uint8_t u;
+
+	if (d >= f->sgd->ndisks)
+		return "names no disk";
+	u = f->sgd->disk[d].usage;
+	if (meta ? (u != FS_USAGE_META_ONLY && u != FS_USAGE_DATA_AND_META) :
+		   (u != FS_USAGE_DATA_ONLY && u != FS_USAGE_DATA_AND_META))
+		return meta ? "is not on a metadata disk" : "is not on a data disk";
+	if (s < f->first || s + nsub > f->first + nblocks_of(f, d) * f->spb)
+		return "lies outside the disk's file system blocks";
+	if (nsub == f->spb ? (s - f->first) % f->spb : (s - f->first) % f->spb + nsub > f->spb)
+		return nsub == f->spb ? "is not a full block" : "crosses a full block";
+	return NULL;
+}
+
+/* Every replica of metadata block (ino, blk) at <p> + <off>: if one
+ * verifies and another does not (or differs), rewrite them all. */
+static void check_replicas(struct fk *f, uint64_t ino, uint64_t blk, const struct fs_ptr *p,
+			   uint32_t off, unsigned nrep, unsigned type)
+{
+	uint8_t *b[FS_MAX_REPLICAS] = {0};
+	bool ok[FS_MAX_REPLICAS] = {0}, any = false, bad = false;
+	unsigned badk = 0;
+
+	if (nrep < 2)
+		return;
+	for (unsigned k = 0; k < nrep; k++) {
+		fs_da da = p->da[k];
+
+		b[k] = malloc(FS_MB);
+		if (!b[k])
+			goto out;
+		if (fs_mkfs_io_rc(f->io->read(f->io->arg, fs_da_disk(da), fs_da_sub(da) * f->s + off,
+					      b[k], FS_MB)) != MM_OK) {
+			ok[k] = false;
+		} else if (fs_mkfs_all_zero(b[k], FS_MB)) {
+			ok[k] = type != FS_BT_INDIRECT && type != FS_BT_INODE;
+		} else if (type == FS_BT_INODE) {
+			ok[k] = true;
+			for (uint32_t r = 0; r < FS_INODES_PER_MB && ok[k]; r++)
+				ok[k] = fs_mb_verify(b[k] + r * FS_INODE_BYTES, FS_INODE_BYTES,
+						     FS_BT_INODE, f->fsid, blk * FS_INODES_PER_MB + r,
+						     0, NULL, NULL, 0) == MM_OK;
+		} else {
+			ok[k] = fs_mb_verify(b[k], FS_MB, type, f->fsid, ino, blk, NULL, NULL, 0) ==
+				MM_OK;
+		}
+		any |= ok[k];
+	}
+	for (unsigned k = 0; k < nrep; k++) {
+		unsigned g = 0;
+
+		while (g < nrep && !ok[g])
+			g++;
+		if (!ok[k] || (g < nrep && memcmp(b[k], b[g], FS_MB))) {
+			bad = true;
+			badk = k;
+			break;
+		}
+	}
+	if (any && bad) {
+		const struct fs_bstore *bs = fs_ds_bs(f->ds);
+		uint8_t *x;
+
+		fk_problem(f, f->repair, "inode %" PRIu64 " block %#" PRIx64 ": replica %u (disk %u "
+			   "(%s) subblock %" PRIu64 ") is damaged or differs%s", ino, blk, badk,
+			   fs_da_disk(p->da[badk]), dname(f, fs_da_disk(p->da[badk])),
+			   fs_da_sub(p->da[badk]), f->repair ? ": rewritten from a good one" : "");
+		if (f->repair) {
+			if (bs->get(bs->arg, ino, blk, false, &x) == MM_OK) {
+				bs->put(bs->arg, ino, blk, x, false);
+				fs_ds_rewrite(f->ds, ino, blk);
+			} else {
+				bs->punch(bs->arg, ino, blk);
+			}
+		}
+	}
+out:
+	for (unsigned k = 0; k < nrep; k++)
+		free(b[k]);
+}
+
+/* The block type of a metadata file's blocks. */
+static unsigned meta_type(const struct fk *f, uint64_t ino)
+{
+	if (ino == 0)
+		return FS_BT_INODE;
+	if (ino == FS_INO_BMAP)
+		return FS_BT_BMAP;
+	if (ino == FS_INO_IMAP)
+		return FS_BT_IMAP;
+	if (ino == 4)
+		return FS_BT_LOGTAB;
+	if (f->ii[ino].log)
+		return FS_BT_LOG;
+	return FS_BT_DIR;
+}
+
+static int walk_cb(void *arg, unsigned level, uint64_t index, const struct fs_ptr *p)
+{
+	struct walk *w = arg;
+	struct fk *f = w->f;
+	struct fs_inode *in = w->in;
+	bool meta = w->meta || level > 0;
+	unsigned nrep = meta ? in->meta_rep : in->data_rep;
+	uint32_t nsub = level ? f->ind_sub : f->spb;
+	uint64_t blk = level ? fs_tree_tag(level, index) : index;
+	const char *why = NULL;
+	unsigned k;
+
+	/* a data file's last block, when the file ends inside it: a fragment */
+	if (!meta && index * (uint64_t)f->b < in->size && in->size < (index + 1) * (uint64_t)f->b)
+		nsub = (uint32_t)((in->size - index * (uint64_t)f->b + f->s - 1) / f->s);
+	for (k = 0; k < FS_MAX_REPLICAS && !why; k++) {
+		if ((k < nrep) != (p->da[k] != FS_DA_NONE))
+			why = p->da[k] ? "has more replicas than the file" :
+					 "has fewer replicas than the file";
+		else if (p->da[k])
+			why = bad_addr(f, p->da[k], nsub, meta);
+	}
+	if (why) {
+		k--;
+		if (level == 0 && !w->meta) {
+			fk_problem(f, f->repair, "inode %" PRIu64 " block %" PRIu64 ": replica %u "
+				   "address %#" PRIx64 " %s%s", in->ino, index, k, p->da[k], why,
+				   f->repair ? ": block punched (a hole)" : "");
+			return push_punch(w, index);
+		}
+		w->damaged = true;
+		if (level)
+			snprintf(w->why, sizeof(w->why), "indirect block level %u index %" PRIu64
+				 ": replica %u address %#" PRIx64 " %s", level, index, k, p->da[k],
+				 why);
+		else
+			snprintf(w->why, sizeof(w->why), "block %" PRIu64 ": replica %u address %#"
+				 PRIx64 " %s", index, k, p->da[k], why);
+		return 1;
+	}
+	if (level)
+		check_replicas(f, in->ino, blk, p, 0, nrep, FS_BT_INDIRECT);
+	else if (w->meta)
+		for (uint32_t s = 0; s < f->mpb && (index * f->mpb + s) * FS_MB < in->size; s++)
+			check_replicas(f, in->ino, index * f->mpb + s, p, s * FS_MB, nrep,
+				       meta_type(f, in->ino));
+	for (k = 0; k < nrep; k++) {
+		if (w->n == w->cap) {
+			size_t cap = w->cap ? 2 * w->cap : 64;
+			struct claim *c = realloc(w->c, cap * sizeof(*c));
+
+			if (!c)
+				return MM_ENOMEM;
+			w->c = c;
+			w->cap = cap;
+		}
+		w->c[w->n++] = (struct claim){p->da[k], nsub, blk, level == 0 && !w->meta, false};
+	}
+	return 0;
+}
+
+/* tree.c frees nothing fsck has to know of: the maps are rebuilt from
+ * the claims. */
+static int free_none(void *arg, uint64_t ino, uint64_t blk, const struct fs_ptr *p, bool is_meta)
+{
+	(void)arg;
+	(void)ino;
+	(void)blk;
+	(void)p;
+	(void)is_meta;
+	return MM_OK;
+}
+
+static int alloc_none(void *arg, uint64_t ino, uint64_t blk, struct fs_ptr *p)
+{
+	(void)arg;
+	(void)ino;
+	(void)blk;
+	(void)p;
+	return MM_ENOTSUP;
+}
+
+/* Walk <in>'s tree into w (claims, punches, damage). */
+static int walk_tree(struct fk *f, struct fs_inode *in, struct walk *w)
+{
+	struct fs_tree t;
+	int rc;
+
+	w->n = w->npunch = 0;
+	w->damaged = false;
+	w->in = in;
+	w->meta = f->ii[in->ino].meta;
+	fs_ds_tree(f->ds, &t);
+	rc = fs_tree_iterate(&t, in, 0, UINT64_MAX, FS_TREE_ITER_META, walk_cb, w);
+	if (rc < 0 && rc != MM_ENOMEM && !w->damaged) {
+		w->damaged = true;
+		snprintf(w->why, sizeof(w->why), "%s", t.err);
+	}
+	return rc == MM_ENOMEM ? rc : MM_OK;
+}
+
+/* Punch w's data blocks from <in> (its claims not yet taken). */
+static int punch_blocks(struct fk *f, struct fs_inode *in, struct walk *w)
+{
+	struct fs_tree t;
+	struct fs_ptr hole = {{0}};
+
+	fs_ds_tree(f->ds, &t);
+	t.alloc_meta = alloc_none;
+	t.free_blk = free_none;
+	for (size_t i = 0; i < w->npunch; i++) {
+		int rc = fs_tree_set(&t, in, w->punch[i], &hole, NULL);
+
+		if (rc < 0)
+			return rc;
+	}
+	return fk_write_inode(f, in);
+}
+
+static const char *kind_of(const struct fs_inode *in)
+{
+	return S_ISDIR(in->mode) ? "directory" : "file";
+}
+
+int fk_clear_inode(struct fk *f, uint64_t ino)
+{
+	struct fs_inode *in = malloc(sizeof(*in));
+	struct walk w = {.f = f};
+	uint32_t gen = f->ii[ino].gen;
+	int rc = MM_ENOMEM;
+
+	if (!in)
+		return rc;
+	/* give back what it claimed (when its tree can be read) */
+	if (fk_read_inode(f, ino, in) == MM_OK && !(in->flags & (FS_IF_FREE | FS_IF_DATA_IN_INODE)) &&
+	    f->ii[ino].state == IS_USED && walk_tree(f, in, &w) == MM_OK && !w.damaged) {
+		for (size_t i = 0; i < w.n; i++)
+			fk_claim(f, w.c[i].da, w.c[i].nsub, false);
+	}
+	rc = write_free(f, ino, gen);
+	f->ii[ino].state = IS_FREE;
+	free(w.c);
+	free(w.punch);
+	free(in);
+	return rc;
+}
+
+/* Inode <ino> (in use): its tree, claims, subblocks. */
+static void check_tree(struct fk *f, struct fs_inode *in)
+{
+	struct walk w = {.f = f};
+	uint64_t sub = 0;
+	size_t lost = 0;
+	int rc;
+
+	for (int round = 0; round < 3; round++) {
+		rc = walk_tree(f, in, &w);
+		if (rc)
+			goto nomem;
+		if (w.damaged)
+			break;
+		/* claims: a subblock already claimed is lost by this claim */
+		lost = 0;
+		for (size_t i = 0; i < w.n; i++) {
+			struct claim *c = &w.c[i];
+
+			if (fk_claimed(f, c->da, c->nsub)) {
+				fk_problem(f, f->repair && (c->data || in->ino >= FS_FIRST_USER_INO),
+					   "inode %" PRIu64 " %s %#" PRIx64 ": disk %u (%s) subblocks %"
+					   PRIu64 " .. %" PRIu64 " are already used by another block%s",
+					   in->ino, c->data ? "block" : "metadata block", c->blk,
+					   fs_da_disk(c->da), dname(f, fs_da_disk(c->da)),
+					   fs_da_sub(c->da), fs_da_sub(c->da) + c->nsub - 1,
+					   !f->repair ? "" : c->data ? ": block punched (a hole)" :
+					   ": inode cleared");
+				if (!c->data) {
+					w.damaged = true;
+					snprintf(w.why, sizeof(w.why), "a metadata block is claimed twice");
+					break;
+				}
+				if (push_punch(&w, c->blk))
+					goto nomem;
+				lost++;
+				continue;
+			}
+			fk_claim(f, c->da, c->nsub, true);
+			c->taken = true;
+		}
+		if (w.damaged || !w.npunch || !f->repair)
+			break;
+		/* take the claims back, punch, walk again */
+		for (size_t i = 0; i < w.n; i++)
+			if (w.c[i].taken)
+				fk_claim(f, w.c[i].da, w.c[i].nsub, false);
+		if (punch_blocks(f, in, &w) != MM_OK)
+			goto out;
+	}
+	if (w.damaged) {
+		/* the claims taken before the damage was seen go back */
+		bool fix = f->repair && in->ino >= FS_FIRST_USER_INO;
+
+		fk_problem(f, fix, "inode %" PRIu64 " (%s): %s%s", in->ino, kind_of(in), w.why,
+			   fix ? ": inode cleared" : "");
+		if (in->ino < FS_FIRST_USER_INO || (f->ii[in->ino].log && f->repair)) {
+			if (f->repair)
+				fk_unrepairable(f, "inode %" PRIu64, in->ino);
+			goto out;
+		}
+		if (fix) {
+			write_free(f, in->ino, in->gen);
+			f->ii[in->ino].state = IS_FREE;
+		}
+		goto out;
+	}
+	for (size_t i = 0; i < w.n; i++) {
+		sub += w.c[i].nsub;
+		f->r->blocks++;
+	}
+	f->r->subblocks += sub;
+	if (sub != in->subblocks) {
+		fk_problem(f, f->repair, "inode %" PRIu64 ": counts %" PRIu64 " subblocks used, its "
+			   "blocks take %" PRIu64 "%s", in->ino, in->subblocks, sub,
+			   f->repair ? ": set" : "");
+		if (f->repair) {
+			in->subblocks = sub;
+			fk_write_inode(f, in);
+		}
+	}
+	goto out;
+nomem:
+	f->stop = true;
+	f->fatal = MM_ENOMEM;
+	fs_errf(f->err, f->errsz, MM_ENOMEM, "no memory");
+out:
+	(void)lost;
+	free(w.c);
+	free(w.punch);
+}
+
+static const char *const resv_what[] = {"the inode file", "the block map file",
+					"the inode map file", "the root directory", "the log table"};
+
+/* Every record; then every tree. */
+static void check_inodes(struct fk *f)
+{
+	struct fs_inode *in = malloc(sizeof(*in));
+	uint8_t *raw = malloc(FS_INODE_BYTES);
+
+	if (!in || !raw)
+		goto nomem;
+	for (uint64_t ino = 0; ino < f->ninodes && !f->stop; ino++) {
+		struct fk_ino *x = &f->ii[ino];
+		int rc = fs_ds_inode(f->ds, ino, in, raw);
+
+		fk_progress(f, "Checking inodes", ino, 2 * f->ninodes);
+		if (rc == MM_ENOENT) {
+			x->state = IS_FREE;	/* a hole in the inode file: never used */
+			continue;
+		}
+		if (rc && rc != MM_EPROTO && rc != MM_ECHECKSUM && rc != MM_ENOTSUP) {
+			f->stop = true;
+			f->fatal = rc;
+			fs_errf(f->err, f->errsz, rc, "%s", fs_ds_err(f->ds));
+			break;
+		}
+		if (rc) {
+			bool fix = f->repair && ino >= 5;
+
+			x->state = IS_BAD;
+			fk_problem(f, fix, "%s%s", fs_ds_err(f->ds), fix ? ": inode cleared" : "");
+			if (ino < 5) {
+				fk_unrepairable(f, "inode %" PRIu64 " (%s) is damaged", ino,
+						resv_what[ino]);
+				break;
+			}
+			if (fix) {
+				/* a new generation: old handles must not match */
+				write_free(f, ino, (uint32_t)mm_be64_get(raw + 32) + 1);
+				x->state = IS_FREE;
+			}
+			continue;
+		}
+		x->gen = in->gen;
+		if (in->flags & FS_IF_FREE) {
+			x->state = IS_FREE;
+			continue;
+		}
+		x->state = IS_USED;
+		x->mode = in->mode;
+		x->nlink = in->nlink;
+		x->meta = x->meta || ino <= 4 || S_ISDIR(in->mode) || x->log;
+	}
+	/* reserved inodes */
+	for (uint64_t ino = 0; ino < FS_FIRST_USER_INO && ino < f->ninodes && !f->stop; ino++) {
+		struct fk_ino *x = &f->ii[ino];
+		bool dir = ino == 3;
+
+		if (ino >= 5) {
+			if (x->state == IS_USED) {
+				fk_problem(f, f->repair, "reserved inode %" PRIu64 " is in use%s", ino,
+					   f->repair ? ": freed" : "");
+				if (f->repair)
+					fk_clear_inode(f, ino);
+			}
+			continue;
+		}
+		if (fk_read_inode(f, ino, in) != MM_OK || x->state != IS_USED ||
+		    (dir ? !S_ISDIR(in->mode) : !S_ISREG(in->mode)) ||
+		    (!dir && (in->flags & FS_IF_DATA_IN_INODE)))
+			fk_unrepairable(f, "inode %" PRIu64 " (%s) is %s", ino, resv_what[ino],
+					x->state != IS_USED ? "free" : "not of its type");
+	}
+	if (!f->stop && f->ninodes) {
+		struct fs_tree t;
+		struct fs_ptr p0;
+
+		fs_ds_tree(f->ds, &t);
+		if (fk_read_inode(f, 0, in) != MM_OK || fs_tree_lookup(&t, in, 0, &p0) != 1 ||
+		    memcmp(&p0, &f->sgd->ifile0, sizeof(p0)))
+			fk_unrepairable(f, "inode 0: its block 0 is not the one the descriptor names");
+	}
+	for (uint64_t ino = 0; ino < f->ninodes && !f->stop; ino++) {
+		fk_progress(f, "Checking inodes", f->ninodes + ino, 2 * f->ninodes);
+		if (f->ii[ino].state != IS_USED)
+			continue;
+		if (fk_read_inode(f, ino, in) != MM_OK)
+			continue;
+		f->r->inodes++;
+		if (S_ISDIR(in->mode))
+			f->r->dirs++;
+		else
+			f->r->files++;
+		if (in->flags & FS_IF_DATA_IN_INODE) {
+			if (in->subblocks) {
+				fk_problem(f, f->repair, "inode %" PRIu64 ": data in the inode, but "
+					   "counts %" PRIu64 " subblocks used%s", ino, in->subblocks,
+					   f->repair ? ": set to 0" : "");
+				if (f->repair) {
+					in->subblocks = 0;
+					fk_write_inode(f, in);
+				}
+			}
+			continue;
+		}
+		check_tree(f, in);
+	}
+	fk_progress(f, "Checking inodes", 1, 1);
+	free(in);
+	free(raw);
+	return;
+nomem:
+	free(in);
+	free(raw);
+	f->stop = true;
+	f->fatal = MM_ENOMEM;
+	fs_errf(f->err, f->errsz, MM_ENOMEM, "no memory");
+}
+
+/* ---- 5. the maps ---- */
+
+/* Compare map block (ino, blk) with <want>; with repair, write it.
+ * <what> names it. Returns 1 if it differed. */
+static int compare_map(struct fk *f, uint64_t ino, uint64_t blk, const uint8_t *want,
+		       bool hole_ok, const char *what, uint64_t base, uint64_t nbits, bool inodes)
+{
+	const struct fs_bstore *bs = fs_ds_bs(f->ds);
+	uint8_t *b;
+	char msg[256];
+	int rc = bs->get(bs->arg, ino, blk, false, &b);
+
+	if (rc == MM_ENOENT) {
+		if (hole_ok)
+			return 0;
+		fk_problem(f, f->repair, "%s is missing%s", what, f->repair ? ": written" : "");
+	} else if (rc) {
+		fk_problem(f, false, "%s: %s", what, mm_strerror(rc));
+		return 1;
+	} else if (!memcmp(b, want, FS_MB)) {
+		bs->put(bs->arg, ino, blk, b, false);
+		return 0;
+	} else if (fs_mb_verify(b, FS_MB, inodes ? FS_BT_IMAP : FS_BT_BMAP, f->fsid, ino, blk,
+				NULL, msg, sizeof(msg)) != MM_OK) {
+		bs->put(bs->arg, ino, blk, b, false);
+		fk_problem(f, f->repair, "%s: %s%s", what, msg, f->repair ? ": rebuilt" : "");
+	} else {
+		uint64_t leak = 0, lost = 0, lf = 0, sf = 0;
+		const uint8_t *x = b + FS_MBH_BYTES, *y = want + FS_MBH_BYTES;
+
+		for (uint64_t i = 0; i < nbits; i++) {
+			bool have = x[i / 8] >> (i % 8) & 1, need = y[i / 8] >> (i % 8) & 1;
+
+			if (have && !need && !leak++)
+				lf = base + i;
+			if (!have && need && !lost++)
+				sf = base + i;
+		}
+		bs->put(bs->arg, ino, blk, b, false);
+		if (leak)
+			fk_problem(f, f->repair, "%s: %" PRIu64 " %s marked in use but used by none "
+				   "(first %" PRIu64 ")%s", what, leak, inodes ? "inodes" : "subblocks",
+				   lf, f->repair ? ": freed" : "");
+		if (lost)
+			fk_problem(f, f->repair, "%s: %" PRIu64 " %s in use but marked free (first %"
+				   PRIu64 ")%s", what, lost, inodes ? "inodes" : "subblocks", sf,
+				   f->repair ? ": marked" : "");
+		if (!leak && !lost)
+			fk_problem(f, f->repair, "%s: its header counts are wrong%s", what,
+				   f->repair ? ": set" : "");
+	}
+	if (f->repair) {
+		rc = bs->get(bs->arg, ino, blk, true, &b);
+		if (rc) {
+			fk_unrepairable(f, "%s: %s", what, fs_ds_err(f->ds));
+			return 1;
+		}
+		memcpy(b, want, FS_MB);
+		bs->put(bs->arg, ino, blk, b, true);
+	}
+	return 1;
+}
+
+static int check_bmap(struct fk *f)
+{
+	uint32_t bpm = fs_alloc_bpm(f->a);
+	uint8_t *want = malloc(FS_MB);
+	char what[160];
+	int changed = 0;
+
+	if (!want)
+		return MM_ENOMEM;
+	for (uint32_t d = 0; d < f->sgd->ndisks && !f->stop; d++) {
+		for (uint32_t r = 0; r < f->sgd->nregions && !f->stop; r++) {
+			struct fs_chunk ch;
+
+			fk_progress(f, "Checking the block map", (uint64_t)d * f->sgd->nregions + r,
+				    (uint64_t)f->sgd->ndisks * f->sgd->nregions);
+			fs_bmap_chunk(f->a, d, r, &ch);
+			for (uint32_t j = 0; j < ch.nmap && !f->stop; j++) {
+				uint64_t covered = ch.nsub / f->spb - (uint64_t)j * bpm, fsub = 0,
+					 ffull = 0, s0 = ch.start + (uint64_t)j * bpm * f->spb;
+				uint8_t *body = want + FS_MBH_BYTES;
+				struct fs_mbh h = {.type = FS_BT_BMAP, .fsid = f->fsid,
+						   .ino = FS_INO_BMAP, .blk = ch.map0 + j};
+
+				if (covered > bpm)
+					covered = bpm;
+				/* the chunk's bits are the claims (both start at a full
+				 * block, so bytes line up); past its end all in use */
+				memset(want, 0, FS_MB);
+				memcpy(body, f->claim[d] + (s0 - f->first) / 8, covered * f->spb / 8);
+				memset(body + covered * f->spb / 8, 0xff, (bpm - covered) * f->spb / 8);
+				for (uint64_t k = 0; k < covered; k++) {
+					uint32_t used = 0;
+
+					for (uint32_t i = 0; i < f->spb / 8; i++)
+						used += (uint32_t)__builtin_popcount(body[k * f->spb / 8 + i]);
+					fsub += f->spb - used;
+					ffull += used == 0;
+				}
+				h.a = fsub;
+				h.b = ffull;
+				fs_mb_seal(want, FS_MB, &h);
+				snprintf(what, sizeof(what), "block map disk %u (%s) region %u map block "
+					 "%u", d, dname(f, d), r, j);
+				changed |= compare_map(f, FS_INO_BMAP, ch.map0 + j, want, false, what, s0,
+						       covered * f->spb, false);
+			}
+		}
+	}
+	free(want);
+	return changed;
+}
+
+static int check_imap(struct fk *f)
+{
+	uint8_t *want = malloc(FS_MB);
+	uint64_t lim = f->sgd->inode_limit;
+	char what[96];
+	int changed = 0;
+
+	if (!want)
+		return MM_ENOMEM;
+	for (uint32_t r = 0; r < fs_imap_nregions(f->a) && !f->stop; r++) {
+		uint64_t base = (uint64_t)r * FS_IMAP_REGION_INODES, nfree = 0, init = 0;
+		struct fs_mbh h = {.type = FS_BT_IMAP, .fsid = f->fsid, .ino = FS_INO_IMAP, .blk = r};
+
+		memset(want, 0, FS_MB);
+		for (uint64_t i = 0; i < FS_IMAP_REGION_INODES; i++) {
+			uint64_t ino = base + i;
+			bool fixed = ino < FS_FIRST_USER_INO || ino >= lim;
+			bool used = fixed || (ino < f->ninodes && f->ii[ino].state == IS_USED);
+
+			if (used)
+				want[FS_MBH_BYTES + i / 8] |= (uint8_t)(1u << (i % 8));
+			nfree += !used;
+			init += !fixed;
+		}
+		h.a = nfree;
+		fs_mb_seal(want, FS_MB, &h);
+		snprintf(what, sizeof(what), "inode map region %u", r);
+		changed |= compare_map(f, FS_INO_IMAP, r, want, nfree == init && r > 0, what, base,
+				       FS_IMAP_REGION_INODES, true);
+	}
+	free(want);
+	return changed;
+}
+
+/* ---- 6. a pass ---- */
+
+static int setup(struct fk *f)
+{
+	struct fs_inode *in = malloc(sizeof(*in));
+	char msg[512];
+	int rc;
+
+	if (!in)
+		return fs_errf(f->err, f->errsz, MM_ENOMEM, "no memory");
+	f->fsid = (uint32_t)f->sgd->fsid;
+	f->b = f->sgd->block_size;
+	f->s = f->sgd->subblock_size;
+	f->spb = f->b / f->s;
+	f->mpb = f->b / FS_MB;
+	f->ind_sub = fs_mkfs_ind_subblocks(f->s);
+	f->maxrep = f->sgd->meta_rep_max > f->sgd->data_rep_max ? f->sgd->meta_rep_max :
+								  f->sgd->data_rep_max;
+	f->first = (FS_RESERVED_BYTES + f->b - 1) / f->b * (uint64_t)f->b / f->s;
+	rc = fs_ds_open(f->io, f->sgd, &f->ds);
+	if (rc == MM_OK)
+		rc = fs_alloc_open(f->sgd, fs_ds_bs(f->ds), &f->a, msg, sizeof(msg));
+	if (rc) {
+		free(in);
+		return fs_errf(f->err, f->errsz, rc, "%s", rc == MM_ENOMEM ? "no memory" : msg);
+	}
+	if (f->repair)
+		fs_ds_set_alloc(f->ds, fk_alloc, f);
+	f->claim = calloc(f->sgd->ndisks, sizeof(*f->claim));
+	f->cursor = calloc(f->sgd->ndisks, sizeof(*f->cursor));
+	if (!f->claim || !f->cursor)
+		goto nomem;
+	for (uint32_t d = 0; d < f->sgd->ndisks; d++) {
+		f->claim[d] = calloc(nblocks_of(f, d) * f->spb / 8 + 8, 1);
+		if (!f->claim[d])
+			goto nomem;
+	}
+	/* inode 0: how many records */
+	rc = fs_ds_inode(f->ds, 0, in, NULL);
+	if (rc) {
+		if (rc == MM_EPROTO || rc == MM_ECHECKSUM || rc == MM_ENOTSUP || rc == MM_ENOENT) {
+			fk_unrepairable(f, "inode 0 (the inode file): %s", fs_ds_err(f->ds));
+			f->ninodes = 0;
+		} else {
+			free(in);
+			return fs_errf(f->err, f->errsz, rc, "%s", fs_ds_err(f->ds));
+		}
+	} else {
+		f->ninodes = in->size / FS_INODE_BYTES;
+		if (f->ninodes > f->sgd->inode_limit)
+			f->ninodes = f->sgd->inode_limit;
+		if (f->ninodes < FS_INODES_PER_MB)
+			f->ninodes = 0;
+		if (!f->ninodes)
+			fk_unrepairable(f, "inode 0 (the inode file): %" PRIu64 " bytes", in->size);
+	}
+	free(in);
+	/* room for the inodes lost+found may need */
+	f->cap = f->ninodes + FS_INODES_PER_MB;
+	f->ii = calloc(f->cap, sizeof(*f->ii));
+	if (!f->ii)
+		goto nomem;
+	return MM_OK;
+nomem:
+	free(in);
+	return fs_errf(f->err, f->errsz, MM_ENOMEM, "no memory");
+}
+
+static void teardown(struct fk *f)
+{
+	if (f->a)
+		fs_alloc_close(f->a);
+	fs_ds_close(f->ds);
+	for (uint32_t d = 0; f->claim && d < f->sgd->ndisks; d++)
+		free(f->claim[d]);
+	free(f->claim);
+	free(f->cursor);
+	free(f->ii);
+	f->a = NULL;
+	f->ds = NULL;
+	f->claim = NULL;
+	f->cursor = NULL;
+	f->ii = NULL;
+}
+
+/* One pass: check (and repair). MM_OK or the error that stopped it. */
+static int one_pass(struct fk *f)
+{
+	uint8_t *fixslot = NULL;
+	uint32_t desc_ok;
+	int rc;
+
+	f->stop = false;
+	f->fatal = 0;
+	f->lf = 0;
+	f->phase = NULL;
+	fk_progress(f, "Reading the descriptor", 0, 1);
+	rc = fs_mkfs_choose_sgd(f->io, f->ndisks, f->sgd, &desc_ok, f->err, f->errsz);
+	if (rc)
+		return rc;
+	if (f->sgd->ndisks != f->ndisks)
+		return fs_errf(f->err, f->errsz, MM_EPROTO, "file system %s: its descriptor names %u "
+			       "disks, %u given", f->sgd->device, f->sgd->ndisks, f->ndisks);
+	f->r->generation = f->sgd->generation;
+	fixslot = calloc(f->sgd->ndisks, 1);
+	if (!fixslot)
+		return fs_errf(f->err, f->errsz, MM_ENOMEM, "no memory");
+	rc = check_sgd(f, fixslot);
+	fk_progress(f, "Reading the descriptor", 1, 1);
+	if (rc == MM_OK)
+		rc = setup(f);
+	if (rc == MM_OK && !f->stop && !f->p->no_replay)
+		check_logs(f);
+	if (rc == MM_OK && !f->stop)
+		check_inodes(f);
+	if (rc == MM_OK && !f->stop)
+		rc = fk_dirs(f);
+	/* the maps last: repairs above change the claims; a map block written
+	 * anew may take a block, so go again until nothing changes */
+	for (int round = 0; rc == MM_OK && !f->stop && round < 3; round++) {
+		int b, i;
+		bool q = f->quiet;
+
+		if (round)
+			f->quiet = true;	/* reported in round 0 */
+		b = check_bmap(f);
+		i = check_imap(f);
+		f->quiet = q;
+		if (b < 0 || i < 0)
+			rc = fs_errf(f->err, f->errsz, MM_ENOMEM, "no memory");
+		if (!f->repair || (!b && !i))
+			break;
+	}
+	if (rc == MM_OK && f->fatal)
+		rc = f->fatal;
+	if (rc == MM_OK && f->repair) {
+		fk_progress(f, "Writing repairs", 0, 1);
+		rc = fs_ds_flush(f->ds);
+		if (rc)
+			fs_errf(f->err, f->errsz, rc, "%s", fs_ds_err(f->ds));
+		if (rc == MM_OK)
+			rc = write_sgd(f, fixslot);
+		fk_progress(f, "Writing repairs", 1, 1);
+	}
+	free(fixslot);
+	teardown(f);
+	return rc;
+}
+
+int fs_fsck(const struct fs_disk_io *io, uint32_t ndisks, const struct fs_fsck_params *p,
+	    struct fs_fsck_report *r, char *err, size_t errsz)
+{
+	static const struct fs_fsck_params none;
+	struct fs_fsck_report rep, total;
+	struct fk f = {.io = io, .ndisks = ndisks, .p = p ? p : &none, .err = err, .errsz = errsz};
+	int rc;
+
+	memset(&total, 0, sizeof(total));
+	total.exit = FS_FSCK_EXIT_ERROR;
+	if (r)
+		*r = total;
+	if (!io || !io->read || (f.p->repair && !io->write))
+		return fs_errf(err, errsz, MM_EINVAL, "no disk I/O");
+	if (ndisks == 0 || ndisks > FS_MAX_DISKS)
+		return fs_errf(err, errsz, MM_EINVAL, "%u disks (1 .. %u)", ndisks, FS_MAX_DISKS);
+	f.sgd = malloc(sizeof(*f.sgd));
+	if (!f.sgd)
+		return fs_errf(err, errsz, MM_ENOMEM, "no memory");
+	f.repair = f.p->repair == FS_FSCK_YES;
+	/* with repair: passes until one finds nothing (each repair may show
+	 * what the damage hid); the first pass's findings are the report */
+	for (int pass = 0; pass < 4; pass++) {
+		memset(&rep, 0, sizeof(rep));
+		f.r = &rep;
+		rc = one_pass(&f);
+		if (rc)
+			break;
+		total.inodes = rep.inodes;
+		total.dirs = rep.dirs;
+		total.files = rep.files;
+		total.blocks = rep.blocks;
+		total.subblocks = rep.subblocks;
+		total.logs = rep.logs > total.logs ? rep.logs : total.logs;
+		total.logs_dirty += rep.logs_dirty;
+		total.found += rep.found;
+		total.fixed += rep.fixed;
+		total.generation = rep.generation;
+		if (!f.repair || rep.found == 0 || f.stop)
+			break;
+	}
+	if (rc == MM_OK) {
+		if (total.found == 0)
+			total.exit = FS_FSCK_EXIT_CLEAN;
+		else if (f.repair && !f.stop && rep.found == 0 && total.fixed == total.found)
+			total.exit = FS_FSCK_EXIT_FIXED;
+		else
+			total.exit = FS_FSCK_EXIT_LEFT;
+	}
+	if (r)
+		*r = total;
+	free(f.sgd);
+	return rc;
+}
