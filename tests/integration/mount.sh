@@ -114,6 +114,8 @@ out=$(MMFS_NODE=$P.1 mmmount fs1 2>&1); [[ $? -ne 0 && $out == *"already mounted
 	pass "mounting twice on one node is refused" || fail "double mount: $out"
 out=$(mmmount nofs -N $P.1 2>&1); [[ $? -ne 0 && $out == *"nofs does not exist"* ]] &&
 	pass "an unknown file system is named" || fail "unknown fs: $out"
+out=$(mmdelfs fs1 2>&1); [[ $? -ne 0 && $out == *"fs1 is mounted"* ]] && grep -q "^fs1 $M fuse.mmfs" /proc/mounts &&
+	pass "mmdelfs of a mounted file system is refused" || fail "mmdelfs while mounted: $out"
 out=$(MMFS_NODE=$P.1 mmmount fs1 -o ro,writeback 2>&1); [[ $? -ne 0 && $out == *'"writeback"'* ]] &&
 	pass "an unknown mount option is named" || fail "bad option: $out"
 
