@@ -26,8 +26,11 @@ CFLAGS   = -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initiali
 ifneq ($(findstring clang,$(CC)),)
 CFLAGS  += -Wno-unknown-warning-option
 endif
+# libfuse3 (the FUSE front end, mmfsd/fe*.c): tools/deps installs libfuse3-dev
+FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null || echo -I/usr/include/fuse3)
+CFLAGS  += $(FUSE_CFLAGS)
 LDFLAGS  = -pthread $(SANFLAGS)
-LDLIBS   = -laio -lssl -lcrypto -lconfig -lcurl -ljson-c -lm
+LDLIBS   = -laio -lssl -lcrypto -lconfig -lcurl -ljson-c -lfuse3 -lm
 
 LIB_DIRS = common config net cluster nsd pagepool tokens fs mmfsd
 LIB_SRCS = $(filter-out mmfsd/main.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS)))) \

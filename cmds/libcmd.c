@@ -692,7 +692,7 @@ int cmd_parse_def(const struct cmd_env *e, const char *text, const struct cfg_cl
 
 /* ---- read-only requests with this node's daemon down ---- */
 
-static const char *const readonly_cmds[] = {"lsconfig", "lscluster", "lsnsd", "lsmgr", NULL};
+static const char *const readonly_cmds[] = {"lsconfig", "lscluster", "lsnsd", "lsmgr", "lsmount", NULL};
 
 bool cmd_readonly_request(json_object *req)
 {

@@ -12,7 +12,7 @@
  * Commands: getstate, shutdown, lscluster, chconfig, lsconfig, diag,
  * addnode, delnode, chnode, crnsd, lsnsd, delnsd, crfs, lsfs, delfs, fsck,
  * nsddiscover, nsdio,
- * nsdfault, memberfault, lsmgr, chmgr, tokspace.
+ * nsdfault, memberfault, lsmgr, chmgr, tokspace, mount, umount, lsmount.
  * Their arguments and results are listed in mmfsd/README.md.
  */
 #ifndef MM_MMFSD_ADMIN_H

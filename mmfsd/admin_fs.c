@@ -45,6 +45,7 @@
 #include "mmfsd/admin_int.h"
 #include "mmfsd/fsdio.h"
 #include "mmfsd/fsrec.h"
+#include "mmfsd/fssvc.h"
 #include "mmfsd/nsdsvc.h"
 #include "nsd/record.h"
 
@@ -53,11 +54,8 @@
 
 bool adm_fs_is_mounted(mmfsd *d, const char *device)
 {
-	/* no mounts yet: the mount code answers here (a CCR mount record or
-	 * the file system manager's list) */
-	(void)d;
-	(void)device;
-	return false;
+	/* a mount mark in the CCR (mmfsd/fssvc.h) */
+	return fssvc_mounted_anywhere(d, device);
 }
 
 /* ---- records ---------------------------------------------------------- */

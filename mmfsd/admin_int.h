@@ -53,6 +53,11 @@ void adm_cmd_lsmgr(mmfsd *d, json_object *req, json_object *rep);
 void adm_cmd_chmgr(mmfsd *d, json_object *req, json_object *rep);
 void adm_cmd_tokspace(mmfsd *d, json_object *req, json_object *rep);
 
+/* admin_mount.c */
+void adm_cmd_mount(mmfsd *d, json_object *req, json_object *rep);
+void adm_cmd_umount(mmfsd *d, json_object *req, json_object *rep);
+void adm_cmd_lsmount(mmfsd *d, json_object *req, json_object *rep);
+
 /* admin_expel.c */
 void adm_cmd_expel(mmfsd *d, json_object *req, json_object *rep);
 /* admin_tok.c: token test commands (tokens.sh) */

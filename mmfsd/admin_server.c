@@ -511,6 +511,9 @@ static const struct {
 	{"expel", adm_cmd_expel},
 	{"tokstorm", adm_cmd_tokstorm},
 	{"tokhold", adm_cmd_tokhold},
+	{"mount", adm_cmd_mount},
+	{"umount", adm_cmd_umount},
+	{"lsmount", adm_cmd_lsmount},
 };
 
 /* ---- connections --------------------------------------------------- */

@@ -28,6 +28,7 @@
 #include "common/thread.h"
 #include "common/util.h"
 #include "common/wire.h"
+#include "mmfsd/fssvc.h"
 #include "mmfsd/nsdsvc.h"
 #include "mmfsd/tokensvc.h"
 #include "net/keys.h"
@@ -56,6 +57,7 @@ struct mmfsd {
 	nsd_svc *nsd;
 	tokensvc *tok;
 	pp_pool *pool;
+	fssvc *fs;
 	adm_server *adm;
 
 	size_t nstarted;		/* subsystems[0 .. nstarted) were started */
@@ -814,6 +816,30 @@ static void tokens_attr(mmfsd *d, const char *name)
 	tokensvc_attr_changed(d->tok, name);
 }
 
+/* Dead mounts of a previous run are detached here, before the admin
+ * socket lets anyone mount; -A yes mounts follow once the node is active. */
+static int start_fs(mmfsd *d, char *err, size_t errsz)
+{
+	int rc = fssvc_create(d, &d->fs);
+
+	if (rc) {
+		snprintf(err, errsz, "cannot set up the mount service: %s", mm_strerror(rc));
+		return rc;
+	}
+	return fssvc_start(d->fs, err, errsz);
+}
+
+/* Every mount goes (forced) while tokens, pagepool and disks still run. */
+static void stop_fs(mmfsd *d)
+{
+	fssvc_stop(d->fs);
+}
+
+static void fs_event(mmfsd *d, const struct clm_event *ev)
+{
+	fssvc_event(d->fs, ev);
+}
+
 static int start_admin(mmfsd *d, char *err, size_t errsz)
 {
 	int rc = adm_server_start(d, d->paths.sock, &d->adm);
@@ -843,7 +869,9 @@ static void stop_admin(mmfsd *d)
  * token service after it (the file system above will flush through the
  * pagepool in its revoke callbacks; stopped first, it gives its cached
  * tokens back while the cluster and the servers still run; its handler
- * was registered in start_net); the admin socket last, since once it
+ * was registered in start_net); the mount service after the tokens (a
+ * mount needs them all; stopped first, mmshutdown unmounts before
+ * anything under the file systems goes); the admin socket last, since once it
  * answers everything behind it exists.
  */
 static const char *const daemon_attrs[] = {"mmfsLogLevel", NULL};
@@ -866,6 +894,7 @@ static const struct subsystem {
 	{"nsd", start_nsd, stop_nsd, nsd_event, nsd_attrs, nsd_attr},
 	{"pagepool", start_pool, stop_pool, NULL, pool_attrs, pool_attr},
 	{"tokens", start_tokens, stop_tokens, tokens_event, tokens_attrs, tokens_attr},
+	{"fs", start_fs, stop_fs, fs_event, NULL, NULL},
 	{"peer", start_peer, stop_peer, peer_event, NULL, NULL},
 	{"admin", start_admin, stop_admin, NULL, NULL, NULL},
 };
@@ -961,6 +990,8 @@ void mmfsd_close(mmfsd *d)
 	 * and clm's etcd client outlived etcd's own stop */
 	nsd_svc_destroy(d->nsd);
 	d->nsd = NULL;
+	fssvc_destroy(d->fs);
+	d->fs = NULL;
 	tokensvc_destroy(d->tok);	/* net kept its handler until net_destroy */
 	d->tok = NULL;
 	if (d->clm) {
@@ -992,6 +1023,7 @@ nsd_svc *mmfsd_nsd(mmfsd *d) { return d->nsd; }
 pp_pool *mmfsd_pool(mmfsd *d) { return d->pool; }
 struct toknet *mmfsd_toknet(mmfsd *d) { return tokensvc_toknet(d->tok); }
 tokensvc *mmfsd_tokensvc(mmfsd *d) { return d->tok; }
+fssvc *mmfsd_fssvc(mmfsd *d) { return d->fs; }
 cfg_set *mmfsd_cfg(mmfsd *d) { return d->cfg; }
 uint32_t mmfsd_node_number(mmfsd *d) { return d->node_num; }
 const char *mmfsd_node_name(mmfsd *d) { return d->node_name; }

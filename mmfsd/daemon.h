@@ -82,6 +82,8 @@ struct toknet *mmfsd_toknet(mmfsd *d);
 /* The token service around it (mmfsd/tokensvc.h): recovery hook,
  * failed nodes, rates for mmdiag. */
 struct tokensvc *mmfsd_tokensvc(mmfsd *d);
+/* The mount service (mmfsd/fssvc.h); NULL before start. */
+struct fssvc *mmfsd_fssvc(mmfsd *d);
 cfg_set *mmfsd_cfg(mmfsd *d);
 uint32_t mmfsd_node_number(mmfsd *d);
 const char *mmfsd_node_name(mmfsd *d);

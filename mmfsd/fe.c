@@ -1,0 +1,314 @@
+/*
+ * mmfsd/fe.c - a FUSE session: mount, serve, invalidate, unmount (fe.h).
+ *
+ * Parts: the invalidation queue and its thread; mount (fuse_session_new
+ * with allow_other, fsname=<device>, subtype=mmfs, then the loop thread);
+ * unmount. The operations are fe_ops.c, the pure helpers (groups of
+ * /proc/<pid>/status, fuse.mmfs lines of /proc/self/mountinfo) fe_util.c.
+ *
+ * Lock order: fe_session.inv_lock is a leaf, never held across a notify
+ * or an fs.h call.
+ */
+#include "mmfsd/fe_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/thread.h"
+
+#define SUB "fe"
+
+/* Queued invalidations beyond this are dropped (and counted): a kernel
+ * cache entry then lives until its 1 s timeout, and cached data until
+ * the next attribute check sees the new mtime (AUTO_INVAL_DATA). */
+#define FE_INV_MAX 100000
+
+/* ---- invalidations -------------------------------------------------- */
+
+static void inv_push(fe_session *s, struct fe_inval *v)
+{
+	bool dropped = false;
+
+	pthread_mutex_lock(&s->inv_lock);
+	if (s->inv_stop || s->inv_queued >= FE_INV_MAX) {
+		dropped = !s->inv_stop;
+		free(v);
+	} else {
+		v->next = NULL;
+		if (s->inv_tail)
+			s->inv_tail->next = v;
+		else
+			s->inv_head = v;
+		s->inv_tail = v;
+		s->inv_queued++;
+		pthread_cond_signal(&s->inv_cond);
+	}
+	pthread_mutex_unlock(&s->inv_lock);
+	if (dropped && atomic_fetch_add(&s->inv_dropped, 1) == 0)
+		mm_warn(SUB, "%s: kernel cache invalidations are coming faster than they can be "
+			"sent: some dropped (caches then expire by their 1 s timeouts)", s->device);
+}
+
+/* fs_inval_ops: called by fs/ from any thread; only queue. */
+static void inv_inode(void *arg, uint64_t ino, int64_t off, int64_t len)
+{
+	fe_session *s = arg;
+	struct fe_inval *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return;
+	v->ino = fe_ino_to_fuse(ino);
+	v->off = off;
+	v->len = len;
+	inv_push(s, v);
+}
+
+static void inv_entry(void *arg, uint64_t parent, const char *name, size_t namelen)
+{
+	fe_session *s = arg;
+	struct fe_inval *v;
+
+	if (namelen == 0)
+		return;
+	v = calloc(1, sizeof(*v) + namelen + 1);
+	if (!v)
+		return;
+	v->ino = fe_ino_to_fuse(parent);
+	v->namelen = namelen;
+	memcpy(v->name, name, namelen);
+	inv_push(s, v);
+}
+
+static void *inv_main(void *arg)
+{
+	fe_session *s = arg;
+
+	pthread_mutex_lock(&s->inv_lock);
+	for (;;) {
+		struct fe_inval *list;
+
+		while (!s->inv_head && !s->inv_stop)
+			pthread_cond_wait(&s->inv_cond, &s->inv_lock);
+		if (s->inv_stop)
+			break;
+		list = s->inv_head;
+		s->inv_head = s->inv_tail = NULL;
+		s->inv_queued = 0;
+		pthread_mutex_unlock(&s->inv_lock);
+		while (list) {
+			struct fe_inval *v = list;
+			int rc;
+
+			list = v->next;
+			/* -ENOENT: the kernel has nothing cached for it */
+			if (v->namelen)
+				rc = fuse_lowlevel_notify_inval_entry(s->se, v->ino, v->name, v->namelen);
+			else
+				rc = fuse_lowlevel_notify_inval_inode(s->se, v->ino, v->off, v->len);
+			if (rc == 0)
+				atomic_fetch_add_explicit(&s->inv_sent, 1, memory_order_relaxed);
+			else if (rc != -ENOENT)
+				mm_debug(SUB, "%s: invalidation of inode %llu: %s", s->device,
+					 (unsigned long long)v->ino, strerror(-rc));
+			free(v);
+		}
+		pthread_mutex_lock(&s->inv_lock);
+	}
+	pthread_mutex_unlock(&s->inv_lock);
+	return NULL;
+}
+
+static void inv_stop(fe_session *s)
+{
+	struct fe_inval *v;
+
+	pthread_mutex_lock(&s->inv_lock);
+	s->inv_stop = true;
+	pthread_cond_broadcast(&s->inv_cond);
+	pthread_mutex_unlock(&s->inv_lock);
+	if (s->inv_running) {
+		pthread_join(s->inv_thread, NULL);
+		s->inv_running = false;
+	}
+	/* the kernel mount is gone: what is left has nothing to invalidate */
+	while ((v = s->inv_head)) {
+		s->inv_head = v->next;
+		free(v);
+	}
+	s->inv_tail = NULL;
+	s->inv_queued = 0;
+}
+
+/* ---- the loop ------------------------------------------------------- */
+
+static void *loop_main(void *arg)
+{
+	fe_session *s = arg;
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+
+	if (!cfg) {
+		s->loop_rc = MM_ENOMEM;
+		mm_error(SUB, "%s: out of memory starting the FUSE loop: the mount will not answer",
+			 s->device);
+		return NULL;
+	}
+	fuse_loop_cfg_set_max_threads(cfg, s->max_threads);
+	fuse_loop_cfg_set_idle_threads(cfg, s->max_idle);
+	fuse_loop_cfg_set_clone_fd(cfg, 0);	/* gave nothing on the ceiling runs */
+	s->loop_rc = fuse_session_loop_mt(s->se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	mm_info(SUB, "%s: FUSE loop ended (%d)", s->device, s->loop_rc);
+	return NULL;
+}
+
+/* ---- mount / unmount ------------------------------------------------ */
+
+int fe_mount(const struct fe_params *p, fe_session **out, char *err, size_t errsz)
+{
+	fe_session *s;
+	struct stat st;
+	char opts[512], thread[32];
+	char *argv[4];
+	struct fuse_args args;
+	int rc;
+
+	*out = NULL;
+	if (access("/dev/fuse", R_OK | W_OK) != 0) {
+		snprintf(err, errsz, "cannot mount %s: /dev/fuse: %s (is the fuse module loaded?)",
+			 p->device, strerror(errno));
+		return MM_ENOENT;
+	}
+	if (stat(p->mountpoint, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errsz, "cannot mount %s: mount point %s is not a directory", p->device,
+			 p->mountpoint);
+		return MM_EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return MM_ENOMEM;
+	s->sg = p->sg;
+	snprintf(s->device, sizeof(s->device), "%s", p->device);
+	snprintf(s->mountpoint, sizeof(s->mountpoint), "%s", p->mountpoint);
+	s->readonly = p->readonly;
+	s->max_threads = p->max_threads ? p->max_threads : 4;
+	s->max_idle = p->max_idle ? p->max_idle : 2;
+	if (s->max_idle > s->max_threads)
+		s->max_idle = s->max_threads;
+	pthread_mutex_init(&s->inv_lock, NULL);
+	mm_cond_init(&s->inv_cond);
+
+	/* allow_other: every user of the node reaches the mount, as GPFS's;
+	 * no default_permissions: fs.h checks with the caller's credentials
+	 * (ACLs included). libfuse mounts nosuid,nodev unless told suid,dev. */
+	snprintf(opts, sizeof(opts), "allow_other,fsname=%s,subtype=mmfs,%s,%s,%s%s%s",
+		 p->device, p->readonly ? "ro" : "rw", p->nosuid ? "nosuid" : "suid",
+		 p->nodev ? "nodev" : "dev", p->noexec ? ",noexec" : "", p->noatime ? ",noatime" : "");
+	argv[0] = (char *)"mmfsd";
+	argv[1] = (char *)"-o";
+	argv[2] = opts;
+	argv[3] = NULL;
+	args = (struct fuse_args)FUSE_ARGS_INIT(3, argv);
+	s->se = fuse_session_new(&args, &fe_ops, sizeof(fe_ops), s);
+	if (!s->se) {
+		snprintf(err, errsz, "cannot mount %s: libfuse refused the options %s (its reason is "
+			 "in mmfsd.stderr)", p->device, opts);
+		rc = MM_EINVAL;
+		goto fail;
+	}
+	if (fuse_session_mount(s->se, s->mountpoint) != 0) {
+		snprintf(err, errsz, "cannot mount %s on %s: the kernel refused the FUSE mount (its "
+			 "reason is in mmfsd.stderr)", p->device, s->mountpoint);
+		rc = MM_EIO;
+		goto fail;
+	}
+	snprintf(thread, sizeof(thread), "feinv-%s", p->device);
+	rc = mm_thread_start(&s->inv_thread, thread, inv_main, s);
+	if (rc) {
+		snprintf(err, errsz, "cannot start the invalidation thread of %s", p->device);
+		goto fail_mounted;
+	}
+	s->inv_running = true;
+	{
+		struct fs_inval_ops ops = {.inode = inv_inode, .entry = inv_entry, .arg = s};
+
+		fs_sg_set_inval(s->sg, &ops);
+	}
+	snprintf(thread, sizeof(thread), "fe-%s", p->device);
+	rc = mm_thread_start(&s->loop, thread, loop_main, s);
+	if (rc) {
+		snprintf(err, errsz, "cannot start the FUSE loop of %s", p->device);
+		fs_sg_set_inval(s->sg, NULL);
+		goto fail_mounted;
+	}
+	s->loop_running = true;
+	mm_info(SUB, "%s: FUSE session on %s (%s; %u workers at most)", p->device, s->mountpoint, opts,
+		  s->max_threads);
+	*out = s;
+	return MM_OK;
+fail_mounted:
+	inv_stop(s);
+	umount2(s->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
+	fuse_session_unmount(s->se);
+fail:
+	fe_free(s);
+	return rc;
+}
+
+int fe_unmount(fe_session *s, bool force, char *err, size_t errsz)
+{
+	if (!force) {
+		if (umount2(s->mountpoint, UMOUNT_NOFOLLOW) != 0 && errno != EINVAL) {
+			int e = errno;
+
+			snprintf(err, errsz, "%s on %s: %s", s->device, s->mountpoint,
+				 e == EBUSY ? "the file system is busy (open files, or a process's "
+					      "working directory): use -f to force" : strerror(e));
+			return e == EBUSY ? MM_EBUSY : mm_err_from_errno(e);
+		}
+		/* EINVAL: not mounted any more (umount(8) took it down) */
+	} else {
+		/* MNT_FORCE aborts the FUSE connection (processes in the
+		 * file system get ENOTCONN at once instead of hanging); the
+		 * mount is then detached even if still in use */
+		if (umount2(s->mountpoint, MNT_FORCE | UMOUNT_NOFOLLOW) != 0 && errno != EINVAL)
+			umount2(s->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
+	}
+	/* the kernel connection is gone: the workers read ENODEV and end */
+	fuse_session_exit(s->se);
+	if (s->loop_running) {
+		pthread_join(s->loop, NULL);
+		s->loop_running = false;
+	}
+	fs_sg_set_inval(s->sg, NULL);
+	inv_stop(s);
+	fuse_session_unmount(s->se);	/* closes /dev/fuse (nothing left to unmount) */
+	mm_info(SUB, "%s: FUSE session on %s ended%s (%llu requests, %llu invalidations sent)", s->device,
+		  s->mountpoint, force ? " (forced)" : "",
+		  (unsigned long long)atomic_load(&s->requests),
+		  (unsigned long long)atomic_load(&s->inv_sent));
+	return MM_OK;
+}
+
+void fe_free(fe_session *s)
+{
+	if (!s)
+		return;
+	if (s->se)
+		fuse_session_destroy(s->se);
+	pthread_cond_destroy(&s->inv_cond);
+	pthread_mutex_destroy(&s->inv_lock);
+	free(s);
+}
+
+uint64_t fe_requests(const fe_session *s)
+{
+	return atomic_load(&((fe_session *)s)->requests);
+}

@@ -1,0 +1,59 @@
+/*
+ * mmfsd/fe_int.h - shared by fe.c (session, invalidation thread) and
+ * fe_ops.c (the operations); not for other modules.
+ *
+ * Lock order (the front end's own; none is held across an fs.h call or a
+ * fuse_reply_* / fuse_lowlevel_notify_* call):
+ *   fe_session.inv_lock   the invalidation queue (a leaf)
+ */
+#ifndef MM_MMFSD_FE_INT_H
+#define MM_MMFSD_FE_INT_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "mmfsd/fe.h"
+
+#define FE_MAX_WRITE (1u << 20)	/* fuse-ceiling.md: a third less CPU per byte than 128K */
+#define FE_TIMEOUT_S 1.0	/* entry, attribute and negative-entry timeouts */
+
+/* One queued kernel cache invalidation. */
+struct fe_inval {
+	struct fe_inval *next;
+	uint64_t ino;			/* FUSE number (inode, or entry's parent) */
+	int64_t off, len;		/* inode */
+	size_t namelen;			/* entry when > 0 */
+	char name[];
+};
+
+struct fe_session {
+	fs_sg *sg;
+	struct fuse_session *se;
+	char device[FS_DEVICE_MAX + 1];
+	char mountpoint[4096];
+	bool readonly;
+	unsigned max_threads, max_idle;
+	pthread_t loop;			/* runs fuse_session_loop_mt */
+	bool loop_running;
+	int loop_rc;
+
+	/* invalidations: fs/ queues, feinv-<device> sends */
+	pthread_mutex_t inv_lock;
+	pthread_cond_t inv_cond;
+	struct fe_inval *inv_head, *inv_tail;	/* protected by inv_lock */
+	size_t inv_queued;			/* protected by inv_lock */
+	bool inv_stop;				/* protected by inv_lock */
+	pthread_t inv_thread;
+	bool inv_running;
+	_Atomic uint64_t inv_sent, inv_dropped;
+
+	_Atomic uint64_t requests;
+};
+
+/* fe_ops.c: the operation table (fe.c passes it to fuse_session_new). */
+extern const struct fuse_lowlevel_ops fe_ops;
+
+#endif

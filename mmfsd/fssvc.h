@@ -1,0 +1,103 @@
+/*
+ * mmfsd/fssvc.h - the mount service: mmmount / mmumount of a file system
+ * by name on this node, mounts at start (-A yes), unmounts at shutdown,
+ * and the cleanup of mounts a killed daemon left behind (2026-12-06,
+ * issue 12; mmfsd/README.md "The mount service").
+ *
+ * A mount: the file system's CCR record (/mmfs/fs/<device>, fsrec.h),
+ * then this node's mark /mmfs/mount/<device> created in the CCR (one
+ * create-if-absent transaction: in this issue one node mounts a file
+ * system at a time, and a second node's mount is refused naming the node
+ * that holds the mark), the token space's manager appointed, the disks
+ * opened (fsdio.h), fs_sg_mount with the daemon's pagepool and toknet,
+ * the mount point made if missing, then the FUSE session (fe.h). Each
+ * step is undone if a later one fails. A file <state>/mounts/<device>
+ * holds the mount point while mounted, so the next start of this node's
+ * daemon finds a mount it left behind (killed: the kernel mount stays,
+ * its connection dead) and detaches it before anything mounts.
+ *
+ * Threads: mount and unmount run on the caller's thread (admin) one at a
+ * time; the "fsauto" worker mounts the -A yes file systems once the node
+ * is active, and removes this node's stale marks first.
+ *
+ * Lock order: fssvc.op_lock (one mount or unmount at a time, held across
+ * the CCR, fs/ and FUSE calls) -> fssvc.list_lock (the mount list, a
+ * leaf). fssvc.auto.lock (the worker's) is never held with either.
+ *
+ * Return convention: MM_OK or a negative MM_E* with a message for the
+ * operator in <err>.
+ */
+#ifndef MM_MMFSD_FSSVC_H
+#define MM_MMFSD_FSSVC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs/fs.h"
+
+struct mmfsd;
+struct clm_event;
+typedef struct fssvc fssvc;
+
+#define FSSVC_MARK_PREFIX "/mmfs/mount/"
+
+/* mmmount -o: ro, rw, atime, noatime, relatime, suid, nosuid, dev,
+ * nodev, exec, noexec (comma-separated; later ones win). */
+struct fssvc_opts {
+	bool readonly;
+	enum fs_atime atime;
+	bool nosuid, nodev, noexec;
+};
+/* Parse <s> (NULL or "": the defaults: rw, relatime, suid, dev, exec);
+ * MM_EINVAL naming the first unknown option. Pure. */
+int fssvc_parse_opts(const char *s, struct fssvc_opts *o, char *err, size_t errsz);
+/* The canonical text of <o> ("rw,relatime,suid,dev,exec"). */
+void fssvc_format_opts(const struct fssvc_opts *o, char *buf, size_t sz);
+
+int fssvc_create(struct mmfsd *d, fssvc **out);
+/* Detach the mounts a previous run of this daemon left (before anything
+ * can mount), then start the fsauto worker. */
+int fssvc_start(fssvc *s, char *err, size_t errsz);
+/* Force-unmount everything (mmshutdown unmounts first), the marks
+ * cleared while this node is still a member. */
+void fssvc_stop(fssvc *s);
+void fssvc_destroy(fssvc *s);
+/* Cluster events: becoming active or a new manager appointment wake the
+ * fsauto worker. */
+void fssvc_event(fssvc *s, const struct clm_event *ev);
+
+/* Mount <device> ("fs1", "/dev/fs1" or its mount point) with <opts>. */
+int fssvc_mount(fssvc *s, const char *device, const char *opts, char *err, size_t errsz);
+/* MM_ENOENT if it is not mounted here; MM_EBUSY if in use (no <force>). */
+int fssvc_unmount(fssvc *s, const char *device, bool force, char *err, size_t errsz);
+
+/* This node's mounts. */
+struct fssvc_mount_info {
+	char device[FS_DEVICE_MAX + 1];
+	char mountpoint[256];
+	char opts[128];
+	uint64_t requests;		/* FUSE requests served */
+};
+/* *out malloc'd. */
+int fssvc_list(fssvc *s, struct fssvc_mount_info **out, size_t *n);
+
+/* The marks in the CCR: who has what mounted. */
+struct fssvc_mark {
+	char device[FS_DEVICE_MAX + 1];
+	uint32_t node;
+	char mountpoint[256];
+	char opts[128];
+	int64_t mod_rev;
+};
+/* Every mark (undecodable ones logged and skipped); *out malloc'd. */
+int fssvc_marks(struct mmfsd *d, struct fssvc_mark **out, size_t *n);
+/* Is <device> mounted on some node (a mark exists)? False if the CCR
+ * cannot be read. For mmdelfs. */
+bool fssvc_mounted_anywhere(struct mmfsd *d, const char *device);
+
+/* JSON text of a mark / its parse (pure, unit-tested). */
+int fssvc_mark_encode(const struct fssvc_mark *m, char **out);
+int fssvc_mark_decode(const char *text, size_t len, struct fssvc_mark *m, char *err, size_t errsz);
+
+#endif
