@@ -218,6 +218,12 @@ static int resize_block(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint64
 			return rc ? rc : MM_EPROTO;
 	}
 	if (want && want < have) {
+		/* the tail's bytes still dirty in the buffer go to the run
+		 * they belong to now, while it is this file's: after the free
+		 * write-behind must never write them there */
+		rc = pp_flush(sg->pool, sg->fsid, in->ino, n, n + 1);
+		if (rc)
+			return rc;
 		nf0 = tx->nfree;
 		for (int r = 0; r < FS_MAX_REPLICAS; r++) {
 			struct fs_ptr tail = {0};
@@ -266,6 +272,21 @@ static int resize_block(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint64
 	}
 	in->subblocks += (uint64_t)(want - have) * nrep;
 	*fresh = !have;
+	if (!have) {
+		/* a new run holds what its disk held before: zeros, written
+		 * before anything points at it (the caller flushes), are what
+		 * the file has there until it writes */
+		pp_buf *b;
+		void *d;
+
+		rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in->ino, n}, 0, want * sg->S,
+			    PP_OVERWRITE, &b, &d);
+		if (rc)
+			return rc;
+		memset(d, 0, (size_t)want * sg->S);
+		pp_mark_dirty(b, 0, want * sg->S, 0);
+		pp_release(b);
+	}
 	return MM_OK;
 }
 
@@ -420,11 +441,19 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 		if (have != sg_nsub(sg, blk, newsize))
 			expose = true;
 		if (fresh) {
-			/* a new block: its bytes before the write are zeros */
-			rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in.ino, blk}, 0,
-				    (uint32_t)(boff + n), PP_OVERWRITE, &b, &d);
-			if (!rc)
+			/* a new block (a hole filled, or the file grown): every
+			 * byte of its run that the write does not cover is zero,
+			 * on disk too, before anything points at it */
+			uint32_t run = sg_nsub(sg, blk, newsize) * sg->S;
+
+			if (run < boff + n)
+				run = (uint32_t)(boff + n);
+			rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in.ino, blk}, 0, run,
+				    PP_OVERWRITE, &b, &d);
+			if (!rc) {
 				memset(d, 0, boff);
+				memset((uint8_t *)d + boff + n, 0, run - boff - n);
+			}
 		} else {
 			bool whole = boff % sg->S == 0 && (n % sg->S == 0 || pos + n >= old);
 
@@ -435,7 +464,9 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 			break;
 		memcpy((uint8_t *)d + boff, (const uint8_t *)buf + done, n);
 		if (fresh)
-			pp_mark_dirty(b, 0, (uint32_t)(boff + n), 0);
+			pp_mark_dirty(b, 0, sg_nsub(sg, blk, newsize) * sg->S > boff + n
+						    ? sg_nsub(sg, blk, newsize) * sg->S
+						    : (uint32_t)(boff + n), 0);
 		else
 			pp_mark_dirty(b, boff, (uint32_t)n, 0);
 		pp_release(b);
@@ -566,7 +597,8 @@ int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size
 		rc = sg_tx_begin(sg, 0, &tx);
 		if (rc)
 			return rc;
-		tx->frag_size = in->size;	/* the blocks freed have the old size's shapes */
+		tx->frag_size = S_ISDIR(in->mode) ? UINT64_MAX : in->size;
+		tx->metafile = S_ISDIR(in->mode);	/* the blocks freed have the old size's shapes */
 		nf0 = tx->nfree;
 		t = sg_tx_tree(tx, in->ino);
 		n = fs_tree_truncate(t, in, size, SG_TX_MAXFREE / FS_MAX_REPLICAS / 2, &more);
@@ -764,18 +796,6 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 			rc = have_of(sg, &in, n, &have);
 			if (!rc && have != want)
 				rc = resize_block(sg, tx, &in, n, have, want, &fresh);
-			if (!rc && have != want && fresh) {
-				pp_buf *b;
-				void *d;
-
-				rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in.ino, n}, 0,
-					    want * sg->S, PP_OVERWRITE, &b, &d);
-				if (!rc) {
-					memset(d, 0, (size_t)want * sg->S);
-					pp_mark_dirty(b, 0, want * sg->S, 0);
-					pp_release(b);
-				}
-			}
 			if (!rc && have != want)
 				rc = pp_flush(sg->pool, sg->fsid, in.ino, n, n + 1);
 			if (!rc && tx->nbuf > SG_TX_MAXBUF - 8) {

@@ -150,6 +150,8 @@ struct sg_free {
 	uint32_t nsub;
 	bool meta;
 	bool moved;			/* a fragment that moved: the block's buffer stays */
+	bool metafile;			/* a block of a metadata file (a directory): its
+					 * buffers are the metadata registration's */
 	uint64_t ino, blk;		/* its pagepool tag, dropped before the free */
 };
 
@@ -176,6 +178,7 @@ struct sg_tx {
 		uint64_t ino;
 		int64_t delta;
 	} sd[SG_TX_MAXINO];
+	bool metafile;			/* the tree changed is a metadata file's (sg_truncate) */
 	uint64_t frag_size;		/* freeing data blocks: the file's size (its last
 					 * block a fragment); UINT64_MAX: all full */
 	/* the directory dir.c is changing: when it leaves the inode for

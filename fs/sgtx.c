@@ -600,7 +600,7 @@ static int tx_free_blk(void *arg, uint64_t ino, uint64_t blk, const struct fs_pt
 {
 	struct sg_tx *tx = arg;
 	fs_sg *sg = tx->sg;
-	int rc;
+	int rc, nf0;
 	uint32_t nsub = fs_alloc_spb(sg->alloc);
 
 	/* a data file's last block is a fragment for the size it had */
@@ -608,7 +608,10 @@ static int tx_free_blk(void *arg, uint64_t ino, uint64_t blk, const struct fs_pt
 		nsub = fs_mkfs_ind_subblocks(sg->S);
 	else if (tx->frag_size != UINT64_MAX && sg_nsub(sg, blk, tx->frag_size))
 		nsub = sg_nsub(sg, blk, tx->frag_size);
+	nf0 = tx->nfree;
 	rc = sg_tx_free(tx, p, nsub, is_meta, ino, blk);
+	for (int i = nf0; !rc && !is_meta && tx->metafile && i < tx->nfree; i++)
+		tx->fr[i].metafile = true;
 	if (!rc && is_meta)
 		for (int r = 0; r < FS_MAX_REPLICAS; r++)
 			if (p->da[r])
@@ -912,6 +915,16 @@ static int tx_run_frees(fs_sg *sg, struct sg_free *fr, int n)
 
 		if (fr[i].moved)
 			continue;	/* the block lives on elsewhere: its buffer stays */
+		if (fr[i].metafile) {
+			/* a directory's block holds metadata blocks, cached in the
+			 * metadata registration: they must not be written there
+			 * once another object owns the space */
+			uint64_t lo = fr[i].blk * sg->mbper;
+
+			pp_invalidate(sg->pool, sg->mfsid, fr[i].ino, lo, lo + sg->mbper);
+			sg_ac_drop(sg, sg->mfsid, fr[i].ino, lo, lo + sg->mbper);
+			continue;
+		}
 		pp_invalidate(sg->pool, fs, fr[i].ino, fr[i].blk, fr[i].blk + 1);
 		sg_ac_drop(sg, fs, fr[i].ino, fr[i].blk, fr[i].blk + 1);
 	}
@@ -1040,8 +1053,11 @@ int sg_tx_commit(struct sg_tx *tx)
 	for (int i = 0; i < tx->nbuf; i++) {
 		struct sg_txbuf *tb = &tx->buf[i];
 
-		if (tb->write && tb->dirty && !tb->punched) {
-			if (!tx->ltx) {
+		if (tb->write && (tb->dirty || tb->fresh) && !tb->punched) {
+			/* a fresh block is zeros in memory but not on disk: all of
+			 * it is written (the log only needs what differs from the
+			 * zeros its allocation record gives replay) */
+			if (!tx->ltx || tb->fresh) {
 				tb->lo = 0;
 				tb->hi = FS_MB;
 			}

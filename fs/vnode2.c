@@ -402,7 +402,12 @@ int fs_setattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const struct fs
 	if (rc)
 		return rc;
 	owner = c->uid == v.in.uid;
-	if ((m & FS_SET_MODE) && !owner && !root)
+	/* the kernel clears setuid/setgid when a non-owner writes (FUSE sends
+	 * it as a mode change in the writer's name): allowed to anyone who
+	 * may write the file, since only those bits go */
+	if ((m & FS_SET_MODE) && !owner && !root &&
+	    !((sa->mode & 07777) == (v.in.mode & 07777 & ~(uint32_t)(S_ISUID | S_ISGID)) &&
+	      (v.in.mode & (S_ISUID | S_ISGID)) && sg_perm(c, &v.in, 2) == 0))
 		rc = -EPERM;
 	if (!rc && (m & FS_SET_UID) && sa->uid != v.in.uid && !root)
 		rc = -EPERM;
@@ -507,7 +512,11 @@ int fs_open(fs_sg *sg, const struct fs_cred *c, uint64_t ino, int flags, fs_file
 	rc = vget(sg, ino, TOK_RO, &v);
 	if (rc)
 		return rc;
-	if (acc == O_RDONLY || acc == O_RDWR)
+	/* execve opens with the kernel's FMODE_EXEC (0x20, no open(2) flag
+	 * on this ABI): execute permission, not read */
+	if (flags & 0x20)
+		mask |= 1;
+	else if (acc == O_RDONLY || acc == O_RDWR)
 		mask |= 4;
 	if (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC))
 		mask |= 2;

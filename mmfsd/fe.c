@@ -205,10 +205,14 @@ int fe_mount(const struct fe_params *p, fe_session **out, char *err, size_t errs
 	pthread_mutex_init(&s->inv_lock, NULL);
 	mm_cond_init(&s->inv_cond);
 
-	/* allow_other: every user of the node reaches the mount, as GPFS's;
-	 * no default_permissions: fs.h checks with the caller's credentials
-	 * (ACLs included). libfuse mounts nosuid,nodev unless told suid,dev. */
-	snprintf(opts, sizeof(opts), "allow_other,fsname=%s,subtype=mmfs,%s,%s,%s%s%s",
+	/* allow_other: every user of the node reaches the mount, as GPFS's.
+	 * default_permissions: the kernel checks the mode and POSIX ACLs
+	 * (FUSE_CAP_POSIX_ACL) itself, on every path walk: without it a
+	 * cached dentry lets a walk through a directory the caller may not
+	 * search, since the kernel sends no lookup then. fs.h checks again
+	 * with the caller's credentials on every call that reaches it.
+	 * libfuse mounts nosuid,nodev unless told suid,dev. */
+	snprintf(opts, sizeof(opts), "allow_other,default_permissions,fsname=%s,subtype=mmfs,%s,%s,%s%s%s",
 		 p->device, p->readonly ? "ro" : "rw", p->nosuid ? "nosuid" : "suid",
 		 p->nodev ? "nodev" : "dev", p->noexec ? ",noexec" : "", p->noatime ? ",noatime" : "");
 	argv[0] = (char *)"mmfsd";

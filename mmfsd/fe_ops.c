@@ -4,8 +4,9 @@
  * Shaped like libfuse's example/passthrough_ll.c: one static handler per
  * operation, one `fe_ops` table, exactly one fuse_reply_* on every path.
  * Every handler that names an object builds the caller's fs_cred first
- * (req_cred): fs.h checks permissions, the kernel does not
- * (no default_permissions).
+ * (req_cred): fs.h checks permissions, and so does the kernel
+ * (default_permissions with POSIX ACLs: path walks through cached
+ * dentries reach no handler).
  *
  * Lookup counts: every entry reply (lookup, create, mknod, mkdir,
  * symlink, link, readdirplus) hands the kernel the lookup fs.h counted;
@@ -816,12 +817,13 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	fe_session *s = userdata;
 	unsigned want = FUSE_CAP_READDIRPLUS | FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ATOMIC_O_TRUNC |
 			FUSE_CAP_DONT_MASK | FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_ASYNC_READ |
-			FUSE_CAP_ASYNC_DIO | FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_CACHE_SYMLINKS;
+			FUSE_CAP_ASYNC_DIO | FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_CACHE_SYMLINKS |
+			FUSE_CAP_POSIX_ACL;
 
 	conn->max_write = FE_MAX_WRITE;
 	conn->want |= want & conn->capable;
 	conn->want &= ~(unsigned)(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ |
-				  FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_POSIX_ACL |
+				  FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
 				  FUSE_CAP_READDIRPLUS_AUTO);
 	if ((want & ~conn->capable) & (FUSE_CAP_DONT_MASK | FUSE_CAP_ATOMIC_O_TRUNC))
 		mm_warn(SUB, "%s: the kernel lacks a FUSE capability the front end relies on "

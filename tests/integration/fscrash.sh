@@ -45,13 +45,15 @@ mmcrnsd -F $MMFS_ROOT/disks.stanza >/dev/null 2>&1 || { fail "mmcrnsd"; exit 1; 
 M=$MMFS_ROOT/gpfs/fs1
 out=$(mmcrfs fs1 -F $MMFS_ROOT/disks.stanza -B 256K -m 2 -M 2 -T $M -A no 2>&1) && pass "mmcrfs fs1 (-B 256K -m 2)" ||
 	{ echo "$out"; fail "mmcrfs fs1"; exit 1; }
-J=$MMFS_ROOT/journal	# outside the file system: survives the crashes
+# journals outside the file system: they survive the crashes
 
 for r in $(seq 1 $ROUNDS); do
 	out=$(mmmount fs1 2>&1) || { echo "$out"; fail "round $r: mmmount"; break; }
 	grep -q " $M fuse.mmfs " /proc/mounts || { fail "round $r: not mounted"; break; }
 	# the storm, killed with the daemon after a while
-	$T/crashcheck write $M -j $J -s $((r * 7919)) -n 0 -t 30 >$MMFS_ROOT/storm.$r 2>&1 &
+	J=$MMFS_ROOT/journal.$r
+	mkdir -p $M/r$r
+	$T/crashcheck write $M/r$r -j $J -s $((r * 7919)) -n 0 -t 30 >$MMFS_ROOT/storm.$r 2>&1 &
 	storm=$!
 	sleep $((2 + r % 3))
 	pid=$(mm_pid $P.1)
@@ -66,7 +68,7 @@ for r in $(seq 1 $ROUNDS); do
 	grep -q " $M fuse.mmfs " /proc/mounts && { fail "round $r: dead mount left behind"; umount -l $M; }
 	# mount (replays the log), unmount, then fsck finds nothing
 	out=$(mmmount fs1 2>&1) || { echo "$out"; fail "round $r: mmmount after the crash"; break; }
-	out=$($T/crashcheck verify $M -j $J 2>&1)
+	out=$($T/crashcheck verify $M/r$r -j $J 2>&1)
 	rc=$?
 	[[ $rc -eq 0 ]] && pass "round $r: every sealed file intact, no foreign bytes ($(tail -1 <<<"$out"))" ||
 		{ echo "$out" | tail -20; fail "round $r: crashcheck verify rc=$rc"; }

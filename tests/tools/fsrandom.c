@@ -36,7 +36,8 @@
  * On a mismatch it prints the last 30 operations, the file, offset,
  * expected and actual bytes, leaves the files in place and exits 1; other
  * failures (an unexpected errno, CMD failing) exit 2. -k keeps the files
- * after success; -q prints only the summary.
+ * after success; -q prints only the summary. FSRANDOM_TRACE=1 in the
+ * environment prints every operation to stderr as it is done.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -106,6 +107,9 @@ __attribute__((format(printf, 1, 2))) static void logop(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s + k, sizeof(logring[0]) - (size_t)k, fmt, ap);
 	va_end(ap);
+	/* FSRANDOM_TRACE: every operation as it is done, to stderr */
+	if (getenv("FSRANDOM_TRACE"))
+		fprintf(stderr, "%s\n", s);
 }
 
 static void print_log(void)

@@ -120,9 +120,11 @@ static void fsck_clean(uint8_t **dk)
 	CU_ASSERT_EQUAL(r.exit, 0);
 }
 
+static uint64_t pool_bytes = 64u << 20;
+
 static pp_pool *mk_pool(uint8_t **dk)
 {
-	struct pp_config c = {.size = 64u << 20, .io = {be_submit}, .io_arg = dk};
+	struct pp_config c = {.size = pool_bytes, .io = {be_submit}, .io_arg = dk};
 	pp_pool *p = NULL;
 
 	CU_ASSERT_EQUAL_FATAL(pp_pool_create(&c, &p), MM_OK);
@@ -783,6 +785,238 @@ static void test_add_disk(void)
 	free(chunk);
 }
 
+/* Directories made, filled past their inode, emptied and removed, over
+ * and over by two threads at once: each next one gets blocks a removed
+ * one freed, and none of a removed directory's cached blocks may be
+ * written there afterwards (fsck and the kept directories' contents
+ * after a remount tell). */
+struct reuse_arg {
+	fs_sg *sg;
+	int id, errors;
+};
+
+static void *reuse_main(void *arg)
+{
+	struct reuse_arg *r = arg;
+	struct fs_attr d;
+	char name[96], dn[16];
+
+	for (int round = 0; round < 8; round++) {
+		snprintf(dn, sizeof(dn), "t%d-r%d", r->id, round);
+		if (fs_mkdir(r->sg, &root, FS_ROOT_INO, dn, 0755, &d)) {
+			r->errors++;
+			continue;
+		}
+		for (int i = 0; i < 300; i++) {
+			struct fs_attr a;
+			fs_file *f;
+
+			/* the directories that go have longer names: their blocks
+			 * hold bytes past where the next one's end */
+			snprintf(name, sizeof(name), round % 2 ? "entry-%d-%d-%05d-with-some-length"
+				 : "entry-%d-%d-%05d-with-some-length-and-then-a-good-deal-more",
+				 r->id, round, i);
+			if (fs_create(r->sg, &root, d.ino, name, 0644, O_RDWR, &a, &f)) {
+				r->errors++;
+				continue;
+			}
+			fs_release(r->sg, f);
+			fs_forget(r->sg, a.ino, 1);
+		}
+		if (round % 2 == 0) {
+			for (int i = 0; i < 300; i++) {
+				snprintf(name, sizeof(name),
+					 "entry-%d-%d-%05d-with-some-length-and-then-a-good-deal-more",
+					 r->id, round, i);
+				if (fs_unlink(r->sg, &root, d.ino, name))
+					r->errors++;
+			}
+			fs_forget(r->sg, d.ino, 1);
+			if (fs_rmdir(r->sg, &root, FS_ROOT_INO, dn))
+				r->errors++;
+		} else {
+			fs_forget(r->sg, d.ino, 1);
+		}
+	}
+	return NULL;
+}
+
+static void test_dir_reuse(void)
+{
+	pp_pool *pool;
+	fs_sg *sg;
+	struct fs_attr d;
+	struct reuse_arg ra[2];
+	pthread_t th[2];
+
+	mkfs(64u << 10);
+	/* a small pool: blocks are evicted and read again, so what is on
+	 * disk is what counts */
+	pool_bytes = 4u << 20;
+	pool = mk_pool(disk);
+	pool_bytes = 64u << 20;
+	sg = mount_on(disk, pool);
+	/* first one at a time: a file's freed data blocks and a directory's
+	 * freed blocks go to the next directory, whose blocks are then read
+	 * back from disk alone */
+	{
+		struct reuse_arg one = {sg, 9, 0};
+		uint8_t *junk = pattern(4u << 20, 23);
+		char name[64];
+
+		mkfile(sg, FS_ROOT_INO, "junk", junk, 4u << 20);
+		CU_ASSERT_EQUAL(fs_unlink(sg, &root, FS_ROOT_INO, "junk"), 0);
+		free(junk);
+		reuse_main(&one);
+		CU_ASSERT_EQUAL(one.errors, 0);
+		CU_ASSERT_EQUAL(pp_drop_fs(pool, FSID | FS_META_BIT), MM_OK);
+		CU_ASSERT_EQUAL(fs_lookup(sg, &root, FS_ROOT_INO, "t9-r7", &d), 0);
+		for (int i = 0; i < 300; i += 7) {
+			struct fs_attr a;
+
+			snprintf(name, sizeof(name), "entry-9-7-%05d-with-some-length", i);
+			CU_ASSERT_EQUAL(fs_lookup(sg, &root, d.ino, name, &a), 0);
+			fs_forget(sg, a.ino, 1);
+		}
+		CU_ASSERT_EQUAL(count_dir(sg, d.ino), 300);
+		fs_forget(sg, d.ino, 1);
+	}
+	for (int i = 0; i < 2; i++) {
+		ra[i] = (struct reuse_arg){sg, i, 0};
+		pthread_create(&th[i], NULL, reuse_main, &ra[i]);
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		CU_ASSERT_EQUAL(ra[i].errors, 0);
+	}
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	for (int t = 0; t < 2; t++)
+		for (int round = 1; round < 8; round += 2) {
+			char dn[16];
+
+			snprintf(dn, sizeof(dn), "t%d-r%d", t, round);
+			CU_ASSERT_EQUAL_FATAL(fs_lookup(sg, &root, FS_ROOT_INO, dn, &d), 0);
+			CU_ASSERT_EQUAL(count_dir(sg, d.ino), 300);
+			fs_forget(sg, d.ino, 1);
+		}
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+}
+
+/* readdir in pieces (resuming from cookies) while two threads create
+ * and remove names in the same directory: no error, no name twice. */
+struct rdc {
+	fs_sg *sg;
+	uint64_t dir;
+	int id, errors;
+	atomic_bool stop;
+};
+
+static void *rdc_writer(void *arg)
+{
+	struct rdc *r = arg;
+	char name[64];
+
+	for (int i = 0; i < 3000; i++) {
+		struct fs_attr a;
+		fs_file *f;
+		int rc;
+
+		snprintf(name, sizeof(name), "w%d-%05d-some-longer-name-here", r->id, i);
+		rc = fs_create(r->sg, &root, r->dir, name, 0644, O_RDWR, &a, &f);
+		if (rc) {
+			fprintf(stderr, "rdc create %s: %d\n", name, rc);
+			r->errors++;
+			continue;
+		}
+		fs_release(r->sg, f);
+		fs_forget(r->sg, a.ino, 1);
+		if (i % 3 == 1) {
+			snprintf(name, sizeof(name), "w%d-%05d-some-longer-name-here", r->id, i - 1);
+			if ((rc = fs_unlink(r->sg, &root, r->dir, name))) {
+				fprintf(stderr, "rdc unlink %s: %d\n", name, rc);
+				r->errors++;
+			}
+		}
+	}
+	return NULL;
+}
+
+struct rdc_scan {
+	int n;
+	uint64_t last;
+};
+
+static int rdc_fn(void *arg, const char *name, uint64_t ino, uint8_t type, uint64_t cookie,
+		  const struct fs_attr *attr)
+{
+	struct rdc_scan *sc = arg;
+
+	(void)name, (void)ino, (void)type, (void)attr;
+	if (sc->n == 50)
+		return 1;	/* a full "buffer": resume later from the last cookie */
+	sc->n++;
+	sc->last = cookie;
+	return 0;
+}
+
+static void test_readdir_concurrent(void)
+{
+	pp_pool *pool;
+	fs_sg *sg;
+	struct fs_attr d;
+	struct rdc w[2];
+	pthread_t th[2];
+	int scans = 0, errors = 0;
+
+	mkfs(256u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL_FATAL(fs_mkdir(sg, &root, FS_ROOT_INO, "d", 0755, &d), 0);
+	for (int i = 0; i < 2; i++) {
+		w[i] = (struct rdc){.sg = sg, .dir = d.ino, .id = i};
+		pthread_create(&th[i], NULL, rdc_writer, &w[i]);
+	}
+	for (int k = 0; k < 200; k++) {
+		fs_file *f;
+		uint64_t cookie = 0;
+
+		if (fs_open(sg, &root, d.ino, O_RDONLY | O_DIRECTORY, &f)) {
+			errors++;
+			continue;
+		}
+		for (;;) {
+			struct rdc_scan sc = {0, cookie};
+			int rc = fs_readdir(sg, f, cookie, k % 2, rdc_fn, &sc);
+
+			if (rc) {
+				fprintf(stderr, "readdir: %d\n", rc);
+				errors++;
+				break;
+			}
+			if (sc.n < 50)
+				break;
+			cookie = sc.last;
+		}
+		fs_release(sg, f);
+		scans++;
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		CU_ASSERT_EQUAL(w[i].errors, 0);
+	}
+	CU_ASSERT_EQUAL(errors, 0);
+	CU_ASSERT_EQUAL(count_dir(sg, d.ino), 2 * 2000);
+	fs_forget(sg, d.ino, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+}
+
 static void test_errors(void)
 {
 	pp_pool *pool;
@@ -885,6 +1119,8 @@ int main(void)
 	CU_add_test(s, "ENOSPC", test_enospc);
 	CU_add_test(s, "every Nth disk write fails", test_faults);
 	CU_add_test(s, "a disk added while mounted", test_add_disk);
+	CU_add_test(s, "directories removed and their blocks reused", test_dir_reuse);
+	CU_add_test(s, "readdir while names come and go", test_readdir_concurrent);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	{
