@@ -242,26 +242,34 @@ static int resize_block(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint64
 		sg_ac_put(sg, sg->fsid, in->ino, n, &m);
 		return MM_OK;
 	}
+	/* A run that moves: its bytes are read into the buffer, held
+	 * exclusively (a write of it to the old run in flight finishes
+	 * first) while the address changes, and only then dirtied: no write
+	 * can go to the old run once it is freed and someone else's. */
+	pp_buf *ob = NULL;
+
 	if (have) {
-		pp_buf *b;
 		void *d;
 
 		rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in->ino, n}, 0, have * sg->S,
-			    PP_MODIFY, &b, &d);
+			    PP_MODIFY, &ob, &d);
 		if (rc)
 			return rc;
-		pp_mark_dirty(b, 0, have * sg->S, 0);
-		pp_release(b);
 	}
 	rc = sg_tx_alloc_data_n(tx, in, n, want, &p);
-	if (rc)
-		return rc;
-	t = sg_tx_tree(tx, in->ino);
-	rc = fs_tree_set(t, in, n, &p, NULL);
-	if (rc < 0) {
-		sg_logf(sg, rc, "%s", t->err);
-		return rc;
+	if (!rc) {
+		t = sg_tx_tree(tx, in->ino);
+		rc = fs_tree_set(t, in, n, &p, NULL);
+		if (rc < 0)
+			sg_logf(sg, rc, "%s", t->err);
 	}
+	if (ob) {
+		if (rc >= 0)
+			pp_mark_dirty(ob, 0, have * sg->S, 0);
+		pp_release(ob);
+	}
+	if (rc < 0)
+		return rc;
 	if (have) {
 		nf0 = tx->nfree;
 		rc = sg_tx_free(tx, &old, have, false, in->ino, n);

@@ -1038,7 +1038,8 @@ int sg_tx_commit(struct sg_tx *tx)
 	 * the inode records go first, then indirect blocks from the top
 	 * level down, then the rest. */
 	if (!rc)
-		qsort(tx->buf, tx->nbuf, sizeof(tx->buf[0]), cmp_txbuf);
+		if (tx->nbuf)
+			qsort(tx->buf, tx->nbuf, sizeof(tx->buf[0]), cmp_txbuf);
 	if (!rc && tx->ltx)
 		for (int i = 0; i < tx->nbuf && !rc; i++)
 			if (tx->buf[i].write && tx->buf[i].dirty && !tx->buf[i].punched)

@@ -45,8 +45,10 @@ uint32_t fsrec_lowest_free(const uint32_t *used, size_t n)
 
 	if (!s)
 		return 0;
-	memcpy(s, used, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), cmp_u32);
+	if (n) {
+		memcpy(s, used, n * sizeof(*s));
+		qsort(s, n, sizeof(*s), cmp_u32);
+	}
 	for (size_t i = 0; i < n && want <= FS_FSID_MAX; i++)
 		if (s[i] == want)
 			want++;

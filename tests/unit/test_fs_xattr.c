@@ -1133,9 +1133,11 @@ static int teardown(void)
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	CU_pSuite s;
+
+	(void)argc;
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
@@ -1151,8 +1153,11 @@ int main(void)
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	{
-		unsigned f = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
+		/* the line tests/check adds up (cunit_main.h's) */
+		unsigned run = CU_get_number_of_tests_run(), failed = CU_get_number_of_tests_failed();
+		unsigned f = failed + CU_get_number_of_suites_failed();
 
+		printf("unit %s: %u passed, %u failed\n", argv[0], run - failed, f);
 		CU_cleanup_registry();
 		return f ? 1 : 0;
 	}
