@@ -11,7 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 mm_setup fscrash
 P=127.1.26
-ROUNDS=${FSCRASH_ROUNDS:-4}
+ROUNDS=${FSCRASH_ROUNDS:-3}
 T=$PWD/build/tools
 
 mount_cleanup() {
@@ -82,15 +82,15 @@ done
 # POSIX behaviour and a random-operation tester through the mount
 out=$(mmmount fs1 2>&1) || { echo "$out"; fail "mmmount for posixcheck"; exit 1; }
 mkdir -p $M/px && chmod 777 $M/px
-out=$($T/posixcheck $M/px -n 2000 2>&1)
+out=$($T/posixcheck $M/px -n 1000 2>&1)
 rc=$?
 echo "$out" | grep -E '^(FAIL|SKIP)' | head -40
 np=$(grep -c '^PASS' <<<"$out")
 [[ $rc -eq 0 ]] && pass "posixcheck: $np cases pass through the mount" ||
 	fail "posixcheck: $(grep -c '^FAIL' <<<"$out") cases fail ($np pass)"
-out=$($T/fsrandom $M/px -s 4242 -n 20000 -f 6 -S 8M -K 5000 -r "mmumount fs1 && mmmount fs1" 2>&1)
+out=$($T/fsrandom $M/px -s 4242 -n 10000 -f 6 -S 8M -K 5000 -r "mmumount fs1 && mmmount fs1" 2>&1)
 rc=$?
-[[ $rc -eq 0 ]] && pass "fsrandom: 20000 operations with remounts, every byte checked" ||
+[[ $rc -eq 0 ]] && pass "fsrandom: 10000 operations with remounts, every byte checked" ||
 	{ echo "$out" | tail -40; fail "fsrandom rc=$rc"; }
 mmumount fs1 >/dev/null 2>&1
 out=$(mmfsck fs1 -n 2>&1) && pass "mmfsck -n clean at the end" || { echo "$out" | tail; fail "final mmfsck"; }
