@@ -335,9 +335,30 @@ static int ccr_bootstrap(clm *c)
 
 /* ---- 3. the watch ------------------------------------------------- */
 
+/* Record <num>'s incarnation <pid>; true if it had another one. */
+static bool inc_changed_locked(clm *c, uint32_t num, long pid)
+{
+	for (size_t i = 0; i < c->nincs; i++)
+		if (c->incs[i].node == num) {
+			bool changed = c->incs[i].pid != pid;
+
+			c->incs[i].pid = pid;
+			return changed;
+		}
+	{
+		struct clm_inc *n = realloc(c->incs, (c->nincs + 1) * sizeof(*n));
+
+		if (n) {
+			c->incs = n;
+			c->incs[c->nincs++] = (struct clm_inc){num, pid};
+		}
+	}
+	return false;
+}
+
 static void member_put(clm *c, uint32_t num, const char *val)
 {
-	bool joined = false;
+	bool joined = false, restarted = false;
 	char name[256];
 
 	pthread_mutex_lock(&c->lock);
@@ -346,10 +367,19 @@ static void member_put(clm *c, uint32_t num, const char *val)
 		set_add(&c->leaving, &c->nleaving, num);
 		quorum_check_locked(c, num);
 	} else {
+		const char *sp = val ? strchr(val, ' ') : NULL;
+		long pid = sp ? strtol(sp + 1, NULL, 10) : 0;
+
 		set_del(c->leaving, &c->nleaving, num);
 		joined = set_add(&c->members, &c->nmembers, num) == 1;
+		restarted = pid > 0 && inc_changed_locked(c, num, pid) && !joined && num != c->me;
 	}
 	pthread_mutex_unlock(&c->lock);
+	if (restarted) {
+		mm_warn(SUB, "node %u (%s) started again before its lease lapsed: what it held "
+			"before is recovered as after an expel", num, name);
+		clm_emit(c, CLM_EV_NODE_RESTARTED, num, NULL, NULL);
+	}
 	if (joined) {
 		mm_info(SUB, "node %u (%s) joined the cluster", num, name);
 		clm_emit(c, CLM_EV_NODE_JOINED, num, NULL, NULL);
@@ -1070,6 +1100,7 @@ void clm_destroy(clm *c)
 		etcd_client_destroy(c->etcd);
 	cfg_cluster_free(&c->cluster);
 	free(c->members);
+	free(c->incs);
 	free(c->leaving);
 	free(c->spaces);
 	free(c->sdrfs_path);

@@ -84,6 +84,10 @@ enum clm_event_type {
 	CLM_EV_NODE_JOINED,	/* node <node> became active */
 	CLM_EV_NODE_LEFT,	/* node <node> shut down cleanly */
 	CLM_EV_NODE_EXPELLED,	/* node <node>'s lease lapsed (may be us) */
+	/* node <node>'s daemon started again (another pid) before its old
+	 * lease lapsed: what the old incarnation held is gone, as after an
+	 * expel; the node is a member still (never us) */
+	CLM_EV_NODE_RESTARTED,
 	CLM_EV_QUORUM_LOST,	/* this node lost quorum or its lease */
 	CLM_EV_QUORUM_REGAINED,	/* this node is active again */
 	CLM_EV_CM_CHANGED,	/* cluster manager is now <node> (0: none) */

@@ -109,6 +109,14 @@ struct clm {
 	uint32_t cm;
 	uint32_t *members;		/* active node numbers, sorted */
 	size_t nmembers;
+	/* the incarnation (daemon pid) each member's record last named: a
+	 * record rewritten with another one is a restart the lease did not
+	 * see lapse (CLM_EV_NODE_RESTARTED) */
+	struct clm_inc {
+		uint32_t node;
+		long pid;
+	} *incs;
+	size_t nincs;
 	uint32_t *leaving;		/* members that announced a clean exit */
 	size_t nleaving;
 	char reason[128];

@@ -459,6 +459,14 @@ void tokensvc_event(tokensvc *s, const struct clm_event *ev)
 			toknet_node_recovered(s->tn, ev->node);
 		}
 		break;
+	case CLM_EV_NODE_RESTARTED:
+		/* its old cache is gone: its tokens are a failed node's until
+		 * recovered, as after an expel; the new one holds nothing */
+		if (ev->node != s->cfg.my_node) {
+			node_failed(s, ev->node);
+			toknet_node_up(s->tn, ev->node);
+		}
+		break;
 	case CLM_EV_NODE_JOINED:
 		if (ev->node != s->cfg.my_node)
 			toknet_node_up(s->tn, ev->node);

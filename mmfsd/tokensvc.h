@@ -19,6 +19,7 @@
  *                          deleted space is forgotten. Token space =
  *                          fsid (fsids above 2^32 - 1 are skipped with a
  *                          warning: token spaces are 32-bit).
+ *   CLM_EV_NODE_RESTARTED  as an expel of the old incarnation, then node up
  *   CLM_EV_NODE_EXPELLED   toknet_node_failed; then the recovery hook, if
  *                          one is registered (it calls
  *                          tokensvc_recovery_done), else leaseRecoveryWait

@@ -332,10 +332,36 @@ case_memlimit() {
 		fail "e: mmchconfig back to the defaults"
 }
 
+# --- f. a holder killed and started again before its lease lapsed
+# Its member record is rewritten by the new daemon (another pid) without
+# ever being deleted: the old incarnation's tokens must be recovered as
+# an expelled node's, or every conflict names a node whose new cache is
+# empty, for ever.
+case_restarted_holder() {
+	local mgr cm victim other n out rc
+	mgr=$(mgr_of $P.1); cm=$(cm_name $P.1)
+	for n in $P.4 $P.3 $P.2 $P.1; do [[ $n != "$mgr" && $n != "$cm" ]] && { victim=$n; break; }; done
+	for n in "${MM_NODES[@]}"; do [[ $n != "$mgr" && $n != "$victim" ]] && { other=$n; break; }; done
+	out=$(hold $victim r1 4646 5000) && out=$(unhold $victim r1) ||
+		{ fail "f: $victim could not cache inode 4646 xw: $out"; return; }
+	kill -9 "$(mm_pid $victim)"
+	mmstartup -N "$victim" >/dev/null 2>&1
+	mm_wait_state "$victim" active 30 && pass "f: $victim killed and started again at once" ||
+		{ fail "f: $victim back"; return; }
+	out=$(hold $other r2 4646 30000); rc=$?
+	[[ $rc == 0 ]] &&
+		pass "f: $other takes inode 4646 xw from the killed incarnation in $(($(jint waited_ns "$out") / 1000000)) ms" ||
+		fail "f: $other cannot take inode 4646 that the old incarnation of $victim cached: $out"
+	unhold $other r2 >/dev/null
+	grep -q "node $(num $victim) .* started again before its lease lapsed" <(cat "$MMFS_ROOT"/$P.[1234]/mmfs.log) &&
+		pass "f: the restart was seen as a new incarnation" || note "f: the restart came after the expel"
+}
+
 # TOKENS_CASES="a c" runs some (while working on one); c last: a node
 # that was expelled cannot taint the other cases
-for c in ${TOKENS_CASES:-a b d e c}; do
+for c in ${TOKENS_CASES:-a b d e f c}; do
 	case $c in
+		f) case_restarted_holder ;;
 		a) case_storm ;;
 		b) case_kill_server ;;
 		c) case_frozen_holder ;;
