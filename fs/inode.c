@@ -8,6 +8,7 @@
  * (fs/README.md, "Revoke callbacks"). Writers change a copy and publish
  * it at commit (sg_iset), so readers under ro never see half a change.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -266,4 +267,72 @@ int sg_perm(const struct fs_cred *c, const struct fs_inode *in, int mask)
 	else
 		bits = m & 7;
 	return (bits & (uint32_t)mask) == (uint32_t)mask ? 0 : -EACCES;
+}
+
+/* ---- an inode for an operation, and small shared rules ---- */
+
+int sg_vn_get(fs_sg *sg, uint64_t ino, enum tok_mode mode, struct sg_vn *v)
+{
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	rc = sg_iget(sg, ino, &v->ip);
+	if (rc)
+		return fs_errno(rc);
+	rc = sg_itok(sg, v->ip, mode, &v->h);
+	if (!rc) {
+		v->held = true;
+		rc = sg_iread(sg, v->ip, &v->in);
+	}
+	if (rc) {
+		if (v->held)
+			sg_itok_release(sg, &v->h);
+		sg_iput(sg, v->ip);
+		v->ip = NULL;
+		v->held = false;
+		return rc == MM_ENOENT ? -ESTALE : fs_errno(rc);
+	}
+	return 0;
+}
+
+void sg_vn_put(fs_sg *sg, struct sg_vn *v)
+{
+	if (!v->ip)
+		return;
+	if (v->held)
+		sg_itok_release(sg, &v->h);
+	sg_iput(sg, v->ip);
+	v->ip = NULL;
+	v->held = false;
+}
+
+uint8_t sg_dtype(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFDIR: return DT_DIR;
+	case S_IFREG: return DT_REG;
+	case S_IFLNK: return DT_LNK;
+	case S_IFCHR: return DT_CHR;
+	case S_IFBLK: return DT_BLK;
+	case S_IFIFO: return DT_FIFO;
+	case S_IFSOCK: return DT_SOCK;
+	default: return DT_UNKNOWN;
+	}
+}
+
+void sg_touch(struct fs_inode *in, bool m, bool c)
+{
+	struct fs_time now;
+
+	sg_now(&now);
+	if (m)
+		in->mtime = now;
+	if (c)
+		in->ctime = now;
+}
+
+bool sg_sticky_denies(const struct fs_cred *c, const struct fs_inode *dir,
+		      const struct fs_inode *victim)
+{
+	return (dir->mode & S_ISVTX) && c->uid != 0 && c->uid != dir->uid && c->uid != victim->uid;
 }

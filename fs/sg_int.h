@@ -256,6 +256,32 @@ int sg_lookup_ino(fs_sg *sg, uint64_t ino, struct fs_attr *out);
 /* Free the inode <ip> names (nlink 0, last reference gone). */
 int sg_ifree(fs_sg *sg, struct sg_ino *ip);
 
+/* An inode taken for an operation: reference, token, record (inode.c). */
+struct sg_vn {
+	struct sg_ino *ip;
+	struct tok_holder h;
+	bool held;
+	struct fs_inode in;
+};
+/* 0, or a negative errno (-ESTALE for a record that is free). */
+int sg_vn_get(fs_sg *sg, uint64_t ino, enum tok_mode mode, struct sg_vn *v);
+void sg_vn_put(fs_sg *sg, struct sg_vn *v);
+uint8_t sg_dtype(uint32_t mode);		/* DT_* of a mode */
+void sg_touch(struct fs_inode *in, bool m, bool c);	/* mtime and/or ctime to now */
+/* A sticky directory keeps others' entries: not <dir>'s owner, not
+ * <victim>'s, not root. */
+bool sg_sticky_denies(const struct fs_cred *c, const struct fs_inode *dir,
+		      const struct fs_inode *victim);
+
+/* vnode.c: directory entries through dir.c, with the view written back
+ * (negative errno) */
+int sg_dir_find(fs_sg *sg, struct fs_inode *dir, const char *name, struct fs_dirent *e);
+int sg_dir_add(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *name, uint64_t ino,
+	       uint32_t gen, uint8_t type);
+int sg_dir_del(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *name);
+/* 1 empty, 0 not, or a negative errno */
+int sg_dir_empty(fs_sg *sg, struct fs_inode *in);
+
 /* data.c */
 /* fs_read without the atime update; *due: relatime says atime moves. */
 ssize_t sg_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off, bool *due);

@@ -22,50 +22,6 @@
 #include "fs/acl.h"
 #include "fs/sg_int.h"
 
-/* An inode taken for an operation: reference, token, record. */
-struct vn {
-	struct sg_ino *ip;
-	struct tok_holder h;
-	bool held;
-	struct fs_inode in;
-};
-
-static int vn_get(fs_sg *sg, uint64_t ino, enum tok_mode mode, struct vn *v)
-{
-	int rc;
-
-	memset(v, 0, sizeof(*v));
-	rc = sg_iget(sg, ino, &v->ip);
-	if (rc)
-		return fs_errno(rc);
-	rc = sg_itok(sg, v->ip, mode, &v->h);
-	if (rc) {
-		sg_iput(sg, v->ip);
-		v->ip = NULL;
-		return fs_errno(rc);
-	}
-	v->held = true;
-	rc = sg_iread(sg, v->ip, &v->in);
-	if (rc) {
-		sg_itok_release(sg, &v->h);
-		sg_iput(sg, v->ip);
-		v->ip = NULL;
-		v->held = false;
-		return rc == MM_ENOENT ? -ESTALE : fs_errno(rc);
-	}
-	return 0;
-}
-
-static void vn_put(fs_sg *sg, struct vn *v)
-{
-	if (!v->ip)
-		return;
-	if (v->held)
-		sg_itok_release(sg, &v->h);
-	sg_iput(sg, v->ip);
-	v->ip = NULL;
-}
-
 static int check_name(const char *name)
 {
 	size_t n = strlen(name);
@@ -82,20 +38,6 @@ static bool is_dot(const char *name)
 	return !strcmp(name, ".") || !strcmp(name, "..");
 }
 
-static uint8_t dtype(uint32_t mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFDIR: return DT_DIR;
-	case S_IFREG: return DT_REG;
-	case S_IFLNK: return DT_LNK;
-	case S_IFCHR: return DT_CHR;
-	case S_IFBLK: return DT_BLK;
-	case S_IFIFO: return DT_FIFO;
-	case S_IFSOCK: return DT_SOCK;
-	default: return DT_UNKNOWN;
-	}
-}
-
 static void dir_back(struct fs_inode *in, const struct fs_dir *d)
 {
 	in->depth = d->depth;
@@ -108,7 +50,7 @@ static void dir_back(struct fs_inode *in, const struct fs_dir *d)
 		in->tail_len = 0;
 }
 
-static int dir_find(fs_sg *sg, struct fs_inode *dir, const char *name, struct fs_dirent *e)
+int sg_dir_find(fs_sg *sg, struct fs_inode *dir, const char *name, struct fs_dirent *e)
 {
 	struct fs_dir d;
 	int rc;
@@ -120,8 +62,8 @@ static int dir_find(fs_sg *sg, struct fs_inode *dir, const char *name, struct fs
 	return rc == MM_ENOENT ? -ENOENT : fs_errno(rc);
 }
 
-static int dir_add(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *name,
-		   uint64_t ino, uint32_t gen, uint8_t type)
+int sg_dir_add(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *name, uint64_t ino,
+	       uint32_t gen, uint8_t type)
 {
 	struct fs_dir d;
 	int rc;
@@ -140,7 +82,7 @@ static int dir_add(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char
 	return fs_errno(rc);
 }
 
-static int dir_del(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *name)
+int sg_dir_del(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *name)
 {
 	struct fs_dir d;
 	int rc;
@@ -164,7 +106,7 @@ static uint64_t dir_parent(fs_sg *sg, struct fs_inode *in)
 	return in->rdev ? in->rdev : FS_ROOT_INO;
 }
 
-static int dir_empty(fs_sg *sg, struct fs_inode *in)
+int sg_dir_empty(fs_sg *sg, struct fs_inode *in)
 {
 	struct fs_dir d;
 	int rc;
@@ -174,17 +116,6 @@ static int dir_empty(fs_sg *sg, struct fs_inode *in)
 	return rc < 0 ? fs_errno(rc) : rc;
 }
 
-static void touch(struct fs_inode *in, bool m, bool c)
-{
-	struct fs_time now;
-
-	sg_now(&now);
-	if (m)
-		in->mtime = now;
-	if (c)
-		in->ctime = now;
-}
-
 static uint32_t new_gen(void)
 {
 	static atomic_uint g;
@@ -192,12 +123,6 @@ static uint32_t new_gen(void)
 
 	sg_now(&t);
 	return (uint32_t)(t.sec << 12) + atomic_fetch_add(&g, 1);
-}
-
-static bool sticky_denies(const struct fs_cred *c, const struct fs_inode *dir,
-			  const struct fs_inode *victim)
-{
-	return (dir->mode & S_ISVTX) && c->uid != 0 && c->uid != dir->uid && c->uid != victim->uid;
 }
 
 static void lookup_ref(struct sg_ino *ip)
@@ -213,21 +138,21 @@ static void lookup_ref(struct sg_ino *ip)
 /* Attributes of <ino>, counting a lookup (readdirplus). */
 int sg_lookup_ino(fs_sg *sg, uint64_t ino, struct fs_attr *out)
 {
-	struct vn v;
-	int rc = vn_get(sg, ino, TOK_RO, &v);
+	struct sg_vn v;
+	int rc = sg_vn_get(sg, ino, TOK_RO, &v);
 
 	if (rc)
 		return rc;
 	sg_fill_attr(sg, &v.in, out);
 	lookup_ref(v.ip);
-	vn_put(sg, &v);
+	sg_vn_put(sg, &v);
 	return 0;
 }
 
 int fs_lookup(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name,
 	      struct fs_attr *out)
 {
-	struct vn d, v;
+	struct sg_vn d, v;
 	struct fs_dirent e;
 	uint64_t ino;
 	int rc;
@@ -235,7 +160,7 @@ int fs_lookup(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name
 	rc = check_name(name);
 	if (rc)
 		return rc;
-	rc = vn_get(sg, dir, TOK_RO, &d);
+	rc = sg_vn_get(sg, dir, TOK_RO, &d);
 	if (rc)
 		return rc;
 	if (!S_ISDIR(d.in.mode))
@@ -247,57 +172,57 @@ int fs_lookup(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name
 			ino = dir;
 		else if (!strcmp(name, ".."))
 			ino = dir_parent(sg, &d.in);
-		else if (!(rc = dir_find(sg, &d.in, name, &e)))
+		else if (!(rc = sg_dir_find(sg, &d.in, name, &e)))
 			ino = e.ino;
 	}
 	atomic_fetch_add(&sg->st_lookups, 1);
 	if (!rc && ino == dir) {
 		sg_fill_attr(sg, &d.in, out);
 		lookup_ref(d.ip);
-		vn_put(sg, &d);
+		sg_vn_put(sg, &d);
 		return 0;
 	}
 	if (rc) {
-		vn_put(sg, &d);
+		sg_vn_put(sg, &d);
 		return rc;
 	}
 	/* ".." is the parent: take it after letting the child go */
 	if (!strcmp(name, "..")) {
-		vn_put(sg, &d);
-		rc = vn_get(sg, ino, TOK_RO, &v);
+		sg_vn_put(sg, &d);
+		rc = sg_vn_get(sg, ino, TOK_RO, &v);
 	} else {
-		rc = vn_get(sg, ino, TOK_RO, &v);
-		vn_put(sg, &d);
+		rc = sg_vn_get(sg, ino, TOK_RO, &v);
+		sg_vn_put(sg, &d);
 	}
 	if (rc)
 		return rc == -ESTALE ? -ENOENT : rc;
 	sg_fill_attr(sg, &v.in, out);
 	lookup_ref(v.ip);
-	vn_put(sg, &v);
+	sg_vn_put(sg, &v);
 	return 0;
 }
 
 int fs_getattr(fs_sg *sg, uint64_t ino, struct fs_attr *out)
 {
-	struct vn v;
-	int rc = vn_get(sg, ino, TOK_RO, &v);
+	struct sg_vn v;
+	int rc = sg_vn_get(sg, ino, TOK_RO, &v);
 
 	if (rc)
 		return rc;
 	sg_fill_attr(sg, &v.in, out);
-	vn_put(sg, &v);
+	sg_vn_put(sg, &v);
 	return 0;
 }
 
 int fs_access(fs_sg *sg, const struct fs_cred *c, uint64_t ino, int mask)
 {
-	struct vn v;
-	int rc = vn_get(sg, ino, TOK_RO, &v);
+	struct sg_vn v;
+	int rc = sg_vn_get(sg, ino, TOK_RO, &v);
 
 	if (rc)
 		return rc;
 	rc = mask ? sg_perm(c, &v.in, mask & 7) : 0;
-	vn_put(sg, &v);
+	sg_vn_put(sg, &v);
 	return rc;
 }
 
@@ -306,7 +231,7 @@ int fs_access(fs_sg *sg, const struct fs_cred *c, uint64_t ino, int mask)
 static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name, uint32_t mode,
 		uint64_t rdev, const char *target, struct fs_attr *out, struct sg_ino **ipout)
 {
-	struct vn d;
+	struct sg_vn d;
 	struct sg_tx *tx = NULL;
 	struct sg_ino *ip = NULL;
 	struct tok_holder h;
@@ -325,7 +250,7 @@ static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *na
 		return -EEXIST;
 	if (target && strlen(target) > FS_TAIL_BYTES)
 		return -ENAMETOOLONG;
-	rc = vn_get(sg, dir, TOK_XW, &d);
+	rc = sg_vn_get(sg, dir, TOK_XW, &d);
 	if (rc)
 		return rc;
 	if (!S_ISDIR(d.in.mode))
@@ -335,7 +260,7 @@ static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *na
 	else
 		rc = sg_perm(c, &d.in, 3);
 	if (!rc) {
-		rc = dir_find(sg, &d.in, name, &e);
+		rc = sg_dir_find(sg, &d.in, name, &e);
 		rc = rc == -ENOENT ? 0 : rc ? rc : -EEXIST;
 	}
 	if (!rc && S_ISDIR(mode) && d.in.nlink >= 0xfffffff0u)
@@ -399,10 +324,10 @@ static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *na
 	if (!rc)
 		rc = fs_errno(sg_tx_inode(tx, ip, &in));
 	if (!rc)
-		rc = dir_add(sg, tx, &d.in, name, ino, in.gen, dtype(mode));
+		rc = sg_dir_add(sg, tx, &d.in, name, ino, in.gen, sg_dtype(mode));
 	if (rc)
 		goto abort;
-	touch(&d.in, true, true);
+	sg_touch(&d.in, true, true);
 	rc = fs_errno(sg_tx_commit(tx));
 	tx = NULL;
 	if (rc)
@@ -425,7 +350,7 @@ out:
 		sg_itok_release(sg, &h);
 	if (ip)
 		sg_iput(sg, ip);
-	vn_put(sg, &d);
+	sg_vn_put(sg, &d);
 	return rc;
 }
 
@@ -459,14 +384,14 @@ int fs_symlink(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *nam
 
 ssize_t fs_readlink(fs_sg *sg, uint64_t ino, char *buf, size_t size)
 {
-	struct vn v;
-	int rc = vn_get(sg, ino, TOK_RO, &v);
+	struct sg_vn v;
+	int rc = sg_vn_get(sg, ino, TOK_RO, &v);
 	ssize_t n;
 
 	if (rc)
 		return rc;
 	if (!S_ISLNK(v.in.mode)) {
-		vn_put(sg, &v);
+		sg_vn_put(sg, &v);
 		return -EINVAL;
 	}
 	n = v.in.tail_len;
@@ -474,7 +399,7 @@ ssize_t fs_readlink(fs_sg *sg, uint64_t ino, char *buf, size_t size)
 		n = -ERANGE;
 	else
 		memcpy(buf, v.in.tail, (size_t)n);
-	vn_put(sg, &v);
+	sg_vn_put(sg, &v);
 	return n;
 }
 
@@ -530,7 +455,7 @@ int fs_create(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name
 int fs_link(fs_sg *sg, const struct fs_cred *c, uint64_t ino, uint64_t dir, const char *name,
 	    struct fs_attr *out)
 {
-	struct vn d, v;
+	struct sg_vn d, v;
 	struct sg_tx *tx;
 	struct fs_dirent e;
 	int rc;
@@ -542,12 +467,12 @@ int fs_link(fs_sg *sg, const struct fs_cred *c, uint64_t ino, uint64_t dir, cons
 		return rc;
 	if (is_dot(name))
 		return -EEXIST;
-	rc = vn_get(sg, dir, TOK_XW, &d);
+	rc = sg_vn_get(sg, dir, TOK_XW, &d);
 	if (rc)
 		return rc;
-	rc = vn_get(sg, ino, TOK_XW, &v);
+	rc = sg_vn_get(sg, ino, TOK_XW, &v);
 	if (rc) {
-		vn_put(sg, &d);
+		sg_vn_put(sg, &d);
 		return rc;
 	}
 	if (!S_ISDIR(d.in.mode))
@@ -561,20 +486,20 @@ int fs_link(fs_sg *sg, const struct fs_cred *c, uint64_t ino, uint64_t dir, cons
 	else
 		rc = sg_perm(c, &d.in, 3);
 	if (!rc) {
-		rc = dir_find(sg, &d.in, name, &e);
+		rc = sg_dir_find(sg, &d.in, name, &e);
 		rc = rc == -ENOENT ? 0 : rc ? rc : -EEXIST;
 	}
 	if (!rc)
 		rc = fs_errno(sg_tx_begin(sg, 0, &tx));
 	if (!rc) {
 		v.in.nlink++;
-		touch(&v.in, false, true);
-		touch(&d.in, true, true);
+		sg_touch(&v.in, false, true);
+		sg_touch(&d.in, true, true);
 		rc = fs_errno(sg_tx_inode(tx, d.ip, &d.in));
 		if (!rc)
 			rc = fs_errno(sg_tx_inode(tx, v.ip, &v.in));
 		if (!rc)
-			rc = dir_add(sg, tx, &d.in, name, v.in.ino, v.in.gen, dtype(v.in.mode));
+			rc = sg_dir_add(sg, tx, &d.in, name, v.in.ino, v.in.gen, sg_dtype(v.in.mode));
 		if (rc)
 			sg_tx_abort(tx);
 		else
@@ -584,8 +509,8 @@ int fs_link(fs_sg *sg, const struct fs_cred *c, uint64_t ino, uint64_t dir, cons
 		sg_fill_attr(sg, &v.in, out);
 		lookup_ref(v.ip);
 	}
-	vn_put(sg, &v);
-	vn_put(sg, &d);
+	sg_vn_put(sg, &v);
+	sg_vn_put(sg, &d);
 	return rc;
 }
 
@@ -593,7 +518,7 @@ int fs_link(fs_sg *sg, const struct fs_cred *c, uint64_t ino, uint64_t dir, cons
 static int remove_name(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name,
 		       bool isdir)
 {
-	struct vn d, v;
+	struct sg_vn d, v;
 	struct sg_tx *tx;
 	struct fs_dirent e;
 	int rc;
@@ -609,7 +534,7 @@ static int remove_name(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const c
 		return -ENOTEMPTY;
 	if (!isdir && is_dot(name))
 		return -EISDIR;
-	rc = vn_get(sg, dir, TOK_XW, &d);
+	rc = sg_vn_get(sg, dir, TOK_XW, &d);
 	if (rc)
 		return rc;
 	if (!S_ISDIR(d.in.mode))
@@ -617,24 +542,24 @@ static int remove_name(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const c
 	else
 		rc = sg_perm(c, &d.in, 3);
 	if (!rc)
-		rc = dir_find(sg, &d.in, name, &e);
+		rc = sg_dir_find(sg, &d.in, name, &e);
 	if (rc) {
-		vn_put(sg, &d);
+		sg_vn_put(sg, &d);
 		return rc;
 	}
-	rc = vn_get(sg, e.ino, TOK_XW, &v);
+	rc = sg_vn_get(sg, e.ino, TOK_XW, &v);
 	if (rc) {
-		vn_put(sg, &d);
+		sg_vn_put(sg, &d);
 		return rc;
 	}
 	if (isdir && !S_ISDIR(v.in.mode))
 		rc = -ENOTDIR;
 	else if (!isdir && S_ISDIR(v.in.mode))
 		rc = -EISDIR;
-	else if (sticky_denies(c, &d.in, &v.in))
+	else if (sg_sticky_denies(c, &d.in, &v.in))
 		rc = -EPERM;
 	else if (isdir) {
-		rc = dir_empty(sg, &v.in);
+		rc = sg_dir_empty(sg, &v.in);
 		rc = rc == 1 ? 0 : rc == 0 ? -ENOTEMPTY : rc;
 	}
 	if (!rc)
@@ -646,13 +571,13 @@ static int remove_name(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const c
 		} else {
 			v.in.nlink--;
 		}
-		touch(&v.in, false, true);
-		touch(&d.in, true, true);
+		sg_touch(&v.in, false, true);
+		sg_touch(&d.in, true, true);
 		rc = fs_errno(sg_tx_inode(tx, d.ip, &d.in));
 		if (!rc)
 			rc = fs_errno(sg_tx_inode(tx, v.ip, &v.in));
 		if (!rc)
-			rc = dir_del(sg, tx, &d.in, name);
+			rc = sg_dir_del(sg, tx, &d.in, name);
 		if (rc)
 			sg_tx_abort(tx);
 		else
@@ -662,7 +587,7 @@ static int remove_name(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const c
 	 * nodes' changes reach it through revokes) */
 	if (!rc)
 		atomic_fetch_add(&sg->st_removes, 1);
-	vn_put(sg, &d);
+	sg_vn_put(sg, &d);
 	/* the last name of an inode nobody uses: free it now */
 	if (!rc && v.in.nlink == 0) {
 		bool unused;
@@ -673,7 +598,7 @@ static int remove_name(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const c
 		if (unused)
 			sg_ifree(sg, v.ip);
 	}
-	vn_put(sg, &v);
+	sg_vn_put(sg, &v);
 	return rc;
 }
 

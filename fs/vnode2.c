@@ -1,7 +1,7 @@
 /*
  * fs/vnode2.c - the rest of fs/fs.h's name space and attribute calls:
- * rename, setattr, open / release, readdir, statfs (vnode.c has the
- * helpers' twins: this file keeps its own small ones to stay readable).
+ * rename, setattr, open / release, readdir, statfs, over the helpers
+ * shared with vnode.c (sg_vn_get, sg_dir_*: fs/sg_int.h).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,148 +16,10 @@
 #include "fs/acl.h"
 #include "fs/sg_int.h"
 
-struct vn {
-	struct sg_ino *ip;
-	struct tok_holder h;
-	bool held;
-	struct fs_inode in;
-};
-
-static int vget(fs_sg *sg, uint64_t ino, enum tok_mode mode, struct vn *v)
-{
-	int rc;
-
-	memset(v, 0, sizeof(*v));
-	rc = sg_iget(sg, ino, &v->ip);
-	if (rc)
-		return fs_errno(rc);
-	rc = sg_itok(sg, v->ip, mode, &v->h);
-	if (!rc) {
-		v->held = true;
-		rc = sg_iread(sg, v->ip, &v->in);
-	}
-	if (rc) {
-		if (v->held)
-			sg_itok_release(sg, &v->h);
-		sg_iput(sg, v->ip);
-		v->ip = NULL;
-		return rc == MM_ENOENT ? -ESTALE : fs_errno(rc);
-	}
-	return 0;
-}
-
-static void vput(fs_sg *sg, struct vn *v)
-{
-	if (!v->ip)
-		return;
-	sg_itok_release(sg, &v->h);
-	sg_iput(sg, v->ip);
-	v->ip = NULL;
-}
-
-static void now_m_c(struct fs_inode *in, bool m)
-{
-	struct fs_time t;
-
-	sg_now(&t);
-	if (m)
-		in->mtime = t;
-	in->ctime = t;
-}
-
-static uint8_t dtype(uint32_t mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFDIR: return DT_DIR;
-	case S_IFREG: return DT_REG;
-	case S_IFLNK: return DT_LNK;
-	case S_IFCHR: return DT_CHR;
-	case S_IFBLK: return DT_BLK;
-	case S_IFIFO: return DT_FIFO;
-	case S_IFSOCK: return DT_SOCK;
-	default: return DT_UNKNOWN;
-	}
-}
-
-static void dback(struct fs_inode *in, const struct fs_dir *d)
-{
-	in->depth = d->depth;
-	in->tail_len = d->in_inode ? d->tail_len : 0;
-	if (d->in_inode)
-		in->flags |= FS_IF_DATA_IN_INODE;
-	else
-		in->flags &= ~FS_IF_DATA_IN_INODE;
-}
-
-static int dfind(fs_sg *sg, struct fs_inode *dir, const char *name, struct fs_dirent *e)
-{
-	struct fs_dir d;
-	int rc;
-
-	sg_dir_view(sg, NULL, dir, &d);
-	rc = fs_dir_lookup(&d, name, strlen(name), e);
-	return rc == MM_ENOENT ? -ENOENT : fs_errno(rc);
-}
-
-static int dadd(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *name,
-		uint64_t ino, uint32_t gen, uint8_t type)
-{
-	struct fs_dir d;
-	int rc;
-
-	sg_dir_view(sg, tx, dir, &d);
-	tx->dview = &d;
-	tx->dview_in = dir;
-	rc = fs_dir_insert(&d, name, strlen(name), ino, gen, type);
-	tx->dview = NULL;
-	if (d.inode_dirty)
-		dback(dir, &d);
-	if (rc && rc != MM_EEXIST)
-		sg_logf(sg, rc, "directory %" PRIu64 ": %s", dir->ino, d.err);
-	return rc == MM_ETOOBIG ? -ENOSPC : fs_errno(rc);
-}
-
-static int ddel(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *name)
-{
-	struct fs_dir d;
-	int rc;
-
-	sg_dir_view(sg, tx, dir, &d);
-	tx->dview = &d;
-	tx->dview_in = dir;
-	rc = fs_dir_remove(&d, name, strlen(name), NULL);
-	tx->dview = NULL;
-	if (d.inode_dirty)
-		dback(dir, &d);
-	return fs_errno(rc);
-}
-
-static int dempty(fs_sg *sg, struct fs_inode *in)
-{
-	struct fs_dir d;
-	int rc;
-
-	sg_dir_view(sg, NULL, in, &d);
-	rc = fs_dir_is_empty(&d);
-	return rc < 0 ? fs_errno(rc) : rc;
-}
-
-static bool sticky(const struct fs_cred *c, const struct fs_inode *dir, const struct fs_inode *v)
-{
-	return (dir->mode & S_ISVTX) && c->uid != 0 && c->uid != dir->uid && c->uid != v->uid;
-}
-
-/*
- * Is <anc> an ancestor of (or) directory <ino>? Walks the parents (rdev)
- * up from <ino>; the rename mutex keeps the shape still on this node.
- * <held> (n of them) are directories the caller holds xw: their records
- * are read from <hin>, not through another token (which would wait on
- * the caller itself).
- */
 static int is_ancestor(fs_sg *sg, uint64_t anc, uint64_t ino, const struct fs_inode **hin, int n)
 {
 	for (int depth = 0; depth < 4096; depth++) {
-		struct vn v;
+		struct sg_vn v;
 		uint64_t up = 0;
 		bool found = false;
 		int rc;
@@ -172,11 +34,11 @@ static int is_ancestor(fs_sg *sg, uint64_t anc, uint64_t ino, const struct fs_in
 				found = true;
 			}
 		if (!found) {
-			rc = vget(sg, ino, TOK_RO, &v);
+			rc = sg_vn_get(sg, ino, TOK_RO, &v);
 			if (rc)
 				return rc;
 			up = v.in.rdev;
-			vput(sg, &v);
+			sg_vn_put(sg, &v);
 		}
 		ino = up ? up : FS_ROOT_INO;
 	}
@@ -188,7 +50,7 @@ static int is_ancestor(fs_sg *sg, uint64_t anc, uint64_t ino, const struct fs_in
 int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *oname,
 	      uint64_t ndir, const char *nname, unsigned flags)
 {
-	struct vn od = {0}, nd = {0}, sv = {0}, tv = {0};
+	struct sg_vn od = {0}, nd = {0}, sv = {0}, tv = {0};
 	struct fs_inode *ndp;
 	struct fs_dirent se, te;
 	struct sg_tx *tx = NULL;
@@ -210,9 +72,9 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 		locked = true;
 	}
 	/* directories in ascending order, then the two children */
-	rc = vget(sg, odir <= ndir ? odir : ndir, TOK_XW, odir <= ndir ? &od : &nd);
+	rc = sg_vn_get(sg, odir <= ndir ? odir : ndir, TOK_XW, odir <= ndir ? &od : &nd);
 	if (!rc && cross)
-		rc = vget(sg, odir < ndir ? ndir : odir, TOK_XW, odir < ndir ? &nd : &od);
+		rc = sg_vn_get(sg, odir < ndir ? ndir : odir, TOK_XW, odir < ndir ? &nd : &od);
 	if (rc)
 		goto out;
 	ndp = cross ? &nd.in : &od.in;
@@ -224,10 +86,10 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 	if (!rc && cross)
 		rc = sg_perm(c, &nd.in, 3);
 	if (!rc)
-		rc = dfind(sg, &od.in, oname, &se);
+		rc = sg_dir_find(sg, &od.in, oname, &se);
 	if (rc)
 		goto out;
-	rc = dfind(sg, ndp, nname, &te);
+	rc = sg_dir_find(sg, ndp, nname, &te);
 	if (rc && rc != -ENOENT)
 		goto out;
 	have_t = rc == 0;
@@ -250,18 +112,18 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 		uint64_t a = se.ino, b = have_t ? te.ino : 0;
 
 		if (have_t && b < a) {
-			rc = vget(sg, b, TOK_XW, &tv);
+			rc = sg_vn_get(sg, b, TOK_XW, &tv);
 			if (!rc)
-				rc = vget(sg, a, TOK_XW, &sv);
+				rc = sg_vn_get(sg, a, TOK_XW, &sv);
 		} else {
-			rc = vget(sg, a, TOK_XW, &sv);
+			rc = sg_vn_get(sg, a, TOK_XW, &sv);
 			if (!rc && have_t)
-				rc = vget(sg, b, TOK_XW, &tv);
+				rc = sg_vn_get(sg, b, TOK_XW, &tv);
 		}
 	}
 	if (rc)
 		goto out;
-	if (sticky(c, &od.in, &sv.in) || (have_t && sticky(c, ndp, &tv.in))) {
+	if (sg_sticky_denies(c, &od.in, &sv.in) || (have_t && sg_sticky_denies(c, ndp, &tv.in))) {
 		rc = -EPERM;
 		goto out;
 	}
@@ -271,7 +133,7 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 		else if (!S_ISDIR(sv.in.mode) && S_ISDIR(tv.in.mode))
 			rc = -EISDIR;
 		else if (S_ISDIR(tv.in.mode)) {
-			rc = dempty(sg, &tv.in);
+			rc = sg_dir_empty(sg, &tv.in);
 			rc = rc == 1 ? 0 : rc == 0 ? -ENOTEMPTY : rc;
 		}
 		if (rc)
@@ -310,13 +172,13 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 	if (rc)
 		goto abort;
 	if (exch) {
-		rc = ddel(sg, tx, &od.in, oname);
+		rc = sg_dir_del(sg, tx, &od.in, oname);
 		if (!rc)
-			rc = ddel(sg, tx, ndp, nname);
+			rc = sg_dir_del(sg, tx, ndp, nname);
 		if (!rc)
-			rc = dadd(sg, tx, &od.in, oname, tv.in.ino, tv.in.gen, dtype(tv.in.mode));
+			rc = sg_dir_add(sg, tx, &od.in, oname, tv.in.ino, tv.in.gen, sg_dtype(tv.in.mode));
 		if (!rc)
-			rc = dadd(sg, tx, ndp, nname, sv.in.ino, sv.in.gen, dtype(sv.in.mode));
+			rc = sg_dir_add(sg, tx, ndp, nname, sv.in.ino, sv.in.gen, sg_dtype(sv.in.mode));
 		if (!rc && cross && S_ISDIR(sv.in.mode) != S_ISDIR(tv.in.mode)) {
 			if (S_ISDIR(sv.in.mode)) {
 				od.in.nlink--;
@@ -331,23 +193,23 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 		if (!rc && cross && S_ISDIR(tv.in.mode))
 			tv.in.rdev = od.in.ino;
 		if (!rc) {
-			now_m_c(&tv.in, false);
+			sg_touch(&tv.in, false, true);
 		}
 	} else {
 		if (have_t) {
-			rc = ddel(sg, tx, ndp, nname);
+			rc = sg_dir_del(sg, tx, ndp, nname);
 			if (S_ISDIR(tv.in.mode)) {
 				tv.in.nlink = 0;
 				ndp->nlink--;
 			} else {
 				tv.in.nlink--;
 			}
-			now_m_c(&tv.in, false);
+			sg_touch(&tv.in, false, true);
 		}
 		if (!rc)
-			rc = ddel(sg, tx, &od.in, oname);
+			rc = sg_dir_del(sg, tx, &od.in, oname);
 		if (!rc)
-			rc = dadd(sg, tx, ndp, nname, sv.in.ino, sv.in.gen, dtype(sv.in.mode));
+			rc = sg_dir_add(sg, tx, ndp, nname, sv.in.ino, sv.in.gen, sg_dtype(sv.in.mode));
 		if (!rc && cross && S_ISDIR(sv.in.mode)) {
 			od.in.nlink--;
 			nd.in.nlink++;
@@ -356,10 +218,10 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 	}
 	if (rc)
 		goto abort;
-	now_m_c(&sv.in, false);
-	now_m_c(&od.in, true);
+	sg_touch(&sv.in, false, true);
+	sg_touch(&od.in, true, true);
 	if (cross)
-		now_m_c(&nd.in, true);
+		sg_touch(&nd.in, true, true);
 	rc = fs_errno(sg_tx_commit(tx));
 	tx = NULL;
 	/* a replaced target that nobody names any more is freed */
@@ -376,10 +238,10 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 abort:
 	sg_tx_abort(tx);
 out:
-	vput(sg, &tv);
-	vput(sg, &sv);
-	vput(sg, &nd);
-	vput(sg, &od);
+	sg_vn_put(sg, &tv);
+	sg_vn_put(sg, &sv);
+	sg_vn_put(sg, &nd);
+	sg_vn_put(sg, &od);
 	if (locked)
 		pthread_mutex_unlock(&sg->rename_mu);
 	return rc;
@@ -390,7 +252,7 @@ out:
 int fs_setattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const struct fs_setattr *sa,
 	       fs_file *f, struct fs_attr *out)
 {
-	struct vn v;
+	struct sg_vn v;
 	struct sg_tx *tx;
 	unsigned m = sa->mask;
 	bool owner, root = c->uid == 0;
@@ -398,7 +260,7 @@ int fs_setattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const struct fs
 
 	if (sg->ro)
 		return -EROFS;
-	rc = vget(sg, ino, TOK_XW, &v);
+	rc = sg_vn_get(sg, ino, TOK_XW, &v);
 	if (rc)
 		return rc;
 	owner = c->uid == v.in.uid;
@@ -430,22 +292,22 @@ int fs_setattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const struct fs
 	if (!rc && (m & FS_SET_CTIME) && !owner && !root)
 		rc = -EPERM;
 	if (rc) {
-		vput(sg, &v);
+		sg_vn_put(sg, &v);
 		return rc;
 	}
 	if ((m & FS_SET_SIZE) && sa->size != v.in.size) {
 		rc = fs_errno(sg_truncate(sg, v.ip, &v.in, sa->size));
 		if (rc) {
-			vput(sg, &v);
+			sg_vn_put(sg, &v);
 			return rc;
 		}
-		now_m_c(&v.in, true);
+		sg_touch(&v.in, true, true);
 		if (!root)
 			v.in.mode &= ~(uint32_t)(S_ISUID | ((v.in.mode & 010) ? S_ISGID : 0));
 	}
 	rc = fs_errno(sg_tx_begin(sg, 0, &tx));
 	if (rc) {
-		vput(sg, &v);
+		sg_vn_put(sg, &v);
 		return rc;
 	}
 	if (m & FS_SET_MODE) {
@@ -458,7 +320,7 @@ int fs_setattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const struct fs
 		rc = sg_acl_chmod(&v.in);
 		if (rc) {
 			sg_tx_abort(tx);
-			vput(sg, &v);
+			sg_vn_put(sg, &v);
 			return rc;
 		}
 	}
@@ -497,7 +359,7 @@ int fs_setattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const struct fs
 		rc = fs_errno(sg_tx_commit(tx));
 	if (!rc)
 		sg_fill_attr(sg, &v.in, out);
-	vput(sg, &v);
+	sg_vn_put(sg, &v);
 	return rc;
 }
 
@@ -505,11 +367,11 @@ int fs_setattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const struct fs
 
 int fs_open(fs_sg *sg, const struct fs_cred *c, uint64_t ino, int flags, fs_file **out)
 {
-	struct vn v;
+	struct sg_vn v;
 	struct fs_file *f;
 	int acc = flags & O_ACCMODE, mask = 0, rc;
 
-	rc = vget(sg, ino, TOK_RO, &v);
+	rc = sg_vn_get(sg, ino, TOK_RO, &v);
 	if (rc)
 		return rc;
 	/* execve opens with the kernel's FMODE_EXEC (0x20, no open(2) flag
@@ -530,7 +392,7 @@ int fs_open(fs_sg *sg, const struct fs_cred *c, uint64_t ino, int flags, fs_file
 		rc = sg_perm(c, &v.in, mask);
 	if (!rc && (mask & 2) && sg->ro)
 		rc = -EROFS;
-	vput(sg, &v);
+	sg_vn_put(sg, &v);
 	if (rc)
 		return rc;
 	if ((flags & O_TRUNC) && S_ISREG(v.in.mode) && v.in.size) {
@@ -640,17 +502,17 @@ static int rd_fn(const struct fs_dirent *e, uint64_t cookie, void *arg)
 
 int fs_readdir(fs_sg *sg, fs_file *dir, uint64_t cookie, bool plus, fs_readdir_fn fn, void *arg)
 {
-	struct vn v;
+	struct sg_vn v;
 	struct rd_arg a = {sg, fn, arg, plus, false, 0};
 	struct fs_dir d;
 	uint64_t parent;
 	int rc;
 
-	rc = vget(sg, dir->ip->ino, TOK_RO, &v);
+	rc = sg_vn_get(sg, dir->ip->ino, TOK_RO, &v);
 	if (rc)
 		return rc;
 	if (!S_ISDIR(v.in.mode)) {
-		vput(sg, &v);
+		sg_vn_put(sg, &v);
 		return -ENOTDIR;
 	}
 	parent = v.in.rdev ? v.in.rdev : v.in.ino;
@@ -667,7 +529,7 @@ int fs_readdir(fs_sg *sg, fs_file *dir, uint64_t cookie, bool plus, fs_readdir_f
 		rc = 0;
 	}
 out:
-	vput(sg, &v);
+	sg_vn_put(sg, &v);
 	return rc;
 }
 

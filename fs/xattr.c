@@ -533,42 +533,6 @@ static int may_write(const struct fs_cred *c, const struct fs_inode *in, const s
 	}
 }
 
-/* ---- the inode under its token ---- */
-
-struct vn {
-	struct sg_ino *ip;
-	struct tok_holder h;
-	struct fs_inode in;
-};
-
-static int vget(fs_sg *sg, uint64_t ino, enum tok_mode mode, struct vn *v)
-{
-	int rc;
-
-	memset(v, 0, sizeof(*v));
-	rc = sg_iget(sg, ino, &v->ip);
-	if (rc)
-		return fs_errno(rc);
-	rc = sg_itok(sg, v->ip, mode, &v->h);
-	if (rc) {
-		sg_iput(sg, v->ip);
-		return fs_errno(rc);
-	}
-	rc = sg_iread(sg, v->ip, &v->in);
-	if (rc) {
-		sg_itok_release(sg, &v->h);
-		sg_iput(sg, v->ip);
-		return rc == MM_ENOENT ? -ESTALE : fs_errno(rc);
-	}
-	return 0;
-}
-
-static void vput(fs_sg *sg, struct vn *v)
-{
-	sg_itok_release(sg, &v->h);
-	sg_iput(sg, v->ip);
-}
-
 /*
  * Set (or with <value> NULL and <size> 0, remove) ACL <x> of <in>.
  * <*changed> false: nothing to write (removing an absent ACL, which
@@ -635,7 +599,7 @@ static int xchange(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char 
 		   const void *value, size_t size, int flags, bool remove)
 {
 	struct xname x;
-	struct vn v;
+	struct sg_vn v;
 	struct sg_tx *tx;
 	bool changed = true;
 	size_t vl;
@@ -654,7 +618,7 @@ static int xchange(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char 
 	}
 	if (sg->ro)
 		return -EROFS;
-	rc = vget(sg, ino, TOK_XW, &v);
+	rc = sg_vn_get(sg, ino, TOK_XW, &v);
 	if (rc)
 		return rc;
 	rc = may_write(c, &v.in, &x);
@@ -682,7 +646,7 @@ static int xchange(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char 
 				rc = fs_errno(sg_tx_commit(tx));
 		}
 	}
-	vput(sg, &v);
+	sg_vn_put(sg, &v);
 	return rc;
 }
 
@@ -701,7 +665,7 @@ ssize_t fs_getxattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char
 		    void *value, size_t size)
 {
 	struct xname x;
-	struct vn v;
+	struct sg_vn v;
 	size_t vl = 0;
 	ssize_t rc;
 	int off;
@@ -709,7 +673,7 @@ ssize_t fs_getxattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char
 	rc = xname_parse(name, &x);
 	if (rc)
 		return rc;
-	rc = vget(sg, ino, TOK_RO, &v);
+	rc = sg_vn_get(sg, ino, TOK_RO, &v);
 	if (rc)
 		return rc;
 	rc = may_read(c, &v.in, &x);
@@ -726,7 +690,7 @@ ssize_t fs_getxattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char
 			rc = (ssize_t)vl;
 		}
 	}
-	vput(sg, &v);
+	sg_vn_put(sg, &v);
 	return rc;
 }
 
@@ -738,14 +702,14 @@ ssize_t fs_getxattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char
  */
 ssize_t fs_listxattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, char *list, size_t size)
 {
-	struct vn v;
+	struct sg_vn v;
 	size_t off = 0, total = 0, len;
 	bool user_ok;
 	ssize_t rc;
 
 	if (!list)
 		size = 0;
-	rc = vget(sg, ino, TOK_RO, &v);
+	rc = sg_vn_get(sg, ino, TOK_RO, &v);
 	if (rc)
 		return rc;
 	len = v.in.xattr_len < FS_XATTR_AREA ? v.in.xattr_len : FS_XATTR_AREA;
@@ -784,6 +748,6 @@ ssize_t fs_listxattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, char *lis
 		if (pass == 1)
 			rc = (ssize_t)total;
 	}
-	vput(sg, &v);
+	sg_vn_put(sg, &v);
 	return rc;
 }
