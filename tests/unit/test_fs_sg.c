@@ -7,180 +7,17 @@
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common/err.h"
-#include "fs/fs.h"
-#include "fs/fsck.h"
-#include "fs/mkfs.h"
-#include "net/net.h"
-#include "pagepool/pagepool.h"
-#include "tokens/toknet.h"
-
-#define NDISK 3		/* made by mkfs */
-#define NDISK_MAX 4		/* and one added */
-#define DISK_BYTES (96ull << 20)
-#define FSID 77u
-#define NODE 1u
-
-static uint8_t *disk[NDISK_MAX];
-static _Atomic uint32_t ndisks_now = NDISK;	/* disks the I/O reaches */
-/* One instant for a crash snapshot: every transfer holds it. */
-static pthread_mutex_t disk_mu = PTHREAD_MUTEX_INITIALIZER;
-static net_ctx *net;
-static struct toknet *tn;
-
-/* Fault injection: with fail_every N, every Nth write (pagepool and
- * synchronous alike) fails with MM_EIO, as a disk would. */
-static atomic_uint fail_every, nwrites;
-
-static bool write_fails(void)
-{
-	unsigned n = atomic_load(&fail_every);
-
-	return n && atomic_fetch_add(&nwrites, 1) % n == n - 1;
-}
-
-static int dk_read(void *arg, uint32_t d, uint64_t off, void *buf, size_t len)
-{
-	uint8_t **dk = arg;
-
-	if (d >= ndisks_now || off + len > DISK_BYTES)
-		return MM_EIO;
-	pthread_mutex_lock(&disk_mu);
-	memcpy(buf, dk[d] + off, len);
-	pthread_mutex_unlock(&disk_mu);
-	return MM_OK;
-}
-
-static int dk_write(void *arg, uint32_t d, uint64_t off, const void *buf, size_t len)
-{
-	uint8_t **dk = arg;
-
-	if (d >= ndisks_now || off + len > DISK_BYTES || write_fails())
-		return MM_EIO;
-	pthread_mutex_lock(&disk_mu);
-	memcpy(dk[d] + off, buf, len);
-	pthread_mutex_unlock(&disk_mu);
-	return MM_OK;
-}
-
-static int be_submit(void *arg, struct pp_io *io)
-{
-	uint8_t **dk = arg;
-	uint64_t d = io->nsd_id - 100;
-
-	if (d >= ndisks_now || io->offset + io->len > DISK_BYTES)
-		return MM_EIO;
-	if (io->write && write_fails()) {
-		io->done(io, MM_EIO);
-		return MM_OK;
-	}
-	pthread_mutex_lock(&disk_mu);
-	if (io->write)
-		memcpy(dk[d] + io->offset, io->buf, io->len);
-	else
-		memcpy(io->buf, dk[d] + io->offset, io->len);
-	pthread_mutex_unlock(&disk_mu);
-	io->done(io, MM_OK);
-	return MM_OK;
-}
-
-static int nlogged;
-
-static void fsck_log(void *arg, const char *line, bool fixed)
-{
-	(void)arg, (void)fixed;
-	if (nlogged++ < 12)
-		fprintf(stderr, "fsck: %s\n", line);
-}
-
-/* mmfsck -n of the disks: what the runtime wrote is what fsck expects. */
-static void fsck_clean(uint8_t **dk)
-{
-	struct fs_disk_io io = {dk_read, dk_write, dk};
-	struct fs_fsck_params fp = {.repair = FS_FSCK_NO, .log = fsck_log};
-	struct fs_fsck_report r;
-	char err[512] = "";
-	int rc;
-
-	nlogged = 0;
-	rc = fs_fsck(&io, ndisks_now, &fp, &r, err, sizeof(err));
-
-	if (rc || r.exit)
-		fprintf(stderr, "fsck: rc %d exit %d found %llu: %s\n", rc, r.exit,
-			(unsigned long long)r.found, err);
-	CU_ASSERT_EQUAL(rc, MM_OK);
-	CU_ASSERT_EQUAL(r.exit, 0);
-}
-
-static uint64_t pool_bytes = 64u << 20;
-
-static pp_pool *mk_pool(uint8_t **dk)
-{
-	struct pp_config c = {.size = pool_bytes, .io = {be_submit}, .io_arg = dk};
-	pp_pool *p = NULL;
-
-	CU_ASSERT_EQUAL_FATAL(pp_pool_create(&c, &p), MM_OK);
-	return p;
-}
-
-static void mkfs(uint32_t bsize)
-{
-	struct fs_mkfs_disk d[NDISK];
-	char names[NDISK][16];
-	struct fs_mkfs_params p = {0};
-	struct fs_disk_io io = {dk_read, dk_write, disk};
-	char err[512];
-
-	ndisks_now = NDISK;
-	for (int i = 0; i < NDISK; i++) {
-		memset(disk[i], 0, DISK_BYTES);
-		snprintf(names[i], sizeof(names[i]), "nsd%d", i + 1);
-		d[i] = (struct fs_mkfs_disk){.nsd_id = 100 + (uint64_t)i, .name = names[i],
-					     .bytes = DISK_BYTES, .failure_group = i + 1,
-					     .usage = FS_USAGE_DATA_AND_META};
-	}
-	p.device = "fs1";
-	p.fsid = FSID;
-	p.block_size = bsize;
-	p.nodes = 2;
-	p.log_bytes = 4u << 20;
-	p.ndisks = NDISK;
-	p.disks = d;
-	p.meta_rep = 1;
-	p.meta_rep_max = 2;
-	p.data_rep = 1;
-	p.data_rep_max = 2;
-	{
-		int rc = fs_mkfs(&p, &io, NULL, NULL, NULL, err, sizeof(err));
-
-		if (rc)
-			fprintf(stderr, "mkfs: %s\n", err);
-		CU_ASSERT_FATAL(rc == MM_OK);
-	}
-}
-
-static fs_sg *mount_on(uint8_t **dk, pp_pool *pool)
-{
-	struct fs_mount_params mp = {.device = "fs1", .fsid = FSID, .ndisks = ndisks_now,
-				     .dio = {dk_read, dk_write, dk}, .pool = pool, .tok = tn,
-				     .node = NODE, .token_timeout_ms = 10000};
-	fs_sg *sg = NULL;
-	char err[512] = "";
-	int rc = fs_sg_mount(&mp, &sg, err, sizeof(err));
-
-	if (rc)
-		fprintf(stderr, "mount: %s (%d)\n", err, rc);
-	CU_ASSERT_EQUAL_FATAL(rc, 0);
-	return sg;
-}
+#define FSM_FSID 77u
+#define FSM_ADDR "127.0.9.70"
+#include "tests/unit/fsmount.h"
 
 static const struct fs_cred root = {0, 0, 0, {0}, 022};
 
@@ -265,7 +102,7 @@ static void run_basic(uint32_t bsize)
 	char name[64];
 	struct fs_statfs st;
 
-	mkfs(bsize);
+	fsm_mkfs(bsize);
 	pool = mk_pool(disk);
 	sg = mount_on(disk, pool);
 	mkfile(sg, FS_ROOT_INO, "small", small, 1000);
@@ -391,7 +228,7 @@ static void test_crash_replay(void)
 	uint8_t *data = pattern(700000, 9), *snap[NDISK];
 	char name[32];
 
-	mkfs(64u << 10);
+	fsm_mkfs(64u << 10);
 	pool = mk_pool(disk);
 	sg = mount_on(disk, pool);
 	for (int i = 0; i < 200; i++) {
@@ -442,7 +279,7 @@ static void test_fallocate(void)
 	uint32_t bs = 64u << 10;
 	uint8_t *data = pattern(10 * bs, 5), *buf = malloc(10 * bs);
 
-	mkfs(bs);
+	fsm_mkfs(bs);
 	pool = mk_pool(disk);
 	sg = mount_on(disk, pool);
 	CU_ASSERT_EQUAL(fs_create(sg, &root, FS_ROOT_INO, "fa", 0644, O_RDWR, &a, &f), 0);
@@ -562,7 +399,7 @@ static void test_threads(void)
 	char name[32];
 	int total = 0;
 
-	mkfs(64u << 10);
+	fsm_mkfs(64u << 10);
 	pool = mk_pool(disk);
 	sg = mount_on(disk, pool);
 	CU_ASSERT_EQUAL_FATAL(fs_mkdir(sg, &root, FS_ROOT_INO, "shared", 0755, &sh), 0);
@@ -612,7 +449,7 @@ static void test_enospc(void)
 	uint64_t off = 0;
 	ssize_t n = 0;
 
-	mkfs(64u << 10);
+	fsm_mkfs(64u << 10);
 	pool = mk_pool(disk);
 	sg = mount_on(disk, pool);
 	CU_ASSERT_EQUAL_FATAL(fs_create(sg, &root, FS_ROOT_INO, "big", 0644, O_RDWR, &a, &f), 0);
@@ -658,7 +495,7 @@ static void test_faults(void)
 		char name[32];
 		int nsynced = 0, nerr = 0;
 
-		mkfs(64u << 10);
+		fsm_mkfs(64u << 10);
 		pool = mk_pool(disk);
 		sg = mount_on(disk, pool);
 		atomic_store(&nwrites, 0);
@@ -721,7 +558,7 @@ static void test_add_disk(void)
 	char err[512] = "";
 	int rc;
 
-	mkfs(64u << 10);
+	fsm_mkfs(64u << 10);
 	memset(disk[3], 0, DISK_BYTES);
 	pool = mk_pool(disk);
 	sg = mount_on(disk, pool);
@@ -849,7 +686,7 @@ static void test_dir_reuse(void)
 	struct reuse_arg ra[2];
 	pthread_t th[2];
 
-	mkfs(64u << 10);
+	fsm_mkfs(64u << 10);
 	/* a small pool: blocks are evicted and read again, so what is on
 	 * disk is what counts */
 	pool_bytes = 4u << 20;
@@ -973,7 +810,7 @@ static void test_readdir_concurrent(void)
 	pthread_t th[2];
 	int scans = 0, errors = 0;
 
-	mkfs(256u << 10);
+	fsm_mkfs(256u << 10);
 	pool = mk_pool(disk);
 	sg = mount_on(disk, pool);
 	CU_ASSERT_EQUAL_FATAL(fs_mkdir(sg, &root, FS_ROOT_INO, "d", 0755, &d), 0);
@@ -1025,7 +862,7 @@ static void test_errors(void)
 	struct fs_cred user = {1000, 1000, 0, {0}, 022};
 	char longname[300];
 
-	mkfs(64u << 10);
+	fsm_mkfs(64u << 10);
 	pool = mk_pool(disk);
 	sg = mount_on(disk, pool);
 	memset(longname, 'a', 256);
@@ -1073,36 +910,6 @@ static void test_errors(void)
 	pp_pool_destroy(pool);
 }
 
-static int setup(void)
-{
-	struct net_config cfg = {.node_id = NODE, .cluster_id = 0x7e57f5ull, .listen_addr = "127.0.9.70",
-				 .io_threads = 1, .worker_threads = 2, .max_payload = 4u << 20,
-				 .security = NET_SEC_PLAIN, .ciphers = "", .connect_timeout_ms = 2000};
-	struct toknet_config tc = {.self = NODE, .revoke_threads = 2};
-	uint32_t servers[1] = {NODE};
-
-	for (int i = 0; i < NDISK_MAX; i++)
-		if (!(disk[i] = malloc(DISK_BYTES)))
-			return -1;
-	if (net_create(&cfg, &net) != MM_OK)
-		return -1;
-	tc.net = net;
-	if (toknet_create(&tc, &tn) != MM_OK)
-		return -1;
-	net_peer_set(net, NODE, "127.0.9.70", net_listen_port(net));
-	return toknet_set_view(tn, FSID, 1, servers, 1, servers, 1, NULL, 0) == MM_OK ? 0 : -1;
-}
-
-static int teardown(void)
-{
-	toknet_stop(tn);
-	net_destroy(net);
-	toknet_destroy(tn);
-	for (int i = 0; i < NDISK_MAX; i++)
-		free(disk[i]);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	CU_pSuite s;
@@ -1111,7 +918,7 @@ int main(int argc, char **argv)
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
-	s = CU_add_suite("fs_sg", setup, teardown);
+	s = CU_add_suite("fs_sg", fsm_setup, fsm_teardown);
 	CU_add_test(s, "basic, 64 KiB blocks", test_basic_64k);
 	CU_add_test(s, "basic, 256 KiB blocks (4 metadata blocks a block)", test_basic_256k);
 	CU_add_test(s, "crash: replay after fsync", test_crash_replay);

@@ -26,133 +26,16 @@
 #include "pagepool/pagepool.h"
 #include "tokens/toknet.h"
 
-#define NDISK 3
-#define DISK_BYTES (64ull << 20)
-#define FSID 78u
-#define NODE 1u
-#define ADDR "127.0.9.71"
+#define FSM_FSID 78u
+#define FSM_ADDR "127.0.9.71"
+#define FSM_DISK_BYTES (64ull << 20)
+#define FSM_POOL_BYTES (32ull << 20)
+#include "tests/unit/fsmount.h"
 
-static uint8_t *disk[NDISK];
-static net_ctx *net;
-static struct toknet *tn;
-
-static int dk_read(void *arg, uint32_t d, uint64_t off, void *buf, size_t len)
-{
-	uint8_t **dk = arg;
-
-	if (d >= NDISK || off + len > DISK_BYTES)
-		return MM_EIO;
-	memcpy(buf, dk[d] + off, len);
-	return MM_OK;
-}
-
-static int dk_write(void *arg, uint32_t d, uint64_t off, const void *buf, size_t len)
-{
-	uint8_t **dk = arg;
-
-	if (d >= NDISK || off + len > DISK_BYTES)
-		return MM_EIO;
-	memcpy(dk[d] + off, buf, len);
-	return MM_OK;
-}
-
-static int be_submit(void *arg, struct pp_io *io)
-{
-	uint8_t **dk = arg;
-	uint64_t d = io->nsd_id - 100;
-
-	if (d >= NDISK || io->offset + io->len > DISK_BYTES)
-		return MM_EIO;
-	if (io->write)
-		memcpy(dk[d] + io->offset, io->buf, io->len);
-	else
-		memcpy(io->buf, dk[d] + io->offset, io->len);
-	io->done(io, MM_OK);
-	return MM_OK;
-}
-
-static int nlogged;
-
-static void fsck_log(void *arg, const char *line, bool fixed)
-{
-	(void)arg, (void)fixed;
-	if (nlogged++ < 12)
-		fprintf(stderr, "fsck: %s\n", line);
-}
-
-/* mmfsck -n of the disks: what the runtime wrote is what fsck expects. */
-static void fsck_clean(uint8_t **dk)
-{
-	struct fs_disk_io io = {dk_read, dk_write, dk};
-	struct fs_fsck_params fp = {.repair = FS_FSCK_NO, .log = fsck_log};
-	struct fs_fsck_report r;
-	char err[512] = "";
-	int rc;
-
-	nlogged = 0;
-	rc = fs_fsck(&io, NDISK, &fp, &r, err, sizeof(err));
-	if (rc || r.exit)
-		fprintf(stderr, "fsck: rc %d exit %d found %llu: %s\n", rc, r.exit,
-			(unsigned long long)r.found, err);
-	CU_ASSERT_EQUAL(rc, MM_OK);
-	CU_ASSERT_EQUAL(r.exit, 0);
-}
-
-static pp_pool *mk_pool(uint8_t **dk)
-{
-	struct pp_config c = {.size = 32u << 20, .io = {be_submit}, .io_arg = dk};
-	pp_pool *p = NULL;
-
-	CU_ASSERT_EQUAL_FATAL(pp_pool_create(&c, &p), MM_OK);
-	return p;
-}
-
+/* 64 KiB blocks, as every test here wants */
 static void mkfs(void)
 {
-	struct fs_mkfs_disk d[NDISK];
-	char names[NDISK][16];
-	struct fs_mkfs_params p = {0};
-	struct fs_disk_io io = {dk_read, dk_write, disk};
-	char err[512];
-	int rc;
-
-	for (int i = 0; i < NDISK; i++) {
-		memset(disk[i], 0, DISK_BYTES);
-		snprintf(names[i], sizeof(names[i]), "nsd%d", i + 1);
-		d[i] = (struct fs_mkfs_disk){.nsd_id = 100 + (uint64_t)i, .name = names[i],
-					     .bytes = DISK_BYTES, .failure_group = i + 1,
-					     .usage = FS_USAGE_DATA_AND_META};
-	}
-	p.device = "fs1";
-	p.fsid = FSID;
-	p.block_size = 64u << 10;
-	p.nodes = 2;
-	p.log_bytes = 4u << 20;
-	p.ndisks = NDISK;
-	p.disks = d;
-	p.meta_rep = 1;
-	p.meta_rep_max = 2;
-	p.data_rep = 1;
-	p.data_rep_max = 2;
-	rc = fs_mkfs(&p, &io, NULL, NULL, NULL, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "mkfs: %s\n", err);
-	CU_ASSERT_FATAL(rc == MM_OK);
-}
-
-static fs_sg *mount_on(uint8_t **dk, pp_pool *pool)
-{
-	struct fs_mount_params mp = {.device = "fs1", .fsid = FSID, .ndisks = NDISK,
-				     .dio = {dk_read, dk_write, dk}, .pool = pool, .tok = tn,
-				     .node = NODE, .token_timeout_ms = 10000};
-	fs_sg *sg = NULL;
-	char err[512] = "";
-	int rc = fs_sg_mount(&mp, &sg, err, sizeof(err));
-
-	if (rc)
-		fprintf(stderr, "mount: %s (%d)\n", err, rc);
-	CU_ASSERT_EQUAL_FATAL(rc, 0);
-	return sg;
+	fsm_mkfs(64u << 10);
 }
 
 static const struct fs_cred root = {0, 0, 0, {0}, 022};
@@ -1103,36 +986,6 @@ static void test_wired(void)
 	fsck_clean(disk);
 }
 
-static int setup(void)
-{
-	struct net_config cfg = {.node_id = NODE, .cluster_id = 0x7e57f6ull, .listen_addr = ADDR,
-				 .io_threads = 1, .worker_threads = 2, .max_payload = 4u << 20,
-				 .security = NET_SEC_PLAIN, .ciphers = "", .connect_timeout_ms = 2000};
-	struct toknet_config tc = {.self = NODE, .revoke_threads = 2};
-	uint32_t servers[1] = {NODE};
-
-	for (int i = 0; i < NDISK; i++)
-		if (!(disk[i] = malloc(DISK_BYTES)))
-			return -1;
-	if (net_create(&cfg, &net) != MM_OK)
-		return -1;
-	tc.net = net;
-	if (toknet_create(&tc, &tn) != MM_OK)
-		return -1;
-	net_peer_set(net, NODE, ADDR, net_listen_port(net));
-	return toknet_set_view(tn, FSID, 1, servers, 1, servers, 1, NULL, 0) == MM_OK ? 0 : -1;
-}
-
-static int teardown(void)
-{
-	toknet_stop(tn);
-	net_destroy(net);
-	toknet_destroy(tn);
-	for (int i = 0; i < NDISK; i++)
-		free(disk[i]);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	CU_pSuite s;
@@ -1141,7 +994,7 @@ int main(int argc, char **argv)
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
-	s = CU_add_suite("fs_xattr", setup, teardown);
+	s = CU_add_suite("fs_xattr", fsm_setup, fsm_teardown);
 	CU_add_test(s, "set, get, list, remove; flags, names, ENOSPC, ctime", test_basic);
 	CU_add_test(s, "permissions by namespace, as root and not", test_permissions);
 	CU_add_test(s, "ACL validation", test_acl_validation);
