@@ -502,18 +502,13 @@ meta:
 	}
 	if (c && c->uid != 0 && (in.mode & (S_ISUID | S_ISGID)))
 		in.mode &= ~(uint32_t)(S_ISUID | ((in.mode & 010) ? S_ISGID : 0));
-	rc = sg_tx_inode(tx, ip, &in);
-	if (!rc) {
-		rc = sg_tx_commit(tx);
-		tx = NULL;
-	}
+	rc = sg_tx_commit_inode(tx, ip, &in);
+	tx = NULL;
 out:
 	if (tx)
 		sg_tx_abort(tx);
 	toknet_release(sg->tok, &bh);
 	sg_itok_release(sg, &ih);
-	if (rc && !done)
-		return rc == MM_ERANGE ? -ENOSPC : fs_errno(rc);
 	if (rc)
 		return rc == MM_ERANGE ? -ENOSPC : fs_errno(rc);
 	atomic_fetch_add(&sg->st_writes, 1);
@@ -543,8 +538,7 @@ int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size
 			in->size = size;
 			if (!S_ISDIR(in->mode))
 				in->tail_len = (uint16_t)size;
-			rc = sg_tx_inode(tx, ip, in);
-			return rc ? (sg_tx_abort(tx), rc) : sg_tx_commit(tx);
+			return sg_tx_commit_inode(tx, ip, in);
 		}
 		/* growing past the tail area: block 0 holds the bytes */
 		{
@@ -593,8 +587,7 @@ int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size
 			}
 		}
 		in->size = size;
-		rc = sg_tx_inode(tx, ip, in);
-		return rc ? (sg_tx_abort(tx), rc) : sg_tx_commit(tx);
+		return sg_tx_commit_inode(tx, ip, in);
 	}
 	for (;;) {
 		struct fs_tree *t;
@@ -834,11 +827,8 @@ commit:
 		if (!punch && in.size != old)
 			in.mtime = now;
 	}
-	rc = sg_tx_inode(tx, ip, &in);
-	if (!rc) {
-		rc = sg_tx_commit(tx);
-		tx = NULL;
-	}
+	rc = sg_tx_commit_inode(tx, ip, &in);
+	tx = NULL;
 done:
 	if (tx)
 		sg_tx_abort(tx);

@@ -196,6 +196,8 @@ int sg_tx_begin(fs_sg *sg, uint64_t reserve, struct sg_tx **out);
 /* Take part in <tx>: <in> (caller storage) is encoded into inode <ip> at commit. */
 int sg_tx_inode(struct sg_tx *tx, struct sg_ino *ip, struct fs_inode *in);
 int sg_tx_commit(struct sg_tx *tx);
+/* sg_tx_inode then sg_tx_commit, or sg_tx_abort if the first fails. */
+int sg_tx_commit_inode(struct sg_tx *tx, struct sg_ino *ip, struct fs_inode *in);
 void sg_tx_abort(struct sg_tx *tx);
 /* Allocation in this node's regions for <tx>: alloc_mu, held to commit. */
 int sg_tx_lock_alloc(struct sg_tx *tx);

@@ -986,6 +986,17 @@ static int cmp_txino(const void *a, const void *b)
 	return x->ip->ino < y->ip->ino ? -1 : x->ip->ino > y->ip->ino;
 }
 
+int sg_tx_commit_inode(struct sg_tx *tx, struct sg_ino *ip, struct fs_inode *in)
+{
+	int rc = sg_tx_inode(tx, ip, in);
+
+	if (rc) {
+		sg_tx_abort(tx);
+		return rc;
+	}
+	return sg_tx_commit(tx);
+}
+
 static int buf_rank(const struct sg_txbuf *b)
 {
 	if (b->ino == 0 && !(b->blk & FS_TAG_IND))
