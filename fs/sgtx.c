@@ -414,9 +414,10 @@ int sg_tx_lock_alloc(struct sg_tx *tx)
 	return rc;
 }
 
-/* Full blocks of each (disk, region) chunk that data does not take. */
+/* Full blocks of each (disk, region) chunk that data does not take: a
+ * 32nd, and at least one where a chunk has 8 blocks or more (a small
+ * disk split in many regions keeps next to nothing back). */
 #define SG_META_RESERVE_DIV 32u
-#define SG_META_RESERVE_MIN 2u
 
 static bool data_reserved(fs_sg *sg, uint32_t r, uint32_t d)
 {
@@ -427,9 +428,9 @@ static bool data_reserved(fs_sg *sg, uint32_t r, uint32_t d)
 	if (fs_bmap_chunk(sg->alloc, d, r, &ch) || fs_bmap_count(sg->alloc, r, d, &c, NULL, 0))
 		return false;
 	keep = ch.nsub / fs_alloc_spb(sg->alloc) / SG_META_RESERVE_DIV;
-	if (keep < SG_META_RESERVE_MIN)
-		keep = SG_META_RESERVE_MIN;
-	return c.free_full <= keep;
+	if (keep == 0 && ch.nsub / fs_alloc_spb(sg->alloc) >= 8)
+		keep = 1;
+	return keep && c.free_full <= keep;
 }
 
 /*
@@ -776,6 +777,26 @@ int sg_tx_alloc_inode(struct sg_tx *tx, uint64_t *ino)
 	if (rc)
 		return rc;
 	sg->ihint = *ino + 1;
+	/* the inode file's size counts every record in use (fsck reads that
+	 * many): a record past it, in a block the file already has (a block
+	 * holds B / MB metadata blocks), grows the size */
+	{
+		uint64_t need = (*ino / FS_INODES_PER_MB + 1) * (uint64_t)FS_MB;
+		struct fs_inode cur;
+
+		pthread_mutex_lock(&sg->ifile_mu);
+		cur = sg->ifile;
+		pthread_mutex_unlock(&sg->ifile_mu);
+		if (cur.size < need) {
+			struct fs_inode *in0;
+
+			rc = tx_inode_of(tx, 0, &in0);
+			if (rc)
+				return rc;
+			if (in0->size < need)
+				in0->size = need;
+		}
+	}
 	/* its record's inode-file block must exist before commit writes it */
 	rc = sg_map_meta(sg, 0, *ino / FS_INODES_PER_MB, &m);
 	if (rc == MM_ENOENT) {

@@ -217,6 +217,27 @@ static void test_basic_256k(void)
 	run_basic(256u << 10);
 }
 
+/* A few files with 1 MiB blocks: their records are in the inode file's
+ * first block, past its first metadata block, and fsck must count them. */
+static void test_few_files_big_blocks(void)
+{
+	pp_pool *pool;
+	fs_sg *sg;
+
+	fsm_mkfs(1u << 20);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	for (int i = 0; i < 20; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "f%d", i);
+		mkfile(sg, FS_ROOT_INO, name, name, strlen(name));
+	}
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+}
+
 /* A crash: the disks as they are right after an fsync, with the daemon
  * still running, mount on their own and show every fsynced byte. */
 static void test_crash_replay(void)
@@ -921,6 +942,7 @@ int main(int argc, char **argv)
 	s = CU_add_suite("fs_sg", fsm_setup, fsm_teardown);
 	CU_add_test(s, "basic, 64 KiB blocks", test_basic_64k);
 	CU_add_test(s, "basic, 256 KiB blocks (4 metadata blocks a block)", test_basic_256k);
+	CU_add_test(s, "a few files, 1 MiB blocks", test_few_files_big_blocks);
 	CU_add_test(s, "crash: replay after fsync", test_crash_replay);
 	CU_add_test(s, "errors and permissions", test_errors);
 	CU_add_test(s, "fallocate and punch", test_fallocate);
