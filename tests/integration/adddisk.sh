@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# mmadddisk (issue 12): a mounted file system filled until ENOSPC takes a
+# new disk and the write that failed then succeeds, new blocks going to
+# the new disk (mmdf); mmlsdisk and mmlsfs -d list it; data written
+# before and after reads back; a write storm runs through another
+# mmadddisk without an error; NSDs of another file system, missing ones
+# and one already in the file system are refused by name; an unmounted
+# file system takes a disk (the daemon mounts it without FUSE); a file
+# system mounted on another node of this machine gets the disk there;
+# after mmumount, mmfsck -n is clean and a new mount reads everything back.
+source "$(dirname "$0")/lib.sh"
+mm_setup adddisk
+P=127.1.28
+
+mnt_cleanup() {
+	local mp
+	[[ -n ${storm:-} ]] && kill "$storm" 2>/dev/null
+	for mp in $(awk -v r="$MMFS_ROOT/" '$3=="fuse.mmfs" && index($2, r)==1 {print $2}' /proc/mounts); do
+		umount -l "$mp" 2>/dev/null
+	done
+	mm_cleanup
+}
+trap mnt_cleanup EXIT
+if [[ ! -c /dev/fuse ]]; then
+	skip "mmadddisk tests (no /dev/fuse on this machine)"
+	exit 0
+fi
+t0=$(date +%s)
+mm_cluster $P 2 1 || { fail "mmcrcluster"; exit 1; }
+mmstartup -a >/dev/null || fail "mmstartup -a"
+mm_wait_all active 40 "${MM_NODES[@]}" && pass "cluster of 2 active" || { fail "cluster active"; exit 1; }
+D=$MMFS_ROOT/disks
+mmcrnsd --mkdisk $D/d1:128M,$D/d2:128M,$D/d3:256M,$D/d4:128M,$D/d5:128M,$D/d6:128M,$D/d7:128M >/dev/null ||
+	fail "mkdisk"
+# no servers: every node reaches every disk file directly
+for i in 1 2 3 4 5 6 7; do echo "%nsd: device=$D/d$i nsd=a$i failureGroup=$i"; done >$MMFS_ROOT/all.stanza
+out=$(mmcrnsd -F $MMFS_ROOT/all.stanza 2>&1) || { echo "$out"; fail "mmcrnsd"; exit 1; }
+stanza() { local f=$MMFS_ROOT/$1.stanza n; shift; for n in "$@"; do grep "nsd=$n " $MMFS_ROOT/all.stanza; done >$f; echo $f; }
+M=$MMFS_ROOT/gpfs/fs1
+out=$(mmcrfs fs1 -F "$(stanza fs1 a1 a2)" -B 256K -T $M -A no 2>&1) && pass "mmcrfs fs1 on 2 x 128M, -B 256K" ||
+	{ echo "$out"; fail "mmcrfs fs1"; exit 1; }
+out=$(mmcrfs fs2 -F "$(stanza fs2 a5)" -B 256K -A no 2>&1) || { echo "$out"; fail "mmcrfs fs2"; }
+out=$(MMFS_NODE=$P.1 mmmount fs1 2>&1) || { echo "$out"; fail "mmmount fs1"; exit 1; }
+
+# 1. fill until ENOSPC
+head -c $((8 << 20)) /dev/urandom >$MMFS_ROOT/r8
+head -c $((4 << 20)) /dev/urandom >$MMFS_ROOT/r4
+cp $MMFS_ROOT/r8 $M/before && cmp -s $MMFS_ROOT/r8 $M/before || fail "8 MiB written before"
+out=$(dd if=/dev/zero of=$M/fill bs=1M 2>&1); rc=$?
+fsize=$(stat -c %s $M/fill)
+[[ $rc -ne 0 && $out == *"No space left on device"* ]] &&
+	pass "dd fills fs1: ENOSPC after $((fsize >> 20)) MiB" || fail "fill: rc=$rc $out"
+out=$(dd if=/dev/zero of=$M/fill bs=1M count=4 oflag=append conv=notrunc 2>&1)
+[[ $? -ne 0 && $out == *"No space left on device"* ]] && pass "a 4 MiB append fails: ENOSPC" || fail "append before: $out"
+
+# 2. refusals, by name; nothing claimed by them
+stanza bad a5 a1 >/dev/null && echo "%nsd: device=$D/d9 nsd=nosuch" >>$MMFS_ROOT/bad.stanza
+out=$(mmadddisk fs1 -F $MMFS_ROOT/bad.stanza 2>&1); rc=$?
+[[ $rc -eq 1 && $out == *"NSD a5 belongs to file system fs2"* && $out == *"NSD a1 is already a disk of file system fs1"* &&
+	$out == *"NSD nosuch does not exist"* ]] && pass "refused, each NSD named: $(tr '\n' '|' <<<"$out")" ||
+	{ echo "$out"; fail "refusals (rc=$rc)"; }
+out=$(mmadddisk nofs -F "$(stanza one a3)" 2>&1)
+[[ $? -eq 1 && $out == *"file system nofs does not exist"* ]] && pass "an unknown file system is named" || fail "nofs: $out"
+mmlsnsd -F | grep -qw a3 && pass "a3 is still free after the refusals" ||
+	{ mmlsnsd; fail "a3 free"; }
+
+# 3. add a 256M disk while mounted and full
+out=$(mmadddisk fs1 -F "$(stanza add1 a3)" 2>&1); rc=$?
+[[ $rc -eq 0 && $out == *"The following disks of fs1 will be formatted on node"* && $out == *"a3: size 256 MB"* &&
+	$out == *"Extending Allocation Map"* && $out == *"Completed adding disks to file system fs1."* ]] &&
+	pass "mmadddisk fs1 a3 while mounted" || { echo "$out"; fail "mmadddisk a3 (rc=$rc)"; }
+out=$(dd if=/dev/zero of=$M/fill bs=1M count=4 oflag=append conv=notrunc 2>&1) &&
+	[[ $(stat -c %s $M/fill) == $((fsize + (4 << 20))) ]] && pass "the append that failed now succeeds" ||
+	fail "append after: $out"
+head -c $((32 << 20)) /dev/urandom >$MMFS_ROOT/r32
+cp $MMFS_ROOT/r32 $M/after && cmp -s $MMFS_ROOT/r32 $M/after && pass "32 MiB written after, read back" ||
+	fail "32 MiB after"
+sync $M/after $M/fill
+# mmdf reads the maps from the disks: while a mounted file system's map
+# blocks are still only in its log it says so (exit 1); they settle
+# once write-behind has written them
+used=
+for _ in $(seq 1 50); do
+	used=$(mmdf fs1 -Y 2>/dev/null | awk -F: '$2=="nsd" && $7=="a3" {print $9 - $13 - $15}')
+	[[ -n $used ]] && break
+	sleep 0.2
+done
+[[ -n $used && $used -ge $((30 * 1024)) ]] && pass "mmdf: $used KB of a3 in use: the new blocks went to it" ||
+	{ mmdf fs1; fail "mmdf a3: used '$used'"; }
+mmlsdisk fs1 | awk '$1=="a3" && $4==3 && $7=="ready" && $8=="up"' | grep -q a3 && pass "mmlsdisk lists a3 (ready, up)" ||
+	{ mmlsdisk fs1; fail "mmlsdisk"; }
+[[ $(mmlsfs fs1 -d | awk '$1=="-d"{print $2}') == "a1;a2;a3" ]] && pass "mmlsfs -d: a1;a2;a3" || { mmlsfs fs1 -d; fail "mmlsfs -d"; }
+mmlsnsd | awk '$2=="a3"{print $1}' | grep -qx fs1 && pass "mmlsnsd: a3 in fs1" || { mmlsnsd; fail "mmlsnsd a3"; }
+
+# 4. a write storm through another mmadddisk
+: >$MMFS_ROOT/storm.err
+(i=0; while [[ ! -e $MMFS_ROOT/storm.stop && $i -lt 40 ]]; do
+	i=$((i + 1))
+	dd if=$MMFS_ROOT/r4 of=$M/storm.$i bs=256K conv=fsync status=none 2>>$MMFS_ROOT/storm.err ||
+		echo "storm.$i failed" >>$MMFS_ROOT/storm.err
+done; echo $i >$MMFS_ROOT/storm.n) &
+storm=$!
+sleep 0.5
+out=$(mmadddisk fs1 -F "$(stanza add2 a4)" 2>&1) && pass "mmadddisk fs1 a4 during a write storm" || { echo "$out"; fail "mmadddisk a4"; }
+sleep 0.5
+touch $MMFS_ROOT/storm.stop
+wait $storm; storm=
+n=$(cat $MMFS_ROOT/storm.n 2>/dev/null || echo 0)
+ok=1
+for f in $M/storm.*; do cmp -s $MMFS_ROOT/r4 "$f" || { ok=0; note "$f differs"; }; done
+[[ $n -ge 3 && ! -s $MMFS_ROOT/storm.err && $ok == 1 ]] && pass "the storm wrote $n files of 4 MiB, no error, all read back" ||
+	{ cat $MMFS_ROOT/storm.err; fail "storm: $n files"; }
+out=$(mmumount fs1 -N $P.1 2>&1) || { echo "$out"; fail "mmumount"; }
+
+# 5. unmounted: the daemon mounts it without FUSE for the command
+out=$(mmadddisk fs1 -F "$(stanza add3 a6)" 2>&1) && [[ $(mmlsmount fs1) == *"not mounted"* ]] &&
+	! grep -q " $M fuse.mmfs" /proc/mounts && pass "mmadddisk fs1 a6 while unmounted; still unmounted after" ||
+	{ echo "$out"; mmlsmount fs1; fail "mmadddisk unmounted"; }
+used=$(mmdf fs1 -Y | awk -F: '$2=="nsd" && $7=="a6" {print $9 - $13 - $15}')
+[[ -n $used && $used -le 2048 ]] && pass "mmdf: a6 is empty ($used KB outside the maps or in use)" ||
+	{ mmdf fs1; fail "mmdf a6: used '$used'"; }
+
+# 6. mounted on node 2: the request goes there
+out=$(MMFS_NODE=$P.2 mmmount fs1 2>&1) || { echo "$out"; fail "mmmount on node 2"; }
+out=$(MMFS_NODE=$P.1 mmadddisk fs1 -F "$(stanza add4 a7)" 2>&1)
+[[ $? -eq 0 && $out == *"mounted on node $P.2: the disks are added there"* ]] &&
+	pass "from node 1, while mounted on node 2: added there" || { echo "$out"; fail "forwarded mmadddisk"; }
+[[ $(mmlsdisk fs1 | awk '$1 ~ /^a[0-9]$/ {print $1}' | tr '\n' ' ') == "a1 a2 a3 a4 a6 a7 " ]] &&
+	pass "mmlsdisk: a1 a2 a3 a4 a6 a7" || { mmlsdisk fs1; fail "mmlsdisk after all"; }
+cp $MMFS_ROOT/r8 $M/late && cmp -s $MMFS_ROOT/r8 $M/late || fail "a file written on node 2"
+out=$(mmumount fs1 -N $P.2 2>&1) || { echo "$out"; fail "mmumount node 2"; }
+
+# 7. fsck, then everything back
+out=$(mmfsck fs1 -n 2>&1); rc=$?
+[[ $rc -eq 0 ]] && pass "mmfsck fs1 -n: clean ($(grep -E 'problems found' <<<"$out"))" || { echo "$out"; fail "mmfsck rc=$rc"; }
+out=$(MMFS_NODE=$P.1 mmmount fs1 2>&1) || { echo "$out"; fail "mmmount again"; }
+ok=1
+cmp -s $MMFS_ROOT/r8 $M/before || { ok=0; note "before differs"; }
+cmp -s $MMFS_ROOT/r32 $M/after || { ok=0; note "after differs"; }
+cmp -s $MMFS_ROOT/r8 $M/late || { ok=0; note "late differs"; }
+for f in $M/storm.*; do cmp -s $MMFS_ROOT/r4 "$f" || { ok=0; note "$f differs"; }; done
+[[ $(stat -c %s $M/fill) == $((fsize + (4 << 20))) ]] && cmp -s -n $((fsize + (4 << 20))) /dev/zero $M/fill ||
+	{ ok=0; note "fill differs"; }
+[[ $ok == 1 ]] && pass "after a remount every file reads back" || fail "read back after remount"
+mmumount fs1 -N $P.1 >/dev/null 2>&1 || fail "last mmumount"
+note "$(($(date +%s) - t0)) s"
+mm_done
