@@ -23,10 +23,10 @@
 #include <string.h>
 
 #include "cmds/libcmd.h"
+#include "cmds/libfs.h"
 #include "common/err.h"
 #include "fs/format.h"
 #include "mmfsd/admin.h"
-#include "nsd/stanza.h"
 
 #define USAGE "usage: mmadddisk Device -F StanzaFile [-v {yes | no}]\n"
 
@@ -38,53 +38,13 @@ static int usage(const char *why)
 	return 2;
 }
 
-/* The stanzas as the request's "disks" (the same fields as mmcrfs's). */
-static int stanza_disks(struct cmd_env *e, const char *file, json_object *disks)
-{
-	struct nsd_stanza *st = NULL;
-	char err[1024];
-	size_t n = 0;
-
-	if (nsd_stanza_parse_file(file, &st, &n, err, sizeof(err))) {
-		cmd_errf(e, "%s", err);
-		return 1;
-	}
-	if (n == 0) {
-		cmd_errf(e, "%s has no %%nsd stanza", file);
-		free(st);
-		return 1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		json_object *d = json_object_new_object();
-
-		if (!st[i].nsd[0]) {
-			cmd_errf(e, "%s:%d: the stanza names no NSD (nsd=): run mmcrnsd -F %s first, it "
-				    "fills the names in", file, st[i].line, file);
-			json_object_put(d);
-			free(st);
-			return 1;
-		}
-		json_object_object_add(d, "nsd", json_object_new_string(st[i].nsd));
-		if (st[i].usage_set)
-			json_object_object_add(d, "usage", json_object_new_string(nsd_usage_name(st[i].usage)));
-		if (st[i].failure_group_set)
-			json_object_object_add(d, "failureGroup", json_object_new_int(st[i].failure_group));
-		/* "system" is the parser's default: only another pool overrides */
-		if (strcmp(st[i].pool, "system") || (st[i].usage_set && nsd_usage_metadata(st[i].usage)))
-			json_object_object_add(d, "pool", json_object_new_string(st[i].pool));
-		json_object_array_add(disks, d);
-	}
-	free(st);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	json_object *req = json_object_new_object(), *disks = json_object_new_array(), *rep = NULL, *lines;
+	json_object *req = json_object_new_object(), *disks = json_object_new_array(), *rep = NULL;
 	const char *file = NULL, *device, *other;
 	struct cmd_env e;
 	int c, rc;
@@ -125,7 +85,7 @@ int main(int argc, char **argv)
 	json_object_object_add(req, "device", json_object_new_string(device));
 	if (cmd_env_init(&e, "mmadddisk", true))
 		return 1;
-	if (stanza_disks(&e, file, disks)) {
+	if (cmd_fs_stanza_disks(&e, file, disks)) {
 		json_object_put(disks);
 		cmd_env_free(&e);
 		return 1;
@@ -151,18 +111,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	if (json_object_object_get_ex(rep, "lines", &lines))
-		for (size_t i = 0; i < json_object_array_length(lines); i++)
-			printf("%s\n", json_object_get_string(json_object_array_get_idx(lines, i)));
-	fflush(stdout);
-	rc = adm_get_int(rep, "rc", 1);
-	if (rc) {
-		char *msg = strdup(adm_get_str(rep, "msg", "failed")), *save = NULL;
-
-		for (char *l = strtok_r(msg, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-			cmd_errf(&e, "%s", l);
-		free(msg);
-	}
+	rc = cmd_fs_print_reply(&e, rep);
 	json_object_put(rep);
 	json_object_put(req);
 	cmd_env_free(&e);

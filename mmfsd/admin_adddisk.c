@@ -296,7 +296,7 @@ static int finish_earlier(struct add *a)
 				ids[nd] = a->disk[i].nsd_id;
 				names[nd++] = a->disk[i].name;
 			}
-		rc = fsdio_open(nsd_svc_client(mmfsd_nsd(a->d)), ids, names, nd, &f);
+		rc = adm_nsds_open(a->d, ids, names, nd, &f, a->err, sizeof(a->err));
 		if (!rc) {
 			io = fsdio_ops(f);
 			rc = fs_read_sgd(&io, nd, sgd, NULL, a->err, sizeof(a->err));
@@ -427,29 +427,12 @@ void adm_cmd_adddisk(mmfsd *d, json_object *req, json_object *rep)
 		rc = MM_ERANGE;
 		goto done;
 	}
-	{
-		bool unknown = false;
-
-		for (uint32_t i = 0; i < a->n; i++) {
-			nsd_entry *e = nsd_table_get(nsd_svc_table(mmfsd_nsd(d)), a->disk[i].nsd_id);
-
-			ids[i] = a->disk[i].nsd_id;
-			names[i] = a->disk[i].name;
-			unknown |= !e;
-			if (e)
-				nsd_entry_put(e);
-		}
-		if (unknown) {
-			char e[256];
-
-			/* NSDs made since this node's last scan */
-			nsd_svc_scan_now(mmfsd_nsd(d), e, sizeof(e));
-		}
+	for (uint32_t i = 0; i < a->n; i++) {
+		ids[i] = a->disk[i].nsd_id;
+		names[i] = a->disk[i].name;
 	}
-	if ((rc = fsdio_open(nsd_svc_client(mmfsd_nsd(d)), ids, names, a->n, &io))) {
-		snprintf(a->err, sizeof(a->err), "cannot open the disks: %s", mm_strerror(rc));
+	if ((rc = adm_nsds_open(d, ids, names, a->n, &io, a->err, sizeof(a->err))))
 		goto done;
-	}
 	a->err[0] = '\0';
 	if ((rc = adm_fs_probe(d, io, a->disk, a->n, adm_get_bool(req, "verify", true), a->err,
 			       sizeof(a->err))))
@@ -481,10 +464,8 @@ void adm_cmd_adddisk(mmfsd *d, json_object *req, json_object *rep)
 	io = NULL;
 	for (uint32_t i = 0; i < a->n; i++)
 		names[i] = a->disk[i].name;
-	if ((rc = fsdio_open(nsd_svc_client(mmfsd_nsd(d)), ids, names, a->n, &io))) {
-		snprintf(a->err, sizeof(a->err), "cannot open the disks: %s", mm_strerror(rc));
+	if ((rc = adm_nsds_open(d, ids, names, a->n, &io, a->err, sizeof(a->err))))
 		goto done;
-	}
 	{
 		unsigned failed = 0;
 

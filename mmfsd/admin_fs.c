@@ -156,19 +156,15 @@ static int fsids_used(mmfsd *d, uint32_t **out, size_t *n)
 }
 
 /* (admin_int.h) */
-struct fsdio *adm_fs_open_disks(mmfsd *d, const struct fsrec *r, char *err, size_t errsz)
+int adm_nsds_open(mmfsd *d, const uint64_t *ids, const char *const *names, uint32_t n,
+		  struct fsdio **out, char *err, size_t errsz)
 {
-	uint64_t ids[FS_MAX_DISKS];
-	const char *names[FS_MAX_DISKS];
-	struct fsdio *f = NULL;
 	bool unknown = false;
 	int rc;
 
-	for (uint32_t i = 0; i < r->ndisks; i++) {
-		nsd_entry *e = nsd_table_get(nsd_svc_table(mmfsd_nsd(d)), r->disk[i].id);
+	for (uint32_t i = 0; i < n && !unknown; i++) {
+		nsd_entry *e = nsd_table_get(nsd_svc_table(mmfsd_nsd(d)), ids[i]);
 
-		ids[i] = r->disk[i].id;
-		names[i] = r->disk[i].name;
 		unknown |= !e;
 		if (e)
 			nsd_entry_put(e);
@@ -179,9 +175,24 @@ struct fsdio *adm_fs_open_disks(mmfsd *d, const struct fsrec *r, char *err, size
 		/* NSDs made since the last scan, or a lost rescan message */
 		nsd_svc_scan_now(mmfsd_nsd(d), e2, sizeof(e2));
 	}
-	rc = fsdio_open(nsd_svc_client(mmfsd_nsd(d)), ids, names, r->ndisks, &f);
+	rc = fsdio_open(nsd_svc_client(mmfsd_nsd(d)), ids, names, n, out);
 	if (rc)
 		snprintf(err, errsz, "cannot open the disks: %s", mm_strerror(rc));
+	return rc;
+}
+
+/* (admin_int.h) */
+struct fsdio *adm_fs_open_disks(mmfsd *d, const struct fsrec *r, char *err, size_t errsz)
+{
+	uint64_t ids[FS_MAX_DISKS];
+	const char *names[FS_MAX_DISKS];
+	struct fsdio *f = NULL;
+
+	for (uint32_t i = 0; i < r->ndisks; i++) {
+		ids[i] = r->disk[i].id;
+		names[i] = r->disk[i].name;
+	}
+	adm_nsds_open(d, ids, names, r->ndisks, &f, err, errsz);
 	return f;
 }
 
@@ -842,21 +853,8 @@ void adm_cmd_crfs(mmfsd *d, json_object *req, json_object *rep)
 		ids[i] = c->disk[i].nsd_id;
 		names[i] = c->disk[i].name;
 	}
-	if ((rc = fsdio_open(nsd_svc_client(mmfsd_nsd(d)), ids, names, c->p.ndisks, &c->io)))
+	if ((rc = adm_nsds_open(d, ids, names, c->p.ndisks, &c->io, c->err, sizeof(c->err))))
 		goto done;
-	{
-		nsd_entry *ent;
-		bool unknown = false;
-
-		for (uint32_t i = 0; i < c->p.ndisks; i++) {
-			ent = nsd_table_get(nsd_svc_table(mmfsd_nsd(d)), ids[i]);
-			unknown |= !ent;
-			if (ent)
-				nsd_entry_put(ent);
-		}
-		if (unknown)
-			nsd_svc_scan_now(mmfsd_nsd(d), e, sizeof(e));
-	}
 	c->err[0] = '\0';
 	if ((rc = adm_fs_probe(d, c->io, c->disk, c->p.ndisks, adm_get_bool(req, "verify", true), c->err,
 			       sizeof(c->err))))

@@ -38,9 +38,14 @@ void adm_cmd_delfs(mmfsd *d, json_object *req, json_object *rep);
  * MM_ENOENT ("file system X does not exist" in <err>) if none. */
 struct fsrec;
 int adm_fs_load(mmfsd *d, const char *device, struct fsrec *r, int64_t *rev, char *err, size_t errsz);
-/* fsdio over the record's NSDs in descriptor order (rescanning the NSD
- * table first if one is unknown); NULL with <err> on failure. */
+/* fsdio over NSDs <ids> (<names> for messages) in that order,
+ * rescanning the NSD table first if one is unknown to it; <err> on
+ * failure. */
 struct fsdio;
+int adm_nsds_open(mmfsd *d, const uint64_t *ids, const char *const *names, uint32_t n,
+		  struct fsdio **out, char *err, size_t errsz);
+/* The same over the record's NSDs in descriptor order; NULL with <err>
+ * on failure. */
 struct fsdio *adm_fs_open_disks(mmfsd *d, const struct fsrec *r, char *err, size_t errsz);
 /* Is file system <device> mounted on any node? The seam for mounts:
  * false until they exist (mmdelfs refuses a mounted file system). */

