@@ -4,10 +4,14 @@
 # the new disk (mmdf); mmlsdisk and mmlsfs -d list it; data written
 # before and after reads back; a write storm runs through another
 # mmadddisk without an error; NSDs of another file system, missing ones
-# and one already in the file system are refused by name; an unmounted
-# file system takes a disk (the daemon mounts it without FUSE); a file
+# and one already in the file system are refused by name; a failure
+# after the claim (mounted read-only) frees the NSD again; an unmounted
+# file system takes a disk (the daemon mounts it without FUSE); a run
+# whose record update was lost (the CCR record put back with etcdctl)
+# blocks mounts until mmadddisk is run again, which finishes it; a file
 # system mounted on another node of this machine gets the disk there;
-# after mmumount, mmfsck -n is clean and a new mount reads everything back.
+# after mmumount, mmfsck -n (against a control file system: see step 8)
+# and a new mount reads everything back.
 source "$(dirname "$0")/lib.sh"
 mm_setup adddisk
 P=127.1.28
@@ -129,9 +133,27 @@ out=$(mmadddisk fs1 -F "$(stanza add3 a6)" 2>&1); rc=$?
 out=$(mmumount fs1 -N $P.1 2>&1) || { echo "$out"; fail "mmumount ro"; }
 
 # 6. unmounted: the daemon mounts it without FUSE for the command
+S1=$MMFS_ROOT/$P.1/ssl
+ectl() { ETCDCTL_API=3 etcdctl --endpoints=https://$P.1:2379 --cacert $S1/cluster.crt \
+	--cert $S1/node.crt --key $S1/node.key "$@"; }
+rec=$(ectl get /mmfs/fs/fs1 --print-value-only 2>&1)
 out=$(mmadddisk fs1 -F "$(stanza add3 a6)" 2>&1) && [[ $(mmlsmount fs1) == *"not mounted"* ]] &&
 	! grep -q " $M fuse.mmfs" /proc/mounts && pass "mmadddisk fs1 a6 while unmounted; still unmounted after" ||
 	{ echo "$out"; mmlsmount fs1; fail "mmadddisk unmounted"; }
+# a run whose record update was lost (the record put back as it was):
+# mounts are refused, and mmadddisk again with the same stanza finishes it
+if [[ $rec == *'"a4"'* && $rec != *'"a6"'* ]]; then
+	ectl put /mmfs/fs/fs1 "$rec" >/dev/null
+	out=$(MMFS_NODE=$P.1 mmmount fs1 2>&1)
+	[[ $? -ne 0 ]] && pass "with the record short of a6, a mount is refused: $(tail -1 <<<"$out")" ||
+		{ mmumount fs1 -N $P.1 >/dev/null 2>&1; fail "mount with a short record"; }
+	out=$(mmadddisk fs1 -F $MMFS_ROOT/add3.stanza 2>&1)
+	[[ $? -eq 0 && $out == *"Disk a6 was added by an earlier mmadddisk that did not finish: recorded now"* &&
+		$out != *"will be formatted"* && $(mmlsfs fs1 -d | awk '$1=="-d"{print $2}') == "a1;a2;a3;a4;a6" ]] &&
+		pass "mmadddisk again finishes it: a6 recorded, nothing formatted" || { echo "$out"; fail "finish"; }
+else
+	fail "fs1's record before adding a6: $rec"
+fi
 used=$(mmdf fs1 -Y | awk -F: '$2=="nsd" && $7=="a6" {print $9 - $13 - $15}')
 [[ -n $used && $used -le 2048 ]] && pass "mmdf: a6 is empty ($used KB outside the maps or in use)" ||
 	{ mmdf fs1; fail "mmdf a6: used '$used'"; }
