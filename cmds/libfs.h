@@ -23,6 +23,19 @@ int cmd_fs_list(struct cmd_env *e, const char *device, json_object **rep, json_o
  * Returns how many. */
 int cmd_fs_errors(const struct cmd_env *e, json_object *fss);
 
+/*
+ * mmcrfs's and mmadddisk's stanza file <file> as a request's "disks":
+ * each %nsd stanza's NSD name, with the usage, failureGroup and pool it
+ * gives (which override the NSD's). Prints the message and returns
+ * non-zero for a file that does not parse, has no stanza, or a stanza
+ * without nsd=.
+ */
+int cmd_fs_stanza_disks(const struct cmd_env *e, const char *file, json_object *disks);
+/* A reply with progress lines: prints "lines" to stdout, then on
+ * failure the message to stderr, one line each (the daemon names every
+ * refused NSD on a line). Returns the reply's rc. */
+int cmd_fs_print_reply(const struct cmd_env *e, json_object *rep);
+
 const char *cmd_fs_usage_name(int usage);	/* "dataAndMetadata", ... */
 bool cmd_fs_holds_meta(int usage);
 bool cmd_fs_holds_data(int usage);

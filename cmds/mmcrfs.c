@@ -23,10 +23,10 @@
 #include <string.h>
 
 #include "cmds/libcmd.h"
+#include "cmds/libfs.h"
 #include "common/util.h"
 #include "fs/format.h"
 #include "mmfsd/admin.h"
-#include "nsd/stanza.h"
 
 #define USAGE "usage: mmcrfs Device -F StanzaFile [-B BlockSize] [-i 4096] [-L LogSize]\n" \
 	"              [-m n] [-M n] [-r n] [-R n] [-n NumNodes] [-j {cluster | scatter}]\n" \
@@ -83,12 +83,9 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	json_object *req = json_object_new_object(), *disks = json_object_new_array(), *rep = NULL, *lines;
+	json_object *req = json_object_new_object(), *disks = json_object_new_array(), *rep = NULL;
 	const char *file = NULL, *device;
-	struct nsd_stanza *st = NULL;
 	struct cmd_env e;
-	char err[1024];
-	size_t n = 0;
 	bool b;
 	int c, rc = 0;
 
@@ -174,35 +171,8 @@ int main(int argc, char **argv)
 	json_object_object_add(req, "device", json_object_new_string(device));
 	if (cmd_env_init(&e, "mmcrfs", true))
 		return 1;
-	if (nsd_stanza_parse_file(file, &st, &n, err, sizeof(err))) {
-		cmd_errf(&e, "%s", err);
+	if (cmd_fs_stanza_disks(&e, file, disks))
 		return 1;
-	}
-	if (n == 0) {
-		cmd_errf(&e, "%s has no %%nsd stanza", file);
-		return 1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		json_object *d = json_object_new_object();
-
-		if (!st[i].nsd[0]) {
-			cmd_errf(&e, "%s:%d: the stanza names no NSD (nsd=): run mmcrnsd -F %s first, it "
-				     "fills the names in", file, st[i].line, file);
-			return 1;
-		}
-		json_object_object_add(d, "nsd", json_object_new_string(st[i].nsd));
-		if (st[i].usage_set)
-			json_object_object_add(d, "usage", json_object_new_string(nsd_usage_name(st[i].usage)));
-		if (st[i].failure_group_set)
-			json_object_object_add(d, "failureGroup", json_object_new_int(st[i].failure_group));
-		/* the parser gives "system" when pool= is absent, so only another
-		 * pool overrides the NSD's, or a usage holding metadata (which
-		 * only the system pool may hold) */
-		if (strcmp(st[i].pool, "system") || (st[i].usage_set && nsd_usage_metadata(st[i].usage)))
-			json_object_object_add(d, "pool", json_object_new_string(st[i].pool));
-		json_object_array_add(disks, d);
-	}
-	free(st);
 	json_object_object_add(req, "disks", disks);
 	rc = cmd_admin_local(&e, req, 900000, &rep, NULL, 0);
 	json_object_put(req);
@@ -210,19 +180,7 @@ int main(int argc, char **argv)
 		cmd_env_free(&e);
 		return 1;
 	}
-	if (json_object_object_get_ex(rep, "lines", &lines))
-		for (size_t i = 0; i < json_object_array_length(lines); i++)
-			printf("%s\n", json_object_get_string(json_object_array_get_idx(lines, i)));
-	fflush(stdout);
-	rc = adm_get_int(rep, "rc", 1);
-	if (rc) {
-		/* one refusal a line (the daemon names every NSD refused) */
-		char *msg = strdup(adm_get_str(rep, "msg", "failed")), *save = NULL;
-
-		for (char *l = strtok_r(msg, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-			cmd_errf(&e, "%s", l);
-		free(msg);
-	}
+	rc = cmd_fs_print_reply(&e, rep);
 	json_object_put(rep);
 	cmd_env_free(&e);
 	return rc ? 1 : 0;

@@ -11,7 +11,9 @@
  * daemon reads from the disks (mmfsd/admin_fs.c, fs_figures); values are
  * rounded down to KB. A disk's size is its size in the descriptor; space
  * not in the maps (the reserved first MiB, a partial last block) counts
- * as used, as GPFS's does.
+ * as used, as GPFS's does. While the file system is mounted and its maps
+ * on disk do not add up (blocks still in the mounting node's log), mmdf
+ * says so and exits 1: try again.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -92,6 +94,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	f = json_object_array_get_idx(fss, 0);
+	if (cmd_js(f, "figuresError")[0]) {
+		/* only the descriptor could be read (mmfsd/admin_fs.c, fs_figures) */
+		cmd_errf(&e, "%s", cmd_js(f, "figuresError"));
+		json_object_put(rep);
+		return 1;
+	}
 	json_object_object_get_ex(f, "sgd", &s);
 	json_object_object_get_ex(s, "disks", &disks);
 	B = cmd_ji(s, "blockSize");

@@ -156,19 +156,15 @@ static int fsids_used(mmfsd *d, uint32_t **out, size_t *n)
 }
 
 /* (admin_int.h) */
-struct fsdio *adm_fs_open_disks(mmfsd *d, const struct fsrec *r, char *err, size_t errsz)
+int adm_nsds_open(mmfsd *d, const uint64_t *ids, const char *const *names, uint32_t n,
+		  struct fsdio **out, char *err, size_t errsz)
 {
-	uint64_t ids[FS_MAX_DISKS];
-	const char *names[FS_MAX_DISKS];
-	struct fsdio *f = NULL;
 	bool unknown = false;
 	int rc;
 
-	for (uint32_t i = 0; i < r->ndisks; i++) {
-		nsd_entry *e = nsd_table_get(nsd_svc_table(mmfsd_nsd(d)), r->disk[i].id);
+	for (uint32_t i = 0; i < n && !unknown; i++) {
+		nsd_entry *e = nsd_table_get(nsd_svc_table(mmfsd_nsd(d)), ids[i]);
 
-		ids[i] = r->disk[i].id;
-		names[i] = r->disk[i].name;
 		unknown |= !e;
 		if (e)
 			nsd_entry_put(e);
@@ -179,31 +175,65 @@ struct fsdio *adm_fs_open_disks(mmfsd *d, const struct fsrec *r, char *err, size
 		/* NSDs made since the last scan, or a lost rescan message */
 		nsd_svc_scan_now(mmfsd_nsd(d), e2, sizeof(e2));
 	}
-	rc = fsdio_open(nsd_svc_client(mmfsd_nsd(d)), ids, names, r->ndisks, &f);
+	rc = fsdio_open(nsd_svc_client(mmfsd_nsd(d)), ids, names, n, out);
 	if (rc)
 		snprintf(err, errsz, "cannot open the disks: %s", mm_strerror(rc));
+	return rc;
+}
+
+/* (admin_int.h) */
+struct fsdio *adm_fs_open_disks(mmfsd *d, const struct fsrec *r, char *err, size_t errsz)
+{
+	uint64_t ids[FS_MAX_DISKS];
+	const char *names[FS_MAX_DISKS];
+	struct fsdio *f = NULL;
+
+	for (uint32_t i = 0; i < r->ndisks; i++) {
+		ids[i] = r->disk[i].id;
+		names[i] = r->disk[i].name;
+	}
+	adm_nsds_open(d, ids, names, r->ndisks, &f, err, errsz);
 	return f;
 }
 
 /* ---- figures (the seam for mounted file systems) ---------------------- */
 
 /*
- * The descriptor and space figures of file system <r>. Unmounted: read
- * from its disks, the descriptor by majority, the free space from the
- * maps' headers (fs_open_check). Once mounts exist, a mounted file
- * system answers from its stripe group here instead.
+ * The descriptor and space figures of file system <r>, read from its
+ * disks: the descriptor by majority, the free space from the maps'
+ * headers (fs_open_check). A mounted file system's disks may not add up
+ * while it changes (map blocks still only in the log and the pagepool
+ * of the node that has it mounted: right after mmadddisk, a new disk's
+ * maps): then, with <partial>, the descriptor alone is read and *partial
+ * says so, <err> why the figures are missing. (The mounted stripe group
+ * answering with its own figures needs a per-disk free-space call in
+ * fs.h.)
  */
 static int fs_figures(mmfsd *d, const struct fsrec *r, struct fs_sgd *sgd, struct fs_check_summary *sum,
-		      char *err, size_t errsz)
+		      bool *partial, char *err, size_t errsz)
 {
 	struct fsdio *f = adm_fs_open_disks(d, r, err, errsz);
 	struct fs_disk_io io;
 	int rc;
 
+	*partial = false;
 	if (!f)
 		return MM_ENOMEM;
 	io = fsdio_ops(f);
 	rc = fs_open_check(&io, r->ndisks, 0, sgd, sum, err, errsz);
+	if (rc && rc != MM_ENOMEM && adm_fs_is_mounted(d, r->device)) {
+		char e2[1024];
+		uint32_t ok = 0;
+
+		memset(sum, 0, sizeof(*sum));
+		if (fs_read_sgd(&io, r->ndisks, sgd, &ok, e2, sizeof(e2)) == MM_OK) {
+			*partial = true;
+			sum->desc_ok = ok;
+			for (uint32_t i = 0; i < sgd->ndisks; i++)
+				sum->ndesc += sgd->disk[i].has_desc;
+			rc = MM_OK;
+		}
+	}
 	if (rc == MM_OK && (sgd->fsid != r->fsid || strcmp(sgd->device, r->device))) {
 		snprintf(err, errsz, "the descriptor on the disks is of file system %s (fsid %" PRIu64
 			 "), the CCR's record of %s (fsid %u)", sgd->device, sgd->fsid, r->device, r->fsid);
@@ -279,6 +309,7 @@ void adm_cmd_lsfs(mmfsd *d, json_object *req, json_object *rep)
 	for (size_t i = 0; rc == MM_OK && i < n; i++) {
 		json_object *o;
 		char *t = NULL, e[1024] = "";
+		bool partial = false;
 
 		if (strcmp(want, "all") && strcmp(want, recs[i].device))
 			continue;
@@ -290,8 +321,17 @@ void adm_cmd_lsfs(mmfsd *d, json_object *req, json_object *rep)
 		if (recs[i].state != FSREC_READY) {
 			snprintf(e, sizeof(e), "file system %s is being created, or its mmcrfs failed "
 				 "part way (mmdelfs %s removes it)", recs[i].device, recs[i].device);
-		} else if (fs_figures(d, &recs[i], sgd, sum, e, sizeof(e)) == MM_OK) {
+		} else if (fs_figures(d, &recs[i], sgd, sum, &partial, e, sizeof(e)) == MM_OK) {
 			json_object_object_add(o, "sgd", sgd_json(sgd, sum));
+			if (partial) {
+				/* mmlsdisk and mmlsfs need only the descriptor */
+				char t2[1200];
+
+				snprintf(t2, sizeof(t2), "the free space of %s cannot be read from its disks "
+					 "while it is mounted and changing (%s): try again", recs[i].device, e);
+				json_object_object_add(o, "figuresError", json_object_new_string(t2));
+				e[0] = '\0';
+			}
 			json_object_object_add(o, "mounted",
 					       json_object_new_boolean(adm_fs_is_mounted(d, recs[i].device)));
 		}
@@ -353,7 +393,8 @@ static void on_progress(void *arg, const char *phase, unsigned pct)
 	}
 }
 
-static int usage_of(enum nsd_usage u, uint8_t *out)
+/* (admin_int.h) */
+int adm_fs_usage_of(enum nsd_usage u, uint8_t *out)
 {
 	switch (u) {
 	case NSD_USAGE_DATA_AND_METADATA: *out = FS_USAGE_DATA_AND_META; return MM_OK;
@@ -364,9 +405,8 @@ static int usage_of(enum nsd_usage u, uint8_t *out)
 	}
 }
 
-/* Append "; " and a message to <buf>. */
-__attribute__((format(printf, 3, 4)))
-static void add_msg(char *buf, size_t sz, const char *fmt, ...)
+/* (admin_int.h) */
+void adm_add_msg(char *buf, size_t sz, const char *fmt, ...)
 {
 	size_t len = strlen(buf);
 	va_list ap;
@@ -407,17 +447,17 @@ static int match_nsds(struct crfs *c, json_object *disks, struct nsd_record *nre
 			;
 		for (size_t m = 0; m < i; m++)
 			if (!strcmp(c->rec->disk[m].name, name)) {
-				add_msg(c->err, sizeof(c->err), "NSD %s is named twice in the stanza file", name);
+				adm_add_msg(c->err, sizeof(c->err), "NSD %s is named twice in the stanza file", name);
 				rc = MM_EINVAL;
 			}
 		if (j == nall) {
-			add_msg(c->err, sizeof(c->err), "NSD %s does not exist (mmcrnsd makes it; mmlsnsd "
+			adm_add_msg(c->err, sizeof(c->err), "NSD %s does not exist (mmcrnsd makes it; mmlsnsd "
 				"lists the NSDs)", name);
 			rc = MM_ENOENT;
 			continue;
 		}
 		if (all[j].fs[0]) {
-			add_msg(c->err, sizeof(c->err), "NSD %s belongs to file system %s", name, all[j].fs);
+			adm_add_msg(c->err, sizeof(c->err), "NSD %s belongs to file system %s", name, all[j].fs);
 			rc = MM_EBUSY;
 			continue;
 		}
@@ -432,10 +472,10 @@ static int match_nsds(struct crfs *c, json_object *disks, struct nsd_record *nre
 			const char *us = adm_get_str(s, "usage", NULL);
 
 			if (us && nsd_usage_parse(us, &u)) {
-				add_msg(c->err, sizeof(c->err), "NSD %s: usage %s is not known", name, us);
+				adm_add_msg(c->err, sizeof(c->err), "NSD %s: usage %s is not known", name, us);
 				rc = MM_EINVAL;
-			} else if (usage_of(u, &k->usage)) {
-				add_msg(c->err, sizeof(c->err), "NSD %s: usage %s cannot be in a file system",
+			} else if (adm_fs_usage_of(u, &k->usage)) {
+				adm_add_msg(c->err, sizeof(c->err), "NSD %s: usage %s cannot be in a file system",
 					name, nsd_usage_name(u));
 				rc = MM_EINVAL;
 			}
@@ -443,7 +483,7 @@ static int match_nsds(struct crfs *c, json_object *disks, struct nsd_record *nre
 		k->failure_group = (int32_t)adm_get_int(s, "failureGroup", all[j].failure_group);
 		snprintf(c->pool[i], sizeof(c->pool[i]), "%s", adm_get_str(s, "pool", all[j].pool));
 		if (strlen(adm_get_str(s, "pool", all[j].pool)) >= sizeof(c->pool[i])) {
-			add_msg(c->err, sizeof(c->err), "NSD %s: storage pool name %s is longer than 31 "
+			adm_add_msg(c->err, sizeof(c->err), "NSD %s: storage pool name %s is longer than 31 "
 				"characters", name, adm_get_str(s, "pool", all[j].pool));
 			rc = MM_EINVAL;
 		}
@@ -454,45 +494,43 @@ static int match_nsds(struct crfs *c, json_object *disks, struct nsd_record *nre
 	return rc;
 }
 
-/* Every NSD answers: its label (read through the NSD client, as every
- * later I/O will go) gives its size; with <verify>, no disk holds a file
- * system descriptor. Every refusal is named. */
-static int probe_disks(struct crfs *c, bool verify)
+/* (admin_int.h) */
+int adm_fs_probe(mmfsd *d, struct fsdio *f, struct fs_mkfs_disk *disk, uint32_t n, bool verify,
+		 char *err, size_t errsz)
 {
 	uint8_t *buf = nsd_io_buf_alloc(2 * FS_SGD_SLOT_BYTES);
-	struct fs_disk_io io = fsdio_ops(c->io);
+	struct fs_disk_io io = fsdio_ops(f);
 	int rc = MM_OK;
 
 	if (!buf)
 		return MM_ENOMEM;
-	c->err[0] = '\0';
-	for (uint32_t i = 0; i < c->p.ndisks; i++) {
-		const char *name = c->disk[i].name;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *name = disk[i].name;
 		struct nsd_desc nd;
 		char e[1024];
 		int r = io.read(io.arg, i, 0, buf, NSD_DESC_BYTES);
 
 		if (r) {
-			fsdio_error(c->io, e, sizeof(e));
-			add_msg(c->err, sizeof(c->err), "NSD %s is not reachable from node %s: %s", name,
-				mmfsd_node_name(c->d), e);
+			fsdio_error(f, e, sizeof(e));
+			adm_add_msg(err, errsz, "NSD %s is not reachable from node %s: %s", name,
+				mmfsd_node_name(d), e);
 			rc = MM_EUNREACH;
 			continue;
 		}
-		if (nsd_desc_decode(buf, NSD_DESC_BYTES, &nd, e, sizeof(e)) || nd.nsd_id != c->disk[i].nsd_id ||
+		if (nsd_desc_decode(buf, NSD_DESC_BYTES, &nd, e, sizeof(e)) || nd.nsd_id != disk[i].nsd_id ||
 		    !nd.disk_size) {
-			add_msg(c->err, sizeof(c->err), "NSD %s: the disk does not hold its label%s%s", name,
-				nd.nsd_id != c->disk[i].nsd_id ? "" : ": ", nd.nsd_id != c->disk[i].nsd_id ? "" : e);
+			adm_add_msg(err, errsz, "NSD %s: the disk does not hold its label%s%s", name,
+				nd.nsd_id != disk[i].nsd_id ? "" : ": ", nd.nsd_id != disk[i].nsd_id ? "" : e);
 			rc = MM_EPROTO;
 			continue;
 		}
-		c->disk[i].bytes = nd.disk_size;
+		disk[i].bytes = nd.disk_size;
 		if (!verify || nd.disk_size < FS_SGD_SLOT1 + FS_SGD_SLOT_BYTES)
 			continue;
 		r = io.read(io.arg, i, FS_SGD_SLOT0, buf, 2 * FS_SGD_SLOT_BYTES);
 		if (r) {
-			fsdio_error(c->io, e, sizeof(e));
-			add_msg(c->err, sizeof(c->err), "NSD %s: cannot read its descriptor area: %s", name, e);
+			fsdio_error(f, e, sizeof(e));
+			adm_add_msg(err, errsz, "NSD %s: cannot read its descriptor area: %s", name, e);
 			rc = MM_EIO;
 			continue;
 		}
@@ -502,12 +540,12 @@ static int probe_disks(struct crfs *c, bool verify)
 						    sizeof(e)) : MM_ENOMEM;
 
 			if (dr == MM_OK)
-				add_msg(c->err, sizeof(c->err), "NSD %s holds a descriptor of file system %s "
-					"(fsid %" PRIu64 "); if that file system is gone, rerun mmcrfs with "
+				adm_add_msg(err, errsz, "NSD %s holds a descriptor of file system %s "
+					"(fsid %" PRIu64 "); if that file system is gone, rerun with "
 					"-v no", name, sg->device, sg->fsid);
 			else if (dr != MM_ENOENT)
-				add_msg(c->err, sizeof(c->err), "NSD %s holds what may be a file system "
-					"descriptor (%s); if it is no longer used, rerun mmcrfs with -v no", name, e);
+				adm_add_msg(err, errsz, "NSD %s holds what may be a file system "
+					"descriptor (%s); if it is no longer used, rerun with -v no", name, e);
 			free(sg);
 			if (dr != MM_ENOENT) {
 				rc = MM_EBUSY;
@@ -599,12 +637,8 @@ out:
 	return rc;
 }
 
-/*
- * Zero both descriptor slots on every disk of <io> (so nothing mounts
- * the file system); with <tolerate>, go on past a disk that fails and
- * count it in *failed. <err> names the first failure.
- */
-static int clear_descriptors(struct fsdio *io, uint32_t ndisks, bool tolerate, unsigned *failed,
+/* (admin_int.h) */
+int adm_fs_clear_desc(struct fsdio *io, uint32_t ndisks, bool tolerate, unsigned *failed,
 			     char *err, size_t errsz)
 {
 	uint8_t *zero = nsd_io_buf_alloc(2 * FS_SGD_SLOT_BYTES);
@@ -706,7 +740,7 @@ static void crfs_undo(struct crfs *c)
 		mm_error(SUB, "mmcrfs %s undo: %s", c->rec->device, e);
 		left = true;
 	}
-	if (c->formatted && clear_descriptors(c->io, c->p.ndisks, true, &failed, e, sizeof(e))) {
+	if (c->formatted && adm_fs_clear_desc(c->io, c->p.ndisks, true, &failed, e, sizeof(e))) {
 		mm_error(SUB, "mmcrfs %s undo: %s", c->rec->device, e);
 		left = true;
 	}
@@ -715,10 +749,10 @@ static void crfs_undo(struct crfs *c)
 		left = true;
 	}
 	if (left)
-		add_msg(c->err, sizeof(c->err), "the undo did not finish (%s): run mmdelfs %s to remove "
+		adm_add_msg(c->err, sizeof(c->err), "the undo did not finish (%s): run mmdelfs %s to remove "
 			"what is left", e, c->rec->device);
 	else if (c->claimed)
-		add_msg(c->err, sizeof(c->err), "nothing was registered: the NSDs are free again");
+		adm_add_msg(c->err, sizeof(c->err), "nothing was registered: the NSDs are free again");
 }
 
 void adm_cmd_crfs(mmfsd *d, json_object *req, json_object *rep)
@@ -819,22 +853,11 @@ void adm_cmd_crfs(mmfsd *d, json_object *req, json_object *rep)
 		ids[i] = c->disk[i].nsd_id;
 		names[i] = c->disk[i].name;
 	}
-	if ((rc = fsdio_open(nsd_svc_client(mmfsd_nsd(d)), ids, names, c->p.ndisks, &c->io)))
+	if ((rc = adm_nsds_open(d, ids, names, c->p.ndisks, &c->io, c->err, sizeof(c->err))))
 		goto done;
-	{
-		nsd_entry *ent;
-		bool unknown = false;
-
-		for (uint32_t i = 0; i < c->p.ndisks; i++) {
-			ent = nsd_table_get(nsd_svc_table(mmfsd_nsd(d)), ids[i]);
-			unknown |= !ent;
-			if (ent)
-				nsd_entry_put(ent);
-		}
-		if (unknown)
-			nsd_svc_scan_now(mmfsd_nsd(d), e, sizeof(e));
-	}
-	if ((rc = probe_disks(c, adm_get_bool(req, "verify", true))))
+	c->err[0] = '\0';
+	if ((rc = adm_fs_probe(d, c->io, c->disk, c->p.ndisks, adm_get_bool(req, "verify", true), c->err,
+			       sizeof(c->err))))
 		goto done;
 	if ((rc = fs_mkfs_check(&c->p, NULL, c->err, sizeof(c->err))))
 		goto done;
@@ -859,7 +882,7 @@ void adm_cmd_crfs(mmfsd *d, json_object *req, json_object *rep)
 		rc = sg && sum ? fs_open_check(&io, c->p.ndisks, FS_CHECK_FRESH, sg, sum, c->err, sizeof(c->err))
 			       : MM_ENOMEM;
 		if (rc)
-			add_msg(c->err, sizeof(c->err), "(reading the new file system back failed)");
+			adm_add_msg(c->err, sizeof(c->err), "(reading the new file system back failed)");
 		free(sg);
 		free(sum);
 	} else {
@@ -867,7 +890,7 @@ void adm_cmd_crfs(mmfsd *d, json_object *req, json_object *rep)
 
 		fsdio_error(c->io, cause, sizeof(cause));
 		if (cause[0] && !strstr(c->err, cause))
-			add_msg(c->err, sizeof(c->err), "%s", cause);
+			adm_add_msg(c->err, sizeof(c->err), "%s", cause);
 	}
 	if (rc)
 		goto done;
@@ -948,9 +971,9 @@ void adm_cmd_delfs(mmfsd *d, json_object *req, json_object *rep)
 		rc = MM_ENOMEM;
 		goto done;
 	}
-	rc = clear_descriptors(io, r->ndisks, permanent, &failed, err, sizeof(err));
+	rc = adm_fs_clear_desc(io, r->ndisks, permanent, &failed, err, sizeof(err));
 	if (rc && !permanent) {
-		add_msg(err, sizeof(err), "nothing was deleted; if that disk is permanently damaged, "
+		adm_add_msg(err, sizeof(err), "nothing was deleted; if that disk is permanently damaged, "
 			"mmdelfs %s -p deletes the file system without it", device);
 		goto done;
 	}
@@ -970,7 +993,7 @@ void adm_cmd_delfs(mmfsd *d, json_object *req, json_object *rep)
 		goto done;
 	}
 	if ((rc = unclaim(d, device, r->fsid, rev, err, sizeof(err)))) {
-		add_msg(err, sizeof(err), "the descriptors are cleared but the CCR still holds %s: run "
+		adm_add_msg(err, sizeof(err), "the descriptors are cleared but the CCR still holds %s: run "
 			"mmdelfs %s again", device, device);
 		goto done;
 	}

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "mmfsd/daemon.h"
+#include "nsd/stanza.h"
 
 /* Set "rc" (and "msg" when rc != 0) in <rep>. */
 void adm_set_rc(json_object *rep, int rc, const char *msg);
@@ -37,13 +38,38 @@ void adm_cmd_delfs(mmfsd *d, json_object *req, json_object *rep);
  * MM_ENOENT ("file system X does not exist" in <err>) if none. */
 struct fsrec;
 int adm_fs_load(mmfsd *d, const char *device, struct fsrec *r, int64_t *rev, char *err, size_t errsz);
-/* fsdio over the record's NSDs in descriptor order (rescanning the NSD
- * table first if one is unknown); NULL with <err> on failure. */
+/* fsdio over NSDs <ids> (<names> for messages) in that order,
+ * rescanning the NSD table first if one is unknown to it; <err> on
+ * failure. */
 struct fsdio;
+int adm_nsds_open(mmfsd *d, const uint64_t *ids, const char *const *names, uint32_t n,
+		  struct fsdio **out, char *err, size_t errsz);
+/* The same over the record's NSDs in descriptor order; NULL with <err>
+ * on failure. */
 struct fsdio *adm_fs_open_disks(mmfsd *d, const struct fsrec *r, char *err, size_t errsz);
 /* Is file system <device> mounted on any node? The seam for mounts:
  * false until they exist (mmdelfs refuses a mounted file system). */
 bool adm_fs_is_mounted(mmfsd *d, const char *device);
+/* Append a line (a '\n' before it unless <buf> is empty) to <buf>. */
+void adm_add_msg(char *buf, size_t sz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* An NSD usage as a descriptor's (enum fs_usage); MM_EINVAL for one a
+ * file system cannot hold. */
+int adm_fs_usage_of(enum nsd_usage u, uint8_t *out);
+/* mmcrfs's and mmadddisk's check of <n> new disks, disk i being disk i
+ * of <f>: each answers (its label read through the NSD client gives
+ * disk[i].bytes) and, with <verify>, holds no file system descriptor.
+ * Every refusal is appended to <err> (adm_add_msg), naming the NSD. */
+struct fs_mkfs_disk;
+int adm_fs_probe(mmfsd *d, struct fsdio *f, struct fs_mkfs_disk *disk, uint32_t n, bool verify,
+		 char *err, size_t errsz);
+/* Zero both descriptor slots on disks 0 .. <ndisks>-1 of <io> (so
+ * nothing mounts a file system from them); with <tolerate>, go on past a
+ * disk that fails and count it in *failed. <err> names the first failure. */
+int adm_fs_clear_desc(struct fsdio *io, uint32_t ndisks, bool tolerate, unsigned *failed,
+		      char *err, size_t errsz);
+
+/* admin_adddisk.c: mmadddisk */
+void adm_cmd_adddisk(mmfsd *d, json_object *req, json_object *rep);
 
 /* admin_fsck.c: mmfsck */
 void adm_cmd_fsck(mmfsd *d, json_object *req, json_object *rep);

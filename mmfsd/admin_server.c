@@ -501,6 +501,7 @@ static const struct {
 	{"crfs", adm_cmd_crfs},
 	{"lsfs", adm_cmd_lsfs},
 	{"delfs", adm_cmd_delfs},
+	{"adddisk", adm_cmd_adddisk},
 	{"fsck", adm_cmd_fsck},
 	{"nsddiscover", adm_cmd_nsddiscover},
 	{"nsdio", adm_cmd_nsdio},

@@ -33,6 +33,7 @@
 #define SUB "mount"
 #define FSSVC_MGR_WAIT_MS 15000	/* for the token space's manager at mount */
 #define FSSVC_TOKEN_TIMEOUT_MS 0	/* fs/'s token waits: for ever, as GPFS's */
+#define FSSVC_MAX_RETIRED 64		/* mmadddisk runs per mount */
 
 struct mount {
 	struct mount *next;
@@ -43,12 +44,17 @@ struct mount {
 	fs_sg *sg;
 	struct fsdio *dio;
 	fe_session *fe;
+	/* fsdios the stripe group used before an mmadddisk switched it to
+	 * <dio>: a call in flight may still hold them, so they are closed
+	 * only after fs_sg_unmount (fssvc_add_disks) */
+	struct fsdio *retired[FSSVC_MAX_RETIRED];
+	unsigned nretired;
 };
 
 struct fssvc {
 	mmfsd *d;
 	char mounts_dir[4096];		/* <state>/mounts */
-	pthread_mutex_t op_lock;	/* one mount or unmount at a time */
+	pthread_mutex_t op_lock;	/* one mount, unmount or mmadddisk at a time */
 	pthread_mutex_t list_lock;	/* guards mounts (a leaf) */
 	struct mount *mounts;		/* written under op_lock + list_lock */
 	struct mm_worker autow;		/* "fsauto" */
@@ -497,6 +503,8 @@ static int unmount_one(fssvc *s, struct mount *m, bool force, char *err, size_t 
 		mm_error(SUB, "%s: unmount of the stripe group: %s", m->device, strerror(-rc));
 	fe_free(m->fe);
 	fsdio_close(m->dio);
+	for (unsigned i = 0; i < m->nretired; i++)
+		fsdio_close(m->retired[i]);
 	mark_clear(s->d, m->device);
 	state_file(s, m->device, path, sizeof(path));
 	unlink(path);
@@ -552,6 +560,176 @@ int fssvc_list(fssvc *s, struct fssvc_mount_info **out, size_t *n)
 	pthread_mutex_unlock(&s->list_lock);
 	*n = k;
 	return *out ? MM_OK : MM_ENOMEM;
+}
+
+/* ---- mmadddisk ------------------------------------------------------ */
+
+/*
+ * fsdio over <sgd>'s disks then <a>'s new ones, and fs_sg_add_disks with
+ * it. The new fsdio is given to the stripe group even when the call
+ * fails (fs/ may have switched to it before the descriptor write
+ * failed), so it goes to *keep, for the caller to close after unmount.
+ */
+static int add_to_sg(mmfsd *d, fs_sg *sg, struct fssvc_add *a, struct fsdio **keep, char *err,
+		     size_t errsz)
+{
+	const struct fs_sgd *sgd = fs_sg_sgd(sg);
+	uint32_t old = sgd->ndisks, n = old + a->n;
+	uint64_t *ids = calloc(n, sizeof(*ids));
+	const char **names = calloc(n, sizeof(*names));
+	struct fs_disk_io io;
+	int rc;
+
+	*keep = NULL;
+	if (!ids || !names) {
+		rc = MM_ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < old; i++) {
+		ids[i] = sgd->disk[i].nsd_id;
+		names[i] = sgd->disk[i].name;
+	}
+	for (uint32_t i = 0; i < a->n; i++) {
+		ids[old + i] = a->disk[i].nsd_id;
+		names[old + i] = a->disk[i].name;
+	}
+	rc = fsdio_open(nsd_svc_client(mmfsd_nsd(d)), ids, names, n, keep);
+	if (rc) {
+		snprintf(err, errsz, "cannot open the disks: %s", mm_strerror(rc));
+		goto out;
+	}
+	io = fsdio_ops(*keep);
+	rc = fs_sg_add_disks(sg, a->disk, a->n, &io, err, errsz);
+	if (rc < 0) {
+		char e2[256];
+
+		fsdio_error(*keep, e2, sizeof(e2));
+		if (!err[0] || (e2[0] && !strstr(err, e2)))
+			snprintf(err + strlen(err), errsz - strlen(err), "%s%s", err[0] ? ": " : "",
+				 e2[0] ? e2 : strerror(-rc));
+		rc = mm_err_from_errno(-rc);
+		goto out;
+	}
+	a->added = true;
+	if (a->done)
+		rc = a->done(a->arg, fs_sg_sgd(sg), err, errsz);
+out:
+	free(ids);
+	free(names);
+	return rc;
+}
+
+int fssvc_add_disks(fssvc *s, struct fssvc_add *a, char *err, size_t errsz)
+{
+	mmfsd *d = s->d;
+	const struct fsrec *r = a->rec;
+	struct fs_mount_params p = {0};
+	struct fsdio *dio = NULL, *keep = NULL;
+	struct mount *m;
+	fs_sg *sg = NULL;
+	int rc, urc;
+
+	err[0] = '\0';
+	a->added = a->was_mounted = false;
+	a->other_node = 0;
+	a->other_name[0] = '\0';
+	pthread_mutex_lock(&s->op_lock);
+	pthread_mutex_lock(&s->list_lock);
+	m = find_locked(s, r->device);
+	pthread_mutex_unlock(&s->list_lock);
+	if (m) {
+		/* mounted here: op_lock keeps it mounted through the call */
+		a->was_mounted = true;
+		if (m->nretired == FSSVC_MAX_RETIRED) {
+			snprintf(err, errsz, "%s has had %u mmadddisk runs since it was mounted: "
+				 "unmount and mount it first", r->device, FSSVC_MAX_RETIRED);
+			rc = MM_ERANGE;
+			goto out;
+		}
+		rc = add_to_sg(d, m->sg, a, &keep, err, errsz);
+		if (keep) {
+			/* the stripe group may use either fsdio until unmount */
+			m->retired[m->nretired++] = m->dio;
+			m->dio = keep;
+		}
+		goto out;
+	}
+	/* mounted nowhere (or elsewhere: the mark tells) */
+	rc = mark_take(s, r->device, r->mount_point, "rw", err, errsz);
+	if (rc == MM_EBUSY) {
+		struct fssvc_mark mk;
+		char who[320];
+
+		if (mark_get(d, r->device, &mk) == MM_OK) {
+			a->other_node = mk.node;
+			node_text(d, mk.node, who, sizeof(who), a->other_name, sizeof(a->other_name));
+			snprintf(err, errsz, "%s is mounted on node %s: run mmadddisk on that node "
+				 "(MMFS_NODE=%s mmadddisk ...) or unmount it first", r->device, who,
+				 a->other_name);
+		}
+		goto out;
+	}
+	if (rc)
+		goto out;
+	rc = wait_manager(d, r, err, errsz);
+	if (!rc)
+		rc = disks_open(d, r, &dio, err, errsz);
+	if (rc)
+		goto mark;
+	p.device = r->device;
+	p.fsid = r->fsid;
+	p.ndisks = r->ndisks;
+	p.dio = fsdio_ops(dio);
+	p.pool = mmfsd_pool(d);
+	p.tok = mmfsd_toknet(d);
+	p.node = mmfsd_node_number(d);
+	p.atime = FS_ATIME_RELATIME;
+	p.token_timeout_ms = FSSVC_TOKEN_TIMEOUT_MS;
+	rc = fs_sg_mount(&p, &sg, err, errsz);
+	if (rc < 0) {
+		if (!err[0])
+			snprintf(err, errsz, "%s: cannot mount it to add the disks: %s", r->device,
+				 strerror(-rc));
+		rc = mm_err_from_errno(-rc);
+		goto dio;
+	}
+	mm_info(SUB, "%s mounted in the daemon (no FUSE) for mmadddisk", r->device);
+	rc = add_to_sg(d, sg, a, &keep, err, errsz);
+	urc = fs_sg_unmount(sg, true);
+	if (urc < 0) {
+		mm_error(SUB, "%s: unmount after mmadddisk: %s", r->device, strerror(-urc));
+		if (!rc) {
+			snprintf(err, errsz, "the disks were added, but writing the last changes at "
+				 "unmount failed: %s (see the daemon log; mmfsck %s -n checks it)",
+				 strerror(-urc), r->device);
+			rc = mm_err_from_errno(-urc);
+		}
+	}
+	fsdio_close(keep);
+dio:
+	fsdio_close(dio);
+mark:
+	mark_clear(d, r->device);
+out:
+	pthread_mutex_unlock(&s->op_lock);
+	return rc;
+}
+
+int fssvc_sgd(fssvc *s, const char *device, struct fs_sgd *out)
+{
+	struct mount *m;
+	int rc = MM_ENOENT;
+
+	pthread_mutex_lock(&s->op_lock);
+	pthread_mutex_lock(&s->list_lock);
+	m = find_locked(s, device);
+	pthread_mutex_unlock(&s->list_lock);
+	if (m) {
+		*out = *fs_sg_sgd(m->sg);
+		rc = MM_OK;
+	}
+	pthread_mutex_unlock(&s->op_lock);
+	return rc;
 }
 
 /* ---- dead mounts of a previous run ---------------------------------- */

@@ -20,7 +20,7 @@
  * time; the "fsauto" worker mounts the -A yes file systems once the node
  * is active, and removes this node's stale marks first.
  *
- * Lock order: fssvc.op_lock (one mount or unmount at a time, held across
+ * Lock order: fssvc.op_lock (one mount, unmount or mmadddisk at a time, held across
  * the CCR, fs/ and FUSE calls) -> fssvc.list_lock (the mount list, a
  * leaf). fssvc.auto.lock (the worker's) is never held with either.
  *
@@ -71,6 +71,42 @@ void fssvc_event(fssvc *s, const struct clm_event *ev);
 int fssvc_mount(fssvc *s, const char *device, const char *opts, char *err, size_t errsz);
 /* MM_ENOENT if it is not mounted here; MM_EBUSY if in use (no <force>). */
 int fssvc_unmount(fssvc *s, const char *device, bool force, char *err, size_t errsz);
+
+/*
+ * mmadddisk's part on this node (mmfsd/admin_adddisk.c checks and claims
+ * the NSDs first, and zeroes their descriptor slots). Under op_lock:
+ *   - <a->rec->device> mounted here (mmmount): its stripe group takes the
+ *     disks; a new fsdio over its descriptor's disks and the new ones (in
+ *     that order) replaces the mount's, and the old one stays open until
+ *     unmount (fs_sg_add_disks switches to the new one while calls may
+ *     still be using the old);
+ *   - mounted on another node: MM_EBUSY, a->other_node and <err> name it;
+ *   - mounted nowhere: this node's mount mark is taken (so no node mounts
+ *     meanwhile; mmlsmount shows it mounted here for that time), the
+ *     stripe group mounted in the daemon without FUSE, the disks added,
+ *     the stripe group unmounted and the mark cleared.
+ * After fs_sg_add_disks succeeded (a->added), a->done (may be NULL) runs
+ * with the new descriptor, still under op_lock and before any unmount:
+ * the record's update. Its failure is returned (a->added stays true).
+ * Before that, a failure leaves the file system as it was (fs.h).
+ */
+struct fsrec;
+struct fssvc_add {
+	const struct fsrec *rec;		/* the record (unmounted: its disks are the
+						 * descriptor's, in order) */
+	const struct fs_mkfs_disk *disk;	/* the new disks */
+	uint32_t n;
+	int (*done)(void *arg, const struct fs_sgd *sgd, char *err, size_t errsz);
+	void *arg;
+	/* out */
+	bool added, was_mounted;
+	uint32_t other_node;			/* MM_EBUSY: the node that has it mounted */
+	char other_name[256];			/* its name */
+};
+int fssvc_add_disks(fssvc *s, struct fssvc_add *a, char *err, size_t errsz);
+/* A copy of the descriptor of <device>'s stripe group if it is mounted
+ * on this node (MM_ENOENT if not). */
+int fssvc_sgd(fssvc *s, const char *device, struct fs_sgd *out);
 
 /* This node's mounts. */
 struct fssvc_mount_info {
