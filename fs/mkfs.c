@@ -292,6 +292,25 @@ static int build_sgd(const struct fs_mkfs_params *p, struct fs_sgd *s, char *err
 	s->mb_size = FS_MB;
 	s->inode_size = FS_INODE_BYTES;
 	s->nregions = nodes * 4 > 8 ? nodes * 4 : 8;
+	/* A region's chunk of a disk keeps at least 32 full blocks: a small
+	 * file system split in as many regions as -n asks would leave each
+	 * node's region a few blocks (and each chunk's metadata reserve a
+	 * large share of it). */
+	{
+		uint64_t smallest = UINT64_MAX;
+
+		for (uint32_t i = 0; i < p->ndisks && p->disks; i++) {
+			uint64_t n = p->disks[i].usage == FS_USAGE_DESC_ONLY ? UINT64_MAX
+				     : p->disks[i].bytes > FS_RESERVED_BYTES
+					     ? (p->disks[i].bytes - FS_RESERVED_BYTES) / b
+					     : 0;
+
+			if (n < smallest)
+				smallest = n;
+		}
+		if (smallest != UINT64_MAX && smallest / 32 < s->nregions)
+			s->nregions = smallest / 32 > 8 ? (uint32_t)(smallest / 32) : 8;
+	}
 	s->flags = (p->exact_mtime ? FS_SGD_EXACT_MTIME : 0) | (p->scatter ? FS_SGD_SCATTER : 0);
 	s->log_bytes = log;
 

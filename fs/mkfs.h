@@ -100,7 +100,9 @@ struct fs_mkfs_params {
 	 * disks allow them). Refused: a default above its maximum, and a
 	 * maximum above the failure groups its disks span. */
 	uint8_t meta_rep, meta_rep_max, data_rep, data_rep_max;
-	uint32_t nodes;		/* -n: regions = max(8, 4 * nodes); 1 .. FS_MKFS_MAX_NODES */
+	uint32_t nodes;		/* -n: regions = max(8, 4 * nodes), fewer where a region's
+				 * chunk of the smallest disk would hold under 32 full
+				 * blocks (at least 8); 1 .. FS_MKFS_MAX_NODES */
 	bool scatter;		/* -j scatter (else cluster) */
 	bool exact_mtime;	/* -E yes */
 	const char *mount_point;	/* -T: "/..." (NULL: "/gpfs/<device>") */

@@ -283,17 +283,21 @@ static int verify_fblock(struct ck *c, uint64_t ino, uint64_t i, const uint8_t *
 		uint64_t blk = i * c->mpb + s;
 
 		if (fs_mkfs_all_zero(mb, FS_MB)) {
-			if (ino == 0)
+			if (ino == 0 && blk == 0)
 				return fs_errf(c->err, c->errsz, MM_EPROTO, "disk %u (%s) subblock %"
 					    PRIu64 ": inode file block %" PRIu64 " is missing",
 					    fs_da_disk(da), dname(c, fs_da_disk(da)), fs_da_sub(da), blk);
-			continue;	/* a hole */
+			continue;	/* a hole (an inode-file block of records never used) */
 		}
 		if (ino == 0) {
 			for (uint32_t r = 0; r < FS_INODES_PER_MB; r++) {
 				uint64_t n = blk * FS_INODES_PER_MB + r;
 				struct fs_inode *in = &c->in[r];
 
+				/* a record of zeros was never used (the runtime grows the
+				 * inode file by zeroed blocks): free, as fsck takes it */
+				if (blk > 0 && fs_mkfs_all_zero(mb + r * FS_INODE_BYTES, FS_INODE_BYTES))
+					continue;
 				if (blk > 0)
 					in = malloc(sizeof(*in));
 				if (!in)

@@ -415,9 +415,11 @@ int sg_tx_lock_alloc(struct sg_tx *tx)
 }
 
 /* Full blocks of each (disk, region) chunk that data does not take: a
- * 32nd, and at least one where a chunk has 8 blocks or more (a small
- * disk split in many regions keeps next to nothing back). */
+ * 32nd, at least 2 (mkfs makes chunks of 32 blocks or more), so a file
+ * system full of data still grows directories and takes a new disk's
+ * maps (mmadddisk after ENOSPC). */
 #define SG_META_RESERVE_DIV 32u
+#define SG_META_RESERVE_MIN 2u
 
 static bool data_reserved(fs_sg *sg, uint32_t r, uint32_t d)
 {
@@ -428,9 +430,9 @@ static bool data_reserved(fs_sg *sg, uint32_t r, uint32_t d)
 	if (fs_bmap_chunk(sg->alloc, d, r, &ch) || fs_bmap_count(sg->alloc, r, d, &c, NULL, 0))
 		return false;
 	keep = ch.nsub / fs_alloc_spb(sg->alloc) / SG_META_RESERVE_DIV;
-	if (keep == 0 && ch.nsub / fs_alloc_spb(sg->alloc) >= 8)
-		keep = 1;
-	return keep && c.free_full <= keep;
+	if (keep < SG_META_RESERVE_MIN)
+		keep = SG_META_RESERVE_MIN;
+	return c.free_full <= keep;
 }
 
 /*
