@@ -479,8 +479,9 @@ static int log_create(fs_sg *sg, char *err, size_t errsz)
 	for (uint32_t i = 0; !rc && i < ntb; i++) {
 		struct fs_ptr p;
 
-		/* a metadata file: its blocks are full blocks of metadata */
-		rc = sg_tx_alloc_data(tx, &(struct fs_inode){.ino = ino, .data_rep = in.meta_rep}, i, &p);
+		/* a metadata file: its blocks are full blocks of metadata, on
+		 * metadata disks (a dataOnly disk must not hold a log) */
+		rc = sg_tx_alloc_meta_block(tx, ino, i, in.meta_rep, &p);
 		in.subblocks += (uint64_t)fs_alloc_spb(sg->alloc) * in.meta_rep;
 		if (!rc) {
 			struct fs_tree *t = sg_tx_tree(tx, ino);

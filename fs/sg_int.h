@@ -208,6 +208,10 @@ struct fs_tree *sg_tx_tree(struct sg_tx *tx, uint64_t ino);
 int sg_tx_alloc_data(struct sg_tx *tx, const struct fs_inode *in, uint64_t n, struct fs_ptr *p);
 int sg_tx_alloc_data_n(struct sg_tx *tx, const struct fs_inode *in, uint64_t n, uint32_t nsub,
 		       struct fs_ptr *p);
+/* A full block of metadata for block <n> of metadata file <ino> (a log):
+ * on metadata disks, <nrep> replicas in distinct failure groups. */
+int sg_tx_alloc_meta_block(struct sg_tx *tx, uint64_t ino, uint64_t n, unsigned nrep,
+			   struct fs_ptr *p);
 /* Subblocks block <n> of a data file of <size> bytes takes: 0 past the
  * end, a full block before the last, ceil(rest / S) for a last block the
  * file ends inside (fs/README.md, "Disk addresses": a fragment). */

@@ -522,6 +522,12 @@ int sg_tx_alloc_data_n(struct sg_tx *tx, const struct fs_inode *in, uint64_t n, 
 	return rc;
 }
 
+int sg_tx_alloc_meta_block(struct sg_tx *tx, uint64_t ino, uint64_t n, unsigned nrep,
+			   struct fs_ptr *p)
+{
+	return alloc_space(tx, ino, n, nrep, FS_KIND_META, fs_alloc_spb(tx->sg->alloc), p);
+}
+
 int sg_tx_alloc_data(struct sg_tx *tx, const struct fs_inode *in, uint64_t n, struct fs_ptr *p)
 {
 	return sg_tx_alloc_data_n(tx, in, n, fs_alloc_spb(tx->sg->alloc), p);

@@ -145,6 +145,9 @@ static pp_pool *mk_pool(uint8_t **dk)
 	return p;
 }
 
+/* fsm_mkfs makes its last disk dataOnly when set */
+static bool fsm_last_data_only;
+
 static void fsm_mkfs(uint32_t bsize)
 {
 	struct fs_mkfs_disk d[NDISK];
@@ -159,7 +162,9 @@ static void fsm_mkfs(uint32_t bsize)
 		snprintf(names[i], sizeof(names[i]), "nsd%d", i + 1);
 		d[i] = (struct fs_mkfs_disk){.nsd_id = 100 + (uint64_t)i, .name = names[i],
 					     .bytes = DISK_BYTES, .failure_group = i + 1,
-					     .usage = FS_USAGE_DATA_AND_META};
+					     .usage = fsm_last_data_only && i == NDISK - 1
+							      ? FS_USAGE_DATA_ONLY
+							      : FS_USAGE_DATA_AND_META};
 	}
 	p.device = "fs1";
 	p.fsid = FSID;

@@ -218,13 +218,17 @@ static void test_basic_256k(void)
 }
 
 /* A few files with 1 MiB blocks: their records are in the inode file's
- * first block, past its first metadata block, and fsck must count them. */
+ * first block, past its first metadata block, and fsck must count them;
+ * one disk is dataOnly, which no metadata (the log) may use. */
 static void test_few_files_big_blocks(void)
 {
 	pp_pool *pool;
 	fs_sg *sg;
 
+	/* and a dataOnly disk: the log, a metadata file, must stay off it */
+	fsm_last_data_only = true;
 	fsm_mkfs(1u << 20);
+	fsm_last_data_only = false;
 	pool = mk_pool(disk);
 	sg = mount_on(disk, pool);
 	for (int i = 0; i < 20; i++) {
@@ -232,6 +236,35 @@ static void test_few_files_big_blocks(void)
 
 		snprintf(name, sizeof(name), "f%d", i);
 		mkfile(sg, FS_ROOT_INO, name, name, strlen(name));
+	}
+	/* files written as cp writes them, 128 KiB at a time (fragments
+	 * growing run by run), then all removed: nothing may stay allocated */
+	{
+		uint8_t *chunk = pattern(128u << 10, 31);
+
+		for (int i = 0; i < 12; i++) {
+			char name[16];
+			struct fs_attr a;
+			fs_file *f;
+			uint64_t size = (uint64_t)(i * 173 + 7) * 3001 % (3u << 20);
+
+			snprintf(name, sizeof(name), "c%d", i);
+			CU_ASSERT_EQUAL_FATAL(fs_create(sg, &root, FS_ROOT_INO, name, 0644, O_RDWR, &a, &f), 0);
+			for (uint64_t off = 0; off < size; off += 128u << 10) {
+				size_t n = size - off < (128u << 10) ? (size_t)(size - off) : 128u << 10;
+
+				CU_ASSERT_EQUAL(fs_write(sg, &root, f, chunk, n, off), (ssize_t)n);
+			}
+			fs_release(sg, f);
+			fs_forget(sg, a.ino, 1);
+		}
+		for (int i = 0; i < 12; i++) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "c%d", i);
+			CU_ASSERT_EQUAL(fs_unlink(sg, &root, FS_ROOT_INO, name), 0);
+		}
+		free(chunk);
 	}
 	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
 	pp_pool_destroy(pool);
