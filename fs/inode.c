@@ -141,46 +141,59 @@ void sg_iset(struct sg_ino *ip, const struct fs_inode *in)
 	pthread_mutex_unlock(&ip->mu);
 }
 
-static struct sg_ino *ifind(fs_sg *sg, uint64_t ino)
+
+/* Under the table's lock (the inode may be let go meanwhile): whether
+ * inode <ino>'s cached record says it has blocks (true when unknown), and
+ * with <forget> its record is dropped. */
+static bool inode_has_blocks(fs_sg *sg, uint64_t ino, bool forget)
 {
 	struct sg_bucket *b = &sg->itab[ino % SG_INO_BUCKETS];
-	struct sg_ino *ip;
+	bool blocks = true;
 
 	pthread_mutex_lock(&b->mu);
-	for (ip = b->head; ip; ip = ip->hnext)
-		if (ip->ino == ino)
+	for (struct sg_ino *ip = b->head; ip; ip = ip->hnext)
+		if (ip->ino == ino) {
+			pthread_mutex_lock(&ip->mu);
+			if (ip->valid)
+				blocks = !(ip->cur.flags & FS_IF_DATA_IN_INODE) || ip->cur.level ||
+					 ip->cur.subblocks;
+			if (forget)
+				ip->valid = false;
+			pthread_mutex_unlock(&ip->mu);
 			break;
+		}
 	pthread_mutex_unlock(&b->mu);
-	return ip;
+	return blocks;
 }
 
 /* Another node wants inode <k->obj>: write back what this node changed
  * (its record's sector, its directory and indirect blocks), and if it
- * may not even read any more, forget them. */
+ * may not even read any more, forget them. An inode whose record says it
+ * has no block (its data, entries or target in the record) has nothing
+ * cached but that sector: the scans of every buffer and every cached
+ * address are skipped (maxFilesToCache revokes many such inodes). */
 int sg_revoke_inode(void *arg, const struct tok_key *k, struct tok_range r, enum tok_mode want)
 {
 	fs_sg *sg = arg;
 	uint64_t ino = k->obj;
-	struct sg_ino *ip;
+	bool blocks;
 	int rc;
 
 	(void)r;
 	if (k->space != sg->fsid)
 		return MM_OK;
+	blocks = inode_has_blocks(sg, ino, false);
 	rc = pp_flush(sg->pool, sg->mfsid, 0, ino / FS_INODES_PER_MB, ino / FS_INODES_PER_MB + 1);
-	if (!rc)
+	if (!rc && blocks)
 		rc = pp_flush(sg->pool, sg->mfsid, ino, 0, UINT64_MAX);
 	if (want == TOK_RO)
 		return rc;
-	ip = ifind(sg, ino);
-	if (ip) {
-		pthread_mutex_lock(&ip->mu);
-		ip->valid = false;
-		pthread_mutex_unlock(&ip->mu);
+	blocks = inode_has_blocks(sg, ino, true) || blocks;
+	if (blocks) {
+		pp_invalidate(sg->pool, sg->mfsid, ino, 0, UINT64_MAX);
+		sg_ac_drop(sg, sg->mfsid, ino, 0, UINT64_MAX);
+		sg_ac_drop(sg, sg->fsid, ino, 0, UINT64_MAX);
 	}
-	pp_invalidate(sg->pool, sg->mfsid, ino, 0, UINT64_MAX);
-	sg_ac_drop(sg, sg->mfsid, ino, 0, UINT64_MAX);
-	sg_ac_drop(sg, sg->fsid, ino, 0, UINT64_MAX);
 	if (sg->inval_set && sg->inval.inode)
 		sg->inval.inode(sg->inval.arg, ino, 0, 0);
 	return rc;
