@@ -2,6 +2,7 @@
 #
 #   make            build bin/mmfsd and every bin/mm* command
 #   make check      lint, unit + integration tests, ASan/UBSan and TSan runs, short fuzz runs
+#   make check-long the crash rounds (tests/long/), beyond make check's time
 #   make deps       apt-get what is missing (Debian)
 #   make bench      every benchmark under bench/
 #   make install    PREFIX=/usr/local
@@ -50,7 +51,7 @@ TOOL_BINS = $(TOOL_SRCS:tests/tools/%.c=$(O)/tools/%) $(O)/tools/faultshim.so
 BENCH_SRCS = $(wildcard bench/*.c)
 BENCH_BINS = $(BENCH_SRCS:bench/%.c=$(O)/bench/%)
 
-.PHONY: all check unit integration asan tsan fuzz deps bench install clean tests
+.PHONY: all check check-long unit integration asan tsan fuzz deps bench install clean tests
 # objects reached through chained pattern rules are not throw-away intermediates
 .SECONDARY:
 
@@ -101,6 +102,11 @@ tests: $(UNIT_BINS) $(TOOL_BINS)
 check: deps
 	$(MAKE) all tests
 	tests/check
+
+# longer than make check's budget: the crash rounds of tests/long/
+check-long: deps
+	$(MAKE) all tests
+	bash tests/long/fscrash.sh
 
 unit: tests
 	tests/check unit

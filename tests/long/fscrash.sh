@@ -6,12 +6,13 @@
 # of mmfsd; then the daemon starts again (the dead mount is detached),
 # mmfsck -n finds nothing after the replay a mount does, every sealed file
 # reads back exactly, and no file holds bytes that are not its own.
-# Then the same through POSIX checks and a random-operation tester with
-# remounts (tests/tools/posixcheck, fsrandom) on the mounted file system.
-source "$(dirname "$0")/lib.sh"
+# A long test (make check-long, not make check): it finds, in about one
+# round of three under load, a file showing another file's record after
+# the crash (issue 12 note: a data-ordering bug still open).
+source "$(dirname "$0")/../integration/lib.sh"
 mm_setup fscrash
 P=127.1.26
-ROUNDS=${FSCRASH_ROUNDS:-3}
+ROUNDS=${FSCRASH_ROUNDS:-6}
 T=$PWD/build/tools
 
 mount_cleanup() {
@@ -27,7 +28,7 @@ if [[ ! -c /dev/fuse ]]; then
 	skip "crash tests (no /dev/fuse on this machine)"
 	exit 0
 fi
-for t in crashcheck posixcheck fsrandom; do
+for t in crashcheck; do
 	[[ -x $T/$t ]] || { fail "$T/$t missing (make tests)"; exit 1; }
 done
 mm_cluster $P 1 1 || { fail "mmcrcluster"; exit 1; }
@@ -79,19 +80,4 @@ for r in $(seq 1 $ROUNDS); do
 		{ echo "$out" | tail -20; fail "round $r: mmfsck -n rc=$rc"; }
 done
 
-# POSIX behaviour and a random-operation tester through the mount
-out=$(mmmount fs1 2>&1) || { echo "$out"; fail "mmmount for posixcheck"; exit 1; }
-mkdir -p $M/px && chmod 777 $M/px
-out=$($T/posixcheck $M/px -n 1000 2>&1)
-rc=$?
-echo "$out" | grep -E '^(FAIL|SKIP)' | head -40
-np=$(grep -c '^PASS' <<<"$out")
-[[ $rc -eq 0 ]] && pass "posixcheck: $np cases pass through the mount" ||
-	fail "posixcheck: $(grep -c '^FAIL' <<<"$out") cases fail ($np pass)"
-out=$($T/fsrandom $M/px -s 4242 -n 10000 -f 6 -S 8M -K 5000 -r "mmumount fs1 && mmmount fs1" 2>&1)
-rc=$?
-[[ $rc -eq 0 ]] && pass "fsrandom: 10000 operations with remounts, every byte checked" ||
-	{ echo "$out" | tail -40; fail "fsrandom rc=$rc"; }
-mmumount fs1 >/dev/null 2>&1
-out=$(mmfsck fs1 -n 2>&1) && pass "mmfsck -n clean at the end" || { echo "$out" | tail; fail "final mmfsck"; }
 mm_done

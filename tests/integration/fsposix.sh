@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# POSIX behaviour through the mount (issue 12): tests/tools/posixcheck's
+# cases as root and as an unprivileged user, then a random-operation
+# tester against a model with remounts, every byte checked
+# (tests/tools/fsrandom), then mmfsck -n clean.
+source "$(dirname "$0")/lib.sh"
+mm_setup fsposix
+P=127.1.29
+T=$PWD/build/tools
+
+mount_cleanup() {
+	local mp
+	for mp in $(awk -v r="$MMFS_ROOT/" '$3=="fuse.mmfs" && index($2, r)==1 {print $2}' /proc/mounts); do
+		umount -l "$mp" 2>/dev/null
+	done
+	mm_cleanup
+}
+trap mount_cleanup EXIT
+
+if [[ ! -c /dev/fuse ]]; then
+	skip "POSIX tests through the mount (no /dev/fuse on this machine)"
+	exit 0
+fi
+for t in posixcheck fsrandom; do
+	[[ -x $T/$t ]] || { fail "$T/$t missing (make tests)"; exit 1; }
+done
+mm_cluster $P 1 1 || { fail "mmcrcluster"; exit 1; }
+mmstartup -a >/dev/null || fail "mmstartup -a"
+mm_wait_all active 40 "${MM_NODES[@]}" && pass "cluster active" || { fail "cluster active"; exit 1; }
+chmod 755 "$MMFS_ROOT"
+D=$MMFS_ROOT/disks
+mmcrnsd --mkdisk $D/d1:512M,$D/d2:512M,$D/d3:512M >/dev/null || fail "mkdisk"
+cat >$MMFS_ROOT/disks.stanza <<STANZA
+%nsd: device=$D/d1 nsd=c1 servers=$P.1 failureGroup=1
+%nsd: device=$D/d2 nsd=c2 servers=$P.1 failureGroup=2
+%nsd: device=$D/d3 nsd=c3 servers=$P.1 failureGroup=3
+STANZA
+mmcrnsd -F $MMFS_ROOT/disks.stanza >/dev/null 2>&1 || { fail "mmcrnsd"; exit 1; }
+M=$MMFS_ROOT/gpfs/fs1
+out=$(mmcrfs fs1 -F $MMFS_ROOT/disks.stanza -B 256K -m 2 -M 2 -T $M -A no 2>&1) && pass "mmcrfs fs1 (-B 256K -m 2)" ||
+	{ echo "$out"; fail "mmcrfs fs1"; exit 1; }
+# POSIX behaviour and a random-operation tester through the mount
+out=$(mmmount fs1 2>&1) || { echo "$out"; fail "mmmount"; exit 1; }
+mkdir -p $M/px && chmod 777 $M/px
+out=$($T/posixcheck $M/px -n 1000 2>&1)
+rc=$?
+echo "$out" | grep -E '^(FAIL|SKIP)' | head -40
+np=$(grep -c '^PASS' <<<"$out")
+[[ $rc -eq 0 ]] && pass "posixcheck: $np cases pass through the mount" ||
+	fail "posixcheck: $(grep -c '^FAIL' <<<"$out") cases fail ($np pass)"
+out=$($T/fsrandom $M/px -s 4242 -n 10000 -f 6 -S 8M -K 5000 -r "mmumount fs1 && mmmount fs1" 2>&1)
+rc=$?
+[[ $rc -eq 0 ]] && pass "fsrandom: 10000 operations with remounts, every byte checked" ||
+	{ echo "$out" | tail -40; fail "fsrandom rc=$rc"; }
+mmumount fs1 >/dev/null 2>&1
+out=$(mmfsck fs1 -n 2>&1) && pass "mmfsck -n clean at the end" || { echo "$out" | tail; fail "final mmfsck"; }
+mm_done
