@@ -87,6 +87,9 @@ static uint64_t ac_hash(uint32_t fs, uint64_t ino, uint64_t blk)
 	return (h ^ h >> 29) % SG_AC_BUCKETS;
 }
 
+static void ac_set(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct pp_map *m,
+		   bool overwrite);
+
 static bool ac_get(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, struct pp_map *m)
 {
 	struct sg_bucket *b = &sg->actab[ac_hash(fs, ino, blk)];
@@ -107,6 +110,24 @@ static bool ac_get(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, struct pp
 
 void sg_ac_put(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct pp_map *m)
 {
+	ac_set(sg, fs, ino, blk, m, true);
+}
+
+/*
+ * What a map callback found: kept only if nothing newer is. A map call
+ * (a prefetch, a reader making a buffer) reads the committed record
+ * without the inode's token while a transaction may be moving the block;
+ * the transaction's address, put first, must not be overwritten by the
+ * old one, or write-behind would later write to a run given away.
+ */
+static void ac_learn(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct pp_map *m)
+{
+	ac_set(sg, fs, ino, blk, m, false);
+}
+
+static void ac_set(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct pp_map *m,
+		   bool overwrite)
+{
 	struct sg_bucket *b = &sg->actab[ac_hash(fs, ino, blk)];
 	struct sg_ac *a;
 
@@ -116,6 +137,10 @@ void sg_ac_put(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct 
 	for (a = b->head; a; a = a->next)
 		if (a->fs == fs && a->ino == ino && a->blk == blk)
 			break;
+	if (a && !overwrite) {
+		pthread_mutex_unlock(&b->mu);
+		return;
+	}
 	if (!a && (a = malloc(sizeof(*a)))) {
 		a->fs = fs;
 		a->ino = ino;
@@ -272,7 +297,7 @@ static int map_data(void *arg, const struct pp_tag *t, struct pp_map *m)
 
 		sg_ptr_to_map(sg, &p, 0, nsub && nsub < sg->B / sg->S ? nsub * sg->S : 0, m);
 	}
-	sg_ac_put(sg, t->fs, t->ino, t->blk, m);
+	ac_learn(sg, t->fs, t->ino, t->blk, m);
 	return MM_OK;
 }
 
@@ -311,7 +336,7 @@ int sg_map_meta(fs_sg *sg, uint64_t ino, uint64_t blk, struct pp_map *m)
 	if (rc == 0)
 		return MM_ENOENT;
 	sg_ptr_to_map(sg, &p, off, 0, m);
-	sg_ac_put(sg, sg->mfsid, ino, blk, m);
+	ac_learn(sg, sg->mfsid, ino, blk, m);
 	return MM_OK;
 }
 
