@@ -2,7 +2,7 @@
 #
 #   make            build bin/mmfsd and every bin/mm* command
 #   make check      lint, unit + integration tests, ASan/UBSan and TSan runs, short fuzz runs
-#   make check-long the crash rounds (tests/long/), beyond make check's time
+#   make check-long 12 crash rounds (make check runs 2), beyond make check's time
 #   make deps       apt-get what is missing (Debian)
 #   make bench      every benchmark under bench/
 #   make install    PREFIX=/usr/local
@@ -103,10 +103,10 @@ check: deps
 	$(MAKE) all tests
 	tests/check
 
-# longer than make check's budget: the crash rounds of tests/long/
+# longer than make check's budget: many crash rounds
 check-long: deps
 	$(MAKE) all tests
-	bash tests/long/fscrash.sh
+	FSCRASH_ROUNDS=12 bash tests/integration/fscrash.sh
 
 unit: tests
 	tests/check unit

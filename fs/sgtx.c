@@ -1121,7 +1121,18 @@ int sg_tx_commit(struct sg_tx *tx)
 	tx_end(tx);
 	free(tx);
 	if (nfr && fr) {
-		rc = tx_run_frees(sg, fr, nfr);
+		/*
+		 * What this transaction stopped using is freed only once the
+		 * transaction is durable. Freed at once, the space could go to
+		 * another file, which writes it (its data before its pointer);
+		 * a crash that lost this transaction would then give the space
+		 * back to its old owner with the new owner's bytes in it
+		 * (crashcheck: "a record of another file").
+		 */
+		if (lsn && sg->log)
+			rc = fs_log_force(sg->log, lsn);
+		if (!rc)
+			rc = tx_run_frees(sg, fr, nfr);
 		free(fr);
 	} else if (nfr) {
 		rc = MM_ENOMEM;	/* leaked until mmfsck: never freed twice */

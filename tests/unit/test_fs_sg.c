@@ -908,6 +908,61 @@ static void test_readdir_concurrent(void)
 	fsck_clean(disk);
 }
 
+/*
+ * A crash after a file was removed and its space written by another: the
+ * removal may be lost with the crash, but then its space must still hold
+ * its own bytes (frees wait for the removing transaction to be durable).
+ */
+static void test_crash_reuse(void)
+{
+	pp_pool *pool, *pool2;
+	fs_sg *sg;
+	struct fs_attr a;
+	uint8_t *da = pattern(200000, 41), *db = pattern(200000, 43), *snap[NDISK];
+	fs_file *f;
+
+	fsm_mkfs(64u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL_FATAL(fs_create(sg, &root, FS_ROOT_INO, "a", 0644, O_RDWR, &a, &f), 0);
+	CU_ASSERT_EQUAL(fs_write(sg, &root, f, da, 200000, 0), 200000);
+	CU_ASSERT_EQUAL(fs_fsync(sg, f, false), 0);
+	fs_release(sg, f);
+	fs_forget(sg, a.ino, 1);
+	/* a goes (not forced by anyone), b takes its space and writes it */
+	CU_ASSERT_EQUAL(fs_unlink(sg, &root, FS_ROOT_INO, "a"), 0);
+	CU_ASSERT_EQUAL_FATAL(fs_create(sg, &root, FS_ROOT_INO, "b", 0644, O_RDWR, &a, &f), 0);
+	CU_ASSERT_EQUAL(fs_write(sg, &root, f, db, 200000, 0), 200000);
+	pthread_mutex_lock(&disk_mu);
+	for (int i = 0; i < NDISK; i++) {
+		snap[i] = malloc(DISK_BYTES);
+		if (snap[i])
+			memcpy(snap[i], disk[i], DISK_BYTES);
+	}
+	pthread_mutex_unlock(&disk_mu);
+	fs_release(sg, f);
+	fs_forget(sg, a.ino, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	for (int i = 0; i < NDISK; i++)
+		CU_ASSERT_PTR_NOT_NULL_FATAL(snap[i]);
+	pool2 = mk_pool(snap);
+	sg = mount_on(snap, pool2);
+	/* whatever the crash kept, a file named a holds a's bytes */
+	if (fs_lookup(sg, &root, FS_ROOT_INO, "a", &a) == 0) {
+		fs_forget(sg, a.ino, 1);
+		check_file(sg, FS_ROOT_INO, "a", da, 200000);
+	}
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool2);
+	/* the crash may leave an unlinked inode and blocks to reclaim */
+	fsck_repair_clean(snap);
+	for (int i = 0; i < NDISK; i++)
+		free(snap[i]);
+	free(da);
+	free(db);
+}
+
 static void test_errors(void)
 {
 	pp_pool *pool;
@@ -977,6 +1032,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "basic, 256 KiB blocks (4 metadata blocks a block)", test_basic_256k);
 	CU_add_test(s, "a few files, 1 MiB blocks", test_few_files_big_blocks);
 	CU_add_test(s, "crash: replay after fsync", test_crash_replay);
+	CU_add_test(s, "crash: a removed file's space written by another", test_crash_reuse);
 	CU_add_test(s, "errors and permissions", test_errors);
 	CU_add_test(s, "fallocate and punch", test_fallocate);
 	CU_add_test(s, "threads at once", test_threads);
