@@ -106,7 +106,7 @@ check: deps
 # longer than make check's budget: many crash rounds
 check-long: deps
 	$(MAKE) all tests
-	FSCRASH_ROUNDS=12 bash tests/integration/fscrash.sh
+	FSCRASH_ROUNDS=12 FSCRASH_STRICT=1 bash tests/integration/fscrash.sh
 
 unit: tests
 	tests/check unit
