@@ -24,21 +24,8 @@ fi
 for t in posixcheck fsrandom; do
 	[[ -x $T/$t ]] || { fail "$T/$t missing (make tests)"; exit 1; }
 done
-mm_cluster $P 1 1 || { fail "mmcrcluster"; exit 1; }
-mmstartup -a >/dev/null || fail "mmstartup -a"
-mm_wait_all active 40 "${MM_NODES[@]}" && pass "cluster active" || { fail "cluster active"; exit 1; }
-chmod 755 "$MMFS_ROOT"
-D=$MMFS_ROOT/disks
-mmcrnsd --mkdisk $D/d1:512M,$D/d2:512M,$D/d3:512M >/dev/null || fail "mkdisk"
-cat >$MMFS_ROOT/disks.stanza <<STANZA
-%nsd: device=$D/d1 nsd=c1 servers=$P.1 failureGroup=1
-%nsd: device=$D/d2 nsd=c2 servers=$P.1 failureGroup=2
-%nsd: device=$D/d3 nsd=c3 servers=$P.1 failureGroup=3
-STANZA
-mmcrnsd -F $MMFS_ROOT/disks.stanza >/dev/null 2>&1 || { fail "mmcrnsd"; exit 1; }
+mm_fs1_on_one_node $P || exit 1
 M=$MMFS_ROOT/gpfs/fs1
-out=$(mmcrfs fs1 -F $MMFS_ROOT/disks.stanza -B 256K -m 2 -M 2 -T $M -A no 2>&1) && pass "mmcrfs fs1 (-B 256K -m 2)" ||
-	{ echo "$out"; fail "mmcrfs fs1"; exit 1; }
 # POSIX behaviour and a random-operation tester through the mount
 out=$(mmmount fs1 2>&1) || { echo "$out"; fail "mmmount"; exit 1; }
 mkdir -p $M/px && chmod 777 $M/px
