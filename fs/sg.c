@@ -674,8 +674,15 @@ static int replay(fs_sg *sg, const struct fs_log_io *io, char *err, size_t errsz
 
 	ac_clear(sg);
 	sg->replaying = true;
+	/* Write-behind must not map a replayed block before the records
+	 * that make it reachable are applied (a block a transaction grew a
+	 * file by is a hole until that transaction's inode record is), and a
+	 * failed write-behind drops the dirty state: nothing is written
+	 * until the replay is done (the flush below writes it all). */
+	pp_fs_pause(sg->pool, sg->mfsid, true);
 	rc = fs_log_replay(io, sg->fsid, sg->log_ino, sg->log_nblocks, &bs, &r, err, errsz);
 	sg->replaying = false;
+	pp_fs_pause(sg->pool, sg->mfsid, false);
 	if (rc)
 		return rc;
 	rc = load_ifile(sg, err, errsz);	/* the inode file's own record, replayed */

@@ -76,6 +76,16 @@ int pp_flush(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t bl
 }
 
 /* Flush, then take every matching buffer out once nobody pins it. */
+int pp_fs_pause(pp_pool *p, uint32_t fs, bool pause)
+{
+	struct pp_fs *f = fs_get(p, fs);
+
+	if (!f)
+		return MM_ENOENT;
+	atomic_store(&f->paused, pause);
+	return MM_OK;
+}
+
 int pp_flush_fs(pp_pool *p, uint32_t fs)
 {
 	if (!fs_get(p, fs))

@@ -281,6 +281,7 @@ int pp_fs_register(pp_pool *p, uint32_t fs, uint32_t block_size, const struct pp
 		f->order = order;
 		f->ops = *ops;
 		f->arg = arg;
+		atomic_store_explicit(&f->paused, false, memory_order_relaxed);
 		atomic_store_explicit(&f->used, true, memory_order_release);
 		if ((uint32_t)slot >= atomic_load_explicit(&p->nfs, memory_order_relaxed))
 			atomic_store_explicit(&p->nfs, (uint32_t)slot + 1, memory_order_release);

@@ -49,6 +49,7 @@
 
 struct pp_fs {
 	atomic_bool used;
+	atomic_bool paused;		/* pp_fs_pause: write-behind leaves it alone */
 	_Atomic uint32_t id;
 	uint32_t bsize, sub;		/* block and subblock size */
 	unsigned order;			/* buddy order of a block */

@@ -275,7 +275,8 @@ static unsigned wb_lap(pp_pool *p, struct wb_batch *bt, uint64_t cap)
 
 			if (!pp_pin_hashed(p, b))
 				continue;
-			if (pp_wb_add(bt, b, false, partial) != WB_ADDED) {
+			if (atomic_load_explicit(&b->fs->paused, memory_order_relaxed) ||
+			    pp_wb_add(bt, b, false, partial) != WB_ADDED) {
 				unpin(b);
 				continue;
 			}
