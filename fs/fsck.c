@@ -6,7 +6,7 @@
  *   2. the descriptor
  *   3. logs: the log table, replay
  *   4. inodes and their trees: every record, every pointer, every replica
- *   5. the maps, rebuilt from what the files use and compared
+ *   5. (the maps, rebuilt from what the files use and compared: fs/fsck_maps.c)
  *   6. one pass, and fs_fsck (repair passes until one finds nothing)
  * Directories, links and lost+found are fs/fsck_dir.c. Everything is
  * read and changed through the metadata store of fs/fsck_int.h; with
@@ -77,7 +77,7 @@ void fk_progress(struct fk *f, const char *phase, uint64_t done, uint64_t total)
 	}
 }
 
-static const char *dname(const struct fk *f, uint32_t d)
+const char *fk_dname(const struct fk *f, uint32_t d)
 {
 	return d < f->sgd->ndisks ? f->sgd->disk[d].name : "?";
 }
@@ -255,7 +255,7 @@ static int check_sgd(struct fk *f, uint8_t *fixslot)
 		fixslot[d] = (uint8_t)(1 + (gen[1] < gen[0]));
 		fk_problem(f, f->repair, "descriptor disk %u (%s) does not hold the descriptor of "
 			   "generation %" PRIu64 " (its slots: generation %" PRIu64 ", %" PRIu64 "; 0: "
-			   "none valid)%s", d, dname(f, d), f->sgd->generation, gen[0], gen[1],
+			   "none valid)%s", d, fk_dname(f, d), f->sgd->generation, gen[0], gen[1],
 			   f->repair ? ": rewritten" : "");
 	}
 out:
@@ -280,7 +280,7 @@ static int write_sgd(struct fk *f, const uint8_t *fixslot)
 						FS_SGD_SLOT1, enc, FS_SGD_SLOT_BYTES));
 		if (rc)
 			fs_errf(f->err, f->errsz, rc, "disk %u (%s): writing the descriptor failed: %s",
-				d, dname(f, d), mm_strerror(rc));
+				d, fk_dname(f, d), mm_strerror(rc));
 	}
 	free(enc);
 	return rc;
@@ -560,7 +560,7 @@ static void check_replicas(struct fk *f, uint64_t ino, uint64_t blk, const struc
 
 		fk_problem(f, f->repair, "inode %" PRIu64 " block %#" PRIx64 ": replica %u (disk %u "
 			   "(%s) subblock %" PRIu64 ") is damaged or differs%s", ino, blk, badk,
-			   fs_da_disk(p->da[badk]), dname(f, fs_da_disk(p->da[badk])),
+			   fs_da_disk(p->da[badk]), fk_dname(f, fs_da_disk(p->da[badk])),
 			   fs_da_sub(p->da[badk]), f->repair ? ": rewritten from a good one" : "");
 		if (f->repair) {
 			if (bs->get(bs->arg, ino, blk, false, &x) == MM_OK) {
@@ -763,7 +763,7 @@ static void check_tree(struct fk *f, struct fs_inode *in)
 					   "inode %" PRIu64 " %s %#" PRIx64 ": disk %u (%s) subblocks %"
 					   PRIu64 " .. %" PRIu64 " are already used by another block%s",
 					   in->ino, c->data ? "block" : "metadata block", c->blk,
-					   fs_da_disk(c->da), dname(f, fs_da_disk(c->da)),
+					   fs_da_disk(c->da), fk_dname(f, fs_da_disk(c->da)),
 					   fs_da_sub(c->da), fs_da_sub(c->da) + c->nsub - 1,
 					   !f->repair ? "" : c->data ? ": block punched (a hole)" :
 					   ": inode cleared");
@@ -950,155 +950,6 @@ nomem:
 	fs_errf(f->err, f->errsz, MM_ENOMEM, "no memory");
 }
 
-/* ---- 5. the maps ---- */
-
-/* Compare map block (ino, blk) with <want>; with repair, write it.
- * <what> names it. Returns 1 if it differed. */
-static int compare_map(struct fk *f, uint64_t ino, uint64_t blk, const uint8_t *want,
-		       bool hole_ok, const char *what, uint64_t base, uint64_t nbits, bool inodes)
-{
-	const struct fs_bstore *bs = fs_ds_bs(f->ds);
-	uint8_t *b;
-	char msg[256];
-	int rc = bs->get(bs->arg, ino, blk, false, &b);
-
-	if (rc == MM_ENOENT) {
-		if (hole_ok)
-			return 0;
-		fk_problem(f, f->repair, "%s is missing%s", what, f->repair ? ": written" : "");
-	} else if (rc) {
-		fk_problem(f, false, "%s: %s", what, mm_strerror(rc));
-		return 1;
-	} else if (!memcmp(b, want, FS_MB)) {
-		bs->put(bs->arg, ino, blk, b, false);
-		return 0;
-	} else if (fs_mb_verify(b, FS_MB, inodes ? FS_BT_IMAP : FS_BT_BMAP, f->fsid, ino, blk,
-				NULL, msg, sizeof(msg)) != MM_OK) {
-		bs->put(bs->arg, ino, blk, b, false);
-		fk_problem(f, f->repair, "%s: %s%s", what, msg, f->repair ? ": rebuilt" : "");
-	} else {
-		uint64_t leak = 0, lost = 0, lf = 0, sf = 0;
-		const uint8_t *x = b + FS_MBH_BYTES, *y = want + FS_MBH_BYTES;
-
-		for (uint64_t i = 0; i < nbits; i++) {
-			bool have = x[i / 8] >> (i % 8) & 1, need = y[i / 8] >> (i % 8) & 1;
-
-			if (have && !need && !leak++)
-				lf = base + i;
-			if (!have && need && !lost++)
-				sf = base + i;
-		}
-		bs->put(bs->arg, ino, blk, b, false);
-		if (leak)
-			fk_problem(f, f->repair, "%s: %" PRIu64 " %s marked in use but used by none "
-				   "(first %" PRIu64 ")%s", what, leak, inodes ? "inodes" : "subblocks",
-				   lf, f->repair ? ": freed" : "");
-		if (lost)
-			fk_problem(f, f->repair, "%s: %" PRIu64 " %s in use but marked free (first %"
-				   PRIu64 ")%s", what, lost, inodes ? "inodes" : "subblocks", sf,
-				   f->repair ? ": marked" : "");
-		if (!leak && !lost)
-			fk_problem(f, f->repair, "%s: its header counts are wrong%s", what,
-				   f->repair ? ": set" : "");
-	}
-	if (f->repair) {
-		rc = bs->get(bs->arg, ino, blk, true, &b);
-		if (rc) {
-			fk_unrepairable(f, "%s: %s", what, fs_ds_err(f->ds));
-			return 1;
-		}
-		memcpy(b, want, FS_MB);
-		bs->put(bs->arg, ino, blk, b, true);
-	}
-	return 1;
-}
-
-static int check_bmap(struct fk *f)
-{
-	uint32_t bpm = fs_alloc_bpm(f->a);
-	uint8_t *want = malloc(FS_MB);
-	char what[160];
-	int changed = 0;
-
-	if (!want)
-		return MM_ENOMEM;
-	for (uint32_t d = 0; d < f->sgd->ndisks && !f->stop; d++) {
-		for (uint32_t r = 0; r < f->sgd->nregions && !f->stop; r++) {
-			struct fs_chunk ch;
-
-			fk_progress(f, "Checking the block map", (uint64_t)d * f->sgd->nregions + r,
-				    (uint64_t)f->sgd->ndisks * f->sgd->nregions);
-			fs_bmap_chunk(f->a, d, r, &ch);
-			for (uint32_t j = 0; j < ch.nmap && !f->stop; j++) {
-				uint64_t covered = ch.nsub / f->spb - (uint64_t)j * bpm, fsub = 0,
-					 ffull = 0, s0 = ch.start + (uint64_t)j * bpm * f->spb;
-				uint8_t *body = want + FS_MBH_BYTES;
-				struct fs_mbh h = {.type = FS_BT_BMAP, .fsid = f->fsid,
-						   .ino = FS_INO_BMAP, .blk = ch.map0 + j};
-
-				if (covered > bpm)
-					covered = bpm;
-				/* the chunk's bits are the claims (both start at a full
-				 * block, so bytes line up); past its end all in use */
-				memset(want, 0, FS_MB);
-				memcpy(body, f->claim[d] + (s0 - f->first) / 8, covered * f->spb / 8);
-				memset(body + covered * f->spb / 8, 0xff, (bpm - covered) * f->spb / 8);
-				for (uint64_t k = 0; k < covered; k++) {
-					uint32_t used = 0;
-
-					for (uint32_t i = 0; i < f->spb / 8; i++)
-						used += (uint32_t)__builtin_popcount(body[k * f->spb / 8 + i]);
-					fsub += f->spb - used;
-					ffull += used == 0;
-				}
-				h.a = fsub;
-				h.b = ffull;
-				fs_mb_seal(want, FS_MB, &h);
-				snprintf(what, sizeof(what), "block map disk %u (%s) region %u map block "
-					 "%u", d, dname(f, d), r, j);
-				changed |= compare_map(f, FS_INO_BMAP, ch.map0 + j, want, false, what, s0,
-						       covered * f->spb, false);
-			}
-		}
-	}
-	free(want);
-	return changed;
-}
-
-static int check_imap(struct fk *f)
-{
-	uint8_t *want = malloc(FS_MB);
-	uint64_t lim = f->sgd->inode_limit;
-	char what[96];
-	int changed = 0;
-
-	if (!want)
-		return MM_ENOMEM;
-	for (uint32_t r = 0; r < fs_imap_nregions(f->a) && !f->stop; r++) {
-		uint64_t base = (uint64_t)r * FS_IMAP_REGION_INODES, nfree = 0, init = 0;
-		struct fs_mbh h = {.type = FS_BT_IMAP, .fsid = f->fsid, .ino = FS_INO_IMAP, .blk = r};
-
-		memset(want, 0, FS_MB);
-		for (uint64_t i = 0; i < FS_IMAP_REGION_INODES; i++) {
-			uint64_t ino = base + i;
-			bool fixed = ino < FS_FIRST_USER_INO || ino >= lim;
-			bool used = fixed || (ino < f->ninodes && f->ii[ino].state == IS_USED);
-
-			if (used)
-				want[FS_MBH_BYTES + i / 8] |= (uint8_t)(1u << (i % 8));
-			nfree += !used;
-			init += !fixed;
-		}
-		h.a = nfree;
-		fs_mb_seal(want, FS_MB, &h);
-		snprintf(what, sizeof(what), "inode map region %u", r);
-		changed |= compare_map(f, FS_INO_IMAP, r, want, nfree == init && r > 0, what, base,
-				       FS_IMAP_REGION_INODES, true);
-	}
-	free(want);
-	return changed;
-}
-
 /* ---- 6. a pass ---- */
 
 static int setup(struct fk *f)
@@ -1224,8 +1075,8 @@ static int one_pass(struct fk *f)
 
 		if (round)
 			f->quiet = true;	/* reported in round 0 */
-		b = check_bmap(f);
-		i = check_imap(f);
+		b = fk_check_bmap(f);
+		i = fk_check_imap(f);
 		f->quiet = q;
 		if (b < 0 || i < 0)
 			rc = fs_errf(f->err, f->errsz, MM_ENOMEM, "no memory");

@@ -76,4 +76,11 @@ uint8_t fk_dt(uint32_t m);
 /* fsck_dir.c: directories, links, orphans (phase 4). */
 int fk_dirs(struct fk *f);
 
+/* Disk <d>'s NSD name ("?" past the table). */
+const char *fk_dname(const struct fk *f, uint32_t d);
+/* fsck_maps.c: the block map and the inode map against the claims and
+ * the inode records; with repair they are rewritten. */
+int fk_check_bmap(struct fk *f);
+int fk_check_imap(struct fk *f);
+
 #endif
