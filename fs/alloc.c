@@ -38,7 +38,15 @@ struct fs_alloc {
 	uint32_t imap_nreg;
 	uint32_t ndisks;
 	struct disk_geo disk[FS_MAX_DISKS];
+	fs_bmap_busy_fn busy;	/* free space not to hand out yet (may be NULL) */
+	void *busy_arg;
 };
+
+void fs_alloc_set_busy(struct fs_alloc *a, fs_bmap_busy_fn fn, void *arg)
+{
+	a->busy = fn;
+	a->busy_arg = arg;
+}
 
 /* ---- 1. geometry ---- */
 
@@ -452,56 +460,70 @@ int fs_bmap_format(struct fs_alloc *a, const uint32_t *disks, size_t n, char *er
 
 /* Take the lowest free full block of map block <j> of chunk (d, r) and
  * mark its first <k> subblocks in use. */
-static int take_full(struct fs_alloc *a, uint32_t d, uint32_t r, uint32_t j, uint32_t k,
+/* Subblocks of the full block at chunk block <i> of map block <m> that
+ * are free but not to be handed out (the caller's busy set). */
+static uint32_t busy_of(struct fs_alloc *a, const struct bref *m, uint64_t start, uint64_t i)
+{
+	if (!a->busy)
+		return 0;
+	return a->busy(a->busy_arg, m->d, start + ((uint64_t)m->j * a->bpm + i) * a->spb);
+}
+
+/* <k> subblocks at the start of the lowest free full block of chunk (d,
+ * r) from map block <j0> on, skipping blocks the busy set holds any of. */
+static int take_full(struct fs_alloc *a, uint32_t d, uint32_t r, uint32_t j0, uint32_t k,
 		     fs_da *out, char *err, size_t errsz)
 {
 	struct fs_chunk c;
 	struct bref m;
+	bool busy = false;
 	int rc;
 
 	fs_bmap_chunk(a, d, r, &c);
-	rc = bmap_get(a, &m, d, r, j, GET_WRITE_SEEN, err, errsz);
-	if (rc)
-		return rc;
-	for (uint64_t i = 0; i < m.covered; i++) {
-		if (mask_get(body(&m), i, a->spb))
+	for (uint32_t j = j0; j < c.nmap; j++) {
+		rc = bmap_get(a, &m, d, r, j, GET_READ, err, errsz);
+		if (rc)
+			return rc;
+		if (m.h.b == 0) {
+			bmap_put(a, &m, false);
 			continue;
-		mask_put(body(&m), i, a->spb, run_mask(0, k));
-		m.h.a -= k;
-		m.h.b--;
-		bmap_put(a, &m, true);
-		*out = fs_da_make(d, c.start + ((uint64_t)j * a->bpm + i) * a->spb);
-		return MM_OK;
+		}
+		bmap_put(a, &m, false);
+		rc = bmap_get(a, &m, d, r, j, GET_WRITE_SEEN, err, errsz);
+		if (rc)
+			return rc;
+		for (uint64_t i = 0; i < m.covered; i++) {
+			if (mask_get(body(&m), i, a->spb))
+				continue;
+			if (busy_of(a, &m, c.start, i)) {
+				busy = true;
+				continue;
+			}
+			mask_put(body(&m), i, a->spb, run_mask(0, k));
+			m.h.a -= k;
+			m.h.b--;
+			bmap_put(a, &m, true);
+			*out = fs_da_make(d, c.start + ((uint64_t)j * a->bpm + i) * a->spb);
+			return MM_OK;
+		}
+		bmap_put(a, &m, false);
+		if (!busy)
+			return fs_errf(err, errsz, MM_EPROTO, "%s: its header counts %" PRIu64
+				       " free full blocks, its bitmap none", m.where, m.h.b);
 	}
-	bmap_put(a, &m, false);
-	return fs_errf(err, errsz, MM_EPROTO, "%s: its header counts %" PRIu64 " free full blocks, "
-		    "its bitmap none", m.where, m.h.b);
+	return fs_errf(err, errsz, MM_ERANGE, "block map disk %u (%s) region %u: no free full "
+		       "block%s", d, a->disk[d].name, r, busy ? " (some freed, not yet durable)" : "");
 }
 
 int fs_bmap_alloc_block(struct fs_alloc *a, uint32_t r, uint32_t d, fs_da *out, char *err,
 			size_t errsz)
 {
-	struct fs_chunk c;
-	struct bref m;
 	int rc;
 
 	rc = check_dr(a, d, r, err, errsz);
 	if (rc)
 		return rc;
-	fs_bmap_chunk(a, d, r, &c);
-	for (uint32_t j = 0; j < c.nmap; j++) {
-		bool some;
-
-		rc = bmap_get(a, &m, d, r, j, GET_READ, err, errsz);
-		if (rc)
-			return rc;
-		some = m.h.b > 0;
-		bmap_put(a, &m, false);
-		if (some)
-			return take_full(a, d, r, j, a->spb, out, err, errsz);
-	}
-	return fs_errf(err, errsz, MM_ERANGE, "block map disk %u (%s) region %u: no free full block",
-		    d, a->disk[d].name, r);
+	return take_full(a, d, r, 0, a->spb, out, err, errsz);
 }
 
 int fs_bmap_alloc_frag(struct fs_alloc *a, uint32_t r, uint32_t d, uint32_t k, fs_da *out,
@@ -527,10 +549,14 @@ int fs_bmap_alloc_frag(struct fs_alloc *a, uint32_t r, uint32_t d, uint32_t k, f
 			return rc;
 		if (full == UINT32_MAX && m.h.b > 0)
 			full = j;
-		if (m.h.a - m.h.b * a->spb >= k) {
+		/* with a busy set, free full blocks may hold busy runs: look */
+		if (m.h.a - m.h.b * a->spb >= k || (a->busy && m.h.b > 0)) {
 			for (uint64_t i = 0; i < m.covered; i++) {
 				uint32_t mk = mask_get(body(&m), i, a->spb), at = 0, len;
 
+				if (mk == fullmask)
+					continue;
+				mk |= busy_of(a, &m, c.start, i);
 				if (mk == 0 || mk == fullmask)
 					continue;
 				len = best_run(mk, a->spb, k, &at);
@@ -563,6 +589,8 @@ int fs_bmap_alloc_frag(struct fs_alloc *a, uint32_t r, uint32_t d, uint32_t k, f
 	}
 	mask_put(body(&m), best.i, a->spb, bits | run_mask(best.at, k));
 	m.h.a -= k;
+	if (bits == 0)
+		m.h.b--;	/* a free block that busy subblocks made look partly used */
 	bmap_put(a, &m, true);
 	*out = fs_da_make(d, c.start + ((uint64_t)best.j * a->bpm + best.i) * a->spb + best.at);
 	return MM_OK;

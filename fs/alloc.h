@@ -132,6 +132,17 @@ int fs_alloc_open(const struct fs_sgd *sgd, const struct fs_bstore *bs, struct f
 int fs_alloc_update(struct fs_alloc *a, const struct fs_sgd *sgd, char *err, size_t errsz);
 void fs_alloc_close(struct fs_alloc *a);
 
+/*
+ * Free space that must not be handed out yet: busy(arg, d, sub) gives the
+ * subblocks of the full block starting at subblock <sub> of disk <d> that
+ * allocation skips though the map says they are free (bit k: subblock
+ * sub + k). The stripe group's blocks freed by transactions not yet
+ * durable (fs/README.md, "Frees"). Called with the region serialised;
+ * must be cheap (once per free full block an allocation looks at).
+ */
+typedef uint32_t (*fs_bmap_busy_fn)(void *arg, uint32_t d, uint64_t sub);
+void fs_alloc_set_busy(struct fs_alloc *a, fs_bmap_busy_fn fn, void *arg);
+
 /* Subblocks per full block (spb) and full blocks per map block (bpm). */
 uint32_t fs_alloc_spb(const struct fs_alloc *a);
 uint32_t fs_alloc_bpm(const struct fs_alloc *a);
@@ -169,8 +180,8 @@ int fs_bmap_format(struct fs_alloc *a, const uint32_t *disks, size_t n, char *er
  * its map blocks exist (nothing written). */
 int fs_bmap_format_region(struct fs_alloc *a, uint32_t d, uint32_t r, char *err, size_t errsz);
 
-/* One full block on disk <d> in region <r> (the lowest free one);
- * MM_ERANGE if the chunk has none. */
+/* One full block on disk <d> in region <r> (the lowest free one that is
+ * not busy); MM_ERANGE if the chunk has none. */
 int fs_bmap_alloc_block(struct fs_alloc *a, uint32_t r, uint32_t d, fs_da *out, char *err,
 			size_t errsz);
 /*
@@ -178,7 +189,7 @@ int fs_bmap_alloc_block(struct fs_alloc *a, uint32_t r, uint32_t d, fs_da *out, 
  * <d> in region <r>: best fit among the runs of free subblocks inside
  * partly used full blocks (the shortest run of at least k, the first of
  * equals; it takes the run's start), else the start of the lowest free
- * full block. MM_ERANGE if neither exists.
+ * full block; busy subblocks count as used. MM_ERANGE if neither exists.
  */
 int fs_bmap_alloc_frag(struct fs_alloc *a, uint32_t r, uint32_t d, uint32_t k, fs_da *out,
 		       char *err, size_t errsz);

@@ -732,6 +732,16 @@ static int room_locked(fs_log *log, uint64_t len)
 	}
 }
 
+uint64_t fs_log_durable(fs_log *log)
+{
+	uint64_t d;
+
+	pthread_mutex_lock(&log->mu);
+	d = log->durable;
+	pthread_mutex_unlock(&log->mu);
+	return d;
+}
+
 void fs_log_get_stats(fs_log *log, struct fs_log_stats *st)
 {
 	pthread_mutex_lock(&log->mu);

@@ -224,6 +224,8 @@ void fs_log_end(fs_log_tx *tx);
  * writer writes each block once for every thread waiting; the others
  * wait for it). An <lsn> past the end means the end. */
 int fs_log_force(fs_log *log, uint64_t lsn);
+/* Every byte of the log before this LSN is durable. */
+uint64_t fs_log_durable(fs_log *log);
 /* Run a checkpoint now (see above); MM_EBUSY as need_checkpoint said. */
 int fs_log_checkpoint(fs_log *log);
 

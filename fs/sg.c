@@ -838,6 +838,8 @@ static void sg_free(fs_sg *sg)
 	for (uint32_t i = 0; i < SG_AC_BUCKETS; i++)
 		pthread_mutex_destroy(&sg->actab[i].mu);
 	free(sg->log_map);
+	sg_q_clear(sg);
+	pthread_mutex_destroy(&sg->q_mu);
 	free(sg);
 }
 
@@ -923,6 +925,7 @@ int fs_sg_mount(const struct fs_mount_params *p, fs_sg **out, char *err, size_t 
 	rc = fs_alloc_open(&sg->sgd, &bs, &sg->alloc, err, errsz);
 	if (rc)
 		goto fail;
+	fs_alloc_set_busy(sg->alloc, sg_q_busy, sg);
 	if (!sg->ro) {
 		rc = log_start(sg, err, errsz);
 		if (rc)

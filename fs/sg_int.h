@@ -14,7 +14,7 @@
  *      sg->ialloc_mu, then sg->alloc_mu (held to commit), then at
  *      commit the inode-file buffers in ascending block order
  *   4. leaf mutexes: ino->mu, the inode table's and address cache's
- *      bucket mutexes, sg->stat_mu; nothing is taken under them
+ *      bucket mutexes, sg->stat_mu, sg->q_mu; nothing is taken under them
  */
 #ifndef MM_FS_SG_INT_H
 #define MM_FS_SG_INT_H
@@ -37,7 +37,9 @@
 #define SG_TX_MAXBUF 64		/* buffers past which long operations commit and go on */
 #define SG_TX_HARDBUF 8192		/* the most one transaction holds (adding disks) */
 #define SG_TX_MAXINO 6		/* inodes one transaction changes */
-#define SG_TX_MAXFREE 256	/* frees one transaction defers */
+#define SG_TX_MAXFREE 256	/* frees one transaction makes */
+#define SG_Q_BUCKETS 1024u
+#define SG_Q_SWEEP 4096u		/* busy entries past which frees force the log */
 
 /* An inode this node uses: named by the kernel (lookups), open, or in an
  * operation. <cur> is the record as committed, valid while this node
@@ -71,6 +73,17 @@ struct sg_bucket {
 	void *head;
 };
 
+/* Subblocks of one full block freed by transactions not yet durable:
+ * allocation skips them (sgfree.c). */
+struct sg_quar {
+	struct sg_quar *next;
+	uint32_t d;
+	uint32_t mask;			/* bit k: subblock sub + k */
+	uint64_t sub;			/* the full block's first subblock */
+	uint32_t pins;			/* commits that freed here and are not done */
+	uint64_t lsn;			/* the newest of those done: reusable once durable */
+};
+
 struct fs_sg {
 	char device[FS_DEVICE_MAX + 1];
 	uint32_t fsid, mfsid;		/* data and metadata pagepool registrations */
@@ -102,6 +115,13 @@ struct fs_sg {
 	bool breg_held, ireg_held;
 	struct tok_holder breg_h, ireg_h;
 	uint64_t ihint;
+
+	/* freed space not yet reusable (sgfree.c): q_mu is a leaf */
+	pthread_mutex_t q_mu;
+	struct sg_quar *qtab[SG_Q_BUCKETS];
+	atomic_uint q_n;			/* entries */
+	uint64_t q_durable;		/* the log's durable LSN, as allocation last saw it */
+	uint64_t q_maxlsn;		/* the newest commit that freed */
 
 	/* the log */
 	fs_log *log;
@@ -150,6 +170,7 @@ struct sg_free {
 	uint32_t nsub;
 	bool meta;
 	bool moved;			/* a fragment that moved: the block's buffer stays */
+	bool pinned;			/* freed in the map, busy until its commit is durable */
 	bool metafile;			/* a block of a metadata file (a directory): its
 					 * buffers are the metadata registration's */
 	uint64_t ino, blk;		/* its pagepool tag, dropped before the free */
@@ -230,6 +251,21 @@ void sg_dir_view(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, struct fs_dir
 extern const struct fs_bstore sg_ro_bstore_ops;
 void sg_ro_bstore(fs_sg *sg, struct fs_bstore *bs);
 void sg_ro_tree(fs_sg *sg, struct fs_tree *t);
+
+/* sgfree.c: frees in the transaction, reuse after durability */
+/* At commit: free tx's runs in the block map, each pinned busy. */
+int sg_tx_apply_frees(struct sg_tx *tx);
+/* After the commit at <lsn> (committed) or its abort: drop the freed
+ * blocks' buffers (committed only), then let the space be reused once
+ * <lsn> is durable. */
+void sg_frees_done(fs_sg *sg, const struct sg_free *fr, int n, uint64_t lsn, bool committed);
+uint32_t sg_q_busy(void *arg, uint32_t d, uint64_t sub);	/* fs_bmap_busy_fn */
+/* Allocation is starting (alloc_mu held): learn how far the log is durable. */
+void sg_q_refresh(fs_sg *sg);
+/* No space: make every free committed so far durable. False if nothing
+ * is waiting (or the log failed). */
+bool sg_q_force(fs_sg *sg);
+void sg_q_clear(fs_sg *sg);
 
 /* sg.c */
 int sg_map_meta(fs_sg *sg, uint64_t ino, uint64_t blk, struct pp_map *m);

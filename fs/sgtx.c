@@ -1,7 +1,7 @@
 /*
  * fs/sgtx.c - transactions of a mounted stripe group: the block store
  * dir.c, tree.c and alloc.c change metadata through, block and inode
- * allocation, deferred frees, and commit into this node's log.
+ * allocation, and commit into this node's log (frees: sgfree.c).
  *
  * A transaction holds every metadata buffer it changes exclusively from
  * its first write get to its commit, so write-behind never writes a
@@ -15,7 +15,7 @@
  *   1. the buffers: get, put, punch, diff
  *   2. the read-only store (no transaction) and views for dir.c / tree.c
  *   3. allocation: blocks, metadata blocks, inodes; growing a metadata file
- *   4. begin, commit, abort, deferred frees
+ *   4. begin, commit, abort
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -440,8 +440,8 @@ static bool data_reserved(fs_sg *sg, uint32_t r, uint32_t d)
  * block's subblocks) for block <n> of file <ino>, of <kind>, in this
  * node's region; a full region moves to the next.
  */
-static int alloc_space(struct sg_tx *tx, uint64_t ino, uint64_t n, unsigned nrep,
-		       enum fs_kind kind, uint32_t nsub, struct fs_ptr *p)
+static int alloc_space_once(struct sg_tx *tx, uint64_t ino, uint64_t n, unsigned nrep,
+			    enum fs_kind kind, uint32_t nsub, struct fs_ptr *p)
 {
 	fs_sg *sg = tx->sg;
 	struct fs_place *pl;
@@ -452,6 +452,7 @@ static int alloc_space(struct sg_tx *tx, uint64_t ino, uint64_t n, unsigned nrep
 	rc = sg_tx_lock_alloc(tx);
 	if (rc)
 		return rc;
+	sg_q_refresh(sg);
 	pl = malloc(sizeof(*pl));
 	full = calloc(FS_MAX_DISKS, sizeof(*full));
 	if (!pl || !full) {
@@ -504,6 +505,21 @@ static int alloc_space(struct sg_tx *tx, uint64_t ino, uint64_t n, unsigned nrep
 	free(full);
 	if (!rc)
 		atomic_fetch_add(&sg->st_balloc, 1);
+	return rc;
+}
+
+static int alloc_space(struct sg_tx *tx, uint64_t ino, uint64_t n, unsigned nrep,
+		       enum fs_kind kind, uint32_t nsub, struct fs_ptr *p)
+{
+	int rc = alloc_space_once(tx, ino, n, nrep, kind, nsub, p);
+
+	/* no space: some may be freed but not yet durable; make it so */
+	if (rc == MM_ERANGE && sg_q_force(tx->sg)) {
+		if (!tx->sg->breg_held)
+			rc = sg_region_alloc(tx->sg, false);
+		if (rc == MM_ERANGE || !rc)
+			rc = alloc_space_once(tx, ino, n, nrep, kind, nsub, p);
+	}
 	return rc;
 }
 
@@ -932,82 +948,6 @@ void sg_tx_abort(struct sg_tx *tx)
 	free(tx);
 }
 
-/* Frees of a committed transaction: each block's buffer goes (flushed
- * to its old place, harmless) before its space is free to reuse. */
-static int tx_run_frees(fs_sg *sg, struct sg_free *fr, int n)
-{
-	struct sg_tx *tx;
-	int rc, first = MM_OK;
-
-	for (int i = 0; i < n; i++) {
-		uint32_t fs = fr[i].meta ? sg->mfsid : sg->fsid;
-
-		if (fr[i].moved)
-			continue;	/* the block lives on elsewhere: its buffer stays */
-		if (fr[i].metafile) {
-			/* a directory's block holds metadata blocks, cached in the
-			 * metadata registration: they must not be written there
-			 * once another object owns the space */
-			uint64_t lo = fr[i].blk * sg->mbper;
-
-			pp_invalidate(sg->pool, sg->mfsid, fr[i].ino, lo, lo + sg->mbper);
-			sg_ac_drop(sg, sg->mfsid, fr[i].ino, lo, lo + sg->mbper);
-			continue;
-		}
-		pp_invalidate(sg->pool, fs, fr[i].ino, fr[i].blk, fr[i].blk + 1);
-		sg_ac_drop(sg, fs, fr[i].ino, fr[i].blk, fr[i].blk + 1);
-	}
-	rc = sg_tx_begin(sg, 0, &tx);
-	if (rc)
-		return rc;
-	rc = sg_tx_lock_alloc(tx);
-	for (int i = 0; !rc && i < n; i++) {
-		uint32_t r;
-		int frc;
-
-		if (fs_bmap_region_of(sg->alloc, fr[i].da, &r))
-			continue;
-		/* frees in another region: that region's token, briefly (a
-		 * node holding it would be asked to give it up; with several
-		 * nodes mounting, frees are shipped to the holder instead) */
-		if (r != sg->breg) {
-			struct tok_holder h;
-
-			tok_holder_init(&h, &(struct tok_key){sg->fsid, TOK_ALLOC, r}, TOK_XW,
-					(struct tok_range){0, TOK_INF},
-					(struct tok_range){0, TOK_INF});
-			if (toknet_acquire(sg->tok, &h, sg->tok_timeout))
-				continue;
-			frc = fs_bmap_free(sg->alloc, fr[i].da, fr[i].nsub, tx->msg, sizeof(tx->msg));
-			toknet_release(sg->tok, &h);
-		} else {
-			frc = fs_bmap_free(sg->alloc, fr[i].da, fr[i].nsub, tx->msg, sizeof(tx->msg));
-		}
-		if (frc) {
-			mm_error(SUB, "%s: freeing a block: %s", sg->device, tx->msg);
-			if (!first)
-				first = frc;
-		} else {
-			atomic_fetch_add(&sg->st_bfree, 1);
-		}
-		if (tx->nbuf > SG_TX_MAXBUF - 4) {
-			rc = sg_tx_commit(tx);
-			if (!rc)
-				rc = sg_tx_begin(sg, 0, &tx);
-			if (!rc)
-				rc = sg_tx_lock_alloc(tx);
-			if (rc)
-				return rc;
-		}
-	}
-	if (rc) {
-		sg_tx_abort(tx);
-		return rc;
-	}
-	rc = sg_tx_commit(tx);
-	return rc ? rc : first;
-}
-
 static int cmp_txino(const void *a, const void *b)
 {
 	const struct sg_txino *x = a, *y = b;
@@ -1054,6 +994,14 @@ int sg_tx_commit(struct sg_tx *tx)
 	struct sg_free *fr = NULL;
 	int nfr = tx->nfree, rc = MM_OK;
 
+	/* frees first: they change map blocks, logged with the rest */
+	rc = sg_tx_apply_frees(tx);
+	if (rc) {
+		sg_logf(sg, rc, "transaction aborted");
+		sg_frees_done(sg, tx->fr, tx->nfree, 0, false);
+		sg_tx_abort(tx);
+		return rc;
+	}
 	for (int k = 0; k < tx->nsd; k++)
 		for (int i = 0; i < tx->nino; i++)
 			if (tx->ino[i].ip->ino == tx->sd[k].ino) {
@@ -1088,6 +1036,7 @@ int sg_tx_commit(struct sg_tx *tx)
 		rc = fs_log_commit(tx->ltx, &lsn);
 	if (rc) {
 		sg_logf(sg, rc, "transaction aborted");
+		sg_frees_done(sg, tx->fr, tx->nfree, 0, false);
 		sg_tx_abort(tx);
 		return rc;
 	}
@@ -1117,25 +1066,16 @@ int sg_tx_commit(struct sg_tx *tx)
 		fr = malloc(nfr * sizeof(*fr));
 		if (fr)
 			memcpy(fr, tx->fr, nfr * sizeof(*fr));
+		else
+			sg_frees_done(sg, tx->fr, nfr, lsn, true);
 	}
 	tx_end(tx);
 	free(tx);
-	if (nfr && fr) {
-		/*
-		 * What this transaction stopped using is freed only once the
-		 * transaction is durable. Freed at once, the space could go to
-		 * another file, which writes it (its data before its pointer);
-		 * a crash that lost this transaction would then give the space
-		 * back to its old owner with the new owner's bytes in it
-		 * (crashcheck: "a record of another file").
-		 */
-		if (lsn && sg->log)
-			rc = fs_log_force(sg->log, lsn);
-		if (!rc)
-			rc = tx_run_frees(sg, fr, nfr);
+	/* after the transaction's buffers are released: dropping a freed
+	 * directory block's buffers waits for them */
+	if (fr) {
+		sg_frees_done(sg, fr, nfr, lsn, true);
 		free(fr);
-	} else if (nfr) {
-		rc = MM_ENOMEM;	/* leaked until mmfsck: never freed twice */
 	}
 	return rc;
 }

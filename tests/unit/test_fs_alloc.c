@@ -750,6 +750,83 @@ out:
 	fk_free(ms);
 }
 
+/* ---- busy space: freed, not yet durable, never handed out ---- */
+
+struct busy_set {
+	uint32_t d;
+	uint64_t sub[4];
+	uint32_t mask[4];
+	int n;
+	int calls;
+};
+
+static uint32_t busy_fn(void *arg, uint32_t d, uint64_t sub)
+{
+	struct busy_set *b = arg;
+
+	b->calls++;
+	for (int i = 0; i < b->n; i++)
+		if (d == b->d && sub == b->sub[i])
+			return b->mask[i];
+	return 0;
+}
+
+static void test_busy(void)
+{
+	const uint32_t b = 256u << 10, spb = 32;
+	uint64_t first = t_first(b);
+	struct fs_sgd *sgd = mk_sgd(b, 1, 1, (uint64_t[]){first + 4 * spb});
+	struct fk_store *ms = fk_new();
+	struct fs_alloc *a = open_ok(sgd, ms);
+	struct busy_set bs = {.d = 0};
+	struct fs_bmap_count n;
+	fs_da da, got[4];
+	char err[256] = "";
+
+	if (!a)
+		goto out;
+	format_all(a, 1);
+	fs_alloc_set_busy(a, busy_fn, &bs);
+	/* blocks 0 and 2 busy (one whole, one in part): full blocks come
+	 * from 1 and 3, and then none */
+	bs.n = 2;
+	bs.sub[0] = first;
+	bs.mask[0] = UINT32_MAX;
+	bs.sub[1] = first + 2 * spb;
+	bs.mask[1] = 0xf0;
+	CU_ASSERT_EQUAL(fs_bmap_alloc_block(a, 0, 0, &got[0], err, sizeof(err)), MM_OK);
+	CHECK_U64(got[0], ==, fs_da_make(0, first + spb));
+	CU_ASSERT_EQUAL(fs_bmap_alloc_block(a, 0, 0, &got[1], err, sizeof(err)), MM_OK);
+	CHECK_U64(got[1], ==, fs_da_make(0, first + 3 * spb));
+	CU_ASSERT_EQUAL(fs_bmap_alloc_block(a, 0, 0, &da, err, sizeof(err)), MM_ERANGE);
+	CHECK_MSG(err, "not yet durable");
+	CU_ASSERT(bs.calls > 0);
+	/* a fragment fits around the busy run of block 2: subblocks 0-3,
+	 * then 8 onward; never 4-7 nor block 0 */
+	CU_ASSERT_EQUAL(fs_bmap_alloc_frag(a, 0, 0, 4, &da, err, sizeof(err)), MM_OK);
+	CHECK_U64(da, ==, fs_da_make(0, first + 2 * spb));
+	CU_ASSERT_EQUAL(fs_bmap_alloc_frag(a, 0, 0, 20, &da, err, sizeof(err)), MM_OK);
+	CHECK_U64(da, ==, fs_da_make(0, first + 2 * spb + 8));
+	CU_ASSERT_EQUAL(fs_bmap_alloc_frag(a, 0, 0, 5, &da, err, sizeof(err)), MM_ERANGE);
+	/* the counts stay true to the bitmaps */
+	CU_ASSERT_EQUAL(fs_bmap_check(a, 0, 0, &n, err, sizeof(err)), MM_OK);
+	CHECK_U64(n.free_sub, ==, spb + 4 + 4);
+	CHECK_U64(n.free_full, ==, 1);
+	/* durable now: everything free is handed out again */
+	bs.n = 0;
+	CU_ASSERT_EQUAL(fs_bmap_alloc_frag(a, 0, 0, 4, &da, err, sizeof(err)), MM_OK);
+	CHECK_U64(da, ==, fs_da_make(0, first + 2 * spb + 4));
+	CU_ASSERT_EQUAL(fs_bmap_alloc_block(a, 0, 0, &da, err, sizeof(err)), MM_OK);
+	CHECK_U64(da, ==, fs_da_make(0, first));
+	CU_ASSERT_EQUAL(fs_bmap_check(a, 0, 0, &n, err, sizeof(err)), MM_OK);
+	CHECK_U64(n.free_sub, ==, 4);
+	CU_ASSERT_EQUAL(ms->held, 0);
+	fs_alloc_close(a);
+out:
+	free(sgd);
+	fk_free(ms);
+}
+
 /* ---- mmadddisk: a new disk's maps, nothing moved ---- */
 
 static void test_add_disk(void)
@@ -1393,6 +1470,7 @@ static void register_tests(void)
 		{"random allocate/free against a model, all block sizes", test_model_all_sizes},
 		{"chunks of several map blocks", test_multi_map_blocks},
 		{"full chunks, empty chunks, bad arguments", test_full_and_enospc},
+		{"busy space is never handed out", test_busy},
 		{"adding a disk moves nothing", test_add_disk},
 		{"corrupted map blocks", test_corrupt_maps},
 	};
