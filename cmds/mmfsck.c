@@ -111,6 +111,10 @@ static void print_text(json_object *rep, const char *device, bool verbose)
 	printf("%12lld   files\n", ji(rep, "files"));
 	printf("%12lld blocks and fragments (every replica)\n", ji(rep, "blocks"));
 	printf("%12lld subblocks\n", ji(rep, "subblocks"));
+	if (ji(rep, "orphans"))
+		printf("%12lld orphans (unlinked, in use when their node stopped): %s\n",
+		       ji(rep, "orphans"), adm_get_bool(rep, "repair", false) ? "freed" :
+		       "the node's next mount frees them");
 	if (verbose) {
 		printf("%12lld logs\n", ji(rep, "logs"));
 		printf("%12lld   with transactions to replay\n", ji(rep, "logsDirty"));

@@ -354,6 +354,14 @@ static void replay_one(struct fk *f, uint32_t node, uint64_t ino)
 	f->r->logs++;
 	rc = fs_log_replay(&io, f->fsid, ino, (uint32_t)nblocks, fs_ds_bs(f->ds), &out, msg,
 			   sizeof(msg));
+	if (rc == MM_OK) {
+		/* unlinked files in use when the node stopped: its next mount
+		 * frees them (checked below as freed) */
+		for (size_t k = 0; k < out.norphans; k++)
+			if (out.orphans[k] >= FS_FIRST_USER_INO && out.orphans[k] < f->ninodes)
+				f->ii[out.orphans[k]].orphan = true;
+		fs_log_replay_done(&out);
+	}
 	if (rc == MM_OK && out.txs == 0)
 		return;
 	if (rc == MM_OK) {

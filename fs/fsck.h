@@ -84,6 +84,8 @@ struct fs_fsck_report {
 	uint64_t blocks;		/* full blocks and fragments reached (one per replica) */
 	uint64_t subblocks;		/* subblocks they take */
 	uint64_t logs, logs_dirty;	/* logs in the log table; with transactions to replay */
+	uint64_t orphans;		/* unlinked files in use when a node stopped, which
+					 * its log names: its next mount (or -y) frees them */
 	uint64_t found;			/* problems found */
 	uint64_t fixed;			/* of those, fixed */
 	int exit;			/* FS_FSCK_EXIT_* */

@@ -650,6 +650,13 @@ static int connect(struct fk *f)
 
 		if (x->state != IS_USED || S_ISDIR(x->mode) || x->log || x->refs || i == f->lf)
 			continue;
+		if (x->nlink == 0 && x->orphan) {
+			/* not damage: a log says its node's next mount frees it */
+			f->r->orphans++;
+			if (f->repair)
+				rc = fk_clear_inode(f, i);
+			continue;
+		}
 		if (x->nlink == 0) {
 			fk_problem(f, f->repair, "inode %" PRIu64 " is in use with no links and no "
 				   "entry%s", i, f->repair ? ": freed" : "");

@@ -21,6 +21,7 @@ struct fk_ino {
 	uint32_t gen, mode, nlink;
 	uint8_t state;		/* IS_* */
 	bool log;		/* a node's log file (named by the log table) */
+	bool orphan;		/* a log names it an orphan (fs/log.h, "Orphans") */
 	bool meta;		/* a metadata file: full blocks on metadata disks */
 	bool reached;		/* connectivity: reached from the root */
 	uint32_t refs;		/* directory entries naming it */

@@ -27,6 +27,7 @@
 #include "common/err.h"
 #include "common/thread.h"
 #include "common/wire.h"
+#include "fs/oset.h"
 
 #define BODY ((uint64_t)FS_LOG_BODY)
 /* The largest payload: a record is at most one log block's body, so a
@@ -109,6 +110,9 @@ struct scan {
 	struct range *aband;
 	size_t naband, aband_cap;
 	uint8_t *rec;		/* one record */
+	struct oset orph;	/* the orphan set at the end */
+	struct { uint64_t ino; bool add; } *pend;	/* the open transaction's */
+	size_t npend, pend_cap;
 };
 
 static uint8_t *blk_at(struct scan *s, uint64_t seq)
@@ -136,6 +140,8 @@ static void scan_free(struct scan *s)
 	free(s->rrc);
 	free(s->aband);
 	free(s->rec);
+	free(s->pend);
+	oset_clear(&s->orph);
 }
 
 /* Why block at <pos> is bad, for the error message. */
@@ -295,6 +301,17 @@ static bool payload_ok(uint8_t type, const uint8_t *pl, uint32_t plen, uint64_t 
 		return plen == 8 && mm_be32_get(pl + 4) == 0;
 	case FS_LOGR_CKPT:
 		return plen == 8 && mm_be64_get(pl) <= lsn;
+	case FS_LOGR_ORPHAN:
+	case FS_LOGR_UNORPHAN:
+		return plen == 16 && mm_be64_get(pl) && !mm_be64_get(pl + 8);
+	case FS_LOGR_ORPHANS:
+		if (plen < 8 || mm_be64_get(pl) > FS_LOG_ORPHANS_MAX ||
+		    plen != 8 + 8 * mm_be64_get(pl))
+			return false;
+		for (uint32_t o = 8; o < plen; o += 8)
+			if (!mm_be64_get(pl + o))
+				return false;
+		return true;
 	}
 	return false;
 }
@@ -311,6 +328,24 @@ static int add_aband(struct scan *s, uint64_t start, uint64_t end)
 		s->aband_cap = cap;
 	}
 	s->aband[s->naband++] = (struct range){start, end};
+	return MM_OK;
+}
+
+/* An orphan change of the transaction being scanned: it counts at its
+ * commit record. */
+static int pend_add(struct scan *s, uint64_t ino, bool add)
+{
+	if (s->npend == s->pend_cap) {
+		size_t cap = s->pend_cap ? 2 * s->pend_cap : 8;
+		void *p = realloc(s->pend, cap * sizeof(*s->pend));
+
+		if (!p)
+			return MM_ENOMEM;
+		s->pend = p;
+		s->pend_cap = cap;
+	}
+	s->pend[s->npend].ino = ino;
+	s->pend[s->npend++].add = add;
 	return MM_OK;
 }
 
@@ -365,11 +400,21 @@ static int scan_records(struct scan *s, char *err, size_t errsz)
 			if (add_aband(s, txstart, p))
 				ERR(MM_ENOMEM, "no memory");
 			txstart = UINT64_MAX;
+			s->npend = 0;
 		}
-		if (type == FS_LOGR_CKPT) {
+		if (type == FS_LOGR_CKPT || type == FS_LOGR_ORPHANS) {
 			if (txlsn != p)
-				ERR(MM_EPROTO, "log block %" PRIu64 ": checkpoint record at LSN %"
-				    PRIu64 " inside a transaction", (seq_of(p) - 1) % s->n, p);
+				ERR(MM_EPROTO, "log block %" PRIu64 ": %s record at LSN %" PRIu64
+				    " inside a transaction", (seq_of(p) - 1) % s->n,
+				    type == FS_LOGR_CKPT ? "checkpoint" : "orphan set", p);
+			if (type == FS_LOGR_ORPHANS) {
+				const uint8_t *pl = r + FS_LOG_REC_HDR;
+
+				oset_clear(&s->orph);
+				for (uint32_t o = 8; o < plen; o += 8)
+					if (oset_add(&s->orph, mm_be64_get(pl + o)))
+						ERR(MM_ENOMEM, "no memory");
+			}
 			s->end = p + size;
 		} else {
 			if (txstart == UINT64_MAX) {
@@ -394,8 +439,18 @@ static int scan_records(struct scan *s, char *err, size_t errsz)
 				s->records += nrec;
 				txstart = UINT64_MAX;
 				s->end = p + size;
+				for (size_t k = 0; k < s->npend; k++)
+					if (!s->pend[k].add)
+						oset_del(&s->orph, s->pend[k].ino);
+					else if (oset_add(&s->orph, s->pend[k].ino))
+						ERR(MM_ENOMEM, "no memory");
+				s->npend = 0;
 			} else {
 				nrec++;
+				if ((type == FS_LOGR_ORPHAN || type == FS_LOGR_UNORPHAN) &&
+				    pend_add(s, mm_be64_get(r + FS_LOG_REC_HDR),
+					     type == FS_LOGR_ORPHAN))
+					ERR(MM_ENOMEM, "no memory");
 			}
 		}
 		p += size;
@@ -471,14 +526,29 @@ int fs_log_replay(const struct fs_log_io *io, uint32_t fsid, uint64_t ino, uint3
 		}
 		p += size;
 	}
-	if (rc == MM_OK && out)
+	if (rc == MM_OK && out) {
 		*out = (struct fs_log_replay){
 			.node = s.node, .head_seq = s.torn ? s.head + 1 : s.head, .tail = s.tail,
 			.end = s.end, .txs = s.txs, .records = s.records,
 			.ignored = s.stop - s.end, .torn = s.torn,
 		};
+		if (s.orph.n) {
+			out->orphans = malloc(s.orph.n * sizeof(uint64_t));
+			if (out->orphans)
+				out->norphans = oset_list(&s.orph, out->orphans, s.orph.n);
+			else
+				rc = MM_ENOMEM;
+		}
+	}
 	scan_free(&s);
 	return rc;
+}
+
+void fs_log_replay_done(struct fs_log_replay *r)
+{
+	free(r->orphans);
+	r->orphans = NULL;
+	r->norphans = 0;
 }
 
 /* ---- 4. the writer ---- */
@@ -516,6 +586,7 @@ struct fs_log {
 	int err;		/* sticky: a write failed */
 	unsigned ntx;		/* open transactions */
 	fs_log_tx *pinned, *pinned_last;	/* committed, not ended, by LSN */
+	struct oset orph;	/* the orphan set, as of the end of the log */
 	struct fs_log_stats st;
 };
 
@@ -591,6 +662,8 @@ int fs_log_open(const struct fs_log_params *p, fs_log **out, char *err, size_t e
 	 */
 	log->end = log->durable = s.stop;
 	log->tail = log->tail_dur = s.tail;
+	log->orph = s.orph;
+	s.orph = (struct oset){0};
 	if (s.stop) {	/* the newest block: appended to, or rewritten by a checkpoint */
 		struct lbuf *b = &log->bufs[seq_of(s.stop - 1) % log->nbufs];
 
@@ -613,6 +686,7 @@ void fs_log_close(fs_log *log)
 		free(log->bufs[i].data);
 	pthread_mutex_destroy(&log->mu);
 	pthread_cond_destroy(&log->cv);
+	oset_clear(&log->orph);
 	free(log->bufs);
 	free(log->wbuf);
 	free(log);
@@ -768,9 +842,48 @@ static uint64_t tx_limit(const fs_log *log)
  * checkpoint record and force it. MM_OK also when another thread's
  * checkpoint was waited for; MM_EBUSY when nothing can move now.
  */
+/* The orphan set as one record, made durable (before the checkpoint
+ * moves the tail past the records that made the set). */
+static int put_orphans_locked(fs_log *log)
+{
+	size_t size = fs_log_rec_bytes(8 + 8 * (uint64_t)FS_LOG_ORPHANS_MAX), n;
+	uint8_t *r = malloc(size);
+	uint32_t plen;
+	int rc;
+
+	if (!r)
+		return MM_ENOMEM;
+	rc = room_locked(log, size);
+	if (rc) {
+		free(r);
+		return rc;
+	}
+	memset(r, 0, size);
+	n = oset_list(&log->orph, (uint64_t *)(void *)(r + FS_LOG_REC_HDR + 8), FS_LOG_ORPHANS_MAX);
+	if (log->orph.n > n)
+		log->st.orphans_dropped += log->orph.n - n;
+	for (size_t k = 0; k < n; k++) {
+		uint8_t *e = r + FS_LOG_REC_HDR + 8 + 8 * k;
+		uint64_t v;
+
+		memcpy(&v, e, 8);
+		mm_be64_put(e, v);
+	}
+	plen = (uint32_t)(8 + 8 * n);
+	mm_be64_put(r + R_LSN, log->end);
+	mm_be64_put(r + R_TX, log->end);
+	r[R_TYPE] = FS_LOGR_ORPHANS;
+	mm_be32_put(r + R_LEN, plen);
+	mm_be64_put(r + FS_LOG_REC_HDR, n);
+	mm_be32_put(r + R_CRC, rec_crc(r, r + FS_LOG_REC_HDR, plen));
+	put_stream(log, r, fs_log_rec_bytes(plen));
+	free(r);
+	return force_locked(log, log->end);
+}
+
 static int checkpoint_locked(fs_log *log)
 {
-	uint64_t target;
+	uint64_t target, need;
 	uint8_t r[FS_LOG_REC_HDR + 8];
 	int rc;
 
@@ -796,7 +909,8 @@ static int checkpoint_locked(fs_log *log)
 	 * then the newest block is rewritten first with the new tail (a torn
 	 * rewrite loses nothing: its records are the same bytes).
 	 */
-	if (rc == MM_OK && log->end + sizeof(r) > tx_limit(log) + BODY && log->end) {
+	need = sizeof(r) + (log->orph.n ? fs_log_rec_bytes(8 + 8 * (uint64_t)FS_LOG_ORPHANS_MAX) : 0);
+	if (rc == MM_OK && log->end + need > tx_limit(log) + BODY && log->end) {
 		while (log->writing && !log->err)
 			pthread_cond_wait(&log->cv, &log->mu);
 		log->tail = target;
@@ -806,6 +920,10 @@ static int checkpoint_locked(fs_log *log)
 		pthread_cond_broadcast(&log->cv);
 		rc = log->err;
 	}
+	/* the set, durable after the target and before the tail moves: a
+	 * replay from the new tail starts from it */
+	if (rc == MM_OK && log->orph.n)
+		rc = put_orphans_locked(log);
 	if (rc == MM_OK)
 		rc = room_locked(log, sizeof(r));
 	if (rc == MM_OK) {
@@ -974,6 +1092,34 @@ int fs_log_add_free(fs_log_tx *tx, uint64_t ino, uint64_t blk)
 	return add_mark(tx, FS_LOGR_FREE, ino, blk);
 }
 
+int fs_log_add_orphan(fs_log_tx *tx, uint64_t ino)
+{
+	return ino ? add_mark(tx, FS_LOGR_ORPHAN, ino, 0) : MM_EINVAL;
+}
+
+int fs_log_add_unorphan(fs_log_tx *tx, uint64_t ino)
+{
+	return ino ? add_mark(tx, FS_LOGR_UNORPHAN, ino, 0) : MM_EINVAL;
+}
+
+int fs_log_orphans(fs_log *log, uint64_t **out, size_t *n)
+{
+	int rc = MM_OK;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&log->mu);
+	if (log->orph.n) {
+		*out = malloc(log->orph.n * sizeof(uint64_t));
+		if (*out)
+			*n = oset_list(&log->orph, *out, log->orph.n);
+		else
+			rc = MM_ENOMEM;
+	}
+	pthread_mutex_unlock(&log->mu);
+	return rc;
+}
+
 int fs_log_commit(fs_log_tx *tx, uint64_t *lsn)
 {
 	fs_log *log = tx->log;
@@ -1007,6 +1153,12 @@ int fs_log_commit(fs_log_tx *tx, uint64_t *lsn)
 		memset(h + R_CRC, 0, 4);
 		mm_be32_put(h + R_CRC, mm_crc32c(pcrc, h, FS_LOG_REC_HDR));
 		o += fs_log_rec_bytes(plen);
+		/* the set changes as the log does (a checkpoint carries it) */
+		if (h[R_TYPE] == FS_LOGR_UNORPHAN)
+			oset_del(&log->orph, mm_be64_get(h + FS_LOG_REC_HDR));
+		else if (h[R_TYPE] == FS_LOGR_ORPHAN &&
+			 oset_add(&log->orph, mm_be64_get(h + FS_LOG_REC_HDR)))
+			log->st.orphans_dropped++;	/* no memory: mmfsck finds it after a crash */
 	}
 	MM_ASSERT(log->end + tx->len <= tx_limit(log) + BODY);
 	tx->start = log->end;

@@ -50,6 +50,9 @@
  *   FS_LOGR_FREE    ino 8, blk 8: the block is freed (bstore punch)
  *   FS_LOGR_COMMIT  records 4 (the transaction's, before this one), 0 4
  *   FS_LOGR_CKPT    tail 8: changes before this LSN are all on disk
+ *   FS_LOGR_ORPHAN, FS_LOGR_UNORPHAN   ino 8, 0 8: see "Orphans"
+ *   FS_LOGR_ORPHANS count 8, then <count> inode numbers of 8 bytes
+ *                   (count <= FS_LOG_ORPHANS_MAX)
  * A transaction's records are gathered in memory and appended together
  * with its commit record under the log mutex, so they are contiguous in
  * the stream: transactions never interleave, and every record names its
@@ -100,6 +103,19 @@
  * a block of another file system, another log file or a log of another
  * size is refused (MM_EPROTO).
  *
+ * ---- Orphans ----
+ * An orphan is an inode with no links that is still in use on the node
+ * (open, or known to the kernel): it is freed when that ends, and after a
+ * crash by whoever replays the log. The log keeps the set: a
+ * transaction's ORPHAN / UNORPHAN records change it when it commits, and
+ * a checkpoint logs the whole set (FS_LOGR_ORPHANS, durable before the
+ * tail moves) after its target, so the records from any tail on give the
+ * set: replay starts empty, an ORPHANS record replaces it, a committed
+ * transaction's records change it. fs_log_open recovers it and
+ * fs_log_replay reports it. Only the first FS_LOG_ORPHANS_MAX orphans
+ * are carried across a checkpoint (the rest would leak at a crash there:
+ * mmfsck finds them).
+ *
  * ---- Threads ----
  * A log object has one mutex and one condition variable (common/thread.h).
  * Every call may come from any thread; a transaction (fs_log_tx) is used
@@ -125,6 +141,7 @@
 #define FS_LOG_MIN_BLOCKS 3u
 #define FS_LOG_DEFAULT_BUFS 8u
 #define FS_LOG_RETRY_MS 10u
+#define FS_LOG_ORPHANS_MAX 4096u	/* orphans a checkpoint carries */
 
 enum fs_logr {
 	FS_LOGR_BYTES = 1,
@@ -132,6 +149,9 @@ enum fs_logr {
 	FS_LOGR_FREE = 3,
 	FS_LOGR_COMMIT = 4,
 	FS_LOGR_CKPT = 5,
+	FS_LOGR_ORPHAN = 6,	/* in a transaction: an inode is an orphan */
+	FS_LOGR_UNORPHAN = 7,	/* in a transaction: it is not any more */
+	FS_LOGR_ORPHANS = 8,	/* on its own: the whole orphan set */
 	FS_LOGR_NTYPES
 };
 
@@ -207,6 +227,13 @@ int fs_log_add_bytes(fs_log_tx *tx, uint64_t ino, uint64_t blk, uint32_t off, co
 		     uint32_t len);
 int fs_log_add_alloc(fs_log_tx *tx, uint64_t ino, uint64_t blk);
 int fs_log_add_free(fs_log_tx *tx, uint64_t ino, uint64_t blk);
+/* Inode <ino> (not 0) becomes an orphan / stops being one when <tx>
+ * commits ("Orphans"). */
+int fs_log_add_orphan(fs_log_tx *tx, uint64_t ino);
+int fs_log_add_unorphan(fs_log_tx *tx, uint64_t ino);
+/* The orphan set now, in no order (after fs_log_open: the orphans the
+ * log recovered). *out is malloc'd (NULL when empty): the caller frees. */
+int fs_log_orphans(fs_log *log, uint64_t **out, size_t *n);
 /*
  * Append the transaction and its commit record to the log (not yet
  * durable: fs_log_force(*lsn)); *lsn gets its commit LSN. Never waits
@@ -234,6 +261,7 @@ struct fs_log_stats {
 	uint64_t forces;			/* fs_log_force calls that had to wait */
 	uint64_t writes;			/* log block writes */
 	uint64_t checkpoints, space_waits;
+	uint64_t orphans_dropped;		/* orphans a checkpoint could not carry */
 	uint64_t end, durable, tail;		/* LSNs */
 	uint64_t reserved;			/* by open transactions */
 };
@@ -247,7 +275,11 @@ struct fs_log_replay {
 	uint64_t txs, records;		/* applied */
 	uint64_t ignored;		/* bytes after <end> ignored: uncommitted or torn */
 	bool torn;			/* the newest block was a torn write */
+	uint64_t *orphans;		/* the orphan set at the end (malloc'd: */
+	size_t norphans;		/* fs_log_replay_done frees it) */
 };
+/* Free what a successful fs_log_replay put in <r>. */
+void fs_log_replay_done(struct fs_log_replay *r);
 
 /*
  * Apply the committed transactions of the log of <nblocks> blocks, log

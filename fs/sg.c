@@ -685,6 +685,7 @@ static int replay(fs_sg *sg, const struct fs_log_io *io, char *err, size_t errsz
 	pp_fs_pause(sg->pool, sg->mfsid, false);
 	if (rc)
 		return rc;
+	fs_log_replay_done(&r);	/* the orphans: fs_log_open recovers them too */
 	rc = load_ifile(sg, err, errsz);	/* the inode file's own record, replayed */
 	if (rc)
 		return rc;
@@ -933,6 +934,9 @@ int fs_sg_mount(const struct fs_mount_params *p, fs_sg **out, char *err, size_t 
 		rc = load_ifile(sg, err, errsz);	/* replay may have changed it */
 		if (rc)
 			goto fail;
+		/* what a crash left unlinked but in use (each failure was
+		 * logged; they stay orphans for the next mount) */
+		(void)sg_orphans_recover(sg);
 	}
 	mm_notice(SUB, "%s: mounted (fsid %u, block size %u, %u disks%s)", sg->device, sg->fsid,
 		  sg->B, sg->sgd.ndisks, sg->ro ? ", read-only" : "");

@@ -297,6 +297,9 @@ bool sg_in_group(const struct fs_cred *c, uint32_t gid);
 int sg_lookup_ino(fs_sg *sg, uint64_t ino, struct fs_attr *out);
 /* Free the inode <ip> names (nlink 0, last reference gone). */
 int sg_ifree(fs_sg *sg, struct sg_ino *ip);
+/* vnode.c: after the replay at mount, free the orphans the log names
+ * (fs/README.md, "Orphans"). */
+int sg_orphans_recover(fs_sg *sg);
 
 /* An inode taken for an operation: reference, token, record (inode.c). */
 struct sg_vn {

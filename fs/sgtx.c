@@ -966,6 +966,29 @@ int sg_tx_commit_inode(struct sg_tx *tx, struct sg_ino *ip, struct fs_inode *in)
 	return sg_tx_commit(tx);
 }
 
+/*
+ * An inode whose last link goes becomes an orphan in the log (fs/log.h,
+ * "Orphans") until it is freed, at once or at its last close or forget:
+ * a crash in between leaves it to the replaying node to free, so nothing
+ * leaks (fs/README.md, "Orphans").
+ */
+static int tx_orphan(struct sg_tx *tx, struct sg_ino *ip, const struct fs_inode *in)
+{
+	bool was_linked;
+
+	if (!tx->ltx || ip->ino < FS_FIRST_USER_INO)
+		return MM_OK;
+	if (in->flags & FS_IF_FREE)
+		return fs_log_add_unorphan(tx->ltx, ip->ino);
+	/* (a record not cached: adding an orphan twice changes nothing) */
+	pthread_mutex_lock(&ip->mu);
+	was_linked = !ip->valid || ip->cur.nlink > 0;
+	pthread_mutex_unlock(&ip->mu);
+	if (in->nlink == 0 && was_linked)
+		return fs_log_add_orphan(tx->ltx, ip->ino);
+	return MM_OK;
+}
+
 static int buf_rank(const struct sg_txbuf *b)
 {
 	if (b->ino == 0 && !(b->blk & FS_TAG_IND))
@@ -1014,6 +1037,10 @@ int sg_tx_commit(struct sg_tx *tx)
 	for (int i = 0; i < tx->nino && !rc; i++) {
 		uint64_t ino = tx->ino[i].ip->ino;
 		struct sg_txbuf *tb;
+
+		rc = tx_orphan(tx, tx->ino[i].ip, tx->ino[i].in);
+		if (rc)
+			break;
 
 		rc = tx_get_buf(tx, 0, ino / FS_INODES_PER_MB, true, &tb);
 		if (rc)

@@ -662,6 +662,59 @@ int sg_ifree(fs_sg *sg, struct sg_ino *ip)
 	return rc;
 }
 
+int sg_orphans_recover(fs_sg *sg)
+{
+	uint64_t *v;
+	size_t n, freed = 0;
+	int rc, first = MM_OK;
+
+	if (!sg->log)
+		return MM_OK;
+	rc = fs_log_orphans(sg->log, &v, &n);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		struct sg_ino *ip;
+		struct tok_holder h;
+		struct fs_inode in;
+		struct sg_tx *tx = NULL;
+
+		rc = sg_iget(sg, v[i], &ip);
+		if (rc)
+			break;
+		rc = sg_itok(sg, ip, TOK_XW, &h);
+		if (!rc) {
+			rc = sg_iread(sg, ip, &in);
+			if (rc == MM_OK && in.nlink == 0) {
+				/* its free says it is no orphan any more */
+				rc = sg_ifree(sg, ip);
+				freed += rc == MM_OK;
+			} else if (rc == MM_OK || rc == MM_ENOENT) {
+				/* linked again, or freed already: just no orphan */
+				rc = sg_tx_begin(sg, 0, &tx);
+				if (!rc)
+					rc = fs_log_add_unorphan(tx->ltx, v[i]);
+				if (!rc)
+					rc = sg_tx_commit(tx);
+				else if (tx)
+					sg_tx_abort(tx);
+			}
+			sg_itok_release(sg, &h);
+		}
+		sg_iput(sg, ip);
+		if (rc) {
+			sg_logf(sg, rc, "orphan inode %" PRIu64 " not freed", v[i]);
+			if (!first)
+				first = rc;
+		}
+	}
+	free(v);
+	if (n)
+		mm_notice("fs", "%s: %zu orphan inodes (no links, in use at the crash): %zu freed",
+			  sg->device, n, freed);
+	return first;
+}
+
 /* Release a kernel or open reference; the last one of an unlinked inode
  * frees it. */
 static void unref(fs_sg *sg, struct sg_ino *ip)

@@ -244,6 +244,7 @@ void adm_cmd_fsck(mmfsd *d, json_object *req, json_object *rep)
 	add_u64(rep, "subblocks", fr.subblocks);
 	add_u64(rep, "logs", fr.logs);
 	add_u64(rep, "logsDirty", fr.logs_dirty);
+	add_u64(rep, "orphans", fr.orphans);
 	add_u64(rep, "found", fr.found);
 	add_u64(rep, "fixed", fr.fixed);
 	add_u64(rep, "generation", fr.generation);

@@ -237,8 +237,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(rc2, err);
 	if (rc == MM_OK && rc2 != MM_ERANGE &&
 	    (rc2 != MM_OK || r1.txs != r2.txs || r1.records != r2.records || r1.end != r2.end ||
-	     r1.head_seq != r2.head_seq || r1.tail != r2.tail))
+	     r1.head_seq != r2.head_seq || r1.tail != r2.tail || r1.norphans != r2.norphans))
 		abort();
+	if (rc == MM_OK)
+		fs_log_replay_done(&r1);
+	if (rc2 == MM_OK)
+		fs_log_replay_done(&r2);
 	fz_store_done(&st);
 	return 0;
 }

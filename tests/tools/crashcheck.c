@@ -6,7 +6,8 @@
  *   crashcheck verify DIR -j JOURNAL
  *
  * write runs, in DIR (on the file system under test), a storm of creates,
- * writes, truncates, renames between directories, unlinks, mkdir/rmdir of
+ * writes, truncates, renames between directories, unlinks (some of files
+ * kept open and written on after), mkdir/rmdir of
  * scratch directories and "seals" (below) until OPS operations (default
  * 10000 if neither -n nor -t is given; -n 0 with -t: until the time is up)
  * or SECONDS have passed, or it is killed, or the file system fails it
@@ -326,6 +327,33 @@ static void op_unlink(int i)
 	live[i] = live[--nlive];
 }
 
+/* Unlinked while open and written on through the descriptor: an orphan
+ * that a crash leaves for the next mount to free. Up to HELD of them
+ * stay open at once. */
+#define HELD 8
+static int held[HELD] = {-1, -1, -1, -1, -1, -1, -1, -1};
+static unsigned nheld;
+
+static void op_unlink_open(int i)
+{
+	struct wfile *f = &live[i];
+	char r[64], p[PATH_MAX], buf[4096];
+	int fd;
+
+	rel(f, r, sizeof(r));
+	abspath(r, p, sizeof(p));
+	fd = open(p, O_RDWR);
+	if (fd < 0)
+		gone("open %s: %s", p, strerror(errno));
+	op_unlink(i);
+	memset(buf, 0x6f, sizeof(buf));
+	if (pwrite(fd, buf, sizeof(buf), (off_t)below(1u << 20)) < 0)
+		gone("write to an unlinked file: %s", strerror(errno));
+	if (held[nheld % HELD] >= 0)
+		close(held[nheld % HELD]);
+	held[nheld++ % HELD] = fd;
+}
+
 static void op_tdir(void)
 {
 	int k = (int)below(MAX_T);
@@ -380,8 +408,10 @@ static int cmd_write(uint64_t seed, long nops, long secs)
 			op_truncate(f);
 		else if (r < 68)
 			op_rename(f);
-		else if (r < 74 && nlive > 8)
+		else if (r < 72 && nlive > 8)
 			op_unlink(i);
+		else if (r < 74 && nlive > 8)
+			op_unlink_open(i);
 		else if (r < 80)
 			op_tdir();
 		else if (f->dir < NDIRS && !f->sealed && (r < 92 || f->gen > 0))

@@ -132,6 +132,8 @@ static void fsck_clean(uint8_t **dk)
 			(unsigned long long)r.found, err);
 	CU_ASSERT_EQUAL(rc, MM_OK);
 	CU_ASSERT_EQUAL(r.exit, 0);
+	/* every orphan was freed by the mount that found it, or at unmount */
+	CU_ASSERT_EQUAL(r.orphans, 0);
 }
 
 /* After a crash: mmfsck -y may reclaim what a crash leaves (an inode

@@ -19,6 +19,8 @@
  *                       on and crashes again
  *   wrap_checkpoints    a small log wrapped many times, checkpoints
  *                       flushing the cache, then replay
+ *   orphans             orphan records across checkpoints, wraps,
+ *                       replay and reopening: the set exactly
  *   group_commit        threads committing and forcing at once: fewer log
  *                       block writes than commits
  *   full_log_wait       begins wait on a full log while the flush says
@@ -795,6 +797,106 @@ static void test_wrap_checkpoints(void)
 	wd_disarm();
 }
 
+/* ---- orphans ---- */
+
+#define ORPH0 1000u
+#define NORPH 300u
+
+static bool orphans_match(const uint64_t *v, size_t n, const bool *model)
+{
+	size_t want = 0;
+	bool seen[NORPH] = {false};
+
+	for (unsigned i = 0; i < NORPH; i++)
+		want += model[i];
+	if (n != want)
+		return false;
+	for (size_t k = 0; k < n; k++) {
+		if (v[k] < ORPH0 || v[k] >= ORPH0 + NORPH || !model[v[k] - ORPH0] ||
+		    seen[v[k] - ORPH0])
+			return false;
+		seen[v[k] - ORPH0] = true;
+	}
+	return true;
+}
+
+/* Orphan records in transactions, a small log wrapping so checkpoints
+ * move the tail past the records that made the set: replay and reopen
+ * give the set exactly; an uncommitted transaction's change does not
+ * count. */
+static void test_orphans(void)
+{
+	struct world w;
+	struct fs_log_params p;
+	struct fs_log_stats st;
+	struct fs_log_replay r;
+	struct store s1;
+	bool model[NORPH] = {false};
+	uint64_t seed = 11, lsn = 0, *v;
+	size_t n;
+	const int rounds = SANITIZED ? 300 : 1500;
+	char e[256];
+
+	wd_arm("orphans", 120);
+	world_init(&w, 4);
+	p = params(&w, 0);
+	CU_ASSERT_EQUAL_FATAL(fs_log_open(&p, &w.log, e, sizeof(e)), MM_OK);
+	for (int k = 0; k < rounds; k++) {
+		fs_log_tx *tx;
+		unsigned i = (unsigned)(rnd(&seed) % NORPH);
+		bool add = rnd(&seed) % 3 != 0, commit = rnd(&seed) % 11 != 0;
+
+		CU_ASSERT_EQUAL_FATAL(random_tx(&w, &seed, &lsn), MM_OK);
+		CU_ASSERT_EQUAL_FATAL(fs_log_begin(w.log, 4096, &tx), MM_OK);
+		CU_ASSERT_EQUAL(add ? fs_log_add_orphan(tx, ORPH0 + i) :
+				      fs_log_add_unorphan(tx, ORPH0 + i), MM_OK);
+		if (commit) {
+			CU_ASSERT_EQUAL(fs_log_commit(tx, &lsn), MM_OK);
+			model[i] = add;
+		}
+		fs_log_end(tx);
+		if (k % 97 == 0) {
+			CU_ASSERT_EQUAL(fs_log_orphans(w.log, &v, &n), MM_OK);
+			CU_ASSERT_TRUE(orphans_match(v, n, model));
+			free(v);
+		}
+	}
+	CU_ASSERT_EQUAL(fs_log_add_orphan(NULL, 0), MM_EINVAL);
+	CU_ASSERT_EQUAL(fs_log_force(w.log, lsn), MM_OK);
+	fs_log_get_stats(w.log, &st);
+	CU_ASSERT(st.checkpoints > 3);
+	CU_ASSERT(st.tail > 2 * (uint64_t)FS_LOG_BODY);	/* past the first records */
+	CHECK_U64(st.orphans_dropped, ==, 0);
+	/* a replay from the tail gives the whole set */
+	st_init(&s1, NB);
+	st_copy(&s1, &w.disk);
+	CU_ASSERT_EQUAL(replay(&w.dev, &s1, &r, e, sizeof(e)), MM_OK);
+	CU_ASSERT_TRUE(st_equal(&s1, &w.cache));
+	CU_ASSERT_TRUE(orphans_match(r.orphans, r.norphans, model));
+	fs_log_replay_done(&r);
+	CU_ASSERT_PTR_NULL(r.orphans);
+	st_free(&s1);
+	/* and so does reopening the log */
+	fs_log_close(w.log);
+	CU_ASSERT_EQUAL_FATAL(fs_log_open(&p, &w.log, e, sizeof(e)), MM_OK);
+	CU_ASSERT_EQUAL(fs_log_orphans(w.log, &v, &n), MM_OK);
+	CU_ASSERT_TRUE(orphans_match(v, n, model));
+	free(v);
+	/* a checkpoint of the reopened log carries them on */
+	for (int k = 0; k < 200; k++)
+		CU_ASSERT_EQUAL_FATAL(random_tx(&w, &seed, &lsn), MM_OK);
+	CU_ASSERT_EQUAL(fs_log_force(w.log, lsn), MM_OK);
+	CU_ASSERT_EQUAL(fs_log_checkpoint(w.log), MM_OK);
+	st_init(&s1, NB);
+	st_copy(&s1, &w.disk);
+	CU_ASSERT_EQUAL(replay(&w.dev, &s1, &r, e, sizeof(e)), MM_OK);
+	CU_ASSERT_TRUE(orphans_match(r.orphans, r.norphans, model));
+	fs_log_replay_done(&r);
+	st_free(&s1);
+	world_free(&w);
+	wd_disarm();
+}
+
 /* ---- group_commit ---- */
 
 struct gc {
@@ -1096,6 +1198,7 @@ static void register_tests(void)
 		{"limits", test_limits},
 		{"crash_sweep", test_crash_sweep},
 		{"wrap_checkpoints", test_wrap_checkpoints},
+		{"orphans", test_orphans},
 		{"group_commit", test_group_commit},
 		{"full_log_wait", test_full_log_wait},
 		{"damaged_log", test_damaged_log},
