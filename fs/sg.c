@@ -90,6 +90,13 @@ static uint64_t ac_hash(uint32_t fs, uint64_t ino, uint64_t blk)
 static void ac_set(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct pp_map *m,
 		   bool overwrite);
 
+static _Atomic uint32_t *ac_ino_slot(fs_sg *sg, uint32_t fs, uint64_t ino)
+{
+	uint64_t h = (ino ^ (uint64_t)fs << 40) * 0x9e3779b97f4a7c15ull;
+
+	return &sg->ac_ino[(h >> 32) % SG_AC_INO_SLOTS];
+}
+
 static bool ac_get(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, struct pp_map *m)
 {
 	struct sg_bucket *b = &sg->actab[ac_hash(fs, ino, blk)];
@@ -147,6 +154,7 @@ static void ac_set(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const str
 		a->blk = blk;
 		a->next = b->head;
 		b->head = a;
+		atomic_fetch_add(ac_ino_slot(sg, fs, ino), 1);
 	}
 	if (a)
 		a->m = *m;
@@ -156,6 +164,10 @@ static void ac_set(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const str
 /* Forget addresses of blocks [lo, hi) of <ino> (freed, or the inode let go). */
 void sg_ac_drop(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t lo, uint64_t hi)
 {
+	_Atomic uint32_t *cnt = ac_ino_slot(sg, fs, ino);
+
+	if (!atomic_load(cnt))
+		return;
 	if (hi - lo <= 16) {
 		/* a few blocks: their buckets only */
 		for (uint64_t blk = lo; blk < hi; blk++) {
@@ -169,6 +181,7 @@ void sg_ac_drop(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t lo, uint64_t hi)
 
 					*pp = a->next;
 					free(a);
+					atomic_fetch_sub(cnt, 1);
 					break;
 				}
 			pthread_mutex_unlock(&b->mu);
@@ -186,6 +199,7 @@ void sg_ac_drop(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t lo, uint64_t hi)
 			if (a->fs == fs && a->ino == ino && a->blk >= lo && a->blk < hi) {
 				*pp = a->next;
 				free(a);
+				atomic_fetch_sub(cnt, 1);
 			} else {
 				pp = &a->next;
 			}
@@ -657,6 +671,7 @@ static void ac_clear(fs_sg *sg)
 			struct sg_ac *a = b->head;
 
 			b->head = a->next;
+			atomic_fetch_sub(ac_ino_slot(sg, a->fs, a->ino), 1);
 			free(a);
 		}
 		pthread_mutex_unlock(&b->mu);

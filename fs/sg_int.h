@@ -34,6 +34,7 @@
 #define SG_LOG_INO 4u		/* the log table */
 #define SG_INO_BUCKETS 1024u
 #define SG_AC_BUCKETS 4096u
+#define SG_AC_INO_SLOTS 65536u	/* cached-address counts per (fs, ino) hash */
 #define SG_TX_MAXBUF 64		/* buffers past which long operations commit and go on */
 #define SG_TX_HARDBUF 8192		/* the most one transaction holds (adding disks) */
 #define SG_TX_MAXINO 6		/* inodes one transaction changes */
@@ -108,6 +109,10 @@ struct fs_sg {
 	struct sg_bucket itab[SG_INO_BUCKETS];
 	/* block addresses */
 	struct sg_bucket actab[SG_AC_BUCKETS];
+	/* entries per (fs, ino) hash slot: dropping a whole file with none
+	 * skips the walk over every bucket (revokes of inodes with nothing
+	 * cached are the common case) */
+	_Atomic uint32_t ac_ino[SG_AC_INO_SLOTS];
 
 	/* allocation: this node's regions (tokens held xw for the mount) */
 	pthread_mutex_t alloc_mu, ialloc_mu;
@@ -331,5 +336,10 @@ int sg_dir_empty(fs_sg *sg, struct fs_inode *in);
 /* fs_read without the atime update; *due: relatime says atime moves. */
 ssize_t sg_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off, bool *due);
 int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size);
+/* Inode <in> (data in the inode, in->size bytes at <src>) gets them in
+ * block 0 instead, inside <tx>; *flush0: block 0 must be written before
+ * the commit (the data rule). */
+int sg_data_from_bytes(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, const void *src,
+		       bool *flush0);
 
 #endif

@@ -40,6 +40,7 @@
 
 #define SUB "pagepool"		/* log subsystem */
 #define NPART 64		/* hash partitions */
+#define PP_INO_SLOTS 65536u	/* per-file buffer counts (hashed by fs, ino) */
 #define MAX_FS 64		/* file systems registered at once */
 #define UNIT PP_MIN_BLOCK	/* buddy unit: 64 KiB */
 #define DCHUNK 1024u		/* descriptors made at once */
@@ -136,6 +137,10 @@ struct pp_pool {
 
 	struct part part[NPART];
 	uint32_t nbucket;		/* per partition, power of two */
+	/* buffers in the table per (fs, ino) hash slot: a flush or drop of
+	 * a whole file with none skips the scan over every descriptor (a
+	 * file system revokes many inodes that have nothing cached) */
+	_Atomic uint32_t inocnt[PP_INO_SLOTS];
 
 	pthread_mutex_t fs_mu;		/* registration; lookups take none */
 	struct pp_fs fs[MAX_FS];
@@ -219,6 +224,19 @@ static inline uint64_t dirty_limit(pp_pool *p)
 static inline bool is_hashed(const struct pp_buf *b)
 {
 	return atomic_load_explicit(&b->hashed, memory_order_acquire);
+}
+
+static inline _Atomic uint32_t *ino_slot(pp_pool *p, uint32_t fs, uint64_t ino)
+{
+	uint64_t h = (ino ^ (uint64_t)fs << 40) * 0x9E3779B97F4A7C15ull;
+
+	return &p->inocnt[(h >> 32) % PP_INO_SLOTS];
+}
+
+/* May file (fs, ino) have buffers in the table? (No: certainly none.) */
+static inline bool ino_cached(pp_pool *p, uint32_t fs, uint64_t ino)
+{
+	return atomic_load_explicit(ino_slot(p, fs, ino), memory_order_acquire) != 0;
 }
 
 static inline bool tag_eq(const struct pp_tag *a, const struct pp_tag *b)

@@ -53,6 +53,7 @@ void pp_unhash_locked(pp_pool *p, struct pp_buf *b)
 	MM_BUG_ON(b, *pp != b);		/* hashed, yet not in its chain */
 	*pp = b->hnext;
 	b->hnext = NULL;
+	atomic_fetch_sub_explicit(ino_slot(p, b->tag.fs, b->tag.ino), 1, memory_order_relaxed);
 	atomic_store_explicit(&b->hashed, false, memory_order_release);
 }
 
@@ -121,6 +122,7 @@ struct pp_buf *pp_pin_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, b
 	nb->hnext = pt->bucket[bk];
 	pt->bucket[bk] = nb;
 	atomic_store_explicit(&nb->home, (uint8_t)(pt - p->part), memory_order_relaxed);
+	atomic_fetch_add_explicit(ino_slot(p, nb->tag.fs, nb->tag.ino), 1, memory_order_release);
 	atomic_store_explicit(&nb->hashed, true, memory_order_release);
 	pthread_mutex_unlock(&pt->mu);
 	*hit = false;
