@@ -316,7 +316,8 @@ static int have_of(fs_sg *sg, const struct fs_inode *in, uint64_t n, uint32_t *h
 
 /* A file in the inode moves to block 0 (it is about to outgrow the tail
  * area): the bytes are written there first. */
-static int from_inline(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, bool *flush0)
+int sg_data_from_bytes(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, const void *src,
+		       bool *flush0)
 {
 	struct fs_ptr p = {0};
 	struct fs_tree *t;
@@ -334,7 +335,7 @@ static int from_inline(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, bool *f
 			    PP_OVERWRITE, &b, &d);
 		if (rc)
 			return rc;
-		memcpy(d, in->tail, in->size);
+		memcpy(d, src, in->size);
 		pp_mark_dirty(b, 0, (uint32_t)in->size, 0);
 		pp_release(b);
 		in->subblocks += (uint64_t)sg_nsub(sg, 0, in->size) * (in->data_rep ? in->data_rep : 1);
@@ -345,6 +346,11 @@ static int from_inline(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, bool *f
 	if (rc < 0)
 		sg_logf(sg, rc, "%s", t->err);
 	return rc < 0 ? rc : MM_OK;
+}
+
+static int from_inline(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, bool *flush0)
+{
+	return sg_data_from_bytes(sg, tx, in, in->tail, flush0);
 }
 
 ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf, size_t len,

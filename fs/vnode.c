@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -248,7 +249,8 @@ static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *na
 		return rc;
 	if (is_dot(name))
 		return -EEXIST;
-	if (target && strlen(target) > FS_TAIL_BYTES)
+	/* PATH_MAX counts the terminating NUL (symlink(2)) */
+	if (target && strlen(target) >= PATH_MAX)
 		return -ENAMETOOLONG;
 	rc = sg_vn_get(sg, dir, TOK_XW, &d);
 	if (rc)
@@ -310,9 +312,21 @@ static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *na
 	if (S_ISLNK(mode)) {
 		size_t n = strlen(target);
 
-		memcpy(in.tail, target, n);
-		in.tail_len = (uint16_t)n;
 		in.size = n;
+		if (n <= FS_TAIL_BYTES) {
+			memcpy(in.tail, target, n);
+			in.tail_len = (uint16_t)n;
+		} else {
+			/* past the tail area: in block 0, on disk before the
+			 * entry that names it commits */
+			bool flush0;
+
+			rc = fs_errno(sg_data_from_bytes(sg, tx, &in, target, &flush0));
+			if (!rc && flush0)
+				rc = fs_errno(pp_flush(sg->pool, sg->fsid, ino, 0, 1));
+			if (rc)
+				goto abort;
+		}
 	}
 	if (S_ISDIR(mode)) {
 		/* its ".." names the parent, which gains a link from it */
@@ -394,11 +408,27 @@ ssize_t fs_readlink(fs_sg *sg, uint64_t ino, char *buf, size_t size)
 		sg_vn_put(sg, &v);
 		return -EINVAL;
 	}
-	n = v.in.tail_len;
-	if ((size_t)n > size)
+	if (v.in.flags & FS_IF_DATA_IN_INODE) {
+		n = v.in.tail_len;
+		if ((size_t)n > size)
+			n = -ERANGE;
+		else
+			memcpy(buf, v.in.tail, (size_t)n);
+	} else if (v.in.size > size) {
 		n = -ERANGE;
-	else
-		memcpy(buf, v.in.tail, (size_t)n);
+	} else {
+		/* a long target lives in block 0 (make) */
+		struct fs_file f = {.ip = v.ip, .flags = O_RDONLY};
+		bool due;
+
+		pthread_mutex_init(&f.smu, NULL);
+		n = sg_read(sg, &f, buf, (size_t)v.in.size, 0, &due);
+		if (f.stream)
+			pp_stream_close(f.stream);
+		pthread_mutex_destroy(&f.smu);
+		if (n >= 0 && (uint64_t)n != v.in.size)
+			n = -EIO;
+	}
 	sg_vn_put(sg, &v);
 	return n;
 }

@@ -1738,6 +1738,27 @@ static int case_eloop(void)
 	n = readlink("c12", t, 2);	/* truncated, not terminated */
 	CHECK(n == 2 && t[0] == 'c' && t[1] == '1', "readlink into 2 bytes: %zd", n);
 	ERR(readlink("f", t, sizeof(t)), EINVAL);
+	/* targets up to PATH_MAX - 1 bytes (past what an inode holds), read
+	 * back exactly; PATH_MAX is ENAMETOOLONG */
+	static char big[PATH_MAX + 1], back[PATH_MAX + 1];
+	static const size_t lens[] = {3000, PATH_MAX - 1};
+	for (size_t k = 0; k < 2; k++) {
+		for (size_t i = 0; i < lens[k]; i++)
+			big[i] = (char)('a' + (i * 13 + k) % 26);
+		big[lens[k]] = 0;
+		snprintf(a, sizeof(a), "long%zu", k);
+		OK(symlink(big, a));
+		n = readlink(a, back, sizeof(back));
+		CHECK(n == (ssize_t)lens[k] && !memcmp(back, big, lens[k]),
+		      "readlink of a %zu-byte target: %zd", lens[k], n);
+		RUN(lst(a, &st));
+		CHECK(st.st_size == (off_t)lens[k], "lstat size %lld of a %zu-byte target",
+		      (long long)st.st_size, lens[k]);
+	}
+	OK(unlink("long0"));
+	memset(big, 'z', PATH_MAX);
+	big[PATH_MAX] = 0;
+	ERR(symlink(big, "toolong"), ENAMETOOLONG);
 	return 0;
 }
 
@@ -2199,7 +2220,7 @@ static const struct pcase {
 	{"append", case_append, K_ANY, "O_APPEND from two fds always writes at the end"},
 	{"o_trunc_excl", case_o_trunc_excl, K_ANY, "O_TRUNC; O_EXCL (also on a dangling symlink); O_CREAT through one"},
 	{"names", case_names, K_ANY, "255-byte names work, 256 ENAMETOOLONG; paths to 4,095 bytes"},
-	{"eloop", case_eloop, K_ANY, "symlink loops and chains ELOOP, O_NOFOLLOW, readlink"},
+	{"eloop", case_eloop, K_ANY, "symlink loops and chains ELOOP, O_NOFOLLOW, readlink, targets up to PATH_MAX - 1"},
 	{"notdir_isdir", case_notdir_isdir, K_ANY, "ENOTDIR and EISDIR cases"},
 	{"rmdir", case_rmdir, K_ANY, "rmdir of non-empty, ., .., missing"},
 	{"mknod", case_mknod, K_ANY, "fifo, socket (mknod and bind); as root char and block devices"},

@@ -8,6 +8,7 @@
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -143,6 +144,31 @@ static void run_basic(uint32_t bsize)
 	fs_forget(sg, a.ino, 1);
 	CU_ASSERT_EQUAL(fs_symlink(sg, &root, FS_ROOT_INO, "sl", "d1/small2", &a), 0);
 	fs_forget(sg, a.ino, 1);
+	/* targets past the inode's tail area (2896 bytes), up to PATH_MAX - 1 */
+	{
+		static char tgt[PATH_MAX + 1], back[PATH_MAX + 1];
+		static const size_t lens[] = {2896, 2897, 4000, PATH_MAX - 1};
+
+		for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+			char nm[16];
+
+			for (size_t i = 0; i < lens[k]; i++)
+				tgt[i] = (char)('a' + (i * 7 + k) % 26);
+			tgt[lens[k]] = '\0';
+			snprintf(nm, sizeof(nm), "long%zu", k);
+			CU_ASSERT_EQUAL(fs_symlink(sg, &root, FS_ROOT_INO, nm, tgt, &a), 0);
+			CU_ASSERT_EQUAL(a.size, lens[k]);
+			memset(back, 0, sizeof(back));
+			CU_ASSERT_EQUAL(fs_readlink(sg, a.ino, back, PATH_MAX), (ssize_t)lens[k]);
+			CU_ASSERT_EQUAL(memcmp(back, tgt, lens[k]), 0);
+			CU_ASSERT_EQUAL(fs_readlink(sg, a.ino, back, lens[k] - 1), -ERANGE);
+			fs_forget(sg, a.ino, 1);
+		}
+		CU_ASSERT_EQUAL(fs_unlink(sg, &root, FS_ROOT_INO, "long2"), 0);
+		memset(tgt, 'x', PATH_MAX);
+		tgt[PATH_MAX] = '\0';
+		CU_ASSERT_EQUAL(fs_symlink(sg, &root, FS_ROOT_INO, "toolong", tgt, &a), -ENAMETOOLONG);
+	}
 	CU_ASSERT_EQUAL(fs_rmdir(sg, &root, FS_ROOT_INO, "d1"), -ENOTEMPTY);
 	CU_ASSERT_EQUAL(fs_mkdir(sg, &root, d1.ino, "sub", 0700, &a), 0);
 	fs_forget(sg, a.ino, 1);
