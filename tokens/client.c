@@ -490,7 +490,8 @@ static void forget_requester(struct mm_hnode *n, void *arg)
 /*
  * maxFilesToCache: past the limit, give back unused objects, least
  * recently acquired first, down to 90% of it (so the relinquishes go out
- * in one batch, not one per acquire).
+ * in one batch, not one per acquire); allocation regions are never given
+ * back this way.
  */
 static void trim_cache(struct tok_client *c)
 {
@@ -508,6 +509,13 @@ static void trim_cache(struct tok_client *c)
 			break;
 		if (!co->pieces || !mm_list_empty(&co->granted) || !mm_list_empty(&co->waiting) ||
 		    !mm_list_empty(&co->revokes) || co->inflight != TOK_IF_NONE)
+			continue;
+		/* Allocation regions are few and kept for the mount: giving one
+		 * back runs its revoke (a flush of its map blocks), which waits
+		 * for a transaction that holds them, and that transaction may
+		 * be the one whose acquire made this trim (moving to the next
+		 * region) */
+		if (co->key.kind == TOK_ALLOC || co->key.kind == TOK_IALLOC)
 			continue;
 		if (!tok_crev_new(c, co, TOK_NODE_NONE, 0, TOK_XW, all, all))
 			break;

@@ -282,7 +282,8 @@ void tok_client_reset(struct tok_client *c);
  * with a connection is seen anyway). */
 void tok_client_retry_failed(struct tok_client *c);
 /* maxFilesToCache: past <max> cached objects, unused ones are given back,
- * least recently used first, in batches; 0: no limit. */
+ * least recently used first, in batches; 0: no limit. Allocation region
+ * tokens (TOK_ALLOC, TOK_IALLOC) are never given back for it. */
 void tok_client_set_cache_limit(struct tok_client *c, size_t max);
 /* The revoke upcall of <kind>; none = nothing to flush. */
 void tok_client_set_revoke(struct tok_client *c, enum tok_kind kind, tok_revoke_fn fn, void *arg);
