@@ -238,10 +238,13 @@ void sg_frees_done(fs_sg *sg, const struct sg_free *fr, int n, uint64_t lsn, boo
 			 * metadata registration */
 			uint64_t lo = fr[i].blk * sg->mbper;
 
-			pp_invalidate(sg->pool, sg->mfsid, fr[i].ino, lo, lo + sg->mbper);
+			pp_discard(sg->pool, sg->mfsid, fr[i].ino, lo, lo + sg->mbper);
 			sg_ac_drop(sg, sg->mfsid, fr[i].ino, lo, lo + sg->mbper);
 		} else {
-			pp_invalidate(sg->pool, fs, fr[i].ino, fr[i].blk, fr[i].blk + 1);
+			/* never written: what a freed block held does not matter,
+			 * and its address may be unknown by now (a write of it
+			 * would fail and report an error to the file's fsync) */
+			pp_discard(sg->pool, fs, fr[i].ino, fr[i].blk, fr[i].blk + 1);
 			sg_ac_drop(sg, fs, fr[i].ino, fr[i].blk, fr[i].blk + 1);
 		}
 	}

@@ -6,6 +6,7 @@
  * Map of this file:
  *   1. flush: pp_flush_scan, pp_flush
  *   2. drop: drop_scan, pp_invalidate, pp_drop_inode, pp_drop_fs
+ *   3. discard: pp_discard (dirty or not, never written)
  */
 #include "pagepool/pagepool_int.h"
 
@@ -178,4 +179,78 @@ int pp_drop_fs(pp_pool *p, uint32_t fs)
 	if (!fs_get(p, fs))
 		return MM_ENOENT;
 	return drop_scan(p, fs, 0, true, 0, UINT64_MAX);
+}
+
+/* ---- 3. discard ---- */
+
+/* Take <b> out if it holds a block of the range, dirty or not, without
+ * writing it, once nobody pins it and no read or write of it is in
+ * flight. */
+static void discard_one(pp_pool *p, struct pp_buf *b, uint32_t fs, uint64_t ino, uint64_t lo,
+			uint64_t hi)
+{
+	for (;;) {
+		struct part *pt = pp_lock_home(p, b);
+		bool gone = false, retry = false, was_dirty = false;
+
+		if (!pt)
+			return;
+		if (in_range(&b->tag, fs, ino, false, lo, hi)) {
+			pthread_mutex_lock(&b->mu);
+			if (atomic_load_explicit(&b->pins, memory_order_acquire) == 0 && !b->reading &&
+			    !b->writing) {
+				if (b->dirty) {
+					add(&p->dirty_bytes,
+					    -(int64_t)((uint64_t)__builtin_popcount(b->dirty) * b->fs->sub));
+					add(&p->buffers_dirty, -1);
+					b->dirty = 0;
+					b->lsn = 0;
+					was_dirty = true;
+				}
+				pp_unhash_locked(p, b);
+				gone = true;
+			} else {
+				retry = true;
+			}
+			pthread_mutex_unlock(&b->mu);
+		}
+		pthread_mutex_unlock(&pt->mu);
+		if (gone) {
+			pthread_mutex_lock(&p->alloc_mu);
+			pp_free_buf_locked(p, b);
+			pthread_cond_broadcast(&p->space);
+			pthread_mutex_unlock(&p->alloc_mu);
+			if (was_dirty) {
+				pthread_mutex_lock(&p->wb_mu);
+				pthread_cond_broadcast(&p->wb_clean);
+				pthread_mutex_unlock(&p->wb_mu);
+			}
+			return;
+		}
+		if (!retry)
+			return;
+		mm_sleep_ms(1);
+	}
+}
+
+int pp_discard(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t blk_hi)
+{
+	if (!fs_get(p, fs))
+		return MM_ENOENT;
+	if (!ino_cached(p, fs, ino))
+		return MM_OK;
+	if (blk_hi - blk_lo <= PP_SHORT_RANGE) {
+		for (uint64_t blk = blk_lo; blk < blk_hi; blk++) {
+			struct pp_buf *b = pp_lookup_pin(p, &(struct pp_tag){fs, ino, blk});
+
+			if (b) {
+				unpin(b);
+				discard_one(p, b, fs, ino, blk_lo, blk_hi);
+			}
+		}
+		return MM_OK;
+	}
+	for (uint32_t i = 0, n = ndesc_of(p); i < n; i++)
+		discard_one(p, desc_at(p, i), fs, ino, blk_lo, blk_hi);
+	return MM_OK;
 }

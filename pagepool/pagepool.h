@@ -199,6 +199,10 @@ int pp_flush_fs(pp_pool *p, uint32_t fs);
 /* Flush, then drop the blocks of the range from the cache (a revoked read
  * token): later pp_get() reads them again. Waits for pins to go. */
 int pp_invalidate(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t blk_hi);
+/* Drop the blocks of the range from the cache without writing them,
+ * dirty or not (blocks freed: what they held no longer matters, and
+ * their addresses may be gone). Waits for pins and I/O in flight. */
+int pp_discard(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t blk_hi);
 /* Flush and drop everything of an inode / a file system. */
 int pp_drop_inode(pp_pool *p, uint32_t fs, uint64_t ino);
 int pp_drop_fs(pp_pool *p, uint32_t fs);

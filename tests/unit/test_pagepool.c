@@ -1505,6 +1505,29 @@ static void test_invalidate(void)
 	CU_ASSERT_EQUAL(get(p, &FS1, 6, 3, 0, bs, tmp), 0);
 	CU_ASSERT_EQUAL(memcmp(tmp, pat[3], bs), 0);
 
+	/* Discard (freed blocks): dirty buffers go without a write, the
+	 * dirty count with them; a later read gets what the disk holds. */
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 6, 0, 8), 0);
+	blk_disk(&be, &FS1, 6, 4, 0, 0, tmp, bs, false);
+	CU_ASSERT_EQUAL(memcmp(tmp, pat[4], bs), 0);
+	CU_ASSERT_EQUAL(pp_fs_pause(p, FS1.fs, true), 0);	/* no write-behind meanwhile */
+	for (int i = 4; i < 6; i++) {
+		fill_rand(pat[i], bs, &seed);
+		CU_ASSERT_EQUAL(put(p, &FS1, 6, (uint64_t)i, 0, bs, pat[i], 0), 0);
+	}
+	r0 = be_get(&be, &be.writes);
+	CU_ASSERT(stats(p).dirty_bytes > 0);
+	CU_ASSERT_EQUAL(pp_discard(p, FS1.fs, 6, 4, 6), 0);
+	CU_ASSERT_EQUAL(pp_discard(p, FS1.fs, 99, 0, UINT64_MAX), 0);	/* nothing cached */
+	s1 = stats(p);
+	CU_ASSERT_EQUAL(s1.dirty_bytes, 0);
+	CU_ASSERT_EQUAL(s1.buffers_dirty, 0);
+	CU_ASSERT_EQUAL(pp_fs_pause(p, FS1.fs, false), 0);
+	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 6, 0, 8), 0);
+	CU_ASSERT_EQUAL(be_get(&be, &be.writes), r0);
+	CU_ASSERT_EQUAL(get(p, &FS1, 6, 4, 0, bs, tmp), 0);
+	CU_ASSERT(memcmp(tmp, pat[4], bs) != 0);	/* the old bytes, from the disk */
+
 	pool_down(p, &be);
 	wd_disarm();
 	for (int i = 0; i < 8; i++)
