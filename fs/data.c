@@ -793,13 +793,16 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 		rc = sg_tx_begin(sg, 0, &tx);
 		if (rc)
 			goto done;
-		for (uint64_t n = old % sg->B ? old / sg->B : off / sg->B; n * sg->B < newsize && !rc;
-		     n++) {
+		/* the old last block (a fragment that grows whole), then the
+		 * range's blocks: never the ones between (a range far past the
+		 * end would walk billions of them) */
+		const uint64_t first = off / sg->B;
+
+		for (uint64_t n = old % sg->B && old / sg->B < first ? old / sg->B : first;
+		     n * sg->B < newsize && !rc; n = n < first ? first : n + 1) {
 			uint32_t have, want = sg_nsub(sg, n, newsize);
 			bool fresh;
 
-			if (n < off / sg->B && !(old % sg->B && n == old / sg->B))
-				continue;
 			rc = have_of(sg, &in, n, &have);
 			if (!rc && have != want)
 				rc = resize_block(sg, tx, &in, n, have, want, &fresh);

@@ -403,6 +403,24 @@ static void test_fallocate(void)
 	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, f, 0x08, 0, bs), -EOPNOTSUPP);
 	fs_release(sg, f);
 	fs_forget(sg, a.ino, 1);
+	/* far past the end of a file whose last block is a fragment: that
+	 * block becomes whole, the range gets its block, nothing between
+	 * (stress-ng fsize: a walk over every block between hung here) */
+	CU_ASSERT_EQUAL(fs_create(sg, &root, FS_ROOT_INO, "far", 0644, O_RDWR, &a, &f), 0);
+	CU_ASSERT_EQUAL(fs_write(sg, &root, f, data, 5000, 0), 5000);
+	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, f, 0, 1ull << 54, 1), 0);
+	CU_ASSERT_EQUAL(fs_getattr(sg, a.ino, &b), 0);
+	CU_ASSERT_EQUAL(b.size, (1ull << 54) + 1);
+	/* a whole block, a 1-subblock fragment, and the indirect blocks
+	 * that reach 2^54 (nothing filled between) */
+	CU_ASSERT(b.blocks >= (bs + bs / 16) / 512 && b.blocks < 8ull * bs / 512);
+	CU_ASSERT_EQUAL(fs_read(sg, f, buf, 2 * bs, 0), (ssize_t)(2 * bs));
+	CU_ASSERT(!memcmp(buf, data, 5000));
+	CU_ASSERT_EQUAL(buf[5000], 0);
+	CU_ASSERT_EQUAL(buf[2 * bs - 1], 0);
+	CU_ASSERT_EQUAL(fs_lseek(sg, f, bs, SEEK_DATA), (int64_t)((1ull << 54) / bs * bs));
+	fs_release(sg, f);
+	fs_forget(sg, a.ino, 1);
 	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
 	pp_pool_destroy(pool);
 	fsck_clean(disk);
