@@ -2,7 +2,7 @@
 #
 #   make            build bin/mmfsd and every bin/mm* command
 #   make check      lint, unit + integration tests, ASan/UBSan and TSan runs, short fuzz runs
-#   make check-long 12 crash rounds (make check runs 2), beyond make check's time
+#   make check-long 12 crash rounds (make check runs 2), a million-entry directory, beyond make check's time
 #   make deps       apt-get what is missing (Debian)
 #   make bench      every benchmark under bench/
 #   make install    PREFIX=/usr/local
@@ -103,10 +103,13 @@ check: deps
 	$(MAKE) all tests
 	tests/check
 
-# longer than make check's budget: many crash rounds
+# longer than make check's budget: many crash rounds, a million entries
+# in one directory (the dir module alone, then through the mount)
 check-long: deps
 	$(MAKE) all tests
 	FSCRASH_ROUNDS=12 FSCRASH_STRICT=1 bash tests/integration/fscrash.sh
+	FS_DIR_BIG=1000000 build/tests/test_fs_dir
+	bash tests/long/bigdir.sh
 
 unit: tests
 	tests/check unit

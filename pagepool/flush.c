@@ -98,96 +98,14 @@ int pp_flush_fs(pp_pool *p, uint32_t fs)
 	return MM_OK;
 }
 
-/* Take <b> out if it holds a block of the range once nobody pins it. */
+/*
+ * Take <b> out if it holds a block of the range once nobody pins it and
+ * no read or write of it is in flight. Dirty, it is written first (and
+ * waited for), or with <discard> its dirty bytes are forgotten unwritten
+ * (freed blocks).
+ */
 static void drop_one(pp_pool *p, struct pp_buf *b, uint32_t fs, uint64_t ino, bool any_ino,
-		     uint64_t lo, uint64_t hi)
-{
-	for (;;) {
-		struct part *pt = pp_lock_home(p, b);
-		bool gone = false, retry = false;
-
-		if (!pt)
-			return;
-		if (in_range(&b->tag, fs, ino, any_ino, lo, hi)) {
-			pthread_mutex_lock(&b->mu);
-			if (atomic_load_explicit(&b->pins, memory_order_acquire) == 0 && !b->dirty &&
-			    !b->reading && !b->writing) {
-				pp_unhash_locked(p, b);
-				gone = true;
-			} else {
-				retry = true;
-			}
-			pthread_mutex_unlock(&b->mu);
-		}
-		pthread_mutex_unlock(&pt->mu);
-		if (gone) {
-			pthread_mutex_lock(&p->alloc_mu);
-			pp_free_buf_locked(p, b);
-			pthread_cond_broadcast(&p->space);
-			pthread_mutex_unlock(&p->alloc_mu);
-			return;
-		}
-		if (!retry)
-			return;
-		/* pinned or dirtied again meanwhile: write it, wait a moment */
-		if (pp_pin_if(p, b, fs, ino, any_ino, lo, hi))
-			pp_write_back(p, b);
-		mm_sleep_ms(1);
-	}
-}
-
-static int drop_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64_t lo,
-		     uint64_t hi)
-{
-	pp_flush_scan(p, fs, ino, any_ino, lo, hi);
-	if (!any_ino && !ino_cached(p, fs, ino))
-		return MM_OK;
-	if (!any_ino && hi - lo <= PP_SHORT_RANGE) {
-		for (uint64_t blk = lo; blk < hi; blk++) {
-			struct pp_buf *b = pp_lookup_pin(p, &(struct pp_tag){fs, ino, blk});
-
-			if (b) {
-				/* descriptors live as long as the pool: the pointer
-				 * stays good unpinned; drop_one checks the tag again */
-				unpin(b);
-				drop_one(p, b, fs, ino, any_ino, lo, hi);
-			}
-		}
-		return MM_OK;
-	}
-	for (uint32_t i = 0, n = ndesc_of(p); i < n; i++)
-		drop_one(p, desc_at(p, i), fs, ino, any_ino, lo, hi);
-	return MM_OK;
-}
-
-int pp_invalidate(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t blk_hi)
-{
-	if (!fs_get(p, fs))
-		return MM_ENOENT;
-	return drop_scan(p, fs, ino, false, blk_lo, blk_hi);
-}
-
-int pp_drop_inode(pp_pool *p, uint32_t fs, uint64_t ino)
-{
-	if (!fs_get(p, fs))
-		return MM_ENOENT;
-	return drop_scan(p, fs, ino, false, 0, UINT64_MAX);
-}
-
-int pp_drop_fs(pp_pool *p, uint32_t fs)
-{
-	if (!fs_get(p, fs))
-		return MM_ENOENT;
-	return drop_scan(p, fs, 0, true, 0, UINT64_MAX);
-}
-
-/* ---- 3. discard ---- */
-
-/* Take <b> out if it holds a block of the range, dirty or not, without
- * writing it, once nobody pins it and no read or write of it is in
- * flight. */
-static void discard_one(pp_pool *p, struct pp_buf *b, uint32_t fs, uint64_t ino, uint64_t lo,
-			uint64_t hi)
+		     uint64_t lo, uint64_t hi, bool discard)
 {
 	for (;;) {
 		struct part *pt = pp_lock_home(p, b);
@@ -195,10 +113,10 @@ static void discard_one(pp_pool *p, struct pp_buf *b, uint32_t fs, uint64_t ino,
 
 		if (!pt)
 			return;
-		if (in_range(&b->tag, fs, ino, false, lo, hi)) {
+		if (in_range(&b->tag, fs, ino, any_ino, lo, hi)) {
 			pthread_mutex_lock(&b->mu);
-			if (atomic_load_explicit(&b->pins, memory_order_acquire) == 0 && !b->reading &&
-			    !b->writing) {
+			if (atomic_load_explicit(&b->pins, memory_order_acquire) == 0 &&
+			    (!b->dirty || discard) && !b->reading && !b->writing) {
 				if (b->dirty) {
 					add(&p->dirty_bytes,
 					    -(int64_t)((uint64_t)__builtin_popcount(b->dirty) * b->fs->sub));
@@ -229,28 +147,64 @@ static void discard_one(pp_pool *p, struct pp_buf *b, uint32_t fs, uint64_t ino,
 		}
 		if (!retry)
 			return;
+		/* pinned or dirtied again meanwhile: write it, wait a moment */
+		if (!discard && pp_pin_if(p, b, fs, ino, any_ino, lo, hi))
+			pp_write_back(p, b);
 		mm_sleep_ms(1);
 	}
 }
 
-int pp_discard(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t blk_hi)
+static int drop_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64_t lo,
+		     uint64_t hi, bool discard)
 {
-	if (!fs_get(p, fs))
-		return MM_ENOENT;
-	if (!ino_cached(p, fs, ino))
+	if (!discard)
+		pp_flush_scan(p, fs, ino, any_ino, lo, hi);
+	if (!any_ino && !ino_cached(p, fs, ino))
 		return MM_OK;
-	if (blk_hi - blk_lo <= PP_SHORT_RANGE) {
-		for (uint64_t blk = blk_lo; blk < blk_hi; blk++) {
+	if (!any_ino && hi - lo <= PP_SHORT_RANGE) {
+		for (uint64_t blk = lo; blk < hi; blk++) {
 			struct pp_buf *b = pp_lookup_pin(p, &(struct pp_tag){fs, ino, blk});
 
 			if (b) {
+				/* descriptors live as long as the pool: the pointer
+				 * stays good unpinned; drop_one checks the tag again */
 				unpin(b);
-				discard_one(p, b, fs, ino, blk_lo, blk_hi);
+				drop_one(p, b, fs, ino, any_ino, lo, hi, discard);
 			}
 		}
 		return MM_OK;
 	}
 	for (uint32_t i = 0, n = ndesc_of(p); i < n; i++)
-		discard_one(p, desc_at(p, i), fs, ino, blk_lo, blk_hi);
+		drop_one(p, desc_at(p, i), fs, ino, any_ino, lo, hi, discard);
 	return MM_OK;
+}
+
+int pp_invalidate(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t blk_hi)
+{
+	if (!fs_get(p, fs))
+		return MM_ENOENT;
+	return drop_scan(p, fs, ino, false, blk_lo, blk_hi, false);
+}
+
+int pp_drop_inode(pp_pool *p, uint32_t fs, uint64_t ino)
+{
+	if (!fs_get(p, fs))
+		return MM_ENOENT;
+	return drop_scan(p, fs, ino, false, 0, UINT64_MAX, false);
+}
+
+int pp_drop_fs(pp_pool *p, uint32_t fs)
+{
+	if (!fs_get(p, fs))
+		return MM_ENOENT;
+	return drop_scan(p, fs, 0, true, 0, UINT64_MAX, false);
+}
+
+/* ---- 3. discard ---- */
+
+int pp_discard(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t blk_hi)
+{
+	if (!fs_get(p, fs))
+		return MM_ENOENT;
+	return drop_scan(p, fs, ino, false, blk_lo, blk_hi, true);
 }

@@ -16,14 +16,7 @@ P=127.1.26
 ROUNDS=${FSCRASH_ROUNDS:-2}
 T=$PWD/build/tools
 
-mount_cleanup() {
-	local mp
-	for mp in $(awk -v r="$MMFS_ROOT/" '$3=="fuse.mmfs" && index($2, r)==1 {print $2}' /proc/mounts); do
-		umount -l "$mp" 2>/dev/null
-	done
-	mm_cleanup
-}
-trap mount_cleanup EXIT
+trap mm_mount_cleanup EXIT
 
 if [[ ! -c /dev/fuse ]]; then
 	skip "crash tests (no /dev/fuse on this machine)"

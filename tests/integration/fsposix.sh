@@ -8,14 +8,7 @@ mm_setup fsposix
 P=127.1.29
 T=$PWD/build/tools
 
-mount_cleanup() {
-	local mp
-	for mp in $(awk -v r="$MMFS_ROOT/" '$3=="fuse.mmfs" && index($2, r)==1 {print $2}' /proc/mounts); do
-		umount -l "$mp" 2>/dev/null
-	done
-	mm_cleanup
-}
-trap mount_cleanup EXIT
+trap mm_mount_cleanup EXIT
 
 if [[ ! -c /dev/fuse ]]; then
 	skip "POSIX tests through the mount (no /dev/fuse on this machine)"

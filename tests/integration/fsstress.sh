@@ -13,15 +13,11 @@ mm_setup fsstress
 P=127.1.31
 SECS=${FSSTRESS_SECONDS:-8}
 
-mount_cleanup() {
-	local mp
+stress_cleanup() {
 	pkill -f "stress-ng --temp-path $MMFS_ROOT/" 2>/dev/null
-	for mp in $(awk -v r="$MMFS_ROOT/" '$3=="fuse.mmfs" && index($2, r)==1 {print $2}' /proc/mounts); do
-		umount -l "$mp" 2>/dev/null
-	done
-	mm_cleanup
+	mm_mount_cleanup
 }
-trap mount_cleanup EXIT
+trap stress_cleanup EXIT
 
 if [[ ! -c /dev/fuse ]]; then
 	skip "stress-ng through the mount (no /dev/fuse on this machine)"

@@ -159,6 +159,17 @@ STANZA
 		pass "mmcrfs fs1 (-B 256K -m 2)" || { echo "$out"; fail "mmcrfs fs1"; return 1; }
 }
 
+# An EXIT trap for tests that mount: detach whatever fuse.mmfs mount is
+# left under this test's root (a failed check, a killed daemon) before
+# the root is removed, then the usual cleanup.
+mm_mount_cleanup() {
+	local mp
+	for mp in $(awk -v r="$MMFS_ROOT/" '$3=="fuse.mmfs" && index($2, r)==1 {print $2}' /proc/mounts); do
+		umount -l "$mp" 2>/dev/null
+	done
+	mm_cleanup
+}
+
 mm_done() {
 	local f
 	for f in "$MMFS_ROOT"/*/mmfsd.stderr; do

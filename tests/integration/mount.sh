@@ -16,16 +16,7 @@ NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 
 # fuse.mmfs mounts under this test's root, by mount point (decoded)
 our_mounts() { awk -v r="$MMFS_ROOT/" '$3=="fuse.mmfs" && index($2, r)==1 {print $1, $2}' /proc/mounts; }
-# detach whatever is left (a failed check, a killed daemon) before the
-# root is removed, then the usual cleanup
-mount_cleanup() {
-	local mp
-	for mp in $(awk -v r="$MMFS_ROOT/" '$3=="fuse.mmfs" && index($2, r)==1 {print $2}' /proc/mounts); do
-		umount -l "$mp" 2>/dev/null
-	done
-	mm_cleanup
-}
-trap mount_cleanup EXIT
+trap mm_mount_cleanup EXIT
 
 if [[ ! -c /dev/fuse ]] || ! command -v setpriv >/dev/null; then
 	skip "mount tests (no /dev/fuse or no setpriv on this machine)"
