@@ -815,7 +815,8 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	fe_session *s = userdata;
-	unsigned want = FUSE_CAP_READDIRPLUS | FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ATOMIC_O_TRUNC |
+	unsigned want = FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
+			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ATOMIC_O_TRUNC |
 			FUSE_CAP_DONT_MASK | FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_ASYNC_READ |
 			FUSE_CAP_ASYNC_DIO | FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_CACHE_SYMLINKS |
 			FUSE_CAP_POSIX_ACL;
@@ -823,8 +824,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_write = FE_MAX_WRITE;
 	conn->want |= want & conn->capable;
 	conn->want &= ~(unsigned)(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ |
-				  FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
-				  FUSE_CAP_READDIRPLUS_AUTO);
+				  FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 	if ((want & ~conn->capable) & (FUSE_CAP_DONT_MASK | FUSE_CAP_ATOMIC_O_TRUNC))
 		mm_warn(SUB, "%s: the kernel lacks a FUSE capability the front end relies on "
 			"(capable 0x%x)", s->device, conn->capable);
