@@ -142,21 +142,27 @@ mm_log_all() { ls -tr "$MMFS_ROOT/$1"/mmfs.log.2* 2>/dev/null | xargs -r cat; }
 # A one-node cluster on prefix $1 with three 512M NSDs (c1..c3, failure
 # groups 1..3) and file system fs1 on them (-B 256K -m 2) at
 # $MMFS_ROOT/gpfs/fs1, not mounted. Non-zero (with a FAIL) if a step fails.
+# mm_fs1_on_one_node PREFIX [DISK_SIZE [MMCRFS_OPTION...]]: a one-node
+# cluster, three NSDs of DISK_SIZE (512M) in three failure groups, and fs1
+# made with the options (-B 256K -m 2 -M 2), not mounted
 mm_fs1_on_one_node() {
-	local P=$1 D=$MMFS_ROOT/disks out
+	local P=$1 size=${2:-512M} D=$MMFS_ROOT/disks out
+	shift $(($# < 2 ? $# : 2))
+	local opts=("$@")
+	[[ ${#opts[@]} -eq 0 ]] && opts=(-B 256K -m 2 -M 2)
 	mm_cluster $P 1 1 || { fail "mmcrcluster"; return 1; }
 	mmstartup -a >/dev/null || fail "mmstartup -a"
 	mm_wait_all active 40 "${MM_NODES[@]}" && pass "cluster active" || { fail "cluster active"; return 1; }
 	chmod 755 "$MMFS_ROOT"	# the unprivileged user of the tests reaches the mount
-	mmcrnsd --mkdisk $D/d1:512M,$D/d2:512M,$D/d3:512M >/dev/null || fail "mkdisk"
+	mmcrnsd --mkdisk $D/d1:$size,$D/d2:$size,$D/d3:$size >/dev/null || fail "mkdisk"
 	cat >$MMFS_ROOT/disks.stanza <<STANZA
 %nsd: device=$D/d1 nsd=c1 servers=$P.1 failureGroup=1
 %nsd: device=$D/d2 nsd=c2 servers=$P.1 failureGroup=2
 %nsd: device=$D/d3 nsd=c3 servers=$P.1 failureGroup=3
 STANZA
 	mmcrnsd -F $MMFS_ROOT/disks.stanza >/dev/null 2>&1 || { fail "mmcrnsd"; return 1; }
-	out=$(mmcrfs fs1 -F $MMFS_ROOT/disks.stanza -B 256K -m 2 -M 2 -T $MMFS_ROOT/gpfs/fs1 -A no 2>&1) &&
-		pass "mmcrfs fs1 (-B 256K -m 2)" || { echo "$out"; fail "mmcrfs fs1"; return 1; }
+	out=$(mmcrfs fs1 -F $MMFS_ROOT/disks.stanza "${opts[@]}" -T $MMFS_ROOT/gpfs/fs1 -A no 2>&1) &&
+		pass "mmcrfs fs1 (${opts[*]}, disks of $size)" || { echo "$out"; fail "mmcrfs fs1"; return 1; }
 }
 
 # An EXIT trap for tests that mount: detach whatever fuse.mmfs mount is

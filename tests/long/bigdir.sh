@@ -18,19 +18,7 @@ if [[ ! -c /dev/fuse ]]; then
 	exit 0
 fi
 # disks of 8 GB (sparse): a million 4 KiB inode records, one replica
-D=$MMFS_ROOT/disks
-mm_cluster $P 1 1 || { fail "mmcrcluster"; exit 1; }
-mmstartup -a >/dev/null || fail "mmstartup -a"
-mm_wait_all active 40 "${MM_NODES[@]}" && pass "cluster active" || exit 1
-mmcrnsd --mkdisk $D/d1:8G,$D/d2:8G,$D/d3:8G >/dev/null || fail "mkdisk"
-cat >$MMFS_ROOT/disks.stanza <<STANZA
-%nsd: device=$D/d1 nsd=b1 servers=$P.1 failureGroup=1
-%nsd: device=$D/d2 nsd=b2 servers=$P.1 failureGroup=2
-%nsd: device=$D/d3 nsd=b3 servers=$P.1 failureGroup=3
-STANZA
-mmcrnsd -F $MMFS_ROOT/disks.stanza >/dev/null 2>&1 || { fail "mmcrnsd"; exit 1; }
-out=$(mmcrfs fs1 -F $MMFS_ROOT/disks.stanza -B 256K -m 1 -M 2 --inode-limit $((N + N / 4 + 1000)) \
-	-T $MMFS_ROOT/gpfs/fs1 -A no 2>&1) && pass "mmcrfs fs1 (3 x 8 GB, -m 1)" || { echo "$out"; fail "mmcrfs"; exit 1; }
+mm_fs1_on_one_node $P 8G -B 256K -m 1 -M 2 --inode-limit $((N + N / 4 + 1000)) || exit 1
 M=$MMFS_ROOT/gpfs/fs1
 out=$(mmmount fs1 2>&1) || { echo "$out"; fail "mmmount"; exit 1; }
 mkdir -p $M/big
