@@ -6,11 +6,12 @@
  *
  * In order:
  *   1. the record (/mmfs/fs/<device>) must exist and be "ready"
- *   2. the file system must not be mounted anywhere (adm_fs_is_mounted,
- *      the mount service's seam): fs_fsck assumes nobody else writes
- *   3. no other fsck of it runs in this daemon (the disks would be read
- *      and repaired twice at once); fsck from two daemons at once is not
- *      prevented: see mmfsd/README.md
+ *   2. no other fsck of it runs in this daemon (the disks would be read
+ *      and repaired twice at once)
+ *   3. the mount mark in the CCR, taken for the check (fssvc_fsck_claim):
+ *      refused when the file system is mounted anywhere or checked by
+ *      another daemon (fs_fsck assumes nobody else writes); with it no
+ *      node mounts it until the check ends
  *   4. fsdio over the record's NSDs; when the descriptor can be read and
  *      is of another file system (the NSDs were relabelled, the record is
  *      stale), nothing is checked or written: repairing someone else's
@@ -43,6 +44,7 @@
 #include "mmfsd/admin_int.h"
 #include "mmfsd/fsdio.h"
 #include "mmfsd/fsrec.h"
+#include "mmfsd/fssvc.h"
 
 #define SUB "fsck"
 #define FSCK_MAX_PROBLEM_LINES 10000
@@ -73,6 +75,17 @@ static bool running_claim(const char *device, bool *full)
 		snprintf(running[free_slot], sizeof(running[free_slot]), "%s", device);
 	pthread_mutex_unlock(&running_lock);
 	return ok && free_slot >= 0;
+}
+
+bool adm_fsck_running(const char *device)
+{
+	bool yes = false;
+
+	pthread_mutex_lock(&running_lock);
+	for (int i = 0; i < FSCK_MAX_RUNNING; i++)
+		yes |= !strcmp(running[i], device);
+	pthread_mutex_unlock(&running_lock);
+	return yes;
 }
 
 static void running_release(const char *device)
@@ -155,7 +168,7 @@ static int same_fs(struct fsdio *f, const struct fsrec *r, char *err, size_t err
 void adm_cmd_fsck(mmfsd *d, json_object *req, json_object *rep)
 {
 	const char *device = adm_get_str(req, "device", "");
-	bool repair = adm_get_bool(req, "repair", false), claimed = false, full = false;
+	bool repair = adm_get_bool(req, "repair", false), claimed = false, full = false, marked = false;
 	struct fsrec *r = calloc(1, sizeof(*r));
 	struct fsck_run c = {.lines = json_object_new_array()};
 	struct fs_fsck_report fr = {.exit = FS_FSCK_EXIT_ERROR};
@@ -195,12 +208,6 @@ void adm_cmd_fsck(mmfsd *d, json_object *req, json_object *rep)
 		rc = MM_EBUSY;
 		goto done;
 	}
-	if (adm_fs_is_mounted(d, device)) {
-		snprintf(err, sizeof(err), "file system %s is mounted: mmfsck checks an unmounted file "
-			 "system only; unmount it everywhere first (mmumount %s -a)", device, device);
-		rc = MM_EBUSY;
-		goto done;
-	}
 	if (!(claimed = running_claim(device, &full))) {
 		if (full)
 			snprintf(err, sizeof(err), "%d mmfsck runs are under way on node %s: try again "
@@ -211,6 +218,11 @@ void adm_cmd_fsck(mmfsd *d, json_object *req, json_object *rep)
 		rc = MM_EBUSY;
 		goto done;
 	}
+	/* the mount mark: refused if mounted anywhere; no node mounts it
+	 * while the check runs */
+	if ((rc = fssvc_fsck_claim(d, device, err, sizeof(err))))
+		goto done;
+	marked = true;
 	if (!(io = adm_fs_open_disks(d, r, err, sizeof(err)))) {
 		rc = MM_ENOMEM;
 		goto done;
@@ -255,6 +267,8 @@ done:
 	adm_set_rc(rep, rc, err[0] ? err : mm_strerror(rc));
 out:
 	fsdio_close(io);
+	if (marked)
+		fssvc_fsck_release(d, device);
 	if (claimed)
 		running_release(device);
 	free(r);

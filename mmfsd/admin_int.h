@@ -73,6 +73,9 @@ void adm_cmd_adddisk(mmfsd *d, json_object *req, json_object *rep);
 
 /* admin_fsck.c: mmfsck */
 void adm_cmd_fsck(mmfsd *d, json_object *req, json_object *rep);
+/* Does an mmfsck of <device> run in this daemon now? (The mount service
+ * refuses a mount meanwhile.) */
+bool adm_fsck_running(const char *device);
 
 /* admin_mgr.c */
 void adm_cmd_lsmgr(mmfsd *d, json_object *req, json_object *rep);

@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/thread.h"
 #include "common/util.h"
+#include "mmfsd/admin_int.h"
 #include "mmfsd/daemon.h"
 #include "mmfsd/fe.h"
 #include "mmfsd/fsdio.h"
@@ -199,6 +200,16 @@ static int mark_take(fssvc *s, const char *device, const char *mountpoint, const
 				 mm_strerror(rc));
 			break;
 		}
+		if (!strcmp(old.opts, FSSVC_FSCK_OPTS) &&
+		    (old.node != m.node || adm_fsck_running(device))) {
+			char who[320], name[256];
+
+			node_text(d, old.node, who, sizeof(who), name, sizeof(name));
+			snprintf(err, errsz, "%s is being checked by mmfsck on node %s: mount it when "
+				 "the check ends", device, who);
+			rc = MM_EBUSY;
+			break;
+		}
 		if (old.node != m.node) {
 			char who[320], name[256];
 
@@ -224,6 +235,75 @@ static int mark_take(fssvc *s, const char *device, const char *mountpoint, const
 		snprintf(err, errsz, "the mount mark of %s keeps changing: try again", device);
 	free(val);
 	return rc;
+}
+
+int fssvc_fsck_claim(mmfsd *d, const char *device, char *err, size_t errsz)
+{
+	struct fssvc_mark m = {0};
+	char key[128], *val = NULL;
+	int rc = MM_ECONFLICT;
+
+	snprintf(m.device, sizeof(m.device), "%s", device);
+	m.node = mmfsd_node_number(d);
+	snprintf(m.opts, sizeof(m.opts), "%s", FSSVC_FSCK_OPTS);
+	if (fssvc_mark_encode(&m, &val))
+		return MM_ENOMEM;
+	mark_key(device, key, sizeof(key));
+	for (int tries = 0; tries < 3 && rc == MM_ECONFLICT; tries++) {
+		const char *k = key, *v = val;
+		struct fssvc_mark old;
+		char e[256] = "", who[320], name[256];
+
+		rc = clm_ccr_create(mmfsd_clm(d), &k, &v, 1, e, sizeof(e));
+		if (rc != MM_EEXIST) {
+			if (rc)
+				snprintf(err, errsz, "cannot record the check of %s in the CCR: %s", device,
+					 e[0] ? e : mm_strerror(rc));
+			break;
+		}
+		rc = mark_get(d, device, &old);
+		if (rc == MM_ENOENT) {
+			rc = MM_ECONFLICT;	/* gone meanwhile */
+			continue;
+		}
+		if (rc) {
+			snprintf(err, errsz, "cannot read the mount mark of %s: %s", device,
+				 mm_strerror(rc));
+			break;
+		}
+		node_text(d, old.node, who, sizeof(who), name, sizeof(name));
+		if (strcmp(old.opts, FSSVC_FSCK_OPTS)) {
+			snprintf(err, errsz, "file system %s is mounted on node %s: mmfsck checks an "
+				 "unmounted file system only; unmount it everywhere first (mmumount %s -a)",
+				 device, who, device);
+			rc = MM_EBUSY;
+			break;
+		}
+		if (old.node != m.node) {
+			snprintf(err, errsz, "mmfsck of %s is already running on node %s", device, who);
+			rc = MM_EBUSY;
+			break;
+		}
+		/* this node's, and no check of it runs here (the caller holds
+		 * the only one): a daemon killed mid-check left it */
+		mm_notice(SUB, "%s: an mmfsck mark of this node's previous run is replaced", device);
+		rc = clm_ccr_delete(mmfsd_clm(d), key, old.mod_rev);
+		if (rc && rc != MM_ECONFLICT) {
+			snprintf(err, errsz, "cannot replace the stale mmfsck mark of %s: %s", device,
+				 mm_strerror(rc));
+			break;
+		}
+		rc = MM_ECONFLICT;
+	}
+	if (rc == MM_ECONFLICT)
+		snprintf(err, errsz, "the mount mark of %s keeps changing: try again", device);
+	free(val);
+	return rc;
+}
+
+void fssvc_fsck_release(mmfsd *d, const char *device)
+{
+	mark_clear(d, device);
 }
 
 /* ---- the file system's record and disks ----------------------------- */

@@ -41,6 +41,9 @@ struct clm_event;
 typedef struct fssvc fssvc;
 
 #define FSSVC_MARK_PREFIX "/mmfs/mount/"
+/* The options of the mark mmfsck takes while it checks a file system:
+ * a mount anywhere is refused meanwhile, naming the node. */
+#define FSSVC_FSCK_OPTS "mmfsck"
 
 /* mmmount -o: ro, rw, atime, noatime, relatime, suid, nosuid, dev,
  * nodev, exec, noexec (comma-separated; later ones win). */
@@ -131,6 +134,13 @@ int fssvc_marks(struct mmfsd *d, struct fssvc_mark **out, size_t *n);
 /* Is <device> mounted on some node (a mark exists)? False if the CCR
  * cannot be read. For mmdelfs. */
 bool fssvc_mounted_anywhere(struct mmfsd *d, const char *device);
+
+/* mmfsck: take <device>'s mark for this node (create-if-absent), so no
+ * node mounts it while the check runs. MM_EBUSY with <err> naming the
+ * node that has it mounted or checked; a stale fsck mark of this node
+ * (a daemon killed mid-check) is replaced. Release deletes it. */
+int fssvc_fsck_claim(struct mmfsd *d, const char *device, char *err, size_t errsz);
+void fssvc_fsck_release(struct mmfsd *d, const char *device);
 
 /* JSON text of a mark / its parse (pure, unit-tested). */
 int fssvc_mark_encode(const struct fssvc_mark *m, char **out);

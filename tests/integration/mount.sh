@@ -7,8 +7,9 @@
 # the first; mmlsmount; a busy mmumount refused, -f forcing it; mount
 # elsewhere after mmumount with the data intact; kill -9 of the daemon
 # leaves a dead mount that its next mmstartup detaches; mmshutdown
-# unmounts first; -A yes mounts at mmstartup. Node 3, a client node, is
-# the one killed (a quorum node's kill -9 is failover.sh's subject).
+# unmounts first; -A yes mounts at mmstartup; no mount while mmfsck
+# checks. Node 3, a client node, is the one killed (a quorum node's
+# kill -9 is failover.sh's subject).
 source "$(dirname "$0")/lib.sh"
 mm_setup mount
 P=127.1.24
@@ -168,4 +169,28 @@ grep -q " $M fuse.mmfs" /proc/mounts && fail "-A no: fs1 mounted at startup" || 
 echo new >$M2/n && [[ $(cat $M2/n) == new ]] && pass "fs2 is usable" || fail "fs2 use"
 out=$(mmumount all -a 2>&1) && [[ -z $(our_mounts) ]] && pass "mmumount all -a" || { echo "$out"; our_mounts; fail "umount all"; }
 mmlsmount all | grep -q "File system fs2 is not mounted." && pass "mmlsmount all" || fail "mmlsmount all"
+
+# 8. mmfsck holds the mount mark while it checks: a mount anywhere, and
+# an mmfsck from another daemon, are refused naming the node; the mark
+# goes when the check ends (the mark of another node's check is put in
+# the CCR here, as a check running there would leave it)
+S1=$MMFS_ROOT/$P.1/ssl
+ectl() { ETCDCTL_API=3 etcdctl --endpoints=https://$P.1:2379 --cacert $S1/cluster.crt \
+	--cert $S1/node.crt --key $S1/node.key "$@"; }
+out=$(mmfsck fs1 -n 2>&1) && [[ -z $(ectl get /mmfs/mount/fs1 --print-value-only 2>&1) ]] &&
+	pass "mmfsck -n ran and left no mark" || { echo "$out"; ectl get /mmfs/mount/fs1; fail "mmfsck mark left"; }
+ectl put /mmfs/mount/fs1 "{\"device\":\"fs1\",\"node\":2,\"mountpoint\":\"\",\"options\":\"mmfsck\"}" >/dev/null ||
+	fail "etcdctl put"
+out=$(mmmount fs1 -N $P.1 2>&1)
+[[ $? -ne 0 && $out == *"fs1 is being checked by mmfsck on node"* ]] && ! grep -q " $M fuse.mmfs" /proc/mounts &&
+	pass "mmmount during another node's mmfsck is refused: $(tail -1 <<<"$out")" || { echo "$out"; fail "mount during fsck"; }
+out=$(mmfsck fs1 -n 2>&1)
+[[ $? -ne 0 && $out == *"mmfsck of fs1 is already running on node"* ]] &&
+	pass "a second daemon's mmfsck is refused: $out" || { echo "$out"; fail "fsck during fsck"; }
+ectl del /mmfs/mount/fs1 >/dev/null
+out=$(mmmount fs1 -N $P.1 2>&1) && grep -q " $M fuse.mmfs" /proc/mounts && pass "mmmount once the check is over" ||
+	{ echo "$out"; fail "mount after fsck"; }
+out=$(mmfsck fs1 -n 2>&1)
+[[ $? -ne 0 && $out == *"is mounted"* ]] && pass "mmfsck of a mounted file system is refused" || { echo "$out"; fail "fsck mounted"; }
+mmumount fs1 -N $P.1 >/dev/null 2>&1 || fail "mmumount at the end"
 mm_done
