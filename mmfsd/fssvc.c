@@ -161,17 +161,25 @@ static void node_text(mmfsd *d, uint32_t num, char *buf, size_t sz, char *name, 
 }
 
 /*
- * Take <device>'s mark for this node: create-if-absent, so of two nodes
- * mounting at once exactly one wins. A mark of this node's that no mount
- * here backs (left by a killed daemon) is replaced.
+ * An existing mark <old> met while taking one for this node: MM_OK to
+ * replace it as stale (this node's, nothing here behind it), else an
+ * error with <err> naming the holder.
  */
-static int mark_take(fssvc *s, const char *device, const char *mountpoint, const char *opts,
-		     char *err, size_t errsz)
+typedef int (*mark_judge_fn)(mmfsd *d, const char *device, const struct fssvc_mark *old,
+			     char *err, size_t errsz);
+
+/*
+ * Take <device>'s mark for this node: create-if-absent, so of two nodes
+ * taking it at once exactly one wins; a mark found is replaced only if
+ * <judge> calls it stale. <what> ("mount", "check") names the mark in
+ * messages.
+ */
+static int mark_create(mmfsd *d, const char *device, const char *mountpoint, const char *opts,
+		       const char *what, mark_judge_fn judge, char *err, size_t errsz)
 {
-	mmfsd *d = s->d;
 	struct fssvc_mark m = {0};
 	char key[128], *val = NULL;
-	int rc;
+	int rc = MM_ECONFLICT;
 
 	snprintf(m.device, sizeof(m.device), "%s", device);
 	m.node = mmfsd_node_number(d);
@@ -180,49 +188,33 @@ static int mark_take(fssvc *s, const char *device, const char *mountpoint, const
 	if (fssvc_mark_encode(&m, &val))
 		return MM_ENOMEM;
 	mark_key(device, key, sizeof(key));
-	for (int tries = 0; tries < 3; tries++) {
+	for (int tries = 0; tries < 3 && rc == MM_ECONFLICT; tries++) {
 		const char *k = key, *v = val;
 		struct fssvc_mark old;
-		char e[256];
+		char e[256] = "";
 
 		rc = clm_ccr_create(mmfsd_clm(d), &k, &v, 1, e, sizeof(e));
 		if (rc != MM_EEXIST) {
 			if (rc)
-				snprintf(err, errsz, "cannot record the mount of %s in the CCR: %s", device,
-					 e[0] ? e : mm_strerror(rc));
+				snprintf(err, errsz, "cannot record the %s of %s in the CCR: %s", what,
+					 device, e[0] ? e : mm_strerror(rc));
 			break;
 		}
 		rc = mark_get(d, device, &old);
-		if (rc == MM_ENOENT)
-			continue;	/* unmounted meanwhile */
+		if (rc == MM_ENOENT) {
+			rc = MM_ECONFLICT;	/* gone meanwhile */
+			continue;
+		}
 		if (rc) {
 			snprintf(err, errsz, "cannot read the mount mark of %s: %s", device,
 				 mm_strerror(rc));
 			break;
 		}
-		if (!strcmp(old.opts, FSSVC_FSCK_OPTS) &&
-		    (old.node != m.node || adm_fsck_running(device))) {
-			char who[320], name[256];
-
-			node_text(d, old.node, who, sizeof(who), name, sizeof(name));
-			snprintf(err, errsz, "%s is being checked by mmfsck on node %s: mount it when "
-				 "the check ends", device, who);
-			rc = MM_EBUSY;
+		rc = judge(d, device, &old, err, errsz);
+		if (rc)
 			break;
-		}
-		if (old.node != m.node) {
-			char who[320], name[256];
-
-			node_text(d, old.node, who, sizeof(who), name, sizeof(name));
-			snprintf(err, errsz, "%s is mounted on node %s%s: in this release a file "
-				 "system is mounted on one node at a time (mmumount %s -N %s first)",
-				 device, who, clm_is_member(mmfsd_clm(d), old.node) ? "" :
-				 " (not active now: its mount is cleared when its daemon starts)",
-				 device, name);
-			rc = MM_EBUSY;
-			break;
-		}
-		mm_notice(SUB, "%s: a mount mark of this node's previous run is replaced", device);
+		mm_notice(SUB, "%s: a %s mark of this node's previous run is replaced", device,
+			  strcmp(old.opts, FSSVC_FSCK_OPTS) ? "mount" : "mmfsck");
 		rc = clm_ccr_delete(mmfsd_clm(d), key, old.mod_rev);
 		if (rc && rc != MM_ECONFLICT) {
 			snprintf(err, errsz, "cannot replace the stale mount mark of %s: %s", device,
@@ -237,68 +229,63 @@ static int mark_take(fssvc *s, const char *device, const char *mountpoint, const
 	return rc;
 }
 
+/* A mount meets <old>: another node's mount, or a check running anywhere,
+ * keeps it out. */
+static int judge_mount(mmfsd *d, const char *device, const struct fssvc_mark *old, char *err,
+		       size_t errsz)
+{
+	bool self = old->node == mmfsd_node_number(d);
+	char who[320], name[256];
+
+	if (!strcmp(old->opts, FSSVC_FSCK_OPTS) && (!self || adm_fsck_running(device))) {
+		node_text(d, old->node, who, sizeof(who), name, sizeof(name));
+		snprintf(err, errsz, "%s is being checked by mmfsck on node %s: mount it when the "
+			 "check ends", device, who);
+		return MM_EBUSY;
+	}
+	if (!self) {
+		node_text(d, old->node, who, sizeof(who), name, sizeof(name));
+		snprintf(err, errsz, "%s is mounted on node %s%s: in this release a file system is "
+			 "mounted on one node at a time (mmumount %s -N %s first)", device, who,
+			 clm_is_member(mmfsd_clm(d), old->node) ? "" :
+			 " (not active now: its mount is cleared when its daemon starts)", device,
+			 name);
+		return MM_EBUSY;
+	}
+	return MM_OK;
+}
+
+/* A check meets <old>: any mount keeps it out, and so does another
+ * node's check; this node's own is stale (the caller holds the only one
+ * that runs here). */
+static int judge_fsck(mmfsd *d, const char *device, const struct fssvc_mark *old, char *err,
+		      size_t errsz)
+{
+	char who[320], name[256];
+
+	node_text(d, old->node, who, sizeof(who), name, sizeof(name));
+	if (strcmp(old->opts, FSSVC_FSCK_OPTS)) {
+		snprintf(err, errsz, "file system %s is mounted on node %s: mmfsck checks an "
+			 "unmounted file system only; unmount it everywhere first (mmumount %s -a)",
+			 device, who, device);
+		return MM_EBUSY;
+	}
+	if (old->node != mmfsd_node_number(d)) {
+		snprintf(err, errsz, "mmfsck of %s is already running on node %s", device, who);
+		return MM_EBUSY;
+	}
+	return MM_OK;
+}
+
+static int mark_take(fssvc *s, const char *device, const char *mountpoint, const char *opts,
+		     char *err, size_t errsz)
+{
+	return mark_create(s->d, device, mountpoint, opts, "mount", judge_mount, err, errsz);
+}
+
 int fssvc_fsck_claim(mmfsd *d, const char *device, char *err, size_t errsz)
 {
-	struct fssvc_mark m = {0};
-	char key[128], *val = NULL;
-	int rc = MM_ECONFLICT;
-
-	snprintf(m.device, sizeof(m.device), "%s", device);
-	m.node = mmfsd_node_number(d);
-	snprintf(m.opts, sizeof(m.opts), "%s", FSSVC_FSCK_OPTS);
-	if (fssvc_mark_encode(&m, &val))
-		return MM_ENOMEM;
-	mark_key(device, key, sizeof(key));
-	for (int tries = 0; tries < 3 && rc == MM_ECONFLICT; tries++) {
-		const char *k = key, *v = val;
-		struct fssvc_mark old;
-		char e[256] = "", who[320], name[256];
-
-		rc = clm_ccr_create(mmfsd_clm(d), &k, &v, 1, e, sizeof(e));
-		if (rc != MM_EEXIST) {
-			if (rc)
-				snprintf(err, errsz, "cannot record the check of %s in the CCR: %s", device,
-					 e[0] ? e : mm_strerror(rc));
-			break;
-		}
-		rc = mark_get(d, device, &old);
-		if (rc == MM_ENOENT) {
-			rc = MM_ECONFLICT;	/* gone meanwhile */
-			continue;
-		}
-		if (rc) {
-			snprintf(err, errsz, "cannot read the mount mark of %s: %s", device,
-				 mm_strerror(rc));
-			break;
-		}
-		node_text(d, old.node, who, sizeof(who), name, sizeof(name));
-		if (strcmp(old.opts, FSSVC_FSCK_OPTS)) {
-			snprintf(err, errsz, "file system %s is mounted on node %s: mmfsck checks an "
-				 "unmounted file system only; unmount it everywhere first (mmumount %s -a)",
-				 device, who, device);
-			rc = MM_EBUSY;
-			break;
-		}
-		if (old.node != m.node) {
-			snprintf(err, errsz, "mmfsck of %s is already running on node %s", device, who);
-			rc = MM_EBUSY;
-			break;
-		}
-		/* this node's, and no check of it runs here (the caller holds
-		 * the only one): a daemon killed mid-check left it */
-		mm_notice(SUB, "%s: an mmfsck mark of this node's previous run is replaced", device);
-		rc = clm_ccr_delete(mmfsd_clm(d), key, old.mod_rev);
-		if (rc && rc != MM_ECONFLICT) {
-			snprintf(err, errsz, "cannot replace the stale mmfsck mark of %s: %s", device,
-				 mm_strerror(rc));
-			break;
-		}
-		rc = MM_ECONFLICT;
-	}
-	if (rc == MM_ECONFLICT)
-		snprintf(err, errsz, "the mount mark of %s keeps changing: try again", device);
-	free(val);
-	return rc;
+	return mark_create(d, device, "", FSSVC_FSCK_OPTS, "check", judge_fsck, err, errsz);
 }
 
 void fssvc_fsck_release(mmfsd *d, const char *device)
