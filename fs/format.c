@@ -713,8 +713,9 @@ void fs_inode_encode(const struct fs_inode *in, uint32_t fsid, uint8_t *rec)
 	rec[159] = in->depth;
 	mm_be16_put(rec + 160, in->xattr_len);
 	mm_be16_put(rec + 162, in->tail_len);
-	mm_be64_put(rec + 168, in->xattr_overflow);
-	memcpy(rec + 176, in->xattr, xl);
+	for (int r = 0; r < FS_MAX_REPLICAS; r++)
+		mm_be64_put(rec + 168 + 8 * r, in->xattr_ovf.da[r]);
+	memcpy(rec + FS_XATTR_OFF, in->xattr, xl);
 	memcpy(rec + FS_TAIL_OFF, in->tail, in->flags & FS_IF_DATA_IN_INODE ? tl : FS_TAIL_BYTES);
 	fs_mb_seal(rec, FS_INODE_BYTES, &h);
 }
@@ -729,8 +730,7 @@ static bool mode_type_ok(uint32_t mode)
 	return false;
 }
 
-/* Do the xattr entries fill exactly <len> bytes? */
-static bool xattrs_ok(const uint8_t *x, size_t len)
+bool fs_xattr_entries_ok(const uint8_t *x, size_t len)
 {
 	size_t off = 0;
 
@@ -783,17 +783,21 @@ int fs_inode_decode(const uint8_t *rec, uint32_t fsid, uint64_t ino, struct fs_i
 	in->depth = rec[159];
 	in->xattr_len = mm_be16_get(rec + 160);
 	in->tail_len = mm_be16_get(rec + 162);
-	in->xattr_overflow = mm_be64_get(rec + 168);
-	memcpy(in->xattr, rec + 176, FS_XATTR_AREA);
+	for (int r = 0; r < FS_MAX_REPLICAS; r++)
+		in->xattr_ovf.da[r] = mm_be64_get(rec + 168 + 8 * r);
+	memcpy(in->xattr, rec + FS_XATTR_OFF, FS_XATTR_AREA);
 	memcpy(in->tail, rec + FS_TAIL_OFF, FS_TAIL_BYTES);
 
 	if (!zeroes(rec + 164, 4))
 		BAD(MM_EPROTO, "inode %" PRIu64 ": reserved bytes are not zero", in->ino);
 	if (in->flags & ~(uint32_t)INO_FLAGS)
 		BAD(MM_EPROTO, "inode %" PRIu64 ": unknown flags %#" PRIx32, in->ino, in->flags);
-	if (!(in->flags & FS_IF_XATTR_OVERFLOW) != !in->xattr_overflow)
-		BAD(MM_EPROTO, "inode %" PRIu64 ": xattr overflow flag and address %#" PRIx64
-		    " disagree", in->ino, in->xattr_overflow);
+	if (!(in->flags & FS_IF_XATTR_OVERFLOW) != !in->xattr_ovf.da[0] ||
+	    (!in->xattr_ovf.da[0] && (in->xattr_ovf.da[1] || in->xattr_ovf.da[2])) ||
+	    (!in->xattr_ovf.da[1] && in->xattr_ovf.da[2]))
+		BAD(MM_EPROTO, "inode %" PRIu64 ": xattr overflow flag and pointer %#" PRIx64
+		    " %#" PRIx64 " %#" PRIx64 " disagree", in->ino, in->xattr_ovf.da[0],
+		    in->xattr_ovf.da[1], in->xattr_ovf.da[2]);
 	if (in->atime.nsec >= 1000000000u || in->mtime.nsec >= 1000000000u ||
 	    in->ctime.nsec >= 1000000000u || in->crtime.nsec >= 1000000000u)
 		BAD(MM_EPROTO, "inode %" PRIu64 ": a time has 10^9 nanoseconds or more", in->ino);
@@ -801,7 +805,7 @@ int fs_inode_decode(const uint8_t *rec, uint32_t fsid, uint64_t ino, struct fs_i
 		if (in->flags != FS_IF_FREE || in->mode || in->nlink || in->uid || in->gid ||
 		    in->rdev || in->size || in->subblocks || in->data_rep || in->meta_rep ||
 		    in->level || in->depth || in->xattr_len || in->tail_len ||
-		    !zeroes(rec + 176, FS_INODE_BYTES - 176))
+		    !zeroes(rec + 168, FS_INODE_BYTES - 168))
 			BAD(MM_EPROTO, "inode %" PRIu64 ": a free record holds more than its "
 			    "generation and times", in->ino);
 		return MM_OK;
@@ -817,6 +821,12 @@ int fs_inode_decode(const uint8_t *rec, uint32_t fsid, uint64_t ino, struct fs_i
 	    in->meta_rep > FS_MAX_REPLICAS)
 		BAD(MM_EPROTO, "inode %" PRIu64 ": replication %u data, %u metadata (1 .. %d)",
 		    in->ino, in->data_rep, in->meta_rep, FS_MAX_REPLICAS);
+	if ((in->flags & FS_IF_XATTR_OVERFLOW) && !in->xattr_ovf.da[in->meta_rep - 1])
+		BAD(MM_EPROTO, "inode %" PRIu64 ": xattr overflow block has fewer replicas than "
+		    "the file's %u", in->ino, in->meta_rep);
+	if (in->meta_rep < FS_MAX_REPLICAS && in->xattr_ovf.da[in->meta_rep])
+		BAD(MM_EPROTO, "inode %" PRIu64 ": xattr overflow block has more replicas than "
+		    "the file's %u", in->ino, in->meta_rep);
 	if (in->level > FS_MAX_LEVEL)
 		BAD(MM_EPROTO, "inode %" PRIu64 ": indirection level %u (at most %d)", in->ino,
 		    in->level, FS_MAX_LEVEL);
@@ -833,7 +843,7 @@ int fs_inode_decode(const uint8_t *rec, uint32_t fsid, uint64_t ino, struct fs_i
 		    " or level %u", in->ino, in->size, in->level);
 	if (in->depth >= 64 || (in->depth && type != S_IFDIR))
 		BAD(MM_EPROTO, "inode %" PRIu64 ": directory depth %u", in->ino, in->depth);
-	if (in->xattr_len > FS_XATTR_AREA || !xattrs_ok(in->xattr, in->xattr_len) ||
+	if (in->xattr_len > FS_XATTR_AREA || !fs_xattr_entries_ok(in->xattr, in->xattr_len) ||
 	    !zeroes(in->xattr + in->xattr_len, FS_XATTR_AREA - in->xattr_len))
 		BAD(MM_EPROTO, "inode %" PRIu64 ": xattr area of %u bytes is malformed", in->ino,
 		    in->xattr_len);

@@ -47,6 +47,10 @@ static inline uint32_t fs_subblock(uint32_t b)
 #define FS_META_BIT 0x80000000u
 /* Indirect blocks' tags in the metadata registration (fs/README.md). */
 #define FS_TAG_IND (1ull << 63)
+/* The xattr overflow block's tag: an "indirect" level no tree has (127),
+ * so it is never grown into, and its allocation is logged like an
+ * indirect block's (fs/README.md, "Extended attributes and ACLs"). */
+#define FS_TAG_XATTR (FS_TAG_IND | 0x7full << 56)
 
 /* ---- disk addresses ---- */
 typedef uint64_t fs_da;			/* disk index << 48 | subblock */
@@ -293,15 +297,18 @@ struct fs_time {
  *   152 4 flags (FS_IF_*)  156 1 data replicas  157 1 metadata replicas
  *   158 1 indirection level  159 1 directory global depth
  *   160 2 xattr area length used  162 2 tail length used
- *   164 4 reserved 0   168 8 xattr overflow block (a disk address, 0: none)
- *   176 .. 176 + FS_XATTR_AREA: xattr area: entries of
+ *   164 4 reserved 0
+ *   168 24 xattr overflow block: a pointer of 3 addresses (the file's
+ *          metadata replicas; the rest 0; all 0: none)
+ *   192 .. 192 + FS_XATTR_AREA: xattr area: entries of
  *          [1 namespace][1 name len][2 value len][name][value]
  *   FS_TAIL_OFF .. 4096: the tail area: data in the inode, or the
  *          pointers (each maxrep * 8 bytes)
  */
-#define FS_XATTR_AREA 1024u
+#define FS_XATTR_AREA 1008u
+#define FS_XATTR_OFF 192u
 #define FS_MAX_LEVEL 6			/* deepest pointer tree */
-#define FS_TAIL_OFF (176u + FS_XATTR_AREA)
+#define FS_TAIL_OFF (FS_XATTR_OFF + FS_XATTR_AREA)
 #define FS_TAIL_BYTES (FS_INODE_BYTES - FS_TAIL_OFF)	/* 2896 */
 
 struct fs_inode {
@@ -313,7 +320,7 @@ struct fs_inode {
 	uint32_t flags;
 	uint8_t data_rep, meta_rep, level, depth;
 	uint16_t xattr_len, tail_len;
-	fs_da xattr_overflow;
+	struct fs_ptr xattr_ovf;	/* the overflow block (FS_TAG_XATTR) */
 	uint8_t xattr[FS_XATTR_AREA];
 	uint8_t tail[FS_TAIL_BYTES];
 };
@@ -340,7 +347,8 @@ void fs_inode_encode(const struct fs_inode *in, uint32_t fsid, uint8_t *rec);
  * <ino> (UINT64_MAX: any), block number 0, CRC), then every field:
  *   - b == 0, generation < 2^32; the reserved bytes 164..168 zero
  *   - flags only FS_IF_*; FS_IF_XATTR_OVERFLOW set iff the overflow
- *     address is not 0
+ *     pointer is not all 0; its first address is not 0 and no address
+ *     follows a 0 one
  *   - every time's nsec < 10^9
  *   - a free record (FS_IF_FREE) keeps only its number, generation and
  *     times: every other field and both areas are zero, no other flag
@@ -359,6 +367,12 @@ void fs_inode_encode(const struct fs_inode *in, uint32_t fsid, uint8_t *rec);
  */
 int fs_inode_decode(const uint8_t *rec, uint32_t fsid, uint64_t ino, struct fs_inode *in,
 		    char *err, size_t errsz);
+
+/* Do xattr entries ([1 ns][1 name len >= 1][2 value len][name][value])
+ * fill exactly <len> bytes of <x>? (The inode's area, the overflow
+ * block's body: FS_BT_XATTR, header a = the length used, b = 0, owner
+ * the inode, block number FS_TAG_XATTR, the rest of the body zero.) */
+bool fs_xattr_entries_ok(const uint8_t *x, size_t len);
 
 /* Pointer <i> of a tail area or an indirect block body holding <maxrep>
  * (1 .. FS_MAX_REPLICAS) addresses per pointer: get zeroes the replicas

@@ -566,8 +566,14 @@ static void check_replicas(struct fk *f, uint64_t ino, uint64_t blk, const struc
 		const struct fs_bstore *bs = fs_ds_bs(f->ds);
 		uint8_t *x;
 
-		fk_problem(f, f->repair, "inode %" PRIu64 " block %#" PRIx64 ": replica %u (disk %u "
-			   "(%s) subblock %" PRIu64 ") is damaged or differs%s", ino, blk, badk,
+		char what[64];
+
+		if (blk == FS_TAG_XATTR)
+			snprintf(what, sizeof(what), "xattr overflow block");
+		else
+			snprintf(what, sizeof(what), "block %#" PRIx64, blk);
+		fk_problem(f, f->repair, "inode %" PRIu64 " %s: replica %u (disk %u "
+			   "(%s) subblock %" PRIu64 ") is damaged or differs%s", ino, what, badk,
 			   fs_da_disk(p->da[badk]), fk_dname(f, fs_da_disk(p->da[badk])),
 			   fs_da_sub(p->da[badk]), f->repair ? ": rewritten from a good one" : "");
 		if (f->repair) {
@@ -719,6 +725,77 @@ static int punch_blocks(struct fk *f, struct fs_inode *in, struct walk *w)
 	return fk_write_inode(f, in);
 }
 
+/* Give back the xattr overflow block's claims (an inode cleared). */
+static void xattr_unclaim(struct fk *f, const struct fs_inode *in)
+{
+	if (!(in->flags & FS_IF_XATTR_OVERFLOW))
+		return;
+	for (unsigned k = 0; k < in->meta_rep; k++)
+		if (fk_claimed(f, in->xattr_ovf.da[k], f->ind_sub))
+			fk_claim(f, in->xattr_ovf.da[k], f->ind_sub, false);
+}
+
+/*
+ * Inode <in>'s xattr overflow block: its addresses, replicas, header and
+ * entries. A good one is claimed and its subblocks returned; a bad one
+ * is reported and, repairing, dropped (its attributes are lost; the
+ * inode's count loses its subblocks) and 0 returned.
+ */
+static uint64_t check_xattr(struct fk *f, struct fs_inode *in)
+{
+	const struct fs_bstore *bs = fs_ds_bs(f->ds);
+	const struct fs_ptr *p = &in->xattr_ovf;
+	uint64_t sub = (uint64_t)f->ind_sub * in->meta_rep;
+	char why[192] = "";
+	struct fs_mbh h;
+	uint8_t *b;
+	unsigned k;
+
+	if (!(in->flags & FS_IF_XATTR_OVERFLOW))
+		return 0;
+	for (k = 0; k < in->meta_rep && !why[0]; k++) {
+		const char *w = bad_addr(f, p->da[k], f->ind_sub, true);
+
+		if (!w && fk_claimed(f, p->da[k], f->ind_sub))
+			w = "is already used by another block";
+		if (w)
+			snprintf(why, sizeof(why), "replica %u address %#" PRIx64 " %s", k,
+				 p->da[k], w);
+	}
+	if (!why[0]) {
+		check_replicas(f, in->ino, FS_TAG_XATTR, p, 0, in->meta_rep, FS_BT_XATTR);
+		if (bs->get(bs->arg, in->ino, FS_TAG_XATTR, false, &b) != MM_OK) {
+			snprintf(why, sizeof(why), "cannot be read");
+		} else {
+			if (fs_mb_verify(b, FS_MB, FS_BT_XATTR, f->fsid, in->ino, FS_TAG_XATTR, &h,
+					 why, sizeof(why)) == MM_OK &&
+			    (h.b || h.a == 0 || h.a > FS_MB - FS_MBH_BYTES ||
+			     !fs_xattr_entries_ok(b + FS_MBH_BYTES, h.a) ||
+			     !fs_mkfs_all_zero(b + FS_MBH_BYTES + h.a, FS_MB - FS_MBH_BYTES - h.a)))
+				snprintf(why, sizeof(why), "entries of %" PRIu64 " bytes are malformed",
+					 h.a);
+			bs->put(bs->arg, in->ino, FS_TAG_XATTR, b, false);
+		}
+	}
+	if (!why[0]) {
+		for (k = 0; k < in->meta_rep; k++) {
+			fk_claim(f, p->da[k], f->ind_sub, true);
+			f->r->blocks++;
+		}
+		f->r->subblocks += sub;
+		return sub;
+	}
+	fk_problem(f, f->repair, "inode %" PRIu64 ": xattr overflow block: %s%s", in->ino, why,
+		   f->repair ? ": dropped, with the attributes it held" : "");
+	if (f->repair) {
+		memset(&in->xattr_ovf, 0, sizeof(in->xattr_ovf));
+		in->flags &= ~(uint32_t)FS_IF_XATTR_OVERFLOW;
+		in->subblocks -= in->subblocks >= sub ? sub : in->subblocks;
+		fk_write_inode(f, in);
+	}
+	return 0;
+}
+
 static const char *kind_of(const struct fs_inode *in)
 {
 	return S_ISDIR(in->mode) ? "directory" : "file";
@@ -734,11 +811,14 @@ int fk_clear_inode(struct fk *f, uint64_t ino)
 	if (!in)
 		return rc;
 	/* give back what it claimed (when its tree can be read) */
-	if (fk_read_inode(f, ino, in) == MM_OK && !(in->flags & (FS_IF_FREE | FS_IF_DATA_IN_INODE)) &&
+	rc = fk_read_inode(f, ino, in);
+	if (rc == MM_OK && !(in->flags & (FS_IF_FREE | FS_IF_DATA_IN_INODE)) &&
 	    f->ii[ino].state == IS_USED && walk_tree(f, in, &w) == MM_OK && !w.damaged) {
 		for (size_t i = 0; i < w.n; i++)
 			fk_claim(f, w.c[i].da, w.c[i].nsub, false);
 	}
+	if (rc == MM_OK && f->ii[ino].state == IS_USED && !(in->flags & FS_IF_FREE))
+		xattr_unclaim(f, in);
 	rc = write_free(f, ino, gen);
 	f->ii[ino].state = IS_FREE;
 	free(w.c);
@@ -747,8 +827,9 @@ int fk_clear_inode(struct fk *f, uint64_t ino)
 	return rc;
 }
 
-/* Inode <ino> (in use): its tree, claims, subblocks. */
-static void check_tree(struct fk *f, struct fs_inode *in)
+/* Inode <ino> (in use): its tree, claims, subblocks (<xsub> of them its
+ * xattr overflow block's, already claimed). */
+static void check_tree(struct fk *f, struct fs_inode *in, uint64_t xsub)
 {
 	struct walk w = {.f = f};
 	uint64_t sub = 0;
@@ -809,6 +890,7 @@ static void check_tree(struct fk *f, struct fs_inode *in)
 			goto out;
 		}
 		if (fix) {
+			xattr_unclaim(f, in);
 			write_free(f, in->ino, in->gen);
 			f->ii[in->ino].state = IS_FREE;
 		}
@@ -819,6 +901,7 @@ static void check_tree(struct fk *f, struct fs_inode *in)
 		f->r->blocks++;
 	}
 	f->r->subblocks += sub;
+	sub += xsub;
 	if (sub != in->subblocks) {
 		fk_problem(f, f->repair, "inode %" PRIu64 ": counts %" PRIu64 " subblocks used, its "
 			   "blocks take %" PRIu64 "%s", in->ino, in->subblocks, sub,
@@ -922,6 +1005,8 @@ static void check_inodes(struct fk *f)
 			fk_unrepairable(f, "inode 0: its block 0 is not the one the descriptor names");
 	}
 	for (uint64_t ino = 0; ino < f->ninodes && !f->stop; ino++) {
+		uint64_t xsub;
+
 		fk_progress(f, "Checking inodes", f->ninodes + ino, 2 * f->ninodes);
 		if (f->ii[ino].state != IS_USED)
 			continue;
@@ -932,19 +1017,21 @@ static void check_inodes(struct fk *f)
 			f->r->dirs++;
 		else
 			f->r->files++;
+		xsub = check_xattr(f, in);
 		if (in->flags & FS_IF_DATA_IN_INODE) {
-			if (in->subblocks) {
+			if (in->subblocks != xsub) {
 				fk_problem(f, f->repair, "inode %" PRIu64 ": data in the inode, but "
-					   "counts %" PRIu64 " subblocks used%s", ino, in->subblocks,
-					   f->repair ? ": set to 0" : "");
+					   "counts %" PRIu64 " subblocks used (its xattr block takes %"
+					   PRIu64 ")%s", ino, in->subblocks, xsub,
+					   f->repair ? ": set" : "");
 				if (f->repair) {
-					in->subblocks = 0;
+					in->subblocks = xsub;
 					fk_write_inode(f, in);
 				}
 			}
 			continue;
 		}
-		check_tree(f, in);
+		check_tree(f, in, xsub);
 	}
 	fk_progress(f, "Checking inodes", 1, 1);
 	free(in);

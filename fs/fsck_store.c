@@ -190,6 +190,13 @@ int fs_ds_where(struct fs_ds *ds, uint64_t ino, uint64_t blk, struct fs_ptr *p, 
 	if (!in)
 		return MM_ENOMEM;
 	rc = fs_ds_inode(ds, ino, in, NULL);
+	if (rc == MM_OK && blk == FS_TAG_XATTR) {
+		rc = (in->flags & FS_IF_XATTR_OVERFLOW) ? 1 : 0;
+		if (rc)
+			*p = in->xattr_ovf;
+		free(in);
+		return rc;
+	}
 	if (rc == MM_ENOENT || (rc == MM_OK && (in->flags & (FS_IF_FREE | FS_IF_DATA_IN_INODE)))) {
 		free(in);
 		return 0;

@@ -334,6 +334,13 @@ int sg_map_meta(fs_sg *sg, uint64_t ino, uint64_t blk, struct pp_map *m)
 	rc = map_inode(sg, ino, &in);
 	if (rc)
 		return rc;
+	if (blk == FS_TAG_XATTR) {
+		if (!(in.flags & FS_IF_XATTR_OVERFLOW))
+			return MM_ENOENT;
+		sg_ptr_to_map(sg, &in.xattr_ovf, 0, 0, m);
+		ac_learn(sg, sg->mfsid, ino, blk, m);
+		return MM_OK;
+	}
 	if (in.flags & FS_IF_DATA_IN_INODE)
 		return MM_ENOENT;
 	sg_ro_tree(sg, &tr);

@@ -242,6 +242,12 @@ int sg_tx_alloc_meta_block(struct sg_tx *tx, uint64_t ino, uint64_t n, unsigned 
  * end, a full block before the last, ceil(rest / S) for a last block the
  * file ends inside (fs/README.md, "Disk addresses": a fragment). */
 uint32_t sg_nsub(const fs_sg *sg, uint64_t n, uint64_t size);
+/* The xattr overflow block (FS_TAG_XATTR) of <in>, which takes part in
+ * <tx>, held for writing: allocated first (zeros; <in>'s pointer, flag
+ * and subblocks set) when it has none. */
+int sg_tx_xattr_get(struct sg_tx *tx, struct fs_inode *in, uint8_t **data);
+/* Free <in>'s overflow block (if any) with <tx>; <in> loses it. */
+int sg_tx_xattr_drop(struct sg_tx *tx, struct fs_inode *in);
 /* Free <p> (data block of nsub subblocks per replica) after commit. */
 int sg_tx_free(struct sg_tx *tx, const struct fs_ptr *p, uint32_t nsub, bool meta, uint64_t ino,
 	       uint64_t blk);

@@ -9,7 +9,8 @@
  * fs_inode_decode checks). The name stored is the part after the
  * namespace's prefix. A change is one transaction on the inode under its
  * token held xw, as every other inode change (vnode.c); readers take it
- * ro. No overflow block yet: a full area is -ENOSPC.
+ * ro. What the area cannot hold goes to the inode's overflow block
+ * (FS_TAG_XATTR, in the same transaction; "the areas" below).
  *
  * ACLs are the values of system.posix_acl_access / _default, in Linux's
  * xattr format (little-endian, unlike the rest of the record: the bytes
@@ -17,6 +18,9 @@
  * them).
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -88,28 +92,47 @@ static int xname_parse(const char *name, struct xname *x)
 	return -EOPNOTSUPP;
 }
 
-/* ---- the area ---- */
+/* ---- the areas ----
+ *
+ * Two areas hold entries in the same format: the inode's (FS_XATTR_AREA
+ * bytes) and the overflow block's body (OVF_CAP bytes after its header,
+ * whose <a> is the length used). ACLs stay in the inode's area, where
+ * the permission check reads them without I/O; other names go there
+ * while they fit, else to the overflow block, which is allocated with
+ * the first entry it takes and freed with its last. */
 
-static size_t xent_size(const struct fs_inode *in, size_t off)
+#define OVF_CAP (FS_MB - FS_MBH_BYTES)
+
+struct xarea {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static struct xarea iarea(const struct fs_inode *in)
 {
-	return 4u + in->xattr[off + 1] + mm_be16_get(in->xattr + off + 2);
+	return (struct xarea){(uint8_t *)in->xattr, in->xattr_len < FS_XATTR_AREA ? in->xattr_len :
+				FS_XATTR_AREA, FS_XATTR_AREA};
 }
 
-/* The offset of the entry <ns>/<name> in <in>'s area and its value's
- * length, or -1. Stops at an entry that overruns the area (decode
- * refuses such a record, so only a bug gets there). */
-static int xfind(const struct fs_inode *in, uint8_t ns, const char *name, size_t nl, size_t *vl)
+static size_t xent_size(const struct xarea *a, size_t off)
 {
-	size_t off = 0, len = in->xattr_len < FS_XATTR_AREA ? in->xattr_len : FS_XATTR_AREA;
+	return 4u + a->p[off + 1] + mm_be16_get(a->p + off + 2);
+}
 
-	while (off + 4 <= len) {
-		size_t sz = xent_size(in, off);
+/* The offset of the entry <ns>/<name> in <a> and its value's length, or
+ * -1. Stops at an entry that overruns the area (decoding refuses such
+ * an area, so only a bug gets there). */
+static int xfind(const struct xarea *a, uint8_t ns, const char *name, size_t nl, size_t *vl)
+{
+	size_t off = 0;
 
-		if (off + sz > len)
+	while (off + 4 <= a->len) {
+		size_t sz = xent_size(a, off);
+
+		if (off + sz > a->len)
 			break;
-		if (in->xattr[off] == ns && in->xattr[off + 1] == nl &&
-		    !memcmp(in->xattr + off + 4, name, nl)) {
-			*vl = mm_be16_get(in->xattr + off + 2);
+		if (a->p[off] == ns && a->p[off + 1] == nl && !memcmp(a->p + off + 4, name, nl)) {
+			*vl = mm_be16_get(a->p + off + 2);
 			return (int)off;
 		}
 		off += sz;
@@ -117,45 +140,238 @@ static int xfind(const struct fs_inode *in, uint8_t ns, const char *name, size_t
 	return -1;
 }
 
-static const uint8_t *xval(const struct fs_inode *in, int off)
+static const uint8_t *xval(const struct xarea *a, int off)
 {
-	return in->xattr + off + 4 + in->xattr[off + 1];
+	return a->p + off + 4 + a->p[off + 1];
 }
 
 /* Remove the entry at <off>: the rest moves down, the freed end is
  * zeroed (the record keeps "the rest is zero"). */
-static void xdel(struct fs_inode *in, int off)
+static void xdel(struct xarea *a, int off)
 {
-	size_t sz = xent_size(in, (size_t)off), len = in->xattr_len;
+	size_t sz = xent_size(a, (size_t)off), len = a->len;
 
-	memmove(in->xattr + off, in->xattr + off + sz, len - (size_t)off - sz);
-	memset(in->xattr + len - sz, 0, sz);
-	in->xattr_len = (uint16_t)(len - sz);
+	memmove(a->p + off, a->p + off + sz, len - (size_t)off - sz);
+	memset(a->p + len - sz, 0, sz);
+	a->len = len - sz;
 }
 
-/* Set <ns>/<name> to <v> (replacing it if there): -ENOSPC when the area
- * cannot hold it (then nothing changed). */
+/* Append <ns>/<name> = <v>: false if <a> has no room (nothing changed). */
+static bool xadd(struct xarea *a, uint8_t ns, const char *name, size_t nl, const void *v,
+		 size_t vl)
+{
+	size_t need = 4 + nl + vl, len = a->len;
+
+	if (need > a->cap - len)
+		return false;
+	a->p[len] = ns;
+	a->p[len + 1] = (uint8_t)nl;
+	mm_be16_put(a->p + len + 2, (uint16_t)vl);
+	memcpy(a->p + len + 4, name, nl);
+	if (vl)
+		memcpy(a->p + len + 4 + nl, v, vl);
+	a->len = len + need;
+	return true;
+}
+
+/* Set <ns>/<name> to <v> in the inode's area alone (a new inode's ACLs):
+ * -ENOSPC when it cannot hold it (then nothing changed). */
 static int xput(struct fs_inode *in, uint8_t ns, const char *name, size_t nl, const void *v,
 		size_t vl)
 {
-	size_t old = 0, need = 4 + nl + vl, len;
-	int off = xfind(in, ns, name, nl, &(size_t){0});
+	struct xarea a = iarea(in);
+	int off = xfind(&a, ns, name, nl, &(size_t){0});
+	size_t old = off >= 0 ? xent_size(&a, (size_t)off) : 0;
 
-	if (off >= 0)
-		old = xent_size(in, (size_t)off);
-	if (need > FS_XATTR_AREA - in->xattr_len + old)
+	if (4 + nl + vl > a.cap - a.len + old)
 		return -ENOSPC;
 	if (off >= 0)
-		xdel(in, off);
-	len = in->xattr_len;
-	in->xattr[len] = ns;
-	in->xattr[len + 1] = (uint8_t)nl;
-	mm_be16_put(in->xattr + len + 2, (uint16_t)vl);
-	memcpy(in->xattr + len + 4, name, nl);
-	if (vl)
-		memcpy(in->xattr + len + 4 + nl, v, vl);
-	in->xattr_len = (uint16_t)(len + need);
+		xdel(&a, off);
+	xadd(&a, ns, name, nl, v, vl);
+	in->xattr_len = (uint16_t)a.len;
 	return 0;
+}
+
+/* The attributes of one inode while a call works on them: its area, and
+ * a copy of the overflow block's body (loaded on demand). */
+struct xset {
+	fs_sg *sg;
+	struct fs_inode *in;
+	struct xarea ia, oa;
+	uint8_t *ob;			/* OVF_CAP bytes, or NULL: not loaded */
+	bool ochanged;
+};
+
+static void xs_init(struct xset *xs, fs_sg *sg, struct fs_inode *in)
+{
+	memset(xs, 0, sizeof(*xs));
+	xs->sg = sg;
+	xs->in = in;
+	xs->ia = iarea(in);
+}
+
+static void xs_done(struct xset *xs)
+{
+	free(xs->ob);
+	xs->ob = NULL;
+}
+
+/* Does the overflow body hold well-formed entries filling exactly <len>
+ * bytes, the rest zero? */
+static bool ovf_ok(const uint8_t *body, uint64_t len)
+{
+	if (len > OVF_CAP || !fs_xattr_entries_ok(body, len))
+		return false;
+	for (size_t i = len; i < OVF_CAP; i++)
+		if (body[i])
+			return false;
+	return true;
+}
+
+/* Load the overflow block (a copy: no buffer stays held): -EIO, logged
+ * with the disk's words, if it does not verify. */
+static int xs_load(struct xset *xs)
+{
+	fs_sg *sg = xs->sg;
+	struct fs_bstore bs;
+	struct fs_mbh h;
+	uint8_t *d;
+	char why[192];
+	int rc;
+
+	if (xs->ob)
+		return 0;
+	xs->ob = calloc(1, OVF_CAP);
+	if (!xs->ob)
+		return -ENOMEM;
+	xs->oa = (struct xarea){xs->ob, 0, OVF_CAP};
+	if (!(xs->in->flags & FS_IF_XATTR_OVERFLOW))
+		return 0;
+	sg_ro_bstore(sg, &bs);
+	rc = bs.get(bs.arg, xs->in->ino, FS_TAG_XATTR, false, &d);
+	if (rc) {
+		sg_logf(sg, rc, "inode %" PRIu64 ": xattr overflow block", xs->in->ino);
+		goto bad;
+	}
+	rc = fs_mb_verify(d, FS_MB, FS_BT_XATTR, sg->fsid, xs->in->ino, FS_TAG_XATTR, &h, why,
+			  sizeof(why));
+	if (!rc && (h.b || !ovf_ok(d + FS_MBH_BYTES, h.a))) {
+		rc = MM_EPROTO;
+		snprintf(why, sizeof(why), "entries malformed (length %" PRIu64 ")", h.a);
+	}
+	if (!rc) {
+		memcpy(xs->ob, d + FS_MBH_BYTES, OVF_CAP);
+		xs->oa.len = h.a;
+	}
+	bs.put(bs.arg, xs->in->ino, FS_TAG_XATTR, d, false);
+	if (!rc)
+		return 0;
+	sg_logf(sg, rc, "inode %" PRIu64 ": xattr overflow block: %s", xs->in->ino, why);
+bad:
+	free(xs->ob);
+	xs->ob = NULL;
+	return fs_errno(rc) == -ENOMEM ? -ENOMEM : -EIO;
+}
+
+/* Find <ns>/<name>: its area and offset (or -1) and value length. */
+static int xs_find(struct xset *xs, uint8_t ns, const char *name, size_t nl, struct xarea **a,
+		   int *off, size_t *vl)
+{
+	int rc;
+
+	*a = &xs->ia;
+	*off = xfind(&xs->ia, ns, name, nl, vl);
+	if (*off >= 0 || !(xs->in->flags & FS_IF_XATTR_OVERFLOW) || ns == XNS_SYSTEM)
+		return 0;
+	rc = xs_load(xs);
+	if (rc)
+		return rc;
+	*a = &xs->oa;
+	*off = xfind(&xs->oa, ns, name, nl, vl);
+	return 0;
+}
+
+static void xs_del(struct xset *xs, struct xarea *a, int off)
+{
+	xdel(a, off);
+	if (a == &xs->oa)
+		xs->ochanged = true;
+	else
+		xs->in->xattr_len = (uint16_t)xs->ia.len;
+}
+
+/*
+ * Set <ns>/<name> to <v>, replacing it: in the inode's area if it fits,
+ * else (not an ACL) in the overflow block. An ACL that does not fit
+ * moves other names to the overflow block to make room. -ENOSPC when
+ * nothing can hold it: the copies in <xs> are then half changed, and the
+ * caller drops them (nothing is written).
+ */
+static int xs_put(struct xset *xs, uint8_t ns, const char *name, size_t nl, const void *v,
+		  size_t vl)
+{
+	struct xarea *a;
+	size_t ovl, need = 4 + nl + vl;
+	int off, rc;
+
+	rc = xs_find(xs, ns, name, nl, &a, &off, &ovl);
+	if (rc)
+		return rc;
+	if (off >= 0)
+		xs_del(xs, a, off);
+	while (ns == XNS_SYSTEM && need > xs->ia.cap - xs->ia.len) {
+		/* move the inode area's last other entry to the overflow block */
+		size_t o, last = SIZE_MAX;
+
+		for (o = 0; o + 4 <= xs->ia.len; o += xent_size(&xs->ia, o))
+			if (xs->ia.p[o] != XNS_SYSTEM)
+				last = o;
+		if (last == SIZE_MAX)
+			return -ENOSPC;
+		rc = xs_load(xs);
+		if (rc)
+			return rc;
+		if (!xadd(&xs->oa, xs->ia.p[last], (const char *)xs->ia.p + last + 4,
+			  xs->ia.p[last + 1], xval(&xs->ia, (int)last),
+			  mm_be16_get(xs->ia.p + last + 2)))
+			return -ENOSPC;
+		xs->ochanged = true;
+		xs_del(xs, &xs->ia, (int)last);
+	}
+	if (xadd(&xs->ia, ns, name, nl, v, vl)) {
+		xs->in->xattr_len = (uint16_t)xs->ia.len;
+		return 0;
+	}
+	if (ns == XNS_SYSTEM)
+		return -ENOSPC;
+	rc = xs_load(xs);
+	if (rc)
+		return rc;
+	if (!xadd(&xs->oa, ns, name, nl, v, vl))
+		return -ENOSPC;
+	xs->ochanged = true;
+	return 0;
+}
+
+/* Write the overflow block's new contents into <tx> (allocating or
+ * freeing it as it gains its first entry or loses its last). */
+static int xs_store(struct xset *xs, struct sg_tx *tx)
+{
+	uint8_t *d;
+	int rc;
+
+	if (!xs->ochanged)
+		return 0;
+	if (xs->oa.len == 0)
+		return fs_errno(sg_tx_xattr_drop(tx, xs->in));
+	rc = fs_errno(sg_tx_xattr_get(tx, xs->in, &d));
+	if (rc)
+		return rc;
+	memcpy(d + FS_MBH_BYTES, xs->ob, OVF_CAP);
+	fs_mb_seal(d, FS_MB,
+		   &(struct fs_mbh){.type = FS_BT_XATTR, .fsid = xs->sg->fsid, .ino = xs->in->ino,
+				    .blk = FS_TAG_XATTR, .a = xs->oa.len});
+	return fs_errno(sg_tx_log(tx, xs->in->ino, FS_TAG_XATTR, 0, FS_MB));
 }
 
 /* ---- ACLs: Linux's xattr format ---- */
@@ -372,13 +588,15 @@ static int acl_get(const struct fs_inode *in, int which, const uint8_t **a)
 	size_t vl;
 	int off, n;
 
+	struct xarea ar = iarea(in);
+
 	*a = NULL;
 	if (!in->xattr_len)
 		return 0;
-	off = xfind(in, XNS_SYSTEM, nm, strlen(nm), &vl);
+	off = xfind(&ar, XNS_SYSTEM, nm, strlen(nm), &vl);
 	if (off < 0)
 		return 0;
-	*a = xval(in, off);
+	*a = xval(&ar, off);
 	n = acl_valid(*a, vl);
 	return n >= 0 ? n : -EIO;
 }
@@ -539,13 +757,15 @@ static int may_write(const struct fs_cred *c, const struct fs_inode *in, const s
  * Linux answers 0). XATTR_CREATE / XATTR_REPLACE do not apply to ACLs,
  * as in Linux.
  */
-static int acl_set(const struct fs_cred *c, struct fs_inode *in, const struct xname *x,
+static int acl_set(const struct fs_cred *c, struct xset *xs, const struct xname *x,
 		   const void *value, size_t size, bool *changed)
 {
+	struct fs_inode *in = xs->in;
+	struct xarea *ar;
 	uint8_t a[FS_XATTR_AREA];
 	uint32_t bits;
 	size_t vl;
-	int n = 0, off;
+	int n = 0, off, rc;
 
 	if (S_ISLNK(in->mode))
 		return -EOPNOTSUPP;
@@ -560,13 +780,15 @@ static int acl_set(const struct fs_cred *c, struct fs_inode *in, const struct xn
 	}
 	if (!owner_or_root(c, in))
 		return -EPERM;
-	off = xfind(in, XNS_SYSTEM, x->s, x->n, &vl);
+	rc = xs_find(xs, XNS_SYSTEM, x->s, x->n, &ar, &off, &vl);
+	if (rc)
+		return rc;
 	if (n == 0) {
 		if (off < 0) {
 			*changed = false;
 			return 0;
 		}
-		xdel(in, off);
+		xs_del(xs, ar, off);
 		return 0;
 	}
 	if (size > sizeof(a))
@@ -579,10 +801,9 @@ static int acl_set(const struct fs_cred *c, struct fs_inode *in, const struct xn
 		if (!not_equiv) {
 			/* the mode says it all: no ACL is kept (Linux) */
 			if (off >= 0)
-				xdel(in, off);
+				xs_del(xs, ar, off);
 		} else {
-			int rc = xput(in, XNS_SYSTEM, x->s, x->n, a, size);
-
+			rc = xs_put(xs, XNS_SYSTEM, x->s, x->n, a, size);
 			if (rc)
 				return rc;
 		}
@@ -591,7 +812,7 @@ static int acl_set(const struct fs_cred *c, struct fs_inode *in, const struct xn
 			in->mode &= ~(uint32_t)S_ISGID;
 		return 0;
 	}
-	return xput(in, XNS_SYSTEM, x->s, x->n, a, size);
+	return xs_put(xs, XNS_SYSTEM, x->s, x->n, a, size);
 }
 
 /* setxattr and removexattr: <remove>, or set <value> under <flags>. */
@@ -601,6 +822,8 @@ static int xchange(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char 
 	struct xname x;
 	struct sg_vn v;
 	struct sg_tx *tx;
+	struct xset xs;
+	struct xarea *ar;
 	bool changed = true;
 	size_t vl;
 	int rc, off;
@@ -621,31 +844,35 @@ static int xchange(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char 
 	rc = sg_vn_get(sg, ino, TOK_XW, &v);
 	if (rc)
 		return rc;
+	xs_init(&xs, sg, &v.in);
 	rc = may_write(c, &v.in, &x);
 	if (!rc && x.acl) {
-		rc = acl_set(c, &v.in, &x, remove ? NULL : value, remove ? 0 : size, &changed);
+		rc = acl_set(c, &xs, &x, remove ? NULL : value, remove ? 0 : size, &changed);
 	} else if (!rc) {
-		off = xfind(&v.in, x.ns, x.s, x.n, &vl);
-		if (remove || (flags & XATTR_REPLACE))
+		rc = xs_find(&xs, x.ns, x.s, x.n, &ar, &off, &vl);
+		if (!rc && (remove || (flags & XATTR_REPLACE)))
 			rc = off < 0 ? -ENODATA : 0;
 		if (!rc && !remove && (flags & XATTR_CREATE) && off >= 0)
 			rc = -EEXIST;
 		if (!rc && remove)
-			xdel(&v.in, off);
+			xs_del(&xs, ar, off);
 		else if (!rc)
-			rc = xput(&v.in, x.ns, x.s, x.n, value, size);
+			rc = xs_put(&xs, x.ns, x.s, x.n, value, size);
 	}
 	if (!rc && changed) {
 		sg_now(&v.in.ctime);
 		rc = fs_errno(sg_tx_begin(sg, 0, &tx));
 		if (!rc) {
 			rc = fs_errno(sg_tx_inode(tx, v.ip, &v.in));
+			if (!rc)
+				rc = xs_store(&xs, tx);
 			if (rc)
 				sg_tx_abort(tx);
 			else
 				rc = fs_errno(sg_tx_commit(tx));
 		}
 	}
+	xs_done(&xs);
 	sg_vn_put(sg, &v);
 	return rc;
 }
@@ -666,9 +893,11 @@ ssize_t fs_getxattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char
 {
 	struct xname x;
 	struct sg_vn v;
+	struct xset xs;
+	struct xarea *ar;
 	size_t vl = 0;
 	ssize_t rc;
-	int off;
+	int off, r;
 
 	rc = xname_parse(name, &x);
 	if (rc)
@@ -676,20 +905,24 @@ ssize_t fs_getxattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char
 	rc = sg_vn_get(sg, ino, TOK_RO, &v);
 	if (rc)
 		return rc;
+	xs_init(&xs, sg, &v.in);
 	rc = may_read(c, &v.in, &x);
 	if (!rc) {
-		off = xfind(&v.in, x.ns, x.s, x.n, &vl);
-		if (off < 0)
+		r = xs_find(&xs, x.ns, x.s, x.n, &ar, &off, &vl);
+		if (r)
+			rc = r;
+		else if (off < 0)
 			rc = -ENODATA;
 		else if (size == 0)
 			rc = (ssize_t)vl;
 		else if (size < vl || !value)
 			rc = -ERANGE;
 		else {
-			memcpy(value, xval(&v.in, off), vl);
+			memcpy(value, xval(ar, off), vl);
 			rc = (ssize_t)vl;
 		}
 	}
+	xs_done(&xs);
 	sg_vn_put(sg, &v);
 	return rc;
 }
@@ -700,10 +933,43 @@ ssize_t fs_getxattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char
  * may read the file (fs/README.md: a deliberate narrowing of Linux,
  * which lists them to anyone).
  */
+/* The names of <a> that <c> may see, as listxattr gives them, into
+ * <list> (NULL: only counted) at <total>, which grows. */
+static void xlist(const struct fs_cred *c, const struct xarea *a, bool user_ok, char *list,
+		  size_t *total)
+{
+	for (size_t off = 0; off + 4 <= a->len;) {
+		const uint8_t *e = a->p + off;
+		size_t sz = xent_size(a, off), pl;
+		const char *pfx = NULL;
+
+		if (off + sz > a->len)
+			break;
+		off += sz;
+		if (e[0] == XNS_TRUSTED && c->uid != 0)
+			continue;
+		if (e[0] == XNS_USER && !user_ok)
+			continue;
+		for (size_t i = 0; i < sizeof(nss) / sizeof(nss[0]); i++)
+			if (nss[i].ns == e[0])
+				pfx = nss[i].prefix;
+		if (!pfx)
+			continue;	/* decode lets any namespace byte through */
+		pl = strlen(pfx);
+		if (list) {
+			memcpy(list + *total, pfx, pl);
+			memcpy(list + *total + pl, e + 4, e[1]);
+			list[*total + pl + e[1]] = 0;
+		}
+		*total += pl + e[1] + 1;
+	}
+}
+
 ssize_t fs_listxattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, char *list, size_t size)
 {
 	struct sg_vn v;
-	size_t off = 0, total = 0, len;
+	struct xset xs;
+	size_t total = 0;
 	bool user_ok;
 	ssize_t rc;
 
@@ -712,42 +978,28 @@ ssize_t fs_listxattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, char *lis
 	rc = sg_vn_get(sg, ino, TOK_RO, &v);
 	if (rc)
 		return rc;
-	len = v.in.xattr_len < FS_XATTR_AREA ? v.in.xattr_len : FS_XATTR_AREA;
+	xs_init(&xs, sg, &v.in);
 	user_ok = sg_perm(c, &v.in, 4) == 0;
-	for (int pass = 0; pass < 2 && !rc; pass++) {
-		/* pass 0 sizes, pass 1 copies */
-		if (pass == 1 && (size == 0 || total > size)) {
-			rc = size == 0 ? (ssize_t)total : -ERANGE;
-			break;
-		}
-		for (off = 0, total = 0; off + 4 <= len;) {
-			const uint8_t *e = v.in.xattr + off;
-			size_t sz = xent_size(&v.in, off), pl;
-			const char *pfx = NULL;
-
-			if (off + sz > len)
-				break;
-			off += sz;
-			if (e[0] == XNS_TRUSTED && c->uid != 0)
-				continue;
-			if (e[0] == XNS_USER && !user_ok)
-				continue;
-			for (size_t i = 0; i < sizeof(nss) / sizeof(nss[0]); i++)
-				if (nss[i].ns == e[0])
-					pfx = nss[i].prefix;
-			if (!pfx)
-				continue;	/* decode lets any namespace byte through */
-			pl = strlen(pfx);
-			if (pass == 1) {
-				memcpy(list + total, pfx, pl);
-				memcpy(list + total + pl, e + 4, e[1]);
-				list[total + pl + e[1]] = 0;
-			}
-			total += pl + e[1] + 1;
-		}
-		if (pass == 1)
+	if (v.in.flags & FS_IF_XATTR_OVERFLOW)
+		rc = xs_load(&xs);
+	if (!rc) {
+		/* sized first, then copied */
+		xlist(c, &xs.ia, user_ok, NULL, &total);
+		if (xs.ob)
+			xlist(c, &xs.oa, user_ok, NULL, &total);
+		if (size == 0) {
 			rc = (ssize_t)total;
+		} else if (total > size) {
+			rc = -ERANGE;
+		} else {
+			total = 0;
+			xlist(c, &xs.ia, user_ok, list, &total);
+			if (xs.ob)
+				xlist(c, &xs.oa, user_ok, list, &total);
+			rc = (ssize_t)total;
+		}
 	}
+	xs_done(&xs);
 	sg_vn_put(sg, &v);
 	return rc;
 }

@@ -4,7 +4,8 @@
  *
  * A small image is made once: fs_mkfs on three 4 MiB memory disks in
  * three failure groups (three descriptor copies; B = 64 KiB, -m 2), then
- * a directory and a file of one block in the root, made with the pure
+ * a directory and a file of one block (with an xattr overflow block) in
+ * the root, made with the pure
  * modules through fs/fsck_int.h's store. Each input is a list of 6-byte
  * mutations [page 2][offset 2][xor 1][flags 1] applied to the pages the
  * image holds (metadata blocks, inode records, descriptor slots); flag
@@ -172,6 +173,28 @@ static void make_image(void)
 		abort();
 	for (uint32_t r = 0; r < sgd.nregions && rc == MM_ERANGE; r++)
 		rc = fs_bmap_alloc_block(al, r, disk, &ptr.da[0], NULL, 0);
+	/* its xattr overflow block (two replicas) holding user.x = "abc" */
+	{
+		uint8_t *xb = calloc(1, FS_MB);
+		struct fs_ptr xp;
+
+		if (!xb || b_alloc(NULL, fino, true, 2, &xp) != MM_OK)
+			abort();
+		xb[FS_MBH_BYTES] = 1;
+		xb[FS_MBH_BYTES + 1] = 1;
+		mm_be16_put(xb + FS_MBH_BYTES + 2, 3);
+		memcpy(xb + FS_MBH_BYTES + 4, "xabc", 4);
+		fs_mb_seal(xb, FS_MB, &(struct fs_mbh){.type = FS_BT_XATTR, .fsid = 5, .ino = fino,
+							.blk = FS_TAG_XATTR, .a = 8});
+		for (int k = 0; k < 2; k++)
+			if (m_write(base, fs_da_disk(xp.da[k]),
+				    fs_da_sub(xp.da[k]) * fs_subblock(64 << 10), xb, FS_MB) != MM_OK)
+				abort();
+		in->xattr_ovf = xp;
+		in->flags |= FS_IF_XATTR_OVERFLOW;
+		in->subblocks += 2 * (FS_MB / fs_subblock(64 << 10));
+		free(xb);
+	}
 	fs_ds_tree(ds, &t);
 	t.alloc_meta = no_alloc;
 	t.free_blk = no_free;

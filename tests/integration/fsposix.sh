@@ -22,12 +22,18 @@ M=$MMFS_ROOT/gpfs/fs1
 # POSIX behaviour and a random-operation tester through the mount
 out=$(mmmount fs1 2>&1) || { echo "$out"; fail "mmmount"; exit 1; }
 mkdir -p $M/px && chmod 777 $M/px
-out=$($T/posixcheck $M/px -n 1000 2>&1)
+out=$($T/posixcheck $M/px -v -n 1000 2>&1)
 rc=$?
 echo "$out" | grep -E '^(FAIL|SKIP)' | head -40
 np=$(grep -c '^PASS' <<<"$out")
 [[ $rc -eq 0 ]] && pass "posixcheck: $np cases pass through the mount" ||
 	fail "posixcheck: $(grep -c '^FAIL' <<<"$out") cases fail ($np pass)"
+# big xattrs go to the inode's overflow block (fs/README.md): a value of
+# nearly 64 KiB, and about 600 attributes of 100 bytes on one file
+read -r big many < <(sed -n 's/.*largest value \([0-9]*\) bytes; \([0-9]*\) xattrs.*/\1 \2/p' <<<"$out" | head -1)
+[[ ${big:-0} -ge 65000 && ${many:-0} -ge 600 ]] &&
+	pass "xattrs through the mount: a value of $big bytes, $many of 100 bytes on one file" ||
+	fail "xattrs through the mount: largest value ${big:-?} bytes, ${many:-?} of 100 bytes (want >= 65000, >= 600)"
 out=$($T/fsrandom $M/px -s 4242 -n 10000 -f 6 -S 8M -K 5000 -r "mmumount fs1 && mmmount fs1" 2>&1)
 rc=$?
 [[ $rc -eq 0 ]] && pass "fsrandom: 10000 operations with remounts, every byte checked" ||

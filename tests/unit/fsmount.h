@@ -170,6 +170,8 @@ static pp_pool *mk_pool(uint8_t **dk)
 
 /* fsm_mkfs makes its last disk dataOnly when set */
 static bool fsm_last_data_only;
+/* and gives metadata this many replicas (0: 1) */
+static unsigned fsm_meta_rep;
 
 static void fsm_mkfs(uint32_t bsize)
 {
@@ -196,7 +198,7 @@ static void fsm_mkfs(uint32_t bsize)
 	p.log_bytes = 4u << 20;
 	p.ndisks = NDISK;
 	p.disks = d;
-	p.meta_rep = 1;
+	p.meta_rep = fsm_meta_rep ? fsm_meta_rep : 1;
 	p.meta_rep_max = 2;
 	p.data_rep = 1;
 	p.data_rep_max = 2;

@@ -818,7 +818,8 @@ static void inode_random(struct fs_inode *in, uint64_t *seed)
 	in->xattr_len = (uint16_t)xl;
 	if (rnd(seed) % 4 == 0) {
 		in->flags |= FS_IF_XATTR_OVERFLOW;
-		in->xattr_overflow = rnd(seed) | 1;
+		for (unsigned r = 0; r < in->meta_rep; r++)
+			in->xattr_ovf.da[r] = rnd(seed) | 1;
 	}
 	if (type == S_IFCHR || type == S_IFBLK) {
 		in->rdev = rnd(seed);
@@ -959,7 +960,12 @@ IBK(dii_len, in->size = 4)
 IBK(dii_depth, in->flags |= FS_IF_DATA_IN_INODE; in->size = 0; in->level = 0)
 IBK(flags, in->flags |= 1u << 5)
 IBK(ovf_flag, in->flags |= FS_IF_XATTR_OVERFLOW)
-IBK(ovf_addr, in->xattr_overflow = fs_da_make(1, 77))
+IBK(ovf_addr, in->xattr_ovf.da[0] = fs_da_make(1, 77))
+IBK(ovf_gap, in->flags |= FS_IF_XATTR_OVERFLOW; in->xattr_ovf.da[1] = fs_da_make(1, 77))
+IBK(ovf_few, in->meta_rep = 2; in->flags |= FS_IF_XATTR_OVERFLOW;
+    in->xattr_ovf.da[0] = fs_da_make(1, 77))
+IBK(ovf_many, in->meta_rep = 1; in->flags |= FS_IF_XATTR_OVERFLOW;
+    in->xattr_ovf.da[0] = fs_da_make(1, 77); in->xattr_ovf.da[1] = fs_da_make(2, 77))
 IBK(atime_ns, in->atime.nsec = 1000000000)
 IBK(mtime_ns, in->mtime.nsec = 4000000000u)
 IBK(ctime_ns, in->ctime.nsec = 1000000000)
@@ -986,7 +992,7 @@ static const struct inode_break inode_breaks[] = {
 	{"level on a device", IB_CHR, ib_level_chr, "level 1"},
 	{"depth on a file", IB_REG_PTRS, ib_depth_reg, "depth 1"},
 	{"depth 64", IB_DIR, ib_depth64, "depth 64"},
-	{"xattr length past the area", IB_DIR, ib_xlen_big, "xattr area of 1025"},
+	{"xattr length past the area", IB_DIR, ib_xlen_big, "xattr area of 1009"},
 	{"xattr with an empty name", IB_DIR, ib_xattr_noname, "xattr"},
 	{"xattr length past its entries", IB_DIR, ib_xattr_long, "xattr"},
 	{"xattr entry cut short", IB_DIR, ib_xattr_short, "xattr"},
@@ -1001,6 +1007,9 @@ static const struct inode_break inode_breaks[] = {
 	{"unknown flag", IB_REG_PTRS, ib_flags, "unknown flags"},
 	{"overflow flag without an address", IB_REG_PTRS, ib_ovf_flag, "overflow"},
 	{"overflow address without the flag", IB_REG_PTRS, ib_ovf_addr, "overflow"},
+	{"overflow pointer with a hole first", IB_REG_PTRS, ib_ovf_gap, "overflow"},
+	{"overflow block with too few replicas", IB_REG_PTRS, ib_ovf_few, "fewer replicas"},
+	{"overflow block with too many replicas", IB_REG_PTRS, ib_ovf_many, "more replicas"},
 	{"atime nsec 10^9", IB_REG_PTRS, ib_atime_ns, "nanoseconds"},
 	{"mtime nsec 4*10^9", IB_REG_PTRS, ib_mtime_ns, "nanoseconds"},
 	{"ctime nsec 10^9", IB_REG_PTRS, ib_ctime_ns, "nanoseconds"},
@@ -1063,7 +1072,7 @@ static void test_inode_refusals(void)
 	check_inode_refused(rec, fsid, 77, MM_EPROTO, "byte after the data in the inode", "bytes after the 5");
 	inode_base(&in, IB_DIR);
 	fs_inode_encode(&in, fsid, rec);
-	rec[176 + 10] = 1;
+	rec[FS_XATTR_OFF + 10] = 1;
 	fs_mb_seal(rec, FS_INODE_BYTES, &h);
 	check_inode_refused(rec, fsid, 77, MM_EPROTO, "byte after the xattrs", "xattr area");
 

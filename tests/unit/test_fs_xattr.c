@@ -172,6 +172,246 @@ static bool rec_ace(const struct fs_inode *in, const char *name, int i, struct a
 
 /* ---- tests ---- */
 
+static char found_line[256];
+static bool found_match;
+
+static void fsck_find_log(void *arg, const char *line, bool fixed)
+{
+	(void)fixed;
+	if (strstr(line, arg))
+		found_match = true;
+	snprintf(found_line, sizeof(found_line), "%s", line);
+}
+
+/* Does mmfsck -n of <dk> find a problem whose report says <what>? */
+static bool fsck_finds(uint8_t **dk, const char *what)
+{
+	struct fs_disk_io io = {dk_read, dk_write, dk};
+	struct fs_fsck_params fp = {.repair = FS_FSCK_NO, .log = fsck_find_log,
+				    .arg = (void *)what};
+	struct fs_fsck_report r;
+	char err[512] = "";
+
+	found_match = false;
+	CU_ASSERT_EQUAL(fs_fsck(&io, ndisks_now, &fp, &r, err, sizeof(err)), MM_OK);
+	if (!found_match)
+		fprintf(stderr, "fsck found %llu, not \"%s\"; last: %s\n",
+			(unsigned long long)r.found, what, found_line);
+	return r.exit != 0 && found_match;
+}
+
+/* The value of user.<name>: <len> bytes from <seed>. */
+static void xpat(uint8_t *b, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		b[i] = (uint8_t)(i * 131 + seed * 7 + (i >> 8));
+}
+
+static bool xval_is(fs_sg *sg, uint64_t ino, const char *name, size_t len, unsigned seed)
+{
+	static uint8_t want[70000], got[70000];
+	ssize_t n = fs_getxattr(sg, &root, ino, name, got, sizeof(got));
+
+	xpat(want, len, seed);
+	return n == (ssize_t)len && !memcmp(got, want, len);
+}
+
+/* How many names listxattr gives. */
+static int nlisted(fs_sg *sg, uint64_t ino)
+{
+	static char buf[70000];
+	ssize_t n = fs_listxattr(sg, &root, ino, buf, sizeof(buf)), k = 0;
+
+	CU_ASSERT_FATAL(n >= 0);
+	CU_ASSERT_EQUAL(fs_listxattr(sg, &root, ino, NULL, 0), n);
+	for (ssize_t off = 0; off < n; off += (ssize_t)strlen(buf + off) + 1)
+		k++;
+	return (int)k;
+}
+
+/*
+ * The overflow block: attributes past the inode's area live there,
+ * with the file's metadata replicas; they survive a remount and a crash
+ * (replay); the block is freed with its last attribute and with its
+ * file; an ACL moves other names there to stay in the inode; a change
+ * that fits nowhere is -ENOSPC and loses nothing. fsck is clean after.
+ */
+static void test_overflow(void)
+{
+	static uint8_t v[70000];
+	uint8_t *snap[NDISK];
+	struct fs_inode in;
+	pp_pool *pool, *pool2;
+	fs_sg *sg;
+	uint64_t f, g, h;
+	char name[64];
+	int n = 0;
+
+	fsm_meta_rep = 2;
+	mkfs();
+	fsm_meta_rep = 0;
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	f = mkfile(sg, FS_ROOT_INO, "o", 0644);
+
+	/* one value past the inode's area: the overflow block, 2 replicas */
+	xpat(v, 4000, 1);
+	CU_ASSERT_EQUAL(fs_setxattr(sg, &root, f, "user.big", v, 4000, 0), 0);
+	rec(sg, f, &in);
+	CU_ASSERT(in.flags & FS_IF_XATTR_OVERFLOW);
+	CU_ASSERT_EQUAL(in.meta_rep, 2);
+	CU_ASSERT(in.xattr_ovf.da[0] && in.xattr_ovf.da[1] && !in.xattr_ovf.da[2]);
+	CU_ASSERT_NOT_EQUAL(fs_da_disk(in.xattr_ovf.da[0]), fs_da_disk(in.xattr_ovf.da[1]));
+	CU_ASSERT_EQUAL(in.xattr_len, 0);
+	CU_ASSERT(in.subblocks > 0);
+	CU_ASSERT(xval_is(sg, f, "user.big", 4000, 1));
+	/* small ones go to the inode's area */
+	CU_ASSERT_EQUAL(fs_setxattr(sg, &root, f, "user.small", "s", 1, 0), 0);
+	rec(sg, f, &in);
+	CU_ASSERT(in.xattr_len > 0);
+	CU_ASSERT(getx_is(sg, &root, f, "user.small", "s", 1));
+	CU_ASSERT(listed(sg, &root, f, "user.big"));
+	CU_ASSERT(listed(sg, &root, f, "user.small"));
+	/* XATTR_CREATE / _REPLACE see names in the block too */
+	CU_ASSERT_EQUAL(fs_setxattr(sg, &root, f, "user.big", v, 10, XATTR_CREATE), -EEXIST);
+	CU_ASSERT_EQUAL(fs_setxattr(sg, &root, f, "user.big", v, 4000, XATTR_REPLACE), 0);
+
+	/* fill both until nothing fits: every value still reads back */
+	for (n = 0; n < 1000; n++) {
+		int rc;
+
+		snprintf(name, sizeof(name), "user.fill%03d", n);
+		xpat(v, 900, (unsigned)n + 10);
+		rc = fs_setxattr(sg, &root, f, name, v, 900, 0);
+		if (rc) {
+			CU_ASSERT_EQUAL(rc, -ENOSPC);
+			break;
+		}
+	}
+	/* the block holds about 64 KiB, the inode 1 KiB: 4000 + ~66 x 916 */
+	CU_ASSERT(n >= 60 && n < 80);
+	CU_ASSERT_EQUAL(nlisted(sg, f), n + 2);
+	CU_ASSERT_EQUAL(fs_getxattr(sg, &root, f, name, NULL, 0), -ENODATA);
+	/* a value no block holds (64 KiB and its name): -ENOSPC on an
+	 * empty one too, as ext4 without ea_inode says */
+	xpat(v, 65536, 3);
+	CU_ASSERT_EQUAL(fs_setxattr(sg, &root, f, "user.big", v, 65536, 0), -ENOSPC);
+	CU_ASSERT(xval_is(sg, f, "user.big", 4000, 1));
+	for (int i = 0; i < n; i += 7) {
+		snprintf(name, sizeof(name), "user.fill%03d", i);
+		CU_ASSERT(xval_is(sg, f, name, 900, (unsigned)i + 10));
+	}
+
+	/* an ACL that does not fit the inode's area moves names out */
+	g = mkfile(sg, FS_ROOT_INO, "acl", 0644);
+	xpat(v, 900, 5);
+	CU_ASSERT_EQUAL(fs_setxattr(sg, &root, g, "user.a", v, 900, 0), 0);
+	rec(sg, g, &in);
+	CU_ASSERT_FALSE(in.flags & FS_IF_XATTR_OVERFLOW);
+	{
+		uint8_t a[4 + 8 * 40];
+		size_t al = 4 + 8 * 40;
+
+		/* owner, 36 named users, group, mask, other */
+		a[0] = 2, a[1] = a[2] = a[3] = 0;
+		for (int i = 0; i < 40; i++) {
+			uint16_t tag = i == 0 ? 1 : i < 37 ? 2 : i == 37 ? 4 : i == 38 ? 0x10 : 0x20;
+			uint32_t id = i >= 1 && i < 37 ? 500u + (uint32_t)i : 0xffffffffu;
+			uint8_t *e = a + 4 + 8 * i;
+
+			e[0] = (uint8_t)tag, e[1] = (uint8_t)(tag >> 8), e[2] = 6, e[3] = 0;
+			for (int k = 0; k < 4; k++)
+				e[4 + k] = (uint8_t)(id >> 8 * k);
+		}
+		CU_ASSERT_EQUAL(fs_setxattr(sg, &root, g, "system.posix_acl_access", a, al, 0), 0);
+		rec(sg, g, &in);
+		CU_ASSERT(in.flags & FS_IF_XATTR_OVERFLOW);
+		CU_ASSERT(xval_is(sg, g, "user.a", 900, 5));
+		CU_ASSERT_EQUAL(fs_getxattr(sg, &root, g, "system.posix_acl_access", NULL, 0),
+				(ssize_t)al);
+		/* the permission check finds it in the inode */
+		CU_ASSERT_EQUAL(sg_acl_perm(&(struct fs_cred){510, 510, 0, {0}, 022}, &in, 4), 0);
+	}
+
+	/* a crash after the attributes were made durable: replay gives
+	 * them back (an fsync forces the log) */
+	h = mkfile(sg, FS_ROOT_INO, "h", 0644);
+	xpat(v, 30000, 9);
+	CU_ASSERT_EQUAL(fs_setxattr(sg, &root, h, "user.h", v, 30000, 0), 0);
+	{
+		struct fs_attr at;
+		fs_file *ff;
+
+		CU_ASSERT_EQUAL(fs_open(sg, &root, h, O_RDWR, &ff), 0);
+		CU_ASSERT_EQUAL(fs_fsync(sg, ff, false), 0);
+		pthread_mutex_lock(&disk_mu);
+		for (int i = 0; i < NDISK; i++) {
+			snap[i] = malloc(DISK_BYTES);
+			if (snap[i])
+				memcpy(snap[i], disk[i], DISK_BYTES);
+		}
+		pthread_mutex_unlock(&disk_mu);
+		CU_ASSERT_EQUAL(fs_release(sg, ff), 0);
+		(void)at;
+	}
+	for (int i = 0; i < NDISK; i++)
+		CU_ASSERT_PTR_NOT_NULL_FATAL(snap[i]);
+
+	/* a remount reads them all back */
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	sg = mount_on(disk, pool);
+	CU_ASSERT(xval_is(sg, f, "user.big", 4000, 1));
+	CU_ASSERT_EQUAL(nlisted(sg, f), n + 2);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "user.fill%03d", i);
+		CU_ASSERT(xval_is(sg, f, name, 900, (unsigned)i + 10));
+	}
+	/* the last name out frees the block */
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "user.fill%03d", i);
+		CU_ASSERT_EQUAL(fs_removexattr(sg, &root, f, name), 0);
+	}
+	CU_ASSERT_EQUAL(fs_removexattr(sg, &root, f, "user.big"), 0);
+	rec(sg, f, &in);
+	CU_ASSERT_FALSE(in.flags & FS_IF_XATTR_OVERFLOW);
+	CU_ASSERT_EQUAL(in.subblocks, 0);
+	CU_ASSERT_EQUAL(nlisted(sg, f), 1);
+	/* and a file removed frees its block */
+	CU_ASSERT_EQUAL(fs_unlink(sg, &root, FS_ROOT_INO, "acl"), 0);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+
+	pool2 = mk_pool(snap);
+	sg = mount_on(snap, pool2);
+	CU_ASSERT(xval_is(sg, h, "user.h", 30000, 9));
+	CU_ASSERT(xval_is(sg, f, "user.big", 4000, 1));
+	rec(sg, h, &in);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool2);
+	fsck_clean(snap);
+
+	/* one replica damaged: found, and rewritten from the other */
+	snap[fs_da_disk(in.xattr_ovf.da[0])][fs_da_sub(in.xattr_ovf.da[0]) * 4096 + 100] ^= 1;
+	CU_ASSERT(fsck_finds(snap, "replica 0"));
+	fsck_repair_clean(snap);
+	/* both: found, and dropped by -y (the attributes with it) */
+	for (int r = 0; r < 2; r++)
+		snap[fs_da_disk(in.xattr_ovf.da[r])][fs_da_sub(in.xattr_ovf.da[r]) * 4096 + 200] ^= 1;
+	CU_ASSERT(fsck_finds(snap, "xattr overflow block"));
+	fsck_repair_clean(snap);
+	pool2 = mk_pool(snap);
+	sg = mount_on(snap, pool2);
+	CU_ASSERT_EQUAL(fs_getxattr(sg, &root, h, "user.h", NULL, 0), -ENODATA);
+	CU_ASSERT_EQUAL(fs_setxattr(sg, &root, h, "user.h", v, 30000, 0), 0);
+	CU_ASSERT(xval_is(sg, h, "user.h", 30000, 9));
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool2);
+	fsck_clean(snap);
+	for (int i = 0; i < NDISK; i++)
+		free(snap[i]);
+}
+
 static void test_basic(void)
 {
 	pp_pool *pool;
@@ -282,14 +522,14 @@ static void test_basic(void)
 		uint64_t g = mkfile(sg, FS_ROOT_INO, "full", 0644);
 		static uint8_t big[FS_XATTR_AREA];
 
-		/* an entry is 4 bytes, the name after "user.", the value */
+		/* an entry is 4 bytes, the name after "user.", the value: one
+		 * that fills the inode's area, then the overflow block takes
+		 * the rest (test_overflow) */
 		memset(big, 0xab, sizeof(big));
-		CU_ASSERT_EQUAL(fs_setxattr(sg, &root, g, "user.v", big, FS_XATTR_AREA - 4, 0), -ENOSPC);
 		CU_ASSERT_EQUAL(fs_setxattr(sg, &root, g, "user.v", big, FS_XATTR_AREA - 5, 0), 0);
-		CU_ASSERT_EQUAL(fs_setxattr(sg, &root, g, "user.w", "", 0, 0), -ENOSPC);
-		CU_ASSERT_EQUAL(fs_setxattr(sg, &root, g, "user.v", big, FS_XATTR_AREA - 4, 0),
-				-ENOSPC);
-		CU_ASSERT_EQUAL(fs_getxattr(sg, &root, g, "user.v", NULL, 0), FS_XATTR_AREA - 5);
+		CU_ASSERT_EQUAL(fs_setxattr(sg, &root, g, "user.w", "", 0, 0), 0);
+		CU_ASSERT_EQUAL(fs_setxattr(sg, &root, g, "user.v", big, FS_XATTR_AREA - 4, 0), 0);
+		CU_ASSERT_EQUAL(fs_getxattr(sg, &root, g, "user.v", NULL, 0), FS_XATTR_AREA - 4);
 		/* replacing with a smaller value makes room */
 		CU_ASSERT_EQUAL(fs_setxattr(sg, &root, g, "user.v", big, 100, 0), 0);
 		CU_ASSERT_EQUAL(fs_setxattr(sg, &root, g, "user.w", big, 500, 0), 0);
@@ -488,9 +728,9 @@ static void test_acl_validation(void)
 		e[k++] = (struct ace){O, 0, UNDEF};
 		n = acl(a, e, k);
 		CU_ASSERT_EQUAL(fs_setxattr(sg, &root, d, def, a, n, 0), -ENOSPC);
-		/* 120 named users fit: 4 + 17 + 4 + 8 * 124 bytes */
-		e[121] = e[127], e[122] = e[128], e[123] = e[129];
-		n = acl(a, e, 124);
+		/* 118 named users fit: 4 + 17 + 4 + 8 * 122 bytes */
+		e[119] = e[127], e[120] = e[128], e[121] = e[129];
+		n = acl(a, e, 122);
 		CU_ASSERT_EQUAL(fs_setxattr(sg, &root, d, def, a, n, 0), 0);
 	}
 	/* a header with no entries, or an empty value, removes the ACL */
@@ -996,6 +1236,7 @@ int main(int argc, char **argv)
 		return 1;
 	s = CU_add_suite("fs_xattr", fsm_setup, fsm_teardown);
 	CU_add_test(s, "set, get, list, remove; flags, names, ENOSPC, ctime", test_basic);
+	CU_add_test(s, "the overflow block: big values, replicas, crash, freeing", test_overflow);
 	CU_add_test(s, "permissions by namespace, as root and not", test_permissions);
 	CU_add_test(s, "ACL validation", test_acl_validation);
 	CU_add_test(s, "ACL and mode kept in step; chmod", test_acl_mode);
