@@ -189,6 +189,11 @@ struct fs_log_params {
 	uint32_t nbufs;		/* log blocks kept in memory (0: FS_LOG_DEFAULT_BUFS,
 				 * at least 2); a transaction is at most
 				 * nbufs - 1 blocks of records */
+	/* A thread ("log-writer") writes each block once it is full, so a
+	 * committing transaction seldom waits for a write to free a buffer;
+	 * forces still write what they need themselves. fs_log_close stops
+	 * it. */
+	bool writer;
 	/* See "Write-ahead, checkpoints, space" above. */
 	int (*need_checkpoint)(void *arg, uint64_t lsn);
 	void *ckpt_arg;
@@ -207,7 +212,8 @@ int fs_log_format(const struct fs_log_io *io, uint32_t fsid, uint64_t ino, uint3
  * committed transaction: a torn or uncommitted tail is overwritten. Its
  * tail stays where the log's last checkpoint put it, so replay it first
  * (fs_log_replay) and let the replayed blocks be flushed by the next
- * checkpoint (dirty with LSN 0). Writes nothing until the first force.
+ * checkpoint (dirty with LSN 0). Writes nothing until the first force or,
+ * with p->writer, until a block fills.
  */
 int fs_log_open(const struct fs_log_params *p, fs_log **out, char *err, size_t errsz);
 /* Free the log. No transaction may be open; nothing is written (force

@@ -764,6 +764,8 @@ static int log_start(fs_sg *sg, char *err, size_t errsz)
 	lp.ino = sg->log_ino;
 	lp.node = sg->node;
 	lp.nblocks = sg->log_nblocks;
+	lp.nbufs = SG_LOG_BUFS;
+	lp.writer = true;
 	lp.need_checkpoint = need_checkpoint;
 	lp.ckpt_arg = sg;
 	rc = fs_log_open(&lp, &sg->log, err, errsz);

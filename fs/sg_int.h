@@ -32,7 +32,10 @@
 #include "tokens/toknet.h"
 
 #define SG_LOG_INO 4u		/* the log table */
-#define SG_INO_BUCKETS 1024u
+#define SG_INO_BUCKETS 16384u
+/* Log blocks in memory (2 MiB): the writer thread writes each as it
+ * fills while commits go on into the others. */
+#define SG_LOG_BUFS 32u
 #define SG_AC_BUCKETS 4096u
 #define SG_AC_INO_SLOTS 65536u	/* cached-address counts per (fs, ino) hash */
 #define SG_TX_MAXBUF 64		/* buffers past which long operations commit and go on */
@@ -162,6 +165,11 @@ struct sg_txbuf {
 	unsigned refs;			/* gets not yet put */
 	bool write;			/* held exclusively */
 	bool dirty, fresh, punched;
+	/* an inode-file block that only commit writes (encoding records):
+	 * <orig> holds only the records in <saved>, copied as each is
+	 * encoded, not the whole block at the get */
+	bool lazy;
+	uint16_t saved;
 	uint32_t lo, hi;		/* changed span, from the diff */
 };
 

@@ -145,6 +145,11 @@ static void set_open_flags(struct fuse_file_info *fi)
 {
 	fi->direct_io = (fi->flags & O_DIRECT) != 0;
 	fi->keep_cache = 0;
+	/* a read-only open has nothing to flush at close (fs_flush writes
+	 * the data this node wrote to the file, to report its errors to a
+	 * writer's close), and POSIX locks are the kernel's: no FLUSH round
+	 * trip per close of a read-only file */
+	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
 }
 
 /* One read buffer per worker thread, grown to the largest read it served

@@ -23,6 +23,8 @@
  *                       replay and reopening: the set exactly
  *   group_commit        threads committing and forcing at once: fewer log
  *                       block writes than commits
+ *   writer              the writer thread makes full blocks durable with no
+ *                       force; without it nothing is written before one
  *   full_log_wait       begins wait on a full log while the flush says
  *                       "busy" and then blocks; no deadlock when it ends
  *                       (the flush forces the log itself)
@@ -1010,6 +1012,75 @@ static void test_group_commit(void)
 	wd_disarm();
 }
 
+/* ---- writer ---- */
+
+/* <n> transactions of 20,000 bytes each, committed, not forced. */
+static void commit_unforced(fs_log *log, int n)
+{
+	static uint8_t junk[20000];
+
+	for (int k = 0; k < n; k++) {
+		fs_log_tx *tx;
+		uint64_t lsn;
+
+		memset(junk, k + 1, sizeof(junk));
+		CU_ASSERT_EQUAL_FATAL(fs_log_begin(log, fs_log_reserve(1, sizeof(junk), 0), &tx),
+				      MM_OK);
+		CU_ASSERT_EQUAL(fs_log_add_bytes(tx, 100, (uint64_t)k % 3, 0, junk, sizeof(junk)),
+				MM_OK);
+		CU_ASSERT_EQUAL(fs_log_commit(tx, &lsn), MM_OK);
+		fs_log_end(tx);
+	}
+}
+
+/* With p.writer, full blocks become durable without a force (and the
+ * partial last one does not); without it nothing is written. */
+static void test_writer(void)
+{
+	struct dev d;
+	struct fs_log_params p;
+	struct fs_log_stats st;
+	struct fs_log_replay r;
+	struct store disk;
+	fs_log *log;
+	uint64_t durable = 0, full;
+	char e[256];
+
+	wd_arm("writer", 60);
+	dev_init(&d, 64);
+	st_init(&disk, NBLK);
+	p = (struct fs_log_params){.io = dev_io(&d), .fsid = FSID, .ino = LOGINO, .node = NODE,
+				   .nblocks = 64, .nbufs = 8};
+	CU_ASSERT_EQUAL_FATAL(fs_log_format(&p.io, FSID, LOGINO, NODE, 64), MM_OK);
+	CU_ASSERT_EQUAL_FATAL(fs_log_open(&p, &log, e, sizeof(e)), MM_OK);
+	commit_unforced(log, 20);
+	usleep(100000);
+	CHECK_U64(fs_log_durable(log), ==, 0);	/* no writer: nothing until a force */
+	fs_log_close(log);
+
+	p.writer = true;
+	CU_ASSERT_EQUAL_FATAL(fs_log_open(&p, &log, e, sizeof(e)), MM_OK);
+	commit_unforced(log, 20);
+	fs_log_get_stats(log, &st);
+	full = st.end - st.end % FS_LOG_BODY;
+	for (int i = 0; i < 500 && (durable = fs_log_durable(log)) < full; i++)
+		usleep(10000);
+	CHECK_U64(durable, ==, full);		/* every full block, by the thread */
+	CU_ASSERT(full >= 5 * (uint64_t)FS_LOG_BODY);
+	fs_log_get_stats(log, &st);
+	CHECK_U64(st.forces, ==, 0);
+	CU_ASSERT(st.writes >= 5);
+	fs_log_close(log);
+	/* replay finds every transaction the full blocks hold */
+	CU_ASSERT_EQUAL(fs_log_replay(&p.io, FSID, LOGINO, 64, &(struct fs_bstore){
+					      st_get, fk_put, st_punch, &disk}, &r, e, sizeof(e)),
+			MM_OK);
+	CU_ASSERT(r.txs >= 14 && r.txs < 20);
+	st_free(&disk);
+	dev_free(&d);
+	wd_disarm();
+}
+
 /* ---- full_log_wait ---- */
 
 struct fl {
@@ -1200,6 +1271,7 @@ static void register_tests(void)
 		{"wrap_checkpoints", test_wrap_checkpoints},
 		{"orphans", test_orphans},
 		{"group_commit", test_group_commit},
+		{"writer", test_writer},
 		{"full_log_wait", test_full_log_wait},
 		{"damaged_log", test_damaged_log},
 	};
