@@ -280,8 +280,8 @@ static int bmap_get(struct fs_alloc *a, struct bref *m, uint32_t d, uint32_t r, 
 		return fs_errf(err, errsz, MM_ENOENT, "%s is missing (a hole)", m->where);
 	if (rc)
 		return fs_errf(err, errsz, rc, "%s: %s", m->where, mm_strerror(rc));
-	rc = fs_mb_verify(m->data, FS_MB, FS_BT_BMAP, a->fsid, FS_INO_BMAP, m->blk, &m->h, msg,
-			  sizeof(msg));
+	rc = fs_mb_verify_bs(&a->bs, m->data, FS_MB, FS_BT_BMAP, a->fsid, FS_INO_BMAP, m->blk,
+			     &m->h, msg, sizeof(msg));
 	if (rc == MM_OK && (m->h.a > m->covered * a->spb || m->h.b > m->covered ||
 			    m->h.b * a->spb > m->h.a)) {
 		snprintf(msg, sizeof(msg), "header counts %" PRIu64 " free subblocks, %" PRIu64
@@ -804,8 +804,8 @@ static int imap_get(struct fs_alloc *a, uint32_t r, bool write, uint8_t **data,
 	} else if (rc) {
 		return fs_errf(err, errsz, rc, "inode map region %u: %s", r, mm_strerror(rc));
 	} else {
-		rc = fs_mb_verify(*data, FS_MB, FS_BT_IMAP, a->fsid, FS_INO_IMAP, r, h, msg,
-				  sizeof(msg));
+		rc = fs_mb_verify_bs(&a->bs, *data, FS_MB, FS_BT_IMAP, a->fsid, FS_INO_IMAP, r, h,
+				     msg, sizeof(msg));
 		if (rc == MM_OK && (h->a > FS_IMAP_REGION_INODES || h->b != 0)) {
 			snprintf(msg, sizeof(msg), "header counts %" PRIu64 " free inodes (b %"
 				 PRIu64 ")", h->a, h->b);

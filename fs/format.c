@@ -668,6 +668,29 @@ int fs_sgd_choose(const struct fs_sgd_read *disks, size_t ndisks, struct fs_sgd 
 
 /* ---- 5. inode records ---- */
 
+int fs_mb_verify_bs(const struct fs_bstore *bs, const uint8_t *blk, size_t len, unsigned want,
+		    uint32_t fsid, uint64_t ino, uint64_t blkno, struct fs_mbh *h, char *err,
+		    size_t errsz)
+{
+	int rc;
+
+	if (bs->checked && bs->checked(bs->arg, blk, false)) {
+		if (h) {
+			h->type = blk[4];
+			h->fsid = mm_be32_get(blk + 8);
+			h->ino = mm_be64_get(blk + 16);
+			h->blk = mm_be64_get(blk + 24);
+			h->a = mm_be64_get(blk + 32);
+			h->b = mm_be64_get(blk + 40);
+		}
+		return MM_OK;
+	}
+	rc = fs_mb_verify(blk, len, want, fsid, ino, blkno, h, err, errsz);
+	if (rc == MM_OK && bs->checked)
+		bs->checked(bs->arg, blk, true);
+	return rc;
+}
+
 _Static_assert(S_IFMT == 0170000 && S_IFREG == 0100000 && S_IFDIR == 0040000 &&
 	       S_IFLNK == 0120000 && S_IFCHR == 0020000 && S_IFBLK == 0060000 &&
 	       S_IFIFO == 0010000 && S_IFSOCK == 0140000,

@@ -407,7 +407,21 @@ struct fs_bstore {
 	/* Free block <blk> of <ino> (it becomes a hole). */
 	int (*punch)(void *arg, uint64_t ino, uint64_t blk);
 	void *arg;
+	/* Optional (NULL: verify every get). For a block got as <data> and
+	 * not yet put: has it been verified since it was read from disk
+	 * (<set> false), or: it just was (<set> true). A store over a cache
+	 * answers from the cache, so a reader checks a block's CRC once per
+	 * read from disk, not on every get. */
+	bool (*checked)(void *arg, const uint8_t *data, bool set);
 };
+
+/* fs_mb_verify of a block got from <bs> (<blk> still held): when the
+ * store says it was verified since it was read from disk, only the
+ * header's fields are taken (into *h) and its CRC is not computed again;
+ * after a full verify that passes, the store is told. */
+int fs_mb_verify_bs(const struct fs_bstore *bs, const uint8_t *blk, size_t len, unsigned want,
+		    uint32_t fsid, uint64_t ino, uint64_t blkno, struct fs_mbh *h, char *err,
+		    size_t errsz);
 
 /* ---- helpers shared by fs/ ---- */
 

@@ -370,6 +370,27 @@ static void ro_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool di
 		tx_bs_put(tx, ino, blk, data, dirty);
 }
 
+/* fs_bstore.checked of both stores: the buffer holding <data> is this
+ * thread's, in its transaction or among its read-only holds. */
+static bool bs_checked(void *arg, const uint8_t *data, bool set)
+{
+	struct sg_tx *tx = sg_cur_tx;
+	pp_buf *b = NULL;
+
+	(void)arg;
+	for (int i = 0; tx && i < tx->nbuf && !b; i++)
+		if (tx->buf[i].data == data)
+			b = tx->buf[i].b;
+	for (int i = ro_n - 1; i >= 0 && !b; i--)
+		if (ro_held[i].d == data)
+			b = ro_held[i].b;
+	if (!b)
+		return false;
+	if (set)
+		pp_set_checked(b);
+	return pp_checked(b);
+}
+
 static int ro_punch(void *arg, uint64_t ino, uint64_t blk)
 {
 	fs_sg *sg = arg;
@@ -386,6 +407,7 @@ void sg_ro_bstore(fs_sg *sg, struct fs_bstore *bs)
 	bs->put = ro_put;
 	bs->punch = ro_punch;
 	bs->arg = sg;
+	bs->checked = bs_checked;
 }
 
 void sg_ro_tree(fs_sg *sg, struct fs_tree *t)
@@ -958,7 +980,7 @@ int sg_tx_begin(fs_sg *sg, uint64_t reserve, struct sg_tx **out)
 		return MM_ENOMEM;
 	tx->sg = sg;
 	tx->frag_size = UINT64_MAX;
-	tx->bs = (struct fs_bstore){tx_bs_get, tx_bs_put, tx_bs_punch, tx};
+	tx->bs = (struct fs_bstore){tx_bs_get, tx_bs_put, tx_bs_punch, tx, bs_checked};
 	if (sg->log) {
 		uint64_t max = fs_log_tx_max(sg->log);
 

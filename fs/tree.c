@@ -166,8 +166,8 @@ static int ind_verify(struct fs_tree *t, const struct geo *g, uint64_t ino, unsi
 	uint32_t c;
 	int rc;
 
-	rc = fs_mb_verify(data, FS_MB, FS_BT_INDIRECT, t->fsid, ino, fs_tree_tag(level, index),
-			  &h, why, sizeof(why));
+	rc = fs_mb_verify_bs(t->bs, data, FS_MB, FS_BT_INDIRECT, t->fsid, ino,
+			     fs_tree_tag(level, index), &h, why, sizeof(why));
 	if (rc < 0)
 		return fail(t, rc, ino, "indirect block level %u index %" PRIu64 ": %s", level,
 			    index, why);

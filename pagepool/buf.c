@@ -165,6 +165,16 @@ int pp_get(pp_pool *p, const struct pp_tag *t, uint32_t off, uint32_t len, enum 
 	return pp_get_buf(p, t, off, len, mode, true, out, data, &waited);
 }
 
+bool pp_checked(pp_buf *b)
+{
+	return atomic_load(&b->checked);
+}
+
+void pp_set_checked(pp_buf *b)
+{
+	atomic_store(&b->checked, true);
+}
+
 void pp_mark_dirty(pp_buf *b, uint32_t off, uint32_t len, uint64_t lsn)
 {
 	struct pp_fs *f = b->fs;

@@ -151,8 +151,10 @@ static void read_finish(struct pp_read *rd, int rc)
 	 * meanwhile: exclusive holders wait for it (rule 11) */
 	MM_BUG_ON(b, !b->reading || (b->valid & mask) || pins_of(b) <= 0);
 	b->reading = false;
-	if (!rc)
+	if (!rc) {
 		b->valid |= mask;
+		atomic_store(&b->checked, false);	/* new bytes from the disk */
+	}
 	MM_ASSERT(buf_ok_locked(b));
 	rd->rc = rc;
 	rd->done = true;

@@ -174,6 +174,17 @@ void pp_mark_dirty(pp_buf *b, uint32_t off, uint32_t len, uint64_t lsn);
 void pp_release(pp_buf *b);
 
 /*
+ * Did a holder of <b> verify its bytes since they were last read from
+ * disk (pp_set_checked)? Every read into the buffer and its reuse for
+ * another block clear it. Lets a file system verify a metadata block's
+ * checksum once per read from disk instead of on every get: the changes
+ * its own holders make under the exclusive content lock, it seals
+ * itself. Call with the content lock held.
+ */
+bool pp_checked(pp_buf *b);
+void pp_set_checked(pp_buf *b);
+
+/*
  * Pins apart from content locks (pagepool/README.md, rule 2): pp_get() +
  * pp_unlock() leaves a buffer pinned but unlocked, so it stays cached and
  * is found again without a lookup; pp_lock() takes the content lock again

@@ -70,6 +70,7 @@ struct pp_buf {
 	_Atomic uint8_t home;		/* partition it is hashed in (same) */
 	atomic_int pins;		/* up only under the part lock */
 	_Atomic uint8_t usage;		/* clock usage count */
+	atomic_bool checked;		/* pp_set_checked since the last read into it */
 	struct pp_buf *hnext;		/* part lock */
 	struct pp_buf *fnext;		/* alloc_mu: free descriptors */
 	pthread_rwlock_t content;

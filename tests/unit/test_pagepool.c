@@ -1505,6 +1505,27 @@ static void test_invalidate(void)
 	CU_ASSERT_EQUAL(get(p, &FS1, 6, 3, 0, bs, tmp), 0);
 	CU_ASSERT_EQUAL(memcmp(tmp, pat[3], bs), 0);
 
+	/* "Checked" (a file system verified the bytes): kept while the
+	 * buffer stays cached, cleared when its bytes come from the disk
+	 * again (after an invalidate: a new buffer, a read). */
+	{
+		pp_buf *b;
+		void *d;
+
+		CU_ASSERT_EQUAL_FATAL(pp_get(p, &(struct pp_tag){FS1.fs, 6, 1}, 0, bs, PP_READ, &b, &d), 0);
+		CU_ASSERT_FALSE(pp_checked(b));		/* read from the disk above */
+		pp_set_checked(b);
+		CU_ASSERT_TRUE(pp_checked(b));
+		pp_release(b);
+		CU_ASSERT_EQUAL_FATAL(pp_get(p, &(struct pp_tag){FS1.fs, 6, 1}, 0, bs, PP_MODIFY, &b, &d), 0);
+		CU_ASSERT_TRUE(pp_checked(b));		/* cached, not read again */
+		pp_release(b);
+		CU_ASSERT_EQUAL(pp_invalidate(p, FS1.fs, 6, 1, 2), 0);
+		CU_ASSERT_EQUAL_FATAL(pp_get(p, &(struct pp_tag){FS1.fs, 6, 1}, 0, bs, PP_READ, &b, &d), 0);
+		CU_ASSERT_FALSE(pp_checked(b));		/* read again */
+		pp_release(b);
+	}
+
 	/* Discard (freed blocks): dirty buffers go without a write, the
 	 * dirty count with them; a later read gets what the disk holds. */
 	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 6, 0, 8), 0);
