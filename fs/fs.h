@@ -201,7 +201,9 @@ ssize_t fs_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off);
  * setgid when a non-root caller writes. */
 ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf, size_t len,
 		 uint64_t off);
-/* close(2) of one descriptor: write-behind errors surface here. */
+/* Write what this node wrote to the file and report a failed write: for
+ * a front end whose close(2) should (the FUSE mount's close does not:
+ * FOPEN_NOFLUSH, as GPFS's and ext4's close; fsync reports). */
 int fs_flush(fs_sg *sg, fs_file *f);
 /* Data, then (unless <datasync> and only times changed) the log. */
 int fs_fsync(fs_sg *sg, fs_file *f, bool datasync);

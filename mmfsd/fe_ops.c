@@ -145,11 +145,13 @@ static void set_open_flags(struct fuse_file_info *fi)
 {
 	fi->direct_io = (fi->flags & O_DIRECT) != 0;
 	fi->keep_cache = 0;
-	/* a read-only open has nothing to flush at close (fs_flush writes
-	 * the data this node wrote to the file, to report its errors to a
-	 * writer's close), and POSIX locks are the kernel's: no FLUSH round
-	 * trip per close of a read-only file */
-	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
+	/* close() does not write the file's data, as on GPFS and ext4:
+	 * write-behind writes it, fsync makes it durable and reports a
+	 * failed write (fs/README.md, "Data"); other nodes see it through
+	 * the tokens, not through close-to-open flushes. POSIX locks are the
+	 * kernel's. So no FLUSH round trip per close: a create was four
+	 * round trips (LOOKUP, CREATE, GETATTR of the directory, FLUSH). */
+	fi->noflush = 1;
 }
 
 /* One read buffer per worker thread, grown to the largest read it served
