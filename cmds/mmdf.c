@@ -7,19 +7,32 @@
  * holds metadata / data, free space in full blocks and in fragments
  * (KB, with the percentage of the disk), the pool's total; then the
  * (data), (metadata) and (total) lines over every pool, and "Inode
- * Information". Figures are from the allocation maps' headers, which the
- * daemon reads from the disks (mmfsd/admin_fs.c, fs_figures); values are
- * rounded down to KB. A disk's size is its size in the descriptor; space
- * not in the maps (the reserved first MiB, a partial last block) counts
- * as used, as GPFS's does. While the file system is mounted and its maps
- * on disk do not add up (blocks still in the mounting node's log), mmdf
- * says so and exits 1: try again.
+ * Information". Figures are from the allocation maps' headers; values
+ * are rounded down to KB. A disk's size is its size in the descriptor;
+ * space not in the maps (the reserved first MiB, a partial last block)
+ * counts as used, as GPFS's does.
+ *
+ * Where the figures come from (mmfsd/admin_fs.c, fs_figures):
+ *   - mounted on the node whose daemon answers: its mounted stripe group
+ *     (fs_sg_df), current and exact while writers run; space being freed
+ *     (waiting for its transaction to be durable) counts as free;
+ *   - mounted on another node: the reply names it, and mmdf asks that
+ *     node's daemon instead when it runs on this machine (as mmadddisk
+ *     does); else the figures are read from the disks, which lag that
+ *     node's log and pagepool: mmdf prints them with a note on stderr
+ *     naming the node, or, when the disks' maps do not add up at that
+ *     moment, says so naming the node and exits 1;
+ *   - mounted nowhere: the disks.
+ * Exit 0: figures printed; 1: none (the message says why); 2: usage.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cmds/libcmd.h"
 #include "cmds/libfs.h"
+#include "common/err.h"
+#include "mmfsd/admin.h"
 
 struct tot {
 	unsigned long long size, full, frag;
@@ -60,6 +73,37 @@ static void ytotal(const char *kind, const char *pool, const struct tot *t)
 	putchar('\n');
 }
 
+/*
+ * <cur> (in *rep) says another node has <device> mounted: ask that
+ * node's daemon, whose figures are current, if it runs on this machine
+ * (mmadddisk does the same). Its answer replaces *rep; on any failure
+ * <cur> stands (with its note or error naming the node).
+ */
+static json_object *ask_mounter(struct cmd_env *e, const char *device, json_object **rep,
+				json_object *cur)
+{
+	const struct cfg_node *n = e->have_def ? cfg_cluster_node(&e->def, cmd_js(cur, "mountedOn")) : NULL;
+	json_object *req, *r2 = NULL, *fss, *f;
+
+	if (!n || !cmd_addr_is_local(n->ip) || cmd_daemon_pid(e, n->name) <= 0)
+		return cur;
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("lsfs"));
+	json_object_object_add(req, "device", json_object_new_string(device));
+	if (cmd_admin(e, n->name, req, 120000, &r2) != MM_OK || adm_get_int(r2, "rc", 1) != 0 ||
+	    !json_object_object_get_ex(r2, "filesystems", &fss) ||
+	    !json_object_is_type(fss, json_type_array) || json_object_array_length(fss) != 1 ||
+	    !json_object_object_get_ex(f = json_object_array_get_idx(fss, 0), "sgd", NULL)) {
+		json_object_put(req);
+		json_object_put(r2);
+		return cur;
+	}
+	json_object_put(req);
+	json_object_put(*rep);
+	*rep = r2;
+	return f;
+}
+
 int main(int argc, char **argv)
 {
 	const char *device = NULL;
@@ -94,6 +138,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	f = json_object_array_get_idx(fss, 0);
+	if (cmd_js(f, "mountedOn")[0] && strcmp(cmd_js(f, "figuresFrom"), "mount"))
+		f = ask_mounter(&e, device, &rep, f);
+	if (cmd_js(f, "figuresNote")[0])
+		cmd_errf(&e, "%s", cmd_js(f, "figuresNote"));
 	if (cmd_js(f, "figuresError")[0]) {
 		/* only the descriptor could be read (mmfsd/admin_fs.c, fs_figures) */
 		cmd_errf(&e, "%s", cmd_js(f, "figuresError"));

@@ -237,6 +237,33 @@ struct fs_statfs {
 };
 int fs_statfs(fs_sg *sg, struct fs_statfs *out);
 
+/*
+ * mmdf of a mounted file system (fs/sgdf.c): per disk and for inodes,
+ * the figures fs_open_check (mkfs.h) reads from the disks of an
+ * unmounted one, taken from this node's maps, which are current while
+ * the disks' copies lag (map blocks in the log and the pagepool). One
+ * consistent snapshot: the allocator's locks are held while it is taken,
+ * so a transaction's allocations and frees count wholly or not at all.
+ * Space freed but not yet reusable (the busy set, fs/README.md "Frees")
+ * counts as free: it is free in the map and reusable once the log is
+ * durable. Disk i of <out> is disk i of the descriptor in use, which
+ * <sgd> (may be NULL) gets, copied in the same snapshot. 0, or a
+ * negative errno with <err> naming the map block that could not be
+ * read (-EIO for a damaged one).
+ */
+struct fs_df_disk {
+	uint64_t alloc_sub;		/* allocatable subblocks (the disk's chunks) */
+	uint64_t free_sub;		/* free subblocks, full blocks' included */
+	uint64_t free_full;		/* full blocks with every subblock free */
+};
+struct fs_df {
+	uint32_t ndisks;		/* the descriptor's */
+	uint64_t inodes_used;		/* inodes in use, as records (reserved 5 .. 15 not) */
+	uint64_t inodes_free;		/* free below the inode limit */
+	struct fs_df_disk disk[FS_MAX_DISKS];
+};
+int fs_sg_df(fs_sg *sg, struct fs_df *out, struct fs_sgd *sgd, char *err, size_t errsz);
+
 /* ---- extended attributes (user., trusted., security., system.posix_acl_*) ---- */
 
 int fs_setxattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char *name,

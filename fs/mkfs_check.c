@@ -682,7 +682,16 @@ static int check_maps(struct ck *c, struct fs_alloc *a, unsigned flags)
 			return fs_errf(c->err, c->errsz, MM_EPROTO, "inode map region 0 counts %"
 				    PRIu64 " free inodes, a new file system %" PRIu64, nfree,
 				    r0 - FS_FIRST_USER_INO);
-		c->sum->inodes_free = nfree + (lim - r0);
+		/* every region: a node allocates from its own (sg.c starts
+		 * node n at region 7n mod their number), and a hole counts as
+		 * never used */
+		c->sum->inodes_free = nfree;
+		for (uint32_t r = 1; rc == MM_OK && r < fs_imap_nregions(a); r++) {
+			rc = fs_imap_count(a, r, &nfree, msg, sizeof(msg));
+			c->sum->inodes_free += nfree;
+		}
+		if (rc)
+			return fs_errf(c->err, c->errsz, rc, "%s", msg);
 	}
 	return MM_OK;
 }
@@ -770,15 +779,23 @@ static int open_check(struct ck *c, uint32_t ndisks, unsigned flags)
 			return fs_errf(c->err, c->errsz, rc, "disk %u (%s) subblock %" PRIu64 ": inode "
 				    "0: %s", fs_da_disk(da), dname(c, fs_da_disk(da)), fs_da_sub(da),
 				    msg);
+		/* at level 0 the inode names block 0 itself; past it (an inode
+		 * file of more blocks than the inode holds pointers: a few
+		 * thousand inodes with 64 KiB blocks) through indirect blocks
+		 * the walk reads, so the check follows the walk */
 		tree_of(c, &t, &c->bs);
-		if (c->f[0].in.level != 0 || fs_tree_lookup(&t, &c->f[0].in, 0, &p0) != 1 ||
-		    memcmp(&p0, &c->sgd->ifile0, sizeof(p0)))
+		if (c->f[0].in.level == 0 && (fs_tree_lookup(&t, &c->f[0].in, 0, &p0) != 1 ||
+					      memcmp(&p0, &c->sgd->ifile0, sizeof(p0))))
 			return fs_errf(c->err, c->errsz, MM_EPROTO, "inode 0: its block 0 is not the "
 				    "one the descriptor names");
 	}
 	rc = walk(c, 0);
 	if (rc)
 		return rc;
+	if (!c->f[0].n || c->f[0].idx[0] != 0 ||
+	    memcmp(&c->f[0].ptr[0], &c->sgd->ifile0, sizeof(c->f[0].ptr[0])))
+		return fs_errf(c->err, c->errsz, MM_EPROTO, "inode 0: its block 0 is not the one the "
+			    "descriptor names");
 	c->f[1].in = c->in[1];
 	c->f[2].in = c->in[2];
 	rc = check_inodes(c, flags);

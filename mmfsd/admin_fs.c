@@ -26,9 +26,12 @@
  * freed in one transaction; if the undo itself fails, the message says
  * to run mmdelfs, which removes a "creating" record too.
  *
- * Figures come from the disks (fs_figures): the descriptor by majority
- * and the maps' headers (fs_open_check). That is the seam where the
- * mounted stripe group will answer instead, once mounts exist.
+ * Figures (fs_figures): of a file system mounted on this node, from its
+ * mounted stripe group (fs_sg_df through fssvc_df: the maps in use);
+ * otherwise from the disks, the descriptor by majority and the maps'
+ * headers (fs_open_check), which lag the node that has it mounted, if
+ * any: the reply names that node (mountedOn) and says where the figures
+ * came from (figuresFrom).
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -196,51 +199,163 @@ struct fsdio *adm_fs_open_disks(mmfsd *d, const struct fsrec *r, char *err, size
 	return f;
 }
 
-/* ---- figures (the seam for mounted file systems) ---------------------- */
+/* ---- figures ------------------------------------------------------- */
+
+/* Where a file system's figures came from (the lsfs reply says; mmdf
+ * acts on it). */
+struct figsrc {
+	bool from_mount;	/* this node's mounted stripe group (fs_sg_df) */
+	bool partial;		/* the disks gave the descriptor only */
+	char other[256];	/* the node that has it mounted, when not this one */
+	char other_ip[64];
+};
+
+/* Who holds <device>'s mount mark: 1 this node, 0 no node or another
+ * (named in <src>; an mmfsck's mark names no mount), -1 the CCR could
+ * not be read. */
+static int mark_holder(mmfsd *d, const char *device, struct figsrc *src)
+{
+	struct fssvc_mark *marks = NULL;
+	size_t n = 0;
+	int mine = 0;
+
+	if (fssvc_marks(d, &marks, &n))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct cfg_cluster def;
+		const struct cfg_node *nd;
+
+		if (strcmp(marks[i].device, device) || !strcmp(marks[i].opts, FSSVC_FSCK_OPTS))
+			continue;
+		if (marks[i].node == mmfsd_node_number(d)) {
+			mine = 1;
+			continue;
+		}
+		cfg_cluster_init(&def);
+		clm_cluster_copy(mmfsd_clm(d), &def);
+		nd = cfg_cluster_node_num(&def, marks[i].node);
+		if (nd) {
+			snprintf(src->other, sizeof(src->other), "%s", nd->name);
+			snprintf(src->other_ip, sizeof(src->other_ip), "%s", nd->ip);
+		} else {
+			snprintf(src->other, sizeof(src->other), "%u", marks[i].node);
+			snprintf(src->other_ip, sizeof(src->other_ip), "node number %u", marks[i].node);
+		}
+		cfg_cluster_free(&def);
+	}
+	free(marks);
+	return mine;
+}
 
 /*
- * The descriptor and space figures of file system <r>, read from its
- * disks: the descriptor by majority, the free space from the maps'
- * headers (fs_open_check). A mounted file system's disks may not add up
- * while it changes (map blocks still only in the log and the pagepool
- * of the node that has it mounted: right after mmadddisk, a new disk's
- * maps): then, with <partial>, the descriptor alone is read and *partial
- * says so, <err> why the figures are missing. (The mounted stripe group
- * answering with its own figures needs a per-disk free-space call in
- * fs.h.)
+ * The figures of <r> mounted on this node: the mounted stripe group's
+ * maps (fssvc_df), which are current where the disks' lag; the
+ * descriptor is the mount's, and only how many descriptor disks hold it
+ * is read from the disks (mmlsdisk's "desc" column is the descriptor's).
+ * MM_ENOENT: not mounted here after all (a mark left by mmadddisk's
+ * mount, or unmounted meanwhile): the caller reads the disks.
+ */
+static int figures_mounted(mmfsd *d, const struct fsrec *r, struct fs_sgd *sgd,
+			   struct fs_check_summary *sum, char *err, size_t errsz)
+{
+	struct fs_df *df = malloc(sizeof(*df));
+	struct fsdio *f;
+	int rc;
+
+	if (!df)
+		return MM_ENOMEM;
+	rc = fssvc_df(mmfsd_fssvc(d), r->device, df, sgd, err, errsz);
+	if (rc) {
+		free(df);
+		return rc;
+	}
+	memset(sum, 0, sizeof(*sum));
+	sum->generation = sgd->generation;
+	sum->ndisks = df->ndisks;
+	sum->inodes_used = df->inodes_used;
+	sum->inodes_free = df->inodes_free;
+	for (uint32_t i = 0; i < df->ndisks; i++) {
+		sum->disk[i].alloc_sub = df->disk[i].alloc_sub;
+		sum->disk[i].free_sub = df->disk[i].free_sub;
+		sum->disk[i].free_full = df->disk[i].free_full;
+		sum->disk[i].has_desc = sgd->disk[i].has_desc;
+		sum->ndesc += sgd->disk[i].has_desc;
+	}
+	free(df);
+	/* best effort: the figures stand without it */
+	f = sgd->ndisks == r->ndisks ? adm_fs_open_disks(d, r, err, errsz) : NULL;
+	if (f) {
+		struct fs_disk_io io = fsdio_ops(f);
+		struct fs_sgd *tmp = malloc(sizeof(*tmp));
+		char e2[512];
+
+		if (tmp && fs_read_sgd(&io, r->ndisks, tmp, &sum->desc_ok, e2, sizeof(e2)))
+			sum->desc_ok = 0;
+		free(tmp);
+		fsdio_close(f);
+	}
+	err[0] = '\0';
+	return MM_OK;
+}
+
+/*
+ * The descriptor and space figures of file system <r>. Mounted on this
+ * node: from the mounted stripe group (figures_mounted). Otherwise from
+ * its disks: the descriptor by majority, the free space from the maps'
+ * headers (fs_open_check). A file system mounted elsewhere has disks
+ * that lag that node's log and pagepool and may not add up while it
+ * changes (right after mmadddisk, a new disk's maps): then the
+ * descriptor alone is read and src->partial says so, <err> why the
+ * figures are missing; src->other names the node that has it mounted
+ * (mmdf asks that node's daemon when it runs on this machine).
  */
 static int fs_figures(mmfsd *d, const struct fsrec *r, struct fs_sgd *sgd, struct fs_check_summary *sum,
-		      bool *partial, char *err, size_t errsz)
+		      struct figsrc *src, char *err, size_t errsz)
 {
-	struct fsdio *f = adm_fs_open_disks(d, r, err, errsz);
+	struct fsdio *f;
 	struct fs_disk_io io;
 	int rc;
 
-	*partial = false;
-	if (!f)
-		return MM_ENOMEM;
-	io = fsdio_ops(f);
-	rc = fs_open_check(&io, r->ndisks, 0, sgd, sum, err, errsz);
-	if (rc && rc != MM_ENOMEM && adm_fs_is_mounted(d, r->device)) {
-		char e2[1024];
-		uint32_t ok = 0;
-
-		memset(sum, 0, sizeof(*sum));
-		if (fs_read_sgd(&io, r->ndisks, sgd, &ok, e2, sizeof(e2)) == MM_OK) {
-			*partial = true;
-			sum->desc_ok = ok;
-			for (uint32_t i = 0; i < sgd->ndisks; i++)
-				sum->ndesc += sgd->disk[i].has_desc;
-			rc = MM_OK;
-		}
+	memset(src, 0, sizeof(*src));
+	/* the mount service is asked only when the mark says it may answer:
+	 * it waits for a mount or unmount in progress on this node */
+	if (mark_holder(d, r->device, src) != 0) {
+		rc = figures_mounted(d, r, sgd, sum, err, errsz);
+		if (rc == MM_OK)
+			src->from_mount = true;
+		else if (rc != MM_ENOENT)
+			return rc;	/* mounted here, and its maps unreadable: say so */
+		err[0] = '\0';
 	}
-	if (rc == MM_OK && (sgd->fsid != r->fsid || strcmp(sgd->device, r->device))) {
+	if (!src->from_mount) {
+		f = adm_fs_open_disks(d, r, err, errsz);
+		if (!f)
+			return MM_ENOMEM;
+		io = fsdio_ops(f);
+		rc = fs_open_check(&io, r->ndisks, 0, sgd, sum, err, errsz);
+		if (rc && rc != MM_ENOMEM && adm_fs_is_mounted(d, r->device)) {
+			char e2[1024];
+			uint32_t ok = 0;
+
+			memset(sum, 0, sizeof(*sum));
+			if (fs_read_sgd(&io, r->ndisks, sgd, &ok, e2, sizeof(e2)) == MM_OK) {
+				src->partial = true;
+				sum->desc_ok = ok;
+				for (uint32_t i = 0; i < sgd->ndisks; i++)
+					sum->ndesc += sgd->disk[i].has_desc;
+				rc = MM_OK;
+			}
+		}
+		fsdio_close(f);
+		if (rc)
+			return rc;
+	}
+	if (sgd->fsid != r->fsid || strcmp(sgd->device, r->device)) {
 		snprintf(err, errsz, "the descriptor on the disks is of file system %s (fsid %" PRIu64
 			 "), the CCR's record of %s (fsid %u)", sgd->device, sgd->fsid, r->device, r->fsid);
-		rc = MM_EPROTO;
+		return MM_EPROTO;
 	}
-	fsdio_close(f);
-	return rc;
+	return MM_OK;
 }
 
 static json_object *sgd_json(const struct fs_sgd *s, const struct fs_check_summary *sum)
@@ -309,7 +424,7 @@ void adm_cmd_lsfs(mmfsd *d, json_object *req, json_object *rep)
 	for (size_t i = 0; rc == MM_OK && i < n; i++) {
 		json_object *o;
 		char *t = NULL, e[1024] = "";
-		bool partial = false;
+		struct figsrc src;
 
 		if (strcmp(want, "all") && strcmp(want, recs[i].device))
 			continue;
@@ -321,17 +436,35 @@ void adm_cmd_lsfs(mmfsd *d, json_object *req, json_object *rep)
 		if (recs[i].state != FSREC_READY) {
 			snprintf(e, sizeof(e), "file system %s is being created, or its mmcrfs failed "
 				 "part way (mmdelfs %s removes it)", recs[i].device, recs[i].device);
-		} else if (fs_figures(d, &recs[i], sgd, sum, &partial, e, sizeof(e)) == MM_OK) {
-			json_object_object_add(o, "sgd", sgd_json(sgd, sum));
-			if (partial) {
-				/* mmlsdisk and mmlsfs need only the descriptor */
-				char t2[1200];
+		} else if (fs_figures(d, &recs[i], sgd, sum, &src, e, sizeof(e)) == MM_OK) {
+			char t2[1600];
 
+			json_object_object_add(o, "sgd", sgd_json(sgd, sum));
+			json_object_object_add(o, "figuresFrom", json_object_new_string(
+				src.from_mount ? "mount" : src.partial ? "descriptor" : "disks"));
+			if (src.other[0])
+				json_object_object_add(o, "mountedOn", json_object_new_string(src.other));
+			if (src.partial && src.other[0]) {
+				/* mmlsdisk and mmlsfs need only the descriptor */
+				snprintf(t2, sizeof(t2), "%s is mounted on node %s (%s): its free space is "
+					 "current only there, and read from its disks here it does not add "
+					 "up while it changes (%s): run mmdf on that node (MMFS_NODE=%s mmdf "
+					 "%s) or try again", recs[i].device, src.other_ip, src.other, e,
+					 src.other, recs[i].device);
+				json_object_object_add(o, "figuresError", json_object_new_string(t2));
+			} else if (src.partial) {
 				snprintf(t2, sizeof(t2), "the free space of %s cannot be read from its disks "
 					 "while it is mounted and changing (%s): try again", recs[i].device, e);
 				json_object_object_add(o, "figuresError", json_object_new_string(t2));
-				e[0] = '\0';
+			} else if (src.other[0]) {
+				snprintf(t2, sizeof(t2), "%s is mounted on node %s (%s): these figures are "
+					 "read from its disks and may lag that node's (blocks still in its log "
+					 "and pagepool); run mmdf on that node (MMFS_NODE=%s mmdf %s) for "
+					 "current ones", recs[i].device, src.other_ip, src.other, src.other,
+					 recs[i].device);
+				json_object_object_add(o, "figuresNote", json_object_new_string(t2));
 			}
+			e[0] = '\0';
 			json_object_object_add(o, "mounted",
 					       json_object_new_boolean(adm_fs_is_mounted(d, recs[i].device)));
 		}

@@ -799,6 +799,32 @@ int fssvc_sgd(fssvc *s, const char *device, struct fs_sgd *out)
 	return rc;
 }
 
+int fssvc_df(fssvc *s, const char *device, struct fs_df *out, struct fs_sgd *sgd, char *err,
+	     size_t errsz)
+{
+	struct mount *m;
+	int rc = MM_ENOENT;
+
+	/* op_lock: no unmount or mmadddisk while the maps are read (held
+	 * across the fs/ call, as fssvc_sgd holds it across the copy) */
+	pthread_mutex_lock(&s->op_lock);
+	pthread_mutex_lock(&s->list_lock);
+	m = find_locked(s, device);
+	pthread_mutex_unlock(&s->list_lock);
+	if (m) {
+		rc = fs_sg_df(m->sg, out, sgd, err, errsz);
+		if (rc < 0) {
+			if (!err[0])
+				snprintf(err, errsz, "%s: %s", device, strerror(-rc));
+			rc = mm_err_from_errno(-rc);
+		}
+	} else {
+		snprintf(err, errsz, "%s is not mounted on this node", device);
+	}
+	pthread_mutex_unlock(&s->op_lock);
+	return rc;
+}
+
 /* ---- dead mounts of a previous run ---------------------------------- */
 
 struct dead_ctx {

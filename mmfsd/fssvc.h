@@ -110,6 +110,12 @@ int fssvc_add_disks(fssvc *s, struct fssvc_add *a, char *err, size_t errsz);
 /* A copy of the descriptor of <device>'s stripe group if it is mounted
  * on this node (MM_ENOENT if not). */
 int fssvc_sgd(fssvc *s, const char *device, struct fs_sgd *out);
+/* mmdf of <device> mounted on this node: fs_sg_df of its stripe group
+ * (the figures of the maps in use, and the descriptor they are of, into
+ * <sgd>, may be NULL). MM_ENOENT (and <err>) if it is not mounted here;
+ * another MM_E* with <err> if the maps could not be read. */
+int fssvc_df(fssvc *s, const char *device, struct fs_df *out, struct fs_sgd *sgd, char *err,
+	     size_t errsz);
 
 /* This node's mounts. */
 struct fssvc_mount_info {

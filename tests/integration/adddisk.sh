@@ -80,13 +80,11 @@ head -c $((32 << 20)) /dev/urandom >$MMFS_ROOT/r32
 cp $MMFS_ROOT/r32 $M/after && cmp -s $MMFS_ROOT/r32 $M/after && pass "32 MiB written after, read back" ||
 	fail "32 MiB after"
 sync $M/after $M/fill
-# mmdf reads the maps from the disks: while a mounted file system's map
-# blocks are still only in its log it says so (exit 1); they settle
-# once write-behind has written them
+# mmdf of a file system mounted on the daemon's node takes the mounted
+# maps (fs_sg_df), current at once; the loop stays for a slow answer
 used=
 for _ in $(seq 1 50); do
 	used=$(mmdf fs1 -Y 2>/dev/null | awk -F: '$2=="nsd" && $7=="a3" {print $9 - $13 - $15}')
-	# the maps on disk lag the mount's by write-behind: wait for them
 	[[ -n $used && $used -ge $((30 * 1024)) ]] && break
 	sleep 0.2
 done

@@ -172,6 +172,9 @@ static pp_pool *mk_pool(uint8_t **dk)
 static bool fsm_last_data_only;
 /* and gives metadata this many replicas (0: 1) */
 static unsigned fsm_meta_rep;
+/* and this inode limit (0: mkfs's default; above 65536 makes several
+ * inode regions, and node 1 allocates in region 7 mod their number) */
+static uint64_t fsm_inode_limit;
 
 static void fsm_mkfs(uint32_t bsize)
 {
@@ -202,6 +205,7 @@ static void fsm_mkfs(uint32_t bsize)
 	p.meta_rep_max = 2;
 	p.data_rep = 1;
 	p.data_rep_max = 2;
+	p.inode_limit = fsm_inode_limit;
 	{
 		int rc = fs_mkfs(&p, &io, NULL, NULL, NULL, err, sizeof(err));
 
