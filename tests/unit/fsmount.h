@@ -115,6 +115,22 @@ static void fsck_log(void *arg, const char *line, bool fixed)
 		fprintf(stderr, "fsck: %s\n", line);
 }
 
+/* A crash: a copy of every disk as it is at this instant (each transfer
+ * holds disk_mu, so no write is half in it), to mount after the running
+ * mount goes. The caller frees them. */
+static inline void fsm_snapshot(uint8_t *snap[NDISK])
+{
+	pthread_mutex_lock(&disk_mu);
+	for (int i = 0; i < NDISK; i++) {
+		snap[i] = malloc(DISK_BYTES);
+		if (snap[i])
+			memcpy(snap[i], disk[i], DISK_BYTES);
+	}
+	pthread_mutex_unlock(&disk_mu);
+	for (int i = 0; i < NDISK; i++)
+		CU_ASSERT_PTR_NOT_NULL_FATAL(snap[i]);
+}
+
 /* mmfsck -n of the disks: what the runtime wrote is what fsck expects. */
 static void fsck_clean(uint8_t **dk)
 {

@@ -325,15 +325,7 @@ static void test_crash_replay(void)
 	CU_ASSERT_EQUAL(fs_create(sg, &root, FS_ROOT_INO, "synced", 0644, O_RDWR, &a, &f), 0);
 	CU_ASSERT_EQUAL(fs_write(sg, &root, f, data, 700000, 0), 700000);
 	CU_ASSERT_EQUAL(fs_fsync(sg, f, false), 0);
-	pthread_mutex_lock(&disk_mu);
-	for (int i = 0; i < NDISK; i++) {
-		snap[i] = malloc(DISK_BYTES);
-		if (snap[i])
-			memcpy(snap[i], disk[i], DISK_BYTES);
-	}
-	pthread_mutex_unlock(&disk_mu);
-	for (int i = 0; i < NDISK; i++)
-		CU_ASSERT_PTR_NOT_NULL_FATAL(snap[i]);
+	fsm_snapshot(snap);
 	fs_release(sg, f);
 	fs_forget(sg, a.ino, 1);
 	fs_release(sg, gf);
@@ -987,13 +979,7 @@ static void test_crash_reuse(void)
 	CU_ASSERT_EQUAL(fs_unlink(sg, &root, FS_ROOT_INO, "a"), 0);
 	CU_ASSERT_EQUAL_FATAL(fs_create(sg, &root, FS_ROOT_INO, "b", 0644, O_RDWR, &a, &f), 0);
 	CU_ASSERT_EQUAL(fs_write(sg, &root, f, db, 200000, 0), 200000);
-	pthread_mutex_lock(&disk_mu);
-	for (int i = 0; i < NDISK; i++) {
-		snap[i] = malloc(DISK_BYTES);
-		if (snap[i])
-			memcpy(snap[i], disk[i], DISK_BYTES);
-	}
-	pthread_mutex_unlock(&disk_mu);
+	fsm_snapshot(snap);
 	fs_release(sg, f);
 	fs_forget(sg, a.ino, 1);
 	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
