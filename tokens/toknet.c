@@ -570,9 +570,17 @@ static void *revoke_main(void *arg)
 		}
 		j = mm_list_entry(mm_list_first(&t->rq), struct tn_job, link);
 		mm_list_del(&j->link);
+		t->rrunning[j->k.kind]++;
 		pthread_mutex_unlock(&t->rmu);
 
-		int rc = j->fn(j->arg, &j->k, j->r, j->want);
+		/* fn NULL: its registration went while it waited (see
+		 * toknet_set_revoke): the token is given back unflushed */
+		int rc = j->fn ? j->fn(j->arg, &j->k, j->r, j->want) : MM_OK;
+
+		pthread_mutex_lock(&t->rmu);
+		t->rrunning[j->k.kind]--;
+		pthread_cond_broadcast(&t->rdone);
+		pthread_mutex_unlock(&t->rmu);
 
 		CNT(st_jobs, 1);
 		if (rc != MM_OK) {
@@ -594,6 +602,8 @@ static void *revoke_main(void *arg)
 
 void toknet_set_revoke(struct toknet *t, enum tok_kind kind, toknet_revoke_fn fn, void *arg)
 {
+	struct mm_list *pos;
+
 	if ((unsigned)kind >= TOK_NKINDS)
 		return;
 	pthread_mutex_lock(&t->cmu);
@@ -602,6 +612,25 @@ void toknet_set_revoke(struct toknet *t, enum tok_kind kind, toknet_revoke_fn fn
 	if (t->c)
 		tok_client_set_revoke(t->c, kind, fn ? upcall : NULL, t);
 	pthread_mutex_unlock(&t->cmu);
+	if (fn)
+		return;
+	/*
+	 * Unregistered: what it was registered for (a file system being
+	 * unmounted) is about to go. Queued revokes of this kind must not
+	 * call it any more, and one running now must end before we return:
+	 * a callback that ran on after the unmount freed its stripe group
+	 * crashed mmfsd (a cp -a of 2,000 files, then mmumount).
+	 */
+	pthread_mutex_lock(&t->rmu);
+	mm_list_for_each(pos, &t->rq) {
+		struct tn_job *j = mm_list_entry(pos, struct tn_job, link);
+
+		if (j->k.kind == kind)
+			j->fn = NULL;
+	}
+	while (t->rrunning[kind])
+		pthread_cond_wait(&t->rdone, &t->rmu);
+	pthread_mutex_unlock(&t->rmu);
 }
 
 /* ---- 5. blocking acquire ---- */
@@ -826,7 +855,8 @@ int toknet_create(const struct toknet_config *cfg, struct toknet **out)
 	mm_list_init(&t->waiters);
 	mm_list_init(&t->rq);
 	t->park_tail = &t->park;
-	if (mm_cond_init(&t->quiet) != 0 || mm_cond_init(&t->rcv) != 0) {
+	if (mm_cond_init(&t->quiet) != 0 || mm_cond_init(&t->rcv) != 0 ||
+	    mm_cond_init(&t->rdone) != 0) {
 		rc = MM_ENOMEM;
 		goto fail_early;
 	}
@@ -962,6 +992,7 @@ void toknet_destroy(struct toknet *t)
 	free(t->views);
 	pthread_cond_destroy(&t->quiet);
 	pthread_cond_destroy(&t->rcv);
+	pthread_cond_destroy(&t->rdone);
 	pthread_mutex_destroy(&t->vmu);
 	pthread_mutex_destroy(&t->smu);
 	pthread_mutex_destroy(&t->cmu);

@@ -139,6 +139,10 @@ uint64_t toknet_last_sent_ns(struct toknet *t, uint32_t node);
  * logged if not MM_OK (the token is given up anyway). */
 typedef int (*toknet_revoke_fn)(void *arg, const struct tok_key *k, struct tok_range r,
 				enum tok_mode want);
+/* Register <fn> for <kind>, or with NULL unregister it: then revokes of
+ * <kind> still queued give their tokens back without calling the old
+ * callback, and the call returns only once no callback of <kind> runs,
+ * so its <arg> may be freed. Never call it from a revoke callback. */
 void toknet_set_revoke(struct toknet *t, enum tok_kind kind, toknet_revoke_fn fn, void *arg);
 
 /* Block until <h> (tok_holder_init'd) is granted: MM_OK; MM_ETIMEDOUT

@@ -115,6 +115,8 @@ struct toknet {
 	pthread_cond_t rcv;
 	struct mm_list rq;		/* tn_job.link */
 	bool rstop;
+	unsigned rrunning[TOK_NKINDS];	/* jobs whose callback runs now (rmu) */
+	pthread_cond_t rdone;		/* one of them returned */
 	uint64_t next_retry_ns;
 	pthread_t *rth;
 	int nrth;

@@ -315,6 +315,70 @@ static void count_waiter(void *arg, const struct tok_waiter *w)
 	c->named |= w->cause && w->cause[0];
 }
 
+/* ---- unregistering while revokes run ---- */
+
+static atomic_int ur_in, ur_calls, ur_after;
+static atomic_bool ur_gone;
+
+static int slow_cb(void *arg, const struct tok_key *k, struct tok_range r, enum tok_mode want)
+{
+	(void)arg, (void)k, (void)r, (void)want;
+	if (atomic_load(&ur_gone))
+		atomic_fetch_add(&ur_after, 1);	/* called after unregistration */
+	atomic_fetch_add(&ur_in, 1);
+	mm_sleep_ms(50);
+	atomic_fetch_add(&ur_calls, 1);
+	atomic_fetch_sub(&ur_in, 1);
+	return MM_OK;
+}
+
+/* toknet_set_revoke(NULL) with revokes running and queued: it returns
+ * only once none runs, none is called after, and every token still goes
+ * back (the other node's acquires succeed). Unmount frees what the
+ * callback uses right after it. */
+static void test_unregister_waits(void)
+{
+	enum { N = 8 };
+	const uint32_t servers[] = {1};
+	struct tok_holder h;
+	static struct bg b[N];
+	int calls;
+
+	wd_arm("unregister_waits", 60);
+	atomic_store(&ur_in, 0);
+	atomic_store(&ur_calls, 0);
+	atomic_store(&ur_after, 0);
+	atomic_store(&ur_gone, false);
+	up(2, false);
+	view(1, servers, 1);
+	toknet_set_revoke(tn[1], TOK_INODE, slow_cb, NULL);
+	for (int i = 0; i < N; i++) {
+		hinit(&h, TOK_INODE, 100 + (uint64_t)i, TOK_XW, 0, TOK_INF);
+		CU_ASSERT_EQUAL(toknet_acquire(tn[1], &h, 5000), MM_OK);
+		toknet_release(tn[1], &h);	/* cached on node 1 */
+	}
+	for (int i = 0; i < N; i++) {
+		hinit(&b[i].h, TOK_INODE, 100 + (uint64_t)i, TOK_XW, 0, TOK_INF);
+		bg_start(&b[i], tn[2], 10000);
+	}
+	for (int i = 0; i < 200 && atomic_load(&ur_in) == 0; i++)
+		mm_sleep_ms(5);
+	CU_ASSERT(atomic_load(&ur_in) > 0);
+	toknet_set_revoke(tn[1], TOK_INODE, NULL, NULL);
+	atomic_store(&ur_gone, true);
+	CU_ASSERT_EQUAL(atomic_load(&ur_in), 0);	/* none runs after the return */
+	calls = atomic_load(&ur_calls);
+	CU_ASSERT(calls < N);				/* the queued ones were not called */
+	for (int i = 0; i < N; i++) {
+		CU_ASSERT_EQUAL(bg_join(&b[i]), MM_OK);
+		toknet_release(tn[2], &b[i].h);
+	}
+	CU_ASSERT_EQUAL(atomic_load(&ur_after), 0);
+	CU_ASSERT_EQUAL(atomic_load(&ur_calls), calls);
+	down();
+	wd_disarm();
+}
+
 static void test_timeout_cancel(void)
 {
 	const uint32_t servers[] = {1};
@@ -649,6 +713,7 @@ static void register_tests(void)
 	static const struct mm_test tests[] = {
 		{"grant_cached", test_grant_cached},
 		{"conflict_revoke", test_conflict_revoke},
+		{"unregister_waits", test_unregister_waits},
 		{"timeout_cancel", test_timeout_cancel},
 		{"view_change", test_view_change},
 		{"node_failure", test_node_failure},
