@@ -2,7 +2,8 @@
 # POSIX behaviour through the mount (issue 12): tests/tools/posixcheck's
 # cases as root and as an unprivileged user, then a random-operation
 # tester against a model with remounts, every byte checked
-# (tests/tools/fsrandom), then mmfsck -n clean.
+# (tests/tools/fsrandom), a cp -a of a documentation tree with an unmount
+# right after it, then mmfsck -n clean.
 source "$(dirname "$0")/lib.sh"
 mm_setup fsposix
 P=127.1.29
@@ -38,6 +39,20 @@ out=$($T/fsrandom $M/px -s 4242 -n 10000 -f 6 -S 8M -K 5000 -r "mmumount fs1 && 
 rc=$?
 [[ $rc -eq 0 ]] && pass "fsrandom: 10000 operations with remounts, every byte checked" ||
 	{ echo "$out" | tail -40; fail "fsrandom rc=$rc"; }
+# the issue's workload: cp -a of a documentation tree, read back through
+# tar, then mmumount at once, while the revokes of inodes trimmed past
+# maxFilesToCache may still run (they outlived the unmount and crashed
+# mmfsd until toknet_set_revoke waited for them), then mount and remove
+src=/usr/share/doc
+[[ $(find $src -type f 2>/dev/null | head -600 | wc -l) -ge 600 ]] || src=/usr/include
+pid=$(cat $MMFS_ROOT/$P.1/mmfsd.pid)
+n1=$(cd $(dirname $src) && tar cf - $(basename $src) | wc -c)
+cp -a $src $M/px/tree && n2=$(cd $M/px && tar cf - --transform "s,^tree,$(basename $src)," tree | wc -c)
+[[ $n1 -eq $n2 ]] && pass "cp -a $src: tar of the copy is as long as of the source ($n1 bytes)" ||
+	fail "cp -a $src: tar of the copy is $n2 bytes, of the source $n1"
+out=$(mmumount fs1 2>&1) && kill -0 $pid 2>/dev/null && out=$(mmmount fs1 2>&1) && rm -rf $M/px/tree &&
+	pass "mmumount right after it, mmmount, rm -rf: mmfsd ($pid) lives on" ||
+	fail "mmumount / mmmount after cp -a: $out (mmfsd $pid $(kill -0 $pid 2>/dev/null && echo alive || echo gone))"
 mmumount fs1 >/dev/null 2>&1
 out=$(mmfsck fs1 -n 2>&1) && pass "mmfsck -n clean at the end" || { echo "$out" | tail; fail "final mmfsck"; }
 mm_done
