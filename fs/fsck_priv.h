@@ -70,6 +70,8 @@ void fk_claim(struct fk *f, fs_da da, uint32_t n, bool on);
 /* Free inode <ino>: its blocks unclaimed, a free record written. */
 int fk_clear_inode(struct fk *f, uint64_t ino);
 int fk_read_inode(struct fk *f, uint64_t ino, struct fs_inode *in);
+/* Step 3 (fsck_logs.c): replay every node's log in the log table. */
+void fk_check_logs(struct fk *f);
 int fk_write_inode(struct fk *f, const struct fs_inode *in);
 /* The DT_* type of mode <m>. */
 uint8_t fk_dt(uint32_t m);

@@ -271,6 +271,17 @@ extern const struct fs_bstore sg_ro_bstore_ops;
 void sg_ro_bstore(fs_sg *sg, struct fs_bstore *bs);
 void sg_ro_tree(fs_sg *sg, struct fs_tree *t);
 
+/* The transaction's block store (struct fs_bstore callbacks, <arg> the
+ * transaction) and its buffer of (ino, blk), for sgro.c's store, which
+ * sends a thread's own transaction's blocks there. */
+struct sg_txbuf *sg_tx_find(struct sg_tx *tx, uint64_t ino, uint64_t blk);
+int sg_tx_bs_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data);
+void sg_tx_bs_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty);
+int sg_tx_bs_punch(void *arg, uint64_t ino, uint64_t blk);
+/* sgro.c: fs_bstore.checked of both stores (the buffer holding <data>
+ * is this thread's: in its transaction or among its read-only holds). */
+bool sg_bs_checked(void *arg, const uint8_t *data, bool set);
+
 /* sgfree.c: frees in the transaction, reuse after durability */
 /* At commit: free tx's runs in the block map, each pinned busy. */
 int sg_tx_apply_frees(struct sg_tx *tx);

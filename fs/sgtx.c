@@ -13,7 +13,7 @@
  *
  * Map of this file:
  *   1. the buffers: get, put, punch, diff
- *   2. the read-only store (no transaction) and views for dir.c / tree.c
+ *   2. (the read-only store and the views for dir.c / tree.c: sgro.c)
  *   3. allocation: blocks, metadata blocks, inodes; growing a metadata file
  *   4. begin, commit, abort
  */
@@ -31,7 +31,7 @@
 
 /* ---- 1. the buffers ---- */
 
-static struct sg_txbuf *tx_find(struct sg_tx *tx, uint64_t ino, uint64_t blk)
+struct sg_txbuf *sg_tx_find(struct sg_tx *tx, uint64_t ino, uint64_t blk)
 {
 	for (int i = 0; i < tx->nbuf; i++)
 		if (tx->buf[i].ino == ino && tx->buf[i].blk == blk)
@@ -77,7 +77,7 @@ static int tx_get_buf2(struct sg_tx *tx, uint64_t ino, uint64_t blk, bool write,
 		       struct sg_txbuf **out)
 {
 	fs_sg *sg = tx->sg;
-	struct sg_txbuf *tb = tx_find(tx, ino, blk);
+	struct sg_txbuf *tb = sg_tx_find(tx, ino, blk);
 	struct pp_map m;
 	bool fresh = false;
 	int rc;
@@ -104,7 +104,7 @@ static int tx_get_buf2(struct sg_tx *tx, uint64_t ino, uint64_t blk, bool write,
 			rc = tx_grow(tx, ino, blk);
 			if (rc)
 				return rc;
-			tb = tx_find(tx, ino, blk);
+			tb = sg_tx_find(tx, ino, blk);
 			if (tb) {
 				*out = tb;
 				return MM_OK;
@@ -149,7 +149,7 @@ static int tx_get_buf2(struct sg_tx *tx, uint64_t ino, uint64_t blk, bool write,
 	return MM_OK;
 }
 
-static int tx_bs_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
+int sg_tx_bs_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
 {
 	struct sg_tx *tx = arg;
 	struct sg_txbuf *tb;
@@ -167,7 +167,7 @@ static int tx_bs_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t 
 
 		pp_release(tb->b);
 		tx->buf[i] = tx->buf[--tx->nbuf];
-		return tx_bs_get(arg, ino, blk, true, data);
+		return sg_tx_bs_get(arg, ino, blk, true, data);
 	}
 	if (!write && !tb->fresh && fs_mkfs_all_zero(tb->data, FS_MBH_BYTES) &&
 	    fs_mkfs_all_zero(tb->data, FS_MB))
@@ -177,10 +177,10 @@ static int tx_bs_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t 
 	return MM_OK;
 }
 
-static void tx_bs_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty)
+void sg_tx_bs_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty)
 {
 	struct sg_tx *tx = arg;
-	struct sg_txbuf *tb = tx_find(tx, ino, blk);
+	struct sg_txbuf *tb = sg_tx_find(tx, ino, blk);
 
 	(void)data;
 	if (!tb)
@@ -199,7 +199,7 @@ static void tx_bs_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool
 	}
 }
 
-static int tx_bs_punch(void *arg, uint64_t ino, uint64_t blk)
+int sg_tx_bs_punch(void *arg, uint64_t ino, uint64_t blk)
 {
 	struct sg_tx *tx = arg;
 	struct sg_txbuf *tb;
@@ -208,7 +208,7 @@ static int tx_bs_punch(void *arg, uint64_t ino, uint64_t blk)
 	if (blk & FS_TAG_IND) {
 		/* tree.c freed it (free_blk follows): drop the buffer after
 		 * commit, before its space is freed */
-		tb = tx_find(tx, ino, blk);
+		tb = sg_tx_find(tx, ino, blk);
 		if (tb) {
 			tb->punched = true;
 			tb->dirty = false;
@@ -225,7 +225,7 @@ static int tx_bs_punch(void *arg, uint64_t ino, uint64_t blk)
 
 int sg_tx_log(struct sg_tx *tx, uint64_t ino, uint64_t blk, uint32_t off, uint32_t len)
 {
-	struct sg_txbuf *tb = tx_find(tx, ino, blk);
+	struct sg_txbuf *tb = sg_tx_find(tx, ino, blk);
 
 	(void)off;
 	(void)len;
@@ -310,152 +310,6 @@ static int tx_diff(struct sg_tx *tx, struct sg_txbuf *tb, uint32_t *lo, uint32_t
 		}
 	}
 	return MM_OK;
-}
-
-/* ---- 2. the read-only store and views ----
- *
- * Without a transaction on this thread, blocks are read straight from the
- * pagepool; a thread in a transaction reads the transaction's buffers
- * (it holds them exclusively: a second pp_get would wait on itself), and
- * its writes (alloc.c's store is this one) go to the transaction. */
-
-#define RO_HELD 16
-static __thread struct {
-	uint8_t *d;
-	pp_buf *b;
-} ro_held[RO_HELD];
-static __thread int ro_n;
-
-static int ro_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
-{
-	fs_sg *sg = arg;
-	struct sg_tx *tx = sg_cur_tx;
-	pp_buf *b;
-	uint8_t *d;
-	int rc;
-
-	if (tx && tx->sg == sg && (write || tx_find(tx, ino, blk)))
-		return tx_bs_get(tx, ino, blk, write, data);
-	if (write)
-		return MM_EPERM;
-	if (ro_n == RO_HELD)
-		return MM_ETOOBIG;
-	rc = pp_get(sg->pool, &(struct pp_tag){sg->mfsid, ino, blk}, 0, FS_MB, PP_READ, &b,
-		    (void **)&d);
-	if (rc)
-		return rc;
-	if (fs_mkfs_all_zero(d, FS_MBH_BYTES) && fs_mkfs_all_zero(d, FS_MB)) {
-		pp_release(b);
-		return MM_ENOENT;
-	}
-	ro_held[ro_n].d = d;
-	ro_held[ro_n].b = b;
-	ro_n++;
-	*data = d;
-	return MM_OK;
-}
-
-static void ro_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty)
-{
-	fs_sg *sg = arg;
-	struct sg_tx *tx = sg_cur_tx;
-
-	for (int i = ro_n - 1; i >= 0; i--)
-		if (ro_held[i].d == data) {
-			pp_release(ro_held[i].b);
-			ro_held[i] = ro_held[--ro_n];
-			return;
-		}
-	if (tx && tx->sg == sg)
-		tx_bs_put(tx, ino, blk, data, dirty);
-}
-
-/* fs_bstore.checked of both stores: the buffer holding <data> is this
- * thread's, in its transaction or among its read-only holds. */
-static bool bs_checked(void *arg, const uint8_t *data, bool set)
-{
-	struct sg_tx *tx = sg_cur_tx;
-	pp_buf *b = NULL;
-
-	(void)arg;
-	for (int i = 0; tx && i < tx->nbuf && !b; i++)
-		if (tx->buf[i].data == data)
-			b = tx->buf[i].b;
-	for (int i = ro_n - 1; i >= 0 && !b; i--)
-		if (ro_held[i].d == data)
-			b = ro_held[i].b;
-	if (!b)
-		return false;
-	if (set)
-		pp_set_checked(b);
-	return pp_checked(b);
-}
-
-static int ro_punch(void *arg, uint64_t ino, uint64_t blk)
-{
-	fs_sg *sg = arg;
-	struct sg_tx *tx = sg_cur_tx;
-
-	if (tx && tx->sg == sg)
-		return tx_bs_punch(tx, ino, blk);
-	return MM_EPERM;
-}
-
-void sg_ro_bstore(fs_sg *sg, struct fs_bstore *bs)
-{
-	bs->get = ro_get;
-	bs->put = ro_put;
-	bs->punch = ro_punch;
-	bs->arg = sg;
-	bs->checked = bs_checked;
-}
-
-void sg_ro_tree(fs_sg *sg, struct fs_tree *t)
-{
-	static __thread struct fs_bstore bs;
-
-	memset(t, 0, sizeof(*t));
-	sg_ro_bstore(sg, &bs);
-	t->bs = &bs;
-	t->fsid = sg->fsid;
-	t->bsize = sg->B;
-	t->maxrep = sg->maxrep;
-}
-
-static int dir_exists(void *arg, uint64_t ino, uint64_t blk)
-{
-	struct pp_map m;
-	int rc;
-
-	rc = sg_map_meta(arg, ino, blk, &m);
-	if (rc == MM_ENOENT)
-		return 0;
-	if (rc)
-		return rc;
-	/* mapped: a tree block exists, but the metadata block in it may
-	 * still be all zeros (a hole): the get tells */
-	return 1;
-}
-
-void sg_dir_view(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, struct fs_dir *d)
-{
-	static __thread struct fs_bstore bs;
-
-	memset(d, 0, sizeof(*d));
-	if (tx)
-		d->bs = &tx->bs;
-	else {
-		sg_ro_bstore(sg, &bs);
-		d->bs = &bs;
-	}
-	d->exists = NULL;
-	(void)dir_exists;
-	d->fsid = sg->fsid;
-	d->ino = in->ino;
-	d->depth = in->depth;
-	d->in_inode = (in->flags & FS_IF_DATA_IN_INODE) != 0;
-	d->tail = in->tail;
-	d->tail_len = in->tail_len;
 }
 
 /* ---- 3. allocation ---- */
@@ -691,7 +545,7 @@ int sg_tx_xattr_get(struct sg_tx *tx, struct fs_inode *in, uint8_t **data)
 				return rc;
 		}
 	}
-	return tx_bs_get(tx, in->ino, FS_TAG_XATTR, true, data);
+	return sg_tx_bs_get(tx, in->ino, FS_TAG_XATTR, true, data);
 }
 
 int sg_tx_xattr_drop(struct sg_tx *tx, struct fs_inode *in)
@@ -702,7 +556,7 @@ int sg_tx_xattr_drop(struct sg_tx *tx, struct fs_inode *in)
 
 	if (!(in->flags & FS_IF_XATTR_OVERFLOW))
 		return MM_OK;
-	rc = tx_bs_punch(tx, in->ino, FS_TAG_XATTR);
+	rc = sg_tx_bs_punch(tx, in->ino, FS_TAG_XATTR);
 	if (!rc)
 		rc = sg_tx_free(tx, &in->xattr_ovf, nsub, true, in->ino, FS_TAG_XATTR);
 	if (!rc && tx->ltx)
@@ -980,7 +834,7 @@ int sg_tx_begin(fs_sg *sg, uint64_t reserve, struct sg_tx **out)
 		return MM_ENOMEM;
 	tx->sg = sg;
 	tx->frag_size = UINT64_MAX;
-	tx->bs = (struct fs_bstore){tx_bs_get, tx_bs_put, tx_bs_punch, tx, bs_checked};
+	tx->bs = (struct fs_bstore){sg_tx_bs_get, sg_tx_bs_put, sg_tx_bs_punch, tx, sg_bs_checked};
 	if (sg->log) {
 		uint64_t max = fs_log_tx_max(sg->log);
 
