@@ -82,6 +82,17 @@ static bool zeroes(const uint8_t *p, size_t n)
 	return true;
 }
 
+/* The header's fields, as they stand. */
+static void mbh_get(const uint8_t *blk, struct fs_mbh *x)
+{
+	x->type = blk[4];
+	x->fsid = mm_be32_get(blk + 8);
+	x->ino = mm_be64_get(blk + 16);
+	x->blk = mm_be64_get(blk + 24);
+	x->a = mm_be64_get(blk + 32);
+	x->b = mm_be64_get(blk + 40);
+}
+
 int fs_mb_verify(const uint8_t *blk, size_t len, unsigned want, uint32_t fsid, uint64_t ino,
 		 uint64_t blkno, struct fs_mbh *h, char *err, size_t errsz)
 {
@@ -106,11 +117,7 @@ int fs_mb_verify(const uint8_t *blk, size_t len, unsigned want, uint32_t fsid, u
 		    PRIx32 ")", fs_btype_name(x.type), mm_be32_get(blk + 12), crc);
 	if (blk[6] || blk[7] || !zeroes(blk + 48, 16))
 		BAD(MM_EPROTO, "%s block: reserved header bytes are not zero", fs_btype_name(x.type));
-	x.fsid = mm_be32_get(blk + 8);
-	x.ino = mm_be64_get(blk + 16);
-	x.blk = mm_be64_get(blk + 24);
-	x.a = mm_be64_get(blk + 32);
-	x.b = mm_be64_get(blk + 40);
+	mbh_get(blk, &x);
 	if (want && x.type != want)
 		BAD(MM_EPROTO, "found a %s block where the %s block belongs", fs_btype_name(x.type),
 		    fs_btype_name(want));
@@ -675,14 +682,8 @@ int fs_mb_verify_bs(const struct fs_bstore *bs, const uint8_t *blk, size_t len, 
 	int rc;
 
 	if (bs->checked && bs->checked(bs->arg, blk, false)) {
-		if (h) {
-			h->type = blk[4];
-			h->fsid = mm_be32_get(blk + 8);
-			h->ino = mm_be64_get(blk + 16);
-			h->blk = mm_be64_get(blk + 24);
-			h->a = mm_be64_get(blk + 32);
-			h->b = mm_be64_get(blk + 40);
-		}
+		if (h)
+			mbh_get(blk, h);
 		return MM_OK;
 	}
 	rc = fs_mb_verify(blk, len, want, fsid, ino, blkno, h, err, errsz);

@@ -782,15 +782,24 @@ out:
 	return rc;
 }
 
-int fssvc_sgd(fssvc *s, const char *device, struct fs_sgd *out)
+/* <device>'s mount with op_lock taken (no unmount or mmadddisk until
+ * the caller drops it), or NULL (op_lock taken all the same). */
+static struct mount *op_find(fssvc *s, const char *device)
 {
 	struct mount *m;
-	int rc = MM_ENOENT;
 
 	pthread_mutex_lock(&s->op_lock);
 	pthread_mutex_lock(&s->list_lock);
 	m = find_locked(s, device);
 	pthread_mutex_unlock(&s->list_lock);
+	return m;
+}
+
+int fssvc_sgd(fssvc *s, const char *device, struct fs_sgd *out)
+{
+	struct mount *m = op_find(s, device);
+	int rc = MM_ENOENT;
+
 	if (m) {
 		*out = *fs_sg_sgd(m->sg);
 		rc = MM_OK;
@@ -802,15 +811,11 @@ int fssvc_sgd(fssvc *s, const char *device, struct fs_sgd *out)
 int fssvc_df(fssvc *s, const char *device, struct fs_df *out, struct fs_sgd *sgd, char *err,
 	     size_t errsz)
 {
-	struct mount *m;
-	int rc = MM_ENOENT;
-
 	/* op_lock: no unmount or mmadddisk while the maps are read (held
 	 * across the fs/ call, as fssvc_sgd holds it across the copy) */
-	pthread_mutex_lock(&s->op_lock);
-	pthread_mutex_lock(&s->list_lock);
-	m = find_locked(s, device);
-	pthread_mutex_unlock(&s->list_lock);
+	struct mount *m = op_find(s, device);
+	int rc = MM_ENOENT;
+
 	if (m) {
 		rc = fs_sg_df(m->sg, out, sgd, err, errsz);
 		if (rc < 0) {
