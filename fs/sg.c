@@ -420,13 +420,31 @@ static int log_read(void *arg, uint64_t lblk, uint8_t *data)
 	return log_rw(arg, lblk, data, false);
 }
 
+/* Every metadata buffer dirtied before the checkpoint's target is written
+ * or failed when the flush returns (a write in flight is waited for, and
+ * meta_write_failed runs before it ends): a failure keeps the tail. */
 static int need_checkpoint(void *arg, uint64_t lsn)
 {
 	fs_sg *sg = arg;
+	int rc;
 
 	(void)lsn;
 	pp_flush_fs(sg->pool, sg->fsid);
-	return pp_flush_fs(sg->pool, sg->mfsid);
+	rc = pp_flush_fs(sg->pool, sg->mfsid);
+	return rc ? rc : atomic_load_explicit(&sg->meta_err, memory_order_acquire);
+}
+
+static void meta_write_failed(void *arg, const struct pp_tag *t, int rc)
+{
+	fs_sg *sg = arg;
+	int none = 0;
+
+	if (atomic_compare_exchange_strong(&sg->meta_err, &none, rc ? rc : MM_EIO))
+		sg_logf(sg, rc,
+			"write of metadata block %" PRIu64 " of inode %" PRIu64 " failed: the file "
+			"system is failed on this node; every change now fails with EIO until it is "
+			"unmounted, and the next mount replays the log, which still holds the change",
+			t->blk, t->ino);
 }
 
 /* The log table (inode 4): fs/fsck.h's layout, FS_LOGTAB_ENTRY-byte slots
@@ -717,6 +735,8 @@ static int replay(fs_sg *sg, const struct fs_log_io *io, char *err, size_t errsz
 			  r.torn ? " (torn tail ignored)" : "");
 	ac_clear(sg);
 	rc = pp_drop_fs(sg->pool, sg->mfsid);
+	if (!rc)
+		rc = atomic_load_explicit(&sg->meta_err, memory_order_acquire);
 	if (rc)
 		return fs_errf(err, errsz, rc, "writing the replayed log's blocks failed");
 	return MM_OK;
@@ -869,7 +889,7 @@ static void sg_free(fs_sg *sg)
 }
 
 static const struct pp_fs_ops data_ops = {map_data, log_force_cb};
-static const struct pp_fs_ops meta_ops = {map_meta_cb, log_force_cb};
+static const struct pp_fs_ops meta_ops = {map_meta_cb, log_force_cb, meta_write_failed};
 
 int fs_sg_mount(const struct fs_mount_params *p, fs_sg **out, char *err, size_t errsz)
 {

@@ -137,6 +137,13 @@ struct fs_sg {
 	uint32_t log_nblocks;
 	struct fs_ptr *log_map;		/* per log block: its addresses */
 
+	/* A metadata block's write failed (its buffer is clean again, so
+	 * the log past the tail is that change's only copy): the error, and
+	 * from then on no transaction begins and no checkpoint moves the
+	 * tail, so the next mount replays it. GPFS's panic of a file system
+	 * on one node. */
+	atomic_int meta_err;
+
 	bool replaying;			/* addresses change under replay: none cached */
 	pthread_mutex_t rename_mu;
 	struct fs_inval_ops inval;

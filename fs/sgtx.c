@@ -829,6 +829,9 @@ int sg_tx_begin(fs_sg *sg, uint64_t reserve, struct sg_tx **out)
 
 	if (sg_cur_tx)
 		return MM_ESTATE;	/* one transaction a thread */
+	rc = atomic_load_explicit(&sg->meta_err, memory_order_acquire);
+	if (rc)
+		return rc;
 	tx = calloc(1, sizeof(*tx));
 	if (!tx)
 		return MM_ENOMEM;

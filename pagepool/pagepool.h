@@ -80,6 +80,12 @@ struct pp_fs_ops {
 	int (*map)(void *arg, const struct pp_tag *t, struct pp_map *out);
 	/* Make journal records up to <lsn> durable (blocks). */
 	int (*log_force)(void *arg, uint64_t lsn);
+	/* Optional: the write of block <t> failed with <rc>; the buffer is
+	 * clean now and may be dropped, so what it held is gone but for the
+	 * journal. Called once per failed buffer, before pp_flush returns
+	 * and before a flush waiting for that write sees it end, holding the
+	 * buffer's content lock shared: it must not take buffers or block. */
+	void (*write_failed)(void *arg, const struct pp_tag *t, int rc);
 };
 
 /* One disk transfer of the I/O backend. */

@@ -148,6 +148,8 @@ static void wb_finish(pp_pool *p, struct wb_item *it)
 	if (it->rc) {
 		add(&p->write_errors, 1);
 		pp_error_record(p, b->tag.fs, b->tag.ino, it->rc);
+		if (b->fs->ops.write_failed)
+			b->fs->ops.write_failed(b->fs->arg, &b->tag, it->rc);
 		mm_error(SUB, "write-behind of fs %u inode %" PRIu64 " block %" PRIu64 " failed: %s "
 			 "(reported to the next fsync)", b->tag.fs, b->tag.ino, b->tag.blk,
 			 mm_strerror(it->rc));

@@ -85,6 +85,10 @@ static int dk_write(void *arg, uint32_t d, uint64_t off, const void *buf, size_t
 	return MM_OK;
 }
 
+/* With pool_writes_fail, every pagepool write fails (the log's, which
+ * are synchronous, still land): lost metadata write-back. */
+static atomic_bool pool_writes_fail;
+
 static int be_submit(void *arg, struct pp_io *io)
 {
 	uint8_t **dk = arg;
@@ -92,7 +96,7 @@ static int be_submit(void *arg, struct pp_io *io)
 
 	if (d >= ndisks_now || io->offset + io->len > DISK_BYTES)
 		return MM_EIO;
-	if (io->write && write_fails()) {
+	if (io->write && (write_fails() || atomic_load(&pool_writes_fail))) {
 		io->done(io, MM_EIO);
 		return MM_OK;
 	}
