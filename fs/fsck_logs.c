@@ -81,7 +81,7 @@ static void replay_one(struct fk *f, uint32_t node, uint64_t ino)
 	free(in);
 	f->ii[ino].log = true;
 	f->r->logs++;
-	rc = fs_log_replay(&io, f->fsid, ino, (uint32_t)nblocks, fs_ds_bs(f->ds), &out, msg,
+	rc = fs_log_replay(&io, f->fsid, ino, (uint32_t)nblocks, fs_ds_bs(f->ds), NULL, &out, msg,
 			   sizeof(msg));
 	if (rc == MM_OK) {
 		/* unlinked files in use when the node stopped: its next mount

@@ -294,9 +294,13 @@ void fs_log_replay_done(struct fs_log_replay *r);
  * read into memory (nblocks * FS_MB bytes). Errors: MM_ECHECKSUM /
  * MM_EPROTO naming the log block in <err> (nothing applied), MM_ENOMEM,
  * or the bstore's error (then some transactions were applied: run it
- * again).
+ * again). <txdone> (may be NULL) runs after each transaction is applied,
+ * with bs->arg: the blocks are then as that commit left them, so a store
+ * may write them back there to keep what it holds in memory bounded; an
+ * error from it stops the replay.
  */
 int fs_log_replay(const struct fs_log_io *io, uint32_t fsid, uint64_t ino, uint32_t nblocks,
-		  const struct fs_bstore *bs, struct fs_log_replay *out, char *err, size_t errsz);
+		  const struct fs_bstore *bs, int (*txdone)(void *arg), struct fs_log_replay *out,
+		  char *err, size_t errsz);
 
 #endif

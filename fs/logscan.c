@@ -403,7 +403,8 @@ static int apply(const struct fs_bstore *bs, const uint8_t *r)
 }
 
 int fs_log_replay(const struct fs_log_io *io, uint32_t fsid, uint64_t ino, uint32_t nblocks,
-		  const struct fs_bstore *bs, struct fs_log_replay *out, char *err, size_t errsz)
+		  const struct fs_bstore *bs, int (*txdone)(void *arg), struct fs_log_replay *out,
+		  char *err, size_t errsz)
 {
 	struct scan s = {.fsid = fsid, .ino = ino, .n = nblocks};
 	size_t a = 0;
@@ -424,6 +425,8 @@ int fs_log_replay(const struct fs_log_io *io, uint32_t fsid, uint64_t ino, uint3
 		if (a == s.naband || p < s.aband[a].start) {
 			sread(&s, p + FS_LOG_REC_HDR, s.rec + FS_LOG_REC_HDR, size - FS_LOG_REC_HDR);
 			rc = apply(bs, s.rec);
+			if (!rc && txdone && s.rec[R_TYPE] == FS_LOGR_COMMIT)
+				rc = txdone(bs->arg);
 			if (rc && err)
 				snprintf(err, errsz, "replaying the record at LSN %" PRIu64 ": %s", p,
 					 mm_strerror(rc));

@@ -631,7 +631,17 @@ struct rp_ctx {
 		uint8_t *d;
 		pp_buf *b;
 	} held[16];
+	/* blocks of files that can lose them (inodes past the maps) that
+	 * the replay dirtied: a later transaction may have freed them */
+	struct pp_tag *dirt;
+	size_t ndirt, cap;
+	int err;			/* out of memory for <dirt> */
+	uint64_t flushes;		/* bounded-memory writes on the way */
 };
+
+/* The inode file and the two maps never give a block back: what the
+ * replay wrote into them has the same address at its end. */
+#define RP_STABLE_INO 3u
 
 static int rp_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
 {
@@ -662,8 +672,22 @@ static void rp_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool di
 {
 	struct rp_ctx *c = arg;
 
-	(void)ino;
-	(void)blk;
+	if (dirty && ino >= RP_STABLE_INO &&
+	    (!c->ndirt || c->dirt[c->ndirt - 1].ino != ino || c->dirt[c->ndirt - 1].blk != blk)) {
+		if (c->ndirt == c->cap) {
+			size_t cap = c->cap ? 2 * c->cap : 1024;
+			struct pp_tag *d = realloc(c->dirt, cap * sizeof(*d));
+
+			if (d) {
+				c->dirt = d;
+				c->cap = cap;
+			} else {
+				c->err = MM_ENOMEM;
+			}
+		}
+		if (c->ndirt < c->cap)
+			c->dirt[c->ndirt++] = (struct pp_tag){c->sg->mfsid, ino, blk};
+	}
 	for (int i = c->n - 1; i >= 0; i--)
 		if (c->held[i].d == data) {
 			if (dirty)
@@ -684,6 +708,80 @@ static int rp_punch(void *arg, uint64_t ino, uint64_t blk)
 	memset(d, 0, FS_MB);
 	rp_put(arg, ino, blk, d, true);
 	return MM_OK;
+}
+
+static int tag_cmp(const void *a, const void *b)
+{
+	const struct pp_tag *x = a, *y = b;
+
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->blk < y->blk ? -1 : x->blk > y->blk;
+}
+
+/* Drop, unwritten, the replayed blocks that the state reached no longer
+ * maps (a later transaction freed them: a removed directory's blocks, a
+ * truncated file's indirect blocks); their space may hold another file's
+ * data now. The rest stay dirty. */
+static int rp_drop_unmapped(struct rp_ctx *c)
+{
+	fs_sg *sg = c->sg;
+	size_t k = 0;
+
+	if (c->err)
+		return c->err;
+	qsort(c->dirt, c->ndirt, sizeof(*c->dirt), tag_cmp);
+	for (size_t i = 0; i < c->ndirt; i++) {
+		struct pp_map m;
+		int rc;
+
+		if (k && !tag_cmp(&c->dirt[k - 1], &c->dirt[i]))
+			continue;
+		rc = sg_map_meta(sg, c->dirt[i].ino, c->dirt[i].blk, &m);
+		if (rc == MM_ENOENT) {
+			rc = pp_discard(sg->pool, sg->mfsid, c->dirt[i].ino, c->dirt[i].blk,
+					c->dirt[i].blk + 1);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (rc)
+			return rc;
+		c->dirt[k++] = c->dirt[i];
+	}
+	c->ndirt = k;
+	return MM_OK;
+}
+
+/*
+ * After each replayed transaction (fs_log_replay's txdone): past half the
+ * dirty limit, write the inode file's and the maps' blocks as this commit
+ * left them. The write-behind is paused for the replay, so without this
+ * a log that touched more blocks than the pool may hold dirty never
+ * finished replaying. Only those files: their blocks keep their address
+ * to the end of the log, while a directory's or an indirect block's may be
+ * freed by a later transaction and hold another file's data by the crash.
+ */
+static int rp_txdone(void *arg)
+{
+	struct rp_ctx *c = arg;
+	fs_sg *sg = c->sg;
+	struct pp_stats st;
+	char err[256];
+	int rc;
+
+	pp_get_stats(sg->pool, &st);
+	if (st.dirty_bytes <= st.dirty_limit / 2)
+		return MM_OK;
+	rc = load_ifile(sg, err, sizeof(err));	/* the inode file may have grown */
+	if (rc) {
+		sg_logf(sg, rc, "log replay: %s", err);
+		return rc;
+	}
+	for (uint64_t ino = 0; ino < RP_STABLE_INO; ino++)
+		pp_flush(sg->pool, sg->mfsid, ino, 0, UINT64_MAX);
+	c->flushes++;
+	return atomic_load_explicit(&sg->meta_err, memory_order_acquire);
 }
 
 static void ac_clear(fs_sg *sg)
@@ -720,19 +818,26 @@ static int replay(fs_sg *sg, const struct fs_log_io *io, char *err, size_t errsz
 	 * failed write-behind drops the dirty state: nothing is written
 	 * until the replay is done (the flush below writes it all). */
 	pp_fs_pause(sg->pool, sg->mfsid, true);
-	rc = fs_log_replay(io, sg->fsid, sg->log_ino, sg->log_nblocks, &bs, &r, err, errsz);
+	rc = fs_log_replay(io, sg->fsid, sg->log_ino, sg->log_nblocks, &bs, rp_txdone, &r, err,
+			   errsz);
+	if (!rc)
+		rc = load_ifile(sg, err, errsz);	/* the inode file's own record, replayed */
+	if (!rc) {
+		rc = rp_drop_unmapped(&c);
+		if (rc)
+			fs_errf(err, errsz, rc, "log replay: finding the blocks it freed");
+	}
 	sg->replaying = false;
 	pp_fs_pause(sg->pool, sg->mfsid, false);
+	free(c.dirt);
 	if (rc)
 		return rc;
 	fs_log_replay_done(&r);	/* the orphans: fs_log_open recovers them too */
-	rc = load_ifile(sg, err, errsz);	/* the inode file's own record, replayed */
-	if (rc)
-		return rc;
 	if (r.txs)
 		mm_notice(SUB, "%s: log of node %u replayed: %" PRIu64 " transactions, %" PRIu64
-			  " records%s", sg->device, sg->node, r.txs, r.records,
-			  r.torn ? " (torn tail ignored)" : "");
+			  " records%s%s", sg->device, sg->node, r.txs, r.records,
+			  r.torn ? " (torn tail ignored)" : "",
+			  c.flushes ? " (written back on the way: more than the pagepool holds)" : "");
 	ac_clear(sg);
 	rc = pp_drop_fs(sg->pool, sg->mfsid);
 	if (!rc)

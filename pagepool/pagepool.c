@@ -312,6 +312,7 @@ void pp_get_stats(pp_pool *p, struct pp_stats *st)
 	st->max_size = p->maxsz;
 	st->used = ld(&p->used);
 	st->dirty_bytes = ld(&p->dirty_bytes);
+	st->dirty_limit = dirty_limit(p);
 	st->buffers = ld(&p->buffers);
 	st->buffers_dirty = ld(&p->buffers_dirty);
 	st->hits = ld(&p->hits);

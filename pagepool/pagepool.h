@@ -275,6 +275,7 @@ void pp_stream_get_info(pp_stream *s, struct pp_stream_info *out);
 
 struct pp_stats {
 	uint64_t size, used, dirty_bytes;
+	uint64_t dirty_limit;			/* writers are throttled past it */
 	uint64_t buffers, buffers_dirty;
 	uint64_t hits, misses;			/* pp_get: all subblocks valid or not */
 	uint64_t reads, read_bytes, writes, write_bytes;

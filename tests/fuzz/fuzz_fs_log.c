@@ -230,10 +230,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_store_init(&st);
 	st.ino_lo = 100;
 	st.ino_hi = 101;
-	rc = fs_log_replay(&io, FSID, LOGINO, d.n, &st.bs, &r1, err, sizeof(err));
+	rc = fs_log_replay(&io, FSID, LOGINO, d.n, &st.bs, NULL, &r1, err, sizeof(err));
 	check(rc, err);
 	err[0] = '\0';
-	rc2 = fs_log_replay(&io, FSID, LOGINO, d.n, &st.bs, &r2, err, sizeof(err));
+	rc2 = fs_log_replay(&io, FSID, LOGINO, d.n, &st.bs, NULL, &r2, err, sizeof(err));
 	check(rc2, err);
 	if (rc == MM_OK && rc2 != MM_ERANGE &&
 	    (rc2 != MM_OK || r1.txs != r2.txs || r1.records != r2.records || r1.end != r2.end ||

@@ -192,6 +192,8 @@ static pp_pool *mk_pool(uint8_t **dk)
 static bool fsm_last_data_only;
 /* and gives metadata this many replicas (0: 1) */
 static unsigned fsm_meta_rep;
+/* and a log of this many bytes (0: 4 MiB) */
+static uint64_t fsm_log_bytes;
 /* and this inode limit (0: mkfs's default; above 65536 makes several
  * inode regions, and node 1 allocates in region 7 mod their number) */
 static uint64_t fsm_inode_limit;
@@ -218,7 +220,7 @@ static void fsm_mkfs(uint32_t bsize)
 	p.fsid = FSID;
 	p.block_size = bsize;
 	p.nodes = 2;
-	p.log_bytes = 4u << 20;
+	p.log_bytes = fsm_log_bytes ? fsm_log_bytes : 4u << 20;
 	p.ndisks = NDISK;
 	p.disks = d;
 	p.meta_rep = fsm_meta_rep ? fsm_meta_rep : 1;

@@ -439,7 +439,7 @@ static int replay(struct dev *d, struct store *s, struct fs_log_replay *out, cha
 	struct fs_log_io io = dev_io(d);
 	struct fs_bstore bs = bstore(s);
 
-	return fs_log_replay(&io, FSID, LOGINO, d->n, &bs, out, e, esz);
+	return fs_log_replay(&io, FSID, LOGINO, d->n, &bs, NULL, out, e, esz);
 }
 
 /* ---- empty_and_identity ---- */
@@ -456,15 +456,15 @@ static void test_empty_and_identity(void)
 	world_init(&w, 4);
 	io = dev_io(&w.dev);
 	bs = bstore(&w.disk);
-	CU_ASSERT_EQUAL(fs_log_replay(&io, FSID, LOGINO, 4, &bs, &r, e, sizeof(e)), MM_OK);
+	CU_ASSERT_EQUAL(fs_log_replay(&io, FSID, LOGINO, 4, &bs, NULL, &r, e, sizeof(e)), MM_OK);
 	CHECK_U64(r.txs, ==, 0);
 	CHECK_U64(r.head_seq, ==, 0);
 	CHECK_U64(r.node, ==, NODE);
-	CU_ASSERT_EQUAL(fs_log_replay(&io, FSID + 1, LOGINO, 4, &bs, &r, e, sizeof(e)), MM_EPROTO);
+	CU_ASSERT_EQUAL(fs_log_replay(&io, FSID + 1, LOGINO, 4, &bs, NULL, &r, e, sizeof(e)), MM_EPROTO);
 	CU_ASSERT_PTR_NOT_NULL(strstr(e, "file system"));
-	CU_ASSERT_EQUAL(fs_log_replay(&io, FSID, LOGINO + 1, 4, &bs, &r, e, sizeof(e)), MM_EPROTO);
+	CU_ASSERT_EQUAL(fs_log_replay(&io, FSID, LOGINO + 1, 4, &bs, NULL, &r, e, sizeof(e)), MM_EPROTO);
 	CU_ASSERT_PTR_NOT_NULL(strstr(e, "log file"));
-	CU_ASSERT_EQUAL(fs_log_replay(&io, FSID, LOGINO, 3, &bs, &r, e, sizeof(e)), MM_EPROTO);
+	CU_ASSERT_EQUAL(fs_log_replay(&io, FSID, LOGINO, 3, &bs, NULL, &r, e, sizeof(e)), MM_EPROTO);
 	CU_ASSERT_PTR_NOT_NULL(strstr(e, "a log of 4 blocks"));
 	/* another node may replay it, but not open it for writing */
 	p = params(&w, 0);
@@ -479,13 +479,13 @@ static void test_empty_and_identity(void)
 	 * unknown, so nothing is replayed and the error says why */
 	for (int64_t b = 0; b < 4; b++) {
 		w.dev.read_fail = b;
-		CU_ASSERT_EQUAL(fs_log_replay(&io, FSID, LOGINO, 4, &bs, &r, e, sizeof(e)), MM_EIO);
+		CU_ASSERT_EQUAL(fs_log_replay(&io, FSID, LOGINO, 4, &bs, NULL, &r, e, sizeof(e)), MM_EIO);
 		CU_ASSERT_PTR_NOT_NULL(strstr(e, "unreadable"));
 	}
 	w.dev.read_fail = -1;
 	/* an unformatted log */
 	memset(w.dev.blk, 0, 4 * (size_t)FS_MB);
-	CU_ASSERT_EQUAL(fs_log_replay(&io, FSID, LOGINO, 4, &bs, &r, e, sizeof(e)), MM_ECHECKSUM);
+	CU_ASSERT_EQUAL(fs_log_replay(&io, FSID, LOGINO, 4, &bs, NULL, &r, e, sizeof(e)), MM_ECHECKSUM);
 	world_free(&w);
 }
 
@@ -954,6 +954,16 @@ static void *gc_thread(void *arg)
 	return NULL;
 }
 
+/* fs_log_replay's txdone: how often it ran */
+static uint64_t ntxdone;
+
+static int count_txdone(void *arg)
+{
+	(void)arg;
+	ntxdone++;
+	return MM_OK;
+}
+
 static void test_group_commit(void)
 {
 	enum { T = 8 };
@@ -1001,10 +1011,12 @@ static void test_group_commit(void)
 	CU_ASSERT(st.writes < st.commits / 2);
 	fs_log_close(log);
 	d.delay_us = 0;
+	ntxdone = 0;
 	CU_ASSERT_EQUAL(fs_log_replay(&p.io, FSID, LOGINO, 64, &(struct fs_bstore){
-					      st_get, fk_put, st_punch, &disk}, &r, e, sizeof(e)),
+					      st_get, fk_put, st_punch, &disk}, count_txdone, &r, e, sizeof(e)),
 			MM_OK);
 	CHECK_U64(r.txs, ==, (uint64_t)T * per);
+	CHECK_U64(ntxdone, ==, r.txs);	/* once after each transaction */
 	CU_ASSERT_TRUE(st_equal(&disk, &cache));
 	st_free(&cache);
 	st_free(&disk);
@@ -1073,7 +1085,7 @@ static void test_writer(void)
 	fs_log_close(log);
 	/* replay finds every transaction the full blocks hold */
 	CU_ASSERT_EQUAL(fs_log_replay(&p.io, FSID, LOGINO, 64, &(struct fs_bstore){
-					      st_get, fk_put, st_punch, &disk}, &r, e, sizeof(e)),
+					      st_get, fk_put, st_punch, &disk}, NULL, &r, e, sizeof(e)),
 			MM_OK);
 	CU_ASSERT(r.txs >= 14 && r.txs < 20);
 	st_free(&disk);

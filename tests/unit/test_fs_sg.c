@@ -19,6 +19,7 @@
 #define FSM_FSID 77u
 #define FSM_ADDR "127.0.9.70"
 #include "tests/unit/fsmount.h"
+#include "tests/unit/testkit.h"
 
 static const struct fs_cred root = {0, 0, 0, {0}, 022};
 
@@ -356,6 +357,157 @@ static void test_crash_replay(void)
 	CU_ASSERT_EQUAL(fs_getattr(sg, g.ino, &a), -ESTALE);	/* freed */
 	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
 	pp_pool_destroy(pool2);
+	fsck_clean(snap);
+	for (int i = 0; i < NDISK; i++)
+		free(snap[i]);
+	free(data);
+}
+
+/*
+ * A crash after changes that touch more metadata blocks than the next
+ * mount's pagepool can hold dirty: a chmod of each of 4,000 files dirties
+ * 250 inode blocks of 64 KiB, and the remount's pool of 4 MiB lets 32 be
+ * dirty. The replay must write as it goes (it used to wait for room that
+ * the paused write-behind never made: the mount hung).
+ */
+static void test_replay_past_pool(void)
+{
+	enum { NF = 4000 };
+	pp_pool *pool;
+	fs_sg *sg;
+	uint8_t *snap[NDISK];
+	char name[32];
+
+	fsm_log_bytes = 32u << 20;	/* no checkpoint among the chmods */
+	fsm_mkfs(64u << 10);
+	fsm_log_bytes = 0;
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	for (int i = 0; i < NF; i++) {
+		struct fs_attr a;
+		fs_file *f;
+
+		snprintf(name, sizeof(name), "c%d", i);
+		CU_ASSERT_EQUAL_FATAL(fs_create(sg, &root, FS_ROOT_INO, name, 0644, O_RDWR, &a, &f), 0);
+		fs_release(sg, f);
+		fs_forget(sg, a.ino, 1);
+	}
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);	/* a clean log */
+	sg = mount_on(disk, pool);
+	for (int i = 0; i < NF; i++) {
+		struct fs_attr a;
+		struct fs_setattr sa = {.mask = FS_SET_MODE, .mode = 0600};
+
+		snprintf(name, sizeof(name), "c%d", i);
+		CU_ASSERT_EQUAL_FATAL(fs_lookup(sg, &root, FS_ROOT_INO, name, &a), 0);
+		CU_ASSERT_EQUAL(fs_setattr(sg, &root, a.ino, &sa, NULL, &a), 0);
+		fs_forget(sg, a.ino, 1);
+	}
+	{
+		fs_file *dir;
+
+		/* the log durable to here */
+		CU_ASSERT_EQUAL(fs_open(sg, &root, FS_ROOT_INO, O_RDONLY | O_DIRECTORY, &dir), 0);
+		CU_ASSERT_EQUAL(fs_fsync(sg, dir, false), 0);
+		fs_release(sg, dir);
+	}
+	fsm_snapshot(snap);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+
+	pool_bytes = 4u << 20;
+	pool = mk_pool(snap);
+	pool_bytes = FSM_POOL_BYTES;
+	wd_arm("replay past the pool", 120);
+	sg = mount_on(snap, pool);
+	wd_disarm();
+	for (int i = 0; i < NF; i++) {
+		struct fs_attr a;
+
+		snprintf(name, sizeof(name), "c%d", i);
+		if (fs_lookup(sg, &root, FS_ROOT_INO, name, &a) != 0) {
+			CU_FAIL("a file is missing after the replay");
+			break;
+		}
+		if ((a.mode & 07777) != 0600) {
+			fprintf(stderr, "%s: mode %o after the replay\n", name, a.mode & 07777);
+			CU_FAIL("a chmod is missing after the replay");
+			fs_forget(sg, a.ino, 1);
+			break;
+		}
+		fs_forget(sg, a.ino, 1);
+	}
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(snap);
+	for (int i = 0; i < NDISK; i++)
+		free(snap[i]);
+}
+
+/* A crash after a directory grew, emptied and went, and a big file's
+ * indirect blocks were freed, all in the log's span: the replay dirties
+ * blocks that its end no longer maps, and the mount still succeeds. */
+static void test_crash_freed_meta(void)
+{
+	pp_pool *pool;
+	fs_sg *sg;
+	struct fs_attr d, a;
+	uint8_t *snap[NDISK], *data = pattern(1u << 20, 3);
+	char name[64];
+
+	fsm_mkfs(64u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL_FATAL(fs_mkdir(sg, &root, FS_ROOT_INO, "d", 0755, &d), 0);
+	for (int i = 0; i < 600; i++) {
+		snprintf(name, sizeof(name), "a-rather-long-name-to-fill-blocks-%d", i);
+		mkfile(sg, d.ino, name, data, 100);
+	}
+	/* a file with indirect blocks (64 KiB blocks: past the direct ones) */
+	mkfile(sg, FS_ROOT_INO, "big", data, 1u << 20);
+	{
+		struct fs_setattr sa = {.mask = FS_SET_SIZE, .size = 1u << 20};
+
+		CU_ASSERT_EQUAL(fs_lookup(sg, &root, FS_ROOT_INO, "big", &a), 0);
+		for (int k = 0; k < 20; k++) {
+			fs_file *f;
+
+			sa.size = (k % 2) ? (1u << 20) : 0;
+			CU_ASSERT_EQUAL(fs_open(sg, &root, a.ino, O_RDWR, &f), 0);
+			if (sa.size) {
+				CU_ASSERT_EQUAL(fs_write(sg, &root, f, data, 1u << 20, 64ull << 20),
+						1 << 20);
+			} else {
+				CU_ASSERT_EQUAL(fs_setattr(sg, &root, a.ino, &sa, f, &a), 0);
+			}
+			CU_ASSERT_EQUAL(fs_fsync(sg, f, false), 0);
+			fs_release(sg, f);
+		}
+		fs_forget(sg, a.ino, 1);
+	}
+	for (int i = 0; i < 600; i++) {
+		snprintf(name, sizeof(name), "a-rather-long-name-to-fill-blocks-%d", i);
+		CU_ASSERT_EQUAL(fs_unlink(sg, &root, d.ino, name), 0);
+	}
+	CU_ASSERT_EQUAL(fs_rmdir(sg, &root, FS_ROOT_INO, "d"), 0);
+	fs_forget(sg, d.ino, 1);
+	CU_ASSERT_EQUAL(fs_unlink(sg, &root, FS_ROOT_INO, "big"), 0);
+	{
+		fs_file *dir;
+
+		CU_ASSERT_EQUAL(fs_open(sg, &root, FS_ROOT_INO, O_RDONLY | O_DIRECTORY, &dir), 0);
+		CU_ASSERT_EQUAL(fs_fsync(sg, dir, false), 0);
+		fs_release(sg, dir);
+	}
+	fsm_snapshot(snap);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	pool = mk_pool(snap);
+	sg = mount_on(snap, pool);
+	CU_ASSERT_EQUAL(fs_lookup(sg, &root, FS_ROOT_INO, "d", &a), -ENOENT);
+	CU_ASSERT_EQUAL(fs_lookup(sg, &root, FS_ROOT_INO, "big", &a), -ENOENT);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
 	fsck_clean(snap);
 	for (int i = 0; i < NDISK; i++)
 		free(snap[i]);
@@ -1148,6 +1300,8 @@ int main(int argc, char **argv)
 	CU_add_test(s, "a few files, 1 MiB blocks", test_few_files_big_blocks);
 	CU_add_test(s, "crash: replay after fsync", test_crash_replay);
 	CU_add_test(s, "crash: a removed file's space written by another", test_crash_reuse);
+	CU_add_test(s, "crash: a replay larger than the pagepool", test_replay_past_pool);
+	CU_add_test(s, "crash: metadata blocks freed in the log's span", test_crash_freed_meta);
 	CU_add_test(s, "errors and permissions", test_errors);
 	CU_add_test(s, "fallocate and punch", test_fallocate);
 	CU_add_test(s, "threads at once", test_threads);
