@@ -313,6 +313,14 @@ void sg_ptr_to_map(fs_sg *sg, const struct fs_ptr *p, uint32_t off, uint32_t len
 int sg_region_alloc(fs_sg *sg, bool inode);
 void sg_logf(fs_sg *sg, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void sg_set_ifile(fs_sg *sg, const struct fs_inode *in);
+/* Read the inode file's own record (inode 0) into sg->ifile. */
+int sg_load_ifile(fs_sg *sg, char *err, size_t errsz);
+/* Forget every cached block address. */
+void sg_ac_clear(fs_sg *sg);
+
+/* sgreplay.c: replay this node's log (a crash left it dirty), write what
+ * it changed, and forget every address and block cached before it. */
+int sg_replay(fs_sg *sg, const struct fs_log_io *io, char *err, size_t errsz);
 
 /* inode.c */
 int sg_iget(fs_sg *sg, uint64_t ino, struct sg_ino **out);
