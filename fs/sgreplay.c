@@ -5,6 +5,7 @@
  * give a block back as it goes, and ended by dropping what the log freed.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,7 @@ struct rp_ctx {
 	struct pp_tag *dirt;
 	size_t ndirt, cap;
 	int err;			/* out of memory for <dirt> */
+	char toobig[320];		/* why the replay stopped, for the mount's error */
 	uint64_t flushes;		/* bounded-memory writes on the way */
 };
 
@@ -125,6 +127,8 @@ static int rp_drop_unmapped(struct rp_ctx *c)
 
 	if (c->err)
 		return c->err;
+	if (!c->ndirt)
+		return MM_OK;
 	qsort(c->dirt, c->ndirt, sizeof(*c->dirt), tag_cmp);
 	for (size_t i = 0; i < c->ndirt; i++) {
 		struct pp_map m;
@@ -176,7 +180,23 @@ static int rp_txdone(void *arg)
 	for (uint64_t ino = 0; ino < RP_STABLE_INO; ino++)
 		pp_flush(sg->pool, sg->mfsid, ino, 0, UINT64_MAX);
 	c->flushes++;
-	return atomic_load_explicit(&sg->meta_err, memory_order_acquire);
+	rc = atomic_load_explicit(&sg->meta_err, memory_order_acquire);
+	if (rc)
+		return rc;
+	/* the rest waits for the end: past the limit, the pool would fill
+	 * with blocks nothing may write, and the mount wait for ever */
+	pp_get_stats(sg->pool, &st);
+	if (st.dirty_bytes > st.dirty_limit) {
+		snprintf(c->toobig, sizeof(c->toobig),
+			 "%s: log replay: the directory and indirect blocks it changed need more "
+			 "than the pagepool's dirty limit (%" PRIu64 " MiB dirty, limit %" PRIu64
+			 " MiB); raise pagepool (mmchconfig pagepool=...) and mount again: the log "
+			 "is intact",
+			 sg->device, st.dirty_bytes >> 20, st.dirty_limit >> 20);
+		mm_error(SUB, "%s", c->toobig);
+		return MM_ENOMEM;
+	}
+	return MM_OK;
 }
 
 /* Replay this node's log (a crash left it dirty), write what it changed,
@@ -192,12 +212,13 @@ int sg_replay(fs_sg *sg, const struct fs_log_io *io, char *err, size_t errsz)
 	sg->replaying = true;
 	/* Write-behind must not map a replayed block before the records
 	 * that make it reachable are applied (a block a transaction grew a
-	 * file by is a hole until that transaction's inode record is), and a
-	 * failed write-behind drops the dirty state: nothing is written
-	 * until the replay is done (the flush below writes it all). */
+	 * file by is a hole until that transaction's inode record is): only
+	 * rp_txdone, between transactions, and the flush at the end write. */
 	pp_fs_pause(sg->pool, sg->mfsid, true);
 	rc = fs_log_replay(io, sg->fsid, sg->log_ino, sg->log_nblocks, &bs, rp_txdone, &r, err,
 			   errsz);
+	if (rc && c.toobig[0] && err)
+		snprintf(err, errsz, "%s", c.toobig);
 	if (!rc)
 		rc = sg_load_ifile(sg, err, errsz);	/* the inode file's own record, replayed */
 	if (!rc) {
@@ -205,6 +226,11 @@ int sg_replay(fs_sg *sg, const struct fs_log_io *io, char *err, size_t errsz)
 		if (rc)
 			fs_errf(err, errsz, rc, "log replay: finding the blocks it freed");
 	}
+	/* A replay that stopped part way leaves blocks as some transaction
+	 * in the middle left them, at addresses a later one may have freed:
+	 * none of those is written (the next mount replays it all again). */
+	for (size_t i = 0; rc && i < c.ndirt; i++)
+		pp_discard(sg->pool, sg->mfsid, c.dirt[i].ino, c.dirt[i].blk, c.dirt[i].blk + 1);
 	sg->replaying = false;
 	pp_fs_pause(sg->pool, sg->mfsid, false);
 	free(c.dirt);

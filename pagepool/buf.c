@@ -228,16 +228,19 @@ void pp_unpin(pp_buf *b)
 static void unlock_buf(pp_buf *b, bool drop_pin)
 {
 	pp_pool *p = b->p;
-	bool dirtied;
+	bool dirtied, paused;
 
 	/* only an exclusive holder sets it, so a shared holder reads false */
 	dirtied = b->marked;
 	if (dirtied)
 		b->marked = false;
+	/* no write-behind would end the wait of a paused file system's
+	 * thread: it bounds what it dirties itself (pp_fs_pause) */
+	paused = dirtied && atomic_load_explicit(&b->fs->paused, memory_order_relaxed);
 	pthread_rwlock_unlock(&b->content);
 	if (drop_pin)
 		unpin(b);
-	if (!dirtied)
+	if (!dirtied || paused)
 		return;
 	/* throttle writers past the dirty limit, holding no content lock: a
 	 * pin does not stop write-behind, so it can clean what we dirtied */

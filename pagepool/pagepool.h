@@ -152,8 +152,10 @@ int pp_fs_register(pp_pool *p, uint32_t fs, uint32_t block_size, const struct pp
 /* While <pause>: write-behind threads leave <fs>'s dirty buffers alone
  * (pp_flush, pp_flush_fs and the drops still write them). For a file
  * system replaying its log, whose blocks cannot all be mapped until the
- * replay is done; it must keep what it dirties meanwhile under the dirty
- * limit. MM_ENOENT for an unknown fs. */
+ * replay is done. Its threads are not throttled at the dirty limit (no
+ * write-behind would end the wait): it must keep what it dirties meanwhile
+ * under the limit itself (pp_get_stats, pp_flush). MM_ENOENT for an
+ * unknown fs. */
 int pp_fs_pause(pp_pool *p, uint32_t fs, bool pause);
 /* Drop every buffer of <fs> (pp_drop_fs) and forget it. */
 int pp_fs_unregister(pp_pool *p, uint32_t fs);

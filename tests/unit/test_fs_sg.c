@@ -444,6 +444,96 @@ static void test_replay_past_pool(void)
 		free(snap[i]);
 }
 
+/*
+ * A crash after 15 files made in each of 100 directories: 100 directory
+ * blocks the replay must hold dirty to its end (their addresses may be
+ * freed later in a log). A 4 MiB pool cannot: the mount fails with a
+ * message saying to raise pagepool, and writes nothing; a 64 MiB one then
+ * mounts and finds every file.
+ */
+static void test_replay_too_big(void)
+{
+	enum { ND = 100 };
+	pp_pool *pool;
+	fs_sg *sg;
+	uint8_t *snap[NDISK];
+	char name[32];
+	struct fs_mount_params mp = {.device = "fs1", .fsid = FSID, .ndisks = NDISK,
+				     .dio = {dk_read, dk_write, snap}, .tok = tn, .node = NODE,
+				     .token_timeout_ms = 10000};
+	char err[512] = "";
+	uint64_t ino[ND];
+
+	fsm_log_bytes = 32u << 20;
+	fsm_mkfs(64u << 10);
+	fsm_log_bytes = 0;
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	for (int i = 0; i < ND; i++) {
+		struct fs_attr d;
+
+		snprintf(name, sizeof(name), "d%d", i);
+		CU_ASSERT_EQUAL_FATAL(fs_mkdir(sg, &root, FS_ROOT_INO, name, 0755, &d), 0);
+		ino[i] = mkfile(sg, d.ino, "f", name, strlen(name));
+		/* past what the inode holds (2,896 bytes): a block */
+		for (int k = 0; k < 14; k++) {
+			char lng[256];
+
+			snprintf(lng, sizeof(lng), "%0200d", k);
+			mkfile(sg, d.ino, lng, NULL, 0);
+		}
+		fs_forget(sg, d.ino, 1);
+	}
+	{
+		fs_file *dir;
+
+		CU_ASSERT_EQUAL(fs_open(sg, &root, FS_ROOT_INO, O_RDONLY | O_DIRECTORY, &dir), 0);
+		CU_ASSERT_EQUAL(fs_fsync(sg, dir, false), 0);
+		fs_release(sg, dir);
+	}
+	fsm_snapshot(snap);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+
+	pool_bytes = 4u << 20;
+	pool = mk_pool(snap);
+	pool_bytes = FSM_POOL_BYTES;
+	mp.pool = pool;
+	wd_arm("replay too big for the pool", 120);
+	sg = NULL;
+	{
+		int rc = fs_sg_mount(&mp, &sg, err, sizeof(err));
+
+		wd_disarm();
+		fprintf(stderr, "mount with a 4 MiB pool: %d: %s\n", rc, err);
+		CU_ASSERT_NOT_EQUAL(rc, 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "raise pagepool"));
+	}
+	CU_ASSERT_PTR_NULL(sg);
+	pp_pool_destroy(pool);
+
+	pool = mk_pool(snap);
+	sg = mount_on(snap, pool);
+	for (int i = 0; i < ND; i++) {
+		struct fs_attr d, a;
+
+		snprintf(name, sizeof(name), "d%d", i);
+		if (fs_lookup(sg, &root, FS_ROOT_INO, name, &d) != 0) {
+			CU_FAIL("a directory is missing after the replay");
+			break;
+		}
+		CU_ASSERT_EQUAL(fs_lookup(sg, &root, d.ino, "f", &a), 0);
+		CU_ASSERT_EQUAL(a.ino, ino[i]);
+		fs_forget(sg, a.ino, 1);
+		fs_forget(sg, d.ino, 1);
+	}
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(snap);
+	for (int i = 0; i < NDISK; i++)
+		free(snap[i]);
+}
+
 /* A crash after a directory grew, emptied and went, and a big file's
  * indirect blocks were freed, all in the log's span: the replay dirties
  * blocks that its end no longer maps, and the mount still succeeds. */
@@ -1302,6 +1392,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "crash: a removed file's space written by another", test_crash_reuse);
 	CU_add_test(s, "crash: a replay larger than the pagepool", test_replay_past_pool);
 	CU_add_test(s, "crash: metadata blocks freed in the log's span", test_crash_freed_meta);
+	CU_add_test(s, "crash: a replay that cannot fit the pagepool", test_replay_too_big);
 	CU_add_test(s, "errors and permissions", test_errors);
 	CU_add_test(s, "fallocate and punch", test_fallocate);
 	CU_add_test(s, "threads at once", test_threads);
