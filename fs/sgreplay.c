@@ -34,6 +34,7 @@ struct rp_ctx {
 	int err;			/* out of memory for <dirt> */
 	char toobig[320];		/* why the replay stopped, for the mount's error */
 	uint64_t flushes;		/* bounded-memory writes on the way */
+	uint64_t after;			/* dirty bytes the last one left */
 };
 
 /* The inode file and the two maps never give a block back: what the
@@ -170,7 +171,9 @@ static int rp_txdone(void *arg)
 	int rc;
 
 	pp_get_stats(sg->pool, &st);
-	if (st.dirty_bytes <= st.dirty_limit / 2)
+	/* what the last write left (blocks it may not write) does not
+	 * count: else every transaction would scan the pool again */
+	if (st.dirty_bytes <= st.dirty_limit / 2 || st.dirty_bytes <= c->after + st.dirty_limit / 8)
 		return MM_OK;
 	rc = sg_load_ifile(sg, err, sizeof(err));	/* the inode file may have grown */
 	if (rc) {
@@ -186,6 +189,7 @@ static int rp_txdone(void *arg)
 	/* the rest waits for the end: past the limit, the pool would fill
 	 * with blocks nothing may write, and the mount wait for ever */
 	pp_get_stats(sg->pool, &st);
+	c->after = st.dirty_bytes;
 	if (st.dirty_bytes > st.dirty_limit) {
 		snprintf(c->toobig, sizeof(c->toobig),
 			 "%s: log replay: the directory and indirect blocks it changed need more "
