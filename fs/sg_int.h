@@ -144,7 +144,7 @@ struct fs_sg {
 	 * on one node. */
 	atomic_int meta_err;
 
-	bool replaying;			/* addresses change under replay: none cached */
+	atomic_bool replaying;		/* addresses change under replay: none cached (read by write-behind) */
 	pthread_mutex_t rename_mu;
 	struct fs_inval_ops inval;
 	bool inval_set;
