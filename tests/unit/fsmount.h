@@ -207,8 +207,13 @@ static void fsm_mkfs(uint32_t bsize)
 	char err[512];
 
 	ndisks_now = NDISK;
-	for (int i = 0; i < NDISK; i++) {
+	/* under disk_mu: a test that stopped at a _FATAL assertion may have
+	 * left its pool's write-behind running (TSan saw it write meanwhile) */
+	pthread_mutex_lock(&disk_mu);
+	for (int i = 0; i < NDISK; i++)
 		memset(disk[i], 0, DISK_BYTES);
+	pthread_mutex_unlock(&disk_mu);
+	for (int i = 0; i < NDISK; i++) {
 		snprintf(names[i], sizeof(names[i]), "nsd%d", i + 1);
 		d[i] = (struct fs_mkfs_disk){.nsd_id = 100 + (uint64_t)i, .name = names[i],
 					     .bytes = DISK_BYTES, .failure_group = i + 1,
