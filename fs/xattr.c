@@ -732,7 +732,8 @@ static int may_read(const struct fs_cred *c, const struct fs_inode *in, const st
 	}
 }
 
-static int may_write(const struct fs_cred *c, const struct fs_inode *in, const struct xname *x)
+static int may_write(const struct fs_cred *c, const struct fs_inode *in, const struct xname *x,
+		     bool remove)
 {
 	switch (x->ns) {
 	case XNS_USER:
@@ -744,7 +745,18 @@ static int may_write(const struct fs_cred *c, const struct fs_inode *in, const s
 	case XNS_TRUSTED:
 		return c->uid == 0 ? 0 : -EPERM;
 	case XNS_SECURITY:
-		return owner_or_root(c, in) ? 0 : -EPERM;
+		if (owner_or_root(c, in))
+			return 0;
+		/*
+		 * A write or truncate by anyone who may write the file drops
+		 * its file capabilities (the kernel's file_remove_privs): over
+		 * FUSE that is this removal, in the writer's name. The kernel
+		 * itself lets no one else ask for it without CAP_SETFCAP.
+		 */
+		if (remove && x->n == sizeof("capability") - 1 &&
+		    !memcmp(x->s, "capability", x->n))
+			return sg_perm(c, in, 2) ? -EPERM : 0;
+		return -EPERM;
 	default:
 		/* the ACLs: acl_set, whose order of checks is Linux's */
 		return 0;
@@ -845,7 +857,7 @@ static int xchange(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char 
 	if (rc)
 		return rc;
 	xs_init(&xs, sg, &v.in);
-	rc = may_write(c, &v.in, &x);
+	rc = may_write(c, &v.in, &x, remove);
 	if (!rc && x.acl) {
 		rc = acl_set(c, &xs, &x, remove ? NULL : value, remove ? 0 : size, &changed);
 	} else if (!rc) {

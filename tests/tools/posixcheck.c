@@ -647,6 +647,39 @@ static int case_suid_clear_write(void)
 	return 0;
 }
 
+/* File capabilities (security.capability, as setcap writes them): a
+ * write or truncate by a non-owner who may write the file drops them and
+ * succeeds, as on ext4 (the kernel removes the attribute in the writer's
+ * name). */
+static int case_fcaps_clear_write(void)
+{
+	/* vfs_cap_data revision 2, effective: cap_net_raw (13) permitted */
+	static const uint8_t cap[20] = {1, 0, 0, 2, 0, 0x20};
+	char buf[32];
+
+	RUN(mkfile("f", 0666));
+	OK(chmod("f", 0666));
+	OK(setxattr("f", "security.capability", cap, sizeof(cap), 0));
+	CHECK(getxattr("f", "security.capability", buf, sizeof(buf)) == (ssize_t)sizeof(cap),
+	      "security.capability not set: %s", ename(errno));
+	AS(ID_B, 0, OP_WRITE, "f");
+	CHECK(getxattr("f", "security.capability", buf, sizeof(buf)) < 0 && errno == ENODATA,
+	      "after a write by non-owner B, security.capability is still there (or: %s)",
+	      ename(errno));
+	OK(setxattr("f", "security.capability", cap, sizeof(cap), 0));
+	AS(ID_B, 0, OP_TRUNC, "f", .flags = 1);
+	CHECK(getxattr("f", "security.capability", buf, sizeof(buf)) < 0 && errno == ENODATA,
+	      "after a truncate by non-owner B, security.capability is still there (or: %s)",
+	      ename(errno));
+	/* one who may not write the file cannot remove it */
+	OK(setxattr("f", "security.capability", cap, sizeof(cap), 0));
+	OK(chmod("f", 0644));
+	AS(ID_B, EACCES, OP_WRITE, "f");
+	CHECK(getxattr("f", "security.capability", buf, sizeof(buf)) == (ssize_t)sizeof(cap),
+	      "a refused write by B removed security.capability");
+	return 0;
+}
+
 static int case_suid_clear_chown(void)
 {
 	struct stat st;
@@ -2193,6 +2226,7 @@ static const struct pcase {
 	{"setgid_dir", case_setgid_dir, K_ROOT, "setgid dirs: new files take the dir's group, new dirs the bit"},
 	{"suid_clear_write", case_suid_clear_write, K_ROOT, "setuid/setgid cleared by a non-root write/truncate"},
 	{"suid_clear_chown", case_suid_clear_chown, K_ROOT, "setuid/setgid cleared by chown"},
+	{"fcaps_clear_write", case_fcaps_clear_write, K_ROOT, "file capabilities dropped by a non-owner's write/truncate, which succeeds"},
 	{"chmod_rules", case_chmod_rules, K_ROOT, "chmod by non-owner EPERM; setgid of a foreign group dropped"},
 	{"chown_rules", case_chown_rules, K_ROOT, "chown needs root; chgrp needs ownership and membership; chown -1 -1"},
 	{"utimes_rules", case_utimes_rules, K_ROOT, "UTIME_NOW needs write permission, explicit times ownership"},

@@ -617,6 +617,26 @@ static void test_permissions(void)
 	CU_ASSERT_EQUAL(fs_removexattr(sg, &user, f, "security.s"), -EPERM);
 	CU_ASSERT_EQUAL(fs_setxattr(sg, &user, mine, "security.s", "mine", 4, 0), 0);
 	CU_ASSERT(getx_is(sg, &other, mine, "security.s", "mine", 4));
+	/* but a writer's write drops the file's capabilities: the kernel
+	 * removes security.capability in the writer's name (setcap'd file,
+	 * chmod 666, appended to by another user: ext4 lets it, and so must
+	 * we); setting it, or removing it without write permission, stays
+	 * the owner's */
+	{
+		static const uint8_t cap[20] = {1, 0, 0, 2, 0, 0x20};	/* cap_net_raw+ep */
+
+		CU_ASSERT_EQUAL(fs_setxattr(sg, &root, open_, "security.capability", cap, 20, 0), 0);
+		CU_ASSERT_EQUAL(fs_setxattr(sg, &root, f, "security.capability", cap, 20, 0), 0);
+		CU_ASSERT_EQUAL(fs_setxattr(sg, &user, open_, "security.capability", cap, 20, 0),
+				-EPERM);
+		CU_ASSERT_EQUAL(fs_removexattr(sg, &user, f, "security.capability"), -EPERM);
+		CU_ASSERT_EQUAL(fs_removexattr(sg, &user, open_, "security.capabilityx"), -EPERM);
+		CU_ASSERT_EQUAL(fs_removexattr(sg, &user, open_, "security.capability"), 0);
+		CU_ASSERT_EQUAL(fs_getxattr(sg, &root, open_, "security.capability", buf, sizeof(buf)),
+				-ENODATA);
+		CU_ASSERT_EQUAL(fs_getxattr(sg, &root, f, "security.capability", buf, sizeof(buf)),
+				20);
+	}
 
 	/* list: user.* names only for a caller who may read the file */
 	CU_ASSERT(listed(sg, &user, f, "user.a"));
