@@ -304,6 +304,9 @@ void sg_q_refresh(fs_sg *sg);
 bool sg_q_force(fs_sg *sg);
 void sg_q_clear(fs_sg *sg);
 
+/* sgtx.c: full blocks of chunk <ch> that data leaves to metadata */
+uint64_t sg_data_keep(fs_sg *sg, const struct fs_chunk *ch);
+
 /* sg.c */
 int sg_map_meta(fs_sg *sg, uint64_t ino, uint64_t blk, struct pp_map *m);
 void sg_ac_put(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct pp_map *m);

@@ -335,18 +335,21 @@ int sg_tx_lock_alloc(struct sg_tx *tx)
 #define SG_META_RESERVE_DIV 32u
 #define SG_META_RESERVE_MIN 2u
 
+uint64_t sg_data_keep(fs_sg *sg, const struct fs_chunk *ch)
+{
+	uint64_t keep = ch->nsub / fs_alloc_spb(sg->alloc) / SG_META_RESERVE_DIV;
+
+	return keep < SG_META_RESERVE_MIN ? SG_META_RESERVE_MIN : keep;
+}
+
 static bool data_reserved(fs_sg *sg, uint32_t r, uint32_t d)
 {
 	struct fs_bmap_count c;
 	struct fs_chunk ch;
-	uint64_t keep;
 
 	if (fs_bmap_chunk(sg->alloc, d, r, &ch) || fs_bmap_count(sg->alloc, r, d, &c, NULL, 0))
 		return false;
-	keep = ch.nsub / fs_alloc_spb(sg->alloc) / SG_META_RESERVE_DIV;
-	if (keep < SG_META_RESERVE_MIN)
-		keep = SG_META_RESERVE_MIN;
-	return c.free_full <= keep;
+	return c.free_full <= sg_data_keep(sg, &ch);
 }
 
 /*

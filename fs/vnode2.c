@@ -537,25 +537,32 @@ out:
 
 int fs_statfs(fs_sg *sg, struct fs_statfs *out)
 {
-	uint64_t total = 0, fsub = 0, ffree = 0;
+	uint64_t total = 0, fsub = 0, avail = 0, ffree = 0, spb = fs_alloc_spb(sg->alloc);
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	for (uint32_t d = 0; d < sg->sgd.ndisks; d++) {
+		bool data = sg->sgd.disk[d].usage == FS_USAGE_DATA_AND_META ||
+			    sg->sgd.disk[d].usage == FS_USAGE_DATA_ONLY;
+
 		for (uint32_t r = 0; r < sg->sgd.nregions; r++) {
+			struct fs_bmap_count bc;
 			struct fs_chunk ch;
+			uint64_t keep;
 
-			if (!fs_bmap_chunk(sg->alloc, d, r, &ch))
-				total += ch.nsub;
+			if (fs_bmap_chunk(sg->alloc, d, r, &ch))
+				continue;
+			total += ch.nsub;
+			rc = fs_bmap_count(sg->alloc, r, d, &bc, NULL, 0);
+			if (rc)
+				return fs_errno(rc);
+			fsub += bc.free_sub;
+			/* what data may take (f_bavail): not a metadataOnly
+			 * disk, nor the reserve data leaves each chunk */
+			keep = sg_data_keep(sg, &ch);
+			if (data && bc.free_full > keep)
+				avail += bc.free_sub - keep * spb;
 		}
-	}
-	for (uint32_t r = 0; r < sg->sgd.nregions; r++) {
-		struct fs_bmap_count bc;
-
-		rc = fs_bmap_count(sg->alloc, r, FS_DA_DISK_NONE, &bc, NULL, 0);
-		if (rc)
-			return fs_errno(rc);
-		fsub += bc.free_sub;
 	}
 	for (uint32_t r = 0; r < fs_imap_nregions(sg->alloc); r++) {
 		uint64_t n;
@@ -567,7 +574,7 @@ int fs_statfs(fs_sg *sg, struct fs_statfs *out)
 	out->frsize = sg->S;
 	out->blocks = total;
 	out->bfree = fsub;
-	out->bavail = fsub;
+	out->bavail = avail;
 	out->files = sg->sgd.inode_limit;
 	out->ffree = ffree;
 	out->namemax = FS_NAME_MAX;
