@@ -198,7 +198,22 @@ static int ff_log_force(void *arg, uint64_t lsn)
 	return 0;
 }
 
-static const struct pp_fs_ops ff_ops = {.map = ff_map, .log_force = ff_log_force};
+/* pp_fs_ops.write_failed: failed buffers per inode (below 16); calls
+ * with another error than the backend's MM_EIO (CUnit is not for the
+ * write-behind threads) */
+static atomic_uint ff_wfailed[16], ff_wfailed_odd;
+
+static void ff_write_failed(void *arg, const struct pp_tag *t, int rc)
+{
+	(void)arg;
+	if (rc != MM_EIO)
+		atomic_fetch_add(&ff_wfailed_odd, 1);
+	if (t->ino < 16)
+		atomic_fetch_add(&ff_wfailed[t->ino], 1);
+}
+
+static const struct pp_fs_ops ff_ops = {.map = ff_map, .log_force = ff_log_force,
+					.write_failed = ff_write_failed};
 
 /* ---- the in-memory I/O backend ---- */
 
@@ -1803,6 +1818,8 @@ static void write_error_one(bool at_submit)
 	fill_rand(y, bs, &seed);
 	for (uint64_t blk = 0; blk < 2; blk++)
 		be_fail_block(&be, &FS1, 9, blk, true, at_submit);
+	for (int i = 0; i < 16; i++)
+		atomic_store(&ff_wfailed[i], 0);
 
 	/* Ino 9 fails, ino 10 does not. */
 	for (uint64_t blk = 0; blk < 2; blk++) {
@@ -1810,6 +1827,9 @@ static void write_error_one(bool at_submit)
 		CU_ASSERT_EQUAL(put(p, &FS1, 10, blk, 0, bs, y, 0), 0);
 	}
 	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 9, 0, UINT64_MAX), MM_EIO);
+	/* the file system heard of each failed buffer before the flush ended */
+	CU_ASSERT_EQUAL(atomic_load(&ff_wfailed[9]), 2);
+	CU_ASSERT_EQUAL(atomic_load(&ff_wfailed[10]), 0);
 	st = stats(p);
 	CU_ASSERT(st.write_errors > 0);
 	CU_ASSERT(be_get(&be, &be.wr_fail) > 0);
@@ -1841,7 +1861,10 @@ static void write_error_one(bool at_submit)
 	be_fail_clear(&be);
 	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 12, 0, UINT64_MAX), 0);
 	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 11, 0, UINT64_MAX), MM_EIO);
+	CU_ASSERT_EQUAL(atomic_load(&ff_wfailed[11]), 1);	/* write-behind's failure too */
 	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 11, 0, UINT64_MAX), 0);
+	CU_ASSERT_EQUAL(atomic_load(&ff_wfailed[9]), 2);	/* no write, no new call */
+	CU_ASSERT_EQUAL(atomic_load(&ff_wfailed_odd), 0);
 	/* The disk works again: new data of ino 9 gets there. */
 	CU_ASSERT_EQUAL(put(p, &FS1, 9, 0, 0, bs, y, 0), 0);
 	CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, 9, 0, UINT64_MAX), 0);
