@@ -363,6 +363,31 @@ static void test_crash_replay(void)
 	free(data);
 }
 
+/* fsync of the root directory: the whole log durable to here */
+static void fsync_root(fs_sg *sg)
+{
+	fs_file *dir;
+
+	CU_ASSERT_EQUAL_FATAL(fs_open(sg, &root, FS_ROOT_INO, O_RDONLY | O_DIRECTORY, &dir), 0);
+	CU_ASSERT_EQUAL(fs_fsync(sg, dir, false), 0);
+	fs_release(sg, dir);
+}
+
+/* A crash now (the log durable, the disks copied to <snap>), then the
+ * mount goes with its pool: a pool of 4 MiB over the copy, for the
+ * remount. */
+static pp_pool *crash_small_pool(fs_sg *sg, pp_pool *pool, uint8_t *snap[NDISK])
+{
+	fsync_root(sg);
+	fsm_snapshot(snap);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	pool_bytes = 4u << 20;
+	pool = mk_pool(snap);
+	pool_bytes = FSM_POOL_BYTES;
+	return pool;
+}
+
 /*
  * A crash after changes that touch more metadata blocks than the next
  * mount's pagepool can hold dirty: a chmod of each of 4,000 files dirties
@@ -403,21 +428,7 @@ static void test_replay_past_pool(void)
 		CU_ASSERT_EQUAL(fs_setattr(sg, &root, a.ino, &sa, NULL, &a), 0);
 		fs_forget(sg, a.ino, 1);
 	}
-	{
-		fs_file *dir;
-
-		/* the log durable to here */
-		CU_ASSERT_EQUAL(fs_open(sg, &root, FS_ROOT_INO, O_RDONLY | O_DIRECTORY, &dir), 0);
-		CU_ASSERT_EQUAL(fs_fsync(sg, dir, false), 0);
-		fs_release(sg, dir);
-	}
-	fsm_snapshot(snap);
-	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
-	pp_pool_destroy(pool);
-
-	pool_bytes = 4u << 20;
-	pool = mk_pool(snap);
-	pool_bytes = FSM_POOL_BYTES;
+	pool = crash_small_pool(sg, pool, snap);
 	wd_arm("replay past the pool", 120);
 	sg = mount_on(snap, pool);
 	wd_disarm();
@@ -484,20 +495,7 @@ static void test_replay_too_big(void)
 		}
 		fs_forget(sg, d.ino, 1);
 	}
-	{
-		fs_file *dir;
-
-		CU_ASSERT_EQUAL(fs_open(sg, &root, FS_ROOT_INO, O_RDONLY | O_DIRECTORY, &dir), 0);
-		CU_ASSERT_EQUAL(fs_fsync(sg, dir, false), 0);
-		fs_release(sg, dir);
-	}
-	fsm_snapshot(snap);
-	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
-	pp_pool_destroy(pool);
-
-	pool_bytes = 4u << 20;
-	pool = mk_pool(snap);
-	pool_bytes = FSM_POOL_BYTES;
+	pool = crash_small_pool(sg, pool, snap);
 	mp.pool = pool;
 	wd_arm("replay too big for the pool", 120);
 	sg = NULL;
@@ -582,13 +580,7 @@ static void test_crash_freed_meta(void)
 	CU_ASSERT_EQUAL(fs_rmdir(sg, &root, FS_ROOT_INO, "d"), 0);
 	fs_forget(sg, d.ino, 1);
 	CU_ASSERT_EQUAL(fs_unlink(sg, &root, FS_ROOT_INO, "big"), 0);
-	{
-		fs_file *dir;
-
-		CU_ASSERT_EQUAL(fs_open(sg, &root, FS_ROOT_INO, O_RDONLY | O_DIRECTORY, &dir), 0);
-		CU_ASSERT_EQUAL(fs_fsync(sg, dir, false), 0);
-		fs_release(sg, dir);
-	}
+	fsync_root(sg);
 	fsm_snapshot(snap);
 	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
 	pp_pool_destroy(pool);
