@@ -649,9 +649,12 @@ int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size
  * fallocate: mode 0 (posix_fallocate) allocates every hole of [off, off +
  * len) as zeros on disk and extends the size; FALLOC_FL_PUNCH_HOLE |
  * FALLOC_FL_KEEP_SIZE frees the whole blocks inside the range and zeroes
- * the edges. KEEP_SIZE alone past the end would leave blocks past the
- * end of file, which this format does not have (the last block is the
- * file's fragment): EOPNOTSUPP, as for the other modes.
+ * the edges. FALLOC_FL_ZERO_RANGE (with KEEP_SIZE or not) is the two in
+ * turn: the range reads as zeros and is allocated (a crash between leaves
+ * it a hole, which reads the same). KEEP_SIZE past the end would leave
+ * blocks past the end of file, which this format does not have (the last
+ * block is the file's fragment): EOPNOTSUPP, checked before anything is
+ * done, as for the other modes.
  */
 int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint64_t off,
 		 uint64_t len)
@@ -662,6 +665,7 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 	struct sg_tx *tx = NULL;
 	uint64_t end = off + len, old;
 	bool punch = mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+	bool zero = (mode & ~FALLOC_FL_KEEP_SIZE) == FALLOC_FL_ZERO_RANGE;
 	int rc;
 
 	(void)c;
@@ -671,7 +675,7 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 		return -EISDIR;
 	if ((f->flags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
-	if (mode != 0 && !punch && mode != FALLOC_FL_KEEP_SIZE)
+	if (mode != 0 && !punch && !zero && mode != FALLOC_FL_KEEP_SIZE)
 		return -EOPNOTSUPP;
 	if (!len || end < off || end > (uint64_t)INT64_MAX)
 		return -EINVAL;
@@ -688,6 +692,17 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 	if (mode == FALLOC_FL_KEEP_SIZE) {
 		sg_itok_release(sg, &ih);
 		return end <= in.size ? fs_fallocate(sg, c, f, 0, off, len) : -EOPNOTSUPP;
+	}
+	if (zero) {
+		bool keep = mode & FALLOC_FL_KEEP_SIZE;
+
+		sg_itok_release(sg, &ih);
+		if (keep && end > in.size)
+			return -EOPNOTSUPP;
+		rc = off < in.size ? fs_fallocate(sg, c, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+						  off, len)
+				   : 0;
+		return rc ? rc : fs_fallocate(sg, c, f, keep ? FALLOC_FL_KEEP_SIZE : 0, off, len);
 	}
 	rc = br_take(sg, ip->ino, TOK_XW, off, len, &bh);
 	if (rc) {

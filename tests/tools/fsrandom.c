@@ -18,6 +18,8 @@
  *   truncate  ftruncate up or down
  *   punch     fallocate(PUNCH_HOLE | KEEP_SIZE): the range reads as zeros
  *   falloc    fallocate(0) (the size may grow) or KEEP_SIZE
+ *   zero      fallocate(ZERO_RANGE), with KEEP_SIZE or not: zeros, and
+ *             without KEEP_SIZE the size may grow
  *   mapread   mmap a range inside the size and compare it
  *   mapwrite  store into an mmap of a range inside the size
  *   reopen    close and open again
@@ -31,7 +33,9 @@
  * through SEEK_DATA must be zeros in the model; 4 KiB of each is read).
  *
  * An operation the file system refuses with EOPNOTSUPP (fallocate,
- * punch) is dropped from the mix and said so in the summary.
+ * punch, zero range) is dropped from the mix and said so in the summary;
+ * KEEP_SIZE past the end refused is dropped alone (the variants within
+ * the size stay).
  *
  * On a mismatch it prints the last 30 operations, the file, offset,
  * expected and actual bytes, leaves the files in place and exits 1; other
@@ -62,11 +66,13 @@
 #define MAX_MODEL ((off_t)64 << 30)
 
 enum { OP_WRITE, OP_READ, OP_TRUNC, OP_PUNCH, OP_FALLOC, OP_MAPREAD, OP_MAPWRITE, OP_REOPEN,
-       OP_FSYNC, OP_NOPS };
+       OP_FSYNC, OP_ZERO, OP_NOPS };
 static const char *const op_name[] = {"write", "read", "truncate", "punch", "falloc",
-				      "mapread", "mapwrite", "reopen", "fsync"};
+				      "mapread", "mapwrite", "reopen", "fsync", "zero"};
 /* weights of the mix; set to 0 when the file system refuses the operation */
-static int weight[OP_NOPS] = {30, 20, 8, 6, 6, 8, 4, 4, 4};
+static int weight[OP_NOPS] = {30, 20, 8, 6, 6, 8, 4, 4, 4, 4};
+/* fallocate with KEEP_SIZE past the end was refused (EOPNOTSUPP) */
+static bool no_keep_past_end;
 static long counts[OP_NOPS];
 
 struct mfile {
@@ -445,18 +451,29 @@ static void do_op(int op, struct mfile *f)
 			m_zero(f, off, (off + (off_t)len > f->size ? f->size : off + (off_t)len) - off);
 		break;
 	}
-	case OP_FALLOC: {
-		bool keep = below(2);
+	case OP_FALLOC:
+	case OP_ZERO: {
+		bool keep = below(2), zero = op == OP_ZERO;
 		off = pick_off(f, len);
-		logop("%s falloc%s off=%lld len=%zu (size %lld)", f->path, keep ? " KEEP_SIZE" : "",
-		      (long long)off, len, (long long)old);
-		if (fallocate(f->fd, keep ? FALLOC_FL_KEEP_SIZE : 0, off, (off_t)len) < 0) {
-			if (errno == EOPNOTSUPP) {
-				weight[OP_FALLOC] = 0;
+		if (keep && no_keep_past_end && off + (off_t)len > f->size)
+			keep = false;
+		logop("%s %s%s off=%lld len=%zu (size %lld)", f->path, op_name[op],
+		      keep ? " KEEP_SIZE" : "", (long long)off, len, (long long)old);
+		if (fallocate(f->fd, (zero ? FALLOC_FL_ZERO_RANGE : 0) | (keep ? FALLOC_FL_KEEP_SIZE : 0),
+			      off, (off_t)len) < 0) {
+			if (errno == EOPNOTSUPP && keep && off + (off_t)len > f->size) {
+				no_keep_past_end = true;	/* refused, nothing done */
 				return;
 			}
-			die("fallocate %s (%zu at %lld): %s", f->path, len, (long long)off, strerror(errno));
+			if (errno == EOPNOTSUPP) {
+				weight[op] = 0;
+				return;
+			}
+			die("%s %s (%zu at %lld): %s", op_name[op], f->path, len, (long long)off,
+			    strerror(errno));
 		}
+		if (zero && off < f->size)
+			m_zero(f, off, (off + (off_t)len > f->size ? f->size : off + (off_t)len) - off);
 		if (!keep && off + (off_t)len > f->size)
 			f->size = off + (off_t)len;
 		break;
@@ -669,10 +686,12 @@ int main(int argc, char **argv)
 	size_t k = 0;
 	for (int i = 0; i < OP_NOPS; i++)
 		k += (size_t)snprintf(mix + k, sizeof(mix) - k, "%s%s %ld", i ? ", " : "", op_name[i], counts[i]);
-	printf("fsrandom: PASS seed %" PRIu64 ": %ld ops (%s), %ld full checks, largest file %lld bytes%s%s\n",
+	printf("fsrandom: PASS seed %" PRIu64 ": %ld ops (%s), %ld full checks, largest file %lld bytes%s%s%s%s\n",
 	       seed, nops, mix, checks, (long long)biggest,
 	       weight[OP_PUNCH] ? "" : "; punch hole unsupported (EOPNOTSUPP), dropped",
-	       weight[OP_FALLOC] ? "" : "; fallocate unsupported (EOPNOTSUPP), dropped");
+	       weight[OP_FALLOC] ? "" : "; fallocate unsupported (EOPNOTSUPP), dropped",
+	       weight[OP_ZERO] ? "" : "; zero range unsupported (EOPNOTSUPP), dropped",
+	       no_keep_past_end ? "; KEEP_SIZE past the end unsupported (EOPNOTSUPP), dropped" : "");
 	for (int i = 0; i < nfiles; i++) {
 		close(files[i].fd);
 		if (!keep)

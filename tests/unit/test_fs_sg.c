@@ -639,6 +639,32 @@ static void test_fallocate(void)
 	CU_ASSERT_EQUAL(fs_getattr(sg, a.ino, &b), 0);
 	CU_ASSERT_EQUAL(b.blocks, 8ull * bs / 512);
 	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, f, 0x08, 0, bs), -EOPNOTSUPP);
+	/* ZERO_RANGE: zeros over data and over the hole punched above, the
+	 * edges kept, the range allocated again; KEEP_SIZE past the end
+	 * refused before anything changes; without it the size grows */
+	CU_ASSERT_EQUAL(fs_write(sg, &root, f, data, 10 * bs, 0), (ssize_t)(10 * bs));
+	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, f, 0x02 | 0x01, 2 * bs, bs), 0);
+	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, f, 0x10 | 0x01, bs + 7, 3 * bs), 0);
+	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, f, 0x10 | 0x01, 9 * bs, 2 * bs), -EOPNOTSUPP);
+	CU_ASSERT_EQUAL(fs_read(sg, f, buf, 10 * bs, 0), (ssize_t)(10 * bs));
+	CU_ASSERT(!memcmp(buf, data, bs + 7));
+	for (uint32_t i = bs + 7; i < 4 * bs + 7; i++)
+		if (buf[i]) {
+			CU_FAIL("zero range: not zero");
+			break;
+		}
+	CU_ASSERT(!memcmp(buf + 4 * bs + 7, data + 4 * bs + 7, 6 * bs - 7));
+	CU_ASSERT_EQUAL(fs_lseek(sg, f, 0, SEEK_HOLE), (int64_t)(10 * bs));	/* allocated */
+	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, f, 0x10, 9 * bs + 5, 2 * bs), 0);
+	CU_ASSERT_EQUAL(fs_getattr(sg, a.ino, &b), 0);
+	CU_ASSERT_EQUAL(b.size, 11 * bs + 5);
+	CU_ASSERT_EQUAL(fs_read(sg, f, buf, 10 * bs, 2 * bs), (ssize_t)(9 * bs + 5));
+	CU_ASSERT(!memcmp(buf + 2 * bs + 7, data + 4 * bs + 7, 5 * bs - 2));
+	for (uint32_t i = 7 * bs + 5; i < 9 * bs + 5; i++)
+		if (buf[i]) {
+			CU_FAIL("zero range past the end: not zero");
+			break;
+		}
 	fs_release(sg, f);
 	fs_forget(sg, a.ino, 1);
 	/* far past the end of a file whose last block is a fragment: that
