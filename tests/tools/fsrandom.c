@@ -3,7 +3,7 @@
  * in-memory model, in the manner of fsx (issue 12, "Tests in make check").
  *
  *   fsrandom DIR [-s SEED] [-n OPS] [-f FILES] [-S MAXSIZE] [-L MAXLEN]
- *                [-K EVERY] [-r 'CMD'] [-k] [-q]
+ *                [-K EVERY] [-r 'CMD'] [-z] [-k] [-q]
  *
  * Works on FILES files (default 4) in DIR/fsrandom.<SEED>/, each at most
  * MAXSIZE bytes (default 8M; suffixes K, M, G; at most 64G, the model
@@ -18,8 +18,10 @@
  *   truncate  ftruncate up or down
  *   punch     fallocate(PUNCH_HOLE | KEEP_SIZE): the range reads as zeros
  *   falloc    fallocate(0) (the size may grow) or KEEP_SIZE
- *   zero      fallocate(ZERO_RANGE), with KEEP_SIZE or not: zeros, and
- *             without KEEP_SIZE the size may grow
+ *   zero      with -z: fallocate(ZERO_RANGE), with KEEP_SIZE or not:
+ *             zeros, and without KEEP_SIZE the size may grow (not in the
+ *             default mix, so one seed draws the same operations on file
+ *             systems without it, tmpfs for one)
  *   mapread   mmap a range inside the size and compare it
  *   mapwrite  store into an mmap of a range inside the size
  *   reopen    close and open again
@@ -70,7 +72,7 @@ enum { OP_WRITE, OP_READ, OP_TRUNC, OP_PUNCH, OP_FALLOC, OP_MAPREAD, OP_MAPWRITE
 static const char *const op_name[] = {"write", "read", "truncate", "punch", "falloc",
 				      "mapread", "mapwrite", "reopen", "fsync", "zero"};
 /* weights of the mix; set to 0 when the file system refuses the operation */
-static int weight[OP_NOPS] = {30, 20, 8, 6, 6, 8, 4, 4, 4, 4};
+static int weight[OP_NOPS] = {30, 20, 8, 6, 6, 8, 4, 4, 4, 0};
 /* fallocate with KEEP_SIZE past the end was refused (EOPNOTSUPP) */
 static bool no_keep_past_end;
 static long counts[OP_NOPS];
@@ -602,6 +604,8 @@ int main(int argc, char **argv)
 			every = parse_num(argv[++i], "-K", 1, LONG_MAX);
 		} else if (!strcmp(a, "-r") && more) {
 			cmd = argv[++i];
+		} else if (!strcmp(a, "-z")) {
+			weight[OP_ZERO] = 4;
 		} else if (!strcmp(a, "-k")) {
 			keep = true;
 		} else if (!strcmp(a, "-q")) {
@@ -609,12 +613,12 @@ int main(int argc, char **argv)
 		} else if (a[0] != '-' && !dir) {
 			dir = a;
 		} else {
-			fprintf(stderr, "usage: fsrandom DIR [-s SEED] [-n OPS] [-f FILES] [-S MAXSIZE] [-L MAXLEN] [-K EVERY] [-r 'CMD'] [-k] [-q]\n");
+			fprintf(stderr, "usage: fsrandom DIR [-s SEED] [-n OPS] [-f FILES] [-S MAXSIZE] [-L MAXLEN] [-K EVERY] [-r 'CMD'] [-z] [-k] [-q]\n");
 			return 2;
 		}
 	}
 	if (!dir) {
-		fprintf(stderr, "usage: fsrandom DIR [-s SEED] [-n OPS] [-f FILES] [-S MAXSIZE] [-L MAXLEN] [-K EVERY] [-r 'CMD'] [-k] [-q]\n");
+		fprintf(stderr, "usage: fsrandom DIR [-s SEED] [-n OPS] [-f FILES] [-S MAXSIZE] [-L MAXLEN] [-K EVERY] [-r 'CMD'] [-z] [-k] [-q]\n");
 		return 2;
 	}
 	if (maxsize > MAX_MODEL || maxsize < 4096) {
@@ -690,7 +694,7 @@ int main(int argc, char **argv)
 	       seed, nops, mix, checks, (long long)biggest,
 	       weight[OP_PUNCH] ? "" : "; punch hole unsupported (EOPNOTSUPP), dropped",
 	       weight[OP_FALLOC] ? "" : "; fallocate unsupported (EOPNOTSUPP), dropped",
-	       weight[OP_ZERO] ? "" : "; zero range unsupported (EOPNOTSUPP), dropped",
+	       weight[OP_ZERO] || !counts[OP_ZERO] ? "" : "; zero range unsupported (EOPNOTSUPP), dropped",
 	       no_keep_past_end ? "; KEEP_SIZE past the end unsupported (EOPNOTSUPP), dropped" : "");
 	for (int i = 0; i < nfiles; i++) {
 		close(files[i].fd);
