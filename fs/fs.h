@@ -232,7 +232,9 @@ int fs_readdir(fs_sg *sg, fs_file *dir, uint64_t cookie, bool plus, fs_readdir_f
 
 struct fs_statfs {
 	uint64_t bsize, frsize;		/* block size, subblock size */
-	uint64_t blocks, bfree, bavail;	/* in frsize units */
+	uint64_t blocks, bfree, bavail;	/* in frsize units; bavail: what data may
+					 * take (not the metadata reserve, not
+					 * metadataOnly disks) */
 	uint64_t files, ffree;
 	uint32_t namemax;
 	uint64_t fsid;
