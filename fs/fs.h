@@ -219,7 +219,10 @@ int64_t fs_lseek(fs_sg *sg, fs_file *f, int64_t off, int whence);
 /* ---- directories ---- */
 
 /* One entry: <cookie> resumes after it. <attr> with plus (readdirplus;
- * counts a lookup, as fs_lookup), else NULL. Return 0 to go on, 1 to
+ * counts a lookup, as fs_lookup), else NULL; NULL for "." and ".." always
+ * (the kernel takes no attributes for them, and looking ".." up under the
+ * directory's token would take the parent's after the child's, the
+ * reverse of rename's order: a deadlock). Return 0 to go on, 1 to
  * stop before this entry is consumed (a full FUSE buffer: the entry is
  * given again when the caller resumes from the previous cookie). */
 typedef int (*fs_readdir_fn)(void *arg, const char *name, uint64_t ino, uint8_t type,

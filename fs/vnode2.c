@@ -473,9 +473,13 @@ struct rd_arg {
 static int rd_one(struct rd_arg *a, const char *name, uint64_t ino, uint8_t type, uint64_t cookie)
 {
 	struct fs_attr at, *ap = NULL;
+	bool dot = name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
 	int rc;
 
-	if (a->plus) {
+	/* "." and "..": no attributes (fs.h). A child's token is taken
+	 * under its directory's, as rename takes them; ".." would be the
+	 * parent's under the child's */
+	if (a->plus && !dot) {
 		if (sg_lookup_ino(a->sg, ino, &at) == 0)
 			ap = &at;
 		else

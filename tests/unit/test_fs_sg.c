@@ -596,6 +596,74 @@ static void test_crash_freed_meta(void)
 	free(data);
 }
 
+/*
+ * readdirplus of a directory while it is renamed back and forth in its
+ * parent: rename takes the parent's token then the moved directory's;
+ * readdir held the directory's and looked ".." up, taking the parent's:
+ * both waited for ever (a stress run hung every caller in seconds).
+ */
+struct rr_arg {
+	fs_sg *sg;
+	uint64_t parent;
+	atomic_bool stop;
+	int bad;
+};
+
+static void *rr_renamer(void *arg)
+{
+	struct rr_arg *r = arg;
+
+	for (int i = 0; !atomic_load(&r->stop); i++)
+		if (fs_rename(r->sg, &root, r->parent, i % 2 ? "b" : "a", r->parent,
+			      i % 2 ? "a" : "b", 0))
+			r->bad++;
+	return NULL;
+}
+
+static int rr_plus_fn(void *arg, const char *name, uint64_t ino, uint8_t type, uint64_t cookie,
+		      const struct fs_attr *attr)
+{
+	struct rr_arg *r = arg;
+
+	(void)name, (void)ino, (void)type, (void)cookie;
+	if (attr)
+		fs_forget(r->sg, attr->ino, 1);
+	return 0;
+}
+
+static void test_readdir_rename(void)
+{
+	pp_pool *pool;
+	struct rr_arg r = {0};
+	struct fs_attr p, a;
+	fs_file *f;
+	pthread_t th;
+
+	fsm_mkfs(64u << 10);
+	pool = mk_pool(disk);
+	r.sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL_FATAL(fs_mkdir(r.sg, &root, FS_ROOT_INO, "p", 0755, &p), 0);
+	CU_ASSERT_EQUAL_FATAL(fs_mkdir(r.sg, &root, p.ino, "a", 0755, &a), 0);
+	mkfile(r.sg, a.ino, "x", "x", 1);
+	r.parent = p.ino;
+	CU_ASSERT_EQUAL_FATAL(fs_open(r.sg, &root, a.ino, O_RDONLY | O_DIRECTORY, &f), 0);
+	wd_arm("readdir while renamed", 60);
+	pthread_create(&th, NULL, rr_renamer, &r);
+	for (int i = 0; i < 3000; i++)
+		if (fs_readdir(r.sg, f, 0, true, rr_plus_fn, &r))
+			r.bad++;
+	atomic_store(&r.stop, true);
+	pthread_join(th, NULL);
+	wd_disarm();
+	CU_ASSERT_EQUAL(r.bad, 0);
+	fs_release(r.sg, f);
+	fs_forget(r.sg, a.ino, 1);
+	fs_forget(r.sg, p.ino, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(r.sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+}
+
 /* fallocate: zeros allocated and the size extended; punching frees
  * whole blocks and zeroes the edges; fsck agrees afterwards. */
 static void test_fallocate(void)
@@ -1433,6 +1501,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "a disk added while mounted", test_add_disk);
 	CU_add_test(s, "directories removed and their blocks reused", test_dir_reuse);
 	CU_add_test(s, "readdir while names come and go", test_readdir_concurrent);
+	CU_add_test(s, "readdirplus of a directory renamed meanwhile", test_readdir_rename);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	{
