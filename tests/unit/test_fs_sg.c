@@ -310,6 +310,17 @@ static void test_few_files_big_blocks(void)
 	fsck_clean(disk);
 }
 
+/* After a remount of crash copy <snap>: unmount, mmfsck -n of the copy,
+ * free it. */
+static void snap_done(fs_sg *sg, pp_pool *pool, uint8_t *snap[NDISK])
+{
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(snap);
+	for (int i = 0; i < NDISK; i++)
+		free(snap[i]);
+}
+
 /* A crash: the disks as they are right after an fsync, with the daemon
  * still running, mount on their own and show every fsynced byte. */
 static void test_crash_replay(void)
@@ -355,11 +366,7 @@ static void test_crash_replay(void)
 	}
 	CU_ASSERT_EQUAL(count_dir(sg, FS_ROOT_INO), 201);
 	CU_ASSERT_EQUAL(fs_getattr(sg, g.ino, &a), -ESTALE);	/* freed */
-	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
-	pp_pool_destroy(pool2);
-	fsck_clean(snap);
-	for (int i = 0; i < NDISK; i++)
-		free(snap[i]);
+	snap_done(sg, pool2, snap);
 	free(data);
 }
 
@@ -448,11 +455,7 @@ static void test_replay_past_pool(void)
 		}
 		fs_forget(sg, a.ino, 1);
 	}
-	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
-	pp_pool_destroy(pool);
-	fsck_clean(snap);
-	for (int i = 0; i < NDISK; i++)
-		free(snap[i]);
+	snap_done(sg, pool, snap);
 }
 
 /*
@@ -525,11 +528,7 @@ static void test_replay_too_big(void)
 		fs_forget(sg, a.ino, 1);
 		fs_forget(sg, d.ino, 1);
 	}
-	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
-	pp_pool_destroy(pool);
-	fsck_clean(snap);
-	for (int i = 0; i < NDISK; i++)
-		free(snap[i]);
+	snap_done(sg, pool, snap);
 }
 
 /* A crash after a directory grew, emptied and went, and a big file's
@@ -588,11 +587,7 @@ static void test_crash_freed_meta(void)
 	sg = mount_on(snap, pool);
 	CU_ASSERT_EQUAL(fs_lookup(sg, &root, FS_ROOT_INO, "d", &a), -ENOENT);
 	CU_ASSERT_EQUAL(fs_lookup(sg, &root, FS_ROOT_INO, "big", &a), -ENOENT);
-	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
-	pp_pool_destroy(pool);
-	fsck_clean(snap);
-	for (int i = 0; i < NDISK; i++)
-		free(snap[i]);
+	snap_done(sg, pool, snap);
 	free(data);
 }
 
