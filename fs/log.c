@@ -441,7 +441,8 @@ static int checkpoint_locked(fs_log *log)
 	pthread_mutex_unlock(&log->mu);
 	rc = log->p.need_checkpoint ? log->p.need_checkpoint(log->p.ckpt_arg, target) : MM_OK;
 	pthread_mutex_lock(&log->mu);
-	/* a block the flush failed to write (fs_log_fail) keeps the tail */
+	/* a log write that failed during the flush keeps the tail (the force
+	 * below passes a durable target whatever log->err says) */
 	if (rc == MM_OK && log->err)
 		rc = log->err;
 	/* the tail never passes the durable log (replay trusts it) */

@@ -304,6 +304,9 @@ void sg_q_refresh(fs_sg *sg);
 bool sg_q_force(fs_sg *sg);
 void sg_q_clear(fs_sg *sg);
 
+/* vnode.c: "." or ".." */
+bool sg_is_dot(const char *name);
+
 /* sgtx.c: full blocks of chunk <ch> that data leaves to metadata */
 uint64_t sg_data_keep(fs_sg *sg, const struct fs_chunk *ch);
 

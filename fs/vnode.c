@@ -34,7 +34,7 @@ static int check_name(const char *name)
 	return 0;
 }
 
-static bool is_dot(const char *name)
+bool sg_is_dot(const char *name)
 {
 	return !strcmp(name, ".") || !strcmp(name, "..");
 }
@@ -247,7 +247,7 @@ static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *na
 	rc = check_name(name);
 	if (rc)
 		return rc;
-	if (is_dot(name))
+	if (sg_is_dot(name))
 		return -EEXIST;
 	/* PATH_MAX counts the terminating NUL (symlink(2)) */
 	if (target && strlen(target) >= PATH_MAX)
@@ -457,7 +457,7 @@ int fs_create(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name
 	int rc;
 
 	rc = make(sg, c, dir, name, S_IFREG | (mode & 07777), 0, NULL, out, &ip);
-	if (rc == -EEXIST && !(flags & O_EXCL) && !is_dot(name)) {
+	if (rc == -EEXIST && !(flags & O_EXCL) && !sg_is_dot(name)) {
 		/* O_CREAT of an existing file: open it */
 		rc = fs_lookup(sg, c, dir, name, out);
 		if (rc)
@@ -495,7 +495,7 @@ int fs_link(fs_sg *sg, const struct fs_cred *c, uint64_t ino, uint64_t dir, cons
 	rc = check_name(name);
 	if (rc)
 		return rc;
-	if (is_dot(name))
+	if (sg_is_dot(name))
 		return -EEXIST;
 	rc = sg_vn_get(sg, dir, TOK_XW, &d);
 	if (rc)
@@ -562,7 +562,7 @@ static int remove_name(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const c
 		return -EINVAL;
 	if (isdir && !strcmp(name, ".."))
 		return -ENOTEMPTY;
-	if (!isdir && is_dot(name))
+	if (!isdir && sg_is_dot(name))
 		return -EISDIR;
 	rc = sg_vn_get(sg, dir, TOK_XW, &d);
 	if (rc)

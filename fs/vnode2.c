@@ -64,8 +64,7 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 		return -EINVAL;
 	if (strlen(oname) > FS_NAME_MAX || strlen(nname) > FS_NAME_MAX)
 		return -ENAMETOOLONG;
-	if (!strcmp(oname, ".") || !strcmp(oname, "..") || !strcmp(nname, ".") ||
-	    !strcmp(nname, ".."))
+	if (sg_is_dot(oname) || sg_is_dot(nname))
 		return -EBUSY;
 	if (cross) {
 		pthread_mutex_lock(&sg->rename_mu);
@@ -473,13 +472,12 @@ struct rd_arg {
 static int rd_one(struct rd_arg *a, const char *name, uint64_t ino, uint8_t type, uint64_t cookie)
 {
 	struct fs_attr at, *ap = NULL;
-	bool dot = name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
 	int rc;
 
 	/* "." and "..": no attributes (fs.h). A child's token is taken
 	 * under its directory's, as rename takes them; ".." would be the
 	 * parent's under the child's */
-	if (a->plus && !dot) {
+	if (a->plus && !sg_is_dot(name)) {
 		if (sg_lookup_ino(a->sg, ino, &at) == 0)
 			ap = &at;
 		else
