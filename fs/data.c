@@ -4,9 +4,11 @@
  * Data is not logged (fs/README.md, "The log"). The rule that keeps a
  * crash from showing bytes a file never held: a transaction that makes
  * bytes visible (a new block pointer, or a size that grows over bytes of
- * an existing block) commits only after those bytes are on disk, so this
- * write flushes the blocks it touched first. Overwrites inside the file
- * are pure write-behind. Bytes of the last block past the end of file
+ * an existing block) is durable only after those bytes are on disk. A
+ * write hands the blocks it exposes to sgorder.c, which writes them
+ * before the log write that holds its commit (ordered data); the other
+ * paths here still flush them before committing. Overwrites inside the
+ * file are pure write-behind. Bytes of the last block past the end of file
  * are undefined on disk; whatever moves the end over them zeroes them.
  * Tiny files live in the inode (logged with it).
  */
@@ -251,6 +253,12 @@ static int resize_block(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint64
 	if (have) {
 		void *d;
 
+		/* an earlier write's commit, not yet durable, has the run
+		 * where it is: its bytes go there first (sgorder.c), and the
+		 * buffer is clean while held across the allocation below,
+		 * which may wait for the log */
+		sg_ord_settle(sg, in->ino, n);
+
 		rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in->ino, n}, 0, have * sg->S,
 			    PP_MODIFY, &ob, &d);
 		if (rc)
@@ -491,13 +499,17 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 	rc = MM_OK;
 	if (off + done > in.size)
 		in.size = off + done;
-	/* data before the pointer or size that shows it (see the top) */
+	/* data before the pointer or size that shows it (see the top):
+	 * written before the log holds the commit, or here */
 	if (expose && done) {
 		uint64_t lo = flush0 ? 0 : flush_lo < off / sg->B ? flush_lo : off / sg->B;
+		uint64_t hi = (off + done - 1) / sg->B + 1;
 
-		rc = pp_flush(sg->pool, sg->fsid, in.ino, lo, (off + done - 1) / sg->B + 1);
-		if (rc)
-			goto out;
+		if (sg_ord_add(tx, in.ino, lo, hi) != MM_OK) {
+			rc = pp_flush(sg->pool, sg->fsid, in.ino, lo, hi);
+			if (rc)
+				goto out;
+		}
 	}
 meta:
 	{

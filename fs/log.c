@@ -60,6 +60,7 @@ struct fs_log_tx {
 	bool committed;
 	uint64_t start;		/* its first LSN, once committed */
 	fs_log_tx *prev, *next;	/* log->pinned; protected by log->mu */
+	_Atomic uint64_t *publish;	/* gets the commit LSN under log->mu */
 };
 
 struct fs_log {
@@ -274,7 +275,9 @@ static void write_one(fs_log *log, uint64_t seq)
 	lb_seal(log->wbuf, &log->p, (uint32_t)((seq - 1) % log->p.nblocks), seq,
 		(uint32_t)(wend - start), wtail);
 	pthread_mutex_unlock(&log->mu);
-	rc = log->p.io.write(log->p.io.arg, (seq - 1) % log->p.nblocks, log->wbuf);
+	rc = log->p.ordered ? log->p.ordered(log->p.ckpt_arg, wend) : MM_OK;
+	if (rc == MM_OK)
+		rc = log->p.io.write(log->p.io.arg, (seq - 1) % log->p.nblocks, log->wbuf);
 	pthread_mutex_lock(&log->mu);
 	log->st.writes++;
 	if (rc) {
@@ -665,6 +668,11 @@ int fs_log_orphans(fs_log *log, uint64_t **out, size_t *n)
 	return rc;
 }
 
+void fs_log_publish(fs_log_tx *tx, _Atomic uint64_t *lsn)
+{
+	tx->publish = lsn;
+}
+
 int fs_log_commit(fs_log_tx *tx, uint64_t *lsn)
 {
 	fs_log *log = tx->log;
@@ -711,6 +719,8 @@ int fs_log_commit(fs_log_tx *tx, uint64_t *lsn)
 		pthread_cond_signal(&log->wcv);
 	put_stream(log, tx->buf, tx->len);
 	*lsn = log->end;
+	if (tx->publish)
+		atomic_store_explicit(tx->publish, log->end, memory_order_release);
 	tx->committed = true;
 	log->reserved -= tx->reserve;
 	tx->reserve = 0;

@@ -129,6 +129,7 @@
 #ifndef MM_FS_LOG_H
 #define MM_FS_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -196,6 +197,11 @@ struct fs_log_params {
 	bool writer;
 	/* See "Write-ahead, checkpoints, space" above. */
 	int (*need_checkpoint)(void *arg, uint64_t lsn);
+	/* Optional: called before each log block write, which makes every
+	 * transaction ending at or before <lsn> durable, without the log's
+	 * mutex; the caller's ordered data goes to disk here (fs/README.md,
+	 * "Ordered data"). An error fails the write, and the log with it. */
+	int (*ordered)(void *arg, uint64_t lsn);
 	void *ckpt_arg;
 };
 
@@ -249,6 +255,11 @@ int fs_log_orphans(fs_log *log, uint64_t **out, size_t *n);
  * transaction commits nothing (*lsn = 0).
  */
 int fs_log_commit(fs_log_tx *tx, uint64_t *lsn);
+/* At its commit, store <tx>'s commit LSN in *<lsn> before any log write
+ * can include it (under the log's mutex): params.ordered, run by that
+ * write, then knows the transaction is in it. An empty transaction
+ * stores nothing. */
+void fs_log_publish(fs_log_tx *tx, _Atomic uint64_t *lsn);
 /* Done with <tx>: after fs_log_commit (its blocks are marked dirty), or
  * instead of it (abort: nothing of it is logged). Frees it. */
 void fs_log_end(fs_log_tx *tx);

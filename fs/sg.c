@@ -283,7 +283,7 @@ static int map_inode(fs_sg *sg, uint64_t ino, struct fs_inode *out)
 	return rc;
 }
 
-static int map_data(void *arg, const struct pp_tag *t, struct pp_map *m)
+int sg_map_data(void *arg, const struct pp_tag *t, struct pp_map *m)
 {
 	fs_sg *sg = arg;
 	struct fs_inode in;
@@ -291,7 +291,7 @@ static int map_data(void *arg, const struct pp_tag *t, struct pp_map *m)
 	struct fs_tree tr;
 	int rc;
 
-	if (ac_get(sg, t->fs, t->ino, t->blk, m))
+	if (ac_get(sg, t->fs, t->ino, t->blk, m) || sg_ord_map(sg, t, m))
 		return MM_OK;
 	rc = map_inode(sg, t->ino, &in);
 	if (rc)
@@ -682,6 +682,7 @@ static int log_start(fs_sg *sg, char *err, size_t errsz)
 	lp.nbufs = SG_LOG_BUFS;
 	lp.writer = true;
 	lp.need_checkpoint = need_checkpoint;
+	lp.ordered = sg_ord_write;
 	lp.ckpt_arg = sg;
 	rc = fs_log_open(&lp, &sg->log, err, errsz);
 	return rc;
@@ -762,6 +763,7 @@ static void sg_free(fs_sg *sg)
 		return;
 	if (sg->log)
 		fs_log_close(sg->log);
+	sg_ord_fini(sg);
 	if (sg->alloc)
 		fs_alloc_close(sg->alloc);
 	sg_ac_clear(sg);
@@ -783,7 +785,7 @@ static void sg_free(fs_sg *sg)
 	free(sg);
 }
 
-static const struct pp_fs_ops data_ops = {map_data, log_force_cb};
+static const struct pp_fs_ops data_ops = {sg_map_data, log_force_cb, sg_data_write_failed};
 static const struct pp_fs_ops meta_ops = {map_meta_cb, log_force_cb, meta_write_failed};
 
 int fs_sg_mount(const struct fs_mount_params *p, fs_sg **out, char *err, size_t errsz)
@@ -811,6 +813,7 @@ int fs_sg_mount(const struct fs_mount_params *p, fs_sg **out, char *err, size_t 
 	pthread_mutex_init(&sg->alloc_mu, NULL);
 	pthread_mutex_init(&sg->ialloc_mu, NULL);
 	pthread_mutex_init(&sg->rename_mu, NULL);
+	sg_ord_init(sg);
 	for (uint32_t i = 0; i < SG_INO_BUCKETS; i++)
 		pthread_mutex_init(&sg->itab[i].mu, NULL);
 	for (uint32_t i = 0; i < SG_AC_BUCKETS; i++)

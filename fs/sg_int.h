@@ -14,7 +14,8 @@
  *      sg->ialloc_mu, then sg->alloc_mu (held to commit), then at
  *      commit the inode-file buffers in ascending block order
  *   4. leaf mutexes: ino->mu, the inode table's and address cache's
- *      bucket mutexes, sg->stat_mu, sg->q_mu; nothing is taken under them
+ *      bucket mutexes, sg->stat_mu, sg->q_mu, sg->ord_mu; nothing is
+ *      taken under them
  */
 #ifndef MM_FS_SG_INT_H
 #define MM_FS_SG_INT_H
@@ -75,6 +76,17 @@ struct sg_ac {
 struct sg_bucket {
 	pthread_mutex_t mu;
 	void *head;
+};
+
+/* Ordered data (sgorder.c): blocks [lo, hi) of file <ino> that a
+ * transaction exposes (a new block or a grown size) go to disk before
+ * any log write that holds its commit. */
+#define SG_ORD_PENDING UINT64_MAX
+struct sg_ord {
+	struct sg_ord *next;
+	_Atomic uint64_t lsn;		/* the commit's end; SG_ORD_PENDING before */
+	uint64_t ino, lo, hi;
+	struct pp_map m[];		/* per block: its addresses at the write */
 };
 
 /* Subblocks of one full block freed by transactions not yet durable:
@@ -143,6 +155,15 @@ struct fs_sg {
 	 * tail, so the next mount replays it. GPFS's panic of a file system
 	 * on one node. */
 	atomic_int meta_err;
+
+	/* A data block's write failed: no later log write may make a
+	 * commit durable that points at data that may not be there. */
+	atomic_int data_err;
+
+	/* ordered data not yet written, in registration order (ord_mu is a
+	 * leaf); ord_done: those the log write in progress writes */
+	pthread_mutex_t ord_mu;
+	struct sg_ord *ord_head, **ord_tailp, *ord_done;
 
 	atomic_bool replaying;		/* addresses change under replay: none cached (read by write-behind) */
 	pthread_mutex_t rename_mu;
@@ -226,6 +247,7 @@ struct sg_tx {
 	 * block 0, the store sees the inode as dir.c's view says */
 	const struct fs_dir *dview;
 	struct fs_inode *dview_in;
+	struct sg_ord *ord;		/* the data it exposes, until commit */
 	char msg[256];
 };
 
@@ -312,6 +334,8 @@ uint64_t sg_data_keep(fs_sg *sg, const struct fs_chunk *ch);
 
 /* sg.c */
 int sg_map_meta(fs_sg *sg, uint64_t ino, uint64_t blk, struct pp_map *m);
+/* The pagepool's map of a data block (<arg> the fs_sg). */
+int sg_map_data(void *arg, const struct pp_tag *t, struct pp_map *m);
 void sg_ac_put(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct pp_map *m);
 void sg_ac_drop(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t lo, uint64_t hi);
 void sg_ptr_to_map(fs_sg *sg, const struct fs_ptr *p, uint32_t off, uint32_t len,
@@ -323,6 +347,25 @@ void sg_set_ifile(fs_sg *sg, const struct fs_inode *in);
 int sg_load_ifile(fs_sg *sg, char *err, size_t errsz);
 /* Forget every cached block address. */
 void sg_ac_clear(fs_sg *sg);
+
+/* sgorder.c: ordered data. sg_ord_add: inside <tx>, blocks [lo, hi) of
+ * <ino>, dirty in the pool, go to disk before the log write that holds
+ * the commit (MM_OK), or the caller must write them before committing
+ * (an error: no log, no memory). sg_ord_committed / sg_ord_drop: after
+ * the commit / at an abort. sg_ord_write: the log's params.ordered.
+ * sg_ord_map: on the thread running sg_ord_write, an address the cache
+ * lost, from the entries. */
+int sg_ord_add(struct sg_tx *tx, uint64_t ino, uint64_t lo, uint64_t hi);
+void sg_ord_committed(struct sg_tx *tx, uint64_t lsn);
+void sg_ord_drop(struct sg_tx *tx);
+int sg_ord_write(void *arg, uint64_t lsn);
+bool sg_ord_map(fs_sg *sg, const struct pp_tag *t, struct pp_map *m);
+void sg_ord_settle(fs_sg *sg, uint64_t ino, uint64_t blk);
+/* The pagepool's write_failed for data: the file system fails on this
+ * node (sg->data_err and sg->meta_err). */
+void sg_data_write_failed(void *arg, const struct pp_tag *t, int rc);
+void sg_ord_init(fs_sg *sg);
+void sg_ord_fini(fs_sg *sg);
 
 /* sgreplay.c: replay this node's log (a crash left it dirty), write what
  * it changed, and forget every address and block cached before it. */

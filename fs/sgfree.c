@@ -243,7 +243,11 @@ void sg_frees_done(fs_sg *sg, const struct sg_free *fr, int n, uint64_t lsn, boo
 		} else {
 			/* never written: what a freed block held does not matter,
 			 * and its address may be unknown by now (a write of it
-			 * would fail and report an error to the file's fsync) */
+			 * would fail and report an error to the file's fsync);
+			 * unless a log write still to come makes the write that
+			 * exposed it durable without this free (sgorder.c) */
+			if (!fr[i].meta)
+				sg_ord_settle(sg, fr[i].ino, fr[i].blk);
 			pp_discard(sg->pool, fs, fr[i].ino, fr[i].blk, fr[i].blk + 1);
 			sg_ac_drop(sg, fs, fr[i].ino, fr[i].blk, fr[i].blk + 1);
 		}

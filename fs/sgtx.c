@@ -914,6 +914,7 @@ void sg_tx_abort(struct sg_tx *tx)
 		if (tb->fresh || (tb->blk & FS_TAG_IND))
 			sg_ac_drop(sg, sg->mfsid, tb->ino, tb->blk, tb->blk + 1);
 	}
+	sg_ord_drop(tx);
 	/* what the inodes looked like is on disk: read it again */
 	for (int i = 0; i < tx->nino; i++) {
 		pthread_mutex_lock(&tx->ino[i].ip->mu);
@@ -1046,6 +1047,7 @@ int sg_tx_commit(struct sg_tx *tx)
 		sg_tx_abort(tx);
 		return rc;
 	}
+	sg_ord_committed(tx, lsn);
 	for (int i = 0; i < tx->nbuf; i++) {
 		struct sg_txbuf *tb = &tx->buf[i];
 

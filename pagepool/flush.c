@@ -4,7 +4,7 @@
  * range in batches, then take its buffers out once nobody pins them.
  *
  * Map of this file:
- *   1. flush: pp_flush_scan, pp_flush
+ *   1. flush: flush_claim, pp_flush_scan, pp_flush_ranges, pp_flush
  *   2. drop: drop_scan, pp_invalidate, pp_drop_inode, pp_drop_fs
  *   3. discard: pp_discard (dirty or not, never written)
  */
@@ -17,6 +17,27 @@
 /* A range this short is looked up block by block in the table instead of
  * scanning every descriptor (a file system frees or flushes one block). */
 #define PP_SHORT_RANGE 16u
+
+/* Put pinned <b> into <bt>, writing the batch first if <b> must be waited
+ * for (held exclusively, or being written) or the batch is full. */
+static void flush_claim(struct wb_batch *bt, struct pp_buf *b)
+{
+	switch (pp_wb_add(bt, b, false, true)) {
+	case WB_ADDED:
+		break;
+	case WB_SKIPPED:
+		unpin(b);
+		break;
+	case WB_BUSY:
+		/* wait for it holding no other buffer */
+		pp_wb_write(bt);
+		if (pp_wb_add(bt, b, true, true) != WB_ADDED)
+			unpin(b);
+		break;
+	}
+	if (bt->n == bt->cap)
+		pp_wb_write(bt);
+}
 
 /* Write every dirty buffer in the range, in batches, and wait. */
 void pp_flush_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64_t lo,
@@ -46,22 +67,46 @@ void pp_flush_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64_t
 			pp_write_back(p, b);
 			continue;
 		}
-		switch (pp_wb_add(bt, b, false, true)) {
-		case WB_ADDED:
-			break;
-		case WB_SKIPPED:
-			unpin(b);
-			break;
-		case WB_BUSY:
-			/* held exclusively, or being written: wait for it
-			 * holding no other buffer */
-			pp_wb_write(bt);
-			if (pp_wb_add(bt, b, true, true) != WB_ADDED)
-				unpin(b);
-			break;
+		flush_claim(bt, b);
+	}
+	if (bt) {
+		pp_wb_write(bt);
+		pp_wb_batch_free(bt);
+	}
+}
+
+void pp_flush_ranges(pp_pool *p, uint32_t fs, const struct pp_range *r, size_t n)
+{
+	struct wb_batch *bt;
+
+	if (!fs_get(p, fs) || !n)
+		return;
+	add(&p->flushes, 1);
+	/* larger than write-behind's: one wait for many small files */
+	bt = pp_wb_batch_new(p, 8 * WB_BATCH);
+	for (size_t i = 0; i < n; i++) {
+		if (!ino_cached(p, fs, r[i].ino))
+			continue;
+		if (!bt || r[i].hi - r[i].lo > 8 * WB_BATCH) {
+			pp_flush_scan(p, fs, r[i].ino, false, r[i].lo, r[i].hi);
+			continue;
 		}
-		if (bt->n == bt->cap)
-			pp_wb_write(bt);
+		for (uint64_t blk = r[i].lo; blk < r[i].hi; blk++) {
+			struct pp_buf *b = pp_lookup_pin(p, &(struct pp_tag){fs, r[i].ino, blk});
+			bool idle;
+
+			if (!b)
+				continue;
+			/* clean and not being written: nothing to wait for, not
+			 * even a content lock someone holds exclusively */
+			pthread_mutex_lock(&b->mu);
+			idle = !b->dirty && !b->writing;
+			pthread_mutex_unlock(&b->mu);
+			if (idle)
+				unpin(b);
+			else
+				flush_claim(bt, b);
+		}
 	}
 	if (bt) {
 		pp_wb_write(bt);

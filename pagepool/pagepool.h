@@ -211,6 +211,16 @@ void pp_unpin(pp_buf *b);
  * wait; returns the first write error seen for the inode since the last
  * flush (and clears it). */
 int pp_flush(pp_pool *p, uint32_t fs, uint64_t ino, uint64_t blk_lo, uint64_t blk_hi);
+/* Blocks [lo, hi) of inode <ino>. */
+struct pp_range {
+	uint64_t ino, lo, hi;
+};
+/* Write every dirty block of the <n> ranges of file system <fs> in shared
+ * batches (one wait for them all, not one per range) and wait, a write of
+ * one of them in flight too. A clean buffer is passed over without
+ * waiting for its content lock. Errors stay recorded on their inodes for
+ * their next pp_flush and go to ops.write_failed, as write-behind's do. */
+void pp_flush_ranges(pp_pool *p, uint32_t fs, const struct pp_range *r, size_t n);
 /* Write every dirty block of file system <fs> and wait (a log
  * checkpoint); write errors stay recorded on their inodes for their next
  * pp_flush. MM_ENOENT for an unknown fs. */

@@ -124,10 +124,14 @@ void pp_wb_rate_add_locked(pp_pool *p, uint64_t bytes)
 	p->wb_sec_bytes += bytes;
 }
 
+/* Buffers without a journal sequence first (pp_wb_write), then by tag. */
 static int item_cmp(const void *a, const void *b)
 {
-	const struct pp_tag *x = &((const struct wb_item *)a)->b->tag;
-	const struct pp_tag *y = &((const struct wb_item *)b)->b->tag;
+	const struct wb_item *ia = a, *ib = b;
+	const struct pp_tag *x = &ia->b->tag, *y = &ib->b->tag;
+
+	if ((ia->lsn != 0) != (ib->lsn != 0))
+		return ia->lsn != 0 ? 1 : -1;
 
 	if (x->fs != y->fs)
 		return x->fs < y->fs ? -1 : 1;
@@ -166,23 +170,21 @@ static void wb_finish(pp_pool *p, struct wb_item *it)
 	unpin(b);
 }
 
-/* Write batch <bt> and empty it (see above). Errors are recorded on the
- * inodes (rule 7): a flush returns them. */
-void pp_wb_write(struct wb_batch *bt)
+/* Write items [lo, hi) of batch <bt> (sorted): force each file system's
+ * log to the highest LSN among them, map, submit every request, wait,
+ * let the buffers go. */
+static uint64_t wb_write_items(struct wb_batch *bt, unsigned lo, unsigned hi)
 {
 	pp_pool *p = bt->p;
-	unsigned n = bt->n, total = 0;
+	unsigned total = 0;
 	uint64_t written = 0;
 
-	if (n == 0)
-		return;
-	qsort(bt->item, n, sizeof(bt->item[0]), item_cmp);
-	for (unsigned i = 0, j; i < n; i = j) {
+	for (unsigned i = lo, j; i < hi; i = j) {
 		struct pp_fs *f = bt->item[i].b->fs;
 		uint64_t lsn = 0;
 		int rc = 0;
 
-		for (j = i; j < n && bt->item[j].b->fs == f; j++)
+		for (j = i; j < hi && bt->item[j].b->fs == f; j++)
 			if (bt->item[j].lsn > lsn)
 				lsn = bt->item[j].lsn;
 		if (lsn && f->ops.log_force) {
@@ -192,7 +194,7 @@ void pp_wb_write(struct wb_batch *bt)
 		for (unsigned k = i; k < j; k++)
 			bt->item[k].rc = rc;
 	}
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = lo; i < hi; i++) {
 		struct wb_item *it = &bt->item[i];
 		struct pp_fs *f = it->b->fs;
 		struct pp_map m = {0};
@@ -210,15 +212,43 @@ void pp_wb_write(struct wb_batch *bt)
 	}
 	/* count every request before the first can complete */
 	pp_latch_set(&bt->l, total);
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = lo; i < hi; i++)
 		for (unsigned k = 0; k < bt->item[i].nio; k++)
 			pp_submit_io(p, &bt->item[i].io[k]);
 	pp_latch_wait(&bt->l);
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = lo; i < hi; i++)
 		for (unsigned k = 0; k < bt->item[i].nio; k++)
 			written += bt->item[i].io[k].len;
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = lo; i < hi; i++)
 		wb_finish(p, &bt->item[i]);
+	return written;
+}
+
+/*
+ * Write batch <bt> and empty it (see above). Errors are recorded on the
+ * inodes (rule 7): a flush returns them. Buffers without a journal
+ * sequence (file data) are written and let go before the log is forced
+ * for the others: a file system may write data at a log write (ordered
+ * data, fs/README.md), which must not wait for data this batch holds.
+ */
+void pp_wb_write(struct wb_batch *bt)
+{
+	pp_pool *p = bt->p;
+	unsigned n = bt->n, nplain = 0;
+	uint64_t written = 0;
+
+	if (n == 0)
+		return;
+	qsort(bt->item, n, sizeof(bt->item[0]), item_cmp);
+	for (unsigned i = 0; i < n; i++)
+		nplain += bt->item[i].lsn == 0;
+	if (nplain && nplain < n) {
+		/* item_cmp put them first */
+		written = wb_write_items(bt, 0, nplain);
+		written += wb_write_items(bt, nplain, n);
+	} else {
+		written = wb_write_items(bt, 0, n);
+	}
 	bt->n = 0;
 	bt->bytes = 0;
 	pthread_mutex_lock(&p->wb_mu);
