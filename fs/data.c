@@ -368,7 +368,7 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 	struct tok_holder ih, bh;
 	struct fs_inode in;
 	struct sg_tx *tx = NULL;
-	uint64_t end, old, newsize, flush_lo = UINT64_MAX;
+	uint64_t end, old, newsize, flush_lo = UINT64_MAX, grown = UINT64_MAX;
 	bool flush0 = false, expose;
 	size_t done = 0;
 	int rc;
@@ -426,8 +426,11 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 	}
 	newsize = end > old ? end : old;
 	expose = end > old || flush0;
-	/* the old last block, a fragment, becomes whole before a later one */
-	if (old % sg->B && old / sg->B < off / sg->B) {
+	/* The old last block, a fragment, takes its new size (whole before
+	 * a later block) before the zeros below dirty its buffer past the
+	 * fragment: a write of that buffer to the old, shorter run would
+	 * spill over whatever follows it on disk. */
+	if (old % sg->B && off > old) {
 		uint64_t l = old / sg->B;
 		uint32_t have;
 		bool fresh;
@@ -437,7 +440,7 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 			rc = resize_block(sg, tx, &in, l, have, sg_nsub(sg, l, newsize), &fresh);
 		if (rc)
 			goto out;
-		flush_lo = l;
+		flush_lo = grown = l;
 	}
 	/* the end of file moves over undefined bytes of its last block */
 	if (off > old && old % sg->B) {
@@ -455,7 +458,10 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 
 		if (n > len - done)
 			n = len - done;
-		rc = have_of(sg, &in, blk, &have);
+		if (blk == grown)
+			have = sg_nsub(sg, blk, newsize), rc = MM_OK;
+		else
+			rc = have_of(sg, &in, blk, &have);
 		if (!rc)
 			rc = resize_block(sg, tx, &in, blk, have, sg_nsub(sg, blk, newsize), &fresh);
 		if (rc)

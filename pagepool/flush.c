@@ -75,6 +75,37 @@ void pp_flush_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64_t
 	}
 }
 
+/*
+ * pp_flush_ranges' claim: as flush_claim, but a buffer held exclusively
+ * or being written is waited for only while it is dirty or its write is
+ * in flight, polling, never blocking on its content lock: a clean buffer
+ * may be held by a thread that waits for this caller (a file system's
+ * log write: a fragment moving holds its buffer, clean, while its
+ * allocation forces the log).
+ */
+static void ranges_claim(struct wb_batch *bt, struct pp_buf *b)
+{
+	for (;;) {
+		enum wb_claim c = pp_wb_add(bt, b, false, true);
+		bool busy;
+
+		if (c == WB_ADDED)
+			break;
+		pthread_mutex_lock(&b->mu);
+		busy = c == WB_BUSY && (b->dirty || b->writing);
+		pthread_mutex_unlock(&b->mu);
+		if (!busy) {
+			unpin(b);
+			break;
+		}
+		/* hold nothing while waiting */
+		pp_wb_write(bt);
+		mm_sleep_ms(1);
+	}
+	if (bt->n == bt->cap)
+		pp_wb_write(bt);
+}
+
 void pp_flush_ranges(pp_pool *p, uint32_t fs, const struct pp_range *r, size_t n)
 {
 	struct wb_batch *bt;
@@ -87,25 +118,16 @@ void pp_flush_ranges(pp_pool *p, uint32_t fs, const struct pp_range *r, size_t n
 	for (size_t i = 0; i < n; i++) {
 		if (!ino_cached(p, fs, r[i].ino))
 			continue;
-		if (!bt || r[i].hi - r[i].lo > 8 * WB_BATCH) {
+		if (!bt) {
+			/* no memory for a batch: blocking, block by block */
 			pp_flush_scan(p, fs, r[i].ino, false, r[i].lo, r[i].hi);
 			continue;
 		}
 		for (uint64_t blk = r[i].lo; blk < r[i].hi; blk++) {
 			struct pp_buf *b = pp_lookup_pin(p, &(struct pp_tag){fs, r[i].ino, blk});
-			bool idle;
 
-			if (!b)
-				continue;
-			/* clean and not being written: nothing to wait for, not
-			 * even a content lock someone holds exclusively */
-			pthread_mutex_lock(&b->mu);
-			idle = !b->dirty && !b->writing;
-			pthread_mutex_unlock(&b->mu);
-			if (idle)
-				unpin(b);
-			else
-				flush_claim(bt, b);
+			if (b)
+				ranges_claim(bt, b);
 		}
 	}
 	if (bt) {

@@ -217,9 +217,10 @@ struct pp_range {
 };
 /* Write every dirty block of the <n> ranges of file system <fs> in shared
  * batches (one wait for them all, not one per range) and wait, a write of
- * one of them in flight too. A clean buffer is passed over without
- * waiting for its content lock. Errors stay recorded on their inodes for
- * their next pp_flush and go to ops.write_failed, as write-behind's do. */
+ * one of them in flight too. A buffer someone holds exclusively is
+ * waited for (polling) only while it is dirty: a clean one is passed
+ * over, whoever holds it. Errors stay recorded on their inodes for their
+ * next pp_flush and go to ops.write_failed, as write-behind's do. */
 void pp_flush_ranges(pp_pool *p, uint32_t fs, const struct pp_range *r, size_t n);
 /* Write every dirty block of file system <fs> and wait (a log
  * checkpoint); write errors stay recorded on their inodes for their next

@@ -242,10 +242,12 @@ static void fsm_mkfs(uint32_t bsize)
 	}
 }
 
-static fs_sg *mount_on(uint8_t **dk, pp_pool *pool)
+/* Mounted with <write> as its synchronous disk write (the log's). */
+static fs_sg *mount_dio(uint8_t **dk, pp_pool *pool,
+			int (*write)(void *, uint32_t, uint64_t, const void *, size_t))
 {
 	struct fs_mount_params mp = {.device = "fs1", .fsid = FSID, .ndisks = ndisks_now,
-				     .dio = {dk_read, dk_write, dk}, .pool = pool, .tok = tn,
+				     .dio = {dk_read, write, dk}, .pool = pool, .tok = tn,
 				     .node = NODE, .token_timeout_ms = 10000};
 	fs_sg *sg = NULL;
 	char err[512] = "";
@@ -255,6 +257,11 @@ static fs_sg *mount_on(uint8_t **dk, pp_pool *pool)
 		fprintf(stderr, "mount: %s (%d)\n", err, rc);
 	CU_ASSERT_EQUAL_FATAL(rc, 0);
 	return sg;
+}
+
+static fs_sg *mount_on(uint8_t **dk, pp_pool *pool)
+{
+	return mount_dio(dk, pool, dk_write);
 }
 
 static int fsm_setup(void)
