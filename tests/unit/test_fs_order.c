@@ -67,6 +67,29 @@ static int crash_write(void *arg, uint32_t d, uint64_t off, const void *buf, siz
 	return rc;
 }
 
+/* The running mount goes; the crash copy is mounted (its log replays). */
+static fs_sg *crash_mount(fs_sg *sg, pp_pool *pool, pp_pool **cpool)
+{
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	for (int i = 0; i < NDISK; i++)
+		CU_ASSERT_PTR_NOT_NULL_FATAL(crash[i]);
+	*cpool = mk_pool(crash);
+	return mount_on(crash, *cpool);
+}
+
+/* Unmount the crash copy, mmfsck -n of it, free it. */
+static void crash_done(fs_sg *sg, pp_pool *pool)
+{
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(crash);
+	for (int i = 0; i < NDISK; i++) {
+		free(crash[i]);
+		crash[i] = NULL;
+	}
+}
+
 /* Fill the file system with <old> and remove it all, durably: every
  * block allocated afterwards held those bytes. */
 static void fill_and_empty(fs_sg *sg, const uint8_t *old)
@@ -121,6 +144,27 @@ static void write_new(fs_sg *sg, const uint8_t *src, int i)
 	fs_forget(sg, a.ino, 1);
 }
 
+/* Read file <name> of the root whole into <buf> (<cap> bytes): its
+ * length, or -1 when it is not there (*a: its attributes). */
+static ssize_t read_named(fs_sg *sg, const char *name, uint8_t *buf, size_t cap,
+			  struct fs_attr *a)
+{
+	fs_file *f;
+	ssize_t n = -1;
+
+	if (fs_lookup(sg, &root, FS_ROOT_INO, name, a) != 0)
+		return -1;
+	if (fs_open(sg, &root, a->ino, O_RDONLY, &f) == 0) {
+		n = fs_read(sg, f, buf, cap, 0);
+		CU_ASSERT_EQUAL(n, (ssize_t)a->size);
+		fs_release(sg, f);
+	} else {
+		CU_FAIL("open of a file that is there");
+	}
+	fs_forget(sg, a->ino, 1);
+	return n;
+}
+
 /* Mounted crash copy: each new file that is there holds only its own
  * bytes up to its size; *whole counts those at their full size. */
 static void check_new(fs_sg *sg, const uint8_t *src, const uint8_t *old, int *whole)
@@ -130,31 +174,25 @@ static void check_new(fs_sg *sg, const uint8_t *src, const uint8_t *old, int *wh
 	*whole = 0;
 	for (int i = 0; i < NNEW; i++) {
 		struct fs_attr a;
-		fs_file *f;
 		char name[32];
 		ssize_t n;
 
 		snprintf(name, sizeof(name), "new%d", i);
-		if (fs_lookup(sg, &root, FS_ROOT_INO, name, &a) != 0)
+		n = read_named(sg, name, buf, 1u << 20, &a);
+		if (n < 0)
 			continue;
 		CU_ASSERT(a.size <= new_len(i));
-		if (fs_open(sg, &root, a.ino, O_RDONLY, &f) == 0) {
-			n = fs_read(sg, f, buf, 1u << 20, 0);
-			CU_ASSERT_EQUAL(n, (ssize_t)a.size);
-			if (n > 0 && memcmp(buf, src, (size_t)n) != 0) {
-				size_t k = 0;
+		if (n > 0 && memcmp(buf, src, (size_t)n) != 0) {
+			size_t k = 0;
 
-				while (buf[k] == src[k])
-					k++;
-				fprintf(stderr, "new%d (size %llu): byte %zu is %s\n", i,
-					(unsigned long long)a.size, k,
-					buf[k] == old[k % (1u << 20)] ? "the old file's" : "wrong");
-				CU_FAIL("a file shows bytes it never held");
-			}
-			fs_release(sg, f);
+			while (buf[k] == src[k])
+				k++;
+			fprintf(stderr, "new%d (size %llu): byte %zu is %s\n", i,
+				(unsigned long long)a.size, k,
+				buf[k] == old[k % (1u << 20)] ? "the old file's" : "wrong");
+			CU_FAIL("a file shows bytes it never held");
 		}
 		*whole += a.size == new_len(i);
-		fs_forget(sg, a.ino, 1);
 	}
 	free(buf);
 }
@@ -194,22 +232,11 @@ static void test_crash_at_log_write(void)
 	atomic_store(&crash_armed, false);
 	atomic_store(&crash_last, false);
 	CU_ASSERT(atomic_load(&crash_taken) >= 1);
-	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
-	pp_pool_destroy(pool);
-	for (int i = 0; i < NDISK; i++)
-		CU_ASSERT_PTR_NOT_NULL_FATAL(crash[i]);
-	pool = mk_pool(crash);
-	sg = mount_on(crash, pool);
+	sg = crash_mount(sg, pool, &pool);
 	check_new(sg, src, old, &whole);
 	/* every commit came before the fsync's: all of them are in it */
 	CU_ASSERT_EQUAL(whole, NNEW);
-	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
-	pp_pool_destroy(pool);
-	fsck_clean(crash);
-	for (int i = 0; i < NDISK; i++) {
-		free(crash[i]);
-		crash[i] = NULL;
-	}
+	crash_done(sg, pool);
 	free(old);
 	free(src);
 }
@@ -303,40 +330,33 @@ static int storm_check(fs_sg *sg)
 	int bad = 0, files = 0;
 
 	for (uint32_t id = 1; id <= SNTHR * SNFILES; id++) {
+		static const uint8_t zero[REC];
 		struct fs_attr a;
-		fs_file *f;
 		char name[32];
 		ssize_t n;
 
 		snprintf(name, sizeof(name), "s%u", id);
-		if (fs_lookup(sg, &root, FS_ROOT_INO, name, &a) != 0)
+		n = read_named(sg, name, b, SFILE_MAX + REC, &a);
+		if (n < 0)
 			continue;
 		files++;
-		if (fs_open(sg, &root, a.ino, O_RDONLY, &f) == 0) {
-			n = fs_read(sg, f, b, SFILE_MAX + REC, 0);
-			CU_ASSERT_EQUAL(n, (ssize_t)a.size);
-			for (ssize_t k = 0; k + REC <= n; k += REC) {
-				static const uint8_t zero[REC];
-				uint32_t rid;
-				uint64_t roff;
+		for (ssize_t k = 0; k + REC <= n; k += REC) {
+			uint32_t rid;
+			uint64_t roff;
 
-				if (!memcmp(b + k, zero, REC))
-					continue;
-				memcpy(&rid, b + k, 4);
-				memcpy(&roff, b + k + 4, 8);
-				if (rid != id || roff != (uint64_t)k) {
-					if (bad++ < 5)
-						fprintf(stderr, "s%u (inode %llu, size %llu): offset %zd holds "
-							"file %u's offset %llu\n", id,
-							(unsigned long long)a.ino,
-							(unsigned long long)a.size, k, rid,
-							(unsigned long long)roff);
-					break;
-				}
+			if (!memcmp(b + k, zero, REC))
+				continue;
+			memcpy(&rid, b + k, 4);
+			memcpy(&roff, b + k + 4, 8);
+			if (rid != id || roff != (uint64_t)k) {
+				if (bad++ < 5)
+					fprintf(stderr, "s%u (inode %llu, size %llu): offset %zd holds "
+						"file %u's offset %llu\n", id, (unsigned long long)a.ino,
+						(unsigned long long)a.size, k, rid,
+						(unsigned long long)roff);
+				break;
 			}
-			fs_release(sg, f);
 		}
-		fs_forget(sg, a.ino, 1);
 	}
 	free(b);
 	CU_ASSERT(files > 0);
@@ -383,19 +403,10 @@ static void test_storm_crash(void)
 			ops += st[t].ops;
 		}
 		atomic_store(&crash_armed, false);
-		CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
-		pp_pool_destroy(pool);
 		CU_ASSERT_EQUAL_FATAL(atomic_load(&crash_taken), 1);
-		pool = mk_pool(crash);
-		sg = mount_on(crash, pool);
+		sg = crash_mount(sg, pool, &pool);
 		CU_ASSERT_EQUAL(storm_check(sg), 0);
-		CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
-		pp_pool_destroy(pool);
-		fsck_clean(crash);
-		for (int i = 0; i < NDISK; i++) {
-			free(crash[i]);
-			crash[i] = NULL;
-		}
+		crash_done(sg, pool);
 		fprintf(stderr, "storm round %d: %u operations before the crash copy\n", r, ops);
 	}
 	fsm_meta_rep = 0;
