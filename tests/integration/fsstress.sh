@@ -38,8 +38,11 @@ batch() {
 	shift
 	local before
 	before=$(mm_log $P.1 | grep -c '\[E\]')
-	out=$(timeout -k 5 $((SECS * 6 + 60)) stress-ng --temp-path $M/sng --verify --timeout $SECS \
-		"$@" 2>&1)
+	# run from inside the mount (env -C, under the timeout): some
+	# stressors (open) make files in the current directory too, which
+	# would otherwise be the caller's (the repository)
+	out=$(timeout -k 5 $((SECS * 6 + 60)) env -C $M/sng stress-ng --temp-path $M/sng --verify \
+		--timeout $SECS "$@" 2>&1)
 	rc=$?
 	errs=$(mm_log $P.1 | grep '\[E\]' | tail -n +$((before + 1)))
 	if [[ $rc -eq 124 || $rc -eq 137 ]]; then
