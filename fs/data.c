@@ -458,8 +458,9 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 
 		if (n > len - done)
 			n = len - done;
+		rc = MM_OK;
 		if (blk == grown)
-			have = sg_nsub(sg, blk, newsize), rc = MM_OK;
+			have = sg_nsub(sg, blk, newsize);	/* already grown above */
 		else
 			rc = have_of(sg, &in, blk, &have);
 		if (!rc)

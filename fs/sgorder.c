@@ -93,20 +93,31 @@ void sg_ord_drop(struct sg_tx *tx)
 	tx->ord = NULL;
 }
 
-bool sg_ord_map(fs_sg *sg, const struct pp_tag *t, struct pp_map *m)
+/* Under ord_mu: the newest entry holding block <blk> of <ino>, or NULL.
+ * The later an entry of one file, the newer (one writer a file); those a
+ * log write is writing are older than those still queued. */
+static const struct sg_ord *ord_find(fs_sg *sg, uint64_t ino, uint64_t blk)
 {
 	const struct sg_ord *hit = NULL;
+
+	MM_ASSERT_HELD(&sg->ord_mu);
+	for (const struct sg_ord *e = sg->ord_done; e; e = e->next)
+		if (e->ino == ino && blk >= e->lo && blk < e->hi)
+			hit = e;
+	for (const struct sg_ord *e = sg->ord_head; e; e = e->next)
+		if (e->ino == ino && blk >= e->lo && blk < e->hi)
+			hit = e;
+	return hit;
+}
+
+bool sg_ord_map(fs_sg *sg, const struct pp_tag *t, struct pp_map *m)
+{
+	const struct sg_ord *hit;
 
 	if (ord_hook != sg || t->fs != sg->fsid)
 		return false;
 	pthread_mutex_lock(&sg->ord_mu);
-	/* the later an entry of one file, the newer (one writer a file) */
-	for (const struct sg_ord *e = sg->ord_done; e; e = e->next)
-		if (e->ino == t->ino && t->blk >= e->lo && t->blk < e->hi)
-			hit = e;
-	for (const struct sg_ord *e = sg->ord_head; e; e = e->next)
-		if (e->ino == t->ino && t->blk >= e->lo && t->blk < e->hi)
-			hit = e;
+	hit = ord_find(sg, t->ino, t->blk);
 	if (hit)
 		*m = hit->m[t->blk - hit->lo];
 	pthread_mutex_unlock(&sg->ord_mu);
@@ -170,13 +181,10 @@ int sg_ord_write(void *arg, uint64_t lsn)
  */
 void sg_ord_settle(fs_sg *sg, uint64_t ino, uint64_t blk)
 {
-	bool held = false;
+	bool held;
 
 	pthread_mutex_lock(&sg->ord_mu);
-	for (const struct sg_ord *e = sg->ord_head; e && !held; e = e->next)
-		held = e->ino == ino && blk >= e->lo && blk < e->hi;
-	for (const struct sg_ord *e = sg->ord_done; e && !held; e = e->next)
-		held = e->ino == ino && blk >= e->lo && blk < e->hi;
+	held = ord_find(sg, ino, blk) != NULL;
 	pthread_mutex_unlock(&sg->ord_mu);
 	if (!held)
 		return;
