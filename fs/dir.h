@@ -186,6 +186,14 @@ int fs_dir_lookup(struct fs_dir *d, const char *name, size_t len, struct fs_dire
  */
 int fs_dir_insert(struct fs_dir *d, const char *name, size_t len, uint64_t ino, uint32_t gen,
 		  uint8_t type);
+/*
+ * fs_dir_insert of a name the caller knows is not there (it looked, and
+ * nothing can have changed the directory since: fs/README.md, "Negative
+ * lookups"): the name is not searched for, so its block is not walked.
+ * A name that is there after all would be there twice.
+ */
+int fs_dir_insert_new(struct fs_dir *d, const char *name, size_t len, uint64_t ino, uint32_t gen,
+		      uint8_t type);
 
 /*
  * Remove <name>: MM_OK and the entry it had in *old (may be NULL), or

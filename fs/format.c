@@ -82,8 +82,7 @@ static bool zeroes(const uint8_t *p, size_t n)
 	return true;
 }
 
-/* The header's fields, as they stand. */
-static void mbh_get(const uint8_t *blk, struct fs_mbh *x)
+void fs_mb_header(const uint8_t *blk, struct fs_mbh *x)
 {
 	x->type = blk[4];
 	x->fsid = mm_be32_get(blk + 8);
@@ -117,7 +116,7 @@ int fs_mb_verify(const uint8_t *blk, size_t len, unsigned want, uint32_t fsid, u
 		    PRIx32 ")", fs_btype_name(x.type), mm_be32_get(blk + 12), crc);
 	if (blk[6] || blk[7] || !zeroes(blk + 48, 16))
 		BAD(MM_EPROTO, "%s block: reserved header bytes are not zero", fs_btype_name(x.type));
-	mbh_get(blk, &x);
+	fs_mb_header(blk, &x);
 	if (want && x.type != want)
 		BAD(MM_EPROTO, "found a %s block where the %s block belongs", fs_btype_name(x.type),
 		    fs_btype_name(want));
@@ -683,7 +682,7 @@ int fs_mb_verify_bs(const struct fs_bstore *bs, const uint8_t *blk, size_t len, 
 
 	if (bs->checked && bs->checked(bs->arg, blk, false)) {
 		if (h)
-			mbh_get(blk, h);
+			fs_mb_header(blk, h);
 		return MM_OK;
 	}
 	rc = fs_mb_verify(blk, len, want, fsid, ino, blkno, h, err, errsz);

@@ -115,6 +115,9 @@ void fs_mb_seal(uint8_t *blk, size_t len, const struct fs_mbh *h);
  */
 int fs_mb_verify(const uint8_t *blk, size_t len, unsigned want, uint32_t fsid, uint64_t ino,
 		 uint64_t blkno, struct fs_mbh *h, char *err, size_t errsz);
+/* The header's fields as they stand, nothing verified: for a block that
+ * was verified since it was read (fs_bstore.checked). */
+void fs_mb_header(const uint8_t *blk, struct fs_mbh *h);
 
 /* ---- the stripe group descriptor ----
  *

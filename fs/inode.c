@@ -74,6 +74,7 @@ void sg_iput(fs_sg *sg, struct sg_ino *ip)
 	pthread_mutex_unlock(&b->mu);
 	if (gone) {
 		pthread_mutex_destroy(&ip->mu);
+		free(ip->neg);
 		free(ip);
 	}
 }
@@ -92,6 +93,11 @@ void sg_itok_release(fs_sg *sg, struct tok_holder *h)
 
 int sg_iread(fs_sg *sg, struct sg_ino *ip, struct fs_inode *out)
 {
+	return sg_iread_ver(sg, ip, out, NULL);
+}
+
+int sg_iread_ver(fs_sg *sg, struct sg_ino *ip, struct fs_inode *out, uint64_t *ver)
+{
 	char err[192];
 	uint8_t *data;
 	pp_buf *b;
@@ -102,6 +108,8 @@ int sg_iread(fs_sg *sg, struct sg_ino *ip, struct fs_inode *out)
 	pthread_mutex_lock(&ip->mu);
 	if (ip->valid) {
 		*out = ip->cur;
+		if (ver)
+			*ver = ip->ver;
 		pthread_mutex_unlock(&ip->mu);
 		return MM_OK;
 	}
@@ -129,6 +137,9 @@ int sg_iread(fs_sg *sg, struct sg_ino *ip, struct fs_inode *out)
 	pthread_mutex_lock(&ip->mu);
 	ip->cur = *out;
 	ip->valid = true;
+	ip->ver++;
+	if (ver)
+		*ver = ip->ver;
 	pthread_mutex_unlock(&ip->mu);
 	return MM_OK;
 }
@@ -138,6 +149,7 @@ void sg_iset(struct sg_ino *ip, const struct fs_inode *in)
 	pthread_mutex_lock(&ip->mu);
 	ip->cur = *in;
 	ip->valid = !(in->flags & FS_IF_FREE);
+	ip->ver++;
 	pthread_mutex_unlock(&ip->mu);
 }
 
@@ -157,8 +169,10 @@ static bool inode_has_blocks(fs_sg *sg, uint64_t ino, bool forget)
 			if (ip->valid)
 				blocks = !(ip->cur.flags & FS_IF_DATA_IN_INODE) || ip->cur.level ||
 					 ip->cur.subblocks;
-			if (forget)
+			if (forget) {
 				ip->valid = false;
+				ip->ver++;
+			}
 			pthread_mutex_unlock(&ip->mu);
 			break;
 		}
@@ -295,7 +309,7 @@ int sg_vn_get(fs_sg *sg, uint64_t ino, enum tok_mode mode, struct sg_vn *v)
 	rc = sg_itok(sg, v->ip, mode, &v->h);
 	if (!rc) {
 		v->held = true;
-		rc = sg_iread(sg, v->ip, &v->in);
+		rc = sg_iread_ver(sg, v->ip, &v->in, &v->ver);
 	}
 	if (rc) {
 		if (v->held)

@@ -58,6 +58,10 @@ struct sg_ino {
 	unsigned nopen;
 	bool valid;
 	struct fs_inode cur;
+	/* bumped whenever <cur> is replaced or dropped: a directory's
+	 * entries change only with it (vnode.c, "Negative lookups") */
+	uint64_t ver;
+	struct sg_neg *neg;		/* a directory's negative lookups, or NULL */
 	bool freeing;			/* nlink 0, last reference going */
 	/* data written since the last flush of this inode: a close or fsync
 	 * of an inode never written skips the pagepool's scan */
@@ -380,6 +384,8 @@ void sg_itok_release(fs_sg *sg, struct tok_holder *h);
 /* Under its token: a copy of the record (read from disk if not valid).
  * -ENOENT-ish MM_ENOENT for a free record. */
 int sg_iread(fs_sg *sg, struct sg_ino *ip, struct fs_inode *out);
+/* sg_iread, and ip->ver as of the record read (may be NULL). */
+int sg_iread_ver(fs_sg *sg, struct sg_ino *ip, struct fs_inode *out, uint64_t *ver);
 /* After a commit that changed it: the new record. */
 void sg_iset(struct sg_ino *ip, const struct fs_inode *in);
 int sg_revoke_inode(void *arg, const struct tok_key *k, struct tok_range r, enum tok_mode want);
@@ -401,6 +407,7 @@ struct sg_vn {
 	struct tok_holder h;
 	bool held;
 	struct fs_inode in;
+	uint64_t ver;			/* ip->ver when <in> was read */
 };
 /* 0, or a negative errno (-ESTALE for a record that is free). */
 int sg_vn_get(fs_sg *sg, uint64_t ino, enum tok_mode mode, struct sg_vn *v);
@@ -415,8 +422,9 @@ bool sg_sticky_denies(const struct fs_cred *c, const struct fs_inode *dir,
 /* vnode.c: directory entries through dir.c, with the view written back
  * (negative errno) */
 int sg_dir_find(fs_sg *sg, struct fs_inode *dir, const char *name, struct fs_dirent *e);
+/* <absent>: the caller knows <name> is not there (fs_dir_insert_new) */
 int sg_dir_add(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *name, uint64_t ino,
-	       uint32_t gen, uint8_t type);
+	       uint32_t gen, uint8_t type, bool absent);
 int sg_dir_del(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *name);
 /* 1 empty, 0 not, or a negative errno */
 int sg_dir_empty(fs_sg *sg, struct fs_inode *in);

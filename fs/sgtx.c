@@ -919,6 +919,7 @@ void sg_tx_abort(struct sg_tx *tx)
 	for (int i = 0; i < tx->nino; i++) {
 		pthread_mutex_lock(&tx->ino[i].ip->mu);
 		tx->ino[i].ip->valid = false;
+		tx->ino[i].ip->ver++;
 		pthread_mutex_unlock(&tx->ino[i].ip->mu);
 		sg_ac_drop(sg, sg->fsid, tx->ino[i].ip->ino, 0, UINT64_MAX);
 		sg_ac_drop(sg, sg->mfsid, tx->ino[i].ip->ino, 0, UINT64_MAX);

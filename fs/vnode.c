@@ -64,7 +64,7 @@ int sg_dir_find(fs_sg *sg, struct fs_inode *dir, const char *name, struct fs_dir
 }
 
 int sg_dir_add(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *name, uint64_t ino,
-	       uint32_t gen, uint8_t type)
+	       uint32_t gen, uint8_t type, bool absent)
 {
 	struct fs_dir d;
 	int rc;
@@ -72,7 +72,7 @@ int sg_dir_add(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *na
 	sg_dir_view(sg, tx, dir, &d);
 	tx->dview = &d;
 	tx->dview_in = dir;
-	rc = fs_dir_insert(&d, name, strlen(name), ino, gen, type);
+	rc = (absent ? fs_dir_insert_new : fs_dir_insert)(&d, name, strlen(name), ino, gen, type);
 	tx->dview = NULL;
 	if (d.inode_dirty)
 		dir_back(dir, &d);
@@ -98,6 +98,70 @@ int sg_dir_del(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *na
 	if (rc && rc != MM_ENOENT)
 		sg_logf(sg, rc, "directory %" PRIu64 ": %s", dir->ino, d.err);
 	return fs_errno(rc);
+}
+
+/*
+ * Negative lookups. A create is a LOOKUP that finds nothing, then a
+ * CREATE of the same name: without this, the name's directory block is
+ * walked three times (the lookup, the create's own check, the insert's),
+ * each a walk of up to ~2000 entries. A lookup that finds nothing notes
+ * the name with the directory's ip->ver; a make under the directory's
+ * exclusive token that finds its name noted with the ver it read itself
+ * knows the name is absent: no change of the directory's entries can
+ * have come in between, since each one replaces the directory's record
+ * (its mtime), and dropping or replacing the record bumps ver (sg_iset,
+ * a revoke, an aborted transaction, a read from disk). A note is used
+ * once. Names longer than NEG_NAME are not noted.
+ */
+#define NEG_SLOTS 4
+#define NEG_NAME 71
+
+struct sg_neg {
+	unsigned next;
+	struct {
+		uint64_t ver;
+		uint8_t len;		/* 0: empty */
+		char name[NEG_NAME];
+	} s[NEG_SLOTS];
+};
+
+static void neg_note(struct sg_ino *dip, uint64_t ver, const char *name)
+{
+	size_t len = strlen(name);
+	struct sg_neg *n;
+
+	if (len > NEG_NAME)
+		return;
+	pthread_mutex_lock(&dip->mu);
+	if (!dip->neg)
+		dip->neg = calloc(1, sizeof(*dip->neg));
+	if ((n = dip->neg)) {
+		unsigned k = n->next++ % NEG_SLOTS;
+
+		n->s[k].ver = ver;
+		n->s[k].len = (uint8_t)len;
+		memcpy(n->s[k].name, name, len);
+	}
+	pthread_mutex_unlock(&dip->mu);
+}
+
+/* Was <name> noted absent at <ver>, the directory's ver now? Takes the note. */
+static bool neg_take(struct sg_ino *dip, uint64_t ver, const char *name)
+{
+	size_t len = strlen(name);
+	bool hit = false;
+	struct sg_neg *n;
+
+	pthread_mutex_lock(&dip->mu);
+	if ((n = dip->neg))
+		for (unsigned k = 0; k < NEG_SLOTS && !hit; k++)
+			if (n->s[k].len == len && n->s[k].ver == ver && ver == dip->ver &&
+			    !memcmp(n->s[k].name, name, len)) {
+				n->s[k].len = 0;
+				hit = true;
+			}
+	pthread_mutex_unlock(&dip->mu);
+	return hit;
 }
 
 /* The parent of directory <in>: its rdev (format.h; the root's is itself). */
@@ -175,6 +239,8 @@ int fs_lookup(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name
 			ino = dir_parent(sg, &d.in);
 		else if (!(rc = sg_dir_find(sg, &d.in, name, &e)))
 			ino = e.ino;
+		else if (rc == -ENOENT)
+			neg_note(d.ip, d.ver, name);
 	}
 	atomic_fetch_add(&sg->st_lookups, 1);
 	if (!rc && ino == dir) {
@@ -239,7 +305,7 @@ static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *na
 	struct fs_inode in;
 	struct fs_dirent e;
 	uint64_t ino;
-	bool held = false;
+	bool held = false, absent = false;
 	int rc;
 
 	if (sg->ro)
@@ -261,7 +327,9 @@ static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *na
 		rc = -ENOENT;
 	else
 		rc = sg_perm(c, &d.in, 3);
-	if (!rc) {
+	if (!rc)
+		absent = neg_take(d.ip, d.ver, name);
+	if (!rc && !absent) {
 		rc = sg_dir_find(sg, &d.in, name, &e);
 		rc = rc == -ENOENT ? 0 : rc ? rc : -EEXIST;
 	}
@@ -338,7 +406,7 @@ static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *na
 	if (!rc)
 		rc = fs_errno(sg_tx_inode(tx, ip, &in));
 	if (!rc)
-		rc = sg_dir_add(sg, tx, &d.in, name, ino, in.gen, sg_dtype(mode));
+		rc = sg_dir_add(sg, tx, &d.in, name, ino, in.gen, sg_dtype(mode), absent);
 	if (rc)
 		goto abort;
 	sg_touch(&d.in, true, true);
@@ -529,7 +597,7 @@ int fs_link(fs_sg *sg, const struct fs_cred *c, uint64_t ino, uint64_t dir, cons
 		if (!rc)
 			rc = fs_errno(sg_tx_inode(tx, v.ip, &v.in));
 		if (!rc)
-			rc = sg_dir_add(sg, tx, &d.in, name, v.in.ino, v.in.gen, sg_dtype(v.in.mode));
+			rc = sg_dir_add(sg, tx, &d.in, name, v.in.ino, v.in.gen, sg_dtype(v.in.mode), false);
 		if (rc)
 			sg_tx_abort(tx);
 		else

@@ -175,9 +175,9 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 		if (!rc)
 			rc = sg_dir_del(sg, tx, ndp, nname);
 		if (!rc)
-			rc = sg_dir_add(sg, tx, &od.in, oname, tv.in.ino, tv.in.gen, sg_dtype(tv.in.mode));
+			rc = sg_dir_add(sg, tx, &od.in, oname, tv.in.ino, tv.in.gen, sg_dtype(tv.in.mode), false);
 		if (!rc)
-			rc = sg_dir_add(sg, tx, ndp, nname, sv.in.ino, sv.in.gen, sg_dtype(sv.in.mode));
+			rc = sg_dir_add(sg, tx, ndp, nname, sv.in.ino, sv.in.gen, sg_dtype(sv.in.mode), false);
 		if (!rc && cross && S_ISDIR(sv.in.mode) != S_ISDIR(tv.in.mode)) {
 			if (S_ISDIR(sv.in.mode)) {
 				od.in.nlink--;
@@ -208,7 +208,7 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 		if (!rc)
 			rc = sg_dir_del(sg, tx, &od.in, oname);
 		if (!rc)
-			rc = sg_dir_add(sg, tx, ndp, nname, sv.in.ino, sv.in.gen, sg_dtype(sv.in.mode));
+			rc = sg_dir_add(sg, tx, ndp, nname, sv.in.ino, sv.in.gen, sg_dtype(sv.in.mode), false);
 		if (!rc && cross && S_ISDIR(sv.in.mode)) {
 			od.in.nlink--;
 			nd.in.nlink++;

@@ -13,6 +13,9 @@
  * MM_EIO): s->fail_in = N, the Nth call from now fails (once);
  * s->fail_every = N, every Nth call fails; s->fail_blk, a get of
  * (s->fail_ino, s->fail_blk_no) fails. s->t.count is the blocks stored.
+ * fk_use_checked(s) gives the store a fs_bstore.checked, as a cache's:
+ * a flag per block, set when the caller says so, cleared by
+ * fk_reread (every block as if read from disk again).
  *
  * Header-only, shared by the test_fs_*.c programs. No locking: one
  * thread at a time.
@@ -37,6 +40,7 @@ struct fk_blk {
 	struct mm_hnode hn;
 	uint64_t ino, blk;
 	uint8_t *data;
+	bool checked;		/* fk_use_checked: verified since "read" */
 };
 
 struct fk_store {
@@ -194,6 +198,50 @@ static inline void fk_each(struct fk_store *s, void (*fn)(struct fk_blk *b, void
 static void fk_del_one(struct fk_blk *b, void *arg)
 {
 	fk_del(arg, b);
+}
+
+/* fs_bstore.checked: the flag of the block whose data is <data>. */
+struct fk_checked_arg {
+	const uint8_t *data;
+	struct fk_blk *found;
+};
+
+static void fk_checked_one(struct fk_blk *b, void *arg)
+{
+	struct fk_checked_arg *a = arg;
+
+	if (b->data == a->data)
+		a->found = b;
+}
+
+static bool fk_checked(void *arg, const uint8_t *data, bool set)
+{
+	struct fk_checked_arg a = {data, NULL};
+
+	fk_each(arg, fk_checked_one, &a);
+	TCHECK(a.found != NULL, "checked() of memory that is no block");
+	if (!a.found)
+		return false;
+	if (set)
+		a.found->checked = true;
+	return a.found->checked;
+}
+
+static inline void fk_use_checked(struct fk_store *s)
+{
+	s->bs.checked = fk_checked;
+}
+
+static void fk_reread_one(struct fk_blk *b, void *arg)
+{
+	(void)arg;
+	b->checked = false;
+}
+
+/* Every block as if read from disk again: none is checked. */
+static inline void fk_reread(struct fk_store *s)
+{
+	fk_each(s, fk_reread_one, NULL);
 }
 
 /* Every block gone (the counters stay). */

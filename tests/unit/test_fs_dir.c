@@ -66,6 +66,13 @@ static struct tdir *tdir_new(bool use_exists, uint64_t (*hash)(const char *, siz
 	return t;
 }
 
+/* The store remembers which blocks were verified (fskit.h). */
+static void tdir_use_checked(struct tdir *t)
+{
+	fk_use_checked(&t->s);
+	t->bs.checked = t->s.bs.checked;
+}
+
 static void tdir_free(struct tdir *t)
 {
 	fk_fini(&t->s);
@@ -411,13 +418,15 @@ static void test_inode_form(void)
 /* ---- the model, random operations ---- */
 
 static void run_model(bool use_exists, uint64_t (*hash)(const char *, size_t), uint64_t seed,
-		      size_t nops)
+		      size_t nops, bool checked)
 {
 	struct pool p = pool_make(3000, hash ? 0 : 400, seed);
 	struct tdir *t = tdir_new(use_exists, hash);
 	uint64_t s = seed * 31 + 7, lookups_blk = 0, extra = 0;
 	size_t present = 0;
 
+	if (checked)
+		tdir_use_checked(t);
 	for (size_t op = 0; op < nops; op++) {
 		struct mname *m = &p.n[rnd(&s) % p.count];
 		uint64_t r = rnd(&s) % 10, gets0 = t->s.gets;
@@ -454,6 +463,8 @@ static void run_model(bool use_exists, uint64_t (*hash)(const char *, size_t), u
 			extra++;
 		if (op % 5000 == 4999)
 			check_model(t, &p);
+		if (checked && op % 1000 == 999)
+			fk_reread(&t->s);
 	}
 	CHECK_U64(extra, ==, 0);
 	CU_ASSERT(lookups_blk > nops / 10);
@@ -467,26 +478,34 @@ static void run_model(bool use_exists, uint64_t (*hash)(const char *, size_t), u
 		}
 	check_model(t, &p);
 	CU_ASSERT_EQUAL(fs_dir_is_empty(&t->d), 1);
-	printf("\n  fs.dir.model: %zu ops, %s, %s hash: depth %u, %zu blocks\n", nops,
-	       use_exists ? "exists()" : "holes by get", hash ? "12-bit" : "real", t->d.depth,
-	       t->s.t.count);
+	printf("\n  fs.dir.model: %zu ops, %s, %s hash%s: depth %u, %zu blocks\n", nops,
+	       use_exists ? "exists()" : "holes by get", hash ? "12-bit" : "real",
+	       checked ? ", checked store" : "", t->d.depth, t->s.t.count);
 	pool_free(&p);
 	tdir_free(t);
 }
 
 static void test_model(void)
 {
-	run_model(true, NULL, 1, SANITIZED ? 20000 : 60000);
+	run_model(true, NULL, 1, SANITIZED ? 20000 : 60000, false);
+}
+
+/* A store that remembers which blocks were verified (as the pagepool's
+ * does): blocks are then searched, not verified, on most gets; now and
+ * then every block is "read from disk" again. */
+static void test_model_checked(void)
+{
+	run_model(true, NULL, 4, SANITIZED ? 20000 : 60000, true);
 }
 
 static void test_model_no_exists(void)
 {
-	run_model(false, NULL, 2, SANITIZED ? 10000 : 30000);
+	run_model(false, NULL, 2, SANITIZED ? 10000 : 30000, false);
 }
 
 static void test_model_weak_hash(void)
 {
-	run_model(true, hash12, 3, SANITIZED ? 10000 : 30000);
+	run_model(true, hash12, 3, SANITIZED ? 10000 : 30000, true);
 }
 
 /* Names with one hash: splits to the maximum depth, then MM_ETOOBIG. */
@@ -885,6 +904,60 @@ static void test_corrupt(void)
 }
 
 /* Damaged in-inode entries, and a block 0 that is missing. */
+/*
+ * A block whose CRC is right but whose entries are not (a bug's seal, or
+ * damage a CRC cannot see): every get fails until it is fixed, however
+ * often it is got. A store's checked flag stands for the CRC and the
+ * entries both, so it is set only after both passed; a block verified
+ * before, then damaged and read again from disk (fk_reread), fails too.
+ */
+static void test_corrupt_sealed(void)
+{
+	struct tdir *t = tdir_new(true, NULL);
+	struct fk_blk *b;
+	struct fs_mbh h;
+	uint8_t *body, save;
+	char buf[32];
+
+	tdir_use_checked(t);
+	for (size_t i = 0; i < 3000; i++) {
+		snprintf(buf, sizeof(buf), "sealed-%zu", i);
+		CU_ASSERT_EQUAL(fs_dir_insert(&t->d, buf, strlen(buf), i + 100, 1, 8), MM_OK);
+	}
+	CU_ASSERT_EQUAL(fs_dir_lookup(&t->d, "sealed-7", 8, NULL), MM_OK);
+	CU_ASSERT_FATAL(fs_dir_block_of(&t->d, "sealed-7", 8, &h.blk) == MM_OK);
+	b = tdir_block(t, h.blk);
+	CU_ASSERT_FATAL(b != NULL);
+	fs_mb_header(b->data, &h);
+	CU_ASSERT_FATAL(h.b >> 32 > 2);
+	/* the second entry's name length runs past the bytes used */
+	body = b->data + FS_MBH_BYTES;
+	save = body[fs_dir_entsize(body[13]) + 13];
+	body[fs_dir_entsize(body[13]) + 13] = 255;
+	fs_mb_seal(b->data, FS_MB, &h);
+	fk_reread(&t->s);
+	for (int rep = 0; rep < 3; rep++) {
+		int rc = fs_dir_lookup(&t->d, "sealed-7", 8, NULL);
+
+		CU_ASSERT_EQUAL(rc, MM_EPROTO);
+		CU_ASSERT(names_block(t, rc, h.blk));
+		CU_ASSERT_EQUAL(b->checked, false);
+	}
+	CU_ASSERT_EQUAL(fs_dir_insert(&t->d, "sealed-7", 8, 1, 1, 8), MM_EPROTO);
+	body[fs_dir_entsize(body[13]) + 13] = save;
+	fs_mb_seal(b->data, FS_MB, &h);
+	CU_ASSERT_EQUAL(fs_dir_lookup(&t->d, "sealed-7", 8, NULL), MM_OK);
+	CU_ASSERT_EQUAL(b->checked, true);
+	/* checked, then damaged on disk and read again: the CRC catches it */
+	b->data[FS_MBH_BYTES + 20] ^= 4;
+	fk_reread(&t->s);
+	CU_ASSERT_EQUAL(fs_dir_lookup(&t->d, "sealed-7", 8, NULL), MM_ECHECKSUM);
+	b->data[FS_MBH_BYTES + 20] ^= 4;
+	CU_ASSERT_EQUAL(fs_dir_lookup(&t->d, "sealed-7", 8, NULL), MM_OK);
+	CHECK_U64(t->s.held, ==, 0);
+	tdir_free(t);
+}
+
 static void test_corrupt_inode(void)
 {
 	struct tdir *t = tdir_new(true, NULL);
@@ -963,6 +1036,7 @@ static void register_fs_dir(void)
 	};
 	static const struct mm_test hashing[] = {
 		{"random operations against a model (exists)", test_model},
+		{"random operations against a model (checked store)", test_model_checked},
 		{"random operations against a model (holes by get)", test_model_no_exists},
 		{"random operations against a model (12-bit hash)", test_model_weak_hash},
 		{"one hash for every name: max depth, MM_ETOOBIG", test_max_depth},
@@ -976,6 +1050,7 @@ static void register_fs_dir(void)
 	};
 	static const struct mm_test damage[] = {
 		{"damaged blocks: every operation fails naming the block", test_corrupt},
+		{"damaged entries under a right CRC, with a checked store", test_corrupt_sealed},
 		{"damaged in-inode entries, missing block 0", test_corrupt_inode},
 		{"store get failures", test_store_errors},
 	};

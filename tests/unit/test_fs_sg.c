@@ -1414,6 +1414,96 @@ static void test_crash_reuse(void)
 	free(db);
 }
 
+/*
+ * A lookup that finds nothing lets the next create of that name skip
+ * its own search (vnode.c, "Negative lookups"): every way a name can
+ * come into the directory in between must void that, or the name is
+ * there twice. Each way runs in a directory in the inode and in one of
+ * blocks; then a create after a lookup takes the name, and a second one
+ * finds it.
+ */
+static void test_negative_lookups(void)
+{
+	static const char *const how[] = {"mknod", "symlink", "link", "rename", "mkdir",
+					  "create", "unlink+create"};
+	pp_pool *pool;
+	fs_sg *sg;
+	struct fs_attr a, d, t;
+	fs_file *f;
+	char name[64];
+
+	fsm_mkfs(64u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	for (int big = 0; big < 2; big++) {
+		int n = 0;
+
+		snprintf(name, sizeof(name), "neg%d", big);
+		CU_ASSERT_EQUAL_FATAL(fs_mkdir(sg, &root, FS_ROOT_INO, name, 0755, &d), 0);
+		for (int i = 0; big && i < 400; i++, n++) {
+			snprintf(name, sizeof(name), "filler-%04d-with-a-longer-name", i);
+			mkfile(sg, d.ino, name, NULL, 0);
+		}
+		mkfile(sg, d.ino, "target", NULL, 0);
+		mkfile(sg, d.ino, "victim", NULL, 0);
+		n += 2;
+		CU_ASSERT_EQUAL_FATAL(fs_lookup(sg, &root, d.ino, "target", &t), 0);
+		for (size_t k = 0; k < sizeof(how) / sizeof(how[0]); k++) {
+			int rc = -1;
+
+			snprintf(name, sizeof(name), "x-%s", how[k]);
+			CU_ASSERT_EQUAL(fs_lookup(sg, &root, d.ino, name, &a), -ENOENT);
+			if (!strcmp(how[k], "mknod"))
+				rc = fs_mknod(sg, &root, d.ino, name, S_IFIFO | 0644, 0, &a);
+			else if (!strcmp(how[k], "symlink"))
+				rc = fs_symlink(sg, &root, d.ino, name, "target", &a);
+			else if (!strcmp(how[k], "link"))
+				rc = fs_link(sg, &root, t.ino, d.ino, name, &a);
+			else if (!strcmp(how[k], "rename"))
+				rc = fs_rename(sg, &root, d.ino, "victim", d.ino, name, 0);
+			else if (!strcmp(how[k], "mkdir"))
+				rc = fs_mkdir(sg, &root, d.ino, name, 0755, &a);
+			else if (!strcmp(how[k], "create") || !strcmp(how[k], "unlink+create")) {
+				rc = fs_create(sg, &root, d.ino, name, 0644, O_CREAT | O_EXCL | O_RDWR,
+					       &a, &f);
+				if (!rc)
+					fs_release(sg, f);
+			}
+			CU_ASSERT_EQUAL(rc, 0);
+			if (rc == 0 && strcmp(how[k], "rename"))
+				fs_forget(sg, a.ino, 1);
+			n += strcmp(how[k], "rename") != 0;
+			if (!strcmp(how[k], "unlink+create")) {
+				/* gone and noted absent, then back by another
+				 * create: the note must not outlive it */
+				CU_ASSERT_EQUAL(fs_unlink(sg, &root, d.ino, name), 0);
+				CU_ASSERT_EQUAL(fs_lookup(sg, &root, d.ino, name, &a), -ENOENT);
+				mkfile(sg, d.ino, name, NULL, 0);
+			}
+			/* the name is there: both makes must find it */
+			CU_ASSERT_EQUAL(fs_create(sg, &root, d.ino, name, 0644,
+						  O_CREAT | O_EXCL | O_RDWR, &a, &f), -EEXIST);
+			CU_ASSERT_EQUAL(fs_mkdir(sg, &root, d.ino, name, 0755, &a), -EEXIST);
+		}
+		/* the fast path itself: looked up, created, then found */
+		for (int i = 0; i < 50; i++, n++) {
+			snprintf(name, sizeof(name), "fresh-%d", i);
+			CU_ASSERT_EQUAL(fs_lookup(sg, &root, d.ino, name, &a), -ENOENT);
+			CU_ASSERT_EQUAL(fs_create(sg, &root, d.ino, name, 0644,
+						  O_CREAT | O_EXCL | O_RDWR, &a, &f), 0);
+			fs_release(sg, f);
+			fs_forget(sg, a.ino, 1);
+			CU_ASSERT_EQUAL(fs_create(sg, &root, d.ino, name, 0644,
+						  O_CREAT | O_EXCL | O_RDWR, &a, &f), -EEXIST);
+		}
+		fs_forget(sg, t.ino, 1);
+		CU_ASSERT_EQUAL(count_dir(sg, d.ino), n);
+		fs_forget(sg, d.ino, 1);
+	}
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+}
+
 static void test_errors(void)
 {
 	pp_pool *pool;
@@ -1495,6 +1585,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "metadata write-back fails, the log's writes land", test_meta_write_fails);
 	CU_add_test(s, "a disk added while mounted", test_add_disk);
 	CU_add_test(s, "directories removed and their blocks reused", test_dir_reuse);
+	CU_add_test(s, "a noted absent name, then made another way", test_negative_lookups);
 	CU_add_test(s, "readdir while names come and go", test_readdir_concurrent);
 	CU_add_test(s, "readdirplus of a directory renamed meanwhile", test_readdir_rename);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
