@@ -13,6 +13,13 @@
 #                shared/notes/fuse-ceiling.md (memory metadata, data
 #                discarded, reads answered with zeros), with exactly the
 #                jobs the mmfs mount gets
+#   nullfs-perm  the same, mounted with mmfs's default_permissions and
+#                allow_other (nullfs -p): metadata jobs only, as info
+#                lines. With them the kernel asks GETATTR of the directory
+#                after every create and unlink (a change in it invalidates
+#                its attributes, and it checks permissions itself on the
+#                next path walk): the FUSE floor of a multi-user file
+#                system, one round trip per operation above nullfs's
 #   ext4         a loop-mounted ext4 image in a file (made, mounted and
 #                unmounted by this script, by path): untar, and metadata
 #                rates as info lines
@@ -108,9 +115,11 @@ source "$top/tests/integration/lib.sh"
 work=$(mktemp -d /tmp/fs_bench.XXXXXX) || exit 1
 disks=("$work/disks/d1" "$work/disks/d2" "$work/disks/d3" "$work/disks/d4")
 nmnt=$work/nullfs
+pmnt=$work/nullfs-perm
 emnt=$work/ext4
 mmnt=$work/mmfs
 nullfs_pid=""
+nullfsp_pid=""
 mm_started=0
 mm_why=""      # why mmfs is not (or no longer) measured
 
@@ -131,14 +140,16 @@ unmount_path() { # PATH: umount, lazily if it is busy or its daemon died
 	wait_mount "$1" 0 5 || say "could not unmount $1"
 }
 stop_nullfs() {
+	local i k
 	unmount_path "$nmnt"
-	if [[ -n $nullfs_pid ]]; then
-		local i
-		for ((i = 0; i < 50; i++)); do kill -0 "$nullfs_pid" 2>/dev/null || break; sleep 0.1; done
-		kill -TERM "$nullfs_pid" 2>/dev/null
-		wait "$nullfs_pid" 2>/dev/null
-		nullfs_pid=""
-	fi
+	unmount_path "$pmnt"
+	for i in "$nullfs_pid" "$nullfsp_pid"; do
+		[[ -n $i ]] || continue
+		for ((k = 0; k < 50; k++)); do kill -0 "$i" 2>/dev/null || break; sleep 0.1; done
+		kill -TERM "$i" 2>/dev/null
+		wait "$i" 2>/dev/null
+	done
+	nullfs_pid="" nullfsp_pid=""
 }
 stop_mmfs() {
 	if mounted "$mmnt"; then
@@ -212,13 +223,14 @@ fio_job() {
 # Targets: the mounted file systems the jobs run on, in turn, test by test
 # (nullfs and mmfs back to back, so the drift of this VM hits both alike).
 declare -A val cpu tdir tpid
-tdir=([nullfs]=$nmnt [mmfs]=$mmnt [ext4]=$emnt)
+tdir=([nullfs]=$nmnt [nullfsp]=$pmnt [mmfs]=$mmnt [ext4]=$emnt)
 live() { # the targets of ARGS that are up
 	local t
 	for t in "$@"; do
 		case $t in
 			mmfs) [[ -z $mm_why ]] && echo mmfs ;;
 			nullfs) [[ -n $nullfs_pid ]] && echo nullfs ;;
+			nullfsp) [[ -n $nullfsp_pid ]] && echo nullfsp ;;
 			ext4) mounted "$emnt" && echo ext4 ;;
 		esac
 	done
@@ -318,7 +330,7 @@ echo "note: untar source: /usr/include as a tarball ($tar_entries entries, $tar_
 	"sha256 $(sha256sum "$tarball" | cut -c1-12))"
 
 # ---- the disk files and fio direct on them ----------------------------------------
-mkdir -p "$work/disks" "$nmnt" "$emnt" "$mmnt"
+mkdir -p "$work/disks" "$nmnt" "$pmnt" "$emnt" "$mmnt"
 for d in "${disks[@]}"; do
 	fallocate -l "${disk_mb}M" "$d" 2>/dev/null || truncate -s "${disk_mb}M" "$d"
 done
@@ -367,6 +379,15 @@ else
 	say "nullfs did not mount: $(tail -n 3 "$work/nullfs.err")"
 	rc=1
 	stop_nullfs
+fi
+"$bb/nullfs" -v -p "$pmnt" >"$work/nullfsp.out" 2>"$work/nullfsp.err" &
+nullfsp_pid=$!
+if wait_mount "$pmnt" 1 10; then
+	tpid[nullfsp]=$nullfsp_pid
+	echo "note: nullfs-perm: build/bench/nullfs -p (default_permissions,allow_other) mounted on $pmnt"
+else
+	say "nullfs -p did not mount: $(tail -n 3 "$work/nullfsp.err")"
+	nullfsp_pid=""
 fi
 
 mm_remount() {
@@ -445,7 +466,7 @@ done
 for t in $(live nullfs mmfs); do rm -f "${tdir[$t]}"/rr.*; done
 echo "--- metadata: ${md_files} empty files in one directory, create / stat / unlink (ops/s)"
 for n in 1 2; do
-	for t in $(live nullfs mmfs ext4); do md_run "$t" "$n"; done
+	for t in $(live nullfs nullfsp mmfs ext4); do md_run "$t" "$n"; done
 done
 echo "--- untar: $tar_entries entries, $tar_mib MiB; two rounds, the second in reverse order"
 for t in $(live ext4 nullfs mmfs); do untar_run "$t" 1; done
@@ -456,6 +477,7 @@ cpu_pid=""
 stop_mmfs
 stop_nullfs
 [[ -s $work/nullfs.err ]] && sed 's/^/  /' "$work/nullfs.err"
+[[ -s $work/nullfsp.err ]] && sed 's/^/  nullfs-perm: /' "$work/nullfsp.err"
 unmount_path "$emnt"
 rm -f "$work/ext4.img"
 
@@ -504,7 +526,11 @@ for q in 1 16; do
 done
 for op in create stat unlink; do
 	for t in 1 2; do
-		echo "info: baseline.$op.${t}t nullfs ${val[nullfs.$op.${t}t]:-n/a} ops/s, ext4 ${val[ext4.$op.${t}t]:-n/a} ops/s"
+		echo "info: baseline.$op.${t}t nullfs ${val[nullfs.$op.${t}t]:-n/a} ops/s," \
+			"nullfs-perm ${val[nullfsp.$op.${t}t]:-n/a} ops/s, ext4 ${val[ext4.$op.${t}t]:-n/a} ops/s"
+		[[ -n ${val[mmfs.$op.${t}t]:-} ]] &&
+			echo "info: fs.$op.${t}t ratio $(ratio "${val[mmfs.$op.${t}t]}" "${val[nullfsp.$op.${t}t]:-}")" \
+				"vs nullfs-perm (the FUSE floor with mmfs's mount options)"
 	done
 done
 echo "info: baseline.untar ext4 ${val[ext4.untar]:-n/a} s, nullfs ${val[nullfs.untar]:-n/a} s" \

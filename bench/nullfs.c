@@ -3,12 +3,16 @@
  * fs`, the cost of the FUSE round trip with no storage underneath
  * (shared/notes/fuse-ceiling.md, configuration "base").
  *
- *   nullfs [-v] MOUNTPOINT
+ *   nullfs [-v] [-p] MOUNTPOINT
  *
  * Runs in the foreground until the mount point is unmounted (umount,
  * fusermount3 -u) or it gets SIGTERM/SIGINT/SIGHUP (then it unmounts).
  * Prints "nullfs: mounted MOUNTPOINT" on stdout once the mount is up; -v
- * prints request counts on stderr at exit.
+ * prints request counts on stderr at exit. -p mounts with the options a
+ * multi-user file system needs, as mmfs's mount has them
+ * (default_permissions,allow_other): the kernel then checks permissions
+ * itself, and asks GETATTR of a directory whose attributes a change in it
+ * invalidated (after every create) before its next path walk through it.
  *
  * What it is, and why (a fair baseline is as cheap as a FUSE file system
  * can be while still being one):
@@ -88,7 +92,7 @@ struct nf {
 	struct nf_table inodes;
 	struct nf_table dirents;
 	fuse_ino_t next_ino;
-	uint64_t n_write, n_read, max_write_seen, n_make, n_lookup, n_forget;
+	uint64_t n_write, n_read, max_write_seen, n_make, n_lookup, n_forget, n_getattr;
 };
 
 static char nf_zeros[NF_ZEROS]; /* never written: bss, the zero page */
@@ -404,6 +408,7 @@ static void nf_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	(void)fi;
 	pthread_mutex_lock(&nf->lock);
+	nf->n_getattr++;
 	in = nf_iget(nf, ino);
 	if (in)
 		nf_stat(in, &st);
@@ -924,7 +929,7 @@ static const struct fuse_lowlevel_ops nf_ops = {
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: nullfs [-v] MOUNTPOINT\n");
+	fprintf(stderr, "usage: nullfs [-v] [-p] MOUNTPOINT\n");
 	exit(2);
 }
 
@@ -936,12 +941,14 @@ int main(int argc, char **argv)
 	struct nf nf = {.next_ino = FUSE_ROOT_ID};
 	struct nf_inode *root;
 	const char *mnt;
-	bool verbose = false;
+	bool verbose = false, perm = false;
 	int opt, rc = 1;
 
-	while ((opt = getopt(argc, argv, "v")) != -1) {
+	while ((opt = getopt(argc, argv, "vp")) != -1) {
 		if (opt == 'v')
 			verbose = true;
+		else if (opt == 'p')
+			perm = true;
 		else
 			usage();
 	}
@@ -963,7 +970,8 @@ int main(int argc, char **argv)
 	root->nlookup = 1; /* the kernel's reference to the root, never forgotten */
 
 	if (fuse_opt_add_arg(&args, "nullfs") || fuse_opt_add_arg(&args, "-o") ||
-	    fuse_opt_add_arg(&args, "fsname=nullfs,subtype=nullfs")) {
+	    fuse_opt_add_arg(&args, perm ? "fsname=nullfs,subtype=nullfs,default_permissions,allow_other"
+				       : "fsname=nullfs,subtype=nullfs")) {
 		fprintf(stderr, "nullfs: out of memory\n");
 		return 1;
 	}
@@ -995,11 +1003,11 @@ int main(int argc, char **argv)
 	if (verbose)
 		fprintf(stderr,
 			"nullfs: writes=%llu max_write_seen=%llu reads=%llu made=%llu lookups=%llu "
-			"forgets=%llu inodes_left=%zu\n",
+			"getattrs=%llu forgets=%llu inodes_left=%zu\n",
 			(unsigned long long)nf.n_write, (unsigned long long)nf.max_write_seen,
 			(unsigned long long)nf.n_read, (unsigned long long)nf.n_make,
-			(unsigned long long)nf.n_lookup, (unsigned long long)nf.n_forget,
-			nf.inodes.count);
+			(unsigned long long)nf.n_lookup, (unsigned long long)nf.n_getattr,
+			(unsigned long long)nf.n_forget, nf.inodes.count);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
