@@ -224,19 +224,32 @@ static int area_verify(struct fs_dir *d, struct area *a, uint32_t count, const s
 	return MM_OK;
 }
 
-static void area_append(struct area *a, const char *name, size_t len, uint64_t ino, uint32_t gen,
-			uint8_t type, uint64_t h)
+/* Bytes [off, off + len) of <a>'s body are about to change: a block's
+ * store may need to know (fs_bstore.changing); the tail area is the
+ * inode's, logged with it. Every change to a block's bytes is named here
+ * first, the header's by blk_close. */
+static void area_changing(struct fs_dir *d, const struct area *a, size_t off, size_t len)
 {
+	if (a->data && d->bs->changing && len)
+		d->bs->changing(d->bs->arg, d->ino, a->blk, (uint32_t)(FS_MBH_BYTES + off),
+				(uint32_t)len);
+}
+
+static void area_append(struct fs_dir *d, struct area *a, const char *name, size_t len,
+			uint64_t ino, uint32_t gen, uint8_t type, uint64_t h)
+{
+	area_changing(d, a, a->used, fs_dir_entsize(len));
 	ent_put(a->p + a->used, name, len, ino, gen, type, h);
 	a->used += fs_dir_entsize(len);
 	a->count++;
 }
 
 /* Drop the entry at <off>; the ones after it move down. */
-static void area_cut(struct area *a, size_t off)
+static void area_cut(struct fs_dir *d, struct area *a, size_t off)
 {
 	size_t size = ent_size_at(a, off);
 
+	area_changing(d, a, off, a->used - off);
 	memmove(a->p + off, a->p + off + size, a->used - off - size);
 	a->used -= size;
 	memset(a->p + a->used, 0, size);
@@ -388,6 +401,8 @@ static void blk_close(struct fs_dir *d, struct area *a, bool dirty)
 		struct fs_mbh h = {.type = FS_BT_DIR, .fsid = d->fsid, .ino = d->ino, .blk = a->blk,
 				   .a = a->depth, .b = (uint64_t)a->count << 32 | a->used};
 
+		if (d->bs->changing)
+			d->bs->changing(d->bs->arg, d->ino, a->blk, 0, FS_MBH_BYTES);
 		fs_mb_seal(a->data, FS_MB, &h);
 	}
 	d->bs->put(d->bs->arg, d->ino, a->blk, a->data, dirty);
@@ -429,6 +444,8 @@ static int blk_create(struct fs_dir *d, uint64_t blk, unsigned depth, struct are
 	rc = d->bs->get(d->bs->arg, d->ino, blk, true, &data);
 	if (rc < 0)
 		return store_err(d, rc, "get", blk);
+	if (d->bs->changing)
+		d->bs->changing(d->bs->arg, d->ino, blk, 0, FS_MB);
 	memset(data, 0, FS_MB);
 	*a = (struct area){.p = data + FS_MBH_BYTES, .cap = FS_DIR_BODY, .depth = depth,
 			   .blk = blk, .data = data};
@@ -452,6 +469,7 @@ static int blk_split(struct fs_dir *d, struct area *a, struct area *b)
 			    a->blk, FS_DIR_MAX_DEPTH);
 	if ((rc = blk_create(d, a->blk | 1ull << dd, dd + 1, b)) < 0)
 		return rc;
+	area_changing(d, a, 0, a->used);
 	for (off = 0; off < a->used; off += size) {
 		size = ent_size_at(a, off);
 		if (ent_hash_at(a, off) >> dd & 1) {
@@ -573,7 +591,7 @@ static int insert(struct fs_dir *d, const char *name, size_t len, uint64_t ino, 
 		if (a.hit != SIZE_MAX)
 			return MM_EEXIST;
 		if (a.used + need <= a.cap) {
-			area_append(&a, name, len, ino, gen, type, h);
+			area_append(d, &a, name, len, ino, gen, type, h);
 			d->tail_len = (uint16_t)a.used;
 			d->inode_dirty = true;
 			return MM_OK;
@@ -601,7 +619,7 @@ static int insert(struct fs_dir *d, const char *name, size_t len, uint64_t ino, 
 			blk_close(d, &b, true);
 		}
 	}
-	area_append(&a, name, len, ino, gen, type, h);
+	area_append(d, &a, name, len, ino, gen, type, h);
 	blk_close(d, &a, true);
 	return MM_OK;
 }
@@ -635,7 +653,7 @@ int fs_dir_remove(struct fs_dir *d, const char *name, size_t len, struct fs_dire
 	}
 	if (old)
 		ent_get(a.p + off, old);
-	area_cut(&a, off);
+	area_cut(d, &a, off);
 	if (a.data) {
 		blk_close(d, &a, true);
 	} else {

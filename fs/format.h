@@ -416,6 +416,12 @@ struct fs_bstore {
 	 * answers from the cache, so a reader checks a block's CRC once per
 	 * read from disk, not on every get. */
 	bool (*checked)(void *arg, const uint8_t *data, bool set);
+	/* Optional (NULL: not needed). A store that has it may hand out a
+	 * block got for writing without saving a copy of it first: the
+	 * caller calls it before it changes bytes [off, off + len) of the
+	 * block, and changes no byte it has not named (a transaction's
+	 * store then saves, logs and undoes just those). */
+	void (*changing)(void *arg, uint64_t ino, uint64_t blk, uint32_t off, uint32_t len);
 };
 
 /* fs_mb_verify of a block got from <bs> (<blk> still held): when the

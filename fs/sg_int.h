@@ -202,8 +202,14 @@ struct sg_txbuf {
 	 * encoded, not the whole block at the get */
 	bool lazy;
 	uint16_t saved;
+	/* a block whose user names each change first (fs_bstore.changing;
+	 * dir.c): <orig> holds only the SG_TX_CHUNK-byte chunks in
+	 * <csaved>, copied as each is named; the rest is unchanged */
+	bool ranged;
+	uint64_t csaved;
 	uint32_t lo, hi;		/* changed span, from the diff */
 };
+#define SG_TX_CHUNK (FS_MB / 64)
 
 struct sg_txino {
 	struct sg_ino *ip;
@@ -237,6 +243,8 @@ struct sg_tx {
 	struct fs_inode own_in[SG_TX_MAXINO];
 	struct sg_ino *own_ip[SG_TX_MAXINO];
 	struct fs_bstore bs;		/* over the metadata registration, for dir.c and tree.c */
+	struct fs_bstore dbs;		/* the same, blocks not copied at the get: dir.c's
+					 * (it names every change, fs_bstore.changing) */
 	struct fs_tree tree;		/* tree.c callbacks of this transaction */
 	uint64_t tree_ino;		/* whose tree <tree> changes: its blocks' kind */
 	int nsd;			/* indirect blocks' subblocks, counted into their inodes at commit */

@@ -139,7 +139,7 @@ void sg_dir_view(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, struct fs_dir
 
 	memset(d, 0, sizeof(*d));
 	if (tx)
-		d->bs = &tx->bs;
+		d->bs = &tx->dbs;
 	else {
 		sg_ro_bstore(sg, &bs);
 		d->bs = &bs;

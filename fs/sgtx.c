@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bug.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "fs/mkfs_int.h"
@@ -44,13 +45,15 @@ static int tx_grow(struct sg_tx *tx, uint64_t ino, uint64_t blk);
 /* Pin block (ino, blk) of the metadata registration exclusively for
  * <tx>, copying it first so commit can log what changed. A hole that is
  * written makes its file grow (tx_grow). */
-static int tx_get_buf2(struct sg_tx *tx, uint64_t ino, uint64_t blk, bool write, bool lazy,
+enum tb_how { TB_COPY, TB_LAZY, TB_RANGED };
+
+static int tx_get_buf2(struct sg_tx *tx, uint64_t ino, uint64_t blk, bool write, enum tb_how how,
 		       struct sg_txbuf **out);
 
 static int tx_get_buf(struct sg_tx *tx, uint64_t ino, uint64_t blk, bool write,
 		      struct sg_txbuf **out)
 {
-	return tx_get_buf2(tx, ino, blk, write, false, out);
+	return tx_get_buf2(tx, ino, blk, write, TB_COPY, out);
 }
 
 /* Save record <k> of lazy inode-file block <tb> before it changes. */
@@ -71,9 +74,42 @@ static void tb_unlazy(struct sg_txbuf *tb)
 	tb->lazy = false;
 }
 
-/* tx_get_buf; <lazy>: an inode-file block of records commit encodes
- * (struct sg_txbuf, lazy). */
-static int tx_get_buf2(struct sg_tx *tx, uint64_t ino, uint64_t blk, bool write, bool lazy,
+/* Ranged <tb>: bytes [off, off + len) are about to change: save the
+ * chunks that hold them, those not saved yet. */
+static void tb_save_range(struct sg_txbuf *tb, uint32_t off, uint32_t len)
+{
+	uint32_t c0, c1;
+
+	if (!tb->ranged || !len)
+		return;
+	if (off >= FS_MB)
+		return;
+	if (len > FS_MB - off)
+		len = FS_MB - off;
+	c0 = off / SG_TX_CHUNK;
+	c1 = (off + len - 1) / SG_TX_CHUNK;
+	for (uint32_t c = c0; c <= c1; c++)
+		if (!(tb->csaved >> c & 1)) {
+			memcpy(tb->orig + (size_t)c * SG_TX_CHUNK, tb->data + (size_t)c * SG_TX_CHUNK,
+			       SG_TX_CHUNK);
+			tb->csaved |= 1ull << c;
+		}
+}
+
+/* A user that does not name its changes writes ranged <tb>: all saved. */
+static void tb_unrange(struct sg_txbuf *tb)
+{
+	if (!tb->ranged)
+		return;
+	tb_save_range(tb, 0, FS_MB);
+	tb->ranged = false;
+}
+
+/* tx_get_buf; <how>: TB_LAZY, an inode-file block of records commit
+ * encodes (struct sg_txbuf, lazy); TB_RANGED, a block whose user names
+ * every change first (ranged). Either only when the buffer is new to the
+ * transaction and not fresh. */
+static int tx_get_buf2(struct sg_tx *tx, uint64_t ino, uint64_t blk, bool write, enum tb_how how,
 		       struct sg_txbuf **out)
 {
 	fs_sg *sg = tx->sg;
@@ -138,8 +174,10 @@ static int tx_get_buf2(struct sg_tx *tx, uint64_t ino, uint64_t blk, bool write,
 		if (fresh) {
 			memset(tb->data, 0, FS_MB);
 			memset(tb->orig, 0, FS_MB);
-		} else if (lazy && ino == 0 && !(blk & FS_TAG_IND)) {
+		} else if (how == TB_LAZY && ino == 0 && !(blk & FS_TAG_IND)) {
 			tb->lazy = true;
+		} else if (how == TB_RANGED) {
+			tb->ranged = true;
 		} else {
 			memcpy(tb->orig, tb->data, FS_MB);
 		}
@@ -149,17 +187,19 @@ static int tx_get_buf2(struct sg_tx *tx, uint64_t ino, uint64_t blk, bool write,
 	return MM_OK;
 }
 
-int sg_tx_bs_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
+static int bs_get(struct sg_tx *tx, uint64_t ino, uint64_t blk, bool write, bool ranged,
+		  uint8_t **data)
 {
-	struct sg_tx *tx = arg;
 	struct sg_txbuf *tb;
 	int rc;
 
-	rc = tx_get_buf(tx, ino, blk, write, &tb);
+	rc = tx_get_buf2(tx, ino, blk, write, ranged ? TB_RANGED : TB_COPY, &tb);
 	if (rc)
 		return rc;
 	if (write && tb->lazy)
 		tb_unlazy(tb);
+	if (write && !ranged)
+		tb_unrange(tb);
 	if (write && !tb->write) {
 		/* read first, now changed: take it exclusively (the shared
 		 * hold is this transaction's own, so nothing moved) */
@@ -167,7 +207,7 @@ int sg_tx_bs_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **da
 
 		pp_release(tb->b);
 		tx->buf[i] = tx->buf[--tx->nbuf];
-		return sg_tx_bs_get(arg, ino, blk, true, data);
+		return bs_get(tx, ino, blk, true, ranged, data);
 	}
 	if (!write && !tb->fresh && fs_mkfs_all_zero(tb->data, FS_MBH_BYTES) &&
 	    fs_mkfs_all_zero(tb->data, FS_MB))
@@ -175,6 +215,27 @@ int sg_tx_bs_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **da
 	tb->refs++;
 	*data = tb->data;
 	return MM_OK;
+}
+
+int sg_tx_bs_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
+{
+	return bs_get(arg, ino, blk, write, false, data);
+}
+
+/* tx->dbs: blocks got for writing are not copied; their user names each
+ * change first (sg_tx_bs_changing). */
+static int bs_get_ranged(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
+{
+	return bs_get(arg, ino, blk, write, true, data);
+}
+
+static void bs_changing(void *arg, uint64_t ino, uint64_t blk, uint32_t off, uint32_t len)
+{
+	struct sg_txbuf *tb = sg_tx_find(arg, ino, blk);
+
+	MM_ASSERT(tb && tb->write);
+	if (tb)
+		tb_save_range(tb, off, len);
 }
 
 void sg_tx_bs_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty)
@@ -218,6 +279,7 @@ int sg_tx_bs_punch(void *arg, uint64_t ino, uint64_t blk)
 	rc = tx_get_buf(tx, ino, blk, true, &tb);
 	if (rc)
 		return rc;
+	tb_unrange(tb);
 	memset(tb->data, 0, FS_MB);
 	tb->dirty = true;
 	return MM_OK;
@@ -237,10 +299,12 @@ int sg_tx_log(struct sg_tx *tx, uint64_t ino, uint64_t blk, uint32_t off, uint32
 
 /* Log the runs of <tb> that differ from its copy (gaps under 64 bytes
  * are logged with the runs: fewer records). *lo, *hi: the span. */
+static int diff_span(struct sg_tx *tx, struct sg_txbuf *tb, uint32_t from, uint32_t to,
+		     uint32_t *lo, uint32_t *hi);
+
 static int tx_diff(struct sg_tx *tx, struct sg_txbuf *tb, uint32_t *lo, uint32_t *hi)
 {
 	const uint8_t *a = tb->orig, *b = tb->data;
-	uint32_t i = 0;
 	int rc;
 
 	*lo = FS_MB;
@@ -277,20 +341,49 @@ static int tx_diff(struct sg_tx *tx, struct sg_txbuf *tb, uint32_t *lo, uint32_t
 		*hi = FS_MB;
 		return tx->ltx ? fs_log_add_bytes(tx->ltx, tb->ino, tb->blk, 0, b, FS_MB) : MM_OK;
 	}
-	while (i < FS_MB) {
+	if (tb->ranged) {
+		/* only the chunks named changed can differ */
+		for (uint32_t c = 0; c < 64;) {
+			uint32_t c1;
+
+			if (!(tb->csaved >> c & 1)) {
+				c++;
+				continue;
+			}
+			for (c1 = c + 1; c1 < 64 && (tb->csaved >> c1 & 1); c1++)
+				;
+			rc = diff_span(tx, tb, c * SG_TX_CHUNK, c1 * SG_TX_CHUNK, lo, hi);
+			if (rc)
+				return rc;
+			c = c1;
+		}
+		return MM_OK;
+	}
+	return diff_span(tx, tb, 0, FS_MB, lo, hi);
+}
+
+/* tx_diff over bytes [from, to) of <tb> (multiples of 8). */
+static int diff_span(struct sg_tx *tx, struct sg_txbuf *tb, uint32_t from, uint32_t to,
+		     uint32_t *lo, uint32_t *hi)
+{
+	const uint8_t *a = tb->orig, *b = tb->data;
+	uint32_t i = from;
+	int rc;
+
+	while (i < to) {
 		uint32_t s, e, gap;
 
 		/* to the first difference: 512 bytes at a time (libc's wide
 		 * compare), then 8 */
-		while (i + 512 <= FS_MB && !memcmp(a + i, b + i, 512))
+		while (i + 512 <= to && !memcmp(a + i, b + i, 512))
 			i += 512;
-		while (i < FS_MB && !memcmp(a + i, b + i, 8))
+		while (i < to && !memcmp(a + i, b + i, 8))
 			i += 8;
-		if (i >= FS_MB)
+		if (i >= to)
 			break;
 		s = i;
 		e = i + 8;
-		for (gap = 0, i = e; i < FS_MB && gap < 64; i += 8) {
+		for (gap = 0, i = e; i < to && gap < 64; i += 8) {
 			if (memcmp(a + i, b + i, 8)) {
 				e = i + 8;
 				gap = 0;
@@ -840,7 +933,10 @@ int sg_tx_begin(fs_sg *sg, uint64_t reserve, struct sg_tx **out)
 		return MM_ENOMEM;
 	tx->sg = sg;
 	tx->frag_size = UINT64_MAX;
-	tx->bs = (struct fs_bstore){sg_tx_bs_get, sg_tx_bs_put, sg_tx_bs_punch, tx, sg_bs_checked};
+	tx->bs = (struct fs_bstore){sg_tx_bs_get, sg_tx_bs_put, sg_tx_bs_punch, tx, sg_bs_checked,
+				    NULL};
+	tx->dbs = (struct fs_bstore){bs_get_ranged, sg_tx_bs_put, sg_tx_bs_punch, tx, sg_bs_checked,
+				     bs_changing};
 	if (sg->log) {
 		uint64_t max = fs_log_tx_max(sg->log);
 
@@ -905,6 +1001,11 @@ void sg_tx_abort(struct sg_tx *tx)
 				if (tb->saved >> k & 1)
 					memcpy(tb->data + (size_t)k * FS_INODE_BYTES,
 					       tb->orig + (size_t)k * FS_INODE_BYTES, FS_INODE_BYTES);
+		} else if (tb->write && !tb->fresh && tb->ranged) {
+			for (unsigned c = 0; c < 64; c++)
+				if (tb->csaved >> c & 1)
+					memcpy(tb->data + (size_t)c * SG_TX_CHUNK,
+					       tb->orig + (size_t)c * SG_TX_CHUNK, SG_TX_CHUNK);
 		} else if (tb->write && !tb->fresh) {
 			memcpy(tb->data, tb->orig, FS_MB);
 		}
@@ -1022,7 +1123,7 @@ int sg_tx_commit(struct sg_tx *tx)
 		if (rc)
 			break;
 
-		rc = tx_get_buf2(tx, 0, ino / FS_INODES_PER_MB, true, true, &tb);
+		rc = tx_get_buf2(tx, 0, ino / FS_INODES_PER_MB, true, TB_LAZY, &tb);
 		if (rc)
 			break;
 		tb_save(tb, (unsigned)(ino % FS_INODES_PER_MB));

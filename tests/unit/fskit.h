@@ -16,6 +16,10 @@
  * fk_use_checked(s) gives the store a fs_bstore.checked, as a cache's:
  * a flag per block, set when the caller says so, cleared by
  * fk_reread (every block as if read from disk again).
+ * fk_use_changing(s) gives it a fs_bstore.changing and holds the caller
+ * to it: a block's bytes at its first write get are kept until its last
+ * put, and every byte changed that the caller did not name first counts
+ * in s->undeclared.
  *
  * Header-only, shared by the test_fs_*.c programs. No locking: one
  * thread at a time.
@@ -41,6 +45,10 @@ struct fk_blk {
 	uint64_t ino, blk;
 	uint8_t *data;
 	bool checked;		/* fk_use_checked: verified since "read" */
+	/* fk_use_changing: held (gets not put), and from the first write
+	 * get to the last put its bytes then and the bytes named */
+	int holds;
+	uint8_t *snap, *named;
 };
 
 struct fk_store {
@@ -61,6 +69,9 @@ struct fk_store {
 	bool record;
 	struct fk_key *touched;
 	size_t ntouched, cap_touched;
+	/* fk_use_changing: bytes changed without being named first */
+	bool track_changes;
+	uint64_t undeclared;
 };
 
 static inline uint64_t fk_hash(uint64_t ino, uint64_t blk)
@@ -107,6 +118,8 @@ static inline struct fk_blk *fk_add(struct fk_store *s, uint64_t ino, uint64_t b
 static inline void fk_del(struct fk_store *s, struct fk_blk *b)
 {
 	mm_htab_remove(&s->t, &b->hn);
+	free(b->snap);
+	free(b->named);
 	free(b->data);
 	free(b);
 }
@@ -131,6 +144,16 @@ static int fk_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **d
 	s->gets++;
 	s->wgets += write;
 	s->held++;
+	b->holds++;
+	if (s->track_changes && write && !b->snap) {
+		size_t n = s->bsize ? s->bsize : FS_MB;
+
+		b->snap = malloc(n);
+		b->named = calloc(1, n);
+		if (!b->snap || !b->named)
+			abort();
+		memcpy(b->snap, b->data, n);
+	}
 	if (s->record) {
 		if (s->ntouched == s->cap_touched) {
 			s->cap_touched = s->cap_touched ? 2 * s->cap_touched : 256;
@@ -154,6 +177,28 @@ static void fk_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool di
 	s->puts++;
 	s->held--;
 	s->dirty += dirty;
+	if (b && --b->holds == 0 && b->snap) {
+		size_t n = s->bsize ? s->bsize : FS_MB;
+
+		for (size_t i = 0; i < n; i++)
+			s->undeclared += b->data[i] != b->snap[i] && !b->named[i];
+		free(b->snap);
+		free(b->named);
+		b->snap = b->named = NULL;
+	}
+}
+
+static void fk_changing(void *arg, uint64_t ino, uint64_t blk, uint32_t off, uint32_t len)
+{
+	struct fk_store *s = arg;
+	struct fk_blk *b = fk_find(s, ino, blk);
+	size_t n = s->bsize ? s->bsize : FS_MB;
+
+	TCHECK(b && b->snap && off <= n && len <= n - off,
+	       "changing() of block %" PRIu64 "/%" PRIx64 " [%u, +%u) not got for writing", ino, blk,
+	       off, len);
+	if (b && b->named && off <= n && len <= n - off)
+		memset(b->named + off, 1, len);
 }
 
 static int fk_punch(void *arg, uint64_t ino, uint64_t blk)
@@ -230,6 +275,12 @@ static bool fk_checked(void *arg, const uint8_t *data, bool set)
 static inline void fk_use_checked(struct fk_store *s)
 {
 	s->bs.checked = fk_checked;
+}
+
+static inline void fk_use_changing(struct fk_store *s)
+{
+	s->track_changes = true;
+	s->bs.changing = fk_changing;
 }
 
 static void fk_reread_one(struct fk_blk *b, void *arg)

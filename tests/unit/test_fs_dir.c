@@ -73,6 +73,13 @@ static void tdir_use_checked(struct tdir *t)
 	t->bs.checked = t->s.bs.checked;
 }
 
+/* The store holds the module to fs_bstore.changing (fskit.h). */
+static void tdir_use_changing(struct tdir *t)
+{
+	fk_use_changing(&t->s);
+	t->bs.changing = t->s.bs.changing;
+}
+
 static void tdir_free(struct tdir *t)
 {
 	fk_fini(&t->s);
@@ -425,8 +432,10 @@ static void run_model(bool use_exists, uint64_t (*hash)(const char *, size_t), u
 	uint64_t s = seed * 31 + 7, lookups_blk = 0, extra = 0;
 	size_t present = 0;
 
-	if (checked)
+	if (checked) {
 		tdir_use_checked(t);
+		tdir_use_changing(t);
+	}
 	for (size_t op = 0; op < nops; op++) {
 		struct mname *m = &p.n[rnd(&s) % p.count];
 		uint64_t r = rnd(&s) % 10, gets0 = t->s.gets;
@@ -467,6 +476,7 @@ static void run_model(bool use_exists, uint64_t (*hash)(const char *, size_t), u
 			fk_reread(&t->s);
 	}
 	CHECK_U64(extra, ==, 0);
+	CHECK_U64(t->s.undeclared, ==, 0);
 	CU_ASSERT(lookups_blk > nops / 10);
 	check_model(t, &p);
 	CU_ASSERT(t->d.depth >= 2);
@@ -478,6 +488,7 @@ static void run_model(bool use_exists, uint64_t (*hash)(const char *, size_t), u
 		}
 	check_model(t, &p);
 	CU_ASSERT_EQUAL(fs_dir_is_empty(&t->d), 1);
+	CHECK_U64(t->s.undeclared, ==, 0);
 	printf("\n  fs.dir.model: %zu ops, %s, %s hash%s: depth %u, %zu blocks\n", nops,
 	       use_exists ? "exists()" : "holes by get", hash ? "12-bit" : "real",
 	       checked ? ", checked store" : "", t->d.depth, t->s.t.count);
@@ -492,7 +503,9 @@ static void test_model(void)
 
 /* A store that remembers which blocks were verified (as the pagepool's
  * does): blocks are then searched, not verified, on most gets; now and
- * then every block is "read from disk" again. */
+ * then every block is "read from disk" again. It also holds the module
+ * to naming every change before it makes it (fs_bstore.changing: a
+ * transaction logs and undoes only what was named). */
 static void test_model_checked(void)
 {
 	run_model(true, NULL, 4, SANITIZED ? 20000 : 60000, true);
