@@ -238,6 +238,12 @@ struct sg_tx {
 	struct sg_free fr[SG_TX_MAXFREE];
 	int nfresh;			/* indirect blocks allocated by this transaction */
 	uint64_t fresh_ino[16], fresh_tag[16];
+	/* metadata blocks [lo, lo + n) of file <ino> that tx_grow made (their
+	 * buffers dirty zeros, addresses cached): an abort drops them all */
+	struct sg_grown {
+		uint64_t ino, lo, n;
+	} *grown;
+	int ngrown, capgrown;
 	int nown;			/* inodes the transaction took itself (growing a map) */
 	struct tok_holder own_h[SG_TX_MAXINO];
 	struct fs_inode own_in[SG_TX_MAXINO];

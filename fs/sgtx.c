@@ -782,6 +782,15 @@ static int tx_grow(struct sg_tx *tx, uint64_t ino, uint64_t blk)
 	rc = tx_inode_of(tx, ino, &in);
 	if (rc)
 		return rc;
+	if (tx->ngrown == tx->capgrown) {
+		int cap = tx->capgrown ? 2 * tx->capgrown : 4;
+		struct sg_grown *g = realloc(tx->grown, (size_t)cap * sizeof(*g));
+
+		if (!g)
+			return MM_ENOMEM;
+		tx->grown = g;
+		tx->capgrown = cap;
+	}
 	if (tx->dview && tx->dview_in == in && !tx->dview->in_inode) {
 		in->flags &= ~FS_IF_DATA_IN_INODE;
 		in->tail_len = 0;
@@ -802,6 +811,7 @@ static int tx_grow(struct sg_tx *tx, uint64_t ino, uint64_t blk)
 	if (in->size < (tb + 1) * sg->B)
 		in->size = (tb + 1) * sg->B;
 	in->subblocks += fs_alloc_spb(sg->alloc) * (in->meta_rep ? in->meta_rep : 1);
+	tx->grown[tx->ngrown++] = (struct sg_grown){ino, tb * sg->mbper, sg->mbper};
 	for (uint32_t j = 0; j < sg->mbper; j++) {
 		uint64_t mb = tb * sg->mbper + j;
 		pp_buf *b;
@@ -986,6 +996,8 @@ static void tx_end(struct sg_tx *tx)
 		free(tx->buf[i].orig);
 	free(tx->buf);
 	tx->buf = NULL;
+	free(tx->grown);
+	tx->grown = NULL;
 	sg_cur_tx = NULL;
 }
 
@@ -1014,6 +1026,17 @@ void sg_tx_abort(struct sg_tx *tx)
 		pp_release(tb->b);
 		if (tb->fresh || (tb->blk & FS_TAG_IND))
 			sg_ac_drop(sg, sg->mfsid, tb->ino, tb->blk, tb->blk + 1);
+	}
+	/* Blocks a file grew by are gone with the growth: their buffers
+	 * (dirty zeros, once written by write-behind to an address the abort
+	 * frees, or failing when it finds the address gone) are dropped, and
+	 * any write of them in flight waited for, while the allocation lock
+	 * still keeps those addresses from being handed out again. */
+	for (int i = 0; i < tx->ngrown; i++) {
+		struct sg_grown *g = &tx->grown[i];
+
+		pp_discard(sg->pool, sg->mfsid, g->ino, g->lo, g->lo + g->n);
+		sg_ac_drop(sg, sg->mfsid, g->ino, g->lo, g->lo + g->n);
 	}
 	sg_ord_drop(tx);
 	/* what the inodes looked like is on disk: read it again */

@@ -18,6 +18,7 @@
 
 #define FSM_FSID 77u
 #define FSM_ADDR "127.0.9.70"
+#include "fs/sg_int.h"
 #include "tests/unit/fsmount.h"
 #include "tests/unit/testkit.h"
 
@@ -1504,6 +1505,66 @@ static void test_negative_lookups(void)
 	pp_pool_destroy(pool);
 }
 
+/*
+ * A transaction that grew a metadata file and then aborted (white box:
+ * the inode file grows while it allocates inodes). The blocks it grew
+ * by had buffers of zeros, dirty, with cached addresses that the abort
+ * frees: they must be gone from the pagepool, so that no write-behind
+ * writes them there later (over whatever gets those addresses next) or
+ * fails the file system when it finds their addresses gone.
+ */
+static void test_abort_after_growth(void)
+{
+	struct sg_grown g = {0};
+	struct sg_tx *tx;
+	pp_pool *pool;
+	fs_sg *sg;
+	uint64_t ino;
+	uint8_t *junk = pattern(2u << 20, 31);
+	int n = 0, rc;
+
+	fsm_mkfs(256u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL_FATAL(sg_tx_begin(sg, 0, &tx), MM_OK);
+	while (tx->ngrown == 0 && n < 4096) {
+		rc = sg_tx_alloc_inode(tx, &ino);
+		CU_ASSERT_EQUAL(rc, MM_OK);
+		if (rc)
+			break;
+		n++;
+	}
+	CU_ASSERT_FATAL(tx->ngrown > 0);
+	g = tx->grown[0];
+	CU_ASSERT(g.ino == 0 && g.n > 1);
+	sg_tx_abort(tx);
+	/* nothing of them is left to write (a stale buffer's write finds its
+	 * address gone: an error that fails the file system) */
+	CU_ASSERT_EQUAL(pp_flush(pool, sg->mfsid, g.ino, g.lo, g.lo + g.n), MM_OK);
+	/* the space is handed out again (a file's data, the inode file
+	 * growing for real): every byte where it belongs */
+	for (int i = 0; i < 40; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "after-%d", i);
+		mkfile(sg, FS_ROOT_INO, name, junk + i * 4096, i % 4 ? 4096 : 1u << 20);
+	}
+	CU_ASSERT_EQUAL(pp_flush_fs(pool, FSID), MM_OK);
+	CU_ASSERT_EQUAL(pp_flush_fs(pool, FSID | FS_META_BIT), MM_OK);
+	for (int i = 0; i < 40; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "after-%d", i);
+		check_file(sg, FS_ROOT_INO, name, junk + i * 4096, i % 4 ? 4096 : 1u << 20);
+	}
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+	free(junk);
+	fprintf(stderr, "abort after growth: %d inodes allocated before the inode file grew by %"
+		PRIu64 " blocks\n", n, g.n);
+}
+
 static void test_errors(void)
 {
 	pp_pool *pool;
@@ -1586,6 +1647,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "a disk added while mounted", test_add_disk);
 	CU_add_test(s, "directories removed and their blocks reused", test_dir_reuse);
 	CU_add_test(s, "a noted absent name, then made another way", test_negative_lookups);
+	CU_add_test(s, "an aborted transaction's growth leaves no buffer", test_abort_after_growth);
 	CU_add_test(s, "readdir while names come and go", test_readdir_concurrent);
 	CU_add_test(s, "readdirplus of a directory renamed meanwhile", test_readdir_rename);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
