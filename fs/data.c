@@ -199,10 +199,12 @@ static int zero_range(fs_sg *sg, struct fs_inode *in, uint64_t from, uint64_t to
  * (0: a hole): a new block or fragment (*fresh), a fragment moved to a
  * larger run (its bytes stay in the pagepool buffer, dirty, which is
  * written to the new place; the old run is freed after commit), or a run
- * whose tail is freed. Subblock counts follow.
+ * whose tail is freed. Subblock counts follow. A new run's buffer is
+ * zeros, dirty, unless the caller fills all of it itself (<filled>:
+ * fs_write, which zeroes what its bytes do not cover).
  */
-static int resize_block(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint64_t n,
-			uint32_t have, uint32_t want, bool *fresh)
+static int resize_block2(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint64_t n,
+			 uint32_t have, uint32_t want, bool filled, bool *fresh)
 {
 	unsigned nrep = in->data_rep ? in->data_rep : 1;
 	struct fs_ptr old = {0}, p;
@@ -288,7 +290,7 @@ static int resize_block(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint64
 	}
 	in->subblocks += (uint64_t)(want - have) * nrep;
 	*fresh = !have;
-	if (!have) {
+	if (!have && !filled) {
 		/* a new run holds what its disk held before: zeros, written
 		 * before anything points at it (the caller flushes), are what
 		 * the file has there until it writes */
@@ -304,6 +306,12 @@ static int resize_block(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint64
 		pp_release(b);
 	}
 	return MM_OK;
+}
+
+static int resize_block(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint64_t n,
+			uint32_t have, uint32_t want, bool *fresh)
+{
+	return resize_block2(sg, tx, in, n, have, want, false, fresh);
 }
 
 /* What block <n> takes now: its share of the size, or a whole block for
@@ -464,7 +472,8 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 		else
 			rc = have_of(sg, &in, blk, &have);
 		if (!rc)
-			rc = resize_block(sg, tx, &in, blk, have, sg_nsub(sg, blk, newsize), &fresh);
+			rc = resize_block2(sg, tx, &in, blk, have, sg_nsub(sg, blk, newsize), true,
+					   &fresh);
 		if (rc)
 			break;
 		if (have != sg_nsub(sg, blk, newsize))
