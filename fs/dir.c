@@ -244,11 +244,28 @@ static void area_append(struct fs_dir *d, struct area *a, const char *name, size
 	a->count++;
 }
 
-/* Drop the entry at <off>; the ones after it move down. */
+/*
+ * Drop the entry at <off>. The last entry takes its place when it has
+ * the same size (names of one length usually do): two entries' bytes
+ * change, not everything after <off>, so an unlink logs tens of bytes
+ * of the block instead of half of it. Otherwise the entries after it
+ * move down. Order within a block means nothing (readdir sorts).
+ */
 static void area_cut(struct fs_dir *d, struct area *a, size_t off)
 {
-	size_t size = ent_size_at(a, off);
+	size_t size = ent_size_at(a, off), last = off, next;
 
+	for (next = off; next < a->used; next += ent_size_at(a, next))
+		last = next;
+	if (last != off && ent_size_at(a, last) == size) {
+		area_changing(d, a, off, size);
+		area_changing(d, a, last, size);
+		memcpy(a->p + off, a->p + last, size);
+		memset(a->p + last, 0, size);
+		a->used -= size;
+		a->count--;
+		return;
+	}
 	area_changing(d, a, off, a->used - off);
 	memmove(a->p + off, a->p + off + size, a->used - off - size);
 	a->used -= size;

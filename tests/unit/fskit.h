@@ -69,9 +69,10 @@ struct fk_store {
 	bool record;
 	struct fk_key *touched;
 	size_t ntouched, cap_touched;
-	/* fk_use_changing: bytes changed without being named first */
+	/* fk_use_changing: bytes changed without being named first, and
+	 * bytes named (counted at each block's last put) */
 	bool track_changes;
-	uint64_t undeclared;
+	uint64_t undeclared, named_bytes;
 };
 
 static inline uint64_t fk_hash(uint64_t ino, uint64_t blk)
@@ -180,8 +181,10 @@ static void fk_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool di
 	if (b && --b->holds == 0 && b->snap) {
 		size_t n = s->bsize ? s->bsize : FS_MB;
 
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			s->undeclared += b->data[i] != b->snap[i] && !b->named[i];
+			s->named_bytes += b->named[i];
+		}
 		free(b->snap);
 		free(b->named);
 		b->snap = b->named = NULL;

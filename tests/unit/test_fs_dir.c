@@ -924,6 +924,60 @@ static void test_corrupt(void)
  * entries both, so it is set only after both passed; a block verified
  * before, then damaged and read again from disk (fk_reread), fails too.
  */
+/*
+ * A remove changes little of its block: the last entry fills the hole
+ * when it has the removed one's size, so a transaction logs two entries
+ * and the header, not every entry after the hole (an unlink in a block
+ * of 2,000 names logged half of it). Names of another size still move
+ * down. Both read back right.
+ */
+static void test_remove_small_change(void)
+{
+	struct tdir *t = tdir_new(true, NULL);
+	uint64_t blk, blk2;
+	char buf[32];
+	size_t es = fs_dir_entsize(9);
+
+	tdir_use_changing(t);
+	for (int i = 0; i < 1500; i++) {
+		snprintf(buf, sizeof(buf), "same%05d", i);	/* 9 bytes each */
+		CU_ASSERT_EQUAL(fs_dir_insert(&t->d, buf, 9, 100 + i, 1, 8), MM_OK);
+	}
+	CU_ASSERT_FATAL(!t->d.in_inode);
+	/* one from the middle of its block */
+	CU_ASSERT_EQUAL(fs_dir_block_of(&t->d, "same00700", 9, &blk), MM_OK);
+	t->s.named_bytes = 0;
+	CU_ASSERT_EQUAL(fs_dir_remove(&t->d, "same00700", 9, NULL), MM_OK);
+	CHECK_U64(t->s.named_bytes, <=, 2 * es + FS_MBH_BYTES);
+	CU_ASSERT_EQUAL(fs_dir_lookup(&t->d, "same00700", 9, NULL), MM_ENOENT);
+	/* a longer name whose block's last entry is shorter: the rest moves */
+	CU_ASSERT_EQUAL(fs_dir_insert(&t->d, "a-longer-name-here", 18, 7, 1, 8), MM_OK);
+	CU_ASSERT_EQUAL(fs_dir_block_of(&t->d, "a-longer-name-here", 18, &blk2), MM_OK);
+	for (int i = 0; i < 1500; i++) {
+		uint64_t b;
+
+		snprintf(buf, sizeof(buf), "same%05d", i);
+		if (i == 700 || fs_dir_block_of(&t->d, buf, 9, &b) != MM_OK || b != blk2)
+			continue;
+		/* the last entry of that block is the long name now: removing
+		 * a short one moves what follows it */
+		CU_ASSERT_EQUAL(fs_dir_remove(&t->d, buf, 9, NULL), MM_OK);
+		CU_ASSERT_EQUAL(fs_dir_lookup(&t->d, "a-longer-name-here", 18, NULL), MM_OK);
+		break;
+	}
+	for (int i = 0; i < 1500; i++) {
+		int rc;
+
+		snprintf(buf, sizeof(buf), "same%05d", i);
+		rc = fs_dir_lookup(&t->d, buf, 9, NULL);
+		if (i == 700)
+			CU_ASSERT_EQUAL(rc, MM_ENOENT);
+	}
+	CHECK_U64(t->s.undeclared, ==, 0);
+	CHECK_U64(t->s.held, ==, 0);
+	tdir_free(t);
+}
+
 static void test_corrupt_sealed(void)
 {
 	struct tdir *t = tdir_new(true, NULL);
@@ -1053,6 +1107,7 @@ static void register_fs_dir(void)
 		{"random operations against a model (holes by get)", test_model_no_exists},
 		{"random operations against a model (12-bit hash)", test_model_weak_hash},
 		{"one hash for every name: max depth, MM_ETOOBIG", test_max_depth},
+		{"a remove changes two entries of its block, not half", test_remove_small_change},
 		{"stale global depth: MM_ECONFLICT", test_stale_depth},
 		{"a large directory: one block per lookup", test_big},
 	};
