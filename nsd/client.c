@@ -194,7 +194,10 @@ static void finish(struct nsd_io *io, int rc)
 	io->e = NULL;
 	io->done(io, rc);	/* may free io */
 	pthread_mutex_lock(&c->lock);
-	if (--c->inflight == 0)
+	/* only nsd_client_destroy (and the retry thread it stops) waits for
+	 * the last one: a wake-up of the retry thread on every completion
+	 * that emptied the client was a context switch per I/O */
+	if (--c->inflight == 0 && atomic_load_explicit(&c->stopping, memory_order_relaxed))
 		pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 }
