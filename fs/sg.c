@@ -97,6 +97,11 @@ static _Atomic uint32_t *ac_ino_slot(fs_sg *sg, uint32_t fs, uint64_t ino)
 	return &sg->ac_ino[(h >> 32) % SG_AC_INO_SLOTS];
 }
 
+static _Atomic uint64_t *ac_ino_end(fs_sg *sg, _Atomic uint32_t *slot)
+{
+	return &sg->ac_ino_end[slot - sg->ac_ino];
+}
+
 static bool ac_get(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, struct pp_map *m)
 {
 	struct sg_bucket *b = &sg->actab[ac_hash(fs, ino, blk)];
@@ -136,10 +141,15 @@ static void ac_set(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const str
 		   bool overwrite)
 {
 	struct sg_bucket *b = &sg->actab[ac_hash(fs, ino, blk)];
+	_Atomic uint64_t *end = ac_ino_end(sg, ac_ino_slot(sg, fs, ino));
+	uint64_t e = atomic_load(end), want = blk == UINT64_MAX ? UINT64_MAX : blk + 1;
 	struct sg_ac *a;
 
 	if (sg->replaying)
 		return;
+	/* raised before the entry can be found (sg_ac_drop reads it first) */
+	while (e < want && !atomic_compare_exchange_weak(end, &e, want))
+		;
 	pthread_mutex_lock(&b->mu);
 	for (a = b->head; a; a = a->next)
 		if (a->fs == fs && a->ino == ino && a->blk == blk)
@@ -165,10 +175,18 @@ static void ac_set(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const str
 void sg_ac_drop(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t lo, uint64_t hi)
 {
 	_Atomic uint32_t *cnt = ac_ino_slot(sg, fs, ino);
+	uint64_t end;
 
 	if (!atomic_load(cnt))
 		return;
-	if (hi - lo <= 16) {
+	/* nothing at or past the slot's end was ever cached: a revoke's
+	 * "every block" of a small file is its few blocks */
+	end = atomic_load(ac_ino_end(sg, cnt));
+	if (hi > end)
+		hi = end;
+	if (lo >= hi)
+		return;
+	if (hi - lo <= 64) {
 		/* a few blocks: their buckets only */
 		for (uint64_t blk = lo; blk < hi; blk++) {
 			struct sg_bucket *b = &sg->actab[ac_hash(fs, ino, blk)];

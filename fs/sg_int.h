@@ -132,6 +132,10 @@ struct fs_sg {
 	 * skips the walk over every bucket (revokes of inodes with nothing
 	 * cached are the common case) */
 	_Atomic uint32_t ac_ino[SG_AC_INO_SLOTS];
+	/* per slot: above every block number ever cached for the inodes
+	 * that share it (it only grows): a drop of "all blocks" of a small
+	 * file visits a few buckets, not all of them */
+	_Atomic uint64_t ac_ino_end[SG_AC_INO_SLOTS];
 
 	/* allocation: this node's regions (tokens held xw for the mount) */
 	pthread_mutex_t alloc_mu, ialloc_mu;

@@ -1565,6 +1565,62 @@ static void test_abort_after_growth(void)
 		PRIu64 " blocks\n", n, g.n);
 }
 
+/* White box: cached addresses of (fs, ino) in the address cache. */
+static unsigned ac_count(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, bool any_blk)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < SG_AC_BUCKETS; i++) {
+		pthread_mutex_lock(&sg->actab[i].mu);
+		for (struct sg_ac *a = sg->actab[i].head; a; a = a->next)
+			n += a->fs == fs && a->ino == ino && (any_blk || a->blk == blk);
+		pthread_mutex_unlock(&sg->actab[i].mu);
+	}
+	return n;
+}
+
+/*
+ * The address cache's drops (white box): a drop of every block of an
+ * inode visits only the buckets of blocks below the highest one ever
+ * cached for its slot, and must still find each, the highest and an
+ * indirect block's tag included; a partial drop keeps the rest.
+ */
+static void test_ac_drop(void)
+{
+	static const uint64_t blks[] = {0, 3, 63, 64, 70, 5000, FS_TAG_IND | 7};
+	struct pp_map m = {.len = 4096, .nrep = 1};
+	pp_pool *pool;
+	fs_sg *sg;
+	const uint32_t fs = 0x77;
+
+	fsm_mkfs(64u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	for (uint64_t ino = 900001; ino < 900001 + 64; ino++) {
+		for (size_t k = 0; k < sizeof(blks) / sizeof(blks[0]); k++)
+			if (ino % 2 || blks[k] < 64)
+				sg_ac_put(sg, fs, ino, blks[k], &m);
+	}
+	for (uint64_t ino = 900001; ino < 900001 + 64; ino++) {
+		CU_ASSERT(ac_count(sg, fs, ino, 0, true) >= 3);
+		if (ino % 4 == 0) {
+			sg_ac_drop(sg, fs, ino, 0, 4);
+			CU_ASSERT_EQUAL(ac_count(sg, fs, ino, 0, false), 0);
+			CU_ASSERT_EQUAL(ac_count(sg, fs, ino, 3, false), 0);
+			CU_ASSERT_EQUAL(ac_count(sg, fs, ino, 63, false), 1);
+		}
+		if (ino % 3 == 0) {
+			/* the indirect block's tag alone, then the rest */
+			sg_ac_drop(sg, fs, ino, FS_TAG_IND, FS_TAG_IND + 8);
+			CU_ASSERT_EQUAL(ac_count(sg, fs, ino, FS_TAG_IND | 7, false), 0);
+		}
+		sg_ac_drop(sg, fs, ino, 0, UINT64_MAX);
+		CU_ASSERT_EQUAL(ac_count(sg, fs, ino, 0, true), 0);
+	}
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+}
+
 static void test_errors(void)
 {
 	pp_pool *pool;
@@ -1648,6 +1704,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "directories removed and their blocks reused", test_dir_reuse);
 	CU_add_test(s, "a noted absent name, then made another way", test_negative_lookups);
 	CU_add_test(s, "an aborted transaction's growth leaves no buffer", test_abort_after_growth);
+	CU_add_test(s, "address cache drops, every block and some", test_ac_drop);
 	CU_add_test(s, "readdir while names come and go", test_readdir_concurrent);
 	CU_add_test(s, "readdirplus of a directory renamed meanwhile", test_readdir_rename);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
