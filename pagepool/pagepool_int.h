@@ -433,13 +433,18 @@ struct wb_item {
 	uint64_t lsn;
 	int rc;				/* first error, under bt->l.mu once submitted */
 	unsigned nio;
-	struct pp_io io[RUNS_MAX * PP_MAX_REPLICAS];
+	struct pp_io *io;		/* WB_IOS of bt->ios, given when it is written */
 };
+#define WB_IOS (RUNS_MAX * PP_MAX_REPLICAS)
 struct wb_batch {
 	pp_pool *p;
 	struct latch l;			/* its requests in flight */
 	unsigned n, cap;
 	uint64_t bytes;			/* of the buffers in it */
+	/* cap * WB_IOS requests, not zeroed (each is built whole before it is
+	 * used): the items stay small to sort, and a batch of 128 is not a
+	 * 370 KiB calloc on every flush */
+	struct pp_io *ios;
 	struct wb_item item[];
 };
 struct wb_batch *pp_wb_batch_new(pp_pool *p, unsigned cap);

@@ -42,8 +42,13 @@ struct wb_batch *pp_wb_batch_new(pp_pool *p, unsigned cap)
 {
 	struct wb_batch *bt = NULL;
 
-	for (; cap > 0 && !bt; cap /= 2)
+	for (; cap > 0 && !bt; cap /= 2) {
 		bt = calloc(1, sizeof(*bt) + cap * sizeof(bt->item[0]));
+		if (bt && !(bt->ios = malloc((size_t)cap * WB_IOS * sizeof(bt->ios[0])))) {
+			free(bt);
+			bt = NULL;
+		}
+	}
 	if (!bt)
 		return NULL;
 	bt->p = p;
@@ -57,6 +62,7 @@ void pp_wb_batch_free(struct wb_batch *bt)
 	if (!bt)
 		return;
 	pp_latch_destroy(&bt->l);
+	free(bt->ios);
 	free(bt);
 }
 
@@ -200,6 +206,7 @@ static uint64_t wb_write_items(struct wb_batch *bt, unsigned lo, unsigned hi)
 		struct pp_map m = {0};
 
 		it->nio = 0;
+		it->io = bt->ios + (size_t)i * WB_IOS;
 		if (it->rc)
 			continue;
 		it->rc = f->ops.map(f->arg, &it->b->tag, &m);
