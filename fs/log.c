@@ -618,6 +618,38 @@ int fs_log_add_bytes(fs_log_tx *tx, uint64_t ino, uint64_t blk, uint32_t off, co
 	return MM_OK;
 }
 
+int fs_log_add_whole(fs_log_tx *tx, uint64_t ino, uint64_t blk, uint32_t off, const void *bytes,
+		     uint32_t len)
+{
+	const uint8_t *src = bytes;
+	uint32_t n = len;
+	uint8_t *r;
+
+	if ((uint64_t)off + len > FS_MB || !len)
+		return MM_EINVAL;
+	while (n >= 8 && !memcmp(src + n - 8, "\0\0\0\0\0\0\0\0", 8))
+		n -= 8;
+	while (n && !src[n - 1])
+		n--;
+	if (len - n < 64)
+		return fs_log_add_bytes(tx, ino, blk, off, bytes, len);
+	if (n) {
+		int rc = fs_log_add_bytes(tx, ino, blk, off, bytes, n);
+
+		if (rc)
+			return rc;
+	}
+	r = tx_rec(tx, FS_LOGR_ZERO, 24);
+	if (!r)
+		return tx_err(tx, 24);
+	mm_be64_put(r + FS_LOG_REC_HDR, ino);
+	mm_be64_put(r + FS_LOG_REC_HDR + 8, blk);
+	mm_be32_put(r + FS_LOG_REC_HDR + 16, off + n);
+	mm_be32_put(r + FS_LOG_REC_HDR + 20, len - n);
+	tx_done(tx, r, true);
+	return MM_OK;
+}
+
 static int add_mark(fs_log_tx *tx, uint8_t type, uint64_t ino, uint64_t blk)
 {
 	uint8_t *r = tx_rec(tx, type, 16);

@@ -153,6 +153,7 @@ enum fs_logr {
 	FS_LOGR_ORPHAN = 6,	/* in a transaction: an inode is an orphan */
 	FS_LOGR_UNORPHAN = 7,	/* in a transaction: it is not any more */
 	FS_LOGR_ORPHANS = 8,	/* on its own: the whole orphan set */
+	FS_LOGR_ZERO = 9,	/* bytes [off, off+len) of a block become zeros */
 	FS_LOGR_NTYPES
 };
 
@@ -236,6 +237,12 @@ uint64_t fs_log_tx_max(const fs_log *log);
 /* Log that metadata block (<ino>, <blk>) bytes [off, off+len) become
  * <bytes>. MM_ETOOBIG: over the reservation; MM_EINVAL: off+len > FS_MB. */
 int fs_log_add_bytes(fs_log_tx *tx, uint64_t ino, uint64_t blk, uint32_t off, const void *bytes,
+		     uint32_t len);
+/* The same for a range logged whole (an inode record, an indirect block),
+ * whose trailing zeros, 64 bytes or more, go as one FS_LOGR_ZERO record
+ * (payload: ino, blk, off, len): a record that is mostly zeros costs its
+ * bytes in the log, not its size. Never more log than fs_log_add_bytes. */
+int fs_log_add_whole(fs_log_tx *tx, uint64_t ino, uint64_t blk, uint32_t off, const void *bytes,
 		     uint32_t len);
 int fs_log_add_alloc(fs_log_tx *tx, uint64_t ino, uint64_t blk);
 int fs_log_add_free(fs_log_tx *tx, uint64_t ino, uint64_t blk);

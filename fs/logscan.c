@@ -198,6 +198,9 @@ static bool payload_ok(uint8_t type, const uint8_t *pl, uint32_t plen, uint64_t 
 	case FS_LOGR_BYTES:
 		return plen > 24 && plen - 24 == mm_be32_get(pl + 20) &&
 		       (uint64_t)mm_be32_get(pl + 16) + mm_be32_get(pl + 20) <= FS_MB;
+	case FS_LOGR_ZERO:
+		return plen == 24 && mm_be32_get(pl + 20) &&
+		       (uint64_t)mm_be32_get(pl + 16) + mm_be32_get(pl + 20) <= FS_MB;
 	case FS_LOGR_ALLOC:
 	case FS_LOGR_FREE:
 		return plen == 16;
@@ -385,12 +388,15 @@ static int apply(const struct fs_bstore *bs, const uint8_t *r)
 
 	switch (r[R_TYPE]) {
 	case FS_LOGR_BYTES:
+	case FS_LOGR_ZERO:
 	case FS_LOGR_ALLOC:
 		rc = bs->get(bs->arg, ino, blk, true, &data);
 		if (rc)
 			return rc;
 		if (r[R_TYPE] == FS_LOGR_ALLOC)
 			memset(data, 0, FS_MB);
+		else if (r[R_TYPE] == FS_LOGR_ZERO)
+			memset(data + mm_be32_get(pl + 16), 0, mm_be32_get(pl + 20));
 		else
 			memcpy(data + mm_be32_get(pl + 16), pl + 24, mm_be32_get(pl + 20));
 		bs->put(bs->arg, ino, blk, data, true);

@@ -326,7 +326,7 @@ static int tx_diff(struct sg_tx *tx, struct sg_txbuf *tb, uint32_t *lo, uint32_t
 				*lo = s;
 			*hi = s + FS_INODE_BYTES;
 			if (tx->ltx) {
-				rc = fs_log_add_bytes(tx->ltx, tb->ino, tb->blk, s, b + s,
+				rc = fs_log_add_whole(tx->ltx, tb->ino, tb->blk, s, b + s,
 						      FS_INODE_BYTES);
 				if (rc)
 					return rc;
@@ -339,7 +339,7 @@ static int tx_diff(struct sg_tx *tx, struct sg_txbuf *tb, uint32_t *lo, uint32_t
 			return MM_OK;
 		*lo = 0;
 		*hi = FS_MB;
-		return tx->ltx ? fs_log_add_bytes(tx->ltx, tb->ino, tb->blk, 0, b, FS_MB) : MM_OK;
+		return tx->ltx ? fs_log_add_whole(tx->ltx, tb->ino, tb->blk, 0, b, FS_MB) : MM_OK;
 	}
 	if (tb->ranged) {
 		/* only the chunks named changed can differ */

@@ -401,6 +401,20 @@ static int random_tx(struct world *w, uint64_t *seed, uint64_t *lsn)
 				b[o] = (uint8_t)rnd(seed);
 			seal(w, i);
 			rc = fs_log_add_bytes(tx, ino, blk, 0, b, FS_MB);
+		} else if (rnd(seed) % 6 == 0) {
+			/* a record logged whole (fs_log_add_whole): some
+			 * bytes, then zeros over what was there, which replay
+			 * must write as zeros */
+			uint32_t len = 64 + rnd(seed) % 4096;
+			uint32_t off = FS_MBH_BYTES + rnd(seed) % (FS_MB - FS_MBH_BYTES - len);
+			uint32_t nz = rnd(seed) % 2 ? 0 : rnd(seed) % len;
+
+			for (uint32_t o = 0; o < len; o++)
+				b[off + o] = o < nz ? (uint8_t)(rnd(seed) | 1) : 0;
+			rc = fs_log_add_whole(tx, ino, blk, off, b + off, len);
+			seal(w, i);
+			if (rc == MM_OK)
+				rc = fs_log_add_bytes(tx, ino, blk, 0, b, FS_MBH_BYTES);
 		} else {
 			unsigned nr = 1 + rnd(seed) % 3;
 
