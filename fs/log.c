@@ -116,6 +116,7 @@ uint64_t fs_log_tx_max(const fs_log *log)
 }
 
 static void write_blocks(fs_log *log, uint64_t lsn);
+static void write_one(fs_log *log, uint64_t seq);
 
 /* The writer thread: each full block not yet durable is written (the
  * group commit of everything in it), so that commits find free buffers. */
@@ -145,6 +146,7 @@ static void *writer_main(void *arg)
 int fs_log_open(const struct fs_log_params *p, fs_log **out, char *err, size_t errsz)
 {
 	struct scan s = {.fsid = p->fsid, .ino = p->ino, .n = p->nblocks};
+	uint64_t stop;
 	fs_log *log;
 	int rc;
 
@@ -186,6 +188,7 @@ int fs_log_open(const struct fs_log_params *p, fs_log **out, char *err, size_t e
 	 * one body long, so one that started earlier ended in a verified
 	 * block. The tail stays the log's own.
 	 */
+	stop = s.stop;
 	log->end = log->durable = s.stop;
 	log->tail = log->tail_dur = s.tail;
 	log->orph = s.orph;
@@ -199,6 +202,27 @@ int fs_log_open(const struct fs_log_params *p, fs_log **out, char *err, size_t e
 		       (s.stop - 1) % BODY + 1);
 	}
 	logscan_free(&s);
+	/*
+	 * The newest block is written again at once, as the log now holds
+	 * it, to every replica. A crash between the replicas' writes of a
+	 * block leaves them different: the appends that follow rewrite a
+	 * block the records stop inside, but not a full one (they go on in
+	 * the next), which would then stay different until the log wraps:
+	 * mmfsck finds it, and a read of the other replica later would see
+	 * another log.
+	 */
+	if (stop) {
+		pthread_mutex_lock(&log->mu);
+		log->writing = true;
+		write_one(log, seq_of(stop - 1));
+		log->writing = false;
+		rc = log->err;
+		pthread_mutex_unlock(&log->mu);
+		if (rc) {
+			fs_log_close(log);
+			ERR(rc, "cannot write the log's newest block again");
+		}
+	}
 	if (p->writer) {
 		rc = mm_thread_start(&log->writer, "log-writer", writer_main, log);
 		if (rc) {

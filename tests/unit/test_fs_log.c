@@ -706,8 +706,12 @@ static bool crash_run(uint64_t seed0, int64_t crash_at, uint32_t torn, int epoch
 		w.crc[i] = 0;
 	for (int k = 0; k < epochs && ok; k++) {
 		struct fs_log_params p = params(&w, 3);
-		int rc = fs_log_open(&p, &w.log, e, sizeof(e));
+		int rc;
 
+		/* the machine is back: open writes the newest block again */
+		w.dev.crashed = false;
+		w.dev.crash_after = -1;
+		rc = fs_log_open(&p, &w.log, e, sizeof(e));
 		if (rc) {
 			fprintf(stderr, "  seed %" PRIu64 " crash %" PRId64 " epoch %d: open: %s: %s\n",
 				seed0, crash_at, k, mm_strerror(rc), e);
