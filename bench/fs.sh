@@ -370,25 +370,24 @@ else
 	say "ext4 image: $(tail -n 3 "$work/mkfs.err")"
 	rc=1
 fi
-"$bb/nullfs" -v "$nmnt" >"$work/nullfs.out" 2>"$work/nullfs.err" &
-nullfs_pid=$!
-if wait_mount "$nmnt" 1 10; then
-	tpid[nullfs]=$nullfs_pid
-	echo "note: nullfs: build/bench/nullfs mounted on $nmnt"
-else
-	say "nullfs did not mount: $(tail -n 3 "$work/nullfs.err")"
-	rc=1
-	stop_nullfs
-fi
-"$bb/nullfs" -v -p "$pmnt" >"$work/nullfsp.out" 2>"$work/nullfsp.err" &
-nullfsp_pid=$!
-if wait_mount "$pmnt" 1 10; then
-	tpid[nullfsp]=$nullfsp_pid
-	echo "note: nullfs-perm: build/bench/nullfs -p (default_permissions,allow_other) mounted on $pmnt"
-else
-	say "nullfs -p did not mount: $(tail -n 3 "$work/nullfsp.err")"
-	nullfsp_pid=""
-fi
+start_nullfs() { # VAR TARGET MOUNT LABEL [ARGS...]: nullfs on MOUNT, its pid in VAR
+	local pid
+	"$bb/nullfs" -v "${@:5}" "$3" >"$work/$2.out" 2>"$work/$2.err" &
+	pid=$!
+	if wait_mount "$3" 1 10; then
+		tpid[$2]=$pid
+		printf -v "$1" '%s' "$pid"
+		echo "note: $4 mounted on $3"
+		return 0
+	fi
+	say "$4 did not mount: $(tail -n 3 "$work/$2.err")"
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 1
+}
+start_nullfs nullfs_pid nullfs "$nmnt" "nullfs: build/bench/nullfs" || rc=1
+start_nullfs nullfsp_pid nullfsp "$pmnt" \
+	"nullfs-perm: build/bench/nullfs -p (default_permissions,allow_other)" -p
 
 mm_remount() {
 	timeout -k 5 120 mmumount "$fsname" -N "$node" >"$work/mm.out" 2>&1 && wait_mount "$mmnt" 0 30 &&

@@ -1,0 +1,241 @@
+/*
+ * tests/unit/test_fs_vn.c - a mounted stripe group (fs/fs.h, as
+ * test_fs_sg.c) seen partly from inside (fs/sg_int.h): what the create
+ * path's shortcuts must keep true. A name a lookup noted absent, then
+ * made another way, is found by the next make; a transaction that grew a
+ * file and aborted leaves none of the growth's buffers; the address
+ * cache's drops find every block of an inode, by range or all.
+ */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define FSM_FSID 81u
+#define FSM_ADDR "127.0.9.74"
+#include "fs/sg_int.h"
+#include "tests/unit/cunit_main.h"
+#include "tests/unit/fsmount.h"
+#include "tests/unit/fsfiles.h"
+
+/*
+ * A lookup that finds nothing lets the next create of that name skip
+ * its own search (vnode.c, "Negative lookups"): every way a name can
+ * come into the directory in between must void that, or the name is
+ * there twice. Each way runs in a directory in the inode and in one of
+ * blocks; then a create after a lookup takes the name, and a second one
+ * finds it.
+ */
+static void test_negative_lookups(void)
+{
+	static const char *const how[] = {"mknod", "symlink", "link", "rename", "mkdir",
+					  "create", "unlink+create"};
+	pp_pool *pool;
+	fs_sg *sg;
+	struct fs_attr a, d, t;
+	fs_file *f;
+	char name[64];
+
+	fsm_mkfs(64u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	for (int big = 0; big < 2; big++) {
+		int n = 0;
+
+		snprintf(name, sizeof(name), "neg%d", big);
+		CU_ASSERT_EQUAL_FATAL(fs_mkdir(sg, &root, FS_ROOT_INO, name, 0755, &d), 0);
+		for (int i = 0; big && i < 400; i++, n++) {
+			snprintf(name, sizeof(name), "filler-%04d-with-a-longer-name", i);
+			mkfile(sg, d.ino, name, NULL, 0);
+		}
+		mkfile(sg, d.ino, "target", NULL, 0);
+		mkfile(sg, d.ino, "victim", NULL, 0);
+		n += 2;
+		CU_ASSERT_EQUAL_FATAL(fs_lookup(sg, &root, d.ino, "target", &t), 0);
+		for (size_t k = 0; k < sizeof(how) / sizeof(how[0]); k++) {
+			int rc = -1;
+
+			snprintf(name, sizeof(name), "x-%s", how[k]);
+			CU_ASSERT_EQUAL(fs_lookup(sg, &root, d.ino, name, &a), -ENOENT);
+			if (!strcmp(how[k], "mknod"))
+				rc = fs_mknod(sg, &root, d.ino, name, S_IFIFO | 0644, 0, &a);
+			else if (!strcmp(how[k], "symlink"))
+				rc = fs_symlink(sg, &root, d.ino, name, "target", &a);
+			else if (!strcmp(how[k], "link"))
+				rc = fs_link(sg, &root, t.ino, d.ino, name, &a);
+			else if (!strcmp(how[k], "rename"))
+				rc = fs_rename(sg, &root, d.ino, "victim", d.ino, name, 0);
+			else if (!strcmp(how[k], "mkdir"))
+				rc = fs_mkdir(sg, &root, d.ino, name, 0755, &a);
+			else if (!strcmp(how[k], "create") || !strcmp(how[k], "unlink+create")) {
+				rc = fs_create(sg, &root, d.ino, name, 0644, O_CREAT | O_EXCL | O_RDWR,
+					       &a, &f);
+				if (!rc)
+					fs_release(sg, f);
+			}
+			CU_ASSERT_EQUAL(rc, 0);
+			if (rc == 0 && strcmp(how[k], "rename"))
+				fs_forget(sg, a.ino, 1);
+			n += strcmp(how[k], "rename") != 0;
+			if (!strcmp(how[k], "unlink+create")) {
+				/* gone and noted absent, then back by another
+				 * create: the note must not outlive it */
+				CU_ASSERT_EQUAL(fs_unlink(sg, &root, d.ino, name), 0);
+				CU_ASSERT_EQUAL(fs_lookup(sg, &root, d.ino, name, &a), -ENOENT);
+				mkfile(sg, d.ino, name, NULL, 0);
+			}
+			/* the name is there: both makes must find it */
+			CU_ASSERT_EQUAL(fs_create(sg, &root, d.ino, name, 0644,
+						  O_CREAT | O_EXCL | O_RDWR, &a, &f), -EEXIST);
+			CU_ASSERT_EQUAL(fs_mkdir(sg, &root, d.ino, name, 0755, &a), -EEXIST);
+		}
+		/* the fast path itself: looked up, created, then found */
+		for (int i = 0; i < 50; i++, n++) {
+			snprintf(name, sizeof(name), "fresh-%d", i);
+			CU_ASSERT_EQUAL(fs_lookup(sg, &root, d.ino, name, &a), -ENOENT);
+			CU_ASSERT_EQUAL(fs_create(sg, &root, d.ino, name, 0644,
+						  O_CREAT | O_EXCL | O_RDWR, &a, &f), 0);
+			fs_release(sg, f);
+			fs_forget(sg, a.ino, 1);
+			CU_ASSERT_EQUAL(fs_create(sg, &root, d.ino, name, 0644,
+						  O_CREAT | O_EXCL | O_RDWR, &a, &f), -EEXIST);
+		}
+		fs_forget(sg, t.ino, 1);
+		CU_ASSERT_EQUAL(count_dir(sg, d.ino), n);
+		fs_forget(sg, d.ino, 1);
+	}
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+}
+
+/*
+ * A transaction that grew a metadata file and then aborted (white box:
+ * the inode file grows while it allocates inodes). The blocks it grew
+ * by had buffers of zeros, dirty, with cached addresses that the abort
+ * frees: they must be gone from the pagepool, so that no write-behind
+ * writes them there later (over whatever gets those addresses next) or
+ * fails the file system when it finds their addresses gone.
+ */
+static void test_abort_after_growth(void)
+{
+	struct sg_grown g = {0};
+	struct sg_tx *tx;
+	pp_pool *pool;
+	fs_sg *sg;
+	uint64_t ino;
+	uint8_t *junk = pattern(2u << 20, 31);
+	int n = 0, rc;
+
+	fsm_mkfs(256u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL_FATAL(sg_tx_begin(sg, 0, &tx), MM_OK);
+	while (tx->ngrown == 0 && n < 4096) {
+		rc = sg_tx_alloc_inode(tx, &ino);
+		CU_ASSERT_EQUAL(rc, MM_OK);
+		if (rc)
+			break;
+		n++;
+	}
+	CU_ASSERT_FATAL(tx->ngrown > 0);
+	g = tx->grown[0];
+	CU_ASSERT(g.ino == 0 && g.n > 1);
+	sg_tx_abort(tx);
+	/* nothing of them is left to write (a stale buffer's write finds its
+	 * address gone: an error that fails the file system) */
+	CU_ASSERT_EQUAL(pp_flush(pool, sg->mfsid, g.ino, g.lo, g.lo + g.n), MM_OK);
+	/* the space is handed out again (a file's data, the inode file
+	 * growing for real): every byte where it belongs */
+	for (int i = 0; i < 40; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "after-%d", i);
+		mkfile(sg, FS_ROOT_INO, name, junk + i * 4096, i % 4 ? 4096 : 1u << 20);
+	}
+	CU_ASSERT_EQUAL(pp_flush_fs(pool, FSID), MM_OK);
+	CU_ASSERT_EQUAL(pp_flush_fs(pool, FSID | FS_META_BIT), MM_OK);
+	for (int i = 0; i < 40; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "after-%d", i);
+		check_file(sg, FS_ROOT_INO, name, junk + i * 4096, i % 4 ? 4096 : 1u << 20);
+	}
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+	free(junk);
+	fprintf(stderr, "abort after growth: %d inodes allocated before the inode file grew by %"
+		PRIu64 " blocks\n", n, g.n);
+}
+
+/* White box: cached addresses of (fs, ino) in the address cache. */
+static unsigned ac_count(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, bool any_blk)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < SG_AC_BUCKETS; i++) {
+		pthread_mutex_lock(&sg->actab[i].mu);
+		for (struct sg_ac *a = sg->actab[i].head; a; a = a->next)
+			n += a->fs == fs && a->ino == ino && (any_blk || a->blk == blk);
+		pthread_mutex_unlock(&sg->actab[i].mu);
+	}
+	return n;
+}
+
+/*
+ * The address cache's drops (white box): a drop of every block of an
+ * inode visits only the buckets of blocks below the highest one ever
+ * cached for its slot, and must still find each, the highest and an
+ * indirect block's tag included; a partial drop keeps the rest.
+ */
+static void test_ac_drop(void)
+{
+	static const uint64_t blks[] = {0, 3, 63, 64, 70, 5000, FS_TAG_IND | 7};
+	struct pp_map m = {.len = 4096, .nrep = 1};
+	pp_pool *pool;
+	fs_sg *sg;
+	const uint32_t fs = 0x77;
+
+	fsm_mkfs(64u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	for (uint64_t ino = 900001; ino < 900001 + 64; ino++) {
+		for (size_t k = 0; k < sizeof(blks) / sizeof(blks[0]); k++)
+			if (ino % 2 || blks[k] < 64)
+				sg_ac_put(sg, fs, ino, blks[k], &m);
+	}
+	for (uint64_t ino = 900001; ino < 900001 + 64; ino++) {
+		CU_ASSERT(ac_count(sg, fs, ino, 0, true) >= 3);
+		if (ino % 4 == 0) {
+			sg_ac_drop(sg, fs, ino, 0, 4);
+			CU_ASSERT_EQUAL(ac_count(sg, fs, ino, 0, false), 0);
+			CU_ASSERT_EQUAL(ac_count(sg, fs, ino, 3, false), 0);
+			CU_ASSERT_EQUAL(ac_count(sg, fs, ino, 63, false), 1);
+		}
+		if (ino % 3 == 0) {
+			/* the indirect block's tag alone, then the rest */
+			sg_ac_drop(sg, fs, ino, FS_TAG_IND, FS_TAG_IND + 8);
+			CU_ASSERT_EQUAL(ac_count(sg, fs, ino, FS_TAG_IND | 7, false), 0);
+		}
+		sg_ac_drop(sg, fs, ino, 0, UINT64_MAX);
+		CU_ASSERT_EQUAL(ac_count(sg, fs, ino, 0, true), 0);
+	}
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+}
+
+static void register_tests(void)
+{
+	CU_pSuite s = CU_add_suite("fs_vn", fsm_setup, fsm_teardown);
+
+	CU_add_test(s, "a noted absent name, then made another way", test_negative_lookups);
+	CU_add_test(s, "an aborted transaction's growth leaves no buffer", test_abort_after_growth);
+	CU_add_test(s, "address cache drops, every block and some", test_ac_drop);
+}
+
+MM_CUNIT_MAIN(register_tests)
