@@ -47,6 +47,10 @@ void pp_flush_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64_t
 
 	if (!any_ino && !ino_cached(p, fs, ino))
 		return;
+	if (!any_ino)
+		ino_clamp(p, fs, ino, &hi);
+	if (!any_ino && lo >= hi)
+		return;
 	if (!any_ino && hi - lo <= PP_SHORT_RANGE) {
 		for (uint64_t blk = lo; blk < hi; blk++) {
 			struct pp_buf *b = pp_lookup_pin(p, &(struct pp_tag){fs, ino, blk});
@@ -227,6 +231,10 @@ static int drop_scan(pp_pool *p, uint32_t fs, uint64_t ino, bool any_ino, uint64
 	if (!discard)
 		pp_flush_scan(p, fs, ino, any_ino, lo, hi);
 	if (!any_ino && !ino_cached(p, fs, ino))
+		return MM_OK;
+	if (!any_ino)
+		ino_clamp(p, fs, ino, &hi);
+	if (!any_ino && lo >= hi)
 		return MM_OK;
 	if (!any_ino && hi - lo <= PP_SHORT_RANGE) {
 		for (uint64_t blk = lo; blk < hi; blk++) {

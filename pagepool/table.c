@@ -118,6 +118,7 @@ struct pp_buf *pp_pin_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t, b
 		return b;
 	}
 	MM_BUG_ON(nb, is_hashed(nb) || pins_of(nb) != 0);
+	ino_end_raise(p, &nb->tag);
 	atomic_store_explicit(&nb->pins, 1, memory_order_relaxed);
 	nb->hnext = pt->bucket[bk];
 	pt->bucket[bk] = nb;

@@ -1445,6 +1445,49 @@ static void *pin_holder(void *arg)
 	return NULL;
 }
 
+/*
+ * A flush or an invalidate of "every block" of a file looks only below
+ * the highest block ever cached for its slot (a small file's few blocks,
+ * not every descriptor): it must still reach that highest one, and the
+ * others, with a long range scanned and a short one looked up.
+ */
+static void test_whole_file_ranges(void)
+{
+	struct membe be;
+	pp_pool *p = pool_up(&be, BE_ASYNC, 100, POOL_MIN, 0, 0);
+	const uint32_t bs = FS1.bs;
+	static const uint64_t blks[][3] = {{0, 5, 9}, {0, 3, 999}};
+	uint8_t *pat = malloc(bs), *tmp = malloc(bs);
+	uint64_t seed = 11;
+
+	CU_ASSERT_FATAL(p && pat && tmp);
+	wd_arm("whole_file_ranges", 30);
+	for (int c = 0; c < 2; c++) {
+		uint64_t ino = 11 + (uint64_t)c;
+		struct pp_stats s0;
+
+		for (int k = 0; k < 3; k++) {
+			fill_rand(pat, bs, &seed);
+			pat[0] = (uint8_t)(blks[c][k] + 1);
+			CU_ASSERT_EQUAL(put(p, &FS1, ino, blks[c][k], 0, bs, pat, 0), 0);
+		}
+		CU_ASSERT(stats(p).dirty_bytes >= 3ull * bs);
+		CU_ASSERT_EQUAL(pp_flush(p, FS1.fs, ino, 0, UINT64_MAX), 0);
+		CU_ASSERT_EQUAL(stats(p).dirty_bytes, 0);
+		for (int k = 0; k < 3; k++) {
+			blk_disk(&be, &FS1, ino, blks[c][k], 0, 0, tmp, bs, false);
+			CU_ASSERT_EQUAL(tmp[0], (uint8_t)(blks[c][k] + 1));
+		}
+		s0 = stats(p);
+		CU_ASSERT_EQUAL(pp_invalidate(p, FS1.fs, ino, 0, UINT64_MAX), 0);
+		CU_ASSERT_EQUAL(stats(p).buffers, s0.buffers - 3);
+	}
+	wd_disarm();
+	free(pat);
+	free(tmp);
+	pool_down(p, &be);
+}
+
 static void test_invalidate(void)
 {
 	struct membe be;
@@ -2591,6 +2634,7 @@ static void register_tests(void)
 		{"stress_async", test_stress_async},
 		{"stress_resize", test_stress_resize},
 		{"invalidate", test_invalidate},
+		{"whole-file flush and invalidate reach the highest block", test_whole_file_ranges},
 		{"flush_waits_inflight", test_flush_waits_inflight},
 		{"dirty_limit", test_dirty_limit},
 		{"write_ahead", test_write_ahead},
