@@ -198,6 +198,8 @@ void pp_mark_dirty(pp_buf *b, uint32_t off, uint32_t len, uint64_t lsn)
 	added = mask & ~b->dirty;
 	if (!b->dirty && added)
 		add(&b->p->buffers_dirty, 1);
+	if (mask)
+		atomic_store_explicit(&b->dirtyish, true, memory_order_release);
 	b->dirty |= mask;
 	b->valid |= mask;
 	b->marked = true;

@@ -168,6 +168,7 @@ struct pp_buf *pp_alloc_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t,
 	MM_BUG_ON(b, b->dirty || b->reading || b->writing);	/* rule 4 */
 	b->valid = b->dirty = 0;
 	atomic_store(&b->checked, false);
+	atomic_store(&b->dirtyish, false);
 	b->lsn = 0;
 	b->reading = b->writing = false;
 	b->marked = false;

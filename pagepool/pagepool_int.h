@@ -71,6 +71,10 @@ struct pp_buf {
 	atomic_int pins;		/* up only under the part lock */
 	_Atomic uint8_t usage;		/* clock usage count */
 	atomic_bool checked;		/* pp_set_checked since the last read into it */
+	/* set (under mu) before <dirty> first becomes non-zero, cleared
+	 * (under mu) once it is clean and not being written: a lap of
+	 * write-behind passes over a buffer without it taking no lock */
+	atomic_bool dirtyish;
 	struct pp_buf *hnext;		/* part lock */
 	struct pp_buf *fnext;		/* alloc_mu: free descriptors */
 	pthread_rwlock_t content;

@@ -167,8 +167,10 @@ static void wb_finish(pp_pool *p, struct wb_item *it)
 	pthread_mutex_lock(&b->mu);
 	MM_BUG_ON(b, !b->writing);	/* rule 6: a write ends only once */
 	b->writing = false;
-	if (!b->dirty)
+	if (!b->dirty) {
 		add(&p->buffers_dirty, -1);
+		atomic_store(&b->dirtyish, false);
+	}
 	add(&p->dirty_bytes, -(int64_t)((uint64_t)__builtin_popcount(it->mask) * b->fs->sub));
 	pthread_cond_broadcast(&b->cv);
 	pthread_mutex_unlock(&b->mu);
@@ -312,7 +314,11 @@ static unsigned wb_lap(pp_pool *p, struct wb_batch *bt, uint64_t cap)
 		for (uint32_t k = 0; k < chunk; k++) {
 			struct pp_buf *b = desc_at(p, (i0 + k) % nd);
 
-			if (!pp_pin_hashed(p, b))
+			/* clean and not being written: nothing to do, and no
+			 * lock taken to find that out (one clean buffer in a
+			 * large pool is most of them) */
+			if (!atomic_load_explicit(&b->dirtyish, memory_order_acquire) ||
+			    !pp_pin_hashed(p, b))
 				continue;
 			if (atomic_load_explicit(&b->fs->paused, memory_order_relaxed) ||
 			    pp_wb_add(bt, b, false, partial) != WB_ADDED) {
