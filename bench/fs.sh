@@ -63,8 +63,8 @@
 # BENCH_FS_RR_MB (1024), BENCH_FS_RR_SECONDS (10), BENCH_FS_MD_FILES
 # (20000), BENCH_FS_DISK_MB per NSD (3072, four of them, preallocated and
 # written in full once before anything is measured). The baselines take
-# about 2 minutes on 2 CPUs; with mmfs the run took 6 minutes (2026-12-06,
-# mmfs metadata at ~900 operations/s), under the 10 minutes aimed at.
+# about 2 minutes on 2 CPUs; with mmfs the run took about 3 minutes
+# (2026-12-07: 182-200 s), under the 10 minutes aimed at.
 # BENCH_FS_SKIP_MMFS=1 runs the baselines only. Needs root (mounts).
 #
 # Everything it starts it stops, also on failure or interrupt: the mounts
