@@ -326,6 +326,9 @@ void sg_ro_tree(fs_sg *sg, struct fs_tree *t);
  * transaction) and its buffer of (ino, blk), for sgro.c's store, which
  * sends a thread's own transaction's blocks there. */
 struct sg_txbuf *sg_tx_find(struct sg_tx *tx, uint64_t ino, uint64_t blk);
+/* sgdiff.c: log what <tb> changed (when the transaction logs) and set
+ * [*lo, *hi) to the span that differs. */
+int sg_tx_diff(struct sg_tx *tx, struct sg_txbuf *tb, uint32_t *lo, uint32_t *hi);
 int sg_tx_bs_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data);
 void sg_tx_bs_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty);
 int sg_tx_bs_punch(void *arg, uint64_t ino, uint64_t blk);
