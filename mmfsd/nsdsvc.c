@@ -13,6 +13,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/thread.h"
+#include "common/util.h"
 #include "nsd/proto.h"
 
 #define SUB "nsd"
@@ -25,6 +26,7 @@ struct nsd_svc {
 	nsd_server *srv;
 	nsd_client *cli;
 	pthread_mutex_t scan_lock;	/* one scan at a time */
+	uint64_t scan_began_ns;		/* the last scan's start; under scan_lock */
 	struct mm_worker scan;		/* "nsd-scan"; its lock guards want_scan */
 	bool want_scan;
 };
@@ -166,9 +168,28 @@ int nsd_svc_scan_now(nsd_svc *s, char *err, size_t errsz)
 	int rc;
 
 	pthread_mutex_lock(&s->scan_lock);
+	s->scan_began_ns = mm_now_ns();
 	rc = do_scan(s, err, errsz);
 	pthread_mutex_unlock(&s->scan_lock);
 	return rc;
+}
+
+/* A request named an NSD we do not know. A scan begun after it arrived
+ * read a CCR that already held every NSD its sender knew of, so one scan
+ * answers a burst of such requests, and a requester naming a bogus id
+ * costs at most one scan per request wave. */
+static void refresh(uint64_t recv_ns, void *arg)
+{
+	nsd_svc *s = arg;
+	char err[256];
+
+	pthread_mutex_lock(&s->scan_lock);
+	if (s->scan_began_ns <= recv_ns) {
+		s->scan_began_ns = mm_now_ns();
+		if (do_scan(s, err, sizeof(err)) < 0)
+			mm_warn(SUB, "rescan for an unknown NSD: %s", err);
+	}
+	pthread_mutex_unlock(&s->scan_lock);
 }
 
 void nsd_svc_request_scan(nsd_svc *s)
@@ -328,6 +349,8 @@ int nsd_svc_create(const struct nsd_svc_config *cfg, nsd_svc **out)
 	sc.fence_arg = s;
 	sc.epoch = io_epoch;
 	sc.epoch_arg = s;
+	sc.refresh = refresh;
+	sc.refresh_arg = s;
 	rc = nsd_server_create(&sc, &s->srv);
 	if (rc)
 		goto fail;

@@ -13,8 +13,10 @@
  *
  * Discovery runs on the "nsd-scan" thread whenever asked: on joining the
  * cluster, on MSG_NSD_RESCAN (sent by the node that ran mmcrnsd/mmdelnsd),
- * on a change of nsdDevices, and synchronously for mmnsddiscover and for
- * I/O naming an NSD this node does not know yet.
+ * on a change of nsdDevices, and synchronously for mmnsddiscover, for
+ * I/O naming an NSD this node does not know yet, and for a request served
+ * here that names one (unless a scan began after that request arrived: the
+ * sender knew of nothing that scan missed).
  */
 #ifndef MM_MMFSD_NSDSVC_H
 #define MM_MMFSD_NSDSVC_H

@@ -171,6 +171,10 @@ static void handle(net_req *req, void *arg)
 	}
 	nsd_id_format(pr.nsd_id, idtxt, sizeof(idtxt));
 	e = nsd_table_get(s->cfg.tab, pr.nsd_id);
+	if (!e && s->cfg.refresh) {
+		s->cfg.refresh(net_req_recv_ns(req), s->cfg.refresh_arg);
+		e = nsd_table_get(s->cfg.tab, pr.nsd_id);
+	}
 	disk = e ? nsd_entry_local_pinned(e, &ld, &guard) : NULL;
 	if (!disk) {
 		count(&s->refused_invalid);

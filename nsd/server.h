@@ -66,6 +66,13 @@ struct nsd_server_config {
 	 * it if the lease changes before it reaches the disk. NULL: unstamped. */
 	uint64_t (*epoch)(void *arg);
 	void *epoch_arg;
+	/* Before refusing a request for an NSD <tab> does not know: bring the
+	 * table up to date if it may be older than the request (received at
+	 * <recv_ns>), since the NSD may have been created, and its rescan
+	 * announced, after this node last read it. Runs on a service thread;
+	 * may block. NULL: refuse at once. */
+	void (*refresh)(uint64_t recv_ns, void *arg);
+	void *refresh_arg;
 };
 
 struct nsd_server_stats {

@@ -1132,7 +1132,24 @@ struct cl_opts {
 	int nservers;
 	int retry_ms, down_ms;
 	bool no_s3;			/* do not start server 3 */
+	bool refresh;			/* servers learn nsdB when they refresh */
 };
+
+static atomic_int refresh_calls[5], refresh_bad;	/* CUnit asserts on this thread only */
+
+/* What mmfsd's refresh does, reduced: re-read the definitions, which by
+ * now include nsdB (as if mmcrnsd made it after this server's last scan). */
+static void refresh_cb(uint64_t recv_ns, void *arg)
+{
+	uint32_t node = (uint32_t)(intptr_t)arg;
+	uint32_t srv[] = {2, 3};
+	struct nsd_def defs[] = {mkdef("nsdA", ID_A, p_a, true, srv, 2),
+				 mkdef("nsdB", ID_B, p_b, true, srv, 2)};
+
+	if (recv_ns == 0 || recv_ns > mm_now_ns() || nsd_table_update(N[node].tab, defs, 2, NULL, 0) != 2)
+		atomic_fetch_add(&refresh_bad, 1);
+	atomic_fetch_add(&refresh_calls[node], 1);
+}
 
 /* fencing answers of the servers (index = node) and the nodes they saw */
 static atomic_int fence_rc[5];
@@ -1222,6 +1239,10 @@ static int start_server(uint32_t node, const struct cl_opts *o, bool sync_backen
 
 	tc.disk_opts.sync_backend = sync_backend;
 	tc.disk_opts.queue_depth = 16;
+	if (o->refresh) {
+		sc.refresh = refresh_cb;
+		sc.refresh_arg = (void *)(intptr_t)node;
+	}
 	N[node].net = mk_net(node, true);
 	if (!N[node].net || nsd_table_create(&tc, &N[node].tab) ||
 	    nsd_table_update(N[node].tab, &def, 1, NULL, 0) != 1)
@@ -1258,6 +1279,9 @@ static bool cluster_up(struct cl_opts o)
 	for (size_t i = 0; i < MM_ARRAY_SIZE(fence_rc); i++)
 		atomic_store_explicit(&fence_rc[i], 0, memory_order_seq_cst);
 	atomic_store_explicit(&fence_bad_node, 0, memory_order_seq_cst);
+	for (size_t i = 0; i < MM_ARRAY_SIZE(refresh_calls); i++)
+		atomic_store_explicit(&refresh_calls[i], 0, memory_order_seq_cst);
+	atomic_store_explicit(&refresh_bad, 0, memory_order_seq_cst);
 	atomic_store_explicit(&fake_mode, 0, memory_order_seq_cst);
 	atomic_store_explicit(&fake_calls, 0, memory_order_seq_cst);
 	atomic_store_explicit(&fake_bump_at, 0, memory_order_seq_cst);
@@ -1407,6 +1431,34 @@ static void test_served_unknown(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "knows no NSD with id 3333CCCC4444DDDD"));
 	CU_ASSERT_EQUAL(srv_stats(2).refused_invalid, 1);
 	CU_ASSERT_EQUAL(srv_stats(3).refused_invalid, 1);
+	free(buf);
+	cluster_down();
+}
+
+/* An NSD made after the server last read the table: the server refreshes
+ * once and serves it, rather than refusing a request its peer had every
+ * right to send (the mmcrnsd; mmcrfs race: mmcrfs reads through a server
+ * whose rescan message had not yet been acted on). */
+static void test_served_refresh(void)
+{
+	uint32_t srv[] = {2, 3};
+	struct nsd_def defs[] = {mkdef("nsdA", ID_A, p_a, false, srv, 2),
+				 mkdef("nsdB", ID_B, p_b, false, srv, 2)};
+	uint8_t *buf = nsd_io_buf_alloc(4096);
+	char err[768] = "";
+
+	UP(.refresh = true);
+	CU_ASSERT_FATAL(buf != NULL);
+	CU_ASSERT_EQUAL(nsd_table_update(N[1].tab, defs, 2, NULL, 0), 0);
+	CU_ASSERT_EQUAL(nsd_client_read(N[1].cli, ID_B, 0, buf, 4096, err, sizeof(err)), MM_OK);
+	CU_ASSERT_EQUAL(memcmp(buf, "MMFSNSD1", 8), 0);
+	CU_ASSERT_EQUAL(atomic_load(&refresh_calls[2]) + atomic_load(&refresh_calls[3]), 1);
+	CU_ASSERT_EQUAL(srv_stats(2).refused_invalid + srv_stats(3).refused_invalid, 0);
+	/* known now: no more refreshes; nor for an NSD the server knew */
+	CU_ASSERT_EQUAL(nsd_client_read(N[1].cli, ID_B, 0, buf, 4096, err, sizeof(err)), MM_OK);
+	CU_ASSERT_EQUAL(nsd_client_read(N[1].cli, ID_A, 0, buf, 4096, err, sizeof(err)), MM_OK);
+	CU_ASSERT_EQUAL(atomic_load(&refresh_calls[2]) + atomic_load(&refresh_calls[3]), 1);
+	CU_ASSERT_EQUAL(atomic_load(&refresh_bad), 0);
 	free(buf);
 	cluster_down();
 }
@@ -1916,6 +1968,7 @@ static void register_tests(void)
 	static const struct mm_test served[] = {
 		{"write and read back", test_served_rw},
 		{"NSD unknown to the servers", test_served_unknown},
+		{"a server refreshes for an NSD it does not know", test_served_refresh},
 		{"never and always", test_served_policy},
 		{"checksums", test_served_checksum},
 		{"fenced requester", test_served_fenced},
