@@ -102,7 +102,7 @@ static _Atomic uint64_t *ac_ino_end(fs_sg *sg, _Atomic uint32_t *slot)
 	return &sg->ac_ino_end[slot - sg->ac_ino];
 }
 
-static bool ac_get(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, struct pp_map *m)
+bool sg_ac_get(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, struct pp_map *m)
 {
 	struct sg_bucket *b = &sg->actab[ac_hash(fs, ino, blk)];
 	bool hit = false;
@@ -309,7 +309,7 @@ int sg_map_data(void *arg, const struct pp_tag *t, struct pp_map *m)
 	struct fs_tree tr;
 	int rc;
 
-	if (ac_get(sg, t->fs, t->ino, t->blk, m) || sg_ord_map(sg, t, m))
+	if (sg_ac_get(sg, t->fs, t->ino, t->blk, m) || sg_ord_map(sg, t, m))
 		return MM_OK;
 	rc = map_inode(sg, t->ino, &in);
 	if (rc)
@@ -341,7 +341,7 @@ int sg_map_meta(fs_sg *sg, uint64_t ino, uint64_t blk, struct pp_map *m)
 	uint32_t off = 0;
 	int rc;
 
-	if (ac_get(sg, sg->mfsid, ino, blk, m))
+	if (sg_ac_get(sg, sg->mfsid, ino, blk, m))
 		return MM_OK;
 	if (ino == 0 && blk < sg->mbper) {
 		sg_ptr_to_map(sg, &sg->sgd.ifile0, (uint32_t)blk * FS_MB, FS_MB, m);

@@ -361,6 +361,8 @@ uint64_t sg_data_keep(fs_sg *sg, const struct fs_chunk *ch);
 int sg_map_meta(fs_sg *sg, uint64_t ino, uint64_t blk, struct pp_map *m);
 /* The pagepool's map of a data block (<arg> the fs_sg). */
 int sg_map_data(void *arg, const struct pp_tag *t, struct pp_map *m);
+/* The address cache: a hit fills *m. */
+bool sg_ac_get(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, struct pp_map *m);
 void sg_ac_put(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct pp_map *m);
 void sg_ac_drop(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t lo, uint64_t hi);
 void sg_ptr_to_map(fs_sg *sg, const struct fs_ptr *p, uint32_t off, uint32_t len,

@@ -105,6 +105,49 @@ static void tb_unrange(struct sg_txbuf *tb)
 	tb->ranged = false;
 }
 
+static int tx_grow(struct sg_tx *tx, uint64_t ino, uint64_t blk);
+
+/*
+ * Where metadata block <blk> of <ino> is, as this transaction sees it.
+ * sg_map_meta reads the file's indirect blocks from the pool, shared;
+ * one this transaction holds for writing (it grew the file) would wait
+ * for itself, so then the walk goes through the transaction's own
+ * buffers.
+ */
+static int tx_map_meta(struct sg_tx *tx, uint64_t ino, uint64_t blk, struct pp_map *m)
+{
+	fs_sg *sg = tx->sg;
+	struct fs_inode *in = NULL;
+	struct fs_ptr p;
+	struct fs_tree *t;
+	bool mine = false;
+	int rc;
+
+	for (int i = 0; i < tx->nbuf && !mine; i++)
+		mine = tx->buf[i].ino == ino && tx->buf[i].write && (tx->buf[i].blk & FS_TAG_IND) &&
+		       tx->buf[i].blk != FS_TAG_XATTR;
+	if (!mine)
+		return sg_map_meta(sg, ino, blk, m);
+	if (sg_ac_get(sg, sg->mfsid, ino, blk, m))
+		return MM_OK;
+	for (int i = 0; i < tx->nino && !in; i++)
+		if (tx->ino[i].ip->ino == ino)
+			in = tx->ino[i].in;
+	if (!in)
+		return sg_map_meta(sg, ino, blk, m);
+	t = sg_tx_tree(tx, ino);
+	rc = fs_tree_lookup(t, in, blk / sg->mbper, &p);
+	if (rc < 0) {
+		sg_logf(sg, rc, "%s", t->err);
+		return rc;
+	}
+	if (rc == 0)
+		return MM_ENOENT;
+	sg_ptr_to_map(sg, &p, (uint32_t)(blk % sg->mbper) * FS_MB, 0, m);
+	sg_ac_put(sg, sg->mfsid, ino, blk, m);
+	return MM_OK;
+}
+
 /* tx_get_buf; <how>: TB_LAZY, an inode-file block of records commit
  * encodes (struct sg_txbuf, lazy); TB_RANGED, a block whose user names
  * every change first (ranged). Either only when the buffer is new to the
@@ -135,7 +178,7 @@ static int tx_get_buf2(struct sg_tx *tx, uint64_t ino, uint64_t blk, bool write,
 		tx->cap = cap;
 	}
 	if (write && !(blk & FS_TAG_IND)) {
-		rc = sg_map_meta(sg, ino, blk, &m);
+		rc = tx_map_meta(tx, ino, blk, &m);
 		if (rc == MM_ENOENT) {
 			rc = tx_grow(tx, ino, blk);
 			if (rc)
@@ -916,7 +959,7 @@ void sg_tx_abort(struct sg_tx *tx)
 		else if (tb->fresh)
 			memset(tb->data, 0, FS_MB);
 		pp_release(tb->b);
-		if (tb->fresh || (tb->blk & FS_TAG_IND))
+		if (tb->fresh || ((tb->blk & FS_TAG_IND) && tb->ino != 0))
 			sg_ac_drop(sg, sg->mfsid, tb->ino, tb->blk, tb->blk + 1);
 	}
 	/* Blocks a file grew by are gone with the growth: their buffers
@@ -937,6 +980,12 @@ void sg_tx_abort(struct sg_tx *tx)
 		tx->ino[i].ip->valid = false;
 		tx->ino[i].ip->ver++;
 		pthread_mutex_unlock(&tx->ino[i].ip->mu);
+		/* the inode file only grows, and its growth is dropped above:
+		 * every other address of it still holds, and losing them
+		 * would send each commit's record lookups through its
+		 * indirect blocks (see the commit's first pass) */
+		if (tx->ino[i].ip->ino == 0)
+			continue;
 		sg_ac_drop(sg, sg->fsid, tx->ino[i].ip->ino, 0, UINT64_MAX);
 		sg_ac_drop(sg, sg->mfsid, tx->ino[i].ip->ino, 0, UINT64_MAX);
 	}
@@ -1030,6 +1079,19 @@ int sg_tx_commit(struct sg_tx *tx)
 			}
 	/* inode records last, in ascending order (the lock order) */
 	qsort(tx->ino, tx->nino, sizeof(tx->ino[0]), cmp_txino);
+	/* Where each record's block is, found before any is held: finding
+	 * one reads the inode file's indirect blocks, which a transaction
+	 * growing the inode file holds while it waits for the blocks we
+	 * would hold (an unlink and a create deadlocked so). */
+	for (int i = 0; i < tx->nino && !rc; i++) {
+		uint64_t blk = tx->ino[i].ip->ino / FS_INODES_PER_MB;
+		struct pp_map m;
+
+		if (!sg_tx_find(tx, 0, blk) && (blk >= sg->mbper))
+			rc = tx_map_meta(tx, 0, blk, &m);
+		if (rc == MM_ENOENT)
+			rc = MM_OK;	/* a block the commit grows */
+	}
 	for (int i = 0; i < tx->nino && !rc; i++) {
 		uint64_t ino = tx->ino[i].ip->ino;
 		struct sg_txbuf *tb;
