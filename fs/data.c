@@ -827,12 +827,6 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 			if (rc)
 				goto done;
 		}
-		/* the old last block grows over the range: zeros past the old end */
-		if (old % sg->B && old < newsize) {
-			rc = zero_range(sg, &in, old, newsize);
-			if (rc)
-				goto done;
-		}
 		rc = sg_tx_begin(sg, 0, &tx);
 		if (rc)
 			goto done;
@@ -849,6 +843,14 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 			rc = have_of(sg, &in, n, &have);
 			if (!rc && have != want)
 				rc = resize_block(sg, tx, &in, n, have, want, &fresh);
+			/* the old last block: zeros past the old end, once its
+			 * run holds them (fs_write's order: zeros dirtied first
+			 * would be written past the old, shorter run if the
+			 * growth failed or came later) */
+			if (!rc && n == old / sg->B && old % sg->B) {
+				rc = zero_range(sg, &in, old, newsize);
+				have = UINT32_MAX;	/* and flush it */
+			}
 			if (!rc && have != want)
 				rc = pp_flush(sg->pool, sg->fsid, in.ino, n, n + 1);
 			if (!rc && tx->nbuf > SG_TX_MAXBUF - 8) {

@@ -231,6 +231,8 @@ void sg_ptr_to_map(fs_sg *sg, const struct fs_ptr *p, uint32_t off, uint32_t len
 {
 	memset(m, 0, sizeof(*m));
 	m->len = len;
+	/* a fragment's run: the space after it is someone else's */
+	m->bounded = len != 0;
 	for (int r = 0; r < FS_MAX_REPLICAS; r++) {
 		uint32_t d;
 

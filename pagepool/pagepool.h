@@ -64,6 +64,10 @@ struct pp_map {
 	 * gets only as much memory as that (64 KiB units, at least a
 	 * subblock), and grows if a later pp_get() reaches past it. */
 	uint32_t len;
+	/* len bounds the block on disk (the disk space after it is another
+	 * file's): write-behind writes no dirty byte past it (README.md
+	 * rule 12). Otherwise len is only the hint above. */
+	bool bounded;
 	int nrep;
 	struct {
 		uint64_t nsd_id;

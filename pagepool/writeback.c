@@ -146,6 +146,23 @@ static int item_cmp(const void *a, const void *b)
 	return x->blk < y->blk ? -1 : x->blk > y->blk;
 }
 
+/*
+ * The subblocks a block's run holds on disk (the map's len: a fragment's
+ * run is shorter than the block). Dirty bytes past it are not the file's
+ * on disk, where the next file's space follows: they are dropped, never
+ * written there (README.md rule 12). A file system that grows the run dirties them
+ * again once the map says so.
+ */
+static uint32_t run_mask(const struct pp_fs *f, const struct pp_map *m)
+{
+	uint32_t n;
+
+	if (!m->bounded || m->len == 0)
+		return UINT32_MAX;
+	n = (uint32_t)((m->len + f->sub - 1) / f->sub);
+	return n >= PP_SUBBLOCKS ? UINT32_MAX : (1u << n) - 1;
+}
+
 /* A buffer of the batch was written (or failed): account, report, let go. */
 static void wb_finish(pp_pool *p, struct wb_item *it)
 {
@@ -215,8 +232,8 @@ static uint64_t wb_write_items(struct wb_batch *bt, unsigned lo, unsigned hi)
 		if (!it->rc && (m.nrep < 1 || m.nrep > PP_MAX_REPLICAS))
 			it->rc = MM_EINVAL;
 		for (int r = 0; !it->rc && r < m.nrep; r++)
-			it->nio += pp_build_ios(it->b, it->mask, true, &m, r, it->io + it->nio,
-						wb_io_done, it);
+			it->nio += pp_build_ios(it->b, it->mask & run_mask(f, &m), true, &m, r,
+						it->io + it->nio, wb_io_done, it);
 		total += it->nio;
 	}
 	/* count every request before the first can complete */

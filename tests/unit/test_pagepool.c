@@ -145,6 +145,7 @@ struct fakefs {
 	atomic_uint bad;	/* map() asked about a tag it cannot be asked about */
 	uint64_t frag_ino;	/* map() says this inode's blocks are fragments... */
 	uint32_t frag_len;	/* ...of this many bytes (pp_map.len) */
+	bool frag_bounded;	/* ...and nothing past them is written (pp_map.bounded) */
 };
 
 static struct fakefs FS1 = {.fs = 1, .bs = 256 * KIB, .base = 0, .nrep = 1,
@@ -168,8 +169,10 @@ static int ff_map(void *arg, const struct pp_tag *t, struct pp_map *out)
 		return MM_ENOENT;
 	key = t->ino * 1000 + t->blk;
 	memset(out, 0, sizeof(*out));
-	if (f->frag_ino && t->ino == f->frag_ino)
+	if (f->frag_ino && t->ino == f->frag_ino) {
 		out->len = f->frag_len;
+		out->bounded = f->frag_bounded;
+	}
 	out->nrep = f->nrep;
 	for (int r = 0; r < f->nrep; r++) {
 		out->rep[r].nsd_id = (key + (uint64_t)r) % NDISK;
@@ -2362,6 +2365,48 @@ static void *frag_holder(void *arg)
  * fragment grows its buffer, keeping what it held; the move waits for a
  * thread holding the buffer shared, whose bytes stay put meanwhile.
  */
+/*
+ * README.md rule 12: a bounded map's len is the block's run on disk, and
+ * what follows it there is another file's. Bytes dirtied past it (a
+ * file system's zeros past a fragment whose growth then failed) are
+ * dropped, not written over the neighbour; within it they are written.
+ * Unbounded, len stays a hint and everything dirty is written.
+ */
+static void test_bounded_run(void)
+{
+	struct membe be;
+	pp_pool *p = pool_up(&be, BE_ASYNC, 0, POOL_MIN, 2, 0);
+	uint8_t *x = malloc(128 * KIB), *old = malloc(128 * KIB), *tmp = malloc(128 * KIB);
+	uint64_t seed = 37;
+	struct pp_stats st;
+
+	CU_ASSERT_FATAL(p && x && old && tmp);
+	fill_rand(x, 128 * KIB, &seed);
+	fill_rand(old, 128 * KIB, &seed);
+	/* the neighbour's bytes on disk, after block 9's 40 KiB run */
+	blk_disk(&be, &FS2, 5, 9, 0, 0, old, 128 * KIB, true);
+	blk_disk(&be, &FS2, 5, 10, 0, 0, old, 128 * KIB, true);
+	FS2.frag_bounded = true;
+	CU_ASSERT_EQUAL(put(p, &FS2, 5, 9, 0, 128 * KIB, x, 0), 0);
+	CU_ASSERT_EQUAL(pp_flush(p, FS2.fs, 5, 9, 10), 0);
+	blk_disk(&be, &FS2, 5, 9, 0, 0, tmp, 128 * KIB, false);
+	/* the run: 40 KiB, in whole subblocks of 32 KiB */
+	CU_ASSERT_EQUAL(memcmp(tmp, x, 64 * KIB), 0);
+	CU_ASSERT_EQUAL(memcmp(tmp + 64 * KIB, old + 64 * KIB, 64 * KIB), 0);
+	pp_get_stats(p, &st);
+	CHECK_U64(st.dirty_bytes, ==, 0);	/* dropped, not left to write */
+	/* unbounded: the hint only, all of it written */
+	FS2.frag_bounded = false;
+	CU_ASSERT_EQUAL(put(p, &FS2, 5, 10, 0, 128 * KIB, x, 0), 0);
+	CU_ASSERT_EQUAL(pp_flush(p, FS2.fs, 5, 10, 11), 0);
+	blk_disk(&be, &FS2, 5, 10, 0, 0, tmp, 128 * KIB, false);
+	CU_ASSERT_EQUAL(memcmp(tmp, x, 128 * KIB), 0);
+	pool_down(p, &be);
+	free(x);
+	free(old);
+	free(tmp);
+}
+
 static void test_fragments(void)
 {
 	struct membe be;
@@ -2644,6 +2689,7 @@ static void register_tests(void)
 		{"full_dirty", test_full_dirty},
 		{"write_behind_batches", test_write_behind_batches},
 		{"fragments", test_fragments},
+		{"a bounded run: nothing written past it", test_bounded_run},
 		{"pin_apart", test_pin_apart},
 		{"resize", test_resize},
 		{"buddy_limit", test_buddy_limit},
