@@ -837,11 +837,12 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 
 		for (uint64_t n = old % sg->B && old / sg->B < first ? old / sg->B : first;
 		     n * sg->B < newsize && !rc; n = n < first ? first : n + 1) {
-			uint32_t have, want = sg_nsub(sg, n, newsize);
-			bool fresh;
+			uint32_t have = 0, want = sg_nsub(sg, n, newsize);
+			bool fresh, flush;
 
 			rc = have_of(sg, &in, n, &have);
-			if (!rc && have != want)
+			flush = have != want;
+			if (!rc && flush)
 				rc = resize_block(sg, tx, &in, n, have, want, &fresh);
 			/* the old last block: zeros past the old end, once its
 			 * run holds them (fs_write's order: zeros dirtied first
@@ -849,9 +850,9 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 			 * growth failed or came later) */
 			if (!rc && n == old / sg->B && old % sg->B) {
 				rc = zero_range(sg, &in, old, newsize);
-				have = UINT32_MAX;	/* and flush it */
+				flush = true;
 			}
-			if (!rc && have != want)
+			if (!rc && flush)
 				rc = pp_flush(sg->pool, sg->fsid, in.ino, n, n + 1);
 			if (!rc && tx->nbuf > SG_TX_MAXBUF - 8) {
 				/* a long range: several transactions, each whole */

@@ -105,8 +105,6 @@ static void tb_unrange(struct sg_txbuf *tb)
 	tb->ranged = false;
 }
 
-static int tx_grow(struct sg_tx *tx, uint64_t ino, uint64_t blk);
-
 /*
  * Where metadata block <blk> of <ino> is, as this transaction sees it.
  * sg_map_meta reads the file's indirect blocks from the pool, shared;
