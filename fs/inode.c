@@ -180,6 +180,31 @@ static bool inode_has_blocks(fs_sg *sg, uint64_t ino, bool forget)
 	return blocks;
 }
 
+/*
+ * The inode file and the two allocation maps: their inode token covers
+ * their record and their tree (indirect blocks, addresses), not their
+ * blocks' contents, which each inode's token and each region's token
+ * cover (fs/README.md, "Inodes"). Writing back and dropping every cached
+ * inode record here, as a file's revoke does with its blocks, made each
+ * maxFilesToCache trim of the inode file's token (it is taken only to
+ * grow the file, so it ages first) a sync write of every dirty record and
+ * a disk read for every later stat.
+ */
+static int revoke_map_file(fs_sg *sg, uint64_t ino, enum tok_mode want)
+{
+	int rc;
+
+	rc = pp_flush(sg->pool, sg->mfsid, 0, ino / FS_INODES_PER_MB, ino / FS_INODES_PER_MB + 1);
+	if (!rc)
+		rc = pp_flush(sg->pool, sg->mfsid, ino, FS_TAG_IND, UINT64_MAX);
+	if (want == TOK_RO)
+		return rc;
+	inode_has_blocks(sg, ino, true);
+	pp_invalidate(sg->pool, sg->mfsid, ino, FS_TAG_IND, UINT64_MAX);
+	sg_ac_drop(sg, sg->mfsid, ino, 0, UINT64_MAX);
+	return rc;
+}
+
 /* Another node wants inode <k->obj>: write back what this node changed
  * (its record's sector, its directory and indirect blocks), and if it
  * may not even read any more, forget them. An inode whose record says it
@@ -196,6 +221,8 @@ int sg_revoke_inode(void *arg, const struct tok_key *k, struct tok_range r, enum
 	(void)r;
 	if (k->space != sg->fsid)
 		return MM_OK;
+	if (ino == 0 || ino == FS_INO_BMAP || ino == FS_INO_IMAP)
+		return revoke_map_file(sg, ino, want);
 	blocks = inode_has_blocks(sg, ino, false);
 	rc = pp_flush(sg->pool, sg->mfsid, 0, ino / FS_INODES_PER_MB, ino / FS_INODES_PER_MB + 1);
 	if (!rc && blocks)

@@ -5,7 +5,8 @@
  * made another way, is found by the next make; a transaction that grew a
  * file and aborted leaves none of the growth's buffers; the address
  * cache's drops find every block of an inode, by range or all; a failed
- * growth of a fragment writes nothing over the fragment after it.
+ * growth of a fragment writes nothing over the fragment after it; the
+ * inode file's revoke keeps the inode records cached.
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -291,6 +292,48 @@ static void test_ac_drop(void)
 	pp_pool_destroy(pool);
 }
 
+/*
+ * The inode file's token covers its record and its tree, not the inode
+ * records in its blocks (each inode's own token does): its revoke (a
+ * maxFilesToCache trim, since it is taken only to grow the file) must
+ * leave them cached. It once dropped them all, so every stat after it
+ * read its record from disk.
+ */
+static void test_ifile_revoke_keeps_records(void)
+{
+	enum { N = 48 };
+	struct tok_key k0 = {FSID, TOK_INODE, 0};
+	uint64_t ino[N];
+	struct pp_stats before, after;
+	pp_pool *pool;
+	fs_sg *sg;
+
+	fsm_mkfs(64u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	for (int i = 0; i < N; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "r%d", i);
+		ino[i] = mkfile(sg, FS_ROOT_INO, name, NULL, 0);
+	}
+	CU_ASSERT_EQUAL(sg_revoke_inode(sg, &k0, (struct tok_range){0, TOK_INF}, TOK_NONE), 0);
+	pp_get_stats(pool, &before);
+	for (int i = 0; i < N; i++) {
+		struct fs_attr la;
+		char name[32];
+
+		snprintf(name, sizeof(name), "r%d", i);
+		CU_ASSERT_EQUAL(fs_lookup(sg, &root, FS_ROOT_INO, name, &la), 0);
+		CU_ASSERT_EQUAL(la.ino, ino[i]);
+		fs_forget(sg, la.ino, 1);
+	}
+	pp_get_stats(pool, &after);
+	CU_ASSERT_EQUAL(after.reads - before.reads, 0);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+}
+
 static void register_tests(void)
 {
 	CU_pSuite s = CU_add_suite("fs_vn", fsm_setup, fsm_teardown);
@@ -299,6 +342,8 @@ static void register_tests(void)
 	CU_add_test(s, "an aborted transaction's growth leaves no buffer", test_abort_after_growth);
 	CU_add_test(s, "address cache drops, every block and some", test_ac_drop);
 	CU_add_test(s, "a failed fallocate writes nothing past a fragment", test_fragment_neighbour);
+	CU_add_test(s, "the inode file's revoke keeps the records cached",
+		    test_ifile_revoke_keeps_records);
 }
 
 MM_CUNIT_MAIN(register_tests)
