@@ -251,6 +251,16 @@ static uint8_t *body(const struct bref *m)
 	return m->data + FS_MBH_BYTES;
 }
 
+/* Bytes [off, off + len) of map block <blk> of <ino> are about to change
+ * (fs_bstore.changing: a transaction's store then saves and logs only
+ * those, not a copy of the whole block per allocation). */
+static void changing(const struct fs_alloc *a, uint64_t ino, uint64_t blk, uint32_t off,
+		     uint32_t len)
+{
+	if (a->bs.changing)
+		a->bs.changing(a->bs.arg, ino, blk, off, len);
+}
+
 static int bmap_get(struct fs_alloc *a, struct bref *m, uint32_t d, uint32_t r, uint32_t j,
 		    enum get_mode mode, char *err, size_t errsz)
 {
@@ -303,6 +313,7 @@ static void bmap_put(struct fs_alloc *a, struct bref *m, bool dirty)
 		struct fs_mbh h = {.type = FS_BT_BMAP, .fsid = a->fsid, .ino = FS_INO_BMAP,
 				   .blk = m->blk, .a = m->h.a, .b = m->h.b};
 
+		changing(a, FS_INO_BMAP, m->blk, 0, FS_MBH_BYTES);
 		fs_mb_seal(m->data, FS_MB, &h);
 	}
 	a->bs.put(a->bs.arg, FS_INO_BMAP, m->blk, m->data, dirty);
@@ -326,6 +337,13 @@ static void mask_put(uint8_t *bits, uint64_t i, uint32_t spb, uint32_t m)
 
 	for (uint32_t k = 0; k < spb / 8; k++)
 		p[k] = (uint8_t)(m >> (8 * k));
+}
+
+/* Block map entry <i> of <m> becomes <bits>. */
+static void bmap_set(struct fs_alloc *a, struct bref *m, uint64_t i, uint32_t bits)
+{
+	changing(a, FS_INO_BMAP, m->blk, (uint32_t)(FS_MBH_BYTES + i * (a->spb / 8)), a->spb / 8);
+	mask_put(body(m), i, a->spb, bits);
 }
 
 /* <n> bits from bit <off> (off + n <= 32). */
@@ -386,6 +404,7 @@ static int format_chunk(struct fs_alloc *a, uint32_t d, uint32_t r, char *err, s
 		if (rc)
 			return fs_errf(err, errsz, rc, "block map disk %u region %u map block %u: %s", d,
 				       r, j, mm_strerror(rc));
+		changing(a, FS_INO_BMAP, m.blk, 0, FS_MB);
 		memset(m.data, 0, FS_MB);
 		/* blocks past the chunk's end are in use for good */
 		memset(body(&m) + m.covered * a->spb / 8, 0xff, (a->bpm - m.covered) * a->spb / 8);
@@ -499,7 +518,7 @@ static int take_full(struct fs_alloc *a, uint32_t d, uint32_t r, uint32_t j0, ui
 				busy = true;
 				continue;
 			}
-			mask_put(body(&m), i, a->spb, run_mask(0, k));
+			bmap_set(a, &m, i, run_mask(0, k));
 			m.h.a -= k;
 			m.h.b--;
 			bmap_put(a, &m, true);
@@ -587,7 +606,7 @@ int fs_bmap_alloc_frag(struct fs_alloc *a, uint32_t r, uint32_t d, uint32_t k, f
 		bmap_put(a, &m, false);
 		return fs_errf(err, errsz, MM_ECONFLICT, "%s changed under an allocation", m.where);
 	}
-	mask_put(body(&m), best.i, a->spb, bits | run_mask(best.at, k));
+	bmap_set(a, &m, best.i, bits | run_mask(best.at, k));
 	m.h.a -= k;
 	if (bits == 0)
 		m.h.b--;	/* a free block that busy subblocks made look partly used */
@@ -629,7 +648,7 @@ int fs_bmap_free(struct fs_alloc *a, fs_da da, uint32_t nsub, char *err, size_t 
 	m.h.a += nsub;
 	if (bits == 0)
 		m.h.b++;
-	mask_put(body(&m), rb % a->bpm, a->spb, bits);
+	bmap_set(a, &m, rb % a->bpm, bits);
 	bmap_put(a, &m, true);
 	return MM_OK;
 }
@@ -767,6 +786,7 @@ static void imap_initial(const struct fs_alloc *a, uint32_t r, uint8_t *data)
 {
 	uint64_t base = (uint64_t)r * FS_IMAP_REGION_INODES;
 
+	changing(a, FS_INO_IMAP, r, 0, FS_MB);
 	memset(data, 0, FS_MB);
 	for (uint64_t i = 0; i < FS_IMAP_REGION_INODES; i++)
 		if (ino_fixed(a, base + i))
@@ -778,6 +798,7 @@ static void imap_seal(const struct fs_alloc *a, uint32_t r, uint8_t *data, uint6
 	struct fs_mbh h = {.type = FS_BT_IMAP, .fsid = a->fsid, .ino = FS_INO_IMAP, .blk = r,
 			   .a = nfree};
 
+	changing(a, FS_INO_IMAP, r, 0, FS_MBH_BYTES);
 	fs_mb_seal(data, FS_MB, &h);
 }
 
@@ -895,6 +916,7 @@ int fs_imap_alloc(struct fs_alloc *a, uint32_t r, uint64_t hint, uint64_t *ino, 
 			    " free inodes, its bitmap %s", r, h.a,
 			    i == UINT64_MAX ? "none" : "a reserved one");
 	}
+	changing(a, FS_INO_IMAP, r, (uint32_t)(FS_MBH_BYTES + i / 8), 1);
 	bit_put(data + FS_MBH_BYTES, i, true);
 	imap_seal(a, r, data, h.a - 1);
 	a->bs.put(a->bs.arg, FS_INO_IMAP, r, data, true);
@@ -928,6 +950,7 @@ int fs_imap_free(struct fs_alloc *a, uint64_t ino, char *err, size_t errsz)
 	rc = a->bs.get(a->bs.arg, FS_INO_IMAP, r, true, &data);
 	if (rc)
 		return fs_errf(err, errsz, rc, "inode map region %u: %s", r, mm_strerror(rc));
+	changing(a, FS_INO_IMAP, r, (uint32_t)(FS_MBH_BYTES + i / 8), 1);
 	bit_put(data + FS_MBH_BYTES, i, false);
 	imap_seal(a, r, data, h.a + 1);
 	a->bs.put(a->bs.arg, FS_INO_IMAP, r, data, true);

@@ -884,7 +884,7 @@ int fs_sg_mount(const struct fs_mount_params *p, fs_sg **out, char *err, size_t 
 	rc = sg_load_ifile(sg, err, errsz);
 	if (rc)
 		goto fail;
-	sg_ro_bstore(sg, &bs);
+	sg_alloc_bstore(sg, &bs);
 	rc = fs_alloc_open(&sg->sgd, &bs, &sg->alloc, err, errsz);
 	if (rc)
 		goto fail;

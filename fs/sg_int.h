@@ -211,6 +211,10 @@ struct sg_txbuf {
 	 * <csaved>, copied as each is named; the rest is unchanged */
 	bool ranged;
 	uint64_t csaved;
+#ifdef MM_DEBUG
+	uint8_t *shadow;		/* ranged: all its bytes at the get, to catch a
+					 * change its user did not name (sg_tx_diff) */
+#endif
 	uint32_t lo, hi;		/* changed span, from the diff */
 };
 #define SG_TX_CHUNK (FS_MB / 64)
@@ -318,8 +322,11 @@ int sg_tx_log(struct sg_tx *tx, uint64_t ino, uint64_t blk, uint32_t off, uint32
 /* Fill a struct fs_dir of directory <in> for <tx> (NULL: read-only). */
 void sg_dir_view(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, struct fs_dir *d);
 /* Read-only block store over the pagepool (no transaction). */
-extern const struct fs_bstore sg_ro_bstore_ops;
 void sg_ro_bstore(fs_sg *sg, struct fs_bstore *bs);
+/* The allocation maps' store: sg_ro_bstore, but a block got for writing
+ * in this thread's transaction is not copied whole; alloc.c names each
+ * change (fs_bstore.changing). */
+void sg_alloc_bstore(fs_sg *sg, struct fs_bstore *bs);
 void sg_ro_tree(fs_sg *sg, struct fs_tree *t);
 
 /* The transaction's block store (struct fs_bstore callbacks, <arg> the
@@ -330,6 +337,10 @@ struct sg_txbuf *sg_tx_find(struct sg_tx *tx, uint64_t ino, uint64_t blk);
  * [*lo, *hi) to the span that differs. */
 int sg_tx_diff(struct sg_tx *tx, struct sg_txbuf *tb, uint32_t *lo, uint32_t *hi);
 int sg_tx_bs_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data);
+/* tx->dbs's get and changing: blocks got for writing are not copied;
+ * their user names each change first. */
+int sg_tx_bs_get_ranged(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data);
+void sg_tx_bs_changing(void *arg, uint64_t ino, uint64_t blk, uint32_t off, uint32_t len);
 void sg_tx_bs_put(void *arg, uint64_t ino, uint64_t blk, uint8_t *data, bool dirty);
 int sg_tx_bs_punch(void *arg, uint64_t ino, uint64_t blk);
 /* sgro.c: fs_bstore.checked of both stores (the buffer holding <data>

@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "common/bug.h"
 #include "common/err.h"
 #include "fs/log.h"
 #include "fs/sg_int.h"
@@ -56,6 +57,12 @@ int sg_tx_diff(struct sg_tx *tx, struct sg_txbuf *tb, uint32_t *lo, uint32_t *hi
 		return tx->ltx ? fs_log_add_whole(tx->ltx, tb->ino, tb->blk, 0, b, FS_MB) : MM_OK;
 	}
 	if (tb->ranged) {
+#ifdef MM_DEBUG
+		for (uint32_t c = 0; tb->shadow && c < 64; c++)
+			MM_ASSERT((tb->csaved >> c & 1) ||
+				  !memcmp(tb->data + (size_t)c * SG_TX_CHUNK,
+					  tb->shadow + (size_t)c * SG_TX_CHUNK, SG_TX_CHUNK));
+#endif
 		/* only the chunks named changed can differ */
 		for (uint32_t c = 0; c < 64;) {
 			uint32_t c1;

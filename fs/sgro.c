@@ -104,6 +104,33 @@ void sg_ro_bstore(fs_sg *sg, struct fs_bstore *bs)
 	bs->punch = ro_punch;
 	bs->arg = sg;
 	bs->checked = sg_bs_checked;
+	bs->changing = NULL;
+}
+
+static int alloc_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
+{
+	fs_sg *sg = arg;
+	struct sg_tx *tx = sg_cur_tx;
+
+	if (write && tx && tx->sg == sg)
+		return sg_tx_bs_get_ranged(tx, ino, blk, true, data);
+	return ro_get(arg, ino, blk, write, data);
+}
+
+static void alloc_changing(void *arg, uint64_t ino, uint64_t blk, uint32_t off, uint32_t len)
+{
+	fs_sg *sg = arg;
+	struct sg_tx *tx = sg_cur_tx;
+
+	if (tx && tx->sg == sg)
+		sg_tx_bs_changing(tx, ino, blk, off, len);
+}
+
+void sg_alloc_bstore(fs_sg *sg, struct fs_bstore *bs)
+{
+	sg_ro_bstore(sg, bs);
+	bs->get = alloc_get;
+	bs->changing = alloc_changing;
 }
 
 void sg_ro_tree(fs_sg *sg, struct fs_tree *t)

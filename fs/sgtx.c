@@ -90,6 +90,12 @@ static void tb_save_range(struct sg_txbuf *tb, uint32_t off, uint32_t len)
 	c1 = (off + len - 1) / SG_TX_CHUNK;
 	for (uint32_t c = c0; c <= c1; c++)
 		if (!(tb->csaved >> c & 1)) {
+#ifdef MM_DEBUG
+			/* named before it changes, not after */
+			MM_ASSERT(!tb->shadow || !memcmp(tb->shadow + (size_t)c * SG_TX_CHUNK,
+							 tb->data + (size_t)c * SG_TX_CHUNK,
+							 SG_TX_CHUNK));
+#endif
 			memcpy(tb->orig + (size_t)c * SG_TX_CHUNK, tb->data + (size_t)c * SG_TX_CHUNK,
 			       SG_TX_CHUNK);
 			tb->csaved |= 1ull << c;
@@ -103,6 +109,10 @@ static void tb_unrange(struct sg_txbuf *tb)
 		return;
 	tb_save_range(tb, 0, FS_MB);
 	tb->ranged = false;
+#ifdef MM_DEBUG
+	free(tb->shadow);
+	tb->shadow = NULL;
+#endif
 }
 
 /*
@@ -219,6 +229,11 @@ static int tx_get_buf2(struct sg_tx *tx, uint64_t ino, uint64_t blk, bool write,
 			tb->lazy = true;
 		} else if (how == TB_RANGED) {
 			tb->ranged = true;
+#ifdef MM_DEBUG
+			tb->shadow = malloc(FS_MB);
+			if (tb->shadow)
+				memcpy(tb->shadow, tb->data, FS_MB);
+#endif
 		} else {
 			memcpy(tb->orig, tb->data, FS_MB);
 		}
@@ -265,12 +280,12 @@ int sg_tx_bs_get(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **da
 
 /* tx->dbs: blocks got for writing are not copied; their user names each
  * change first (sg_tx_bs_changing). */
-static int bs_get_ranged(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
+int sg_tx_bs_get_ranged(void *arg, uint64_t ino, uint64_t blk, bool write, uint8_t **data)
 {
 	return bs_get(arg, ino, blk, write, true, data);
 }
 
-static void bs_changing(void *arg, uint64_t ino, uint64_t blk, uint32_t off, uint32_t len)
+void sg_tx_bs_changing(void *arg, uint64_t ino, uint64_t blk, uint32_t off, uint32_t len)
 {
 	struct sg_txbuf *tb = sg_tx_find(arg, ino, blk);
 
@@ -878,8 +893,8 @@ int sg_tx_begin(fs_sg *sg, uint64_t reserve, struct sg_tx **out)
 	tx->frag_size = UINT64_MAX;
 	tx->bs = (struct fs_bstore){sg_tx_bs_get, sg_tx_bs_put, sg_tx_bs_punch, tx, sg_bs_checked,
 				    NULL};
-	tx->dbs = (struct fs_bstore){bs_get_ranged, sg_tx_bs_put, sg_tx_bs_punch, tx, sg_bs_checked,
-				     bs_changing};
+	tx->dbs = (struct fs_bstore){sg_tx_bs_get_ranged, sg_tx_bs_put, sg_tx_bs_punch, tx,
+				     sg_bs_checked, sg_tx_bs_changing};
 	if (sg->log) {
 		uint64_t max = fs_log_tx_max(sg->log);
 
@@ -925,8 +940,12 @@ static void tx_end(struct sg_tx *tx)
 		sg_itok_release(sg, &tx->own_h[i]);
 		sg_iput(sg, tx->own_ip[i]);
 	}
-	for (int i = 0; i < tx->nbuf; i++)
+	for (int i = 0; i < tx->nbuf; i++) {
 		free(tx->buf[i].orig);
+#ifdef MM_DEBUG
+		free(tx->buf[i].shadow);
+#endif
+	}
 	free(tx->buf);
 	tx->buf = NULL;
 	free(tx->grown);
