@@ -536,6 +536,10 @@ meta:
 	}
 	if (c && c->uid != 0 && (in.mode & (S_ISUID | S_ISGID)))
 		in.mode &= ~(uint32_t)(S_ISUID | ((in.mode & 010) ? S_ISGID : 0));
+	/* a positive errno: fs_errno below passes it on */
+	rc = -sg_kill_caps(sg, tx, &in);
+	if (rc)
+		goto out;
 	rc = sg_tx_commit_inode(tx, ip, &in);
 	tx = NULL;
 out:

@@ -137,6 +137,11 @@ enum {
 	FS_SET_ATIME_NOW = 1u << 6,
 	FS_SET_MTIME_NOW = 1u << 7,
 	FS_SET_CTIME = 1u << 8,		/* to sa.ctime (FUSE's ctime, root only) */
+	/* the caller (the kernel, which knows the writer's capabilities)
+	 * says to drop setuid, and setgid of a group-executable file, along
+	 * with the rest (FUSE's FATTR_KILL_SUIDGID: a chown, or a truncate by
+	 * a process without CAP_FSETID); no permission of its own */
+	FS_SET_KILL_SUIDGID = 1u << 9,
 };
 struct fs_setattr {
 	unsigned mask;			/* FS_SET_* */

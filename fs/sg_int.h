@@ -311,6 +311,9 @@ uint32_t sg_nsub(const fs_sg *sg, uint64_t n, uint64_t size);
 int sg_tx_xattr_get(struct sg_tx *tx, struct fs_inode *in, uint8_t **data);
 /* Free <in>'s overflow block (if any) with <tx>; <in> loses it. */
 int sg_tx_xattr_drop(struct sg_tx *tx, struct fs_inode *in);
+/* xattr.c: drop security.capability from <in> (a write or truncate of
+ * it), in <tx>; 0 or -errno. */
+int sg_kill_caps(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in);
 /* Free <p> (data block of nsub subblocks per replica) after commit. */
 int sg_tx_free(struct sg_tx *tx, const struct fs_ptr *p, uint32_t nsub, bool meta, uint64_t ino,
 	       uint64_t blk);

@@ -309,6 +309,15 @@ int fs_setattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const struct fs
 		sg_vn_put(sg, &v);
 		return rc;
 	}
+	/* a truncate drops the file's capabilities, as a write does */
+	if ((m & FS_SET_SIZE) && S_ISREG(v.in.mode)) {
+		rc = sg_kill_caps(sg, tx, &v.in);
+		if (rc) {
+			sg_tx_abort(tx);
+			sg_vn_put(sg, &v);
+			return rc;
+		}
+	}
 	if (m & FS_SET_MODE) {
 		uint32_t mode = sa->mode & 07777;
 
@@ -335,6 +344,8 @@ int fs_setattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const struct fs
 		if (!S_ISDIR(v.in.mode) && (changed || !root))
 			v.in.mode &= ~(uint32_t)(S_ISUID | ((v.in.mode & 010) ? S_ISGID : 0));
 	}
+	if ((m & FS_SET_KILL_SUIDGID) && !S_ISDIR(v.in.mode))
+		v.in.mode &= ~(uint32_t)(S_ISUID | ((v.in.mode & 010) ? S_ISGID : 0));
 	if (m & FS_SET_ATIME)
 		v.in.atime = sa->atime;
 	if (m & FS_SET_MTIME)
@@ -394,8 +405,10 @@ int fs_open(fs_sg *sg, const struct fs_cred *c, uint64_t ino, int flags, fs_file
 	sg_vn_put(sg, &v);
 	if (rc)
 		return rc;
-	if ((flags & O_TRUNC) && S_ISREG(v.in.mode) && v.in.size) {
-		struct fs_setattr sa = {.mask = FS_SET_SIZE, .size = 0};
+	/* an empty file too: O_TRUNC moves mtime and drops capabilities
+	 * whatever the size (Linux's do_truncate) */
+	if ((flags & O_TRUNC) && S_ISREG(v.in.mode)) {
+		struct fs_setattr sa = {.mask = FS_SET_SIZE | FS_SET_MTIME_NOW, .size = 0};
 		struct fs_attr a;
 		struct fs_cred root = {0};
 

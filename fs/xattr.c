@@ -889,6 +889,33 @@ static int xchange(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char 
 	return rc;
 }
 
+/*
+ * A write or truncate drops the file's capabilities (security.capability),
+ * whoever writes, as Linux's file_remove_privs does. The mount asks the
+ * kernel to leave that to the file system (FUSE_HANDLE_KILLPRIV_V2,
+ * mmfsd/fe.c), which otherwise asks for the attribute before every write.
+ * <in> is the caller's copy under its xw token, committed by <tx>.
+ */
+int sg_kill_caps(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in)
+{
+	static const char cap[] = "capability";
+	struct xarea *ar;
+	struct xset xs;
+	size_t vl;
+	int rc, off;
+
+	if (!in->xattr_len && !(in->flags & FS_IF_XATTR_OVERFLOW))
+		return 0;
+	xs_init(&xs, sg, in);
+	rc = xs_find(&xs, XNS_SECURITY, cap, sizeof(cap) - 1, &ar, &off, &vl);
+	if (!rc && off >= 0) {
+		xs_del(&xs, ar, off);
+		rc = xs_store(&xs, tx);
+	}
+	xs_done(&xs);
+	return rc;
+}
+
 int fs_setxattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char *name,
 		const void *value, size_t size, int flags)
 {

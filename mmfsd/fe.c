@@ -16,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fuse.h>
+#include <stddef.h>
 #include <sys/mount.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -147,6 +150,71 @@ static void inv_stop(fe_session *s)
 	s->inv_queued = 0;
 }
 
+/* ---- the device: INIT flags libfuse 3.14 cannot ask for ------------- */
+
+#ifndef FUSE_DIRECT_IO_ALLOW_MMAP
+#define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)	/* kernel 6.6 (protocol 7.39) */
+#endif
+
+/*
+ * libfuse 3.14 knows neither FUSE_HANDLE_KILLPRIV_V2 nor
+ * FUSE_DIRECT_IO_ALLOW_MMAP, so its INIT reply never asks for them: the
+ * device's reads and writes go through these two (fuse_session_custom_io),
+ * which note what the kernel's INIT offers and add those two flags to the
+ * reply when it offers them.
+ *  - KILLPRIV_V2: the file system drops setuid/setgid and
+ *    security.capability on write and truncate (fs/data.c, vnode2.c), and
+ *    the kernel marks the mount SB_NOSEC; otherwise it asks for
+ *    security.capability (a GETXATTR round trip) before every write.
+ *  - DIRECT_IO_ALLOW_MMAP: a shared mmap of a file opened O_DIRECT
+ *    (FOPEN_DIRECT_IO) works instead of failing with ENODEV.
+ * Every other byte passes through unchanged.
+ */
+static ssize_t dev_read(int fd, void *buf, size_t len, void *ud)
+{
+	fe_session *s = ud;
+	ssize_t n = read(fd, buf, len);
+	const struct fuse_in_header *h = buf;
+
+	if (n >= (ssize_t)(sizeof(*h) + offsetof(struct fuse_init_in, flags2)) &&
+	    h->opcode == FUSE_INIT) {
+		const struct fuse_init_in *in = (const void *)(h + 1);
+		uint64_t flags = in->flags;
+
+		if ((flags & FUSE_INIT_EXT) &&
+		    n >= (ssize_t)(sizeof(*h) + offsetof(struct fuse_init_in, unused)))
+			flags |= (uint64_t)in->flags2 << 32;
+		s->kflags = flags;
+		atomic_store(&s->init_unique, h->unique);
+	}
+	return n;
+}
+
+static ssize_t dev_writev(int fd, struct iovec *iov, int count, void *ud)
+{
+	fe_session *s = ud;
+	uint64_t u = atomic_load_explicit(&s->init_unique, memory_order_relaxed);
+
+	if (u && count >= 2 && iov[0].iov_len >= sizeof(struct fuse_out_header) &&
+	    ((struct fuse_out_header *)iov[0].iov_base)->unique == u &&
+	    ((struct fuse_out_header *)iov[0].iov_base)->error == 0 &&
+	    iov[1].iov_len >= offsetof(struct fuse_init_out, unused)) {
+		struct fuse_init_out *o = iov[1].iov_base;
+
+		if (s->kflags & FUSE_HANDLE_KILLPRIV_V2)
+			o->flags |= FUSE_HANDLE_KILLPRIV_V2;
+		if ((s->kflags & FUSE_DIRECT_IO_ALLOW_MMAP) && (o->flags & FUSE_INIT_EXT))
+			o->flags2 |= (uint32_t)(FUSE_DIRECT_IO_ALLOW_MMAP >> 32);
+		s->init_flags = o->flags | (uint64_t)o->flags2 << 32;
+		atomic_store(&s->init_unique, 0);
+		mm_info(SUB, "%s: FUSE %u.%u; the file system drops privileges on writes itself: %s; "
+			"shared mmap of O_DIRECT files: %s", s->device, o->major, o->minor,
+			(o->flags & FUSE_HANDLE_KILLPRIV_V2) ? "yes" : "no (the kernel asks first)",
+			(s->init_flags & FUSE_DIRECT_IO_ALLOW_MMAP) ? "yes" : "no (ENODEV)");
+	}
+	return writev(fd, iov, count);
+}
+
 /* ---- the loop ------------------------------------------------------- */
 
 static void *loop_main(void *arg)
@@ -232,6 +300,15 @@ int fe_mount(const struct fe_params *p, fe_session **out, char *err, size_t errs
 			 "reason is in mmfsd.stderr)", p->device, s->mountpoint);
 		rc = MM_EIO;
 		goto fail;
+	}
+	{
+		const struct fuse_custom_io io = {.read = dev_read, .writev = dev_writev};
+
+		if (fuse_session_custom_io(s->se, &io, fuse_session_fd(s->se)) != 0) {
+			snprintf(err, errsz, "cannot set up the FUSE device of %s", p->device);
+			rc = MM_ENOMEM;
+			goto fail_mounted;
+		}
 	}
 	snprintf(thread, sizeof(thread), "feinv-%s", p->device);
 	rc = mm_thread_start(&s->inv_thread, thread, inv_main, s);

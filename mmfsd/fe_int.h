@@ -51,6 +51,12 @@ struct fe_session {
 	_Atomic uint64_t inv_sent, inv_dropped;
 
 	_Atomic uint64_t requests;
+
+	/* the INIT exchange (fe.c, dev_read / dev_writev): the request's
+	 * unique until its reply went out, the kernel's offered flags, the
+	 * flags the reply gave (flags2 << 32) */
+	_Atomic uint64_t init_unique;
+	uint64_t kflags, init_flags;
 };
 
 /* fe_ops.c: the operation table (fe.c passes it to fuse_session_new). */

@@ -293,6 +293,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		sa.mask |= FS_SET_MTIME;
 		sa.mtime = (struct fs_time){attr->st_mtim.tv_sec, (uint32_t)attr->st_mtim.tv_nsec};
 	}
+	/* the kernel's FATTR_KILL_SUIDGID (FUSE_HANDLE_KILLPRIV_V2, fe.c) is
+	 * libfuse's KILL_SUID bit: setuid, and setgid if group-executable */
+	if (to_set & FUSE_SET_ATTR_KILL_SUID)
+		sa.mask |= FS_SET_KILL_SUIDGID;
 	if (to_set & FUSE_SET_ATTR_CTIME) {
 		sa.mask |= FS_SET_CTIME;
 		sa.ctime = (struct fs_time){attr->st_ctim.tv_sec, (uint32_t)attr->st_ctim.tv_nsec};
@@ -815,9 +819,11 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
  * slower on this kernel); readdirplus; parallel lookups and readdirs in
  * one directory (fs.h has no directory-wide lock); O_TRUNC in OPEN
  * (fs_open truncates); the umask sent, not applied (fs.h applies it
- * unless a default ACL replaces it); setuid/setgid cleared by fs.h on
- * write, truncate and chown (HANDLE_KILLPRIV: no extra SETATTR); ACLs
- * checked by fs.h, so not POSIX_ACL (which makes the kernel check them).
+ * unless a default ACL replaces it); setuid/setgid and capabilities
+ * dropped by fs.h on write, truncate and chown (HANDLE_KILLPRIV: no extra
+ * SETATTR; fe.c adds HANDLE_KILLPRIV_V2, which libfuse 3.14 cannot ask
+ * for: no GETXATTR before each write); POSIX_ACL: with default_permissions
+ * the kernel checks mode and ACLs on every walk, and fs.h checks again.
  */
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {

@@ -62,6 +62,7 @@
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -677,6 +678,34 @@ static int case_fcaps_clear_write(void)
 	AS(ID_B, EACCES, OP_WRITE, "f");
 	CHECK(getxattr("f", "security.capability", buf, sizeof(buf)) == (ssize_t)sizeof(cap),
 	      "a refused write by B removed security.capability");
+	/* root's write drops them too (CAP_FSETID keeps setuid, not these) */
+	{
+		int fd = open("f", O_WRONLY);
+		OK(fd);
+		ssize_t w = write(fd, "r", 1);
+		close(fd);
+		CHECK(w == 1, "root's write failed");
+	}
+	CHECK(getxattr("f", "security.capability", buf, sizeof(buf)) < 0 && errno == ENODATA,
+	      "after a write by root, security.capability is still there (or: %s)", ename(errno));
+	/* open(O_TRUNC) of an empty file: capabilities go, mtime moves */
+	{
+		struct stat a, b;
+		OK(truncate("f", 0));
+		OK(setxattr("f", "security.capability", cap, sizeof(cap), 0));
+		struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+		OK(utimensat(AT_FDCWD, "f", old, 0));
+		RUN(lst("f", &a));
+		int fd = open("f", O_WRONLY | O_TRUNC);
+		OK(fd);
+		close(fd);
+		RUN(lst("f", &b));
+		CHECK(b.st_mtime > a.st_mtime, "open(O_TRUNC) of an empty file kept mtime %ld",
+		      (long)b.st_mtime);
+		CHECK(getxattr("f", "security.capability", buf, sizeof(buf)) < 0 && errno == ENODATA,
+		      "after open(O_TRUNC) of an empty file, security.capability is still there "
+		      "(or: %s)", ename(errno));
+	}
 	return 0;
 }
 
@@ -2096,6 +2125,50 @@ static int case_mmap(void)
 	return 0;
 }
 
+/* A shared mapping of a file opened O_DIRECT (fsx -Z does it): the
+ * mount asks for FUSE_DIRECT_IO_ALLOW_MMAP, which kernels before 6.6
+ * do not have (mmap then fails with ENODEV: noted there, not failed). */
+static int case_mmap_odirect(void)
+{
+	const size_t len = 64 << 10;
+	uint8_t *b = aligned_alloc(4096, len);
+	struct utsname u;
+	unsigned maj = 0, min = 0;
+	CHECK(b, "out of memory");
+	fillpat(b, len, 0, 7);
+	int fd = open("f", O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0644);
+	if (fd < 0) {
+		free(b);
+		return failf("open O_DIRECT: %s", ename(errno));
+	}
+	ssize_t w = pwrite(fd, b, len, 0);
+	uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		int e = errno;
+		close(fd);
+		free(b);
+		if (e == ENODEV && uname(&u) == 0 && sscanf(u.release, "%u.%u", &maj, &min) == 2 &&
+		    (maj < 6 || (maj == 6 && min < 6)))
+		{
+			notef("not run: kernel %s has no FUSE_DIRECT_IO_ALLOW_MMAP (6.6)", u.release);
+			return 0;
+		}
+		return failf("mmap of an O_DIRECT descriptor: %s", ename(e));
+	}
+	bool same = w == (ssize_t)len && !memcmp(m, b, len);
+	memcpy(m + 100, "via-mmap", 8);
+	int ms = msync(m, len, MS_SYNC);
+	munmap(m, len);
+	ssize_t n = pread(fd, b, 4096, 0);
+	close(fd);
+	bool seen = n == 4096 && !memcmp(b + 100, "via-mmap", 8);
+	free(b);
+	CHECK(same, "the mapping differs from what the O_DIRECT write wrote");
+	CHECK(ms == 0, "msync: %s", ename(errno));
+	CHECK(seen, "a store into the mapping is not seen by an O_DIRECT read");
+	return 0;
+}
+
 static int case_fsync(void)
 {
 	int fd = open("f", O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -2226,7 +2299,7 @@ static const struct pcase {
 	{"setgid_dir", case_setgid_dir, K_ROOT, "setgid dirs: new files take the dir's group, new dirs the bit"},
 	{"suid_clear_write", case_suid_clear_write, K_ROOT, "setuid/setgid cleared by a non-root write/truncate"},
 	{"suid_clear_chown", case_suid_clear_chown, K_ROOT, "setuid/setgid cleared by chown"},
-	{"fcaps_clear_write", case_fcaps_clear_write, K_ROOT, "file capabilities dropped by a non-owner's write/truncate, which succeeds"},
+	{"fcaps_clear_write", case_fcaps_clear_write, K_ROOT, "file capabilities dropped by any write/truncate (a non-owner's succeeds), O_TRUNC of an empty file too"},
 	{"chmod_rules", case_chmod_rules, K_ROOT, "chmod by non-owner EPERM; setgid of a foreign group dropped"},
 	{"chown_rules", case_chown_rules, K_ROOT, "chown needs root; chgrp needs ownership and membership; chown -1 -1"},
 	{"utimes_rules", case_utimes_rules, K_ROOT, "UTIME_NOW needs write permission, explicit times ownership"},
@@ -2261,6 +2334,7 @@ static const struct pcase {
 	{"umask", case_umask, K_ANY, "umask on create, mkdir, mkfifo"},
 	{"readdir_concurrent", case_readdir_concurrent, K_ANY, "readdir with telldir/seekdir while a thread creates and removes"},
 	{"mmap", case_mmap, K_ANY, "mmap and read/write of one file see each other"},
+	{"mmap_odirect", case_mmap_odirect, K_ANY, "a shared mapping of a file opened O_DIRECT"},
 	{"fsync", case_fsync, K_ANY, "fsync/fdatasync/syncfs of files and dirs return 0"},
 	{"statfs", case_statfs, K_ANY, "statvfs values sane; writing and unlinking move the free count"},
 	{"dirsize", case_dirsize, K_ANY, "a directory of -n N entries: every lookup, readdir complete"},

@@ -1236,6 +1236,68 @@ static void test_wired(void)
 	fsck_clean(disk);
 }
 
+/*
+ * security.capability goes with every write and truncate, root's too,
+ * and with open(O_TRUNC) of an empty file (Linux's file_remove_privs and
+ * do_truncate), done here because the mount takes the job from the
+ * kernel (FUSE_HANDLE_KILLPRIV_V2); other attributes stay. Each in the
+ * inode's area and with the attribute in the overflow block.
+ */
+static void test_kill_caps(void)
+{
+	static const uint8_t cap[20] = {1, 0, 0, 2, 0, 0x20};
+	const char *cn = "security.capability";
+	uint8_t big[990], v[32];
+	pp_pool *pool;
+	fs_sg *sg;
+	fs_file *fh;
+	struct fs_attr at;
+
+	memset(big, 'x', sizeof(big));
+	mkfs();
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	for (int ovf = 0; ovf < 2; ovf++) {
+		char name[16];
+		uint64_t f;
+
+		snprintf(name, sizeof(name), "c%d", ovf);
+		f = mkfile(sg, FS_ROOT_INO, name, 0666);
+		CU_ASSERT_EQUAL(fs_setxattr(sg, &root, f, "user.keep", "k", 1, 0), 0);
+		/* one that nearly fills the area: the capability overflows */
+		if (ovf)
+			CU_ASSERT_EQUAL(fs_setxattr(sg, &root, f, "user.big", big, sizeof(big), 0), 0);
+		for (int how = 0; how < 3; how++) {
+			CU_ASSERT_EQUAL_FATAL(fs_setxattr(sg, &root, f, cn, cap, sizeof(cap), 0), 0);
+			CU_ASSERT_EQUAL(fs_getxattr(sg, &root, f, cn, v, sizeof(v)), (ssize_t)sizeof(cap));
+			if (how == 0) {
+				CU_ASSERT_EQUAL_FATAL(fs_open(sg, &root, f, O_WRONLY, &fh), 0);
+				CU_ASSERT_EQUAL(fs_write(sg, &root, fh, "w", 1, 0), 1);
+				fs_release(sg, fh);
+			} else if (how == 1) {
+				struct fs_setattr sa = {.mask = FS_SET_SIZE, .size = 7};
+
+				CU_ASSERT_EQUAL(fs_setattr(sg, &user, f, &sa, NULL, &at), 0);
+			} else {
+				struct fs_setattr sa = {.mask = FS_SET_SIZE, .size = 0};
+
+				CU_ASSERT_EQUAL(fs_setattr(sg, &root, f, &sa, NULL, &at), 0);
+				CU_ASSERT_EQUAL(fs_setxattr(sg, &root, f, cn, cap, sizeof(cap), 0), 0);
+				CU_ASSERT_EQUAL_FATAL(fs_open(sg, &root, f, O_WRONLY | O_TRUNC, &fh), 0);
+				fs_release(sg, fh);
+			}
+			CU_ASSERT_EQUAL(fs_getxattr(sg, &root, f, cn, v, sizeof(v)), -ENODATA);
+			CU_ASSERT_EQUAL(fs_getxattr(sg, &root, f, "user.keep", v, sizeof(v)), 1);
+		}
+		if (ovf)
+			CU_ASSERT_EQUAL(fs_getxattr(sg, &root, f, "user.big", NULL, 0),
+					(ssize_t)sizeof(big));
+	}
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+}
+
 int main(int argc, char **argv)
 {
 	CU_pSuite s;
@@ -1254,6 +1316,7 @@ int main(int argc, char **argv)
 	CU_add_test(s, "default ACL inheritance", test_acl_inherit);
 	CU_add_test(s, "persistence across remount; fsck clean", test_persist);
 	CU_add_test(s, "through sg_perm, chmod and create", test_wired);
+	CU_add_test(s, "a write or truncate drops security.capability", test_kill_caps);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	{
