@@ -270,8 +270,21 @@ static int resize_block2(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint6
 	if (!rc) {
 		t = sg_tx_tree(tx, in->ino);
 		rc = fs_tree_set(t, in, n, &p, NULL);
-		if (rc < 0)
+		if (rc < 0) {
+			int frc, nf = tx->nfree;
+
 			sg_logf(sg, rc, "%s", t->err);
+			/* the tree still has the old run (or a hole) there: the
+			 * cached address must not send write-behind to the new
+			 * run, and the new run goes back at commit, which a
+			 * write that filled earlier blocks still makes */
+			sg_ac_drop(sg, sg->fsid, in->ino, n, n + 1);
+			frc = sg_tx_free(tx, &p, want, false, in->ino, n);
+			for (int i = nf; i < tx->nfree; i++)
+				tx->fr[i].moved = true;
+			if (frc)
+				rc = frc;
+		}
 	}
 	if (ob) {
 		if (rc >= 0)
