@@ -272,6 +272,8 @@ int cmd_admin_local(struct cmd_env *e, json_object *req, int timeout_ms,
 									    : mm_strerror(rc));
 		return rc;
 	}
+	const char *tried = NULL;
+
 	for (size_t i = 0; e->have_def && i < e->def.nnodes; i++) {
 		const struct cfg_node *n = &e->def.nodes[i];
 
@@ -283,6 +285,14 @@ int cmd_admin_local(struct cmd_env *e, json_object *req, int timeout_ms,
 				snprintf(used, usedsz, "%s", n->name);
 			return MM_OK;
 		}
+		tried = n->name;
+	}
+	/* a daemon that runs but did not answer is not "no mmfsd" */
+	if (tried) {
+		cmd_errf(e, "the mmfsd of node %s on this machine did not answer: %s%s", tried,
+			 mm_strerror(rc), rc == MM_ETIMEDOUT ? " (it may be busy: see mmdiag --waiters)"
+							    : "");
+		return rc;
 	}
 	cmd_errf(e, "no mmfsd is running on this machine%s%s", e->have_def ? " for cluster " : "",
 		 e->have_def ? e->def.name : "");
