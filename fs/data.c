@@ -547,7 +547,7 @@ meta:
 		sg_now(&now);
 		in.mtime = in.ctime = now;
 	}
-	if (c && c->uid != 0 && (in.mode & (S_ISUID | S_ISGID)))
+	if (c && !fs_cred_fsetid(c) && (in.mode & (S_ISUID | S_ISGID)))
 		in.mode &= ~(uint32_t)(S_ISUID | ((in.mode & 010) ? S_ISGID : 0));
 	/* a positive errno: fs_errno below passes it on */
 	rc = -sg_kill_caps(sg, tx, &in);

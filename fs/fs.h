@@ -108,12 +108,23 @@ void fs_sg_set_inval(fs_sg *sg, const struct fs_inval_ops *ops);
 /* ---- the caller ---- */
 
 #define FS_MAX_GROUPS 64
+/* Whether a caller keeps setuid/setgid when it writes or truncates
+ * (Linux's CAP_FSETID). Unknown (0, what a zeroed fs_cred says): uid 0
+ * has it, nobody else does. */
+enum { FS_FSETID_UNKNOWN = 0, FS_FSETID_YES = 1, FS_FSETID_NO = 2 };
+
 struct fs_cred {
 	uint32_t uid, gid;
 	uint32_t ngroups;		/* supplementary groups, at most FS_MAX_GROUPS */
 	uint32_t groups[FS_MAX_GROUPS];
 	uint32_t umask;			/* applied by create/mkdir/mknod unless a default ACL says otherwise */
+	uint32_t fsetid;		/* FS_FSETID_* */
 };
+
+static inline bool fs_cred_fsetid(const struct fs_cred *c)
+{
+	return c->fsetid ? c->fsetid == FS_FSETID_YES : c->uid == 0;
+}
 
 /* ---- attributes ---- */
 

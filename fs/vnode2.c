@@ -301,7 +301,7 @@ int fs_setattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const struct fs
 			return rc;
 		}
 		sg_touch(&v.in, true, true);
-		if (!root)
+		if (!fs_cred_fsetid(c))
 			v.in.mode &= ~(uint32_t)(S_ISUID | ((v.in.mode & 010) ? S_ISGID : 0));
 	}
 	rc = fs_errno(sg_tx_begin(sg, 0, &tx));

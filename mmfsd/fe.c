@@ -170,11 +170,31 @@ static void inv_stop(fe_session *s)
  *    (FOPEN_DIRECT_IO) works instead of failing with ENODEV.
  * Every other byte passes through unchanged.
  */
+/* The request this worker read last: libfuse's loop hands a request to
+ * the operation on the thread that read it, and 3.14 drops these flags */
+static __thread uint32_t req_write_flags, req_open_flags;
+
+uint32_t fe_req_write_flags(void)
+{
+	return req_write_flags;
+}
+
+uint32_t fe_req_open_flags(void)
+{
+	return req_open_flags;
+}
+
 static ssize_t dev_read(int fd, void *buf, size_t len, void *ud)
 {
 	fe_session *s = ud;
 	ssize_t n = read(fd, buf, len);
 	const struct fuse_in_header *h = buf;
+
+	req_write_flags = req_open_flags = 0;
+	if (n >= (ssize_t)(sizeof(*h) + sizeof(struct fuse_write_in)) && h->opcode == FUSE_WRITE)
+		req_write_flags = ((const struct fuse_write_in *)(h + 1))->write_flags;
+	else if (n >= (ssize_t)(sizeof(*h) + sizeof(struct fuse_open_in)) && h->opcode == FUSE_OPEN)
+		req_open_flags = ((const struct fuse_open_in *)(h + 1))->open_flags;
 
 	if (n >= (ssize_t)(sizeof(*h) + offsetof(struct fuse_init_in, flags2)) &&
 	    h->opcode == FUSE_INIT) {
@@ -206,6 +226,7 @@ static ssize_t dev_writev(int fd, struct iovec *iov, int count, void *ud)
 		if ((s->kflags & FUSE_DIRECT_IO_ALLOW_MMAP) && (o->flags & FUSE_INIT_EXT))
 			o->flags2 |= (uint32_t)(FUSE_DIRECT_IO_ALLOW_MMAP >> 32);
 		s->init_flags = o->flags | (uint64_t)o->flags2 << 32;
+		s->killpriv_v2 = (o->flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
 		atomic_store(&s->init_unique, 0);
 		mm_info(SUB, "%s: FUSE %u.%u; the file system drops privileges on writes itself: %s; "
 			"shared mmap of O_DIRECT files: %s", s->device, o->major, o->minor,

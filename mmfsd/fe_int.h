@@ -57,7 +57,16 @@ struct fe_session {
 	 * flags the reply gave (flags2 << 32) */
 	_Atomic uint64_t init_unique;
 	uint64_t kflags, init_flags;
+	/* the kernel took FUSE_HANDLE_KILLPRIV_V2: it says in each write,
+	 * truncate and O_TRUNC open whether the caller lacks CAP_FSETID */
+	bool killpriv_v2;
 };
+
+/* fe.c: the flags libfuse 3.14 drops from the request this thread is
+ * serving (FUSE_WRITE's write_flags, FUSE_OPEN's open_flags; 0 for any
+ * other request). */
+uint32_t fe_req_write_flags(void);
+uint32_t fe_req_open_flags(void);
 
 /* fe_ops.c: the operation table (fe.c passes it to fuse_session_new). */
 extern const struct fuse_lowlevel_ops fe_ops;

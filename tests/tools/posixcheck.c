@@ -46,6 +46,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/fs.h>
 #include <pthread.h>
 #include <signal.h>
@@ -60,6 +61,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
@@ -645,6 +647,55 @@ static int case_suid_clear_write(void)
 	close(fd);
 	CHECK(w == 1, "root's write failed");
 	RUN(mode_is("f", 06777, "a write by root (CAP_FSETID keeps the bits)"));
+	return 0;
+}
+
+/* Root without CAP_FSETID (a container's root, say) runs <what> on
+ * <path> in a child that dropped the capability from its effective set:
+ * 0 = write a byte, 1 = truncate to 1 byte, 2 = open(O_TRUNC). */
+static int as_root_nofsetid(const char *path, int what)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return failf("fork: %s", ename(errno));
+	if (pid == 0) {
+		struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+		struct __user_cap_data_struct d[2];
+		int fd;
+		if (syscall(SYS_capget, &h, d) != 0)
+			_exit(10);
+		d[0].effective &= ~(1u << CAP_FSETID);
+		if (syscall(SYS_capset, &h, d) != 0)
+			_exit(11);
+		if (what == 0) {
+			fd = open(path, O_WRONLY);
+			_exit(fd >= 0 && write(fd, "n", 1) == 1 ? 0 : 12);
+		}
+		if (what == 1)
+			_exit(truncate(path, 1) == 0 ? 0 : 13);
+		fd = open(path, O_WRONLY | O_TRUNC);
+		_exit(fd >= 0 ? 0 : 14);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return failf("root without CAP_FSETID: %s failed (child status %d)",
+			     what == 0 ? "write" : what == 1 ? "truncate" : "open(O_TRUNC)",
+			     WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	return 0;
+}
+
+static int case_suid_clear_nofsetid(void)
+{
+	static const char *const how[] = {"a write", "a truncate", "open(O_TRUNC)"};
+	char after[64];
+	for (int what = 0; what < 3; what++) {
+		RUN(mkfile("f", 0644));
+		OK(chmod("f", 06775));
+		RUN(as_root_nofsetid("f", what));
+		snprintf(after, sizeof(after), "%s by root without CAP_FSETID", how[what]);
+		RUN(mode_is("f", 0775, after));
+		OK(unlink("f"));
+	}
 	return 0;
 }
 
@@ -2298,6 +2349,7 @@ static const struct pcase {
 	{"sticky", case_sticky, K_ROOT, "sticky dirs: unlink/rename by non-owner refused; dir owner and root may"},
 	{"setgid_dir", case_setgid_dir, K_ROOT, "setgid dirs: new files take the dir's group, new dirs the bit"},
 	{"suid_clear_write", case_suid_clear_write, K_ROOT, "setuid/setgid cleared by a non-root write/truncate"},
+	{"suid_clear_nofsetid", case_suid_clear_nofsetid, K_ROOT, "setuid/setgid cleared by root's write/truncate/O_TRUNC without CAP_FSETID"},
 	{"suid_clear_chown", case_suid_clear_chown, K_ROOT, "setuid/setgid cleared by chown"},
 	{"fcaps_clear_write", case_fcaps_clear_write, K_ROOT, "file capabilities dropped by any write/truncate (a non-owner's succeeds), O_TRUNC of an empty file too"},
 	{"chmod_rules", case_chmod_rules, K_ROOT, "chmod by non-owner EPERM; setgid of a foreign group dropped"},
