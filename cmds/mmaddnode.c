@@ -8,7 +8,9 @@
  * definition and the cluster key on the new nodes. Start them with
  * mmstartup -N.
  */
+#include <dirent.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,45 @@
 #include "cmds/libcmd.h"
 #include "common/err.h"
 #include "mmfsd/admin.h"
+
+/*
+ * The definition each daemon running on this machine keeps follows the
+ * CCR a moment later (its etcd watch), and the next command here reads
+ * one of those copies: `mmstartup -N` of a new node right after this
+ * once found it "does not belong to the cluster". Wait, at most 10 s,
+ * until every such copy names the new nodes, as GPFS's mmaddnode
+ * returns once the definition is everywhere.
+ */
+static void wait_local_copies(const struct cmd_env *e, const struct cfg_node_desc *nd, size_t nn)
+{
+	for (int t = 0; t < 100; t++) {
+		DIR *dir = opendir(e->root);
+		struct dirent *de;
+		bool all = true;
+
+		while (dir && all && (de = readdir(dir))) {
+			struct cfg_cluster c;
+			char path[PATH_MAX], err[256];
+
+			if (de->d_name[0] == '.' || !cmd_daemon_pid(e, de->d_name))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/mmsdrfs.cfg", e->root, de->d_name);
+			cfg_cluster_init(&c);
+			if (cfg_cluster_load(&c, path, err, sizeof(err)) != MM_OK)
+				all = false;
+			for (size_t i = 0; all && i < nn; i++)
+				all = cfg_cluster_node(&c, nd[i].name) != NULL;
+			cfg_cluster_free(&c);
+		}
+		if (dir)
+			closedir(dir);
+		if (all)
+			return;
+		usleep(100 * 1000);
+	}
+	printf("mmaddnode: the daemons on this node have not yet received the new definition; "
+	       "commands here may not know the new nodes for a few seconds\n");
+}
 
 int main(int argc, char **argv)
 {
@@ -111,6 +152,7 @@ int main(int argc, char **argv)
 		printf("mmaddnode: Node %s added as node %u%s\n", n->name, n->number,
 		       n->quorum ? " (quorum node)" : "");
 	}
+	wait_local_copies(&e, nd, nn);
 	printf("mmaddnode: Command successfully completed\n"
 	       "mmaddnode: Start the new nodes with: mmstartup -N ");
 	for (size_t i = 0; i < nn; i++)
