@@ -13,14 +13,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fuse.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/fuse.h>
-#include <stddef.h>
 #include <sys/mount.h>
-#include <sys/uio.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -150,26 +150,12 @@ static void inv_stop(fe_session *s)
 	s->inv_queued = 0;
 }
 
-/* ---- the device: INIT flags libfuse 3.14 cannot ask for ------------- */
+/* ---- the device: what libfuse 3.14 does not pass on ----------------- */
 
 #ifndef FUSE_DIRECT_IO_ALLOW_MMAP
 #define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)	/* kernel 6.6 (protocol 7.39) */
 #endif
 
-/*
- * libfuse 3.14 knows neither FUSE_HANDLE_KILLPRIV_V2 nor
- * FUSE_DIRECT_IO_ALLOW_MMAP, so its INIT reply never asks for them: the
- * device's reads and writes go through these two (fuse_session_custom_io),
- * which note what the kernel's INIT offers and add those two flags to the
- * reply when it offers them.
- *  - KILLPRIV_V2: the file system drops setuid/setgid and
- *    security.capability on write and truncate (fs/data.c, vnode2.c), and
- *    the kernel marks the mount SB_NOSEC; otherwise it asks for
- *    security.capability (a GETXATTR round trip) before every write.
- *  - DIRECT_IO_ALLOW_MMAP: a shared mmap of a file opened O_DIRECT
- *    (FOPEN_DIRECT_IO) works instead of failing with ENODEV.
- * Every other byte passes through unchanged.
- */
 /* The request this worker read last: libfuse's loop hands a request to
  * the operation on the thread that read it, and 3.14 drops these flags */
 static __thread uint32_t req_write_flags, req_open_flags;
@@ -184,6 +170,21 @@ uint32_t fe_req_open_flags(void)
 	return req_open_flags;
 }
 
+/*
+ * libfuse 3.14 knows neither FUSE_HANDLE_KILLPRIV_V2 nor
+ * FUSE_DIRECT_IO_ALLOW_MMAP, so its INIT reply never asks for them: the
+ * device's reads and writes go through these two (fuse_session_custom_io),
+ * which note what the kernel's INIT offers and add those two flags to the
+ * reply when it offers them.
+ *  - KILLPRIV_V2: the file system drops setuid/setgid and
+ *    security.capability on write and truncate (fs/data.c, vnode2.c), and
+ *    the kernel marks the mount SB_NOSEC; otherwise it asks for
+ *    security.capability (a GETXATTR round trip) before every write.
+ *  - DIRECT_IO_ALLOW_MMAP: a shared mmap of a file opened O_DIRECT
+ *    (FOPEN_DIRECT_IO) works instead of failing with ENODEV.
+ * dev_read also keeps each request's write or open flags (above). Every
+ * byte passes through unchanged but those two INIT reply flags.
+ */
 static ssize_t dev_read(int fd, void *buf, size_t len, void *ud)
 {
 	fe_session *s = ud;
@@ -226,7 +227,7 @@ static ssize_t dev_writev(int fd, struct iovec *iov, int count, void *ud)
 		if ((s->kflags & FUSE_DIRECT_IO_ALLOW_MMAP) && (o->flags & FUSE_INIT_EXT))
 			o->flags2 |= (uint32_t)(FUSE_DIRECT_IO_ALLOW_MMAP >> 32);
 		s->init_flags = o->flags | (uint64_t)o->flags2 << 32;
-		s->killpriv_v2 = (o->flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
+		atomic_store(&s->killpriv_v2, (o->flags & FUSE_HANDLE_KILLPRIV_V2) != 0);
 		atomic_store(&s->init_unique, 0);
 		mm_info(SUB, "%s: FUSE %u.%u; the file system drops privileges on writes itself: %s; "
 			"shared mmap of O_DIRECT files: %s", s->device, o->major, o->minor,

@@ -59,7 +59,7 @@ struct fe_session {
 	uint64_t kflags, init_flags;
 	/* the kernel took FUSE_HANDLE_KILLPRIV_V2: it says in each write,
 	 * truncate and O_TRUNC open whether the caller lacks CAP_FSETID */
-	bool killpriv_v2;
+	atomic_bool killpriv_v2;
 };
 
 /* fe.c: the flags libfuse 3.14 drops from the request this thread is

@@ -100,7 +100,7 @@ static void req_cred(fuse_req_t req, struct fs_cred *c)
  * loses setuid by writing; xfstests' killpriv cases check both). */
 static void cred_fsetid(const fe_session *s, struct fs_cred *c, bool kill)
 {
-	if (s->killpriv_v2)
+	if (atomic_load_explicit(&s->killpriv_v2, memory_order_relaxed))
 		c->fsetid = kill ? FS_FSETID_NO : FS_FSETID_YES;
 }
 
