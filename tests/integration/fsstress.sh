@@ -35,6 +35,27 @@ M=$MMFS_ROOT/gpfs/fs1
 out=$(mmmount fs1 2>&1) || { echo "$out"; fail "mmmount"; exit 1; }
 mkdir -p $M/sng
 
+# What a hang looks like, for whoever reads the log: mmfsd's waiters,
+# the kernel stacks of the stress-ng processes still there (in which
+# FUSE request they wait), and every mmfsd thread's stack.
+hang_report() {
+	local pid p
+	pid=$(mm_pid $P.1)
+	echo "  .. hang report: the last of mmfs.log (a lost lease stops token calls)"
+	mm_log $P.1 | tail -40
+	echo "  .. mmdiag --waiters"
+	MMFS_NODE=$P.1 timeout 10 mmdiag --waiters 2>&1 | head -60
+	for p in $(pgrep -f "stress-ng --temp-path $MMFS_ROOT/"); do
+		echo "  .. stress-ng $p ($(cat /proc/$p/stat 2>/dev/null | cut -d' ' -f3)):"
+		head -12 /proc/$p/stack 2>/dev/null
+	done | head -120
+	if [[ -n $pid ]] && command -v gdb >/dev/null; then
+		echo "  .. mmfsd $pid threads:"
+		timeout 60 gdb -batch -p "$pid" -ex "thread apply all bt 12" 2>/dev/null |
+			grep -E '^(Thread|#)' | head -400
+	fi
+}
+
 # batch NAME STRESSORS...: one stress-ng run of those stressors at once
 batch() {
 	local name=$1 out rc errs
@@ -44,11 +65,16 @@ batch() {
 	# run from inside the mount (env -C, under the timeout): some
 	# stressors (open) make files in the current directory too, which
 	# would otherwise be the caller's (the repository)
-	out=$(timeout -k 5 $((SECS * 6 + 60)) env -C $M/sng stress-ng --temp-path $M/sng --verify \
-		--timeout $SECS "$@" 2>&1)
+	# into a file, not a pipe: a stressor stuck in the kernel (waiting on
+	# an inode lock behind a FUSE request mmfsd never answers) outlives
+	# the timeout's kill and would keep a pipe open, and the batch with it
+	timeout -k 5 $((SECS * 6 + 60)) env -C $M/sng stress-ng --temp-path $M/sng --verify \
+		--timeout $SECS "$@" >"$MMFS_ROOT/batch.out" 2>&1
 	rc=$?
+	out=$(cat "$MMFS_ROOT/batch.out")
 	errs=$(mm_log $P.1 | grep '\[E\]' | tail -n +$((before + 1)))
 	if [[ $rc -eq 124 || $rc -eq 137 ]]; then
+		hang_report
 		fail "$name: stress-ng did not finish within $((SECS * 6 + 60)) s (mmfsd hung?)"
 	elif [[ $rc -ne 0 ]] || grep -qE 'FAIL|fail:|verify.*(fail|error)' <<<"$out"; then
 		grep -vE 'metrc|dispatching|setting to' <<<"$out" | tail -20
