@@ -163,7 +163,7 @@ struct fs_setattr {
 
 /* ---- names and objects ----
  * Every call returning a struct fs_attr of an object by name
- * (lookup, create, mkdir, mknod, symlink, link) counts one lookup of it
+ * (lookup, create, tmpfile, mkdir, mknod, symlink, link) counts one lookup of it
  * for fs_forget, as FUSE's entry replies do. */
 
 int fs_lookup(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name,
@@ -186,6 +186,12 @@ int fs_access(fs_sg *sg, const struct fs_cred *c, uint64_t ino, int mask);
  * opened, O_TRUNC truncates it); <flags> are open(2) flags. */
 int fs_create(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name, uint32_t mode,
 	      int flags, struct fs_attr *out, fs_file **f);
+/* open(O_TMPFILE) in <dir>: an open regular file with no name (nlink 0),
+ * freed at its last close and forget unless fs_link names it; with
+ * O_EXCL in <flags> it can never be named (fs_link: -ENOENT). Needs write
+ * and search permission on <dir>, which does not change. */
+int fs_tmpfile(fs_sg *sg, const struct fs_cred *c, uint64_t dir, uint32_t mode, int flags,
+	       struct fs_attr *out, fs_file **f);
 int fs_mknod(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name, uint32_t mode,
 	     uint64_t rdev, struct fs_attr *out);
 int fs_mkdir(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name, uint32_t mode,

@@ -63,6 +63,7 @@ struct sg_ino {
 	uint64_t ver;
 	struct sg_neg *neg;		/* a directory's negative lookups, or NULL */
 	bool freeing;			/* nlink 0, last reference going */
+	bool linkable;			/* made by fs_tmpfile, not yet linked */
 	/* data written since the last flush of this inode: a close or fsync
 	 * of an inode never written skips the pagepool's scan */
 	atomic_bool wrote;

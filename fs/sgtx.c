@@ -1042,12 +1042,15 @@ static int tx_orphan(struct sg_tx *tx, struct sg_ino *ip, const struct fs_inode 
 		return MM_OK;
 	if (in->flags & FS_IF_FREE)
 		return fs_log_add_unorphan(tx->ltx, ip->ino);
-	/* (a record not cached: adding an orphan twice changes nothing) */
+	/* (a record not cached: adding an orphan twice changes nothing; a new
+	 * inode's is not cached: an O_TMPFILE file is an orphan at birth) */
 	pthread_mutex_lock(&ip->mu);
 	was_linked = !ip->valid || ip->cur.nlink > 0;
 	pthread_mutex_unlock(&ip->mu);
 	if (in->nlink == 0 && was_linked)
 		return fs_log_add_orphan(tx->ltx, ip->ino);
+	if (in->nlink > 0 && !was_linked)
+		return fs_log_add_unorphan(tx->ltx, ip->ino);	/* an O_TMPFILE file named */
 	return MM_OK;
 }
 

@@ -295,6 +295,12 @@ int fs_access(fs_sg *sg, const struct fs_cred *c, uint64_t ino, int mask)
 
 /* ---- making objects ---- */
 
+/*
+ * A new object named <name> in <dir>; with no name, an anonymous regular
+ * file (O_TMPFILE): no links, an orphan from its first commit, the
+ * directory untouched (read only for its permission, group and default
+ * ACL), freed at its last close unless fs_link names it first.
+ */
 static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name, uint32_t mode,
 		uint64_t rdev, const char *target, struct fs_attr *out, struct sg_ino **ipout)
 {
@@ -305,20 +311,20 @@ static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *na
 	struct fs_inode in;
 	struct fs_dirent e;
 	uint64_t ino;
+	const bool anon = !name;
 	bool held = false, absent = false;
 	int rc;
 
 	if (sg->ro)
 		return -EROFS;
-	rc = check_name(name);
-	if (rc)
+	if (!anon && (rc = check_name(name)))
 		return rc;
-	if (sg_is_dot(name))
+	if (!anon && sg_is_dot(name))
 		return -EEXIST;
 	/* PATH_MAX counts the terminating NUL (symlink(2)) */
 	if (target && strlen(target) >= PATH_MAX)
 		return -ENAMETOOLONG;
-	rc = sg_vn_get(sg, dir, TOK_XW, &d);
+	rc = sg_vn_get(sg, dir, anon ? TOK_RO : TOK_XW, &d);
 	if (rc)
 		return rc;
 	if (!S_ISDIR(d.in.mode))
@@ -327,9 +333,9 @@ static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *na
 		rc = -ENOENT;
 	else
 		rc = sg_perm(c, &d.in, 3);
-	if (!rc)
+	if (!rc && !anon)
 		absent = neg_take(d.ip, d.ver, name);
-	if (!rc && !absent) {
+	if (!rc && !anon && !absent) {
 		rc = sg_dir_find(sg, &d.in, name, &e);
 		rc = rc == -ENOENT ? 0 : rc ? rc : -EEXIST;
 	}
@@ -368,7 +374,7 @@ static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *na
 	} else if ((in.mode & S_ISGID) && c->uid != 0 && !sg_in_group(c, in.gid)) {
 		in.mode &= ~(uint32_t)S_ISGID;
 	}
-	in.nlink = S_ISDIR(mode) ? 2 : 1;
+	in.nlink = anon ? 0 : S_ISDIR(mode) ? 2 : 1;
 	in.data_rep = sg->sgd.data_rep;
 	in.meta_rep = sg->sgd.meta_rep;
 	if (S_ISCHR(mode) || S_ISBLK(mode))
@@ -401,15 +407,16 @@ static int make(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *na
 		in.rdev = d.in.ino;
 		d.in.nlink++;
 	}
-	if (!rc)
-		rc = fs_errno(sg_tx_inode(tx, &(*d.ip), &d.in));
+	if (!rc && !anon)
+		rc = fs_errno(sg_tx_inode(tx, d.ip, &d.in));
 	if (!rc)
 		rc = fs_errno(sg_tx_inode(tx, ip, &in));
-	if (!rc)
+	if (!rc && !anon)
 		rc = sg_dir_add(sg, tx, &d.in, name, ino, in.gen, sg_dtype(mode), absent);
 	if (rc)
 		goto abort;
-	sg_touch(&d.in, true, true);
+	if (!anon)
+		sg_touch(&d.in, true, true);
 	rc = fs_errno(sg_tx_commit(tx));
 	tx = NULL;
 	if (rc)
@@ -548,7 +555,44 @@ int fs_create(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name
 	return *f ? 0 : -ENOMEM;
 }
 
+int fs_tmpfile(fs_sg *sg, const struct fs_cred *c, uint64_t dir, uint32_t mode, int flags,
+	       struct fs_attr *out, fs_file **f)
+{
+	struct sg_ino *ip = NULL;
+	int rc;
+
+	rc = make(sg, c, dir, NULL, S_IFREG | (mode & 07777), 0, NULL, out, &ip);
+	if (rc)
+		return rc;
+	/* as the kernel's I_LINKABLE: O_EXCL asks that it never be named */
+	pthread_mutex_lock(&ip->mu);
+	ip->linkable = !(flags & O_EXCL);
+	pthread_mutex_unlock(&ip->mu);
+	*f = file_new(ip, flags & ~(O_CREAT | O_EXCL | O_TRUNC));
+	sg_iput(sg, ip);
+	return *f ? 0 : -ENOMEM;
+}
+
 /* ---- links ---- */
+
+/* An anonymous file (fs_tmpfile) may be named once; after that it is
+ * like any other, and the next unlink of its last name is final. */
+static bool is_linkable(struct sg_ino *ip)
+{
+	bool yes;
+
+	pthread_mutex_lock(&ip->mu);
+	yes = ip->linkable;
+	pthread_mutex_unlock(&ip->mu);
+	return yes;
+}
+
+static void linked(struct sg_ino *ip)
+{
+	pthread_mutex_lock(&ip->mu);
+	ip->linkable = false;
+	pthread_mutex_unlock(&ip->mu);
+}
 
 int fs_link(fs_sg *sg, const struct fs_cred *c, uint64_t ino, uint64_t dir, const char *name,
 	    struct fs_attr *out)
@@ -577,8 +621,8 @@ int fs_link(fs_sg *sg, const struct fs_cred *c, uint64_t ino, uint64_t dir, cons
 		rc = -ENOTDIR;
 	else if (S_ISDIR(v.in.mode))
 		rc = -EPERM;
-	else if (v.in.nlink == 0)
-		rc = -ENOENT;
+	else if (v.in.nlink == 0 && !is_linkable(v.ip))
+		rc = -ENOENT;	/* unlinked, or an O_TMPFILE | O_EXCL file */
 	else if (v.in.nlink >= 0xfffffff0u)
 		rc = -EMLINK;
 	else
@@ -604,6 +648,7 @@ int fs_link(fs_sg *sg, const struct fs_cred *c, uint64_t ino, uint64_t dir, cons
 			rc = fs_errno(sg_tx_commit(tx));
 	}
 	if (!rc) {
+		linked(v.ip);
 		sg_fill_attr(sg, &v.in, out);
 		lookup_ref(v.ip);
 	}

@@ -159,6 +159,7 @@ static void inv_stop(fe_session *s)
 /* The request this worker read last: libfuse's loop hands a request to
  * the operation on the thread that read it, and 3.14 drops these flags */
 static __thread uint32_t req_write_flags, req_open_flags;
+static __thread bool req_tmpfile;
 
 uint32_t fe_req_write_flags(void)
 {
@@ -168,6 +169,11 @@ uint32_t fe_req_write_flags(void)
 uint32_t fe_req_open_flags(void)
 {
 	return req_open_flags;
+}
+
+bool fe_req_tmpfile(void)
+{
+	return req_tmpfile;
 }
 
 /*
@@ -182,8 +188,12 @@ uint32_t fe_req_open_flags(void)
  *    security.capability (a GETXATTR round trip) before every write.
  *  - DIRECT_IO_ALLOW_MMAP: a shared mmap of a file opened O_DIRECT
  *    (FOPEN_DIRECT_IO) works instead of failing with ENODEV.
- * dev_read also keeps each request's write or open flags (above). Every
- * byte passes through unchanged but those two INIT reply flags.
+ * dev_read also keeps each request's write or open flags (above), and
+ * hands libfuse an O_TMPFILE open (FUSE_TMPFILE, kernel 6.1; 3.14 would
+ * answer ENOSYS) as the CREATE it is built like: the same fuse_create_in,
+ * the name "/" (the kernel's unnamed dentry), the same reply; op_create
+ * knows it by req_tmpfile. Every other byte passes through unchanged but
+ * those two INIT reply flags.
  */
 static ssize_t dev_read(int fd, void *buf, size_t len, void *ud)
 {
@@ -192,6 +202,12 @@ static ssize_t dev_read(int fd, void *buf, size_t len, void *ud)
 	const struct fuse_in_header *h = buf;
 
 	req_write_flags = req_open_flags = 0;
+	req_tmpfile = false;
+	if (n >= (ssize_t)(sizeof(*h) + sizeof(struct fuse_create_in)) &&
+	    h->opcode == FUSE_TMPFILE) {
+		((struct fuse_in_header *)buf)->opcode = FUSE_CREATE;
+		req_tmpfile = true;
+	}
 	if (n >= (ssize_t)(sizeof(*h) + sizeof(struct fuse_write_in)) && h->opcode == FUSE_WRITE)
 		req_write_flags = ((const struct fuse_write_in *)(h + 1))->write_flags;
 	else if (n >= (ssize_t)(sizeof(*h) + sizeof(struct fuse_open_in)) && h->opcode == FUSE_OPEN)

@@ -67,6 +67,8 @@ struct fe_session {
  * other request). */
 uint32_t fe_req_write_flags(void);
 uint32_t fe_req_open_flags(void);
+/* the CREATE this thread serves is an O_TMPFILE open (FUSE_TMPFILE) */
+bool fe_req_tmpfile(void);
 
 /* fe_ops.c: the operation table (fe.c passes it to fuse_session_new). */
 extern const struct fuse_lowlevel_ops fe_ops;

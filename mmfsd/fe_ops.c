@@ -785,7 +785,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	int rc;
 
 	req_cred(req, &c);
-	rc = fs_create(s->sg, &c, fe_ino_to_fs(parent), name, mode, fi->flags, &a, &f);
+	if (fe_req_tmpfile())
+		rc = fs_tmpfile(s->sg, &c, fe_ino_to_fs(parent), mode, fi->flags, &a, &f);
+	else
+		rc = fs_create(s->sg, &c, fe_ino_to_fs(parent), name, mode, fi->flags, &a, &f);
 	if (rc < 0) {
 		reply_rc(req, rc);
 		return;

@@ -2220,6 +2220,99 @@ static int case_mmap_odirect(void)
 	return 0;
 }
 
+static bool entry_count_is(const char *dir, int want)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	if (!d)
+		return false;
+	for (struct dirent *e; (e = readdir(d));)
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n == want;
+}
+
+/* open(O_TMPFILE): a file with no name, named by linkat through
+ * /proc/self/fd (not with O_EXCL), freed at its last close. */
+static int case_tmpfile(void)
+{
+	const size_t len = 100 << 10;
+	uint8_t b[4096];
+	char proc[64];
+	struct stat st, sn;
+	struct statvfs v0, v1;
+	struct utsname u;
+	unsigned maj = 0, min = 0;
+	OK(mkdir("t", 0755));
+	OK(statvfs("t", &v0));
+	int fd = open("t", O_TMPFILE | O_RDWR, 0640);
+	if (fd < 0 && errno == EOPNOTSUPP && uname(&u) == 0 &&
+	    sscanf(u.release, "%u.%u", &maj, &min) == 2 && (maj < 6 || (maj == 6 && min < 1))) {
+		notef("not run: kernel %s has no FUSE_TMPFILE (6.1)", u.release);
+		return 0;
+	}
+	OK(fd);
+	OK(fstat(fd, &st));
+	mode_t um = umask(0);
+	umask(um);
+	CHECK(S_ISREG(st.st_mode) && st.st_nlink == 0, "fstat: mode %o nlink %lu, expected a regular file "
+	      "with no links", st.st_mode, (unsigned long)st.st_nlink);
+	CHECK((st.st_mode & 07777) == (0640 & ~um), "mode %o, expected %o", st.st_mode & 07777, 0640 & ~um);
+	CHECK(st.st_uid == geteuid(), "owner %u, expected %u", st.st_uid, geteuid());
+	CHECK(entry_count_is("t", 0), "the directory lists an entry for the unnamed file");
+	for (size_t o = 0; o < len; o += sizeof(b)) {
+		fillpat(b, sizeof(b), o, 8);
+		RUN(pw(fd, b, sizeof(b), (off_t)o));
+	}
+	RUN(check_pat(fd, 0, len, 8, "the unnamed file"));
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	OK(linkat(AT_FDCWD, proc, AT_FDCWD, "t/named", AT_SYMLINK_FOLLOW));
+	OK(stat("t/named", &sn));
+	CHECK(sn.st_ino == st.st_ino && sn.st_nlink == 1, "t/named: inode %lu nlink %lu, expected %lu and 1",
+	      (unsigned long)sn.st_ino, (unsigned long)sn.st_nlink, (unsigned long)st.st_ino);
+	close(fd);
+	fd = open("t/named", O_RDONLY);
+	OK(fd);
+	RUN(check_pat(fd, 0, len, 8, "t/named"));
+	close(fd);
+
+	/* O_EXCL: never linkable */
+	fd = open("t", O_TMPFILE | O_WRONLY | O_EXCL, 0600);
+	OK(fd);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	ERR(linkat(AT_FDCWD, proc, AT_FDCWD, "t/excl", AT_SYMLINK_FOLLOW), ENOENT);
+	close(fd);
+
+	/* unnamed: the inode and its 1 MiB come back after the close */
+	uint8_t *m = malloc(1 << 20);
+	CHECK(m, "out of memory");
+	fillpat(m, 1 << 20, 0, 9);
+	fd = open("t", O_TMPFILE | O_RDWR, 0600);
+	if (fd < 0) {
+		free(m);
+		return failf("open O_TMPFILE: %s", ename(errno));
+	}
+	ssize_t w = pwrite(fd, m, 1 << 20, 0);
+	free(m);
+	CHECK(w == 1 << 20, "pwrite of 1 MiB: %zd (%s)", w, ename(errno));
+	OK(fsync(fd));
+	OK(statvfs("t", &v1));
+	CHECK(v1.f_ffree < v0.f_ffree, "f_ffree %llu with two new files, %llu before",
+	      (unsigned long long)v1.f_ffree, (unsigned long long)v0.f_ffree);
+	close(fd);
+	/* the kernel forgets the inode after the close returns */
+	for (int i = 0; i < 100; i++) {
+		OK(statvfs("t", &v1));
+		if (v1.f_ffree == v0.f_ffree - 1)
+			break;
+		sleep_ms(50);
+	}
+	CHECK(v1.f_ffree == v0.f_ffree - 1, "f_ffree %llu after the unnamed files closed, expected %llu "
+	      "(one file kept)", (unsigned long long)v1.f_ffree, (unsigned long long)v0.f_ffree - 1);
+	CHECK(entry_count_is("t", 1), "the directory does not list just t/named");
+	return 0;
+}
+
 static int case_fsync(void)
 {
 	int fd = open("f", O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -2387,6 +2480,7 @@ static const struct pcase {
 	{"readdir_concurrent", case_readdir_concurrent, K_ANY, "readdir with telldir/seekdir while a thread creates and removes"},
 	{"mmap", case_mmap, K_ANY, "mmap and read/write of one file see each other"},
 	{"mmap_odirect", case_mmap_odirect, K_ANY, "a shared mapping of a file opened O_DIRECT"},
+	{"tmpfile", case_tmpfile, K_ANY, "O_TMPFILE: unnamed, linkat names it (not with O_EXCL), freed at close"},
 	{"fsync", case_fsync, K_ANY, "fsync/fdatasync/syncfs of files and dirs return 0"},
 	{"statfs", case_statfs, K_ANY, "statvfs values sane; writing and unlinking move the free count"},
 	{"dirsize", case_dirsize, K_ANY, "a directory of -n N entries: every lookup, readdir complete"},

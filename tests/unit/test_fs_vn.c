@@ -6,7 +6,8 @@
  * file and aborted leaves none of the growth's buffers; the address
  * cache's drops find every block of an inode, by range or all; a failed
  * growth of a fragment writes nothing over the fragment after it; the
- * inode file's revoke keeps the inode records cached.
+ * inode file's revoke keeps the inode records cached; an O_TMPFILE file
+ * is an orphan until named.
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -334,6 +335,92 @@ static void test_ifile_revoke_keeps_records(void)
 	pp_pool_destroy(pool);
 }
 
+static uint64_t files_free(fs_sg *sg)
+{
+	struct fs_statfs st;
+
+	CU_ASSERT_EQUAL(fs_statfs(sg, &st), 0);
+	return st.ffree;
+}
+
+/*
+ * O_TMPFILE (fs_tmpfile): a file with no name is an orphan from its
+ * first commit. Named by fs_link it is an ordinary file that outlives a
+ * crash; with O_EXCL it can never be named; unnamed, its last close and
+ * forget free it, and a crash leaves it to the next mount to free.
+ */
+static void test_tmpfile(void)
+{
+	uint8_t *data = pattern(200000, 4), *snap[NDISK];
+	struct fs_attr a, b, x, la;
+	fs_file *fa, *fb, *fx;
+	uint64_t ffree;
+	pp_pool *pool, *pool2;
+	fs_sg *sg;
+
+	fsm_mkfs(64u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	ffree = files_free(sg);
+
+	/* unnamed, then gone with its last reference */
+	CU_ASSERT_EQUAL_FATAL(fs_tmpfile(sg, &root, FS_ROOT_INO, 0600, O_RDWR, &x, &fx), 0);
+	CU_ASSERT_EQUAL(x.nlink, 0);
+	CU_ASSERT_TRUE(S_ISREG(x.mode));
+	CU_ASSERT_EQUAL(fs_write(sg, &root, fx, data, 100000, 0), 100000);
+	CU_ASSERT_EQUAL(count_dir(sg, FS_ROOT_INO), 0);
+	CU_ASSERT_EQUAL(files_free(sg), ffree - 1);
+	CU_ASSERT_EQUAL(fs_release(sg, fx), 0);
+	fs_forget(sg, x.ino, 1);
+	CU_ASSERT_EQUAL(fs_getattr(sg, x.ino, &la), -ESTALE);
+	CU_ASSERT_EQUAL(files_free(sg), ffree);
+
+	/* O_EXCL: never named */
+	CU_ASSERT_EQUAL_FATAL(fs_tmpfile(sg, &root, FS_ROOT_INO, 0600, O_RDWR | O_EXCL, &x, &fx), 0);
+	CU_ASSERT_EQUAL(fs_link(sg, &root, x.ino, FS_ROOT_INO, "x", &la), -ENOENT);
+
+	/* named: nlink 1, its bytes under the name, the orphan gone */
+	CU_ASSERT_EQUAL_FATAL(fs_tmpfile(sg, &root, FS_ROOT_INO, 0640, O_RDWR, &a, &fa), 0);
+	CU_ASSERT_EQUAL(fs_write(sg, &root, fa, data, 200000, 0), 200000);
+	CU_ASSERT_EQUAL(fs_link(sg, &root, a.ino, FS_ROOT_INO, "named", &la), 0);
+	CU_ASSERT_EQUAL(la.nlink, 1);
+	CU_ASSERT_EQUAL(la.ino, a.ino);
+	CU_ASSERT_EQUAL(fs_link(sg, &root, a.ino, FS_ROOT_INO, "named2", &la), 0);
+	CU_ASSERT_EQUAL(la.nlink, 2);
+	fs_forget(sg, a.ino, 2);
+	CU_ASSERT_EQUAL(fs_unlink(sg, &root, FS_ROOT_INO, "named2"), 0);
+	CU_ASSERT_EQUAL(fs_fsync(sg, fa, false), 0);
+
+	/* unnamed at the crash, its creation durable */
+	CU_ASSERT_EQUAL_FATAL(fs_tmpfile(sg, &root, FS_ROOT_INO, 0600, O_RDWR, &b, &fb), 0);
+	CU_ASSERT_EQUAL(fs_write(sg, &root, fb, data, 150000, 0), 150000);
+	CU_ASSERT_EQUAL(fs_fsync(sg, fb, false), 0);
+	fsm_snapshot(snap);
+	CU_ASSERT_EQUAL(fs_release(sg, fa), 0);
+	fs_forget(sg, a.ino, 1);
+	CU_ASSERT_EQUAL(fs_release(sg, fb), 0);
+	fs_forget(sg, b.ino, 1);
+	CU_ASSERT_EQUAL(fs_release(sg, fx), 0);
+	fs_forget(sg, x.ino, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+
+	pool2 = mk_pool(snap);
+	sg = mount_on(snap, pool2);
+	check_file(sg, FS_ROOT_INO, "named", data, 200000);
+	CU_ASSERT_EQUAL(count_dir(sg, FS_ROOT_INO), 1);
+	CU_ASSERT_EQUAL(fs_getattr(sg, b.ino, &la), -ESTALE);	/* the mount freed it */
+	CU_ASSERT_EQUAL(fs_getattr(sg, x.ino, &la), -ESTALE);
+	CU_ASSERT_EQUAL(files_free(sg), ffree - 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool2);
+	fsck_clean(snap);
+	for (int i = 0; i < NDISK; i++)
+		free(snap[i]);
+	free(data);
+}
+
 static void register_tests(void)
 {
 	CU_pSuite s = CU_add_suite("fs_vn", fsm_setup, fsm_teardown);
@@ -344,6 +431,8 @@ static void register_tests(void)
 	CU_add_test(s, "a failed fallocate writes nothing past a fragment", test_fragment_neighbour);
 	CU_add_test(s, "the inode file's revoke keeps the records cached",
 		    test_ifile_revoke_keeps_records);
+	CU_add_test(s, "O_TMPFILE: unnamed until linked, freed at last close or after a crash",
+		    test_tmpfile);
 }
 
 MM_CUNIT_MAIN(register_tests)
