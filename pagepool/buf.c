@@ -199,7 +199,7 @@ void pp_mark_dirty(pp_buf *b, uint32_t off, uint32_t len, uint64_t lsn)
 	if (!b->dirty && added)
 		add(&b->p->buffers_dirty, 1);
 	if (mask)
-		atomic_store_explicit(&b->dirtyish, true, memory_order_release);
+		set_dirtyish(b, true);
 	b->dirty |= mask;
 	b->valid |= mask;
 	b->marked = true;

@@ -168,7 +168,7 @@ struct pp_buf *pp_alloc_buf(pp_pool *p, struct pp_fs *f, const struct pp_tag *t,
 	MM_BUG_ON(b, b->dirty || b->reading || b->writing);	/* rule 4 */
 	b->valid = b->dirty = 0;
 	atomic_store(&b->checked, false);
-	atomic_store(&b->dirtyish, false);
+	set_dirtyish(b, false);
 	b->lsn = 0;
 	b->reading = b->writing = false;
 	b->marked = false;
@@ -249,6 +249,7 @@ int pp_add_descs(pp_pool *p, uint32_t n)
 			return MM_ENOMEM;
 		for (uint32_t i = 0; i < DCHUNK; i++) {
 			chunk[i].p = p;
+			chunk[i].idx = c * DCHUNK + i;
 			pthread_rwlock_init(&chunk[i].content, NULL);
 			pthread_mutex_init(&chunk[i].mu, NULL);
 			pthread_cond_init(&chunk[i].cv, NULL);

@@ -194,7 +194,7 @@ static void drop_one(pp_pool *p, struct pp_buf *b, uint32_t fs, uint64_t ino, bo
 					add(&p->buffers_dirty, -1);
 					b->dirty = 0;
 					b->lsn = 0;
-					atomic_store(&b->dirtyish, false);
+					set_dirtyish(b, false);
 					was_dirty = true;
 				}
 				pp_unhash_locked(p, b);

@@ -161,6 +161,7 @@ int pp_pool_create(const struct pp_config *cfg, pp_pool **out)
 	if (!rc)
 		rc = mm_pool_create("pp-prefetch", (int)p->cfg.prefetch_threads, 4096, &p->pf_pool);
 	p->dchunk = calloc((p->max_units + DCHUNK - 1) / DCHUNK, sizeof(*p->dchunk));
+	p->dmap = calloc((p->max_units + DCHUNK - 1) / DCHUNK * (DCHUNK / 64), sizeof(*p->dmap));
 	/* chains of about one buffer at the largest size it may grow to */
 	for (p->nbucket = 1; p->nbucket * NPART < p->max_units || p->nbucket * NPART < 2 * nunits;
 	     p->nbucket <<= 1)
@@ -171,9 +172,9 @@ int pp_pool_create(const struct pp_config *cfg, pp_pool **out)
 		if (!p->part[i].bucket)
 			rc = MM_ENOMEM;
 	}
-	if (!rc && p->dchunk)
+	if (!rc && p->dchunk && p->dmap)
 		rc = pp_add_descs(p, nunits);
-	if (rc || !p->dchunk) {
+	if (rc || !p->dchunk || !p->dmap) {
 		pp_pool_destroy(p);
 		return rc ? rc : MM_ENOMEM;
 	}
@@ -228,6 +229,7 @@ void pp_pool_destroy(pp_pool *p)
 		free(p->dchunk[c]);
 	}
 	free(p->dchunk);
+	free((void *)p->dmap);
 	for (int i = 0; i < NPART; i++) {
 		pthread_mutex_destroy(&p->part[i].mu);
 		free(p->part[i].bucket);

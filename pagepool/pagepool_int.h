@@ -75,6 +75,7 @@ struct pp_buf {
 	 * (under mu) once it is clean and not being written: a lap of
 	 * write-behind passes over a buffer without it taking no lock */
 	atomic_bool dirtyish;
+	uint32_t idx;			/* its number: desc_at(p, idx) == this */
 	struct pp_buf *hnext;		/* part lock */
 	struct pp_buf *fnext;		/* alloc_mu: free descriptors */
 	pthread_rwlock_t content;
@@ -136,6 +137,10 @@ struct pp_pool {
 	struct pp_buddy buddy;
 	struct pp_buf **dchunk;		/* descriptors, DCHUNK per chunk, max_units in all */
 	_Atomic uint32_t ndesc;		/* made so far (grows with the pool) */
+	/* bit i: descriptor i is dirtyish (set_dirtyish). A lap of
+	 * write-behind reads these words, not every descriptor: a pool of
+	 * mostly clean buffers made each lap a cache miss per descriptor */
+	_Atomic uint64_t *dmap;
 	uint32_t loose;			/* runs taken for a grow, not yet attached */
 	struct pp_buf *free_descs;
 	uint32_t hand;			/* clock */
@@ -214,6 +219,29 @@ static inline uint64_t ld(const _Atomic uint64_t *c)
 static inline struct pp_buf *desc_at(pp_pool *p, uint32_t i)
 {
 	return &p->dchunk[i / DCHUNK][i % DCHUNK];
+}
+
+/* Under b->mu, so the bit and the flag agree whenever the lock is free. */
+static inline void set_dirtyish(struct pp_buf *b, bool on)
+{
+	_Atomic uint64_t *w = &b->p->dmap[b->idx / 64];
+	uint64_t bit = 1ull << (b->idx % 64);
+
+	atomic_store_explicit(&b->dirtyish, on, memory_order_release);
+	if (on)
+		atomic_fetch_or_explicit(w, bit, memory_order_release);
+	else
+		atomic_fetch_and_explicit(w, ~bit, memory_order_release);
+}
+
+static inline uint64_t dmap_word(pp_pool *p, uint32_t i)
+{
+	return atomic_load_explicit(&p->dmap[i / 64], memory_order_acquire);
+}
+
+static inline bool dirtyish_bit(pp_pool *p, uint32_t i)
+{
+	return dmap_word(p, i) >> (i % 64) & 1;
 }
 
 static inline uint32_t ndesc_of(pp_pool *p)
