@@ -201,7 +201,11 @@ static int revoke_map_file(fs_sg *sg, uint64_t ino, enum tok_mode want)
 		return rc;
 	inode_has_blocks(sg, ino, true);
 	pp_invalidate(sg->pool, sg->mfsid, ino, FS_TAG_IND, UINT64_MAX);
-	sg_ac_drop(sg, sg->mfsid, ino, 0, UINT64_MAX);
+	/* the tree's addresses only: the records' blocks stay cached, and a
+	 * dirty one must keep its address (sg.c, "Why an address cache": a
+	 * write-behind that maps by reading the tree can deadlock). Their
+	 * addresses never change: these files only grow. */
+	sg_ac_drop(sg, sg->mfsid, ino, FS_TAG_IND, UINT64_MAX);
 	return rc;
 }
 
@@ -231,8 +235,18 @@ int sg_revoke_inode(void *arg, const struct tok_key *k, struct tok_range r, enum
 		return rc;
 	blocks = inode_has_blocks(sg, ino, true) || blocks;
 	if (blocks) {
+		int rc2;
+
 		pp_invalidate(sg->pool, sg->mfsid, ino, 0, UINT64_MAX);
 		sg_ac_drop(sg, sg->mfsid, ino, 0, UINT64_MAX);
+		/* the data's addresses go with the inode (another node may move
+		 * its blocks), so the data goes too: a buffer kept would be
+		 * dirtied again without a cached address, and write-behind
+		 * would read the tree to map it (sg.c, "Why an address cache") */
+		rc2 = pp_flush(sg->pool, sg->fsid, ino, 0, UINT64_MAX);
+		if (!rc)
+			rc = rc2;
+		pp_invalidate(sg->pool, sg->fsid, ino, 0, UINT64_MAX);
 		sg_ac_drop(sg, sg->fsid, ino, 0, UINT64_MAX);
 	}
 	if (sg->inval_set && sg->inval.inode)

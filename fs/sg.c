@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/bug.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/wire.h"
@@ -303,6 +304,25 @@ static int map_inode(fs_sg *sg, uint64_t ino, struct fs_inode *out)
 	return rc;
 }
 
+/* A map that must read: never for write-behind ("Why an address cache"),
+ * except during the replay, which keeps no addresses and runs alone.
+ * Debug builds stop here; others go on and may deadlock. */
+static void wb_miss(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk)
+{
+#ifdef MM_DEBUG
+	if (pp_in_wb_map() && !sg->replaying) {
+		mm_error(SUB, "%s: write-behind of fs %" PRIu32 " inode %" PRIu64 " block %" PRIu64
+			 " found no cached address", sg->device, fs, ino, blk);
+		MM_ASSERT(!"write-behind maps from the address cache only");
+	}
+#else
+	(void)sg;
+	(void)fs;
+	(void)ino;
+	(void)blk;
+#endif
+}
+
 int sg_map_data(void *arg, const struct pp_tag *t, struct pp_map *m)
 {
 	fs_sg *sg = arg;
@@ -313,6 +333,7 @@ int sg_map_data(void *arg, const struct pp_tag *t, struct pp_map *m)
 
 	if (sg_ac_get(sg, t->fs, t->ino, t->blk, m) || sg_ord_map(sg, t, m))
 		return MM_OK;
+	wb_miss(sg, t->fs, t->ino, t->blk);
 	rc = map_inode(sg, t->ino, &in);
 	if (rc)
 		return rc;
@@ -351,6 +372,7 @@ int sg_map_meta(fs_sg *sg, uint64_t ino, uint64_t blk, struct pp_map *m)
 		sg_ac_put(sg, sg->mfsid, ino, blk, m);
 		return MM_OK;
 	}
+	wb_miss(sg, sg->mfsid, ino, blk);
 	rc = map_inode(sg, ino, &in);
 	if (rc)
 		return rc;

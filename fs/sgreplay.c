@@ -235,19 +235,25 @@ int sg_replay(fs_sg *sg, const struct fs_log_io *io, char *err, size_t errsz)
 	 * none of those is written (the next mount replays it all again). */
 	for (size_t i = 0; rc && i < c.ndirt; i++)
 		pp_discard(sg->pool, sg->mfsid, c.dirt[i].ino, c.dirt[i].blk, c.dirt[i].blk + 1);
-	sg->replaying = false;
 	pp_fs_pause(sg->pool, sg->mfsid, false);
 	free(c.dirt);
-	if (rc)
+	if (rc) {
+		sg->replaying = false;
 		return rc;
+	}
 	fs_log_replay_done(&r);	/* the orphans: fs_log_open recovers them too */
 	if (r.txs)
 		mm_notice(SUB, "%s: log of node %u replayed: %" PRIu64 " transactions, %" PRIu64
 			  " records%s%s", sg->device, sg->node, r.txs, r.records,
 			  r.torn ? " (torn tail ignored)" : "",
 			  c.flushes ? " (written back on the way: more than the pagepool holds)" : "");
+	/* still "replaying" while the replayed blocks go out: no address is
+	 * cached for them, and write-behind maps them by reading the trees,
+	 * which no transaction holds before the mount ends (sg.c, "Why an
+	 * address cache") */
 	sg_ac_clear(sg);
 	rc = pp_drop_fs(sg->pool, sg->mfsid);
+	sg->replaying = false;
 	if (!rc)
 		rc = atomic_load_explicit(&sg->meta_err, memory_order_acquire);
 	if (rc)

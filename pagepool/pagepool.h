@@ -78,6 +78,10 @@ struct pp_map {
 /* What a file system gives the pool. Called on pool threads and callers'
  * threads, never with a pool mutex held (a buffer's content lock may be:
  * pagepool/README.md, "Lock order"). */
+/* True inside map when write-behind (of a write-behind thread or a flush)
+ * asks, holding the content locks of the buffers it is writing: the file
+ * system must answer without waiting for another buffer. */
+bool pp_in_wb_map(void);
 struct pp_fs_ops {
 	/* Disk addresses of block <t>. MM_ENOENT: a hole (reads give zeros,
 	 * the block must be mapped before it is written). */

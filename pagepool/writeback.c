@@ -20,6 +20,14 @@
 #include "common/log.h"
 #include "common/util.h"
 
+/* set while this thread's write-behind asks a file system for an address */
+static __thread bool pp_wb_mapping;
+
+bool pp_in_wb_map(void)
+{
+	return pp_wb_mapping;
+}
+
 void pp_wb_kick(pp_pool *p)
 {
 	pthread_mutex_lock(&p->wb_mu);
@@ -228,7 +236,9 @@ static uint64_t wb_write_items(struct wb_batch *bt, unsigned lo, unsigned hi)
 		it->io = bt->ios + (size_t)i * WB_IOS;
 		if (it->rc)
 			continue;
+		pp_wb_mapping = true;
 		it->rc = f->ops.map(f->arg, &it->b->tag, &m);
+		pp_wb_mapping = false;
 		if (!it->rc && (m.nrep < 1 || m.nrep > PP_MAX_REPLICAS))
 			it->rc = MM_EINVAL;
 		for (int r = 0; !it->rc && r < m.nrep; r++)
