@@ -548,7 +548,7 @@ meta:
 		in.mtime = in.ctime = now;
 	}
 	if (c && !fs_cred_fsetid(c) && (in.mode & (S_ISUID | S_ISGID)))
-		in.mode &= ~(uint32_t)(S_ISUID | ((in.mode & 010) ? S_ISGID : 0));
+		sg_drop_suid(&in);
 	/* a positive errno: fs_errno below passes it on */
 	rc = -sg_kill_caps(sg, tx, &in);
 	if (rc)

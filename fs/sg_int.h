@@ -22,6 +22,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 
 #include "common/list.h"
 #include "fs/alloc.h"
@@ -432,6 +433,13 @@ void sg_fill_attr(fs_sg *sg, const struct fs_inode *in, struct fs_attr *a);
 void sg_now(struct fs_time *t);
 int sg_perm(const struct fs_cred *c, const struct fs_inode *in, int mask);
 bool sg_in_group(const struct fs_cred *c, uint32_t gid);
+/* What a write, truncate or chown does to a file's mode: setuid goes, and
+ * setgid of a group-executable file (without group execute it marks
+ * mandatory locking, which stays). */
+static inline void sg_drop_suid(struct fs_inode *in)
+{
+	in->mode &= ~(uint32_t)(S_ISUID | ((in->mode & S_IXGRP) ? S_ISGID : 0));
+}
 int sg_lookup_ino(fs_sg *sg, uint64_t ino, struct fs_attr *out);
 /* Free the inode <ip> names (nlink 0, last reference gone). */
 int sg_ifree(fs_sg *sg, struct sg_ino *ip);
