@@ -227,6 +227,10 @@ static inline void set_dirtyish(struct pp_buf *b, bool on)
 	_Atomic uint64_t *w = &b->p->dmap[b->idx / 64];
 	uint64_t bit = 1ull << (b->idx % 64);
 
+	/* most calls change nothing (a buffer recycled was clean): no
+	 * read-modify-write of a word other threads' buffers share */
+	if (atomic_load_explicit(&b->dirtyish, memory_order_relaxed) == on)
+		return;
 	atomic_store_explicit(&b->dirtyish, on, memory_order_release);
 	if (on)
 		atomic_fetch_or_explicit(w, bit, memory_order_release);
