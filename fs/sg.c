@@ -306,21 +306,19 @@ static int map_inode(fs_sg *sg, uint64_t ino, struct fs_inode *out)
 
 /* A map that must read: never for write-behind ("Why an address cache"),
  * except during the replay, which keeps no addresses and runs alone.
- * Debug builds stop here; others go on and may deadlock. */
+ * Debug builds stop here; others say so once (a hang after it has its
+ * cause in the log) and go on, which may deadlock. */
 static void wb_miss(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk)
 {
-#ifdef MM_DEBUG
-	if (pp_in_wb_map() && !sg->replaying) {
+	static atomic_bool said;
+
+	if (!pp_in_wb_map() || sg->replaying)
+		return;
+	if (!atomic_exchange(&said, true))
 		mm_error(SUB, "%s: write-behind of fs %" PRIu32 " inode %" PRIu64 " block %" PRIu64
-			 " found no cached address", sg->device, fs, ino, blk);
-		MM_ASSERT(!"write-behind maps from the address cache only");
-	}
-#else
-	(void)sg;
-	(void)fs;
-	(void)ino;
-	(void)blk;
-#endif
+			 " found no cached address: it reads the file's tree, which can deadlock "
+			 "(a bug: please report it)", sg->device, fs, ino, blk);
+	MM_ASSERT(!"write-behind maps from the address cache only");
 }
 
 int sg_map_data(void *arg, const struct pp_tag *t, struct pp_map *m)
