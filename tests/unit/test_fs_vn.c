@@ -7,7 +7,8 @@
  * cache's drops find every block of an inode, by range or all; a failed
  * growth of a fragment writes nothing over the fragment after it; the
  * inode file's revoke keeps the inode records cached; an O_TMPFILE file
- * is an orphan until named.
+ * is an orphan until named; write-behind never maps by reading while
+ * maxFilesToCache trims tokens under four writing threads.
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
