@@ -183,6 +183,8 @@ struct fs_sg {
 	/* statistics */
 	atomic_uint_fast64_t st_tx, st_balloc, st_bfree, st_lookups, st_creates, st_removes,
 		st_reads, st_writes, st_rbytes, st_wbytes;
+	/* write-behind maps that found no cached address (sg.c, wb_miss) */
+	_Atomic uint64_t st_wb_miss;
 };
 
 struct fs_file {
