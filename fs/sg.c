@@ -28,7 +28,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common/bug.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/wire.h"
