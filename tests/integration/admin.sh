@@ -16,6 +16,13 @@ MM_CRFLAGS="-r $fake" mm_cluster $P 2 1 || { fail "mmcrcluster"; exit 1; }
 mmstartup -a >/dev/null || fail "mmstartup -a"
 mm_wait_all active 40 $P.1 $P.2 && pass "2-node cluster active" || { fail "active"; exit 1; }
 mmchconfig maxMBpS=4321 >/dev/null || fail "mmchconfig"
+# $P.2's daemon writes its local copy through its etcd watch, a moment
+# after the CCR changed: shut down before that, its copy (read below)
+# would lack the change (seen in CI: down 6 ms after node 1 applied it)
+for _ in $(seq 1 50); do
+	grep -q 4321 "$MMFS_ROOT/$P.2/mmsdrfs.cfg" 2>/dev/null && break
+	sleep 0.2
+done
 want=$(MMFS_NODE=$P.1 mmlsconfig)
 wantc=$(MMFS_NODE=$P.1 mmlscluster)
 mmshutdown -N $P.2 >/dev/null
