@@ -243,7 +243,7 @@ static int resize_block2(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint6
 			tx->fr[i].moved = true;
 		in->subblocks -= (uint64_t)(have - want) * nrep;
 		sg_ptr_to_map(sg, &old, 0, want * sg->S, &m);
-		sg_ac_put(sg, sg->fsid, in->ino, n, &m);
+		sg_tx_ac_put(tx, sg->fsid, in->ino, n, &m);
 		return MM_OK;
 	}
 	/* A run that moves: its bytes are read into the buffer, held
@@ -278,7 +278,7 @@ static int resize_block2(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint6
 			 * cached address must not send write-behind to the new
 			 * run, and the new run goes back at commit, which a
 			 * write that filled earlier blocks still makes */
-			sg_ac_drop(sg, sg->fsid, in->ino, n, n + 1);
+			sg_tx_ac_drop(tx, sg->fsid, in->ino, n);
 			frc = sg_tx_free(tx, &p, want, false, in->ino, n);
 			for (int i = nf; i < tx->nfree; i++)
 				tx->fr[i].moved = true;

@@ -87,8 +87,8 @@ static uint64_t ac_hash(uint32_t fs, uint64_t ino, uint64_t blk)
 	return (h ^ h >> 29) % SG_AC_BUCKETS;
 }
 
-static void ac_set(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct pp_map *m,
-		   bool overwrite);
+static bool ac_set(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct pp_map *m,
+		   bool overwrite, struct pp_map *old);
 
 static _Atomic uint32_t *ac_ino_slot(fs_sg *sg, uint32_t fs, uint64_t ino)
 {
@@ -122,7 +122,7 @@ bool sg_ac_get(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, struct pp_map
 
 void sg_ac_put(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct pp_map *m)
 {
-	ac_set(sg, fs, ino, blk, m, true);
+	ac_set(sg, fs, ino, blk, m, true, NULL);
 }
 
 /*
@@ -132,21 +132,29 @@ void sg_ac_put(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct 
  * the transaction's address, put first, must not be overwritten by the
  * old one, or write-behind would later write to a run given away.
  */
-static void ac_learn(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct pp_map *m)
+static void tx_ac_record(struct sg_tx *tx, const struct sg_acundo *u);
+
+/* <tx>: the map read this thread's transaction's copy of the inode, so
+ * what it learned is the transaction's to undo. */
+static void ac_learn(fs_sg *sg, struct sg_tx *tx, uint32_t fs, uint64_t ino, uint64_t blk,
+		     const struct pp_map *m)
 {
-	ac_set(sg, fs, ino, blk, m, false);
+	if (!ac_set(sg, fs, ino, blk, m, false, NULL) && tx && !sg->replaying)
+		tx_ac_record(tx, &(struct sg_acundo){.fs = fs, .ino = ino, .blk = blk});
 }
 
-static void ac_set(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct pp_map *m,
-		   bool overwrite)
+/* Says whether an address was cached (and, into <old>, which). */
+static bool ac_set(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct pp_map *m,
+		   bool overwrite, struct pp_map *old)
 {
 	struct sg_bucket *b = &sg->actab[ac_hash(fs, ino, blk)];
 	_Atomic uint64_t *end = ac_ino_end(sg, ac_ino_slot(sg, fs, ino));
 	uint64_t e = atomic_load(end), want = blk == UINT64_MAX ? UINT64_MAX : blk + 1;
 	struct sg_ac *a;
+	bool had;
 
 	if (sg->replaying)
-		return;
+		return false;
 	/* raised before the entry can be found (sg_ac_drop reads it first) */
 	while (e < want && !atomic_compare_exchange_weak(end, &e, want))
 		;
@@ -156,8 +164,11 @@ static void ac_set(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const str
 			break;
 	if (a && !overwrite) {
 		pthread_mutex_unlock(&b->mu);
-		return;
+		return true;
 	}
+	had = a != NULL;
+	if (had && old)
+		*old = a->m;
 	if (!a && (a = malloc(sizeof(*a)))) {
 		a->fs = fs;
 		a->ino = ino;
@@ -169,6 +180,93 @@ static void ac_set(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const str
 	if (a)
 		a->m = *m;
 	pthread_mutex_unlock(&b->mu);
+	return had;
+}
+
+/* Forget one address; says whether it was cached (and, into <old>, which). */
+static bool ac_take(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, struct pp_map *old)
+{
+	struct sg_bucket *b = &sg->actab[ac_hash(fs, ino, blk)];
+	struct sg_ac **pp;
+	bool had = false;
+
+	pthread_mutex_lock(&b->mu);
+	for (pp = (struct sg_ac **)&b->head; *pp; pp = &(*pp)->next)
+		if ((*pp)->fs == fs && (*pp)->ino == ino && (*pp)->blk == blk) {
+			struct sg_ac *a = *pp;
+
+			*pp = a->next;
+			*old = a->m;
+			free(a);
+			atomic_fetch_sub(ac_ino_slot(sg, fs, ino), 1);
+			had = true;
+			break;
+		}
+	pthread_mutex_unlock(&b->mu);
+	return had;
+}
+
+/*
+ * A transaction's change to the address cache, with what it replaced
+ * kept in the transaction (newest last), so that an abort puts back just
+ * that: dropping every address of the inodes it touched would leave
+ * their earlier dirty buffers for write-behind to map by reading, which
+ * may deadlock ("Map callbacks" in fs/README.md). Without room for the
+ * record, the abort falls back to that drop (tx->acu_lost).
+ */
+static void tx_ac_change(struct sg_tx *tx, uint32_t fs, uint64_t ino, uint64_t blk,
+			 const struct pp_map *m)
+{
+	fs_sg *sg = tx->sg;
+	struct sg_acundo u = {.fs = fs, .ino = ino, .blk = blk};
+
+	if (sg->replaying)
+		return;
+	u.had = m ? ac_set(sg, fs, ino, blk, m, true, &u.m) : ac_take(sg, fs, ino, blk, &u.m);
+	tx_ac_record(tx, &u);
+}
+
+static void tx_ac_record(struct sg_tx *tx, const struct sg_acundo *u)
+{
+	if (tx->nacu == tx->capacu) {
+		int cap = tx->capacu ? 2 * tx->capacu : 16;
+		struct sg_acundo *n = realloc(tx->acu, (size_t)cap * sizeof(*n));
+
+		if (!n) {
+			tx->acu_lost = true;
+			return;
+		}
+		tx->acu = n;
+		tx->capacu = cap;
+	}
+	tx->acu[tx->nacu++] = *u;
+}
+
+void sg_tx_ac_put(struct sg_tx *tx, uint32_t fs, uint64_t ino, uint64_t blk,
+		  const struct pp_map *m)
+{
+	tx_ac_change(tx, fs, ino, blk, m);
+}
+
+void sg_tx_ac_drop(struct sg_tx *tx, uint32_t fs, uint64_t ino, uint64_t blk)
+{
+	tx_ac_change(tx, fs, ino, blk, NULL);
+}
+
+void sg_tx_ac_undo(struct sg_tx *tx)
+{
+	fs_sg *sg = tx->sg;
+
+	for (int i = tx->nacu; i-- > 0;) {
+		struct sg_acundo *u = &tx->acu[i];
+		struct pp_map old;
+
+		if (u->had)
+			ac_set(sg, u->fs, u->ino, u->blk, &u->m, true, NULL);
+		else
+			ac_take(sg, u->fs, u->ino, u->blk, &old);
+	}
+	tx->nacu = 0;
 }
 
 /* Forget addresses of blocks [lo, hi) of <ino> (freed, or the inode let go). */
@@ -251,7 +349,7 @@ void sg_ptr_to_map(fs_sg *sg, const struct fs_ptr *p, uint32_t off, uint32_t len
 
 /* The record of <ino> to map its blocks: this thread's transaction's
  * copy, the inode file's, the cached one, or read. */
-static int map_inode(fs_sg *sg, uint64_t ino, struct fs_inode *out)
+static int map_inode(fs_sg *sg, uint64_t ino, struct fs_inode *out, struct sg_tx **txcopy)
 {
 	struct sg_tx *tx = sg_cur_tx;
 	char err[192];
@@ -259,10 +357,12 @@ static int map_inode(fs_sg *sg, uint64_t ino, struct fs_inode *out)
 	pp_buf *b;
 	int rc;
 
+	*txcopy = NULL;
 	if (tx && tx->sg == sg)
 		for (int i = 0; i < tx->nino; i++)
 			if (tx->ino[i].ip->ino == ino) {
 				*out = *tx->ino[i].in;
+				*txcopy = tx;
 				return MM_OK;
 			}
 	if (ino == 0) {
@@ -306,9 +406,7 @@ static int map_inode(fs_sg *sg, uint64_t ino, struct fs_inode *out)
 /* A map that must read: never for write-behind ("Why an address cache"),
  * except during the replay, which keeps no addresses and runs alone.
  * Counted (tests assert none) and said once (a hang after it has its
- * cause in the log); the map goes on, which may deadlock. One gap is
- * known: an aborted transaction drops every address of its inodes,
- * dirty buffers' too (fs/README.md, "Map callbacks"). */
+ * cause in the log); the map goes on, which may deadlock. */
 static void wb_miss(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk)
 {
 	static atomic_bool said;
@@ -325,6 +423,7 @@ static void wb_miss(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk)
 int sg_map_data(void *arg, const struct pp_tag *t, struct pp_map *m)
 {
 	fs_sg *sg = arg;
+	struct sg_tx *tx;
 	struct fs_inode in;
 	struct fs_ptr p;
 	struct fs_tree tr;
@@ -333,7 +432,7 @@ int sg_map_data(void *arg, const struct pp_tag *t, struct pp_map *m)
 	if (sg_ac_get(sg, t->fs, t->ino, t->blk, m) || sg_ord_map(sg, t, m))
 		return MM_OK;
 	wb_miss(sg, t->fs, t->ino, t->blk);
-	rc = map_inode(sg, t->ino, &in);
+	rc = map_inode(sg, t->ino, &in, &tx);
 	if (rc)
 		return rc;
 	if (in.flags & FS_IF_DATA_IN_INODE)
@@ -351,12 +450,13 @@ int sg_map_data(void *arg, const struct pp_tag *t, struct pp_map *m)
 
 		sg_ptr_to_map(sg, &p, 0, nsub && nsub < sg->B / sg->S ? nsub * sg->S : 0, m);
 	}
-	ac_learn(sg, t->fs, t->ino, t->blk, m);
+	ac_learn(sg, tx, t->fs, t->ino, t->blk, m);
 	return MM_OK;
 }
 
 int sg_map_meta(fs_sg *sg, uint64_t ino, uint64_t blk, struct pp_map *m)
 {
+	struct sg_tx *tx;
 	struct fs_inode in;
 	struct fs_ptr p;
 	struct fs_tree tr;
@@ -372,14 +472,14 @@ int sg_map_meta(fs_sg *sg, uint64_t ino, uint64_t blk, struct pp_map *m)
 		return MM_OK;
 	}
 	wb_miss(sg, sg->mfsid, ino, blk);
-	rc = map_inode(sg, ino, &in);
+	rc = map_inode(sg, ino, &in, &tx);
 	if (rc)
 		return rc;
 	if (blk == FS_TAG_XATTR) {
 		if (!(in.flags & FS_IF_XATTR_OVERFLOW))
 			return MM_ENOENT;
 		sg_ptr_to_map(sg, &in.xattr_ovf, 0, 0, m);
-		ac_learn(sg, sg->mfsid, ino, blk, m);
+		ac_learn(sg, tx, sg->mfsid, ino, blk, m);
 		return MM_OK;
 	}
 	if (in.flags & FS_IF_DATA_IN_INODE)
@@ -398,7 +498,7 @@ int sg_map_meta(fs_sg *sg, uint64_t ino, uint64_t blk, struct pp_map *m)
 	if (rc == 0)
 		return MM_ENOENT;
 	sg_ptr_to_map(sg, &p, off, 0, m);
-	ac_learn(sg, sg->mfsid, ino, blk, m);
+	ac_learn(sg, tx, sg->mfsid, ino, blk, m);
 	return MM_OK;
 }
 

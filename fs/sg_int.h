@@ -278,6 +278,15 @@ struct sg_tx {
 	const struct fs_dir *dview;
 	struct fs_inode *dview_in;
 	struct sg_ord *ord;		/* the data it exposes, until commit */
+	/* the address cache before each change it made (sg_tx_ac_put) */
+	struct sg_acundo {
+		uint32_t fs;
+		bool had;
+		uint64_t ino, blk;
+		struct pp_map m;
+	} *acu;
+	int nacu, capacu;
+	bool acu_lost;			/* a change not recorded: abort drops them all */
 	char msg[256];
 };
 
@@ -383,6 +392,12 @@ int sg_map_data(void *arg, const struct pp_tag *t, struct pp_map *m);
 bool sg_ac_get(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, struct pp_map *m);
 void sg_ac_put(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const struct pp_map *m);
 void sg_ac_drop(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t lo, uint64_t hi);
+/* A transaction's address-cache changes, undone in reverse at its abort
+ * (sg_tx_ac_undo); a transaction changes the cache through these only. */
+void sg_tx_ac_put(struct sg_tx *tx, uint32_t fs, uint64_t ino, uint64_t blk,
+		  const struct pp_map *m);
+void sg_tx_ac_drop(struct sg_tx *tx, uint32_t fs, uint64_t ino, uint64_t blk);
+void sg_tx_ac_undo(struct sg_tx *tx);
 void sg_ptr_to_map(fs_sg *sg, const struct fs_ptr *p, uint32_t off, uint32_t len,
 		   struct pp_map *m);
 int sg_region_alloc(fs_sg *sg, bool inode);

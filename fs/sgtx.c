@@ -152,7 +152,7 @@ static int tx_map_meta(struct sg_tx *tx, uint64_t ino, uint64_t blk, struct pp_m
 	if (rc == 0)
 		return MM_ENOENT;
 	sg_ptr_to_map(sg, &p, (uint32_t)(blk % sg->mbper) * FS_MB, 0, m);
-	sg_ac_put(sg, sg->mfsid, ino, blk, m);
+	sg_tx_ac_put(tx, sg->mfsid, ino, blk, m);
 	return MM_OK;
 }
 
@@ -491,7 +491,7 @@ int sg_tx_alloc_data_n(struct sg_tx *tx, const struct fs_inode *in, uint64_t n, 
 
 	if (!rc) {
 		sg_ptr_to_map(sg, p, 0, nsub < spb ? nsub * sg->S : 0, &m);
-		sg_ac_put(sg, sg->fsid, in->ino, n, &m);
+		sg_tx_ac_put(tx, sg->fsid, in->ino, n, &m);
 	}
 	return rc;
 }
@@ -552,7 +552,7 @@ static int tx_alloc_meta(void *arg, uint64_t ino, uint64_t blk, struct fs_ptr *p
 		if (p->da[r])
 			sub_delta(tx, ino, fs_mkfs_ind_subblocks(sg->S));
 	sg_ptr_to_map(sg, p, 0, 0, &m);
-	sg_ac_put(sg, sg->mfsid, ino, blk, &m);
+	sg_tx_ac_put(tx, sg->mfsid, ino, blk, &m);
 	if (tx->nfresh < (int)(sizeof(tx->fresh_tag) / sizeof(tx->fresh_tag[0]))) {
 		tx->fresh_ino[tx->nfresh] = ino;
 		tx->fresh_tag[tx->nfresh++] = blk;
@@ -580,7 +580,7 @@ int sg_tx_xattr_get(struct sg_tx *tx, struct fs_inode *in, uint8_t **data)
 		in->flags |= FS_IF_XATTR_OVERFLOW;
 		in->subblocks += (uint64_t)nsub * in->meta_rep;
 		sg_ptr_to_map(sg, &p, 0, 0, &m);
-		sg_ac_put(sg, sg->mfsid, in->ino, FS_TAG_XATTR, &m);
+		sg_tx_ac_put(tx, sg->mfsid, in->ino, FS_TAG_XATTR, &m);
 		tx->fresh_ino[tx->nfresh] = in->ino;
 		tx->fresh_tag[tx->nfresh++] = FS_TAG_XATTR;
 		if (tx->ltx) {
@@ -766,7 +766,7 @@ static int tx_grow(struct sg_tx *tx, uint64_t ino, uint64_t blk)
 		void *d;
 
 		sg_ptr_to_map(sg, &p, j * FS_MB, 0, &m);
-		sg_ac_put(sg, sg->mfsid, ino, mb, &m);
+		sg_tx_ac_put(tx, sg->mfsid, ino, mb, &m);
 		if (tx->ltx) {
 			rc = fs_log_add_alloc(tx->ltx, ino, mb);
 			if (rc)
@@ -950,6 +950,8 @@ static void tx_end(struct sg_tx *tx)
 	tx->buf = NULL;
 	free(tx->grown);
 	tx->grown = NULL;
+	free(tx->acu);
+	tx->acu = NULL;
 	sg_cur_tx = NULL;
 }
 
@@ -976,7 +978,7 @@ void sg_tx_abort(struct sg_tx *tx)
 		else if (tb->fresh)
 			memset(tb->data, 0, FS_MB);
 		pp_release(tb->b);
-		if (tb->fresh || ((tb->blk & FS_TAG_IND) && tb->ino != 0))
+		if (tx->acu_lost && (tb->fresh || ((tb->blk & FS_TAG_IND) && tb->ino != 0)))
 			sg_ac_drop(sg, sg->mfsid, tb->ino, tb->blk, tb->blk + 1);
 	}
 	/* Blocks a file grew by are gone with the growth: their buffers
@@ -988,8 +990,13 @@ void sg_tx_abort(struct sg_tx *tx)
 		struct sg_grown *g = &tx->grown[i];
 
 		pp_discard(sg->pool, sg->mfsid, g->ino, g->lo, g->lo + g->n);
-		sg_ac_drop(sg, sg->mfsid, g->ino, g->lo, g->lo + g->n);
+		if (tx->acu_lost)
+			sg_ac_drop(sg, sg->mfsid, g->ino, g->lo, g->lo + g->n);
 	}
+	/* the addresses it cached or dropped, as they were: a fresh block's
+	 * goes, and an earlier dirty buffer of its inodes keeps the one
+	 * write-behind maps it by ("Map callbacks" in fs/README.md) */
+	sg_tx_ac_undo(tx);
 	sg_ord_drop(tx);
 	/* what the inodes looked like is on disk: read it again */
 	for (int i = 0; i < tx->nino; i++) {
@@ -997,11 +1004,10 @@ void sg_tx_abort(struct sg_tx *tx)
 		tx->ino[i].ip->valid = false;
 		tx->ino[i].ip->ver++;
 		pthread_mutex_unlock(&tx->ino[i].ip->mu);
-		/* the inode file only grows, and its growth is dropped above:
-		 * every other address of it still holds, and losing them
-		 * would send each commit's record lookups through its
-		 * indirect blocks (see the commit's first pass) */
-		if (tx->ino[i].ip->ino == 0)
+		/* (the inode file only grows, and its growth is undone above:
+		 * losing its other addresses would send each commit's record
+		 * lookups through its indirect blocks) */
+		if (!tx->acu_lost || tx->ino[i].ip->ino == 0)
 			continue;
 		sg_ac_drop(sg, sg->fsid, tx->ino[i].ip->ino, 0, UINT64_MAX);
 		sg_ac_drop(sg, sg->mfsid, tx->ino[i].ip->ino, 0, UINT64_MAX);
