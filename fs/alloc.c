@@ -615,6 +615,37 @@ int fs_bmap_alloc_frag(struct fs_alloc *a, uint32_t r, uint32_t d, uint32_t k, f
 	return MM_OK;
 }
 
+int fs_bmap_extend(struct fs_alloc *a, fs_da da, uint32_t have, uint32_t want, char *err,
+		   size_t errsz)
+{
+	uint32_t d = fs_da_disk(da), r, off, bits, rm;
+	uint64_t sub = fs_da_sub(da), bi, rb;
+	struct bref m;
+	int rc;
+
+	if (!locate(a, da, &r, &bi))
+		return fs_errf(err, errsz, MM_EINVAL, "disk address %#" PRIx64 " (disk %u subblock %"
+			    PRIu64 ") lies in no allocation region", da, d, sub);
+	off = (uint32_t)((sub - a->first) % a->spb);
+	if (have < 1 || want <= have || off + want > a->spb)
+		return MM_ERANGE;
+	rb = bi - chunk_lo(a, &a->disk[d], r);
+	rc = bmap_get(a, &m, d, r, (uint32_t)(rb / a->bpm), GET_WRITE, err, errsz);
+	if (rc)
+		return rc;
+	bits = mask_get(body(&m), rb % a->bpm, a->spb);
+	rm = run_mask(off + have, want - have);
+	if ((bits & rm) || (a->busy && (a->busy(a->busy_arg, d, sub - off) & rm))) {
+		bmap_put(a, &m, false);
+		return MM_ERANGE;
+	}
+	/* (the block holds the fragment: it was partly used already) */
+	bmap_set(a, &m, rb % a->bpm, bits | rm);
+	m.h.a -= want - have;
+	bmap_put(a, &m, true);
+	return MM_OK;
+}
+
 int fs_bmap_free(struct fs_alloc *a, fs_da da, uint32_t nsub, char *err, size_t errsz)
 {
 	uint32_t d = fs_da_disk(da), r, off, bits, rm;

@@ -194,6 +194,15 @@ int fs_bmap_alloc_block(struct fs_alloc *a, uint32_t r, uint32_t d, fs_da *out, 
 int fs_bmap_alloc_frag(struct fs_alloc *a, uint32_t r, uint32_t d, uint32_t k, fs_da *out,
 		       char *err, size_t errsz);
 /*
+ * Grow the fragment of <have> subblocks at <da> to <want> where it is:
+ * the subblocks after it in its full block, if all are free and none is
+ * busy (a file appended to keeps its place instead of moving, and its
+ * bytes need not be written twice). MM_ERANGE if they are not (nothing
+ * changed). The caller holds the address's region.
+ */
+int fs_bmap_extend(struct fs_alloc *a, fs_da da, uint32_t have, uint32_t want, char *err,
+		   size_t errsz);
+/*
  * Free <nsub> subblocks from <da>: a full block (nsub == spb, aligned) or
  * a fragment (a run inside one full block). MM_ESTATE if any of them is
  * free already (nothing freed); MM_EINVAL if <da> is in no chunk or the

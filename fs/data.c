@@ -195,6 +195,75 @@ static int zero_range(fs_sg *sg, struct fs_inode *in, uint64_t from, uint64_t to
 }
 
 /*
+ * The subblocks a run grew by are past the end of file, so zeros: made
+ * so in its buffer (dirty, written with the rest) rather than read from
+ * the disk, where they hold whatever the space held before, just for
+ * the write that follows to cover part of them.
+ */
+static int zero_new_tail(fs_sg *sg, const struct fs_inode *in, uint64_t n, uint32_t have,
+			 uint32_t want)
+{
+	pp_buf *b;
+	void *d;
+	int rc;
+
+	rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in->ino, n}, have * sg->S,
+		    (want - have) * sg->S, PP_OVERWRITE, &b, &d);
+	if (rc)
+		return rc;
+	memset((uint8_t *)d + (size_t)have * sg->S, 0, (size_t)(want - have) * sg->S);
+	pp_mark_dirty(b, have * sg->S, (want - have) * sg->S, 0);
+	pp_release(b);
+	return MM_OK;
+}
+
+/*
+ * A fragment grows where it is when the subblocks after it are free in
+ * every replica's full block, in this node's region (a file appended to
+ * in small writes, such as an untar's, would otherwise move at every
+ * subblock it crosses, its old bytes written first where they were:
+ * sgorder.c). MM_ERANGE: it cannot (nothing changed).
+ */
+static int extend_in_place(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint64_t n,
+			   const struct fs_ptr *old, uint32_t have, uint32_t want)
+{
+	unsigned nrep = in->data_rep ? in->data_rep : 1;
+	struct pp_map m;
+	int r, rc;
+
+	rc = sg_tx_lock_alloc(tx);
+	if (rc)
+		return rc;
+	if (!sg->breg_held)
+		return MM_ERANGE;
+	for (r = 0; r < FS_MAX_REPLICAS; r++) {
+		uint32_t reg;
+
+		if (!old->da[r])
+			continue;
+		if (fs_bmap_region_of(sg->alloc, old->da[r], &reg) || reg != sg->breg)
+			break;
+		rc = fs_bmap_extend(sg->alloc, old->da[r], have, want, tx->msg, sizeof(tx->msg));
+		if (rc)
+			break;
+	}
+	if (r < FS_MAX_REPLICAS) {
+		/* give back what the replicas before took */
+		for (int k = 0; k < r; k++)
+			if (old->da[k])
+				fs_bmap_free(sg->alloc, fs_da_make(fs_da_disk(old->da[k]),
+								   fs_da_sub(old->da[k]) + have),
+					     want - have, NULL, 0);
+		return rc && rc != MM_ERANGE ? rc : MM_ERANGE;
+	}
+	in->subblocks += (uint64_t)(want - have) * nrep;
+	atomic_fetch_add(&sg->st_balloc, 1);
+	sg_ptr_to_map(sg, old, 0, want < sg->B / sg->S ? want * sg->S : 0, &m);
+	sg_tx_ac_put(tx, sg->fsid, in->ino, n, &m);
+	return zero_new_tail(sg, in, n, have, want);
+}
+
+/*
  * Make block <n> of <in> take <want> subblocks where it takes <have> now
  * (0: a hole): a new block or fragment (*fresh), a fragment moved to a
  * larger run (its bytes stay in the pagepool buffer, dirty, which is
@@ -245,6 +314,11 @@ static int resize_block2(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint6
 		sg_ptr_to_map(sg, &old, 0, want * sg->S, &m);
 		sg_tx_ac_put(tx, sg->fsid, in->ino, n, &m);
 		return MM_OK;
+	}
+	if (have && want > have) {
+		rc = extend_in_place(sg, tx, in, n, &old, have, want);
+		if (rc != MM_ERANGE)
+			return rc;
 	}
 	/* A run that moves: its bytes are read into the buffer, held
 	 * exclusively (a write of it to the old run in flight finishes
@@ -303,6 +377,11 @@ static int resize_block2(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint6
 	}
 	in->subblocks += (uint64_t)(want - have) * nrep;
 	*fresh = !have;
+	if (have) {
+		rc = zero_new_tail(sg, in, n, have, want);
+		if (rc)
+			return rc;
+	}
 	if (!have && !filled) {
 		/* a new run holds what its disk held before: zeros, written
 		 * before anything points at it (the caller flushes), are what
@@ -360,12 +439,17 @@ int sg_data_from_bytes(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, const v
 		rc = sg_tx_alloc_data_n(tx, in, 0, sg_nsub(sg, 0, in->size), &p);
 		if (rc)
 			return rc;
-		rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in->ino, 0}, 0, (uint32_t)in->size,
-			    PP_OVERWRITE, &b, &d);
+		uint32_t run = sg_nsub(sg, 0, in->size) * sg->S;
+
+		/* whole subblocks, zeros past the size: nothing is read from
+		 * the new run's old contents */
+		rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in->ino, 0}, 0, run, PP_OVERWRITE,
+			    &b, &d);
 		if (rc)
 			return rc;
 		memcpy(d, src, in->size);
-		pp_mark_dirty(b, 0, (uint32_t)in->size, 0);
+		memset((uint8_t *)d + in->size, 0, run - in->size);
+		pp_mark_dirty(b, 0, run, 0);
 		pp_release(b);
 		in->subblocks += (uint64_t)sg_nsub(sg, 0, in->size) * (in->data_rep ? in->data_rep : 1);
 		*flush0 = true;

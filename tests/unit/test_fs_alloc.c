@@ -827,6 +827,59 @@ out:
 	fk_free(ms);
 }
 
+/* A fragment grows where it is only into free, not busy subblocks of its
+ * own full block; a refusal changes nothing. */
+static void test_extend(void)
+{
+	const uint32_t b = 256u << 10, spb = 32;
+	uint64_t first = t_first(b);
+	struct fs_sgd *sgd = mk_sgd(b, 1, 1, (uint64_t[]){first + 4 * spb});
+	struct fk_store *ms = fk_new();
+	struct fs_alloc *a = open_ok(sgd, ms);
+	struct busy_set bs = {.d = 0};
+	struct fs_bmap_count n;
+	fs_da f1, f2;
+	char err[256] = "";
+
+	if (!a)
+		goto out;
+	format_all(a, 1);
+	fs_alloc_set_busy(a, busy_fn, &bs);
+	CU_ASSERT_EQUAL(fs_bmap_alloc_frag(a, 0, 0, 3, &f1, err, sizeof(err)), MM_OK);
+	CHECK_U64(f1, ==, fs_da_make(0, first));
+	/* 3 -> 10 subblocks: 3 .. 9 were free */
+	CU_ASSERT_EQUAL(fs_bmap_extend(a, f1, 3, 10, err, sizeof(err)), MM_OK);
+	CU_ASSERT_EQUAL(fs_bmap_check(a, 0, 0, &n, err, sizeof(err)), MM_OK);
+	CHECK_U64(n.free_sub, ==, 4 * spb - 10);
+	/* the next fragment goes after it, so it cannot grow into that */
+	CU_ASSERT_EQUAL(fs_bmap_alloc_frag(a, 0, 0, 2, &f2, err, sizeof(err)), MM_OK);
+	CHECK_U64(f2, ==, fs_da_make(0, first + 10));
+	CU_ASSERT_EQUAL(fs_bmap_extend(a, f1, 10, 11, err, sizeof(err)), MM_ERANGE);
+	/* past its full block: never */
+	CU_ASSERT_EQUAL(fs_bmap_extend(a, f2, 2, spb - 9, err, sizeof(err)), MM_ERANGE);
+	/* busy subblocks (freed, not yet durable) are not taken */
+	bs.n = 1;
+	bs.sub[0] = first;
+	bs.mask[0] = 1u << 14;
+	CU_ASSERT_EQUAL(fs_bmap_extend(a, f2, 2, 6, err, sizeof(err)), MM_ERANGE);
+	CU_ASSERT_EQUAL(fs_bmap_extend(a, f2, 2, 4, err, sizeof(err)), MM_OK);
+	bs.n = 0;
+	CU_ASSERT_EQUAL(fs_bmap_extend(a, f2, 4, 6, err, sizeof(err)), MM_OK);
+	/* the refusals changed nothing; the counts follow the bitmaps */
+	CU_ASSERT_EQUAL(fs_bmap_check(a, 0, 0, &n, err, sizeof(err)), MM_OK);
+	CHECK_U64(n.free_sub, ==, 4 * spb - 16);
+	CHECK_U64(n.free_full, ==, 3);
+	CU_ASSERT_EQUAL(fs_bmap_free(a, f2, 6, err, sizeof(err)), MM_OK);
+	CU_ASSERT_EQUAL(fs_bmap_free(a, f1, 10, err, sizeof(err)), MM_OK);
+	CU_ASSERT_EQUAL(fs_bmap_check(a, 0, 0, &n, err, sizeof(err)), MM_OK);
+	CHECK_U64(n.free_full, ==, 4);
+	CU_ASSERT_EQUAL(ms->held, 0);
+	fs_alloc_close(a);
+out:
+	free(sgd);
+	fk_free(ms);
+}
+
 /* ---- mmadddisk: a new disk's maps, nothing moved ---- */
 
 static void test_add_disk(void)
@@ -1471,6 +1524,7 @@ static void register_tests(void)
 		{"chunks of several map blocks", test_multi_map_blocks},
 		{"full chunks, empty chunks, bad arguments", test_full_and_enospc},
 		{"busy space is never handed out", test_busy},
+		{"a fragment grows in place into free subblocks only", test_extend},
 		{"adding a disk moves nothing", test_add_disk},
 		{"corrupted map blocks", test_corrupt_maps},
 	};

@@ -503,6 +503,73 @@ static void test_abort_keeps_addresses(void)
 	free(data);
 }
 
+/*
+ * A file written in small appends, as tar writes (a first write short
+ * enough to stay in the inode, then 10 KiB at a time), grows its last
+ * block's fragment where it is, and nothing is read from the disk for
+ * it: the subblocks it grows by are zeros in the buffer, not the run's
+ * old contents read back for the write to cover part of. Once every
+ * growth moved the fragment (its old bytes written where they were
+ * first) and read the new subblock: 3,000 reads of 100 MB in an untar of
+ * 119 MiB.
+ */
+static void test_append_in_place(void)
+{
+	enum { BS = 256u << 10, TOTAL = 300000, STEP = 10240, FIRST = 700 };
+	uint8_t *data = malloc(TOTAL);
+	struct pp_stats before, after;
+	struct pp_map m0, m;
+	struct fs_attr a;
+	pp_pool *pool;
+	fs_sg *sg;
+	fs_file *f;
+	int moves = 0;
+	size_t off;
+
+	for (size_t i = 0; i < TOTAL; i++)
+		data[i] = (uint8_t)(i * 13 + i / 1021);
+	fsm_mkfs(BS);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL_FATAL(fs_create(sg, &root, FS_ROOT_INO, "ap", 0644, O_RDWR, &a, &f), 0);
+	CU_ASSERT_EQUAL(fs_write(sg, &root, f, data, FIRST, 0), FIRST);
+	pp_get_stats(pool, &before);
+	CU_ASSERT_EQUAL(fs_write(sg, &root, f, data + FIRST, STEP, FIRST), STEP);
+	CU_ASSERT_FATAL(sg_ac_get(sg, sg->fsid, a.ino, 0, &m0));
+	for (off = FIRST + STEP; off < BS; off += STEP) {
+		size_t n = TOTAL - off < STEP ? TOTAL - off : STEP;
+
+		CU_ASSERT_EQUAL(fs_write(sg, &root, f, data + off, n, off), (ssize_t)n);
+		CU_ASSERT_FATAL(sg_ac_get(sg, sg->fsid, a.ino, 0, &m));
+		moves += m.rep[0].offset != m0.rep[0].offset;
+		m0 = m;
+	}
+	/* on into the second block, which is new: nothing to read either */
+	for (; off < TOTAL; off += STEP) {
+		size_t n = TOTAL - off < STEP ? TOTAL - off : STEP;
+
+		CU_ASSERT_EQUAL(fs_write(sg, &root, f, data + off, n, off), (ssize_t)n);
+	}
+	pp_get_stats(pool, &after);
+	CU_ASSERT_EQUAL(after.reads - before.reads, 0);
+	/* the first place may have had no room after it; then it moves once
+	 * to the start of a free block and grows there */
+	CU_ASSERT(moves <= 1);
+	if (moves > 1)
+		fprintf(stderr, "append: the fragment moved %d times\n", moves);
+	CU_ASSERT_EQUAL(fs_release(sg, f), 0);
+	fs_forget(sg, a.ino, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	check_file(sg, FS_ROOT_INO, "ap", data, TOTAL);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+	free(data);
+}
+
 static uint64_t files_free(fs_sg *sg)
 {
 	struct fs_statfs st;
@@ -604,6 +671,8 @@ static void register_tests(void)
 	CU_add_test(s, "four threads' creates under maxFilesToCache trims", test_trim_storm);
 	CU_add_test(s, "an aborted transaction keeps its inodes' earlier addresses",
 		    test_abort_keeps_addresses);
+	CU_add_test(s, "small appends grow the fragment in place, reading nothing",
+		    test_append_in_place);
 }
 
 MM_CUNIT_MAIN(register_tests)
