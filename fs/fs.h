@@ -119,6 +119,12 @@ struct fs_cred {
 	uint32_t groups[FS_MAX_GROUPS];
 	uint32_t umask;			/* applied by create/mkdir/mknod unless a default ACL says otherwise */
 	uint32_t fsetid;		/* FS_FSETID_* */
+	/* Set: <groups> are not given, and this says whether the caller is in
+	 * <gid> (its supplementary groups), asked only when a check needs it
+	 * (the FUSE front end reads them from /proc, which costs more than
+	 * most requests). <pid> is for it. */
+	bool (*in_group)(const struct fs_cred *c, uint32_t gid);
+	int32_t pid;
 };
 
 static inline bool fs_cred_fsetid(const struct fs_cred *c)

@@ -304,6 +304,8 @@ bool sg_in_group(const struct fs_cred *c, uint32_t gid)
 {
 	if (c->gid == gid)
 		return true;
+	if (c->in_group)
+		return c->in_group(c, gid);
 	for (uint32_t i = 0; i < c->ngroups && i < FS_MAX_GROUPS; i++)
 		if (c->groups[i] == gid)
 			return true;

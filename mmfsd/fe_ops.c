@@ -64,24 +64,32 @@ static void reply_rc(fuse_req_t req, long rc)
  * on the busiest caller. A request from no process (pid 0) or from one
  * already gone has no supplementary groups.
  */
-static void req_cred(fuse_req_t req, struct fs_cred *c)
+/*
+ * The caller's supplementary groups, read from /proc when a check first
+ * needs them (sg_in_group: the caller is not in the file's group by its
+ * own gid), at most once a request: read for every request they cost an
+ * unprivileged caller ~50 us each (a create took 259 us against 181 as
+ * root, a negative lookup 97 against 41). A request runs on one worker
+ * thread from req_cred to its reply; a cred used on another thread
+ * (pid not this thread's request's) reads them each time.
+ */
+static __thread struct {
+	int32_t pid;
+	bool loaded;
+	struct fs_cred g;
+} req_groups;
+
+static void load_groups(int32_t pid, struct fs_cred *g)
 {
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	char path[64], buf[4096];
 	ssize_t n;
 	int fd;
 
-	c->uid = ctx->uid;
-	c->gid = ctx->gid;
-	c->umask = ctx->umask;
-	c->ngroups = 0;
-	c->fsetid = FS_FSETID_UNKNOWN;
-	if (ctx->uid == 0 || ctx->pid <= 0)
-		return;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)ctx->pid, (int)ctx->pid);
+	g->ngroups = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(path, sizeof(path), "/proc/%d/status", (int)ctx->pid);
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return;
@@ -91,7 +99,40 @@ static void req_cred(fuse_req_t req, struct fs_cred *c)
 	if (n <= 0)
 		return;
 	buf[n] = '\0';
-	fe_parse_groups(buf, c);
+	fe_parse_groups(buf, g);
+}
+
+static bool cred_in_group(const struct fs_cred *c, uint32_t gid)
+{
+	struct fs_cred other, *g = &req_groups.g;
+
+	if (req_groups.pid != c->pid) {
+		g = &other;
+		load_groups(c->pid, g);
+	} else if (!req_groups.loaded) {
+		load_groups(c->pid, g);
+		req_groups.loaded = true;
+	}
+	for (uint32_t i = 0; i < g->ngroups && i < FS_MAX_GROUPS; i++)
+		if (g->groups[i] == gid)
+			return true;
+	return false;
+}
+
+static void req_cred(fuse_req_t req, struct fs_cred *c)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	memset(c, 0, sizeof(*c));
+	c->uid = ctx->uid;
+	c->gid = ctx->gid;
+	c->umask = ctx->umask;
+	c->fsetid = FS_FSETID_UNKNOWN;
+	c->pid = (int32_t)ctx->pid;
+	req_groups.pid = c->pid;
+	req_groups.loaded = false;
+	if (ctx->pid > 0)
+		c->in_group = cred_in_group;
 }
 
 /* With HANDLE_KILLPRIV_V2 the kernel says whether the caller of a write,

@@ -570,6 +570,54 @@ static void test_append_in_place(void)
 	free(data);
 }
 
+/*
+ * A caller's supplementary groups are asked for (fs_cred.in_group) only
+ * when a check needs them: the FUSE front end reads them from /proc,
+ * which cost an unprivileged caller more than most requests when it was
+ * done for every one. The owner, and a member by its own gid, never
+ * ask; a member by a supplementary group is let in by the answer.
+ */
+static int in_group_calls;
+
+static bool in_group_500(const struct fs_cred *c, uint32_t gid)
+{
+	(void)c;
+	in_group_calls++;
+	return gid == 500;
+}
+
+static void test_groups_lazy(void)
+{
+	struct fs_cred owner = {.uid = 1000, .gid = 1000, .umask = 022, .in_group = in_group_500};
+	struct fs_cred bygid = {.uid = 1001, .gid = 500, .umask = 022, .in_group = in_group_500};
+	struct fs_cred bysupp = {.uid = 1002, .gid = 1002, .umask = 022, .in_group = in_group_500};
+	struct fs_cred none = bysupp;
+	struct fs_setattr sa = {.mask = FS_SET_UID | FS_SET_GID | FS_SET_MODE, .uid = 1000,
+				.gid = 500, .mode = 0640};
+	struct fs_attr a;
+	pp_pool *pool;
+	fs_sg *sg;
+	uint64_t ino;
+
+	none.in_group = NULL;
+	fsm_mkfs(64u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	ino = mkfile(sg, FS_ROOT_INO, "g", "x", 1);
+	CU_ASSERT_EQUAL(fs_setattr(sg, &root, ino, &sa, NULL, &a), 0);
+	in_group_calls = 0;
+	CU_ASSERT_EQUAL(fs_access(sg, &owner, ino, R_OK | W_OK), 0);
+	CU_ASSERT_EQUAL(fs_access(sg, &bygid, ino, R_OK), 0);
+	CU_ASSERT_EQUAL(in_group_calls, 0);
+	CU_ASSERT_EQUAL(fs_access(sg, &bysupp, ino, R_OK), 0);
+	CU_ASSERT(in_group_calls > 0);
+	CU_ASSERT_EQUAL(fs_access(sg, &bysupp, ino, W_OK), -EACCES);
+	/* without the callback and without the group: other's bits */
+	CU_ASSERT_EQUAL(fs_access(sg, &none, ino, R_OK), -EACCES);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+}
+
 static uint64_t files_free(fs_sg *sg)
 {
 	struct fs_statfs st;
@@ -673,6 +721,8 @@ static void register_tests(void)
 		    test_abort_keeps_addresses);
 	CU_add_test(s, "small appends grow the fragment in place, reading nothing",
 		    test_append_in_place);
+	CU_add_test(s, "supplementary groups are asked for only when a check needs them",
+		    test_groups_lazy);
 }
 
 MM_CUNIT_MAIN(register_tests)
