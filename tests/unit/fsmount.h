@@ -192,6 +192,8 @@ static pp_pool *mk_pool(uint8_t **dk)
 static bool fsm_last_data_only;
 /* and gives metadata this many replicas (0: 1) */
 static unsigned fsm_meta_rep;
+/* and files' data this many replicas (0: 1) */
+static unsigned fsm_data_rep;
 /* and a log of this many bytes (0: 4 MiB) */
 static uint64_t fsm_log_bytes;
 /* and this inode limit (0: mkfs's default; above 65536 makes several
@@ -230,7 +232,7 @@ static void fsm_mkfs(uint32_t bsize)
 	p.disks = d;
 	p.meta_rep = fsm_meta_rep ? fsm_meta_rep : 1;
 	p.meta_rep_max = 2;
-	p.data_rep = 1;
+	p.data_rep = fsm_data_rep ? fsm_data_rep : 1;
 	p.data_rep_max = 2;
 	p.inode_limit = fsm_inode_limit;
 	{

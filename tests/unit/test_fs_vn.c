@@ -513,7 +513,7 @@ static void test_abort_keeps_addresses(void)
  * first) and read the new subblock: 3,000 reads of 100 MB in an untar of
  * 119 MiB.
  */
-static void test_append_in_place(void)
+static void append_in_place(unsigned rep)
 {
 	enum { BS = 256u << 10, TOTAL = 300000, STEP = 10240, FIRST = 700 };
 	uint8_t *data = malloc(TOTAL);
@@ -527,8 +527,10 @@ static void test_append_in_place(void)
 	size_t off;
 
 	for (size_t i = 0; i < TOTAL; i++)
-		data[i] = (uint8_t)(i * 13 + i / 1021);
+		data[i] = (uint8_t)(i * 13 + i / 1021 + rep);
+	fsm_data_rep = rep;
 	fsm_mkfs(BS);
+	fsm_data_rep = 0;
 	pool = mk_pool(disk);
 	sg = mount_on(disk, pool);
 	CU_ASSERT_EQUAL_FATAL(fs_create(sg, &root, FS_ROOT_INO, "ap", 0644, O_RDWR, &a, &f), 0);
@@ -541,7 +543,9 @@ static void test_append_in_place(void)
 
 		CU_ASSERT_EQUAL(fs_write(sg, &root, f, data + off, n, off), (ssize_t)n);
 		CU_ASSERT_FATAL(sg_ac_get(sg, sg->fsid, a.ino, 0, &m));
-		moves += m.rep[0].offset != m0.rep[0].offset;
+		CU_ASSERT_EQUAL(m.nrep, (int)rep);
+		moves += m.rep[0].offset != m0.rep[0].offset ||
+			 m.rep[rep - 1].offset != m0.rep[rep - 1].offset;
 		m0 = m;
 	}
 	/* on into the second block, which is new: nothing to read either */
@@ -568,6 +572,13 @@ static void test_append_in_place(void)
 	pp_pool_destroy(pool);
 	fsck_clean(disk);
 	free(data);
+}
+
+/* with one copy of the data, and with two: each grows where it is */
+static void test_append_in_place(void)
+{
+	append_in_place(1);
+	append_in_place(2);
 }
 
 /*
