@@ -615,21 +615,35 @@ int fs_bmap_alloc_frag(struct fs_alloc *a, uint32_t r, uint32_t d, uint32_t k, f
 	return MM_OK;
 }
 
+/* Where the run at <da> lies: its region, its offset in its full block,
+ * and that block's index in its (disk, region) chunk. */
+static int locate_run(struct fs_alloc *a, fs_da da, uint32_t *r, uint32_t *off, uint64_t *rb,
+		      char *err, size_t errsz)
+{
+	uint32_t d = fs_da_disk(da);
+	uint64_t sub = fs_da_sub(da), bi;
+
+	if (!locate(a, da, r, &bi))
+		return fs_errf(err, errsz, MM_EINVAL, "disk address %#" PRIx64 " (disk %u subblock %"
+			    PRIu64 ") lies in no allocation region", da, d, sub);
+	*off = (uint32_t)((sub - a->first) % a->spb);
+	*rb = bi - chunk_lo(a, &a->disk[d], *r);
+	return MM_OK;
+}
+
 int fs_bmap_extend(struct fs_alloc *a, fs_da da, uint32_t have, uint32_t want, char *err,
 		   size_t errsz)
 {
 	uint32_t d = fs_da_disk(da), r, off, bits, rm;
-	uint64_t sub = fs_da_sub(da), bi, rb;
+	uint64_t sub = fs_da_sub(da), rb;
 	struct bref m;
 	int rc;
 
-	if (!locate(a, da, &r, &bi))
-		return fs_errf(err, errsz, MM_EINVAL, "disk address %#" PRIx64 " (disk %u subblock %"
-			    PRIu64 ") lies in no allocation region", da, d, sub);
-	off = (uint32_t)((sub - a->first) % a->spb);
+	rc = locate_run(a, da, &r, &off, &rb, err, errsz);
+	if (rc)
+		return rc;
 	if (have < 1 || want <= have || off + want > a->spb)
 		return MM_ERANGE;
-	rb = bi - chunk_lo(a, &a->disk[d], r);
 	rc = bmap_get(a, &m, d, r, (uint32_t)(rb / a->bpm), GET_WRITE, err, errsz);
 	if (rc)
 		return rc;
@@ -649,18 +663,16 @@ int fs_bmap_extend(struct fs_alloc *a, fs_da da, uint32_t have, uint32_t want, c
 int fs_bmap_free(struct fs_alloc *a, fs_da da, uint32_t nsub, char *err, size_t errsz)
 {
 	uint32_t d = fs_da_disk(da), r, off, bits, rm;
-	uint64_t sub = fs_da_sub(da), bi, rb;
+	uint64_t sub = fs_da_sub(da), rb;
 	struct bref m;
 	int rc;
 
-	if (!locate(a, da, &r, &bi))
-		return fs_errf(err, errsz, MM_EINVAL, "disk address %#" PRIx64 " (disk %u subblock %"
-			    PRIu64 ") lies in no allocation region", da, d, sub);
-	off = (uint32_t)((sub - a->first) % a->spb);
+	rc = locate_run(a, da, &r, &off, &rb, err, errsz);
+	if (rc)
+		return rc;
 	if (nsub < 1 || off + nsub > a->spb)
 		return fs_errf(err, errsz, MM_EINVAL, "disk %u subblocks %" PRIu64 "+%u: not a run "
 			    "inside one full block", d, sub, nsub);
-	rb = bi - chunk_lo(a, &a->disk[d], r);
 	rc = bmap_get(a, &m, d, r, (uint32_t)(rb / a->bpm), GET_WRITE, err, errsz);
 	if (rc)
 		return rc;

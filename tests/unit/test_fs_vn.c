@@ -442,6 +442,23 @@ static void test_trim_storm(void)
 	fsck_clean(disk);
 }
 
+/* Close <f> (inode <ino>, <name> in the root), unmount, mount again and
+ * check that <name> holds <len> bytes of <data>; fsck finds it clean. */
+static void close_remount_check(fs_sg *sg, pp_pool *pool, fs_file *f, uint64_t ino,
+				const char *name, const uint8_t *data, size_t len)
+{
+	CU_ASSERT_EQUAL(fs_release(sg, f), 0);
+	fs_forget(sg, ino, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	check_file(sg, FS_ROOT_INO, name, data, len);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+}
+
 /*
  * An aborted transaction puts back just the addresses it changed: a
  * file's data written before it, still dirty, keeps the address
@@ -490,16 +507,7 @@ static void test_abort_keeps_addresses(void)
 	CU_ASSERT_EQUAL(pp_fs_pause(pool, sg->fsid, false), 0);
 	CU_ASSERT_EQUAL(pp_flush_fs(pool, sg->fsid), 0);
 	CU_ASSERT_EQUAL(atomic_load(&sg->st_wb_miss), 0);
-	CU_ASSERT_EQUAL(fs_release(sg, f), 0);
-	fs_forget(sg, a.ino, 1);
-	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
-	pp_pool_destroy(pool);
-	pool = mk_pool(disk);
-	sg = mount_on(disk, pool);
-	check_file(sg, FS_ROOT_INO, "ab", data, NB * BS);
-	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
-	pp_pool_destroy(pool);
-	fsck_clean(disk);
+	close_remount_check(sg, pool, f, a.ino, "ab", data, NB * BS);
 	free(data);
 }
 
@@ -561,16 +569,7 @@ static void append_in_place(unsigned rep)
 	CU_ASSERT(moves <= 1);
 	if (moves > 1)
 		fprintf(stderr, "append: the fragment moved %d times\n", moves);
-	CU_ASSERT_EQUAL(fs_release(sg, f), 0);
-	fs_forget(sg, a.ino, 1);
-	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
-	pp_pool_destroy(pool);
-	pool = mk_pool(disk);
-	sg = mount_on(disk, pool);
-	check_file(sg, FS_ROOT_INO, "ap", data, TOTAL);
-	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
-	pp_pool_destroy(pool);
-	fsck_clean(disk);
+	close_remount_check(sg, pool, f, a.ino, "ap", data, TOTAL);
 	free(data);
 }
 
