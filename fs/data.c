@@ -377,6 +377,8 @@ static int resize_block2(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint6
 	}
 	in->subblocks += (uint64_t)(want - have) * nrep;
 	*fresh = !have;
+	if (!have)
+		sg_tx_fresh_data(tx, in->ino, n);
 	if (have) {
 		rc = zero_new_tail(sg, in, n, have, want);
 		if (rc)
@@ -439,6 +441,7 @@ int sg_data_from_bytes(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, const v
 		rc = sg_tx_alloc_data_n(tx, in, 0, sg_nsub(sg, 0, in->size), &p);
 		if (rc)
 			return rc;
+		sg_tx_fresh_data(tx, in->ino, 0);
 		uint32_t run = sg_nsub(sg, 0, in->size) * sg->S;
 
 		/* whole subblocks, zeros past the size: nothing is read from

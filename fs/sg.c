@@ -253,6 +253,12 @@ void sg_tx_ac_drop(struct sg_tx *tx, uint32_t fs, uint64_t ino, uint64_t blk)
 	tx_ac_change(tx, fs, ino, blk, NULL);
 }
 
+void sg_tx_fresh_data(struct sg_tx *tx, uint64_t ino, uint64_t blk)
+{
+	tx_ac_record(tx, &(struct sg_acundo){.fs = tx->sg->fsid, .ino = ino, .blk = blk,
+					     .discard = true});
+}
+
 void sg_tx_ac_undo(struct sg_tx *tx)
 {
 	fs_sg *sg = tx->sg;
@@ -261,7 +267,14 @@ void sg_tx_ac_undo(struct sg_tx *tx)
 		struct sg_acundo *u = &tx->acu[i];
 		struct pp_map old;
 
-		if (u->had)
+		/* a block the file did not have: its buffer (zeros or the
+		 * write's bytes, dirty) goes, any write of it in flight waited
+		 * for while its run is still this transaction's; kept, it
+		 * would be written with no address to write it to, and that
+		 * fails the file system (sg_data_write_failed) */
+		if (u->discard)
+			pp_discard(sg->pool, u->fs, u->ino, u->blk, u->blk + 1);
+		else if (u->had)
 			ac_set(sg, u->fs, u->ino, u->blk, &u->m, true, NULL);
 		else
 			ac_take(sg, u->fs, u->ino, u->blk, &old);

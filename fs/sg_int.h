@@ -282,6 +282,7 @@ struct sg_tx {
 	struct sg_acundo {
 		uint32_t fs;
 		bool had;
+		bool discard;		/* not an address: a new block's buffer to drop */
 		uint64_t ino, blk;
 		struct pp_map m;
 	} *acu;
@@ -398,6 +399,9 @@ void sg_tx_ac_put(struct sg_tx *tx, uint32_t fs, uint64_t ino, uint64_t blk,
 		  const struct pp_map *m);
 void sg_tx_ac_drop(struct sg_tx *tx, uint32_t fs, uint64_t ino, uint64_t blk);
 void sg_tx_ac_undo(struct sg_tx *tx);
+/* Data block <blk> of <ino> was a hole before <tx> gave it a run: an abort
+ * drops its buffer (dirtied since, with no address once the run goes). */
+void sg_tx_fresh_data(struct sg_tx *tx, uint64_t ino, uint64_t blk);
 void sg_ptr_to_map(fs_sg *sg, const struct fs_ptr *p, uint32_t off, uint32_t len,
 		   struct pp_map *m);
 int sg_region_alloc(fs_sg *sg, bool inode);

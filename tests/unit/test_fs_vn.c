@@ -462,7 +462,8 @@ static void close_remount_check(fs_sg *sg, pp_pool *pool, fs_file *f, uint64_t i
 /*
  * An aborted transaction puts back just the addresses it changed: a
  * file's data written before it, still dirty, keeps the address
- * write-behind maps it by. sg_tx_abort once dropped every address of its
+ * write-behind maps it by; and a block it gave a file loses its buffer
+ * with its run. sg_tx_abort once dropped every address of its
  * inodes, and write-behind then read the file's tree to map those
  * buffers, which can deadlock (fs/README.md, "Map callbacks"); a fault
  * run of test_fs_sg met it after a log write failed.
@@ -498,6 +499,19 @@ static void test_abort_keeps_addresses(void)
 	CU_ASSERT_EQUAL(sg_tx_inode(tx, ip, &in), 0);
 	CU_ASSERT_EQUAL(sg_tx_alloc_data(tx, &in, 10, &p), 0);
 	CU_ASSERT(sg_ac_get(sg, sg->fsid, a.ino, 10, &m));
+	/* the new block's buffer, dirty, as fs_write leaves it before a
+	 * later block fails (ENOSPC: fsstress met it on a full disk) */
+	sg_tx_fresh_data(tx, a.ino, 10);
+	{
+		pp_buf *b;
+		void *d;
+
+		CU_ASSERT_EQUAL_FATAL(pp_get(pool, &(struct pp_tag){sg->fsid, a.ino, 10}, 0, BS,
+					     PP_OVERWRITE, &b, &d), 0);
+		memset(d, 0x5a, BS);
+		pp_mark_dirty(b, 0, BS, 0);
+		pp_release(b);
+	}
 	sg_tx_abort(tx);
 	CU_ASSERT(!sg_ac_get(sg, sg->fsid, a.ino, 10, &m));
 	for (uint64_t b = 0; b < NB; b++)
@@ -505,8 +519,11 @@ static void test_abort_keeps_addresses(void)
 	sg_itok_release(sg, &h);
 	sg_iput(sg, ip);
 	CU_ASSERT_EQUAL(pp_fs_pause(pool, sg->fsid, false), 0);
+	/* nothing left to write at a block the file does not have: such a
+	 * write fails, and a failed data write fails the file system */
 	CU_ASSERT_EQUAL(pp_flush_fs(pool, sg->fsid), 0);
 	CU_ASSERT_EQUAL(atomic_load(&sg->st_wb_miss), 0);
+	CU_ASSERT_EQUAL(atomic_load(&sg->data_err), 0);
 	close_remount_check(sg, pool, f, a.ino, "ab", data, NB * BS);
 	free(data);
 }
