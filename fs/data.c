@@ -377,14 +377,10 @@ static int resize_block2(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint6
 	}
 	in->subblocks += (uint64_t)(want - have) * nrep;
 	*fresh = !have;
-	if (!have)
-		sg_tx_fresh_data(tx, in->ino, n);
-	if (have) {
-		rc = zero_new_tail(sg, in, n, have, want);
-		if (rc)
-			return rc;
-	}
-	if (!have && !filled) {
+	if (have)
+		return zero_new_tail(sg, in, n, have, want);
+	sg_tx_fresh_data(tx, in->ino, n);
+	if (!filled) {
 		/* a new run holds what its disk held before: zeros, written
 		 * before anything points at it (the caller flushes), are what
 		 * the file has there until it writes */
@@ -438,12 +434,12 @@ int sg_data_from_bytes(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, const v
 		pp_buf *b;
 		void *d;
 
+		uint32_t run = sg_nsub(sg, 0, in->size) * sg->S;
+
 		rc = sg_tx_alloc_data_n(tx, in, 0, sg_nsub(sg, 0, in->size), &p);
 		if (rc)
 			return rc;
 		sg_tx_fresh_data(tx, in->ino, 0);
-		uint32_t run = sg_nsub(sg, 0, in->size) * sg->S;
-
 		/* whole subblocks, zeros past the size: nothing is read from
 		 * the new run's old contents */
 		rc = pp_get(sg->pool, &(struct pp_tag){sg->fsid, in->ino, 0}, 0, run, PP_OVERWRITE,

@@ -183,7 +183,8 @@ static bool ac_set(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, const str
 	return had;
 }
 
-/* Forget one address; says whether it was cached (and, into <old>, which). */
+/* Forget one address; says whether it was cached (and, into <old> if not
+ * NULL, which). */
 static bool ac_take(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, struct pp_map *old)
 {
 	struct sg_bucket *b = &sg->actab[ac_hash(fs, ino, blk)];
@@ -196,7 +197,8 @@ static bool ac_take(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t blk, struct p
 			struct sg_ac *a = *pp;
 
 			*pp = a->next;
-			*old = a->m;
+			if (old)
+				*old = a->m;
 			free(a);
 			atomic_fetch_sub(ac_ino_slot(sg, fs, ino), 1);
 			had = true;
@@ -265,7 +267,6 @@ void sg_tx_ac_undo(struct sg_tx *tx)
 
 	for (int i = tx->nacu; i-- > 0;) {
 		struct sg_acundo *u = &tx->acu[i];
-		struct pp_map old;
 
 		/* a block the file did not have: its buffer (zeros or the
 		 * write's bytes, dirty) goes, any write of it in flight waited
@@ -277,7 +278,7 @@ void sg_tx_ac_undo(struct sg_tx *tx)
 		else if (u->had)
 			ac_set(sg, u->fs, u->ino, u->blk, &u->m, true, NULL);
 		else
-			ac_take(sg, u->fs, u->ino, u->blk, &old);
+			ac_take(sg, u->fs, u->ino, u->blk, NULL);
 	}
 	tx->nacu = 0;
 }
@@ -299,22 +300,8 @@ void sg_ac_drop(fs_sg *sg, uint32_t fs, uint64_t ino, uint64_t lo, uint64_t hi)
 		return;
 	if (hi - lo <= 64) {
 		/* a few blocks: their buckets only */
-		for (uint64_t blk = lo; blk < hi; blk++) {
-			struct sg_bucket *b = &sg->actab[ac_hash(fs, ino, blk)];
-			struct sg_ac **pp;
-
-			pthread_mutex_lock(&b->mu);
-			for (pp = (struct sg_ac **)&b->head; *pp; pp = &(*pp)->next)
-				if ((*pp)->fs == fs && (*pp)->ino == ino && (*pp)->blk == blk) {
-					struct sg_ac *a = *pp;
-
-					*pp = a->next;
-					free(a);
-					atomic_fetch_sub(cnt, 1);
-					break;
-				}
-			pthread_mutex_unlock(&b->mu);
-		}
+		for (uint64_t blk = lo; blk < hi; blk++)
+			ac_take(sg, fs, ino, blk, NULL);
 		return;
 	}
 	for (uint32_t i = 0; i < SG_AC_BUCKETS; i++) {
