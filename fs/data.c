@@ -405,7 +405,7 @@ static int resize_block(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint64
 }
 
 /* What block <n> takes now: its share of the size, or a whole block for
- * a block mapped past the end (none should be). */
+ * a block mapped past the end (KEEP_SIZE's). */
 static int have_of(fs_sg *sg, const struct fs_inode *in, uint64_t n, uint32_t *have)
 {
 	struct fs_tree tr;
@@ -720,6 +720,20 @@ int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size
 				return rc;
 			}
 		}
+		/* the new end inside a whole block that KEEP_SIZE put past the
+		 * old end: it becomes the last fragment */
+		if (size % sg->B && (size / sg->B != l || !(old % sg->B))) {
+			uint64_t e = size / sg->B;
+			uint32_t have;
+
+			rc = have_of(sg, in, e, &have);
+			if (!rc && have)
+				rc = resize_block(sg, tx, in, e, have, sg_nsub(sg, e, size), &fresh);
+			if (rc) {
+				sg_tx_abort(tx);
+				return rc;
+			}
+		}
 		in->size = size;
 		return sg_tx_commit_inode(tx, ip, in);
 	}
@@ -773,16 +787,149 @@ int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size
 	}
 }
 
+/* Block <n> of <in>, taking <have> subblocks, becomes a hole; a
+ * transaction whose free list fills is committed and *txp begun anew. */
+static int punch_block(fs_sg *sg, struct sg_tx **txp, struct sg_ino *ip, struct fs_inode *in,
+		       uint64_t n, uint32_t have)
+{
+	struct sg_tx *tx = *txp;
+	struct fs_ptr old_p, hole = {0};
+	struct fs_tree *t = sg_tx_tree(tx, in->ino);
+	int rc;
+
+	tx->frag_size = in->size;
+	rc = fs_tree_set(t, in, n, &hole, &old_p);
+	if (rc < 0)
+		return rc;
+	rc = sg_tx_free(tx, &old_p, have, false, in->ino, n);
+	in->subblocks -= (uint64_t)have * (in->data_rep ? in->data_rep : 1);
+	if (!rc && tx->nfree > SG_TX_MAXFREE - 2 * FS_MAX_REPLICAS) {
+		rc = sg_tx_inode(tx, ip, in);
+		if (!rc)
+			rc = sg_tx_commit(tx);
+		*txp = NULL;
+		if (!rc)
+			rc = sg_tx_begin(sg, 0, txp);
+	}
+	return rc;
+}
+
+/* Does <in> have a block past its end (fallocate KEEP_SIZE's)? A
+ * truncate to the size it has frees them, as a shorter one would. */
+bool sg_blocks_past_end(fs_sg *sg, const struct fs_inode *in)
+{
+	struct fs_tree tr;
+	uint64_t n;
+
+	if (!S_ISREG(in->mode) || in->flags & FS_IF_DATA_IN_INODE)
+		return false;
+	sg_ro_tree(sg, &tr);
+	return fs_tree_seek_data(&tr, in, (in->size + sg->B - 1) / sg->B, &n) == 1;
+}
+
+/* A file in its inode moves to block 0 (blocks are about to be given to
+ * it), in a transaction of its own. */
+static int out_of_inode(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in)
+{
+	struct sg_tx *tx;
+	bool flush0;
+	int rc;
+
+	rc = sg_tx_begin(sg, 0, &tx);
+	if (rc)
+		return rc;
+	rc = from_inline(sg, tx, in, &flush0);
+	if (!rc && flush0)
+		rc = pp_flush(sg->pool, sg->fsid, in->ino, 0, 1);
+	if (!rc)
+		rc = sg_tx_inode(tx, ip, in);
+	if (rc) {
+		sg_tx_abort(tx);
+		return rc;
+	}
+	return sg_tx_commit(tx);
+}
+
+/*
+ * FALLOC_FL_KEEP_SIZE past the end: the holes among the blocks wholly past
+ * the end of file up to <end> become whole blocks of zeros (on disk before
+ * the tree points at them: the file may grow over them later, and must
+ * not show what the space held before); the size stays. A block past the
+ * end is whole wherever it is (sg_nsub), so the format has room for them;
+ * the block the file ends in keeps the fragment its size gives it, so the
+ * part of it past the end is not reserved (at most one block's worth).
+ * When the file later ends inside one of these blocks, the resizes of
+ * fs_write, truncate and fallocate cut it to its fragment, as they cut a
+ * block the end moves into.
+ */
+static int keep_past_end(fs_sg *sg, fs_file *f, uint64_t off, uint64_t end)
+{
+	struct sg_ino *ip = f->ip;
+	struct tok_holder ih, bh;
+	struct fs_inode in;
+	struct sg_tx *tx = NULL;
+	uint32_t spb = sg->B / sg->S;
+	uint64_t n;
+	int rc;
+
+	rc = sg_itok(sg, ip, TOK_XW, &ih);
+	if (rc)
+		return fs_errno(rc);
+	rc = sg_iread(sg, ip, &in);
+	if (!rc)
+		rc = br_take(sg, ip->ino, TOK_XW, off, end - off, &bh);
+	if (rc) {
+		sg_itok_release(sg, &ih);
+		return fs_errno(rc);
+	}
+	atomic_store(&ip->wrote, true);
+	if (in.flags & FS_IF_DATA_IN_INODE && (rc = out_of_inode(sg, ip, &in)) != MM_OK)
+		goto done;
+	rc = sg_tx_begin(sg, 0, &tx);
+	n = (in.size + sg->B - 1) / sg->B;
+	for (n = n > off / sg->B ? n : off / sg->B; !rc && n * sg->B < end; n++) {
+		uint32_t have;
+		bool fresh;
+
+		rc = have_of(sg, &in, n, &have);
+		if (rc || have)
+			continue;
+		rc = resize_block(sg, tx, &in, n, 0, spb, &fresh);
+		if (!rc)
+			rc = pp_flush(sg->pool, sg->fsid, in.ino, n, n + 1);
+		if (!rc && tx->nbuf > SG_TX_MAXBUF - 8) {
+			/* a long range: several transactions, each whole */
+			rc = sg_tx_inode(tx, ip, &in);
+			if (!rc)
+				rc = sg_tx_commit(tx);
+			tx = NULL;
+			if (!rc)
+				rc = sg_tx_begin(sg, 0, &tx);
+		}
+	}
+	if (!rc) {
+		sg_now(&in.ctime);
+		rc = sg_tx_commit_inode(tx, ip, &in);
+		tx = NULL;
+	}
+done:
+	if (tx)
+		sg_tx_abort(tx);
+	toknet_release(sg->tok, &bh);
+	sg_itok_release(sg, &ih);
+	return rc == MM_ERANGE ? -ENOSPC : fs_errno(rc);
+}
+
 /*
  * fallocate: mode 0 (posix_fallocate) allocates every hole of [off, off +
  * len) as zeros on disk and extends the size; FALLOC_FL_PUNCH_HOLE |
  * FALLOC_FL_KEEP_SIZE frees the whole blocks inside the range and zeroes
  * the edges. FALLOC_FL_ZERO_RANGE (with KEEP_SIZE or not) is the two in
  * turn: the range reads as zeros and is allocated (a crash between leaves
- * it a hole, which reads the same). KEEP_SIZE past the end would leave
- * blocks past the end of file, which this format does not have (the last
- * block is the file's fragment): EOPNOTSUPP, checked before anything is
- * done, as for the other modes.
+ * it a hole, which reads the same). KEEP_SIZE allocates within the size
+ * as mode 0 does, and past it whole blocks (keep_past_end); a punch past
+ * the end frees those the range covers. Other modes: EOPNOTSUPP, checked
+ * before anything is done.
  */
 int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint64_t off,
 		 uint64_t len)
@@ -819,14 +966,15 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 	}
 	if (mode == FALLOC_FL_KEEP_SIZE) {
 		sg_itok_release(sg, &ih);
-		return end <= in.size ? fs_fallocate(sg, c, f, 0, off, len) : -EOPNOTSUPP;
+		if (end <= in.size)
+			return fs_fallocate(sg, c, f, 0, off, len);
+		rc = off < in.size ? fs_fallocate(sg, c, f, 0, off, in.size - off) : 0;
+		return rc ? rc : keep_past_end(sg, f, off, end);
 	}
 	if (zero) {
 		bool keep = mode & FALLOC_FL_KEEP_SIZE;
 
 		sg_itok_release(sg, &ih);
-		if (keep && end > in.size)
-			return -EOPNOTSUPP;
 		rc = off < in.size ? fs_fallocate(sg, c, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 						  off, len)
 				   : 0;
@@ -840,12 +988,18 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 	old = in.size;
 	atomic_store(&ip->wrote, true);
 	if (punch) {
+		/* the range past the end of file: only KEEP_SIZE's whole
+		 * blocks are there, holding zeros; those it covers go */
+		uint64_t past = end > old ? end : 0;
+
 		if (end > old)
 			end = old;
 		rc = MM_OK;
-		if (off >= end)
+		if (off >= end && !past)
 			goto done;
 		if (in.flags & FS_IF_DATA_IN_INODE) {
+			if (off >= end)
+				goto done;
 			rc = sg_tx_begin(sg, 0, &tx);
 			if (rc)
 				goto done;
@@ -853,8 +1007,9 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 			goto commit;
 		}
 		/* the edges: zeros in place */
-		rc = zero_range(sg, &in, off, end);
-		if (!rc && end / sg->B != off / sg->B && end % sg->B)
+		if (off < end)
+			rc = zero_range(sg, &in, off, end);
+		if (!rc && off < end && end / sg->B != off / sg->B && end % sg->B)
 			rc = zero_range(sg, &in, end / sg->B * sg->B, end);
 		if (rc)
 			goto done;
@@ -864,29 +1019,28 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 		/* whole blocks (and a last fragment wholly inside) become holes */
 		for (uint64_t n = (off + sg->B - 1) / sg->B; n * sg->B < end && !rc; n++) {
 			uint32_t have;
-			struct fs_ptr old_p, hole = {0};
-			struct fs_tree *t;
 
 			if ((n + 1) * sg->B > end && end < old)
 				break;
 			rc = have_of(sg, &in, n, &have);
-			if (rc || !have)
-				continue;
-			t = sg_tx_tree(tx, in.ino);
-			tx->frag_size = in.size;
-			rc = fs_tree_set(t, &in, n, &hole, &old_p);
-			if (rc < 0)
-				break;
-			rc = sg_tx_free(tx, &old_p, have, false, in.ino, n);
-			in.subblocks -= (uint64_t)have * (in.data_rep ? in.data_rep : 1);
-			if (tx->nfree > SG_TX_MAXFREE - 2 * FS_MAX_REPLICAS) {
-				rc = sg_tx_inode(tx, ip, &in);
-				if (!rc)
-					rc = sg_tx_commit(tx);
-				tx = NULL;
-				if (!rc)
-					rc = sg_tx_begin(sg, 0, &tx);
+			if (!rc && have)
+				rc = punch_block(sg, &tx, ip, &in, n, have);
+		}
+		if (past && !rc) {
+			uint64_t n, from = (old + sg->B - 1) / sg->B;
+			struct fs_tree tr;
+			int found = 0;
+
+			if (from < (off + sg->B - 1) / sg->B)
+				from = (off + sg->B - 1) / sg->B;
+			sg_ro_tree(sg, &tr);
+			while (!rc && (found = fs_tree_seek_data(&tr, &in, from, &n)) == 1 &&
+			       (n + 1) * sg->B <= past) {
+				rc = punch_block(sg, &tx, ip, &in, n, sg->B / sg->S);
+				from = n + 1;
 			}
+			if (!rc && found < 0)
+				rc = found;
 		}
 		if (rc < 0)
 			goto done;
@@ -907,26 +1061,8 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 			in.tail_len = (uint16_t)newsize;
 			goto commit;
 		}
-		if (in.flags & FS_IF_DATA_IN_INODE) {
-			rc = sg_truncate(sg, ip, &in, FS_TAIL_BYTES + 1 > in.size ? in.size : in.size);
-			if (!rc) {
-				bool flush0;
-
-				rc = sg_tx_begin(sg, 0, &tx);
-				if (!rc)
-					rc = from_inline(sg, tx, &in, &flush0);
-				if (!rc && flush0)
-					rc = pp_flush(sg->pool, sg->fsid, in.ino, 0, 1);
-				if (!rc)
-					rc = sg_tx_inode(tx, ip, &in);
-				if (!rc) {
-					rc = sg_tx_commit(tx);
-					tx = NULL;
-				}
-			}
-			if (rc)
-				goto done;
-		}
+		if (in.flags & FS_IF_DATA_IN_INODE && (rc = out_of_inode(sg, ip, &in)) != MM_OK)
+			goto done;
 		rc = sg_tx_begin(sg, 0, &tx);
 		if (rc)
 			goto done;

@@ -235,9 +235,9 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 int fs_flush(fs_sg *sg, fs_file *f);
 /* Data, then (unless <datasync> and only times changed) the log. */
 int fs_fsync(fs_sg *sg, fs_file *f, bool datasync);
-/* 0, FALLOC_FL_KEEP_SIZE (within the size), FALLOC_FL_PUNCH_HOLE with
- * KEEP_SIZE, FALLOC_FL_ZERO_RANGE (with KEEP_SIZE within the size); other
- * modes EOPNOTSUPP. */
+/* 0, FALLOC_FL_KEEP_SIZE (past the size too: whole blocks of zeros after
+ * the block the file ends in), FALLOC_FL_PUNCH_HOLE with KEEP_SIZE,
+ * FALLOC_FL_ZERO_RANGE (with KEEP_SIZE or not); other modes EOPNOTSUPP. */
 int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint64_t off,
 		 uint64_t len);
 /* SEEK_DATA / SEEK_HOLE (and SEEK_SET/CUR/END are the kernel's): the

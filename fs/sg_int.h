@@ -319,6 +319,7 @@ int sg_tx_alloc_meta_block(struct sg_tx *tx, uint64_t ino, uint64_t n, unsigned 
  * end, a full block before the last, ceil(rest / S) for a last block the
  * file ends inside (fs/README.md, "Disk addresses": a fragment). */
 uint32_t sg_nsub(const fs_sg *sg, uint64_t n, uint64_t size);
+bool sg_blocks_past_end(fs_sg *sg, const struct fs_inode *in);
 /* The xattr overflow block (FS_TAG_XATTR) of <in>, which takes part in
  * <tx>, held for writing: allocated first (zeros; <in>'s pointer, flag
  * and subblocks set) when it has none. */

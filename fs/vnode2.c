@@ -294,7 +294,7 @@ int fs_setattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const struct fs
 		sg_vn_put(sg, &v);
 		return rc;
 	}
-	if ((m & FS_SET_SIZE) && sa->size != v.in.size) {
+	if ((m & FS_SET_SIZE) && (sa->size != v.in.size || sg_blocks_past_end(sg, &v.in))) {
 		rc = fs_errno(sg_truncate(sg, v.ip, &v.in, sa->size));
 		if (rc) {
 			sg_vn_put(sg, &v);

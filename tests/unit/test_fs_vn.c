@@ -8,7 +8,9 @@
  * growth of a fragment writes nothing over the fragment after it; the
  * inode file's revoke keeps the inode records cached; an O_TMPFILE file
  * is an orphan until named; write-behind never maps by reading while
- * maxFilesToCache trims tokens under four writing threads.
+ * maxFilesToCache trims tokens under four writing threads; blocks that
+ * fallocate KEEP_SIZE puts past the end become fragments when the end
+ * reaches them.
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -731,6 +733,93 @@ static void test_tmpfile(void)
 	free(data);
 }
 
+/* The file's allocated subblocks (st_blocks in S units), its size, and
+ * that its bytes read back as <want>. */
+static void check_ks(fs_sg *sg, fs_file *f, uint64_t ino, const uint8_t *want, uint64_t size,
+		     uint64_t subblocks, const char *when)
+{
+	struct fs_attr b;
+	uint8_t *buf = malloc(size + 4096);
+
+	CU_ASSERT_EQUAL(fs_getattr(sg, ino, &b), 0);
+	if (b.size != size || b.blocks != subblocks * (4096 / 512))
+		fprintf(stderr, "%s: size %" PRIu64 " (want %" PRIu64 "), %" PRIu64
+			" subblocks (want %" PRIu64 ")\n", when, b.size, size, b.blocks / 8, subblocks);
+	CU_ASSERT_EQUAL(b.size, size);
+	CU_ASSERT_EQUAL(b.blocks, subblocks * (4096 / 512));
+	CU_ASSERT_EQUAL(fs_read(sg, f, buf, size + 4096, 0), (ssize_t)size);
+	CU_ASSERT(!memcmp(buf, want, size));
+	free(buf);
+}
+
+/*
+ * fallocate KEEP_SIZE past the end of file gives the file whole blocks
+ * of zeros after the block it ends in (that one keeps its fragment); the
+ * size stays. When the end moves into one of them (a write, a truncate
+ * up) it becomes the last fragment; a punch past the end and a truncate
+ * to the same size free them; ZERO_RANGE with KEEP_SIZE past the end
+ * works; a file in its inode leaves it first. fsck agrees, and a remount
+ * reads the same. 64 KiB blocks of 16 subblocks of 4 KiB.
+ */
+static void test_keep_size_past_end(void)
+{
+	enum { BS = 64u << 10, SPB = 16 };
+	uint8_t *want = calloc(1, 6 * BS);
+	struct fs_setattr sa = {.mask = FS_SET_SIZE};
+	struct fs_attr a, t;
+	pp_pool *pool;
+	fs_sg *sg;
+	fs_file *f, *g;
+	char tiny[5] = "";
+
+	fsm_mkfs(BS);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL_FATAL(fs_create(sg, &root, FS_ROOT_INO, "ks", 0644, O_RDWR, &a, &f), 0);
+	memset(want, 'a', 5000);
+	CU_ASSERT_EQUAL(fs_write(sg, &root, f, want, 5000, 0), 5000);
+	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, f, FALLOC_FL_KEEP_SIZE, 100, 5 * BS - 100), 0);
+	check_ks(sg, f, a.ino, want, 5000, 2 + 4 * SPB, "keep size past the end");
+	CU_ASSERT_EQUAL(fs_lseek(sg, f, 0, SEEK_HOLE), 5000);
+	CU_ASSERT_EQUAL(fs_lseek(sg, f, 5000, SEEK_DATA), -ENXIO);
+	/* a write ends the file inside block 2: 0 and 1 whole, 2 a fragment
+	 * of one subblock, 3 and 4 whole past the end */
+	memset(want + 2 * BS + 10, 'b', 100);
+	CU_ASSERT_EQUAL(fs_write(sg, &root, f, want + 2 * BS + 10, 100, 2 * BS + 10), 100);
+	check_ks(sg, f, a.ino, want, 2 * BS + 110, 2 * SPB + 1 + 2 * SPB, "write into block 2");
+	/* a truncate up into block 3: 2 whole, 3 a fragment, 4 past the end */
+	sa.size = 3 * BS + 7;
+	CU_ASSERT_EQUAL(fs_setattr(sg, &root, a.ino, &sa, NULL, &t), 0);
+	check_ks(sg, f, a.ino, want, 3 * BS + 7, 3 * SPB + 1 + SPB, "truncate up into block 3");
+	/* a punch past the end frees block 4, and nothing else */
+	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				     3 * BS + 7, 4 * BS), 0);
+	check_ks(sg, f, a.ino, want, 3 * BS + 7, 3 * SPB + 1, "punch past the end");
+	/* ZERO_RANGE | KEEP_SIZE over data and past the end */
+	memset(want + BS, 'c', 2 * BS + 7);
+	CU_ASSERT_EQUAL(fs_write(sg, &root, f, want + BS, 2 * BS + 7, BS), 2 * BS + 7);
+	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, f, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+				     2 * BS, 3 * BS), 0);
+	memset(want + 2 * BS, 0, BS + 7);
+	check_ks(sg, f, a.ino, want, 3 * BS + 7, 3 * SPB + 1 + SPB, "zero range past the end");
+	/* a truncate to the same size frees what lies past the end */
+	CU_ASSERT_EQUAL(fs_setattr(sg, &root, a.ino, &sa, NULL, &t), 0);
+	check_ks(sg, f, a.ino, want, 3 * BS + 7, 3 * SPB + 1, "truncate to the same size");
+	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, f, FALLOC_FL_KEEP_SIZE, 4 * BS, 2 * BS), 0);
+	check_ks(sg, f, a.ino, want, 3 * BS + 7, 3 * SPB + 1 + 2 * SPB, "keep size again");
+	/* a file in its inode leaves it */
+	CU_ASSERT_EQUAL_FATAL(fs_create(sg, &root, FS_ROOT_INO, "ki", 0644, O_RDWR, &t, &g), 0);
+	CU_ASSERT_EQUAL(fs_write(sg, &root, g, "tiny", 4, 0), 4);
+	CU_ASSERT_EQUAL(fs_fallocate(sg, &root, g, FALLOC_FL_KEEP_SIZE, 0, 2 * BS), 0);
+	CU_ASSERT_EQUAL(fs_read(sg, g, tiny, 4, 0), 4);
+	CU_ASSERT(!memcmp(tiny, "tiny", 4));
+	check_ks(sg, g, t.ino, (const uint8_t *)"tiny", 4, 1 + SPB, "a file in its inode");
+	CU_ASSERT_EQUAL(fs_release(sg, g), 0);
+	fs_forget(sg, t.ino, 1);
+	close_remount_check(sg, pool, f, a.ino, "ks", want, 3 * BS + 7);
+	free(want);
+}
+
 static void register_tests(void)
 {
 	CU_pSuite s = CU_add_suite("fs_vn", fsm_setup, fsm_teardown);
@@ -750,6 +839,8 @@ static void register_tests(void)
 		    test_append_in_place);
 	CU_add_test(s, "supplementary groups are asked for only when a check needs them",
 		    test_groups_lazy);
+	CU_add_test(s, "fallocate KEEP_SIZE past the end: whole blocks, cut when the end reaches them",
+		    test_keep_size_past_end);
 }
 
 MM_CUNIT_MAIN(register_tests)
