@@ -272,7 +272,17 @@ static void *loop_main(void *arg)
 	s->loop_rc = fuse_session_loop_mt(s->se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	mm_info(SUB, "%s: FUSE loop ended (%d)", s->device, s->loop_rc);
+	if (!atomic_load(&s->unmounting)) {
+		atomic_store(&s->gone, true);
+		if (s->gone_fn)
+			s->gone_fn(s->gone_arg);
+	}
 	return NULL;
+}
+
+bool fe_gone(const fe_session *s)
+{
+	return atomic_load(&s->gone);
 }
 
 /* ---- mount / unmount ------------------------------------------------ */
@@ -306,6 +316,8 @@ int fe_mount(const struct fe_params *p, fe_session **out, char *err, size_t errs
 	s->readonly = p->readonly;
 	s->max_threads = p->max_threads ? p->max_threads : 4;
 	s->max_idle = p->max_idle ? p->max_idle : 2;
+	s->gone_fn = p->gone;
+	s->gone_arg = p->gone_arg;
 	if (s->max_idle > s->max_threads)
 		s->max_idle = s->max_threads;
 	pthread_mutex_init(&s->inv_lock, NULL);
@@ -383,6 +395,9 @@ fail:
 
 int fe_unmount(fe_session *s, bool force, char *err, size_t errsz)
 {
+	/* a busy refusal below leaves the session serving, and the loop's
+	 * end then is not this call's: cleared again on that path */
+	atomic_store(&s->unmounting, true);
 	if (!force) {
 		if (umount2(s->mountpoint, UMOUNT_NOFOLLOW) != 0 && errno != EINVAL) {
 			int e = errno;
@@ -390,6 +405,7 @@ int fe_unmount(fe_session *s, bool force, char *err, size_t errsz)
 			snprintf(err, errsz, "%s on %s: %s", s->device, s->mountpoint,
 				 e == EBUSY ? "the file system is busy (open files, or a process's "
 					      "working directory): use -f to force" : strerror(e));
+			atomic_store(&s->unmounting, false);
 			return e == EBUSY ? MM_EBUSY : mm_err_from_errno(e);
 		}
 		/* EINVAL: not mounted any more (umount(8) took it down) */

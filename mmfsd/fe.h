@@ -43,6 +43,14 @@ struct fe_params {
 	bool noatime;			/* shown as the kernel's noatime (fs/ keeps atime itself) */
 	unsigned max_threads;		/* libfuse workers (worker1Threads) */
 	unsigned max_idle;		/* idle workers kept */
+	/* The kernel mount ended without fe_unmount: umount(8), fusermount
+	 * -u, the last user of a lazy unmount leaving, or an aborted
+	 * connection. Called once, from the loop thread, after fe_gone
+	 * turned true; it must only queue (the owner then takes the file
+	 * system down with fe_unmount, fs_sg_unmount and fe_free). May be
+	 * NULL. */
+	void (*gone)(void *arg);
+	void *gone_arg;
 };
 
 /* Mount <p->mountpoint> (allow_other) and start serving it. */
@@ -61,6 +69,9 @@ int fe_mount(const struct fe_params *p, fe_session **out, char *err, size_t errs
 int fe_unmount(fe_session *s, bool force, char *err, size_t errsz);
 /* After fe_unmount (or a failed fe_mount's cleanup) and fs_sg_unmount. */
 void fe_free(fe_session *s);
+
+/* The kernel mount ended on its own (fe_params.gone was called). */
+bool fe_gone(const fe_session *s);
 
 /* Requests served since the mount (mmdiag). */
 uint64_t fe_requests(const fe_session *s);

@@ -39,6 +39,10 @@ struct fe_session {
 	pthread_t loop;			/* runs fuse_session_loop_mt */
 	bool loop_running;
 	int loop_rc;
+	atomic_bool unmounting;		/* fe_unmount began: the loop's end is its */
+	atomic_bool gone;		/* the loop ended without fe_unmount */
+	void (*gone_fn)(void *arg);
+	void *gone_arg;
 
 	/* invalidations: fs/ queues, feinv-<device> sends */
 	pthread_mutex_t inv_lock;

@@ -3,7 +3,7 @@
  *
  * Parts (options and the marks' JSON are fssvc_util.c): marks in the CCR; the file system's record and disks;
  * mount; unmount; the start-time cleanup of dead mounts; the fsauto
- * worker (stale marks, -A yes); start/stop.
+ * worker (mounts gone without mmumount, stale marks, -A yes); start/stop.
  *
  * Lock order: op_lock -> list_lock (leaf); auto.lock alone.
  */
@@ -62,6 +62,14 @@ struct fssvc {
 	bool auto_done;			/* protected by autow.lock: -A yes tried this run */
 	bool started;
 };
+
+/* fe_params.gone: fsauto takes such a mount down (reap_gone) */
+static void mount_gone(void *arg)
+{
+	fssvc *s = arg;
+
+	mm_worker_kick(&s->autow);
+}
 
 /* ---- marks ---------------------------------------------------------- */
 
@@ -469,6 +477,8 @@ static int mount_one(fssvc *s, const struct fsrec *r, const struct fssvc_opts *o
 	 * nodes more threads only add switches: fuse-ceiling.md) */
 	fp.max_threads = (unsigned)cfg_get_int(mmfsd_cfg(d), "worker1Threads");
 	fp.max_idle = fp.max_threads < 4 ? fp.max_threads : 4;
+	fp.gone = mount_gone;
+	fp.gone_arg = s;
 	rc = fe_mount(&fp, &m->fe, err, errsz);
 	if (rc)
 		goto fail_sg;
@@ -890,7 +900,44 @@ static void clean_dead_mounts(fssvc *s)
 	free(info);
 }
 
-/* ---- fsauto: stale marks, then -A yes ------------------------------- */
+/* ---- fsauto: mounts gone, stale marks, then -A yes ------------------ */
+
+/*
+ * A mount whose kernel side went without mmumount (umount(8) of the
+ * mount point, fusermount -u, a lazy unmount's last user leaving, an
+ * aborted connection) is taken down as mmumount would, GPFS's umount
+ * being its mmumount: the stripe group unmounted, its tokens returned
+ * and the mount mark cleared, so that mmlsmount tells the truth and a
+ * later mmmount, here or on another node, succeeds. A mount still in
+ * the kernel (an aborted connection) is detached. A failure waits for
+ * the next round (fsauto wakes every few seconds).
+ */
+static void reap_gone(fssvc *s)
+{
+	for (;;) {
+		char dev[FS_DEVICE_MAX + 1] = "", mp[256] = "", err[512] = "";
+		int rc;
+
+		pthread_mutex_lock(&s->list_lock);
+		for (struct mount *m = s->mounts; m && !dev[0]; m = m->next)
+			if (fe_gone(m->fe)) {
+				snprintf(dev, sizeof(dev), "%s", m->device);
+				snprintf(mp, sizeof(mp), "%s", m->mountpoint);
+			}
+		pthread_mutex_unlock(&s->list_lock);
+		if (!dev[0])
+			return;
+		mm_notice(SUB, "%s: its mount on %s went away without mmumount (umount, fusermount "
+			  "-u or an aborted connection): unmounting it on this node", dev, mp);
+		rc = fssvc_unmount(s, dev, false, err, sizeof(err));
+		if (rc == MM_EBUSY)
+			rc = fssvc_unmount(s, dev, true, err, sizeof(err));
+		if (rc && rc != MM_ENOENT) {
+			mm_error(SUB, "%s: unmount after its mount went away: %s", dev, err);
+			return;
+		}
+	}
+}
 
 static void clear_stale_marks(fssvc *s)
 {
@@ -958,6 +1005,9 @@ static void *auto_main(void *arg)
 
 	pthread_mutex_lock(&s->autow.lock);
 	while (mm_worker_wait(&s->autow, 5000)) {
+		pthread_mutex_unlock(&s->autow.lock);
+		reap_gone(s);
+		pthread_mutex_lock(&s->autow.lock);
 		if (s->auto_done || clm_get_state(mmfsd_clm(s->d)) != CLM_ACTIVE)
 			continue;
 		pthread_mutex_unlock(&s->autow.lock);

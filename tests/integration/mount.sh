@@ -6,7 +6,8 @@
 # /proc/mounts show the device; mmdf while mounted (current figures, from
 # either node); a second node's mmmount is refused naming
 # the first; mmlsmount; a busy mmumount refused, -f forcing it; mount
-# elsewhere after mmumount with the data intact; kill -9 of the daemon
+# elsewhere after mmumount with the data intact; umount(8) and fusermount
+# -u unmount the file system in the daemon too; kill -9 of the daemon
 # leaves a dead mount that its next mmstartup detaches; mmshutdown
 # unmounts first; -A yes mounts at mmstartup; no mount while mmfsck
 # checks. Node 3, a client node, is the one killed (a quorum node's
@@ -173,6 +174,22 @@ sleep 0.3
 out=$(mmumount fs1 -f -N $P.3 2>&1) && ! grep -q " $M fuse.mmfs" /proc/mounts && pass "mmumount -f of a busy file system" ||
 	{ echo "$out"; fail "umount -f"; }
 kill $holder 2>/dev/null; wait $holder 2>/dev/null
+
+# 5b. umount(8) of the mount point is mmumount on that node, as GPFS's is:
+# the daemon unmounts the file system (mmlsmount, the mark) and it mounts
+# again; so does fusermount -u
+for how in "umount" "fusermount3 -u"; do
+	mmmount fs1 -N $P.3 >/dev/null 2>&1 || fail "mount on node 3 before $how"
+	$how $M || fail "$how $M"
+	for _ in $(seq 1 100); do [[ $(mmlsmount fs1) == *"not mounted"* ]] && break; sleep 0.1; done
+	[[ $(mmlsmount fs1) == *"not mounted"* ]] && pass "$how of the mount point: the daemon unmounted fs1" ||
+		fail "after $how: $(mmlsmount fs1)"
+	out=$(mmmount fs1 -N $P.3 2>&1) && grep -q "^fs1 $M fuse.mmfs" /proc/mounts && [[ $(cat $M/d/b) == "hello mmfs" ]] &&
+		pass "mmmount after $how" || { echo "$out"; fail "mmmount after $how"; }
+	mmumount fs1 -N $P.3 >/dev/null 2>&1 || fail "mmumount after $how"
+done
+mm_log $P.3 | grep -q "fs1: its mount on $M went away without mmumount" && pass "the daemon log says why it unmounted" ||
+	fail "log of the unmount after umount(8)"
 
 # 6. kill -9 leaves a dead mount; the next start of that daemon detaches it
 mmmount fs1 -N $P.3 >/dev/null 2>&1 || fail "mount on node 3 again"
