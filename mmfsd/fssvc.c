@@ -504,6 +504,8 @@ fail:
 	return rc;
 }
 
+static int unmount_one(fssvc *s, struct mount *m, bool force, char *err, size_t errsz);
+
 int fssvc_mount(fssvc *s, const char *device, const char *opts, char *err, size_t errsz)
 {
 	struct fssvc_opts o;
@@ -535,13 +537,17 @@ int fssvc_mount(fssvc *s, const char *device, const char *opts, char *err, size_
 	{
 		struct mount *m = find_locked(s, r->device);
 
+		pthread_mutex_unlock(&s->list_lock);
+		/* its kernel mount went (umount(8)) and fsauto has not taken
+		 * it down yet: "umount; mmmount" must not race reap_gone */
+		if (m && fe_gone(m->fe) && unmount_one(s, m, true, err, errsz) == MM_OK)
+			m = NULL;
 		if (m) {
 			snprintf(err, errsz, "%s is already mounted on this node at %s", r->device,
 				 m->mountpoint);
 			rc = MM_EEXIST;
 		}
 	}
-	pthread_mutex_unlock(&s->list_lock);
 	if (!rc)
 		rc = mount_one(s, r, &o, err, errsz);
 	pthread_mutex_unlock(&s->op_lock);

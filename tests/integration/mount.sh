@@ -190,6 +190,11 @@ for how in "umount" "fusermount3 -u"; do
 done
 mm_log $P.3 | grep -q "fs1: its mount on $M went away without mmumount" && pass "the daemon log says why it unmounted" ||
 	fail "log of the unmount after umount(8)"
+# at once: the mount does not wait for the daemon's own clean-up
+mmmount fs1 -N $P.3 >/dev/null 2>&1 || fail "mount on node 3 before umount; mmmount"
+umount $M && out=$(mmmount fs1 -N $P.3 2>&1) && grep -q "^fs1 $M fuse.mmfs" /proc/mounts &&
+	pass "umount; mmmount at once" || { echo "$out"; fail "umount; mmmount at once"; }
+mmumount fs1 -N $P.3 >/dev/null 2>&1 || fail "mmumount after umount; mmmount"
 
 # 6. kill -9 leaves a dead mount; the next start of that daemon detaches it
 mmmount fs1 -N $P.3 >/dev/null 2>&1 || fail "mount on node 3 again"
