@@ -36,12 +36,13 @@ static int br_take(fs_sg *sg, uint64_t ino, enum tok_mode mode, uint64_t off, ui
 }
 
 /* relatime: atime moves when it is not newer than mtime or ctime, or a
- * day old (mount's atime: every read; noatime: never). */
-static bool atime_due(const fs_sg *sg, const struct fs_inode *in)
+ * day old (mount's atime: every read; noatime: never; nodiratime: never
+ * for a directory). */
+bool sg_atime_due(const fs_sg *sg, const struct fs_inode *in)
 {
 	struct fs_time now;
 
-	if (sg->ro || sg->atime == FS_ATIME_NOATIME)
+	if (sg->ro || sg->atime == FS_ATIME_NOATIME || (sg->nodiratime && S_ISDIR(in->mode)))
 		return false;
 	if (sg->atime == FS_ATIME_STRICT)
 		return true;
@@ -53,7 +54,7 @@ static bool atime_due(const fs_sg *sg, const struct fs_inode *in)
 	       now.sec - in->atime.sec >= 24 * 3600;
 }
 
-static void atime_update(fs_sg *sg, struct sg_ino *ip)
+void sg_atime_update(fs_sg *sg, struct sg_ino *ip)
 {
 	struct tok_holder h;
 	struct fs_inode in;
@@ -61,7 +62,7 @@ static void atime_update(fs_sg *sg, struct sg_ino *ip)
 
 	if (sg_itok(sg, ip, TOK_XW, &h))
 		return;
-	if (!sg_iread(sg, ip, &in) && atime_due(sg, &in) && !sg_tx_begin(sg, 0, &tx)) {
+	if (!sg_iread(sg, ip, &in) && sg_atime_due(sg, &in) && !sg_tx_begin(sg, 0, &tx)) {
 		sg_now(&in.atime);
 		if (sg_tx_inode(tx, ip, &in))
 			sg_tx_abort(tx);
@@ -77,7 +78,7 @@ ssize_t fs_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off)
 	ssize_t n = sg_read(sg, f, buf, len, off, &due);
 
 	if (n >= 0 && due)
-		atime_update(sg, f->ip);
+		sg_atime_update(sg, f->ip);
 	return n;
 }
 
@@ -100,7 +101,7 @@ ssize_t sg_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off, bool
 		sg_itok_release(sg, &ih);
 		return fs_errno(rc);
 	}
-	*due = atime_due(sg, &in);
+	*due = sg_atime_due(sg, &in);
 	if (off >= in.size || !len) {
 		sg_itok_release(sg, &ih);
 		return 0;

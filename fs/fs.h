@@ -63,6 +63,7 @@ struct fs_mount_params {
 	uint32_t node;			/* this node's number: its log */
 	bool readonly;			/* ro: no log opened, every change -EROFS */
 	enum fs_atime atime;
+	bool nodiratime;		/* a directory's atime never moves (readdir) */
 	int token_timeout_ms;		/* 0: wait for ever */
 };
 

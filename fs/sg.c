@@ -949,6 +949,7 @@ int fs_sg_mount(const struct fs_mount_params *p, fs_sg **out, char *err, size_t 
 	sg->node = p->node;
 	sg->ro = p->readonly;
 	sg->atime = p->atime;
+	sg->nodiratime = p->nodiratime;
 	sg->tok_timeout = p->token_timeout_ms;
 	pthread_mutex_init(&sg->ifile_mu, NULL);
 	pthread_mutex_init(&sg->alloc_mu, NULL);

@@ -117,6 +117,7 @@ struct fs_sg {
 	uint32_t node;
 	bool ro;
 	enum fs_atime atime;
+	bool nodiratime;
 	int tok_timeout;
 	uint32_t B, S, mbper;		/* block, subblock, metadata blocks per block */
 	unsigned maxrep;		/* pointer width of every file */
@@ -498,6 +499,11 @@ int sg_dir_del(fs_sg *sg, struct sg_tx *tx, struct fs_inode *dir, const char *na
 int sg_dir_empty(fs_sg *sg, struct fs_inode *in);
 
 /* data.c */
+/* The mount's atime rule (relatime, strict, noatime, nodiratime) says
+ * <in>'s atime moves on a read; sg_atime_update moves it (its own
+ * transaction, the inode's token taken xw; call with no token held). */
+bool sg_atime_due(const fs_sg *sg, const struct fs_inode *in);
+void sg_atime_update(fs_sg *sg, struct sg_ino *ip);
 /* fs_read without the atime update; *due: relatime says atime moves. */
 ssize_t sg_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off, bool *due);
 int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size);

@@ -521,6 +521,7 @@ int fs_readdir(fs_sg *sg, fs_file *dir, uint64_t cookie, bool plus, fs_readdir_f
 	struct rd_arg a = {sg, fn, arg, plus, false, 0};
 	struct fs_dir d;
 	uint64_t parent;
+	bool due;
 	int rc;
 
 	rc = sg_vn_get(sg, dir->ip->ino, TOK_RO, &v);
@@ -531,6 +532,8 @@ int fs_readdir(fs_sg *sg, fs_file *dir, uint64_t cookie, bool plus, fs_readdir_f
 		return -ENOTDIR;
 	}
 	parent = v.in.rdev ? v.in.rdev : v.in.ino;
+	/* POSIX: a read of a directory marks its atime, as of a file */
+	due = sg_atime_due(sg, &v.in);
 	if (cookie < 1 && rd_one(&a, ".", v.in.ino, DT_DIR, 1))
 		goto out;
 	if (cookie < 2 && rd_one(&a, "..", parent, DT_DIR, 2))
@@ -545,6 +548,8 @@ int fs_readdir(fs_sg *sg, fs_file *dir, uint64_t cookie, bool plus, fs_readdir_f
 	}
 out:
 	sg_vn_put(sg, &v);
+	if (!rc && due)
+		sg_atime_update(sg, dir->ip);
 	return rc;
 }
 

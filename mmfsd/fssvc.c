@@ -447,6 +447,7 @@ static int mount_one(fssvc *s, const struct fsrec *r, const struct fssvc_opts *o
 	p.node = mmfsd_node_number(d);
 	p.readonly = o->readonly;
 	p.atime = o->atime;
+	p.nodiratime = o->nodiratime;
 	p.token_timeout_ms = FSSVC_TOKEN_TIMEOUT_MS;
 	rc = fs_sg_mount(&p, &m->sg, err, errsz);
 	if (rc < 0) {

@@ -45,11 +45,13 @@ typedef struct fssvc fssvc;
  * a mount anywhere is refused meanwhile, naming the node. */
 #define FSSVC_FSCK_OPTS "mmfsck"
 
-/* mmmount -o: ro, rw, atime, noatime, relatime, suid, nosuid, dev,
- * nodev, exec, noexec (comma-separated; later ones win). */
+/* mmmount -o: ro, rw, atime (strictatime), noatime, relatime,
+ * nodiratime, diratime, suid, nosuid, dev, nodev, exec, noexec
+ * (comma-separated; later ones win). */
 struct fssvc_opts {
 	bool readonly;
 	enum fs_atime atime;
+	bool nodiratime;
 	bool nosuid, nodev, noexec;
 };
 /* Parse <s> (NULL or "": the defaults: rw, relatime, suid, dev, exec);

@@ -38,6 +38,10 @@ int fssvc_parse_opts(const char *s, struct fssvc_opts *o, char *err, size_t errs
 			o->atime = FS_ATIME_NOATIME;
 		else if (!strcmp(t, "relatime"))
 			o->atime = FS_ATIME_RELATIME;
+		else if (!strcmp(t, "nodiratime"))
+			o->nodiratime = true;
+		else if (!strcmp(t, "diratime"))
+			o->nodiratime = false;
 		else if (!strcmp(t, "suid"))
 			o->nosuid = false;
 		else if (!strcmp(t, "nosuid"))
@@ -52,7 +56,8 @@ int fssvc_parse_opts(const char *s, struct fssvc_opts *o, char *err, size_t errs
 			o->noexec = true;
 		else {
 			snprintf(err, errsz, "unknown mount option \"%.64s\" (known: ro, rw, atime, "
-				 "noatime, relatime, suid, nosuid, dev, nodev, exec, noexec)", t);
+				 "strictatime, noatime, relatime, nodiratime, diratime, suid, nosuid, "
+				 "dev, nodev, exec, noexec)", t);
 			return MM_EINVAL;
 		}
 	}
@@ -61,10 +66,11 @@ int fssvc_parse_opts(const char *s, struct fssvc_opts *o, char *err, size_t errs
 
 void fssvc_format_opts(const struct fssvc_opts *o, char *buf, size_t sz)
 {
-	snprintf(buf, sz, "%s,%s,%s,%s,%s", o->readonly ? "ro" : "rw",
+	snprintf(buf, sz, "%s,%s,%s,%s,%s%s", o->readonly ? "ro" : "rw",
 		 o->atime == FS_ATIME_STRICT ? "atime" : o->atime == FS_ATIME_NOATIME ? "noatime"
 										 : "relatime",
-		 o->nosuid ? "nosuid" : "suid", o->nodev ? "nodev" : "dev", o->noexec ? "noexec" : "exec");
+		 o->nosuid ? "nosuid" : "suid", o->nodev ? "nodev" : "dev", o->noexec ? "noexec" : "exec",
+		 o->nodiratime ? ",nodiratime" : "");
 }
 
 /* ---- marks' JSON ---------------------------------------------------- */

@@ -152,6 +152,14 @@ static void test_opts(void)
 	CU_ASSERT_EQUAL(o.atime, FS_ATIME_STRICT);
 	CU_ASSERT_EQUAL(fssvc_parse_opts("noatime,relatime", &o, err, sizeof(err)), MM_OK);
 	CU_ASSERT_EQUAL(o.atime, FS_ATIME_RELATIME);
+	CU_ASSERT_FALSE(o.nodiratime);
+	CU_ASSERT_EQUAL(fssvc_parse_opts("strictatime,nodiratime", &o, err, sizeof(err)), MM_OK);
+	CU_ASSERT_TRUE(o.nodiratime);
+	CU_ASSERT_EQUAL(o.atime, FS_ATIME_STRICT);
+	fssvc_format_opts(&o, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "rw,atime,suid,dev,exec,nodiratime");
+	CU_ASSERT_EQUAL(fssvc_parse_opts("nodiratime,diratime", &o, err, sizeof(err)), MM_OK);
+	CU_ASSERT_FALSE(o.nodiratime);
 	/* empty items are skipped; unknown ones named */
 	CU_ASSERT_EQUAL(fssvc_parse_opts(",ro,,", &o, err, sizeof(err)), MM_OK);
 	CU_ASSERT_TRUE(o.readonly);

@@ -10,7 +10,7 @@
  * is an orphan until named; write-behind never maps by reading while
  * maxFilesToCache trims tokens under four writing threads; blocks that
  * fallocate KEEP_SIZE puts past the end become fragments when the end
- * reaches them.
+ * reaches them; readdir moves a directory's atime, nodiratime not.
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -820,6 +820,58 @@ static void test_keep_size_past_end(void)
 	free(want);
 }
 
+/*
+ * POSIX: a read of a directory marks its atime for update, as a read of a
+ * file does (readdir once never moved it). Under relatime the first
+ * readdir after a change moves it, the next not; nodiratime keeps a
+ * directory's atime while a file's still moves.
+ */
+static void test_readdir_atime(void)
+{
+	struct fs_setattr sa = {.mask = FS_SET_ATIME | FS_SET_MTIME, .atime = {1000, 0},
+				.mtime = {2000, 0}};
+	struct fs_attr d, x, y;
+	pp_pool *pool;
+	fs_sg *sg;
+
+	fsm_mkfs(64u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL_FATAL(fs_mkdir(sg, &root, FS_ROOT_INO, "dd", 0755, &d), 0);
+	mkfile(sg, d.ino, "f", "x", 1);
+	CU_ASSERT_EQUAL(fs_setattr(sg, &root, d.ino, &sa, NULL, &x), 0);
+	CU_ASSERT_EQUAL(count_dir(sg, d.ino), 1);
+	CU_ASSERT_EQUAL(fs_getattr(sg, d.ino, &x), 0);
+	CU_ASSERT(x.atime.sec > 2000);
+	CU_ASSERT_EQUAL(x.mtime.sec, 2000);
+	CU_ASSERT_EQUAL(count_dir(sg, d.ino), 1);
+	CU_ASSERT_EQUAL(fs_getattr(sg, d.ino, &y), 0);
+	CU_ASSERT(x.atime.sec == y.atime.sec && x.atime.nsec == y.atime.nsec);
+	/* nodiratime: the directory's stays, a file's moves */
+	sg->nodiratime = true;
+	CU_ASSERT_EQUAL(fs_setattr(sg, &root, d.ino, &sa, NULL, &x), 0);
+	CU_ASSERT_EQUAL(count_dir(sg, d.ino), 1);
+	CU_ASSERT_EQUAL(fs_getattr(sg, d.ino, &x), 0);
+	CU_ASSERT_EQUAL(x.atime.sec, 1000);
+	{
+		fs_file *f;
+		char c;
+
+		CU_ASSERT_EQUAL_FATAL(fs_lookup(sg, &root, d.ino, "f", &y), 0);
+		CU_ASSERT_EQUAL(fs_setattr(sg, &root, y.ino, &sa, NULL, &y), 0);
+		CU_ASSERT_EQUAL_FATAL(fs_open(sg, &root, y.ino, O_RDONLY, &f), 0);
+		CU_ASSERT_EQUAL(fs_read(sg, f, &c, 1, 0), 1);
+		CU_ASSERT_EQUAL(fs_getattr(sg, y.ino, &y), 0);
+		CU_ASSERT(y.atime.sec > 2000);
+		fs_release(sg, f);
+		fs_forget(sg, y.ino, 1);
+	}
+	fs_forget(sg, d.ino, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+}
+
 static void register_tests(void)
 {
 	CU_pSuite s = CU_add_suite("fs_vn", fsm_setup, fsm_teardown);
@@ -841,6 +893,8 @@ static void register_tests(void)
 		    test_groups_lazy);
 	CU_add_test(s, "fallocate KEEP_SIZE past the end: whole blocks, cut when the end reaches them",
 		    test_keep_size_past_end);
+	CU_add_test(s, "readdir marks the directory's atime; nodiratime does not",
+		    test_readdir_atime);
 }
 
 MM_CUNIT_MAIN(register_tests)
