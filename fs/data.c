@@ -474,7 +474,7 @@ ssize_t fs_write(fs_sg *sg, const struct fs_cred *c, fs_file *f, const void *buf
 	struct fs_inode in;
 	struct sg_tx *tx = NULL;
 	uint64_t end, old, newsize, flush_lo = UINT64_MAX, grown = UINT64_MAX;
-	bool flush0 = false, expose;
+	bool flush0 = false, expose, dropped = false;
 	size_t done = 0;
 	int rc;
 
@@ -631,14 +631,20 @@ meta:
 		sg_now(&now);
 		in.mtime = in.ctime = now;
 	}
-	if (c && !fs_cred_fsetid(c) && (in.mode & (S_ISUID | S_ISGID)))
+	if (c && !fs_cred_fsetid(c) && (in.mode & (S_ISUID | S_ISGID))) {
+		uint32_t m0 = in.mode;
+
 		sg_drop_suid(&in);
+		dropped = in.mode != m0;
+	}
 	/* a positive errno: fs_errno below passes it on */
 	rc = -sg_kill_caps(sg, tx, &in);
 	if (rc)
 		goto out;
 	rc = sg_tx_commit_inode(tx, ip, &in);
 	tx = NULL;
+	if (!rc && dropped)
+		atomic_store(&f->privs_dropped, true);
 out:
 	if (tx)
 		sg_tx_abort(tx);

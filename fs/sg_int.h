@@ -194,6 +194,7 @@ struct fs_file {
 	pthread_mutex_t smu;		/* the stream: one reader at a time uses it */
 	pp_stream *stream;		/* read-ahead of this open (made at its first read) */
 	bool dir;
+	atomic_bool privs_dropped;	/* fs_write took setuid/setgid off (fs_file_privs_dropped) */
 };
 
 /* ---- a transaction (sgtx.c) ---- */

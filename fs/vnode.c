@@ -228,9 +228,13 @@ int fs_lookup(fs_sg *sg, const struct fs_cred *c, uint64_t dir, const char *name
 	rc = sg_vn_get(sg, dir, TOK_RO, &d);
 	if (rc)
 		return rc;
-	if (!S_ISDIR(d.in.mode))
+	/* "." of any inode is a lookup by number (a file handle's, fs.h):
+	 * one no name reaches any more is stale */
+	if (!strcmp(name, ".") && d.in.nlink == 0)
+		rc = -ESTALE;
+	else if (!S_ISDIR(d.in.mode) && strcmp(name, "."))
 		rc = -ENOTDIR;
-	else if (c)
+	else if (c && S_ISDIR(d.in.mode))
 		rc = sg_perm(c, &d.in, 1);
 	if (!rc) {
 		if (!strcmp(name, "."))

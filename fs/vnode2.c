@@ -380,6 +380,7 @@ int fs_open(fs_sg *sg, const struct fs_cred *c, uint64_t ino, int flags, fs_file
 	struct sg_vn v;
 	struct fs_file *f;
 	int acc = flags & O_ACCMODE, mask = 0, rc;
+	bool dropped = false;
 
 	rc = sg_vn_get(sg, ino, TOK_RO, &v);
 	if (rc)
@@ -417,6 +418,7 @@ int fs_open(fs_sg *sg, const struct fs_cred *c, uint64_t ino, int flags, fs_file
 			rc = fs_setattr(sg, &root, ino, &sa, NULL, &a);
 		if (rc)
 			return rc;
+		dropped = ((a.mode ^ v.in.mode) & (S_ISUID | S_ISGID)) != 0;
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
@@ -429,6 +431,7 @@ int fs_open(fs_sg *sg, const struct fs_cred *c, uint64_t ino, int flags, fs_file
 	f->flags = flags;
 	pthread_mutex_init(&f->smu, NULL);
 	f->dir = S_ISDIR(v.in.mode);
+	atomic_store(&f->privs_dropped, dropped);
 	pthread_mutex_lock(&f->ip->mu);
 	if (f->ip->nopen++ == 0 && !f->ip->nlookup)
 		f->ip->refs++;
@@ -441,6 +444,11 @@ int fs_open(fs_sg *sg, const struct fs_cred *c, uint64_t ino, int flags, fs_file
 uint64_t fs_file_ino(const fs_file *f)
 {
 	return f->ip->ino;
+}
+
+bool fs_file_privs_dropped(fs_file *f)
+{
+	return atomic_exchange(&f->privs_dropped, false);
 }
 
 int fs_release(fs_sg *sg, fs_file *f)

@@ -490,6 +490,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
 	set_open_flags(fi);
+	/* O_TRUNC took setuid off: as after a write (op_write) */
+	if (fs_file_privs_dropped(f))
+		fuse_lowlevel_notify_inval_inode(s->se, ino, -1, 0);
 	if (fuse_reply_open(req, fi) != 0)
 		fs_release(s->sg, f);
 }
@@ -522,10 +525,16 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct fs_cred c;
 	ssize_t n;
 
-	(void)ino;
 	req_cred(req, &c);
 	cred_fsetid(s, &c, (fe_req_write_flags() & FUSE_WRITE_KILL_SUIDGID) != 0);
 	n = fs_write(s->sg, &c, fh_of(fi), buf, size, (uint64_t)off);
+	/* The kernel invalidates mtime, ctime and size after a write, not
+	 * the mode: without this a stat asking the mode alone (stat -c %A)
+	 * shows the setuid bit the write took off, for the attribute
+	 * timeout. Before the reply, and attributes only (off -1): no page
+	 * lock the writer holds is touched. */
+	if (n > 0 && fs_file_privs_dropped(fh_of(fi)))
+		fuse_lowlevel_notify_inval_inode(s->se, ino, -1, 0);
 	if (n < 0)
 		reply_rc(req, n);
 	else
@@ -879,7 +888,10 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
  * dropped by fs.h on write, truncate and chown (HANDLE_KILLPRIV: no extra
  * SETATTR; fe.c adds HANDLE_KILLPRIV_V2, which libfuse 3.14 cannot ask
  * for: no GETXATTR before each write); POSIX_ACL: with default_permissions
- * the kernel checks mode and ACLs on every walk, and fs.h checks again.
+ * the kernel checks mode and ACLs on every walk, and fs.h checks again;
+ * EXPORT_SUPPORT: a file handle (open_by_handle_at, an NFS export) of an
+ * inode the kernel no longer caches is looked up as "." of its number,
+ * and a directory's parent as "..", both fs_lookup's.
  */
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -888,7 +900,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ATOMIC_O_TRUNC |
 			FUSE_CAP_DONT_MASK | FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_ASYNC_READ |
 			FUSE_CAP_ASYNC_DIO | FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_CACHE_SYMLINKS |
-			FUSE_CAP_POSIX_ACL;
+			FUSE_CAP_POSIX_ACL | FUSE_CAP_EXPORT_SUPPORT;
 
 	conn->max_write = FE_MAX_WRITE;
 	conn->want |= want & conn->capable;

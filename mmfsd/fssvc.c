@@ -507,6 +507,51 @@ fail:
 
 static int unmount_one(fssvc *s, struct mount *m, bool force, char *err, size_t errsz);
 
+struct has_ctx {
+	const char *want;
+	bool found;
+};
+
+static void has_one(void *arg, const char *mountpoint, const char *source)
+{
+	struct has_ctx *c = arg;
+
+	(void)source;
+	if (!strcmp(mountpoint, c->want))
+		c->found = true;
+}
+
+/* The kernel still shows a fuse.mmfs mount of <device> on <mountpoint>
+ * (true when /proc/self/mountinfo cannot be read). */
+static bool kernel_mounted(const char *device, const char *mountpoint)
+{
+	struct has_ctx c = {mountpoint, false};
+	char *info = NULL;
+
+	if (mm_read_file("/proc/self/mountinfo", 16u << 20, &info, NULL) != MM_OK)
+		return true;
+	fe_mountinfo_each(info, device, has_one, &c);
+	free(info);
+	return c.found;
+}
+
+/*
+ * With op_lock: <m>'s kernel mount went (umount(8)) and fsauto has not
+ * taken it down yet. Right after a umount the FUSE loop may not have
+ * seen its connection end: a mount the kernel no longer shows is given
+ * a moment to. One detached but still in use (umount -l) keeps serving.
+ */
+static bool mount_went(struct mount *m)
+{
+	if (fe_gone(m->fe))
+		return true;
+	if (kernel_mounted(m->device, m->mountpoint))
+		return false;
+	for (int i = 0; i < 200 && !fe_gone(m->fe); i++)
+		mm_sleep_ms(10);
+	return fe_gone(m->fe);
+}
+
 int fssvc_mount(fssvc *s, const char *device, const char *opts, char *err, size_t errsz)
 {
 	struct fssvc_opts o;
@@ -539,9 +584,8 @@ int fssvc_mount(fssvc *s, const char *device, const char *opts, char *err, size_
 		struct mount *m = find_locked(s, r->device);
 
 		pthread_mutex_unlock(&s->list_lock);
-		/* its kernel mount went (umount(8)) and fsauto has not taken
-		 * it down yet: "umount; mmmount" must not race reap_gone */
-		if (m && fe_gone(m->fe) && unmount_one(s, m, true, err, errsz) == MM_OK)
+		/* "umount; mmmount" must not race reap_gone */
+		if (m && mount_went(m) && unmount_one(s, m, true, err, errsz) == MM_OK)
 			m = NULL;
 		if (m) {
 			snprintf(err, errsz, "%s is already mounted on this node at %s", r->device,

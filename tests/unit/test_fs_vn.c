@@ -872,6 +872,82 @@ static void test_readdir_atime(void)
 	fsck_clean(disk);
 }
 
+/*
+ * A write that takes setuid/setgid off tells the front end once
+ * (fs_file_privs_dropped), which drops the kernel's cached mode: the
+ * kernel invalidates a write's mtime and size, not the mode, so `stat -c
+ * %A` showed the bit gone from the file for the attribute timeout
+ * (xfstests generic/355). A write that drops nothing, or root's, says
+ * nothing.
+ */
+static void test_write_drops_privs_once(void)
+{
+	const struct fs_cred user = {1000, 1000, 0, {0}, 022};
+	struct fs_setattr own = {.mask = FS_SET_UID | FS_SET_GID, .uid = 1000, .gid = 1000};
+	struct fs_setattr sa = {.mask = FS_SET_MODE, .mode = 06666};
+	struct fs_attr a;
+	pp_pool *pool;
+	fs_sg *sg;
+	fs_file *f;
+
+	fsm_mkfs(64u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL_FATAL(fs_create(sg, &root, FS_ROOT_INO, "su", 0666, O_RDWR, &a, &f), 0);
+	CU_ASSERT_EQUAL(fs_setattr(sg, &root, a.ino, &own, NULL, &a), 0);
+	CU_ASSERT_EQUAL(fs_setattr(sg, &root, a.ino, &sa, NULL, &a), 0);
+	CU_ASSERT_EQUAL(a.mode & 07777, 06666);
+	CU_ASSERT_EQUAL(fs_write(sg, &root, f, "r", 1, 0), 1);
+	CU_ASSERT_FALSE(fs_file_privs_dropped(f));
+	CU_ASSERT_EQUAL(fs_write(sg, &user, f, "u", 1, 1), 1);
+	CU_ASSERT_TRUE(fs_file_privs_dropped(f));
+	CU_ASSERT_FALSE(fs_file_privs_dropped(f));
+	CU_ASSERT_EQUAL(fs_getattr(sg, a.ino, &a), 0);
+	CU_ASSERT_EQUAL(a.mode & 07777, 02666);	/* setgid without group exec stays */
+	CU_ASSERT_EQUAL(fs_write(sg, &user, f, "v", 1, 2), 1);
+	CU_ASSERT_FALSE(fs_file_privs_dropped(f));
+	CU_ASSERT_EQUAL(fs_release(sg, f), 0);
+	fs_forget(sg, a.ino, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+}
+
+/*
+ * A file handle's lookup by number (FUSE export support): "." of any
+ * inode is that inode, counted as a lookup; ".." of a directory its
+ * parent; "." of an inode no name reaches any more is -ESTALE (xfstests
+ * generic/426: open_by_handle_at after the kernel dropped its caches).
+ */
+static void test_lookup_by_number(void)
+{
+	struct fs_attr d, f, x;
+	pp_pool *pool;
+	fs_sg *sg;
+	fs_file *h;
+
+	fsm_mkfs(64u << 10);
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	CU_ASSERT_EQUAL_FATAL(fs_mkdir(sg, &root, FS_ROOT_INO, "hd", 0755, &d), 0);
+	CU_ASSERT_EQUAL_FATAL(fs_create(sg, &root, d.ino, "hf", 0644, O_RDWR, &f, &h), 0);
+	CU_ASSERT_EQUAL(fs_lookup(sg, &root, f.ino, ".", &x), 0);
+	CU_ASSERT(x.ino == f.ino && x.gen == f.gen && S_ISREG(x.mode));
+	CU_ASSERT_EQUAL(fs_lookup(sg, &root, f.ino, "..", &x), -ENOTDIR);
+	CU_ASSERT_EQUAL(fs_lookup(sg, &root, d.ino, "..", &x), 0);
+	CU_ASSERT_EQUAL(x.ino, FS_ROOT_INO);
+	fs_forget(sg, FS_ROOT_INO, 1);
+	/* unlinked while open: no name reaches it */
+	CU_ASSERT_EQUAL(fs_unlink(sg, &root, d.ino, "hf"), 0);
+	CU_ASSERT_EQUAL(fs_lookup(sg, &root, f.ino, ".", &x), -ESTALE);
+	CU_ASSERT_EQUAL(fs_release(sg, h), 0);
+	fs_forget(sg, f.ino, 2);
+	CU_ASSERT(fs_lookup(sg, &root, f.ino, ".", &x) < 0);
+	fs_forget(sg, d.ino, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+}
+
 static void register_tests(void)
 {
 	CU_pSuite s = CU_add_suite("fs_vn", fsm_setup, fsm_teardown);
@@ -895,6 +971,9 @@ static void register_tests(void)
 		    test_keep_size_past_end);
 	CU_add_test(s, "readdir marks the directory's atime; nodiratime does not",
 		    test_readdir_atime);
+	CU_add_test(s, "a write that drops setuid says so once", test_write_drops_privs_once);
+	CU_add_test(s, "lookup by number: \".\" of any inode, stale once unnamed",
+		    test_lookup_by_number);
 }
 
 MM_CUNIT_MAIN(register_tests)
