@@ -657,6 +657,29 @@ out:
 	return (ssize_t)done;
 }
 
+/* A file in its inode moves to block 0 (blocks are about to be given to
+ * it), in a transaction of its own. */
+static int out_of_inode(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in)
+{
+	struct sg_tx *tx;
+	bool flush0;
+	int rc;
+
+	rc = sg_tx_begin(sg, 0, &tx);
+	if (rc)
+		return rc;
+	rc = from_inline(sg, tx, in, &flush0);
+	if (!rc && flush0)
+		rc = pp_flush(sg->pool, sg->fsid, in->ino, 0, 1);
+	if (!rc)
+		rc = sg_tx_inode(tx, ip, in);
+	if (rc) {
+		sg_tx_abort(tx);
+		return rc;
+	}
+	return sg_tx_commit(tx);
+}
+
 /* Set the size of <in> (token xw held by the caller), in transactions of
  * bounded size; <in> is updated and committed. */
 int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size)
@@ -682,25 +705,9 @@ int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size
 			return sg_tx_commit_inode(tx, ip, in);
 		}
 		/* growing past the tail area: block 0 holds the bytes */
-		{
-			bool flush0;
-
-			rc = sg_tx_begin(sg, 0, &tx);
-			if (rc)
-				return rc;
-			rc = from_inline(sg, tx, in, &flush0);
-			if (!rc && flush0)
-				rc = pp_flush(sg->pool, sg->fsid, in->ino, 0, 1);
-			if (!rc)
-				rc = sg_tx_inode(tx, ip, in);
-			if (rc) {
-				sg_tx_abort(tx);
-				return rc;
-			}
-			rc = sg_tx_commit(tx);
-			if (rc)
-				return rc;
-		}
+		rc = out_of_inode(sg, ip, in);
+		if (rc)
+			return rc;
 	}
 	if (size > in->size) {
 		uint64_t old = in->size, l = old / sg->B;
@@ -832,29 +839,6 @@ bool sg_blocks_past_end(fs_sg *sg, const struct fs_inode *in)
 		return false;
 	sg_ro_tree(sg, &tr);
 	return fs_tree_seek_data(&tr, in, (in->size + sg->B - 1) / sg->B, &n) == 1;
-}
-
-/* A file in its inode moves to block 0 (blocks are about to be given to
- * it), in a transaction of its own. */
-static int out_of_inode(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in)
-{
-	struct sg_tx *tx;
-	bool flush0;
-	int rc;
-
-	rc = sg_tx_begin(sg, 0, &tx);
-	if (rc)
-		return rc;
-	rc = from_inline(sg, tx, in, &flush0);
-	if (!rc && flush0)
-		rc = pp_flush(sg->pool, sg->fsid, in->ino, 0, 1);
-	if (!rc)
-		rc = sg_tx_inode(tx, ip, in);
-	if (rc) {
-		sg_tx_abort(tx);
-		return rc;
-	}
-	return sg_tx_commit(tx);
 }
 
 /*
