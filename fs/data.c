@@ -634,7 +634,7 @@ meta:
 	if (c && !fs_cred_fsetid(c) && (in.mode & (S_ISUID | S_ISGID))) {
 		uint32_t m0 = in.mode;
 
-		sg_drop_suid(&in);
+		sg_drop_suid(c, &in);
 		dropped = in.mode != m0;
 	}
 	/* a positive errno: fs_errno below passes it on */
@@ -841,6 +841,18 @@ bool sg_blocks_past_end(fs_sg *sg, const struct fs_inode *in)
 	return fs_tree_seek_data(&tr, in, (in->size + sg->B - 1) / sg->B, &n) == 1;
 }
 
+/* fallocate changes a file as a write does: setuid/setgid go unless <c>
+ * may keep them (CAP_FSETID), and the open file notes it for the front
+ * end's cached mode (fs_file_privs_dropped). Call before the commit. */
+static bool falloc_drop_suid(const struct fs_cred *c, struct fs_inode *in)
+{
+	uint32_t m0 = in->mode;
+
+	if (c && !fs_cred_fsetid(c) && (in->mode & (S_ISUID | S_ISGID)))
+		sg_drop_suid(c, in);
+	return in->mode != m0;
+}
+
 /*
  * FALLOC_FL_KEEP_SIZE past the end: the holes among the blocks wholly past
  * the end of file up to <end> become whole blocks of zeros (on disk before
@@ -853,7 +865,8 @@ bool sg_blocks_past_end(fs_sg *sg, const struct fs_inode *in)
  * fs_write, truncate and fallocate cut it to its fragment, as they cut a
  * block the end moves into.
  */
-static int keep_past_end(fs_sg *sg, fs_file *f, uint64_t off, uint64_t end)
+static int keep_past_end(fs_sg *sg, const struct fs_cred *c, fs_file *f, uint64_t off,
+			 uint64_t end)
 {
 	struct sg_ino *ip = f->ip;
 	struct tok_holder ih, bh;
@@ -899,9 +912,13 @@ static int keep_past_end(fs_sg *sg, fs_file *f, uint64_t off, uint64_t end)
 		}
 	}
 	if (!rc) {
+		bool dropped = falloc_drop_suid(c, &in);
+
 		sg_now(&in.ctime);
 		rc = sg_tx_commit_inode(tx, ip, &in);
 		tx = NULL;
+		if (!rc && dropped)
+			atomic_store(&f->privs_dropped, true);
 	}
 done:
 	if (tx)
@@ -934,7 +951,6 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 	bool zero = (mode & ~FALLOC_FL_KEEP_SIZE) == FALLOC_FL_ZERO_RANGE;
 	int rc;
 
-	(void)c;
 	if (sg->ro)
 		return -EROFS;
 	if (f->dir)
@@ -960,7 +976,7 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 		if (end <= in.size)
 			return fs_fallocate(sg, c, f, 0, off, len);
 		rc = off < in.size ? fs_fallocate(sg, c, f, 0, off, in.size - off) : 0;
-		return rc ? rc : keep_past_end(sg, f, off, end);
+		return rc ? rc : keep_past_end(sg, c, f, off, end);
 	}
 	if (zero) {
 		bool keep = mode & FALLOC_FL_KEEP_SIZE;
@@ -1103,14 +1119,17 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 commit:
 	{
 		struct fs_time now;
+		bool dropped = falloc_drop_suid(c, &in);
 
 		sg_now(&now);
 		in.ctime = now;
 		if (!punch && in.size != old)
 			in.mtime = now;
+		rc = sg_tx_commit_inode(tx, ip, &in);
+		tx = NULL;
+		if (!rc && dropped)
+			atomic_store(&f->privs_dropped, true);
 	}
-	rc = sg_tx_commit_inode(tx, ip, &in);
-	tx = NULL;
 done:
 	if (tx)
 		sg_tx_abort(tx);

@@ -225,9 +225,10 @@ int fs_rename(fs_sg *sg, const struct fs_cred *c, uint64_t odir, const char *ona
 int fs_open(fs_sg *sg, const struct fs_cred *c, uint64_t ino, int flags, fs_file **f);
 int fs_release(fs_sg *sg, fs_file *f);
 uint64_t fs_file_ino(const fs_file *f);
-/* A write through <f>, or its open's O_TRUNC, took setuid/setgid off its
- * file since the last call (the call clears it): a front end that caches
- * the mode drops it, as neither reply carries attributes. */
+/* A write or fallocate through <f>, or its open's O_TRUNC, took
+ * setuid/setgid off its file since the last call (the call clears it): a
+ * front end that caches the mode drops it, as no such reply carries
+ * attributes. */
 bool fs_file_privs_dropped(fs_file *f);
 /* Bytes read (0 at or past the end), or -errno. */
 ssize_t fs_read(fs_sg *sg, fs_file *f, void *buf, size_t len, uint64_t off);

@@ -457,12 +457,17 @@ void sg_fill_attr(fs_sg *sg, const struct fs_inode *in, struct fs_attr *a);
 void sg_now(struct fs_time *t);
 int sg_perm(const struct fs_cred *c, const struct fs_inode *in, int mask);
 bool sg_in_group(const struct fs_cred *c, uint32_t gid);
-/* What a write, truncate or chown does to a file's mode: setuid goes, and
- * setgid of a group-executable file (without group execute it marks
- * mandatory locking, which stays). */
-static inline void sg_drop_suid(struct fs_inode *in)
+/* What a write, truncate, fallocate or chown by <c> (NULL: one with
+ * CAP_FSETID) does to a file's mode, as Linux's setattr_should_drop_sgid:
+ * setuid goes; setgid goes from a group-executable file, and from any
+ * file when <c> is neither in its group nor has CAP_FSETID (without group
+ * execute it otherwise marks mandatory locking, which stays). */
+static inline void sg_drop_suid(const struct fs_cred *c, struct fs_inode *in)
 {
-	in->mode &= ~(uint32_t)(S_ISUID | ((in->mode & S_IXGRP) ? S_ISGID : 0));
+	bool sgid = (in->mode & S_IXGRP) ||
+		    ((in->mode & S_ISGID) && c && !fs_cred_fsetid(c) && !sg_in_group(c, in->gid));
+
+	in->mode &= ~(uint32_t)(S_ISUID | (sgid ? S_ISGID : 0));
 }
 int sg_lookup_ino(fs_sg *sg, uint64_t ino, struct fs_attr *out);
 /* Free the inode <ip> names (nlink 0, last reference gone). */

@@ -302,7 +302,7 @@ int fs_setattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const struct fs
 		}
 		sg_touch(&v.in, true, true);
 		if (!fs_cred_fsetid(c))
-			sg_drop_suid(&v.in);
+			sg_drop_suid(c, &v.in);
 	}
 	rc = fs_errno(sg_tx_begin(sg, 0, &tx));
 	if (rc) {
@@ -342,10 +342,10 @@ int fs_setattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const struct fs
 			v.in.gid = sa->gid;
 		/* chown clears setuid, and setgid of a group-executable file */
 		if (!S_ISDIR(v.in.mode) && (changed || !root))
-			sg_drop_suid(&v.in);
+			sg_drop_suid(NULL, &v.in);
 	}
 	if ((m & FS_SET_KILL_SUIDGID) && !S_ISDIR(v.in.mode))
-		sg_drop_suid(&v.in);
+		sg_drop_suid(c, &v.in);
 	if (m & FS_SET_ATIME)
 		v.in.atime = sa->atime;
 	if (m & FS_SET_MTIME)

@@ -852,14 +852,17 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 {
 	fe_session *s = req_session(req);
 	struct fs_cred c;
+	int rc;
 
-	(void)ino;
 	if (off < 0 || len <= 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
 	req_cred(req, &c);
-	reply_rc(req, fs_fallocate(s->sg, &c, fh_of(fi), mode, (uint64_t)off, (uint64_t)len));
+	rc = fs_fallocate(s->sg, &c, fh_of(fi), mode, (uint64_t)off, (uint64_t)len);
+	if (fs_file_privs_dropped(fh_of(fi)))	/* as after a write (op_write) */
+		fuse_lowlevel_notify_inval_inode(s->se, ino, -1, 0);
+	reply_rc(req, rc);
 }
 
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,

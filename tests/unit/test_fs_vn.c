@@ -906,6 +906,15 @@ static void test_write_drops_privs_once(void)
 	CU_ASSERT_EQUAL(a.mode & 07777, 02666);	/* setgid without group exec stays */
 	CU_ASSERT_EQUAL(fs_write(sg, &user, f, "v", 1, 2), 1);
 	CU_ASSERT_FALSE(fs_file_privs_dropped(f));
+	/* a fallocate by a user outside the file's group: setgid goes even
+	 * without group execute (Linux's setattr_should_drop_sgid) */
+	own.uid = own.gid = 0;
+	CU_ASSERT_EQUAL(fs_setattr(sg, &root, a.ino, &own, NULL, &a), 0);
+	CU_ASSERT_EQUAL(fs_setattr(sg, &root, a.ino, &sa, NULL, &a), 0);
+	CU_ASSERT_EQUAL(fs_fallocate(sg, &user, f, 0, 0, 8192), 0);
+	CU_ASSERT_TRUE(fs_file_privs_dropped(f));
+	CU_ASSERT_EQUAL(fs_getattr(sg, a.ino, &a), 0);
+	CU_ASSERT_EQUAL(a.mode & 07777, 0666);
 	CU_ASSERT_EQUAL(fs_release(sg, f), 0);
 	fs_forget(sg, a.ino, 1);
 	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
@@ -971,7 +980,8 @@ static void register_tests(void)
 		    test_keep_size_past_end);
 	CU_add_test(s, "readdir marks the directory's atime; nodiratime does not",
 		    test_readdir_atime);
-	CU_add_test(s, "a write that drops setuid says so once", test_write_drops_privs_once);
+	CU_add_test(s, "a write or fallocate that drops setuid says so once",
+		    test_write_drops_privs_once);
 	CU_add_test(s, "lookup by number: \".\" of any inode, stale once unnamed",
 		    test_lookup_by_number);
 }
