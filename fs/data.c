@@ -841,16 +841,27 @@ bool sg_blocks_past_end(fs_sg *sg, const struct fs_inode *in)
 	return fs_tree_seek_data(&tr, in, (in->size + sg->B - 1) / sg->B, &n) == 1;
 }
 
-/* fallocate changes a file as a write does: setuid/setgid go unless <c>
- * may keep them (CAP_FSETID), and the open file notes it for the front
- * end's cached mode (fs_file_privs_dropped). Call before the commit. */
-static bool falloc_drop_suid(const struct fs_cred *c, struct fs_inode *in)
+/* Commit <in> as a fallocate through <f> leaves it: ctime (and mtime if
+ * <mtime>) now, and setuid/setgid gone as after a write unless <c> may
+ * keep them (CAP_FSETID), which the open file notes for the front end's
+ * cached mode (fs_file_privs_dropped). */
+static int falloc_commit(const struct fs_cred *c, fs_file *f, struct sg_tx *tx,
+			 struct fs_inode *in, bool mtime)
 {
 	uint32_t m0 = in->mode;
+	struct fs_time now;
+	int rc;
 
 	if (c && !fs_cred_fsetid(c) && (in->mode & (S_ISUID | S_ISGID)))
 		sg_drop_suid(c, in);
-	return in->mode != m0;
+	sg_now(&now);
+	in->ctime = now;
+	if (mtime)
+		in->mtime = now;
+	rc = sg_tx_commit_inode(tx, f->ip, in);
+	if (!rc && in->mode != m0)
+		atomic_store(&f->privs_dropped, true);
+	return rc;
 }
 
 /*
@@ -912,13 +923,8 @@ static int keep_past_end(fs_sg *sg, const struct fs_cred *c, fs_file *f, uint64_
 		}
 	}
 	if (!rc) {
-		bool dropped = falloc_drop_suid(c, &in);
-
-		sg_now(&in.ctime);
-		rc = sg_tx_commit_inode(tx, ip, &in);
+		rc = falloc_commit(c, f, tx, &in, false);
 		tx = NULL;
-		if (!rc && dropped)
-			atomic_store(&f->privs_dropped, true);
 	}
 done:
 	if (tx)
@@ -1117,19 +1123,8 @@ int fs_fallocate(fs_sg *sg, const struct fs_cred *c, fs_file *f, int mode, uint6
 		in.size = newsize;
 	}
 commit:
-	{
-		struct fs_time now;
-		bool dropped = falloc_drop_suid(c, &in);
-
-		sg_now(&now);
-		in.ctime = now;
-		if (!punch && in.size != old)
-			in.mtime = now;
-		rc = sg_tx_commit_inode(tx, ip, &in);
-		tx = NULL;
-		if (!rc && dropped)
-			atomic_store(&f->privs_dropped, true);
-	}
+	rc = falloc_commit(c, f, tx, &in, !punch && in.size != old);
+	tx = NULL;
 done:
 	if (tx)
 		sg_tx_abort(tx);
