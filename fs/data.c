@@ -657,6 +657,21 @@ out:
 	return (ssize_t)done;
 }
 
+/* The block the end of a file of <size> lies in, if mapped, takes the
+ * fragment that size gives it (what it takes now is by <in>'s size). */
+static int fit_end_block(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in, uint64_t size)
+{
+	uint64_t e = size / sg->B;
+	uint32_t have;
+	bool fresh;
+	int rc;
+
+	rc = have_of(sg, in, e, &have);
+	if (!rc && have)
+		rc = resize_block(sg, tx, in, e, have, sg_nsub(sg, e, size), &fresh);
+	return rc;
+}
+
 /* A file in its inode moves to block 0 (blocks are about to be given to
  * it), in a transaction of its own. */
 static int out_of_inode(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in)
@@ -736,17 +751,10 @@ int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size
 		}
 		/* the new end inside a whole block that KEEP_SIZE put past the
 		 * old end: it becomes the last fragment */
-		if (size % sg->B && (size / sg->B != l || !(old % sg->B))) {
-			uint64_t e = size / sg->B;
-			uint32_t have;
-
-			rc = have_of(sg, in, e, &have);
-			if (!rc && have)
-				rc = resize_block(sg, tx, in, e, have, sg_nsub(sg, e, size), &fresh);
-			if (rc) {
-				sg_tx_abort(tx);
-				return rc;
-			}
+		if (size % sg->B && (size / sg->B != l || !(old % sg->B)) &&
+		    (rc = fit_end_block(sg, tx, in, size)) != MM_OK) {
+			sg_tx_abort(tx);
+			return rc;
 		}
 		in->size = size;
 		return sg_tx_commit_inode(tx, ip, in);
@@ -774,19 +782,10 @@ int sg_truncate(fs_sg *sg, struct sg_ino *ip, struct fs_inode *in, uint64_t size
 			if (!tx->fr[i].meta)	/* indirect blocks: counted at commit */
 				in->subblocks -= in->subblocks >= tx->fr[i].nsub ? tx->fr[i].nsub
 										 : in->subblocks;
-		if (!more && size % sg->B) {
-			/* the new last block keeps a fragment of what it still holds */
-			uint64_t l = size / sg->B;
-			uint32_t have;
-			bool fresh;
-
-			rc = have_of(sg, in, l, &have);
-			if (!rc && have)
-				rc = resize_block(sg, tx, in, l, have, sg_nsub(sg, l, size), &fresh);
-			if (rc) {
-				sg_tx_abort(tx);
-				return rc;
-			}
+		/* the new last block keeps a fragment of what it still holds */
+		if (!more && size % sg->B && (rc = fit_end_block(sg, tx, in, size)) != MM_OK) {
+			sg_tx_abort(tx);
+			return rc;
 		}
 		if (!more)
 			in->size = size;
@@ -835,7 +834,7 @@ bool sg_blocks_past_end(fs_sg *sg, const struct fs_inode *in)
 	struct fs_tree tr;
 	uint64_t n;
 
-	if (!S_ISREG(in->mode) || in->flags & FS_IF_DATA_IN_INODE)
+	if (!S_ISREG(in->mode) || in->flags & FS_IF_DATA_IN_INODE || !in->subblocks)
 		return false;
 	sg_ro_tree(sg, &tr);
 	return fs_tree_seek_data(&tr, in, (in->size + sg->B - 1) / sg->B, &n) == 1;
