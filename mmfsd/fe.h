@@ -13,7 +13,7 @@
  * inode or open file.
  *
  * Threads: a session has its loop thread ("fe-<device>") with libfuse's
- * worker threads under it (at most <max_threads>, <max_idle> kept), and
+ * worker threads under it (at most <max_threads>; more than <max_idle> idle end), and
  * one invalidation thread ("feinv-<device>") that alone calls
  * fuse_lowlevel_notify_inval_inode / _entry: fs/ calls the fs_inval_ops
  * of fe_mount from any thread, and they only queue (a notify from a
