@@ -923,7 +923,34 @@ static void sg_free(fs_sg *sg)
 	free(sg->log_map);
 	sg_q_clear(sg);
 	pthread_mutex_destroy(&sg->q_mu);
+	while (sg->nmbfree)
+		free(sg->mbfree[--sg->nmbfree]);
+	pthread_mutex_destroy(&sg->mbfree_mu);
 	free(sg);
+}
+
+void *sg_mb_get(fs_sg *sg)
+{
+	void *p = NULL;
+
+	pthread_mutex_lock(&sg->mbfree_mu);
+	if (sg->nmbfree)
+		p = sg->mbfree[--sg->nmbfree];
+	pthread_mutex_unlock(&sg->mbfree_mu);
+	return p ? p : malloc(FS_MB);
+}
+
+void sg_mb_put(fs_sg *sg, void *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&sg->mbfree_mu);
+	if (sg->nmbfree < SG_MBFREE_KEEP) {
+		sg->mbfree[sg->nmbfree++] = p;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&sg->mbfree_mu);
+	free(p);
 }
 
 static const struct pp_fs_ops data_ops = {sg_map_data, log_force_cb, sg_data_write_failed};
@@ -955,6 +982,7 @@ int fs_sg_mount(const struct fs_mount_params *p, fs_sg **out, char *err, size_t 
 	pthread_mutex_init(&sg->alloc_mu, NULL);
 	pthread_mutex_init(&sg->ialloc_mu, NULL);
 	pthread_mutex_init(&sg->rename_mu, NULL);
+	pthread_mutex_init(&sg->mbfree_mu, NULL);
 	sg_ord_init(sg);
 	for (uint32_t i = 0; i < SG_INO_BUCKETS; i++)
 		pthread_mutex_init(&sg->itab[i].mu, NULL);

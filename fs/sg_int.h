@@ -106,6 +106,9 @@ struct sg_quar {
 	uint64_t lsn;			/* the newest of those done: reusable once durable */
 };
 
+/* FS_MB buffers kept for transactions' before-images (2 MiB) */
+#define SG_MBFREE_KEEP 32
+
 struct fs_sg {
 	char device[FS_DEVICE_MAX + 1];
 	uint32_t fsid, mfsid;		/* data and metadata pagepool registrations */
@@ -178,6 +181,12 @@ struct fs_sg {
 
 	atomic_bool replaying;		/* addresses change under replay: none cached (read by write-behind) */
 	pthread_mutex_t rename_mu;
+	/* FS_MB buffers transactions are done with (a leaf lock): malloc
+	 * gave each back to the kernel and faulted it in again, ~5 us a
+	 * create */
+	pthread_mutex_t mbfree_mu;
+	void *mbfree[SG_MBFREE_KEEP];
+	int nmbfree;
 	struct fs_inval_ops inval;
 	bool inval_set;
 
@@ -454,6 +463,9 @@ void sg_iset(struct sg_ino *ip, const struct fs_inode *in);
 int sg_revoke_inode(void *arg, const struct tok_key *k, struct tok_range r, enum tok_mode want);
 int sg_revoke_br(void *arg, const struct tok_key *k, struct tok_range r, enum tok_mode want);
 void sg_fill_attr(fs_sg *sg, const struct fs_inode *in, struct fs_attr *a);
+/* An FS_MB buffer (uninitialized), NULL when out of memory; and back. */
+void *sg_mb_get(fs_sg *sg);
+void sg_mb_put(fs_sg *sg, void *p);
 void sg_now(struct fs_time *t);
 int sg_perm(const struct fs_cred *c, const struct fs_inode *in, int mask);
 bool sg_in_group(const struct fs_cred *c, uint32_t gid);

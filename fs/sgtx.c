@@ -217,7 +217,7 @@ static int tx_get_buf2(struct sg_tx *tx, uint64_t ino, uint64_t blk, bool write,
 	tb->write = write;
 	tb->fresh = fresh;
 	if (write) {
-		tb->orig = malloc(FS_MB);
+		tb->orig = sg_mb_get(sg);
 		if (!tb->orig) {
 			pp_release(tb->b);
 			return MM_ENOMEM;
@@ -856,7 +856,7 @@ int sg_tx_alloc_inode(struct sg_tx *tx, uint64_t *ino)
 
 			pp_mark_dirty(tb->b, 0, FS_MB, 0);
 			pp_release(tb->b);
-			free(tb->orig);
+			sg_mb_put(sg, tb->orig);
 			tx->buf[i] = tx->buf[--tx->nbuf];
 		}
 	}
@@ -941,7 +941,7 @@ static void tx_end(struct sg_tx *tx)
 		sg_iput(sg, tx->own_ip[i]);
 	}
 	for (int i = 0; i < tx->nbuf; i++) {
-		free(tx->buf[i].orig);
+		sg_mb_put(sg, tx->buf[i].orig);
 #ifdef MM_DEBUG
 		free(tx->buf[i].shadow);
 #endif
