@@ -702,7 +702,8 @@ int cmd_parse_def(const struct cmd_env *e, const char *text, const struct cfg_cl
 
 /* ---- read-only requests with this node's daemon down ---- */
 
-static const char *const readonly_cmds[] = {"lsconfig", "lscluster", "lsnsd", "lsmgr", "lsmount", NULL};
+static const char *const readonly_cmds[] = {"lsconfig", "lscluster", "lsnsd", "lsmgr", "lsmount",
+						    "lsfs", NULL};
 
 bool cmd_readonly_request(json_object *req)
 {
@@ -714,13 +715,15 @@ bool cmd_readonly_request(json_object *req)
 	return false;
 }
 
-/* Ask node <n>'s daemon through the remote shell (mmremote admin). */
+/* Ask node <n>'s daemon through the remote shell ("mmremote admin HEX
+ * NODE": NODE picks that node's daemon where one machine runs several),
+ * bounded by <timeout_s> seconds. */
 static int admin_remote(const struct cmd_env *e, const struct cfg_node *n, json_object *req,
-			json_object **rep)
+			int timeout_s, json_object **rep)
 {
 	const char *js = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	size_t len = strlen(js);
-	char *cmd = malloc(len * 2 + 64), *out = NULL, *line;
+	size_t len = strlen(js), at;
+	char *cmd = malloc(len * 2 + strlen(n->name) + 64), *out = NULL, *line;
 	int rc;
 
 	if (!cmd)
@@ -729,7 +732,10 @@ static int admin_remote(const struct cmd_env *e, const struct cfg_node *n, json_
 	strcpy(cmd, "mmremote admin ");
 	for (size_t i = 0; i < len; i++)
 		sprintf(cmd + 15 + 2 * i, "%02x", (unsigned char)js[i]);
-	rc = cmd_remote(e, n, cmd, &out);
+	at = 15 + 2 * len;
+	if (n->name[strspn(n->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")] == '\0')
+		sprintf(cmd + at, " %s", n->name);
+	rc = cmd_remote_timed(e, n, cmd, timeout_s, &out);
 	free(cmd);
 	line = out ? strstr(out, CMD_REMOTE_REPLY) : NULL;
 	if (line && (line == out || line[-1] == '\n')) {
@@ -742,6 +748,21 @@ static int admin_remote(const struct cmd_env *e, const struct cfg_node *n, json_
 	}
 	free(out);
 	return rc;
+}
+
+int cmd_admin_node(struct cmd_env *e, const struct cfg_node *n, json_object *req, int timeout_ms,
+		   json_object **rep)
+{
+	int remote_s = cmd_remote_timeout_s();
+
+	*rep = NULL;
+	if (cmd_addr_is_local(n->ip)) {
+		if (cmd_daemon_pid(e, n->name) <= 0)
+			return MM_EUNREACH;
+		return cmd_admin(e, n->name, req, timeout_ms, rep);
+	}
+	/* the remote shell's own start, then the request's bound */
+	return admin_remote(e, n, req, remote_s + (timeout_ms + 999) / 1000, rep);
 }
 
 int cmd_admin_any(struct cmd_env *e, json_object *req, int timeout_ms, json_object **rep)
@@ -775,7 +796,7 @@ int cmd_admin_any(struct cmd_env *e, json_object *req, int timeout_ms, json_obje
 
 		if (!n->quorum || cmd_addr_is_local(n->ip))
 			continue;
-		if (admin_remote(e, n, req, rep) == MM_OK) {
+		if (admin_remote(e, n, req, cmd_remote_timeout_s(), rep) == MM_OK) {
 			cmd_errf(e, "the daemon on this node is down; answering from the daemon of "
 				    "quorum node %s (through %s)", n->name, e->def.rsh);
 			return MM_OK;

@@ -94,6 +94,16 @@ void cmd_note_local_copy(const struct cmd_env *e);
  * command that has no local copy to fall back on (mmlsnsd). */
 int cmd_request_readonly(struct cmd_env *e, json_object *req, int timeout_ms, json_object **rep);
 
+/*
+ * Send <req> (not consumed) to node <n>'s daemon wherever it runs: on
+ * this machine directly (MM_EUNREACH when it is not running), elsewhere
+ * through the remote shell with "mmremote admin" (which relays read-only
+ * requests and the few changes that must run where a file system is
+ * mounted: adddisk), bounded by the remote timeout plus <timeout_ms>.
+ */
+int cmd_admin_node(struct cmd_env *e, const struct cfg_node *n, json_object *req, int timeout_ms,
+		   json_object **rep);
+
 /* After NSDs were labelled or cleared: have the local daemon rescan and
  * tell every active node to do the same (best effort, asynchronous on the
  * other nodes; they also rescan when they meet an NSD they do not know). */

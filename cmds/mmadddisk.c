@@ -11,9 +11,9 @@
  * (mmfsd/admin_adddisk.c): where it is mounted on this node, new blocks
  * go to the new disks at once; where it is mounted nowhere, the daemon
  * mounts it without FUSE for the time of the command. When it is mounted
- * on another node whose daemon runs on this machine, the request goes to
- * that daemon; on another machine, the message names the node to run
- * mmadddisk on. -r (rebalance) and -a (asynchronous) are GPFS's and not
+ * on another node, the request goes to that node's daemon, on this
+ * machine or through the remote shell (cmd_admin_node); if that cannot
+ * be reached, the message names the node to run mmadddisk on. -r (rebalance) and -a (asynchronous) are GPFS's and not
  * supported. Exit 0: added; 1: refused or failed (the message says what
  * state is left); 2: usage.
  */
@@ -98,13 +98,13 @@ int main(int argc, char **argv)
 	if (adm_get_int(rep, "rc", 1) == MM_EBUSY && other[0]) {
 		const struct cfg_node *n = cfg_cluster_node(&e.def, other);
 
-		/* mounted on another node: its daemon adds them, if it runs here */
-		if (n && cmd_addr_is_local(n->ip) && cmd_daemon_pid(&e, n->name) > 0) {
+		/* mounted on another node: its daemon adds them */
+		if (n && (!cmd_addr_is_local(n->ip) || cmd_daemon_pid(&e, n->name) > 0)) {
 			fprintf(stderr, "mmadddisk: %s is mounted on node %s: the disks are added there\n",
 				device, n->name);
 			json_object_put(rep);
 			rep = NULL;
-			if ((rc = cmd_admin(&e, n->name, req, 900000, &rep))) {
+			if ((rc = cmd_admin_node(&e, n, req, 900000, &rep))) {
 				cmd_errf(&e, "cannot reach the daemon of node %s: %s", n->name,
 					 mm_strerror(rc));
 				goto fail;

@@ -17,11 +17,12 @@
  *     (fs_sg_df), current and exact while writers run; space being freed
  *     (waiting for its transaction to be durable) counts as free;
  *   - mounted on another node: the reply names it, and mmdf asks that
- *     node's daemon instead when it runs on this machine (as mmadddisk
- *     does); else the figures are read from the disks, which lag that
- *     node's log and pagepool: mmdf prints them with a note on stderr
- *     naming the node, or, when the disks' maps do not add up at that
- *     moment, says so naming the node and exits 1;
+ *     node's daemon instead, on this machine or through the remote shell
+ *     (cmd_admin_node, as mmadddisk does); when that fails the figures
+ *     are read from the disks, which lag that node's log and pagepool:
+ *     mmdf prints them with a note on stderr naming the node, or, when
+ *     the disks' maps do not add up at that moment, says so naming the
+ *     node and exits 1;
  *   - mounted nowhere: the disks.
  * Exit 0: figures printed; 1: none (the message says why); 2: usage.
  */
@@ -75,9 +76,9 @@ static void ytotal(const char *kind, const char *pool, const struct tot *t)
 
 /*
  * <cur> (in *rep) says another node has <device> mounted: ask that
- * node's daemon, whose figures are current, if it runs on this machine
- * (mmadddisk does the same). Its answer replaces *rep; on any failure
- * <cur> stands (with its note or error naming the node).
+ * node's daemon, whose figures are current (mmadddisk does the same).
+ * Its answer replaces *rep; on any failure <cur> stands (with its note
+ * or error naming the node).
  */
 static json_object *ask_mounter(struct cmd_env *e, const char *device, json_object **rep,
 				json_object *cur)
@@ -85,12 +86,12 @@ static json_object *ask_mounter(struct cmd_env *e, const char *device, json_obje
 	const struct cfg_node *n = e->have_def ? cfg_cluster_node(&e->def, cmd_js(cur, "mountedOn")) : NULL;
 	json_object *req, *r2 = NULL, *fss, *f;
 
-	if (!n || !cmd_addr_is_local(n->ip) || cmd_daemon_pid(e, n->name) <= 0)
+	if (!n)
 		return cur;
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("lsfs"));
 	json_object_object_add(req, "device", json_object_new_string(device));
-	if (cmd_admin(e, n->name, req, 120000, &r2) != MM_OK || adm_get_int(r2, "rc", 1) != 0 ||
+	if (cmd_admin_node(e, n, req, 120000, &r2) != MM_OK || adm_get_int(r2, "rc", 1) != 0 ||
 	    !json_object_object_get_ex(r2, "filesystems", &fss) ||
 	    !json_object_is_type(fss, json_type_array) || json_object_array_length(fss) != 1 ||
 	    !json_object_object_get_ex(f = json_object_array_get_idx(fss, 0), "sgd", NULL)) {

@@ -9,8 +9,10 @@
 # file system takes a disk (the daemon mounts it without FUSE); a run
 # whose record update was lost (the CCR record put back with etcdctl)
 # blocks mounts until mmadddisk is run again, which finishes it; a file
-# system mounted on another node of this machine gets the disk there;
-# after mmumount, mmfsck -n (against a control file system: see step 8)
+# system mounted on another node of this machine gets the disk there,
+# and so does one mounted on another machine (simulated: that node made
+# remote, with a remote shell that runs the command here), whose daemon
+# also answers mmdf; after mmumount, mmfsck -n (against a control file system: see step 8)
 # and a new mount reads everything back.
 source "$(dirname "$0")/lib.sh"
 mm_setup adddisk
@@ -30,14 +32,19 @@ if [[ ! -c /dev/fuse ]]; then
 	exit 0
 fi
 t0=$(date +%s)
-mm_cluster $P 2 1 || { fail "mmcrcluster"; exit 1; }
+fake=$MMFS_ROOT/fake-rsh
+# fake-rsh HOST COMMAND: log it, then run COMMAND here as a fresh login would
+printf '#!/bin/sh\necho "$*" >>%s\nshift\nexec env -u MMFS_NODE -u MMFS_ASSUME_REMOTE sh -c "$*"\n' \
+	"$MMFS_ROOT/rsh.log" >"$fake"
+chmod +x "$fake"
+MM_CRFLAGS="-r $fake" mm_cluster $P 2 1 || { fail "mmcrcluster"; exit 1; }
 mmstartup -a >/dev/null || fail "mmstartup -a"
 mm_wait_all active 40 "${MM_NODES[@]}" && pass "cluster of 2 active" || { fail "cluster active"; exit 1; }
 D=$MMFS_ROOT/disks
-mmcrnsd --mkdisk $D/d1:128M,$D/d2:128M,$D/d3:256M,$D/d4:128M,$D/d5:128M,$D/d6:128M,$D/d7:128M >/dev/null ||
+mmcrnsd --mkdisk $D/d1:128M,$D/d2:128M,$D/d3:256M,$D/d4:128M,$D/d5:128M,$D/d6:128M,$D/d7:128M,$D/d8:128M >/dev/null ||
 	fail "mkdisk"
 # no servers: every node reaches every disk file directly
-for i in 1 2 3 4 5 6 7; do echo "%nsd: device=$D/d$i nsd=a$i failureGroup=$i"; done >$MMFS_ROOT/all.stanza
+for i in 1 2 3 4 5 6 7 8; do echo "%nsd: device=$D/d$i nsd=a$i failureGroup=$i"; done >$MMFS_ROOT/all.stanza
 out=$(mmcrnsd -F $MMFS_ROOT/all.stanza 2>&1) || { echo "$out"; fail "mmcrnsd"; exit 1; }
 stanza() { local f=$MMFS_ROOT/$1.stanza n; shift; for n in "$@"; do grep "nsd=$n " $MMFS_ROOT/all.stanza; done >$f; echo $f; }
 M=$MMFS_ROOT/gpfs/fs1
@@ -165,6 +172,28 @@ out=$(MMFS_NODE=$P.1 mmadddisk fs1 -F "$(stanza add4 a7)" 2>&1)
 [[ $(mmlsdisk fs1 | awk '$1 ~ /^a[0-9]$/ {print $1}' | tr '\n' ' ') == "a1 a2 a3 a4 a6 a7 " ]] &&
 	pass "mmlsdisk: a1 a2 a3 a4 a6 a7" || { mmlsdisk fs1; fail "mmlsdisk after all"; }
 cp $MMFS_ROOT/r8 $M/late && cmp -s $MMFS_ROOT/r8 $M/late || fail "a file written on node 2"
+
+# 7b. node 2 on another machine: mmdf and mmadddisk from node 1 reach
+# its daemon through the remote shell (mmremote admin ... NODE)
+: >"$MMFS_ROOT/rsh.log"
+out=$(MMFS_ASSUME_REMOTE=$P.2 MMFS_NODE=$P.1 mmdf fs1 -Y 2>"$MMFS_ROOT/err"); rc=$?
+[[ $rc -eq 0 && -n $(awk -F: '$2=="nsd" && $7=="a7" {print $9}' <<<"$out") && ! -s $MMFS_ROOT/err ]] &&
+	grep -q "^$P.2 .*mmremote admin [0-9a-f]* $P.2$" "$MMFS_ROOT/rsh.log" &&
+	pass "mmdf from node 1: node 2's daemon answers through the remote shell, no note of figures read from the disks" ||
+	{ echo "$out"; cat "$MMFS_ROOT/err" "$MMFS_ROOT/rsh.log"; fail "mmdf through the remote shell (rc=$rc)"; }
+: >"$MMFS_ROOT/rsh.log"
+out=$(MMFS_ASSUME_REMOTE=$P.2 MMFS_NODE=$P.1 mmadddisk fs1 -F "$(stanza add5 a8)" 2>&1); rc=$?
+[[ $rc -eq 0 && $out == *"mounted on node $P.2: the disks are added there"* &&
+	$out == *"Completed adding disks to file system fs1."* ]] &&
+	grep -q "mmremote admin [0-9a-f]* $P.2$" "$MMFS_ROOT/rsh.log" &&
+	pass "mmadddisk from node 1, node 2 elsewhere: added there through the remote shell" ||
+	{ echo "$out"; cat "$MMFS_ROOT/rsh.log"; fail "mmadddisk through the remote shell (rc=$rc)"; }
+# at once in use by node 2's mount: a new file's blocks reach a8
+cp $MMFS_ROOT/r32 $M/remote && sync $M/remote && cmp -s $MMFS_ROOT/r32 $M/remote || fail "32 MiB on node 2 after a8"
+used=$(MMFS_NODE=$P.2 mmdf fs1 -Y | awk -F: '$2=="nsd" && $7=="a8" {print $9 - $13 - $15}')
+[[ -n $used && $used -ge 2048 ]] && pass "mmdf: $used KB of a8 in use" || { mmdf fs1; fail "mmdf a8: used '$used'"; }
+[[ $(mmlsdisk fs1 | awk '$1 ~ /^a[0-9]$/ {print $1}' | tr '\n' ' ') == "a1 a2 a3 a4 a6 a7 a8 " ]] &&
+	pass "mmlsdisk: a1 a2 a3 a4 a6 a7 a8" || { mmlsdisk fs1; fail "mmlsdisk after a8"; }
 out=$(mmumount fs1 -N $P.2 2>&1) || { echo "$out"; fail "mmumount node 2"; }
 
 # 8. fsck, then everything back. fs2, which never had a disk added, is
@@ -189,6 +218,7 @@ ok=1
 cmp -s $MMFS_ROOT/r8 $M/before || { ok=0; note "before differs"; }
 cmp -s $MMFS_ROOT/r32 $M/after || { ok=0; note "after differs"; }
 cmp -s $MMFS_ROOT/r8 $M/late || { ok=0; note "late differs"; }
+cmp -s $MMFS_ROOT/r32 $M/remote || { ok=0; note "remote differs"; }
 for f in $M/storm.*; do cmp -s $MMFS_ROOT/r1 "$f" || { ok=0; note "$f differs"; }; done
 [[ $(stat -c %s $M/fill) == $((fsize + (4 << 20))) ]] && cmp -s -n $((fsize + (4 << 20))) /dev/zero $M/fill ||
 	{ ok=0; note "fill differs"; }
