@@ -57,7 +57,7 @@ void fs_mb_seal(uint8_t *blk, size_t len, const struct fs_mbh *h)
 {
 	mm_be32_put(blk, h->type == FS_BT_INODE ? FS_MAGIC_INODE : FS_MAGIC_MB);
 	blk[4] = h->type;
-	blk[5] = FS_FORMAT_VERSION;
+	blk[5] = FS_MB_VERSION;
 	blk[6] = blk[7] = 0;
 	mm_be32_put(blk + 8, h->fsid);
 	mm_be64_put(blk + 16, h->ino);
@@ -107,9 +107,9 @@ int fs_mb_verify(const uint8_t *blk, size_t len, unsigned want, uint32_t fsid, u
 	if ((magic == FS_MAGIC_INODE) != (x.type == FS_BT_INODE) || x.type == 0 ||
 	    x.type >= FS_BT_NTYPES)
 		BAD(MM_EPROTO, "block type %u does not match its magic %08" PRIx32, x.type, magic);
-	if (blk[5] != FS_FORMAT_VERSION)
+	if (blk[5] != FS_MB_VERSION)
 		BAD(MM_ENOTSUP, "%s block of format version %u; this mmfs reads version %u",
-		    fs_btype_name(x.type), blk[5], FS_FORMAT_VERSION);
+		    fs_btype_name(x.type), blk[5], FS_MB_VERSION);
 	crc = block_crc(blk, len);
 	if (crc != mm_be32_get(blk + 12))
 		BAD(MM_ECHECKSUM, "%s block has a bad checksum (stored %08" PRIx32 ", computed %08"
@@ -207,7 +207,9 @@ int fs_sgd_encode(const struct fs_sgd *s, uint8_t *slot)
 			return MM_EINVAL;
 	used = FS_SGD_HDR_BYTES + s->ndisks * FS_SGD_DISK_BYTES;
 	mm_be32_put(slot, FS_MAGIC_SGD);
-	mm_be32_put(slot + 4, FS_FORMAT_VERSION);
+	/* a file system keeps the version it was made with */
+	mm_be32_put(slot + 4, s->version >= 1 && s->version <= FS_FORMAT_VERSION ? s->version
+										: FS_FORMAT_VERSION);
 	mm_be32_put(slot + 8, used);
 	mm_be64_put(slot + 16, s->fsid);
 	mm_be64_put(slot + 24, s->generation);
@@ -469,7 +471,7 @@ int fs_sgd_decode(const uint8_t *slot, size_t len, struct fs_sgd *s, char *err, 
 		BAD(MM_ECHECKSUM, "stripe group descriptor has a bad checksum (stored %08" PRIx32
 		    ", computed %08" PRIx32 ")", mm_be32_get(slot + 12), crc);
 	version = mm_be32_get(slot + 4);
-	if (version != FS_FORMAT_VERSION)
+	if (version < 1 || version > FS_FORMAT_VERSION)
 		BAD(MM_ENOTSUP, "stripe group descriptor has format version %" PRIu32
 		    "; this mmfs reads versions up to %u", version, FS_FORMAT_VERSION);
 	if (used < FS_SGD_HDR_BYTES)
@@ -736,6 +738,7 @@ void fs_inode_encode(const struct fs_inode *in, uint32_t fsid, uint8_t *rec)
 	rec[159] = in->depth;
 	mm_be16_put(rec + 160, in->xattr_len);
 	mm_be16_put(rec + 162, in->tail_len);
+	rec[164] = in->xattr_units > 1 ? in->xattr_units : 0;
 	for (int r = 0; r < FS_MAX_REPLICAS; r++)
 		mm_be64_put(rec + 168 + 8 * r, in->xattr_ovf.da[r]);
 	memcpy(rec + FS_XATTR_OFF, in->xattr, xl);
@@ -763,7 +766,7 @@ bool fs_xattr_entries_ok(const uint8_t *x, size_t len)
 		if (len - off < 4)
 			return false;
 		nl = x[off + 1];
-		vl = mm_be16_get(x + off + 2);
+		vl = fs_xattr_vlen(x + off);
 		if (nl == 0 || 4 + nl + vl > len - off)
 			return false;
 		off += 4 + nl + vl;
@@ -811,8 +814,13 @@ int fs_inode_decode(const uint8_t *rec, uint32_t fsid, uint64_t ino, struct fs_i
 	memcpy(in->xattr, rec + FS_XATTR_OFF, FS_XATTR_AREA);
 	memcpy(in->tail, rec + FS_TAIL_OFF, FS_TAIL_BYTES);
 
-	if (!zeroes(rec + 164, 4))
+	if (!zeroes(rec + 165, 3))
 		BAD(MM_EPROTO, "inode %" PRIu64 ": reserved bytes are not zero", in->ino);
+	in->xattr_units = rec[164] ? rec[164] : (in->flags & FS_IF_XATTR_OVERFLOW) ? 1 : 0;
+	if (in->xattr_units > FS_XATTR_MAX_UNITS || (rec[164] == 1) ||
+	    (rec[164] && !(in->flags & FS_IF_XATTR_OVERFLOW)))
+		BAD(MM_EPROTO, "inode %" PRIu64 ": xattr overflow of %u blocks (2 .. %u, and "
+		    "only with an overflow)", in->ino, rec[164], FS_XATTR_MAX_UNITS);
 	if (in->flags & ~(uint32_t)INO_FLAGS)
 		BAD(MM_EPROTO, "inode %" PRIu64 ": unknown flags %#" PRIx32, in->ino, in->flags);
 	if (!(in->flags & FS_IF_XATTR_OVERFLOW) != !in->xattr_ovf.da[0] ||

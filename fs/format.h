@@ -19,7 +19,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FS_FORMAT_VERSION 1u
+/* The descriptor's format version: 2 adds xattr overflows of several
+ * blocks (xattr_units); a file system of version 1 keeps one block, so a
+ * daemon reading only version 1 can still mount it. */
+#define FS_FORMAT_VERSION 2u
+/* Every metadata block header's version (unchanged by version 2). */
+#define FS_MB_VERSION 1u
 
 /* ---- units ---- */
 #define FS_MIN_BLOCK (64u << 10)
@@ -51,6 +56,14 @@ static inline uint32_t fs_subblock(uint32_t b)
  * so it is never grown into, and its allocation is logged like an
  * indirect block's (fs/README.md, "Extended attributes and ACLs"). */
 #define FS_TAG_XATTR (FS_TAG_IND | 0x7full << 56)
+/* An overflow of version 2 has up to FS_XATTR_MAX_UNITS blocks, tags
+ * FS_TAG_XATTR + i, all in one run of i * FS_MB bytes a replica (no more
+ * than a file system block). */
+#define FS_XATTR_MAX_UNITS 4u
+static inline int fs_tag_is_xattr(uint64_t blk)
+{
+	return (blk & ~0xffull) == FS_TAG_XATTR && (blk & 0xff) < FS_XATTR_MAX_UNITS;
+}
 
 /* ---- disk addresses ---- */
 typedef uint64_t fs_da;			/* disk index << 48 | subblock */
@@ -300,11 +313,14 @@ struct fs_time {
  *   152 4 flags (FS_IF_*)  156 1 data replicas  157 1 metadata replicas
  *   158 1 indirection level  159 1 directory global depth
  *   160 2 xattr area length used  162 2 tail length used
- *   164 4 reserved 0
- *   168 24 xattr overflow block: a pointer of 3 addresses (the file's
- *          metadata replicas; the rest 0; all 0: none)
+ *   164 1 blocks of the xattr overflow when more than one (version 2),
+ *         else 0   165 3 reserved 0
+ *   168 24 xattr overflow: a pointer of 3 addresses (the file's metadata
+ *          replicas; the rest 0; all 0: none), each the start of a run of
+ *          xattr_units metadata blocks
  *   192 .. 192 + FS_XATTR_AREA: xattr area: entries of
- *          [1 namespace][1 name len][2 value len][name][value]
+ *          [1 namespace | 0x80 when the value length has bit 16][1 name
+ *          len][2 value len, bits 0-15][name][value]
  *   FS_TAIL_OFF .. 4096: the tail area: data in the inode, or the
  *          pointers (each maxrep * 8 bytes)
  */
@@ -324,6 +340,7 @@ struct fs_inode {
 	uint8_t data_rep, meta_rep, level, depth;
 	uint16_t xattr_len, tail_len;
 	struct fs_ptr xattr_ovf;	/* the overflow block (FS_TAG_XATTR) */
+	uint8_t xattr_units;		/* its blocks: 1 .. FS_XATTR_MAX_UNITS, 0 without one */
 	uint8_t xattr[FS_XATTR_AREA];
 	uint8_t tail[FS_TAIL_BYTES];
 };
@@ -371,11 +388,19 @@ void fs_inode_encode(const struct fs_inode *in, uint32_t fsid, uint8_t *rec);
 int fs_inode_decode(const uint8_t *rec, uint32_t fsid, uint64_t ino, struct fs_inode *in,
 		    char *err, size_t errsz);
 
-/* Do xattr entries ([1 ns][1 name len >= 1][2 value len][name][value])
- * fill exactly <len> bytes of <x>? (The inode's area, the overflow
- * block's body: FS_BT_XATTR, header a = the length used, b = 0, owner
- * the inode, block number FS_TAG_XATTR, the rest of the body zero.) */
+/* Do xattr entries ([1 ns | 0x80 for bit 16 of the value length][1 name
+ * len >= 1][2 value len, bits 0-15][name][value]) fill exactly <len>
+ * bytes of <x>? (The inode's area; the overflow's bodies end to end: each
+ * of its blocks FS_BT_XATTR, owner the inode, block number FS_TAG_XATTR +
+ * i, header b = 0, a = the length used in the first, 0 in the others;
+ * past the length every body is zero.) */
 bool fs_xattr_entries_ok(const uint8_t *x, size_t len);
+
+/* The value length of the entry at <e> (17 bits: up to XATTR_SIZE_MAX). */
+static inline size_t fs_xattr_vlen(const uint8_t *e)
+{
+	return (size_t)(e[0] & 0x80) << 9 | (size_t)e[2] << 8 | e[3];
+}
 
 /* Pointer <i> of a tail area or an indirect block body holding <maxrep>
  * (1 .. FS_MAX_REPLICAS) addresses per pointer: get zeroes the replicas

@@ -397,8 +397,9 @@ static void check_replicas(struct fk *f, uint64_t ino, uint64_t blk, const struc
 
 		char what[64];
 
-		if (blk == FS_TAG_XATTR)
-			snprintf(what, sizeof(what), "xattr overflow block");
+		if (fs_tag_is_xattr(blk))
+			snprintf(what, sizeof(what), "xattr overflow block %u",
+				 (unsigned)(blk - FS_TAG_XATTR));
 		else
 			snprintf(what, sizeof(what), "block %#" PRIx64, blk);
 		fk_problem(f, f->repair, "inode %" PRIu64 " %s: replica %u (disk %u "
@@ -554,27 +555,34 @@ static int punch_blocks(struct fk *f, struct fs_inode *in, struct walk *w)
 	return fk_write_inode(f, in);
 }
 
-/* Give back the xattr overflow block's claims (an inode cleared). */
+/* Give back the xattr overflow's claims (an inode cleared). */
 static void xattr_unclaim(struct fk *f, const struct fs_inode *in)
 {
+	uint32_t n = f->ind_sub * in->xattr_units;
+
 	if (!(in->flags & FS_IF_XATTR_OVERFLOW))
 		return;
 	for (unsigned k = 0; k < in->meta_rep; k++)
-		if (fk_claimed(f, in->xattr_ovf.da[k], f->ind_sub))
-			fk_claim(f, in->xattr_ovf.da[k], f->ind_sub, false);
+		if (fk_claimed(f, in->xattr_ovf.da[k], n))
+			fk_claim(f, in->xattr_ovf.da[k], n, false);
 }
 
 /*
- * Inode <in>'s xattr overflow block: its addresses, replicas, header and
- * entries. A good one is claimed and its subblocks returned; a bad one
- * is reported and, repairing, dropped (its attributes are lost; the
- * inode's count loses its subblocks) and 0 returned.
+ * Inode <in>'s xattr overflow (xattr_units blocks in one run a replica):
+ * its addresses, replicas, headers and entries. A good one is claimed
+ * and its subblocks returned; a bad one is reported and, repairing,
+ * dropped (its attributes are lost; the inode's count loses its
+ * subblocks) and 0 returned.
  */
 static uint64_t check_xattr(struct fk *f, struct fs_inode *in)
 {
 	const struct fs_bstore *bs = fs_ds_bs(f->ds);
 	const struct fs_ptr *p = &in->xattr_ovf;
-	uint64_t sub = (uint64_t)f->ind_sub * in->meta_rep;
+	unsigned units = in->xattr_units;
+	uint32_t run = f->ind_sub * units;
+	uint64_t sub = (uint64_t)run * in->meta_rep, len = 0;
+	const size_t body = FS_MB - FS_MBH_BYTES;
+	uint8_t *all = NULL;
 	char why[192] = "";
 	struct fs_mbh h;
 	uint8_t *b;
@@ -582,43 +590,58 @@ static uint64_t check_xattr(struct fk *f, struct fs_inode *in)
 
 	if (!(in->flags & FS_IF_XATTR_OVERFLOW))
 		return 0;
+	if (units < 1 || (uint64_t)units * FS_MB > (uint64_t)f->spb * f->s)
+		snprintf(why, sizeof(why), "%u blocks do not fit in a file system block", units);
 	for (k = 0; k < in->meta_rep && !why[0]; k++) {
-		const char *w = bad_addr(f, p->da[k], f->ind_sub, true);
+		const char *w = bad_addr(f, p->da[k], run, true);
 
-		if (!w && fk_claimed(f, p->da[k], f->ind_sub))
+		if (!w && fk_claimed(f, p->da[k], run))
 			w = "is already used by another block";
 		if (w)
 			snprintf(why, sizeof(why), "replica %u address %#" PRIx64 " %s", k,
 				 p->da[k], w);
 	}
-	if (!why[0]) {
-		check_replicas(f, in->ino, FS_TAG_XATTR, p, 0, in->meta_rep, FS_BT_XATTR);
-		if (bs->get(bs->arg, in->ino, FS_TAG_XATTR, false, &b) != MM_OK) {
-			snprintf(why, sizeof(why), "cannot be read");
-		} else {
-			if (fs_mb_verify(b, FS_MB, FS_BT_XATTR, f->fsid, in->ino, FS_TAG_XATTR, &h,
-					 why, sizeof(why)) == MM_OK &&
-			    (h.b || h.a == 0 || h.a > FS_MB - FS_MBH_BYTES ||
-			     !fs_xattr_entries_ok(b + FS_MBH_BYTES, h.a) ||
-			     !fs_mkfs_all_zero(b + FS_MBH_BYTES + h.a, FS_MB - FS_MBH_BYTES - h.a)))
-				snprintf(why, sizeof(why), "entries of %" PRIu64 " bytes are malformed",
-					 h.a);
-			bs->put(bs->arg, in->ino, FS_TAG_XATTR, b, false);
+	if (!why[0] && !(all = calloc(units, body)))
+		snprintf(why, sizeof(why), "out of memory");
+	for (unsigned i = 0; i < units && !why[0]; i++) {
+		uint64_t tag = FS_TAG_XATTR + i;
+
+		check_replicas(f, in->ino, tag, p, i * FS_MB, in->meta_rep, FS_BT_XATTR);
+		if (bs->get(bs->arg, in->ino, tag, false, &b) != MM_OK) {
+			snprintf(why, sizeof(why), "block %u cannot be read", i);
+			break;
 		}
+		if (fs_mb_verify(b, FS_MB, FS_BT_XATTR, f->fsid, in->ino, tag, &h, why,
+				 sizeof(why)) == MM_OK) {
+			if (h.b || (i && h.a))
+				snprintf(why, sizeof(why), "block %u: header %" PRIu64 " %" PRIu64, i,
+					 h.a, h.b);
+			memcpy(all + i * body, b + FS_MBH_BYTES, body);
+			if (i == 0)
+				len = h.a;
+		}
+		bs->put(bs->arg, in->ino, tag, b, false);
 	}
+	if (!why[0] && (len == 0 || len > units * body ||
+			(len <= body ? 1u : (unsigned)((len + body - 1) / body)) != units ||
+			!fs_xattr_entries_ok(all, len) || !fs_mkfs_all_zero(all + len, units * body - len)))
+		snprintf(why, sizeof(why), "entries of %" PRIu64 " bytes in %u blocks are malformed",
+			 len, units);
+	free(all);
 	if (!why[0]) {
 		for (k = 0; k < in->meta_rep; k++) {
-			fk_claim(f, p->da[k], f->ind_sub, true);
-			f->r->blocks++;
+			fk_claim(f, p->da[k], run, true);
+			f->r->blocks += units;
 		}
 		f->r->subblocks += sub;
 		return sub;
 	}
-	fk_problem(f, f->repair, "inode %" PRIu64 ": xattr overflow block: %s%s", in->ino, why,
+	fk_problem(f, f->repair, "inode %" PRIu64 ": xattr overflow: %s%s", in->ino, why,
 		   f->repair ? ": dropped, with the attributes it held" : "");
 	if (f->repair) {
 		memset(&in->xattr_ovf, 0, sizeof(in->xattr_ovf));
 		in->flags &= ~(uint32_t)FS_IF_XATTR_OVERFLOW;
+		in->xattr_units = 0;
 		in->subblocks -= in->subblocks >= sub ? sub : in->subblocks;
 		fk_write_inode(f, in);
 	}

@@ -190,10 +190,12 @@ int fs_ds_where(struct fs_ds *ds, uint64_t ino, uint64_t blk, struct fs_ptr *p, 
 	if (!in)
 		return MM_ENOMEM;
 	rc = fs_ds_inode(ds, ino, in, NULL);
-	if (rc == MM_OK && blk == FS_TAG_XATTR) {
-		rc = (in->flags & FS_IF_XATTR_OVERFLOW) ? 1 : 0;
-		if (rc)
+	if (rc == MM_OK && fs_tag_is_xattr(blk)) {
+		rc = (in->flags & FS_IF_XATTR_OVERFLOW) && blk - FS_TAG_XATTR < in->xattr_units;
+		if (rc) {
 			*p = in->xattr_ovf;
+			*off = (uint32_t)(blk - FS_TAG_XATTR) * FS_MB;
+		}
 		free(in);
 		return rc;
 	}

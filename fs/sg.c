@@ -475,10 +475,10 @@ int sg_map_meta(fs_sg *sg, uint64_t ino, uint64_t blk, struct pp_map *m)
 	rc = map_inode(sg, ino, &in, &tx);
 	if (rc)
 		return rc;
-	if (blk == FS_TAG_XATTR) {
-		if (!(in.flags & FS_IF_XATTR_OVERFLOW))
+	if (fs_tag_is_xattr(blk)) {
+		if (!(in.flags & FS_IF_XATTR_OVERFLOW) || blk - FS_TAG_XATTR >= in.xattr_units)
 			return MM_ENOENT;
-		sg_ptr_to_map(sg, &in.xattr_ovf, 0, 0, m);
+		sg_ptr_to_map(sg, &in.xattr_ovf, (uint32_t)(blk - FS_TAG_XATTR) * FS_MB, 0, m);
 		ac_learn(sg, tx, sg->mfsid, ino, blk, m);
 		return MM_OK;
 	}

@@ -248,6 +248,7 @@ struct sg_free {
 	bool metafile;			/* a block of a metadata file (a directory): its
 					 * buffers are the metadata registration's */
 	uint64_t ino, blk;		/* its pagepool tag, dropped before the free */
+	uint32_t nblk;			/* tags from <blk> dropped (0: one) */
 };
 
 struct sg_tx {
@@ -331,12 +332,12 @@ int sg_tx_alloc_meta_block(struct sg_tx *tx, uint64_t ino, uint64_t n, unsigned 
  * file ends inside (fs/README.md, "Disk addresses": a fragment). */
 uint32_t sg_nsub(const fs_sg *sg, uint64_t n, uint64_t size);
 bool sg_blocks_past_end(fs_sg *sg, const struct fs_inode *in);
-/* The xattr overflow block (FS_TAG_XATTR) of <in>, which takes part in
- * <tx>, held for writing: allocated first (zeros; <in>'s pointer, flag
- * and subblocks set) when it has none. */
-int sg_tx_xattr_get(struct sg_tx *tx, struct fs_inode *in, uint8_t **data);
-/* Free <in>'s overflow block (if any) with <tx>; <in> loses it. */
-int sg_tx_xattr_drop(struct sg_tx *tx, struct fs_inode *in);
+/* <nrep> replicas of a run of <nsub> metadata subblocks for file <ino>
+ * (no more than a block), allocated in <tx> in this node's region. */
+int sg_tx_alloc_space(struct sg_tx *tx, uint64_t ino, unsigned nrep, uint32_t nsub,
+		      struct fs_ptr *p);
+/* xattr.c: free <in>'s xattr overflow (if any) with <tx>; <in> loses it. */
+int sg_xattr_drop(struct sg_tx *tx, struct fs_inode *in);
 /* xattr.c: drop security.capability from <in> (a write or truncate of
  * it), in <tx>; 0 or -errno. */
 int sg_kill_caps(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in);

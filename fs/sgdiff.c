@@ -49,7 +49,7 @@ int sg_tx_diff(struct sg_tx *tx, struct sg_txbuf *tb, uint32_t *lo, uint32_t *hi
 		}
 		return MM_OK;
 	}
-	if ((tb->blk & FS_TAG_IND) && tb->blk != FS_TAG_XATTR && !tb->fresh) {
+	if ((tb->blk & FS_TAG_IND) && !fs_tag_is_xattr(tb->blk) && !tb->fresh) {
 		if (!memcmp(a, b, FS_MB))
 			return MM_OK;
 		*lo = 0;

@@ -241,6 +241,8 @@ void sg_frees_done(fs_sg *sg, const struct sg_free *fr, int n, uint64_t lsn, boo
 			pp_discard(sg->pool, sg->mfsid, fr[i].ino, lo, lo + sg->mbper);
 			sg_ac_drop(sg, sg->mfsid, fr[i].ino, lo, lo + sg->mbper);
 		} else {
+			uint64_t end = fr[i].blk + (fr[i].nblk ? fr[i].nblk : 1);
+
 			/* never written: what a freed block held does not matter,
 			 * and its address may be unknown by now (a write of it
 			 * would fail and report an error to the file's fsync);
@@ -248,8 +250,8 @@ void sg_frees_done(fs_sg *sg, const struct sg_free *fr, int n, uint64_t lsn, boo
 			 * exposed it durable without this free (sgorder.c) */
 			if (!fr[i].meta)
 				sg_ord_settle(sg, fr[i].ino, fr[i].blk);
-			pp_discard(sg->pool, fs, fr[i].ino, fr[i].blk, fr[i].blk + 1);
-			sg_ac_drop(sg, fs, fr[i].ino, fr[i].blk, fr[i].blk + 1);
+			pp_discard(sg->pool, fs, fr[i].ino, fr[i].blk, end);
+			sg_ac_drop(sg, fs, fr[i].ino, fr[i].blk, end);
 		}
 	}
 	for (int i = 0; i < n; i++)

@@ -133,7 +133,7 @@ static int tx_map_meta(struct sg_tx *tx, uint64_t ino, uint64_t blk, struct pp_m
 
 	for (int i = 0; i < tx->nbuf && !mine; i++)
 		mine = tx->buf[i].ino == ino && tx->buf[i].write && (tx->buf[i].blk & FS_TAG_IND) &&
-		       tx->buf[i].blk != FS_TAG_XATTR;
+		       !fs_tag_is_xattr(tx->buf[i].blk);
 	if (!mine)
 		return sg_map_meta(sg, ino, blk, m);
 	if (sg_ac_get(sg, sg->mfsid, ino, blk, m))
@@ -562,56 +562,10 @@ static int tx_alloc_meta(void *arg, uint64_t ino, uint64_t blk, struct fs_ptr *p
 	return rc;
 }
 
-int sg_tx_xattr_get(struct sg_tx *tx, struct fs_inode *in, uint8_t **data)
+int sg_tx_alloc_space(struct sg_tx *tx, uint64_t ino, unsigned nrep, uint32_t nsub,
+		      struct fs_ptr *p)
 {
-	fs_sg *sg = tx->sg;
-	uint32_t nsub = fs_mkfs_ind_subblocks(sg->S);
-	struct fs_ptr p;
-	struct pp_map m;
-	int rc;
-
-	if (!(in->flags & FS_IF_XATTR_OVERFLOW)) {
-		if (tx->nfresh == (int)(sizeof(tx->fresh_tag) / sizeof(tx->fresh_tag[0])))
-			return MM_ETOOBIG;
-		rc = alloc_space(tx, in->ino, 0, in->meta_rep, FS_KIND_META, nsub, &p);
-		if (rc)
-			return rc;
-		in->xattr_ovf = p;
-		in->flags |= FS_IF_XATTR_OVERFLOW;
-		in->subblocks += (uint64_t)nsub * in->meta_rep;
-		sg_ptr_to_map(sg, &p, 0, 0, &m);
-		sg_tx_ac_put(tx, sg->mfsid, in->ino, FS_TAG_XATTR, &m);
-		tx->fresh_ino[tx->nfresh] = in->ino;
-		tx->fresh_tag[tx->nfresh++] = FS_TAG_XATTR;
-		if (tx->ltx) {
-			rc = fs_log_add_alloc(tx->ltx, in->ino, FS_TAG_XATTR);
-			if (rc)
-				return rc;
-		}
-	}
-	return sg_tx_bs_get(tx, in->ino, FS_TAG_XATTR, true, data);
-}
-
-int sg_tx_xattr_drop(struct sg_tx *tx, struct fs_inode *in)
-{
-	fs_sg *sg = tx->sg;
-	uint32_t nsub = fs_mkfs_ind_subblocks(sg->S);
-	int rc;
-
-	if (!(in->flags & FS_IF_XATTR_OVERFLOW))
-		return MM_OK;
-	rc = sg_tx_bs_punch(tx, in->ino, FS_TAG_XATTR);
-	if (!rc)
-		rc = sg_tx_free(tx, &in->xattr_ovf, nsub, true, in->ino, FS_TAG_XATTR);
-	if (!rc && tx->ltx)
-		rc = fs_log_add_free(tx->ltx, in->ino, FS_TAG_XATTR);
-	if (rc)
-		return rc;
-	in->subblocks -= in->subblocks >= (uint64_t)nsub * in->meta_rep ?
-				 (uint64_t)nsub * in->meta_rep : in->subblocks;
-	memset(&in->xattr_ovf, 0, sizeof(in->xattr_ovf));
-	in->flags &= ~(uint32_t)FS_IF_XATTR_OVERFLOW;
-	return MM_OK;
+	return alloc_space(tx, ino, 0, nrep, FS_KIND_META, nsub, p);
 }
 
 int sg_tx_free(struct sg_tx *tx, const struct fs_ptr *p, uint32_t nsub, bool meta, uint64_t ino,
@@ -1064,7 +1018,7 @@ static int buf_rank(const struct sg_txbuf *b)
 {
 	if (b->ino == 0 && !(b->blk & FS_TAG_IND))
 		return 0;
-	if ((b->blk & FS_TAG_IND) && b->blk != FS_TAG_XATTR)
+	if ((b->blk & FS_TAG_IND) && !fs_tag_is_xattr(b->blk))
 		return 1 + (FS_MAX_LEVEL - (int)fs_tree_tag_level(b->blk));
 	return 2 + FS_MAX_LEVEL;
 }

@@ -782,7 +782,7 @@ int sg_ifree(fs_sg *sg, struct sg_ino *ip)
 	rc = sg_tx_begin(sg, 0, &tx);
 	if (rc)
 		return rc;
-	rc = sg_tx_xattr_drop(tx, &in);
+	rc = sg_xattr_drop(tx, &in);
 	if (rc) {
 		sg_tx_abort(tx);
 		return rc;

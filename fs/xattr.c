@@ -28,6 +28,7 @@
 #include "common/err.h"
 #include "common/wire.h"
 #include "fs/acl.h"
+#include "fs/mkfs_int.h"
 #include "fs/sg_int.h"
 
 enum { XNS_USER = 1, XNS_TRUSTED = 2, XNS_SECURITY = 3, XNS_SYSTEM = 4 };
@@ -95,13 +96,15 @@ static int xname_parse(const char *name, struct xname *x)
 /* ---- the areas ----
  *
  * Two areas hold entries in the same format: the inode's (FS_XATTR_AREA
- * bytes) and the overflow block's body (OVF_CAP bytes after its header,
- * whose <a> is the length used). ACLs stay in the inode's area, where
+ * bytes) and the overflow's bodies end to end (OVF_CAP bytes after each
+ * block's header; the first one's <a> is the length used). ACLs stay in the inode's area, where
  * the permission check reads them without I/O; other names go there
  * while they fit, else to the overflow block, which is allocated with
  * the first entry it takes and freed with its last. */
 
 #define OVF_CAP (FS_MB - FS_MBH_BYTES)
+/* The namespace byte's top bit is bit 16 of the value's length. */
+#define XNS_VLEN16 0x80
 
 struct xarea {
 	uint8_t *p;
@@ -116,7 +119,12 @@ static struct xarea iarea(const struct fs_inode *in)
 
 static size_t xent_size(const struct xarea *a, size_t off)
 {
-	return 4u + a->p[off + 1] + mm_be16_get(a->p + off + 2);
+	return 4u + a->p[off + 1] + fs_xattr_vlen(a->p + off);
+}
+
+static uint8_t xent_ns(const struct xarea *a, size_t off)
+{
+	return a->p[off] & (uint8_t)~XNS_VLEN16;
 }
 
 /* The offset of the entry <ns>/<name> in <a> and its value's length, or
@@ -131,8 +139,9 @@ static int xfind(const struct xarea *a, uint8_t ns, const char *name, size_t nl,
 
 		if (off + sz > a->len)
 			break;
-		if (a->p[off] == ns && a->p[off + 1] == nl && !memcmp(a->p + off + 4, name, nl)) {
-			*vl = mm_be16_get(a->p + off + 2);
+		if (xent_ns(a, off) == ns && a->p[off + 1] == nl &&
+		    !memcmp(a->p + off + 4, name, nl)) {
+			*vl = fs_xattr_vlen(a->p + off);
 			return (int)off;
 		}
 		off += sz;
@@ -164,9 +173,9 @@ static bool xadd(struct xarea *a, uint8_t ns, const char *name, size_t nl, const
 
 	if (need > a->cap - len)
 		return false;
-	a->p[len] = ns;
+	a->p[len] = (uint8_t)(ns | (vl > 0xffff ? XNS_VLEN16 : 0));
 	a->p[len + 1] = (uint8_t)nl;
-	mm_be16_put(a->p + len + 2, (uint16_t)vl);
+	mm_be16_put(a->p + len + 2, (uint16_t)(vl & 0xffff));
 	memcpy(a->p + len + 4, name, nl);
 	if (vl)
 		memcpy(a->p + len + 4 + nl, v, vl);
@@ -193,14 +202,31 @@ static int xput(struct fs_inode *in, uint8_t ns, const char *name, size_t nl, co
 }
 
 /* The attributes of one inode while a call works on them: its area, and
- * a copy of the overflow block's body (loaded on demand). */
+ * a copy of the overflow's bodies (loaded on demand). */
 struct xset {
 	fs_sg *sg;
 	struct fs_inode *in;
 	struct xarea ia, oa;
-	uint8_t *ob;			/* OVF_CAP bytes, or NULL: not loaded */
+	uint8_t *ob;			/* ovf_units(sg) * OVF_CAP bytes, or NULL: not loaded */
 	bool ochanged;
 };
+
+/* The most blocks an overflow of this file system may have: one before
+ * format version 2, and no run longer than a file system block. */
+static unsigned ovf_units(const fs_sg *sg)
+{
+	unsigned n = sg->B / FS_MB;
+
+	if (sg->sgd.version < 2)
+		return 1;
+	return n < FS_XATTR_MAX_UNITS ? n : FS_XATTR_MAX_UNITS;
+}
+
+/* Blocks an overflow of <len> bytes takes. */
+static unsigned ovf_need(size_t len)
+{
+	return len <= OVF_CAP ? 1u : (unsigned)((len + OVF_CAP - 1) / OVF_CAP);
+}
 
 static void xs_init(struct xset *xs, fs_sg *sg, struct fs_inode *in)
 {
@@ -216,58 +242,73 @@ static void xs_done(struct xset *xs)
 	xs->ob = NULL;
 }
 
-/* Does the overflow body hold well-formed entries filling exactly <len>
- * bytes, the rest zero? */
-static bool ovf_ok(const uint8_t *body, uint64_t len)
+/* Do the overflow's <units> bodies hold well-formed entries filling
+ * exactly <len> bytes, the rest zero, in no more blocks than needed? */
+static bool ovf_ok(const uint8_t *body, uint64_t len, unsigned units)
 {
-	if (len > OVF_CAP || !fs_xattr_entries_ok(body, len))
+	if (len > (uint64_t)units * OVF_CAP || ovf_need(len) != units ||
+	    !fs_xattr_entries_ok(body, len))
 		return false;
-	for (size_t i = len; i < OVF_CAP; i++)
+	for (size_t i = len; i < (size_t)units * OVF_CAP; i++)
 		if (body[i])
 			return false;
 	return true;
 }
 
-/* Load the overflow block (a copy: no buffer stays held): -EIO, logged
- * with the disk's words, if it does not verify. */
+/* Load the overflow (a copy: no buffer stays held): -EIO, logged with
+ * the disk's words, if a block of it does not verify. */
 static int xs_load(struct xset *xs)
 {
 	fs_sg *sg = xs->sg;
+	unsigned units = xs->in->xattr_units, max = ovf_units(sg);
 	struct fs_bstore bs;
 	struct fs_mbh h;
+	uint64_t len = 0;
 	uint8_t *d;
 	char why[192];
-	int rc;
+	int rc = MM_OK;
 
 	if (xs->ob)
 		return 0;
-	xs->ob = calloc(1, OVF_CAP);
+	if (units > max)
+		max = units;	/* decode allowed it: read it, do not grow it */
+	xs->ob = calloc(max, OVF_CAP);
 	if (!xs->ob)
 		return -ENOMEM;
-	xs->oa = (struct xarea){xs->ob, 0, OVF_CAP};
+	xs->oa = (struct xarea){xs->ob, 0, (size_t)max * OVF_CAP};
 	if (!(xs->in->flags & FS_IF_XATTR_OVERFLOW))
 		return 0;
 	sg_ro_bstore(sg, &bs);
-	rc = bs.get(bs.arg, xs->in->ino, FS_TAG_XATTR, false, &d);
-	if (rc) {
-		sg_logf(sg, rc, "inode %" PRIu64 ": xattr overflow block", xs->in->ino);
-		goto bad;
+	for (unsigned i = 0; i < units && !rc; i++) {
+		rc = bs.get(bs.arg, xs->in->ino, FS_TAG_XATTR + i, false, &d);
+		if (rc) {
+			snprintf(why, sizeof(why), "block %u: %s", i, mm_strerror(rc));
+			break;
+		}
+		rc = fs_mb_verify(d, FS_MB, FS_BT_XATTR, sg->fsid, xs->in->ino, FS_TAG_XATTR + i, &h,
+				  why, sizeof(why));
+		if (!rc && (h.b || (i && h.a))) {
+			rc = MM_EPROTO;
+			snprintf(why, sizeof(why), "block %u: header %" PRIu64 " %" PRIu64, i, h.a,
+				 h.b);
+		}
+		if (!rc) {
+			memcpy(xs->ob + (size_t)i * OVF_CAP, d + FS_MBH_BYTES, OVF_CAP);
+			if (i == 0)
+				len = h.a;
+		}
+		bs.put(bs.arg, xs->in->ino, FS_TAG_XATTR + i, d, false);
 	}
-	rc = fs_mb_verify(d, FS_MB, FS_BT_XATTR, sg->fsid, xs->in->ino, FS_TAG_XATTR, &h, why,
-			  sizeof(why));
-	if (!rc && (h.b || !ovf_ok(d + FS_MBH_BYTES, h.a))) {
+	if (!rc && !ovf_ok(xs->ob, len, units)) {
 		rc = MM_EPROTO;
-		snprintf(why, sizeof(why), "entries malformed (length %" PRIu64 ")", h.a);
+		snprintf(why, sizeof(why), "entries malformed (length %" PRIu64 " in %u blocks)", len,
+			 units);
 	}
 	if (!rc) {
-		memcpy(xs->ob, d + FS_MBH_BYTES, OVF_CAP);
-		xs->oa.len = h.a;
-	}
-	bs.put(bs.arg, xs->in->ino, FS_TAG_XATTR, d, false);
-	if (!rc)
+		xs->oa.len = len;
 		return 0;
-	sg_logf(sg, rc, "inode %" PRIu64 ": xattr overflow block: %s", xs->in->ino, why);
-bad:
+	}
+	sg_logf(sg, rc, "inode %" PRIu64 ": xattr overflow: %s", xs->in->ino, why);
 	free(xs->ob);
 	xs->ob = NULL;
 	return fs_errno(rc) == -ENOMEM ? -ENOMEM : -EIO;
@@ -324,16 +365,16 @@ static int xs_put(struct xset *xs, uint8_t ns, const char *name, size_t nl, cons
 		size_t o, last = SIZE_MAX;
 
 		for (o = 0; o + 4 <= xs->ia.len; o += xent_size(&xs->ia, o))
-			if (xs->ia.p[o] != XNS_SYSTEM)
+			if (xent_ns(&xs->ia, o) != XNS_SYSTEM)
 				last = o;
 		if (last == SIZE_MAX)
 			return -ENOSPC;
 		rc = xs_load(xs);
 		if (rc)
 			return rc;
-		if (!xadd(&xs->oa, xs->ia.p[last], (const char *)xs->ia.p + last + 4,
+		if (!xadd(&xs->oa, xent_ns(&xs->ia, last), (const char *)xs->ia.p + last + 4,
 			  xs->ia.p[last + 1], xval(&xs->ia, (int)last),
-			  mm_be16_get(xs->ia.p + last + 2)))
+			  fs_xattr_vlen(xs->ia.p + last)))
 			return -ENOSPC;
 		xs->ochanged = true;
 		xs_del(xs, &xs->ia, (int)last);
@@ -353,25 +394,113 @@ static int xs_put(struct xset *xs, uint8_t ns, const char *name, size_t nl, cons
 	return 0;
 }
 
-/* Write the overflow block's new contents into <tx> (allocating or
- * freeing it as it gains its first entry or loses its last). */
+/* Give back the overflow's blocks from <keep> on (all of them: 0) in
+ * <tx>. The blocks before <keep> are rewritten by the caller at a new
+ * place: their buffers stay (the pagepool tags are the same). */
+static int ovf_free(struct sg_tx *tx, struct fs_inode *in, unsigned keep)
+{
+	fs_sg *sg = tx->sg;
+	uint32_t nsub = fs_mkfs_ind_subblocks(sg->S);
+	unsigned units = in->xattr_units;
+	uint64_t sub = (uint64_t)nsub * units * in->meta_rep;
+	int nf0 = tx->nfree, rc;
+
+	for (unsigned i = keep; i < units; i++) {
+		rc = sg_tx_bs_punch(tx, in->ino, FS_TAG_XATTR + i);
+		if (!rc && tx->ltx)
+			rc = fs_log_add_free(tx->ltx, in->ino, FS_TAG_XATTR + i);
+		if (rc)
+			return rc;
+	}
+	rc = sg_tx_free(tx, &in->xattr_ovf, nsub * units, true, in->ino, FS_TAG_XATTR + keep);
+	if (rc)
+		return rc;
+	for (int i = nf0; i < tx->nfree; i++) {
+		if (keep >= units)
+			tx->fr[i].moved = true;
+		else
+			tx->fr[i].nblk = units - keep;
+	}
+	in->subblocks -= in->subblocks >= sub ? sub : in->subblocks;
+	memset(&in->xattr_ovf, 0, sizeof(in->xattr_ovf));
+	in->flags &= ~(uint32_t)FS_IF_XATTR_OVERFLOW;
+	in->xattr_units = 0;
+	return MM_OK;
+}
+
+int sg_xattr_drop(struct sg_tx *tx, struct fs_inode *in)
+{
+	return (in->flags & FS_IF_XATTR_OVERFLOW) ? ovf_free(tx, in, 0) : MM_OK;
+}
+
+/* The overflow's <units> blocks, writable in <tx> (data[i]): allocated
+ * as one new run when the inode has another number of them (like an
+ * indirect block: an ALLOC record each, then what differs from zeros),
+ * the old run freed. */
+static int ovf_get(struct sg_tx *tx, struct fs_inode *in, unsigned units, uint8_t **data)
+{
+	fs_sg *sg = tx->sg;
+	uint32_t nsub = fs_mkfs_ind_subblocks(sg->S);
+	struct fs_ptr p;
+	struct pp_map m;
+	int rc;
+
+	if (!(in->flags & FS_IF_XATTR_OVERFLOW) || in->xattr_units != units) {
+		if (tx->nfresh + (int)units > (int)(sizeof(tx->fresh_tag) / sizeof(tx->fresh_tag[0])))
+			return MM_ETOOBIG;
+		if (in->flags & FS_IF_XATTR_OVERFLOW) {
+			rc = ovf_free(tx, in, units);
+			if (rc)
+				return rc;
+		}
+		rc = sg_tx_alloc_space(tx, in->ino, in->meta_rep, nsub * units, &p);
+		if (rc)
+			return rc;
+		in->xattr_ovf = p;
+		in->xattr_units = (uint8_t)units;
+		in->flags |= FS_IF_XATTR_OVERFLOW;
+		in->subblocks += (uint64_t)nsub * units * in->meta_rep;
+		for (unsigned i = 0; i < units; i++) {
+			sg_ptr_to_map(sg, &p, i * FS_MB, 0, &m);
+			sg_tx_ac_put(tx, sg->mfsid, in->ino, FS_TAG_XATTR + i, &m);
+			tx->fresh_ino[tx->nfresh] = in->ino;
+			tx->fresh_tag[tx->nfresh++] = FS_TAG_XATTR + i;
+			if (tx->ltx && (rc = fs_log_add_alloc(tx->ltx, in->ino, FS_TAG_XATTR + i)))
+				return rc;
+		}
+	}
+	for (unsigned i = 0; i < units; i++) {
+		rc = sg_tx_bs_get(tx, in->ino, FS_TAG_XATTR + i, true, &data[i]);
+		if (rc)
+			return rc;
+	}
+	return MM_OK;
+}
+
+/* Write the overflow's new contents into <tx> (allocating, moving or
+ * freeing it as it gains its first entry, changes size or loses its
+ * last). */
 static int xs_store(struct xset *xs, struct sg_tx *tx)
 {
-	uint8_t *d;
+	uint8_t *d[FS_XATTR_MAX_UNITS];
+	unsigned units;
 	int rc;
 
 	if (!xs->ochanged)
 		return 0;
 	if (xs->oa.len == 0)
-		return fs_errno(sg_tx_xattr_drop(tx, xs->in));
-	rc = fs_errno(sg_tx_xattr_get(tx, xs->in, &d));
-	if (rc)
-		return rc;
-	memcpy(d + FS_MBH_BYTES, xs->ob, OVF_CAP);
-	fs_mb_seal(d, FS_MB,
-		   &(struct fs_mbh){.type = FS_BT_XATTR, .fsid = xs->sg->fsid, .ino = xs->in->ino,
-				    .blk = FS_TAG_XATTR, .a = xs->oa.len});
-	return fs_errno(sg_tx_log(tx, xs->in->ino, FS_TAG_XATTR, 0, FS_MB));
+		return fs_errno(sg_xattr_drop(tx, xs->in));
+	units = ovf_need(xs->oa.len);
+	rc = fs_errno(ovf_get(tx, xs->in, units, d));
+	for (unsigned i = 0; !rc && i < units; i++) {
+		memcpy(d[i] + FS_MBH_BYTES, xs->ob + (size_t)i * OVF_CAP, OVF_CAP);
+		fs_mb_seal(d[i], FS_MB,
+			   &(struct fs_mbh){.type = FS_BT_XATTR, .fsid = xs->sg->fsid,
+					    .ino = xs->in->ino, .blk = FS_TAG_XATTR + i,
+					    .a = i ? 0 : xs->oa.len});
+		rc = fs_errno(sg_tx_log(tx, xs->in->ino, FS_TAG_XATTR + i, 0, FS_MB));
+	}
+	return rc;
 }
 
 /* ---- ACLs: Linux's xattr format ---- */
@@ -985,12 +1114,14 @@ static void xlist(const struct fs_cred *c, const struct xarea *a, bool user_ok, 
 		if (off + sz > a->len)
 			break;
 		off += sz;
-		if (e[0] == XNS_TRUSTED && c->uid != 0)
+		uint8_t ns = (uint8_t)(e[0] & ~XNS_VLEN16);
+
+		if (ns == XNS_TRUSTED && c->uid != 0)
 			continue;
-		if (e[0] == XNS_USER && !user_ok)
+		if (ns == XNS_USER && !user_ok)
 			continue;
 		for (size_t i = 0; i < sizeof(nss) / sizeof(nss[0]); i++)
-			if (nss[i].ns == e[0])
+			if (nss[i].ns == ns)
 				pfx = nss[i].prefix;
 		if (!pfx)
 			continue;	/* decode lets any namespace byte through */

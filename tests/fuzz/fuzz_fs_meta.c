@@ -61,7 +61,8 @@ static void one_slot(const uint8_t *slot, size_t len)
 		refused(rc, err, true);
 		return;
 	}
-	if (sa.version != FS_FORMAT_VERSION || fs_sgd_check(&sa, err, sizeof(err)) != MM_OK)
+	if (sa.version < 1 || sa.version > FS_FORMAT_VERSION ||
+	    fs_sgd_check(&sa, err, sizeof(err)) != MM_OK)
 		abort();
 	if (fs_sgd_encode(&sa, again) != MM_OK || memcmp(again, slot, look) != 0)
 		abort();

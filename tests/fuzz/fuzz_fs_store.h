@@ -145,7 +145,7 @@ static inline void fz_fix_header(uint8_t *p, uint8_t type, uint32_t fsid, uint64
 {
 	mm_be32_put(p, FS_MAGIC_MB);
 	p[4] = type;
-	p[5] = FS_FORMAT_VERSION;
+	p[5] = FS_MB_VERSION;
 	p[6] = p[7] = 0;
 	mm_be32_put(p + 8, fsid);
 	mm_be64_put(p + 16, ino);

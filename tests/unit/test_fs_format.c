@@ -534,7 +534,7 @@ static void test_sgd_byte_refusals(void)
 	slot_reseal(slot);
 	CU_ASSERT_EQUAL(fs_sgd_decode(slot, FS_SGD_SLOT_BYTES, out, err, sizeof(err)), MM_ENOTSUP);
 	CU_ASSERT(strstr(err, "version 3") != NULL);
-	CU_ASSERT(strstr(err, "up to 1") != NULL);
+	CU_ASSERT(strstr(err, "up to 2") != NULL);
 	/* another version may lay out everything after byte 16 differently */
 	memset(slot + 16, 0xee, 100);
 	mm_be32_put(slot + 8, 116);
@@ -754,13 +754,13 @@ static void test_choose_other_version(void)
 	for (int i = 0; i < 3; i++) {
 		ch_put(&c, i, 0, 5);
 		ch_put(&c, i, 1, 6);
-		mm_be32_put(c.slot[i][1] + 4, 2);
+		mm_be32_put(c.slot[i][1] + 4, FS_FORMAT_VERSION + 1);
 		slot_reseal(c.slot[i][1]);
 	}
 	/* an upgrade on every disk: the old copy beside it must not be used */
 	CU_ASSERT_EQUAL(ch_run(&c, 3), MM_ENOTSUP);
-	CU_ASSERT(strstr(err, "version 2") != NULL);
-	CU_ASSERT(strstr(err, "up to 1") != NULL);
+	CU_ASSERT(strstr(err, "version 3") != NULL);
+	CU_ASSERT(strstr(err, "up to 2") != NULL);
 	CU_ASSERT(strstr(err, "3 of 3") != NULL);
 	/* on a majority */
 	ch_put(&c, 2, 1, 0);
@@ -808,7 +808,7 @@ static void inode_random(struct fs_inode *in, uint64_t *seed)
 
 		if (xl + 4 + nl + vl > room)
 			break;
-		in->xattr[xl] = (uint8_t)rnd(seed);
+		in->xattr[xl] = (uint8_t)(rnd(seed) & 0x7f);	/* 0x80: bit 16 of the length */
 		in->xattr[xl + 1] = (uint8_t)nl;
 		mm_be16_put(in->xattr + xl + 2, (uint16_t)vl);
 		for (size_t k = 0; k < nl + vl; k++)
@@ -818,6 +818,7 @@ static void inode_random(struct fs_inode *in, uint64_t *seed)
 	in->xattr_len = (uint16_t)xl;
 	if (rnd(seed) % 4 == 0) {
 		in->flags |= FS_IF_XATTR_OVERFLOW;
+		in->xattr_units = (uint8_t)(1 + rnd(seed) % FS_XATTR_MAX_UNITS);
 		for (unsigned r = 0; r < in->meta_rep; r++)
 			in->xattr_ovf.da[r] = rnd(seed) | 1;
 	}
@@ -966,6 +967,9 @@ IBK(ovf_few, in->meta_rep = 2; in->flags |= FS_IF_XATTR_OVERFLOW;
     in->xattr_ovf.da[0] = fs_da_make(1, 77))
 IBK(ovf_many, in->meta_rep = 1; in->flags |= FS_IF_XATTR_OVERFLOW;
     in->xattr_ovf.da[0] = fs_da_make(1, 77); in->xattr_ovf.da[1] = fs_da_make(2, 77))
+IBK(units_noovf, in->xattr_units = 2)
+IBK(units_many, in->meta_rep = 1; in->flags |= FS_IF_XATTR_OVERFLOW;
+    in->xattr_ovf.da[0] = fs_da_make(1, 77); in->xattr_units = FS_XATTR_MAX_UNITS + 1)
 IBK(atime_ns, in->atime.nsec = 1000000000)
 IBK(mtime_ns, in->mtime.nsec = 4000000000u)
 IBK(ctime_ns, in->ctime.nsec = 1000000000)
@@ -997,6 +1001,8 @@ static const struct inode_break inode_breaks[] = {
 	{"xattr length past its entries", IB_DIR, ib_xattr_long, "xattr"},
 	{"xattr entry cut short", IB_DIR, ib_xattr_short, "xattr"},
 	{"xattr value past the length", IB_DIR, ib_xattr_over, "xattr"},
+	{"xattr overflow blocks without an overflow", IB_DIR, ib_units_noovf, "overflow of 2 blocks"},
+	{"xattr overflow of too many blocks", IB_DIR, ib_units_many, "overflow of 5 blocks"},
 	{"tail length past the area", IB_REG_DII, ib_tlen_big, "tail length 2897"},
 	{"tail length with pointers", IB_REG_PTRS, ib_tlen_ptrs, "with pointers"},
 	{"data in a device inode", IB_CHR, ib_dii_chr, "data in the inode of a device"},

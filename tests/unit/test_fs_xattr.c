@@ -388,7 +388,7 @@ static void test_overflow(void)
 	/* both: found, and dropped by -y (the attributes with it) */
 	for (int r = 0; r < 2; r++)
 		snap[fs_da_disk(in.xattr_ovf.da[r])][fs_da_sub(in.xattr_ovf.da[r]) * 4096 + 200] ^= 1;
-	CU_ASSERT(fsck_finds(snap, "xattr overflow block"));
+	CU_ASSERT(fsck_finds(snap, "xattr overflow: "));
 	fsck_repair_clean(snap);
 	pool2 = mk_pool(snap);
 	sg = mount_on(snap, pool2);
@@ -398,6 +398,143 @@ static void test_overflow(void)
 	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
 	pp_pool_destroy(pool2);
 	fsck_clean(snap);
+	for (int i = 0; i < NDISK; i++)
+		free(snap[i]);
+}
+
+/*
+ * Format version 2 with blocks over 64 KiB: the overflow grows to several
+ * metadata blocks in one run (xattr_units), so a value of 64 KiB (Linux's
+ * XATTR_SIZE_MAX) and a thousand more names fit; it moves as it grows
+ * and shrinks, survives a remount and a crash, and fsck claims and
+ * checks every block of it. A version 1 file system keeps one block.
+ */
+static void test_wide_overflow(void)
+{
+	static uint8_t v[70000];
+	uint8_t *snap[NDISK];
+	struct fs_inode in;
+	pp_pool *pool, *pool2;
+	fs_sg *sg;
+	uint64_t f, sub2;
+	char name[64];
+	int n;
+
+	fsm_meta_rep = 2;
+	fsm_mkfs(256u << 10);
+	fsm_meta_rep = 0;
+	pool = mk_pool(disk);
+	sg = mount_on(disk, pool);
+	f = mkfile(sg, FS_ROOT_INO, "w", 0644);
+
+	xpat(v, 65536, 4);
+	CU_ASSERT_EQUAL(fs_setxattr(sg, &root, f, "user.max", v, 65536, 0), 0);
+	CU_ASSERT(xval_is(sg, f, "user.max", 65536, 4));
+	CU_ASSERT_EQUAL(fs_getxattr(sg, &root, f, "user.max", NULL, 0), 65536);
+	rec(sg, f, &in);
+	CU_ASSERT_EQUAL(in.xattr_units, 2);
+	CU_ASSERT(in.xattr_ovf.da[0] && in.xattr_ovf.da[1]);
+	sub2 = in.subblocks;
+	CU_ASSERT(sub2 > 0);
+	/* over XATTR_SIZE_MAX: -E2BIG */
+	CU_ASSERT_EQUAL(fs_setxattr(sg, &root, f, "user.max2", v, 65537, 0), -E2BIG);
+
+	/* a thousand more names (generic/020's count): three blocks */
+	for (n = 0; n < 1000; n++) {
+		snprintf(name, sizeof(name), "user.attribute_%d", n);
+		xpat(v, 100, (unsigned)n);
+		CU_ASSERT_EQUAL_FATAL(fs_setxattr(sg, &root, f, name, v, 100, 0), 0);
+	}
+	rec(sg, f, &in);
+	CU_ASSERT_EQUAL(in.xattr_units, 3);
+	CU_ASSERT_EQUAL(in.subblocks, sub2 / 2 * 3);
+	CU_ASSERT_EQUAL(nlisted(sg, f), 1001);
+	/* fill until nothing fits: four blocks, the most at 256 KiB a
+	 * block, and the refused one loses nothing */
+	for (n = 0; n < 100; n++) {
+		int rc;
+
+		snprintf(name, sizeof(name), "user.fill%03d", n);
+		xpat(v, 10000, (unsigned)n + 7);
+		rc = fs_setxattr(sg, &root, f, name, v, 10000, 0);
+		if (rc) {
+			CU_ASSERT_EQUAL(rc, -ENOSPC);
+			break;
+		}
+	}
+	rec(sg, f, &in);
+	CU_ASSERT_EQUAL(in.xattr_units, 4);
+	CU_ASSERT(n >= 5 && n < 10);
+	CU_ASSERT(xval_is(sg, f, "user.max", 65536, 4));
+	CU_ASSERT(xval_is(sg, f, "user.attribute_999", 100, 999));
+
+	/* a crash once it is durable: replay gives it back */
+	{
+		fs_file *ff;
+
+		CU_ASSERT_EQUAL(fs_open(sg, &root, f, O_RDWR, &ff), 0);
+		CU_ASSERT_EQUAL(fs_fsync(sg, ff, false), 0);
+		fsm_snapshot(snap);
+		CU_ASSERT_EQUAL(fs_release(sg, ff), 0);
+	}
+	/* shrinking moves it back to fewer blocks */
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "user.fill%03d", i);
+		CU_ASSERT_EQUAL(fs_removexattr(sg, &root, f, name), 0);
+	}
+	for (int i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "user.attribute_%d", i);
+		CU_ASSERT_EQUAL(fs_removexattr(sg, &root, f, name), 0);
+	}
+	rec(sg, f, &in);
+	CU_ASSERT_EQUAL(in.xattr_units, 2);
+	CU_ASSERT_EQUAL(in.subblocks, sub2);
+	CU_ASSERT(xval_is(sg, f, "user.max", 65536, 4));
+	/* a remount reads it back; fsck is clean */
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	sg = mount_on(disk, pool);
+	CU_ASSERT(xval_is(sg, f, "user.max", 65536, 4));
+	CU_ASSERT_EQUAL(nlisted(sg, f), 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	fsck_clean(disk);
+	sg = mount_on(disk, pool);
+	/* the last one out frees all of it */
+	CU_ASSERT_EQUAL(fs_removexattr(sg, &root, f, "user.max"), 0);
+	rec(sg, f, &in);
+	CU_ASSERT_FALSE(in.flags & FS_IF_XATTR_OVERFLOW);
+	CU_ASSERT_EQUAL(in.xattr_units, 0);
+	CU_ASSERT_EQUAL(in.subblocks, 0);
+	/* a file system of version 1 keeps one block: 64 KiB is -ENOSPC */
+	sg->sgd.version = 1;
+	xpat(v, 65536, 4);
+	CU_ASSERT_EQUAL(fs_setxattr(sg, &root, f, "user.max", v, 65536, 0), -ENOSPC);
+	CU_ASSERT_EQUAL(fs_setxattr(sg, &root, f, "user.max", v, 60000, 0), 0);
+	rec(sg, f, &in);
+	CU_ASSERT_EQUAL(in.xattr_units, 1);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool);
+	fsck_clean(disk);
+
+	/* the crash image: replayed at mount, every value back */
+	pool2 = mk_pool(snap);
+	sg = mount_on(snap, pool2);
+	CU_ASSERT(xval_is(sg, f, "user.max", 65536, 4));
+	CU_ASSERT(xval_is(sg, f, "user.attribute_500", 100, 500));
+	CU_ASSERT_EQUAL(nlisted(sg, f), 1001 + n);
+	rec(sg, f, &in);
+	CU_ASSERT_EQUAL(fs_sg_unmount(sg, false), 0);
+	pp_pool_destroy(pool2);
+	fsck_clean(snap);
+	/* the third block of one replica damaged (8 KiB subblocks at 256 KiB
+	 * blocks): found and rewritten */
+	snap[fs_da_disk(in.xattr_ovf.da[0])][fs_da_sub(in.xattr_ovf.da[0]) * 8192 + 2 * FS_MB + 100] ^= 1;
+	CU_ASSERT(fsck_finds(snap, "xattr overflow block 2: replica 0"));
+	fsck_repair_clean(snap);
+	/* in both: dropped by -y, with the attributes */
+	for (int r = 0; r < 2; r++)
+		snap[fs_da_disk(in.xattr_ovf.da[r])][fs_da_sub(in.xattr_ovf.da[r]) * 8192 + 3 * FS_MB + 200] ^= 1;
+	CU_ASSERT(fsck_finds(snap, "xattr overflow: "));
+	fsck_repair_clean(snap);
 	for (int i = 0; i < NDISK; i++)
 		free(snap[i]);
 }
@@ -1309,6 +1446,8 @@ int main(int argc, char **argv)
 	s = CU_add_suite("fs_xattr", fsm_setup, fsm_teardown);
 	CU_add_test(s, "set, get, list, remove; flags, names, ENOSPC, ctime", test_basic);
 	CU_add_test(s, "the overflow block: big values, replicas, crash, freeing", test_overflow);
+	CU_add_test(s, "an overflow of several blocks: 64 KiB values, a thousand names",
+		    test_wide_overflow);
 	CU_add_test(s, "permissions by namespace, as root and not", test_permissions);
 	CU_add_test(s, "ACL validation", test_acl_validation);
 	CU_add_test(s, "ACL and mode kept in step; chmod", test_acl_mode);
