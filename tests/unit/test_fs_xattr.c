@@ -229,6 +229,26 @@ static int nlisted(fs_sg *sg, uint64_t ino)
 	return (int)k;
 }
 
+/* Set user.fill000, 001, ... of <len> bytes (seeds from <seed>) on <f>
+ * until -ENOSPC or <max>: how many were set. */
+static int fill(fs_sg *sg, uint64_t f, int max, size_t len, unsigned seed)
+{
+	static uint8_t v[65536];
+	char name[64];
+	int n, rc;
+
+	for (n = 0; n < max; n++) {
+		snprintf(name, sizeof(name), "user.fill%03d", n);
+		xpat(v, len, (unsigned)n + seed);
+		rc = fs_setxattr(sg, &root, f, name, v, len, 0);
+		if (rc) {
+			CU_ASSERT_EQUAL(rc, -ENOSPC);
+			break;
+		}
+	}
+	return n;
+}
+
 /*
  * The overflow block: attributes past the inode's area live there,
  * with the file's metadata replicas; they survive a remount and a crash
@@ -277,17 +297,8 @@ static void test_overflow(void)
 	CU_ASSERT_EQUAL(fs_setxattr(sg, &root, f, "user.big", v, 4000, XATTR_REPLACE), 0);
 
 	/* fill both until nothing fits: every value still reads back */
-	for (n = 0; n < 1000; n++) {
-		int rc;
-
-		snprintf(name, sizeof(name), "user.fill%03d", n);
-		xpat(v, 900, (unsigned)n + 10);
-		rc = fs_setxattr(sg, &root, f, name, v, 900, 0);
-		if (rc) {
-			CU_ASSERT_EQUAL(rc, -ENOSPC);
-			break;
-		}
-	}
+	n = fill(sg, f, 1000, 900, 10);
+	snprintf(name, sizeof(name), "user.fill%03d", n);
 	/* the block holds about 64 KiB, the inode 1 KiB: 4000 + ~66 x 916 */
 	CU_ASSERT(n >= 60 && n < 80);
 	CU_ASSERT_EQUAL(nlisted(sg, f), n + 2);
@@ -451,17 +462,7 @@ static void test_wide_overflow(void)
 	CU_ASSERT_EQUAL(nlisted(sg, f), 1001);
 	/* fill until nothing fits: four blocks, the most at 256 KiB a
 	 * block, and the refused one loses nothing */
-	for (n = 0; n < 100; n++) {
-		int rc;
-
-		snprintf(name, sizeof(name), "user.fill%03d", n);
-		xpat(v, 10000, (unsigned)n + 7);
-		rc = fs_setxattr(sg, &root, f, name, v, 10000, 0);
-		if (rc) {
-			CU_ASSERT_EQUAL(rc, -ENOSPC);
-			break;
-		}
-	}
+	n = fill(sg, f, 100, 10000, 7);
 	rec(sg, f, &in);
 	CU_ASSERT_EQUAL(in.xattr_units, 4);
 	CU_ASSERT(n >= 5 && n < 10);
