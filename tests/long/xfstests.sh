@@ -16,16 +16,14 @@
 # and local.config (saved and put back at exit). Users fsgqa and fsgqa2
 # are made if missing (tests that switch users need them).
 #
-# Known failures on this kernel and format (session 12): generic/020 and
-# 486 (an xattr value of 65536 bytes: the entry's length field has 16
-# bits, so 65535 is the most), 103 (fallocate of all but 512 KiB of the
-# free space: whole 256 KiB blocks and indirect blocks need more slack),
-# 394, 531, 564 (ulimit -f / -n refused in this container), 732 (one
-# file system mounted at two places on one node). A -g quick run at
+# Known failures on this kernel: 103 (fallocate of all but 512 KiB of
+# the free space: whole 256 KiB blocks and indirect blocks need more
+# slack), 394, 531, 564 (ulimit -f / -n refused in this container), 732
+# (one file system mounted at two places on one node). A -g quick run at
 # 0a5ebff: 633 tests, 178 run (the rest not run: no reflink, fiemap,
 # block device, encryption, swapfiles on FUSE), 11 failed, of which
-# 683-685 (setuid kept by fallocate) and 117 (a mount race) are fixed
-# since.
+# 683-685 (setuid kept by fallocate), 117 (a mount race) and 020, 486
+# (an xattr value of 64 KiB: format version 2, 45b234c) are fixed since.
 source "$(dirname "$0")/../integration/lib.sh"
 mm_setup xfstests
 P=127.1.33
