@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # POSIX behaviour through the mount (issue 12): tests/tools/posixcheck's
 # cases as root and as an unprivileged user, then a random-operation
-# tester against a model with remounts, every byte checked
+# tester against a model with remounts, every byte and xattr checked
 # (tests/tools/fsrandom), a cp -a of a documentation tree with an unmount
 # right after it, then mmfsck -n clean.
 source "$(dirname "$0")/lib.sh"
@@ -36,7 +36,9 @@ read -r big many < <(sed -n 's/.*largest value \([0-9]*\) bytes; \([0-9]*\).* xa
 [[ ${big:-0} -eq 65536 && ${many:-0} -ge 1000 ]] &&
 	pass "xattrs through the mount: a value of $big bytes, $many of 100 bytes on one file" ||
 	fail "xattrs through the mount: largest value ${big:-?} bytes, ${many:-?} of 100 bytes (want 65536, 1000)"
-out=$($T/fsrandom $M/px -s 4242 -n 10000 -f 6 -S 8M -K 5000 -z -r "mmumount fs1 && mmmount fs1" 2>&1)
+# with -x: xattrs of up to 64 KiB set, replaced and removed beside the
+# data, so the overflow grows, moves and shrinks between remounts
+out=$($T/fsrandom $M/px -s 4242 -n 10000 -f 6 -S 8M -K 5000 -z -x -r "mmumount fs1 && mmmount fs1" 2>&1)
 rc=$?
 sum=$(grep '^fsrandom: PASS' <<<"$out" | sed 's/.*ops (\([^)]*\)).*/\1/')
 # the mix must keep punch, fallocate and zero range, KEEP_SIZE past the end

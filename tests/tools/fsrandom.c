@@ -3,7 +3,7 @@
  * in-memory model, in the manner of fsx (issue 12, "Tests in make check").
  *
  *   fsrandom DIR [-s SEED] [-n OPS] [-f FILES] [-S MAXSIZE] [-L MAXLEN]
- *                [-K EVERY] [-r 'CMD'] [-z] [-k] [-q]
+ *                [-K EVERY] [-r 'CMD'] [-z] [-x] [-k] [-q]
  *
  * Works on FILES files (default 4) in DIR/fsrandom.<SEED>/, each at most
  * MAXSIZE bytes (default 8M; suffixes K, M, G; at most 64G, the model
@@ -26,13 +26,18 @@
  *   mapwrite  store into an mmap of a range inside the size
  *   reopen    close and open again
  *   fsync     fsync or fdatasync
+ *   xattr     with -x: set, replace or remove one of XNAMES user.* names
+ *             of the file (values of 0 to 65,536 bytes, most small), or
+ *             read one back; a set refused with ENOSPC must leave the old
+ *             value (read back at once). Not in the default mix either.
  *
  * After every operation the size (fstat) must equal the model's. Every
  * EVERY operations (default 10000) and at the end, a "remount": all files
  * are closed, CMD (-r, e.g. "mmumount fs1 && mmmount fs1") runs through
  * /bin/sh, the files are opened again and EVERY byte of every file is
  * checked against the model, with its size (holes the file system reports
- * through SEEK_DATA must be zeros in the model; 4 KiB of each is read).
+ * through SEEK_DATA must be zeros in the model; 4 KiB of each is read);
+ * with -x every file's names (listxattr) and values too.
  *
  * An operation the file system refuses with EOPNOTSUPP (fallocate,
  * punch, zero range) is dropped from the mix and said so in the summary;
@@ -59,6 +64,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,20 +74,27 @@
 #define MAX_MODEL ((off_t)64 << 30)
 
 enum { OP_WRITE, OP_READ, OP_TRUNC, OP_PUNCH, OP_FALLOC, OP_MAPREAD, OP_MAPWRITE, OP_REOPEN,
-       OP_FSYNC, OP_ZERO, OP_NOPS };
+       OP_FSYNC, OP_ZERO, OP_XATTR, OP_NOPS };
 static const char *const op_name[] = {"write", "read", "truncate", "punch", "falloc",
-				      "mapread", "mapwrite", "reopen", "fsync", "zero"};
+				      "mapread", "mapwrite", "reopen", "fsync", "zero", "xattr"};
 /* weights of the mix; set to 0 when the file system refuses the operation */
-static int weight[OP_NOPS] = {30, 20, 8, 6, 6, 8, 4, 4, 4, 0};
+static int weight[OP_NOPS] = {30, 20, 8, 6, 6, 8, 4, 4, 4, 0, 0};
+static long xenospc;		/* xattr sets refused for room */
 /* fallocate with KEEP_SIZE past the end was refused (EOPNOTSUPP) */
 static bool no_keep_past_end;
 static long counts[OP_NOPS];
+
+#define XNAMES 12
+#define XVAL_MAX 65536
 
 struct mfile {
 	char path[PATH_MAX];
 	int fd;
 	off_t size;
 	uint8_t **chunk;	/* CHUNK bytes each; NULL reads as zeros */
+	/* user.fr<i>: absent when xlen[i] < 0, else xlen[i] bytes from xseed[i] */
+	int32_t xlen[XNAMES];
+	uint64_t xseed[XNAMES];
 };
 
 static struct mfile files[MAX_FILES];
@@ -389,6 +402,109 @@ static size_t pick_len(void)
 	}
 }
 
+/* The bytes of an xattr value of <len> from <vseed> into <b>. */
+static void xfill(uint8_t *b, size_t len, uint64_t vseed)
+{
+	for (size_t i = 0; i < len; i++)
+		b[i] = (uint8_t)((vseed >> (i % 8 * 8)) + i * 131 + (i >> 9));
+}
+
+/* user.fr<i> of <f> reads back as the model says. */
+static void xcheck(struct mfile *f, int i, const char *when)
+{
+	static uint8_t want[XVAL_MAX], got[XVAL_MAX + 1];
+	char name[32];
+	ssize_t n;
+
+	snprintf(name, sizeof(name), "user.fr%d", i);
+	n = fgetxattr(f->fd, name, got, sizeof(got));
+	if (f->xlen[i] < 0) {
+		if (n >= 0 || errno != ENODATA)
+			die("%s %s %s: getxattr gave %zd (%s), the model has none", when, f->path,
+			    name, n, n < 0 ? strerror(errno) : "a value");
+		return;
+	}
+	xfill(want, (size_t)f->xlen[i], f->xseed[i]);
+	if (n != f->xlen[i] || memcmp(want, got, (size_t)n))
+		die("%s %s %s: getxattr gave %zd bytes (%s), the model %d bytes", when, f->path,
+		    name, n, n < 0 ? strerror(errno) : n == f->xlen[i] ? "they differ" : "", f->xlen[i]);
+}
+
+/* Every name of <f> (listxattr) and value against the model. */
+static void xcheck_all(struct mfile *f)
+{
+	char list[XNAMES * 16 + 4096];
+	ssize_t n = flistxattr(f->fd, list, sizeof(list));
+	int want = 0, seen = 0;
+
+	if (n < 0)
+		die("listxattr %s: %s", f->path, strerror(errno));
+	for (ssize_t off = 0; off < n; off += (ssize_t)strlen(list + off) + 1)
+		if (!strncmp(list + off, "user.fr", 7))
+			seen++;
+	for (int i = 0; i < XNAMES; i++) {
+		want += f->xlen[i] >= 0;
+		xcheck(f, i, "after the remount,");
+	}
+	if (seen != want)
+		die("listxattr %s: %d user.fr* names, the model %d", f->path, seen, want);
+}
+
+/* A value length: most small, some filling blocks, a few of 64 KiB. */
+static size_t xpick_len(void)
+{
+	switch (below(20)) {
+	case 0:
+		return XVAL_MAX - below(2) * below(600);
+	case 1: case 2: case 3:
+		return (size_t)below(30000);
+	case 4: case 5: case 6: case 7: case 8: case 9:
+		return (size_t)below(4000);
+	default:
+		return (size_t)below(100);
+	}
+}
+
+static void do_xattr(struct mfile *f)
+{
+	static uint8_t v[XVAL_MAX];
+	int i = (int)below(XNAMES), how = (int)below(10);
+	char name[32];
+
+	snprintf(name, sizeof(name), "user.fr%d", i);
+	if (how < 2) {
+		logop("%s getxattr %s (model %d bytes)", f->path, name, f->xlen[i]);
+		xcheck(f, i, "getxattr");
+	} else if (how < 4) {
+		logop("%s removexattr %s (model %d bytes)", f->path, name, f->xlen[i]);
+		if (fremovexattr(f->fd, name) < 0) {
+			if (errno != ENODATA)
+				die("removexattr %s %s: %s", f->path, name, strerror(errno));
+			if (f->xlen[i] >= 0)
+				die("removexattr %s %s: ENODATA, the model has %d bytes", f->path,
+				    name, f->xlen[i]);
+		} else if (f->xlen[i] < 0) {
+			die("removexattr %s %s: done, the model has no such name", f->path, name);
+		}
+		f->xlen[i] = -1;
+	} else {
+		size_t len = xpick_len();
+		uint64_t vs = rnd();
+
+		xfill(v, len, vs);
+		logop("%s setxattr %s len=%zu (model %d bytes)", f->path, name, len, f->xlen[i]);
+		if (fsetxattr(f->fd, name, v, len, 0) < 0) {
+			if (errno != ENOSPC)
+				die("setxattr %s %s (%zu bytes): %s", f->path, name, len, strerror(errno));
+			xenospc++;
+			xcheck(f, i, "after a setxattr refused with ENOSPC,");	/* nothing lost */
+			return;
+		}
+		f->xlen[i] = (int32_t)len;
+		f->xseed[i] = vs;
+	}
+}
+
 static void do_op(int op, struct mfile *f)
 {
 	size_t len = pick_len();
@@ -517,6 +633,9 @@ static void do_op(int op, struct mfile *f)
 			die("close %s: %s", f->path, strerror(errno));
 		fopen_rw(f);
 		break;
+	case OP_XATTR:
+		do_xattr(f);
+		break;
 	case OP_FSYNC: {
 		bool data = below(2);
 		logop("%s %s", f->path, data ? "fdatasync" : "fsync");
@@ -543,6 +662,8 @@ static void remount(const char *cmd)
 	for (int i = 0; i < nfiles; i++) {
 		fopen_rw(&files[i]);
 		check_all(&files[i]);
+		if (weight[OP_XATTR])
+			xcheck_all(&files[i]);
 	}
 }
 
@@ -606,6 +727,8 @@ int main(int argc, char **argv)
 			cmd = argv[++i];
 		} else if (!strcmp(a, "-z")) {
 			weight[OP_ZERO] = 4;
+		} else if (!strcmp(a, "-x")) {
+			weight[OP_XATTR] = 6;
 		} else if (!strcmp(a, "-k")) {
 			keep = true;
 		} else if (!strcmp(a, "-q")) {
@@ -613,12 +736,12 @@ int main(int argc, char **argv)
 		} else if (a[0] != '-' && !dir) {
 			dir = a;
 		} else {
-			fprintf(stderr, "usage: fsrandom DIR [-s SEED] [-n OPS] [-f FILES] [-S MAXSIZE] [-L MAXLEN] [-K EVERY] [-r 'CMD'] [-z] [-k] [-q]\n");
+			fprintf(stderr, "usage: fsrandom DIR [-s SEED] [-n OPS] [-f FILES] [-S MAXSIZE] [-L MAXLEN] [-K EVERY] [-r 'CMD'] [-z] [-x] [-k] [-q]\n");
 			return 2;
 		}
 	}
 	if (!dir) {
-		fprintf(stderr, "usage: fsrandom DIR [-s SEED] [-n OPS] [-f FILES] [-S MAXSIZE] [-L MAXLEN] [-K EVERY] [-r 'CMD'] [-z] [-k] [-q]\n");
+		fprintf(stderr, "usage: fsrandom DIR [-s SEED] [-n OPS] [-f FILES] [-S MAXSIZE] [-L MAXLEN] [-K EVERY] [-r 'CMD'] [-z] [-x] [-k] [-q]\n");
 		return 2;
 	}
 	if (maxsize > MAX_MODEL || maxsize < 4096) {
@@ -655,6 +778,8 @@ int main(int argc, char **argv)
 		f->chunk = calloc(nchunks, sizeof(*f->chunk));
 		if (!f->chunk)
 			die("out of memory");
+		for (int k = 0; k < XNAMES; k++)
+			f->xlen[k] = -1;
 		unlink(f->path);
 		fopen_rw(f);
 	}
@@ -690,6 +815,9 @@ int main(int argc, char **argv)
 	size_t k = 0;
 	for (int i = 0; i < OP_NOPS; i++)
 		k += (size_t)snprintf(mix + k, sizeof(mix) - k, "%s%s %ld", i ? ", " : "", op_name[i], counts[i]);
+	if (weight[OP_XATTR])
+		k += (size_t)snprintf(mix + k, sizeof(mix) - k, "; xattr sets refused for room %ld",
+				      xenospc);
 	printf("fsrandom: PASS seed %" PRIu64 ": %ld ops (%s), %ld full checks, largest file %lld bytes%s%s%s%s\n",
 	       seed, nops, mix, checks, (long long)biggest,
 	       weight[OP_PUNCH] ? "" : "; punch hole unsupported (EOPNOTSUPP), dropped",
