@@ -638,7 +638,7 @@ meta:
 		dropped = in.mode != m0;
 	}
 	/* a positive errno: fs_errno below passes it on */
-	rc = -sg_kill_caps(sg, tx, &in);
+	rc = -sg_kill_caps(sg, tx, ip, &in);
 	if (rc)
 		goto out;
 	rc = sg_tx_commit_inode(tx, ip, &in);

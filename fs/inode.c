@@ -137,6 +137,7 @@ int sg_iread_ver(fs_sg *sg, struct sg_ino *ip, struct fs_inode *out, uint64_t *v
 	pthread_mutex_lock(&ip->mu);
 	ip->cur = *out;
 	ip->valid = true;
+	ip->nocaps = false;
 	ip->ver++;
 	if (ver)
 		*ver = ip->ver;

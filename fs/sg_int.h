@@ -68,6 +68,10 @@ struct sg_ino {
 	/* data written since the last flush of this inode: a close or fsync
 	 * of an inode never written skips the pagepool's scan */
 	atomic_bool wrote;
+	/* <cur>'s xattr overflow holds no security.capability (sg_kill_caps
+	 * looked): a write need not load it again. Cleared by an xattr change
+	 * and when <cur> is read again. */
+	bool nocaps;
 };
 
 /* A cached block address: the pagepool's map, asked without blocking by
@@ -340,7 +344,7 @@ int sg_tx_alloc_space(struct sg_tx *tx, uint64_t ino, unsigned nrep, uint32_t ns
 int sg_xattr_drop(struct sg_tx *tx, struct fs_inode *in);
 /* xattr.c: drop security.capability from <in> (a write or truncate of
  * it), in <tx>; 0 or -errno. */
-int sg_kill_caps(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in);
+int sg_kill_caps(fs_sg *sg, struct sg_tx *tx, struct sg_ino *ip, struct fs_inode *in);
 /* Free <p> (data block of nsub subblocks per replica) after commit. */
 int sg_tx_free(struct sg_tx *tx, const struct fs_ptr *p, uint32_t nsub, bool meta, uint64_t ino,
 	       uint64_t blk);

@@ -311,7 +311,7 @@ int fs_setattr(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const struct fs
 	}
 	/* a truncate drops the file's capabilities, as a write does */
 	if ((m & FS_SET_SIZE) && S_ISREG(v.in.mode)) {
-		rc = sg_kill_caps(sg, tx, &v.in);
+		rc = sg_kill_caps(sg, tx, v.ip, &v.in);
 		if (rc) {
 			sg_tx_abort(tx);
 			sg_vn_put(sg, &v);

@@ -1012,6 +1012,10 @@ static int xchange(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char 
 			else
 				rc = fs_errno(sg_tx_commit(tx));
 		}
+		/* committed or not, the overflow may have changed under it */
+		pthread_mutex_lock(&v.ip->mu);
+		v.ip->nocaps = false;
+		pthread_mutex_unlock(&v.ip->mu);
 	}
 	xs_done(&xs);
 	sg_vn_put(sg, &v);
@@ -1025,21 +1029,35 @@ static int xchange(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char 
  * mmfsd/fe.c), which otherwise asks for the attribute before every write.
  * <in> is the caller's copy under its xw token, committed by <tx>.
  */
-int sg_kill_caps(fs_sg *sg, struct sg_tx *tx, struct fs_inode *in)
+int sg_kill_caps(fs_sg *sg, struct sg_tx *tx, struct sg_ino *ip, struct fs_inode *in)
 {
 	static const char cap[] = "capability";
+	bool ovf = in->flags & FS_IF_XATTR_OVERFLOW, skip;
 	struct xarea *ar;
 	struct xset xs;
 	size_t vl;
 	int rc, off;
 
-	if (!in->xattr_len && !(in->flags & FS_IF_XATTR_OVERFLOW))
+	if (!in->xattr_len && !ovf)
 		return 0;
 	xs_init(&xs, sg, in);
+	if (ovf && xfind(&xs.ia, XNS_SECURITY, cap, sizeof(cap) - 1, &vl) < 0) {
+		/* every write comes here: the overflow (up to 256 KiB, each
+		 * block's CRC checked) is loaded once, not per write */
+		pthread_mutex_lock(&ip->mu);
+		skip = ip->nocaps;
+		pthread_mutex_unlock(&ip->mu);
+		if (skip)
+			return 0;
+	}
 	rc = xs_find(&xs, XNS_SECURITY, cap, sizeof(cap) - 1, &ar, &off, &vl);
 	if (!rc && off >= 0) {
 		xs_del(&xs, ar, off);
 		rc = xs_store(&xs, tx);
+	} else if (!rc && ovf) {
+		pthread_mutex_lock(&ip->mu);
+		ip->nocaps = true;
+		pthread_mutex_unlock(&ip->mu);
 	}
 	xs_done(&xs);
 	return rc;
