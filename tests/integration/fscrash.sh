@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Crash consistency through the mount (issue 12, "Journal and crash
 # consistency"): rounds of a metadata and data storm (tests/tools/
-# crashcheck: creates, writes, truncates, renames, unlinks, fsyncs that
-# "seal" files in a journal kept outside the file system; unlinks of files
-# kept open: orphans) ended by kill -9 of mmfsd; then the daemon starts
-# again (the dead mount is detached), its mount replays the log and frees
+# crashcheck -x: creates, writes, truncates, renames, unlinks, xattrs of
+# up to 64 KiB, fsyncs that "seal" files in a journal kept outside the
+# file system; unlinks of files kept open: orphans) ended by kill -9 of
+# mmfsd; then the daemon starts again (the dead mount is detached), its
+# mount replays the log and frees
 # the orphans, mmfsck -n finds nothing, every sealed file reads back
-# exactly, and no file holds bytes that are not its own.
+# exactly (its xattr too), and no file holds bytes or an xattr value
+# that are not its own.
 # make check runs 2 rounds (FSCRASH_ROUNDS), make check-long 12 with
 # FSCRASH_STRICT=1: any mmfsck finding fails (in make check a finding is
 # printed, and -y must repair it so that -n is clean after).
@@ -35,7 +37,7 @@ for r in $(seq 1 $ROUNDS); do
 	# the storm, killed with the daemon after a while
 	J=$MMFS_ROOT/journal.$r
 	mkdir -p $M/r$r
-	$T/crashcheck write $M/r$r -j $J -s $((r * 7919)) -n 0 -t 30 >$MMFS_ROOT/storm.$r 2>&1 &
+	$T/crashcheck write $M/r$r -j $J -s $((r * 7919)) -n 0 -t 30 -x >$MMFS_ROOT/storm.$r 2>&1 &
 	storm=$!
 	sleep $((2 + r % 3))
 	pid=$(mm_pid $P.1)

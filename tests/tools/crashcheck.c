@@ -2,7 +2,7 @@
  * tests/tools/crashcheck.c - a metadata and data storm whose aftermath can
  * be checked after a crash (issue 12, "Crash consistency").
  *
- *   crashcheck write DIR -j JOURNAL [-s SEED] [-n OPS] [-t SECONDS] [-S MAXFILE]
+ *   crashcheck write DIR -j JOURNAL [-s SEED] [-n OPS] [-t SECONDS] [-S MAXFILE] [-x]
  *   crashcheck verify DIR -j JOURNAL
  *
  * write runs, in DIR (on the file system under test), a storm of creates,
@@ -51,7 +51,13 @@
  *      generation >= 1). So a block of another file, data left from a
  *      freed block, or a record at the wrong offset is caught; a partial
  *      trailing record must be a zero or own-record prefix.
- * Nothing is claimed for unsealed files beyond 2 and 3: their lost
+ *   4. Xattrs: with -x the storm also sets and removes user.cc on its files
+ *      (values of 12 to 65,536 bytes, made of the file's id, the xattr's
+ *      generation and its length; a seal lists it as " X <len>@<xgen>").
+ *      A sealed file has exactly the value its seal lists (none if it
+ *      lists none), and any file's user.cc, if present, is a whole value
+ *      of its own id (no value of another file, none torn).
+ * Nothing is claimed for unsealed files beyond 2, 3 and 4: their lost
  * writes, sizes and even existence are the crash's business.
  */
 #include <dirent.h>
@@ -66,6 +72,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,10 +81,12 @@
 #define MAX_LIVE 256
 #define REC 16
 #define IDMUL 0x9E3779B97F4A7C15ull
+#define XNAME "user.cc"
+#define XMAX 65536
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: crashcheck write DIR -j JOURNAL [-s SEED] [-n OPS] [-t SECONDS] [-S MAXFILE]\n"
+	fprintf(stderr, "usage: crashcheck write DIR -j JOURNAL [-s SEED] [-n OPS] [-t SECONDS] [-S MAXFILE] [-x]\n"
 			"       crashcheck verify DIR -j JOURNAL\n");
 	exit(2);
 }
@@ -93,6 +102,24 @@ static void put_rec(uint8_t *p, uint32_t id, uint32_t gen, uint64_t off)
 		p[8 + i] = (uint8_t)(o >> (8 * i));
 }
 
+/* The user.cc value <len> (12 .. XMAX) of file <id>, generation <xg>:
+ * id, xg and len (u32 little-endian), then bytes made from all three. */
+static void put_xval(uint8_t *b, uint32_t id, uint32_t xg, uint32_t len)
+{
+	for (int i = 0; i < 4; i++) {
+		b[i] = (uint8_t)(id >> (8 * i));
+		b[4 + i] = (uint8_t)(xg >> (8 * i));
+		b[8 + i] = (uint8_t)(len >> (8 * i));
+	}
+	for (uint32_t i = 12; i < len; i++)
+		b[i] = (uint8_t)(id * 31 + xg * 7 + len + i * 131 + (i >> 9));
+}
+
+static uint32_t le32(const uint8_t *b)
+{
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
 /* ---- write ---- */
 
 struct wfile {
@@ -102,6 +129,7 @@ struct wfile {
 	uint64_t size;
 	uint32_t *g;		/* generation per record (0: zero) */
 	bool sealed;
+	uint32_t xgen, xlen;	/* user.cc: sets so far; its length (0: none) */
 };
 
 static const char *top;
@@ -112,6 +140,7 @@ static bool tdir[MAX_T];
 static int tcount[MAX_T];
 static uint64_t maxfile = 256 << 10, rng;
 static uint32_t next_id = 1;
+static bool xattrs;		/* -x */
 static long ops_done;
 
 static uint64_t rnd(void)
@@ -215,6 +244,8 @@ static void seal(struct wfile *f)
 					      (j - i) * REC, f->g[i]);
 		i = j;
 	}
+	if (f->xlen)
+		k += (size_t)snprintf(line + k, cap - k, " X %u@%u", f->xlen, f->xgen);
 	snprintf(line + k, cap - k, "\n");
 	journal(line);
 	free(line);
@@ -278,6 +309,40 @@ static void op_write(struct wfile *f)
 		f->g[a + i] = f->gen;
 	if ((a + len) * REC > f->size)
 		f->size = (a + len) * REC;
+}
+
+/* Set user.cc (mostly small, some filling blocks, a few of 64 KiB), or
+ * remove it. */
+static void op_xattr(struct wfile *f)
+{
+	static uint8_t v[XMAX];
+	char r[64], p[PATH_MAX];
+	uint32_t len;
+
+	unseal(f);
+	rel(f, r, sizeof(r));
+	abspath(r, p, sizeof(p));
+	if (f->xlen && below(4) == 0) {
+		if (removexattr(p, XNAME) < 0)
+			gone("removexattr f%u: %s", f->id, strerror(errno));
+		f->xlen = 0;
+		return;
+	}
+	switch (below(10)) {
+	case 0:
+		len = XMAX - (uint32_t)below(100);
+		break;
+	case 1: case 2:
+		len = 12 + (uint32_t)below(30000);
+		break;
+	default:
+		len = 12 + (uint32_t)below(3000);
+	}
+	put_xval(v, f->id, f->xgen + 1, len);
+	if (setxattr(p, XNAME, v, len, 0) < 0)
+		gone("setxattr f%u (%u bytes): %s", f->id, len, strerror(errno));
+	f->xgen++;
+	f->xlen = len;
 }
 
 static void op_truncate(struct wfile *f)
@@ -402,7 +467,9 @@ static int cmd_write(uint64_t seed, long nops, long secs)
 		}
 		int i = (int)below((uint64_t)nlive);
 		struct wfile *f = &live[i];
-		if (r < 50)
+		if (r >= 46 && r < 50 && xattrs)
+			op_xattr(f);
+		else if (r < 50)
 			op_write(f);
 		else if (r < 58)
 			op_truncate(f);
@@ -437,6 +504,7 @@ struct sealrec {
 	uint64_t size;
 	struct run *runs;
 	int nruns;
+	uint32_t xlen, xgen;	/* user.cc the seal lists (xlen 0: none) */
 };
 
 static struct sealrec *recs;
@@ -514,11 +582,21 @@ static int read_journal(const char *path)
 		s->runs = NULL;
 		s->nruns = 0;
 		s->sealed = true;
+		s->xlen = s->xgen = 0;
 		snprintf(s->path, sizeof(s->path), "%s", rp);
 		s->size = size;
 		for (char *q = line + used; *q && *q != '\n';) {
 			struct run r;
 			int k;
+			if (!strncmp(q, " X ", 3)) {
+				if (sscanf(q, " X %" SCNu32 "@%" SCNu32 "%n", &s->xlen, &s->xgen, &k) != 2) {
+					fprintf(stderr, "crashcheck verify: %s:%ld: malformed xattr\n", path,
+						lineno);
+					return -1;
+				}
+				q += k;
+				continue;
+			}
 			if (sscanf(q, " %" SCNu64 "+%" SCNu64 "@%" SCNu32 "%n", &r.off, &r.len, &r.gen, &k) != 3) {
 				fprintf(stderr, "crashcheck verify: %s:%ld: malformed run\n", path, lineno);
 				return -1;
@@ -594,6 +672,41 @@ static void check_sealed(const char *p, const struct sealrec *s, const uint8_t *
 	}
 }
 
+/* Rule 4 for file <id> at <p>: user.cc whole and its own; and, sealed
+ * (<s> not NULL), the one its seal lists. */
+static void check_xattr(const char *p, uint32_t id, const struct sealrec *s)
+{
+	static uint8_t got[XMAX + 1], want[XMAX];
+	ssize_t n = getxattr(p, XNAME, got, sizeof(got));
+
+	if (n < 0 && errno != ENODATA) {
+		breach("%s: getxattr %s: %s", p, XNAME, strerror(errno));
+		return;
+	}
+	if (n >= 0) {
+		uint32_t xid = n >= 12 ? le32(got) : 0, xg = n >= 12 ? le32(got + 4) : 0;
+
+		if (n < 12 || n > XMAX || le32(got + 8) != (uint32_t)n || xid != id || !xg) {
+			breach("%s: %s of %zd bytes is not a whole value of file %u (it names file %u, "
+			       "%u bytes)", p, XNAME, n, id, xid, n >= 12 ? le32(got + 8) : 0);
+			return;
+		}
+		put_xval(want, id, xg, (uint32_t)n);
+		if (memcmp(got, want, (size_t)n)) {
+			breach("%s: %s (generation %u, %zd bytes) differs from what was set", p, XNAME,
+			       xg, n);
+			return;
+		}
+	}
+	if (!s)
+		return;
+	if (!s->xlen && n >= 0)
+		breach("%s: sealed without %s, has one of %zd bytes", p, XNAME, n);
+	else if (s->xlen && (n != (ssize_t)s->xlen || le32(got + 4) != s->xgen))
+		breach("%s: sealed with %s %u@%u, has %zd bytes%s", p, XNAME, s->xlen, s->xgen, n,
+		       n < 0 ? " (none)" : "");
+}
+
 static long nfiles_seen, nsealed_ok;
 
 static void walk(const char *dirpath, const char *relp)
@@ -652,6 +765,7 @@ static void walk(const char *dirpath, const char *relp)
 			continue;
 		}
 		check_foreign(p, id, b, (uint64_t)st.st_size);
+		const struct sealrec *sealed = NULL;
 		for (size_t i = 0; i < nrecs; i++)
 			if (recs[i].id == id && recs[i].sealed) {
 				if (strcmp(recs[i].path, r))
@@ -659,9 +773,13 @@ static void walk(const char *dirpath, const char *relp)
 				else {
 					long before = breaches;
 					check_sealed(p, &recs[i], b, (uint64_t)st.st_size);
+					check_xattr(p, id, &recs[i]);
 					nsealed_ok += breaches == before;
+					sealed = &recs[i];
 				}
 			}
+		if (!sealed)
+			check_xattr(p, id, NULL);
 		free(b);
 	}
 	closedir(d);
@@ -695,6 +813,10 @@ int main(int argc, char **argv)
 	long nops = -1, secs = 0;
 	for (int i = 3; i < argc; i++) {
 		char *end = NULL;
+		if (!strcmp(argv[i], "-x")) {
+			xattrs = true;
+			continue;
+		}
 		if (i + 1 >= argc)
 			usage();
 		if (!strcmp(argv[i], "-j"))
