@@ -75,6 +75,7 @@ void sg_iput(fs_sg *sg, struct sg_ino *ip)
 	if (gone) {
 		pthread_mutex_destroy(&ip->mu);
 		free(ip->neg);
+		free(ip->cur);
 		free(ip);
 	}
 }
@@ -89,6 +90,16 @@ int sg_itok(fs_sg *sg, struct sg_ino *ip, enum tok_mode mode, struct tok_holder 
 void sg_itok_release(fs_sg *sg, struct tok_holder *h)
 {
 	toknet_release(sg->tok, h);
+}
+
+/* Cache <in> as <ip>'s record (under ip->mu); false when out of memory:
+ * then nothing is cached and the next use reads it again. */
+static bool cache_set(struct sg_ino *ip, const struct fs_inode *in)
+{
+	if (!ip->cur && !(ip->cur = malloc(sizeof(*ip->cur))))
+		return false;
+	*ip->cur = *in;
+	return true;
 }
 
 int sg_iread(fs_sg *sg, struct sg_ino *ip, struct fs_inode *out)
@@ -107,7 +118,7 @@ int sg_iread_ver(fs_sg *sg, struct sg_ino *ip, struct fs_inode *out, uint64_t *v
 
 	pthread_mutex_lock(&ip->mu);
 	if (ip->valid) {
-		*out = ip->cur;
+		*out = *ip->cur;
 		if (ver)
 			*ver = ip->ver;
 		pthread_mutex_unlock(&ip->mu);
@@ -135,8 +146,7 @@ int sg_iread_ver(fs_sg *sg, struct sg_ino *ip, struct fs_inode *out, uint64_t *v
 	if (out->flags & FS_IF_FREE)
 		return MM_ENOENT;
 	pthread_mutex_lock(&ip->mu);
-	ip->cur = *out;
-	ip->valid = true;
+	ip->valid = cache_set(ip, out);
 	ip->nocaps = false;
 	ip->ver++;
 	if (ver)
@@ -148,10 +158,19 @@ int sg_iread_ver(fs_sg *sg, struct sg_ino *ip, struct fs_inode *out, uint64_t *v
 void sg_iset(struct sg_ino *ip, const struct fs_inode *in)
 {
 	pthread_mutex_lock(&ip->mu);
-	ip->cur = *in;
-	ip->valid = !(in->flags & FS_IF_FREE);
+	if (in->flags & FS_IF_FREE)
+		sg_iforget_locked(ip);
+	else
+		ip->valid = cache_set(ip, in);
 	ip->ver++;
 	pthread_mutex_unlock(&ip->mu);
+}
+
+void sg_iforget_locked(struct sg_ino *ip)
+{
+	ip->valid = false;
+	free(ip->cur);
+	ip->cur = NULL;
 }
 
 
@@ -168,10 +187,10 @@ static bool inode_has_blocks(fs_sg *sg, uint64_t ino, bool forget)
 		if (ip->ino == ino) {
 			pthread_mutex_lock(&ip->mu);
 			if (ip->valid)
-				blocks = !(ip->cur.flags & FS_IF_DATA_IN_INODE) || ip->cur.level ||
-					 ip->cur.subblocks;
+				blocks = !(ip->cur->flags & FS_IF_DATA_IN_INODE) || ip->cur->level ||
+					 ip->cur->subblocks;
 			if (forget) {
-				ip->valid = false;
+				sg_iforget_locked(ip);
 				ip->ver++;
 			}
 			pthread_mutex_unlock(&ip->mu);

@@ -380,7 +380,7 @@ static int map_inode(fs_sg *sg, uint64_t ino, struct fs_inode *out, struct sg_tx
 			if (ip->ino == ino) {
 				pthread_mutex_lock(&ip->mu);
 				if (ip->valid) {
-					*out = ip->cur;
+					*out = *ip->cur;
 					hit = true;
 				}
 				pthread_mutex_unlock(&ip->mu);
@@ -914,6 +914,7 @@ static void sg_free(fs_sg *sg)
 
 			sg->itab[i].head = ip->hnext;
 			pthread_mutex_destroy(&ip->mu);
+			free(ip->cur);
 			free(ip);
 		}
 		pthread_mutex_destroy(&sg->itab[i].mu);

@@ -58,7 +58,10 @@ struct sg_ino {
 	uint64_t nlookup;		/* kernel lookups not forgotten */
 	unsigned nopen;
 	bool valid;
-	struct fs_inode cur;
+	/* the cached record while <valid> (4 KiB, malloc'd): freed when the
+	 * record is dropped, so an inode the kernel still names but whose
+	 * token was trimmed (maxFilesToCache) costs ~100 bytes, not 4 KiB */
+	struct fs_inode *cur;
 	/* bumped whenever <cur> is replaced or dropped: a directory's
 	 * entries change only with it (vnode.c, "Negative lookups") */
 	uint64_t ver;
@@ -465,6 +468,8 @@ int sg_iread(fs_sg *sg, struct sg_ino *ip, struct fs_inode *out);
 int sg_iread_ver(fs_sg *sg, struct sg_ino *ip, struct fs_inode *out, uint64_t *ver);
 /* After a commit that changed it: the new record. */
 void sg_iset(struct sg_ino *ip, const struct fs_inode *in);
+/* Drop <ip>'s cached record (under ip->mu): read again at the next use. */
+void sg_iforget_locked(struct sg_ino *ip);
 int sg_revoke_inode(void *arg, const struct tok_key *k, struct tok_range r, enum tok_mode want);
 int sg_revoke_br(void *arg, const struct tok_key *k, struct tok_range r, enum tok_mode want);
 void sg_fill_attr(fs_sg *sg, const struct fs_inode *in, struct fs_attr *a);

@@ -955,7 +955,7 @@ void sg_tx_abort(struct sg_tx *tx)
 	/* what the inodes looked like is on disk: read it again */
 	for (int i = 0; i < tx->nino; i++) {
 		pthread_mutex_lock(&tx->ino[i].ip->mu);
-		tx->ino[i].ip->valid = false;
+		sg_iforget_locked(tx->ino[i].ip);
 		tx->ino[i].ip->ver++;
 		pthread_mutex_unlock(&tx->ino[i].ip->mu);
 		/* (the inode file only grows, and its growth is undone above:
@@ -1005,7 +1005,7 @@ static int tx_orphan(struct sg_tx *tx, struct sg_ino *ip, const struct fs_inode 
 	/* (a record not cached: adding an orphan twice changes nothing; a new
 	 * inode's is not cached: an O_TMPFILE file is an orphan at birth) */
 	pthread_mutex_lock(&ip->mu);
-	was_linked = !ip->valid || ip->cur.nlink > 0;
+	was_linked = !ip->valid || ip->cur->nlink > 0;
 	pthread_mutex_unlock(&ip->mu);
 	if (in->nlink == 0 && was_linked)
 		return fs_log_add_orphan(tx->ltx, ip->ino);

@@ -521,7 +521,7 @@ static struct fs_file *file_new(struct sg_ino *ip, int flags)
 	f->ip = ip;
 	f->flags = flags;
 	pthread_mutex_init(&f->smu, NULL);
-	f->dir = S_ISDIR(ip->cur.mode);
+	f->dir = false;	/* both callers make a regular file */
 	pthread_mutex_lock(&ip->mu);
 	if (ip->nopen++ == 0 && !ip->nlookup)
 		ip->refs++;
