@@ -21,11 +21,13 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "common/err.h"
 #include "common/log.h"
 #include "common/thread.h"
+#include "common/util.h"
 
 #define SUB "fe"
 
@@ -351,6 +353,16 @@ int fe_mount(const struct fe_params *p, fe_session **out, char *err, size_t errs
 		rc = MM_EIO;
 		goto fail;
 	}
+	/* which mount is ours: umount(8) and a new mount at the same path
+	 * can come between fe_unmount's decision and its umount2 */
+	{
+		char *mi = NULL;
+
+		if (mm_read_file("/proc/self/mountinfo", 16u << 20, &mi, NULL) == MM_OK &&
+		    !fe_mountinfo_top(mi, s->mountpoint, s->majmin, sizeof(s->majmin)))
+			s->majmin[0] = '\0';
+		free(mi);
+	}
 	{
 		const struct fuse_custom_io io = {.read = dev_read, .writev = dev_writev};
 
@@ -393,12 +405,45 @@ fail:
 	return rc;
 }
 
+/* Is the mount on top at our mount point ours? (Unknown: yes.) After a
+ * umount(8), another mount may sit there, which umount2 must not touch. */
+static bool ours_on_top(const fe_session *s)
+{
+	char *mi = NULL, mm[32];
+	bool top, yes;
+
+	if (!s->majmin[0] || mm_read_file("/proc/self/mountinfo", 16u << 20, &mi, NULL) != MM_OK)
+		return true;
+	top = fe_mountinfo_top(mi, s->mountpoint, mm, sizeof(mm));
+	yes = top && strcmp(mm, s->majmin) == 0;
+	free(mi);
+	return yes;
+}
+
+int fe_conn_alive(const fe_session *s)
+{
+	const char *ctl = "/sys/fs/fuse/connections";
+	unsigned maj, min;
+	struct statfs sf;
+	char path[96];
+
+	if (!s->majmin[0] || sscanf(s->majmin, "%u:%u", &maj, &min) != 2 || maj != 0 ||
+	    statfs(ctl, &sf) != 0 || sf.f_type != 0x65735543 /* FUSECTL_SUPER_MAGIC */)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%u", ctl, min);
+	return access(path, F_OK) == 0;
+}
+
 int fe_unmount(fe_session *s, bool force, char *err, size_t errsz)
 {
+	bool ours = ours_on_top(s);
+
 	/* a busy refusal below leaves the session serving, and the loop's
 	 * end then is not this call's: cleared again on that path */
 	atomic_store(&s->unmounting, true);
-	if (!force) {
+	if (!ours) {
+		/* umount(8) took ours down; what is there now is not ours */
+	} else if (!force) {
 		if (umount2(s->mountpoint, UMOUNT_NOFOLLOW) != 0 && errno != EINVAL) {
 			int e = errno;
 

@@ -97,5 +97,14 @@ int fe_parse_groups(const char *status, struct fs_cred *c);
 size_t fe_mountinfo_each(const char *mountinfo, const char *device,
 			 void (*fn)(void *arg, const char *mountpoint, const char *source),
 			 void *arg);
+/*
+ * The mount on top at <mountpoint> (the last entry of that mount point,
+ * any type) in a /proc/self/mountinfo text: its device number
+ * ("major:minor") into <majmin>. false when nothing is mounted there.
+ */
+bool fe_mountinfo_top(const char *mountinfo, const char *mountpoint, char *majmin, size_t cap);
+/* Whether <s>'s FUSE connection still exists in the kernel (the fusectl
+ * file system): 1 yes, 0 no (its loop is ending or ended), -1 unknown. */
+int fe_conn_alive(const fe_session *s);
 
 #endif

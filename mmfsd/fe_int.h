@@ -41,6 +41,7 @@ struct fe_session {
 	int loop_rc;
 	atomic_bool unmounting;		/* fe_unmount began: the loop's end is its */
 	atomic_bool gone;		/* the loop ended without fe_unmount */
+	char majmin[32];		/* its mount's device number ("0:NN"), "" unknown */
 	void (*gone_fn)(void *arg);
 	void *gone_arg;
 

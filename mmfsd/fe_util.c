@@ -6,6 +6,7 @@
 #include "mmfsd/fe.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +63,36 @@ static void unescape(char *s)
 		}
 	}
 	*w = '\0';
+}
+
+bool fe_mountinfo_top(const char *mountinfo, const char *mountpoint, char *majmin, size_t cap)
+{
+	const char *line = mountinfo;
+	bool found = false;
+
+	while (line && *line) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char buf[8192], *f[5], *save = NULL;
+		size_t nf = 0;
+
+		if (len < sizeof(buf)) {
+			memcpy(buf, line, len);
+			buf[len] = '\0';
+			for (char *t = strtok_r(buf, " ", &save); t && nf < 5; t = strtok_r(NULL, " ", &save))
+				f[nf++] = t;
+			/* id parent maj:min root mountpoint ... */
+			if (nf == 5) {
+				unescape(f[4]);
+				if (strcmp(f[4], mountpoint) == 0) {
+					snprintf(majmin, cap, "%s", f[2]);
+					found = true;
+				}
+			}
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return found;
 }
 
 size_t fe_mountinfo_each(const char *mountinfo, const char *device,

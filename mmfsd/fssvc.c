@@ -540,8 +540,11 @@ static bool kernel_mounted(const char *device, const char *mountpoint)
 /*
  * With op_lock: <m>'s kernel mount went (umount(8)) and fsauto has not
  * taken it down yet. Right after a umount the FUSE loop may not have
- * seen its connection end: a mount the kernel no longer shows is given
- * a moment to. One detached but still in use (umount -l) keeps serving.
+ * seen its connection end (its workers may be busy for a while on a
+ * loaded node): a mount the kernel no longer shows went if its
+ * connection is gone too (fusectl; the unmount then waits for the loop),
+ * and without fusectl it is given a moment. One detached but still in
+ * use (umount -l) keeps serving.
  */
 static bool mount_went(struct mount *m)
 {
@@ -549,6 +552,12 @@ static bool mount_went(struct mount *m)
 		return true;
 	if (kernel_mounted(m->device, m->mountpoint))
 		return false;
+	switch (fe_conn_alive(m->fe)) {
+	case 0:
+		return true;
+	case 1:
+		return false;
+	}
 	for (int i = 0; i < 200 && !fe_gone(m->fe); i++)
 		mm_sleep_ms(10);
 	return fe_gone(m->fe);
@@ -649,7 +658,10 @@ static int unmount_one(fssvc *s, struct mount *m, bool force, char *err, size_t 
 	return MM_OK;
 }
 
-int fssvc_unmount(fssvc *s, const char *device, bool force, char *err, size_t errsz)
+/* Unmount <device> (or the mount on that path); <gone_only>: only if its
+ * kernel mount went away (reap_gone), not a mount that took its place. */
+static int unmount_dev(fssvc *s, const char *device, bool force, bool gone_only, char *err,
+		       size_t errsz)
 {
 	const char *dev = strncmp(device, "/dev/", 5) == 0 ? device + 5 : device;
 	struct mount *m = NULL;
@@ -662,7 +674,7 @@ int fssvc_unmount(fssvc *s, const char *device, bool force, char *err, size_t er
 		if (!strcmp(i->device, dev) || !strcmp(i->mountpoint, device))
 			m = i;
 	pthread_mutex_unlock(&s->list_lock);
-	if (!m) {
+	if (!m || (gone_only && !fe_gone(m->fe))) {
 		snprintf(err, errsz, "%s is not mounted on this node", device);
 		rc = MM_ENOENT;
 	} else {
@@ -670,6 +682,11 @@ int fssvc_unmount(fssvc *s, const char *device, bool force, char *err, size_t er
 	}
 	pthread_mutex_unlock(&s->op_lock);
 	return rc;
+}
+
+int fssvc_unmount(fssvc *s, const char *device, bool force, char *err, size_t errsz)
+{
+	return unmount_dev(s, device, force, false, err, errsz);
 }
 
 int fssvc_list(fssvc *s, struct fssvc_mount_info **out, size_t *n)
@@ -982,10 +999,15 @@ static void reap_gone(fssvc *s)
 			return;
 		mm_notice(SUB, "%s: its mount on %s went away without mmumount (umount, fusermount "
 			  "-u or an aborted connection): unmounting it on this node", dev, mp);
-		rc = fssvc_unmount(s, dev, false, err, sizeof(err));
+		/* by name, but only the mount that went: an mmmount may have
+		 * taken it down and mounted again since the scan (it holds
+		 * op_lock for both), and that one stays */
+		rc = unmount_dev(s, dev, false, true, err, sizeof(err));
 		if (rc == MM_EBUSY)
-			rc = fssvc_unmount(s, dev, true, err, sizeof(err));
-		if (rc && rc != MM_ENOENT) {
+			rc = unmount_dev(s, dev, true, true, err, sizeof(err));
+		if (rc == MM_ENOENT)
+			return;
+		if (rc) {
 			mm_error(SUB, "%s: unmount after its mount went away: %s", dev, err);
 			return;
 		}

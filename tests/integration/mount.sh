@@ -194,7 +194,39 @@ mm_log $P.3 | grep -q "fs1: its mount on $M went away without mmumount" && pass 
 mmmount fs1 -N $P.3 >/dev/null 2>&1 || fail "mount on node 3 before umount; mmmount"
 umount $M && out=$(mmmount fs1 -N $P.3 2>&1) && grep -q "^fs1 $M fuse.mmfs" /proc/mounts &&
 	pass "umount; mmmount at once" || { echo "$out"; fail "umount; mmmount at once"; }
+# and again, 15 times, the new mount still there a moment later: the
+# daemon's clean-up of the mount that went must not take down the one
+# mmmount made since (seen in xfstests generic/117 on a loaded machine:
+# the clean-up unmounted by name after mmmount had replaced the mount)
+lost=0
+for _ in $(seq 1 15); do
+	umount $M && mmmount fs1 -N $P.3 >/dev/null 2>&1 || { lost=-1; break; }
+	sleep 0.3
+	grep -q "^fs1 $M fuse.mmfs" /proc/mounts || { lost=$((lost + 1)); mmmount fs1 -N $P.3 >/dev/null 2>&1; }
+done
+[[ $lost == 0 ]] && pass "umount; mmmount 15 times: every new mount stays" ||
+	fail "umount; mmmount 15 times: $lost new mounts lost (-1: a step failed)"
 mmumount fs1 -N $P.3 >/dev/null 2>&1 || fail "mmumount after umount; mmmount"
+# umount -l while a process works in it: the detached mount keeps
+# serving that process and mmmount is refused meanwhile (its FUSE
+# connection lives: fe_conn_alive); mmumount -f ends it (closing the
+# device aborts the connection), and the next mmmount works
+mmmount fs1 -N $P.3 >/dev/null 2>&1 || fail "mount on node 3 before umount -l"
+(cd $M/d && exec sleep 60) &
+holder=$!
+sleep 0.3
+umount -l $M || fail "umount -l $M"
+sleep 0.5
+out=$(mmmount fs1 -N $P.3 2>&1)
+[[ $? -ne 0 && $out == *"already mounted"* ]] && [[ $(cat /proc/$holder/cwd/b 2>/dev/null) == "hello mmfs" ]] &&
+	pass "umount -l, still in use: it keeps serving, mmmount refused: $(tail -1 <<<"$out")" ||
+	{ echo "$out"; fail "umount -l in use"; }
+out=$(timeout 60 mmumount fs1 -f -N $P.3 2>&1) && ! cat /proc/$holder/cwd/b >/dev/null 2>&1 &&
+	out=$(mmmount fs1 -N $P.3 2>&1) && grep -q "^fs1 $M fuse.mmfs" /proc/mounts && [[ $(cat $M/d/b) == "hello mmfs" ]] &&
+	pass "then mmumount -f ends it (the process's reads fail) and mmmount works" ||
+	{ echo "$out"; fail "mmumount -f of a lazily unmounted file system in use"; }
+kill $holder 2>/dev/null; wait $holder 2>/dev/null
+mmumount fs1 -N $P.3 >/dev/null 2>&1 || fail "mmumount after umount -l"
 
 # 6. kill -9 leaves a dead mount; the next start of that daemon detaches it
 mmmount fs1 -N $P.3 >/dev/null 2>&1 || fail "mount on node 3 again"

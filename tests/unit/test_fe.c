@@ -121,6 +121,23 @@ static void test_mountinfo(void)
 	CU_ASSERT_STRING_EQUAL(s.mp[1], "/mnt/nooptional");
 	CU_ASSERT_EQUAL(fe_mountinfo_each(info, "fs9", NULL, NULL), 0);
 	CU_ASSERT_EQUAL(fe_mountinfo_each("", NULL, NULL, NULL), 0);
+	/* the mount on top at a path: the last entry there, any type */
+	{
+		static const char stacked[] =
+			"40 22 0:35 / /gpfs/fs1 rw - fuse.mmfs fs1 rw\n"
+			"41 22 0:36 / /tmp/with\\040space rw - fuse.mmfs fs2 rw\n"
+			"45 40 0:52 / /gpfs/fs1 rw - tmpfs none rw\n"
+			"46 22 0:53 / /gpfs/fs10 rw - fuse.mmfs fs10 rw\n";
+		char mm[32];
+
+		CU_ASSERT_TRUE(fe_mountinfo_top(stacked, "/gpfs/fs1", mm, sizeof(mm)));
+		CU_ASSERT_STRING_EQUAL(mm, "0:52");
+		CU_ASSERT_TRUE(fe_mountinfo_top(stacked, "/tmp/with space", mm, sizeof(mm)));
+		CU_ASSERT_STRING_EQUAL(mm, "0:36");
+		CU_ASSERT_FALSE(fe_mountinfo_top(stacked, "/gpfs", mm, sizeof(mm)));
+		CU_ASSERT_FALSE(fe_mountinfo_top("", "/gpfs/fs1", mm, sizeof(mm)));
+		CU_ASSERT_FALSE(fe_mountinfo_top("40 22 0:35", "/gpfs/fs1", mm, sizeof(mm)));
+	}
 	/* this machine's own table parses without a crash */
 	{
 		char *mi = NULL;
