@@ -774,6 +774,14 @@ bool fs_xattr_entries_ok(const uint8_t *x, size_t len)
 	return true;
 }
 
+bool fs_xattr_ovf_ok(const uint8_t *bodies, uint64_t len, unsigned units)
+{
+	const size_t cap = (size_t)units * (FS_MB - FS_MBH_BYTES);
+
+	return fs_xattr_ovf_blocks(len) == units && fs_xattr_entries_ok(bodies, len) &&
+	       zeroes(bodies + len, cap - len);
+}
+
 int fs_inode_decode(const uint8_t *rec, uint32_t fsid, uint64_t ino, struct fs_inode *in,
 		    char *err, size_t errsz)
 {

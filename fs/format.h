@@ -396,6 +396,19 @@ int fs_inode_decode(const uint8_t *rec, uint32_t fsid, uint64_t ino, struct fs_i
  * past the length every body is zero.) */
 bool fs_xattr_entries_ok(const uint8_t *x, size_t len);
 
+/* Blocks an xattr overflow of <len> bytes of entries takes (at least 1). */
+static inline unsigned fs_xattr_ovf_blocks(uint64_t len)
+{
+	const uint64_t body = FS_MB - FS_MBH_BYTES;
+
+	return len ? (unsigned)((len + body - 1) / body) : 1u;
+}
+
+/* Do an overflow's <units> bodies, end to end at <bodies>, hold entries
+ * filling exactly <len> bytes, the rest zero, in no more blocks than
+ * <len> needs? (Read by the mount and by mmfsck.) */
+bool fs_xattr_ovf_ok(const uint8_t *bodies, uint64_t len, unsigned units);
+
 /* The value length of the entry at <e> (17 bits: up to XATTR_SIZE_MAX). */
 static inline size_t fs_xattr_vlen(const uint8_t *e)
 {

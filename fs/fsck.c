@@ -622,9 +622,7 @@ static uint64_t check_xattr(struct fk *f, struct fs_inode *in)
 		}
 		bs->put(bs->arg, in->ino, tag, b, false);
 	}
-	if (!why[0] && (len == 0 || len > units * body ||
-			(len <= body ? 1u : (unsigned)((len + body - 1) / body)) != units ||
-			!fs_xattr_entries_ok(all, len) || !fs_mkfs_all_zero(all + len, units * body - len)))
+	if (!why[0] && (len == 0 || !fs_xattr_ovf_ok(all, len, units)))
 		snprintf(why, sizeof(why), "entries of %" PRIu64 " bytes in %u blocks are malformed",
 			 len, units);
 	free(all);
