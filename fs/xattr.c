@@ -222,12 +222,6 @@ static unsigned ovf_units(const fs_sg *sg)
 	return n < FS_XATTR_MAX_UNITS ? n : FS_XATTR_MAX_UNITS;
 }
 
-/* Blocks an overflow of <len> bytes takes. */
-static unsigned ovf_need(size_t len)
-{
-	return len <= OVF_CAP ? 1u : (unsigned)((len + OVF_CAP - 1) / OVF_CAP);
-}
-
 static void xs_init(struct xset *xs, fs_sg *sg, struct fs_inode *in)
 {
 	memset(xs, 0, sizeof(*xs));
@@ -240,19 +234,6 @@ static void xs_done(struct xset *xs)
 {
 	free(xs->ob);
 	xs->ob = NULL;
-}
-
-/* Do the overflow's <units> bodies hold well-formed entries filling
- * exactly <len> bytes, the rest zero, in no more blocks than needed? */
-static bool ovf_ok(const uint8_t *body, uint64_t len, unsigned units)
-{
-	if (len > (uint64_t)units * OVF_CAP || ovf_need(len) != units ||
-	    !fs_xattr_entries_ok(body, len))
-		return false;
-	for (size_t i = len; i < (size_t)units * OVF_CAP; i++)
-		if (body[i])
-			return false;
-	return true;
 }
 
 /* Load the overflow (a copy: no buffer stays held): -EIO, logged with
@@ -299,7 +280,7 @@ static int xs_load(struct xset *xs)
 		}
 		bs.put(bs.arg, xs->in->ino, FS_TAG_XATTR + i, d, false);
 	}
-	if (!rc && !ovf_ok(xs->ob, len, units)) {
+	if (!rc && !fs_xattr_ovf_ok(xs->ob, len, units)) {
 		rc = MM_EPROTO;
 		snprintf(why, sizeof(why), "entries malformed (length %" PRIu64 " in %u blocks)", len,
 			 units);
@@ -490,7 +471,7 @@ static int xs_store(struct xset *xs, struct sg_tx *tx)
 		return 0;
 	if (xs->oa.len == 0)
 		return fs_errno(sg_xattr_drop(tx, xs->in));
-	units = ovf_need(xs->oa.len);
+	units = fs_xattr_ovf_blocks(xs->oa.len);
 	rc = fs_errno(ovf_get(tx, xs->in, units, d));
 	for (unsigned i = 0; !rc && i < units; i++) {
 		memcpy(d[i] + FS_MBH_BYTES, xs->ob + (size_t)i * OVF_CAP, OVF_CAP);
@@ -1032,16 +1013,18 @@ static int xchange(fs_sg *sg, const struct fs_cred *c, uint64_t ino, const char 
 int sg_kill_caps(fs_sg *sg, struct sg_tx *tx, struct sg_ino *ip, struct fs_inode *in)
 {
 	static const char cap[] = "capability";
-	bool ovf = in->flags & FS_IF_XATTR_OVERFLOW, skip;
 	struct xarea *ar;
 	struct xset xs;
 	size_t vl;
-	int rc, off;
+	int rc = 0, off;
+	bool skip;
 
-	if (!in->xattr_len && !ovf)
+	if (!in->xattr_len && !(in->flags & FS_IF_XATTR_OVERFLOW))
 		return 0;
 	xs_init(&xs, sg, in);
-	if (ovf && xfind(&xs.ia, XNS_SECURITY, cap, sizeof(cap) - 1, &vl) < 0) {
+	ar = &xs.ia;
+	off = xfind(ar, XNS_SECURITY, cap, sizeof(cap) - 1, &vl);
+	if (off < 0 && (in->flags & FS_IF_XATTR_OVERFLOW)) {
 		/* every write comes here: the overflow (up to 256 KiB, each
 		 * block's CRC checked) is loaded once, not per write */
 		pthread_mutex_lock(&ip->mu);
@@ -1049,15 +1032,18 @@ int sg_kill_caps(fs_sg *sg, struct sg_tx *tx, struct sg_ino *ip, struct fs_inode
 		pthread_mutex_unlock(&ip->mu);
 		if (skip)
 			return 0;
+		rc = xs_load(&xs);
+		ar = &xs.oa;
+		off = rc ? -1 : xfind(ar, XNS_SECURITY, cap, sizeof(cap) - 1, &vl);
+		if (!rc && off < 0) {
+			pthread_mutex_lock(&ip->mu);
+			ip->nocaps = true;
+			pthread_mutex_unlock(&ip->mu);
+		}
 	}
-	rc = xs_find(&xs, XNS_SECURITY, cap, sizeof(cap) - 1, &ar, &off, &vl);
-	if (!rc && off >= 0) {
+	if (off >= 0) {
 		xs_del(&xs, ar, off);
 		rc = xs_store(&xs, tx);
-	} else if (!rc && ovf) {
-		pthread_mutex_lock(&ip->mu);
-		ip->nocaps = true;
-		pthread_mutex_unlock(&ip->mu);
 	}
 	xs_done(&xs);
 	return rc;
